@@ -1,0 +1,190 @@
+package dev.tweed.agent;
+
+import dev.tweed.calc.ClusterState;
+import dev.tweed.calc.NodeDataplaneCalculator;
+import dev.tweed.cni.AgentSocketServer;
+import dev.tweed.cni.CniPlugin;
+import dev.tweed.dataplane.DataplaneDiff;
+import dev.tweed.dataplane.IpTool;
+import dev.tweed.dataplane.NodeDataplaneDriver;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Entry;
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.datastore.Syncer;
+import dev.tweed.model.IpamBlock;
+import dev.tweed.model.Json;
+import dev.tweed.model.NodeDataplane;
+import dev.tweed.model.NodeResource;
+import dev.tweed.model.ResourceKey;
+import dev.tweed.model.WorkloadEndpoint;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One node's agent. Changes from the syncer and a periodic resync both wake the reconcile loop,
+ * which computes the desired dataplane and converges the kernel to it; the periodic pass is what
+ * repairs drift made behind the agent's back.
+ */
+public final class NodeAgent implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeAgent.class);
+  private final AgentConfig config;
+  private final Datastore store;
+  private final Syncer syncer;
+  private final NodeDataplaneCalculator calc;
+  private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
+  private final ReentrantReadWriteLock endpointChanges = new ReentrantReadWriteLock();
+  private final AtomicBoolean ready = new AtomicBoolean();
+  private final AtomicBoolean dirty = new AtomicBoolean(true);
+  private final AtomicLong reconciles = new AtomicLong();
+  private final AtomicLong repairs = new AtomicLong();
+  private final AtomicReference<String> lastError = new AtomicReference<>("");
+  private final AtomicReference<Instant> lastReconcile = new AtomicReference<>(Instant.EPOCH);
+  private final Object wake = new Object();
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile boolean running = true;
+  private AgentSocketServer socket;
+
+  public NodeAgent(AgentConfig config) {
+    this.config = config;
+    this.store = new JournalDatastore(config.storeDir());
+    this.calc = new NodeDataplaneCalculator(config.nodeName());
+    this.syncer =
+        new Syncer(
+            store,
+            List.of(
+                ResourceKey.kindPrefix(NodeResource.KIND),
+                ResourceKey.kindPrefix(IpamBlock.KIND),
+                ResourceKey.kindPrefix(WorkloadEndpoint.KIND)),
+            this::markDirty);
+  }
+
+  public void run() throws IOException {
+    Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1");
+    syncer.start();
+    CniPlugin plugin = new CniPlugin(config.nodeName(), store, ready::get, endpointChanges.readLock());
+    socket = new AgentSocketServer(config.socket(), plugin, this::healthJson);
+    LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
+    long intervalMillis = config.resyncInterval().toMillis();
+    while (running) {
+      try {
+        reconcileOnce();
+        lastError.set("");
+        ready.set(true);
+      } catch (RuntimeException e) {
+        lastError.set(e.getMessage());
+        LOG.warn("event=reconcile-failed error=\"{}\"", e.getMessage());
+      }
+      synchronized (wake) {
+        if (!dirty.get() && running) {
+          try {
+            wake.wait(intervalMillis);
+          } catch (InterruptedException e) {
+            break;
+          }
+        }
+      }
+    }
+    stopped.countDown();
+  }
+
+  private void markDirty() {
+    dirty.set(true);
+    synchronized (wake) {
+      wake.notifyAll();
+    }
+  }
+
+  private void reconcileOnce() {
+    endpointChanges.writeLock().lock();
+    try {
+      dirty.set(false);
+      awaitSyncerCaughtUp();
+      NodeDataplane want = calc.calculate(clusterState());
+      DataplaneDiff diff = driver.reconcile(want);
+      reconciles.incrementAndGet();
+      if (!diff.isEmpty()) {
+        repairs.addAndGet(diff.size());
+      }
+      lastReconcile.set(Instant.now());
+    } finally {
+      endpointChanges.writeLock().unlock();
+    }
+  }
+
+  /** With CNI calls held off, the cache must include every endpoint they wrote. */
+  private void awaitSyncerCaughtUp() {
+    long target = store.currentRevision();
+    long deadline = System.nanoTime() + 2_000_000_000L;
+    while (syncer.revision() < target && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private ClusterState clusterState() {
+    List<NodeResource> nodes = new ArrayList<>();
+    List<IpamBlock> blocks = new ArrayList<>();
+    List<WorkloadEndpoint> endpoints = new ArrayList<>();
+    for (Entry e : syncer.snapshot().values()) {
+      String kind = ResourceKey.parse(e.key()).kind();
+      try {
+        switch (kind) {
+          case NodeResource.KIND -> nodes.add(NodeResource.from(e.value()));
+          case IpamBlock.KIND -> blocks.add(IpamBlock.from(e.value()));
+          case WorkloadEndpoint.KIND -> endpoints.add(WorkloadEndpoint.from(e.value()));
+          default -> { }
+        }
+      } catch (IllegalArgumentException bad) {
+        // An invalid object is skipped and reported; the rest of the node keeps working.
+        LOG.warn("event=invalid-resource key={} error=\"{}\"", e.key(), bad.getMessage());
+      }
+    }
+    return new ClusterState(nodes, blocks, endpoints);
+  }
+
+  public String healthJson() {
+    var n = Json.object();
+    n.put("node", config.nodeName());
+    n.put("ready", ready.get());
+    n.put("datastoreRevision", syncer.revision());
+    n.put("reconciles", reconciles.get());
+    n.put("repairs", repairs.get());
+    n.put("lastReconcile", lastReconcile.get().toString());
+    n.put("lastError", lastError.get());
+    return Json.write(n);
+  }
+
+  @Override
+  public void close() {
+    // Stopping leaves the dataplane as it is: a restart must not drop a packet.
+    running = false;
+    markDirty();
+    try {
+      stopped.await(5, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (socket != null) {
+      socket.close();
+    }
+    syncer.close();
+    store.close();
+    LOG.info("event=agent-stopped node={}", config.nodeName());
+  }
+}

@@ -1,0 +1,40 @@
+package dev.tweed.cli;
+
+import dev.tweed.agent.AgentConfig;
+import dev.tweed.agent.NodeAgent;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Runs the node agent in the current network namespace. */
+@Command(name = "agent", description = "Run the node agent (in the node's network namespace).")
+public final class AgentCommand implements Callable<Integer> {
+  @Option(names = "--node", required = true, description = "This node's name.")
+  String node;
+
+  @Option(names = "--store", required = true, description = "Embedded datastore directory.")
+  Path store;
+
+  @Option(names = "--socket", defaultValue = "/run/tweed/agent.sock", description = "CNI/health socket.")
+  Path socket;
+
+  @Option(names = "--resync", defaultValue = "1s", description = "Drift-repair interval (e.g. 1s, 500ms).")
+  String resync;
+
+  @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
+  String labMarker;
+
+  @Override
+  public Integer call() throws Exception {
+    Duration interval =
+        resync.endsWith("ms")
+            ? Duration.ofMillis(Long.parseLong(resync.substring(0, resync.length() - 2)))
+            : Duration.parse("PT" + resync.toUpperCase());
+    NodeAgent agent = new NodeAgent(new AgentConfig(node, store, socket, interval));
+    Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
+    agent.run();
+    return 0;
+  }
+}

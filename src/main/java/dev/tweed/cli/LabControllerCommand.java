@@ -1,0 +1,27 @@
+package dev.tweed.cli;
+
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.PodController;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** Runs the lab's controllers (scheduler, pod lifecycle, probe servers); started by lab up. */
+@Command(name = "lab-controller", hidden = true, description = "Run the lab's controllers.")
+public final class LabControllerCommand implements Callable<Integer> {
+  @Mixin LabOption lab;
+
+  @picocli.CommandLine.Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
+  String labMarker;
+
+  @Override
+  public Integer call() {
+    LabLayout layout = lab.layout();
+    JournalDatastore store = new JournalDatastore(layout.storeDir());
+    PodController controller = new PodController(layout, store);
+    Runtime.getRuntime().addShutdownHook(new Thread(controller::close));
+    controller.run();
+    return 0;
+  }
+}

@@ -1,0 +1,2 @@
+/** The {@code tweed} command line: lab, agent, CNI installation, benchmarks. */
+package dev.tweed.cli;

@@ -1,0 +1,238 @@
+package dev.tweed.cni;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Entry;
+import dev.tweed.ipam.BlockIpam;
+import dev.tweed.ipam.IpamExhaustedException;
+import dev.tweed.ipam.IpamPool;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.ResourceKey;
+import dev.tweed.model.WorkloadEndpoint;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Carries out CNI commands for one node: IPAM, the workload endpoint record, and the veth.
+ * Every failure after a change undoes that change, so a failed ADD leaves nothing behind.
+ */
+public final class CniPlugin {
+  private static final Logger LOG = LoggerFactory.getLogger(CniPlugin.class);
+  private final String node;
+  private final Datastore store;
+  private final BooleanSupplier ready;
+  private final ConcurrentHashMap<String, ReentrantLock> attachmentLocks = new ConcurrentHashMap<>();
+  private final Lock endpointChanges;
+
+  /**
+   * @param endpointChanges held (shared) while a command changes endpoints, so that the agent's
+   *     reconcile, which takes it exclusively, never sees a half-made attachment
+   */
+  public CniPlugin(String node, Datastore store, BooleanSupplier ready, Lock endpointChanges) {
+    this.node = node;
+    this.store = store;
+    this.ready = ready;
+    this.endpointChanges = endpointChanges;
+  }
+
+  /** The outcome: what goes to stdout and the exit code. */
+  public record Response(int exitCode, String stdout) {}
+
+  public Response handle(CniRequest req) {
+    try {
+      return switch (req.command()) {
+        case VERSION -> ok(versionJson());
+        case ADD -> underAttachmentLock(req, () -> add(req));
+        case DEL -> underAttachmentLock(req, () -> del(req));
+        case CHECK -> underAttachmentLock(req, () -> check(req));
+        case STATUS -> status();
+        case GC -> {
+          endpointChanges.lock();
+          try {
+            yield gc(req);
+          } finally {
+            endpointChanges.unlock();
+          }
+        }
+      };
+    } catch (CniException e) {
+      LOG.warn("event=cni-error command={} container={} code={} msg=\"{}\" details=\"{}\"",
+          req.command(), req.containerId(), e.code(), e.getMessage(), e.details());
+      return new Response(1, dev.tweed.model.Json.write(e.toJson(req.cniVersion())));
+    }
+  }
+
+  public static String versionJson() {
+    var n = dev.tweed.model.Json.object();
+    n.put("cniVersion", CniVersions.LATEST);
+    var a = n.putArray("supportedVersions");
+    CniVersions.SUPPORTED.forEach(a::add);
+    return dev.tweed.model.Json.write(n);
+  }
+
+  private interface Op {
+    Response run() throws CniException;
+  }
+
+  private Response underAttachmentLock(CniRequest req, Op op) throws CniException {
+    ReentrantLock lock = attachmentLocks.computeIfAbsent(req.handle(), k -> new ReentrantLock());
+    lock.lock();
+    endpointChanges.lock();
+    try {
+      return op.run();
+    } finally {
+      endpointChanges.unlock();
+      lock.unlock();
+    }
+  }
+
+  private Response add(CniRequest req) throws CniException {
+    if (!ready.getAsBoolean()) {
+      throw new CniException(CniException.TRY_AGAIN_LATER, "tweed agent on " + node + " is not ready yet");
+    }
+    IpamPool pool = poolOf(req.config());
+    int mtu = req.config().path("mtu").asInt(1450);
+    String netns = req.netns().orElseThrow();
+    if (!java.nio.file.Files.exists(java.nio.file.Path.of(netns))) {
+      throw new CniException(CniException.INVALID_ENV, "CNI_NETNS " + netns + " does not exist");
+    }
+    String epKey = endpointKey(req);
+    Optional<Entry> existing = store.get(epKey);
+    VethPlumbing veth = new VethPlumbing(mtu);
+    if (existing.isPresent()) {
+      WorkloadEndpoint ep = WorkloadEndpoint.from(existing.get().value());
+      if (veth.hostInterfaceExists(ep.hostInterface())) {
+        // A repeated ADD for a live attachment describes it again rather than failing.
+        return ok(dev.tweed.model.Json.write(CniResult.of(req.cniVersion(),
+            new PodAttachment(ep.hostInterface(), PodAttachment.HOST_MAC, ep.ifname(), ep.mac(), ep.netns(), ep.ip()))));
+      }
+      teardown(req.handle(), ep, pool);
+    }
+    BlockIpam ipam = new BlockIpam(store, pool, node);
+    BlockIpam.Assignment a;
+    try {
+      a = ipam.assign(req.handle(), req.podRef());
+    } catch (IpamExhaustedException e) {
+      throw new CniException(CniException.IPAM_EXHAUSTED, e.getMessage());
+    }
+    String hostIf = VethPlumbing.hostInterfaceName(req.containerId(), req.ifname());
+    // The endpoint is recorded before the route exists, so the agent never sees Tweed's route
+    // without the endpoint that explains it (and would otherwise remove it as drift).
+    WorkloadEndpoint ep =
+        new WorkloadEndpoint(node, req.containerId(), req.ifname(), netns, hostIf, a.address(), "", req.podRef());
+    store.put(epKey, ep.toJson());
+    PodAttachment att;
+    try {
+      att = veth.attach(req.containerId(), req.ifname(), netns, a.address());
+    } catch (CniException | RuntimeException e) {
+      store.delete(epKey);
+      ipam.release(req.handle());
+      throw e;
+    }
+    store.put(epKey, new WorkloadEndpoint(node, req.containerId(), req.ifname(), netns, hostIf, a.address(), att.podMac(), req.podRef()).toJson());
+    LOG.info("event=cni-add container={} ifname={} pod={} ip={} host_if={}", req.containerId(), req.ifname(), req.podRef(), a.address(), hostIf);
+    return ok(dev.tweed.model.Json.write(CniResult.of(req.cniVersion(), att)));
+  }
+
+  private Response del(CniRequest req) throws CniException {
+    IpamPool pool = poolOf(req.config());
+    Optional<Entry> existing = store.get(endpointKey(req));
+    if (existing.isPresent()) {
+      teardown(req.handle(), WorkloadEndpoint.from(existing.get().value()), pool);
+    } else {
+      // An ADD cut short may have left an allocation or a veth without its endpoint record.
+      new VethPlumbing(1500).detach(VethPlumbing.hostInterfaceName(req.containerId(), req.ifname()));
+      new BlockIpam(store, pool, node).release(req.handle());
+    }
+    LOG.info("event=cni-del container={} ifname={}", req.containerId(), req.ifname());
+    return ok("");
+  }
+
+  private void teardown(String handle, WorkloadEndpoint ep, IpamPool pool) {
+    new VethPlumbing(1500).detach(ep.hostInterface());
+    new BlockIpam(store, pool, node).release(handle);
+    store.delete(ep.key().toString());
+  }
+
+  private Response check(CniRequest req) throws CniException {
+    Optional<Entry> existing = store.get(endpointKey(req));
+    if (existing.isEmpty()) {
+      throw new CniException(CniException.UNKNOWN_CONTAINER, "no attachment for container " + req.containerId() + " interface " + req.ifname());
+    }
+    WorkloadEndpoint ep = WorkloadEndpoint.from(existing.get().value());
+    VethPlumbing veth = new VethPlumbing(1500);
+    if (!veth.hostInterfaceExists(ep.hostInterface())) {
+      throw new CniException(CniException.CHECK_FAILED, "host interface " + ep.hostInterface() + " is missing");
+    }
+    JsonNode prev = req.config().path("prevResult");
+    if (!prev.isMissingNode()) {
+      String want = ep.ip() + "/32";
+      boolean listed = false;
+      for (JsonNode ip : prev.path("ips")) {
+        listed |= want.equals(ip.path("address").asText());
+      }
+      if (!listed) {
+        throw new CniException(CniException.CHECK_FAILED, "prevResult does not list " + want);
+      }
+    }
+    veth.check(req.netns().orElseThrow(), req.ifname(), ep.ip());
+    return ok("");
+  }
+
+  private Response status() throws CniException {
+    if (!ready.getAsBoolean()) {
+      throw new CniException(CniException.NOT_AVAILABLE, "tweed agent on " + node + " is not ready");
+    }
+    return ok("");
+  }
+
+  /** Releases every attachment of this node that the runtime no longer lists as valid. */
+  private Response gc(CniRequest req) throws CniException {
+    JsonNode valid = req.config().path("cni.dev/valid-attachments");
+    if (!valid.isArray()) {
+      throw new CniException(CniException.INVALID_CONFIG, "GC needs cni.dev/valid-attachments");
+    }
+    Set<String> keep = new HashSet<>();
+    for (JsonNode a : valid) {
+      keep.add(a.path("containerID").asText() + "." + a.path("ifname").asText());
+    }
+    IpamPool pool = poolOf(req.config());
+    int removed = 0;
+    for (Entry e : store.list(ResourceKey.kindPrefix(WorkloadEndpoint.KIND) + node + ".").entries()) {
+      WorkloadEndpoint ep = WorkloadEndpoint.from(e.value());
+      String handle = ep.containerId() + "." + ep.ifname();
+      if (!keep.contains(handle)) {
+        teardown(handle, ep, pool);
+        removed++;
+      }
+    }
+    var released = new BlockIpam(store, pool, node).releaseWhere(h -> !keep.contains(h));
+    LOG.info("event=cni-gc endpoints_removed={} addresses_released={}", removed, released.size());
+    return ok("");
+  }
+
+  private String endpointKey(CniRequest req) {
+    return ResourceKey.cluster(WorkloadEndpoint.KIND, WorkloadEndpoint.nameOf(node, req.containerId(), req.ifname())).toString();
+  }
+
+  static IpamPool poolOf(JsonNode config) throws CniException {
+    JsonNode ipam = config.path("ipam");
+    try {
+      return new IpamPool(
+          Cidr.parse(ipam.path("pool").asText("10.244.0.0/16")), ipam.path("blockSize").asInt(26));
+    } catch (IllegalArgumentException e) {
+      throw new CniException(CniException.INVALID_CONFIG, "invalid ipam configuration: " + e.getMessage());
+    }
+  }
+
+  private static Response ok(String stdout) {
+    return new Response(0, stdout);
+  }
+}

@@ -1,0 +1,134 @@
+package dev.tweed.dataplane;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.FdbEntry;
+import dev.tweed.model.Neighbor;
+import dev.tweed.model.NodeDataplane;
+import dev.tweed.model.Route;
+import dev.tweed.model.VxlanDevice;
+import dev.tweed.sys.CommandFailedException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Converges the node's namespace to a {@link NodeDataplane}: the VXLAN device, Tweed's routes
+ * (protocol 97), and the tunnel's neighbour and FDB entries. Reads first, applies only the diff.
+ */
+public final class NodeDataplaneDriver {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeDataplaneDriver.class);
+  private final IpTool ip;
+
+  public NodeDataplaneDriver(IpTool ip) {
+    this.ip = ip;
+  }
+
+  /** One reconcile pass; returns what it changed. */
+  public DataplaneDiff reconcile(NodeDataplane want) {
+    want.vxlan().ifPresent(this::ensureVxlan);
+    String dev = want.vxlan().map(VxlanDevice::name).orElse("");
+    List<Route> haveRoutes =
+        KernelStateParser.routes(ip.json("ip", "route", "show", "proto", String.valueOf(Route.PROTOCOL)));
+    List<Neighbor> haveNeigh = List.of();
+    List<FdbEntry> haveFdb = List.of();
+    if (!dev.isEmpty()) {
+      haveNeigh = KernelStateParser.neighbors(ip.json("ip", "neigh", "show", "dev", dev, "nud", "permanent"), dev);
+      haveFdb = KernelStateParser.fdb(ip.json("bridge", "fdb", "show", "dev", dev), dev);
+    }
+    DataplaneDiff diff =
+        DataplaneDiff.between(
+            want.routes(), haveRoutes, want.neighbors(), haveNeigh, want.fdb(), haveFdb);
+    apply(diff);
+    return diff;
+  }
+
+  private void apply(DataplaneDiff d) {
+    List<String> bridgeLines = new ArrayList<>();
+    d.delFdb().forEach(f -> bridgeLines.add("fdb del " + f.mac() + " dev " + f.device() + " dst " + f.dst() + " self"));
+    d.addFdb().forEach(f -> bridgeLines.add("fdb replace " + f.mac() + " dev " + f.device() + " dst " + f.dst() + " self permanent"));
+    report(ip.batchForce("bridge", bridgeLines));
+
+    List<String> ipLines = new ArrayList<>();
+    d.delNeighbors().forEach(n -> ipLines.add("neigh del " + n.address() + " dev " + n.device()));
+    d.addNeighbors().forEach(n -> ipLines.add("neigh replace " + n.address() + " lladdr " + n.mac() + " dev " + n.device() + " nud permanent"));
+    d.delRoutes().forEach(r -> ipLines.add("route del " + r.spec()));
+    d.addRoutes().forEach(r -> ipLines.add("route replace " + r.spec()));
+    report(ip.batchForce("ip", ipLines));
+    if (!d.isEmpty()) {
+      LOG.info(
+          "event=dataplane-applied routes_added={} routes_removed={} neigh_added={} neigh_removed={} fdb_added={} fdb_removed={}",
+          d.addRoutes().size(), d.delRoutes().size(), d.addNeighbors().size(),
+          d.delNeighbors().size(), d.addFdb().size(), d.delFdb().size());
+    }
+  }
+
+  private static void report(Optional<CommandFailedException> failure) {
+    // A single bad line (say, a route to a veth that was just deleted) must not block the rest;
+    // the next pass retries whatever is still missing.
+    failure.ifPresent(e -> LOG.warn("event=dataplane-apply-partial error=\"{}\"", e.getMessage()));
+  }
+
+  private void ensureVxlan(VxlanDevice v) {
+    JsonNode links = readLink(v.name());
+    if (!links.isEmpty()) {
+      JsonNode l = links.get(0);
+      JsonNode data = l.path("linkinfo").path("info_data");
+      boolean same =
+          data.path("id").asInt() == v.vni()
+              && v.localIp().equals(data.path("local").asText())
+              && data.path("port").asInt() == v.port();
+      if (!same) {
+        LOG.warn("event=vxlan-recreate reason=parameters-changed device={}", v.name());
+        ip.run("ip", "link", "del", v.name());
+      } else {
+        List<String> fix = new ArrayList<>();
+        if (!v.mac().equals(l.path("address").asText())) {
+          fix.add("link set " + v.name() + " address " + v.mac());
+        }
+        if (l.path("mtu").asInt() != v.mtu()) {
+          fix.add("link set " + v.name() + " mtu " + v.mtu());
+        }
+        if (!l.path("flags").toString().contains("\"UP\"")) {
+          fix.add("link set " + v.name() + " up");
+        }
+        ip.batch("ip", fix);
+        ensureAddress(v);
+        return;
+      }
+    }
+    ip.batch(
+        "ip",
+        List.of(
+            "link add " + v.name() + " address " + v.mac() + " mtu " + v.mtu() + " type vxlan id "
+                + v.vni() + " local " + v.localIp() + " dstport " + v.port() + " nolearning",
+            "link set " + v.name() + " up"));
+    LOG.info("event=vxlan-created device={} vni={} local={}", v.name(), v.vni(), v.localIp());
+    ensureAddress(v);
+  }
+
+  private void ensureAddress(VxlanDevice v) {
+    if (v.address().isEmpty()) {
+      return;
+    }
+    JsonNode addrs = ip.json("ip", "addr", "show", "dev", v.name());
+    for (JsonNode a : addrs.path(0).path("addr_info")) {
+      if (v.address().equals(a.path("local").asText())) {
+        return;
+      }
+    }
+    ip.run("ip", "addr", "replace", v.address() + "/32", "dev", v.name());
+  }
+
+  private JsonNode readLink(String name) {
+    try {
+      return ip.json("ip", "-d", "link", "show", "dev", name);
+    } catch (CommandFailedException e) {
+      if (e.stderr().contains("does not exist")) {
+        return dev.tweed.model.Json.MAPPER.createArrayNode();
+      }
+      throw e;
+    }
+  }
+}

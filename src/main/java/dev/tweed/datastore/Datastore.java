@@ -1,0 +1,59 @@
+package dev.tweed.datastore;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * A key-value store of resources with etcd's semantics: a global revision, list at a revision,
+ * watch from a revision, and compare-and-swap writes.
+ */
+public interface Datastore extends AutoCloseable {
+  /** Matches any current state: the write is unconditional. */
+  long ANY = -1;
+
+  /** Matches an absent key: the write creates. */
+  long ABSENT = 0;
+
+  Listing list(String prefix);
+
+  /** The store's latest revision. */
+  long currentRevision();
+
+  Optional<Entry> get(String key);
+
+  /**
+   * Writes {@code value} if the key's mod revision equals {@code expectedModRevision} ({@link
+   * #ABSENT} for create, {@link #ANY} for unconditional); returns the new revision.
+   */
+  long put(String key, JsonNode value, long expectedModRevision) throws ConflictException;
+
+  /** Deletes if present and matching; returns the revision, or 0 when there was nothing. */
+  long delete(String key, long expectedModRevision) throws ConflictException;
+
+  /**
+   * Delivers, in order, every change under {@code prefix} after {@code afterRevision}, batched;
+   * stops when the returned handle is closed.
+   */
+  AutoCloseable watch(String prefix, long afterRevision, Consumer<List<Event>> onEvents);
+
+  default long put(String key, JsonNode value) {
+    try {
+      return put(key, value, ANY);
+    } catch (ConflictException e) {
+      throw new IllegalStateException("unconditional write conflicted", e);
+    }
+  }
+
+  default long delete(String key) {
+    try {
+      return delete(key, ANY);
+    } catch (ConflictException e) {
+      throw new IllegalStateException("unconditional delete conflicted", e);
+    }
+  }
+
+  @Override
+  void close();
+}

@@ -1,0 +1,120 @@
+package dev.tweed.ipam;
+
+import dev.tweed.datastore.ConflictException;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Entry;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpamBlock;
+import dev.tweed.model.Ipv4;
+import dev.tweed.model.ResourceKey;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/**
+ * Assigns and releases pod addresses for one node. Every change is a compare-and-swap of one
+ * block in the datastore, retried on conflict, so that concurrent calls in any number of
+ * processes never hand out an address twice. Assignment is idempotent per handle.
+ */
+public final class BlockIpam {
+  private static final int MAX_ATTEMPTS = 1000;
+  private final Datastore store;
+  private final IpamPool pool;
+  private final String node;
+
+  public BlockIpam(Datastore store, IpamPool pool, String node) {
+    this.store = store;
+    this.pool = pool;
+    this.node = node;
+  }
+
+  /** An address and the block it came from. */
+  public record Assignment(String address, Cidr block) {}
+
+  public Assignment assign(String handle, String pod) throws IpamExhaustedException {
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      List<Entry> mine = nodeBlocks();
+      for (Entry e : mine) {
+        IpamBlock b = IpamBlock.from(e.value());
+        Optional<Integer> held = b.indexOfHandle(handle);
+        if (held.isPresent()) {
+          return new Assignment(Ipv4.format(b.cidr().address(held.get())), b.cidr());
+        }
+      }
+      try {
+        for (Entry e : mine) {
+          IpamBlock b = IpamBlock.from(e.value());
+          Optional<Integer> free = b.firstFree();
+          if (free.isPresent()) {
+            IpamBlock next = b.with(free.get(), new IpamBlock.Allocation(handle, pod));
+            store.put(e.key(), next.toJson(), e.modRevision());
+            return new Assignment(Ipv4.format(b.cidr().address(free.get())), b.cidr());
+          }
+        }
+        claimBlock();
+      } catch (ConflictException lost) {
+        // Another claimant changed the block first: read again and retry.
+      }
+    }
+    throw new IllegalStateException("IPAM did not converge after " + MAX_ATTEMPTS + " attempts");
+  }
+
+  /** Claims the lowest free block of the pool for this node (CAS create). */
+  public Cidr claimBlock() throws IpamExhaustedException, ConflictException {
+    Set<String> taken = new HashSet<>();
+    for (Entry e : store.list(ResourceKey.kindPrefix(IpamBlock.KIND)).entries()) {
+      taken.add(e.key());
+    }
+    for (long i = 0; i < pool.blockCount(); i++) {
+      IpamBlock b = new IpamBlock(pool.block(i), node, java.util.Map.of());
+      if (!taken.contains(b.key().toString())) {
+        store.put(b.key().toString(), b.toJson(), Datastore.ABSENT);
+        return b.cidr();
+      }
+    }
+    throw new IpamExhaustedException("no free block of /" + pool.blockPrefixLength() + " in " + pool.cidr());
+  }
+
+  /** Releases every address held by {@code handle}; returns the addresses released. */
+  public List<String> release(String handle) {
+    return releaseWhere(handle::equals);
+  }
+
+  /** Releases every address whose handle fails {@code keep}: the IPAM half of CNI GC. */
+  public List<String> releaseWhere(Predicate<String> shouldRelease) {
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      List<String> released = new ArrayList<>();
+      try {
+        for (Entry e : nodeBlocks()) {
+          IpamBlock b = IpamBlock.from(e.value());
+          IpamBlock next = b;
+          for (var a : b.allocations().entrySet()) {
+            if (shouldRelease.test(a.getValue().handle())) {
+              next = next.without(a.getKey());
+              released.add(Ipv4.format(b.cidr().address(a.getKey())));
+            }
+          }
+          if (next != b) {
+            store.put(e.key(), next.toJson(), e.modRevision());
+          }
+        }
+        return released;
+      } catch (ConflictException lost) {
+        // Retry on the fresh state; releases already written are simply not found again.
+      }
+    }
+    throw new IllegalStateException("IPAM release did not converge");
+  }
+
+  /** This node's blocks in claim order (ascending address: claims always take the lowest). */
+  public List<Entry> nodeBlocks() {
+    return store.list(ResourceKey.kindPrefix(IpamBlock.KIND)).entries().stream()
+        .filter(e -> node.equals(e.value().path("spec").path("node").asText()))
+        .sorted(Comparator.comparing(e -> Cidr.parse(e.value().path("spec").path("cidr").asText())))
+        .toList();
+  }
+}

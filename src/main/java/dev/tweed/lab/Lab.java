@@ -1,0 +1,173 @@
+package dev.tweed.lab;
+
+import dev.tweed.cni.AgentClient;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.model.Json;
+import dev.tweed.model.NodeResource;
+import dev.tweed.model.ResourceKey;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Builds and removes a lab: the fabric (underlay bridge), the router (every node's gateway), the
+ * nodes with their agents, and the lab controller. Every step is recorded before it is taken so
+ * that {@link #down} removes everything, even after a crash halfway through {@link #up}.
+ */
+public final class Lab {
+  private final LabLayout layout;
+  private final PrintStream out;
+
+  public Lab(LabLayout layout, PrintStream out) {
+    this.layout = layout;
+    this.out = out;
+  }
+
+  public LabLayout layout() {
+    return layout;
+  }
+
+  public boolean exists() {
+    return Files.exists(layout.stateFile())
+        || Namespaces.list().stream().anyMatch(n -> n.startsWith(layout.prefix()));
+  }
+
+  public void up(int nodes, String routing) throws IOException {
+    if (nodes < 1 || nodes > 200) {
+      throw new IllegalArgumentException("--nodes must be between 1 and 200");
+    }
+    if (!routing.equals("vxlan")) {
+      throw new IllegalArgumentException("--routing " + routing + " is not supported yet (supported: vxlan)");
+    }
+    if (exists()) {
+      throw new IllegalStateException(
+          "lab '" + layout.name() + "' is already up (or left over); run 'tweed lab down' first");
+    }
+    LabState state = new LabState(nodes, routing, java.util.Map.of());
+    state.write(layout);
+    buildFabric();
+    for (int i = 1; i <= nodes; i++) {
+      buildNode(i);
+    }
+    out.printf("underlay %s.0/%d: router %s, %d nodes%n",
+        LabLayout.UNDERLAY_PREFIX.substring(0, LabLayout.UNDERLAY_PREFIX.length() - 1),
+        LabLayout.UNDERLAY_PREFIX_LENGTH, LabLayout.ROUTER_IP, nodes);
+    CniInstaller.install(layout.cniBinDir());
+    try (Datastore store = new JournalDatastore(layout.storeDir())) {
+      for (int i = 1; i <= nodes; i++) {
+        NodeResource n = new NodeResource(LabLayout.nodeName(i), LabLayout.nodeIp(i));
+        store.put(n.key().toString(), n.toJson());
+      }
+      store.put(ResourceKey.cluster("Namespace", "default").toString(), LabResources.namespace("default"));
+    }
+    for (int i = 1; i <= nodes; i++) {
+      state = startAgent(state, LabLayout.nodeName(i));
+    }
+    long pid = LabProcesses.startDaemon(Optional.empty(),
+        List.of("lab-controller", "--lab", layout.name(), "--lab-marker", "lab=" + layout.name()), layout.logDir().resolve("controller.log"));
+    state = state.withPid("controller", pid);
+    state.write(layout);
+    awaitAgentsReady(nodes);
+    out.printf("agents ready on %d nodes; pod CIDR %s in /%d blocks, VXLAN overlay%n",
+        nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE);
+  }
+
+  private void buildFabric() {
+    Namespaces.add(layout.fabricNs());
+    Namespaces.batch(layout.fabricNs(), List.of(
+        "link set lo up",
+        "link add " + LabLayout.BRIDGE + " type bridge",
+        "link set " + LabLayout.BRIDGE + " up"));
+    Namespaces.add(layout.routerNs());
+    Namespaces.batch(layout.fabricNs(), List.of(
+        "link add router type veth peer name eth0 netns " + layout.routerNs(),
+        "link set router master " + LabLayout.BRIDGE + " up"));
+    Namespaces.batch(layout.routerNs(), List.of(
+        "link set lo up",
+        "addr add " + LabLayout.ROUTER_IP + "/" + LabLayout.UNDERLAY_PREFIX_LENGTH + " dev eth0",
+        "link set eth0 up"));
+    Namespaces.sysctl(layout.routerNs(), "net.ipv4.ip_forward", "1");
+  }
+
+  private void buildNode(int i) {
+    String node = LabLayout.nodeName(i);
+    String ns = layout.nodeNs(node);
+    Namespaces.add(ns);
+    Namespaces.batch(layout.fabricNs(), List.of(
+        "link add " + node + " type veth peer name eth0 netns " + ns,
+        "link set " + node + " master " + LabLayout.BRIDGE + " up"));
+    Namespaces.batch(ns, List.of(
+        "link set lo up",
+        "addr add " + LabLayout.nodeIp(i) + "/" + LabLayout.UNDERLAY_PREFIX_LENGTH + " dev eth0",
+        "link set eth0 up",
+        "route add default via " + LabLayout.ROUTER_IP));
+  }
+
+  public LabState startAgent(LabState state, String node) {
+    long pid = LabProcesses.startDaemon(Optional.of(layout.nodeNs(node)),
+        List.of("agent", "--node", node, "--store", layout.storeDir().toString(),
+            "--socket", layout.agentSocket(node).toString(), "--lab-marker", "lab=" + layout.name()),
+        layout.logDir().resolve(node + "-agent.log"));
+    LabState next = state.withPid("agent/" + node, pid);
+    next.write(layout);
+    return next;
+  }
+
+  public void awaitAgentsReady(int nodes) {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    for (int i = 1; i <= nodes; i++) {
+      String node = LabLayout.nodeName(i);
+      while (!agentReady(node)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("agent on " + node + " did not become ready; see "
+              + layout.logDir().resolve(node + "-agent.log"));
+        }
+        LabProcesses.sleep(100);
+      }
+    }
+  }
+
+  public boolean agentReady(String node) {
+    return agentHealth(node).map(h -> Json.parse(h).path("ready").asBoolean()).orElse(false);
+  }
+
+  public Optional<String> agentHealth(String node) {
+    try {
+      return Optional.of(AgentClient.health(layout.agentSocket(node)));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Removes everything the lab made; safe to run twice and after a crash. */
+  public void down() throws IOException {
+    String marker = "lab=" + layout.name();
+    Optional<LabState> state = LabState.read(layout);
+    List<Long> pids = new ArrayList<>(state.map(s -> s.pids().values()).orElse(List.of()));
+    for (long pid : pids) {
+      LabProcesses.stop(pid, marker, false);
+    }
+    List<String> ours = Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).toList();
+    // Pods first, then nodes, then the fabric: each veth disappears with the namespace of one end.
+    List<String> ordered = new ArrayList<>(ours);
+    ordered.sort(Comparator.comparingInt(n -> n.contains("-pod-") ? 0 : n.endsWith("fabric") ? 2 : 1));
+    for (String ns : ordered) {
+      Namespaces.delete(ns);
+    }
+    if (Files.exists(layout.dir())) {
+      try (Stream<Path> walk = Files.walk(layout.dir())) {
+        for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+    out.printf("lab '%s' is down: %d namespaces and %d processes removed%n", layout.name(), ours.size(), pids.size());
+  }
+}

@@ -1,0 +1,72 @@
+package dev.tweed.lab;
+
+import java.nio.file.Path;
+
+/**
+ * Names and places of one lab. Every namespace starts with {@code tw-<lab>-} so that nothing
+ * outside the lab is ever touched, and {@code lab down} can sweep by prefix after a crash.
+ */
+public record LabLayout(String name, Path dir) {
+  public static final String UNDERLAY_PREFIX = "172.31.0.";
+  public static final String ROUTER_IP = UNDERLAY_PREFIX + "1";
+  public static final int UNDERLAY_PREFIX_LENGTH = 24;
+  public static final String POD_CIDR = "10.244.0.0/16";
+  public static final int BLOCK_SIZE = 26;
+  public static final String BRIDGE = "br0";
+
+  public static LabLayout of(String name) {
+    if (!name.matches("[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?")) {
+      throw new IllegalArgumentException(
+          "lab name must be 1-16 lowercase letters, digits or '-': " + name);
+    }
+    return new LabLayout(name, Path.of("/run/tweed", name));
+  }
+
+  public String prefix() {
+    return "tw-" + name + "-";
+  }
+
+  public String fabricNs() {
+    return prefix() + "fabric";
+  }
+
+  public String routerNs() {
+    return prefix() + "router";
+  }
+
+  public static String nodeName(int i) {
+    return "node-" + i;
+  }
+
+  public String nodeNs(String node) {
+    return prefix() + node;
+  }
+
+  public String podNs(String namespace, String pod) {
+    return prefix() + "pod-" + namespace + "-" + pod;
+  }
+
+  public static String nodeIp(int i) {
+    return UNDERLAY_PREFIX + (10 + i);
+  }
+
+  public Path storeDir() {
+    return dir.resolve("store");
+  }
+
+  public Path stateFile() {
+    return dir.resolve("state.json");
+  }
+
+  public Path cniBinDir() {
+    return dir.resolve("bin");
+  }
+
+  public Path logDir() {
+    return dir.resolve("logs");
+  }
+
+  public Path agentSocket(String node) {
+    return dir.resolve("nodes").resolve(node).resolve("agent.sock");
+  }
+}

@@ -1,0 +1,25 @@
+package dev.tweed.lab;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.calc.NodeDataplaneCalculator;
+import dev.tweed.cni.CniVersions;
+import dev.tweed.model.Json;
+
+/** The CNI network configuration the lab hands to {@code tweed-cni} for pods on a node. */
+public final class LabNetconf {
+  private LabNetconf() {}
+
+  public static ObjectNode forNode(LabLayout layout, String node) {
+    ObjectNode n = Json.object();
+    n.put("cniVersion", CniVersions.LATEST);
+    n.put("name", "tweed");
+    n.put("type", "tweed-cni");
+    n.put("agentSocket", layout.agentSocket(node).toString());
+    n.put("mtu", NodeDataplaneCalculator.VXLAN_MTU);
+    n.putObject("ipam")
+        .put("type", "tweed-ipam")
+        .put("pool", LabLayout.POD_CIDR)
+        .put("blockSize", LabLayout.BLOCK_SIZE);
+    return n;
+  }
+}

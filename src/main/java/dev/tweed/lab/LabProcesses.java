@@ -1,0 +1,110 @@
+package dev.tweed.lab;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Starts the lab's daemons (agents, the lab controller) as detached JVMs running this same jar,
+ * and ends them by PID, only after checking that the PID is still the process the lab started.
+ */
+public final class LabProcesses {
+  private LabProcesses() {}
+
+  /** The java binary and the jar this JVM runs from. */
+  static List<String> javaCommand() {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    String jar;
+    try {
+      jar = Path.of(LabProcesses.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+    return List.of(
+        java,
+        "--enable-native-access=ALL-UNNAMED",
+        "-Xmx128m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-cp",
+        jar,
+        "dev.tweed.cli.TweedCommand");
+  }
+
+  /** Starts {@code tweed ARGS...} detached (own session), optionally inside a namespace. */
+  public static long startDaemon(Optional<String> netns, List<String> tweedArgs, Path log) {
+    List<String> argv = new ArrayList<>(List.of("setsid"));
+    netns.ifPresent(ns -> argv.addAll(List.of("ip", "netns", "exec", ns)));
+    argv.addAll(javaCommand());
+    argv.addAll(tweedArgs);
+    try {
+      Files.createDirectories(log.getParent());
+      ProcessBuilder pb = new ProcessBuilder(argv);
+      pb.redirectErrorStream(true);
+      pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+      pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      return pb.start().pid();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + String.join(" ", argv), e);
+    }
+  }
+
+  /** True if {@code pid} runs Tweed for this lab (PIDs are recycled; never kill a stranger). */
+  public static boolean isOurs(long pid, String labMarker) {
+    try {
+      byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
+      String cmd = new String(raw, java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+      return cmd.contains("dev.tweed.cli.TweedCommand") && cmd.contains(labMarker);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** Ends the process: SIGTERM (or SIGKILL when {@code kill}), then waits; SIGKILL after 10 s. */
+  public static void stop(long pid, String labMarker, boolean kill) {
+    if (!isOurs(pid, labMarker)) {
+      return;
+    }
+    Optional<ProcessHandle> h = ProcessHandle.of(pid);
+    if (h.isEmpty()) {
+      return;
+    }
+    if (kill) {
+      h.get().destroyForcibly();
+    } else {
+      h.get().destroy();
+    }
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (isRunning(pid) && System.nanoTime() < deadline) {
+      sleep(50);
+    }
+    if (isRunning(pid)) {
+      h.get().destroyForcibly();
+      while (isRunning(pid)) {
+        sleep(50);
+      }
+    }
+  }
+
+  /** Alive and not a zombie waiting for a parent that may never reap it. */
+  public static boolean isRunning(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
+      return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  public static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,80 @@
+package dev.tweed.lab;
+
+import dev.tweed.sys.NetworkNamespace;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.PortUnreachableException;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.Selector;
+import java.nio.channels.SelectionKey;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** Connects from inside a namespace to a probe server, with real TCP or UDP traffic. */
+public final class ProbeClient {
+  private ProbeClient() {}
+
+  public static ProbeResult probe(Path fromNetns, String ip, int port, String proto, Duration timeout)
+      throws Exception {
+    return NetworkNamespace.call(fromNetns, () -> probeHere(ip, port, proto, timeout));
+  }
+
+  static ProbeResult probeHere(String ip, int port, String proto, Duration timeout) {
+    long start = System.nanoTime();
+    try {
+      String answer = proto.equalsIgnoreCase("udp") ? udp(ip, port, timeout) : tcp(ip, port, timeout);
+      return new ProbeResult(true, answer, "", ms(start));
+    } catch (ConnectException | PortUnreachableException e) {
+      return new ProbeResult(false, "", "refused", ms(start));
+    } catch (SocketTimeoutException e) {
+      return new ProbeResult(false, "", "timed out", ms(start));
+    } catch (IOException e) {
+      return new ProbeResult(false, "", e.getMessage() == null ? e.toString() : e.getMessage(), ms(start));
+    }
+  }
+
+  private static double ms(long start) {
+    return (System.nanoTime() - start) / 1e6;
+  }
+
+  private static String tcp(String ip, int port, Duration timeout) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(ip, port), (int) timeout.toMillis());
+      s.setSoTimeout((int) timeout.toMillis());
+      return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    }
+  }
+
+  private static String udp(String ip, int port, Duration timeout) throws IOException {
+    try (DatagramChannel d = DatagramChannel.open(); Selector sel = Selector.open()) {
+      d.connect(new InetSocketAddress(ip, port));
+      d.configureBlocking(false);
+      d.register(sel, SelectionKey.OP_READ);
+      ByteBuffer in = ByteBuffer.allocate(2048);
+      long deadline = System.nanoTime() + timeout.toNanos();
+      // Datagrams may be lost: ask again a few times within the timeout, as netexec's clients do.
+      long resendEvery = Math.max(timeout.toNanos() / 4, 1);
+      long nextSend = 0;
+      while (System.nanoTime() < deadline) {
+        if (System.nanoTime() >= nextSend) {
+          d.write(ByteBuffer.wrap("probe\n".getBytes(StandardCharsets.UTF_8)));
+          nextSend = System.nanoTime() + resendEvery;
+        }
+        long waitMs = Math.max(1, Math.min(deadline, nextSend) - System.nanoTime()) / 1_000_000 + 1;
+        if (sel.select(waitMs) > 0) {
+          sel.selectedKeys().clear();
+          in.clear();
+          if (d.read(in) > 0) {
+            return new String(in.array(), 0, in.position(), StandardCharsets.UTF_8).strip();
+          }
+        }
+      }
+      throw new SocketTimeoutException("no UDP answer");
+    }
+  }
+}

@@ -1,0 +1,109 @@
+package dev.tweed.lab;
+
+import dev.tweed.sys.NetworkNamespace;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A pod's probe server, in the spirit of agnhost netexec: on each declared port it answers TCP
+ * connections and UDP datagrams with the pod's {@code namespace/name}. The sockets are opened
+ * inside the pod's namespace, so one process serves every pod of the lab.
+ */
+public final class ProbeServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ProbeServer.class);
+
+  /** A port to serve. */
+  public record Port(int number, String protocol) {}
+
+  private final List<java.nio.channels.Channel> channels = new ArrayList<>();
+  private final byte[] answer;
+
+  public ProbeServer(Path netns, String identity, List<Port> ports) throws Exception {
+    this.answer = (identity + "\n").getBytes(StandardCharsets.UTF_8);
+    NetworkNamespace.call(
+        netns,
+        () -> {
+          for (Port p : ports) {
+            switch (p.protocol()) {
+              case "TCP" -> {
+                ServerSocketChannel s = ServerSocketChannel.open();
+                s.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+                s.bind(new InetSocketAddress(p.number()), 512);
+                channels.add(s);
+              }
+              case "UDP" -> {
+                DatagramChannel d = DatagramChannel.open();
+                d.bind(new InetSocketAddress(p.number()));
+                channels.add(d);
+              }
+              default -> LOG.info("event=probe-port-skipped protocol={} port={}", p.protocol(), p.number());
+            }
+          }
+          return null;
+        });
+    for (var c : channels) {
+      if (c instanceof ServerSocketChannel s) {
+        Thread.startVirtualThread(() -> serveTcp(s));
+      } else if (c instanceof DatagramChannel d) {
+        Thread.startVirtualThread(() -> serveUdp(d));
+      }
+    }
+  }
+
+  private void serveTcp(ServerSocketChannel s) {
+    while (s.isOpen()) {
+      try {
+        SocketChannel c = s.accept();
+        Thread.startVirtualThread(() -> {
+          try (c) {
+            ByteBuffer b = ByteBuffer.wrap(answer);
+            while (b.hasRemaining()) {
+              c.write(b);
+            }
+          } catch (IOException ignored) {
+            // The client went away; nothing to answer.
+          }
+        });
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  private void serveUdp(DatagramChannel d) {
+    ByteBuffer in = ByteBuffer.allocate(2048);
+    while (d.isOpen()) {
+      try {
+        in.clear();
+        SocketAddress from = d.receive(in);
+        d.send(ByteBuffer.wrap(answer), from);
+      } catch (IOException e) {
+        if (!d.isOpen()) {
+          return;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    for (var c : channels) {
+      try {
+        c.close();
+      } catch (IOException ignored) {
+        // Closing a listening socket.
+      }
+    }
+  }
+}
