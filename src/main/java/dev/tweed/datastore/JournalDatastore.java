@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -35,7 +36,13 @@ public final class JournalDatastore implements Datastore {
   private static final long POLL_MILLIS = 50;
 
   private final FileChannel journal;
-  private final ReentrantLock lock = new ReentrantLock();
+  /**
+   * One lock per journal per JVM: file locks exclude other processes, but the JVM refuses a second
+   * lock on a file it already locks, so instances on one directory share this.
+   */
+  private static final ConcurrentHashMap<Path, ReentrantLock> LOCKS = new ConcurrentHashMap<>();
+
+  private final ReentrantLock lock;
   private final TreeMap<String, Entry> state = new TreeMap<>();
   private final List<Event> history = new ArrayList<>();
   private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
@@ -55,6 +62,7 @@ public final class JournalDatastore implements Datastore {
               StandardOpenOption.CREATE,
               StandardOpenOption.READ,
               StandardOpenOption.WRITE);
+      lock = LOCKS.computeIfAbsent(dir.toRealPath(), d -> new ReentrantLock());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open datastore in " + dir, e);
     }

@@ -47,8 +47,8 @@ public final class LabResources {
     List<ObjectNode> out = new ArrayList<>();
     try (MappingIterator<JsonNode> it = Json.YAML.readerFor(JsonNode.class).readValues(file.toFile())) {
       int index = 0;
-      while (it.hasNext()) {
-        JsonNode doc = it.next();
+      while (it.hasNextValue()) {
+        JsonNode doc = it.nextValue();
         index++;
         if (doc == null || doc.isNull() || doc.isMissingNode() || (doc.isObject() && doc.isEmpty())) {
           continue;

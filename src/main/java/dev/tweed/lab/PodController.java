@@ -96,10 +96,15 @@ public final class PodController implements AutoCloseable {
       if (needsWork && inFlight.add(key)) {
         workers.submit(() -> {
           try {
-            if (pod.deleting()) {
-              teardown(key, pod);
-            } else {
-              bringUp(key, pod);
+            // Act on the pod as it is now: the listing may predate a finished piece of work.
+            var fresh = store.get(key).map(x -> PodResource.from(x.value()));
+            if (fresh.isEmpty()) {
+              return;
+            }
+            if (fresh.get().deleting()) {
+              teardown(key, fresh.get());
+            } else if (fresh.get().podIp().isEmpty() || !probes.containsKey(key)) {
+              bringUp(key, fresh.get());
             }
           } catch (RuntimeException ex) {
             LOG.warn("event=pod-work-failed pod={} error=\"{}\"", pod.qualifiedName(), ex.toString());
