@@ -1,0 +1,262 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.lab.ProbeResult;
+import dev.tweed.model.IpamBlock;
+import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/** A 3-node lab with two pods per node: connectivity, drift repair, restarts, pod deletion. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LabIT {
+  static final Tweed tweed = Tweed.newLab("it");
+  static List<JsonNode> pods;
+
+  @BeforeAll
+  static void up() throws Exception {
+    Path yaml = Files.createTempFile("pods", ".yaml");
+    StringBuilder sb = new StringBuilder("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
+    for (int node = 1; node <= 3; node++) {
+      for (int i = 1; i <= 2; i++) {
+        sb.append("---\napiVersion: v1\nkind: Pod\nmetadata: {name: p").append(node).append(i)
+            .append(", namespace: x}\nspec:\n  nodeName: node-").append(node)
+            .append("\n  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 80, protocol: UDP}, {containerPort: 8080}]}]\n");
+      }
+    }
+    Files.writeString(yaml, sb.toString());
+    tweed.ok("lab", "up", "--nodes", "3", "-f", yaml.toString());
+    pods = new ArrayList<>();
+    Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items").forEach(pods::add);
+  }
+
+  @AfterAll
+  static void down() {
+    tweed.ok("lab", "down");
+    assertThat(tweed.namespaces()).as("namespaces left behind").isEmpty();
+    assertThat(Path.of("/run/tweed", tweed.lab())).doesNotExist();
+  }
+
+  static Path netns(JsonNode pod) {
+    return NetworkNamespace.pathOf(pod.path("metadata").path("annotations").path("tweed.dev/netns").asText());
+  }
+
+  static String ip(JsonNode pod) {
+    return pod.path("status").path("podIP").asText();
+  }
+
+  static String name(JsonNode pod) {
+    return pod.path("metadata").path("namespace").asText() + "/" + pod.path("metadata").path("name").asText();
+  }
+
+  static JsonNode pod(String name) {
+    return pods.stream().filter(p -> name(p).equals(name)).findFirst().orElseThrow();
+  }
+
+  @Test
+  @Order(1)
+  void everyPodRunsOnItsNodeWithAnAddressFromThatNodesBlock() {
+    assertThat(pods).hasSize(6);
+    for (JsonNode p : pods) {
+      assertThat(p.path("status").path("phase").asText()).isEqualTo("Running");
+      assertThat(ip(p)).startsWith("10.244.");
+      String node = p.path("spec").path("nodeName").asText();
+      String routes = Tweed.ip(tweed.nodeNs(node), "route", "show", ip(p));
+      assertThat(routes).as("a /32 route to the pod on its node").contains("proto 97").contains("scope link");
+      String podAddr = Command.run(List.of("ip", "-n", netns(p).getFileName().toString(), "-4", "-o", "addr", "show", "dev", "eth0"));
+      assertThat(podAddr).contains(ip(p) + "/32");
+      String podRoute = Command.run(List.of("ip", "-n", netns(p).getFileName().toString(), "route", "show", "default"));
+      assertThat(podRoute).contains("via 169.254.1.1");
+    }
+  }
+
+  @Test
+  @Order(2)
+  void everyPodReachesEveryOtherPodOverTcpAndUdp() throws Exception {
+    List<String> failures = new ArrayList<>();
+    int probes = 0;
+    for (JsonNode from : pods) {
+      for (JsonNode to : pods) {
+        if (from == to) {
+          continue;
+        }
+        for (String proto : List.of("tcp", "udp")) {
+          ProbeResult r = ProbeClient.probe(netns(from), ip(to), 80, proto, Duration.ofSeconds(3));
+          probes++;
+          if (!r.connected() || !r.answer().equals(name(to))) {
+            failures.add(name(from) + " -> " + name(to) + " " + proto + ": " + (r.connected() ? r.answer() : r.reason()));
+          }
+        }
+      }
+    }
+    assertThat(probes).isEqualTo(60);
+    assertThat(failures).isEmpty();
+  }
+
+  @Test
+  @Order(3)
+  void probeCommandReportsTheAnsweringPodOrWhyNot() {
+    String out = tweed.ok("lab", "probe", "--from", "x/p11", "--to", "x/p31", "--port", "8080");
+    assertThat(out.strip()).isEqualTo("x/p31");
+    var refused = tweed.run("lab", "probe", "--from", "x/p11", "--to", "x/p31", "--port", "81");
+    assertThat(refused.exitCode()).isEqualTo(1);
+    assertThat(refused.stdout().strip()).isEqualTo("refused");
+    var udpRefused = tweed.run("lab", "probe", "--from", "x/p11", "--to", ip(pod("x/p21")), "--port", "8080", "--proto", "udp", "-o", "json");
+    assertThat(udpRefused.exitCode()).isEqualTo(1);
+    JsonNode j = Json.parse(udpRefused.stdout());
+    assertThat(j.path("connected").asBoolean()).isFalse();
+    assertThat(j.path("reason").asText()).isEqualTo("refused");
+    var timeout = tweed.run("lab", "probe", "--from", "x/p11", "--to", "10.244.255.254", "--timeout", "500");
+    assertThat(timeout.exitCode()).isEqualTo(1);
+    assertThat(timeout.stdout().strip()).isIn("timed out", "No route to host");
+  }
+
+  @Test
+  @Order(4)
+  void deletedRoutesNeighboursAndFdbEntriesComeBack() {
+    String ns = tweed.nodeNs("node-1");
+    String remoteBlockRoute = Tweed.ip(ns, "route", "show", "dev", "tweed.vxlan").lines()
+        .filter(l -> l.contains("/26")).findFirst().orElseThrow();
+    String dst = remoteBlockRoute.split(" ")[0];
+    String localPodIp = ip(pod("x/p11"));
+    String fdb = Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan")).lines()
+        .filter(l -> l.contains("dst")).findFirst().orElseThrow();
+    String mac = fdb.split(" ")[0];
+    Tweed.ip(ns, "route", "del", dst);
+    Tweed.ip(ns, "route", "del", localPodIp + "/32");
+    Command.run(List.of("bridge", "-n", ns, "fdb", "del", mac, "dev", "tweed.vxlan", "dst", fdb.split("dst ")[1].split(" ")[0]));
+    String neighIp = Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan").lines().findFirst().orElseThrow().split(" ")[0];
+    Tweed.ip(ns, "neigh", "del", neighIp, "dev", "tweed.vxlan");
+    Tweed.await("drift repaired", Duration.ofSeconds(5), () ->
+        Tweed.ip(ns, "route", "show", dst).contains("tweed.vxlan")
+            && Tweed.ip(ns, "route", "show", localPodIp).contains("proto 97")
+            && Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan")).contains(mac)
+            && Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan").contains(neighIp));
+    // A foreign route is not Tweed's to remove.
+    Tweed.ip(ns, "route", "add", "192.0.2.0/24", "via", "172.31.0.1");
+    try {
+      dev.tweed.lab.LabProcesses.sleep(2500);
+      assertThat(Tweed.ip(ns, "route", "show", "192.0.2.0/24")).contains("192.0.2.0/24");
+    } finally {
+      Tweed.ip(ns, "route", "del", "192.0.2.0/24");
+    }
+  }
+
+  @Test
+  @Order(5)
+  void restartingAgentsUnderContinuousTrafficLosesNoProbe() throws Exception {
+    JsonNode a = pod("x/p11");
+    JsonNode b = pod("x/p21");
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger sent = new AtomicInteger();
+    List<String> lost = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Thread> senders = new ArrayList<>();
+    for (JsonNode[] pair : new JsonNode[][] {{a, b}, {b, a}}) {
+      for (String proto : List.of("tcp", "udp")) {
+        senders.add(Thread.ofPlatform().start(() -> {
+          while (!stop.get()) {
+            try {
+              ProbeResult r = ProbeClient.probe(netns(pair[0]), ip(pair[1]), 80, proto, Duration.ofSeconds(1));
+              sent.incrementAndGet();
+              if (!r.connected()) {
+                lost.add(name(pair[0]) + "->" + name(pair[1]) + " " + proto + " " + r.reason());
+              }
+              Thread.sleep(20);
+            } catch (Exception e) {
+              lost.add(e.toString());
+            }
+          }
+        }));
+      }
+    }
+    String before = tweed.ok("lab", "status", "-o", "json");
+    tweed.ok("lab", "agent", "restart", "node-1", "--kill");
+    tweed.ok("lab", "agent", "restart", "node-2");
+    Thread.sleep(1500);
+    stop.set(true);
+    for (Thread t : senders) {
+      t.join();
+    }
+    String after = tweed.ok("lab", "status", "-o", "json");
+    assertThat(Json.parse(after).get(0).path("pid").asLong()).isNotEqualTo(Json.parse(before).get(0).path("pid").asLong());
+    assertThat(Json.parse(after).get(0).path("ready").asBoolean()).isTrue();
+    assertThat(sent.get()).as("probes sent during the restarts").isGreaterThan(40);
+    assertThat(lost).as("probes lost during agent restarts").isEmpty();
+  }
+
+  @Test
+  @Order(6)
+  void deletingAPodRemovesItsVethRouteAndAddress() throws Exception {
+    Path yaml = Files.createTempFile("gone", ".yaml");
+    Files.writeString(yaml, "kind: Pod\nmetadata: {name: gone, namespace: x}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    JsonNode p = null;
+    for (JsonNode x : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      if (x.path("metadata").path("name").asText().equals("gone")) {
+        p = x;
+      }
+    }
+    assertThat(p).isNotNull();
+    String podIp = ip(p);
+    String ns = tweed.nodeNs("node-2");
+    String hostIf = Tweed.ip(ns, "route", "show", podIp).split("dev ")[1].split(" ")[0];
+    assertThat(Tweed.ip(ns, "link", "show")).contains(hostIf);
+    assertThat(allocated(podIp)).isTrue();
+
+    tweed.ok("lab", "delete", "-f", yaml.toString());
+    assertThat(Tweed.ip(ns, "link", "show")).doesNotContain(hostIf);
+    assertThat(Tweed.ip(ns, "route", "show", podIp)).isBlank();
+    assertThat(allocated(podIp)).isFalse();
+    assertThat(tweed.namespaces()).noneMatch(n -> n.endsWith("-pod-x-gone"));
+  }
+
+  private static boolean allocated(String ip) {
+    try (var store = new JournalDatastore(Path.of("/run/tweed", tweed.lab(), "store"))) {
+      return store.list("IPAMBlock/").entries().stream()
+          .anyMatch(e -> e.value().path("status").path("allocations").has(ip));
+    }
+  }
+
+  @Test
+  @Order(7)
+  void invalidResourcesAreRejectedWholeWithTheObjectAndFieldNamed() throws Exception {
+    Path yaml = Files.createTempFile("bad", ".yaml");
+    Files.writeString(yaml, "kind: Pod\nmetadata: {name: fine, namespace: x}\nspec: {containers: [{name: c}]}\n---\n"
+        + "kind: Pod\nmetadata: {name: broken, namespace: x}\nspec: {containers: [{name: c, ports: [{containerPort: 80, protocol: ICMP}]}]}\n");
+    var r = tweed.run("lab", "apply", "-f", yaml.toString());
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.stderr()).contains("Pod x/broken: spec.containers[0].ports[0].protocol");
+    assertThat(tweed.ok("lab", "get", "pods")).doesNotContain("fine");
+  }
+
+  @Test
+  @Order(8)
+  void aSecondLabUpIsRefusedAndTheNodesAreListed() {
+    var r = tweed.run("lab", "up");
+    assertThat(r.exitCode()).isNotZero();
+    assertThat(r.stderr()).contains("already up");
+    assertThat(tweed.ok("lab", "get", "nodes")).contains("node-1", "node-2", "node-3", "Ready", "172.31.0.13");
+    JsonNode nodes = Json.parse(tweed.ok("lab", "get", "nodes", "-o", "json"));
+    assertThat(nodes.path("kind").asText()).isEqualTo("List");
+    assertThat(nodes.path("items")).hasSize(3);
+    assertThat(tweed.ok("lab", "exec", "x/p11", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0")).contains(ip(pod("x/p11")));
+    assertThat(tweed.ok("lab", "node-exec", "node-3", "--", "ip", "-o", "link", "show", "tweed.vxlan")).contains("tweed.vxlan");
+  }
+}
