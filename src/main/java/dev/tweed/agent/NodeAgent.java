@@ -27,7 +27,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,7 +42,6 @@ public final class NodeAgent implements AutoCloseable {
   private final Syncer syncer;
   private final NodeDataplaneCalculator calc;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
-  private final ReentrantReadWriteLock endpointChanges = new ReentrantReadWriteLock();
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean dirty = new AtomicBoolean(true);
   private final AtomicLong reconciles = new AtomicLong();
@@ -51,6 +49,12 @@ public final class NodeAgent implements AutoCloseable {
   private final AtomicReference<String> lastError = new AtomicReference<>("");
   private final AtomicReference<Instant> lastReconcile = new AtomicReference<>(Instant.EPOCH);
   private final Object wake = new Object();
+  /** When the oldest unreconciled change arrived, and the newest (System.nanoTime). */
+  private volatile long firstChange;
+  private volatile long lastChange;
+  /** Changes are coalesced until quiet for this long, but never delayed beyond MAX_DELAY. */
+  private static final long QUIET_NANOS = 100_000_000L;
+  private static final long MAX_DELAY_NANOS = 1_000_000_000L;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running = true;
   private AgentSocketServer socket;
@@ -72,7 +76,7 @@ public final class NodeAgent implements AutoCloseable {
   public void run() throws IOException {
     Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1");
     syncer.start();
-    CniPlugin plugin = new CniPlugin(config.nodeName(), store, ready::get, endpointChanges.readLock());
+    CniPlugin plugin = new CniPlugin(config.nodeName(), store, ready::get);
     socket = new AgentSocketServer(config.socket(), plugin, this::healthJson);
     LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
     long intervalMillis = config.resyncInterval().toMillis();
@@ -85,20 +89,44 @@ public final class NodeAgent implements AutoCloseable {
         lastError.set(e.getMessage());
         LOG.warn("event=reconcile-failed error=\"{}\"", e.getMessage());
       }
-      synchronized (wake) {
-        if (!dirty.get() && running) {
-          try {
-            wake.wait(intervalMillis);
-          } catch (InterruptedException e) {
-            break;
-          }
-        }
+      try {
+        awaitWork(intervalMillis);
+      } catch (InterruptedException e) {
+        break;
       }
     }
     stopped.countDown();
   }
 
+  /**
+   * Sleeps until the resync interval passes or changes arrive; a burst of changes (say, many
+   * pods created at once) is reconciled once, after it settles, like kube-proxy's
+   * bounded-frequency runner.
+   */
+  private void awaitWork(long intervalMillis) throws InterruptedException {
+    synchronized (wake) {
+      if (!dirty.get() && running) {
+        wake.wait(intervalMillis);
+      }
+      while (dirty.get() && running) {
+        long now = System.nanoTime();
+        long quietLeft = lastChange + QUIET_NANOS - now;
+        long maxLeft = firstChange + MAX_DELAY_NANOS - now;
+        long wait = Math.min(quietLeft, maxLeft);
+        if (wait <= 0) {
+          return;
+        }
+        wake.wait(Math.max(1, wait / 1_000_000));
+      }
+    }
+  }
+
   private void markDirty() {
+    long now = System.nanoTime();
+    if (!dirty.get()) {
+      firstChange = now;
+    }
+    lastChange = now;
     dirty.set(true);
     synchronized (wake) {
       wake.notifyAll();
@@ -106,35 +134,19 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private void reconcileOnce() {
-    endpointChanges.writeLock().lock();
-    try {
-      dirty.set(false);
-      awaitSyncerCaughtUp();
-      NodeDataplane want = calc.calculate(clusterState());
-      DataplaneDiff diff = driver.reconcile(want);
-      reconciles.incrementAndGet();
-      if (!diff.isEmpty()) {
-        repairs.addAndGet(diff.size());
-      }
-      lastReconcile.set(Instant.now());
-    } finally {
-      endpointChanges.writeLock().unlock();
+    dirty.set(false);
+    long snapshotRevision = syncer.revision();
+    NodeDataplane want = calc.calculate(clusterState());
+    // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
+    // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
+    // store has moved on, pod routes are not removed, and the next pass decides.
+    DataplaneDiff diff =
+        driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
+    reconciles.incrementAndGet();
+    if (!diff.isEmpty()) {
+      repairs.addAndGet(diff.size());
     }
-  }
-
-  /** With CNI calls held off, the cache must include every endpoint they wrote. */
-  private void awaitSyncerCaughtUp() {
-    long target = store.currentRevision();
-    long deadline = System.nanoTime() + 2_000_000_000L;
-    while (syncer.revision() < target && System.nanoTime() < deadline) {
-      Thread.onSpinWait();
-      try {
-        Thread.sleep(5);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
+    lastReconcile.set(Instant.now());
   }
 
   private ClusterState clusterState() {

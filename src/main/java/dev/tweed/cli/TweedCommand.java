@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       CniInstallCommand.class,
       CniShimCommand.class,
       LabControllerCommand.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class TweedCommand {

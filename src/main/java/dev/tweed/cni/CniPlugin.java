@@ -13,7 +13,6 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -29,17 +28,11 @@ public final class CniPlugin {
   private final Datastore store;
   private final BooleanSupplier ready;
   private final ConcurrentHashMap<String, ReentrantLock> attachmentLocks = new ConcurrentHashMap<>();
-  private final Lock endpointChanges;
 
-  /**
-   * @param endpointChanges held (shared) while a command changes endpoints, so that the agent's
-   *     reconcile, which takes it exclusively, never sees a half-made attachment
-   */
-  public CniPlugin(String node, Datastore store, BooleanSupplier ready, Lock endpointChanges) {
+  public CniPlugin(String node, Datastore store, BooleanSupplier ready) {
     this.node = node;
     this.store = store;
     this.ready = ready;
-    this.endpointChanges = endpointChanges;
   }
 
   /** The outcome: what goes to stdout and the exit code. */
@@ -53,14 +46,7 @@ public final class CniPlugin {
         case DEL -> underAttachmentLock(req, () -> del(req));
         case CHECK -> underAttachmentLock(req, () -> check(req));
         case STATUS -> status();
-        case GC -> {
-          endpointChanges.lock();
-          try {
-            yield gc(req);
-          } finally {
-            endpointChanges.unlock();
-          }
-        }
+        case GC -> gc(req);
       };
     } catch (CniException e) {
       LOG.warn("event=cni-error command={} container={} code={} msg=\"{}\" details=\"{}\"",
@@ -84,16 +70,15 @@ public final class CniPlugin {
   private Response underAttachmentLock(CniRequest req, Op op) throws CniException {
     ReentrantLock lock = attachmentLocks.computeIfAbsent(req.handle(), k -> new ReentrantLock());
     lock.lock();
-    endpointChanges.lock();
     try {
       return op.run();
     } finally {
-      endpointChanges.unlock();
       lock.unlock();
     }
   }
 
   private Response add(CniRequest req) throws CniException {
+    long t0 = System.nanoTime();
     if (!ready.getAsBoolean()) {
       throw new CniException(CniException.TRY_AGAIN_LATER, "tweed agent on " + node + " is not ready yet");
     }
@@ -125,19 +110,23 @@ public final class CniPlugin {
     String hostIf = VethPlumbing.hostInterfaceName(req.containerId(), req.ifname());
     // The endpoint is recorded before the route exists, so the agent never sees Tweed's route
     // without the endpoint that explains it (and would otherwise remove it as drift).
+    long tIpam = System.nanoTime();
+    String podMac = VethPlumbing.randomMac();
     WorkloadEndpoint ep =
-        new WorkloadEndpoint(node, req.containerId(), req.ifname(), netns, hostIf, a.address(), "", req.podRef());
+        new WorkloadEndpoint(node, req.containerId(), req.ifname(), netns, hostIf, a.address(), podMac, req.podRef());
     store.put(epKey, ep.toJson());
     PodAttachment att;
     try {
-      att = veth.attach(req.containerId(), req.ifname(), netns, a.address());
+      att = veth.attach(req.containerId(), req.ifname(), netns, a.address(), podMac);
     } catch (CniException | RuntimeException e) {
       store.delete(epKey);
       ipam.release(req.handle());
       throw e;
     }
-    store.put(epKey, new WorkloadEndpoint(node, req.containerId(), req.ifname(), netns, hostIf, a.address(), att.podMac(), req.podRef()).toJson());
-    LOG.info("event=cni-add container={} ifname={} pod={} ip={} host_if={}", req.containerId(), req.ifname(), req.podRef(), a.address(), hostIf);
+    long tDone = System.nanoTime();
+    LOG.info("event=cni-add container={} ifname={} pod={} ip={} host_if={} ipam_ms={} plumbing_ms={}",
+        req.containerId(), req.ifname(), req.podRef(), a.address(), hostIf,
+        String.format("%.2f", (tIpam - t0) / 1e6), String.format("%.2f", (tDone - tIpam) / 1e6));
     return ok(dev.tweed.model.Json.write(CniResult.of(req.cniVersion(), att)));
   }
 

@@ -40,10 +40,9 @@ public final class VethPlumbing {
     }
   }
 
-  public PodAttachment attach(String containerId, String ifname, String netnsPath, String ip)
+  public PodAttachment attach(String containerId, String ifname, String netnsPath, String ip, String podMac)
       throws CniException {
     String hostIf = hostInterfaceName(containerId, ifname);
-    String podMac = randomMac();
     try {
       host.batch(
           "ip",
@@ -120,7 +119,8 @@ public final class VethPlumbing {
     Files.writeString(Path.of("/proc/sys", key), value);
   }
 
-  private static String randomMac() {
+  /** A random locally administered unicast MAC for a pod interface. */
+  public static String randomMac() {
     byte[] b = new byte[6];
     RANDOM.nextBytes(b);
     b[0] = (byte) ((b[0] & 0xfc) | 0x02);

@@ -25,8 +25,17 @@ public final class NodeDataplaneDriver {
     this.ip = ip;
   }
 
-  /** One reconcile pass; returns what it changed. */
+  /** One reconcile pass with a desired state known to be current; returns what it changed. */
   public DataplaneDiff reconcile(NodeDataplane want) {
+    return reconcile(want, () -> true);
+  }
+
+  /**
+   * One reconcile pass; returns what it changed. Routes out of pod interfaces (not the tunnel)
+   * are removed only if {@code desiredIsCurrent} still holds once the kernel has been read, and
+   * routes to interfaces that do not exist (yet, or any more) are left for a later pass.
+   */
+  public DataplaneDiff reconcile(NodeDataplane want, java.util.function.BooleanSupplier desiredIsCurrent) {
     want.vxlan().ifPresent(this::ensureVxlan);
     String dev = want.vxlan().map(VxlanDevice::name).orElse("");
     List<Route> haveRoutes =
@@ -40,6 +49,11 @@ public final class NodeDataplaneDriver {
     DataplaneDiff diff =
         DataplaneDiff.between(
             want.routes(), haveRoutes, want.neighbors(), haveNeigh, want.fdb(), haveFdb);
+    boolean current = desiredIsCurrent.getAsBoolean();
+    diff = new DataplaneDiff(
+        diff.addRoutes().stream().filter(r -> linkExists(r.device())).toList(),
+        diff.delRoutes().stream().filter(r -> current || r.device().equals(dev)).toList(),
+        diff.addNeighbors(), diff.delNeighbors(), diff.addFdb(), diff.delFdb());
     apply(diff);
     return diff;
   }
@@ -119,6 +133,10 @@ public final class NodeDataplaneDriver {
       }
     }
     ip.run("ip", "addr", "replace", v.address() + "/32", "dev", v.name());
+  }
+
+  private static boolean linkExists(String name) {
+    return java.nio.file.Files.exists(java.nio.file.Path.of("/sys/class/net", name));
   }
 
   private JsonNode readLink(String name) {

@@ -1,0 +1,76 @@
+package dev.tweed.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabProcesses;
+import dev.tweed.lab.Namespaces;
+import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * TCP throughput with iperf3: pod to pod across nodes (through VXLAN) against a bare veth pair
+ * between two namespaces, measured back to back in the same run.
+ */
+public final class ThroughputBenchmark {
+  private final LabLayout layout;
+  private final PrintStream out;
+
+  public ThroughputBenchmark(LabLayout layout, PrintStream out) {
+    this.layout = layout;
+    this.out = out;
+  }
+
+  /** Bits per second of one iperf3 run from {@code clientNs} to {@code serverIp} in {@code serverNs}. */
+  public double iperf(String serverNs, String serverIp, String clientNs, int seconds) {
+    ProcessBuilder pb = new ProcessBuilder("ip", "netns", "exec", serverNs, "iperf3", "-s", "-1", "-B", serverIp, "-p", "5201");
+    pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    Process server;
+    try {
+      server = pb.start();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot start iperf3 (install Debian's iperf3)", e);
+    }
+    try {
+      Command.Result r = null;
+      for (int attempt = 0; attempt < 50; attempt++) {
+        r = Command.exec(List.of("ip", "netns", "exec", clientNs, "iperf3", "-c", serverIp, "-p", "5201", "-t", String.valueOf(seconds), "-J"),
+            "", Map.of());
+        if (r.ok()) {
+          break;
+        }
+        LabProcesses.sleep(100);
+      }
+      if (r == null || !r.ok()) {
+        throw new IllegalStateException("iperf3 failed: " + (r == null ? "" : r.stdout() + r.stderr()));
+      }
+      JsonNode j = Json.parse(r.stdout());
+      return j.path("end").path("sum_received").path("bits_per_second").asDouble();
+    } finally {
+      server.destroy();
+    }
+  }
+
+  /** A veth pair between two fresh namespaces: the floor any pod network adds to. */
+  public double bareVeth(int seconds) {
+    String a = layout.prefix() + "veth-a";
+    String b = layout.prefix() + "veth-b";
+    Namespaces.add(a);
+    Namespaces.add(b);
+    try {
+      Namespaces.batch(a, List.of("link set lo up", "link add eth0 type veth peer name eth0 netns " + b,
+          "addr add 10.99.0.1/30 dev eth0", "link set eth0 up"));
+      Namespaces.batch(b, List.of("link set lo up", "addr add 10.99.0.2/30 dev eth0", "link set eth0 up"));
+      return iperf(b, "10.99.0.2", a, seconds);
+    } finally {
+      Namespaces.delete(a);
+      Namespaces.delete(b);
+    }
+  }
+
+  public void report(String what, double bps) {
+    out.printf("%-40s %8.2f Gbit/s%n", what, bps / 1e9);
+  }
+}
