@@ -25,7 +25,7 @@ public final class ThroughputBenchmark {
 
   /** Bits per second of one iperf3 run from {@code clientNs} to {@code serverIp} in {@code serverNs}. */
   public double iperf(String serverNs, String serverIp, String clientNs, int seconds) {
-    ProcessBuilder pb = new ProcessBuilder("ip", "netns", "exec", serverNs, "iperf3", "-s", "-1", "-B", serverIp, "-p", "5201");
+    ProcessBuilder pb = new ProcessBuilder("ip", "netns", "exec", serverNs, "iperf3", "-s", "-B", serverIp, "-p", "5201");
     pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
     Process server;
     try {
@@ -34,20 +34,20 @@ public final class ThroughputBenchmark {
       throw new IllegalStateException("cannot start iperf3 (install Debian's iperf3)", e);
     }
     try {
-      Command.Result r = null;
+      String last = "";
       for (int attempt = 0; attempt < 50; attempt++) {
-        r = Command.exec(List.of("ip", "netns", "exec", clientNs, "iperf3", "-c", serverIp, "-p", "5201", "-t", String.valueOf(seconds), "-J"),
-            "", Map.of());
-        if (r.ok()) {
-          break;
+        Command.Result r = Command.exec(List.of("ip", "netns", "exec", clientNs, "iperf3", "-c", serverIp, "-p", "5201",
+            "-t", String.valueOf(seconds), "-J"), "", Map.of());
+        // iperf3 reports some failures (a server not listening yet) only inside its JSON.
+        JsonNode j = r.stdout().isBlank() ? Json.object() : Json.parse(r.stdout());
+        double bps = j.path("end").path("sum_received").path("bits_per_second").asDouble(0);
+        if (r.ok() && !j.has("error") && bps > 0) {
+          return bps;
         }
+        last = j.path("error").asText(r.stderr());
         LabProcesses.sleep(100);
       }
-      if (r == null || !r.ok()) {
-        throw new IllegalStateException("iperf3 failed: " + (r == null ? "" : r.stdout() + r.stderr()));
-      }
-      JsonNode j = Json.parse(r.stdout());
-      return j.path("end").path("sum_received").path("bits_per_second").asDouble();
+      throw new IllegalStateException("iperf3 failed: " + last);
     } finally {
       server.destroy();
     }
