@@ -150,7 +150,8 @@ public final class Lab {
   public void down() throws IOException {
     String marker = "lab=" + layout.name();
     Optional<LabState> state = LabState.read(layout);
-    List<Long> pids = new ArrayList<>(state.map(s -> s.pids().values()).orElse(List.of()));
+    java.util.Set<Long> pids = new java.util.TreeSet<>(state.map(s -> s.pids().values()).orElse(List.of()));
+    pids.addAll(LabProcesses.findUnrecorded(marker));
     for (long pid : pids) {
       LabProcesses.stop(pid, marker, false);
     }

@@ -53,15 +53,40 @@ public final class LabProcesses {
     }
   }
 
-  /** True if {@code pid} runs Tweed for this lab (PIDs are recycled; never kill a stranger). */
+  /**
+   * True if {@code pid} is a Tweed daemon of this lab: its argv holds our main class and the
+   * exact pair {@code --lab-marker lab=NAME} that only this lab's commands put there. PIDs are
+   * recycled; a stranger is never signalled.
+   */
   public static boolean isOurs(long pid, String labMarker) {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
-      String cmd = new String(raw, java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
-      return cmd.contains("dev.tweed.cli.TweedCommand") && cmd.contains(labMarker);
+      List<String> argv = List.of(new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+      int m = argv.indexOf("--lab-marker");
+      return argv.contains("dev.tweed.cli.TweedCommand") && m >= 0 && m + 1 < argv.size()
+          && argv.get(m + 1).equals(labMarker);
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /**
+   * This lab's daemons that the state file may not list: a {@code lab up} killed between
+   * starting a daemon and recording its PID leaves one behind.
+   */
+  public static List<Long> findUnrecorded(String labMarker) {
+    List<Long> out = new ArrayList<>();
+    try (var dirs = Files.list(Path.of("/proc"))) {
+      for (Path d : dirs.toList()) {
+        String name = d.getFileName().toString();
+        if (name.chars().allMatch(Character::isDigit) && isOurs(Long.parseLong(name), labMarker)) {
+          out.add(Long.parseLong(name));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list /proc", e);
+    }
+    return out;
   }
 
   /** Ends the process: SIGTERM (or SIGKILL when {@code kill}), then waits; SIGKILL after 10 s. */
