@@ -141,7 +141,7 @@ public final class LabCommand {
         }
         results.forEach(System.out::println);
         List<String> podKeys = objects.stream().filter(o -> "Pod".equals(o.path("kind").asText()))
-            .map(o -> ResourceKey.namespaced("Pod", o.path("metadata").path("namespace").asText("default"), o.path("metadata").path("name").asText()).toString())
+            .map(o -> LabResources.keyOf(o).toString())
             .toList();
         if (waitSeconds > 0 && !podKeys.isEmpty()) {
           return awaitRunning(store, podKeys, Duration.ofSeconds(waitSeconds)) ? 0 : 1;
@@ -191,7 +191,7 @@ public final class LabCommand {
         long deadline = System.nanoTime() + 60_000_000_000L;
         for (ObjectNode o : objects) {
           if ("Pod".equals(o.path("kind").asText())) {
-            String k = ResourceKey.namespaced("Pod", o.path("metadata").path("namespace").asText("default"), o.path("metadata").path("name").asText()).toString();
+            String k = LabResources.keyOf(o).toString();
             while (store.get(k).isPresent()) {
               if (System.nanoTime() > deadline) {
                 System.err.println("pod " + k + " is still terminating");
@@ -380,14 +380,7 @@ public final class LabCommand {
       long pid = state.pids().getOrDefault("agent/" + node, 0L);
       LabProcesses.stop(pid, "lab=" + l.layout().name(), kill);
       state = l.startAgent(state, node);
-      long deadline = System.nanoTime() + 60_000_000_000L;
-      while (!l.agentReady(node)) {
-        if (System.nanoTime() > deadline) {
-          System.err.println("agent on " + node + " did not become ready");
-          return 1;
-        }
-        LabProcesses.sleep(50);
-      }
+      l.awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
       System.out.println("agent on " + node + " restarted (pid " + pid + " -> " + state.pids().get("agent/" + node) + ")");
       return 0;
     }

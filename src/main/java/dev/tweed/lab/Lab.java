@@ -123,14 +123,18 @@ public final class Lab {
   public void awaitAgentsReady(int nodes) {
     long deadline = System.nanoTime() + 60_000_000_000L;
     for (int i = 1; i <= nodes; i++) {
-      String node = LabLayout.nodeName(i);
-      while (!agentReady(node)) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("agent on " + node + " did not become ready; see "
-              + layout.logDir().resolve(node + "-agent.log"));
-        }
-        LabProcesses.sleep(100);
+      awaitAgentReady(LabLayout.nodeName(i), deadline);
+    }
+  }
+
+  /** Waits until the node's agent answers ready on its socket, or fails naming its log. */
+  public void awaitAgentReady(String node, long deadlineNanos) {
+    while (!agentReady(node)) {
+      if (System.nanoTime() > deadlineNanos) {
+        throw new IllegalStateException("agent on " + node + " did not become ready; see "
+            + layout.logDir().resolve(node + "-agent.log"));
       }
+      LabProcesses.sleep(50);
     }
   }
 

@@ -170,7 +170,8 @@ public final class LabResources {
     return results;
   }
 
-  static ResourceKey keyOf(JsonNode o) {
+  /** Where an object from a file is stored (namespaced kinds default to "default"). */
+  public static ResourceKey keyOf(JsonNode o) {
     String kind = o.path("kind").asText();
     String name = o.path("metadata").path("name").asText();
     if (kind.equals("Namespace")) {
