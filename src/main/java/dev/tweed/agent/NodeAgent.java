@@ -49,11 +49,15 @@ public final class NodeAgent implements AutoCloseable {
   private final AtomicReference<String> lastError = new AtomicReference<>("");
   private final AtomicReference<Instant> lastReconcile = new AtomicReference<>(Instant.EPOCH);
   private final Object wake = new Object();
+
   /** When the oldest unreconciled change arrived, and the newest (System.nanoTime). */
   private volatile long firstChange;
+
   private volatile long lastChange;
+
   /** Changes are coalesced until quiet for this long, but never delayed beyond MAX_DELAY. */
   private static final long QUIET_NANOS = 100_000_000L;
+
   private static final long MAX_DELAY_NANOS = 1_000_000_000L;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running = true;
@@ -99,9 +103,9 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /**
-   * Sleeps until the resync interval passes or changes arrive; a burst of changes (say, many
-   * pods created at once) is reconciled once, after it settles, like kube-proxy's
-   * bounded-frequency runner.
+   * Sleeps until the resync interval passes or changes arrive; a burst of changes (say, many pods
+   * created at once) is reconciled once, after it settles, like kube-proxy's bounded-frequency
+   * runner.
    */
   private void awaitWork(long intervalMillis) throws InterruptedException {
     synchronized (wake) {
@@ -140,8 +144,7 @@ public final class NodeAgent implements AutoCloseable {
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on, pod routes are not removed, and the next pass decides.
-    DataplaneDiff diff =
-        driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
+    DataplaneDiff diff = driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
     reconciles.incrementAndGet();
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
@@ -160,7 +163,7 @@ public final class NodeAgent implements AutoCloseable {
           case NodeResource.KIND -> nodes.add(NodeResource.from(e.value()));
           case IpamBlock.KIND -> blocks.add(IpamBlock.from(e.value()));
           case WorkloadEndpoint.KIND -> endpoints.add(WorkloadEndpoint.from(e.value()));
-          default -> { }
+          default -> {}
         }
       } catch (IllegalArgumentException bad) {
         // An invalid object is skipped and reported; the rest of the node keeps working.

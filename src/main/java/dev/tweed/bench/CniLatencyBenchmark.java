@@ -21,8 +21,8 @@ import java.util.Map;
 
 /**
  * CNI ADD and DEL latency as a runtime sees it (exec to exit), for Tweed's native shim, its Java
- * shim, and Debian's reference {@code bridge} + {@code host-local} plugins, in one lab node.
- * Each call is exec'd from a thread inside the node's namespace, as a runtime on that host would.
+ * shim, and Debian's reference {@code bridge} + {@code host-local} plugins, in one lab node. Each
+ * call is exec'd from a thread inside the node's namespace, as a runtime on that host would.
  */
 public final class CniLatencyBenchmark {
   private static final Path REFERENCE_DIR = Path.of("/usr/lib/cni");
@@ -42,7 +42,8 @@ public final class CniLatencyBenchmark {
 
   public List<Result> run(int pods, int warmup) throws Exception {
     if (!Files.isExecutable(REFERENCE_DIR.resolve("bridge"))) {
-      throw new IllegalStateException("the reference plugins are missing: install Debian's containernetworking-plugins");
+      throw new IllegalStateException(
+          "the reference plugins are missing: install Debian's containernetworking-plugins");
     }
     LabLayout layout = lab.layout();
     Path nativeDir = layout.dir().resolve("bench-native");
@@ -51,19 +52,27 @@ public final class CniLatencyBenchmark {
     CniInstaller.install(javaDir, true);
     ObjectNode tweedConf = LabNetconf.forNode(layout, "node-1");
     ObjectNode refConf = Json.object();
-    refConf.put("cniVersion", "1.0.0").put("name", "reference").put("type", "bridge")
-        .put("bridge", "cni0").put("isGateway", true).put("ipMasq", false);
+    refConf
+        .put("cniVersion", "1.0.0")
+        .put("name", "reference")
+        .put("type", "bridge")
+        .put("bridge", "cni0")
+        .put("isGateway", true)
+        .put("ipMasq", false);
     ObjectNode ipam = refConf.putObject("ipam");
     ipam.put("type", "host-local").put("dataDir", layout.dir().resolve("host-local").toString());
     ipam.putArray("ranges").addArray().addObject().put("subnet", "10.88.0.0/16");
-    List<Subject> subjects = List.of(
-        new Subject("tweed (native shim)", nativeDir, "tweed-cni", tweedConf),
-        new Subject("reference bridge+host-local", REFERENCE_DIR, "bridge", refConf),
-        new Subject("tweed (java shim)", javaDir, "tweed-cni", tweedConf));
+    List<Subject> subjects =
+        List.of(
+            new Subject("tweed (native shim)", nativeDir, "tweed-cni", tweedConf),
+            new Subject("reference bridge+host-local", REFERENCE_DIR, "bridge", refConf),
+            new Subject("tweed (java shim)", javaDir, "tweed-cni", tweedConf));
     List<Result> results = new ArrayList<>();
     for (Subject s : subjects) {
       results.add(measure(s, pods, warmup));
-      out.printf("%-30s ADD %s%n%-30s DEL %s%n", s.name(), results.getLast().add(), "", results.getLast().del());
+      out.printf(
+          "%-30s ADD %s%n%-30s DEL %s%n",
+          s.name(), results.getLast().add(), "", results.getLast().del());
     }
     return results;
   }
@@ -80,21 +89,23 @@ public final class CniLatencyBenchmark {
     List<Double> add = new ArrayList<>();
     List<Double> del = new ArrayList<>();
     try {
-      NetworkNamespace.call(NetworkNamespace.pathOf(layout.nodeNs("node-1")), () -> {
-        for (int i = 0; i < sandboxes.size(); i++) {
-          double ms = call(s, "ADD", "bench-" + tag + "-" + i, sandboxes.get(i));
-          if (i >= warmup) {
-            add.add(ms);
-          }
-        }
-        for (int i = 0; i < sandboxes.size(); i++) {
-          double ms = call(s, "DEL", "bench-" + tag + "-" + i, sandboxes.get(i));
-          if (i >= warmup) {
-            del.add(ms);
-          }
-        }
-        return null;
-      });
+      NetworkNamespace.call(
+          NetworkNamespace.pathOf(layout.nodeNs("node-1")),
+          () -> {
+            for (int i = 0; i < sandboxes.size(); i++) {
+              double ms = call(s, "ADD", "bench-" + tag + "-" + i, sandboxes.get(i));
+              if (i >= warmup) {
+                add.add(ms);
+              }
+            }
+            for (int i = 0; i < sandboxes.size(); i++) {
+              double ms = call(s, "DEL", "bench-" + tag + "-" + i, sandboxes.get(i));
+              if (i >= warmup) {
+                del.add(ms);
+              }
+            }
+            return null;
+          });
     } finally {
       sandboxes.forEach(Namespaces::delete);
     }
@@ -109,11 +120,16 @@ public final class CniLatencyBenchmark {
     env.put("CNI_IFNAME", "eth0");
     env.put("CNI_PATH", s.binDir().toString());
     long start = System.nanoTime();
-    Command.Result r = Command.exec(List.of(s.binDir().resolve(s.executable()).toString()),
-        Json.write(s.netconf()).getBytes(StandardCharsets.UTF_8), env, 60);
+    Command.Result r =
+        Command.exec(
+            List.of(s.binDir().resolve(s.executable()).toString()),
+            Json.write(s.netconf()).getBytes(StandardCharsets.UTF_8),
+            env,
+            60);
     double ms = (System.nanoTime() - start) / 1e6;
     if (!r.ok()) {
-      throw new IllegalStateException(s.name() + " " + command + " failed: " + r.stdout() + r.stderr());
+      throw new IllegalStateException(
+          s.name() + " " + command + " failed: " + r.stdout() + r.stderr());
     }
     return ms;
   }

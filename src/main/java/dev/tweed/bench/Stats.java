@@ -20,7 +20,7 @@ public record Stats(int n, double median, double p99, double min, double max) {
 
   @Override
   public String toString() {
-    return String.format("median %.1f ms, p99 %.1f ms (min %.1f, max %.1f, n=%d)", median, p99, min, max, n);
+    return String.format(
+        "median %.1f ms, p99 %.1f ms (min %.1f, max %.1f, n=%d)", median, p99, min, max, n);
   }
-
 }

@@ -23,9 +23,14 @@ public final class ThroughputBenchmark {
     this.out = out;
   }
 
-  /** Bits per second of one iperf3 run from {@code clientNs} to {@code serverIp} in {@code serverNs}. */
+  /**
+   * Bits per second of one iperf3 run from {@code clientNs} to {@code serverIp} in {@code
+   * serverNs}.
+   */
   public double iperf(String serverNs, String serverIp, String clientNs, int seconds) {
-    ProcessBuilder pb = new ProcessBuilder("ip", "netns", "exec", serverNs, "iperf3", "-s", "-B", serverIp, "-p", "5201");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            "ip", "netns", "exec", serverNs, "iperf3", "-s", "-B", serverIp, "-p", "5201");
     pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
     Process server;
     try {
@@ -36,8 +41,23 @@ public final class ThroughputBenchmark {
     try {
       String last = "";
       for (int attempt = 0; attempt < 50; attempt++) {
-        Command.Result r = Command.exec(List.of("ip", "netns", "exec", clientNs, "iperf3", "-c", serverIp, "-p", "5201",
-            "-t", String.valueOf(seconds), "-J"), "", Map.of());
+        Command.Result r =
+            Command.exec(
+                List.of(
+                    "ip",
+                    "netns",
+                    "exec",
+                    clientNs,
+                    "iperf3",
+                    "-c",
+                    serverIp,
+                    "-p",
+                    "5201",
+                    "-t",
+                    String.valueOf(seconds),
+                    "-J"),
+                "",
+                Map.of());
         // iperf3 reports some failures (a server not listening yet) only inside its JSON.
         JsonNode j = r.stdout().isBlank() ? Json.object() : Json.parse(r.stdout());
         double bps = j.path("end").path("sum_received").path("bits_per_second").asDouble(0);
@@ -60,9 +80,15 @@ public final class ThroughputBenchmark {
     Namespaces.add(a);
     Namespaces.add(b);
     try {
-      Namespaces.batch(a, List.of("link set lo up", "link add eth0 type veth peer name eth0 netns " + b,
-          "addr add 10.99.0.1/30 dev eth0", "link set eth0 up"));
-      Namespaces.batch(b, List.of("link set lo up", "addr add 10.99.0.2/30 dev eth0", "link set eth0 up"));
+      Namespaces.batch(
+          a,
+          List.of(
+              "link set lo up",
+              "link add eth0 type veth peer name eth0 netns " + b,
+              "addr add 10.99.0.1/30 dev eth0",
+              "link set eth0 up"));
+      Namespaces.batch(
+          b, List.of("link set lo up", "addr add 10.99.0.2/30 dev eth0", "link set eth0 up"));
       return iperf(b, "10.99.0.2", a, seconds);
     } finally {
       Namespaces.delete(a);

@@ -13,15 +13,16 @@ import java.util.Optional;
 import java.util.TreeSet;
 
 /**
- * Turns the cluster's nodes, IPAM blocks and this node's workload endpoints into the node's
- * desired dataplane: the VXLAN device, a /32 route per local pod, and per remote block a route
- * via the remote VTEP with the neighbour and FDB entries that resolve it (Flannel's VXLAN model,
- * with Calico's per-block routes).
+ * Turns the cluster's nodes, IPAM blocks and this node's workload endpoints into the node's desired
+ * dataplane: the VXLAN device, a /32 route per local pod, and per remote block a route via the
+ * remote VTEP with the neighbour and FDB entries that resolve it (Flannel's VXLAN model, with
+ * Calico's per-block routes).
  */
 public final class NodeDataplaneCalculator {
   public static final String VXLAN_DEVICE = "tweed.vxlan";
   public static final int VNI = 4096;
   public static final int VXLAN_PORT = 4789;
+
   /** 1500 on the underlay less the 50 bytes of outer Ethernet/IP/UDP/VXLAN headers. */
   public static final int VXLAN_MTU = 1450;
 

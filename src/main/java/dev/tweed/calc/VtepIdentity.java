@@ -12,8 +12,8 @@ import java.util.Optional;
 
 /**
  * A node's VXLAN tunnel endpoint identity, derived rather than stored: the MAC from a hash of the
- * node name (locally administered, unicast), the address from the first address of the node's
- * first block (which IPAM never hands to a pod), as Flannel uses its subnet's first address.
+ * node name (locally administered, unicast), the address from the first address of the node's first
+ * block (which IPAM never hands to a pod), as Flannel uses its subnet's first address.
  */
 public final class VtepIdentity {
   private VtepIdentity() {}

@@ -17,10 +17,16 @@ public final class AgentCommand implements Callable<Integer> {
   @Option(names = "--store", required = true, description = "Embedded datastore directory.")
   Path store;
 
-  @Option(names = "--socket", defaultValue = "/run/tweed/agent.sock", description = "CNI/health socket.")
+  @Option(
+      names = "--socket",
+      defaultValue = "/run/tweed/agent.sock",
+      description = "CNI/health socket.")
   Path socket;
 
-  @Option(names = "--resync", defaultValue = "1s", description = "Drift-repair interval (e.g. 1s, 500ms).")
+  @Option(
+      names = "--resync",
+      defaultValue = "1s",
+      description = "Drift-repair interval (e.g. 1s, 500ms).")
   String resync;
 
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")

@@ -1,6 +1,5 @@
 package dev.tweed.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.bench.CniLatencyBenchmark;
 import dev.tweed.bench.ThroughputBenchmark;
 import dev.tweed.datastore.Datastore;
@@ -15,7 +14,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code tweed bench ...}: benchmarks in a lab of their own, each with its baseline. */
-@Command(name = "bench", description = "Benchmarks against baselines measured in the same run.",
+@Command(
+    name = "bench",
+    description = "Benchmarks against baselines measured in the same run.",
     subcommands = {BenchCommand.Cni.class, BenchCommand.Throughput.class})
 public final class BenchCommand {
 
@@ -37,7 +38,9 @@ public final class BenchCommand {
     T run(Lab lab) throws Exception;
   }
 
-  @Command(name = "cni", description = "CNI ADD/DEL latency: Tweed's shims against bridge+host-local.")
+  @Command(
+      name = "cni",
+      description = "CNI ADD/DEL latency: Tweed's shims against bridge+host-local.")
   static final class Cni implements Callable<Integer> {
     @Option(names = "--pods", defaultValue = "50")
     int pods;
@@ -45,19 +48,27 @@ public final class BenchCommand {
     @Option(names = "--warmup", defaultValue = "5")
     int warmup;
 
-    @Option(names = {"-o", "--output"}, description = "json")
+    @Option(
+        names = {"-o", "--output"},
+        description = "json")
     String output;
 
     @Override
     public Integer call() throws Exception {
-      var results = inBenchLab(1, lab -> new CniLatencyBenchmark(lab, System.out).run(pods, warmup));
+      var results =
+          inBenchLab(1, lab -> new CniLatencyBenchmark(lab, System.out).run(pods, warmup));
       var tweed = results.get(0);
       var ref = results.get(1);
       var java = results.get(2);
-      System.out.printf("ratio tweed/reference: ADD median %.2fx, p99 %.2fx; DEL median %.2fx, p99 %.2fx%n",
-          tweed.add().median() / ref.add().median(), tweed.add().p99() / ref.add().p99(),
-          tweed.del().median() / ref.del().median(), tweed.del().p99() / ref.del().p99());
-      System.out.printf("ratio java-shim/reference: ADD median %.2fx%n", java.add().median() / ref.add().median());
+      System.out.printf(
+          "ratio tweed/reference: ADD median %.2fx, p99 %.2fx; DEL median %.2fx, p99 %.2fx%n",
+          tweed.add().median() / ref.add().median(),
+          tweed.add().p99() / ref.add().p99(),
+          tweed.del().median() / ref.del().median(),
+          tweed.del().p99() / ref.del().p99());
+      System.out.printf(
+          "ratio java-shim/reference: ADD median %.2fx%n",
+          java.add().median() / ref.add().median());
       if ("json".equals(output)) {
         System.out.println(Json.pretty(results));
       }
@@ -65,34 +76,44 @@ public final class BenchCommand {
     }
   }
 
-  @Command(name = "throughput", description = "Pod-to-pod TCP throughput across nodes against a bare veth pair.")
+  @Command(
+      name = "throughput",
+      description = "Pod-to-pod TCP throughput across nodes against a bare veth pair.")
   static final class Throughput implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "5")
     int seconds;
 
     @Override
     public Integer call() throws Exception {
-      return inBenchLab(2, lab -> {
-        Path yaml = Files.createTempFile("bench", ".yaml");
-        Files.writeString(yaml, "kind: Pod\nmetadata: {name: client}\nspec: {nodeName: node-1, containers: [{name: c}]}\n---\n"
-            + "kind: Pod\nmetadata: {name: server}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
-        LabCommand.Apply.applyAndWait(lab, yaml);
-        Files.delete(yaml);
-        PodResource client;
-        PodResource server;
-        try (Datastore store = LabCommand.store(lab)) {
-          client = PodResource.from(store.get("Pod/default/client").orElseThrow().value());
-          server = PodResource.from(store.get("Pod/default/server").orElseThrow().value());
-        }
-        ThroughputBenchmark b = new ThroughputBenchmark(lab.layout(), System.out);
-        double veth = b.bareVeth(seconds);
-        b.report("bare veth pair (baseline)", veth);
-        double pods = b.iperf(server.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(), server.podIp().orElseThrow(),
-            client.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(), seconds);
-        b.report("pod node-1 -> pod node-2 (VXLAN)", pods);
-        System.out.printf("ratio pod-to-pod/bare veth: %.2f%n", pods / veth);
-        return 0;
-      });
+      return inBenchLab(
+          2,
+          lab -> {
+            Path yaml = Files.createTempFile("bench", ".yaml");
+            Files.writeString(
+                yaml,
+                "kind: Pod\nmetadata: {name: client}\nspec: {nodeName: node-1, containers: [{name: c}]}\n---\n"
+                    + "kind: Pod\nmetadata: {name: server}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
+            LabCommand.Apply.applyAndWait(lab, yaml);
+            Files.delete(yaml);
+            PodResource client;
+            PodResource server;
+            try (Datastore store = LabCommand.store(lab)) {
+              client = PodResource.from(store.get("Pod/default/client").orElseThrow().value());
+              server = PodResource.from(store.get("Pod/default/server").orElseThrow().value());
+            }
+            ThroughputBenchmark b = new ThroughputBenchmark(lab.layout(), System.out);
+            double veth = b.bareVeth(seconds);
+            b.report("bare veth pair (baseline)", veth);
+            double pods =
+                b.iperf(
+                    server.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(),
+                    server.podIp().orElseThrow(),
+                    client.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(),
+                    seconds);
+            b.report("pod node-1 -> pod node-2 (VXLAN)", pods);
+            System.out.printf("ratio pod-to-pod/bare veth: %.2f%n", pods / veth);
+            return 0;
+          });
     }
   }
 }

@@ -19,11 +19,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Builds a 3-node lab, runs pods on every node, and proves pod-to-pod traffic across nodes. */
-@Command(name = "demo", description = "Bring up a 3-node lab with pods and prove cross-node connectivity.")
+@Command(
+    name = "demo",
+    description = "Bring up a 3-node lab with pods and prove cross-node connectivity.")
 public final class DemoCommand implements Callable<Integer> {
   @Mixin LabOption lab;
 
-  @Option(names = {"-f", "--filename"}, description = "Pods to run (default: examples/demo.yaml).")
+  @Option(
+      names = {"-f", "--filename"},
+      description = "Pods to run (default: examples/demo.yaml).")
   Path file;
 
   @Override
@@ -58,7 +62,10 @@ public final class DemoCommand implements Callable<Integer> {
     }
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"POD", "NODE", "IP"});
-    pods.forEach(p -> rows.add(new String[] {p.qualifiedName(), p.nodeName().orElse(""), p.podIp().orElse("")}));
+    pods.forEach(
+        p ->
+            rows.add(
+                new String[] {p.qualifiedName(), p.nodeName().orElse(""), p.podIp().orElse("")}));
     Tables.print(rows);
     System.out.println("== probing every pod from every pod (TCP 80 and UDP 80, real packets)");
     int ok = 0;
@@ -71,7 +78,13 @@ public final class DemoCommand implements Callable<Integer> {
           continue;
         }
         for (String proto : List.of("tcp", "udp")) {
-          ProbeResult r = ProbeClient.probe(NetworkNamespace.pathOf(ns), to.podIp().orElseThrow(), 80, proto, Duration.ofSeconds(2));
+          ProbeResult r =
+              ProbeClient.probe(
+                  NetworkNamespace.pathOf(ns),
+                  to.podIp().orElseThrow(),
+                  80,
+                  proto,
+                  Duration.ofSeconds(2));
           total++;
           boolean right = r.connected() && r.answer().equals(to.qualifiedName());
           if (right) {
@@ -80,14 +93,22 @@ public final class DemoCommand implements Callable<Integer> {
               crossNode++;
             }
           } else {
-            System.out.printf("  FAIL %s -> %s %s: %s%n", from.qualifiedName(), to.qualifiedName(), proto, r.connected() ? "answered " + r.answer() : r.reason());
+            System.out.printf(
+                "  FAIL %s -> %s %s: %s%n",
+                from.qualifiedName(),
+                to.qualifiedName(),
+                proto,
+                r.connected() ? "answered " + r.answer() : r.reason());
           }
         }
       }
     }
-    System.out.printf("%d/%d probes answered by the right pod (%d across nodes through the VXLAN overlay)%n", ok, total, crossNode);
-    System.out.println("The lab is still up. Try: ./tweed lab get pods | ./tweed lab probe --from default/a1 --to default/c1 --proto udp"
-        + " | ./tweed lab node-exec node-1 -- ip route; tear it down: ./tweed lab down");
+    System.out.printf(
+        "%d/%d probes answered by the right pod (%d across nodes through the VXLAN overlay)%n",
+        ok, total, crossNode);
+    System.out.println(
+        "The lab is still up. Try: ./tweed lab get pods | ./tweed lab probe --from default/a1 --to default/c1 --proto udp"
+            + " | ./tweed lab node-exec node-1 -- ip route; tear it down: ./tweed lab down");
     return ok == total ? 0 : 1;
   }
 }

@@ -53,7 +53,8 @@ public final class LabCommand {
   static Lab requireLab(LabOption opt) {
     Lab lab = new Lab(opt.layout(), System.out);
     if (!Files.exists(opt.layout().stateFile())) {
-      throw new IllegalStateException("lab '" + opt.layout().name() + "' is not up; run 'tweed lab up'");
+      throw new IllegalStateException(
+          "lab '" + opt.layout().name() + "' is not up; run 'tweed lab up'");
     }
     return lab;
   }
@@ -72,7 +73,9 @@ public final class LabCommand {
     @Option(names = "--routing", defaultValue = "vxlan", description = "Cross-node routing: vxlan.")
     String routing;
 
-    @Option(names = {"-f", "--filename"}, description = "Resources to apply once the lab is up.")
+    @Option(
+        names = {"-f", "--filename"},
+        description = "Resources to apply once the lab is up.")
     Path file;
 
     @Override
@@ -93,7 +96,10 @@ public final class LabCommand {
       if (file != null) {
         Apply.applyAndWait(l, file);
       }
-      System.out.println("lab '" + lab.layout().name() + "' is up. Explore: tweed lab get pods | tweed lab probe --from NS/POD --to NS/POD; tear down: tweed lab down");
+      System.out.println(
+          "lab '"
+              + lab.layout().name()
+              + "' is up. Explore: tweed lab get pods | tweed lab probe --from NS/POD --to NS/POD; tear down: tweed lab down");
       return 0;
     }
   }
@@ -113,10 +119,15 @@ public final class LabCommand {
   static final class Apply implements Callable<Integer> {
     @Mixin LabOption lab;
 
-    @Option(names = {"-f", "--filename"}, required = true)
+    @Option(
+        names = {"-f", "--filename"},
+        required = true)
     Path file;
 
-    @Option(names = "--wait", defaultValue = "90", description = "Seconds to wait for pods to run (0: don't).")
+    @Option(
+        names = "--wait",
+        defaultValue = "90",
+        description = "Seconds to wait for pods to run (0: don't).")
     int waitSeconds;
 
     @Override
@@ -140,9 +151,11 @@ public final class LabCommand {
           return 1;
         }
         results.forEach(System.out::println);
-        List<String> podKeys = objects.stream().filter(o -> "Pod".equals(o.path("kind").asText()))
-            .map(o -> LabResources.keyOf(o).toString())
-            .toList();
+        List<String> podKeys =
+            objects.stream()
+                .filter(o -> "Pod".equals(o.path("kind").asText()))
+                .map(o -> LabResources.keyOf(o).toString())
+                .toList();
         if (waitSeconds > 0 && !podKeys.isEmpty()) {
           return awaitRunning(store, podKeys, Duration.ofSeconds(waitSeconds)) ? 0 : 1;
         }
@@ -165,8 +178,16 @@ public final class LabCommand {
         }
         if (System.nanoTime() > deadline) {
           for (String k : pending) {
-            String msg = store.get(k).map(e -> e.value().path("status").path("message").asText("")).orElse("gone");
-            System.err.println("pod " + ResourceKey.parse(k).qualifiedName() + " is not running" + (msg.isEmpty() ? "" : ": " + msg));
+            String msg =
+                store
+                    .get(k)
+                    .map(e -> e.value().path("status").path("message").asText(""))
+                    .orElse("gone");
+            System.err.println(
+                "pod "
+                    + ResourceKey.parse(k).qualifiedName()
+                    + " is not running"
+                    + (msg.isEmpty() ? "" : ": " + msg));
           }
           return false;
         }
@@ -179,7 +200,9 @@ public final class LabCommand {
   static final class Delete implements Callable<Integer> {
     @Mixin LabOption lab;
 
-    @Option(names = {"-f", "--filename"}, required = true)
+    @Option(
+        names = {"-f", "--filename"},
+        required = true)
     Path file;
 
     @Override
@@ -213,19 +236,24 @@ public final class LabCommand {
     @Parameters(index = "0", paramLabel = "KIND", description = "nodes | pods | services")
     String what;
 
-    @Option(names = {"-o", "--output"}, description = "json")
+    @Option(
+        names = {"-o", "--output"},
+        description = "json")
     String output;
 
     @Override
     public Integer call() throws Exception {
       Lab l = requireLab(lab);
-      String kind = switch (what) {
-        case "nodes", "node", "no" -> "Node";
-        case "pods", "pod", "po" -> "Pod";
-        case "services", "service", "svc" -> "Service";
-        case "namespaces", "namespace", "ns" -> "Namespace";
-        default -> throw new IllegalArgumentException("unknown kind '" + what + "' (nodes, pods, services, namespaces)");
-      };
+      String kind =
+          switch (what) {
+            case "nodes", "node", "no" -> "Node";
+            case "pods", "pod", "po" -> "Pod";
+            case "services", "service", "svc" -> "Service";
+            case "namespaces", "namespace", "ns" -> "Namespace";
+            default ->
+                throw new IllegalArgumentException(
+                    "unknown kind '" + what + "' (nodes, pods, services, namespaces)");
+          };
       try (Datastore store = store(l)) {
         List<Entry> entries = store.list(ResourceKey.kindPrefix(kind)).entries();
         if ("json".equals(output)) {
@@ -244,14 +272,27 @@ public final class LabCommand {
             for (Entry e : entries) {
               NodeResource n = NodeResource.from(e.value());
               boolean ready = l.agentReady(n.name());
-              rows.add(new String[] {n.name(), ready ? "Ready" : "NotReady", n.internalIp(), ready ? "ready" : "not ready"});
+              rows.add(
+                  new String[] {
+                    n.name(),
+                    ready ? "Ready" : "NotReady",
+                    n.internalIp(),
+                    ready ? "ready" : "not ready"
+                  });
             }
           }
           case "Pod" -> {
             rows.add(new String[] {"NAMESPACE", "NAME", "STATUS", "IP", "NODE"});
             for (Entry e : entries) {
               PodResource p = PodResource.from(e.value());
-              rows.add(new String[] {p.namespace(), p.name(), p.deleting() ? "Terminating" : p.phase(), p.podIp().orElse("<none>"), p.nodeName().orElse("<none>")});
+              rows.add(
+                  new String[] {
+                    p.namespace(),
+                    p.name(),
+                    p.deleting() ? "Terminating" : p.phase(),
+                    p.podIp().orElse("<none>"),
+                    p.nodeName().orElse("<none>")
+                  });
             }
           }
           case "Service" -> {
@@ -259,15 +300,30 @@ public final class LabCommand {
             for (Entry e : entries) {
               JsonNode s = e.value();
               List<String> ports = new ArrayList<>();
-              s.path("spec").path("ports").forEach(p -> ports.add(p.path("port").asText() + "/" + p.path("protocol").asText("TCP")));
-              rows.add(new String[] {s.path("metadata").path("namespace").asText(), s.path("metadata").path("name").asText(),
-                  s.path("spec").path("type").asText("ClusterIP"), s.path("spec").path("clusterIP").asText("<pending>"), String.join(",", ports)});
+              s.path("spec")
+                  .path("ports")
+                  .forEach(
+                      p ->
+                          ports.add(
+                              p.path("port").asText() + "/" + p.path("protocol").asText("TCP")));
+              rows.add(
+                  new String[] {
+                    s.path("metadata").path("namespace").asText(),
+                    s.path("metadata").path("name").asText(),
+                    s.path("spec").path("type").asText("ClusterIP"),
+                    s.path("spec").path("clusterIP").asText("<pending>"),
+                    String.join(",", ports)
+                  });
             }
           }
           default -> {
             rows.add(new String[] {"NAME", "STATUS"});
             for (Entry e : entries) {
-              rows.add(new String[] {e.value().path("metadata").path("name").asText(), e.value().path("status").path("phase").asText("Active")});
+              rows.add(
+                  new String[] {
+                    e.value().path("metadata").path("name").asText(),
+                    e.value().path("status").path("phase").asText("Active")
+                  });
             }
           }
         }
@@ -324,7 +380,9 @@ public final class LabCommand {
   static final class Status implements Callable<Integer> {
     @Mixin LabOption lab;
 
-    @Option(names = {"-o", "--output"}, description = "json")
+    @Option(
+        names = {"-o", "--output"},
+        description = "json")
     String output;
 
     @Override
@@ -332,20 +390,32 @@ public final class LabCommand {
       Lab l = requireLab(lab);
       LabState state = LabState.read(l.layout()).orElseThrow();
       List<String[]> rows = new ArrayList<>();
-      rows.add(new String[] {"NODE", "AGENT", "PID", "READY", "REVISION", "RECONCILES", "REPAIRS", "LAST-ERROR"});
+      rows.add(
+          new String[] {
+            "NODE", "AGENT", "PID", "READY", "REVISION", "RECONCILES", "REPAIRS", "LAST-ERROR"
+          });
       ArrayNode json = Json.MAPPER.createArrayNode();
       boolean allReady = true;
       for (int i = 1; i <= state.nodes(); i++) {
         String node = LabLayout.nodeName(i);
         long pid = state.pids().getOrDefault("agent/" + node, 0L);
-        boolean running = LabProcesses.isRunning(pid) && LabProcesses.isOurs(pid, "lab=" + l.layout().name());
+        boolean running =
+            LabProcesses.isRunning(pid) && LabProcesses.isOurs(pid, "lab=" + l.layout().name());
         Optional<String> h = l.agentHealth(node);
         JsonNode hj = h.map(Json::parse).orElse(Json.object());
         boolean ready = hj.path("ready").asBoolean(false);
         allReady &= ready;
-        rows.add(new String[] {node, running ? "running" : "stopped", String.valueOf(pid), ready ? "yes" : "no",
-            hj.path("datastoreRevision").asText("-"), hj.path("reconciles").asText("-"), hj.path("repairs").asText("-"),
-            hj.path("lastError").asText("")});
+        rows.add(
+            new String[] {
+              node,
+              running ? "running" : "stopped",
+              String.valueOf(pid),
+              ready ? "yes" : "no",
+              hj.path("datastoreRevision").asText("-"),
+              hj.path("reconciles").asText("-"),
+              hj.path("repairs").asText("-"),
+              hj.path("lastError").asText("")
+            });
         ObjectNode o = json.addObject();
         o.put("node", node).put("running", running).put("pid", pid).put("ready", ready);
         o.set("health", hj);
@@ -362,7 +432,9 @@ public final class LabCommand {
   @Command(name = "agent", description = "Manage a node's agent.", subcommands = AgentRestart.class)
   static final class AgentCmd {}
 
-  @Command(name = "restart", description = "Restart a node's agent (--kill: SIGKILL first, as a crash).")
+  @Command(
+      name = "restart",
+      description = "Restart a node's agent (--kill: SIGKILL first, as a crash).")
   static final class AgentRestart implements Callable<Integer> {
     @Mixin LabOption lab;
 
@@ -381,7 +453,14 @@ public final class LabCommand {
       LabProcesses.stop(pid, "lab=" + l.layout().name(), kill);
       state = l.startAgent(state, node);
       l.awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
-      System.out.println("agent on " + node + " restarted (pid " + pid + " -> " + state.pids().get("agent/" + node) + ")");
+      System.out.println(
+          "agent on "
+              + node
+              + " restarted (pid "
+              + pid
+              + " -> "
+              + state.pids().get("agent/" + node)
+              + ")");
       return 0;
     }
   }
@@ -421,7 +500,9 @@ public final class LabCommand {
     @Option(names = "--timeout", defaultValue = "2000", description = "Milliseconds.")
     long timeoutMillis;
 
-    @Option(names = {"-o", "--output"}, description = "json")
+    @Option(
+        names = {"-o", "--output"},
+        description = "json")
     String output;
 
     @Override
@@ -436,11 +517,19 @@ public final class LabCommand {
         fromNs = from.equals("router") ? l.layout().routerNs() : PodLookup.netnsOf(l, store, from);
         ip = to.contains("/") ? PodLookup.ipOf(store, to) : to;
       }
-      ProbeResult r = ProbeClient.probe(NetworkNamespace.pathOf(fromNs), ip, port, proto, Duration.ofMillis(timeoutMillis));
+      ProbeResult r =
+          ProbeClient.probe(
+              NetworkNamespace.pathOf(fromNs), ip, port, proto, Duration.ofMillis(timeoutMillis));
       if ("json".equals(output)) {
         ObjectNode o = Json.object();
-        o.put("from", from).put("to", to).put("ip", ip).put("port", port).put("protocol", proto)
-            .put("connected", r.connected()).put("answer", r.answer()).put("reason", r.reason())
+        o.put("from", from)
+            .put("to", to)
+            .put("ip", ip)
+            .put("port", port)
+            .put("protocol", proto)
+            .put("connected", r.connected())
+            .put("answer", r.answer())
+            .put("reason", r.reason())
             .put("millis", Math.round(r.millis() * 1000) / 1000.0);
         System.out.println(Json.write(o));
       } else if (r.connected()) {

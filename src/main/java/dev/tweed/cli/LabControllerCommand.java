@@ -12,7 +12,10 @@ import picocli.CommandLine.Mixin;
 public final class LabControllerCommand implements Callable<Integer> {
   @Mixin LabOption lab;
 
-  @picocli.CommandLine.Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
+  @picocli.CommandLine.Option(
+      names = "--lab-marker",
+      hidden = true,
+      description = "Tags the process for lab down.")
   String labMarker;
 
   @Override

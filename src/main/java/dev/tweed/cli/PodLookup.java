@@ -16,8 +16,11 @@ final class PodLookup {
     if (slash <= 0) {
       throw new IllegalArgumentException("expected NAMESPACE/POD, got '" + ref + "'");
     }
-    String key = ResourceKey.namespaced(PodResource.KIND, ref.substring(0, slash), ref.substring(slash + 1)).toString();
-    Entry e = store.get(key).orElseThrow(() -> new IllegalArgumentException("pod " + ref + " not found"));
+    String key =
+        ResourceKey.namespaced(PodResource.KIND, ref.substring(0, slash), ref.substring(slash + 1))
+            .toString();
+    Entry e =
+        store.get(key).orElseThrow(() -> new IllegalArgumentException("pod " + ref + " not found"));
     PodResource p = PodResource.from(e.value());
     if (!"Running".equals(p.phase()) || p.podIp().isEmpty()) {
       throw new IllegalStateException("pod " + ref + " is not running (" + p.phase() + ")");
@@ -27,7 +30,8 @@ final class PodLookup {
 
   static String netnsOf(Lab lab, Datastore store, String ref) {
     PodResource p = pod(store, ref);
-    return p.annotation(PodResource.NETNS_ANNOTATION).orElse(lab.layout().podNs(p.namespace(), p.name()));
+    return p.annotation(PodResource.NETNS_ANNOTATION)
+        .orElse(lab.layout().podNs(p.namespace(), p.name()));
   }
 
   static String ipOf(Datastore store, String ref) {

@@ -24,7 +24,9 @@ public final class TweedCommand {
     CommandLine cl = new CommandLine(new TweedCommand());
     cl.setExecutionExceptionHandler(
         (ex, commandLine, parseResult) -> {
-          commandLine.getErr().println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+          commandLine
+              .getErr()
+              .println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
           if (System.getenv("TWEED_DEBUG") != null) {
             ex.printStackTrace(commandLine.getErr());
           }

@@ -61,7 +61,8 @@ public final class AgentSocketProtocol {
       throw new IllegalArgumentException("truncated response from agent");
     }
     int code = Integer.parseInt(new String(data, 0, nl, StandardCharsets.UTF_8).strip());
-    return new CniPlugin.Response(code, new String(data, nl + 1, data.length - nl - 1, StandardCharsets.UTF_8));
+    return new CniPlugin.Response(
+        code, new String(data, nl + 1, data.length - nl - 1, StandardCharsets.UTF_8));
   }
 
   private static int indexOf(byte[] d, byte b, int from) {

@@ -26,7 +26,8 @@ public final class AgentSocketServer implements AutoCloseable {
       Files.deleteIfExists(socket);
       server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
       server.bind(UnixDomainSocketAddress.of(socket), 1024);
-      Files.setPosixFilePermissions(socket, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      Files.setPosixFilePermissions(
+          socket, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot listen on " + socket, e);
     }
@@ -60,14 +61,20 @@ public final class AgentSocketServer implements AutoCloseable {
         try {
           resp = plugin.handle(CniRequest.parse(req.env(), req.stdin()));
         } catch (CniException e) {
-          resp = new CniPlugin.Response(1, dev.tweed.model.Json.write(e.toJson(CniVersions.LATEST)));
+          resp =
+              new CniPlugin.Response(1, dev.tweed.model.Json.write(e.toJson(CniVersions.LATEST)));
         } catch (RuntimeException e) {
           LOG.error("event=cni-internal-error", e);
-          resp = new CniPlugin.Response(1, dev.tweed.model.Json.write(
-              new CniException(CniException.IO_FAILURE, "internal error: " + e.getMessage()).toJson(CniVersions.LATEST)));
+          resp =
+              new CniPlugin.Response(
+                  1,
+                  dev.tweed.model.Json.write(
+                      new CniException(CniException.IO_FAILURE, "internal error: " + e.getMessage())
+                          .toJson(CniVersions.LATEST)));
         }
       }
-      ByteBuffer out = ByteBuffer.wrap(AgentSocketProtocol.encodeResponse(resp.exitCode(), resp.stdout()));
+      ByteBuffer out =
+          ByteBuffer.wrap(AgentSocketProtocol.encodeResponse(resp.exitCode(), resp.stdout()));
       while (out.hasRemaining()) {
         c.write(out);
       }

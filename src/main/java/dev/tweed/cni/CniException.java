@@ -14,8 +14,10 @@ public final class CniException extends Exception {
   public static final int INVALID_CONFIG = 7;
   public static final int TRY_AGAIN_LATER = 11;
   public static final int NOT_AVAILABLE = 50;
+
   /** Plugin-specific codes start at 100, as the spec reserves 0-99. */
   public static final int IPAM_EXHAUSTED = 100;
+
   public static final int CHECK_FAILED = 101;
   public static final int DATAPLANE_FAILURE = 102;
 

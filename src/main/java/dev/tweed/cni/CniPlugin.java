@@ -19,15 +19,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Carries out CNI commands for one node: IPAM, the workload endpoint record, and the veth.
- * Every failure after a change undoes that change, so a failed ADD leaves nothing behind.
+ * Carries out CNI commands for one node: IPAM, the workload endpoint record, and the veth. Every
+ * failure after a change undoes that change, so a failed ADD leaves nothing behind.
  */
 public final class CniPlugin {
   private static final Logger LOG = LoggerFactory.getLogger(CniPlugin.class);
   private final String node;
   private final Datastore store;
   private final BooleanSupplier ready;
-  private final ConcurrentHashMap<String, ReentrantLock> attachmentLocks = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ReentrantLock> attachmentLocks =
+      new ConcurrentHashMap<>();
 
   public CniPlugin(String node, Datastore store, BooleanSupplier ready) {
     this.node = node;
@@ -49,8 +50,13 @@ public final class CniPlugin {
         case GC -> gc(req);
       };
     } catch (CniException e) {
-      LOG.warn("event=cni-error command={} container={} code={} msg=\"{}\" details=\"{}\"",
-          req.command(), req.containerId(), e.code(), e.getMessage(), e.details());
+      LOG.warn(
+          "event=cni-error command={} container={} code={} msg=\"{}\" details=\"{}\"",
+          req.command(),
+          req.containerId(),
+          e.code(),
+          e.getMessage(),
+          e.details());
       return new Response(1, dev.tweed.model.Json.write(e.toJson(req.cniVersion())));
     }
   }
@@ -80,7 +86,8 @@ public final class CniPlugin {
   private Response add(CniRequest req) throws CniException {
     long t0 = System.nanoTime();
     if (!ready.getAsBoolean()) {
-      throw new CniException(CniException.TRY_AGAIN_LATER, "tweed agent on " + node + " is not ready yet");
+      throw new CniException(
+          CniException.TRY_AGAIN_LATER, "tweed agent on " + node + " is not ready yet");
     }
     IpamPool pool = poolOf(req.config());
     int mtu = req.config().path("mtu").asInt(1450);
@@ -95,8 +102,17 @@ public final class CniPlugin {
       WorkloadEndpoint ep = WorkloadEndpoint.from(existing.get().value());
       if (veth.hostInterfaceExists(ep.hostInterface())) {
         // A repeated ADD for a live attachment describes it again rather than failing.
-        return ok(dev.tweed.model.Json.write(CniResult.of(req.cniVersion(),
-            new PodAttachment(ep.hostInterface(), PodAttachment.HOST_MAC, ep.ifname(), ep.mac(), ep.netns(), ep.ip()))));
+        return ok(
+            dev.tweed.model.Json.write(
+                CniResult.of(
+                    req.cniVersion(),
+                    new PodAttachment(
+                        ep.hostInterface(),
+                        PodAttachment.HOST_MAC,
+                        ep.ifname(),
+                        ep.mac(),
+                        ep.netns(),
+                        ep.ip()))));
       }
       teardown(req.handle(), ep, pool);
     }
@@ -113,7 +129,15 @@ public final class CniPlugin {
     long tIpam = System.nanoTime();
     String podMac = VethPlumbing.randomMac();
     WorkloadEndpoint ep =
-        new WorkloadEndpoint(node, req.containerId(), req.ifname(), netns, hostIf, a.address(), podMac, req.podRef());
+        new WorkloadEndpoint(
+            node,
+            req.containerId(),
+            req.ifname(),
+            netns,
+            hostIf,
+            a.address(),
+            podMac,
+            req.podRef());
     store.put(epKey, ep.toJson());
     PodAttachment att;
     try {
@@ -124,9 +148,15 @@ public final class CniPlugin {
       throw e;
     }
     long tDone = System.nanoTime();
-    LOG.info("event=cni-add container={} ifname={} pod={} ip={} host_if={} ipam_ms={} plumbing_ms={}",
-        req.containerId(), req.ifname(), req.podRef(), a.address(), hostIf,
-        String.format("%.2f", (tIpam - t0) / 1e6), String.format("%.2f", (tDone - tIpam) / 1e6));
+    LOG.info(
+        "event=cni-add container={} ifname={} pod={} ip={} host_if={} ipam_ms={} plumbing_ms={}",
+        req.containerId(),
+        req.ifname(),
+        req.podRef(),
+        a.address(),
+        hostIf,
+        String.format("%.2f", (tIpam - t0) / 1e6),
+        String.format("%.2f", (tDone - tIpam) / 1e6));
     return ok(dev.tweed.model.Json.write(CniResult.of(req.cniVersion(), att)));
   }
 
@@ -137,7 +167,8 @@ public final class CniPlugin {
       teardown(req.handle(), WorkloadEndpoint.from(existing.get().value()), pool);
     } else {
       // An ADD cut short may have left an allocation or a veth without its endpoint record.
-      new VethPlumbing(1500).detach(VethPlumbing.hostInterfaceName(req.containerId(), req.ifname()));
+      new VethPlumbing(1500)
+          .detach(VethPlumbing.hostInterfaceName(req.containerId(), req.ifname()));
       new BlockIpam(store, pool, node).release(req.handle());
     }
     LOG.info("event=cni-del container={} ifname={}", req.containerId(), req.ifname());
@@ -153,12 +184,15 @@ public final class CniPlugin {
   private Response check(CniRequest req) throws CniException {
     Optional<Entry> existing = store.get(endpointKey(req));
     if (existing.isEmpty()) {
-      throw new CniException(CniException.UNKNOWN_CONTAINER, "no attachment for container " + req.containerId() + " interface " + req.ifname());
+      throw new CniException(
+          CniException.UNKNOWN_CONTAINER,
+          "no attachment for container " + req.containerId() + " interface " + req.ifname());
     }
     WorkloadEndpoint ep = WorkloadEndpoint.from(existing.get().value());
     VethPlumbing veth = new VethPlumbing(1500);
     if (!veth.hostInterfaceExists(ep.hostInterface())) {
-      throw new CniException(CniException.CHECK_FAILED, "host interface " + ep.hostInterface() + " is missing");
+      throw new CniException(
+          CniException.CHECK_FAILED, "host interface " + ep.hostInterface() + " is missing");
     }
     JsonNode prev = req.config().path("prevResult");
     if (!prev.isMissingNode()) {
@@ -177,7 +211,8 @@ public final class CniPlugin {
 
   private Response status() throws CniException {
     if (!ready.getAsBoolean()) {
-      throw new CniException(CniException.NOT_AVAILABLE, "tweed agent on " + node + " is not ready");
+      throw new CniException(
+          CniException.NOT_AVAILABLE, "tweed agent on " + node + " is not ready");
     }
     return ok("");
   }
@@ -194,7 +229,8 @@ public final class CniPlugin {
     }
     IpamPool pool = poolOf(req.config());
     int removed = 0;
-    for (Entry e : store.list(ResourceKey.kindPrefix(WorkloadEndpoint.KIND) + node + ".").entries()) {
+    for (Entry e :
+        store.list(ResourceKey.kindPrefix(WorkloadEndpoint.KIND) + node + ".").entries()) {
       WorkloadEndpoint ep = WorkloadEndpoint.from(e.value());
       String handle = ep.containerId() + "." + ep.ifname();
       if (!keep.contains(handle)) {
@@ -208,7 +244,9 @@ public final class CniPlugin {
   }
 
   private String endpointKey(CniRequest req) {
-    return ResourceKey.cluster(WorkloadEndpoint.KIND, WorkloadEndpoint.nameOf(node, req.containerId(), req.ifname())).toString();
+    return ResourceKey.cluster(
+            WorkloadEndpoint.KIND, WorkloadEndpoint.nameOf(node, req.containerId(), req.ifname()))
+        .toString();
   }
 
   static IpamPool poolOf(JsonNode config) throws CniException {
@@ -217,7 +255,8 @@ public final class CniPlugin {
       return new IpamPool(
           Cidr.parse(ipam.path("pool").asText("10.244.0.0/16")), ipam.path("blockSize").asInt(26));
     } catch (IllegalArgumentException e) {
-      throw new CniException(CniException.INVALID_CONFIG, "invalid ipam configuration: " + e.getMessage());
+      throw new CniException(
+          CniException.INVALID_CONFIG, "invalid ipam configuration: " + e.getMessage());
     }
   }
 

@@ -62,20 +62,24 @@ public record CniRequest(
           cmdText.isEmpty() ? "CNI_COMMAND is not set" : "unknown CNI_COMMAND " + cmdText);
     }
     if (command == CniCommand.VERSION) {
-      return new CniRequest(command, "", Optional.empty(), "", "", Json.object(), CniVersions.LATEST);
+      return new CniRequest(
+          command, "", Optional.empty(), "", "", Json.object(), CniVersions.LATEST);
     }
     JsonNode config;
     try {
       config = Json.MAPPER.readTree(new String(stdin, StandardCharsets.UTF_8));
     } catch (Exception e) {
-      throw new CniException(CniException.DECODE_FAILURE, "cannot decode network configuration", e.getMessage());
+      throw new CniException(
+          CniException.DECODE_FAILURE, "cannot decode network configuration", e.getMessage());
     }
     if (config == null || !config.isObject()) {
-      throw new CniException(CniException.DECODE_FAILURE, "network configuration is not a JSON object");
+      throw new CniException(
+          CniException.DECODE_FAILURE, "network configuration is not a JSON object");
     }
     String version = config.path("cniVersion").asText("");
     if (version.isEmpty()) {
-      throw new CniException(CniException.INVALID_CONFIG, "network configuration has no cniVersion");
+      throw new CniException(
+          CniException.INVALID_CONFIG, "network configuration has no cniVersion");
     }
     if (!CniVersions.supports(version, command)) {
       throw new CniException(
@@ -93,20 +97,23 @@ public record CniRequest(
     }
     String containerId = env.getOrDefault("CNI_CONTAINERID", "");
     String ifname = env.getOrDefault("CNI_IFNAME", "");
-    Optional<String> netns =
-        Optional.ofNullable(env.get("CNI_NETNS")).filter(s -> !s.isEmpty());
+    Optional<String> netns = Optional.ofNullable(env.get("CNI_NETNS")).filter(s -> !s.isEmpty());
     boolean perAttachment =
         command == CniCommand.ADD || command == CniCommand.DEL || command == CniCommand.CHECK;
     if (perAttachment) {
       if (!CONTAINER_ID.matcher(containerId).matches()) {
         throw new CniException(
             CniException.INVALID_ENV,
-            containerId.isEmpty() ? "CNI_CONTAINERID is not set" : "CNI_CONTAINERID is malformed: " + containerId);
+            containerId.isEmpty()
+                ? "CNI_CONTAINERID is not set"
+                : "CNI_CONTAINERID is malformed: " + containerId);
       }
       if (!IFNAME.matcher(ifname).matches() || ifname.equals(".") || ifname.equals("..")) {
         throw new CniException(
             CniException.INVALID_ENV,
-            ifname.isEmpty() ? "CNI_IFNAME is not set" : "CNI_IFNAME is not a valid interface name: " + ifname);
+            ifname.isEmpty()
+                ? "CNI_IFNAME is not set"
+                : "CNI_IFNAME is not a valid interface name: " + ifname);
       }
       if (command != CniCommand.DEL && netns.isEmpty()) {
         throw new CniException(CniException.INVALID_ENV, "CNI_NETNS is not set");

@@ -19,11 +19,13 @@ public final class JavaCniShim {
 
   public static int run() throws IOException {
     Map<String, String> env = new TreeMap<>();
-    System.getenv().forEach((k, v) -> {
-      if (k.startsWith("CNI_")) {
-        env.put(k, v);
-      }
-    });
+    System.getenv()
+        .forEach(
+            (k, v) -> {
+              if (k.startsWith("CNI_")) {
+                env.put(k, v);
+              }
+            });
     if ("VERSION".equals(env.get("CNI_COMMAND"))) {
       System.out.print(CniPlugin.versionJson());
       return 0;
@@ -43,8 +45,12 @@ public final class JavaCniShim {
       System.out.print(r.stdout());
       return r.exitCode();
     } catch (IOException e) {
-      System.out.print(Json.write(new CniException(CniException.TRY_AGAIN_LATER,
-          "tweed agent not reachable at " + socket + ": " + e.getMessage()).toJson(version)));
+      System.out.print(
+          Json.write(
+              new CniException(
+                      CniException.TRY_AGAIN_LATER,
+                      "tweed agent not reachable at " + socket + ": " + e.getMessage())
+                  .toJson(version)));
       return 1;
     }
   }

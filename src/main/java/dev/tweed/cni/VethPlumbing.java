@@ -15,8 +15,8 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Connects a pod's network namespace to the node, Calico-style: a veth pair whose pod end holds
- * the pod's /32 and a default route via 169.254.1.1, and whose host end answers that gateway by
+ * Connects a pod's network namespace to the node, Calico-style: a veth pair whose pod end holds the
+ * pod's /32 and a default route via 169.254.1.1, and whose host end answers that gateway by
  * proxy-ARP and receives the pod's /32 route. Runs in the node's namespace.
  */
 public final class VethPlumbing {
@@ -28,7 +28,9 @@ public final class VethPlumbing {
     this.mtu = mtu;
   }
 
-  /** The host-side name, stable per attachment so that DEL and GC find it again (as Calico's cali*). */
+  /**
+   * The host-side name, stable per attachment so that DEL and GC find it again (as Calico's cali*).
+   */
   public static String hostInterfaceName(String containerId, String ifname) {
     try {
       byte[] h =
@@ -40,16 +42,28 @@ public final class VethPlumbing {
     }
   }
 
-  public PodAttachment attach(String containerId, String ifname, String netnsPath, String ip, String podMac)
+  public PodAttachment attach(
+      String containerId, String ifname, String netnsPath, String ip, String podMac)
       throws CniException {
     String hostIf = hostInterfaceName(containerId, ifname);
     try {
       host.batch(
           "ip",
           List.of(
-              "link add name " + hostIf + " address " + PodAttachment.HOST_MAC + " mtu " + mtu
-                  + " type veth peer name " + ifname + " address " + podMac + " mtu " + mtu
-                  + " netns " + netnsPath,
+              "link add name "
+                  + hostIf
+                  + " address "
+                  + PodAttachment.HOST_MAC
+                  + " mtu "
+                  + mtu
+                  + " type veth peer name "
+                  + ifname
+                  + " address "
+                  + podMac
+                  + " mtu "
+                  + mtu
+                  + " netns "
+                  + netnsPath,
               "link set " + hostIf + " up",
               "route replace " + ip + "/32 dev " + hostIf + " scope link proto " + Route.PROTOCOL));
     } catch (CommandFailedException e) {
@@ -73,7 +87,9 @@ public final class VethPlumbing {
     } catch (IOException | CommandFailedException e) {
       detach(hostIf);
       throw new CniException(
-          CniException.DATAPLANE_FAILURE, "cannot configure pod interface " + ifname, e.getMessage());
+          CniException.DATAPLANE_FAILURE,
+          "cannot configure pod interface " + ifname,
+          e.getMessage());
     }
     return new PodAttachment(hostIf, PodAttachment.HOST_MAC, ifname, podMac, netnsPath, ip);
   }
@@ -82,7 +98,8 @@ public final class VethPlumbing {
   public void detach(String hostIf) {
     Command.Result r = Command.exec(List.of("ip", "link", "del", hostIf), "", java.util.Map.of());
     if (!r.ok() && !r.stderr().contains("Cannot find device")) {
-      throw new CommandFailedException(List.of("ip", "link", "del", hostIf), "", r.exitCode(), r.stderr());
+      throw new CommandFailedException(
+          List.of("ip", "link", "del", hostIf), "", r.exitCode(), r.stderr());
     }
   }
 
@@ -108,10 +125,14 @@ public final class VethPlumbing {
         hasDefault |= PodAttachment.GATEWAY.equals(r.path("gateway").asText());
       }
       if (!hasDefault) {
-        throw new CniException(CniException.CHECK_FAILED, "no default route via " + PodAttachment.GATEWAY);
+        throw new CniException(
+            CniException.CHECK_FAILED, "no default route via " + PodAttachment.GATEWAY);
       }
     } catch (CommandFailedException e) {
-      throw new CniException(CniException.CHECK_FAILED, "cannot inspect " + ifname + " in " + netnsPath, e.getMessage());
+      throw new CniException(
+          CniException.CHECK_FAILED,
+          "cannot inspect " + ifname + " in " + netnsPath,
+          e.getMessage());
     }
   }
 

@@ -31,50 +31,86 @@ public final class NodeDataplaneDriver {
   }
 
   /**
-   * One reconcile pass; returns what it changed. Routes out of pod interfaces (not the tunnel)
-   * are removed only if {@code desiredIsCurrent} still holds once the kernel has been read, and
-   * routes to interfaces that do not exist (yet, or any more) are left for a later pass.
+   * One reconcile pass; returns what it changed. Routes out of pod interfaces (not the tunnel) are
+   * removed only if {@code desiredIsCurrent} still holds once the kernel has been read, and routes
+   * to interfaces that do not exist (yet, or any more) are left for a later pass.
    */
-  public DataplaneDiff reconcile(NodeDataplane want, java.util.function.BooleanSupplier desiredIsCurrent) {
+  public DataplaneDiff reconcile(
+      NodeDataplane want, java.util.function.BooleanSupplier desiredIsCurrent) {
     want.vxlan().ifPresent(this::ensureVxlan);
     String dev = want.vxlan().map(VxlanDevice::name).orElse("");
     List<Route> haveRoutes =
-        KernelStateParser.routes(ip.json("ip", "route", "show", "proto", String.valueOf(Route.PROTOCOL)));
+        KernelStateParser.routes(
+            ip.json("ip", "route", "show", "proto", String.valueOf(Route.PROTOCOL)));
     List<Neighbor> haveNeigh = List.of();
     List<FdbEntry> haveFdb = List.of();
     if (!dev.isEmpty()) {
-      haveNeigh = KernelStateParser.neighbors(ip.json("ip", "neigh", "show", "dev", dev, "nud", "permanent"), dev);
+      haveNeigh =
+          KernelStateParser.neighbors(
+              ip.json("ip", "neigh", "show", "dev", dev, "nud", "permanent"), dev);
       haveFdb = KernelStateParser.fdb(ip.json("bridge", "fdb", "show", "dev", dev), dev);
     }
     DataplaneDiff diff =
         DataplaneDiff.between(
             want.routes(), haveRoutes, want.neighbors(), haveNeigh, want.fdb(), haveFdb);
     boolean current = desiredIsCurrent.getAsBoolean();
-    diff = new DataplaneDiff(
-        diff.addRoutes().stream().filter(r -> linkExists(r.device())).toList(),
-        diff.delRoutes().stream().filter(r -> current || r.device().equals(dev)).toList(),
-        diff.addNeighbors(), diff.delNeighbors(), diff.addFdb(), diff.delFdb());
+    diff =
+        new DataplaneDiff(
+            diff.addRoutes().stream().filter(r -> linkExists(r.device())).toList(),
+            diff.delRoutes().stream().filter(r -> current || r.device().equals(dev)).toList(),
+            diff.addNeighbors(),
+            diff.delNeighbors(),
+            diff.addFdb(),
+            diff.delFdb());
     apply(diff);
     return diff;
   }
 
   private void apply(DataplaneDiff d) {
     List<String> bridgeLines = new ArrayList<>();
-    d.delFdb().forEach(f -> bridgeLines.add("fdb del " + f.mac() + " dev " + f.device() + " dst " + f.dst() + " self"));
-    d.addFdb().forEach(f -> bridgeLines.add("fdb replace " + f.mac() + " dev " + f.device() + " dst " + f.dst() + " self permanent"));
+    d.delFdb()
+        .forEach(
+            f ->
+                bridgeLines.add(
+                    "fdb del " + f.mac() + " dev " + f.device() + " dst " + f.dst() + " self"));
+    d.addFdb()
+        .forEach(
+            f ->
+                bridgeLines.add(
+                    "fdb replace "
+                        + f.mac()
+                        + " dev "
+                        + f.device()
+                        + " dst "
+                        + f.dst()
+                        + " self permanent"));
     report(ip.batchForce("bridge", bridgeLines));
 
     List<String> ipLines = new ArrayList<>();
     d.delNeighbors().forEach(n -> ipLines.add("neigh del " + n.address() + " dev " + n.device()));
-    d.addNeighbors().forEach(n -> ipLines.add("neigh replace " + n.address() + " lladdr " + n.mac() + " dev " + n.device() + " nud permanent"));
+    d.addNeighbors()
+        .forEach(
+            n ->
+                ipLines.add(
+                    "neigh replace "
+                        + n.address()
+                        + " lladdr "
+                        + n.mac()
+                        + " dev "
+                        + n.device()
+                        + " nud permanent"));
     d.delRoutes().forEach(r -> ipLines.add("route del " + r.spec()));
     d.addRoutes().forEach(r -> ipLines.add("route replace " + r.spec()));
     report(ip.batchForce("ip", ipLines));
     if (!d.isEmpty()) {
       LOG.info(
           "event=dataplane-applied routes_added={} routes_removed={} neigh_added={} neigh_removed={} fdb_added={} fdb_removed={}",
-          d.addRoutes().size(), d.delRoutes().size(), d.addNeighbors().size(),
-          d.delNeighbors().size(), d.addFdb().size(), d.delFdb().size());
+          d.addRoutes().size(),
+          d.delRoutes().size(),
+          d.addNeighbors().size(),
+          d.delNeighbors().size(),
+          d.addFdb().size(),
+          d.delFdb().size());
     }
   }
 
@@ -115,8 +151,19 @@ public final class NodeDataplaneDriver {
     ip.batch(
         "ip",
         List.of(
-            "link add " + v.name() + " address " + v.mac() + " mtu " + v.mtu() + " type vxlan id "
-                + v.vni() + " local " + v.localIp() + " dstport " + v.port() + " nolearning",
+            "link add "
+                + v.name()
+                + " address "
+                + v.mac()
+                + " mtu "
+                + v.mtu()
+                + " type vxlan id "
+                + v.vni()
+                + " local "
+                + v.localIp()
+                + " dstport "
+                + v.port()
+                + " nolearning",
             "link set " + v.name() + " up"));
     LOG.info("event=vxlan-created device={} vni={} local={}", v.name(), v.vni(), v.localIp());
     ensureAddress(v);

@@ -27,15 +27,16 @@ import java.util.function.Consumer;
  * process of a lab (agents, CNI calls, the lab's controllers, the CLI).
  *
  * <p>Writers serialise on an exclusive lock of the journal file, catch up with the journal, check
- * their compare-and-swap condition and append one fsynced line; a write is durable once it
- * returns. Readers replay the journal into memory and follow its growth, which gives list at a
- * revision and watch from a revision without a server process. The journal is never compacted:
- * a lab's history stays small (see the README's limits).
+ * their compare-and-swap condition and append one fsynced line; a write is durable once it returns.
+ * Readers replay the journal into memory and follow its growth, which gives list at a revision and
+ * watch from a revision without a server process. The journal is never compacted: a lab's history
+ * stays small (see the README's limits).
  */
 public final class JournalDatastore implements Datastore {
   private static final long POLL_MILLIS = 50;
 
   private final FileChannel journal;
+
   /**
    * One lock per journal per JVM: file locks exclude other processes, but the JVM refuses a second
    * lock on a file it already locks, so instances on one directory share this.
@@ -120,8 +121,7 @@ public final class JournalDatastore implements Datastore {
     return write(key, Optional.empty(), expectedModRevision);
   }
 
-  private long write(String key, Optional<JsonNode> value, long expected)
-      throws ConflictException {
+  private long write(String key, Optional<JsonNode> value, long expected) throws ConflictException {
     lock.lock();
     try (FileLock ignored = journal.lock()) {
       catchUp();

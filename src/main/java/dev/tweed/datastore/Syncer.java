@@ -6,9 +6,9 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Keeps a cache of the resources under some key prefixes: one list, then a watch from the
- * list's revision, as Felix's syncer and client-go's informers do. Tells its listener after each
- * batch of changes.
+ * Keeps a cache of the resources under some key prefixes: one list, then a watch from the list's
+ * revision, as Felix's syncer and client-go's informers do. Tells its listener after each batch of
+ * changes.
  */
 public final class Syncer implements AutoCloseable {
   private final Datastore store;

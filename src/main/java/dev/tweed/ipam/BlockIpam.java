@@ -16,9 +16,9 @@ import java.util.Set;
 import java.util.function.Predicate;
 
 /**
- * Assigns and releases pod addresses for one node. Every change is a compare-and-swap of one
- * block in the datastore, retried on conflict, so that concurrent calls in any number of
- * processes never hand out an address twice. Assignment is idempotent per handle.
+ * Assigns and releases pod addresses for one node. Every change is a compare-and-swap of one block
+ * in the datastore, retried on conflict, so that concurrent calls in any number of processes never
+ * hand out an address twice. Assignment is idempotent per handle.
  */
 public final class BlockIpam {
   private static final int MAX_ATTEMPTS = 1000;
@@ -76,7 +76,8 @@ public final class BlockIpam {
         return b.cidr();
       }
     }
-    throw new IpamExhaustedException("no free block of /" + pool.blockPrefixLength() + " in " + pool.cidr());
+    throw new IpamExhaustedException(
+        "no free block of /" + pool.blockPrefixLength() + " in " + pool.cidr());
   }
 
   /** Releases every address held by {@code handle}; returns the addresses released. */

@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Calls a CNI plugin the way a container runtime does: exec in the node's namespace with the
- * {@code CNI_*} variables and the network configuration on stdin, reading the JSON it prints.
+ * Calls a CNI plugin the way a container runtime does: exec in the node's namespace with the {@code
+ * CNI_*} variables and the network configuration on stdin, reading the JSON it prints.
  */
 public final class CniExec {
   private CniExec() {}
@@ -22,15 +22,23 @@ public final class CniExec {
     }
 
     public String describe() {
-      return output.path("msg").asText("exit " + exitCode) + (output.has("details") ? ": " + output.path("details").asText() : "")
+      return output.path("msg").asText("exit " + exitCode)
+          + (output.has("details") ? ": " + output.path("details").asText() : "")
           + (stderr.isBlank() ? "" : " (" + stderr.strip() + ")");
     }
   }
 
   public static Outcome call(
-      String nodeNs, String binDir, String command, String containerId, String netns,
-      String ifname, String args, JsonNode netconf) {
-    List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", nodeNs, binDir + "/tweed-cni"));
+      String nodeNs,
+      String binDir,
+      String command,
+      String containerId,
+      String netns,
+      String ifname,
+      String args,
+      JsonNode netconf) {
+    List<String> argv =
+        new ArrayList<>(List.of("ip", "netns", "exec", nodeNs, binDir + "/tweed-cni"));
     Map<String, String> env = new java.util.HashMap<>();
     env.put("CNI_COMMAND", command);
     env.put("CNI_CONTAINERID", containerId);

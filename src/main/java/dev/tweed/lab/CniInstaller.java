@@ -35,16 +35,23 @@ public final class CniInstaller {
       Files.delete(src);
     } else {
       List<String> java = LabProcesses.javaCommand();
-      StringBuilder sb = new StringBuilder("#!/bin/sh\n# tweed-cni: the Java shim (no C compiler was found)\nexec");
+      StringBuilder sb =
+          new StringBuilder(
+              "#!/bin/sh\n# tweed-cni: the Java shim (no C compiler was found)\nexec");
       for (String a : java.subList(0, 2)) {
         sb.append(' ').append(a);
       }
-      sb.append(" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -cp ").append(java.get(java.indexOf("-cp") + 1))
+      sb.append(" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -cp ")
+          .append(java.get(java.indexOf("-cp") + 1))
           .append(" dev.tweed.cli.TweedCommand cni-shim\n");
       Files.writeString(tmp, sb.toString());
     }
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(
+        tmp,
+        target,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     return forceJava ? "java" : "native";
   }
 }

@@ -44,7 +44,8 @@ public final class Lab {
       throw new IllegalArgumentException("--nodes must be between 1 and 200");
     }
     if (!routing.equals("vxlan")) {
-      throw new IllegalArgumentException("--routing " + routing + " is not supported yet (supported: vxlan)");
+      throw new IllegalArgumentException(
+          "--routing " + routing + " is not supported yet (supported: vxlan)");
     }
     if (exists()) {
       throw new IllegalStateException(
@@ -56,43 +57,63 @@ public final class Lab {
     for (int i = 1; i <= nodes; i++) {
       buildNode(i);
     }
-    out.printf("underlay %s.0/%d: router %s, %d nodes%n",
+    out.printf(
+        "underlay %s.0/%d: router %s, %d nodes%n",
         LabLayout.UNDERLAY_PREFIX.substring(0, LabLayout.UNDERLAY_PREFIX.length() - 1),
-        LabLayout.UNDERLAY_PREFIX_LENGTH, LabLayout.ROUTER_IP, nodes);
+        LabLayout.UNDERLAY_PREFIX_LENGTH,
+        LabLayout.ROUTER_IP,
+        nodes);
     CniInstaller.install(layout.cniBinDir());
     try (Datastore store = new JournalDatastore(layout.storeDir())) {
       for (int i = 1; i <= nodes; i++) {
         NodeResource n = new NodeResource(LabLayout.nodeName(i), LabLayout.nodeIp(i));
         store.put(n.key().toString(), n.toJson());
       }
-      store.put(ResourceKey.cluster("Namespace", "default").toString(), LabResources.namespace("default"));
+      store.put(
+          ResourceKey.cluster("Namespace", "default").toString(),
+          LabResources.namespace("default"));
     }
     for (int i = 1; i <= nodes; i++) {
       state = startAgent(state, LabLayout.nodeName(i));
     }
-    long pid = LabProcesses.startDaemon(Optional.empty(),
-        List.of("lab-controller", "--lab", layout.name(), "--lab-marker", "lab=" + layout.name()), layout.logDir().resolve("controller.log"));
+    long pid =
+        LabProcesses.startDaemon(
+            Optional.empty(),
+            List.of(
+                "lab-controller", "--lab", layout.name(), "--lab-marker", "lab=" + layout.name()),
+            layout.logDir().resolve("controller.log"));
     state = state.withPid("controller", pid);
     state.write(layout);
     awaitAgentsReady(nodes);
-    out.printf("agents ready on %d nodes; pod CIDR %s in /%d blocks, VXLAN overlay%n",
+    out.printf(
+        "agents ready on %d nodes; pod CIDR %s in /%d blocks, VXLAN overlay%n",
         nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE);
   }
 
   private void buildFabric() {
     Namespaces.add(layout.fabricNs());
-    Namespaces.batch(layout.fabricNs(), List.of(
-        "link set lo up",
-        "link add " + LabLayout.BRIDGE + " type bridge",
-        "link set " + LabLayout.BRIDGE + " up"));
+    Namespaces.batch(
+        layout.fabricNs(),
+        List.of(
+            "link set lo up",
+            "link add " + LabLayout.BRIDGE + " type bridge",
+            "link set " + LabLayout.BRIDGE + " up"));
     Namespaces.add(layout.routerNs());
-    Namespaces.batch(layout.fabricNs(), List.of(
-        "link add router type veth peer name eth0 netns " + layout.routerNs(),
-        "link set router master " + LabLayout.BRIDGE + " up"));
-    Namespaces.batch(layout.routerNs(), List.of(
-        "link set lo up",
-        "addr add " + LabLayout.ROUTER_IP + "/" + LabLayout.UNDERLAY_PREFIX_LENGTH + " dev eth0",
-        "link set eth0 up"));
+    Namespaces.batch(
+        layout.fabricNs(),
+        List.of(
+            "link add router type veth peer name eth0 netns " + layout.routerNs(),
+            "link set router master " + LabLayout.BRIDGE + " up"));
+    Namespaces.batch(
+        layout.routerNs(),
+        List.of(
+            "link set lo up",
+            "addr add "
+                + LabLayout.ROUTER_IP
+                + "/"
+                + LabLayout.UNDERLAY_PREFIX_LENGTH
+                + " dev eth0",
+            "link set eth0 up"));
     Namespaces.sysctl(layout.routerNs(), "net.ipv4.ip_forward", "1");
   }
 
@@ -100,21 +121,39 @@ public final class Lab {
     String node = LabLayout.nodeName(i);
     String ns = layout.nodeNs(node);
     Namespaces.add(ns);
-    Namespaces.batch(layout.fabricNs(), List.of(
-        "link add " + node + " type veth peer name eth0 netns " + ns,
-        "link set " + node + " master " + LabLayout.BRIDGE + " up"));
-    Namespaces.batch(ns, List.of(
-        "link set lo up",
-        "addr add " + LabLayout.nodeIp(i) + "/" + LabLayout.UNDERLAY_PREFIX_LENGTH + " dev eth0",
-        "link set eth0 up",
-        "route add default via " + LabLayout.ROUTER_IP));
+    Namespaces.batch(
+        layout.fabricNs(),
+        List.of(
+            "link add " + node + " type veth peer name eth0 netns " + ns,
+            "link set " + node + " master " + LabLayout.BRIDGE + " up"));
+    Namespaces.batch(
+        ns,
+        List.of(
+            "link set lo up",
+            "addr add "
+                + LabLayout.nodeIp(i)
+                + "/"
+                + LabLayout.UNDERLAY_PREFIX_LENGTH
+                + " dev eth0",
+            "link set eth0 up",
+            "route add default via " + LabLayout.ROUTER_IP));
   }
 
   public LabState startAgent(LabState state, String node) {
-    long pid = LabProcesses.startDaemon(Optional.of(layout.nodeNs(node)),
-        List.of("agent", "--node", node, "--store", layout.storeDir().toString(),
-            "--socket", layout.agentSocket(node).toString(), "--lab-marker", "lab=" + layout.name()),
-        layout.logDir().resolve(node + "-agent.log"));
+    long pid =
+        LabProcesses.startDaemon(
+            Optional.of(layout.nodeNs(node)),
+            List.of(
+                "agent",
+                "--node",
+                node,
+                "--store",
+                layout.storeDir().toString(),
+                "--socket",
+                layout.agentSocket(node).toString(),
+                "--lab-marker",
+                "lab=" + layout.name()),
+            layout.logDir().resolve(node + "-agent.log"));
     LabState next = state.withPid("agent/" + node, pid);
     next.write(layout);
     return next;
@@ -131,8 +170,11 @@ public final class Lab {
   public void awaitAgentReady(String node, long deadlineNanos) {
     while (!agentReady(node)) {
       if (System.nanoTime() > deadlineNanos) {
-        throw new IllegalStateException("agent on " + node + " did not become ready; see "
-            + layout.logDir().resolve(node + "-agent.log"));
+        throw new IllegalStateException(
+            "agent on "
+                + node
+                + " did not become ready; see "
+                + layout.logDir().resolve(node + "-agent.log"));
       }
       LabProcesses.sleep(50);
     }
@@ -154,15 +196,18 @@ public final class Lab {
   public void down() throws IOException {
     String marker = "lab=" + layout.name();
     Optional<LabState> state = LabState.read(layout);
-    java.util.Set<Long> pids = new java.util.TreeSet<>(state.map(s -> s.pids().values()).orElse(List.of()));
+    java.util.Set<Long> pids =
+        new java.util.TreeSet<>(state.map(s -> s.pids().values()).orElse(List.of()));
     pids.addAll(LabProcesses.findUnrecorded(marker));
     for (long pid : pids) {
       LabProcesses.stop(pid, marker, false);
     }
-    List<String> ours = Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).toList();
+    List<String> ours =
+        Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).toList();
     // Pods first, then nodes, then the fabric: each veth disappears with the namespace of one end.
     List<String> ordered = new ArrayList<>(ours);
-    ordered.sort(Comparator.comparingInt(n -> n.contains("-pod-") ? 0 : n.endsWith("fabric") ? 2 : 1));
+    ordered.sort(
+        Comparator.comparingInt(n -> n.contains("-pod-") ? 0 : n.endsWith("fabric") ? 2 : 1));
     for (String ns : ordered) {
       Namespaces.delete(ns);
     }
@@ -173,6 +218,8 @@ public final class Lab {
         }
       }
     }
-    out.printf("lab '%s' is down: %d namespaces and %d processes removed%n", layout.name(), ours.size(), pids.size());
+    out.printf(
+        "lab '%s' is down: %d namespaces and %d processes removed%n",
+        layout.name(), ours.size(), pids.size());
   }
 }

@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Starts the lab's daemons (agents, the lab controller) as detached JVMs running this same jar,
- * and ends them by PID, only after checking that the PID is still the process the lab started.
+ * Starts the lab's daemons (agents, the lab controller) as detached JVMs running this same jar, and
+ * ends them by PID, only after checking that the PID is still the process the lab started.
  */
 public final class LabProcesses {
   private LabProcesses() {}
@@ -20,7 +20,9 @@ public final class LabProcesses {
     String java = ProcessHandle.current().info().command().orElse("java");
     String jar;
     try {
-      jar = Path.of(LabProcesses.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+      jar =
+          Path.of(LabProcesses.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+              .toString();
     } catch (java.net.URISyntaxException e) {
       throw new IllegalStateException(e);
     }
@@ -54,16 +56,19 @@ public final class LabProcesses {
   }
 
   /**
-   * True if {@code pid} is a Tweed daemon of this lab: its argv holds our main class and the
-   * exact pair {@code --lab-marker lab=NAME} that only this lab's commands put there. PIDs are
-   * recycled; a stranger is never signalled.
+   * True if {@code pid} is a Tweed daemon of this lab: its argv holds our main class and the exact
+   * pair {@code --lab-marker lab=NAME} that only this lab's commands put there. PIDs are recycled;
+   * a stranger is never signalled.
    */
   public static boolean isOurs(long pid, String labMarker) {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
-      List<String> argv = List.of(new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+      List<String> argv =
+          List.of(new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0"));
       int m = argv.indexOf("--lab-marker");
-      return argv.contains("dev.tweed.cli.TweedCommand") && m >= 0 && m + 1 < argv.size()
+      return argv.contains("dev.tweed.cli.TweedCommand")
+          && m >= 0
+          && m + 1 < argv.size()
           && argv.get(m + 1).equals(labMarker);
     } catch (IOException e) {
       return false;
@@ -71,8 +76,8 @@ public final class LabProcesses {
   }
 
   /**
-   * This lab's daemons that the state file may not list: a {@code lab up} killed between
-   * starting a daemon and recording its PID leaves one behind.
+   * This lab's daemons that the state file may not list: a {@code lab up} killed between starting a
+   * daemon and recording its PID leaves one behind.
    */
   public static List<Long> findUnrecorded(String labMarker) {
     List<Long> out = new ArrayList<>();

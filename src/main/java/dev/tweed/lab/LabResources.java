@@ -45,16 +45,21 @@ public final class LabResources {
 
   public static List<ObjectNode> read(Path file) throws IOException, InvalidResourceException {
     List<ObjectNode> out = new ArrayList<>();
-    try (MappingIterator<JsonNode> it = Json.YAML.readerFor(JsonNode.class).readValues(file.toFile())) {
+    try (MappingIterator<JsonNode> it =
+        Json.YAML.readerFor(JsonNode.class).readValues(file.toFile())) {
       int index = 0;
       while (it.hasNextValue()) {
         JsonNode doc = it.nextValue();
         index++;
-        if (doc == null || doc.isNull() || doc.isMissingNode() || (doc.isObject() && doc.isEmpty())) {
+        if (doc == null
+            || doc.isNull()
+            || doc.isMissingNode()
+            || (doc.isObject() && doc.isEmpty())) {
           continue;
         }
         if (!doc.isObject()) {
-          throw new InvalidResourceException(file + " document " + index, "(root)", "is not a mapping");
+          throw new InvalidResourceException(
+              file + " document " + index, "(root)", "is not a mapping");
         }
         if ("List".equals(doc.path("kind").asText())) {
           for (JsonNode item : doc.path("items")) {
@@ -72,7 +77,10 @@ public final class LabResources {
 
   static String describe(JsonNode o) {
     String ns = o.path("metadata").path("namespace").asText("");
-    return o.path("kind").asText("?") + " " + (ns.isEmpty() ? "" : ns + "/") + o.path("metadata").path("name").asText("?");
+    return o.path("kind").asText("?")
+        + " "
+        + (ns.isEmpty() ? "" : ns + "/")
+        + o.path("metadata").path("name").asText("?");
   }
 
   /** Validates all, then writes all; returns a kubectl-style line per object. */
@@ -81,7 +89,8 @@ public final class LabResources {
     for (Entry e : store.list(ResourceKey.kindPrefix("Namespace")).entries()) {
       namespaces.add(ResourceKey.parse(e.key()).name());
     }
-    objects.stream().filter(o -> "Namespace".equals(o.path("kind").asText()))
+    objects.stream()
+        .filter(o -> "Namespace".equals(o.path("kind").asText()))
         .forEach(o -> namespaces.add(o.path("metadata").path("name").asText()));
     Set<String> nodes = new HashSet<>();
     for (Entry e : store.list(ResourceKey.kindPrefix(NodeResource.KIND)).entries()) {
@@ -91,7 +100,8 @@ public final class LabResources {
     for (ObjectNode o : objects) {
       validate(o, namespaces, nodes);
       if (!seen.add(keyOf(o).toString())) {
-        throw new InvalidResourceException(describe(o), "metadata.name", "appears twice in the input");
+        throw new InvalidResourceException(
+            describe(o), "metadata.name", "appears twice in the input");
       }
     }
     List<String> results = new ArrayList<>();
@@ -118,7 +128,8 @@ public final class LabResources {
     }
     JsonNode cur = existing.get().value();
     if (cur.path("metadata").hasNonNull("deletionTimestamp")) {
-      throw new InvalidResourceException(describe(o), "metadata", "is being deleted; apply again when it is gone");
+      throw new InvalidResourceException(
+          describe(o), "metadata", "is being deleted; apply again when it is gone");
     }
     if (key.kind().equals(PodResource.KIND)) {
       // As in Kubernetes, a pod's spec is immutable apart from scheduling filled in by the system.
@@ -128,7 +139,10 @@ public final class LabResources {
         haveSpec.remove("nodeName");
       }
       if (!wantSpec.equals(haveSpec)) {
-        throw new InvalidResourceException(describe(o), "spec", "pod updates may not change fields other than metadata labels and annotations");
+        throw new InvalidResourceException(
+            describe(o),
+            "spec",
+            "pod updates may not change fields other than metadata labels and annotations");
       }
       next.set("spec", cur.path("spec"));
     }
@@ -143,7 +157,8 @@ public final class LabResources {
     try {
       store.put(key.toString(), next, existing.get().modRevision());
     } catch (dev.tweed.datastore.ConflictException e) {
-      throw new InvalidResourceException(describe(o), "metadata", "changed concurrently; apply again");
+      throw new InvalidResourceException(
+          describe(o), "metadata", "changed concurrently; apply again");
     }
     return key.kind().toLowerCase() + "/" + key.name() + " configured";
   }
@@ -177,17 +192,26 @@ public final class LabResources {
     if (kind.equals("Namespace")) {
       return ResourceKey.cluster(kind, name);
     }
-    return ResourceKey.namespaced(kind, o.path("metadata").path("namespace").asText("default"), name);
+    return ResourceKey.namespaced(
+        kind, o.path("metadata").path("namespace").asText("default"), name);
   }
 
-  static void validate(JsonNode o, Set<String> namespaces, Set<String> nodes) throws InvalidResourceException {
+  static void validate(JsonNode o, Set<String> namespaces, Set<String> nodes)
+      throws InvalidResourceException {
     String what = describe(o);
     String kind = o.path("kind").asText("");
     if (kind.isEmpty()) {
       throw new InvalidResourceException(what, "kind", "is required");
     }
     if (!KINDS.contains(kind)) {
-      throw new InvalidResourceException(what, "kind", "'" + kind + "' is not supported by the lab (supported: " + String.join(", ", new java.util.TreeSet<>(KINDS)) + ")");
+      throw new InvalidResourceException(
+          what,
+          "kind",
+          "'"
+              + kind
+              + "' is not supported by the lab (supported: "
+              + String.join(", ", new java.util.TreeSet<>(KINDS))
+              + ")");
     }
     String name = o.path("metadata").path("name").asText("");
     if (name.isEmpty()) {
@@ -195,19 +219,25 @@ public final class LabResources {
     }
     Pattern namePattern = kind.equals("Pod") ? DNS_SUBDOMAIN : DNS_LABEL;
     if (name.length() > (kind.equals("Pod") ? 253 : 63) || !namePattern.matcher(name).matches()) {
-      throw new InvalidResourceException(what, "metadata.name", "'" + name + "' is not a valid DNS name (lowercase letters, digits, '-')");
+      throw new InvalidResourceException(
+          what,
+          "metadata.name",
+          "'" + name + "' is not a valid DNS name (lowercase letters, digits, '-')");
     }
     if (kind.equals("Pod") && name.length() > 40) {
       // The pod's namespace name carries the pod name; keep it well inside the kernel's limits.
-      throw new InvalidResourceException(what, "metadata.name", "lab pods are limited to 40 characters");
+      throw new InvalidResourceException(
+          what, "metadata.name", "lab pods are limited to 40 characters");
     }
     if (!kind.equals("Namespace")) {
       String ns = o.path("metadata").path("namespace").asText("default");
       if (!DNS_LABEL.matcher(ns).matches()) {
-        throw new InvalidResourceException(what, "metadata.namespace", "'" + ns + "' is not a valid namespace name");
+        throw new InvalidResourceException(
+            what, "metadata.namespace", "'" + ns + "' is not a valid namespace name");
       }
       if (!namespaces.contains(ns)) {
-        throw new InvalidResourceException(what, "metadata.namespace", "namespace '" + ns + "' does not exist");
+        throw new InvalidResourceException(
+            what, "metadata.namespace", "namespace '" + ns + "' does not exist");
       }
     }
     JsonNode labels = o.path("metadata").path("labels");
@@ -216,7 +246,8 @@ public final class LabResources {
     }
     for (var l : labels.properties()) {
       if (!l.getValue().isTextual()) {
-        throw new InvalidResourceException(what, "metadata.labels." + l.getKey(), "must be a string");
+        throw new InvalidResourceException(
+            what, "metadata.labels." + l.getKey(), "must be a string");
       }
     }
     if (kind.equals("Pod")) {
@@ -224,11 +255,13 @@ public final class LabResources {
     }
   }
 
-  private static void validatePod(String what, JsonNode o, Set<String> nodes) throws InvalidResourceException {
+  private static void validatePod(String what, JsonNode o, Set<String> nodes)
+      throws InvalidResourceException {
     JsonNode spec = o.path("spec");
     JsonNode containers = spec.path("containers");
     if (!containers.isArray() || containers.isEmpty()) {
-      throw new InvalidResourceException(what, "spec.containers", "at least one container is required");
+      throw new InvalidResourceException(
+          what, "spec.containers", "at least one container is required");
     }
     Set<String> portKeys = new HashSet<>();
     for (int i = 0; i < containers.size(); i++) {
@@ -242,20 +275,23 @@ public final class LabResources {
         String field = "spec.containers[" + i + "].ports[" + j + "]";
         JsonNode cp = p.path("containerPort");
         if (!cp.isInt() || cp.asInt() < 1 || cp.asInt() > 65535) {
-          throw new InvalidResourceException(what, field + ".containerPort", "must be a number between 1 and 65535, got " + cp);
+          throw new InvalidResourceException(
+              what, field + ".containerPort", "must be a number between 1 and 65535, got " + cp);
         }
         String proto = p.path("protocol").asText("TCP");
         if (!Set.of("TCP", "UDP", "SCTP").contains(proto)) {
-          throw new InvalidResourceException(what, field + ".protocol", "must be TCP, UDP or SCTP, got '" + proto + "'");
+          throw new InvalidResourceException(
+              what, field + ".protocol", "must be TCP, UDP or SCTP, got '" + proto + "'");
         }
         if (!portKeys.add(cp.asInt() + "/" + proto)) {
-          throw new InvalidResourceException(what, field, "duplicate port " + cp.asInt() + "/" + proto);
+          throw new InvalidResourceException(
+              what, field, "duplicate port " + cp.asInt() + "/" + proto);
         }
       }
     }
     if (spec.has("nodeName") && !nodes.contains(spec.path("nodeName").asText())) {
-      throw new InvalidResourceException(what, "spec.nodeName", "node '" + spec.path("nodeName").asText() + "' does not exist");
+      throw new InvalidResourceException(
+          what, "spec.nodeName", "node '" + spec.path("nodeName").asText() + "' does not exist");
     }
   }
-
 }

@@ -12,9 +12,9 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * What a lab has started, written before each step takes effect so that {@code lab down} can
- * undo a crashed or half-finished {@code up}: the node count, the routing mode, and the PID of
- * every process the lab started (by role).
+ * What a lab has started, written before each step takes effect so that {@code lab down} can undo a
+ * crashed or half-finished {@code up}: the node count, the routing mode, and the PID of every
+ * process the lab started (by role).
  */
 public record LabState(int nodes, String routing, Map<String, Long> pids) {
   public LabState {

@@ -26,7 +26,8 @@ public final class Namespaces {
   public static void delete(String name) {
     Command.Result r = Command.exec(List.of("ip", "netns", "del", name), "", Map.of());
     if (!r.ok() && !r.stderr().contains("No such file")) {
-      throw new dev.tweed.sys.CommandFailedException(List.of("ip", "netns", "del", name), "", r.exitCode(), r.stderr());
+      throw new dev.tweed.sys.CommandFailedException(
+          List.of("ip", "netns", "del", name), "", r.exitCode(), r.stderr());
     }
   }
 

@@ -20,9 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The lab's scheduler and kubelet in one: places unscheduled pods on the node with the fewest
- * pods, creates each pod's sandbox (a network namespace) and calls the CNI plugin for it, starts
- * its probe server, reports phase and podIP; and tears all of it down when a pod is deleted.
+ * The lab's scheduler and kubelet in one: places unscheduled pods on the node with the fewest pods,
+ * creates each pod's sandbox (a network namespace) and calls the CNI plugin for it, starts its
+ * probe server, reports phase and podIP; and tears all of it down when a pod is deleted.
  */
 public final class PodController implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PodController.class);
@@ -43,7 +43,8 @@ public final class PodController implements AutoCloseable {
 
   public void run() {
     AutoCloseable watch =
-        store.watch(ResourceKey.kindPrefix(PodResource.KIND), store.currentRevision(), ev -> poke());
+        store.watch(
+            ResourceKey.kindPrefix(PodResource.KIND), store.currentRevision(), ev -> poke());
     try (watch) {
       while (running) {
         dirty = false;
@@ -91,28 +92,33 @@ public final class PodController implements AutoCloseable {
       }
       boolean needsWork =
           pod.deleting()
-              || (pod.podIp().isEmpty() && System.currentTimeMillis() >= retryAfter.getOrDefault(key, 0L))
+              || (pod.podIp().isEmpty()
+                  && System.currentTimeMillis() >= retryAfter.getOrDefault(key, 0L))
               || (pod.podIp().isPresent() && !probes.containsKey(key));
       if (needsWork && inFlight.add(key)) {
-        workers.submit(() -> {
-          try {
-            // Act on the pod as it is now: the listing may predate a finished piece of work.
-            var fresh = store.get(key).map(x -> PodResource.from(x.value()));
-            if (fresh.isEmpty()) {
-              return;
-            }
-            if (fresh.get().deleting()) {
-              teardown(key, fresh.get());
-            } else if (fresh.get().podIp().isEmpty() || !probes.containsKey(key)) {
-              bringUp(key, fresh.get());
-            }
-          } catch (RuntimeException ex) {
-            LOG.warn("event=pod-work-failed pod={} error=\"{}\"", pod.qualifiedName(), ex.toString());
-          } finally {
-            inFlight.remove(key);
-            poke();
-          }
-        });
+        workers.submit(
+            () -> {
+              try {
+                // Act on the pod as it is now: the listing may predate a finished piece of work.
+                var fresh = store.get(key).map(x -> PodResource.from(x.value()));
+                if (fresh.isEmpty()) {
+                  return;
+                }
+                if (fresh.get().deleting()) {
+                  teardown(key, fresh.get());
+                } else if (fresh.get().podIp().isEmpty() || !probes.containsKey(key)) {
+                  bringUp(key, fresh.get());
+                }
+              } catch (RuntimeException ex) {
+                LOG.warn(
+                    "event=pod-work-failed pod={} error=\"{}\"",
+                    pod.qualifiedName(),
+                    ex.toString());
+              } finally {
+                inFlight.remove(key);
+                poke();
+              }
+            });
       }
     }
   }
@@ -151,23 +157,46 @@ public final class PodController implements AutoCloseable {
       }
       String netns = NetworkNamespace.pathOf(netnsName).toString();
       CniExec.Outcome out =
-          CniExec.call(layout.nodeNs(node), layout.cniBinDir().toString(), "ADD", containerId, netns, "eth0",
-              "K8S_POD_NAMESPACE=" + pod.namespace() + ";K8S_POD_NAME=" + pod.name() + ";K8S_POD_INFRA_CONTAINER_ID=" + containerId,
+          CniExec.call(
+              layout.nodeNs(node),
+              layout.cniBinDir().toString(),
+              "ADD",
+              containerId,
+              netns,
+              "eth0",
+              "K8S_POD_NAMESPACE="
+                  + pod.namespace()
+                  + ";K8S_POD_NAME="
+                  + pod.name()
+                  + ";K8S_POD_INFRA_CONTAINER_ID="
+                  + containerId,
               LabNetconf.forNode(layout, node));
       if (!out.ok()) {
         retryAfter.put(key, System.currentTimeMillis() + 2000);
-        LOG.warn("event=pod-network-failed pod={} node={} error=\"{}\"", pod.qualifiedName(), node, out.describe());
-        updateStatus(key, (s, m) -> s.put("phase", "Pending").put("message", "network setup failed: " + out.describe()));
+        LOG.warn(
+            "event=pod-network-failed pod={} node={} error=\"{}\"",
+            pod.qualifiedName(),
+            node,
+            out.describe());
+        updateStatus(
+            key,
+            (s, m) ->
+                s.put("phase", "Pending")
+                    .put("message", "network setup failed: " + out.describe()));
         return;
       }
       String cidr = out.output().path("ips").path(0).path("address").asText();
       String ip = cidr.substring(0, cidr.indexOf('/'));
       startProbe(key, pod, netnsName);
-      updateStatus(key, (s, meta) -> {
-        s.put("phase", "Running").put("podIP", ip).put("hostIP", hostIp(node));
-        s.remove("message");
-        meta.withObject("annotations").put(PodResource.NETNS_ANNOTATION, netnsName).put(PodResource.CONTAINER_ID_ANNOTATION, containerId);
-      });
+      updateStatus(
+          key,
+          (s, meta) -> {
+            s.put("phase", "Running").put("podIP", ip).put("hostIP", hostIp(node));
+            s.remove("message");
+            meta.withObject("annotations")
+                .put(PodResource.NETNS_ANNOTATION, netnsName)
+                .put(PodResource.CONTAINER_ID_ANNOTATION, containerId);
+          });
       LOG.info("event=pod-running pod={} node={} ip={}", pod.qualifiedName(), node, ip);
     } else {
       startProbe(key, pod, netnsName);
@@ -175,7 +204,8 @@ public final class PodController implements AutoCloseable {
   }
 
   private String hostIp(String node) {
-    return store.get(ResourceKey.cluster(NodeResource.KIND, node).toString())
+    return store
+        .get(ResourceKey.cluster(NodeResource.KIND, node).toString())
         .map(e -> NodeResource.from(e.value()).internalIp())
         .orElse("");
   }
@@ -183,11 +213,18 @@ public final class PodController implements AutoCloseable {
   private void startProbe(String key, PodResource pod, String netnsName) {
     List<ProbeServer.Port> ports =
         pod.ports().isEmpty()
-            ? List.of(new ProbeServer.Port(80, "TCP"), new ProbeServer.Port(80, "UDP"),
-                new ProbeServer.Port(81, "TCP"), new ProbeServer.Port(81, "UDP"))
-            : pod.ports().stream().map(p -> new ProbeServer.Port(p.containerPort(), p.protocol())).toList();
+            ? List.of(
+                new ProbeServer.Port(80, "TCP"),
+                new ProbeServer.Port(80, "UDP"),
+                new ProbeServer.Port(81, "TCP"),
+                new ProbeServer.Port(81, "UDP"))
+            : pod.ports().stream()
+                .map(p -> new ProbeServer.Port(p.containerPort(), p.protocol()))
+                .toList();
     try {
-      ProbeServer old = probes.put(key, new ProbeServer(NetworkNamespace.pathOf(netnsName), pod.qualifiedName(), ports));
+      ProbeServer old =
+          probes.put(
+              key, new ProbeServer(NetworkNamespace.pathOf(netnsName), pod.qualifiedName(), ports));
       if (old != null) {
         old.close();
       }
@@ -201,15 +238,26 @@ public final class PodController implements AutoCloseable {
     if (p != null) {
       p.close();
     }
-    String netnsName = pod.annotation(PodResource.NETNS_ANNOTATION).orElse(layout.podNs(pod.namespace(), pod.name()));
+    String netnsName =
+        pod.annotation(PodResource.NETNS_ANNOTATION)
+            .orElse(layout.podNs(pod.namespace(), pod.name()));
     if (pod.nodeName().isPresent()) {
       String node = pod.nodeName().get();
       CniExec.Outcome out =
-          CniExec.call(layout.nodeNs(node), layout.cniBinDir().toString(), "DEL", pod.uid().replace("-", ""),
-              NetworkNamespace.pathOf(netnsName).toString(), "eth0",
-              "K8S_POD_NAMESPACE=" + pod.namespace() + ";K8S_POD_NAME=" + pod.name(), LabNetconf.forNode(layout, node));
+          CniExec.call(
+              layout.nodeNs(node),
+              layout.cniBinDir().toString(),
+              "DEL",
+              pod.uid().replace("-", ""),
+              NetworkNamespace.pathOf(netnsName).toString(),
+              "eth0",
+              "K8S_POD_NAMESPACE=" + pod.namespace() + ";K8S_POD_NAME=" + pod.name(),
+              LabNetconf.forNode(layout, node));
       if (!out.ok()) {
-        LOG.warn("event=pod-network-teardown-failed pod={} error=\"{}\"", pod.qualifiedName(), out.describe());
+        LOG.warn(
+            "event=pod-network-teardown-failed pod={} error=\"{}\"",
+            pod.qualifiedName(),
+            out.describe());
         return;
       }
     }
@@ -220,7 +268,8 @@ public final class PodController implements AutoCloseable {
   }
 
   /** Read-modify-write of a pod's status and metadata, with CAS retries. */
-  private void updateStatus(String key, java.util.function.BiConsumer<ObjectNode, ObjectNode> edit) {
+  private void updateStatus(
+      String key, java.util.function.BiConsumer<ObjectNode, ObjectNode> edit) {
     for (int i = 0; i < 50; i++) {
       var cur = store.get(key);
       if (cur.isEmpty()) {

@@ -9,8 +9,8 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
-import java.nio.channels.Selector;
 import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,22 +19,24 @@ import java.time.Duration;
 public final class ProbeClient {
   private ProbeClient() {}
 
-  public static ProbeResult probe(Path fromNetns, String ip, int port, String proto, Duration timeout)
-      throws Exception {
+  public static ProbeResult probe(
+      Path fromNetns, String ip, int port, String proto, Duration timeout) throws Exception {
     return NetworkNamespace.call(fromNetns, () -> probeHere(ip, port, proto, timeout));
   }
 
   static ProbeResult probeHere(String ip, int port, String proto, Duration timeout) {
     long start = System.nanoTime();
     try {
-      String answer = proto.equalsIgnoreCase("udp") ? udp(ip, port, timeout) : tcp(ip, port, timeout);
+      String answer =
+          proto.equalsIgnoreCase("udp") ? udp(ip, port, timeout) : tcp(ip, port, timeout);
       return new ProbeResult(true, answer, "", ms(start));
     } catch (ConnectException | PortUnreachableException e) {
       return new ProbeResult(false, "", "refused", ms(start));
     } catch (SocketTimeoutException e) {
       return new ProbeResult(false, "", "timed out", ms(start));
     } catch (IOException e) {
-      return new ProbeResult(false, "", e.getMessage() == null ? e.toString() : e.getMessage(), ms(start));
+      return new ProbeResult(
+          false, "", e.getMessage() == null ? e.toString() : e.getMessage(), ms(start));
     }
   }
 
@@ -51,7 +53,8 @@ public final class ProbeClient {
   }
 
   private static String udp(String ip, int port, Duration timeout) throws IOException {
-    try (DatagramChannel d = DatagramChannel.open(); Selector sel = Selector.open()) {
+    try (DatagramChannel d = DatagramChannel.open();
+        Selector sel = Selector.open()) {
       d.connect(new InetSocketAddress(ip, port));
       d.configureBlocking(false);
       d.register(sel, SelectionKey.OP_READ);

@@ -47,7 +47,9 @@ public final class ProbeServer implements AutoCloseable {
                 d.bind(new InetSocketAddress(p.number()));
                 channels.add(d);
               }
-              default -> LOG.info("event=probe-port-skipped protocol={} port={}", p.protocol(), p.number());
+              default ->
+                  LOG.info(
+                      "event=probe-port-skipped protocol={} port={}", p.protocol(), p.number());
             }
           }
           return null;
@@ -65,16 +67,17 @@ public final class ProbeServer implements AutoCloseable {
     while (s.isOpen()) {
       try {
         SocketChannel c = s.accept();
-        Thread.startVirtualThread(() -> {
-          try (c) {
-            ByteBuffer b = ByteBuffer.wrap(answer);
-            while (b.hasRemaining()) {
-              c.write(b);
-            }
-          } catch (IOException ignored) {
-            // The client went away; nothing to answer.
-          }
-        });
+        Thread.startVirtualThread(
+            () -> {
+              try (c) {
+                ByteBuffer b = ByteBuffer.wrap(answer);
+                while (b.hasRemaining()) {
+                  c.write(b);
+                }
+              } catch (IOException ignored) {
+                // The client went away; nothing to answer.
+              }
+            });
       } catch (IOException e) {
         return;
       }

@@ -8,8 +8,8 @@ import java.util.TreeMap;
 
 /**
  * A block of pod addresses affine to one node, with its allocations keyed by address index
- * (Calico's IPAM block). Index 0 is never handed out: it is the node's tunnel (VTEP) address in
- * its first block, and kept free in the others so that every block reads the same way.
+ * (Calico's IPAM block). Index 0 is never handed out: it is the node's tunnel (VTEP) address in its
+ * first block, and kept free in the others so that every block reads the same way.
  */
 public record IpamBlock(Cidr cidr, String node, Map<Integer, Allocation> allocations) {
   public static final String KIND = "IPAMBlock";

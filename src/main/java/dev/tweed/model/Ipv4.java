@@ -26,6 +26,12 @@ public final class Ipv4 {
   }
 
   public static String format(int v) {
-    return ((v >>> 24) & 255) + "." + ((v >>> 16) & 255) + "." + ((v >>> 8) & 255) + "." + (v & 255);
+    return ((v >>> 24) & 255)
+        + "."
+        + ((v >>> 16) & 255)
+        + "."
+        + ((v >>> 8) & 255)
+        + "."
+        + (v & 255);
   }
 }

@@ -38,9 +38,23 @@ public record NodeDataplane(
                 .append("/32\n"));
     routes.forEach(r -> sb.append("route ").append(r.spec()).append('\n'));
     neighbors.forEach(
-        n -> sb.append("neigh ").append(n.address()).append(" lladdr ").append(n.mac()).append(" dev ").append(n.device()).append(" nud permanent\n"));
+        n ->
+            sb.append("neigh ")
+                .append(n.address())
+                .append(" lladdr ")
+                .append(n.mac())
+                .append(" dev ")
+                .append(n.device())
+                .append(" nud permanent\n"));
     fdb.forEach(
-        f -> sb.append("fdb ").append(f.mac()).append(" dev ").append(f.device()).append(" dst ").append(f.dst()).append(" self permanent\n"));
+        f ->
+            sb.append("fdb ")
+                .append(f.mac())
+                .append(" dev ")
+                .append(f.device())
+                .append(" dst ")
+                .append(f.dst())
+                .append(" self permanent\n"));
     return sb.toString();
   }
 }

@@ -30,7 +30,9 @@ public record PodResource(
       for (JsonNode p : c.path("ports")) {
         ports.add(
             new ContainerPort(
-                p.path("name").asText(""), p.path("containerPort").asInt(), p.path("protocol").asText("TCP")));
+                p.path("name").asText(""),
+                p.path("containerPort").asInt(),
+                p.path("protocol").asText("TCP")));
       }
     }
     return new PodResource(

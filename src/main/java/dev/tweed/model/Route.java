@@ -22,7 +22,9 @@ public record Route(Cidr destination, Optional<String> gateway, String device)
   /** The route in {@code ip route} syntax, without the verb. */
   public String spec() {
     return destination
-        + gateway.map(g -> " via " + g + " dev " + device + " onlink").orElse(" dev " + device + " scope link")
+        + gateway
+            .map(g -> " via " + g + " dev " + device + " onlink")
+            .orElse(" dev " + device + " scope link")
         + " proto "
         + PROTOCOL;
   }

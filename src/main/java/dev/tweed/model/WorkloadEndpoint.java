@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
- * A pod's attachment to its node, written by the CNI plugin: which container and interface,
- * which host-side veth, which address. The node's agent routes to it.
+ * A pod's attachment to its node, written by the CNI plugin: which container and interface, which
+ * host-side veth, which address. The node's agent routes to it.
  */
 public record WorkloadEndpoint(
     String node,

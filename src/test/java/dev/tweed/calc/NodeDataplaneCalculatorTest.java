@@ -2,11 +2,11 @@ package dev.tweed.calc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tweed.Golden;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
-import dev.tweed.Golden;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -14,7 +14,9 @@ import org.junit.jupiter.api.Test;
 
 class NodeDataplaneCalculatorTest {
   private static final List<NodeResource> NODES =
-      List.of(new NodeResource("node-1", "172.31.0.11"), new NodeResource("node-2", "172.31.0.12"),
+      List.of(
+          new NodeResource("node-1", "172.31.0.11"),
+          new NodeResource("node-2", "172.31.0.12"),
           new NodeResource("node-3", "172.31.0.13"));
 
   private static IpamBlock block(String cidr, String node) {
@@ -22,15 +24,22 @@ class NodeDataplaneCalculatorTest {
   }
 
   private static WorkloadEndpoint ep(String node, String id, String ip) {
-    return new WorkloadEndpoint(node, id, "eth0", "/run/netns/x", "tw" + id, ip, "02:00:00:00:00:01", "default/" + id);
+    return new WorkloadEndpoint(
+        node, id, "eth0", "/run/netns/x", "tw" + id, ip, "02:00:00:00:00:01", "default/" + id);
   }
 
   private static final ClusterState THREE_NODES =
       new ClusterState(
           NODES,
-          List.of(block("10.244.0.0/26", "node-1"), block("10.244.0.64/26", "node-2"),
-              block("10.244.0.128/26", "node-3"), block("10.244.0.192/26", "node-2")),
-          List.of(ep("node-1", "a", "10.244.0.1"), ep("node-1", "b", "10.244.0.2"), ep("node-2", "c", "10.244.0.65")));
+          List.of(
+              block("10.244.0.0/26", "node-1"),
+              block("10.244.0.64/26", "node-2"),
+              block("10.244.0.128/26", "node-3"),
+              block("10.244.0.192/26", "node-2")),
+          List.of(
+              ep("node-1", "a", "10.244.0.1"),
+              ep("node-1", "b", "10.244.0.2"),
+              ep("node-2", "c", "10.244.0.65")));
 
   @Test
   void threeNodeOverlayMatchesGolden() throws IOException {
@@ -46,9 +55,11 @@ class NodeDataplaneCalculatorTest {
 
   @Test
   void sameInputsGiveByteIdenticalOutputWhateverTheOrder() {
-    ClusterState shuffled = new ClusterState(
-        List.of(NODES.get(2), NODES.get(0), NODES.get(1)),
-        THREE_NODES.blocks().reversed(), THREE_NODES.endpoints().reversed());
+    ClusterState shuffled =
+        new ClusterState(
+            List.of(NODES.get(2), NODES.get(0), NODES.get(1)),
+            THREE_NODES.blocks().reversed(),
+            THREE_NODES.endpoints().reversed());
     var calc = new NodeDataplaneCalculator("node-1");
     assertThat(calc.calculate(shuffled)).isEqualTo(calc.calculate(THREE_NODES));
   }

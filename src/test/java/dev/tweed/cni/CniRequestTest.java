@@ -84,9 +84,14 @@ class CniRequestTest {
 
   @Test
   void rejectsIncompleteConfigurationWithCode7() {
-    assertCode(7, "no cniVersion", () -> parse(env("ADD"), "{\"name\":\"n\",\"type\":\"tweed-cni\"}"));
-    assertCode(7, "no name", () -> parse(env("ADD"), "{\"cniVersion\":\"1.0.0\",\"type\":\"tweed-cni\"}"));
-    assertCode(7, "expected \"tweed-cni\"", () -> parse(env("ADD"), "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"bridge\"}"));
+    assertCode(
+        7, "no cniVersion", () -> parse(env("ADD"), "{\"name\":\"n\",\"type\":\"tweed-cni\"}"));
+    assertCode(
+        7, "no name", () -> parse(env("ADD"), "{\"cniVersion\":\"1.0.0\",\"type\":\"tweed-cni\"}"));
+    assertCode(
+        7,
+        "expected \"tweed-cni\"",
+        () -> parse(env("ADD"), "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"bridge\"}"));
   }
 
   @Test
@@ -99,12 +104,20 @@ class CniRequestTest {
   @Test
   void errorResultHasTheSpecShape() {
     var json = new CniException(7, "bad", "why").toJson("1.0.0");
-    assertThat(json.toString()).isEqualTo("{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"bad\",\"details\":\"why\"}");
+    assertThat(json.toString())
+        .isEqualTo("{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"bad\",\"details\":\"why\"}");
   }
 
   @Test
   void resultFollowsTheRequestedVersion() {
-    var a = new PodAttachment("tw0", PodAttachment.HOST_MAC, "eth0", "02:11:22:33:44:55", "/run/netns/p", "10.244.0.5");
+    var a =
+        new PodAttachment(
+            "tw0",
+            PodAttachment.HOST_MAC,
+            "eth0",
+            "02:11:22:33:44:55",
+            "/run/netns/p",
+            "10.244.0.5");
     var v1 = CniResult.of("1.1.0", a);
     assertThat(v1.path("ips").get(0).path("address").asText()).isEqualTo("10.244.0.5/32");
     assertThat(v1.path("ips").get(0).path("interface").asInt()).isEqualTo(1);
@@ -115,11 +128,17 @@ class CniRequestTest {
 
   @Test
   void socketFramingRoundTrips() {
-    byte[] req = AgentSocketProtocol.encodeRequest(Map.of("CNI_COMMAND", "ADD", "CNI_IFNAME", "eth0"), "{\"a\":\n1}".getBytes(StandardCharsets.UTF_8));
+    byte[] req =
+        AgentSocketProtocol.encodeRequest(
+            Map.of("CNI_COMMAND", "ADD", "CNI_IFNAME", "eth0"),
+            "{\"a\":\n1}".getBytes(StandardCharsets.UTF_8));
     var decoded = AgentSocketProtocol.decodeRequest(req);
-    assertThat(decoded.env()).containsEntry("CNI_COMMAND", "ADD").containsEntry("CNI_IFNAME", "eth0");
+    assertThat(decoded.env())
+        .containsEntry("CNI_COMMAND", "ADD")
+        .containsEntry("CNI_IFNAME", "eth0");
     assertThat(new String(decoded.stdin(), StandardCharsets.UTF_8)).isEqualTo("{\"a\":\n1}");
-    var resp = AgentSocketProtocol.decodeResponse(AgentSocketProtocol.encodeResponse(7, "{\"x\":1}\n"));
+    var resp =
+        AgentSocketProtocol.decodeResponse(AgentSocketProtocol.encodeResponse(7, "{\"x\":1}\n"));
     assertThat(resp.exitCode()).isEqualTo(7);
     assertThat(resp.stdout()).isEqualTo("{\"x\":1}\n");
   }

@@ -22,29 +22,37 @@ class KernelStateParserTest {
   @Test
   void routesKeepGatewayAndDeviceAndTreatBareAddressesAsHostRoutes() throws Exception {
     List<Route> routes = KernelStateParser.routes(Json.parse(dump("ip-route-proto-97.json")));
-    assertThat(routes).containsExactly(
-        Route.direct(Cidr.parse("10.244.0.1/32"), "twd312890e5ac"),
-        Route.direct(Cidr.parse("10.244.0.2/32"), "twc8e8cd79e2c"),
-        Route.onlink(Cidr.parse("10.244.0.64/26"), "10.244.0.64", "tweed.vxlan"),
-        Route.onlink(Cidr.parse("10.244.0.128/26"), "10.244.0.128", "tweed.vxlan"));
+    assertThat(routes)
+        .containsExactly(
+            Route.direct(Cidr.parse("10.244.0.1/32"), "twd312890e5ac"),
+            Route.direct(Cidr.parse("10.244.0.2/32"), "twc8e8cd79e2c"),
+            Route.onlink(Cidr.parse("10.244.0.64/26"), "10.244.0.64", "tweed.vxlan"),
+            Route.onlink(Cidr.parse("10.244.0.128/26"), "10.244.0.128", "tweed.vxlan"));
   }
 
   @Test
   void neighboursAndFdbEntries() throws Exception {
-    assertThat(KernelStateParser.neighbors(Json.parse(dump("ip-neigh-vxlan.json")), "tweed.vxlan")).containsExactly(
-        new Neighbor("10.244.0.64", "aa:4c:fe:8a:86:31", "tweed.vxlan"),
-        new Neighbor("10.244.0.128", "16:79:f5:9f:4d:f2", "tweed.vxlan"));
-    assertThat(KernelStateParser.fdb(Json.parse(dump("bridge-fdb-vxlan.json")), "tweed.vxlan")).containsExactly(
-        new FdbEntry("aa:4c:fe:8a:86:31", "tweed.vxlan", "172.31.0.13"),
-        new FdbEntry("16:79:f5:9f:4d:f2", "tweed.vxlan", "172.31.0.12"));
+    assertThat(KernelStateParser.neighbors(Json.parse(dump("ip-neigh-vxlan.json")), "tweed.vxlan"))
+        .containsExactly(
+            new Neighbor("10.244.0.64", "aa:4c:fe:8a:86:31", "tweed.vxlan"),
+            new Neighbor("10.244.0.128", "16:79:f5:9f:4d:f2", "tweed.vxlan"));
+    assertThat(KernelStateParser.fdb(Json.parse(dump("bridge-fdb-vxlan.json")), "tweed.vxlan"))
+        .containsExactly(
+            new FdbEntry("aa:4c:fe:8a:86:31", "tweed.vxlan", "172.31.0.13"),
+            new FdbEntry("16:79:f5:9f:4d:f2", "tweed.vxlan", "172.31.0.12"));
   }
 
   @Test
-  void diffOfTheParsedStateAgainstItselfIsEmptyAndAgainstMoreIsExactlyTheMissingPart() throws Exception {
+  void diffOfTheParsedStateAgainstItselfIsEmptyAndAgainstMoreIsExactlyTheMissingPart()
+      throws Exception {
     var routes = KernelStateParser.routes(Json.parse(dump("ip-route-proto-97.json")));
     var neigh = KernelStateParser.neighbors(Json.parse(dump("ip-neigh-vxlan.json")), "tweed.vxlan");
     var fdb = KernelStateParser.fdb(Json.parse(dump("bridge-fdb-vxlan.json")), "tweed.vxlan");
-    assertThat(DataplaneDiff.between(Set.copyOf(routes), routes, Set.copyOf(neigh), neigh, Set.copyOf(fdb), fdb).isEmpty()).isTrue();
+    assertThat(
+            DataplaneDiff.between(
+                    Set.copyOf(routes), routes, Set.copyOf(neigh), neigh, Set.copyOf(fdb), fdb)
+                .isEmpty())
+        .isTrue();
     Route extra = Route.onlink(Cidr.parse("10.244.1.0/26"), "10.244.1.0", "tweed.vxlan");
     var want = new java.util.HashSet<>(routes);
     want.add(extra);

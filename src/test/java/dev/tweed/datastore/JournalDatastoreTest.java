@@ -15,7 +15,8 @@ class JournalDatastoreTest {
 
   @Test
   void listAtARevisionThenWatchFromItSeesEveryLaterChangeOnce() throws Exception {
-    try (var writer = new JournalDatastore(dir); var reader = new JournalDatastore(dir)) {
+    try (var writer = new JournalDatastore(dir);
+        var reader = new JournalDatastore(dir)) {
       writer.put("Pod/default/a", Json.parse("{\"n\":1}"));
       Listing l = reader.list("Pod/");
       assertThat(l.entries()).hasSize(1);
@@ -30,18 +31,22 @@ class JournalDatastoreTest {
         }
         Thread.sleep(200);
       }
-      assertThat(seen).extracting(e -> e.type() + " " + e.entry().key())
+      assertThat(seen)
+          .extracting(e -> e.type() + " " + e.entry().key())
           .containsExactly("PUT Pod/default/b", "DELETE Pod/default/a");
     }
   }
 
   @Test
   void compareAndSwapRefusesAStaleRevision() throws Exception {
-    try (var a = new JournalDatastore(dir); var b = new JournalDatastore(dir)) {
+    try (var a = new JournalDatastore(dir);
+        var b = new JournalDatastore(dir)) {
       long r1 = a.put("k/x", Json.parse("1"), Datastore.ABSENT);
       b.put("k/x", Json.parse("2"), r1);
-      assertThatThrownBy(() -> a.put("k/x", Json.parse("3"), r1)).isInstanceOf(ConflictException.class);
-      assertThatThrownBy(() -> a.put("k/x", Json.parse("3"), Datastore.ABSENT)).isInstanceOf(ConflictException.class);
+      assertThatThrownBy(() -> a.put("k/x", Json.parse("3"), r1))
+          .isInstanceOf(ConflictException.class);
+      assertThatThrownBy(() -> a.put("k/x", Json.parse("3"), Datastore.ABSENT))
+          .isInstanceOf(ConflictException.class);
       assertThat(a.get("k/x").orElseThrow().value().asInt()).isEqualTo(2);
       assertThat(a.get("k/x").orElseThrow().createRevision()).isEqualTo(r1);
     }

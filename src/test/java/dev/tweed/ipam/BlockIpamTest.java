@@ -94,14 +94,17 @@ class BlockIpamTest {
   @Test
   void twoHundredConcurrentAssignsFromTwoStoreInstancesAreDistinct() throws Exception {
     // Two JournalDatastore instances on one directory behave like two processes sharing a lab.
-    try (var s1 = new JournalDatastore(dir); var s2 = new JournalDatastore(dir);
+    try (var s1 = new JournalDatastore(dir);
+        var s2 = new JournalDatastore(dir);
         ExecutorService pool = Executors.newFixedThreadPool(16)) {
       List<Future<String>> fs = new ArrayList<>();
       for (int i = 0; i < 200; i++) {
         var store = i % 2 == 0 ? s1 : s2;
         String node = i % 3 == 0 ? "node-2" : "node-1";
         int n = i;
-        fs.add(pool.submit(() -> new BlockIpam(store, POOL, node).assign("c" + n + ".eth0", "p").address()));
+        fs.add(
+            pool.submit(
+                () -> new BlockIpam(store, POOL, node).assign("c" + n + ".eth0", "p").address()));
       }
       Set<String> seen = new HashSet<>();
       for (var f : fs) {
@@ -114,7 +117,8 @@ class BlockIpamTest {
   /** Any interleaving of assigns and releases never gives one address to two live handles. */
   @Property(tries = 40)
   void neverHandsOutAnAddressTwice(
-      @ForAll @Size(min = 1, max = 120) List<@IntRange(min = 0, max = 30) Integer> ops) throws Exception {
+      @ForAll @Size(min = 1, max = 120) List<@IntRange(min = 0, max = 30) Integer> ops)
+      throws Exception {
     Path d = Files.createTempDirectory("ipam");
     try (var store = new JournalDatastore(d)) {
       var ipam = new BlockIpam(store, new IpamPool(Cidr.parse("10.1.0.0/24"), 28), "n");

@@ -29,8 +29,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CNI 1.1 contract, exercised as a container runtime does: exec {@code tweed-cni} (installed
- * by {@code tweed cni-install}) in the node's namespace with CNI_* variables and the lab's network
+ * The CNI 1.1 contract, exercised as a container runtime does: exec {@code tweed-cni} (installed by
+ * {@code tweed cni-install}) in the node's namespace with CNI_* variables and the lab's network
  * configuration on stdin.
  */
 class CniSpecIT {
@@ -86,9 +86,13 @@ class CniSpecIT {
   }
 
   static Out cniRaw(Map<String, String> env, String stdin) {
-    Command.Result r = Command.exec(
-        List.of("ip", "netns", "exec", tweed.nodeNs("node-1"), bin.resolve("tweed-cni").toString()),
-        stdin.getBytes(StandardCharsets.UTF_8), env, 60);
+    Command.Result r =
+        Command.exec(
+            List.of(
+                "ip", "netns", "exec", tweed.nodeNs("node-1"), bin.resolve("tweed-cni").toString()),
+            stdin.getBytes(StandardCharsets.UTF_8),
+            env,
+            60);
     JsonNode j = r.stdout().isBlank() ? Json.object() : Json.parse(r.stdout());
     return new Out(r.exitCode(), j, r.stdout());
   }
@@ -102,7 +106,8 @@ class CniSpecIT {
     try (var store = new JournalDatastore(Path.of("/run/tweed", tweed.lab(), "store"))) {
       return store.list("IPAMBlock/").entries().stream()
           .filter(e -> e.value().path("spec").path("node").asText().equals("node-1"))
-          .mapToInt(e -> e.value().path("status").path("allocations").size()).sum();
+          .mapToInt(e -> e.value().path("status").path("allocations").size())
+          .sum();
     }
   }
 
@@ -110,7 +115,8 @@ class CniSpecIT {
   void versionListsTheSupportedSpecVersions() {
     Out o = cniRaw(Map.of("CNI_COMMAND", "VERSION"), "");
     assertThat(o.code()).isZero();
-    assertThat(o.json().path("supportedVersions").toString()).isEqualTo("[\"0.4.0\",\"1.0.0\",\"1.1.0\"]");
+    assertThat(o.json().path("supportedVersions").toString())
+        .isEqualTo("[\"0.4.0\",\"1.0.0\",\"1.1.0\"]");
   }
 
   @Test
@@ -122,31 +128,78 @@ class CniSpecIT {
     String cidr = add.json().path("ips").get(0).path("address").asText();
     assertThat(cidr).matches("10\\.244\\.\\d+\\.\\d+/32");
     assertThat(add.json().path("ips").get(0).path("gateway").asText()).isEqualTo("169.254.1.1");
-    assertThat(add.json().path("interfaces").get(1).path("sandbox").asText()).isEqualTo(NetworkNamespace.pathOf(ns).toString());
+    assertThat(add.json().path("interfaces").get(1).path("sandbox").asText())
+        .isEqualTo(NetworkNamespace.pathOf(ns).toString());
     String hostIf = add.json().path("interfaces").get(0).path("name").asText();
     String ip = cidr.substring(0, cidr.indexOf('/'));
-    assertThat(Command.run(List.of("ip", "netns", "exec", tweed.nodeNs("node-1"), "cat", "/proc/sys/net/ipv4/conf/" + hostIf + "/proxy_arp")).strip()).isEqualTo("1");
+    assertThat(
+            Command.run(
+                    List.of(
+                        "ip",
+                        "netns",
+                        "exec",
+                        tweed.nodeNs("node-1"),
+                        "cat",
+                        "/proc/sys/net/ipv4/conf/" + hostIf + "/proxy_arp"))
+                .strip())
+        .isEqualTo("1");
 
     // Real traffic: a probe server in the runtime's sandbox answers a client in another node.
     String client = sandbox();
-    Command.Result r = Command.exec(
-        List.of("ip", "netns", "exec", tweed.nodeNs("node-2"), bin.resolve("tweed-cni").toString()),
-        Json.write(Json.parse(tweed.ok("lab", "netconf", "node-2"))).getBytes(StandardCharsets.UTF_8),
-        Map.of("CNI_COMMAND", "ADD", "CNI_CONTAINERID", "c-client", "CNI_NETNS", NetworkNamespace.pathOf(client).toString(),
-            "CNI_IFNAME", "eth0", "CNI_PATH", bin.toString()), 60);
+    Command.Result r =
+        Command.exec(
+            List.of(
+                "ip", "netns", "exec", tweed.nodeNs("node-2"), bin.resolve("tweed-cni").toString()),
+            Json.write(Json.parse(tweed.ok("lab", "netconf", "node-2")))
+                .getBytes(StandardCharsets.UTF_8),
+            Map.of(
+                "CNI_COMMAND",
+                "ADD",
+                "CNI_CONTAINERID",
+                "c-client",
+                "CNI_NETNS",
+                NetworkNamespace.pathOf(client).toString(),
+                "CNI_IFNAME",
+                "eth0",
+                "CNI_PATH",
+                bin.toString()),
+            60);
     assertThat(r.exitCode()).as(r.stdout()).isZero();
-    try (var server = new ProbeServer(NetworkNamespace.pathOf(ns), "runtime/pod", List.of(new ProbeServer.Port(7000, "TCP")))) {
-      var probe = ProbeClient.probe(NetworkNamespace.pathOf(client), ip, 7000, "tcp", Duration.ofSeconds(3));
+    try (var server =
+        new ProbeServer(
+            NetworkNamespace.pathOf(ns),
+            "runtime/pod",
+            List.of(new ProbeServer.Port(7000, "TCP")))) {
+      var probe =
+          ProbeClient.probe(
+              NetworkNamespace.pathOf(client), ip, 7000, "tcp", Duration.ofSeconds(3));
       assertThat(probe.connected()).as(probe.reason()).isTrue();
       assertThat(probe.answer()).isEqualTo("runtime/pod");
     }
     Command.exec(
         List.of("ip", "netns", "exec", tweed.nodeNs("node-2"), bin.resolve("tweed-cni").toString()),
-        Json.write(Json.parse(tweed.ok("lab", "netconf", "node-2"))).getBytes(StandardCharsets.UTF_8),
-        Map.of("CNI_COMMAND", "DEL", "CNI_CONTAINERID", "c-client", "CNI_IFNAME", "eth0", "CNI_PATH", bin.toString()), 60);
+        Json.write(Json.parse(tweed.ok("lab", "netconf", "node-2")))
+            .getBytes(StandardCharsets.UTF_8),
+        Map.of(
+            "CNI_COMMAND",
+            "DEL",
+            "CNI_CONTAINERID",
+            "c-client",
+            "CNI_IFNAME",
+            "eth0",
+            "CNI_PATH",
+            bin.toString()),
+        60);
 
     // ADD again for the same attachment describes it again.
-    assertThat(cni("ADD", "c-add-1", ns, "eth0", netconf).json().path("ips").get(0).path("address").asText()).isEqualTo(cidr);
+    assertThat(
+            cni("ADD", "c-add-1", ns, "eth0", netconf)
+                .json()
+                .path("ips")
+                .get(0)
+                .path("address")
+                .asText())
+        .isEqualTo(cidr);
     assertThat(cni("CHECK", "c-add-1", ns, "eth0", withPrev(add.json())).code()).isZero();
 
     int before = allocations();
@@ -156,7 +209,8 @@ class CniSpecIT {
     assertThat(allocations()).isEqualTo(before - 1);
     assertThat(cni("DEL", "c-add-1", ns, "eth0", netconf).code()).isZero();
     assertThat(cni("DEL", "never-added", null, "eth0", netconf).code()).isZero();
-    assertThat(cni("CHECK", "c-add-1", ns, "eth0", netconf).json().path("code").asInt()).isEqualTo(3);
+    assertThat(cni("CHECK", "c-add-1", ns, "eth0", netconf).json().path("code").asInt())
+        .isEqualTo(3);
   }
 
   static JsonNode withPrev(JsonNode result) {
@@ -183,8 +237,22 @@ class CniSpecIT {
     String ns = sandbox();
     String links = hostLinks();
     int allocs = allocations();
-    Out badJson = cniRaw(Map.of("CNI_COMMAND", "ADD", "CNI_CONTAINERID", "c-bad", "CNI_NETNS", NetworkNamespace.pathOf(ns).toString(),
-        "CNI_IFNAME", "eth0", "CNI_PATH", bin.toString()), "{\"cniVersion\":\"1.1.0\", \"agentSocket\": \"" + netconf.path("agentSocket").asText() + "\", oops");
+    Out badJson =
+        cniRaw(
+            Map.of(
+                "CNI_COMMAND",
+                "ADD",
+                "CNI_CONTAINERID",
+                "c-bad",
+                "CNI_NETNS",
+                NetworkNamespace.pathOf(ns).toString(),
+                "CNI_IFNAME",
+                "eth0",
+                "CNI_PATH",
+                bin.toString()),
+            "{\"cniVersion\":\"1.1.0\", \"agentSocket\": \""
+                + netconf.path("agentSocket").asText()
+                + "\", oops");
     assertThat(badJson.code()).isNotZero();
     assertThat(badJson.json().path("code").asInt()).isEqualTo(6);
     assertThat(cni("ADD", "c-bad", ns, null, netconf).json().path("code").asInt()).isEqualTo(4);
@@ -240,9 +308,22 @@ class CniSpecIT {
 
     // An ADD whose plugin process is killed mid-call: the runtime never learns the result.
     String killed = sandbox();
-    ProcessBuilder pb = new ProcessBuilder("ip", "netns", "exec", tweed.nodeNs("node-1"), bin.resolve("tweed-cni").toString());
-    pb.environment().putAll(Map.of("CNI_COMMAND", "ADD", "CNI_CONTAINERID", "c-killed", "CNI_NETNS", NetworkNamespace.pathOf(killed).toString(),
-        "CNI_IFNAME", "eth0", "CNI_PATH", bin.toString()));
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            "ip", "netns", "exec", tweed.nodeNs("node-1"), bin.resolve("tweed-cni").toString());
+    pb.environment()
+        .putAll(
+            Map.of(
+                "CNI_COMMAND",
+                "ADD",
+                "CNI_CONTAINERID",
+                "c-killed",
+                "CNI_NETNS",
+                NetworkNamespace.pathOf(killed).toString(),
+                "CNI_IFNAME",
+                "eth0",
+                "CNI_PATH",
+                bin.toString()));
     Process p = pb.start();
     p.getOutputStream().write(Json.write(netconf).getBytes(StandardCharsets.UTF_8));
     p.getOutputStream().close();
@@ -250,7 +331,8 @@ class CniSpecIT {
     p.destroyForcibly().waitFor();
     Thread.sleep(1000);
 
-    // GC with only half of the many attachments valid: everything else goes, the killed ADD included.
+    // GC with only half of the many attachments valid: everything else goes, the killed ADD
+    // included.
     ObjectNode gc = netconf.deepCopy();
     var valid = gc.putArray("cni.dev/valid-attachments");
     Set<String> keptIps = new HashSet<>();

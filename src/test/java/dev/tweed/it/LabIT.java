@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
-import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
@@ -36,9 +35,13 @@ class LabIT {
     StringBuilder sb = new StringBuilder("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
     for (int node = 1; node <= 3; node++) {
       for (int i = 1; i <= 2; i++) {
-        sb.append("---\napiVersion: v1\nkind: Pod\nmetadata: {name: p").append(node).append(i)
-            .append(", namespace: x}\nspec:\n  nodeName: node-").append(node)
-            .append("\n  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 80, protocol: UDP}, {containerPort: 8080}]}]\n");
+        sb.append("---\napiVersion: v1\nkind: Pod\nmetadata: {name: p")
+            .append(node)
+            .append(i)
+            .append(", namespace: x}\nspec:\n  nodeName: node-")
+            .append(node)
+            .append(
+                "\n  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 80, protocol: UDP}, {containerPort: 8080}]}]\n");
       }
     }
     Files.writeString(yaml, sb.toString());
@@ -55,7 +58,8 @@ class LabIT {
   }
 
   static Path netns(JsonNode pod) {
-    return NetworkNamespace.pathOf(pod.path("metadata").path("annotations").path("tweed.dev/netns").asText());
+    return NetworkNamespace.pathOf(
+        pod.path("metadata").path("annotations").path("tweed.dev/netns").asText());
   }
 
   static String ip(JsonNode pod) {
@@ -63,7 +67,9 @@ class LabIT {
   }
 
   static String name(JsonNode pod) {
-    return pod.path("metadata").path("namespace").asText() + "/" + pod.path("metadata").path("name").asText();
+    return pod.path("metadata").path("namespace").asText()
+        + "/"
+        + pod.path("metadata").path("name").asText();
   }
 
   static JsonNode pod(String name) {
@@ -79,10 +85,26 @@ class LabIT {
       assertThat(ip(p)).startsWith("10.244.");
       String node = p.path("spec").path("nodeName").asText();
       String routes = Tweed.ip(tweed.nodeNs(node), "route", "show", ip(p));
-      assertThat(routes).as("a /32 route to the pod on its node").contains("proto 97").contains("scope link");
-      String podAddr = Command.run(List.of("ip", "-n", netns(p).getFileName().toString(), "-4", "-o", "addr", "show", "dev", "eth0"));
+      assertThat(routes)
+          .as("a /32 route to the pod on its node")
+          .contains("proto 97")
+          .contains("scope link");
+      String podAddr =
+          Command.run(
+              List.of(
+                  "ip",
+                  "-n",
+                  netns(p).getFileName().toString(),
+                  "-4",
+                  "-o",
+                  "addr",
+                  "show",
+                  "dev",
+                  "eth0"));
       assertThat(podAddr).contains(ip(p) + "/32");
-      String podRoute = Command.run(List.of("ip", "-n", netns(p).getFileName().toString(), "route", "show", "default"));
+      String podRoute =
+          Command.run(
+              List.of("ip", "-n", netns(p).getFileName().toString(), "route", "show", "default"));
       assertThat(podRoute).contains("via 169.254.1.1");
     }
   }
@@ -101,7 +123,14 @@ class LabIT {
           ProbeResult r = ProbeClient.probe(netns(from), ip(to), 80, proto, Duration.ofSeconds(3));
           probes++;
           if (!r.connected() || !r.answer().equals(name(to))) {
-            failures.add(name(from) + " -> " + name(to) + " " + proto + ": " + (r.connected() ? r.answer() : r.reason()));
+            failures.add(
+                name(from)
+                    + " -> "
+                    + name(to)
+                    + " "
+                    + proto
+                    + ": "
+                    + (r.connected() ? r.answer() : r.reason()));
           }
         }
       }
@@ -118,12 +147,26 @@ class LabIT {
     var refused = tweed.run("lab", "probe", "--from", "x/p11", "--to", "x/p31", "--port", "81");
     assertThat(refused.exitCode()).isEqualTo(1);
     assertThat(refused.stdout().strip()).isEqualTo("refused");
-    var udpRefused = tweed.run("lab", "probe", "--from", "x/p11", "--to", ip(pod("x/p21")), "--port", "8080", "--proto", "udp", "-o", "json");
+    var udpRefused =
+        tweed.run(
+            "lab",
+            "probe",
+            "--from",
+            "x/p11",
+            "--to",
+            ip(pod("x/p21")),
+            "--port",
+            "8080",
+            "--proto",
+            "udp",
+            "-o",
+            "json");
     assertThat(udpRefused.exitCode()).isEqualTo(1);
     JsonNode j = Json.parse(udpRefused.stdout());
     assertThat(j.path("connected").asBoolean()).isFalse();
     assertThat(j.path("reason").asText()).isEqualTo("refused");
-    var timeout = tweed.run("lab", "probe", "--from", "x/p11", "--to", "10.244.255.254", "--timeout", "500");
+    var timeout =
+        tweed.run("lab", "probe", "--from", "x/p11", "--to", "10.244.255.254", "--timeout", "500");
     assertThat(timeout.exitCode()).isEqualTo(1);
     assertThat(timeout.stdout().strip()).isIn("timed out", "No route to host");
   }
@@ -132,23 +175,51 @@ class LabIT {
   @Order(4)
   void deletedRoutesNeighboursAndFdbEntriesComeBack() {
     String ns = tweed.nodeNs("node-1");
-    String remoteBlockRoute = Tweed.ip(ns, "route", "show", "dev", "tweed.vxlan").lines()
-        .filter(l -> l.contains("/26")).findFirst().orElseThrow();
+    String remoteBlockRoute =
+        Tweed.ip(ns, "route", "show", "dev", "tweed.vxlan")
+            .lines()
+            .filter(l -> l.contains("/26"))
+            .findFirst()
+            .orElseThrow();
     String dst = remoteBlockRoute.split(" ")[0];
     String localPodIp = ip(pod("x/p11"));
-    String fdb = Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan")).lines()
-        .filter(l -> l.contains("dst")).findFirst().orElseThrow();
+    String fdb =
+        Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan"))
+            .lines()
+            .filter(l -> l.contains("dst"))
+            .findFirst()
+            .orElseThrow();
     String mac = fdb.split(" ")[0];
     Tweed.ip(ns, "route", "del", dst);
     Tweed.ip(ns, "route", "del", localPodIp + "/32");
-    Command.run(List.of("bridge", "-n", ns, "fdb", "del", mac, "dev", "tweed.vxlan", "dst", fdb.split("dst ")[1].split(" ")[0]));
-    String neighIp = Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan").lines().findFirst().orElseThrow().split(" ")[0];
+    Command.run(
+        List.of(
+            "bridge",
+            "-n",
+            ns,
+            "fdb",
+            "del",
+            mac,
+            "dev",
+            "tweed.vxlan",
+            "dst",
+            fdb.split("dst ")[1].split(" ")[0]));
+    String neighIp =
+        Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan")
+            .lines()
+            .findFirst()
+            .orElseThrow()
+            .split(" ")[0];
     Tweed.ip(ns, "neigh", "del", neighIp, "dev", "tweed.vxlan");
-    Tweed.await("drift repaired", Duration.ofSeconds(5), () ->
-        Tweed.ip(ns, "route", "show", dst).contains("tweed.vxlan")
-            && Tweed.ip(ns, "route", "show", localPodIp).contains("proto 97")
-            && Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan")).contains(mac)
-            && Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan").contains(neighIp));
+    Tweed.await(
+        "drift repaired",
+        Duration.ofSeconds(5),
+        () ->
+            Tweed.ip(ns, "route", "show", dst).contains("tweed.vxlan")
+                && Tweed.ip(ns, "route", "show", localPodIp).contains("proto 97")
+                && Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan"))
+                    .contains(mac)
+                && Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan").contains(neighIp));
     // A foreign route is not Tweed's to remove.
     Tweed.ip(ns, "route", "add", "192.0.2.0/24", "via", "172.31.0.1");
     try {
@@ -170,20 +241,32 @@ class LabIT {
     List<Thread> senders = new ArrayList<>();
     for (JsonNode[] pair : new JsonNode[][] {{a, b}, {b, a}}) {
       for (String proto : List.of("tcp", "udp")) {
-        senders.add(Thread.ofPlatform().start(() -> {
-          while (!stop.get()) {
-            try {
-              ProbeResult r = ProbeClient.probe(netns(pair[0]), ip(pair[1]), 80, proto, Duration.ofSeconds(1));
-              sent.incrementAndGet();
-              if (!r.connected()) {
-                lost.add(name(pair[0]) + "->" + name(pair[1]) + " " + proto + " " + r.reason());
-              }
-              Thread.sleep(20);
-            } catch (Exception e) {
-              lost.add(e.toString());
-            }
-          }
-        }));
+        senders.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      while (!stop.get()) {
+                        try {
+                          ProbeResult r =
+                              ProbeClient.probe(
+                                  netns(pair[0]), ip(pair[1]), 80, proto, Duration.ofSeconds(1));
+                          sent.incrementAndGet();
+                          if (!r.connected()) {
+                            lost.add(
+                                name(pair[0])
+                                    + "->"
+                                    + name(pair[1])
+                                    + " "
+                                    + proto
+                                    + " "
+                                    + r.reason());
+                          }
+                          Thread.sleep(20);
+                        } catch (Exception e) {
+                          lost.add(e.toString());
+                        }
+                      }
+                    }));
       }
     }
     String before = tweed.ok("lab", "status", "-o", "json");
@@ -195,7 +278,8 @@ class LabIT {
       t.join();
     }
     String after = tweed.ok("lab", "status", "-o", "json");
-    assertThat(Json.parse(after).get(0).path("pid").asLong()).isNotEqualTo(Json.parse(before).get(0).path("pid").asLong());
+    assertThat(Json.parse(after).get(0).path("pid").asLong())
+        .isNotEqualTo(Json.parse(before).get(0).path("pid").asLong());
     assertThat(Json.parse(after).get(0).path("ready").asBoolean()).isTrue();
     assertThat(sent.get()).as("probes sent during the restarts").isGreaterThan(40);
     assertThat(lost).as("probes lost during agent restarts").isEmpty();
@@ -205,7 +289,9 @@ class LabIT {
   @Order(6)
   void deletingAPodRemovesItsVethRouteAndAddress() throws Exception {
     Path yaml = Files.createTempFile("gone", ".yaml");
-    Files.writeString(yaml, "kind: Pod\nmetadata: {name: gone, namespace: x}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
+    Files.writeString(
+        yaml,
+        "kind: Pod\nmetadata: {name: gone, namespace: x}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
     tweed.ok("lab", "apply", "-f", yaml.toString());
     JsonNode p = null;
     for (JsonNode x : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
@@ -238,8 +324,10 @@ class LabIT {
   @Order(7)
   void invalidResourcesAreRejectedWholeWithTheObjectAndFieldNamed() throws Exception {
     Path yaml = Files.createTempFile("bad", ".yaml");
-    Files.writeString(yaml, "kind: Pod\nmetadata: {name: fine, namespace: x}\nspec: {containers: [{name: c}]}\n---\n"
-        + "kind: Pod\nmetadata: {name: broken, namespace: x}\nspec: {containers: [{name: c, ports: [{containerPort: 80, protocol: ICMP}]}]}\n");
+    Files.writeString(
+        yaml,
+        "kind: Pod\nmetadata: {name: fine, namespace: x}\nspec: {containers: [{name: c}]}\n---\n"
+            + "kind: Pod\nmetadata: {name: broken, namespace: x}\nspec: {containers: [{name: c, ports: [{containerPort: 80, protocol: ICMP}]}]}\n");
     var r = tweed.run("lab", "apply", "-f", yaml.toString());
     assertThat(r.exitCode()).isEqualTo(1);
     assertThat(r.stderr()).contains("Pod x/broken: spec.containers[0].ports[0].protocol");
@@ -252,11 +340,16 @@ class LabIT {
     var r = tweed.run("lab", "up");
     assertThat(r.exitCode()).isNotZero();
     assertThat(r.stderr()).contains("already up");
-    assertThat(tweed.ok("lab", "get", "nodes")).contains("node-1", "node-2", "node-3", "Ready", "172.31.0.13");
+    assertThat(tweed.ok("lab", "get", "nodes"))
+        .contains("node-1", "node-2", "node-3", "Ready", "172.31.0.13");
     JsonNode nodes = Json.parse(tweed.ok("lab", "get", "nodes", "-o", "json"));
     assertThat(nodes.path("kind").asText()).isEqualTo("List");
     assertThat(nodes.path("items")).hasSize(3);
-    assertThat(tweed.ok("lab", "exec", "x/p11", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0")).contains(ip(pod("x/p11")));
-    assertThat(tweed.ok("lab", "node-exec", "node-3", "--", "ip", "-o", "link", "show", "tweed.vxlan")).contains("tweed.vxlan");
+    assertThat(
+            tweed.ok("lab", "exec", "x/p11", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0"))
+        .contains(ip(pod("x/p11")));
+    assertThat(
+            tweed.ok("lab", "node-exec", "node-3", "--", "ip", "-o", "link", "show", "tweed.vxlan"))
+        .contains("tweed.vxlan");
   }
 }

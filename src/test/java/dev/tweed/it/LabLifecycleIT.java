@@ -29,8 +29,12 @@ class LabLifecycleIT {
     List<String> netnsBefore = Namespaces.list();
     String linksBefore = rootLinks();
     tweed.ok("lab", "up", "--nodes", "2");
-    assertThat(tweed.namespaces()).contains(tweed.prefix() + "fabric", tweed.prefix() + "router",
-        tweed.prefix() + "node-1", tweed.prefix() + "node-2");
+    assertThat(tweed.namespaces())
+        .contains(
+            tweed.prefix() + "fabric",
+            tweed.prefix() + "router",
+            tweed.prefix() + "node-1",
+            tweed.prefix() + "node-2");
     assertThat(rootLinks()).as("nothing is created in the root namespace").isEqualTo(linksBefore);
     String out = tweed.ok("lab", "down");
     assertThat(out).contains("is down");
@@ -43,13 +47,16 @@ class LabLifecycleIT {
   @Test
   void downAfterAKilledUpRemovesEverything() throws Exception {
     List<String> netnsBefore = Namespaces.list();
-    ProcessBuilder pb = new ProcessBuilder(Tweed.HOME.resolve("tweed").toString(), "lab", "up", "--nodes", "3");
+    ProcessBuilder pb =
+        new ProcessBuilder(Tweed.HOME.resolve("tweed").toString(), "lab", "up", "--nodes", "3");
     pb.environment().putAll(Map.of("TWEED_LAB", tweed.lab()));
     pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
     Process up = pb.start();
     // Kill the CLI once agents are being started: namespaces and daemons exist, up never finishes.
-    Tweed.await("agents starting", java.time.Duration.ofSeconds(60), () ->
-        Path.of("/run/tweed", tweed.lab(), "logs").toFile().exists() || !up.isAlive());
+    Tweed.await(
+        "agents starting",
+        java.time.Duration.ofSeconds(60),
+        () -> Path.of("/run/tweed", tweed.lab(), "logs").toFile().exists() || !up.isAlive());
     up.destroyForcibly();
     up.waitFor(10, TimeUnit.SECONDS);
     assertThat(tweed.namespaces()).isNotEmpty();

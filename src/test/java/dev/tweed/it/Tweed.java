@@ -62,7 +62,8 @@ public final class Tweed {
     return Command.run(argv);
   }
 
-  public static void await(String what, java.time.Duration timeout, java.util.function.BooleanSupplier cond) {
+  public static void await(
+      String what, java.time.Duration timeout, java.util.function.BooleanSupplier cond) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > deadline) {

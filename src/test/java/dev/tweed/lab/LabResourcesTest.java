@@ -31,7 +31,9 @@ class LabResourcesTest {
 
   @Test
   void invalidObjectNamesObjectAndFieldAndNothingIsApplied() throws Exception {
-    Path f = yaml("""
+    Path f =
+        yaml(
+            """
         apiVersion: v1
         kind: Pod
         metadata: {name: good}
@@ -45,39 +47,53 @@ class LabResourcesTest {
     var res = new LabResources(store);
     assertThatThrownBy(() -> res.apply(LabResources.read(f)))
         .isInstanceOf(InvalidResourceException.class)
-        .hasMessage("Pod bad: spec.containers[0].ports[0].containerPort: must be a number between 1 and 65535, got 70000");
+        .hasMessage(
+            "Pod bad: spec.containers[0].ports[0].containerPort: must be a number between 1 and 65535, got 70000");
     assertThat(store.list("Pod/").entries()).isEmpty();
   }
 
   @Test
   void namespaceMustExistOrComeInTheSameFile() throws Exception {
     var res = new LabResources(store);
-    assertThatThrownBy(() -> res.apply(LabResources.read(yaml("""
+    assertThatThrownBy(
+            () ->
+                res.apply(
+                    LabResources.read(
+                        yaml(
+                            """
         kind: Pod
         metadata: {name: p, namespace: x}
         spec: {containers: [{name: c}]}
-        """)))).hasMessageContaining("metadata.namespace: namespace 'x' does not exist");
-    assertThat(res.apply(LabResources.read(yaml("""
+        """))))
+        .hasMessageContaining("metadata.namespace: namespace 'x' does not exist");
+    assertThat(
+            res.apply(
+                LabResources.read(
+                    yaml(
+                        """
         kind: Namespace
         metadata: {name: x}
         ---
         kind: Pod
         metadata: {name: p, namespace: x}
         spec: {containers: [{name: c}]}
-        """)))).containsExactly("namespace/x created", "pod/p created");
+        """))))
+        .containsExactly("namespace/x created", "pod/p created");
   }
 
   @Test
   void applyTwiceIsUnchangedAndSpecChangesAreRefused() throws Exception {
     var res = new LabResources(store);
-    String pod = """
+    String pod =
+        """
         kind: Pod
         metadata: {name: p, labels: {app: a}}
         spec: {containers: [{name: c}]}
         """;
     assertThat(res.apply(LabResources.read(yaml(pod)))).containsExactly("pod/p created");
     assertThat(res.apply(LabResources.read(yaml(pod)))).containsExactly("pod/p unchanged");
-    assertThat(res.apply(LabResources.read(yaml(pod.replace("app: a", "app: b"))))).containsExactly("pod/p configured");
+    assertThat(res.apply(LabResources.read(yaml(pod.replace("app: a", "app: b")))))
+        .containsExactly("pod/p configured");
     assertThatThrownBy(() -> res.apply(LabResources.read(yaml(pod.replace("name: c", "name: d")))))
         .hasMessageContaining("pod updates may not change fields");
   }
@@ -85,11 +101,22 @@ class LabResourcesTest {
   @Test
   void rejectsUnknownKindsBadNamesAndUnknownNodes() throws Exception {
     var res = new LabResources(store);
-    assertThatThrownBy(() -> res.apply(LabResources.read(yaml("kind: Deployment\nmetadata: {name: d}\n"))))
+    assertThatThrownBy(
+            () -> res.apply(LabResources.read(yaml("kind: Deployment\nmetadata: {name: d}\n"))))
         .hasMessageContaining("Deployment d: kind: 'Deployment' is not supported");
-    assertThatThrownBy(() -> res.apply(LabResources.read(yaml("kind: Pod\nmetadata: {name: Bad_Name}\nspec: {containers: [{name: c}]}\n"))))
+    assertThatThrownBy(
+            () ->
+                res.apply(
+                    LabResources.read(
+                        yaml(
+                            "kind: Pod\nmetadata: {name: Bad_Name}\nspec: {containers: [{name: c}]}\n"))))
         .hasMessageContaining("metadata.name");
-    assertThatThrownBy(() -> res.apply(LabResources.read(yaml("kind: Pod\nmetadata: {name: p}\nspec: {nodeName: node-9, containers: [{name: c}]}\n"))))
+    assertThatThrownBy(
+            () ->
+                res.apply(
+                    LabResources.read(
+                        yaml(
+                            "kind: Pod\nmetadata: {name: p}\nspec: {nodeName: node-9, containers: [{name: c}]}\n"))))
         .hasMessageContaining("spec.nodeName: node 'node-9' does not exist");
     assertThatThrownBy(() -> LabResources.read(yaml("kind: Pod\nmetadata: {name: [\n")))
         .isInstanceOf(InvalidResourceException.class);
