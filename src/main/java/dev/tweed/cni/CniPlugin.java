@@ -12,7 +12,6 @@ import dev.tweed.model.WorkloadEndpoint;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -27,13 +26,20 @@ public final class CniPlugin {
   private final String node;
   private final Datastore store;
   private final BooleanSupplier ready;
-  private final ConcurrentHashMap<String, ReentrantLock> attachmentLocks =
-      new ConcurrentHashMap<>();
+
+  /**
+   * Calls for one attachment are serialised; striping keeps the lock table bounded however many
+   * containers come and go.
+   */
+  private final ReentrantLock[] attachmentLocks = new ReentrantLock[64];
 
   public CniPlugin(String node, Datastore store, BooleanSupplier ready) {
     this.node = node;
     this.store = store;
     this.ready = ready;
+    for (int i = 0; i < attachmentLocks.length; i++) {
+      attachmentLocks[i] = new ReentrantLock();
+    }
   }
 
   /** The outcome: what goes to stdout and the exit code. */
@@ -74,7 +80,8 @@ public final class CniPlugin {
   }
 
   private Response underAttachmentLock(CniRequest req, Op op) throws CniException {
-    ReentrantLock lock = attachmentLocks.computeIfAbsent(req.handle(), k -> new ReentrantLock());
+    ReentrantLock lock =
+        attachmentLocks[Math.floorMod(req.handle().hashCode(), attachmentLocks.length)];
     lock.lock();
     try {
       return op.run();
