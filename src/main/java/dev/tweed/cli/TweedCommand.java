@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       CniShimCommand.class,
       LabControllerCommand.class,
       BenchCommand.class,
+      ProxyCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class TweedCommand {

@@ -1,0 +1,72 @@
+package dev.tweed.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.lab.LabResources;
+import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePortResolver;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code tweed proxy ...}: the service proxy, without touching any kernel. */
+@Command(
+    name = "proxy",
+    description = "The service proxy.",
+    subcommands = ProxyCommand.Render.class)
+public final class ProxyCommand {
+
+  @Command(
+      name = "render",
+      description =
+          "Print the rules the proxy would program on a node for the Services and EndpointSlices in FILE.")
+  static final class Render implements Callable<Integer> {
+    @Option(
+        names = {"-f", "--filename"},
+        required = true)
+    Path file;
+
+    @Option(names = "--node-name", required = true)
+    String nodeName;
+
+    @Option(
+        names = "--cluster-cidr",
+        required = true,
+        description = "Pod CIDR: traffic from outside it is masqueraded.")
+    String clusterCidr;
+
+    @Option(names = "--node-ip", description = "The node's addresses (repeatable).")
+    List<String> nodeIps = new ArrayList<>();
+
+    @Option(names = "--mode", defaultValue = "iptables", description = "iptables")
+    String mode;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!mode.equals("iptables")) {
+        throw new IllegalArgumentException(
+            "--mode " + mode + " is not supported yet (supported: iptables)");
+      }
+      dev.tweed.model.Cidr.parse(clusterCidr);
+      List<JsonNode> services = new ArrayList<>();
+      List<JsonNode> slices = new ArrayList<>();
+      for (ObjectNode o : LabResources.read(file)) {
+        switch (o.path("kind").asText()) {
+          case "Service" -> services.add(o);
+          case "EndpointSlice" -> slices.add(o);
+          default -> {}
+        }
+      }
+      var ports = ServicePortResolver.resolve(services, slices);
+      System.out.print(
+          new IptablesServiceRenderer(new ProxyNode(nodeName, clusterCidr, nodeIps))
+              .render(ports)
+              .render());
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.tweed.proxy;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One port of one Service as the proxy sees it, with the ready endpoints that serve it.
+ *
+ * @param portName the Service port's name ("" when unnamed)
+ * @param protocol TCP, UDP or SCTP
+ * @param affinityTimeoutSeconds present when sessionAffinity is ClientIP
+ */
+public record ServicePort(
+    String namespace,
+    String name,
+    String portName,
+    String protocol,
+    String clusterIp,
+    int port,
+    int nodePort,
+    List<String> externalIps,
+    List<String> loadBalancerIps,
+    List<String> loadBalancerSourceRanges,
+    Optional<Integer> affinityTimeoutSeconds,
+    boolean externalPolicyLocal,
+    boolean internalPolicyLocal,
+    int healthCheckNodePort,
+    List<Endpoint> endpoints) {
+
+  /** A ready backend: address and target port, and the node it runs on. */
+  public record Endpoint(String ip, int port, Optional<String> nodeName) {
+    @Override
+    public String toString() {
+      return ip + ":" + port;
+    }
+  }
+
+  public ServicePort {
+    externalIps = List.copyOf(externalIps);
+    loadBalancerIps = List.copyOf(loadBalancerIps);
+    loadBalancerSourceRanges = List.copyOf(loadBalancerSourceRanges);
+    endpoints = List.copyOf(endpoints);
+  }
+
+  /** kube-proxy's ServicePortName: {@code namespace/name:port}, or {@code namespace/name}. */
+  public String portNameString() {
+    return namespace + "/" + name + (portName.isEmpty() ? "" : ":" + portName);
+  }
+
+  public String protocolLower() {
+    return protocol.toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /** NodePort, external IPs or load-balancer IPs: reachable from outside the cluster. */
+  public boolean externallyAccessible() {
+    return nodePort != 0 || !externalIps.isEmpty() || !loadBalancerIps.isEmpty();
+  }
+
+  public boolean usesClusterEndpoints() {
+    return !internalPolicyLocal || (externallyAccessible() && !externalPolicyLocal);
+  }
+
+  public boolean usesLocalEndpoints() {
+    return internalPolicyLocal || (externallyAccessible() && externalPolicyLocal);
+  }
+}

@@ -1,0 +1,147 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.lab.Namespaces;
+import dev.tweed.proxy.IptablesRuleset;
+import dev.tweed.sys.Command;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tweed's rendered rules, loaded into a scratch namespace and read back with iptables-save, equal
+ * kube-proxy's rules for the same Services and EndpointSlices loaded the same way.
+ */
+class IptablesLayoutIT {
+  final String suffix = Integer.toString(ThreadLocalRandom.current().nextInt(1 << 20), 36);
+  final String tweedNs = "tw-ipt" + suffix + "-tweed";
+  final String kubeNs = "tw-ipt" + suffix + "-kube";
+
+  @AfterEach
+  void cleanup() {
+    Namespaces.delete(tweedNs);
+    Namespaces.delete(kubeNs);
+  }
+
+  /** iptables-save without its header, footer and counters. */
+  static String normalised(String save) {
+    StringBuilder sb = new StringBuilder();
+    for (String line : save.split("\n")) {
+      if (!line.startsWith("#")) {
+        sb.append(line.replaceAll("\\[\\d+:\\d+]", "[0:0]")).append('\n');
+      }
+    }
+    return sb.toString();
+  }
+
+  static List<String> builtinChainRules(String save) {
+    return normalised(save)
+        .lines()
+        .filter(l -> l.matches("-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*"))
+        .toList();
+  }
+
+  /** Loads a fixture in kube-proxy's form: "#JUMP TABLE CHAIN ARGS" lines, then restore input. */
+  static void loadKubeProxyFixture(String ns, Path fixture) throws Exception {
+    List<IptablesRuleset.JumpRule> jumps = new ArrayList<>();
+    StringBuilder restore = new StringBuilder();
+    for (String line : Files.readAllLines(fixture)) {
+      if (line.startsWith("#JUMP ")) {
+        List<String> words = splitQuoted(line.substring(6));
+        jumps.add(
+            new IptablesRuleset.JumpRule(
+                words.get(0), words.get(1), words.subList(2, words.size())));
+      } else if (!line.startsWith("#")) {
+        restore.append(line).append('\n');
+      }
+    }
+    IptablesWriter.inNamespace(ns).apply(new IptablesRuleset(restore.toString(), jumps));
+  }
+
+  static List<String> splitQuoted(String s) {
+    List<String> out = new ArrayList<>();
+    var m = java.util.regex.Pattern.compile("\"[^\"]*\"|\\S+").matcher(s);
+    while (m.find()) {
+      out.add(m.group());
+    }
+    return out;
+  }
+
+  @Test
+  void renderedRulesReadBackExactlyAsKubeProxysDo() throws Exception {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    Path rendered = Files.createTempFile("rules", ".txt");
+    Command.Result r =
+        Command.exec(
+            List.of(
+                Tweed.HOME.resolve("tweed").toString(),
+                "proxy",
+                "render",
+                "-f",
+                "src/test/resources/proxy/overall.yaml",
+                "--node-name",
+                "test-node",
+                "--cluster-cidr",
+                "10.0.0.0/8",
+                "--node-ip",
+                "192.168.0.2"),
+            "",
+            java.util.Map.of());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    // The rendered text carries its jump rules as comments: load it through the same fixture path.
+    Files.writeString(
+        rendered,
+        r.stdout().replace("#   -t ", "#JUMP ").replaceAll("(?m)^#JUMP (\\S+) -I ", "#JUMP $1 "));
+    loadKubeProxyFixture(tweedNs, rendered);
+    loadKubeProxyFixture(kubeNs, Path.of("src/test/resources/proxy/overall-kube-proxy.rules"));
+    String tweed = normalised(IptablesWriter.inNamespace(tweedNs).save());
+    String kube = normalised(IptablesWriter.inNamespace(kubeNs).save());
+    assertThat(tweed).contains("-A KUBE-SVC-XPGD46QRK7WJZT7O");
+    assertThat(tweed).isEqualTo(kube);
+    Files.delete(rendered);
+  }
+
+  @Test
+  void aResyncDeletesStaleServiceChainsAndAFailedRestoreChangesNothing() throws Exception {
+    Namespaces.add(tweedNs);
+    var writer = IptablesWriter.inNamespace(tweedNs);
+    var renderer =
+        new dev.tweed.proxy.IptablesServiceRenderer(
+            new dev.tweed.proxy.ProxyNode("test-node", "10.0.0.0/8", List.of()));
+    var all = dev.tweed.proxy.IptablesServiceRendererTest.overall();
+    writer.apply(renderer.render(all));
+    String full = writer.save();
+    assertThat(full).contains(":KUBE-SVC-XPGD46QRK7WJZT7O");
+    writer.apply(renderer.render(all.subList(1, all.size())));
+    String fewer = writer.save();
+    assertThat(fewer)
+        .doesNotContain("KUBE-SVC-XPGD46QRK7WJZT7O")
+        .doesNotContain("KUBE-SEP-SXIVWICOYRO3J4NJ");
+    assertThat(builtinChainRules(fewer))
+        .as("a resync neither duplicates nor drops jump rules")
+        .isEqualTo(builtinChainRules(full))
+        .doesNotHaveDuplicates()
+        .hasSize(14);
+    IptablesRuleset broken =
+        new IptablesRuleset(
+            renderer
+                .render(all)
+                .restoreInput()
+                .replace("-j KUBE-MARK-MASQ\n", "-j KUBE-NO-SUCH-CHAIN\n"),
+            List.of());
+    try {
+      writer.apply(broken);
+      throw new AssertionError("a restore referring to a missing chain must fail");
+    } catch (dev.tweed.sys.CommandFailedException expected) {
+      assertThat(expected.getMessage()).contains("iptables-restore");
+    }
+    assertThat(normalised(writer.save())).isEqualTo(normalised(fewer));
+  }
+}
