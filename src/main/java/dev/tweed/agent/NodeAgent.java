@@ -42,6 +42,8 @@ public final class NodeAgent implements AutoCloseable {
   private final Syncer syncer;
   private final NodeDataplaneCalculator calc;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
+  private final ServiceProxySync proxy =
+      new ServiceProxySync(dev.tweed.dataplane.IptablesWriter.here());
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean dirty = new AtomicBoolean(true);
   private final AtomicLong reconciles = new AtomicLong();
@@ -73,12 +75,17 @@ public final class NodeAgent implements AutoCloseable {
             List.of(
                 ResourceKey.kindPrefix(NodeResource.KIND),
                 ResourceKey.kindPrefix(IpamBlock.KIND),
-                ResourceKey.kindPrefix(WorkloadEndpoint.KIND)),
+                ResourceKey.kindPrefix(WorkloadEndpoint.KIND),
+                ResourceKey.kindPrefix("Service"),
+                ResourceKey.kindPrefix("EndpointSlice")),
             this::markDirty);
   }
 
   public void run() throws IOException {
     Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1");
+    // NodePorts answer on localhost too, as kube-proxy's default has them (KUBE-FIREWALL guards
+    // it).
+    Files.writeString(Path.of("/proc/sys/net/ipv4/conf/all/route_localnet"), "1");
     syncer.start();
     CniPlugin plugin = new CniPlugin(config.nodeName(), store, ready::get);
     socket = new AgentSocketServer(config.socket(), plugin, this::healthJson);
@@ -145,11 +152,35 @@ public final class NodeAgent implements AutoCloseable {
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on, pod routes are not removed, and the next pass decides.
     DataplaneDiff diff = driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
+    syncServices();
     reconciles.incrementAndGet();
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
     }
     lastReconcile.set(Instant.now());
+  }
+
+  private void syncServices() {
+    List<dev.tweed.model.NodeResource> nodes = new ArrayList<>();
+    List<com.fasterxml.jackson.databind.JsonNode> services = new ArrayList<>();
+    List<com.fasterxml.jackson.databind.JsonNode> slices = new ArrayList<>();
+    for (Entry e : syncer.snapshot().values()) {
+      switch (ResourceKey.parse(e.key()).kind()) {
+        case NodeResource.KIND -> nodes.add(NodeResource.from(e.value()));
+        case "Service" -> services.add(e.value());
+        case "EndpointSlice" -> slices.add(e.value());
+        default -> {}
+      }
+    }
+    List<String> nodeIps =
+        nodes.stream()
+            .filter(n -> n.name().equals(config.nodeName()))
+            .map(NodeResource::internalIp)
+            .toList();
+    proxy.sync(
+        new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps),
+        services,
+        slices);
   }
 
   private ClusterState clusterState() {

@@ -29,6 +29,9 @@ public final class AgentCommand implements Callable<Integer> {
       description = "Drift-repair interval (e.g. 1s, 500ms).")
   String resync;
 
+  @Option(names = "--cluster-cidr", defaultValue = "10.244.0.0/16", description = "Pod CIDR.")
+  String clusterCidr;
+
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
@@ -38,7 +41,7 @@ public final class AgentCommand implements Callable<Integer> {
         resync.endsWith("ms")
             ? Duration.ofMillis(Long.parseLong(resync.substring(0, resync.length() - 2)))
             : Duration.parse("PT" + resync.toUpperCase());
-    NodeAgent agent = new NodeAgent(new AgentConfig(node, store, socket, interval));
+    NodeAgent agent = new NodeAgent(new AgentConfig(node, store, socket, interval, clusterCidr));
     Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
     agent.run();
     return 0;

@@ -250,9 +250,12 @@ public final class LabCommand {
             case "pods", "pod", "po" -> "Pod";
             case "services", "service", "svc" -> "Service";
             case "namespaces", "namespace", "ns" -> "Namespace";
+            case "endpointslices", "endpointslice" -> "EndpointSlice";
             default ->
                 throw new IllegalArgumentException(
-                    "unknown kind '" + what + "' (nodes, pods, services, namespaces)");
+                    "unknown kind '"
+                        + what
+                        + "' (nodes, pods, services, endpointslices, namespaces)");
           };
       try (Datastore store = store(l)) {
         List<Entry> entries = store.list(ResourceKey.kindPrefix(kind)).entries();
@@ -305,7 +308,12 @@ public final class LabCommand {
                   .forEach(
                       p ->
                           ports.add(
-                              p.path("port").asText() + "/" + p.path("protocol").asText("TCP")));
+                              p.path("port").asText()
+                                  + (p.path("nodePort").asInt(0) != 0
+                                      ? ":" + p.path("nodePort").asText()
+                                      : "")
+                                  + "/"
+                                  + p.path("protocol").asText("TCP")));
               rows.add(
                   new String[] {
                     s.path("metadata").path("namespace").asText(),
@@ -313,6 +321,25 @@ public final class LabCommand {
                     s.path("spec").path("type").asText("ClusterIP"),
                     s.path("spec").path("clusterIP").asText("<pending>"),
                     String.join(",", ports)
+                  });
+            }
+          }
+          case "EndpointSlice" -> {
+            rows.add(new String[] {"NAMESPACE", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS"});
+            for (Entry e : entries) {
+              JsonNode s = e.value();
+              List<String> ports = new ArrayList<>();
+              s.path("ports").forEach(p -> ports.add(p.path("port").asText()));
+              List<String> eps = new ArrayList<>();
+              s.path("endpoints")
+                  .forEach(ep -> ep.path("addresses").forEach(a -> eps.add(a.asText())));
+              rows.add(
+                  new String[] {
+                    s.path("metadata").path("namespace").asText(),
+                    s.path("metadata").path("name").asText(),
+                    s.path("addressType").asText(),
+                    ports.isEmpty() ? "<unset>" : String.join(",", ports),
+                    eps.isEmpty() ? "<unset>" : String.join(",", eps)
                   });
             }
           }

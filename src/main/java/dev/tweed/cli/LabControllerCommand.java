@@ -1,6 +1,7 @@
 package dev.tweed.cli;
 
 import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.lab.EndpointSliceController;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.PodController;
 import java.util.concurrent.Callable;
@@ -23,7 +24,15 @@ public final class LabControllerCommand implements Callable<Integer> {
     LabLayout layout = lab.layout();
     JournalDatastore store = new JournalDatastore(layout.storeDir());
     PodController controller = new PodController(layout, store);
-    Runtime.getRuntime().addShutdownHook(new Thread(controller::close));
+    EndpointSliceController slices = new EndpointSliceController(store);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  slices.stop();
+                  controller.close();
+                }));
+    Thread.ofPlatform().name("endpointslices").start(slices::run);
     controller.run();
     return 0;
   }

@@ -151,6 +151,8 @@ public final class Lab {
                 layout.storeDir().toString(),
                 "--socket",
                 layout.agentSocket(node).toString(),
+                "--cluster-cidr",
+                LabLayout.POD_CIDR,
                 "--lab-marker",
                 "lab=" + layout.name()),
             layout.logDir().resolve(node + "-agent.log"));

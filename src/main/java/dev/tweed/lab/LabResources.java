@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
  * validating every object before writing any, and the apply/delete semantics of kubectl.
  */
 public final class LabResources {
-  static final Set<String> KINDS = Set.of("Namespace", "Pod", "Service", "NetworkPolicy");
+  static final Set<String> KINDS =
+      Set.of("Namespace", "Pod", "Service", "EndpointSlice", "NetworkPolicy");
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
   private final Datastore store;
@@ -104,11 +105,70 @@ public final class LabResources {
             describe(o), "metadata.name", "appears twice in the input");
       }
     }
+    List<ObjectNode> prepared = allocateServices(objects);
     List<String> results = new ArrayList<>();
-    for (ObjectNode o : objects) {
+    for (ObjectNode o : prepared) {
       results.add(write(o));
     }
     return results;
+  }
+
+  /**
+   * Gives every Service in the input its clusterIP and node ports before anything is written, so
+   * that a conflict rejects the whole input. Updates keep what the Service already has.
+   */
+  private List<ObjectNode> allocateServices(List<ObjectNode> objects)
+      throws InvalidResourceException {
+    Set<String> updated = new HashSet<>();
+    for (ObjectNode o : objects) {
+      if ("Service".equals(o.path("kind").asText())) {
+        updated.add(keyOf(o).toString());
+      }
+    }
+    List<Entry> others =
+        store.list(ResourceKey.kindPrefix("Service")).entries().stream()
+            .filter(e -> !updated.contains(e.key()))
+            .toList();
+    ServiceAllocator allocator = new ServiceAllocator(others, Optional.empty());
+    List<ObjectNode> out = new ArrayList<>();
+    for (ObjectNode o : objects) {
+      ObjectNode p = o.deepCopy();
+      if ("Service".equals(p.path("kind").asText())) {
+        Optional<Entry> existing = store.get(keyOf(p).toString());
+        if (existing.isPresent()) {
+          keepAllocations(p, existing.get().value());
+        }
+        allocator.allocate(p, describe(p));
+      }
+      out.add(p);
+    }
+    return out;
+  }
+
+  /** clusterIP is immutable; node ports not given again stay as they were. */
+  private static void keepAllocations(ObjectNode svc, JsonNode cur)
+      throws InvalidResourceException {
+    ObjectNode spec = svc.withObject("spec");
+    JsonNode curSpec = cur.path("spec");
+    String want = spec.path("clusterIP").asText("");
+    String have = curSpec.path("clusterIP").asText("");
+    if (!want.isEmpty() && !want.equals(have)) {
+      throw new InvalidResourceException(
+          describe(svc), "spec.clusterIP", "field is immutable (is " + have + ")");
+    }
+    spec.put("clusterIP", have);
+    JsonNode curPorts = curSpec.path("ports");
+    JsonNode ports = spec.path("ports");
+    for (int i = 0; i < ports.size() && i < curPorts.size(); i++) {
+      if (ports.get(i).path("nodePort").asInt(0) == 0
+          && curPorts.get(i).path("nodePort").asInt(0) != 0) {
+        ((ObjectNode) ports.get(i)).put("nodePort", curPorts.get(i).path("nodePort").asInt());
+      }
+    }
+    if (spec.path("healthCheckNodePort").asInt(0) == 0
+        && curSpec.path("healthCheckNodePort").asInt(0) != 0) {
+      spec.put("healthCheckNodePort", curSpec.path("healthCheckNodePort").asInt());
+    }
   }
 
   private String write(ObjectNode o) throws InvalidResourceException {
@@ -122,7 +182,10 @@ public final class LabResources {
     if (existing.isEmpty()) {
       meta.put("uid", UUID.randomUUID().toString());
       meta.put("creationTimestamp", Instant.now().toString());
-      next.remove("status");
+      if (key.kind().equals(PodResource.KIND)) {
+        // A pod's status is the kubelet's to write; a Service's (its load balancer) is the user's.
+        next.remove("status");
+      }
       store.put(key.toString(), next);
       return key.kind().toLowerCase() + "/" + key.name() + " created";
     }
@@ -148,7 +211,7 @@ public final class LabResources {
     }
     meta.put("uid", cur.path("metadata").path("uid").asText());
     meta.put("creationTimestamp", cur.path("metadata").path("creationTimestamp").asText());
-    if (cur.has("status")) {
+    if (cur.has("status") && key.kind().equals(PodResource.KIND)) {
       next.set("status", cur.get("status"));
     }
     if (next.equals(cur)) {
@@ -252,6 +315,53 @@ public final class LabResources {
     }
     if (kind.equals("Pod")) {
       validatePod(what, o, nodes);
+    }
+    if (kind.equals("Service")) {
+      try {
+        dev.tweed.proxy.ServiceValidator.validate(o, ServiceAllocator.SERVICE_CIDR);
+      } catch (dev.tweed.proxy.ServiceValidator.Invalid e) {
+        throw new InvalidResourceException(what, e.field, e.getMessage());
+      }
+    }
+    if (kind.equals("EndpointSlice")) {
+      validateEndpointSlice(what, o);
+    }
+  }
+
+  private static void validateEndpointSlice(String what, JsonNode o)
+      throws InvalidResourceException {
+    if (!"IPv4".equals(o.path("addressType").asText(""))) {
+      throw new InvalidResourceException(what, "addressType", "must be IPv4 in the lab");
+    }
+    if (o.path("metadata").path("labels").path("kubernetes.io/service-name").asText("").isEmpty()) {
+      throw new InvalidResourceException(
+          what, "metadata.labels", "kubernetes.io/service-name is required");
+    }
+    JsonNode eps = o.path("endpoints");
+    for (int i = 0; i < eps.size(); i++) {
+      JsonNode addrs = eps.get(i).path("addresses");
+      if (!addrs.isArray() || addrs.isEmpty()) {
+        throw new InvalidResourceException(
+            what, "endpoints[" + i + "].addresses", "at least one address is required");
+      }
+      for (JsonNode a : addrs) {
+        try {
+          dev.tweed.model.Ipv4.parse(a.asText());
+        } catch (IllegalArgumentException e) {
+          throw new InvalidResourceException(
+              what,
+              "endpoints[" + i + "].addresses",
+              "'" + a.asText() + "' is not an IPv4 address");
+        }
+      }
+    }
+    JsonNode ports = o.path("ports");
+    for (int i = 0; i < ports.size(); i++) {
+      JsonNode port = ports.get(i).path("port");
+      if (!port.isInt() || port.asInt() < 1 || port.asInt() > 65535) {
+        throw new InvalidResourceException(
+            what, "ports[" + i + "].port", "must be a number between 1 and 65535, got " + port);
+      }
     }
   }
 

@@ -32,43 +32,22 @@ public final class PodController implements AutoCloseable {
   private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
   private final Map<String, ProbeServer> probes = new ConcurrentHashMap<>();
   private final Map<String, Long> retryAfter = new ConcurrentHashMap<>();
-  private final Object wake = new Object();
-  private volatile boolean running = true;
-  private volatile boolean dirty = true;
+  private final ControllerLoop loop;
 
   public PodController(LabLayout layout, Datastore store) {
     this.layout = layout;
     this.store = store;
+    this.loop =
+        new ControllerLoop(
+            "pods", store, List.of(ResourceKey.kindPrefix(PodResource.KIND)), this::pass);
   }
 
   public void run() {
-    AutoCloseable watch =
-        store.watch(
-            ResourceKey.kindPrefix(PodResource.KIND), store.currentRevision(), ev -> poke());
-    try (watch) {
-      while (running) {
-        dirty = false;
-        try {
-          pass();
-        } catch (RuntimeException e) {
-          LOG.warn("event=pod-controller-pass-failed error=\"{}\"", e.toString());
-        }
-        synchronized (wake) {
-          if (!dirty && running) {
-            wake.wait(1000);
-          }
-        }
-      }
-    } catch (Exception e) {
-      LOG.warn("event=pod-controller-stopped error=\"{}\"", e.toString());
-    }
+    loop.run();
   }
 
   private void poke() {
-    dirty = true;
-    synchronized (wake) {
-      wake.notifyAll();
-    }
+    loop.poke();
   }
 
   private void pass() {
@@ -288,8 +267,7 @@ public final class PodController implements AutoCloseable {
 
   @Override
   public void close() {
-    running = false;
-    poke();
+    loop.stop();
     probes.values().forEach(ProbeServer::close);
     workers.shutdownNow();
   }

@@ -1,0 +1,71 @@
+package dev.tweed.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.proxy.IptablesRuleset;
+import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePortResolver;
+import dev.tweed.sys.CommandFailedException;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the node's service rules equal to what the renderer makes of the current Services and
+ * EndpointSlices: applied when they change, and re-applied every {@link #FULL_SYNC_NANOS} to repair
+ * anything changed behind the agent's back. A failed restore leaves the previous rules in place
+ * (the kernel commits all or nothing) and is retried on the next pass.
+ */
+final class ServiceProxySync {
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceProxySync.class);
+  private static final long FULL_SYNC_NANOS = 30_000_000_000L;
+  private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
+  private final IptablesWriter writer;
+  private String lastApplied = "";
+  private long lastFullSync;
+
+  ServiceProxySync(IptablesWriter writer) {
+    this.writer = writer;
+  }
+
+  /** Returns true when rules were written. */
+  boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
+    IptablesRuleset rules =
+        new IptablesServiceRenderer(node).render(ServicePortResolver.resolve(services, slices));
+    boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+    if (rules.restoreInput().equals(lastApplied) && !due) {
+      return false;
+    }
+    long start = System.nanoTime();
+    try {
+      writer.apply(rules);
+    } catch (CommandFailedException e) {
+      lastApplied = "";
+      LOG.warn(
+          "event=proxy-sync-failed line=\"{}\" error=\"{}\"", offendingLine(e), e.stderr().strip());
+      throw e;
+    }
+    lastApplied = rules.restoreInput();
+    lastFullSync = System.nanoTime();
+    LOG.info(
+        "event=proxy-synced services={} millis={}",
+        services.size(),
+        (System.nanoTime() - start) / 1_000_000);
+    return true;
+  }
+
+  private static String offendingLine(CommandFailedException e) {
+    Matcher m = FAILED_LINE.matcher(e.stderr());
+    if (m.find()) {
+      String[] lines = e.input().split("\n");
+      int n = Integer.parseInt(m.group(1));
+      if (n >= 1 && n <= lines.length) {
+        return lines[n - 1];
+      }
+    }
+    return "";
+  }
+}
