@@ -76,8 +76,12 @@ public final class LabResources {
     return out;
   }
 
+  /**
+   * {@code Kind namespace/name} (namespaced kinds default to "default", as kubectl applies them).
+   */
   static String describe(JsonNode o) {
-    String ns = o.path("metadata").path("namespace").asText("");
+    boolean clusterScoped = "Namespace".equals(o.path("kind").asText());
+    String ns = clusterScoped ? "" : o.path("metadata").path("namespace").asText("default");
     return o.path("kind").asText("?")
         + " "
         + (ns.isEmpty() ? "" : ns + "/")

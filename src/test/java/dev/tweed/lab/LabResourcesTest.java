@@ -48,7 +48,7 @@ class LabResourcesTest {
     assertThatThrownBy(() -> res.apply(LabResources.read(f)))
         .isInstanceOf(InvalidResourceException.class)
         .hasMessage(
-            "Pod bad: spec.containers[0].ports[0].containerPort: must be a number between 1 and 65535, got 70000");
+            "Pod default/bad: spec.containers[0].ports[0].containerPort: must be a number between 1 and 65535, got 70000");
     assertThat(store.list("Pod/").entries()).isEmpty();
   }
 
@@ -103,7 +103,7 @@ class LabResourcesTest {
     var res = new LabResources(store);
     assertThatThrownBy(
             () -> res.apply(LabResources.read(yaml("kind: Deployment\nmetadata: {name: d}\n"))))
-        .hasMessageContaining("Deployment d: kind: 'Deployment' is not supported");
+        .hasMessageContaining("Deployment default/d: kind: 'Deployment' is not supported");
     assertThatThrownBy(
             () ->
                 res.apply(

@@ -1,0 +1,179 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.lab.ProbeResult;
+import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Services in a 3-node lab, with real traffic: ClusterIP, NodePort, no endpoints, affinity. */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
+class ServiceIT {
+  static final Tweed tweed = Tweed.newLab("svc");
+  static Path client;
+
+  @BeforeAll
+  static void up() throws Exception {
+    tweed.ok(
+        "lab", "up", "--nodes", "3", "-f", Tweed.HOME.resolve("examples/services.yaml").toString());
+    client = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-client");
+  }
+
+  @AfterAll
+  static void down() {
+    tweed.ok("lab", "down");
+    assertThat(tweed.namespaces()).isEmpty();
+  }
+
+  static JsonNode service(String name) {
+    for (JsonNode s : Json.parse(tweed.ok("lab", "get", "services", "-o", "json")).path("items")) {
+      if (s.path("metadata").path("name").asText().equals(name)) {
+        return s;
+      }
+    }
+    throw new AssertionError("no service " + name);
+  }
+
+  static void awaitConnect(String ip, int port) {
+    Tweed.await(
+        ip + ":" + port + " answers",
+        Duration.ofSeconds(10),
+        () -> {
+          try {
+            return ProbeClient.probe(client, ip, port, "tcp", Duration.ofMillis(500)).connected();
+          } catch (Exception e) {
+            return false;
+          }
+        });
+  }
+
+  static Set<String> answers(Path from, String ip, int port, int probes) throws Exception {
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < probes; i++) {
+      ProbeResult r = ProbeClient.probe(from, ip, port, "tcp", Duration.ofSeconds(2));
+      assertThat(r.connected()).as("probe %d to %s:%d: %s", i, ip, port, r.reason()).isTrue();
+      seen.add(r.answer());
+    }
+    return seen;
+  }
+
+  @Test
+  void clusterIpSpreadsOverEveryBackendOnEveryNode() throws Exception {
+    String ip = service("web").path("spec").path("clusterIP").asText();
+    assertThat(ip).startsWith("10.96.");
+    awaitConnect(ip, 80);
+    assertThat(answers(client, ip, 80, 50))
+        .containsExactlyInAnyOrder("default/web-1", "default/web-2", "default/web-3");
+  }
+
+  @Test
+  void aServiceWithoutEndpointsRefusesAtOnce() throws Exception {
+    String ip = service("nobody").path("spec").path("clusterIP").asText();
+    ProbeResult r = ProbeClient.probe(client, ip, 80, "tcp", Duration.ofSeconds(3));
+    assertThat(r.connected()).isFalse();
+    assertThat(r.reason()).isEqualTo("refused");
+    assertThat(r.millis()).isLessThan(1000);
+  }
+
+  @Test
+  void nodePortAnswersFromOutsideTheClusterOnEveryNode() throws Exception {
+    Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
+    for (String nodeIp : List.of("172.31.0.11", "172.31.0.12", "172.31.0.13")) {
+      ProbeResult r = ProbeClient.probe(router, nodeIp, 30080, "tcp", Duration.ofSeconds(3));
+      assertThat(r.connected()).as(nodeIp + ": " + r.reason()).isTrue();
+      assertThat(r.answer()).startsWith("default/web-");
+    }
+  }
+
+  @Test
+  void nodesCarryKubeProxysChainsForTheService() {
+    String save =
+        Command.run(
+            List.of("ip", "netns", "exec", tweed.nodeNs("node-2"), "iptables-save", "-t", "nat"));
+    String clusterIp = service("web").path("spec").path("clusterIP").asText();
+    assertThat(save)
+        .contains(
+            "-A KUBE-SERVICES -d "
+                + clusterIp
+                + "/32 -p tcp -m comment --comment \"default/web:http cluster IP\"");
+    assertThat(save)
+        .contains(
+            "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
+    assertThat(save).contains("--probability 0.33333333349");
+  }
+
+  @Test
+  @org.junit.jupiter.api.Order(Integer.MAX_VALUE) // deletes a backend: runs last
+  void clientIpAffinityKeepsTheBackendAndEndpointChangesFollowPods() throws Exception {
+    Path yaml = Files.createTempFile("aff", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: sticky}
+        spec:
+          selector: {app: web}
+          sessionAffinity: ClientIP
+          ports: [{port: 81, targetPort: 8080}]
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("sticky").path("spec").path("clusterIP").asText();
+    awaitConnect(ip, 81);
+    assertThat(answers(client, ip, 81, 15)).hasSize(1);
+
+    Path web3 = Files.createTempFile("web3", ".yaml");
+    Files.writeString(
+        web3, "kind: Pod\nmetadata: {name: web-3}\nspec: {containers: [{name: web}]}\n");
+    tweed.ok("lab", "delete", "-f", web3.toString());
+    String web = service("web").path("spec").path("clusterIP").asText();
+    Tweed.await(
+        "web-3 removed from the service",
+        Duration.ofSeconds(10),
+        () -> {
+          try {
+            return !answers(client, web, 80, 20).contains("default/web-3");
+          } catch (Exception e) {
+            return false;
+          }
+        });
+    assertThat(answers(client, web, 80, 30))
+        .containsExactlyInAnyOrder("default/web-1", "default/web-2");
+  }
+
+  @Test
+  void invalidServicesAreRejectedWithTheField() throws Exception {
+    Path yaml = Files.createTempFile("bad", ".yaml");
+    Files.writeString(
+        yaml,
+        "kind: Service\nmetadata: {name: bad}\nspec: {type: NodePort, ports: [{port: 80, nodePort: 20000}]}\n");
+    var r = tweed.run("lab", "apply", "-f", yaml.toString());
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.stderr())
+        .contains(
+            "Service default/bad: spec.ports[0].nodePort: 20000 is outside the node port range");
+    Files.writeString(
+        yaml,
+        "kind: Service\nmetadata: {name: bad}\nspec: {clusterIP: 192.168.1.1, ports: [{port: 80}]}\n");
+    assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
+        .contains("spec.clusterIP: 192.168.1.1 is not in the service CIDR");
+    Files.writeString(
+        yaml,
+        "kind: Service\nmetadata: {name: bad}\nspec: {type: NodePort, ports: [{port: 80, nodePort: 30080}]}\n");
+    assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
+        .contains("30080 is already allocated");
+    assertThat(tweed.ok("lab", "get", "services")).doesNotContain("bad");
+  }
+}
