@@ -528,6 +528,11 @@ public final class LabCommand {
     long timeoutMillis;
 
     @Option(
+        names = "--client-ip",
+        description = "Print the source address the answering pod saw (UDP).")
+    boolean clientIp;
+
+    @Option(
         names = {"-o", "--output"},
         description = "json")
     String output;
@@ -544,9 +549,19 @@ public final class LabCommand {
         fromNs = from.equals("router") ? l.layout().routerNs() : PodLookup.netnsOf(l, store, from);
         ip = to.contains("/") ? PodLookup.ipOf(store, to) : to;
       }
+      if (clientIp && !proto.equals("udp")) {
+        throw new IllegalArgumentException("--client-ip needs --proto udp");
+      }
       ProbeResult r =
-          ProbeClient.probe(
-              NetworkNamespace.pathOf(fromNs), ip, port, proto, Duration.ofMillis(timeoutMillis));
+          clientIp
+              ? ProbeClient.clientIp(
+                  NetworkNamespace.pathOf(fromNs), ip, port, Duration.ofMillis(timeoutMillis))
+              : ProbeClient.probe(
+                  NetworkNamespace.pathOf(fromNs),
+                  ip,
+                  port,
+                  proto,
+                  Duration.ofMillis(timeoutMillis));
       if ("json".equals(output)) {
         ObjectNode o = Json.object();
         o.put("from", from)

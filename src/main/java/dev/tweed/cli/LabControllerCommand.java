@@ -3,6 +3,7 @@ package dev.tweed.cli;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.EndpointSliceController;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LoadBalancerRouteController;
 import dev.tweed.lab.PodController;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,14 +26,17 @@ public final class LabControllerCommand implements Callable<Integer> {
     JournalDatastore store = new JournalDatastore(layout.storeDir());
     PodController controller = new PodController(layout, store);
     EndpointSliceController slices = new EndpointSliceController(store);
+    LoadBalancerRouteController loadBalancers = new LoadBalancerRouteController(layout, store);
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
                   slices.stop();
+                  loadBalancers.stop();
                   controller.close();
                 }));
     Thread.ofPlatform().name("endpointslices").start(slices::run);
+    Thread.ofPlatform().name("loadbalancers").start(loadBalancers::run);
     controller.run();
     return 0;
   }

@@ -21,14 +21,24 @@ public final class ProbeClient {
 
   public static ProbeResult probe(
       Path fromNetns, String ip, int port, String proto, Duration timeout) throws Exception {
-    return NetworkNamespace.call(fromNetns, () -> probeHere(ip, port, proto, timeout));
+    return NetworkNamespace.call(fromNetns, () -> probeHere(ip, port, proto, timeout, "probe\n"));
   }
 
-  static ProbeResult probeHere(String ip, int port, String proto, Duration timeout) {
+  /** Asks a UDP probe server for the client address it saw: source preservation, checked. */
+  public static ProbeResult clientIp(Path fromNetns, String ip, int port, Duration timeout)
+      throws Exception {
+    return NetworkNamespace.call(
+        fromNetns, () -> probeHere(ip, port, "udp", timeout, ProbeServer.CLIENT_IP_REQUEST + "\n"));
+  }
+
+  static ProbeResult probeHere(
+      String ip, int port, String proto, Duration timeout, String udpRequest) {
     long start = System.nanoTime();
     try {
       String answer =
-          proto.equalsIgnoreCase("udp") ? udp(ip, port, timeout) : tcp(ip, port, timeout);
+          proto.equalsIgnoreCase("udp")
+              ? udp(ip, port, timeout, udpRequest)
+              : tcp(ip, port, timeout);
       return new ProbeResult(true, answer, "", ms(start));
     } catch (ConnectException | PortUnreachableException e) {
       return new ProbeResult(false, "", "refused", ms(start));
@@ -52,7 +62,8 @@ public final class ProbeClient {
     }
   }
 
-  private static String udp(String ip, int port, Duration timeout) throws IOException {
+  private static String udp(String ip, int port, Duration timeout, String request)
+      throws IOException {
     try (DatagramChannel d = DatagramChannel.open();
         Selector sel = Selector.open()) {
       d.connect(new InetSocketAddress(ip, port));
@@ -65,7 +76,7 @@ public final class ProbeClient {
       long nextSend = 0;
       while (System.nanoTime() < deadline) {
         if (System.nanoTime() >= nextSend) {
-          d.write(ByteBuffer.wrap("probe\n".getBytes(StandardCharsets.UTF_8)));
+          d.write(ByteBuffer.wrap(request.getBytes(StandardCharsets.UTF_8)));
           nextSend = System.nanoTime() + resendEvery;
         }
         long waitMs = Math.max(1, Math.min(deadline, nextSend) - System.nanoTime()) / 1_000_000 + 1;

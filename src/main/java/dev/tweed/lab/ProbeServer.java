@@ -18,13 +18,17 @@ import org.slf4j.LoggerFactory;
 /**
  * A pod's probe server, in the spirit of agnhost netexec: on each declared port it answers TCP
  * connections and UDP datagrams with the pod's {@code namespace/name}. The sockets are opened
- * inside the pod's namespace, so one process serves every pod of the lab.
+ * inside the pod's namespace, so one process serves every pod of the lab. A UDP datagram that says
+ * {@value #CLIENT_IP_REQUEST} is answered with the source address the pod saw.
  */
 public final class ProbeServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProbeServer.class);
 
   /** A port to serve. */
   public record Port(int number, String protocol) {}
+
+  /** A UDP request whose answer is the client's address instead of the pod's name. */
+  public static final String CLIENT_IP_REQUEST = "clientip";
 
   private final List<java.nio.channels.Channel> channels = new ArrayList<>();
   private final byte[] answer;
@@ -90,7 +94,14 @@ public final class ProbeServer implements AutoCloseable {
       try {
         in.clear();
         SocketAddress from = d.receive(in);
-        d.send(ByteBuffer.wrap(answer), from);
+        String request = new String(in.array(), 0, in.position(), StandardCharsets.UTF_8);
+        // "clientip" asks for the source address as this pod saw it (agnhost's /clientip).
+        byte[] reply =
+            request.startsWith(CLIENT_IP_REQUEST)
+                ? (((InetSocketAddress) from).getAddress().getHostAddress() + "\n")
+                    .getBytes(StandardCharsets.UTF_8)
+                : answer;
+        d.send(ByteBuffer.wrap(reply), from);
       } catch (IOException e) {
         if (!d.isOpen()) {
           return;

@@ -47,12 +47,16 @@ class ServiceIT {
   }
 
   static void awaitConnect(String ip, int port) {
+    awaitConnect(client, ip, port);
+  }
+
+  static void awaitConnect(Path from, String ip, int port) {
     Tweed.await(
         ip + ":" + port + " answers",
         Duration.ofSeconds(10),
         () -> {
           try {
-            return ProbeClient.probe(client, ip, port, "tcp", Duration.ofMillis(500)).connected();
+            return ProbeClient.probe(from, ip, port, "tcp", Duration.ofMillis(500)).connected();
           } catch (Exception e) {
             return false;
           }
@@ -151,6 +155,38 @@ class ServiceIT {
         });
     assertThat(answers(client, web, 80, 30))
         .containsExactlyInAnyOrder("default/web-1", "default/web-2");
+  }
+
+  @Test
+  void loadBalancerIpsReachBackendsAndLocalPolicyKeepsTheClientAddress() throws Exception {
+    tweed.ok("lab", "apply", "-f", Tweed.HOME.resolve("examples/loadbalancer.yaml").toString());
+    Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
+    Tweed.await(
+        "load balancer routes",
+        Duration.ofSeconds(10),
+        () ->
+            Tweed.ip(tweed.prefix() + "router", "route", "show", "192.0.2.11")
+                .contains("via 172.31.0.12"));
+    // Local policy: only node-2, which hosts the endpoint, gets the traffic.
+    assertThat(Tweed.ip(tweed.prefix() + "router", "route", "show", "192.0.2.11"))
+        .doesNotContain("172.31.0.11", "172.31.0.13");
+    assertThat(Tweed.ip(tweed.prefix() + "router", "route", "show", "192.0.2.10"))
+        .contains("172.31.0.11", "172.31.0.12", "172.31.0.13");
+    for (String lbIp : List.of("192.0.2.10", "192.0.2.11")) {
+      awaitConnect(router, lbIp, 80);
+      ProbeResult r = ProbeClient.probe(router, lbIp, 80, "tcp", Duration.ofSeconds(3));
+      assertThat(r.connected()).as(lbIp + ": " + r.reason()).isTrue();
+      assertThat(r.answer()).isEqualTo("default/lb-1");
+    }
+    ProbeResult local = ProbeClient.clientIp(router, "192.0.2.11", 80, Duration.ofSeconds(3));
+    assertThat(local.answer())
+        .as("Local policy preserves the client address")
+        .isEqualTo("172.31.0.1");
+    ProbeResult cluster = ProbeClient.clientIp(router, "192.0.2.10", 80, Duration.ofSeconds(3));
+    assertThat(cluster.connected()).isTrue();
+    assertThat(cluster.answer()).as("Cluster policy masquerades").isNotEqualTo("172.31.0.1");
+    JsonNode svc = service("lb-local");
+    assertThat(svc.path("spec").path("healthCheckNodePort").asInt()).isBetween(30000, 32767);
   }
 
   @Test
