@@ -24,7 +24,7 @@ final class ServiceProxySync {
   private static final long FULL_SYNC_NANOS = 30_000_000_000L;
   private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
   private final IptablesWriter writer;
-  private String lastApplied = "";
+  private IptablesRuleset lastApplied;
   private long lastFullSync;
 
   ServiceProxySync(IptablesWriter writer) {
@@ -36,23 +36,29 @@ final class ServiceProxySync {
     IptablesRuleset rules =
         new IptablesServiceRenderer(node).render(ServicePortResolver.resolve(services, slices));
     boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
-    if (rules.restoreInput().equals(lastApplied) && !due) {
+    if (rules.equals(lastApplied) && !due) {
       return false;
     }
     long start = System.nanoTime();
+    IptablesWriter.SyncStats stats;
     try {
-      writer.apply(rules);
+      stats = writer.sync(rules, due);
     } catch (CommandFailedException e) {
-      lastApplied = "";
+      lastApplied = null;
       LOG.warn(
           "event=proxy-sync-failed line=\"{}\" error=\"{}\"", offendingLine(e), e.stderr().strip());
       throw e;
     }
-    lastApplied = rules.restoreInput();
-    lastFullSync = System.nanoTime();
+    lastApplied = rules;
+    if (stats.full()) {
+      lastFullSync = System.nanoTime();
+    }
     LOG.info(
-        "event=proxy-synced services={} millis={}",
-        services.size(),
+        "event=proxy-synced full={} service_ports={} written={} chains_deleted={} millis={}",
+        stats.full(),
+        rules.services().size(),
+        stats.servicesWritten(),
+        stats.chainsDeleted(),
         (System.nanoTime() - start) / 1_000_000);
     return true;
   }

@@ -4,24 +4,33 @@ import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Applies a rendered ruleset to the current network namespace as kube-proxy does: one {@code
- * iptables-restore --noflush} transaction for the filter and nat tables (chains it declares are
- * replaced whole, other chains are left alone), plus the jump rules from the built-in chains, each
- * checked with {@code -C} and inserted with {@code -I} when missing. Service chains that are no
- * longer rendered are flushed and deleted in the same transaction. A failed restore changes
- * nothing: the kernel commits a table only when all of it applies.
+ * Applies rendered service rules to a network namespace as kube-proxy does: one {@code
+ * iptables-restore --noflush} transaction, in which the filter table and the nat dispatch chains
+ * are rewritten whole and, on a partial sync, only the service chains that changed since the last
+ * successful sync (chains that disappeared are flushed and deleted in the same transaction). A full
+ * sync rewrites every service, deletes leftover service chains found with {@code iptables-save},
+ * and ensures the jump rules from the built-in chains ({@code -C}, then {@code -I}). A failed
+ * restore changes nothing, since the kernel commits all or nothing, and makes the next sync a full
+ * one.
  */
 public final class IptablesWriter {
   private static final Pattern SERVICE_CHAIN =
       Pattern.compile("^:(KUBE-(?:SVC|SVL|SEP|EXT|FW)-[A-Z0-9]{16}) ", Pattern.MULTILINE);
   private final List<String> prefix;
+  private Optional<Map<String, IptablesRuleset.ChainBlock>> applied = Optional.empty();
+
+  /** What one sync did. */
+  public record SyncStats(
+      boolean full, int servicesWritten, int chainsDeleted, long restoreNanos) {}
 
   public IptablesWriter(List<String> commandPrefix) {
     this.prefix = List.copyOf(commandPrefix);
@@ -37,10 +46,53 @@ public final class IptablesWriter {
     return new IptablesWriter(List.of("ip", "netns", "exec", netns));
   }
 
-  public void apply(IptablesRuleset ruleset) {
-    String input = withStaleChainsRemoved(ruleset.restoreInput());
-    Command.run(argv("iptables-restore", "--noflush"), input);
-    for (IptablesRuleset.JumpRule j : ruleset.jumps()) {
+  /** A full sync. */
+  public SyncStats apply(IptablesRuleset ruleset) {
+    return sync(ruleset, true);
+  }
+
+  public SyncStats sync(IptablesRuleset ruleset, boolean full) {
+    boolean doFull = full || applied.isEmpty();
+    Set<String> write = new LinkedHashSet<>();
+    Set<String> delete = new LinkedHashSet<>();
+    if (doFull) {
+      write.addAll(ruleset.services().keySet());
+      delete.addAll(staleChains(ruleset));
+    } else {
+      Map<String, IptablesRuleset.ChainBlock> before = applied.get();
+      for (var e : ruleset.services().entrySet()) {
+        if (!e.getValue().equals(before.get(e.getKey()))) {
+          write.add(e.getKey());
+        }
+      }
+      Set<String> declared = new HashSet<>();
+      ruleset.services().values().forEach(b -> declared.addAll(b.chainNames()));
+      for (var e : before.entrySet()) {
+        if (!ruleset.services().containsKey(e.getKey()) || write.contains(e.getKey())) {
+          e.getValue().chainNames().stream()
+              .filter(c -> !declared.contains(c))
+              .forEach(delete::add);
+        }
+      }
+    }
+    String input = ruleset.restoreInput(write, delete);
+    long start = System.nanoTime();
+    try {
+      Command.run(argv("iptables-restore", "-w", "--noflush"), input);
+    } catch (RuntimeException e) {
+      applied = Optional.empty();
+      throw e;
+    }
+    long restoreNanos = System.nanoTime() - start;
+    if (doFull) {
+      ensureJumps(ruleset.jumps());
+    }
+    applied = Optional.of(Map.copyOf(ruleset.services()));
+    return new SyncStats(doFull, write.size(), delete.size(), restoreNanos);
+  }
+
+  private void ensureJumps(List<IptablesRuleset.JumpRule> jumps) {
+    for (IptablesRuleset.JumpRule j : jumps) {
       List<String> check = argv("iptables", "-w", "-t", j.table(), "-C", j.chain());
       check.addAll(unquote(j.args()));
       if (!Command.exec(check, "", Map.of()).ok()) {
@@ -56,12 +108,11 @@ public final class IptablesWriter {
     return Command.run(argv("iptables-save"));
   }
 
-  private String withStaleChainsRemoved(String input) {
+  /** Service chains in the kernel that the ruleset no longer declares. */
+  private List<String> staleChains(IptablesRuleset ruleset) {
     Set<String> active = new HashSet<>();
-    Matcher m = SERVICE_CHAIN.matcher(input);
-    while (m.find()) {
-      active.add(m.group(1));
-    }
+    ruleset.services().values().forEach(b -> active.addAll(b.chainNames()));
+    ruleset.natDispatch().chainNames().forEach(active::add);
     List<String> stale = new ArrayList<>();
     Matcher existing = SERVICE_CHAIN.matcher(Command.run(argv("iptables-save", "-t", "nat")));
     while (existing.find()) {
@@ -69,22 +120,7 @@ public final class IptablesWriter {
         stale.add(existing.group(1));
       }
     }
-    if (stale.isEmpty()) {
-      return input;
-    }
-    int natStart = input.indexOf("*nat\n") + "*nat\n".length();
-    int commit = input.indexOf("COMMIT\n", natStart);
-    StringBuilder decl = new StringBuilder();
-    StringBuilder deletes = new StringBuilder();
-    for (String c : stale) {
-      decl.append(':').append(c).append(" - [0:0]\n");
-      deletes.append("-X ").append(c).append('\n');
-    }
-    return input.substring(0, natStart)
-        + decl
-        + input.substring(natStart, commit)
-        + deletes
-        + input.substring(commit);
+    return stale;
   }
 
   /** Arguments as rendered carry shell-style quotes around comments; exec wants them bare. */

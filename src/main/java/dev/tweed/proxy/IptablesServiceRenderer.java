@@ -24,7 +24,7 @@ public final class IptablesServiceRenderer {
   }
 
   /** Lines of one table: chain declarations and rules, kept apart as iptables-restore wants. */
-  private static final class Table {
+  private static class Table {
     final List<String> chains = new ArrayList<>();
     final List<String> rules = new ArrayList<>();
 
@@ -34,6 +34,28 @@ public final class IptablesServiceRenderer {
 
     void rule(String... parts) {
       rules.add(String.join(" ", parts));
+    }
+  }
+
+  /**
+   * The nat rules of one service port: those in the shared dispatch chains go to {@code top}, its
+   * own chains (KUBE-SVC/SVL/EXT/FW/SEP) to a block that an incremental sync can skip.
+   */
+  private static final class ServiceNat extends Table {
+    private final Table top;
+
+    ServiceNat(Table top) {
+      this.top = top;
+    }
+
+    @Override
+    void rule(String... parts) {
+      String line = String.join(" ", parts);
+      if (line.startsWith("-A KUBE-SERVICES ") || line.startsWith("-A KUBE-NODEPORTS ")) {
+        top.rules.add(line);
+      } else {
+        rules.add(line);
+      }
     }
   }
 
@@ -70,8 +92,14 @@ public final class IptablesServiceRenderer {
     List<ServicePort> sorted = new ArrayList<>(ports);
     sorted.sort(
         Comparator.comparing(ServicePort::portNameString).thenComparing(ServicePort::protocol));
+    java.util.LinkedHashMap<String, IptablesRuleset.ChainBlock> blocks =
+        new java.util.LinkedHashMap<>();
     for (ServicePort p : sorted) {
-      renderPort(p, filter, nat);
+      ServiceNat block = new ServiceNat(nat);
+      renderPort(p, filter, block);
+      blocks.put(
+          p.portNameString() + "/" + p.protocolLower(),
+          new IptablesRuleset.ChainBlock(block.chains, block.rules));
     }
 
     nat.rule(
@@ -90,11 +118,9 @@ public final class IptablesServiceRenderer {
     sb.append("*filter\n");
     filter.chains.forEach(l -> sb.append(l).append('\n'));
     filter.rules.forEach(l -> sb.append(l).append('\n'));
-    sb.append("COMMIT\n*nat\n");
-    nat.chains.forEach(l -> sb.append(l).append('\n'));
-    nat.rules.forEach(l -> sb.append(l).append('\n'));
     sb.append("COMMIT\n");
-    return new IptablesRuleset(sb.toString(), jumpRules());
+    return new IptablesRuleset(
+        sb.toString(), new IptablesRuleset.ChainBlock(nat.chains, nat.rules), blocks, jumpRules());
   }
 
   /** kube-proxy's jump rules, in the order they end up after each was inserted at the top. */
@@ -158,7 +184,7 @@ public final class IptablesServiceRenderer {
     return new IptablesRuleset.JumpRule(table, chain, args);
   }
 
-  private void renderPort(ServicePort p, Table filter, Table nat) {
+  private void renderPort(ServicePort p, Table filter, ServiceNat nat) {
     String proto = p.protocolLower();
     String name = p.portNameString();
     String dport = String.valueOf(p.port());

@@ -61,7 +61,7 @@ class IptablesLayoutIT {
         restore.append(line).append('\n');
       }
     }
-    IptablesWriter.inNamespace(ns).apply(new IptablesRuleset(restore.toString(), jumps));
+    IptablesWriter.inNamespace(ns).apply(IptablesRuleset.ofRestoreInput(restore.toString(), jumps));
   }
 
   static List<String> splitQuoted(String s) {
@@ -130,7 +130,7 @@ class IptablesLayoutIT {
         .doesNotHaveDuplicates()
         .hasSize(14);
     IptablesRuleset broken =
-        new IptablesRuleset(
+        IptablesRuleset.ofRestoreInput(
             renderer
                 .render(all)
                 .restoreInput()
@@ -143,5 +143,51 @@ class IptablesLayoutIT {
       assertThat(expected.getMessage()).contains("iptables-restore");
     }
     assertThat(normalised(writer.save())).isEqualTo(normalised(fewer));
+  }
+
+  @Test
+  void aPartialSyncWritesOnlyTheChangedServiceAndEndsWhereAFullSyncWould() throws Exception {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    var renderer =
+        new dev.tweed.proxy.IptablesServiceRenderer(
+            new dev.tweed.proxy.ProxyNode("test-node", "10.0.0.0/8", List.of()));
+    var all = dev.tweed.proxy.IptablesServiceRendererTest.overall();
+    var partial = IptablesWriter.inNamespace(tweedNs);
+    partial.apply(renderer.render(all));
+    // svc4 loses an endpoint; svc1 goes away entirely.
+    List<dev.tweed.proxy.ServicePort> changed = new ArrayList<>();
+    for (var p : all) {
+      if (p.name().equals("svc1")) {
+        continue;
+      }
+      if (p.name().equals("svc4")) {
+        p =
+            new dev.tweed.proxy.ServicePort(
+                p.namespace(),
+                p.name(),
+                p.portName(),
+                p.protocol(),
+                p.clusterIp(),
+                p.port(),
+                p.nodePort(),
+                p.externalIps(),
+                p.loadBalancerIps(),
+                p.loadBalancerSourceRanges(),
+                p.affinityTimeoutSeconds(),
+                p.externalPolicyLocal(),
+                p.internalPolicyLocal(),
+                p.healthCheckNodePort(),
+                p.endpoints().subList(0, 1));
+      }
+      changed.add(p);
+    }
+    var stats = partial.sync(renderer.render(changed), false);
+    assertThat(stats.full()).isFalse();
+    assertThat(stats.servicesWritten()).isEqualTo(1);
+    assertThat(stats.chainsDeleted()).as("svc1's SVC and SEP, svc4's second SEP").isEqualTo(3);
+    IptablesWriter.inNamespace(kubeNs).apply(renderer.render(changed));
+    assertThat(normalised(partial.save()))
+        .isEqualTo(normalised(IptablesWriter.inNamespace(kubeNs).save()));
   }
 }
