@@ -25,6 +25,8 @@ final class ServiceProxySync {
   private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
   private final IptablesWriter writer;
   private IptablesRuleset lastApplied;
+  private IptablesServiceRenderer renderer;
+  private ProxyNode renderedFor;
   private long lastFullSync;
 
   ServiceProxySync(IptablesWriter writer) {
@@ -33,8 +35,11 @@ final class ServiceProxySync {
 
   /** Returns true when rules were written. */
   boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
-    IptablesRuleset rules =
-        new IptablesServiceRenderer(node).render(ServicePortResolver.resolve(services, slices));
+    if (renderer == null || !node.equals(renderedFor)) {
+      renderer = new IptablesServiceRenderer(node);
+      renderedFor = node;
+    }
+    IptablesRuleset rules = renderer.render(ServicePortResolver.resolve(services, slices));
     boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
     if (rules.equals(lastApplied) && !due) {
       return false;

@@ -9,6 +9,7 @@ import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,7 +18,11 @@ import picocli.CommandLine.Option;
 @Command(
     name = "bench",
     description = "Benchmarks against baselines measured in the same run.",
-    subcommands = {BenchCommand.Cni.class, BenchCommand.Throughput.class})
+    subcommands = {
+      BenchCommand.Cni.class,
+      BenchCommand.Throughput.class,
+      BenchCommand.Services.class
+    })
 public final class BenchCommand {
 
   /** Runs {@code body} in a fresh lab named "bench", removed afterwards whatever happens. */
@@ -114,6 +119,48 @@ public final class BenchCommand {
             System.out.printf("ratio pod-to-pod/bare veth: %.2f%n", pods / veth);
             return 0;
           });
+    }
+  }
+
+  @Command(
+      name = "services",
+      description = "Service sync cost and first-connection latency at scale.")
+  static final class Services implements Callable<Integer> {
+    @Option(
+        names = "--services",
+        defaultValue = "100,1000,10000",
+        split = ",",
+        description = "Service counts.")
+    List<Integer> counts;
+
+    @Option(names = "--endpoints-per-service", defaultValue = "10")
+    int endpoints;
+
+    @Option(
+        names = "--connections",
+        defaultValue = "50",
+        description = "New connections timed per count.")
+    int connections;
+
+    @Option(names = "--mode", defaultValue = "iptables", description = "iptables")
+    String mode;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!mode.equals("iptables")) {
+        throw new IllegalArgumentException(
+            "--mode " + mode + " is not supported yet (supported: iptables)");
+      }
+      var results =
+          new dev.tweed.bench.ServiceSyncBenchmark(System.out).run(counts, endpoints, connections);
+      var first = results.getFirst();
+      var last = results.getLast();
+      System.out.printf(
+          "first-connection median at N=%d vs N=%d: %.2fx%n",
+          last.services(),
+          first.services(),
+          last.firstConnection().median() / first.firstConnection().median());
+      return 0;
     }
   }
 }

@@ -42,14 +42,19 @@ public final class ProxyCommand {
     @Option(names = "--node-ip", description = "The node's addresses (repeatable).")
     List<String> nodeIps = new ArrayList<>();
 
-    @Option(names = "--mode", defaultValue = "iptables", description = "iptables")
+    @Option(names = "--mode", defaultValue = "iptables", description = "iptables | nftables")
     String mode;
+
+    @Option(
+        names = "--service-cidr",
+        defaultValue = "10.96.0.0/16",
+        description = "ClusterIP range (nftables drops traffic to unallocated ones).")
+    String serviceCidr;
 
     @Override
     public Integer call() throws Exception {
-      if (!mode.equals("iptables")) {
-        throw new IllegalArgumentException(
-            "--mode " + mode + " is not supported yet (supported: iptables)");
+      if (!mode.equals("iptables") && !mode.equals("nftables")) {
+        throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
       }
       dev.tweed.model.Cidr.parse(clusterCidr);
       List<JsonNode> services = new ArrayList<>();
@@ -62,10 +67,13 @@ public final class ProxyCommand {
         }
       }
       var ports = ServicePortResolver.resolve(services, slices);
+      ProxyNode node = new ProxyNode(nodeName, clusterCidr, nodeIps);
       System.out.print(
-          new IptablesServiceRenderer(new ProxyNode(nodeName, clusterCidr, nodeIps))
-              .render(ports)
-              .render());
+          mode.equals("nftables")
+              ? new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr)
+                  .render(ports)
+                  .render()
+              : new IptablesServiceRenderer(node).render(ports).render());
       return 0;
     }
   }

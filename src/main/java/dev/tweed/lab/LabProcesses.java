@@ -31,7 +31,6 @@ public final class LabProcesses {
         "--enable-native-access=ALL-UNNAMED",
         "-Xmx128m",
         "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
         "-cp",
         jar,
         "dev.tweed.cli.TweedCommand");

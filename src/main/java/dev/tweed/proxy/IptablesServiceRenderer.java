@@ -2,8 +2,10 @@ package dev.tweed.proxy;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Renders service ports into the filter and nat rules kube-proxy's iptables mode writes, rule for
@@ -12,12 +14,24 @@ import java.util.Locale;
  * policy with statistic (and recent, for ClientIP affinity) matches, KUBE-SEP- per endpoint, and
  * the filter rules that REJECT or DROP what has no endpoints.
  *
- * <p>It assumes what kube-proxy detects on such a host: iptables with --random-fully, localhost
- * NodePorts on (route_localnet), no nfacct in the kernel, nf_conntrack_tcp_be_liberal off.
+ * <p>An instance keeps the last render per service port and is meant for one thread (an agent's
+ * sync loop). It assumes what kube-proxy detects on such a host: iptables with --random-fully,
+ * localhost NodePorts on (route_localnet), no nfacct in the kernel, nf_conntrack_tcp_be_liberal
+ * off.
  */
 public final class IptablesServiceRenderer {
   static final String MARK = "0x4000";
   private final ProxyNode node;
+
+  /** What one service port renders to; reused while the port's inputs stay equal. */
+  private record RenderedPort(
+      List<String> filterRules, List<String> dispatchRules, IptablesRuleset.ChainBlock block) {}
+
+  /**
+   * The last render's output per port: a sync after one endpoint change renders one port, as
+   * kube-proxy's partial syncs skip unchanged services. Replaced, not grown, on every render.
+   */
+  private Map<ServicePort, RenderedPort> cache = new HashMap<>();
 
   public IptablesServiceRenderer(ProxyNode node) {
     this.node = node;
@@ -94,13 +108,26 @@ public final class IptablesServiceRenderer {
         Comparator.comparing(ServicePort::portNameString).thenComparing(ServicePort::protocol));
     java.util.LinkedHashMap<String, IptablesRuleset.ChainBlock> blocks =
         new java.util.LinkedHashMap<>();
+    Map<ServicePort, RenderedPort> nextCache = new HashMap<>();
     for (ServicePort p : sorted) {
-      ServiceNat block = new ServiceNat(nat);
-      renderPort(p, filter, block);
-      blocks.put(
-          p.portNameString() + "/" + p.protocolLower(),
-          new IptablesRuleset.ChainBlock(block.chains, block.rules));
+      RenderedPort r = cache.get(p);
+      if (r == null) {
+        Table portFilter = new Table();
+        Table dispatch = new Table();
+        ServiceNat block = new ServiceNat(dispatch);
+        renderPort(p, portFilter, block);
+        r =
+            new RenderedPort(
+                List.copyOf(portFilter.rules),
+                List.copyOf(dispatch.rules),
+                new IptablesRuleset.ChainBlock(block.chains, block.rules));
+      }
+      nextCache.put(p, r);
+      filter.rules.addAll(r.filterRules());
+      nat.rules.addAll(r.dispatchRules());
+      blocks.put(p.portNameString() + "/" + p.protocolLower(), r.block());
     }
+    cache = nextCache;
 
     nat.rule(
         "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS");

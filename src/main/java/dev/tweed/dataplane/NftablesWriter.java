@@ -1,0 +1,151 @@
+package dev.tweed.dataplane;
+
+import dev.tweed.proxy.NftablesRuleset;
+import dev.tweed.sys.Command;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Applies a rendered nftables ruleset with one {@code nft -f} transaction, as kube-proxy's nftables
+ * mode does. A full sync replaces the table whole; a partial sync touches only the service ports
+ * that changed: their old map elements are deleted, their chains flushed (or deleted when gone),
+ * and their new chains, rules and elements added. A failed transaction changes nothing and makes
+ * the next sync a full one.
+ */
+public final class NftablesWriter {
+  private static final Pattern ELEMENT =
+      Pattern.compile("^add element (\\S+ \\S+) (\\S+) \\{ (.*) \\}$");
+  private static final Pattern DECLARATION = Pattern.compile("^add (chain|set) (\\S+ \\S+) (\\S+)");
+  private final List<String> prefix;
+  private Optional<NftablesRuleset> applied = Optional.empty();
+
+  public NftablesWriter(List<String> commandPrefix) {
+    this.prefix = List.copyOf(commandPrefix);
+  }
+
+  public static NftablesWriter here() {
+    return new NftablesWriter(List.of());
+  }
+
+  public static NftablesWriter inNamespace(String netns) {
+    return new NftablesWriter(List.of("ip", "netns", "exec", netns));
+  }
+
+  /** Returns {services written, transaction nanoseconds}. */
+  public IptablesWriter.SyncStats sync(NftablesRuleset ruleset, boolean full) {
+    boolean doFull = full || applied.isEmpty() || !applied.get().base().equals(ruleset.base());
+    String script;
+    int written;
+    if (doFull) {
+      script = ruleset.replaceScript();
+      written = ruleset.services().size();
+    } else {
+      StringBuilder sb = new StringBuilder();
+      written = partial(applied.get().services(), ruleset.services(), sb);
+      script = sb.toString();
+    }
+    long start = System.nanoTime();
+    if (!script.isEmpty()) {
+      try {
+        Command.run(argv("nft", "-f", "-"), script);
+      } catch (RuntimeException e) {
+        applied = Optional.empty();
+        throw e;
+      }
+    }
+    long nanos = System.nanoTime() - start;
+    applied = Optional.of(ruleset);
+    return new IptablesWriter.SyncStats(doFull, written, 0, nanos);
+  }
+
+  private static int partial(
+      Map<String, List<String>> before, Map<String, List<String>> after, StringBuilder sb) {
+    Set<String> changed = new HashSet<>();
+    for (String k : before.keySet()) {
+      if (!before.get(k).equals(after.get(k))) {
+        changed.add(k);
+      }
+    }
+    for (String k : after.keySet()) {
+      if (!before.containsKey(k)) {
+        changed.add(k);
+      }
+    }
+    List<String> deletes = new ArrayList<>();
+    List<String> flushes = new ArrayList<>();
+    List<String> removals = new ArrayList<>();
+    for (String k : changed) {
+      List<String> old = before.getOrDefault(k, List.of());
+      Set<String> newDecls = new HashSet<>();
+      for (String l : after.getOrDefault(k, List.of())) {
+        Matcher d = DECLARATION.matcher(l);
+        if (d.find()) {
+          newDecls.add(d.group(1) + " " + d.group(3));
+        }
+      }
+      for (String l : old) {
+        Matcher e = ELEMENT.matcher(l);
+        if (e.find()) {
+          deletes.add(
+              "delete element " + e.group(1) + " " + e.group(2) + " { " + key(e.group(3)) + " }");
+          continue;
+        }
+        Matcher d = DECLARATION.matcher(l);
+        if (d.find()) {
+          String what = d.group(1);
+          String name = d.group(3);
+          if (what.equals("chain")) {
+            flushes.add("flush chain " + d.group(2) + " " + name);
+          }
+          if (!newDecls.contains(what + " " + name)) {
+            removals.add("delete " + what + " " + d.group(2) + " " + name);
+          }
+        }
+      }
+    }
+    deletes.forEach(l -> sb.append(l).append('\n'));
+    flushes.forEach(l -> sb.append(l).append('\n'));
+    // Chains before sets: a flushed chain no longer refers to an affinity set.
+    removals.stream()
+        .filter(l -> l.startsWith("delete chain"))
+        .forEach(l -> sb.append(l).append('\n'));
+    removals.stream()
+        .filter(l -> l.startsWith("delete set"))
+        .forEach(l -> sb.append(l).append('\n'));
+    for (String k : changed) {
+      if (after.containsKey(k)) {
+        StringBuilder block = new StringBuilder();
+        NftablesRuleset.appendBlock(block, after.get(k));
+        sb.append(block);
+      }
+    }
+    return changed.size();
+  }
+
+  /** The key of a set or map element: without its verdict and comment. */
+  static String key(String element) {
+    String k = element;
+    int verdict = k.indexOf(" : ");
+    if (verdict >= 0) {
+      k = k.substring(0, verdict);
+    }
+    int comment = k.indexOf(" comment ");
+    return comment >= 0 ? k.substring(0, comment) : k;
+  }
+
+  public String list() {
+    return Command.run(argv("nft", "list", "ruleset"));
+  }
+
+  private List<String> argv(String... cmd) {
+    List<String> out = new ArrayList<>(prefix);
+    out.addAll(List.of(cmd));
+    return out;
+  }
+}

@@ -1,0 +1,43 @@
+package dev.tweed.proxy;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A rendered nftables ruleset: the table's fixed skeleton (sets, verdict maps, base chains) and,
+ * per service port, its chains and the map elements that lead to them. The text is an {@code nft
+ * -f} script in the form of kube-proxy's nftables transactions.
+ */
+public record NftablesRuleset(String table, List<String> base, Map<String, List<String>> services) {
+  public NftablesRuleset {
+    base = List.copyOf(base);
+    services = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(services));
+  }
+
+  /** The whole ruleset, as kube-proxy would write it to an empty table. */
+  public String render() {
+    StringBuilder sb = new StringBuilder();
+    base.forEach(l -> sb.append(l).append('\n'));
+    services.values().forEach(lines -> appendBlock(sb, lines));
+    return sb.toString();
+  }
+
+  /** A service's chains and sets are declared before its rules, which may jump to any of them. */
+  public static void appendBlock(StringBuilder sb, List<String> lines) {
+    for (String l : lines) {
+      if (l.startsWith("add chain ") || l.startsWith("add set ")) {
+        sb.append(l).append('\n');
+      }
+    }
+    for (String l : lines) {
+      if (!l.startsWith("add chain ") && !l.startsWith("add set ")) {
+        sb.append(l).append('\n');
+      }
+    }
+  }
+
+  /** A script that replaces the table whole in one transaction. */
+  public String replaceScript() {
+    return "add table ip " + table + "\ndelete table ip " + table + "\n" + render();
+  }
+}

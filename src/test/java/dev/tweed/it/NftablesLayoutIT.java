@@ -1,0 +1,180 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.dataplane.NftablesWriter;
+import dev.tweed.lab.Namespaces;
+import dev.tweed.model.Json;
+import dev.tweed.proxy.IptablesServiceRendererTest;
+import dev.tweed.proxy.NftablesRuleset;
+import dev.tweed.proxy.NftablesServiceRenderer;
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePort;
+import dev.tweed.sys.Command;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Tweed's nftables table, as the kernel holds it, equals kube-proxy's for the same inputs. */
+class NftablesLayoutIT {
+  final String suffix = Integer.toString(ThreadLocalRandom.current().nextInt(1 << 20), 36);
+  final String tweedNs = "tw-nft" + suffix + "-tweed";
+  final String kubeNs = "tw-nft" + suffix + "-kube";
+  static final ProxyNode NODE = new ProxyNode("test-node", "10.0.0.0/8", List.of("192.168.0.2"));
+
+  @AfterEach
+  void cleanup() {
+    Namespaces.delete(tweedNs);
+    Namespaces.delete(kubeNs);
+  }
+
+  /** The table as the kernel lists it, without handles, with set elements in a stable order. */
+  static String normalised(String ns) {
+    JsonNode listing =
+        Json.parse(
+            Command.run(
+                List.of(
+                    "ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", "tweed-proxy")));
+    TreeMap<String, String> objects = new TreeMap<>();
+    Map<String, Integer> ruleIndex = new TreeMap<>();
+    for (JsonNode o : listing.path("nftables")) {
+      String kind = o.fieldNames().next();
+      if (kind.equals("metainfo")) {
+        continue;
+      }
+      ObjectNode body = ((ObjectNode) o.get(kind)).deepCopy();
+      body.remove("handle");
+      if (body.has("elem")) {
+        List<String> elems = new ArrayList<>();
+        body.get("elem").forEach(e -> elems.add(e.toString()));
+        elems.sort(null);
+        ArrayNode sorted = Json.MAPPER.createArrayNode();
+        elems.forEach(e -> sorted.add(Json.parse(e)));
+        body.set("elem", sorted);
+      }
+      String id =
+          kind.equals("rule")
+              ? "rule "
+                  + body.path("chain").asText()
+                  + " #"
+                  + ruleIndex.merge(body.path("chain").asText(), 1, Integer::sum)
+              : kind + " " + body.path("name").asText();
+      objects.put(id, body.toString());
+    }
+    StringBuilder sb = new StringBuilder();
+    objects.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+    return sb.toString();
+  }
+
+  /** Loads an nft script, declaring every chain and set before any rule refers to it. */
+  static void load(String ns, String script) {
+    List<String> decls = new ArrayList<>();
+    List<String> rest = new ArrayList<>();
+    for (String l : script.split("\n")) {
+      if (l.isBlank() || l.startsWith("#")) {
+        continue;
+      }
+      (l.matches("add (table|chain|set|map) .*") ? decls : rest).add(l);
+    }
+    Command.run(
+        List.of("ip", "netns", "exec", ns, "nft", "-f", "-"),
+        String.join("\n", decls) + "\n" + String.join("\n", rest) + "\n");
+  }
+
+  @Test
+  void renderedTableReadsBackExactlyAsKubeProxysDoes() throws Exception {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    Command.Result r =
+        Command.exec(
+            List.of(
+                Tweed.HOME.resolve("tweed").toString(),
+                "proxy",
+                "render",
+                "--mode",
+                "nftables",
+                "-f",
+                "src/test/resources/proxy/overall.yaml",
+                "--node-name",
+                "test-node",
+                "--cluster-cidr",
+                "10.0.0.0/8",
+                "--node-ip",
+                "192.168.0.2",
+                "--service-cidr",
+                "172.30.0.0/16"),
+            "",
+            Map.of());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    Command.run(List.of("ip", "netns", "exec", tweedNs, "nft", "-f", "-"), r.stdout());
+    load(kubeNs, Files.readString(Path.of("src/test/resources/proxy/overall-kube-proxy.nft")));
+    String tweed = normalised(tweedNs);
+    assertThat(tweed).contains("chain service-ULMVA6XW-ns1/svc1/tcp/p80");
+    assertThat(tweed).isEqualTo(normalised(kubeNs));
+  }
+
+  @Test
+  void aPartialSyncEndsWhereAFullSyncWouldAndAFailedOneChangesNothing() throws Exception {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    List<ServicePort> all = IptablesServiceRendererTest.overall();
+    NftablesWriter partial = NftablesWriter.inNamespace(tweedNs);
+    partial.sync(renderer.render(all), true);
+    List<ServicePort> changed = new ArrayList<>();
+    for (ServicePort p : all) {
+      if (p.name().equals("svc1")) {
+        continue;
+      }
+      if (p.name().equals("svc4") || p.name().equals("svc5")) {
+        p =
+            new ServicePort(
+                p.namespace(),
+                p.name(),
+                p.portName(),
+                p.protocol(),
+                p.clusterIp(),
+                p.port(),
+                p.nodePort(),
+                p.externalIps(),
+                p.loadBalancerIps(),
+                p.loadBalancerSourceRanges(),
+                p.affinityTimeoutSeconds(),
+                p.externalPolicyLocal(),
+                p.internalPolicyLocal(),
+                p.healthCheckNodePort(),
+                p.name().equals("svc4") ? p.endpoints().subList(0, 1) : List.of());
+      }
+      changed.add(p);
+    }
+    NftablesRuleset next = renderer.render(changed);
+    var stats = partial.sync(next, false);
+    assertThat(stats.full()).isFalse();
+    assertThat(stats.servicesWritten()).isEqualTo(3);
+    NftablesWriter.inNamespace(kubeNs).sync(next, true);
+    String afterPartial = normalised(tweedNs);
+    assertThat(afterPartial).isEqualTo(normalised(kubeNs));
+
+    NftablesRuleset broken =
+        new NftablesRuleset(
+            next.table(),
+            next.base(),
+            Map.of("bad", List.of("add rule ip tweed-proxy no-such-chain accept")));
+    try {
+      NftablesWriter.inNamespace(tweedNs).sync(broken, true);
+      throw new AssertionError("a transaction with a bad rule must fail");
+    } catch (dev.tweed.sys.CommandFailedException expected) {
+      assertThat(expected.getMessage()).contains("nft");
+    }
+    assertThat(normalised(tweedNs)).isEqualTo(afterPartial);
+  }
+}

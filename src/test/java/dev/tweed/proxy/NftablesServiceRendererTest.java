@@ -1,0 +1,54 @@
+package dev.tweed.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tweed.Golden;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class NftablesServiceRendererTest {
+  static final ProxyNode NODE = new ProxyNode("test-node", "10.0.0.0/8", List.of("192.168.0.2"));
+
+  static ServicePort port(String ns, String name) {
+    return new ServicePort(
+        ns,
+        name,
+        "p80",
+        "TCP",
+        "172.30.0.41",
+        80,
+        0,
+        List.of(),
+        List.of(),
+        List.of(),
+        Optional.empty(),
+        false,
+        false,
+        0,
+        List.of());
+  }
+
+  @Test
+  void chainNamesAreKubeProxys() {
+    // Values from kube-proxy's nftables tests.
+    ServicePort svc1 = port("ns1", "svc1");
+    assertThat(NftablesServiceRenderer.serviceChain(svc1))
+        .isEqualTo("service-ULMVA6XW-ns1/svc1/tcp/p80");
+    assertThat(
+            NftablesServiceRenderer.endpointChain(
+                svc1, new ServicePort.Endpoint("10.180.0.1", 80, Optional.empty())))
+        .isEqualTo("endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80");
+    assertThat(NftablesServiceRenderer.serviceChain(port("ns5", "svc5")))
+        .isEqualTo("service-HVFWP5L3-ns5/svc5/tcp/p80");
+  }
+
+  @Test
+  void overallRulesetMatchesGolden() throws Exception {
+    String got =
+        new NftablesServiceRenderer(NODE, "172.30.0.0/16")
+            .render(IptablesServiceRendererTest.overall())
+            .render();
+    Golden.assertMatches("proxy/overall-nftables.nft", got);
+  }
+}
