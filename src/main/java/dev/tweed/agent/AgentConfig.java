@@ -8,4 +8,10 @@ import java.time.Duration;
  * (traffic from outside it to a Service is masqueraded).
  */
 public record AgentConfig(
-    String nodeName, Path storeDir, Path socket, Duration resyncInterval, String clusterCidr) {}
+    String nodeName,
+    Path storeDir,
+    Path socket,
+    Duration resyncInterval,
+    String clusterCidr,
+    String serviceCidr,
+    String proxyMode) {}

@@ -42,8 +42,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Syncer syncer;
   private final NodeDataplaneCalculator calc;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
-  private final ServiceProxySync proxy =
-      new ServiceProxySync(dev.tweed.dataplane.IptablesWriter.here());
+  private final ServiceProxySync proxy;
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean dirty = new AtomicBoolean(true);
   private final AtomicLong reconciles = new AtomicLong();
@@ -69,6 +68,7 @@ public final class NodeAgent implements AutoCloseable {
     this.config = config;
     this.store = new JournalDatastore(config.storeDir());
     this.calc = new NodeDataplaneCalculator(config.nodeName());
+    this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
     this.syncer =
         new Syncer(
             store,

@@ -24,17 +24,34 @@ final class ServiceProxySync {
   private static final long FULL_SYNC_NANOS = 30_000_000_000L;
   private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
   private final IptablesWriter writer;
+  private final dev.tweed.dataplane.NftablesWriter nftWriter;
+  private final String mode;
+  private final String serviceCidr;
+  private dev.tweed.proxy.NftablesRuleset lastNft;
   private IptablesRuleset lastApplied;
   private IptablesServiceRenderer renderer;
   private ProxyNode renderedFor;
   private long lastFullSync;
 
-  ServiceProxySync(IptablesWriter writer) {
-    this.writer = writer;
+  /**
+   * @param mode "iptables" (kube-proxy's iptables layout) or "nftables" (its nftables layout)
+   * @param serviceCidr the ClusterIP range; nftables mode drops traffic to unallocated ones
+   */
+  ServiceProxySync(String mode, String serviceCidr) {
+    if (!mode.equals("iptables") && !mode.equals("nftables")) {
+      throw new IllegalArgumentException("proxy mode must be iptables or nftables, got " + mode);
+    }
+    this.mode = mode;
+    this.serviceCidr = serviceCidr;
+    this.writer = IptablesWriter.here();
+    this.nftWriter = dev.tweed.dataplane.NftablesWriter.here();
   }
 
   /** Returns true when rules were written. */
   boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
+    if (mode.equals("nftables")) {
+      return syncNftables(node, services, slices);
+    }
     if (renderer == null || !node.equals(renderedFor)) {
       renderer = new IptablesServiceRenderer(node);
       renderedFor = node;
@@ -64,6 +81,36 @@ final class ServiceProxySync {
         rules.services().size(),
         stats.servicesWritten(),
         stats.chainsDeleted(),
+        (System.nanoTime() - start) / 1_000_000);
+    return true;
+  }
+
+  private boolean syncNftables(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
+    var rules =
+        new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr)
+            .render(ServicePortResolver.resolve(services, slices));
+    boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+    if (rules.equals(lastNft) && !due) {
+      return false;
+    }
+    long start = System.nanoTime();
+    IptablesWriter.SyncStats stats;
+    try {
+      stats = nftWriter.sync(rules, due);
+    } catch (CommandFailedException e) {
+      lastNft = null;
+      LOG.warn("event=proxy-sync-failed mode=nftables error=\"{}\"", e.stderr().strip());
+      throw e;
+    }
+    lastNft = rules;
+    if (stats.full()) {
+      lastFullSync = System.nanoTime();
+    }
+    LOG.info(
+        "event=proxy-synced mode=nftables full={} service_ports={} written={} millis={}",
+        stats.full(),
+        rules.services().size(),
+        stats.servicesWritten(),
         (System.nanoTime() - start) / 1_000_000);
     return true;
   }

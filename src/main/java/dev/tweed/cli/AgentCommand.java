@@ -32,6 +32,12 @@ public final class AgentCommand implements Callable<Integer> {
   @Option(names = "--cluster-cidr", defaultValue = "10.244.0.0/16", description = "Pod CIDR.")
   String clusterCidr;
 
+  @Option(names = "--service-cidr", defaultValue = "10.96.0.0/16", description = "ClusterIP range.")
+  String serviceCidr;
+
+  @Option(names = "--proxy-mode", defaultValue = "iptables", description = "iptables | nftables")
+  String proxyMode;
+
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
@@ -41,7 +47,9 @@ public final class AgentCommand implements Callable<Integer> {
         resync.endsWith("ms")
             ? Duration.ofMillis(Long.parseLong(resync.substring(0, resync.length() - 2)))
             : Duration.parse("PT" + resync.toUpperCase());
-    NodeAgent agent = new NodeAgent(new AgentConfig(node, store, socket, interval, clusterCidr));
+    NodeAgent agent =
+        new NodeAgent(
+            new AgentConfig(node, store, socket, interval, clusterCidr, serviceCidr, proxyMode));
     Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
     agent.run();
     return 0;

@@ -74,6 +74,12 @@ public final class LabCommand {
     String routing;
 
     @Option(
+        names = "--proxy",
+        defaultValue = "iptables",
+        description = "Service proxy: iptables | nftables.")
+    String proxy;
+
+    @Option(
         names = {"-f", "--filename"},
         description = "Resources to apply once the lab is up.")
     Path file;
@@ -85,7 +91,7 @@ public final class LabCommand {
         LabResources.read(file); // refuse a bad file before building anything
       }
       try {
-        l.up(nodes, routing);
+        l.up(nodes, routing, proxy);
       } catch (IllegalStateException alreadyUp) {
         throw alreadyUp;
       } catch (Exception e) {

@@ -40,6 +40,13 @@ public final class Lab {
   }
 
   public void up(int nodes, String routing) throws IOException {
+    up(nodes, routing, "iptables");
+  }
+
+  public void up(int nodes, String routing, String proxy) throws IOException {
+    if (!proxy.equals("iptables") && !proxy.equals("nftables")) {
+      throw new IllegalArgumentException("--proxy must be iptables or nftables, got " + proxy);
+    }
     if (nodes < 1 || nodes > 200) {
       throw new IllegalArgumentException("--nodes must be between 1 and 200");
     }
@@ -51,7 +58,7 @@ public final class Lab {
       throw new IllegalStateException(
           "lab '" + layout.name() + "' is already up (or left over); run 'tweed lab down' first");
     }
-    LabState state = new LabState(nodes, routing, java.util.Map.of());
+    LabState state = new LabState(nodes, routing, proxy, java.util.Map.of());
     state.write(layout);
     buildFabric();
     for (int i = 1; i <= nodes; i++) {
@@ -86,8 +93,8 @@ public final class Lab {
     state.write(layout);
     awaitAgentsReady(nodes);
     out.printf(
-        "agents ready on %d nodes; pod CIDR %s in /%d blocks, VXLAN overlay%n",
-        nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE);
+        "agents ready on %d nodes; pod CIDR %s in /%d blocks, VXLAN overlay, %s service proxy%n",
+        nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE, proxy);
   }
 
   private void buildFabric() {
@@ -153,6 +160,10 @@ public final class Lab {
                 layout.agentSocket(node).toString(),
                 "--cluster-cidr",
                 LabLayout.POD_CIDR,
+                "--service-cidr",
+                ServiceAllocator.SERVICE_CIDR.toString(),
+                "--proxy-mode",
+                state.proxy(),
                 "--lab-marker",
                 "lab=" + layout.name()),
             layout.logDir().resolve(node + "-agent.log"));

@@ -16,7 +16,7 @@ import java.util.TreeMap;
  * crashed or half-finished {@code up}: the node count, the routing mode, and the PID of every
  * process the lab started (by role).
  */
-public record LabState(int nodes, String routing, Map<String, Long> pids) {
+public record LabState(int nodes, String routing, String proxy, Map<String, Long> pids) {
   public LabState {
     pids = Map.copyOf(pids);
   }
@@ -24,7 +24,7 @@ public record LabState(int nodes, String routing, Map<String, Long> pids) {
   public LabState withPid(String role, long pid) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.put(role, pid);
-    return new LabState(nodes, routing, m);
+    return new LabState(nodes, routing, proxy, m);
   }
 
   public static Optional<LabState> read(LabLayout layout) {
@@ -35,7 +35,12 @@ public record LabState(int nodes, String routing, Map<String, Long> pids) {
       JsonNode n = Json.MAPPER.readTree(layout.stateFile().toFile());
       TreeMap<String, Long> pids = new TreeMap<>();
       n.path("pids").properties().forEach(e -> pids.put(e.getKey(), e.getValue().asLong()));
-      return Optional.of(new LabState(n.path("nodes").asInt(), n.path("routing").asText(), pids));
+      return Optional.of(
+          new LabState(
+              n.path("nodes").asInt(),
+              n.path("routing").asText(),
+              n.path("proxy").asText("iptables"),
+              pids));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + layout.stateFile(), e);
     }
@@ -45,6 +50,7 @@ public record LabState(int nodes, String routing, Map<String, Long> pids) {
     ObjectNode n = Json.object();
     n.put("nodes", nodes);
     n.put("routing", routing);
+    n.put("proxy", proxy);
     ObjectNode p = n.putObject("pids");
     pids.forEach(p::put);
     try {

@@ -20,24 +20,37 @@ import org.junit.jupiter.api.Test;
 
 /** Services in a 3-node lab, with real traffic: ClusterIP, NodePort, no endpoints, affinity. */
 @org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
+@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
 class ServiceIT {
-  static final Tweed tweed = Tweed.newLab("svc");
-  static Path client;
+  final Tweed tweed = Tweed.newLab("svc");
+  Path client;
+
+  /** The proxy mode the lab runs; a subclass runs every test again in the other one. */
+  String proxyMode() {
+    return "iptables";
+  }
 
   @BeforeAll
-  static void up() throws Exception {
+  void up() throws Exception {
     tweed.ok(
-        "lab", "up", "--nodes", "3", "-f", Tweed.HOME.resolve("examples/services.yaml").toString());
+        "lab",
+        "up",
+        "--proxy",
+        proxyMode(),
+        "--nodes",
+        "3",
+        "-f",
+        Tweed.HOME.resolve("examples/services.yaml").toString());
     client = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-client");
   }
 
   @AfterAll
-  static void down() {
+  void down() {
     tweed.ok("lab", "down");
     assertThat(tweed.namespaces()).isEmpty();
   }
 
-  static JsonNode service(String name) {
+  JsonNode service(String name) {
     for (JsonNode s : Json.parse(tweed.ok("lab", "get", "services", "-o", "json")).path("items")) {
       if (s.path("metadata").path("name").asText().equals(name)) {
         return s;
@@ -46,11 +59,11 @@ class ServiceIT {
     throw new AssertionError("no service " + name);
   }
 
-  static void awaitConnect(String ip, int port) {
+  void awaitConnect(String ip, int port) {
     awaitConnect(client, ip, port);
   }
 
-  static void awaitConnect(Path from, String ip, int port) {
+  void awaitConnect(Path from, String ip, int port) {
     Tweed.await(
         ip + ":" + port + " answers",
         Duration.ofSeconds(10),
@@ -63,7 +76,7 @@ class ServiceIT {
         });
   }
 
-  static Set<String> answers(Path from, String ip, int port, int probes) throws Exception {
+  Set<String> answers(Path from, String ip, int port, int probes) throws Exception {
     Set<String> seen = new HashSet<>();
     for (int i = 0; i < probes; i++) {
       ProbeResult r = ProbeClient.probe(from, ip, port, "tcp", Duration.ofSeconds(2));
@@ -103,6 +116,25 @@ class ServiceIT {
 
   @Test
   void nodesCarryKubeProxysChainsForTheService() {
+    if (proxyMode().equals("nftables")) {
+      String table =
+          Command.run(
+              List.of(
+                  "ip",
+                  "netns",
+                  "exec",
+                  tweed.nodeNs("node-2"),
+                  "nft",
+                  "list",
+                  "table",
+                  "ip",
+                  "tweed-proxy"));
+      String clusterIp = service("web").path("spec").path("clusterIP").asText();
+      assertThat(table).contains("chain service-").contains("default/web/tcp/http");
+      assertThat(table).contains(clusterIp + " . tcp . 80 : goto service-");
+      assertThat(table).contains("numgen random mod 3 vmap");
+      return;
+    }
     String save =
         Command.run(
             List.of("ip", "netns", "exec", tweed.nodeNs("node-2"), "iptables-save", "-t", "nat"));
