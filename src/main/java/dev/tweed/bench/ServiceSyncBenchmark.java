@@ -46,16 +46,26 @@ public final class ServiceSyncBenchmark {
   }
 
   public List<Result> run(List<Integer> counts, int endpoints, int connections) throws Exception {
+    return run(counts, endpoints, connections, "iptables");
+  }
+
+  /** Runs every count in one mode ("iptables" or "nftables"). */
+  public List<Result> run(List<Integer> counts, int endpoints, int connections, String mode)
+      throws Exception {
     List<Result> results = new ArrayList<>();
     for (int n : counts) {
       String ns = "tw-bench-svc" + n;
       Namespaces.delete(ns);
       Namespaces.add(ns);
       try (ProbeServer server = backends(ns, endpoints)) {
-        results.add(measure(ns, n, endpoints, connections));
+        results.add(
+            mode.equals("nftables")
+                ? measureNftables(ns, n, endpoints, connections)
+                : measure(ns, n, endpoints, connections));
         Result r = results.getLast();
         out.printf(
-            "N=%-6d full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, iptables-restore %8.1f ms); "
+            mode
+                + " N=%-6d full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, iptables-restore %8.1f ms); "
                 + "one endpoint changed: %6.1f ms (restore %6.1f ms); first connection median %.3f ms p99 %.3f ms%n",
             n,
             r.renderMs() + r.restoreMs(),
@@ -129,6 +139,44 @@ public final class ServiceSyncBenchmark {
     return out;
   }
 
+  private Result measureNftables(String ns, int n, int endpoints, int connections)
+      throws Exception {
+    var renderer =
+        new dev.tweed.proxy.NftablesServiceRenderer(
+            new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
+    var writer = dev.tweed.dataplane.NftablesWriter.inNamespace(ns);
+    List<ServicePort> all = services(n, endpoints, 0);
+    long t0 = System.nanoTime();
+    var full = renderer.render(all);
+    long t1 = System.nanoTime();
+    IptablesWriter.SyncStats fullStats = writer.sync(full, true);
+    long t2 = System.nanoTime();
+    var next = renderer.render(services(n, endpoints, 1));
+    IptablesWriter.SyncStats partialStats = writer.sync(next, false);
+    long t3 = System.nanoTime();
+    return new Result(
+        n,
+        endpoints,
+        (t1 - t0) / 1e6,
+        fullStats.restoreNanos() / 1e6,
+        (t3 - t2) / 1e6,
+        partialStats.restoreNanos() / 1e6,
+        firstConnections(ns, all.getLast().clusterIp(), connections));
+  }
+
+  private static Stats firstConnections(String ns, String ip, int connections) throws Exception {
+    List<Double> samples = new ArrayList<>();
+    for (int i = 0; i < connections; i++) {
+      ProbeResult r =
+          ProbeClient.probe(NetworkNamespace.pathOf(ns), ip, 80, "tcp", Duration.ofSeconds(5));
+      if (!r.connected()) {
+        throw new IllegalStateException("connection to " + ip + " failed: " + r.reason());
+      }
+      samples.add(r.millis());
+    }
+    return Stats.of(samples);
+  }
+
   private Result measure(String ns, int n, int endpoints, int connections) throws Exception {
     IptablesServiceRenderer renderer =
         new IptablesServiceRenderer(new ProxyNode("bench-node", "10.244.0.0/16", List.of()));
@@ -146,15 +194,7 @@ public final class ServiceSyncBenchmark {
     long t3 = System.nanoTime();
 
     String lastIp = all.getLast().clusterIp();
-    List<Double> samples = new ArrayList<>();
-    for (int i = 0; i < connections; i++) {
-      ProbeResult r =
-          ProbeClient.probe(NetworkNamespace.pathOf(ns), lastIp, 80, "tcp", Duration.ofSeconds(5));
-      if (!r.connected()) {
-        throw new IllegalStateException("connection to " + lastIp + " failed: " + r.reason());
-      }
-      samples.add(r.millis());
-    }
+    Stats first = firstConnections(ns, lastIp, connections);
     return new Result(
         n,
         endpoints,
@@ -162,6 +202,6 @@ public final class ServiceSyncBenchmark {
         fullStats.restoreNanos() / 1e6,
         (t3 - t2) / 1e6,
         partialStats.restoreNanos() / 1e6,
-        Stats.of(samples));
+        first);
   }
 }

@@ -142,24 +142,33 @@ public final class BenchCommand {
         description = "New connections timed per count.")
     int connections;
 
-    @Option(names = "--mode", defaultValue = "iptables", description = "iptables")
-    String mode;
+    @Option(
+        names = "--mode",
+        defaultValue = "iptables,nftables",
+        split = ",",
+        description = "iptables and/or nftables")
+    List<String> modes;
 
     @Override
     public Integer call() throws Exception {
-      if (!mode.equals("iptables")) {
-        throw new IllegalArgumentException(
-            "--mode " + mode + " is not supported yet (supported: iptables)");
+      for (String mode : modes) {
+        if (!mode.equals("iptables") && !mode.equals("nftables")) {
+          throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
+        }
       }
-      var results =
-          new dev.tweed.bench.ServiceSyncBenchmark(System.out).run(counts, endpoints, connections);
-      var first = results.getFirst();
-      var last = results.getLast();
-      System.out.printf(
-          "first-connection median at N=%d vs N=%d: %.2fx%n",
-          last.services(),
-          first.services(),
-          last.firstConnection().median() / first.firstConnection().median());
+      for (String mode : modes) {
+        var results =
+            new dev.tweed.bench.ServiceSyncBenchmark(System.out)
+                .run(counts, endpoints, connections, mode);
+        var first = results.getFirst();
+        var last = results.getLast();
+        System.out.printf(
+            "%s first-connection median at N=%d vs N=%d: %.2fx%n",
+            mode,
+            last.services(),
+            first.services(),
+            last.firstConnection().median() / first.firstConnection().median());
+      }
       return 0;
     }
   }

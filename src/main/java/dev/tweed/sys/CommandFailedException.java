@@ -15,13 +15,20 @@ public final class CommandFailedException extends RuntimeException {
             + exitCode
             + "): "
             + String.join(" ", command)
-            + (input.isEmpty() ? "" : " <<< " + input.strip().replace("\n", " ; "))
+            + (input.isEmpty() ? "" : " <<< " + excerpt(input))
             + ": "
             + stderr.strip());
     this.command = List.copyOf(command);
     this.input = input;
     this.stderr = stderr;
     this.exitCode = exitCode;
+  }
+
+  /** At most a few hundred characters of the input: a 40 MB restore must not become a log line. */
+  static String excerpt(String input) {
+    String flat = input.strip().replace("\n", " ; ");
+    int lines = input.split("\n", -1).length;
+    return flat.length() <= 300 ? flat : flat.substring(0, 300) + " ... (" + lines + " lines)";
   }
 
   public List<String> command() {
