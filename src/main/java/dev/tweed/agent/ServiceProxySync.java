@@ -28,6 +28,8 @@ final class ServiceProxySync {
   private final String mode;
   private final String serviceCidr;
   private dev.tweed.proxy.NftablesRuleset lastNft;
+  private dev.tweed.proxy.NftablesServiceRenderer nftRenderer;
+  private ProxyNode nftRenderedFor;
   private IptablesRuleset lastApplied;
   private IptablesServiceRenderer renderer;
   private ProxyNode renderedFor;
@@ -86,9 +88,11 @@ final class ServiceProxySync {
   }
 
   private boolean syncNftables(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
-    var rules =
-        new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr)
-            .render(ServicePortResolver.resolve(services, slices));
+    if (nftRenderer == null || !node.equals(nftRenderedFor)) {
+      nftRenderer = new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr);
+      nftRenderedFor = node;
+    }
+    var rules = nftRenderer.render(ServicePortResolver.resolve(services, slices));
     boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
     if (rules.equals(lastNft) && !due) {
       return false;

@@ -25,6 +25,9 @@ public final class NftablesServiceRenderer {
   private final ProxyNode node;
   private final String serviceCidr;
 
+  /** The last render per port, reused while the port is unchanged; replaced on every render. */
+  private Map<ServicePort, List<String>> cache = new java.util.HashMap<>();
+
   public NftablesServiceRenderer(ProxyNode node, String serviceCidr) {
     this.node = node;
     this.serviceCidr = serviceCidr;
@@ -169,9 +172,16 @@ public final class NftablesServiceRenderer {
     sorted.sort(
         Comparator.comparing(ServicePort::portNameString).thenComparing(ServicePort::protocol));
     Map<String, List<String>> services = new LinkedHashMap<>();
+    Map<ServicePort, List<String>> next = new java.util.HashMap<>();
     for (ServicePort p : sorted) {
-      services.put(p.portNameString() + "/" + p.protocolLower(), renderPort(t, p));
+      List<String> lines = cache.get(p);
+      if (lines == null) {
+        lines = List.copyOf(renderPort(t, p));
+      }
+      next.put(p, lines);
+      services.put(p.portNameString() + "/" + p.protocolLower(), lines);
     }
+    cache = next;
     return new NftablesRuleset(TABLE, base, services);
   }
 
