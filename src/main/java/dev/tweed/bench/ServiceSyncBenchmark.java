@@ -104,7 +104,10 @@ public final class ServiceSyncBenchmark {
     return Ipv4.format(Ipv4.parse("10.250.0.0") + i);
   }
 
-  static List<ServicePort> services(int n, int endpoints, int dropEndpointOfLast) {
+  /**
+   * N services with M endpoints each; optionally the last one loses endpoint number {@code drop}.
+   */
+  public static List<ServicePort> services(int n, int endpoints, int dropEndpointOfLast) {
     List<ServicePort> out = new ArrayList<>(n);
     int base = Ipv4.parse("10.96.0.0");
     for (int s = 0; s < n; s++) {

@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
     subcommands = {
       BenchCommand.Cni.class,
       BenchCommand.Throughput.class,
-      BenchCommand.Services.class
+      BenchCommand.Services.class,
+      BenchCommand.Rules.class
     })
 public final class BenchCommand {
 
@@ -169,6 +170,26 @@ public final class BenchCommand {
             first.services(),
             last.firstConnection().median() / first.firstConnection().median());
       }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "rules",
+      description = "JMH: rule generation alone (no kernel) for many services.")
+  static final class Rules implements Callable<Integer> {
+    @Option(names = "--services", defaultValue = "10000")
+    String services;
+
+    @Override
+    public Integer call() throws Exception {
+      var opts =
+          new org.openjdk.jmh.runner.options.OptionsBuilder()
+              .include(dev.tweed.bench.RuleGenerationBenchmark.class.getName())
+              .param("services", services)
+              .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED")
+              .build();
+      new org.openjdk.jmh.runner.Runner(opts).run();
       return 0;
     }
   }
