@@ -34,6 +34,8 @@ final class ServiceProxySync {
   private IptablesServiceRenderer renderer;
   private ProxyNode renderedFor;
   private long lastFullSync;
+  private int failures;
+  private long retryNotBefore;
 
   /**
    * @param mode "iptables" (kube-proxy's iptables layout) or "nftables" (its nftables layout)
@@ -51,9 +53,28 @@ final class ServiceProxySync {
 
   /** Returns true when rules were written. */
   boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
-    if (mode.equals("nftables")) {
-      return syncNftables(node, services, slices);
+    if (System.nanoTime() < retryNotBefore) {
+      return false;
     }
+    try {
+      boolean wrote =
+          mode.equals("nftables")
+              ? syncNftables(node, services, slices)
+              : syncIptables(node, services, slices);
+      failures = 0;
+      return wrote;
+    } catch (CommandFailedException e) {
+      // Back off exponentially (1 s, 2 s, ... 30 s) so a rule the kernel keeps refusing does
+      // not turn into a restore every pass; the previous rules stay in place meanwhile.
+      failures++;
+      long delay = Math.min(30_000_000_000L, 1_000_000_000L << Math.min(failures - 1, 5));
+      retryNotBefore = System.nanoTime() + delay;
+      LOG.warn("event=proxy-sync-retry failures={} retry_in_ms={}", failures, delay / 1_000_000);
+      throw e;
+    }
+  }
+
+  private boolean syncIptables(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
     if (renderer == null || !node.equals(renderedFor)) {
       renderer = new IptablesServiceRenderer(node);
       renderedFor = node;

@@ -222,6 +222,71 @@ class ServiceIT {
   }
 
   @Test
+  void loadBalancerSourceRangesAdmitOnlyTheirSources() throws Exception {
+    Path yaml = Files.createTempFile("ranges", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb-closed}
+        spec:
+          type: LoadBalancer
+          selector: {app: web}
+          loadBalancerSourceRanges: [10.0.0.0/8]
+          ports: [{port: 80, targetPort: 8080}]
+        status: {loadBalancer: {ingress: [{ip: 192.0.2.20}]}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb-open}
+        spec:
+          type: LoadBalancer
+          selector: {app: web}
+          loadBalancerSourceRanges: [172.31.0.0/24]
+          ports: [{port: 80, targetPort: 8080}]
+        status: {loadBalancer: {ingress: [{ip: 192.0.2.21}]}}
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
+    awaitConnect(router, "192.0.2.21", 80);
+    ProbeResult closed = ProbeClient.probe(router, "192.0.2.20", 80, "tcp", Duration.ofSeconds(2));
+    assertThat(closed.connected()).isFalse();
+    assertThat(closed.reason()).as("dropped by the firewall, not refused").isEqualTo("timed out");
+  }
+
+  @Test
+  void aServiceWithoutSelectorUsesTheEndpointSlicesTheUserApplies() throws Exception {
+    String web1 = null;
+    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      if (p.path("metadata").path("name").asText().equals("web-1")) {
+        web1 = p.path("status").path("podIP").asText();
+      }
+    }
+    Path yaml = Files.createTempFile("manual", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: manual}
+        spec: {ports: [{name: http, port: 8000}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: manual-1, labels: {kubernetes.io/service-name: manual}}
+        addressType: IPv4
+        endpoints: [{addresses: [%s]}]
+        ports: [{name: http, port: 8080, protocol: TCP}]
+        """
+            .formatted(web1));
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("manual").path("spec").path("clusterIP").asText();
+    awaitConnect(ip, 8000);
+    assertThat(answers(client, ip, 8000, 5)).containsExactly("default/web-1");
+  }
+
+  @Test
   void invalidServicesAreRejectedWithTheField() throws Exception {
     Path yaml = Files.createTempFile("bad", ".yaml");
     Files.writeString(
