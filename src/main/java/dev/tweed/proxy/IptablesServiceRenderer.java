@@ -217,12 +217,10 @@ public final class IptablesServiceRenderer {
     String dport = String.valueOf(p.port());
     String matchProto = "-m " + proto + " -p " + proto;
 
-    List<ServicePort.Endpoint> all = p.endpoints();
-    List<ServicePort.Endpoint> local =
-        all.stream().filter(e -> e.nodeName().map(node.nodeName()::equals).orElse(false)).toList();
-    List<ServicePort.Endpoint> cluster = p.usesClusterEndpoints() ? all : List.of();
-    List<ServicePort.Endpoint> localUsed = p.usesLocalEndpoints() ? local : List.of();
-    boolean hasEndpoints = !all.isEmpty();
+    PortPolicy policy = PortPolicy.of(p, node.nodeName());
+    List<ServicePort.Endpoint> cluster = policy.cluster();
+    List<ServicePort.Endpoint> localUsed = policy.local();
+    boolean hasEndpoints = policy.hasEndpoints();
 
     String clusterChain = ChainNames.serviceCluster(p);
     String localChain = ChainNames.serviceLocal(p);
@@ -230,12 +228,11 @@ public final class IptablesServiceRenderer {
     String fwChain = ChainNames.firewall(p);
 
     String internalChain = p.internalPolicyLocal() ? localChain : clusterChain;
-    boolean hasInternal = hasEndpoints && (!p.internalPolicyLocal() || !local.isEmpty());
+    boolean hasInternal = policy.hasInternal();
     String externalPolicyChain = p.externalPolicyLocal() ? localChain : clusterChain;
-    boolean hasExternal = hasEndpoints && (!p.externalPolicyLocal() || !local.isEmpty());
-    boolean usesExt = hasEndpoints && p.externallyAccessible();
-    boolean usesFw =
-        hasEndpoints && !p.loadBalancerIps().isEmpty() && !p.loadBalancerSourceRanges().isEmpty();
+    boolean hasExternal = policy.hasExternal();
+    boolean usesExt = policy.usesExternalChain();
+    boolean usesFw = policy.usesFirewall();
     String lbChain = usesFw ? fwChain : extChain;
 
     String internalFilterTarget;
@@ -446,9 +443,7 @@ public final class IptablesServiceRenderer {
       nat.chain(localChain);
       serviceToEndpoints(nat, p, localChain, localUsed);
     }
-    List<ServicePort.Endpoint> reachable = new ArrayList<>(cluster);
-    localUsed.stream().filter(e -> !reachable.contains(e)).forEach(reachable::add);
-    for (ServicePort.Endpoint ep : reachable) {
+    for (ServicePort.Endpoint ep : policy.reachable()) {
       String sep = ChainNames.endpoint(p, ep);
       nat.chain(sep);
       nat.rule(

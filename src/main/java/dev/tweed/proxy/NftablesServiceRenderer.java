@@ -189,17 +189,14 @@ public final class NftablesServiceRenderer {
     List<String> out = new ArrayList<>();
     String proto = p.protocolLower();
     String name = p.portNameString();
-    List<ServicePort.Endpoint> all = p.endpoints();
-    List<ServicePort.Endpoint> local =
-        all.stream().filter(e -> e.nodeName().map(node.nodeName()::equals).orElse(false)).toList();
-    List<ServicePort.Endpoint> cluster = p.usesClusterEndpoints() ? all : List.of();
-    List<ServicePort.Endpoint> localUsed = p.usesLocalEndpoints() ? local : List.of();
-    boolean hasEndpoints = !all.isEmpty();
-    boolean hasInternal = hasEndpoints && (!p.internalPolicyLocal() || !local.isEmpty());
-    boolean hasExternal = hasEndpoints && (!p.externalPolicyLocal() || !local.isEmpty());
-    boolean usesExt = hasEndpoints && p.externallyAccessible();
-    boolean usesFw =
-        hasEndpoints && !p.loadBalancerIps().isEmpty() && !p.loadBalancerSourceRanges().isEmpty();
+    PortPolicy policy = PortPolicy.of(p, node.nodeName());
+    List<ServicePort.Endpoint> cluster = policy.cluster();
+    List<ServicePort.Endpoint> localUsed = policy.local();
+    boolean hasEndpoints = policy.hasEndpoints();
+    boolean hasInternal = policy.hasInternal();
+    boolean hasExternal = policy.hasExternal();
+    boolean usesExt = policy.usesExternalChain();
+    boolean usesFw = policy.usesFirewall();
     String svcChain = serviceChain(p);
     String locChain = localChain(p);
     String extChain = externalChain(p);
@@ -210,9 +207,7 @@ public final class NftablesServiceRenderer {
     String key = " . " + proto + " . " + p.port();
 
     if (p.affinityTimeoutSeconds().isPresent()) {
-      List<ServicePort.Endpoint> reachable = new ArrayList<>(cluster);
-      localUsed.stream().filter(e -> !reachable.contains(e)).forEach(reachable::add);
-      for (ServicePort.Endpoint e : reachable) {
+      for (ServicePort.Endpoint e : policy.reachable()) {
         out.add(
             "add set "
                 + t
@@ -263,9 +258,7 @@ public final class NftablesServiceRenderer {
         out.add("add rule " + t + " " + extChain + " goto " + externalPolicyChain);
       }
     }
-    List<ServicePort.Endpoint> reachable = new ArrayList<>(cluster);
-    localUsed.stream().filter(e -> !reachable.contains(e)).forEach(reachable::add);
-    for (ServicePort.Endpoint e : reachable) {
+    for (ServicePort.Endpoint e : policy.reachable()) {
       String ep = endpointChain(p, e);
       out.add("add chain " + t + " " + ep);
       out.add("add rule " + t + " " + ep + " ip saddr " + e.ip() + " jump mark-for-masquerade");
