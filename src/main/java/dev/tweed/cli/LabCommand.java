@@ -305,7 +305,8 @@ public final class LabCommand {
             }
           }
           case "Service" -> {
-            rows.add(new String[] {"NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "PORT(S)"});
+            rows.add(
+                new String[] {"NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"});
             for (Entry e : entries) {
               JsonNode s = e.value();
               List<String> ports = new ArrayList<>();
@@ -326,6 +327,7 @@ public final class LabCommand {
                     s.path("metadata").path("name").asText(),
                     s.path("spec").path("type").asText("ClusterIP"),
                     s.path("spec").path("clusterIP").asText("<pending>"),
+                    externalIps(s),
                     String.join(",", ports)
                   });
             }
@@ -364,6 +366,20 @@ public final class LabCommand {
       }
       return 0;
     }
+  }
+
+  /** kubectl's EXTERNAL-IP column: load-balancer ingress and external IPs, or none/pending. */
+  static String externalIps(JsonNode svc) {
+    List<String> ips = new ArrayList<>();
+    svc.path("status")
+        .path("loadBalancer")
+        .path("ingress")
+        .forEach(i -> ips.add(i.path("ip").asText()));
+    svc.path("spec").path("externalIPs").forEach(i -> ips.add(i.asText()));
+    if (!ips.isEmpty()) {
+      return String.join(",", ips);
+    }
+    return "LoadBalancer".equals(svc.path("spec").path("type").asText()) ? "<pending>" : "<none>";
   }
 
   @Command(name = "exec", description = "Run a command in a pod's network namespace.")
