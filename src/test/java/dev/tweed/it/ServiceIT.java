@@ -287,6 +287,42 @@ class ServiceIT {
   }
 
   @Test
+  void internalTrafficPolicyLocalKeepsTrafficOnTheClientsNode() throws Exception {
+    Path yaml = Files.createTempFile("itp", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: solo, labels: {app: solo}}
+        spec: {nodeName: node-1, containers: [{name: c, ports: [{containerPort: 8080}]}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: loner}
+        spec: {nodeName: node-3, containers: [{name: c}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: node-local}
+        spec:
+          selector: {app: solo}
+          internalTrafficPolicy: Local
+          ports: [{port: 82, targetPort: 8080}]
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("node-local").path("spec").path("clusterIP").asText();
+    awaitConnect(ip, 82); // client runs on node-1, like solo
+    assertThat(answers(client, ip, 82, 10)).containsExactly("default/solo");
+    Path loner = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-loner");
+    ProbeResult r = ProbeClient.probe(loner, ip, 82, "tcp", Duration.ofSeconds(2));
+    assertThat(r.connected()).as("node-3 has no local endpoint").isFalse();
+    assertThat(r.reason())
+        .as("dropped, as kube-proxy drops it, not refused")
+        .isEqualTo("timed out");
+  }
+
+  @Test
   void invalidServicesAreRejectedWithTheField() throws Exception {
     Path yaml = Files.createTempFile("bad", ".yaml");
     Files.writeString(
