@@ -42,6 +42,26 @@ public record ServicePort(
     endpoints = List.copyOf(endpoints);
   }
 
+  /** The same port served by other endpoints. */
+  public ServicePort withEndpoints(List<Endpoint> eps) {
+    return new ServicePort(
+        namespace,
+        name,
+        portName,
+        protocol,
+        clusterIp,
+        port,
+        nodePort,
+        externalIps,
+        loadBalancerIps,
+        loadBalancerSourceRanges,
+        affinityTimeoutSeconds,
+        externalPolicyLocal,
+        internalPolicyLocal,
+        healthCheckNodePort,
+        eps);
+  }
+
   /** kube-proxy's ServicePortName: {@code namespace/name:port}, or {@code namespace/name}. */
   public String portNameString() {
     return namespace + "/" + name + (portName.isEmpty() ? "" : ":" + portName);

@@ -162,23 +162,7 @@ class IptablesLayoutIT {
         continue;
       }
       if (p.name().equals("svc4")) {
-        p =
-            new dev.tweed.proxy.ServicePort(
-                p.namespace(),
-                p.name(),
-                p.portName(),
-                p.protocol(),
-                p.clusterIp(),
-                p.port(),
-                p.nodePort(),
-                p.externalIps(),
-                p.loadBalancerIps(),
-                p.loadBalancerSourceRanges(),
-                p.affinityTimeoutSeconds(),
-                p.externalPolicyLocal(),
-                p.internalPolicyLocal(),
-                p.healthCheckNodePort(),
-                p.endpoints().subList(0, 1));
+        p = p.withEndpoints(p.endpoints().subList(0, 1));
       }
       changed.add(p);
     }

@@ -136,23 +136,7 @@ class NftablesLayoutIT {
         continue;
       }
       if (p.name().equals("svc4") || p.name().equals("svc5")) {
-        p =
-            new ServicePort(
-                p.namespace(),
-                p.name(),
-                p.portName(),
-                p.protocol(),
-                p.clusterIp(),
-                p.port(),
-                p.nodePort(),
-                p.externalIps(),
-                p.loadBalancerIps(),
-                p.loadBalancerSourceRanges(),
-                p.affinityTimeoutSeconds(),
-                p.externalPolicyLocal(),
-                p.internalPolicyLocal(),
-                p.healthCheckNodePort(),
-                p.name().equals("svc4") ? p.endpoints().subList(0, 1) : List.of());
+        p = p.withEndpoints(p.name().equals("svc4") ? p.endpoints().subList(0, 1) : List.of());
       }
       changed.add(p);
     }
