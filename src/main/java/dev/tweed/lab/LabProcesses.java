@@ -32,7 +32,7 @@ public final class LabProcesses {
         "-Xmx128m",
         "-XX:+UseSerialGC",
         // C1 alone: on a 2-core node, C2 compiler threads compete with the CNI calls they would
-        // speed up (CNI ADD median 1.29-1.41x the reference plugins with C1, 1.73-1.76x with C2).
+        // speed up (CNI ADD median 1.29-1.41x the reference plugins with C1, 1.50-1.76x with C2).
         "-XX:TieredStopAtLevel=1",
         "-cp",
         jar,
