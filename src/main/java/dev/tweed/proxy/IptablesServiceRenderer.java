@@ -266,79 +266,63 @@ public final class IptablesServiceRenderer {
       nat.rule("-A KUBE-SERVICES", clusterIpMatch, "-j", internalChain);
     } else {
       filter.rule(
-          "-A KUBE-SERVICES -m comment --comment",
-          internalFilterComment,
-          matchProto,
-          "-d",
-          p.clusterIp(),
-          "--dport",
-          dport,
-          "-j",
-          internalFilterTarget);
+          toDestination(
+              "KUBE-SERVICES",
+              internalFilterComment,
+              matchProto,
+              p.clusterIp(),
+              dport,
+              internalFilterTarget));
     }
     for (String ip : p.externalIps()) {
       if (hasEndpoints) {
         nat.rule(
-            "-A KUBE-SERVICES -m comment --comment",
-            comment(name + " external IP"),
-            matchProto,
-            "-d",
-            ip,
-            "--dport",
-            dport,
-            "-j",
-            extChain);
+            toDestination(
+                "KUBE-SERVICES", comment(name + " external IP"), matchProto, ip, dport, extChain));
       }
       if (!hasExternal) {
         filter.rule(
-            "-A KUBE-EXTERNAL-SERVICES -m comment --comment",
-            externalFilterComment,
-            matchProto,
-            "-d",
-            ip,
-            "--dport",
-            dport,
-            "-j",
-            externalFilterTarget);
+            toDestination(
+                "KUBE-EXTERNAL-SERVICES",
+                externalFilterComment,
+                matchProto,
+                ip,
+                dport,
+                externalFilterTarget));
       }
     }
     for (String ip : p.loadBalancerIps()) {
       if (hasEndpoints) {
         nat.rule(
-            "-A KUBE-SERVICES -m comment --comment",
-            comment(name + " loadbalancer IP"),
-            matchProto,
-            "-d",
-            ip,
-            "--dport",
-            dport,
-            "-j",
-            lbChain);
+            toDestination(
+                "KUBE-SERVICES",
+                comment(name + " loadbalancer IP"),
+                matchProto,
+                ip,
+                dport,
+                lbChain));
       }
       if (usesFw) {
         filter.rule(
-            "-A KUBE-PROXY-FIREWALL -m comment --comment",
-            comment(name + " traffic not accepted by " + fwChain),
-            matchProto,
-            "-d",
-            ip,
-            "--dport",
-            dport,
-            "-j DROP");
+            toDestination(
+                "KUBE-PROXY-FIREWALL",
+                comment(name + " traffic not accepted by " + fwChain),
+                matchProto,
+                ip,
+                dport,
+                "DROP"));
       }
     }
     if (!hasExternal) {
       for (String ip : p.loadBalancerIps()) {
         filter.rule(
-            "-A KUBE-EXTERNAL-SERVICES -m comment --comment",
-            externalFilterComment,
-            matchProto,
-            "-d",
-            ip,
-            "--dport",
-            dport,
-            "-j",
-            externalFilterTarget);
+            toDestination(
+                "KUBE-EXTERNAL-SERVICES",
+                externalFilterComment,
+                matchProto,
+                ip,
+                dport,
+                externalFilterTarget));
       }
     }
     if (p.nodePort() != 0) {
@@ -459,6 +443,23 @@ public final class IptablesServiceRenderer {
           "-j DNAT --to-destination",
           ep.toString());
     }
+  }
+
+  /** kube-proxy's rule for traffic to one address and port of a service: comment, match, jump. */
+  private static String toDestination(
+      String chain, String commentArg, String matchProto, String ip, String dport, String target) {
+    return "-A "
+        + chain
+        + " -m comment --comment "
+        + commentArg
+        + " "
+        + matchProto
+        + " -d "
+        + ip
+        + " --dport "
+        + dport
+        + " -j "
+        + target;
   }
 
   private static void serviceToEndpoints(
