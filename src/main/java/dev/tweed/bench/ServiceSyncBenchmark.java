@@ -119,22 +119,8 @@ public final class ServiceSyncBenchmark {
         eps.add(new ServicePort.Endpoint(backend(e), 80, Optional.of("bench-node")));
       }
       out.add(
-          new ServicePort(
-              "bench",
-              "svc-" + s,
-              "http",
-              "TCP",
-              Ipv4.format(base + 10 + s),
-              80,
-              0,
-              List.of(),
-              List.of(),
-              List.of(),
-              Optional.empty(),
-              false,
-              false,
-              0,
-              eps));
+          ServicePort.clusterIp(
+              "bench", "svc-" + s, "http", "TCP", Ipv4.format(base + 10 + s), 80, eps));
     }
     return out;
   }

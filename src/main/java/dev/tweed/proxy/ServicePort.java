@@ -42,6 +42,33 @@ public record ServicePort(
     endpoints = List.copyOf(endpoints);
   }
 
+  /** A plain ClusterIP port: no node port, external addresses, affinity or Local policy. */
+  public static ServicePort clusterIp(
+      String namespace,
+      String name,
+      String portName,
+      String protocol,
+      String clusterIp,
+      int port,
+      List<Endpoint> endpoints) {
+    return new ServicePort(
+        namespace,
+        name,
+        portName,
+        protocol,
+        clusterIp,
+        port,
+        0,
+        List.of(),
+        List.of(),
+        List.of(),
+        Optional.empty(),
+        false,
+        false,
+        0,
+        endpoints);
+  }
+
   /** The same port served by other endpoints. */
   public ServicePort withEndpoints(List<Endpoint> eps) {
     return new ServicePort(

@@ -24,22 +24,7 @@ public class IptablesServiceRendererTest {
   }
 
   static ServicePort port(String ns, String name, String portName, String proto) {
-    return new ServicePort(
-        ns,
-        name,
-        portName,
-        proto,
-        "10.96.0.1",
-        80,
-        0,
-        List.of(),
-        List.of(),
-        List.of(),
-        Optional.empty(),
-        false,
-        false,
-        0,
-        List.of());
+    return ServicePort.clusterIp(ns, name, portName, proto, "10.96.0.1", 80, List.of());
   }
 
   @Test

@@ -11,22 +11,7 @@ class NftablesServiceRendererTest {
   static final ProxyNode NODE = new ProxyNode("test-node", "10.0.0.0/8", List.of("192.168.0.2"));
 
   static ServicePort port(String ns, String name) {
-    return new ServicePort(
-        ns,
-        name,
-        "p80",
-        "TCP",
-        "172.30.0.41",
-        80,
-        0,
-        List.of(),
-        List.of(),
-        List.of(),
-        Optional.empty(),
-        false,
-        false,
-        0,
-        List.of());
+    return ServicePort.clusterIp(ns, name, "p80", "TCP", "172.30.0.41", 80, List.of());
   }
 
   @Test
