@@ -19,14 +19,31 @@ public final class ServicePortResolver {
   private ServicePortResolver() {}
 
   public static List<ServicePort> resolve(List<JsonNode> services, List<JsonNode> slices) {
+    // Index the slices by the service they belong to once, so that resolving N services with
+    // their slices costs O(N), not O(N x slices), on every sync.
+    java.util.Map<String, List<JsonNode>> byService = new java.util.HashMap<>();
+    for (JsonNode s : slices) {
+      if ("IPv4".equals(s.path("addressType").asText("IPv4"))) {
+        String key =
+            s.path("metadata").path("namespace").asText("default")
+                + "/"
+                + s.path("metadata").path("labels").path(SERVICE_NAME_LABEL).asText();
+        byService.computeIfAbsent(key, k -> new ArrayList<>()).add(s);
+      }
+    }
     List<ServicePort> out = new ArrayList<>();
     for (JsonNode svc : services) {
-      out.addAll(resolve(svc, slices));
+      String key =
+          svc.path("metadata").path("namespace").asText("default")
+              + "/"
+              + svc.path("metadata").path("name").asText();
+      out.addAll(resolve(svc, byService.getOrDefault(key, List.of())));
     }
     return out;
   }
 
-  static List<ServicePort> resolve(JsonNode svc, List<JsonNode> allSlices) {
+  /** One Service's ports, from the IPv4 slices that belong to it. */
+  static List<ServicePort> resolve(JsonNode svc, List<JsonNode> slices) {
     JsonNode meta = svc.path("metadata");
     JsonNode spec = svc.path("spec");
     String ns = meta.path("namespace").asText("default");
@@ -64,15 +81,6 @@ public final class ServicePortResolver {
     int hcnp =
         etpLocal && type.equals("LoadBalancer") ? spec.path("healthCheckNodePort").asInt(0) : 0;
 
-    List<JsonNode> slices =
-        allSlices.stream()
-            .filter(s -> ns.equals(s.path("metadata").path("namespace").asText("default")))
-            .filter(
-                s ->
-                    name.equals(
-                        s.path("metadata").path("labels").path(SERVICE_NAME_LABEL).asText()))
-            .filter(s -> "IPv4".equals(s.path("addressType").asText("IPv4")))
-            .toList();
     List<ServicePort> out = new ArrayList<>();
     for (JsonNode port : spec.path("ports")) {
       String portName = port.path("name").asText("");
