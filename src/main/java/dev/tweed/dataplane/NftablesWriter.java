@@ -139,10 +139,6 @@ public final class NftablesWriter {
     return comment >= 0 ? k.substring(0, comment) : k;
   }
 
-  public String list() {
-    return Command.run(argv("nft", "list", "ruleset"));
-  }
-
   private List<String> argv(String... cmd) {
     List<String> out = new ArrayList<>(prefix);
     out.addAll(List.of(cmd));

@@ -43,10 +43,6 @@ public record Cidr(int base, int prefixLength) implements Comparable<Cidr> {
     return (address & mask(prefixLength)) == base;
   }
 
-  public boolean contains(Cidr other) {
-    return other.prefixLength >= prefixLength && contains(other.base);
-  }
-
   public String baseAddress() {
     return Ipv4.format(base);
   }
