@@ -43,6 +43,10 @@ public final class NodeAgent implements AutoCloseable {
   private final NodeDataplaneCalculator calc;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
   private final ServiceProxySync proxy;
+
+  /** The datastore revision the service rules were last synced from (-1: never). */
+  private long proxyRevision = -1;
+
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean dirty = new AtomicBoolean(true);
   private final AtomicLong reconciles = new AtomicLong();
@@ -161,6 +165,11 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private void syncServices() {
+    // Nothing to do while the inputs stand still, unless the periodic full sync is due.
+    long revision = syncer.revision();
+    if (revision == proxyRevision && !proxy.fullSyncDue() && !proxy.retryPending()) {
+      return;
+    }
     List<dev.tweed.model.NodeResource> nodes = new ArrayList<>();
     List<com.fasterxml.jackson.databind.JsonNode> services = new ArrayList<>();
     List<com.fasterxml.jackson.databind.JsonNode> slices = new ArrayList<>();
@@ -181,6 +190,7 @@ public final class NodeAgent implements AutoCloseable {
         new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps),
         services,
         slices);
+    proxyRevision = revision;
   }
 
   private ClusterState clusterState() {

@@ -51,6 +51,16 @@ final class ServiceProxySync {
     this.nftWriter = dev.tweed.dataplane.NftablesWriter.here();
   }
 
+  /** True when the periodic full sync (drift repair) is due. */
+  boolean fullSyncDue() {
+    return System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+  }
+
+  /** True after a failed sync, until one succeeds. */
+  boolean retryPending() {
+    return failures > 0;
+  }
+
   /** Returns true when rules were written. */
   boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
     if (System.nanoTime() < retryNotBefore) {
