@@ -22,7 +22,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -43,6 +46,11 @@ public final class NodeAgent implements AutoCloseable {
   private final NodeDataplaneCalculator calc;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
   private final ServiceProxySync proxy;
+  private final PolicySync policy;
+  private final dev.tweed.policy.PolicyCalculator policyCalc;
+
+  /** The datastore revision the policy rules were last synced from (-1: never). */
+  private volatile long policyRevision = -1;
 
   /** The datastore revision the service rules were last synced from (-1: never). */
   private long proxyRevision = -1;
@@ -73,6 +81,8 @@ public final class NodeAgent implements AutoCloseable {
     this.store = new JournalDatastore(config.storeDir());
     this.calc = new NodeDataplaneCalculator(config.nodeName());
     this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
+    this.policy = new PolicySync(config.proxyMode());
+    this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
     this.syncer =
         new Syncer(
             store,
@@ -81,7 +91,10 @@ public final class NodeAgent implements AutoCloseable {
                 ResourceKey.kindPrefix(IpamBlock.KIND),
                 ResourceKey.kindPrefix(WorkloadEndpoint.KIND),
                 ResourceKey.kindPrefix("Service"),
-                ResourceKey.kindPrefix("EndpointSlice")),
+                ResourceKey.kindPrefix("EndpointSlice"),
+                ResourceKey.kindPrefix(dev.tweed.model.PodResource.KIND),
+                ResourceKey.kindPrefix("Namespace"),
+                ResourceKey.kindPrefix("NetworkPolicy")),
             this::markDirty);
   }
 
@@ -157,6 +170,7 @@ public final class NodeAgent implements AutoCloseable {
     // store has moved on, pod routes are not removed, and the next pass decides.
     DataplaneDiff diff = driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
     syncServices();
+    syncPolicies();
     reconciles.incrementAndGet();
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
@@ -193,6 +207,67 @@ public final class NodeAgent implements AutoCloseable {
     proxyRevision = revision;
   }
 
+  private void syncPolicies() {
+    long revision = syncer.revision();
+    if (revision == policyRevision && !policy.fullSyncDue() && !policy.retryPending()) {
+      return;
+    }
+    List<dev.tweed.model.PodResource> pods = new ArrayList<>();
+    Map<String, WorkloadEndpoint> endpoints = new HashMap<>();
+    Map<String, Map<String, String>> namespaces = new HashMap<>();
+    List<dev.tweed.policy.NetworkPolicy> policies = new ArrayList<>();
+    for (Entry e : syncer.snapshot().values()) {
+      try {
+        switch (ResourceKey.parse(e.key()).kind()) {
+          case dev.tweed.model.PodResource.KIND ->
+              pods.add(dev.tweed.model.PodResource.from(e.value()));
+          case WorkloadEndpoint.KIND -> {
+            WorkloadEndpoint w = WorkloadEndpoint.from(e.value());
+            endpoints.put(w.pod(), w);
+          }
+          case "Namespace" ->
+              namespaces.put(
+                  e.value().path("metadata").path("name").asText(),
+                  labels(e.value().path("metadata").path("labels")));
+          case "NetworkPolicy" ->
+              policies.add(dev.tweed.policy.NetworkPolicyParser.parse(e.value()));
+          default -> {}
+        }
+      } catch (dev.tweed.policy.InvalidPolicyException | IllegalArgumentException bad) {
+        LOG.warn("event=invalid-resource key={} error=\"{}\"", e.key(), bad.getMessage());
+      }
+    }
+    List<dev.tweed.policy.PolicyPod> policyPods = new ArrayList<>();
+    for (dev.tweed.model.PodResource p : pods) {
+      // The endpoint the CNI plugin recorded carries the address before the pod's status does.
+      Optional<WorkloadEndpoint> ep = Optional.ofNullable(endpoints.get(p.qualifiedName()));
+      policyPods.add(
+          new dev.tweed.policy.PolicyPod(
+              p.namespace(),
+              p.name(),
+              labels(p.raw().path("metadata").path("labels")),
+              ep.map(WorkloadEndpoint::ip).or(p::podIp),
+              ep.map(WorkloadEndpoint::node).or(p::nodeName),
+              p.ports().stream()
+                  .filter(c -> !c.name().isEmpty())
+                  .map(
+                      c ->
+                          new dev.tweed.policy.PolicyPod.NamedPort(
+                              c.name(), c.containerPort(), c.protocol()))
+                  .toList(),
+              ep.filter(w -> w.node().equals(config.nodeName()))
+                  .map(WorkloadEndpoint::hostInterface)));
+    }
+    policy.sync(policyCalc.calculate(policyPods, namespaces, policies));
+    policyRevision = revision;
+  }
+
+  private static Map<String, String> labels(com.fasterxml.jackson.databind.JsonNode n) {
+    Map<String, String> out = new HashMap<>();
+    n.properties().forEach(l -> out.put(l.getKey(), l.getValue().asText()));
+    return out;
+  }
+
   private ClusterState clusterState() {
     List<NodeResource> nodes = new ArrayList<>();
     List<IpamBlock> blocks = new ArrayList<>();
@@ -221,6 +296,7 @@ public final class NodeAgent implements AutoCloseable {
     n.put("datastoreRevision", syncer.revision());
     n.put("reconciles", reconciles.get());
     n.put("repairs", repairs.get());
+    n.put("policyRevision", policyRevision);
     n.put("lastReconcile", lastReconcile.get().toString());
     n.put("lastError", lastError.get());
     return Json.write(n);

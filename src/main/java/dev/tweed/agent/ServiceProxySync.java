@@ -21,7 +21,6 @@ import org.slf4j.LoggerFactory;
  */
 final class ServiceProxySync {
   private static final Logger LOG = LoggerFactory.getLogger(ServiceProxySync.class);
-  private static final long FULL_SYNC_NANOS = 30_000_000_000L;
   private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
   private final IptablesWriter writer;
   private final dev.tweed.dataplane.NftablesWriter nftWriter;
@@ -33,9 +32,7 @@ final class ServiceProxySync {
   private IptablesRuleset lastApplied;
   private IptablesServiceRenderer renderer;
   private ProxyNode renderedFor;
-  private long lastFullSync;
-  private int failures;
-  private long retryNotBefore;
+  private final SyncPacer pacer = new SyncPacer();
 
   /**
    * @param mode "iptables" (kube-proxy's iptables layout) or "nftables" (its nftables layout)
@@ -53,17 +50,17 @@ final class ServiceProxySync {
 
   /** True when the periodic full sync (drift repair) is due. */
   boolean fullSyncDue() {
-    return System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+    return pacer.fullSyncDue();
   }
 
   /** True after a failed sync, until one succeeds. */
   boolean retryPending() {
-    return failures > 0;
+    return pacer.retryPending();
   }
 
   /** Returns true when rules were written. */
   boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
-    if (System.nanoTime() < retryNotBefore) {
+    if (!pacer.mayRun()) {
       return false;
     }
     try {
@@ -71,15 +68,10 @@ final class ServiceProxySync {
           mode.equals("nftables")
               ? syncNftables(node, services, slices)
               : syncIptables(node, services, slices);
-      failures = 0;
       return wrote;
     } catch (CommandFailedException e) {
-      // Back off exponentially (1 s, 2 s, ... 30 s) so a rule the kernel keeps refusing does
-      // not turn into a restore every pass; the previous rules stay in place meanwhile.
-      failures++;
-      long delay = Math.min(30_000_000_000L, 1_000_000_000L << Math.min(failures - 1, 5));
-      retryNotBefore = System.nanoTime() + delay;
-      LOG.warn("event=proxy-sync-retry failures={} retry_in_ms={}", failures, delay / 1_000_000);
+      // The previous rules stay in place meanwhile.
+      LOG.warn("event=proxy-sync-retry retry_in_ms={}", pacer.failed());
       throw e;
     }
   }
@@ -90,7 +82,7 @@ final class ServiceProxySync {
       renderedFor = node;
     }
     IptablesRuleset rules = renderer.render(ServicePortResolver.resolve(services, slices));
-    boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+    boolean due = pacer.fullSyncDue();
     if (rules.equals(lastApplied) && !due) {
       return false;
     }
@@ -105,9 +97,7 @@ final class ServiceProxySync {
       throw e;
     }
     lastApplied = rules;
-    if (stats.full()) {
-      lastFullSync = System.nanoTime();
-    }
+    pacer.succeeded(stats.full());
     LOG.info(
         "event=proxy-synced full={} service_ports={} written={} chains_deleted={} millis={}",
         stats.full(),
@@ -124,7 +114,7 @@ final class ServiceProxySync {
       nftRenderedFor = node;
     }
     var rules = nftRenderer.render(ServicePortResolver.resolve(services, slices));
-    boolean due = System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+    boolean due = pacer.fullSyncDue();
     if (rules.equals(lastNft) && !due) {
       return false;
     }
@@ -138,9 +128,7 @@ final class ServiceProxySync {
       throw e;
     }
     lastNft = rules;
-    if (stats.full()) {
-      lastFullSync = System.nanoTime();
-    }
+    pacer.succeeded(stats.full());
     LOG.info(
         "event=proxy-synced mode=nftables full={} service_ports={} written={} millis={}",
         stats.full(),

@@ -46,7 +46,9 @@ import picocli.CommandLine.Parameters;
       LabCommand.Status.class,
       LabCommand.AgentCmd.class,
       LabCommand.Netconf.class,
-      LabCommand.Probe.class
+      LabCommand.Probe.class,
+      LabPolicyCommands.Reachability.class,
+      LabPolicyCommands.Conformance.class
     })
 public final class LabCommand {
 

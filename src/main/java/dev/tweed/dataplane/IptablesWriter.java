@@ -85,18 +85,21 @@ public final class IptablesWriter {
     }
     long restoreNanos = System.nanoTime() - start;
     if (doFull) {
-      ensureJumps(ruleset.jumps());
+      ensureJumps(prefix, ruleset.jumps());
     }
     applied = Optional.of(Map.copyOf(ruleset.services()));
     return new SyncStats(doFull, write.size(), delete.size(), restoreNanos);
   }
 
-  private void ensureJumps(List<IptablesRuleset.JumpRule> jumps) {
+  /** Inserts each jump rule at the top of its built-in chain unless it is there ({@code -C}). */
+  static void ensureJumps(List<String> prefix, List<IptablesRuleset.JumpRule> jumps) {
     for (IptablesRuleset.JumpRule j : jumps) {
-      List<String> check = argv("iptables", "-w", "-t", j.table(), "-C", j.chain());
+      List<String> check = new ArrayList<>(prefix);
+      check.addAll(List.of("iptables", "-w", "-t", j.table(), "-C", j.chain()));
       check.addAll(unquote(j.args()));
       if (!Command.exec(check, "", Map.of()).ok()) {
-        List<String> insert = argv("iptables", "-w", "-t", j.table(), "-I", j.chain());
+        List<String> insert = new ArrayList<>(prefix);
+        insert.addAll(List.of("iptables", "-w", "-t", j.table(), "-I", j.chain()));
         insert.addAll(unquote(j.args()));
         Command.run(insert);
       }

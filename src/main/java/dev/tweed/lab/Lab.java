@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -190,6 +191,29 @@ public final class Lab {
                 + layout.logDir().resolve(node + "-agent.log"));
       }
       LabProcesses.sleep(50);
+    }
+  }
+
+  /**
+   * Waits until every agent has programmed its policy rules from store revision {@code revision} or
+   * later.
+   */
+  public void awaitPoliciesSynced(int nodes, long revision, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (int i = 1; i <= nodes; i++) {
+      String node = LabLayout.nodeName(i);
+      while (agentHealth(node).map(h -> Json.parse(h).path("policyRevision").asLong(-1)).orElse(-1L)
+          < revision) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(
+              "agent on "
+                  + node
+                  + " did not program policies of revision "
+                  + revision
+                  + " in time");
+        }
+        LabProcesses.sleep(20);
+      }
     }
   }
 

@@ -45,9 +45,19 @@ public final class LabResources {
   }
 
   public static List<ObjectNode> read(Path file) throws IOException, InvalidResourceException {
+    return read(Json.YAML.readerFor(JsonNode.class).readValues(file.toFile()), file.toString());
+  }
+
+  /** Objects from YAML text; {@code source} names it in errors. */
+  public static List<ObjectNode> read(String yaml, String source)
+      throws IOException, InvalidResourceException {
+    return read(Json.YAML.readerFor(JsonNode.class).readValues(yaml), source);
+  }
+
+  private static List<ObjectNode> read(MappingIterator<JsonNode> docs, String file)
+      throws IOException, InvalidResourceException {
     List<ObjectNode> out = new ArrayList<>();
-    try (MappingIterator<JsonNode> it =
-        Json.YAML.readerFor(JsonNode.class).readValues(file.toFile())) {
+    try (MappingIterator<JsonNode> it = docs) {
       int index = 0;
       while (it.hasNextValue()) {
         JsonNode doc = it.nextValue();
@@ -329,6 +339,13 @@ public final class LabResources {
     }
     if (kind.equals("EndpointSlice")) {
       validateEndpointSlice(what, o);
+    }
+    if (kind.equals("NetworkPolicy")) {
+      try {
+        dev.tweed.policy.NetworkPolicyParser.parse(o);
+      } catch (dev.tweed.policy.InvalidPolicyException e) {
+        throw new InvalidResourceException(what, e.field(), e.getMessage());
+      }
     }
   }
 

@@ -1,0 +1,123 @@
+package dev.tweed.cli;
+
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Entry;
+import dev.tweed.lab.Lab;
+import dev.tweed.lab.LabState;
+import dev.tweed.lab.NetpolConformance;
+import dev.tweed.lab.ReachabilityMatrix;
+import dev.tweed.lab.ReachabilityProbe;
+import dev.tweed.model.Json;
+import dev.tweed.model.PodResource;
+import dev.tweed.model.ResourceKey;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** The lab's policy tools: the reachability matrix and the conformance suite. */
+final class LabPolicyCommands {
+  private LabPolicyCommands() {}
+
+  @Command(
+      name = "reachability",
+      description =
+          "Probe every ordered pair of lab pods with real traffic; print the truth table.")
+  static final class Reachability implements Callable<Integer> {
+    @Mixin LabOption lab;
+
+    @Option(names = "--namespaces", split = ",", description = "Only pods of these namespaces.")
+    List<String> namespaces;
+
+    @Option(names = "--port", defaultValue = "80")
+    int port;
+
+    @Option(names = "--proto", defaultValue = "tcp", description = "tcp | udp")
+    String proto;
+
+    @Option(names = "--timeout", defaultValue = "2000", description = "Milliseconds per probe.")
+    long timeoutMillis;
+
+    @Option(
+        names = {"-o", "--output"},
+        description = "json")
+    String output;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!proto.equals("tcp") && !proto.equals("udp")) {
+        throw new IllegalArgumentException("--proto must be tcp or udp");
+      }
+      Lab l = LabCommand.requireLab(lab);
+      List<ReachabilityProbe.Target> targets = new ArrayList<>();
+      try (Datastore store = LabCommand.store(l)) {
+        for (Entry e : store.list(ResourceKey.kindPrefix(PodResource.KIND)).entries()) {
+          PodResource p = PodResource.from(e.value());
+          if (!"Running".equals(p.phase()) || p.podIp().isEmpty() || p.deleting()) {
+            continue;
+          }
+          if (namespaces != null && !Set.copyOf(namespaces).contains(p.namespace())) {
+            continue;
+          }
+          targets.add(
+              new ReachabilityProbe.Target(
+                  p.qualifiedName(),
+                  p.annotation(PodResource.NETNS_ANNOTATION)
+                      .orElse(l.layout().podNs(p.namespace(), p.name())),
+                  p.podIp().get()));
+        }
+      }
+      targets.sort(Comparator.comparing(ReachabilityProbe.Target::name));
+      ReachabilityMatrix m =
+          ReachabilityProbe.probe(targets, port, proto, Duration.ofMillis(timeoutMillis));
+      System.out.print("json".equals(output) ? Json.write(m.toJson()) + "\n" : m.render());
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "conformance",
+      description = "Conformance suites run in the lab.",
+      subcommands = Netpol.class)
+  static final class Conformance {}
+
+  @Command(
+      name = "netpol",
+      description =
+          "The NetworkPolicy suite: namespaces x, y, z with pods a, b, c; every scenario probed on"
+              + " TCP 80, TCP 81 and UDP 80 and compared with the expected matrix.")
+  static final class Netpol implements Callable<Integer> {
+    @Mixin LabOption lab;
+
+    @Option(names = "--scenario", description = "Only scenarios whose name contains this.")
+    String scenario;
+
+    @Override
+    public Integer call() throws Exception {
+      Lab l = LabCommand.requireLab(lab);
+      int nodes = LabState.read(l.layout()).orElseThrow().nodes();
+      Path model = Files.createTempFile("netpol-model", ".yaml");
+      try {
+        Files.writeString(model, NetpolConformance.modelYaml());
+        if (LabCommand.Apply.applyAndWait(l, model) != 0) {
+          return 1;
+        }
+      } finally {
+        Files.deleteIfExists(model);
+      }
+      try (Datastore store = LabCommand.store(l)) {
+        boolean ok =
+            new NetpolConformance(l, store, nodes, System.out).run(Optional.ofNullable(scenario));
+        return ok ? 0 : 1;
+      }
+    }
+  }
+}

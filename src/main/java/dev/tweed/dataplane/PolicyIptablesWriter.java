@@ -1,0 +1,189 @@
+package dev.tweed.dataplane;
+
+import dev.tweed.policy.IptablesPolicyRuleset;
+import dev.tweed.policy.IptablesPolicyRuleset.Ipset;
+import dev.tweed.sys.Command;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Applies rendered policy rules as felix's table writer does: ipset changes first (new sets and
+ * element differences, one {@code ipset restore}), then one {@code iptables-restore --noflush}
+ * transaction that rewrites only the chains whose rules changed and deletes the chains that are
+ * gone, then the sets nothing refers to any more are destroyed. A full sync compares with what the
+ * kernel holds (leftover {@code tweed-*} chains and {@code tw-*} sets are removed) and ensures the
+ * jumps from the built-in chains. If the restore fails, the ipset changes are undone, so the kernel
+ * is left as it was.
+ */
+public final class PolicyIptablesWriter {
+  private static final Pattern OUR_CHAIN = Pattern.compile("^:(tweed-\\S+) ", Pattern.MULTILINE);
+  private static final Pattern SET_LINE =
+      Pattern.compile("^(create|add) (tw-\\S+) (.*)$", Pattern.MULTILINE);
+  private final List<String> prefix;
+  private Optional<IptablesPolicyRuleset> applied = Optional.empty();
+
+  /** What one sync did. */
+  public record SyncStats(boolean full, int chainsWritten, int setChanges, long nanos) {}
+
+  public PolicyIptablesWriter(List<String> commandPrefix) {
+    this.prefix = List.copyOf(commandPrefix);
+  }
+
+  public static PolicyIptablesWriter here() {
+    return new PolicyIptablesWriter(List.of());
+  }
+
+  public static PolicyIptablesWriter inNamespace(String netns) {
+    return new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns));
+  }
+
+  public SyncStats sync(IptablesPolicyRuleset want, boolean full) {
+    long start = System.nanoTime();
+    boolean doFull = full || applied.isEmpty();
+    Map<String, List<String>> haveRaw;
+    Map<String, List<String>> haveFilter;
+    Map<String, Ipset> haveSets;
+    if (doFull) {
+      haveRaw = kernelChains("raw");
+      haveFilter = kernelChains("filter");
+      haveSets = kernelSets();
+    } else {
+      haveRaw = applied.get().raw();
+      haveFilter = applied.get().filter();
+      haveSets = applied.get().ipsets();
+    }
+    Map<String, List<String>> rawWrite = changed(want.raw(), haveRaw, doFull);
+    Map<String, List<String>> filterWrite = changed(want.filter(), haveFilter, doFull);
+    List<String> rawDelete = gone(want.raw(), haveRaw);
+    List<String> filterDelete = gone(want.filter(), haveFilter);
+
+    StringBuilder forward = new StringBuilder();
+    StringBuilder undo = new StringBuilder();
+    List<String> destroy = new ArrayList<>();
+    for (Ipset s : want.ipsets().values()) {
+      Ipset have = haveSets.get(s.name());
+      if (have == null) {
+        forward
+            .append("create ")
+            .append(s.name())
+            .append(' ')
+            .append(s.type())
+            .append(" family inet\n");
+        undo.append("destroy ").append(s.name()).append('\n');
+        s.entries()
+            .forEach(
+                e -> forward.append("add ").append(s.name()).append(' ').append(e).append('\n'));
+        continue;
+      }
+      for (String e : s.entries()) {
+        if (!have.entries().contains(e)) {
+          forward.append("add ").append(s.name()).append(' ').append(e).append('\n');
+          undo.append("del ").append(s.name()).append(' ').append(key(e)).append('\n');
+        }
+      }
+      for (String e : have.entries()) {
+        if (!s.entries().contains(e)) {
+          forward.append("del ").append(s.name()).append(' ').append(key(e)).append('\n');
+          undo.append("add ").append(s.name()).append(' ').append(e).append('\n');
+        }
+      }
+    }
+    for (String name : haveSets.keySet()) {
+      if (!want.ipsets().containsKey(name)) {
+        destroy.add(name);
+      }
+    }
+    int setChanges = forward.isEmpty() ? 0 : (int) forward.chars().filter(c -> c == '\n').count();
+    if (!forward.isEmpty()) {
+      Command.run(argv("ipset", "restore", "-exist"), forward.toString());
+    }
+    String input = want.restoreInput(rawWrite, filterWrite, rawDelete, filterDelete);
+    if (!input.isEmpty()) {
+      try {
+        Command.run(argv("iptables-restore", "-w", "--noflush"), input);
+      } catch (RuntimeException e) {
+        applied = Optional.empty();
+        if (!undo.isEmpty()) {
+          Command.exec(argv("ipset", "restore", "-exist"), undo.toString(), Map.of());
+        }
+        throw e;
+      }
+    }
+    if (doFull) {
+      IptablesWriter.ensureJumps(prefix, want.jumps());
+    }
+    for (String name : destroy) {
+      Command.exec(argv("ipset", "destroy", name), "", Map.of());
+    }
+    applied = Optional.of(want);
+    return new SyncStats(
+        doFull,
+        rawWrite.size() + filterWrite.size(),
+        setChanges + destroy.size(),
+        System.nanoTime() - start);
+  }
+
+  /** An ipset entry without its options ({@code nomatch}), as {@code ipset del} wants it. */
+  private static String key(String entry) {
+    int sp = entry.indexOf(' ');
+    return sp < 0 ? entry : entry.substring(0, sp);
+  }
+
+  private static Map<String, List<String>> changed(
+      Map<String, List<String>> want, Map<String, List<String>> have, boolean all) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    want.forEach(
+        (chain, rules) -> {
+          if (all || !rules.equals(have.get(chain))) {
+            out.put(chain, rules);
+          }
+        });
+    return out;
+  }
+
+  private static List<String> gone(Map<String, List<String>> want, Map<String, List<String>> have) {
+    return have.keySet().stream().filter(c -> !want.containsKey(c)).sorted().toList();
+  }
+
+  /** Our chains in the kernel (their rules are not compared: a full sync rewrites them all). */
+  private Map<String, List<String>> kernelChains(String table) {
+    Map<String, List<String>> out = new HashMap<>();
+    Matcher m = OUR_CHAIN.matcher(Command.run(argv("iptables-save", "-t", table)));
+    while (m.find()) {
+      out.put(m.group(1), List.of());
+    }
+    return out;
+  }
+
+  private Map<String, Ipset> kernelSets() {
+    Map<String, String> types = new HashMap<>();
+    Map<String, Set<String>> entries = new HashMap<>();
+    Matcher m = SET_LINE.matcher(Command.run(argv("ipset", "save")));
+    while (m.find()) {
+      if (m.group(1).equals("create")) {
+        types.put(m.group(2), m.group(3).split(" ")[0]);
+        entries.put(m.group(2), new TreeSet<>());
+      } else {
+        entries.computeIfAbsent(m.group(2), k -> new TreeSet<>()).add(m.group(3));
+      }
+    }
+    Map<String, Ipset> out = new HashMap<>();
+    types.forEach(
+        (name, type) -> out.put(name, new Ipset(name, type, new TreeSet<>(entries.get(name)))));
+    return out;
+  }
+
+  private List<String> argv(String... cmd) {
+    List<String> out = new ArrayList<>(prefix);
+    out.addAll(List.of(cmd));
+    return out;
+  }
+}

@@ -1,0 +1,181 @@
+package dev.tweed.lab;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Entry;
+import dev.tweed.lab.NetpolScenario.Pod;
+import dev.tweed.lab.NetpolScenario.Port;
+import dev.tweed.model.PodResource;
+import dev.tweed.model.ResourceKey;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Runs the network-policy conformance suite in a lab: for each scenario, applies its policies,
+ * waits until every agent has programmed them, probes all 81 ordered pairs on TCP 80, TCP 81 and
+ * UDP 80 with real traffic, compares with the expected matrices, and deletes the policies.
+ */
+public final class NetpolConformance {
+  public static final List<Port> PORTS =
+      List.of(new Port("tcp", 80), new Port("tcp", 81), new Port("udp", 80));
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([a-z]+/[a-z]+)\\}");
+  private static final Duration PROBE_TIMEOUT = Duration.ofMillis(2000);
+  private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(30);
+  private final Lab lab;
+  private final Datastore store;
+  private final int nodes;
+  private final PrintStream out;
+
+  public NetpolConformance(Lab lab, Datastore store, int nodes, PrintStream out) {
+    this.lab = lab;
+    this.store = store;
+    this.nodes = nodes;
+    this.out = out;
+  }
+
+  /** The model's namespaces and pods, as YAML. */
+  public static String modelYaml() throws IOException {
+    try (InputStream in = NetpolConformance.class.getResourceAsStream("/netpol/model.yaml")) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  /** The model's pods, in matrix order, with their namespaces and addresses. */
+  public List<ReachabilityProbe.Target> targets() {
+    List<ReachabilityProbe.Target> out = new ArrayList<>();
+    for (String ns : List.of("x", "y", "z")) {
+      for (String name : List.of("a", "b", "c")) {
+        Entry e =
+            store
+                .get(ResourceKey.namespaced(PodResource.KIND, ns, name).toString())
+                .orElseThrow(
+                    () ->
+                        new IllegalStateException("model pod " + ns + "/" + name + " is missing"));
+        PodResource p = PodResource.from(e.value());
+        out.add(
+            new ReachabilityProbe.Target(
+                p.qualifiedName(),
+                p.annotation(PodResource.NETNS_ANNOTATION)
+                    .orElse(lab.layout().podNs(p.namespace(), p.name())),
+                p.podIp()
+                    .orElseThrow(
+                        () -> new IllegalStateException(p.qualifiedName() + " has no IP"))));
+      }
+    }
+    return out;
+  }
+
+  /** Runs every scenario whose name contains {@code filter}; true when all pass. */
+  public boolean run(Optional<String> filter) throws Exception {
+    List<ReachabilityProbe.Target> pods = targets();
+    int passed = 0;
+    int failed = 0;
+    for (NetpolScenario s : NetpolScenarios.all()) {
+      if (filter.isPresent() && !s.name().contains(filter.get())) {
+        continue;
+      }
+      long start = System.nanoTime();
+      List<String> problems = runOne(s, pods);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      if (problems.isEmpty()) {
+        passed++;
+        out.printf("PASS  %-75s %5.1f s%n", s.name(), seconds);
+      } else {
+        failed++;
+        out.printf("FAIL  %-75s %5.1f s%n", s.name(), seconds);
+        problems.forEach(out::println);
+      }
+    }
+    out.printf("%d passed, %d failed%n", passed, failed);
+    return failed == 0;
+  }
+
+  private List<String> runOne(NetpolScenario s, List<ReachabilityProbe.Target> pods)
+      throws Exception {
+    List<ObjectNode> policies =
+        s.policies().isBlank()
+            ? List.of()
+            : LabResources.read(substitute(s.policies(), pods), s.name());
+    LabResources resources = new LabResources(store);
+    List<String> problems = new ArrayList<>();
+    try {
+      if (!policies.isEmpty()) {
+        resources.apply(policies);
+      }
+      lab.awaitPoliciesSynced(nodes, store.currentRevision(), SYNC_TIMEOUT);
+      List<CompletableFuture<ReachabilityMatrix>> observed = new ArrayList<>();
+      for (Port port : PORTS) {
+        observed.add(
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return ReachabilityProbe.probe(
+                        pods, port.number(), port.proto(), PROBE_TIMEOUT);
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                }));
+      }
+      for (int i = 0; i < PORTS.size(); i++) {
+        ReachabilityMatrix want = expected(s, pods, PORTS.get(i));
+        ReachabilityMatrix got = observed.get(i).get();
+        if (!got.differences(want).isEmpty()) {
+          Port p = PORTS.get(i);
+          problems.add("  " + p.proto().toUpperCase() + " " + p.number() + ":");
+          problems.add(got.diffTable(want).indent(4).stripTrailing());
+        }
+      }
+    } finally {
+      if (!policies.isEmpty()) {
+        resources.delete(policies);
+        lab.awaitPoliciesSynced(nodes, store.currentRevision(), SYNC_TIMEOUT);
+      }
+    }
+    return problems;
+  }
+
+  static ReachabilityMatrix expected(
+      NetpolScenario s, List<ReachabilityProbe.Target> pods, Port port) {
+    List<List<Boolean>> rows = new ArrayList<>();
+    for (ReachabilityProbe.Target from : pods) {
+      List<Boolean> row = new ArrayList<>();
+      for (ReachabilityProbe.Target to : pods) {
+        // A pod's traffic to its own address never leaves it: no policy applies.
+        row.add(from.equals(to) || s.allowed().test(pod(from), pod(to), port));
+      }
+      rows.add(row);
+    }
+    return new ReachabilityMatrix(pods.stream().map(ReachabilityProbe.Target::name).toList(), rows);
+  }
+
+  private static Pod pod(ReachabilityProbe.Target t) {
+    String[] p = t.name().split("/");
+    return new Pod(p[0], p[1]);
+  }
+
+  static String substitute(String yaml, List<ReachabilityProbe.Target> pods) {
+    Matcher m = PLACEHOLDER.matcher(yaml);
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) {
+      String ref = m.group(1);
+      String ip =
+          pods.stream()
+              .filter(t -> t.name().equals(ref))
+              .findFirst()
+              .orElseThrow(() -> new IllegalArgumentException("no pod " + ref))
+              .ip();
+      m.appendReplacement(sb, ip);
+    }
+    m.appendTail(sb);
+    return sb.toString();
+  }
+}

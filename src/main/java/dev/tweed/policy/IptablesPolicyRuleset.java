@@ -1,0 +1,88 @@
+package dev.tweed.policy;
+
+import dev.tweed.proxy.IptablesRuleset.JumpRule;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+
+/**
+ * Rendered policy rules for iptables mode: Tweed's own chains in the raw and filter tables (chain
+ * name to its {@code -A} lines), the ipsets they match, and the jumps from the built-in chains.
+ */
+public record IptablesPolicyRuleset(
+    Map<String, List<String>> raw,
+    Map<String, List<String>> filter,
+    Map<String, Ipset> ipsets,
+    List<JumpRule> jumps) {
+
+  /**
+   * An ipset: its name, type ({@code hash:ip}, {@code hash:ip,port}, {@code hash:net}) and entries.
+   */
+  public record Ipset(String name, String type, SortedSet<String> entries) {
+    public Ipset {
+      entries = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(entries));
+    }
+  }
+
+  public IptablesPolicyRuleset {
+    raw = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(raw));
+    filter = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(filter));
+    ipsets = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(ipsets));
+    jumps = List.copyOf(jumps);
+  }
+
+  /** {@code ipset restore} input that creates every set from scratch. */
+  public String ipsetRestoreInput() {
+    StringBuilder sb = new StringBuilder();
+    for (Ipset s : ipsets.values()) {
+      sb.append("create ").append(s.name()).append(' ').append(s.type()).append(" family inet\n");
+      s.entries()
+          .forEach(e -> sb.append("add ").append(s.name()).append(' ').append(e).append('\n'));
+    }
+    return sb.toString();
+  }
+
+  /** {@code iptables-restore --noflush} input declaring (flushing) and filling the given chains. */
+  public String restoreInput(
+      Map<String, List<String>> rawChains,
+      Map<String, List<String>> filterChains,
+      List<String> deleteRaw,
+      List<String> deleteFilter) {
+    StringBuilder sb = new StringBuilder();
+    table(sb, "raw", rawChains, deleteRaw);
+    table(sb, "filter", filterChains, deleteFilter);
+    return sb.toString();
+  }
+
+  private static void table(
+      StringBuilder sb, String name, Map<String, List<String>> chains, List<String> delete) {
+    if (chains.isEmpty() && delete.isEmpty()) {
+      return;
+    }
+    sb.append('*').append(name).append('\n');
+    chains.keySet().forEach(c -> sb.append(':').append(c).append(" - [0:0]\n"));
+    delete.forEach(c -> sb.append(':').append(c).append(" - [0:0]\n"));
+    chains.values().forEach(rules -> rules.forEach(r -> sb.append(r).append('\n')));
+    delete.forEach(c -> sb.append("-X ").append(c).append('\n'));
+    sb.append("COMMIT\n");
+  }
+
+  /** Everything, for people and golden files: ipsets, then the restore input of every chain. */
+  public String render() {
+    StringBuilder sb = new StringBuilder("# ipset restore\n");
+    sb.append(ipsetRestoreInput());
+    sb.append("# jumps: ");
+    jumps.forEach(
+        j ->
+            sb.append("-t ")
+                .append(j.table())
+                .append(" -I ")
+                .append(j.chain())
+                .append(' ')
+                .append(String.join(" ", j.args()))
+                .append("; "));
+    sb.append("\n# iptables-restore --noflush\n");
+    sb.append(restoreInput(raw, filter, List.of(), List.of()));
+    return sb.toString();
+  }
+}
