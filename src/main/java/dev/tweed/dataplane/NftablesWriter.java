@@ -118,13 +118,15 @@ public final class NftablesWriter {
     removals.stream()
         .filter(l -> l.startsWith("delete set"))
         .forEach(l -> sb.append(l).append('\n'));
+    // Declarations of every changed block first: a rule in one block may jump to a chain that
+    // another block declares.
+    List<String> written = new ArrayList<>();
     for (String k : changed) {
       if (after.containsKey(k)) {
-        StringBuilder block = new StringBuilder();
-        NftablesRuleset.appendBlock(block, after.get(k));
-        sb.append(block);
+        written.addAll(after.get(k));
       }
     }
+    NftablesRuleset.appendBlock(sb, written);
     return changed.size();
   }
 

@@ -146,7 +146,12 @@ public final class PolicyCalculator {
           for (int qi = 0; qi < portList.size(); qi++) {
             Optional<NetworkPolicy.PolicyPort> port = portList.get(qi);
             if (port.isPresent() && port.get().named().isPresent()) {
-              out.add(named(r, ingress, peer, port.get(), peerTag + "n" + qi));
+              // The set depends on the peer only for egress to a pod selector; otherwise one set
+              // serves every peer of the rule.
+              boolean perPeer =
+                  !ingress && peer.isPresent() && peer.get() instanceof NetworkPolicy.PodPeer;
+              String set = perPeer ? peerTag + "n" + qi : setPrefix + r + "-n" + qi;
+              out.add(named(r, ingress, peer, port.get(), peerTag, set));
             } else {
               out.add(new Match(r, peerMatch(peer, peerTag), portMatch(port)));
             }
@@ -161,6 +166,7 @@ public final class PolicyCalculator {
         boolean ingress,
         Optional<NetworkPolicy.Peer> peer,
         NetworkPolicy.PolicyPort port,
+        String peerTag,
         String setName) {
       String portName = port.named().get();
       // The destination pods that may carry the name: for ingress the selected (local) pods; for
@@ -169,13 +175,13 @@ public final class PolicyCalculator {
       PolicyIntent.PeerMatch peerMatch;
       if (ingress) {
         destinations = local.stream().filter(p -> selects(policy, p)).toList();
-        peerMatch = peerMatch(peer, setName.substring(0, setName.lastIndexOf('n')));
+        peerMatch = peerMatch(peer, peerTag);
       } else if (peer.isPresent() && peer.get() instanceof NetworkPolicy.PodPeer pp) {
         destinations = pods.stream().filter(selector(pp)).toList();
         peerMatch = new PolicyIntent.AnyPeer();
       } else {
         destinations = pods;
-        peerMatch = peerMatch(peer, setName);
+        peerMatch = peerMatch(peer, peerTag);
       }
       TreeSet<String> members = new TreeSet<>();
       for (PolicyPod d : destinations) {

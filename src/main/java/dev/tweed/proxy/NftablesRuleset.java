@@ -18,7 +18,10 @@ public record NftablesRuleset(String table, List<String> base, Map<String, List<
   public String render() {
     StringBuilder sb = new StringBuilder();
     base.forEach(l -> sb.append(l).append('\n'));
-    services.values().forEach(lines -> appendBlock(sb, lines));
+    // Every declaration first: a rule of one block may refer to a chain or set of another.
+    List<String> all = new java.util.ArrayList<>();
+    services.values().forEach(all::addAll);
+    appendBlock(sb, all);
     return sb.toString();
   }
 
