@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -113,6 +115,8 @@ public final class NetpolConformance {
       }
       lab.awaitPoliciesSynced(nodes, store.currentRevision(), SYNC_TIMEOUT);
       List<CompletableFuture<ReachabilityMatrix>> observed = new ArrayList<>();
+      // The three matrices at once, on threads of their own (the common pool may have one).
+      ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
       for (Port port : PORTS) {
         observed.add(
             CompletableFuture.supplyAsync(
@@ -123,8 +127,10 @@ public final class NetpolConformance {
                   } catch (Exception e) {
                     throw new IllegalStateException(e);
                   }
-                }));
+                },
+                pool));
       }
+      pool.shutdown();
       for (int i = 0; i < PORTS.size(); i++) {
         ReachabilityMatrix want = expected(s, pods, PORTS.get(i));
         ReachabilityMatrix got = observed.get(i).get();

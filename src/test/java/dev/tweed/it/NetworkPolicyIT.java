@@ -1,0 +1,331 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.lab.NetpolConformance;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * NetworkPolicy in a 3-node lab: the conformance suite, anti-spoofing, node and Service traffic.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class NetworkPolicyIT {
+  final Tweed tweed = Tweed.newLab("np");
+  private Path scratch;
+
+  /** The proxy (and policy) mode the lab runs; a subclass runs every test in the other one. */
+  String proxyMode() {
+    return "iptables";
+  }
+
+  @BeforeAll
+  void up() throws Exception {
+    scratch = Files.createTempDirectory("netpol-it");
+    Path model = scratch.resolve("model.yaml");
+    Files.writeString(model, NetpolConformance.modelYaml());
+    tweed.ok("lab", "up", "--proxy", proxyMode(), "--nodes", "3", "-f", model.toString());
+  }
+
+  @AfterAll
+  void down() throws Exception {
+    tweed.ok("lab", "down");
+    assertThat(tweed.namespaces()).isEmpty();
+    try (var files = Files.list(scratch)) {
+      for (Path p : files.toList()) {
+        Files.delete(p);
+      }
+    }
+    Files.delete(scratch);
+  }
+
+  @AfterEach
+  void removePolicies() throws Exception {
+    for (String f : List.of("policy.yaml", "service.yaml")) {
+      Path p = scratch.resolve(f);
+      if (Files.exists(p)) {
+        tweed.ok("lab", "delete", "-f", p.toString());
+        Files.delete(p);
+      }
+    }
+  }
+
+  private void apply(String file, String yaml) throws Exception {
+    Path p = scratch.resolve(file);
+    Files.writeString(p, yaml);
+    tweed.ok("lab", "apply", "-f", p.toString());
+  }
+
+  private JsonNode pod(String ref) {
+    String[] nsName = ref.split("/");
+    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      if (p.path("metadata").path("namespace").asText().equals(nsName[0])
+          && p.path("metadata").path("name").asText().equals(nsName[1])) {
+        return p;
+      }
+    }
+    throw new AssertionError("no pod " + ref);
+  }
+
+  private String ipOf(String ref) {
+    return pod(ref).path("status").path("podIP").asText();
+  }
+
+  private Path netnsOf(String ref) {
+    return NetworkNamespace.pathOf(
+        pod(ref).path("metadata").path("annotations").path("tweed.dev/netns").asText());
+  }
+
+  private boolean connects(Path from, String ip, int port) throws Exception {
+    return ProbeClient.probe(from, ip, port, "tcp", Duration.ofMillis(1500)).connected();
+  }
+
+  private void awaitConnects(Path from, String ip, int port, boolean want) {
+    Tweed.await(
+        ip + ":" + port + (want ? " connects" : " is blocked"),
+        Duration.ofSeconds(15),
+        () -> {
+          try {
+            return connects(from, ip, port) == want;
+          } catch (Exception e) {
+            return false;
+          }
+        });
+  }
+
+  @Test
+  @Order(1)
+  void theConformanceSuitePassesWithRealTraffic() {
+    String out = tweed.ok("lab", "conformance", "netpol");
+    assertThat(out).contains("40 passed, 0 failed").doesNotContain("FAIL");
+  }
+
+  @Test
+  @Order(2)
+  void reachabilityPrintsTheMatrixAsJson() {
+    JsonNode m =
+        Json.parse(
+            tweed.ok(
+                "lab",
+                "reachability",
+                "--namespaces",
+                "x,y",
+                "--port",
+                "81",
+                "--proto",
+                "udp",
+                "-o",
+                "json"));
+    assertThat(m.path("pods").size()).isEqualTo(6);
+    assertThat(m.path("pods").get(0).asText()).isEqualTo("x/a");
+    for (JsonNode row : m.path("matrix")) {
+      assertThat(row.size()).isEqualTo(6);
+      row.forEach(c -> assertThat(c.asInt()).isEqualTo(1));
+    }
+  }
+
+  @Test
+  @Order(3)
+  void aPodForgingAnotherPodsAddressIsStopped() throws Exception {
+    String forged = ipOf("y/b");
+    String target = ipOf("z/c");
+    Command.run(
+        List.of(
+            "ip",
+            "netns",
+            "exec",
+            netnsOf("x/a").getFileName().toString(),
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_nonlocal_bind=1"));
+    // Control: the same datagram from x/a's own address arrives.
+    assertThat(sendAndReceive(ipOf("x/a"), target)).isTrue();
+    assertThat(sendAndReceive(forged, target)).isFalse();
+    String node = pod("x/a").path("spec").path("nodeName").asText();
+    String dropped =
+        proxyMode().equals("nftables")
+            ? Command.run(
+                List.of(
+                    "ip",
+                    "netns",
+                    "exec",
+                    tweed.nodeNs(node),
+                    "nft",
+                    "list",
+                    "chain",
+                    "ip",
+                    "tweed-policy",
+                    "prerouting"))
+            : Command.run(
+                List.of(
+                    "ip",
+                    "netns",
+                    "exec",
+                    tweed.nodeNs(node),
+                    "iptables",
+                    "-t",
+                    "raw",
+                    "-L",
+                    "tweed-PREROUTING",
+                    "-v",
+                    "-n",
+                    "-x"));
+    assertThat(dropped)
+        .as("the anti-spoofing rule counted the forged datagrams")
+        .containsPattern(
+            proxyMode().equals("nftables")
+                ? "counter packets [1-9]"
+                : "(?m)^\\s+[1-9]\\d*\\s+\\d+\\s+DROP");
+  }
+
+  /** Sends from x/a with source {@code source} to {@code target}:9999; true if it arrived. */
+  private boolean sendAndReceive(String source, String target) throws Exception {
+    CompletableFuture<Boolean> received =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return NetworkNamespace.call(
+                    netnsOf("z/c"),
+                    () -> {
+                      try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(9999))) {
+                        s.setSoTimeout(2000);
+                        DatagramPacket p = new DatagramPacket(new byte[64], 64);
+                        try {
+                          s.receive(p);
+                          return true;
+                        } catch (SocketTimeoutException e) {
+                          return false;
+                        }
+                      }
+                    });
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    Thread.sleep(300);
+    NetworkNamespace.call(
+        netnsOf("x/a"),
+        () -> {
+          try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(source, 0))) {
+            byte[] b = "hello".getBytes(StandardCharsets.UTF_8);
+            for (int i = 0; i < 3; i++) {
+              s.send(new DatagramPacket(b, b.length, new InetSocketAddress(target, 9999)));
+            }
+          }
+          return null;
+        });
+    return received.get();
+  }
+
+  @Test
+  @Order(4)
+  void thePodsOwnNodeReachesItThroughDenyAll() throws Exception {
+    apply(
+        "policy.yaml",
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {namespace: x, name: deny-all}
+        spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+        """);
+    awaitConnects(netnsOf("y/a"), ipOf("x/a"), 80, false);
+    String node = pod("x/a").path("spec").path("nodeName").asText();
+    assertThat(connects(NetworkNamespace.pathOf(tweed.nodeNs(node)), ipOf("x/a"), 80)).isTrue();
+  }
+
+  @Test
+  @Order(5)
+  void serviceTrafficIsFilteredAfterDnatByBackendPodAndPort() throws Exception {
+    apply(
+        "service.yaml",
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: x, name: web}
+        spec:
+          selector: {pod: a}
+          ports:
+          - {name: http, port: 8080, targetPort: 80}
+          - {name: other, port: 8081, targetPort: 81}
+        """);
+    apply(
+        "policy.yaml",
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {namespace: x, name: a-from-y-on-80}
+        spec:
+          podSelector: {matchLabels: {pod: a}}
+          ingress:
+          - from: [{namespaceSelector: {matchLabels: {ns: y}}}]
+            ports: [{port: 80}]
+        """);
+    String clusterIp = "";
+    for (JsonNode s : Json.parse(tweed.ok("lab", "get", "services", "-o", "json")).path("items")) {
+      if (s.path("metadata").path("name").asText().equals("web")) {
+        clusterIp = s.path("spec").path("clusterIP").asText();
+      }
+    }
+    awaitConnects(netnsOf("y/b"), clusterIp, 8080, true);
+    awaitConnects(netnsOf("z/b"), clusterIp, 8080, false);
+    // Port 8081 is DNATed to 81, which the policy does not allow.
+    assertThat(connects(netnsOf("y/b"), clusterIp, 8081)).isFalse();
+  }
+
+  @Test
+  @Order(6)
+  void anInvalidPolicyIsRejectedAndChangesNothing() throws Exception {
+    String node = pod("x/a").path("spec").path("nodeName").asText();
+    List<String> save = List.of("ip", "netns", "exec", tweed.nodeNs(node), "iptables-save");
+    String before =
+        Command.run(save).replaceAll("(?m)^#.*\n", "").replaceAll("\\[\\d+:\\d+\\]", "");
+    Path bad = scratch.resolve("bad.yaml");
+    Files.writeString(
+        bad,
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {namespace: x, name: good}
+        spec: {podSelector: {}}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {namespace: x, name: bad}
+        spec:
+          podSelector: {}
+          ingress: [{ports: [{port: 80, endPort: 70}]}]
+        """);
+    var r = tweed.run("lab", "apply", "-f", bad.toString());
+    assertThat(r.exitCode()).isNotZero();
+    assertThat(r.stderr())
+        .contains("NetworkPolicy x/bad")
+        .contains("spec.ingress[0].ports[0].endPort")
+        .contains("nothing was applied");
+    Thread.sleep(1500);
+    assertThat(connects(netnsOf("y/a"), ipOf("x/a"), 80)).as("x/good was not applied").isTrue();
+    assertThat(Command.run(save).replaceAll("(?m)^#.*\n", "").replaceAll("\\[\\d+:\\d+\\]", ""))
+        .isEqualTo(before);
+  }
+}
