@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
       BenchCommand.Cni.class,
       BenchCommand.Throughput.class,
       BenchCommand.Services.class,
-      BenchCommand.Rules.class
+      BenchCommand.Rules.class,
+      BenchCommand.Policy.class
     })
 public final class BenchCommand {
 
@@ -120,6 +121,37 @@ public final class BenchCommand {
             System.out.printf("ratio pod-to-pod/bare veth: %.2f%n", pods / veth);
             return 0;
           });
+    }
+  }
+
+  @Command(
+      name = "policy",
+      description = "NetworkPolicy programming cost on one node: full sync and one pod relabelled.")
+  static final class Policy implements Callable<Integer> {
+    @Option(names = "--policies", defaultValue = "1000")
+    int policies;
+
+    @Option(names = "--pods", defaultValue = "1000")
+    int pods;
+
+    @Option(
+        names = "--mode",
+        defaultValue = "iptables,nftables",
+        split = ",",
+        description = "iptables and/or nftables")
+    List<String> modes;
+
+    @Override
+    public Integer call() {
+      for (String mode : modes) {
+        if (!mode.equals("iptables") && !mode.equals("nftables")) {
+          throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
+        }
+      }
+      for (String mode : modes) {
+        new dev.tweed.bench.PolicySyncBenchmark(System.out).run(policies, pods, mode);
+      }
+      return 0;
     }
   }
 
