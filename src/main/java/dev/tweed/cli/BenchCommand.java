@@ -41,6 +41,14 @@ public final class BenchCommand {
     }
   }
 
+  static void requireModes(List<String> modes) {
+    for (String mode : modes) {
+      if (!mode.equals("iptables") && !mode.equals("nftables")) {
+        throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
+      }
+    }
+  }
+
   interface LabBody<T> {
     T run(Lab lab) throws Exception;
   }
@@ -143,11 +151,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() {
-      for (String mode : modes) {
-        if (!mode.equals("iptables") && !mode.equals("nftables")) {
-          throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
-        }
-      }
+      requireModes(modes);
       for (String mode : modes) {
         new dev.tweed.bench.PolicySyncBenchmark(System.out).run(policies, pods, mode);
       }
@@ -184,11 +188,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      for (String mode : modes) {
-        if (!mode.equals("iptables") && !mode.equals("nftables")) {
-          throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
-        }
-      }
+      requireModes(modes);
       for (String mode : modes) {
         var results =
             new dev.tweed.bench.ServiceSyncBenchmark(System.out)
