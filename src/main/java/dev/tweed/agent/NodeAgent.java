@@ -212,6 +212,11 @@ public final class NodeAgent implements AutoCloseable {
     if (revision == policyRevision && !policy.fullSyncDue() && !policy.retryPending()) {
       return;
     }
+    // While backing off after a failure nothing is written, so the revision must not advance:
+    // it is what the lab waits on before it probes.
+    if (!policy.mayRun()) {
+      return;
+    }
     List<dev.tweed.model.PodResource> pods = new ArrayList<>();
     Map<String, WorkloadEndpoint> endpoints = new HashMap<>();
     Map<String, Map<String, String>> namespaces = new HashMap<>();

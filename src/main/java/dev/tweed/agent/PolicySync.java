@@ -39,6 +39,11 @@ final class PolicySync {
     return pacer.retryPending();
   }
 
+  /** False while backing off after a failed write. */
+  boolean mayRun() {
+    return pacer.mayRun();
+  }
+
   /** Returns true when rules were written. */
   boolean sync(PolicyIntent intent) {
     if (!pacer.mayRun()) {
