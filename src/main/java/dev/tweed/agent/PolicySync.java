@@ -1,13 +1,9 @@
 package dev.tweed.agent;
 
-import dev.tweed.dataplane.NftablesWriter;
-import dev.tweed.dataplane.PolicyIptablesWriter;
-import dev.tweed.policy.IptablesPolicyRenderer;
-import dev.tweed.policy.IptablesPolicyRuleset;
-import dev.tweed.policy.NftablesPolicyRenderer;
+import dev.tweed.dataplane.PolicyDataplane;
 import dev.tweed.policy.PolicyIntent;
-import dev.tweed.proxy.NftablesRuleset;
 import dev.tweed.sys.CommandFailedException;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,16 +15,14 @@ import org.slf4j.LoggerFactory;
  */
 final class PolicySync {
   private static final Logger LOG = LoggerFactory.getLogger(PolicySync.class);
-  private final boolean nftables;
-  private final IptablesPolicyRenderer iptablesRenderer = new IptablesPolicyRenderer();
-  private final NftablesPolicyRenderer nftablesRenderer = new NftablesPolicyRenderer();
-  private final PolicyIptablesWriter iptablesWriter = PolicyIptablesWriter.here();
-  private final NftablesWriter nftablesWriter = NftablesWriter.here();
+  private final String mode;
+  private final PolicyDataplane dataplane;
   private final SyncPacer pacer = new SyncPacer();
   private Object lastApplied;
 
   PolicySync(String mode) {
-    this.nftables = mode.equals("nftables");
+    this.mode = mode;
+    this.dataplane = PolicyDataplane.of(mode, List.of());
   }
 
   boolean fullSyncDue() {
@@ -52,28 +46,16 @@ final class PolicySync {
     boolean due = pacer.fullSyncDue();
     long start = System.nanoTime();
     try {
-      Object rules;
-      boolean full;
-      if (nftables) {
-        NftablesRuleset r = nftablesRenderer.render(intent);
-        if (r.equals(lastApplied) && !due) {
-          return false;
-        }
-        full = nftablesWriter.sync(r, due).full();
-        rules = r;
-      } else {
-        IptablesPolicyRuleset r = iptablesRenderer.render(intent);
-        if (r.equals(lastApplied) && !due) {
-          return false;
-        }
-        full = iptablesWriter.sync(r, due).full();
-        rules = r;
+      Object rules = dataplane.render(intent);
+      if (rules.equals(lastApplied) && !due) {
+        return false;
       }
+      boolean full = dataplane.write(rules, due);
       lastApplied = rules;
       pacer.succeeded(full);
       LOG.info(
           "event=policy-synced mode={} full={} endpoints={} policies={} millis={}",
-          nftables ? "nftables" : "iptables",
+          mode,
           full,
           intent.endpoints().size(),
           intent.policies().size(),

@@ -1,13 +1,10 @@
 package dev.tweed.bench;
 
-import dev.tweed.dataplane.NftablesWriter;
-import dev.tweed.dataplane.PolicyIptablesWriter;
+import dev.tweed.dataplane.PolicyDataplane;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Ipv4;
-import dev.tweed.policy.IptablesPolicyRenderer;
 import dev.tweed.policy.LabelSelector;
 import dev.tweed.policy.NetworkPolicy;
-import dev.tweed.policy.NftablesPolicyRenderer;
 import dev.tweed.policy.PolicyCalculator;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
@@ -102,22 +99,18 @@ public final class PolicySyncBenchmark {
       PolicyCalculator calc = new PolicyCalculator("bench-node");
       List<NetworkPolicy> policies = policies(policyCount);
       Map<String, Map<String, String>> namespaces = namespaces();
-      boolean nft = mode.equals("nftables");
-      IptablesPolicyRenderer ipt = new IptablesPolicyRenderer();
-      NftablesPolicyRenderer nftr = new NftablesPolicyRenderer();
-      PolicyIptablesWriter iptWriter = PolicyIptablesWriter.inNamespace(ns);
-      NftablesWriter nftWriter = NftablesWriter.inNamespace(ns);
+      PolicyDataplane dataplane = PolicyDataplane.of(mode, List.of("ip", "netns", "exec", ns));
 
       long t0 = System.nanoTime();
       PolicyIntent intent = calc.calculate(pods(podCount, -1), namespaces, policies);
-      Object rules = nft ? nftr.render(intent) : ipt.render(intent);
+      Object rules = dataplane.render(intent);
       long t1 = System.nanoTime();
-      write(rules, nft, iptWriter, nftWriter, true);
+      dataplane.write(rules, true);
       long t2 = System.nanoTime();
       PolicyIntent changed = calc.calculate(pods(podCount, 0), namespaces, policies);
-      Object next = nft ? nftr.render(changed) : ipt.render(changed);
+      Object next = dataplane.render(changed);
       long t3 = System.nanoTime();
-      write(next, nft, iptWriter, nftWriter, false);
+      dataplane.write(next, false);
       long t4 = System.nanoTime();
       Result r =
           new Result(mode, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
@@ -138,15 +131,6 @@ public final class PolicySyncBenchmark {
       return r;
     } finally {
       Namespaces.delete(ns);
-    }
-  }
-
-  private static void write(
-      Object rules, boolean nft, PolicyIptablesWriter ipt, NftablesWriter nftWriter, boolean full) {
-    if (nft) {
-      nftWriter.sync((dev.tweed.proxy.NftablesRuleset) rules, full);
-    } else {
-      ipt.sync((dev.tweed.policy.IptablesPolicyRuleset) rules, full);
     }
   }
 }

@@ -41,14 +41,6 @@ public final class BenchCommand {
     }
   }
 
-  static void requireModes(List<String> modes) {
-    for (String mode : modes) {
-      if (!mode.equals("iptables") && !mode.equals("nftables")) {
-        throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
-      }
-    }
-  }
-
   interface LabBody<T> {
     T run(Lab lab) throws Exception;
   }
@@ -142,17 +134,11 @@ public final class BenchCommand {
     @Option(names = "--pods", defaultValue = "1000")
     int pods;
 
-    @Option(
-        names = "--mode",
-        defaultValue = "iptables,nftables",
-        split = ",",
-        description = "iptables and/or nftables")
-    List<String> modes;
+    @picocli.CommandLine.Mixin ModesOption modes;
 
     @Override
     public Integer call() {
-      requireModes(modes);
-      for (String mode : modes) {
+      for (String mode : modes.modes()) {
         new dev.tweed.bench.PolicySyncBenchmark(System.out).run(policies, pods, mode);
       }
       return 0;
@@ -179,17 +165,11 @@ public final class BenchCommand {
         description = "New connections timed per count.")
     int connections;
 
-    @Option(
-        names = "--mode",
-        defaultValue = "iptables,nftables",
-        split = ",",
-        description = "iptables and/or nftables")
-    List<String> modes;
+    @picocli.CommandLine.Mixin ModesOption modes;
 
     @Override
     public Integer call() throws Exception {
-      requireModes(modes);
-      for (String mode : modes) {
+      for (String mode : modes.modes()) {
         var results =
             new dev.tweed.bench.ServiceSyncBenchmark(System.out)
                 .run(counts, endpoints, connections, mode);

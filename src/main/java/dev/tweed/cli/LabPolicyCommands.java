@@ -69,10 +69,7 @@ final class LabPolicyCommands {
           }
           targets.add(
               new ReachabilityProbe.Target(
-                  p.qualifiedName(),
-                  p.annotation(PodResource.NETNS_ANNOTATION)
-                      .orElse(l.layout().podNs(p.namespace(), p.name())),
-                  p.podIp().get()));
+                  p.qualifiedName(), l.layout().netnsOf(p), p.podIp().get()));
         }
       }
       targets.sort(Comparator.comparing(ReachabilityProbe.Target::name));

@@ -30,8 +30,7 @@ final class PodLookup {
 
   static String netnsOf(Lab lab, Datastore store, String ref) {
     PodResource p = pod(store, ref);
-    return p.annotation(PodResource.NETNS_ANNOTATION)
-        .orElse(lab.layout().podNs(p.namespace(), p.name()));
+    return lab.layout().netnsOf(p);
   }
 
   static String ipOf(Datastore store, String ref) {

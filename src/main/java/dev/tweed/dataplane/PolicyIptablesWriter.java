@@ -37,14 +37,6 @@ public final class PolicyIptablesWriter {
     this.prefix = List.copyOf(commandPrefix);
   }
 
-  public static PolicyIptablesWriter here() {
-    return new PolicyIptablesWriter(List.of());
-  }
-
-  public static PolicyIptablesWriter inNamespace(String netns) {
-    return new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns));
-  }
-
   public SyncStats sync(IptablesPolicyRuleset want, boolean full) {
     long start = System.nanoTime();
     boolean doFull = full || applied.isEmpty();

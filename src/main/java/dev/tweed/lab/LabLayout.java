@@ -42,6 +42,12 @@ public record LabLayout(String name, Path dir) {
     return prefix() + node;
   }
 
+  /** The network namespace a pod lives in: the one its annotation names, else its default name. */
+  public String netnsOf(dev.tweed.model.PodResource pod) {
+    return pod.annotation(dev.tweed.model.PodResource.NETNS_ANNOTATION)
+        .orElse(podNs(pod.namespace(), pod.name()));
+  }
+
   public String podNs(String namespace, String pod) {
     return prefix() + "pod-" + namespace + "-" + pod;
   }

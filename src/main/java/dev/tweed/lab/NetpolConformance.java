@@ -66,8 +66,7 @@ public final class NetpolConformance {
         out.add(
             new ReachabilityProbe.Target(
                 p.qualifiedName(),
-                p.annotation(PodResource.NETNS_ANNOTATION)
-                    .orElse(lab.layout().podNs(p.namespace(), p.name())),
+                lab.layout().netnsOf(p),
                 p.podIp()
                     .orElseThrow(
                         () -> new IllegalStateException(p.qualifiedName() + " has no IP"))));

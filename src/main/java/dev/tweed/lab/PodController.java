@@ -217,9 +217,7 @@ public final class PodController implements AutoCloseable {
     if (p != null) {
       p.close();
     }
-    String netnsName =
-        pod.annotation(PodResource.NETNS_ANNOTATION)
-            .orElse(layout.podNs(pod.namespace(), pod.name()));
+    String netnsName = layout.netnsOf(pod);
     if (pod.nodeName().isPresent()) {
       String node = pod.nodeName().get();
       CniExec.Outcome out =
