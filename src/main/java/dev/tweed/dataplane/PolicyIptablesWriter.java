@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * Applies rendered policy rules as felix's table writer does: ipset changes first (new sets and
@@ -169,8 +170,31 @@ public final class PolicyIptablesWriter {
     }
     Map<String, Ipset> out = new HashMap<>();
     types.forEach(
-        (name, type) -> out.put(name, new Ipset(name, type, new TreeSet<>(entries.get(name)))));
+        (name, type) ->
+            out.put(
+                name,
+                new Ipset(
+                    name,
+                    type,
+                    entries.get(name).stream()
+                        .map(e -> asRendered(type, e))
+                        .collect(Collectors.toCollection(TreeSet::new)))));
     return out;
+  }
+
+  /**
+   * An entry as the renderer writes it. {@code ipset save} prints a host entry of a hash:net set
+   * without its /32 ("10.244.1.5 nomatch"); read literally, a full sync would see a different
+   * entry, add the rendered one (a no-op) and then delete the kernel's one, which is the same
+   * element, silently dropping an ipBlock's {@code except}.
+   */
+  static String asRendered(String type, String entry) {
+    if (!type.equals("hash:net")) {
+      return entry;
+    }
+    int sp = entry.indexOf(' ');
+    String addr = sp < 0 ? entry : entry.substring(0, sp);
+    return addr.contains("/") ? entry : addr + "/32" + (sp < 0 ? "" : entry.substring(sp));
   }
 
   private List<String> argv(String... cmd) {

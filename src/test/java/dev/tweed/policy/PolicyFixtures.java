@@ -9,10 +9,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The pods and namespaces the policy tests run against; node-1 is the local node. */
-final class PolicyFixtures {
+public final class PolicyFixtures {
   private PolicyFixtures() {}
 
-  static final List<PolicyPod> PODS =
+  public static final List<PolicyPod> PODS =
       List.of(
           pod(
               "x",
@@ -64,7 +64,7 @@ final class PolicyFixtures {
               List.of(new PolicyPod.NamedPort("sql", 3306, "TCP"))),
           pod("z", "pending", Map.of("app", "db"), null, null, null, List.of()));
 
-  static final Map<String, Map<String, String>> NAMESPACES =
+  public static final Map<String, Map<String, String>> NAMESPACES =
       Map.of("x", Map.of("team", "red"), "y", Map.of("team", "blue"), "z", Map.of());
 
   private static PolicyPod pod(
@@ -85,7 +85,7 @@ final class PolicyFixtures {
         node != null && node.equals("node-1") ? Optional.of(iface) : Optional.empty());
   }
 
-  static List<NetworkPolicy> policies() throws Exception {
+  public static List<NetworkPolicy> policies() throws Exception {
     List<NetworkPolicy> out = new ArrayList<>();
     for (ObjectNode o : LabResources.read(Path.of("src/test/resources/policy/cluster.yaml"))) {
       out.add(NetworkPolicyParser.parse(o));
@@ -93,7 +93,7 @@ final class PolicyFixtures {
     return out;
   }
 
-  static PolicyIntent intent() throws Exception {
+  public static PolicyIntent intent() throws Exception {
     return new PolicyCalculator("node-1").calculate(PODS, NAMESPACES, policies());
   }
 }
