@@ -137,6 +137,9 @@ public final class NetpolConformance {
           Port p = PORTS.get(i);
           problems.add("  " + p.proto().toUpperCase() + " " + p.number() + ":");
           problems.add(got.diffTable(want).indent(4).stripTrailing());
+          if (p.proto().equals("udp")) {
+            problems.addAll(reprobeLeaks(pods, got, want, p));
+          }
         }
       }
     } finally {
@@ -146,6 +149,41 @@ public final class NetpolConformance {
       }
     }
     return problems;
+  }
+
+  /**
+   * For a UDP pair that connected though it should not have, asks again, now for the source address
+   * the server saw: tells a lasting gap from a passing one, and a wrong source from a missing rule.
+   */
+  private static List<String> reprobeLeaks(
+      List<ReachabilityProbe.Target> pods,
+      ReachabilityMatrix got,
+      ReachabilityMatrix want,
+      Port port) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < pods.size(); i++) {
+      for (int j = 0; j < pods.size(); j++) {
+        if (got.get(i, j) && !want.get(i, j)) {
+          ReachabilityProbe.Target from = pods.get(i);
+          ReachabilityProbe.Target to = pods.get(j);
+          String seen;
+          try {
+            ProbeResult r =
+                ProbeClient.clientIp(
+                    dev.tweed.sys.NetworkNamespace.pathOf(from.netns()),
+                    to.ip(),
+                    port.number(),
+                    PROBE_TIMEOUT);
+            seen = r.connected() ? "connected again, server saw " + r.answer() : r.reason();
+          } catch (Exception e) {
+            seen = "re-probe failed: " + e;
+          }
+          out.add(
+              "    re-probe " + from.name() + " (" + from.ip() + ") -> " + to.name() + ": " + seen);
+        }
+      }
+    }
+    return out;
   }
 
   static ReachabilityMatrix expected(
