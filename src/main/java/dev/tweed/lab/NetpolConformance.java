@@ -139,6 +139,7 @@ public final class NetpolConformance {
           problems.add(got.diffTable(want).indent(4).stripTrailing());
           if (p.proto().equals("udp")) {
             problems.addAll(reprobeLeaks(pods, got, want, p));
+            problems.addAll(conntrackOf(got, want, pods));
           }
         }
       }
@@ -180,6 +181,34 @@ public final class NetpolConformance {
           }
           out.add(
               "    re-probe " + from.name() + " (" + from.ip() + ") -> " + to.name() + ": " + seen);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The nodes' conntrack entries between the pods of each unexpected connection. */
+  private List<String> conntrackOf(
+      ReachabilityMatrix got, ReachabilityMatrix want, List<ReachabilityProbe.Target> pods) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < pods.size(); i++) {
+      for (int j = 0; j < pods.size(); j++) {
+        if (got.get(i, j) && !want.get(i, j)) {
+          String a = "src=" + pods.get(i).ip() + " ";
+          String b = "dst=" + pods.get(j).ip() + " ";
+          for (int n = 1; n <= nodes; n++) {
+            String node = LabLayout.nodeName(n);
+            String ns = lab.layout().nodeNs(node);
+            dev.tweed.sys.Command.Result r =
+                dev.tweed.sys.Command.exec(
+                    List.of("ip", "netns", "exec", ns, "cat", "/proc/net/nf_conntrack"),
+                    "",
+                    java.util.Map.of());
+            r.stdout()
+                .lines()
+                .filter(l -> l.contains(a) && l.contains(b))
+                .forEach(l -> out.add("    conntrack " + node + ": " + l));
+          }
         }
       }
     }
