@@ -1,0 +1,51 @@
+package dev.tweed.kernel;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One network interface as {@code ip -j -d addr} shows it.
+ *
+ * @param peerIfindex a veth's peer (the kernel's {@code link_index})
+ * @param peerNetnsId the namespace id of the peer, as this namespace numbers it, when elsewhere
+ */
+public record Link(
+    int ifindex,
+    String name,
+    String kind,
+    String mac,
+    boolean up,
+    boolean noArp,
+    Optional<String> master,
+    Optional<Integer> peerIfindex,
+    Optional<Integer> peerNetnsId,
+    Optional<Vxlan> vxlan,
+    List<IfAddress> addresses) {
+
+  /** A VXLAN device's parameters. */
+  public record Vxlan(int vni, Optional<String> local, int port, Optional<String> device) {}
+
+  /** An address with its prefix length. */
+  public record IfAddress(String address, int prefixLength) {
+    @Override
+    public String toString() {
+      return address + "/" + prefixLength;
+    }
+  }
+
+  public boolean isVeth() {
+    return kind.equals("veth");
+  }
+
+  public boolean isBridge() {
+    return kind.equals("bridge");
+  }
+
+  public boolean isLoopback() {
+    return kind.equals("loopback");
+  }
+
+  public Optional<String> firstAddress() {
+    return addresses.stream().map(IfAddress::address).findFirst();
+  }
+}

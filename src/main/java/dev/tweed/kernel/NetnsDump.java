@@ -1,0 +1,96 @@
+package dev.tweed.kernel;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.tweed.model.Json;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The files of a captured namespace (what {@code tweed capture} writes, one per tool), and their
+ * parsing into a {@link NetnsState}. A missing file means the tool was absent or had nothing to
+ * say, as on a host without nftables or ipset.
+ */
+public final class NetnsDump {
+  public static final String NAME = "netns.txt";
+  public static final String ADDR = "addr.json";
+  public static final String ROUTE = "route.json";
+  public static final String RULE = "rule.json";
+  public static final String NEIGH = "neigh.json";
+  public static final String NEIGH_PROXY = "neigh-proxy.json";
+  public static final String FDB = "fdb.json";
+  public static final String IPTABLES = "iptables-save.txt";
+  public static final String IPSET = "ipset-save.txt";
+  public static final String NFT = "nft.json";
+  public static final String SYSCTL = "sysctl.txt";
+  public static final String LISTENERS = "listeners.txt";
+  public static final String RECENT = "xt_recent.txt";
+
+  /** The files in the order a capture writes them. */
+  public static final List<String> FILES =
+      List.of(
+          NAME,
+          ADDR,
+          ROUTE,
+          RULE,
+          NEIGH,
+          NEIGH_PROXY,
+          FDB,
+          IPTABLES,
+          IPSET,
+          NFT,
+          SYSCTL,
+          LISTENERS,
+          RECENT);
+
+  private NetnsDump() {}
+
+  public static NetnsState parse(Map<String, String> files) {
+    List<NeighbourEntry> neigh =
+        new ArrayList<>(KernelDumpParser.neighbours(json(files, NEIGH), false));
+    neigh.addAll(KernelDumpParser.neighbours(json(files, NEIGH_PROXY), true));
+    return new NetnsState(
+        files.getOrDefault(NAME, "").strip(),
+        KernelDumpParser.links(json(files, ADDR)),
+        KernelDumpParser.routes(json(files, ROUTE)),
+        KernelDumpParser.rules(json(files, RULE)),
+        List.copyOf(neigh),
+        KernelDumpParser.fdb(json(files, FDB)),
+        files.getOrDefault(IPTABLES, ""),
+        files.getOrDefault(IPSET, ""),
+        json(files, NFT),
+        KernelDumpParser.sysctls(files.getOrDefault(SYSCTL, "")),
+        KernelDumpParser.listeners(files.getOrDefault(LISTENERS, "")),
+        recent(files.getOrDefault(RECENT, "")));
+  }
+
+  private static JsonNode json(Map<String, String> files, String name) {
+    String text = files.getOrDefault(name, "").strip();
+    if (text.isEmpty()) {
+      return JsonNodeFactory.instance.arrayNode();
+    }
+    return Json.parse(text);
+  }
+
+  /**
+   * "== NAME" headers, each followed by {@code /proc/net/xt_recent/NAME}'s lines ("src=1.2.3.4 ttl:
+   * ...").
+   */
+  static Map<String, List<String>> recent(String text) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    List<String> current = null;
+    for (String line : text.split("\n")) {
+      if (line.startsWith("== ")) {
+        current = new ArrayList<>();
+        out.put(line.substring(3).strip(), current);
+      } else if (current != null && line.startsWith("src=")) {
+        current.add(line.substring(4).split("\\s+")[0]);
+      }
+    }
+    Map<String, List<String>> frozen = new LinkedHashMap<>();
+    out.forEach((k, v) -> frozen.put(k, List.copyOf(v)));
+    return frozen;
+  }
+}

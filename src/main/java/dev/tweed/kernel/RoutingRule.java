@@ -1,0 +1,22 @@
+package dev.tweed.kernel;
+
+import dev.tweed.model.Cidr;
+import java.util.Optional;
+
+/**
+ * One policy routing rule ({@code ip -j rule}).
+ *
+ * @param action "lookup" (then {@code table} says which), or unreachable, blackhole, prohibit, goto
+ */
+public record RoutingRule(
+    int priority,
+    boolean not,
+    Optional<Cidr> src,
+    Optional<Cidr> dst,
+    Optional<Long> fwmark,
+    long fwmask,
+    Optional<String> iif,
+    Optional<String> oif,
+    String action,
+    String table,
+    String text) {}

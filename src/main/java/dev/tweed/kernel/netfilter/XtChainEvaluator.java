@@ -1,0 +1,434 @@
+package dev.tweed.kernel.netfilter;
+
+import dev.tweed.kernel.Link;
+import dev.tweed.kernel.Packet;
+import dev.tweed.model.Ipv4;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Runs a packet through one table's built-in chain the way the kernel does: rules in order, jumps
+ * and gotos into user chains, RETURN, the chain's policy, and the targets' effects (NAT, marks). A
+ * random match forks the traversal; every branch is followed, with its probability.
+ */
+public final class XtChainEvaluator {
+  private static final int MAX_DEPTH = 64;
+  private static final Set<String> CONTINUING_TARGETS =
+      Set.of("LOG", "NFLOG", "ULOG", "TRACE", "CHECKSUM", "TCPMSS", "DSCP", "TOS", "CLASSIFY");
+
+  private XtChainEvaluator() {}
+
+  /** A branch of the traversal in progress. */
+  private record Flow(
+      PacketContext ctx,
+      double probability,
+      List<Integer> forks,
+      List<XtStep> steps,
+      List<NatTranslation> nat,
+      List<String> uncertainties) {
+
+    Flow step(XtStep s) {
+      return new Flow(ctx, probability, forks, append(steps, s), nat, uncertainties);
+    }
+
+    Flow with(PacketContext c) {
+      return new Flow(c, probability, forks, steps, nat, uncertainties);
+    }
+
+    Flow nat(NatTranslation t) {
+      return new Flow(ctx, probability, forks, steps, append(nat, t), uncertainties);
+    }
+
+    Flow uncertain(String why) {
+      return new Flow(ctx, probability, forks, steps, nat, append(uncertainties, why));
+    }
+
+    Flow fork(int branch, double p) {
+      return new Flow(ctx, probability * p, append(forks, branch), steps, nat, uncertainties);
+    }
+  }
+
+  /** A branch that left a chain: by a verdict, or by returning to its caller. */
+  private record Ended(
+      Flow flow, XtVerdict verdict, Optional<XtRule> rule, Optional<String> with) {}
+
+  static <T> List<T> append(List<T> list, T item) {
+    List<T> out = new ArrayList<>(list);
+    out.add(item);
+    return List.copyOf(out);
+  }
+
+  public static List<XtOutcome> evaluate(XtTable table, String builtin, PacketContext ctx) {
+    Flow start = new Flow(ctx, 1.0, List.of(), List.of(), List.of(), List.of());
+    Optional<XtChain> chain = table.chain(builtin);
+    if (chain.isEmpty()) {
+      return List.of(
+          new XtOutcome(
+              ctx,
+              1.0,
+              List.of(),
+              List.of(),
+              List.of(),
+              List.of(),
+              XtVerdict.ACCEPT,
+              Optional.empty(),
+              Optional.empty()));
+    }
+    List<XtOutcome> out = new ArrayList<>();
+    for (Ended e : run(table, chain.get(), start, 0)) {
+      Flow f = e.flow();
+      XtVerdict v = e.verdict();
+      Optional<XtRule> rule = e.rule();
+      if (v == XtVerdict.RETURN) {
+        String policy = chain.get().policy().orElse("ACCEPT");
+        v = policy.equals("DROP") ? XtVerdict.DROP : XtVerdict.ACCEPT;
+        f =
+            f.step(
+                new XtStep(
+                    table.name(),
+                    builtin,
+                    Optional.empty(),
+                    Optional.empty(),
+                    "policy " + policy,
+                    Optional.empty()));
+        rule = Optional.empty();
+      }
+      out.add(
+          new XtOutcome(
+              f.ctx(),
+              f.probability(),
+              f.forks(),
+              f.steps(),
+              f.nat(),
+              f.uncertainties(),
+              v,
+              rule,
+              e.with()));
+    }
+    return out;
+  }
+
+  private static List<Ended> run(XtTable table, XtChain chain, Flow in, int depth) {
+    List<Ended> ended = new ArrayList<>();
+    if (depth > MAX_DEPTH) {
+      ended.add(
+          new Ended(
+              in.uncertain("chain nesting deeper than " + MAX_DEPTH + " (a loop?)"),
+              XtVerdict.DROP,
+              Optional.empty(),
+              Optional.empty()));
+      return ended;
+    }
+    List<Flow> alive = List.of(in);
+    for (XtRule rule : chain.rules()) {
+      List<Flow> next = new ArrayList<>();
+      for (Flow f : alive) {
+        MatchResult m = XtMatchEvaluator.evaluate(rule, f.ctx());
+        switch (m) {
+          case MatchResult.No no -> next.add(f);
+          case MatchResult.Unknown u -> next.add(f.uncertain(u.why() + " (" + rule.text() + ")"));
+          case MatchResult.Yes yes -> apply(table, rule, f, depth, next, ended);
+          case MatchResult.Fork fork -> {
+            apply(
+                table,
+                rule,
+                f.fork(0, fork.probability())
+                    .step(
+                        new XtStep(
+                            table.name(),
+                            chain.name(),
+                            Optional.of(rule.position()),
+                            Optional.of(rule.text()),
+                            "fork",
+                            Optional.of(
+                                "random: this branch matched (probability "
+                                    + fmt(fork.probability())
+                                    + ")"))),
+                depth,
+                next,
+                ended);
+            if (fork.probability() < 1.0) {
+              next.add(f.fork(1, 1 - fork.probability()));
+            }
+          }
+        }
+      }
+      alive = next;
+      if (alive.isEmpty()) {
+        break;
+      }
+    }
+    for (Flow f : alive) {
+      ended.add(new Ended(f, XtVerdict.RETURN, Optional.empty(), Optional.empty()));
+    }
+    return ended;
+  }
+
+  static String fmt(double p) {
+    return String.format(java.util.Locale.ROOT, "%.4f", p)
+        .replaceAll("0+$", "")
+        .replaceAll("\\.$", "");
+  }
+
+  /** Applies a matched rule's target: continues into {@code next}, or ends into {@code ended}. */
+  private static void apply(
+      XtTable table, XtRule rule, Flow f, int depth, List<Flow> next, List<Ended> ended) {
+    if (rule.target().isEmpty()) {
+      next.add(f.step(step(table, rule, "continue (no target)")));
+      return;
+    }
+    XtTarget t = rule.target().get();
+    Packet p = f.ctx().packet();
+    switch (t.name()) {
+      case "ACCEPT" ->
+          ended.add(
+              new Ended(
+                  f.step(step(table, rule, "ACCEPT")),
+                  XtVerdict.ACCEPT,
+                  Optional.of(rule),
+                  Optional.empty()));
+      case "DROP" ->
+          ended.add(
+              new Ended(
+                  f.step(step(table, rule, "DROP")),
+                  XtVerdict.DROP,
+                  Optional.of(rule),
+                  Optional.empty()));
+      case "REJECT" -> {
+        String with = t.option("--reject-with").map(XtOption::arg).orElse("icmp-port-unreachable");
+        ended.add(
+            new Ended(
+                f.step(step(table, rule, "REJECT with " + with)),
+                XtVerdict.REJECT,
+                Optional.of(rule),
+                Optional.of(with)));
+      }
+      case "RETURN" ->
+          ended.add(
+              new Ended(
+                  f.step(step(table, rule, "RETURN")),
+                  XtVerdict.RETURN,
+                  Optional.empty(),
+                  Optional.empty()));
+      case "DNAT", "SNAT", "MASQUERADE", "REDIRECT" -> nat(table, rule, t, f, ended);
+      case "MARK" -> {
+        long mark = newMark(t, p.mark());
+        next.add(
+            f.with(withPacket(f.ctx(), p.withMark(mark)))
+                .step(step(table, rule, "MARK set 0x" + Long.toHexString(mark))));
+      }
+      case "CONNMARK" -> connmark(table, rule, t, f, next);
+      case "NOTRACK" -> next.add(untracked(table, rule, f));
+      case "CT" -> {
+        if (t.option("--notrack").isPresent()) {
+          next.add(untracked(table, rule, f));
+        } else {
+          next.add(f.step(step(table, rule, "CT (zone/helper not modelled)")));
+        }
+      }
+      default -> {
+        if (CONTINUING_TARGETS.contains(t.name())) {
+          next.add(f.step(step(table, rule, t.name() + " (continue)")));
+          return;
+        }
+        Optional<XtChain> sub = table.chain(t.name());
+        if (sub.isEmpty()) {
+          next.add(
+              f.step(step(table, rule, t.name() + " (unknown target)"))
+                  .uncertain(
+                      "cannot evaluate -j "
+                          + t.name()
+                          + ": treated as continue; verdict uncertain ("
+                          + rule.text()
+                          + ")"));
+          return;
+        }
+        Flow entered = f.step(step(table, rule, (t.isGoto() ? "goto " : "jump ") + t.name()));
+        for (Ended e : run(table, sub.get(), entered, depth + 1)) {
+          if (e.verdict() == XtVerdict.RETURN) {
+            if (t.isGoto()) {
+              ended.add(e);
+            } else {
+              next.add(e.flow());
+            }
+          } else {
+            ended.add(e);
+          }
+        }
+      }
+    }
+  }
+
+  private static Flow untracked(XtTable table, XtRule rule, Flow f) {
+    PacketContext c = f.ctx();
+    return f.with(
+            new PacketContext(
+                c.packet(),
+                c.hook(),
+                c.iif(),
+                c.oif(),
+                "UNTRACKED",
+                c.original(),
+                c.dnat(),
+                c.snat(),
+                c.ns(),
+                c.ipsets()))
+        .step(step(table, rule, "NOTRACK"));
+  }
+
+  private static XtStep step(XtTable table, XtRule rule, String action) {
+    return new XtStep(
+        table.name(),
+        rule.chain(),
+        Optional.of(rule.position()),
+        Optional.of(rule.text()),
+        action,
+        Optional.empty());
+  }
+
+  static long newMark(XtTarget t, long mark) {
+    for (XtOption o : t.options()) {
+      String[] vm = o.arg().split("/");
+      long v = XtMatchEvaluator.parseNumber(vm[0]);
+      long m = vm.length > 1 ? XtMatchEvaluator.parseNumber(vm[1]) : 0xffffffffL;
+      switch (o.name()) {
+        case "--set-xmark" -> mark = (mark & ~m & 0xffffffffL) ^ v;
+        case "--set-mark" -> mark = (mark & ~m & 0xffffffffL) | v;
+        case "--or-mark" -> mark |= v;
+        case "--and-mark" -> mark &= v;
+        case "--xor-mark" -> mark ^= v;
+        default -> {}
+      }
+    }
+    return mark;
+  }
+
+  private static void connmark(XtTable table, XtRule rule, XtTarget t, Flow f, List<Flow> next) {
+    Packet p = f.ctx().packet();
+    if (t.option("--save-mark").isPresent()) {
+      long nf =
+          t.option("--nfmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
+      long ct =
+          t.option("--ctmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
+      long m = (p.ctMark() & ~ct) ^ (p.mark() & nf);
+      next.add(
+          f.with(withPacket(f.ctx(), p.withCtMark(m))).step(step(table, rule, "CONNMARK save")));
+    } else if (t.option("--restore-mark").isPresent()) {
+      long nf =
+          t.option("--nfmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
+      long ct =
+          t.option("--ctmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
+      long m = (p.mark() & ~nf) ^ (p.ctMark() & ct);
+      next.add(
+          f.with(withPacket(f.ctx(), p.withMark(m))).step(step(table, rule, "CONNMARK restore")));
+    } else {
+      long m = newMark(t, p.ctMark());
+      next.add(
+          f.with(withPacket(f.ctx(), p.withCtMark(m)))
+              .step(step(table, rule, "CONNMARK set 0x" + Long.toHexString(m))));
+    }
+  }
+
+  private static PacketContext withPacket(PacketContext c, Packet p) {
+    return new PacketContext(
+        p,
+        c.hook(),
+        c.iif(),
+        c.oif(),
+        c.ctState(),
+        c.original(),
+        c.dnat(),
+        c.snat(),
+        c.ns(),
+        c.ipsets());
+  }
+
+  private static void nat(XtTable table, XtRule rule, XtTarget t, Flow f, List<Ended> ended) {
+    PacketContext c = f.ctx();
+    Packet p = c.packet();
+    Packet after;
+    String kind = t.name();
+    Optional<String> note = Optional.empty();
+    switch (kind) {
+      case "DNAT" -> {
+        Endpoint e = endpoint(t.option("--to-destination").map(XtOption::arg).orElse(""), p.dst());
+        after = p.withDst(e.addr(), e.port());
+      }
+      case "REDIRECT" -> {
+        int addr =
+            c.hook().equals("OUTPUT")
+                ? Ipv4.parse("127.0.0.1")
+                : c.iif()
+                    .flatMap(i -> c.ns().link(i))
+                    .flatMap(Link::firstAddress)
+                    .map(Ipv4::parse)
+                    .orElse(p.dst());
+        Optional<Integer> port =
+            t.option("--to-ports").map(o -> Integer.parseInt(o.arg().split("-")[0]));
+        after = p.withDst(addr, port);
+      }
+      case "SNAT" -> {
+        Endpoint e = endpoint(t.option("--to-source").map(XtOption::arg).orElse(""), p.src());
+        after = p.withSrc(e.addr(), e.port());
+        if (t.option("--random-fully").isPresent() || t.option("--random").isPresent()) {
+          note = Optional.of("source port randomised");
+        }
+      }
+      default -> {
+        Optional<String> addr = c.oif().flatMap(i -> c.ns().link(i)).flatMap(Link::firstAddress);
+        after = p.withSrc(addr.map(Ipv4::parse).orElse(p.src()), Optional.empty());
+        if (addr.isEmpty()) {
+          f = f.uncertain("MASQUERADE: the outgoing interface has no address");
+        }
+        if (t.option("--random-fully").isPresent() || t.option("--random").isPresent()) {
+          note = Optional.of("source port randomised");
+        }
+      }
+    }
+    boolean dst = kind.equals("DNAT") || kind.equals("REDIRECT");
+    String before = dst ? p.dstEndpoint() : p.srcEndpoint();
+    String afterText = dst ? after.dstEndpoint() : after.srcEndpoint();
+    PacketContext nc =
+        new PacketContext(
+            after,
+            c.hook(),
+            c.iif(),
+            c.oif(),
+            c.ctState(),
+            c.original(),
+            c.dnat() || dst,
+            c.snat() || !dst,
+            c.ns(),
+            c.ipsets());
+    String where = table.name() + "/" + rule.chain() + " #" + rule.position();
+    Flow done =
+        f.with(nc)
+            .nat(new NatTranslation(kind, before, afterText, where))
+            .step(
+                new XtStep(
+                    table.name(),
+                    rule.chain(),
+                    Optional.of(rule.position()),
+                    Optional.of(rule.text()),
+                    kind + " " + before + " -> " + afterText,
+                    note));
+    ended.add(new Ended(done, XtVerdict.ACCEPT, Optional.of(rule), Optional.empty()));
+  }
+
+  private record Endpoint(int addr, Optional<Integer> port) {}
+
+  /** "10.0.0.1", "10.0.0.1:80", "10.0.0.1-10.0.0.3:80-90", ":80": the first of any range. */
+  private static Endpoint endpoint(String spec, int keep) {
+    String addrPart = spec;
+    Optional<Integer> port = Optional.empty();
+    int colon = spec.indexOf(':');
+    if (colon >= 0) {
+      addrPart = spec.substring(0, colon);
+      port = Optional.of(Integer.parseInt(spec.substring(colon + 1).split("-")[0]));
+    }
+    int addr = addrPart.isEmpty() ? keep : Ipv4.parse(addrPart.split("-")[0]);
+    return new Endpoint(addr, port);
+  }
+}

@@ -1,0 +1,55 @@
+package dev.tweed.trace;
+
+import java.util.Optional;
+
+/**
+ * One step of a packet's journey.
+ *
+ * @param netns the namespace where it happened
+ * @param step what kind of step: send, route, netfilter, neighbour, fdb, veth, bridge, vxlan-encap,
+ *     vxlan-decap, deliver, drop, reject, forward, note
+ * @param iface the interface involved, where one is
+ * @param hook netfilter: PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING
+ * @param table netfilter table, or the routing table for a route step
+ * @param chain netfilter chain
+ * @param position the rule's 1-based position in its chain
+ * @param rule the rule or route exactly as {@code iptables-save} / {@code ip route} print it
+ * @param detail what happened, in words
+ */
+public record Hop(
+    String netns,
+    String step,
+    Optional<String> iface,
+    Optional<String> hook,
+    Optional<String> table,
+    Optional<String> chain,
+    Optional<Integer> position,
+    Optional<String> rule,
+    String detail) {
+
+  static Hop of(String netns, String step, Optional<String> iface, String detail) {
+    return new Hop(
+        netns,
+        step,
+        iface,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        detail);
+  }
+
+  static Hop route(String netns, String table, String route, String detail) {
+    return new Hop(
+        netns,
+        "route",
+        Optional.empty(),
+        Optional.empty(),
+        Optional.of(table),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.of(route),
+        detail);
+  }
+}

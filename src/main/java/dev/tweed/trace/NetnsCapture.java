@@ -1,0 +1,95 @@
+package dev.tweed.trace;
+
+import dev.tweed.kernel.NetnsDump;
+import dev.tweed.sys.Command;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Reads a network namespace's state with the kernel's own tools ({@code ip -j}, {@code bridge -j},
+ * {@code iptables-save}, {@code ipset save}, {@code nft -j}, {@code sysctl}, {@code ss}), and
+ * writes or reads it as a directory of files, one per tool.
+ */
+public final class NetnsCapture {
+  private static final String SYSCTLS =
+      "^net\\.(ipv4\\.(ip_forward|icmp_echo_ignore_all|conf\\..*\\.(rp_filter|proxy_arp|"
+          + "send_redirects|forwarding|accept_local|route_localnet|arp_ignore|accept_redirects))"
+          + "|bridge\\..*)$";
+
+  private NetnsCapture() {}
+
+  /** The files of one namespace; {@code netns} empty = the namespace this process runs in. */
+  public static Map<String, String> capture(Optional<String> netns) {
+    Map<String, String> files = new LinkedHashMap<>();
+    files.put(NetnsDump.NAME, netns.orElse("host") + "\n");
+    files.put(NetnsDump.ADDR, run(netns, "ip", "-j", "-d", "addr", "show"));
+    files.put(NetnsDump.ROUTE, run(netns, "ip", "-j", "route", "show", "table", "all"));
+    files.put(NetnsDump.RULE, run(netns, "ip", "-j", "rule", "show"));
+    files.put(NetnsDump.NEIGH, run(netns, "ip", "-j", "neigh", "show"));
+    files.put(NetnsDump.NEIGH_PROXY, run(netns, "ip", "-j", "neigh", "show", "proxy"));
+    files.put(NetnsDump.FDB, run(netns, "bridge", "-j", "fdb", "show"));
+    files.put(NetnsDump.IPTABLES, run(netns, "iptables-save"));
+    files.put(NetnsDump.IPSET, run(netns, "ipset", "save"));
+    files.put(NetnsDump.NFT, run(netns, "nft", "-j", "list", "ruleset"));
+    files.put(NetnsDump.SYSCTL, run(netns, "sysctl", "-a", "-r", SYSCTLS));
+    files.put(NetnsDump.LISTENERS, run(netns, "ss", "-Hlntu"));
+    files.put(
+        NetnsDump.RECENT,
+        run(
+            netns,
+            "sh",
+            "-c",
+            "cd /proc/net/xt_recent 2>/dev/null || exit 0; for f in *; do [ -f \"$f\" ] &&"
+                + " { echo \"== $f\"; cat \"$f\"; }; done"));
+    return files;
+  }
+
+  /** A tool that is missing or fails leaves its file empty: the model treats it as absent. */
+  private static String run(Optional<String> netns, String... cmd) {
+    List<String> argv = new ArrayList<>();
+    netns.ifPresent(n -> argv.addAll(List.of("ip", "netns", "exec", n)));
+    argv.addAll(List.of(cmd));
+    try {
+      Command.Result r = Command.exec(argv, "", Map.of());
+      return r.ok() ? r.stdout() : "";
+    } catch (UncheckedIOException absent) {
+      return "";
+    }
+  }
+
+  public static void write(Path dir, Map<String, String> files) {
+    try {
+      Files.createDirectories(dir);
+      for (var e : files.entrySet()) {
+        Files.writeString(dir.resolve(e.getKey()), e.getValue());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static Map<String, String> read(Path dir) {
+    Map<String, String> files = new LinkedHashMap<>();
+    try {
+      for (String f : NetnsDump.FILES) {
+        Path p = dir.resolve(f);
+        if (Files.exists(p)) {
+          files.put(f, Files.readString(p));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (!files.containsKey(NetnsDump.ADDR)) {
+      throw new IllegalArgumentException(dir + " holds no capture (no " + NetnsDump.ADDR + ")");
+    }
+    return files;
+  }
+}

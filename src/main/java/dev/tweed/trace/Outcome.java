@@ -1,0 +1,29 @@
+package dev.tweed.trace;
+
+import dev.tweed.kernel.netfilter.NatTranslation;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One way the journey can end: a branch of the tree of random forks, with its probability and all
+ * its hops from the start.
+ *
+ * @param verdict delivered, forwarded, dropped, rejected, or uncertain (the model met something it
+ *     cannot evaluate; {@code assumed} then says what it would conclude)
+ * @param forks the branch taken at each random fork on the way
+ */
+public record Outcome(
+    String verdict,
+    String assumed,
+    String reason,
+    Optional<String> rule,
+    List<NatTranslation> nat,
+    Optional<Egress> egress,
+    List<Hop> hops,
+    double probability,
+    List<Integer> forks,
+    List<String> uncertainties) {
+
+  /** Where a forwarded packet leaves the traced namespaces. */
+  public record Egress(String netns, String iface, String nextHop) {}
+}

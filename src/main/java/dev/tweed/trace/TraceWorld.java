@@ -1,0 +1,129 @@
+package dev.tweed.trace;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.kernel.Link;
+import dev.tweed.kernel.NetnsState;
+import dev.tweed.kernel.netfilter.IpsetTable;
+import dev.tweed.kernel.netfilter.IptablesSaveParser;
+import dev.tweed.kernel.netfilter.XtTable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The namespaces a trace can walk through, with what the model derives from each once (parsed rule
+ * sets and sets), and how their veths pair up.
+ *
+ * <p>Labels say what a person calls a namespace ("x/a" for a pod, "node-1").
+ */
+public final class TraceWorld {
+  /** The table {@code --verify} adds to mark the traced packet; never part of the path. */
+  public static final String TRACE_TABLE = "tweed-trace";
+
+  private final Map<String, NetnsState> namespaces;
+  private final Map<String, String> labels;
+  private final Map<String, Object> cache = new ConcurrentHashMap<>();
+
+  public TraceWorld(Map<String, NetnsState> namespaces, Map<String, String> labels) {
+    this.namespaces = Map.copyOf(namespaces);
+    this.labels = Map.copyOf(labels);
+  }
+
+  public Map<String, NetnsState> namespaces() {
+    return namespaces;
+  }
+
+  public Map<String, String> labels() {
+    return labels;
+  }
+
+  /** A base chain of an nftables table that is not iptables' own. */
+  public record NftBaseChain(String family, String table, String chain, String hook, int prio) {}
+
+  public Optional<NetnsState> netns(String name) {
+    return Optional.ofNullable(namespaces.get(name));
+  }
+
+  public String label(String netns) {
+    return labels.getOrDefault(netns, netns);
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T cached(String key, java.util.function.Supplier<T> make) {
+    Object v = cache.get(key);
+    if (v == null) {
+      v = make.get();
+      cache.put(key, v);
+    }
+    return (T) v;
+  }
+
+  public Map<String, XtTable> iptables(String netns) {
+    return cached(
+        "ipt:" + netns, () -> IptablesSaveParser.parse(namespaces.get(netns).iptablesSave()));
+  }
+
+  public IpsetTable ipsets(String netns) {
+    return cached("ipset:" + netns, () -> IpsetTable.parse(namespaces.get(netns).ipsetSave()));
+  }
+
+  /** Base chains of nftables tables that iptables does not manage, which the model skips. */
+  public List<NftBaseChain> foreignNftChains(String netns) {
+    return cached(
+        "nft:" + netns,
+        () -> {
+          List<NftBaseChain> out = new ArrayList<>();
+          Map<String, XtTable> ipt = iptables(netns);
+          for (JsonNode item : namespaces.get(netns).nftRuleset().path("nftables")) {
+            JsonNode c = item.path("chain");
+            if (c.isMissingNode() || !c.has("hook")) {
+              continue;
+            }
+            String family = c.path("family").asText();
+            String table = c.path("table").asText();
+            boolean iptablesOwn = family.equals("ip") && ipt.containsKey(table);
+            if (iptablesOwn || table.equals(TRACE_TABLE) || !family.matches("ip|inet")) {
+              continue;
+            }
+            out.add(
+                new NftBaseChain(
+                    family,
+                    table,
+                    c.path("name").asText(),
+                    c.path("hook").asText(),
+                    c.path("prio").asInt()));
+          }
+          return List.copyOf(out);
+        });
+  }
+
+  /** The other end of a veth: its namespace and interface. */
+  public Optional<Endpoint> peer(String netns, Link link) {
+    if (!link.isVeth() || link.peerIfindex().isEmpty()) {
+      return Optional.empty();
+    }
+    int peerIndex = link.peerIfindex().get();
+    if (link.peerNetnsId().isEmpty()) {
+      return namespaces.get(netns).link(peerIndex).map(l -> new Endpoint(netns, l));
+    }
+    for (var e : namespaces.entrySet()) {
+      if (e.getKey().equals(netns)) {
+        continue;
+      }
+      for (Link l : e.getValue().links()) {
+        if (l.isVeth()
+            && l.ifindex() == peerIndex
+            && l.peerIfindex().map(p -> p == link.ifindex()).orElse(false)
+            && l.peerNetnsId().isPresent()) {
+          return Optional.of(new Endpoint(e.getKey(), l));
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** An interface in a namespace. */
+  public record Endpoint(String netns, Link link) {}
+}
