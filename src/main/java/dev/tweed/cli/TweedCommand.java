@@ -18,6 +18,8 @@ import picocli.CommandLine.Command;
       LabControllerCommand.class,
       BenchCommand.class,
       ProxyCommand.class,
+      TraceCommand.class,
+      CaptureCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class TweedCommand {

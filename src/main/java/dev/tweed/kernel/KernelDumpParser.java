@@ -66,6 +66,9 @@ public final class KernelDumpParser {
     List<RouteEntry> out = new ArrayList<>();
     for (JsonNode r : routeJson) {
       String dst = r.path("dst").asText();
+      if (dst.contains(":")) {
+        continue;
+      }
       Cidr cidr = dst.equals("default") ? new Cidr(0, 0) : Cidr.parse(dst);
       List<RouteEntry.Nexthop> nexthops = new ArrayList<>();
       if (r.has("nexthops")) {
@@ -223,7 +226,7 @@ public final class KernelDumpParser {
       out.add(
           new BridgeFdbEntry(
               f.path("mac").asText(),
-              f.path("dev").asText(),
+              f.has("ifname") ? f.path("ifname").asText() : f.path("dev").asText(),
               text(f, "master"),
               text(f, "dst"),
               self));

@@ -27,6 +27,7 @@ public final class NetnsDump {
   public static final String SYSCTL = "sysctl.txt";
   public static final String LISTENERS = "listeners.txt";
   public static final String RECENT = "xt_recent.txt";
+  public static final String NSIDS = "netns-ids.json";
 
   /** The files in the order a capture writes them. */
   public static final List<String> FILES =
@@ -43,7 +44,8 @@ public final class NetnsDump {
           NFT,
           SYSCTL,
           LISTENERS,
-          RECENT);
+          RECENT,
+          NSIDS);
 
   private NetnsDump() {}
 
@@ -63,7 +65,8 @@ public final class NetnsDump {
         json(files, NFT),
         KernelDumpParser.sysctls(files.getOrDefault(SYSCTL, "")),
         KernelDumpParser.listeners(files.getOrDefault(LISTENERS, "")),
-        recent(files.getOrDefault(RECENT, "")));
+        recent(files.getOrDefault(RECENT, "")),
+        nsids(json(files, NSIDS)));
   }
 
   private static JsonNode json(Map<String, String> files, String name) {
@@ -72,6 +75,17 @@ public final class NetnsDump {
       return JsonNodeFactory.instance.arrayNode();
     }
     return Json.parse(text);
+  }
+
+  /** {@code ip -j netns list-id}: the ids this namespace gives the namespaces it knows. */
+  static Map<Integer, String> nsids(JsonNode json) {
+    Map<Integer, String> out = new LinkedHashMap<>();
+    for (JsonNode n : json) {
+      if (n.has("name")) {
+        out.put(n.path("nsid").asInt(), n.path("name").asText());
+      }
+    }
+    return Map.copyOf(out);
   }
 
   /**

@@ -13,6 +13,7 @@ import java.util.Optional;
  * @param nftRuleset {@code nft -j list ruleset} output
  * @param sysctls net.* sysctls by their dotted name
  * @param recentLists the {@code xt_recent} lists: name → source addresses in it
+ * @param netnsIds the names of the namespaces this one numbers (veth peers' {@code link_netnsid})
  */
 public record NetnsState(
     String name,
@@ -26,7 +27,8 @@ public record NetnsState(
     JsonNode nftRuleset,
     Map<String, String> sysctls,
     List<Listener> listeners,
-    Map<String, List<String>> recentLists) {
+    Map<String, List<String>> recentLists,
+    Map<Integer, String> netnsIds) {
 
   public Optional<Link> link(String name) {
     return links.stream().filter(l -> l.name().equals(name)).findFirst();

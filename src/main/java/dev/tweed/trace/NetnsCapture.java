@@ -30,10 +30,10 @@ public final class NetnsCapture {
     Map<String, String> files = new LinkedHashMap<>();
     files.put(NetnsDump.NAME, netns.orElse("host") + "\n");
     files.put(NetnsDump.ADDR, run(netns, "ip", "-j", "-d", "addr", "show"));
-    files.put(NetnsDump.ROUTE, run(netns, "ip", "-j", "route", "show", "table", "all"));
-    files.put(NetnsDump.RULE, run(netns, "ip", "-j", "rule", "show"));
-    files.put(NetnsDump.NEIGH, run(netns, "ip", "-j", "neigh", "show"));
-    files.put(NetnsDump.NEIGH_PROXY, run(netns, "ip", "-j", "neigh", "show", "proxy"));
+    files.put(NetnsDump.ROUTE, run(netns, "ip", "-4", "-j", "route", "show", "table", "all"));
+    files.put(NetnsDump.RULE, run(netns, "ip", "-4", "-j", "rule", "show"));
+    files.put(NetnsDump.NEIGH, run(netns, "ip", "-4", "-j", "neigh", "show"));
+    files.put(NetnsDump.NEIGH_PROXY, run(netns, "ip", "-4", "-j", "neigh", "show", "proxy"));
     files.put(NetnsDump.FDB, run(netns, "bridge", "-j", "fdb", "show"));
     files.put(NetnsDump.IPTABLES, run(netns, "iptables-save"));
     files.put(NetnsDump.IPSET, run(netns, "ipset", "save"));
@@ -48,6 +48,7 @@ public final class NetnsCapture {
             "-c",
             "cd /proc/net/xt_recent 2>/dev/null || exit 0; for f in *; do [ -f \"$f\" ] &&"
                 + " { echo \"== $f\"; cat \"$f\"; }; done"));
+    files.put(NetnsDump.NSIDS, run(netns, "ip", "-j", "netns", "list-id"));
     return files;
   }
 

@@ -108,6 +108,13 @@ public final class TraceWorld {
     if (link.peerNetnsId().isEmpty()) {
       return namespaces.get(netns).link(peerIndex).map(l -> new Endpoint(netns, l));
     }
+    String named = namespaces.get(netns).netnsIds().get(link.peerNetnsId().get());
+    if (named != null) {
+      return Optional.ofNullable(namespaces.get(named))
+          .flatMap(s -> s.link(peerIndex))
+          .map(l -> new Endpoint(named, l));
+    }
+    // A capture without namespace names: pair veths whose indexes point at each other.
     for (var e : namespaces.entrySet()) {
       if (e.getKey().equals(netns)) {
         continue;

@@ -571,7 +571,8 @@ public final class Tracer {
                 "bridge",
                 Optional.of(port.name()),
                 "into bridge " + bridge + " on port " + port.name()));
-    if (ns.sysctls().getOrDefault("net.bridge.bridge-nf-call-iptables", "0").equals("1")) {
+    if (ns.sysctls().getOrDefault("net.bridge.bridge-nf-call-iptables", "0").equals("1")
+        && !world.iptables(ns.name()).isEmpty()) {
       w =
           w.uncertain(
               "br_netfilter is on in "

@@ -1,0 +1,135 @@
+package dev.tweed.cli;
+
+import dev.tweed.datastore.Datastore;
+import dev.tweed.kernel.NetnsState;
+import dev.tweed.kernel.Packet;
+import dev.tweed.lab.Lab;
+import dev.tweed.lab.LabCapture;
+import dev.tweed.model.Ipv4;
+import dev.tweed.model.Json;
+import dev.tweed.trace.DumpDirectory;
+import dev.tweed.trace.JourneyReport;
+import dev.tweed.trace.Outcome;
+import dev.tweed.trace.TraceWorld;
+import dev.tweed.trace.Tracer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code tweed trace}: the journey of one packet, hop by hop and rule by rule. */
+@Command(
+    name = "trace",
+    description =
+        "Explain hop by hop and rule by rule where a packet goes and why: in a lab (--from NS/POD)"
+            + " or in a capture (--dump DIR --from IP).")
+final class TraceCommand implements Callable<Integer> {
+  @Mixin LabOption lab;
+
+  @Option(names = "--from", required = true, paramLabel = "NS/POD|IP")
+  String from;
+
+  @Option(names = "--to", required = true, paramLabel = "NS/POD|IP")
+  String to;
+
+  @Option(names = "--port", defaultValue = "80", description = "Destination port.")
+  int port;
+
+  @Option(names = "--proto", defaultValue = "tcp", description = "tcp | udp | icmp")
+  String proto;
+
+  @Option(
+      names = "--sport",
+      defaultValue = "40000",
+      description = "Source port (ICMP: the echo identifier).")
+  int sport;
+
+  @Option(
+      names = {"-o", "--output"},
+      defaultValue = "text",
+      description = "text | json")
+  String output;
+
+  @Option(names = "--pick", description = "Follow only branch N of the random forks (1-based).")
+  Integer pick;
+
+  @Option(names = "--dump", description = "Trace in a capture (tweed capture / tweed lab capture).")
+  Path dump;
+
+  @Option(names = "--in", description = "With --dump: the packet arrives on this interface.")
+  String in;
+
+  @Option(names = "--netns", description = "With --dump of several namespaces: where to start.")
+  String netns;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!List.of("tcp", "udp", "icmp").contains(proto)) {
+      throw new IllegalArgumentException("--proto must be tcp, udp or icmp");
+    }
+    int dport = proto.equals("icmp") ? 0 : port;
+    TraceWorld world;
+    String start;
+    Packet packet;
+    String fromLabel;
+    if (dump != null) {
+      world = DumpDirectory.load(dump);
+      String src = ip(from, "--from");
+      String dst = ip(to, "--to");
+      packet = Packet.of(src, dst, proto, sport, dport);
+      start = startNetns(world, src);
+      fromLabel = in != null ? in + " of " + world.label(start) : src;
+    } else {
+      Lab l = LabCommand.requireLab(lab);
+      try (Datastore store = LabCommand.store(l)) {
+        start = PodLookup.netnsOf(l, store, from);
+        String src = PodLookup.ipOf(store, from);
+        String dst = to.contains("/") ? PodLookup.ipOf(store, to) : ip(to, "--to");
+        packet = Packet.of(src, dst, proto, sport, dport);
+        world = LabCapture.world(l.layout(), store);
+        fromLabel = from;
+      }
+    }
+    Tracer tracer = new Tracer(world);
+    List<Outcome> outcomes =
+        in != null ? tracer.arriving(start, in, packet) : tracer.fromLocalProcess(start, packet);
+    JourneyReport report = new JourneyReport(packet, fromLabel, outcomes, world::label);
+    if (pick != null) {
+      report = report.pick(pick);
+    }
+    System.out.print(output.equals("json") ? Json.write(report.toJson()) + "\n" : report.toText());
+    return 0;
+  }
+
+  private static String ip(String s, String option) {
+    try {
+      return Ipv4.format(Ipv4.parse(s));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(option + " must be an IPv4 address here, got '" + s + "'");
+    }
+  }
+
+  private String startNetns(TraceWorld world, String src) {
+    if (netns != null) {
+      if (world.netns(netns).isEmpty()) {
+        throw new IllegalArgumentException("--netns " + netns + " is not in the capture");
+      }
+      return netns;
+    }
+    if (world.namespaces().size() == 1) {
+      return world.namespaces().keySet().iterator().next();
+    }
+    Optional<String> owner =
+        world.namespaces().values().stream()
+            .filter(s -> s.owner(src).isPresent())
+            .map(NetnsState::name)
+            .findFirst();
+    return owner.orElseThrow(
+        () ->
+            new IllegalArgumentException(
+                "no namespace of the capture holds " + src + ": say where with --netns"));
+  }
+}
