@@ -48,7 +48,8 @@ import picocli.CommandLine.Parameters;
       LabCommand.Netconf.class,
       LabCommand.Probe.class,
       LabPolicyCommands.Reachability.class,
-      LabPolicyCommands.Conformance.class
+      LabPolicyCommands.Conformance.class,
+      LabCommand.Capture.class
     })
 public final class LabCommand {
 
@@ -477,6 +478,26 @@ public final class LabCommand {
         Tables.print(rows);
       }
       return allReady ? 0 : 1;
+    }
+  }
+
+  @Command(
+      name = "capture",
+      description = "Capture every namespace of the lab into DIR (for tweed trace --dump).")
+  static final class Capture implements Callable<Integer> {
+    @Mixin LabOption lab;
+
+    @Option(names = "--out", required = true)
+    java.nio.file.Path out;
+
+    @Override
+    public Integer call() throws Exception {
+      Lab l = requireLab(lab);
+      try (Datastore store = store(l)) {
+        dev.tweed.lab.LabCapture.write(l.layout(), store, out);
+      }
+      System.out.println("captured lab '" + l.layout().name() + "' into " + out);
+      return 0;
     }
   }
 

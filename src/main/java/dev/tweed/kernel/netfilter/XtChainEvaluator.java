@@ -131,24 +131,17 @@ public final class XtChainEvaluator {
           case MatchResult.Unknown u -> next.add(f.uncertain(u.why() + " (" + rule.text() + ")"));
           case MatchResult.Yes yes -> apply(table, rule, f, depth, next, ended);
           case MatchResult.Fork fork -> {
-            apply(
-                table,
-                rule,
-                f.fork(0, fork.probability())
-                    .step(
-                        new XtStep(
-                            table.name(),
-                            chain.name(),
-                            Optional.of(rule.position()),
-                            Optional.of(rule.text()),
-                            "fork",
-                            Optional.of(
-                                "random: this branch matched (probability "
-                                    + fmt(fork.probability())
-                                    + ")"))),
-                depth,
-                next,
-                ended);
+            Flow taken = f.fork(0, fork.probability());
+            int at = taken.steps().size();
+            String note = "random branch, probability " + fmt(fork.probability());
+            List<Flow> nextHere = new ArrayList<>();
+            List<Ended> endedHere = new ArrayList<>();
+            apply(table, rule, taken, depth, nextHere, endedHere);
+            nextHere.forEach(x -> next.add(noted(x, at, note)));
+            endedHere.forEach(
+                e ->
+                    ended.add(
+                        new Ended(noted(e.flow(), at, note), e.verdict(), e.rule(), e.with())));
             if (fork.probability() < 1.0) {
               next.add(f.fork(1, 1 - fork.probability()));
             }
@@ -164,6 +157,20 @@ public final class XtChainEvaluator {
       ended.add(new Ended(f, XtVerdict.RETURN, Optional.empty(), Optional.empty()));
     }
     return ended;
+  }
+
+  /** Marks the step a random match took with its probability. */
+  private static Flow noted(Flow f, int index, String note) {
+    if (index >= f.steps().size()) {
+      return f;
+    }
+    List<XtStep> steps = new ArrayList<>(f.steps());
+    XtStep s = steps.get(index);
+    steps.set(
+        index,
+        new XtStep(s.table(), s.chain(), s.position(), s.rule(), s.action(), Optional.of(note)));
+    return new Flow(
+        f.ctx(), f.probability(), f.forks(), List.copyOf(steps), f.nat(), f.uncertainties());
   }
 
   static String fmt(double p) {
