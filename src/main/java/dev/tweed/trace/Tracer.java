@@ -382,6 +382,23 @@ public final class Tracer {
       return loopback(ns, w);
     }
     Optional<Resolved> mac = resolve(ns, link, nextHop);
+    if (mac.isEmpty() && segment(ns, link).isEmpty()) {
+      // Whoever would answer the ARP request is outside the capture: the packet leaves it.
+      return List.of(
+          forwarded(
+              w.hop(
+                  Hop.of(
+                      ns.name(),
+                      "neighbour",
+                      Optional.of(oif),
+                      nextHop
+                          + " is not in the neighbour table; the far end of "
+                          + oif
+                          + " is not captured")),
+              ns.name(),
+              oif,
+              nextHop));
+    }
     if (mac.isEmpty()) {
       return List.of(
           end(
