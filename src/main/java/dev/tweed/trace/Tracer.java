@@ -971,6 +971,28 @@ public final class Tracer {
       String reason,
       Optional<String> rule,
       Optional<Outcome.Egress> egress) {
+    if (verdict.equals("rejected") && !w.hops().isEmpty()) {
+      // The refusal (ICMP error or TCP reset) goes back to the sender: only if the refusing
+      // namespace can route to it. Otherwise the sender hears nothing and times out.
+      String at = w.hops().get(w.hops().size() - 1).netns();
+      NetnsState ns = world.netns(at).orElseThrow();
+      Packet p = w.packet();
+      boolean sender = ns.owner(p.srcIp()).isPresent();
+      RouteDecision back = RoutingTable.decide(ns, 0, p.src(), 0, "lo", Optional.empty());
+      boolean routable =
+          back.found()
+              && (back.route().get().isUnicast() || back.route().get().type().equals("local"));
+      if (!sender && !routable) {
+        verdict = "dropped";
+        reason =
+            reason
+                + "; but "
+                + world.label(at)
+                + " has no route back to "
+                + p.srcIp()
+                + ": the refusal never arrives and the sender times out";
+      }
+    }
     boolean unsure = !w.uncertainties().isEmpty();
     return new Outcome(
         unsure ? "uncertain" : verdict,

@@ -384,7 +384,19 @@ public final class XtChainEvaluator {
         }
       }
       default -> {
-        Optional<String> addr = c.oif().flatMap(i -> c.ns().link(i)).flatMap(Link::firstAddress);
+        // As inet_select_addr: the outgoing device's address, else the first global address of
+        // any device (a host veth has none; the kernel then takes eth0's or another's).
+        Optional<String> addr =
+            c.oif()
+                .flatMap(i -> c.ns().link(i))
+                .flatMap(Link::firstAddress)
+                .or(
+                    () ->
+                        c.ns().links().stream()
+                            .filter(l -> !l.isLoopback())
+                            .sorted(java.util.Comparator.comparingInt(Link::ifindex))
+                            .flatMap(l -> l.firstAddress().stream())
+                            .findFirst());
         after = p.withSrc(addr.map(Ipv4::parse).orElse(p.src()), Optional.empty());
         if (addr.isEmpty()) {
           f = f.uncertain("MASQUERADE: the outgoing interface has no address");
