@@ -495,17 +495,7 @@ public final class Tracer {
       NetnsState other = ns(e.netns());
       Link l = e.link();
       if (l.addresses().stream().anyMatch(a -> a.address().equals(nextHop))) {
-        return Optional.of(
-            new Resolved(
-                l.mac(),
-                "ARP for "
-                    + nextHop
-                    + ": "
-                    + world.label(e.netns())
-                    + " "
-                    + l.name()
-                    + " answers "
-                    + l.mac()));
+        return Optional.of(arpAnswer(nextHop, e, ""));
       }
       boolean proxyEntry =
           other.neighbours().stream()
@@ -523,22 +513,26 @@ public final class Tracer {
                 && via.route().get().nexthops().stream()
                     .noneMatch(n -> n.dev().map(l.name()::equals).orElse(false));
         if (proxyEntry || (elsewhere && other.forwarding())) {
-          return Optional.of(
-              new Resolved(
-                  l.mac(),
-                  "ARP for "
-                      + nextHop
-                      + ": "
-                      + world.label(e.netns())
-                      + " "
-                      + l.name()
-                      + " answers "
-                      + l.mac()
-                      + " by proxy-ARP"));
+          return Optional.of(arpAnswer(nextHop, e, " by proxy-ARP"));
         }
       }
     }
     return Optional.empty();
+  }
+
+  private Resolved arpAnswer(String nextHop, TraceWorld.Endpoint e, String how) {
+    Link l = e.link();
+    return new Resolved(
+        l.mac(),
+        "ARP for "
+            + nextHop
+            + ": "
+            + world.label(e.netns())
+            + " "
+            + l.name()
+            + " answers "
+            + l.mac()
+            + how);
   }
 
   /** The interfaces an ARP broadcast out of {@code link} reaches. */

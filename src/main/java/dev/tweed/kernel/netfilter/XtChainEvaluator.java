@@ -315,18 +315,14 @@ public final class XtChainEvaluator {
   private static void connmark(XtTable table, XtRule rule, XtTarget t, Flow f, List<Flow> next) {
     Packet p = f.ctx().packet();
     if (t.option("--save-mark").isPresent()) {
-      long nf =
-          t.option("--nfmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
-      long ct =
-          t.option("--ctmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
+      long nf = mask(t, "--nfmask");
+      long ct = mask(t, "--ctmask");
       long m = (p.ctMark() & ~ct) ^ (p.mark() & nf);
       next.add(
           f.with(withPacket(f.ctx(), p.withCtMark(m))).step(step(table, rule, "CONNMARK save")));
     } else if (t.option("--restore-mark").isPresent()) {
-      long nf =
-          t.option("--nfmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
-      long ct =
-          t.option("--ctmask").map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
+      long nf = mask(t, "--nfmask");
+      long ct = mask(t, "--ctmask");
       long m = (p.mark() & ~nf) ^ (p.ctMark() & ct);
       next.add(
           f.with(withPacket(f.ctx(), p.withMark(m))).step(step(table, rule, "CONNMARK restore")));
@@ -336,6 +332,10 @@ public final class XtChainEvaluator {
           f.with(withPacket(f.ctx(), p.withCtMark(m)))
               .step(step(table, rule, "CONNMARK set 0x" + Long.toHexString(m))));
     }
+  }
+
+  private static long mask(XtTarget t, String option) {
+    return t.option(option).map(o -> XtMatchEvaluator.parseNumber(o.arg())).orElse(0xffffffffL);
   }
 
   private static PacketContext withPacket(PacketContext c, Packet p) {
