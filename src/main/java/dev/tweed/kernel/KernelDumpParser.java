@@ -280,7 +280,8 @@ public final class KernelDumpParser {
     return List.copyOf(out);
   }
 
-  static long number(String s) {
+  /** "0x4000" or "16384", as the kernel's tools print marks and masks. */
+  public static long number(String s) {
     return s.startsWith("0x") ? Long.parseLong(s.substring(2), 16) : Long.parseLong(s);
   }
 

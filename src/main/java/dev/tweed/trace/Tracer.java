@@ -128,19 +128,13 @@ public final class Tracer {
   private List<Outcome> loopback(NetnsState ns, Walk w) {
     w = w.hop(Hop.of(ns.name(), "loopback", Optional.of("lo"), "to a local address: through lo"));
     List<Outcome> out = new ArrayList<>();
-    // NAT was decided in OUTPUT; on lo only raw and mangle PREROUTING see the packet again.
-    for (Object r :
-        hook(
-            ns,
-            w.withCtState("ESTABLISHED-LOCAL"),
-            "PREROUTING",
-            Optional.of("lo"),
-            Optional.empty())) {
+    // NAT was decided in OUTPUT and POSTROUTING; the nat tables do not see the packet again.
+    for (Object r : hook(ns, w, "PREROUTING", Optional.of("lo"), Optional.empty(), true)) {
       if (r instanceof Outcome o) {
         out.add(o);
         continue;
       }
-      out.addAll(inputAndDeliver(ns, ((Walk) r).withCtState("NEW"), "lo"));
+      out.addAll(inputAndDeliver(ns, (Walk) r, "lo", true));
     }
     return out;
   }
@@ -180,7 +174,7 @@ public final class Tracer {
           out.add(rp.get());
           continue;
         }
-        out.addAll(inputAndDeliver(ns, a, iif));
+        out.addAll(inputAndDeliver(ns, a, iif, false));
       } else {
         out.addAll(forward(ns, a, iif, rd));
       }
@@ -296,9 +290,9 @@ public final class Tracer {
         o.uncertainties());
   }
 
-  private List<Outcome> inputAndDeliver(NetnsState ns, Walk w, String iif) {
+  private List<Outcome> inputAndDeliver(NetnsState ns, Walk w, String iif, boolean natDecided) {
     List<Outcome> out = new ArrayList<>();
-    for (Object r : hook(ns, w, "INPUT", Optional.of(iif), Optional.empty())) {
+    for (Object r : hook(ns, w, "INPUT", Optional.of(iif), Optional.empty(), natDecided)) {
       if (r instanceof Outcome o) {
         out.add(o);
       } else {
@@ -757,6 +751,17 @@ public final class Tracer {
    */
   private List<Object> hook(
       NetnsState ns, Walk w, String hook, Optional<String> iif, Optional<String> oif) {
+    return hook(ns, w, hook, iif, oif, false);
+  }
+
+  /** {@code natDecided}: the connection's NAT was already decided in this namespace. */
+  private List<Object> hook(
+      NetnsState ns,
+      Walk w,
+      String hook,
+      Optional<String> iif,
+      Optional<String> oif,
+      boolean natDecided) {
     Map<String, XtTable> tables = world.iptables(ns.name());
     for (TraceWorld.NftBaseChain c : world.foreignNftChains(ns.name())) {
       if (c.hook().equalsIgnoreCase(hook)) {
@@ -786,7 +791,7 @@ public final class Tracer {
           continue;
         }
         Walk a = (Walk) o;
-        if (tname.equals("nat") && !a.ctState().equals("NEW")) {
+        if (tname.equals("nat") && (natDecided || !a.ctState().equals("NEW"))) {
           // NAT is decided on a connection's first packet only.
           next.add(a);
           continue;
@@ -797,7 +802,7 @@ public final class Tracer {
                 hook,
                 iif,
                 oif,
-                ctStateFor(a),
+                a.ctState(),
                 a.original(),
                 a.dnat(),
                 a.snat(),
@@ -867,10 +872,6 @@ public final class Tracer {
     return live;
   }
 
-  private static String ctStateFor(Walk w) {
-    return w.ctState().equals("ESTABLISHED-LOCAL") ? "NEW" : w.ctState();
-  }
-
   // ---- routing ------------------------------------------------------------------------------
 
   private Hop routeHop(NetnsState ns, RouteDecision rd, String what) {
@@ -897,9 +898,6 @@ public final class Tracer {
       case "unicast", "local", "broadcast" -> {
         if (type.equals("unicast") && rd.route().get().nexthops().isEmpty()) {
           yield Optional.of(end(w, "dropped", "route without next hop in " + who));
-        }
-        if (rd.route().get().nexthops().size() > 1) {
-          yield Optional.empty();
         }
         yield Optional.empty();
       }

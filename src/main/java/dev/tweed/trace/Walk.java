@@ -108,22 +108,6 @@ record Walk(
         uncertainties);
   }
 
-  Walk withCtState(String state) {
-    return new Walk(
-        packet,
-        original,
-        dnat,
-        snat,
-        state,
-        dstMac,
-        inner,
-        probability,
-        forks,
-        hops,
-        nat,
-        uncertainties);
-  }
-
   Walk withMac(String mac) {
     return new Walk(
         packet,

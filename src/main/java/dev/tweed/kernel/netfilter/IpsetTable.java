@@ -2,7 +2,6 @@ package dev.tweed.kernel.netfilter;
 
 import dev.tweed.kernel.Packet;
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -120,9 +119,5 @@ public final class IpsetTable {
           && port <= Integer.parseInt(num.substring(dash + 1));
     }
     return Integer.parseInt(num) == port;
-  }
-
-  static String format(int addr) {
-    return Ipv4.format(addr);
   }
 }

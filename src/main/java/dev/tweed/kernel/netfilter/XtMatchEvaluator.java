@@ -212,7 +212,7 @@ public final class XtMatchEvaluator {
   }
 
   static long parseNumber(String s) {
-    return s.startsWith("0x") ? Long.parseLong(s.substring(2), 16) : Long.parseLong(s);
+    return dev.tweed.kernel.KernelDumpParser.number(s);
   }
 
   private static MatchResult conntrack(XtOption o, PacketContext ctx) {
