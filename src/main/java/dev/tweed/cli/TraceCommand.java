@@ -1,10 +1,13 @@
 package dev.tweed.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabCapture;
+import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabTraceVerifier;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.trace.DumpDirectory;
@@ -12,7 +15,10 @@ import dev.tweed.trace.JourneyReport;
 import dev.tweed.trace.Outcome;
 import dev.tweed.trace.TraceWorld;
 import dev.tweed.trace.Tracer;
+import dev.tweed.trace.verify.JourneyCheck;
+import dev.tweed.trace.verify.VerifyReport;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -65,13 +71,27 @@ final class TraceCommand implements Callable<Integer> {
   @Option(names = "--netns", description = "With --dump of several namespaces: where to start.")
   String netns;
 
+  @Option(
+      names = "--verify",
+      description =
+          "In a lab: also send the packet for real with nftables tracing on, and say where the"
+              + " kernel's path and verdict differ from the model's (exit 1 if they do).")
+  boolean verify;
+
   @Override
   public Integer call() throws Exception {
     if (!List.of("tcp", "udp", "icmp").contains(proto)) {
       throw new IllegalArgumentException("--proto must be tcp, udp or icmp");
     }
     int dport = proto.equals("icmp") ? 0 : port;
+    if (verify && dump != null) {
+      throw new IllegalArgumentException("--verify sends packets in a lab; it cannot with --dump");
+    }
+    if (verify && proto.equals("icmp")) {
+      throw new IllegalArgumentException("--verify sends TCP and UDP packets only");
+    }
     TraceWorld world;
+    LabLayout layout = null;
     String start;
     Packet packet;
     String fromLabel;
@@ -90,6 +110,7 @@ final class TraceCommand implements Callable<Integer> {
         String dst = to.contains("/") ? PodLookup.ipOf(store, to) : ip(to, "--to");
         packet = Packet.of(src, dst, proto, sport, dport);
         world = LabCapture.world(l.layout(), store);
+        layout = l.layout();
         fromLabel = from;
       }
     }
@@ -100,8 +121,23 @@ final class TraceCommand implements Callable<Integer> {
     if (pick != null) {
       report = report.pick(pick);
     }
-    System.out.print(output.equals("json") ? Json.write(report.toJson()) + "\n" : report.toText());
-    return 0;
+    if (!verify) {
+      System.out.print(
+          output.equals("json") ? Json.write(report.toJson()) + "\n" : report.toText());
+      return 0;
+    }
+    JourneyCheck.Result check;
+    try (LabTraceVerifier v = LabTraceVerifier.start(layout, Duration.ofSeconds(1))) {
+      check = v.check(world, start, packet, outcomes);
+    }
+    if (output.equals("json")) {
+      ObjectNode j = report.toJson();
+      j.set("verify", VerifyReport.toJson(check));
+      System.out.print(Json.write(j) + "\n");
+    } else {
+      System.out.print(report.toText() + VerifyReport.toText(check, world::label));
+    }
+    return check.agree() ? 0 : 1;
   }
 
   private static String ip(String s, String option) {

@@ -1,5 +1,6 @@
 package dev.tweed.trace;
 
+import dev.tweed.kernel.Packet;
 import java.util.Optional;
 
 /**
@@ -15,6 +16,8 @@ import java.util.Optional;
  * @param position the rule's 1-based position in its chain
  * @param rule the rule or route exactly as {@code iptables-save} / {@code ip route} print it
  * @param detail what happened, in words
+ * @param packet netfilter: the packet's header as it entered the table (before its NAT); what
+ *     {@code --verify} matches the kernel's trace events against
  */
 public record Hop(
     String netns,
@@ -25,7 +28,8 @@ public record Hop(
     Optional<String> chain,
     Optional<Integer> position,
     Optional<String> rule,
-    String detail) {
+    String detail,
+    Optional<Packet> packet) {
 
   static Hop of(String netns, String step, Optional<String> iface, String detail) {
     return new Hop(
@@ -37,7 +41,8 @@ public record Hop(
         Optional.empty(),
         Optional.empty(),
         Optional.empty(),
-        detail);
+        detail,
+        Optional.empty());
   }
 
   static Hop route(String netns, String table, String route, String detail) {
@@ -50,6 +55,7 @@ public record Hop(
         Optional.empty(),
         Optional.empty(),
         Optional.of(route),
-        detail);
+        detail,
+        Optional.empty());
   }
 }

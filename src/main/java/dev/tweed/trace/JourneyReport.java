@@ -170,6 +170,7 @@ public final class JourneyReport {
         o.put("position", h.position().get());
       }
       put(o, "rule", h.rule());
+      put(o, "packet", h.packet().map(Packet::toString));
       o.put("detail", h.detail());
     }
     return a;

@@ -821,7 +821,8 @@ public final class Tracer {
                     Optional.of(s.chain()),
                     s.position(),
                     s.rule(),
-                    s.action() + s.note().map(n -> " (" + n + ")").orElse("")));
+                    s.action() + s.note().map(n -> " (" + n + ")").orElse(""),
+                    Optional.of(a.packet())));
           }
           Walk b =
               a.netfilter(

@@ -1,0 +1,59 @@
+package dev.tweed.lab;
+
+import dev.tweed.kernel.Packet;
+import dev.tweed.kernel.nftables.NftTraceEvent;
+import dev.tweed.sys.NetworkNamespace;
+import dev.tweed.trace.Outcome;
+import dev.tweed.trace.TraceWorld;
+import dev.tweed.trace.verify.JourneyCheck;
+import dev.tweed.trace.verify.KernelTraceRecorder;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Sends traced packets for real in a lab, with nftables tracing on in every lab namespace, and
+ * compares the kernel's path and verdict with the model's. One instance checks many flows in turn;
+ * flows must not overlap, since a flow's events are those recorded while it runs.
+ */
+public final class LabTraceVerifier implements AutoCloseable {
+  private static final Duration QUIET = Duration.ofMillis(60);
+  private final KernelTraceRecorder recorder;
+  private final Duration timeout;
+
+  private LabTraceVerifier(KernelTraceRecorder recorder, Duration timeout) {
+    this.recorder = recorder;
+    this.timeout = timeout;
+  }
+
+  /**
+   * @param timeout how long a sender waits for an answer before calling its packet dropped
+   */
+  public static LabTraceVerifier start(LabLayout layout, Duration timeout) throws Exception {
+    List<String> names =
+        Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).sorted().toList();
+    return new LabTraceVerifier(KernelTraceRecorder.start(names), timeout);
+  }
+
+  /** Sends {@code p} from a process in {@code fromNetns} and compares with the model's outcomes. */
+  public JourneyCheck.Result check(
+      TraceWorld world, String fromNetns, Packet p, List<Outcome> outcomes) throws Exception {
+    if (!p.proto().equals("tcp") && !p.proto().equals("udp")) {
+      throw new IllegalArgumentException(
+          "--verify sends TCP and UDP packets only, not " + p.proto());
+    }
+    recorder.drain(Duration.ZERO);
+    ProbeResult r =
+        ProbeClient.probe(
+            NetworkNamespace.pathOf(fromNetns), p.dstIp(), p.dport(), p.proto(), timeout);
+    Map<String, List<NftTraceEvent>> events = recorder.drain(QUIET);
+    String kernel =
+        r.connected() ? "delivered" : r.reason().equals("timed out") ? "dropped" : "rejected";
+    return JourneyCheck.check(outcomes, events, world, kernel, world::label);
+  }
+
+  @Override
+  public void close() {
+    recorder.close();
+  }
+}

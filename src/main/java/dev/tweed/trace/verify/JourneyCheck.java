@@ -1,0 +1,170 @@
+package dev.tweed.trace.verify;
+
+import dev.tweed.kernel.nftables.NftTraceEvent;
+import dev.tweed.trace.Hop;
+import dev.tweed.trace.Outcome;
+import dev.tweed.trace.TraceWorld;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Compares a traced journey with what the kernel did: the rules matched in each namespace, and the
+ * verdict. Where the model forks at random, the kernel took one branch; the branch that agrees (or,
+ * failing that, the one that agrees longest) is compared.
+ */
+public final class JourneyCheck {
+  private JourneyCheck() {}
+
+  /**
+   * @param kernelVerdict what the real packet's sender saw: delivered, rejected or dropped (no
+   *     answer)
+   * @param branch the 0-based index of the compared branch
+   * @param differences where model and kernel part, in words; empty when they agree
+   */
+  public record Result(
+      int branch,
+      String modelVerdict,
+      String kernelVerdict,
+      Map<String, List<PathStep>> model,
+      Map<String, List<PathStep>> kernel,
+      List<String> differences) {
+    public boolean agree() {
+      return differences.isEmpty();
+    }
+
+    public int rules() {
+      return model.values().stream().mapToInt(List::size).sum();
+    }
+  }
+
+  /** What a sender sees for a verdict: a forwarded packet leaves and gets no answer. */
+  public static String seenBySender(String verdict) {
+    return switch (verdict) {
+      case "forwarded" -> "dropped";
+      default -> verdict;
+    };
+  }
+
+  public static Result check(
+      List<Outcome> outcomes,
+      Map<String, List<NftTraceEvent>> events,
+      TraceWorld world,
+      String kernelVerdict,
+      Function<String, String> label) {
+    Set<KernelPath.Key> expected = new LinkedHashSet<>();
+    for (Outcome o : outcomes) {
+      for (Hop h : o.hops()) {
+        h.packet().ifPresent(p -> expected.add(KernelPath.Key.of(p)));
+      }
+    }
+    Map<String, List<PathStep>> kernel = KernelPath.of(events, expected, world);
+    Result best = null;
+    int bestCommon = -1;
+    for (int i = 0; i < outcomes.size(); i++) {
+      Outcome o = outcomes.get(i);
+      String modelVerdict =
+          seenBySender(o.verdict().equals("uncertain") ? o.assumed() : o.verdict());
+      Map<String, List<PathStep>> model = modelPath(o);
+      List<String> diffs = differences(model, kernel, label);
+      if (!modelVerdict.equals(kernelVerdict)) {
+        diffs.add(
+            "verdict: the model says "
+                + modelVerdict
+                + " ("
+                + o.reason()
+                + "), the kernel's packet was "
+                + kernelVerdict);
+      }
+      Result r = new Result(i, modelVerdict, kernelVerdict, model, kernel, List.copyOf(diffs));
+      int common = commonSteps(model, kernel);
+      if (best == null
+          || common > bestCommon
+          || (common == bestCommon && r.differences().size() < best.differences().size())) {
+        best = r;
+        bestCommon = common;
+      }
+      if (r.agree()) {
+        break;
+      }
+    }
+    return best;
+  }
+
+  static Map<String, List<PathStep>> modelPath(Outcome o) {
+    Map<String, List<PathStep>> out = new LinkedHashMap<>();
+    for (Hop h : o.hops()) {
+      if (!h.step().equals("netfilter") || h.position().isEmpty()) {
+        continue;
+      }
+      out.computeIfAbsent(h.netns(), k -> new ArrayList<>())
+          .add(
+              new PathStep(
+                  h.netns(),
+                  h.table().orElse(""),
+                  h.chain().orElse(""),
+                  h.position().get(),
+                  h.rule().orElse(""),
+                  h.detail()));
+    }
+    return out;
+  }
+
+  /** How many steps, namespace by namespace from the start, the two paths share. */
+  private static int commonSteps(
+      Map<String, List<PathStep>> model, Map<String, List<PathStep>> kernel) {
+    int n = 0;
+    for (var e : model.entrySet()) {
+      List<PathStep> k = kernel.getOrDefault(e.getKey(), List.of());
+      n += commonPrefix(e.getValue(), k);
+    }
+    return n;
+  }
+
+  private static int commonPrefix(List<PathStep> m, List<PathStep> k) {
+    int i = 0;
+    while (i < m.size() && i < k.size() && m.get(i).sameAs(k.get(i))) {
+      i++;
+    }
+    return i;
+  }
+
+  private static List<String> differences(
+      Map<String, List<PathStep>> model,
+      Map<String, List<PathStep>> kernel,
+      Function<String, String> label) {
+    Set<String> namespaces = new LinkedHashSet<>(model.keySet());
+    namespaces.addAll(kernel.keySet());
+    List<String> out = new ArrayList<>();
+    for (String ns : namespaces) {
+      List<PathStep> m = model.getOrDefault(ns, List.of());
+      List<PathStep> k = kernel.getOrDefault(ns, List.of());
+      int i = commonPrefix(m, k);
+      if (i == m.size() && i == k.size()) {
+        continue;
+      }
+      String where =
+          label.apply(ns) + ": after " + i + " rule" + (i == 1 ? "" : "s") + " in common, ";
+      String modelSide =
+          i < m.size()
+              ? "the model matched " + m.get(i).where() + " (" + m.get(i).rule() + ")"
+              : "the model matched no further rule";
+      String kernelSide =
+          i < k.size()
+              ? "the kernel matched "
+                  + k.get(i).where()
+                  + " ("
+                  + k.get(i).rule()
+                  + ", verdict "
+                  + k.get(i).outcome()
+                  + ")"
+              : "the kernel matched no further rule";
+      out.add(where + modelSide + "; " + kernelSide);
+    }
+    return out;
+  }
+}
