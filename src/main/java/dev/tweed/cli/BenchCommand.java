@@ -5,10 +5,13 @@ import dev.tweed.bench.ThroughputBenchmark;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.RandomLabResources;
+import dev.tweed.lab.TraceFidelity;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -23,7 +26,8 @@ import picocli.CommandLine.Option;
       BenchCommand.Throughput.class,
       BenchCommand.Services.class,
       BenchCommand.Rules.class,
-      BenchCommand.Policy.class
+      BenchCommand.Policy.class,
+      BenchCommand.TraceFidelityBench.class
     })
 public final class BenchCommand {
 
@@ -203,6 +207,68 @@ public final class BenchCommand {
               .build();
       new org.openjdk.jmh.runner.Runner(opts).run();
       return 0;
+    }
+  }
+
+  @Command(
+      name = "trace",
+      description =
+          "The trace model against the kernel: random labs, random flows, each traced and sent for"
+              + " real with nftables tracing; the share whose rule path and verdict agree.")
+  static final class TraceFidelityBench implements Callable<Integer> {
+    @Option(
+        names = "--flows",
+        defaultValue = "10000",
+        description = "Flows in all (default 10000).")
+    int flows;
+
+    @Option(names = "--labs", defaultValue = "5", description = "Random labs to spread them over.")
+    int labs;
+
+    @Option(names = "--seed", defaultValue = "1")
+    long seed;
+
+    @Override
+    public Integer call() throws Exception {
+      int agreed = 0;
+      int total = 0;
+      double seconds = 0;
+      double modelSeconds = 0;
+      List<String> disagreements = new ArrayList<>();
+      for (int k = 0; k < labs; k++) {
+        long labSeed = seed + k;
+        int nodes = 2 + (int) (labSeed % 2);
+        int n = flows / labs + (k < flows % labs ? 1 : 0);
+        TraceFidelity.Report r =
+            inBenchLab(
+                nodes,
+                lab -> {
+                  Path yaml = Files.createTempFile("random-lab", ".yaml");
+                  Files.writeString(yaml, RandomLabResources.yaml(labSeed, nodes));
+                  LabCommand.Apply.applyAndWait(lab, yaml);
+                  Files.delete(yaml);
+                  TraceFidelity.settle(lab, nodes);
+                  return TraceFidelity.run(lab, labSeed, n, System.out);
+                });
+        System.out.printf(
+            "lab %d (seed %d, %d nodes): %d/%d flows agree, kernel verdicts %s, %d rules compared,"
+                + " %.1f s%n",
+            k + 1, labSeed, nodes, r.agreed(), r.flows(), r.verdicts(), r.rules(), r.seconds());
+        r.disagreements().forEach(d -> System.out.println("  differs: " + d));
+        agreed += r.agreed();
+        total += r.flows();
+        seconds += r.seconds();
+        modelSeconds += r.modelSeconds();
+        disagreements.addAll(r.disagreements());
+      }
+      System.out.printf(
+          "fidelity: %d/%d flows (%.2f%%) agree with the kernel on rule path and verdict%n",
+          agreed, total, 100.0 * agreed / total);
+      System.out.printf(
+          "model: %.2f ms per flow; verified send (kernel baseline, incl. tracing): %.1f ms per flow;"
+              + " ratio %.3f%n",
+          1000 * modelSeconds / total, 1000 * seconds / total, modelSeconds / seconds);
+      return disagreements.isEmpty() ? 0 : 1;
     }
   }
 }

@@ -7,6 +7,8 @@ import dev.tweed.trace.Outcome;
 import dev.tweed.trace.TraceWorld;
 import dev.tweed.trace.verify.JourneyCheck;
 import dev.tweed.trace.verify.KernelTraceRecorder;
+import dev.tweed.trace.verify.LiveRulePositions;
+import dev.tweed.trace.verify.RulePositions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -17,9 +19,11 @@ import java.util.Map;
  * flows must not overlap, since a flow's events are those recorded while it runs.
  */
 public final class LabTraceVerifier implements AutoCloseable {
-  private static final Duration QUIET = Duration.ofMillis(60);
+  private static final Duration QUIET = Duration.ofMillis(40);
   private final KernelTraceRecorder recorder;
   private final Duration timeout;
+  private TraceWorld positionsFor;
+  private RulePositions positions;
 
   private LabTraceVerifier(KernelTraceRecorder recorder, Duration timeout) {
     this.recorder = recorder;
@@ -49,7 +53,17 @@ public final class LabTraceVerifier implements AutoCloseable {
     Map<String, List<NftTraceEvent>> events = recorder.drain(QUIET);
     String kernel =
         r.connected() ? "delivered" : r.reason().equals("timed out") ? "dropped" : "rejected";
-    return JourneyCheck.check(outcomes, events, world, kernel, world::label);
+    return JourneyCheck.check(
+        outcomes, events, positions(world), world.vxlanPorts(), kernel, world::label);
+  }
+
+  /** Handle positions for {@code world}, kept while the same world is checked against. */
+  private RulePositions positions(TraceWorld world) {
+    if (positionsFor != world) {
+      positions = new LiveRulePositions(world);
+      positionsFor = world;
+    }
+    return positions;
   }
 
   @Override

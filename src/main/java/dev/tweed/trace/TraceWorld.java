@@ -99,6 +99,17 @@ public final class TraceWorld {
         });
   }
 
+  /** The UDP ports VXLAN devices of the world listen on. */
+  public java.util.Set<Integer> vxlanPorts() {
+    java.util.Set<Integer> ports = new java.util.TreeSet<>();
+    for (NetnsState s : namespaces.values()) {
+      for (Link l : s.links()) {
+        l.vxlan().ifPresent(v -> ports.add(v.port()));
+      }
+    }
+    return ports;
+  }
+
   /** The other end of a veth: its namespace and interface. */
   public Optional<Endpoint> peer(String netns, Link link) {
     if (!link.isVeth() || link.peerIfindex().isEmpty()) {

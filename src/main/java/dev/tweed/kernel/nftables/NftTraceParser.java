@@ -10,9 +10,11 @@ import java.util.regex.Pattern;
 public final class NftTraceParser {
   private static final Pattern LINE =
       Pattern.compile(
-          "^trace id (\\w+) (\\w+) (\\S+) (\\S+) (packet: |rule |policy |verdict )(.*)$");
+          "^trace id (\\w+) (\\w+) (\\S+) (\\S+) (packet: |rule |unknown rule |policy |verdict )(.*)$");
   private static final Pattern RULE =
       Pattern.compile("^(.*?)\\s*# handle (\\d+) \\(verdict (.+)\\)\\s*$");
+
+  private static final Pattern UNKNOWN = Pattern.compile("^handle (\\d+) \\(verdict (.+)\\)\\s*$");
 
   /** iptables-nft rules carry counters; their values say nothing about the path. */
   private static final Pattern COUNTER = Pattern.compile("\\s*counter packets \\d+ bytes \\d+");
@@ -57,6 +59,24 @@ public final class NftTraceParser {
                 r.group(3),
                 Optional.empty(),
                 COUNTER.matcher(r.group(1)).replaceAll("").strip());
+          }
+          case "unknown rule" -> {
+            // nft names rules from the cache it read at start; rules written since (a full sync
+            // rewrites chains) are only known by handle.
+            Matcher r = UNKNOWN.matcher(tail);
+            if (!r.matches()) {
+              throw new IllegalArgumentException("an unreadable trace rule event: " + line);
+            }
+            yield new NftTraceEvent(
+                id,
+                family,
+                table,
+                chain,
+                Kind.RULE,
+                Optional.of(Long.parseLong(r.group(1))),
+                r.group(2),
+                Optional.empty(),
+                "rule handle " + r.group(1));
           }
           case "policy" ->
               new NftTraceEvent(

@@ -1,7 +1,6 @@
 package dev.tweed.trace.verify;
 
 import dev.tweed.kernel.Packet;
-import dev.tweed.kernel.nftables.NftRuleIndex;
 import dev.tweed.kernel.nftables.NftTraceEvent;
 import dev.tweed.kernel.nftables.NftTraceEvent.Header;
 import dev.tweed.trace.TraceWorld;
@@ -47,11 +46,10 @@ final class KernelPath {
   }
 
   static Map<String, List<PathStep>> of(
-      Map<String, List<NftTraceEvent>> events, Set<Key> expected, TraceWorld world) {
+      Map<String, List<NftTraceEvent>> events, Set<Key> expected, RulePositions positions) {
     Map<String, List<PathStep>> out = new LinkedHashMap<>();
     for (var e : events.entrySet()) {
       String ns = e.getKey();
-      NftRuleIndex index = world.netns(ns).map(s -> new NftRuleIndex(s.nftRuleset())).orElse(null);
       List<PathStep> steps = new ArrayList<>();
       for (Pass pass : forwardPasses(e.getValue(), expected)) {
         for (NftTraceEvent ev : pass.events) {
@@ -59,11 +57,9 @@ final class KernelPath {
             continue;
           }
           int pos =
-              index == null
-                  ? 0
-                  : index
-                      .position(ev.family(), ev.table(), ev.chain(), ev.handle().orElseThrow())
-                      .orElse(0);
+              positions
+                  .position(ns, ev.family(), ev.table(), ev.chain(), ev.handle().orElseThrow())
+                  .orElse(0);
           steps.add(new PathStep(ns, ev.table(), ev.chain(), pos, ev.text(), ev.verdict()));
         }
       }

@@ -20,6 +20,8 @@ public final class VerifyReport {
     o.set("kernelPath", steps(r.kernel()));
     ArrayNode d = o.putArray("differences");
     r.differences().forEach(d::add);
+    ArrayNode n = o.putArray("notes");
+    r.notes().forEach(n::add);
     return o;
   }
 
@@ -51,6 +53,7 @@ public final class VerifyReport {
       }
     }
     sb.append("     sender saw: ").append(r.kernelVerdict()).append('\n');
+    r.notes().forEach(n -> sb.append("     note: ").append(n).append('\n'));
     if (r.agree()) {
       sb.append(
           String.format(

@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -50,7 +51,9 @@ class JourneyCheckTest {
 
   @Test
   void theKernelsPathIsTheModelsBranchThroughWeb2() throws IOException {
-    JourneyCheck.Result r = JourneyCheck.check(model(), events(), WORLD, "delivered", n -> n);
+    JourneyCheck.Result r =
+        JourneyCheck.check(
+            model(), events(), RulePositions.of(WORLD), WORLD.vxlanPorts(), "delivered", n -> n);
     assertThat(r.differences()).isEmpty();
     assertThat(model().get(r.branch()).reason()).isEqualTo("delivered to default/web-2:8080");
     assertThat(r.kernel().keySet()).containsExactly("tw-vfy-node-1", "tw-vfy-node-2");
@@ -65,7 +68,9 @@ class JourneyCheckTest {
 
   @Test
   void aDifferentVerdictIsADifference() throws IOException {
-    JourneyCheck.Result r = JourneyCheck.check(model(), events(), WORLD, "dropped", n -> n);
+    JourneyCheck.Result r =
+        JourneyCheck.check(
+            model(), events(), RulePositions.of(WORLD), WORLD.vxlanPorts(), "dropped", n -> n);
     assertThat(r.agree()).isFalse();
     assertThat(r.differences())
         .singleElement()
@@ -77,7 +82,9 @@ class JourneyCheckTest {
   void aNamespaceWhoseRulesTheKernelNeverRanIsADifference() throws IOException {
     Map<String, List<NftTraceEvent>> events = events();
     events.remove("tw-vfy-node-2");
-    JourneyCheck.Result r = JourneyCheck.check(model(), events, WORLD, "delivered", n -> n);
+    JourneyCheck.Result r =
+        JourneyCheck.check(
+            model(), events, RulePositions.of(WORLD), WORLD.vxlanPorts(), "delivered", n -> n);
     assertThat(r.differences())
         .anyMatch(
             d ->
@@ -95,10 +102,38 @@ class JourneyCheckTest {
             .filter(e -> e.kind() == NftTraceEvent.Kind.PACKET)
             .count();
     assertThat(passes).isGreaterThan(4);
-    JourneyCheck.Result r = JourneyCheck.check(model(), events(), WORLD, "delivered", n -> n);
+    JourneyCheck.Result r =
+        JourneyCheck.check(
+            model(), events(), RulePositions.of(WORLD), WORLD.vxlanPorts(), "delivered", n -> n);
     assertThat(r.kernel().get("tw-vfy-node-1"))
         .noneMatch(
             s -> s.chain().equals("KUBE-SERVICES") && s.table().equals("nat") && s.position() == 0);
+  }
+
+  @Test
+  void anOuterVxlanFlowTheKernelAlreadyTrackedMaySkipTheNatTable() throws IOException {
+    Map<String, List<NftTraceEvent>> events = events();
+    for (String ns : List.of("tw-vfy-node-1", "tw-vfy-node-2")) {
+      Map<String, Boolean> outer = new java.util.HashMap<>();
+      List<NftTraceEvent> kept = new ArrayList<>();
+      for (NftTraceEvent e : events.get(ns)) {
+        if (e.table().equals(TraceWorld.TRACE_TABLE) && e.header().isPresent()) {
+          outer.put(e.id(), e.header().get().dport() == 4789);
+        }
+        if (!(e.table().equals("nat") && outer.getOrDefault(e.id(), false))) {
+          kept.add(e);
+        }
+      }
+      events.put(ns, kept);
+    }
+    JourneyCheck.Result r =
+        JourneyCheck.check(
+            model(), events, RulePositions.of(WORLD), WORLD.vxlanPorts(), "delivered", n -> n);
+    assertThat(r.differences()).isEmpty();
+    assertThat(r.notes()).singleElement().asString().contains("outer VXLAN flow");
+    JourneyCheck.Result strict =
+        JourneyCheck.check(model(), events, RulePositions.of(WORLD), Set.of(), "delivered", n -> n);
+    assertThat(strict.differences()).isNotEmpty();
   }
 
   @Test
@@ -124,6 +159,12 @@ class JourneyCheckTest {
     assertThat(
             NftTraceParser.parse("trace id 1 ip filter INPUT policy accept ").orElseThrow().kind())
         .isEqualTo(NftTraceEvent.Kind.POLICY);
+    NftTraceEvent unknown =
+        NftTraceParser.parse("trace id 07dc6dd4 ip filter X unknown rule handle 5 (verdict return)")
+            .orElseThrow();
+    assertThat(unknown.kind()).isEqualTo(NftTraceEvent.Kind.RULE);
+    assertThat(unknown.handle()).contains(5L);
+    assertThat(unknown.verdict()).isEqualTo("return");
     assertThat(NftTraceParser.parse("# Warning: table ip filter is managed by iptables-nft"))
         .isEqualTo(Optional.empty());
   }
