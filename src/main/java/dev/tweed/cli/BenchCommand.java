@@ -33,12 +33,17 @@ public final class BenchCommand {
 
   /** Runs {@code body} in a fresh lab named "bench", removed afterwards whatever happens. */
   static <T> T inBenchLab(int nodes, LabBody<T> body) throws Exception {
+    return inBenchLab(nodes, "iptables", body);
+  }
+
+  /** As above, with the service proxy in {@code proxy} mode. */
+  static <T> T inBenchLab(int nodes, String proxy, LabBody<T> body) throws Exception {
     Lab lab = new Lab(LabLayout.of("bench"), System.out);
     if (lab.exists()) {
       lab.down();
     }
     try {
-      lab.up(nodes, "vxlan");
+      lab.up(nodes, "vxlan", proxy);
       return body.run(lab);
     } finally {
       lab.down();
@@ -228,6 +233,12 @@ public final class BenchCommand {
     @Option(names = "--seed", defaultValue = "1")
     long seed;
 
+    @Option(
+        names = "--proxy",
+        defaultValue = "both",
+        description = "iptables | nftables | both (labs alternate; default both)")
+    String proxy;
+
     @Override
     public Integer call() throws Exception {
       int agreed = 0;
@@ -239,9 +250,11 @@ public final class BenchCommand {
         long labSeed = seed + k;
         int nodes = 2 + (int) (labSeed % 2);
         int n = flows / labs + (k < flows % labs ? 1 : 0);
+        String mode = proxy.equals("both") ? (k % 2 == 0 ? "iptables" : "nftables") : proxy;
         TraceFidelity.Report r =
             inBenchLab(
                 nodes,
+                mode,
                 lab -> {
                   Path yaml = Files.createTempFile("random-lab", ".yaml");
                   Files.writeString(yaml, RandomLabResources.yaml(labSeed, nodes));
@@ -251,9 +264,17 @@ public final class BenchCommand {
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
         System.out.printf(
-            "lab %d (seed %d, %d nodes): %d/%d flows agree, kernel verdicts %s, %d rules compared,"
-                + " %.1f s%n",
-            k + 1, labSeed, nodes, r.agreed(), r.flows(), r.verdicts(), r.rules(), r.seconds());
+            "lab %d (seed %d, %d nodes, %s proxy): %d/%d flows agree, kernel verdicts %s, %d rules"
+                + " compared, %.1f s%n",
+            k + 1,
+            labSeed,
+            nodes,
+            mode,
+            r.agreed(),
+            r.flows(),
+            r.verdicts(),
+            r.rules(),
+            r.seconds());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));
         agreed += r.agreed();
         total += r.flows();

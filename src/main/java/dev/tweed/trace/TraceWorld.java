@@ -6,6 +6,7 @@ import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.netfilter.IpsetTable;
 import dev.tweed.kernel.netfilter.IptablesSaveParser;
 import dev.tweed.kernel.netfilter.XtTable;
+import dev.tweed.kernel.nftables.NftRuleset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -69,7 +70,11 @@ public final class TraceWorld {
     return cached("ipset:" + netns, () -> IpsetTable.parse(namespaces.get(netns).ipsetSave()));
   }
 
-  /** Base chains of nftables tables that iptables does not manage, which the model skips. */
+  public NftRuleset nftables(String netns) {
+    return cached("nftrs:" + netns, () -> NftRuleset.parse(namespaces.get(netns).nftRuleset()));
+  }
+
+  /** Base chains of nftables tables that iptables does not manage. */
   public List<NftBaseChain> foreignNftChains(String netns) {
     return cached(
         "nft:" + netns,

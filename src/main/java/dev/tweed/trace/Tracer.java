@@ -13,6 +13,8 @@ import dev.tweed.kernel.netfilter.XtChainEvaluator;
 import dev.tweed.kernel.netfilter.XtOutcome;
 import dev.tweed.kernel.netfilter.XtStep;
 import dev.tweed.kernel.netfilter.XtTable;
+import dev.tweed.kernel.nftables.NftChainEvaluator;
+import dev.tweed.kernel.nftables.NftRuleset;
 import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
 import java.util.List;
@@ -763,27 +765,11 @@ public final class Tracer {
       Optional<String> oif,
       boolean natDecided) {
     Map<String, XtTable> tables = world.iptables(ns.name());
-    for (TraceWorld.NftBaseChain c : world.foreignNftChains(ns.name())) {
-      if (c.hook().equalsIgnoreCase(hook)) {
-        w =
-            w.uncertain(
-                "nftables chain "
-                    + c.family()
-                    + " "
-                    + c.table()
-                    + " "
-                    + c.chain()
-                    + " on "
-                    + c.hook()
-                    + " is not evaluated");
-      }
-    }
+    NftRuleset nft = world.nftables(ns.name());
     List<Object> live = new ArrayList<>(List.of(w));
-    for (String tname : HOOK_TABLES.get(hook)) {
-      XtTable table = tables.get(tname);
-      if (table == null || table.chain(hook).isEmpty()) {
-        continue;
-      }
+    boolean dnatBefore = w.dnat();
+    boolean snatBefore = w.snat();
+    for (HookUnit unit : hookUnits(ns, hook, tables, nft)) {
       List<Object> next = new ArrayList<>();
       for (Object o : live) {
         if (o instanceof Outcome) {
@@ -791,8 +777,9 @@ public final class Tracer {
           continue;
         }
         Walk a = (Walk) o;
-        if (tname.equals("nat") && (natDecided || !a.ctState().equals("NEW"))) {
-          // NAT is decided on a connection's first packet only.
+        boolean natDone = a.dnat() != dnatBefore || a.snat() != snatBefore;
+        if (unit.nat() && (natDecided || natDone || !a.ctState().equals("NEW"))) {
+          // NAT is decided on a connection's first packet only, by the first chain that binds it.
           next.add(a);
           continue;
         }
@@ -808,7 +795,12 @@ public final class Tracer {
                 a.snat(),
                 ns,
                 world.ipsets(ns.name()));
-        for (XtOutcome x : XtChainEvaluator.evaluate(table, hook, ctx)) {
+        List<XtOutcome> outcomes =
+            unit.nft().isPresent()
+                ? NftChainEvaluator.evaluate(nft, unit.nft().get(), ctx)
+                : XtChainEvaluator.evaluate(unit.iptables().orElseThrow(), hook, ctx);
+        String tname = unit.table();
+        for (XtOutcome x : outcomes) {
           List<Hop> hops = new ArrayList<>();
           for (XtStep s : x.steps()) {
             hops.add(
@@ -871,6 +863,66 @@ public final class Tracer {
       live = next;
     }
     return live;
+  }
+
+  /**
+   * One base chain a hook runs: an iptables table's built-in chain, or an nftables base chain.
+   *
+   * @param order the table's creation order (ties in priority run the later-created first)
+   */
+  private record HookUnit(
+      String table,
+      Optional<XtTable> iptables,
+      Optional<NftRuleset.Chain> nft,
+      boolean nat,
+      int prio,
+      int order) {}
+
+  /** iptables' table priorities (NF_IP_PRI_*), for rule sets not listed by nft (legacy). */
+  private static int iptablesPriority(String table, String hook) {
+    return switch (table) {
+      case "raw" -> -300;
+      case "mangle" -> -150;
+      case "nat" -> hook.equals("PREROUTING") || hook.equals("OUTPUT") ? -100 : 100;
+      case "security" -> 50;
+      default -> 0;
+    };
+  }
+
+  private static List<HookUnit> hookUnits(
+      NetnsState ns, String hook, Map<String, XtTable> tables, NftRuleset nft) {
+    List<HookUnit> units = new ArrayList<>();
+    for (String tname : HOOK_TABLES.get(hook)) {
+      XtTable table = tables.get(tname);
+      if (table != null && table.chain(hook).isPresent()) {
+        units.add(
+            new HookUnit(
+                tname,
+                Optional.of(table),
+                Optional.empty(),
+                tname.equals("nat"),
+                iptablesPriority(tname, hook),
+                nft.tableOrder("ip", tname)));
+      }
+    }
+    for (NftRuleset.Chain c : nft.baseChains(hook)) {
+      boolean iptablesOwn = c.family().equals("ip") && tables.containsKey(c.table());
+      if (iptablesOwn || c.table().equals(TraceWorld.TRACE_TABLE)) {
+        continue;
+      }
+      units.add(
+          new HookUnit(
+              c.table(),
+              Optional.empty(),
+              Optional.of(c),
+              c.type().equals("nat"),
+              c.prio(),
+              nft.tableOrder(c.family(), c.table())));
+    }
+    units.sort(
+        java.util.Comparator.comparingInt(HookUnit::prio)
+            .thenComparing(java.util.Comparator.comparingInt(HookUnit::order).reversed()));
+    return units;
   }
 
   // ---- routing ------------------------------------------------------------------------------
