@@ -1,14 +1,11 @@
 package dev.tweed.trace;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.kernel.Link;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.netfilter.IpsetTable;
 import dev.tweed.kernel.netfilter.IptablesSaveParser;
 import dev.tweed.kernel.netfilter.XtTable;
 import dev.tweed.kernel.nftables.NftRuleset;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,9 +37,6 @@ public final class TraceWorld {
     return labels;
   }
 
-  /** A base chain of an nftables table that is not iptables' own. */
-  public record NftBaseChain(String family, String table, String chain, String hook, int prio) {}
-
   public Optional<NetnsState> netns(String name) {
     return Optional.ofNullable(namespaces.get(name));
   }
@@ -72,36 +66,6 @@ public final class TraceWorld {
 
   public NftRuleset nftables(String netns) {
     return cached("nftrs:" + netns, () -> NftRuleset.parse(namespaces.get(netns).nftRuleset()));
-  }
-
-  /** Base chains of nftables tables that iptables does not manage. */
-  public List<NftBaseChain> foreignNftChains(String netns) {
-    return cached(
-        "nft:" + netns,
-        () -> {
-          List<NftBaseChain> out = new ArrayList<>();
-          Map<String, XtTable> ipt = iptables(netns);
-          for (JsonNode item : namespaces.get(netns).nftRuleset().path("nftables")) {
-            JsonNode c = item.path("chain");
-            if (c.isMissingNode() || !c.has("hook")) {
-              continue;
-            }
-            String family = c.path("family").asText();
-            String table = c.path("table").asText();
-            boolean iptablesOwn = family.equals("ip") && ipt.containsKey(table);
-            if (iptablesOwn || table.equals(TRACE_TABLE) || !family.matches("ip|inet")) {
-              continue;
-            }
-            out.add(
-                new NftBaseChain(
-                    family,
-                    table,
-                    c.path("name").asText(),
-                    c.path("hook").asText(),
-                    c.path("prio").asInt()));
-          }
-          return List.copyOf(out);
-        });
   }
 
   /** The UDP ports VXLAN devices of the world listen on. */

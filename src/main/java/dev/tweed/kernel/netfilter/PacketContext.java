@@ -21,4 +21,55 @@ public record PacketContext(
     boolean dnat,
     boolean snat,
     NetnsState ns,
-    IpsetTable ipsets) {}
+    IpsetTable ipsets) {
+
+  public PacketContext withPacket(Packet p) {
+    return new PacketContext(p, hook, iif, oif, ctState, original, dnat, snat, ns, ipsets);
+  }
+
+  public PacketContext untracked() {
+    return new PacketContext(packet, hook, iif, oif, "UNTRACKED", original, dnat, snat, ns, ipsets);
+  }
+
+  /** After a translation: the packet rewritten, and which side the connection's NAT changed. */
+  public PacketContext translated(Packet p, boolean destination) {
+    return new PacketContext(
+        p,
+        hook,
+        iif,
+        oif,
+        ctState,
+        original,
+        dnat || destination,
+        snat || !destination,
+        ns,
+        ipsets);
+  }
+
+  /**
+   * The source address MASQUERADE picks, as inet_select_addr: the outgoing device's address, else
+   * the first global address of any device (a host veth has none; the kernel then takes eth0's or
+   * another's).
+   */
+  public java.util.Optional<String> masqueradeAddress() {
+    return oif.flatMap(ns::link)
+        .flatMap(dev.tweed.kernel.Link::firstAddress)
+        .or(
+            () ->
+                ns.links().stream()
+                    .filter(l -> !l.isLoopback())
+                    .sorted(java.util.Comparator.comparingInt(dev.tweed.kernel.Link::ifindex))
+                    .flatMap(l -> l.firstAddress().stream())
+                    .findFirst());
+  }
+
+  /** Where REDIRECT sends the packet: loopback from a local process, else the input device. */
+  public int redirectAddress() {
+    return hook.equalsIgnoreCase("OUTPUT")
+        ? dev.tweed.model.Ipv4.parse("127.0.0.1")
+        : iif.flatMap(ns::link)
+            .flatMap(dev.tweed.kernel.Link::firstAddress)
+            .map(dev.tweed.model.Ipv4::parse)
+            .orElse(packet.dst());
+  }
+}

@@ -1,6 +1,5 @@
 package dev.tweed.kernel.netfilter;
 
-import dev.tweed.kernel.Link;
 import dev.tweed.kernel.Packet;
 import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
@@ -269,20 +268,7 @@ public final class XtChainEvaluator {
   }
 
   private static Flow untracked(XtTable table, XtRule rule, Flow f) {
-    PacketContext c = f.ctx();
-    return f.with(
-            new PacketContext(
-                c.packet(),
-                c.hook(),
-                c.iif(),
-                c.oif(),
-                "UNTRACKED",
-                c.original(),
-                c.dnat(),
-                c.snat(),
-                c.ns(),
-                c.ipsets()))
-        .step(step(table, rule, "NOTRACK"));
+    return f.with(f.ctx().untracked()).step(step(table, rule, "NOTRACK"));
   }
 
   private static XtStep step(XtTable table, XtRule rule, String action) {
@@ -339,17 +325,7 @@ public final class XtChainEvaluator {
   }
 
   private static PacketContext withPacket(PacketContext c, Packet p) {
-    return new PacketContext(
-        p,
-        c.hook(),
-        c.iif(),
-        c.oif(),
-        c.ctState(),
-        c.original(),
-        c.dnat(),
-        c.snat(),
-        c.ns(),
-        c.ipsets());
+    return c.withPacket(p);
   }
 
   private static void nat(XtTable table, XtRule rule, XtTarget t, Flow f, List<Ended> ended) {
@@ -364,14 +340,7 @@ public final class XtChainEvaluator {
         after = p.withDst(e.addr(), e.port());
       }
       case "REDIRECT" -> {
-        int addr =
-            c.hook().equals("OUTPUT")
-                ? Ipv4.parse("127.0.0.1")
-                : c.iif()
-                    .flatMap(i -> c.ns().link(i))
-                    .flatMap(Link::firstAddress)
-                    .map(Ipv4::parse)
-                    .orElse(p.dst());
+        int addr = c.redirectAddress();
         Optional<Integer> port =
             t.option("--to-ports").map(o -> Integer.parseInt(o.arg().split("-")[0]));
         after = p.withDst(addr, port);
@@ -384,19 +353,7 @@ public final class XtChainEvaluator {
         }
       }
       default -> {
-        // As inet_select_addr: the outgoing device's address, else the first global address of
-        // any device (a host veth has none; the kernel then takes eth0's or another's).
-        Optional<String> addr =
-            c.oif()
-                .flatMap(i -> c.ns().link(i))
-                .flatMap(Link::firstAddress)
-                .or(
-                    () ->
-                        c.ns().links().stream()
-                            .filter(l -> !l.isLoopback())
-                            .sorted(java.util.Comparator.comparingInt(Link::ifindex))
-                            .flatMap(l -> l.firstAddress().stream())
-                            .findFirst());
+        Optional<String> addr = c.masqueradeAddress();
         after = p.withSrc(addr.map(Ipv4::parse).orElse(p.src()), Optional.empty());
         if (addr.isEmpty()) {
           f = f.uncertain("MASQUERADE: the outgoing interface has no address");
@@ -409,18 +366,7 @@ public final class XtChainEvaluator {
     boolean dst = kind.equals("DNAT") || kind.equals("REDIRECT");
     String before = dst ? p.dstEndpoint() : p.srcEndpoint();
     String afterText = dst ? after.dstEndpoint() : after.srcEndpoint();
-    PacketContext nc =
-        new PacketContext(
-            after,
-            c.hook(),
-            c.iif(),
-            c.oif(),
-            c.ctState(),
-            c.original(),
-            c.dnat() || dst,
-            c.snat() || !dst,
-            c.ns(),
-            c.ipsets());
+    PacketContext nc = c.translated(after, dst);
     String where = table.name() + "/" + rule.chain() + " #" + rule.position();
     Flow done =
         f.with(nc)

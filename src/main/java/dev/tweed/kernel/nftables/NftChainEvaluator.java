@@ -1,7 +1,6 @@
 package dev.tweed.kernel.nftables;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tweed.kernel.Link;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.NatTranslation;
 import dev.tweed.kernel.netfilter.PacketContext;
@@ -176,20 +175,7 @@ public final class NftChainEvaluator {
             acted = true;
           }
           case "notrack" -> {
-            PacketContext c = f.ctx();
-            f =
-                f.with(
-                    new PacketContext(
-                        c.packet(),
-                        c.hook(),
-                        c.iif(),
-                        c.oif(),
-                        "UNTRACKED",
-                        c.original(),
-                        c.dnat(),
-                        c.snat(),
-                        c.ns(),
-                        c.ipsets()));
+            f = f.with(f.ctx().untracked());
             acted = true;
           }
           case "accept" -> {
@@ -318,18 +304,7 @@ public final class NftChainEvaluator {
           case "ct mark" -> p.withCtMark(val);
           default -> throw new NftValues.Unknown("mangle " + k);
         };
-    return f.with(
-        new PacketContext(
-            after,
-            c.hook(),
-            c.iif(),
-            c.oif(),
-            c.ctState(),
-            c.original(),
-            c.dnat(),
-            c.snat(),
-            c.ns(),
-            c.ipsets()));
+    return f.with(c.withPacket(after));
   }
 
   private static String rejectWith(JsonNode v) {
@@ -485,31 +460,8 @@ public final class NftChainEvaluator {
     switch (kind) {
       case "dnat" -> after = p.withDst(Ipv4.parse(v.path("addr").asText()), port);
       case "snat" -> after = p.withSrc(Ipv4.parse(v.path("addr").asText()), port);
-      case "redirect" -> {
-        int addr =
-            c.hook().equalsIgnoreCase("OUTPUT")
-                ? Ipv4.parse("127.0.0.1")
-                : c.iif()
-                    .flatMap(i -> c.ns().link(i))
-                    .flatMap(Link::firstAddress)
-                    .map(Ipv4::parse)
-                    .orElse(p.dst());
-        after = p.withDst(addr, port);
-      }
-      default -> {
-        Optional<String> addr =
-            c.oif()
-                .flatMap(i -> c.ns().link(i))
-                .flatMap(Link::firstAddress)
-                .or(
-                    () ->
-                        c.ns().links().stream()
-                            .filter(l -> !l.isLoopback())
-                            .sorted(java.util.Comparator.comparingInt(Link::ifindex))
-                            .flatMap(l -> l.firstAddress().stream())
-                            .findFirst());
-        after = p.withSrc(addr.map(Ipv4::parse).orElse(p.src()), port);
-      }
+      case "redirect" -> after = p.withDst(c.redirectAddress(), port);
+      default -> after = p.withSrc(c.masqueradeAddress().map(Ipv4::parse).orElse(p.src()), port);
     }
     if (v.path("flags").toString().contains("random")) {
       note = Optional.of("source port randomised");
@@ -518,18 +470,7 @@ public final class NftChainEvaluator {
     String before = dst ? p.dstEndpoint() : p.srcEndpoint();
     String afterText = dst ? after.dstEndpoint() : after.srcEndpoint();
     String label = kind.toUpperCase(java.util.Locale.ROOT);
-    PacketContext nc =
-        new PacketContext(
-            after,
-            c.hook(),
-            c.iif(),
-            c.oif(),
-            c.ctState(),
-            c.original(),
-            c.dnat() || dst,
-            c.snat() || !dst,
-            c.ns(),
-            c.ipsets());
+    PacketContext nc = c.translated(after, dst);
     String where = rule.table() + "/" + rule.chain() + " #" + rule.position();
     return new Flow(
         nc,
