@@ -36,7 +36,12 @@ public final class LabTraceVerifier implements AutoCloseable {
   public static LabTraceVerifier start(LabLayout layout, Duration timeout) throws Exception {
     List<String> names =
         Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).sorted().toList();
-    return new LabTraceVerifier(KernelTraceRecorder.start(names), timeout);
+    return start(names, timeout);
+  }
+
+  /** Tracing in the named namespaces, wherever they come from. */
+  public static LabTraceVerifier start(List<String> namespaces, Duration timeout) throws Exception {
+    return new LabTraceVerifier(KernelTraceRecorder.start(namespaces), timeout);
   }
 
   /** Sends {@code p} from a process in {@code fromNetns} and compares with the model's outcomes. */

@@ -161,27 +161,28 @@ public final class Tracer {
         out.add(o);
         continue;
       }
-      Walk a = (Walk) r;
-      Packet p = a.packet();
-      RouteDecision rd = RoutingTable.decide(ns, p.src(), p.dst(), p.mark(), iif, Optional.empty());
-      a = a.hop(routeHop(ns, rd, "input from " + iif));
-      Optional<Outcome> fail = routeFailure(ns, a, rd, false);
-      if (fail.isPresent()) {
-        out.add(fail.get());
-        continue;
-      }
-      if (rd.type().equals("local") || rd.type().equals("broadcast")) {
-        Optional<Outcome> rp = rpFilter(ns, a, iif);
-        if (rp.isPresent()) {
-          out.add(rp.get());
-          continue;
-        }
-        out.addAll(inputAndDeliver(ns, a, iif, false));
-      } else {
-        out.addAll(forward(ns, a, iif, rd));
-      }
+      out.addAll(routeIn(ns, (Walk) r, iif));
     }
     return out;
+  }
+
+  /** Input routing and what follows, after PREROUTING. */
+  private List<Outcome> routeIn(NetnsState ns, Walk a, String iif) {
+    Packet p = a.packet();
+    RouteDecision rd = RoutingTable.decide(ns, p.src(), p.dst(), p.mark(), iif, Optional.empty());
+    a = a.hop(routeHop(ns, rd, "input from " + iif));
+    Optional<Outcome> fail = routeFailure(ns, a, rd, false);
+    if (fail.isPresent()) {
+      return List.of(fail.get());
+    }
+    if (rd.type().equals("local") || rd.type().equals("broadcast")) {
+      Optional<Outcome> rp = rpFilter(ns, a, iif);
+      if (rp.isPresent()) {
+        return List.of(rp.get());
+      }
+      return inputAndDeliver(ns, a, iif, false);
+    }
+    return forward(ns, a, iif, rd);
   }
 
   private Optional<Outcome> rpFilter(NetnsState ns, Walk w, String iif) {
@@ -567,10 +568,18 @@ public final class Tracer {
 
   // ---- bridges ------------------------------------------------------------------------------
 
+  /**
+   * With br_netfilter on ({@code net.bridge.bridge-nf-call-iptables=1}), IPv4 frames a bridge
+   * receives pass PREROUTING with the bridge as input device (and the port as physdev), once: the
+   * IP stack skips PREROUTING for them if they go up to the host.
+   */
+  private static boolean brNetfilter(NetnsState ns) {
+    return ns.sysctls().getOrDefault("net.bridge.bridge-nf-call-iptables", "0").equals("1");
+  }
+
   private List<Outcome> bridgeIn(NetnsState ns, Walk w, Link port) {
     String bridge = port.master().get();
     Link br = ns.link(bridge).orElseThrow();
-    String mac = w.dstMac().orElse("");
     w =
         w.hop(
             Hop.of(
@@ -578,23 +587,49 @@ public final class Tracer {
                 "bridge",
                 Optional.of(port.name()),
                 "into bridge " + bridge + " on port " + port.name()));
-    if (ns.sysctls().getOrDefault("net.bridge.bridge-nf-call-iptables", "0").equals("1")
-        && !world.iptables(ns.name()).isEmpty()) {
-      w =
-          w.uncertain(
-              "br_netfilter is on in "
-                  + world.label(ns.name())
-                  + ": iptables on bridged packets is not modelled");
+    if (!brNetfilter(ns)) {
+      return bridgeDecide(ns, w, br, port, false);
     }
+    List<Outcome> out = new ArrayList<>();
+    for (Object r :
+        hook(
+            ns,
+            w,
+            "PREROUTING",
+            Optional.of(bridge),
+            Optional.empty(),
+            false,
+            Optional.of(port.name()),
+            Optional.empty())) {
+      if (r instanceof Outcome o) {
+        out.add(o);
+        continue;
+      }
+      Walk a = (Walk) r;
+      if (a.packet().dst() != w.packet().dst()) {
+        a =
+            a.uncertain(
+                "br_netfilter: a bridged packet DNATed in PREROUTING is routed again by the"
+                    + " bridge, which is not modelled");
+      }
+      out.addAll(bridgeDecide(ns, a, br, port, true));
+    }
+    return out;
+  }
+
+  /** The bridge's choice: up to its own IP stack, or out of a port. */
+  private List<Outcome> bridgeDecide(
+      NetnsState ns, Walk w, Link br, Link port, boolean preroutingDone) {
+    String mac = w.dstMac().orElse("");
     if (mac.equalsIgnoreCase(br.mac())) {
       w =
           w.hop(
               Hop.of(
                   ns.name(),
                   "bridge",
-                  Optional.of(bridge),
-                  "addressed to the bridge itself: up to " + bridge + "'s IP stack"));
-      return receive(ns, w, bridge);
+                  Optional.of(br.name()),
+                  "addressed to the bridge itself: up to " + br.name() + "'s IP stack"));
+      return preroutingDone ? routeIn(ns, w, br.name()) : receive(ns, w, br.name());
     }
     return bridgeOut(ns, w, br, Optional.of(port.name()));
   }
@@ -643,6 +678,39 @@ public final class Tracer {
                   Optional.of(br.name()),
                   mac + " not in the fdb: flooded, reaches port " + outPort));
     }
+    if (inPort.isEmpty() || !brNetfilter(ns)) {
+      return leaveBridge(ns, w, outPort, mac);
+    }
+    // br_netfilter: a frame bridged from port to port passes FORWARD and POSTROUTING with the
+    // bridge as both devices and the ports as physdev.
+    List<Outcome> out = new ArrayList<>();
+    Optional<String> brName = Optional.of(br.name());
+    for (Object r : hook(ns, w, "FORWARD", brName, brName, false, inPort, Optional.of(outPort))) {
+      if (r instanceof Outcome o) {
+        out.add(o);
+        continue;
+      }
+      for (Object r2 :
+          hook(
+              ns,
+              (Walk) r,
+              "POSTROUTING",
+              Optional.empty(),
+              brName,
+              false,
+              inPort,
+              Optional.of(outPort))) {
+        if (r2 instanceof Outcome o) {
+          out.add(o);
+        } else {
+          out.addAll(leaveBridge(ns, (Walk) r2, outPort, mac));
+        }
+      }
+    }
+    return out;
+  }
+
+  private List<Outcome> leaveBridge(NetnsState ns, Walk w, String outPort, String mac) {
     Link port = ns.link(outPort).orElseThrow();
     Optional<TraceWorld.Endpoint> peer = world.peer(ns.name(), port);
     if (peer.isEmpty()) {
@@ -764,6 +832,19 @@ public final class Tracer {
       Optional<String> iif,
       Optional<String> oif,
       boolean natDecided) {
+    return hook(ns, w, hook, iif, oif, natDecided, Optional.empty(), Optional.empty());
+  }
+
+  /** A hook run by br_netfilter for a bridged packet: {@code physIn}/{@code physOut} are ports. */
+  private List<Object> hook(
+      NetnsState ns,
+      Walk w,
+      String hook,
+      Optional<String> iif,
+      Optional<String> oif,
+      boolean natDecided,
+      Optional<String> physIn,
+      Optional<String> physOut) {
     Map<String, XtTable> tables = world.iptables(ns.name());
     NftRuleset nft = world.nftables(ns.name());
     List<Object> live = new ArrayList<>(List.of(w));
@@ -794,7 +875,9 @@ public final class Tracer {
                 a.dnat(),
                 a.snat(),
                 ns,
-                world.ipsets(ns.name()));
+                world.ipsets(ns.name()),
+                physIn,
+                physOut);
         List<XtOutcome> outcomes =
             unit.nft().isPresent()
                 ? NftChainEvaluator.evaluate(nft, unit.nft().get(), ctx)

@@ -10,6 +10,9 @@ import java.util.Optional;
  *
  * @param ctState NEW, ESTABLISHED, RELATED, INVALID or UNTRACKED
  * @param original the connection's original direction, before any NAT
+ * @param physIn with br_netfilter: the bridge port a bridged packet came in on ({@code iif} is then
+ *     the bridge)
+ * @param physOut with br_netfilter: the bridge port a bridged packet goes out of
  */
 public record PacketContext(
     Packet packet,
@@ -21,14 +24,18 @@ public record PacketContext(
     boolean dnat,
     boolean snat,
     NetnsState ns,
-    IpsetTable ipsets) {
+    IpsetTable ipsets,
+    Optional<String> physIn,
+    Optional<String> physOut) {
 
   public PacketContext withPacket(Packet p) {
-    return new PacketContext(p, hook, iif, oif, ctState, original, dnat, snat, ns, ipsets);
+    return new PacketContext(
+        p, hook, iif, oif, ctState, original, dnat, snat, ns, ipsets, physIn, physOut);
   }
 
   public PacketContext untracked() {
-    return new PacketContext(packet, hook, iif, oif, "UNTRACKED", original, dnat, snat, ns, ipsets);
+    return new PacketContext(
+        packet, hook, iif, oif, "UNTRACKED", original, dnat, snat, ns, ipsets, physIn, physOut);
   }
 
   /** After a translation: the packet rewritten, and which side the connection's NAT changed. */
@@ -43,7 +50,9 @@ public record PacketContext(
         dnat || destination,
         snat || !destination,
         ns,
-        ipsets);
+        ipsets,
+        physIn,
+        physOut);
   }
 
   /**

@@ -355,17 +355,17 @@ public final class XtMatchEvaluator {
     };
   }
 
+  /** Bridge ports of a bridged packet (br_netfilter); a routed packet has none. */
   private static MatchResult physdev(XtOption o, PacketContext ctx) {
-    boolean bridgedIn =
-        ctx.iif().flatMap(i -> ctx.ns().link(i)).map(l -> l.isBridge()).orElse(false);
-    boolean bridgedOut =
-        ctx.oif().flatMap(i -> ctx.ns().link(i)).map(l -> l.isBridge()).orElse(false);
-    if (bridgedIn || bridgedOut) {
-      return new MatchResult.Unknown(
-          "cannot evaluate -m physdev on a bridge device (the bridge port is not modelled)");
-    }
-    // Not bridged: physdev's conditions about bridge ports cannot hold.
-    return bool(false, o);
+    return switch (o.name()) {
+      case "--physdev-in" -> bool(ctx.physIn().map(p -> ifaceMatches(o.arg(), p)).orElse(false), o);
+      case "--physdev-out" ->
+          bool(ctx.physOut().map(p -> ifaceMatches(o.arg(), p)).orElse(false), o);
+      case "--physdev-is-in" -> bool(ctx.physIn().isPresent(), o);
+      case "--physdev-is-out" -> bool(ctx.physOut().isPresent(), o);
+      case "--physdev-is-bridged" -> bool(ctx.physIn().isPresent() && ctx.physOut().isPresent(), o);
+      default -> unknownOption("physdev", o);
+    };
   }
 
   private static MatchResult iprange(XtOption o, Packet p) {

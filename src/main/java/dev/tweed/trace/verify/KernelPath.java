@@ -39,9 +39,18 @@ final class KernelPath {
   private static final class Pass {
     final Key key;
     final List<NftTraceEvent> events = new ArrayList<>();
+    Header last;
 
-    Pass(Key key) {
-      this.key = key;
+    Pass(Header first) {
+      this.key = Key.of(first);
+      this.last = first;
+    }
+
+    /** The same packet, perhaps translated since: one of its two ends unchanged. */
+    boolean continuedBy(Header h) {
+      return h.proto().equals(last.proto())
+          && ((h.src().equals(last.src()) && h.sport() == last.sport())
+              || (h.dst().equals(last.dst()) && h.dport() == last.dport()));
     }
   }
 
@@ -76,11 +85,34 @@ final class KernelPath {
     for (NftTraceEvent ev : events) {
       boolean ours = ev.table().equals(TraceWorld.TRACE_TABLE);
       if (ours && ev.kind() == NftTraceEvent.Kind.PACKET && ev.header().isPresent()) {
-        Pass p = new Pass(Key.of(ev.header().get()));
+        Pass p = new Pass(ev.header().get());
         passes.add(p);
         current.put(ev.id(), p);
-      } else if (!ours && current.containsKey(ev.id())) {
-        current.get(ev.id()).events.add(ev);
+        continue;
+      }
+      if (ours) {
+        continue;
+      }
+      Pass p = current.get(ev.id());
+      if (ev.kind() == NftTraceEvent.Kind.PACKET && ev.header().isPresent()) {
+        // A chain's first event names the packet. The trace id hashes the input interface, so a
+        // packet br_netfilter passed through PREROUTING on a bridge comes back with another id,
+        // and a later packet may reuse an id: the latest pass of the same packet takes it.
+        for (int i = passes.size() - 1; i >= 0; i--) {
+          if (passes.get(i).continuedBy(ev.header().get())) {
+            p = passes.get(i);
+            break;
+          }
+        }
+        if (p != null) {
+          current.put(ev.id(), p);
+        }
+      }
+      if (p != null) {
+        p.events.add(ev);
+        if (ev.header().isPresent()) {
+          p.last = ev.header().get();
+        }
       }
     }
     Set<Key> seen = new HashSet<>();
