@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Hosts programmed by others, rebuilt in scratch namespaces with the same devices and the rules
  * those tools write (loaded with iptables-restore, read back with the real tools): a Docker host
- * and two Flannel nodes. Each flow is traced by the model and sent for real; the model's verdict
- * must be the expected one and its rule path the kernel's.
+ * two Flannel nodes and a Calico node. Each flow is traced by the model and sent for real; the
+ * model's verdict must be the expected one and its rule path the kernel's.
  */
 class ForeignLayoutsIT {
 
@@ -306,6 +306,185 @@ class ForeignLayoutsIT {
       -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
       -A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
       -A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
+      COMMIT
+      """;
+
+  /**
+   * A Calico node: workloads on cali* veths without addresses, proxy-ARP answering for 169.254.1.1,
+   * a /32 route per workload, and felix's chains: the raw mark reset, the from/to-workload dispatch
+   * by interface, per-endpoint chains with conntrack shortcuts, a policy whose peers are an ipset
+   * and whose verdict is the 0x10000 mark, the namespace profile, and NAT-outgoing for the IP pool.
+   */
+  @Test
+  void aCalicoNode() throws Exception {
+    try (ScratchNetwork net = new ScratchNetwork("ca")) {
+      String node = net.add("node");
+      String ext = net.add("ext");
+      veth(node, "eth0", ext, "eth0");
+      ip(node, "addr", "add", "172.30.8.1/24", "dev", "eth0");
+      ip(ext, "addr", "add", "172.30.8.2/24", "dev", "eth0");
+      // The node's default route is what makes proxy-ARP answer for 169.254.1.1: the kernel
+      // answers for addresses it routes out of another interface.
+      ip(node, "route", "add", "default", "via", "172.30.8.2", "dev", "eth0");
+      sysctl(node, "net.ipv4.ip_forward=1");
+      String[][] workloads = {
+        {"client", "caliaaaa", "10.65.0.2"},
+        {"web", "calibbbb", "10.65.0.3"},
+        {"other", "calicccc", "10.65.0.4"}
+      };
+      for (String[] w : workloads) {
+        String pod = net.add(w[0]);
+        veth(node, w[1], pod, "eth0");
+        sysctl(node, "net.ipv4.conf." + w[1] + ".proxy_arp=1");
+        sysctl(node, "net.ipv4.neigh." + w[1] + ".proxy_delay=0");
+        ip(node, "route", "add", w[2] + "/32", "dev", w[1], "scope", "link");
+        ip(pod, "addr", "add", w[2] + "/32", "dev", "eth0");
+        ip(pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
+        ip(pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
+      }
+      exec(node, CALICO_IPSETS, "ipset", "restore");
+      exec(node, CALICO_RULES, "iptables-restore");
+      List<ProbeServer> servers =
+          List.of(serve(net, "web", 8080), serve(net, "ext", 80), serve(net, "other", 8080));
+      check(
+          net,
+          List.of(
+              // the policy admits client on 8080 (ipset peer, 0x10000 mark)
+              new Flow("client", "10.65.0.2", "10.65.0.3", "tcp", 8080, "delivered"),
+              // not other, and not another port
+              new Flow("other", "10.65.0.4", "10.65.0.3", "tcp", 8080, "dropped"),
+              new Flow("client", "10.65.0.2", "10.65.0.3", "tcp", 9999, "dropped"),
+              // a workload without policy: the profile admits
+              new Flow("client", "10.65.0.2", "10.65.0.4", "tcp", 8080, "delivered"),
+              // out of the pool: NAT-outgoing
+              new Flow("client", "10.65.0.2", "172.30.8.2", "tcp", 80, "delivered"),
+              new Flow("web", "10.65.0.3", "172.30.8.2", "udp", 53, "delivered"),
+              // to the host: cali-wl-to-host, then nothing listens
+              new Flow("client", "10.65.0.2", "172.30.8.1", "tcp", 22, "rejected")),
+          servers);
+    }
+  }
+
+  static final String CALICO_IPSETS =
+      """
+      create cali40s:qGF2h4sMJoC2WlEAAnAzUg hash:net family inet hashsize 1024 maxelem 1048576
+      add cali40s:qGF2h4sMJoC2WlEAAnAzUg 10.65.0.2
+      create cali40masq-ipam-pools hash:net family inet hashsize 1024 maxelem 1048576
+      add cali40masq-ipam-pools 10.65.0.0/16
+      create cali40all-ipam-pools hash:net family inet hashsize 1024 maxelem 1048576
+      add cali40all-ipam-pools 10.65.0.0/16
+      """;
+
+  static final String CALICO_RULES =
+      """
+      *raw
+      :PREROUTING ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :cali-OUTPUT - [0:0]
+      :cali-PREROUTING - [0:0]
+      :cali-from-host-endpoint - [0:0]
+      :cali-to-host-endpoint - [0:0]
+      -A PREROUTING -m comment --comment "cali:6gwbT8clXdHdC1b1" -j cali-PREROUTING
+      -A OUTPUT -m comment --comment "cali:tVnHkvAo15HuiPy0" -j cali-OUTPUT
+      -A cali-OUTPUT -m comment --comment "cali:njdnLwYeGqBJyh8Y" -j MARK --set-xmark 0x0/0xf0000
+      -A cali-OUTPUT -m comment --comment "cali:rz86uTUcEZAfFsh7" -j cali-to-host-endpoint
+      -A cali-OUTPUT -m comment --comment "cali:pN0F5zD0b8yf9W1Z" -m mark --mark 0x10000/0x10000 -j ACCEPT
+      -A cali-PREROUTING -m comment --comment "cali:XFX5xbM8B9qR10JG" -j MARK --set-xmark 0x0/0xf0000
+      -A cali-PREROUTING -i cali+ -m comment --comment "cali:EWMPb0zVROM-woQp" -j MARK --set-xmark 0x40000/0x40000
+      -A cali-PREROUTING -m comment --comment "cali:Ek_rsNpxoDt8j2fM" -m mark --mark 0x0/0x40000 -j cali-from-host-endpoint
+      -A cali-PREROUTING -m comment --comment "cali:nM-DzTFPwQbQvtRj" -m mark --mark 0x10000/0x10000 -j ACCEPT
+      COMMIT
+      *nat
+      :PREROUTING ACCEPT [0:0]
+      :INPUT ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :POSTROUTING ACCEPT [0:0]
+      :cali-POSTROUTING - [0:0]
+      :cali-nat-outgoing - [0:0]
+      -A POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING
+      -A cali-POSTROUTING -m comment --comment "cali:Z-c7XtVd2Bq7s_hA" -j cali-nat-outgoing
+      -A cali-nat-outgoing -m comment --comment "cali:flqWnvo8yq4ULQLa" -m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully
+      COMMIT
+      *filter
+      :INPUT ACCEPT [0:0]
+      :FORWARD ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :cali-FORWARD - [0:0]
+      :cali-INPUT - [0:0]
+      :cali-fw-caliaaaa - [0:0]
+      :cali-fw-calibbbb - [0:0]
+      :cali-fw-calicccc - [0:0]
+      :cali-from-wl-dispatch - [0:0]
+      :cali-pi-_Gr1Ybm4gNJzQ5WHmbhs - [0:0]
+      :cali-pro-kns.default - [0:0]
+      :cali-pri-kns.default - [0:0]
+      :cali-to-wl-dispatch - [0:0]
+      :cali-tw-caliaaaa - [0:0]
+      :cali-tw-calibbbb - [0:0]
+      :cali-tw-calicccc - [0:0]
+      :cali-wl-to-host - [0:0]
+      -A INPUT -m comment --comment "cali:Cz_u1IQiXIMmKD4c" -j cali-INPUT
+      -A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD
+      -A cali-FORWARD -m comment --comment "cali:vjrMJCRpqwy5oRoX" -j MARK --set-xmark 0x0/0xe0000
+      -A cali-FORWARD -i cali+ -m comment --comment "cali:8ZoYfO5HKXWbB3pk" -j cali-from-wl-dispatch
+      -A cali-FORWARD -o cali+ -m comment --comment "cali:jdEuaPBe14V2hutn" -j cali-to-wl-dispatch
+      -A cali-FORWARD -m comment --comment "cali:MH9kMp5aNICL-Olv" -m comment --comment "Policy explicitly accepted packet." -m mark --mark 0x10000/0x10000 -j ACCEPT
+      -A cali-INPUT -i cali+ -m comment --comment "cali:FewJpBykm9iJ-YNH" -g cali-wl-to-host
+      -A cali-INPUT -m comment --comment "cali:ZrXRu8NCzzqfxB52" -m mark --mark 0x10000/0x10000 -j ACCEPT
+      -A cali-wl-to-host -m comment --comment "cali:Ee9Sbo10IpVujdIY" -j cali-from-wl-dispatch
+      -A cali-wl-to-host -m comment --comment "cali:nSZbcOoG1xPONxb8" -m comment --comment "Configured DefaultEndpointToHostAction" -j ACCEPT
+      -A cali-from-wl-dispatch -i caliaaaa -m comment --comment "cali:bW9xXZpKSpPgqkBn" -g cali-fw-caliaaaa
+      -A cali-from-wl-dispatch -i calibbbb -m comment --comment "cali:j3Gl9oTJNMAtkyFo" -g cali-fw-calibbbb
+      -A cali-from-wl-dispatch -i calicccc -m comment --comment "cali:4kj6ZyTBVuwWR3DZ" -g cali-fw-calicccc
+      -A cali-from-wl-dispatch -m comment --comment "cali:z6U1Y_2wwo0XABZ3" -m comment --comment "Unknown interface" -j DROP
+      -A cali-to-wl-dispatch -o caliaaaa -m comment --comment "cali:Q_43Q4yE1eEJvL_5" -g cali-tw-caliaaaa
+      -A cali-to-wl-dispatch -o calibbbb -m comment --comment "cali:NAM6TH0d6HIu2kvn" -g cali-tw-calibbbb
+      -A cali-to-wl-dispatch -o calicccc -m comment --comment "cali:X2V6qFMgctuZsaWO" -g cali-tw-calicccc
+      -A cali-to-wl-dispatch -m comment --comment "cali:vhjl3hSWZm1jIQMn" -m comment --comment "Unknown interface" -j DROP
+      -A cali-fw-caliaaaa -m comment --comment "cali:N0Q0qZ6ZHkjfPMRO" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A cali-fw-caliaaaa -m comment --comment "cali:ntb9oQlX2Cg6cvMk" -m conntrack --ctstate INVALID -j DROP
+      -A cali-fw-caliaaaa -m comment --comment "cali:VLZ8cGq3BWfqm0KD" -j MARK --set-xmark 0x0/0x10000
+      -A cali-fw-caliaaaa -p udp -m comment --comment "cali:U8Npt7j3L9ku5Ax2" -m comment --comment "Drop VXLAN encapped packets originating in workloads" -m multiport --dports 4789 -j DROP
+      -A cali-fw-caliaaaa -m comment --comment "cali:2ZtXbY_sIB6Lk3QC" -j cali-pro-kns.default
+      -A cali-fw-caliaaaa -m comment --comment "cali:bQ2QbtKeqVdDRe7D" -m comment --comment "Return if profile accepted" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-fw-caliaaaa -m comment --comment "cali:W2Y6Xg0aM6nnj4ix" -m comment --comment "Drop if no profiles matched" -j DROP
+      -A cali-fw-calibbbb -m comment --comment "cali:hfCfMFiKKtSsVZdE" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A cali-fw-calibbbb -m comment --comment "cali:0RaCTnD1oOwjBwMZ" -m conntrack --ctstate INVALID -j DROP
+      -A cali-fw-calibbbb -m comment --comment "cali:QZNbJK2lsTZ-4wKP" -j MARK --set-xmark 0x0/0x10000
+      -A cali-fw-calibbbb -m comment --comment "cali:dFJ3fGJ3nB3oTKyY" -j cali-pro-kns.default
+      -A cali-fw-calibbbb -m comment --comment "cali:PNOwhwnVzx7eBfEn" -m comment --comment "Return if profile accepted" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-fw-calibbbb -m comment --comment "cali:8Ai1CAWlJ6vFOQe_" -m comment --comment "Drop if no profiles matched" -j DROP
+      -A cali-fw-calicccc -m comment --comment "cali:jEQOTmzdkkNK-TGD" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A cali-fw-calicccc -m comment --comment "cali:tWKtBclUr7gRcEn9" -m conntrack --ctstate INVALID -j DROP
+      -A cali-fw-calicccc -m comment --comment "cali:ThRL3ZWDA2JW8aVu" -j MARK --set-xmark 0x0/0x10000
+      -A cali-fw-calicccc -m comment --comment "cali:S8C4R8jRdeO5PjNY" -j cali-pro-kns.default
+      -A cali-fw-calicccc -m comment --comment "cali:zkP04LZ3hU2FzgsC" -m comment --comment "Return if profile accepted" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-fw-calicccc -m comment --comment "cali:6eIFk1l2HXXTFQuB" -m comment --comment "Drop if no profiles matched" -j DROP
+      -A cali-tw-caliaaaa -m comment --comment "cali:qmI3Tq1AHfbRu7Zt" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A cali-tw-caliaaaa -m comment --comment "cali:gp0sXYaZBzfCg4sI" -m conntrack --ctstate INVALID -j DROP
+      -A cali-tw-caliaaaa -m comment --comment "cali:3rB1VxRbF8sJm3Wn" -j MARK --set-xmark 0x0/0x10000
+      -A cali-tw-caliaaaa -m comment --comment "cali:fvPdlRRZSvSEAqGf" -j cali-pri-kns.default
+      -A cali-tw-caliaaaa -m comment --comment "cali:y3Io8xSnLqdkvgFG" -m comment --comment "Return if profile accepted" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-tw-caliaaaa -m comment --comment "cali:HMSiEIbYCdoMtjnK" -m comment --comment "Drop if no profiles matched" -j DROP
+      -A cali-tw-calibbbb -m comment --comment "cali:Kc-BMd0nqHK46p2R" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A cali-tw-calibbbb -m comment --comment "cali:RFRK0ewXJ2GMt5zC" -m conntrack --ctstate INVALID -j DROP
+      -A cali-tw-calibbbb -m comment --comment "cali:7PcQp0JhDQ2t3WcQ" -j MARK --set-xmark 0x0/0x10000
+      -A cali-tw-calibbbb -m comment --comment "cali:Cn8lz7pXmGw-Ztqg" -m comment --comment "Start of policies" -j MARK --set-xmark 0x0/0x20000
+      -A cali-tw-calibbbb -m comment --comment "cali:U0bCcvRzbl2mXzC7" -m mark --mark 0x0/0x20000 -j cali-pi-_Gr1Ybm4gNJzQ5WHmbhs
+      -A cali-tw-calibbbb -m comment --comment "cali:7nPvA_I4WyNMdYuy" -m comment --comment "Return if policy accepted" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-tw-calibbbb -m comment --comment "cali:0Vm4ShxGlyT0KGDX" -m comment --comment "Drop if no policies passed packet" -m mark --mark 0x0/0x20000 -j DROP
+      -A cali-tw-calicccc -m comment --comment "cali:cWbEYUoWIEhOq8Br" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A cali-tw-calicccc -m comment --comment "cali:Vw6PzU4mzYB3hgxi" -m conntrack --ctstate INVALID -j DROP
+      -A cali-tw-calicccc -m comment --comment "cali:KXhMPxmkJo2YuC9s" -j MARK --set-xmark 0x0/0x10000
+      -A cali-tw-calicccc -m comment --comment "cali:zUoPyB1Vj5GqRk0N" -j cali-pri-kns.default
+      -A cali-tw-calicccc -m comment --comment "cali:pQLxbuBnPoNZ79BC" -m comment --comment "Return if profile accepted" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-tw-calicccc -m comment --comment "cali:TaobHLe7yrwdqpWr" -m comment --comment "Drop if no profiles matched" -j DROP
+      -A cali-pi-_Gr1Ybm4gNJzQ5WHmbhs -p tcp -m comment --comment "cali:6o8m3DZ8wYTFkU0X" -m set --match-set cali40s:qGF2h4sMJoC2WlEAAnAzUg src -m multiport --dports 8080 -j MARK --set-xmark 0x10000/0x10000
+      -A cali-pi-_Gr1Ybm4gNJzQ5WHmbhs -m comment --comment "cali:HAsdVaUBkfxh_k6e" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-pro-kns.default -m comment --comment "cali:NDxxGRcuBZ5k0YCW" -j MARK --set-xmark 0x10000/0x10000
+      -A cali-pro-kns.default -m comment --comment "cali:kDUmcZe8xTsJFyJ4" -m mark --mark 0x10000/0x10000 -j RETURN
+      -A cali-pri-kns.default -m comment --comment "cali:9ZQ7Y8uE5cU8wGVg" -j MARK --set-xmark 0x10000/0x10000
+      -A cali-pri-kns.default -m comment --comment "cali:cY6nXK9Z_t5GZmRc" -m mark --mark 0x10000/0x10000 -j RETURN
       COMMIT
       """;
 }
