@@ -91,6 +91,14 @@ public final class Tracer {
     if (fail.isPresent()) {
       return List.of(fail.get());
     }
+    List<Outcome> out = new ArrayList<>();
+    for (var branch : multipath(ns, w, rd)) {
+      out.addAll(localOutVia(ns, branch.walk(), branch.route(), p));
+    }
+    return out;
+  }
+
+  private List<Outcome> localOutVia(NetnsState ns, Walk w, RouteDecision rd, Packet p) {
     String oif = outIface(rd);
     List<Outcome> out = new ArrayList<>();
     for (Object r : hook(ns, w, "OUTPUT", Optional.empty(), Optional.of(oif))) {
@@ -182,7 +190,60 @@ public final class Tracer {
       }
       return inputAndDeliver(ns, a, iif, false);
     }
-    return forward(ns, a, iif, rd);
+    List<Outcome> out = new ArrayList<>();
+    for (var branch : multipath(ns, a, rd)) {
+      out.addAll(forward(ns, branch.walk(), iif, branch.route()));
+    }
+    return out;
+  }
+
+  /** A walk on one next hop of a route. */
+  private record PathChoice(Walk walk, RouteDecision route) {}
+
+  /**
+   * A multipath route forks the walk: one branch per next hop, equally likely. The kernel picks by
+   * a hash of the flow whose seed the model cannot know, so each is followed.
+   */
+  private List<PathChoice> multipath(NetnsState ns, Walk w, RouteDecision rd) {
+    List<RouteEntry.Nexthop> hops = rd.route().map(RouteEntry::nexthops).orElse(List.of());
+    if (hops.size() < 2) {
+      return List.of(new PathChoice(w, rd));
+    }
+    RouteEntry r = rd.route().get();
+    List<PathChoice> out = new ArrayList<>();
+    for (int i = 0; i < hops.size(); i++) {
+      RouteEntry.Nexthop nh = hops.get(i);
+      RouteEntry one =
+          new RouteEntry(
+              r.table(),
+              r.type(),
+              r.dst(),
+              List.of(nh),
+              r.prefsrc(),
+              r.protocol(),
+              r.scope(),
+              r.metric(),
+              r.text());
+      Walk branch =
+          w.fork(i, 1.0 / hops.size())
+              .hop(
+                  Hop.of(
+                      ns.name(),
+                      "route",
+                      nh.dev(),
+                      "multipath: next hop "
+                          + (i + 1)
+                          + " of "
+                          + hops.size()
+                          + " ("
+                          + nh.gateway().map(g -> "via " + g + " ").orElse("")
+                          + nh.dev().map(d -> "dev " + d).orElse("")
+                          + "), chosen by a hash of the flow"));
+      out.add(
+          new PathChoice(
+              branch, new RouteDecision(rd.rule(), Optional.of(one), rd.outcome(), rd.table())));
+    }
+    return out;
   }
 
   private Optional<Outcome> rpFilter(NetnsState ns, Walk w, String iif) {

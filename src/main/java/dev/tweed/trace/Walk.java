@@ -161,6 +161,23 @@ record Walk(
     return w;
   }
 
+  /** Branch {@code branch} of a fork the walk cannot decide, taken with probability {@code p}. */
+  Walk fork(int branch, double p) {
+    return new Walk(
+        packet,
+        original,
+        dnat,
+        snat,
+        ctState,
+        dstMac,
+        inner,
+        probability * p,
+        plus(forks, branch),
+        hops,
+        nat,
+        uncertainties);
+  }
+
   Walk encapsulate(Packet outer) {
     return new Walk(
         outer,

@@ -487,4 +487,60 @@ class ForeignLayoutsIT {
       -A cali-pri-kns.default -m comment --comment "cali:cY6nXK9Z_t5GZmRc" -m mark --mark 0x10000/0x10000 -j RETURN
       COMMIT
       """;
+
+  /**
+   * A multipath route: a router with two next hops to an anycast address served by two hosts. The
+   * model forks (the kernel hashes the flow with a seed it keeps), and the kernel's choice must be
+   * one of the branches, rule for rule.
+   */
+  @Test
+  void aMultipathRoute() throws Exception {
+    try (ScratchNetwork net = new ScratchNetwork("mp")) {
+      String client = net.add("client");
+      String router = net.add("router");
+      String a = net.add("a");
+      String b = net.add("b");
+      veth(client, "eth0", router, "eth0");
+      ip(client, "addr", "add", "10.0.0.2/24", "dev", "eth0");
+      ip(client, "route", "add", "default", "via", "10.0.0.1");
+      ip(router, "addr", "add", "10.0.0.1/24", "dev", "eth0");
+      sysctl(router, "net.ipv4.ip_forward=1");
+      String[][] ends = {{a, "eth1", "10.1.0"}, {b, "eth2", "10.2.0"}};
+      for (String[] e : ends) {
+        veth(router, e[1], e[0], "eth0");
+        ip(router, "addr", "add", e[2] + ".1/24", "dev", e[1]);
+        ip(e[0], "addr", "add", e[2] + ".2/24", "dev", "eth0");
+        ip(e[0], "addr", "add", "198.51.100.1/32", "dev", "lo");
+        ip(e[0], "route", "add", "default", "via", e[2] + ".1");
+      }
+      ip(
+          router,
+          "route",
+          "add",
+          "198.51.100.1/32",
+          "nexthop",
+          "via",
+          "10.1.0.2",
+          "dev",
+          "eth1",
+          "nexthop",
+          "via",
+          "10.2.0.2",
+          "dev",
+          "eth2");
+      TraceWorld world = net.capture();
+      List<Outcome> outcomes =
+          new Tracer(world)
+              .fromLocalProcess(client, Packet.of("10.0.0.2", "198.51.100.1", "tcp", 40000, 80));
+      assertThat(outcomes).hasSize(2);
+      assertThat(outcomes).allMatch(o -> Math.abs(o.probability() - 0.5) < 1e-9);
+      assertThat(outcomes.stream().map(o -> world.label(o.hops().getLast().netns())))
+          .containsExactlyInAnyOrder("a", "b");
+      List<Flow> flows = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        flows.add(new Flow("client", "10.0.0.2", "198.51.100.1", "tcp", 80, "delivered"));
+      }
+      check(net, flows, List.of(serve(net, "a", 80), serve(net, "b", 80)));
+    }
+  }
 }
