@@ -265,7 +265,7 @@ public final class BenchCommand {
                 });
         System.out.printf(
             "lab %d (seed %d, %d nodes, %s proxy): %d/%d flows agree, kernel verdicts %s, %d rules"
-                + " compared, %.1f s%n",
+                + " compared, %d sent again (a chain rewritten under the packet), %.1f s%n",
             k + 1,
             labSeed,
             nodes,
@@ -274,6 +274,7 @@ public final class BenchCommand {
             r.flows(),
             r.verdicts(),
             r.rules(),
+            r.retried(),
             r.seconds());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));
         agreed += r.agreed();

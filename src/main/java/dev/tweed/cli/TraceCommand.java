@@ -72,6 +72,11 @@ final class TraceCommand implements Callable<Integer> {
   String netns;
 
   @Option(
+      names = "--reply",
+      description = "Also follow the reply of every delivered branch back to the sender.")
+  boolean reply;
+
+  @Option(
       names = "--verify",
       description =
           "In a lab: also send the packet for real with nftables tracing on, and say where the"
@@ -120,6 +125,9 @@ final class TraceCommand implements Callable<Integer> {
     JourneyReport report = new JourneyReport(packet, fromLabel, outcomes, world::label);
     if (pick != null) {
       report = report.pick(pick);
+    }
+    if (reply) {
+      report = report.withReplies(tracer::reply);
     }
     if (!verify) {
       System.out.print(

@@ -21,9 +21,19 @@ public final class JourneyReport {
   private final String from;
   private final List<Outcome> outcomes;
   private final Function<String, String> labels;
+  private final Function<Outcome, List<Outcome>> replies;
 
   public JourneyReport(
       Packet packet, String from, List<Outcome> outcomes, Function<String, String> labels) {
+    this(packet, from, outcomes, labels, o -> List.of());
+  }
+
+  private JourneyReport(
+      Packet packet,
+      String from,
+      List<Outcome> outcomes,
+      Function<String, String> labels,
+      Function<Outcome, List<Outcome>> replies) {
     if (outcomes.isEmpty()) {
       throw new IllegalArgumentException("a journey has at least one outcome");
     }
@@ -31,6 +41,24 @@ public final class JourneyReport {
     this.from = from;
     this.outcomes = List.copyOf(outcomes);
     this.labels = labels;
+    this.replies = replies;
+  }
+
+  /** Also tells, for every delivered branch, the reply's way back ({@code Tracer::reply}). */
+  public JourneyReport withReplies(Function<Outcome, List<Outcome>> replies) {
+    return new JourneyReport(packet, from, outcomes, labels, replies);
+  }
+
+  /** The reply to {@code o} as a journey of its own, when there is one. */
+  private java.util.Optional<JourneyReport> reply(Outcome o) {
+    List<Outcome> back = replies.apply(o);
+    if (back.isEmpty()) {
+      return java.util.Optional.empty();
+    }
+    ConntrackEntry server = o.conntrack().getLast();
+    Packet t = server.translated();
+    Packet r = new Packet(t.dst(), t.src(), t.proto(), t.dport(), t.sport(), 0, 0, 64);
+    return java.util.Optional.of(new JourneyReport(r, labels.apply(server.netns()), back, labels));
   }
 
   public List<Outcome> outcomes() {
@@ -43,7 +71,7 @@ public final class JourneyReport {
       throw new IllegalArgumentException(
           "--pick " + branch + ": the journey has " + outcomes.size() + " branch(es)");
     }
-    return new JourneyReport(packet, from, List.of(outcomes.get(branch - 1)), labels);
+    return new JourneyReport(packet, from, List.of(outcomes.get(branch - 1)), labels, replies);
   }
 
   /** The hops all branches share. */
@@ -139,6 +167,7 @@ public final class JourneyReport {
     }
     ArrayNode u = n.putArray("uncertainties");
     o.uncertainties().forEach(u::add);
+    reply(o).ifPresent(r -> n.set("reply", r.toJson()));
   }
 
   private static ArrayNode nat(List<NatTranslation> nat) {
@@ -226,7 +255,19 @@ public final class JourneyReport {
     }
   }
 
-  private static void textVerdict(StringBuilder sb, Outcome o, String indent) {
+  private void textVerdict(StringBuilder sb, Outcome o, String indent) {
+    textOutcome(sb, o, indent);
+    reply(o)
+        .ifPresent(
+            r -> {
+              sb.append(indent).append("the reply, back through conntrack:\n");
+              for (String line : r.toText().split("\n")) {
+                sb.append(indent).append("  ").append(line).append('\n');
+              }
+            });
+  }
+
+  private static void textOutcome(StringBuilder sb, Outcome o, String indent) {
     sb.append(indent)
         .append("verdict: ")
         .append(o.verdict())

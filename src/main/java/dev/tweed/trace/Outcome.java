@@ -11,6 +11,8 @@ import java.util.Optional;
  * @param verdict delivered, forwarded, dropped, rejected, or uncertain (the model met something it
  *     cannot evaluate; {@code assumed} then says what it would conclude)
  * @param forks the branch taken at each random fork on the way
+ * @param conntrack the connections the packet left in the namespaces it crossed (the last: where it
+ *     ended), from which its reply is traced
  */
 public record Outcome(
     String verdict,
@@ -22,7 +24,8 @@ public record Outcome(
     List<Hop> hops,
     double probability,
     List<Integer> forks,
-    List<String> uncertainties) {
+    List<String> uncertainties,
+    List<ConntrackEntry> conntrack) {
 
   /** Where a forwarded packet leaves the traced namespaces. */
   public record Egress(String netns, String iface, String nextHop) {}

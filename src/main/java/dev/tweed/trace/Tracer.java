@@ -106,7 +106,7 @@ public final class Tracer {
         out.add(o);
         continue;
       }
-      Walk a = (Walk) r;
+      Walk a = unSnat(ns, (Walk) r);
       RouteDecision rd2 = rd;
       if (a.packet().dst() != p.dst() || a.packet().mark() != p.mark()) {
         // The kernel routes again after OUTPUT changed the destination or the mark.
@@ -127,7 +127,7 @@ public final class Tracer {
         } else if (rd2.type().equals("local")) {
           out.addAll(loopback(ns, (Walk) r2));
         } else {
-          out.addAll(transmit(ns, (Walk) r2, rd2, oif2, Optional.empty()));
+          out.addAll(transmit(ns, unDnat(ns, (Walk) r2), rd2, oif2, Optional.empty()));
         }
       }
     }
@@ -169,7 +169,7 @@ public final class Tracer {
         out.add(o);
         continue;
       }
-      out.addAll(routeIn(ns, (Walk) r, iif));
+      out.addAll(routeIn(ns, unSnat(ns, (Walk) r), iif));
     }
     return out;
   }
@@ -320,7 +320,7 @@ public final class Tracer {
         if (r2 instanceof Outcome o) {
           out.add(o);
         } else {
-          out.addAll(transmit(ns, (Walk) r2, rd, oif, Optional.of(iif)));
+          out.addAll(transmit(ns, unDnat(ns, (Walk) r2), rd, oif, Optional.of(iif)));
         }
       }
     }
@@ -351,7 +351,8 @@ public final class Tracer {
         o.hops(),
         o.probability(),
         o.forks(),
-        o.uncertainties());
+        o.uncertainties(),
+        o.conntrack());
   }
 
   private List<Outcome> inputAndDeliver(NetnsState ns, Walk w, String iif, boolean natDecided) {
@@ -360,14 +361,70 @@ public final class Tracer {
       if (r instanceof Outcome o) {
         out.add(o);
       } else {
-        out.addAll(deliver(ns, (Walk) r, iif));
+        out.addAll(deliver(ns, unDnat(ns, (Walk) r), iif));
       }
     }
     return out;
   }
 
+  /**
+   * A reply passing the nat hooks' place in PREROUTING or OUTPUT: conntrack gives it back the
+   * address the connection's sender had before SNAT/MASQUERADE changed it.
+   */
+  private Walk unSnat(NetnsState ns, Walk w) {
+    Optional<ConntrackEntry> e = w.entry(ns.name());
+    if (e.isEmpty() || !e.get().snat()) {
+      return w;
+    }
+    Packet o = e.get().original();
+    Packet back = w.packet().withDst(o.src(), Optional.of(o.sport()));
+    return w.withPacket(back)
+        .hop(
+            Hop.of(
+                ns.name(),
+                "conntrack",
+                Optional.empty(),
+                "reply of a translated connection: destination "
+                    + w.packet().dstEndpoint()
+                    + " -> "
+                    + back.dstEndpoint()));
+  }
+
+  /** A reply leaving by POSTROUTING or INPUT: its source goes back to what was addressed. */
+  private Walk unDnat(NetnsState ns, Walk w) {
+    Optional<ConntrackEntry> e = w.entry(ns.name());
+    if (e.isEmpty() || !e.get().dnat()) {
+      return w;
+    }
+    Packet o = e.get().original();
+    Packet back = w.packet().withSrc(o.dst(), Optional.of(o.dport()));
+    return w.withPacket(back)
+        .hop(
+            Hop.of(
+                ns.name(),
+                "conntrack",
+                Optional.empty(),
+                "reply of a translated connection: source "
+                    + w.packet().srcEndpoint()
+                    + " -> "
+                    + back.srcEndpoint()));
+  }
+
   private List<Outcome> deliver(NetnsState ns, Walk w, String iif) {
     Packet p = w.packet();
+    if (w.reply() && w.entry(ns.name()).isPresent() && ns.owner(p.dstIp()).isPresent()) {
+      String who = world.label(ns.name());
+      return List.of(
+          end(
+              w.hop(
+                  Hop.of(
+                      ns.name(),
+                      "deliver",
+                      Optional.of(iif),
+                      "the reply reaches the connection's socket in " + who)),
+              "delivered",
+              "the reply reaches " + who + " at " + p.dstEndpoint()));
+    }
     if (p.proto().equals("udp") && w.inner().isPresent()) {
       Optional<Link> vx =
           ns.links().stream()
@@ -506,7 +563,7 @@ public final class Tracer {
                     + " on "
                     + peer.link().name()));
     if (!peer.netns().equals(ns.name())) {
-      a = a.enterNamespace();
+      a = a.enterNamespace(ns.name(), peer.netns());
     }
     return receive(other, a, peer.link().name());
   }
@@ -845,7 +902,7 @@ public final class Tracer {
                         + " (VNI "
                         + info.vni()
                         + ", source port a hash of the inner flow)"))
-            .encapsulate(outer);
+            .encapsulate(outer, ns.name());
     return localOut(ns, e);
   }
 
@@ -871,7 +928,7 @@ public final class Tracer {
               "dropped",
               "the inner frame is for " + mac + ", not " + vx.name() + "'s " + vx.mac()));
     }
-    return receive(ns, d.enterNamespace(), vx.name());
+    return receive(ns, d.enterNamespace(ns.name(), ns.name()), vx.name());
   }
 
   // ---- netfilter ----------------------------------------------------------------------------
@@ -1193,6 +1250,26 @@ public final class Tracer {
         w.hops(),
         w.probability(),
         w.forks(),
-        w.uncertainties());
+        w.uncertainties(),
+        w.hops().isEmpty() ? w.conntrack() : w.conntrackAt(w.hops().getLast().netns()));
+  }
+
+  /**
+   * The reply to a delivered journey: sent back by the receiving socket, recognised by conntrack in
+   * every namespace the forward packet crossed (ESTABLISHED, its NAT undone), and followed until it
+   * reaches the sender or stops.
+   */
+  public List<Outcome> reply(Outcome forward) {
+    if (!forward.verdict().equals("delivered") || forward.conntrack().isEmpty()) {
+      return List.of();
+    }
+    ConntrackEntry server = forward.conntrack().getLast();
+    Packet t = server.translated();
+    Packet r = new Packet(t.dst(), t.src(), t.proto(), t.dport(), t.sport(), 0, 0, 64);
+    String netns = server.netns();
+    Walk w =
+        Walk.startReply(r, forward.conntrack(), netns)
+            .hop(Hop.of(netns, "send", Optional.empty(), world.label(netns) + " answers " + r));
+    return localOut(ns(netns), w);
   }
 }

@@ -12,6 +12,8 @@ import java.util.Optional;
  * @param original the packet as the current namespace's conntrack first saw it
  * @param dstMac the destination MAC of the frame on the wire, once resolved
  * @param inner for a VXLAN-encapsulated packet: the packet inside and its frame's MAC
+ * @param reply the walk follows a connection's reply back to its sender
+ * @param conntrack the connections the forward packet left in each namespace it crossed
  */
 record Walk(
     Packet packet,
@@ -25,7 +27,9 @@ record Walk(
     List<Integer> forks,
     List<Hop> hops,
     List<NatTranslation> nat,
-    List<String> uncertainties) {
+    List<String> uncertainties,
+    boolean reply,
+    List<ConntrackEntry> conntrack) {
 
   /** The encapsulated packet of a VXLAN frame. */
   record Inner(Packet packet, String dstMac) {}
@@ -43,7 +47,69 @@ record Walk(
         List.of(),
         List.of(),
         List.of(),
+        List.of(),
+        false,
         List.of());
+  }
+
+  /**
+   * A connection's reply, sent from the namespace that received the forward packet: conntrack knows
+   * it there (ESTABLISHED) and undoes the forward packet's NAT on the way back.
+   */
+  static Walk startReply(Packet p, List<ConntrackEntry> conntrack, String netns) {
+    Walk w =
+        new Walk(
+            p,
+            p,
+            false,
+            false,
+            "NEW",
+            Optional.empty(),
+            Optional.empty(),
+            1.0,
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(),
+            true,
+            conntrack);
+    return w.withState(netns);
+  }
+
+  /** The connection the reply belongs to in {@code netns}, as conntrack first saw the packet. */
+  Optional<ConntrackEntry> entry(String netns) {
+    return reply
+        ? conntrack.stream().filter(e -> e.isReply(netns, original)).findFirst()
+        : Optional.empty();
+  }
+
+  private Walk withState(String netns) {
+    String state = reply && entry(netns).isPresent() ? "ESTABLISHED" : "NEW";
+    return new Walk(
+        packet,
+        original,
+        dnat,
+        snat,
+        state,
+        dstMac,
+        inner,
+        probability,
+        forks,
+        hops,
+        nat,
+        uncertainties,
+        reply,
+        conntrack);
+  }
+
+  /** The forward packet leaves {@code netns}: conntrack there keeps the connection. */
+  private List<ConntrackEntry> remembered(String netns) {
+    return reply ? conntrack : plus(conntrack, new ConntrackEntry(netns, original, packet));
+  }
+
+  /** Where the forward journey ends: the connection the receiving namespace holds, last. */
+  List<ConntrackEntry> conntrackAt(String netns) {
+    return remembered(netns);
   }
 
   private static <T> List<T> plus(List<T> l, T x) {
@@ -71,7 +137,9 @@ record Walk(
         forks,
         plus(hops, h),
         nat,
-        uncertainties);
+        uncertainties,
+        reply,
+        conntrack);
   }
 
   Walk uncertain(String why) {
@@ -89,7 +157,9 @@ record Walk(
             forks,
             hops,
             nat,
-            plus(uncertainties, why));
+            plus(uncertainties, why),
+            reply,
+            conntrack);
   }
 
   Walk withPacket(Packet p) {
@@ -105,7 +175,9 @@ record Walk(
         forks,
         hops,
         nat,
-        uncertainties);
+        uncertainties,
+        reply,
+        conntrack);
   }
 
   Walk withMac(String mac) {
@@ -121,14 +193,33 @@ record Walk(
         forks,
         hops,
         nat,
-        uncertainties);
+        uncertainties,
+        reply,
+        conntrack);
   }
 
-  /** Enters a new namespace: its conntrack sees a new flow, and the skb mark is scrubbed. */
-  Walk enterNamespace() {
+  /**
+   * Leaves {@code from} for {@code to}: the skb mark is scrubbed, and {@code to}'s conntrack sees a
+   * new flow, or (for a reply) the connection the forward packet left there.
+   */
+  Walk enterNamespace(String from, String to) {
     Packet p = packet.withMark(0).withCtMark(0);
     return new Walk(
-        p, p, false, false, "NEW", dstMac, inner, probability, forks, hops, nat, uncertainties);
+            p,
+            p,
+            false,
+            false,
+            "NEW",
+            dstMac,
+            inner,
+            probability,
+            forks,
+            hops,
+            nat,
+            uncertainties,
+            reply,
+            remembered(from))
+        .withState(to);
   }
 
   Walk netfilter(
@@ -154,7 +245,9 @@ record Walk(
             plusAll(forks, newForks),
             plusAll(hops, newHops),
             plusAll(nat, newNat),
-            uncertainties);
+            uncertainties,
+            reply,
+            conntrack);
     for (String u : newUncertain) {
       w = w.uncertain(u);
     }
@@ -175,10 +268,14 @@ record Walk(
         plus(forks, branch),
         hops,
         nat,
-        uncertainties);
+        uncertainties,
+        reply,
+        conntrack);
   }
 
-  Walk encapsulate(Packet outer) {
+  /** In {@code netns}: the packet goes inside {@code outer}, a flow of its own. */
+  Walk encapsulate(Packet outer, String netns) {
+    List<ConntrackEntry> kept = remembered(netns);
     return new Walk(
         outer,
         outer,
@@ -191,7 +288,9 @@ record Walk(
         forks,
         hops,
         nat,
-        uncertainties);
+        uncertainties,
+        reply,
+        kept);
   }
 
   Walk decapsulate() {
@@ -208,6 +307,8 @@ record Walk(
         forks,
         hops,
         nat,
-        uncertainties);
+        uncertainties,
+        reply,
+        conntrack);
   }
 }

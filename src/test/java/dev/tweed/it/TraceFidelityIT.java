@@ -33,8 +33,8 @@ class TraceFidelityIT {
       TraceFidelity.settle(lab, nodes);
       TraceFidelity.Report r = TraceFidelity.run(lab, seed, flows, System.out);
       System.out.printf(
-          "seed %d: %d/%d flows agree, kernel verdicts %s, %d rules compared, %.1f s%n",
-          seed, r.agreed(), r.flows(), r.verdicts(), r.rules(), r.seconds());
+          "seed %d: %d/%d flows agree, kernel verdicts %s, %d rules compared, %d sent again, %.1f s%n",
+          seed, r.agreed(), r.flows(), r.verdicts(), r.rules(), r.retried(), r.seconds());
       assertThat(r.disagreements()).as("flows where model and kernel differ").isEmpty();
       assertThat(r.verdicts().keySet())
           .as("the sample covers every verdict")

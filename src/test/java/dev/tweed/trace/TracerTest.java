@@ -180,4 +180,35 @@ class TracerTest {
     assertThat(node1.forwarding()).isTrue();
     assertThat(node1.netnsIds()).isNotEmpty();
   }
+
+  @Test
+  void theReplyOfAServiceConnectionComesBackFromTheServiceAddress() {
+    for (Outcome forward : fromClient("10.96.0.10", "tcp", 80)) {
+      List<Outcome> reply = new Tracer(WORLD).reply(forward);
+      assertThat(reply).singleElement().extracting(Outcome::verdict).isEqualTo("delivered");
+      Outcome back = reply.get(0);
+      assertThat(back.reason()).isEqualTo("the reply reaches default/client at 10.244.0.129:40000");
+      // conntrack on the client's node undoes the DNAT: the client hears from the Service.
+      assertThat(back.hops())
+          .anyMatch(
+              h ->
+                  h.step().equals("conntrack")
+                      && h.netns().equals("tw-trc-node-1")
+                      && h.detail().endsWith("-> 10.96.0.10:80"));
+      // The reply is ESTABLISHED wherever the connection went: no nat table sees it (only its
+      // VXLAN encapsulation, a flow of its own, is new).
+      assertThat(back.hops())
+          .noneMatch(
+              h ->
+                  h.step().equals("netfilter")
+                      && h.table().orElse("").equals("nat")
+                      && h.packet().map(p -> p.dport() != 4789).orElse(true));
+    }
+  }
+
+  @Test
+  void aRefusedJourneyHasNoReplyToFollow() {
+    List<Outcome> out = fromClient("10.96.0.12", "tcp", 80);
+    assertThat(out).allMatch(o -> new Tracer(WORLD).reply(o).isEmpty());
+  }
 }
