@@ -136,7 +136,7 @@ final class TraceCommand implements Callable<Integer> {
     }
     JourneyCheck.Result check;
     try (LabTraceVerifier v = LabTraceVerifier.start(layout, Duration.ofSeconds(1))) {
-      check = v.check(world, start, packet, outcomes);
+      check = v.check(world, start, packet, outcomes, tracer::reply);
     }
     if (output.equals("json")) {
       ObjectNode j = report.toJson();

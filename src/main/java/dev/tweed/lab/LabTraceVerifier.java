@@ -47,19 +47,45 @@ public final class LabTraceVerifier implements AutoCloseable {
   /** Sends {@code p} from a process in {@code fromNetns} and compares with the model's outcomes. */
   public JourneyCheck.Result check(
       TraceWorld world, String fromNetns, Packet p, List<Outcome> outcomes) throws Exception {
+    return check(world, fromNetns, p, outcomes, o -> List.of());
+  }
+
+  /**
+   * As above, and when the packet was delivered, the reply too: {@code replies} gives the model's
+   * way back for the branch the kernel took ({@code Tracer::reply}).
+   */
+  public JourneyCheck.Result check(
+      TraceWorld world,
+      String fromNetns,
+      Packet p,
+      List<Outcome> outcomes,
+      java.util.function.Function<Outcome, List<Outcome>> replies)
+      throws Exception {
     if (!p.proto().equals("tcp") && !p.proto().equals("udp")) {
       throw new IllegalArgumentException(
           "--verify sends TCP and UDP packets only, not " + p.proto());
     }
     recorder.drain(Duration.ZERO);
-    ProbeResult r =
+    ProbeResult sent =
         ProbeClient.probe(
             NetworkNamespace.pathOf(fromNetns), p.dstIp(), p.dport(), p.proto(), timeout);
     Map<String, List<NftTraceEvent>> events = recorder.drain(QUIET);
     String kernel =
-        r.connected() ? "delivered" : r.reason().equals("timed out") ? "dropped" : "rejected";
-    return JourneyCheck.check(
-        outcomes, events, positions(world), world.vxlanPorts(), kernel, world::label);
+        sent.connected() ? "delivered" : sent.reason().equals("timed out") ? "dropped" : "rejected";
+    JourneyCheck.Result r =
+        JourneyCheck.check(
+            outcomes, events, positions(world), world.vxlanPorts(), kernel, world::label);
+    if (!kernel.equals("delivered") || !r.modelVerdict().equals("delivered")) {
+      return r;
+    }
+    List<Outcome> back = replies.apply(outcomes.get(r.branch()));
+    if (back.isEmpty()) {
+      return r;
+    }
+    // The sender got its answer: the reply was delivered.
+    return r.withReply(
+        JourneyCheck.check(
+            back, events, positions(world), world.vxlanPorts(), "delivered", world::label));
   }
 
   /** Handle positions for {@code world}, kept while the same world is checked against. */

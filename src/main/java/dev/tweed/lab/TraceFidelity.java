@@ -80,14 +80,16 @@ public final class TraceFidelity {
       for (int i = 0; i < flows.size(); i++) {
         Flow f = flows.get(i);
         long t0 = System.nanoTime();
-        List<Outcome> outcomes = new Tracer(world).fromLocalProcess(f.fromNetns(), f.packet());
+        Tracer tracer = new Tracer(world);
+        List<Outcome> outcomes = tracer.fromLocalProcess(f.fromNetns(), f.packet());
         modelNanos += System.nanoTime() - t0;
-        JourneyCheck.Result r = verifier.check(world, f.fromNetns(), f.packet(), outcomes);
+        JourneyCheck.Result r =
+            verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
         if (!r.agree() && rulesMovedUnder(r)) {
           // An agent's full sync rewrote a chain while the packet crossed it: the kernel's rule
           // is gone before its position could be read. The flow is sent again.
           retried++;
-          r = verifier.check(world, f.fromNetns(), f.packet(), outcomes);
+          r = verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
         }
         verdicts.merge(r.kernelVerdict(), 1, Integer::sum);
         rules += r.rules();

@@ -41,8 +41,9 @@ class ForeignLayoutsIT {
       int i = 0;
       for (Flow f : flows) {
         Packet p = Packet.of(f.src(), f.dst(), f.proto(), 41000 + i++, f.port());
-        List<Outcome> outcomes = new Tracer(world).fromLocalProcess(net.ns(f.from()), p);
-        JourneyCheck.Result r = v.check(world, net.ns(f.from()), p, outcomes);
+        Tracer tracer = new Tracer(world);
+        List<Outcome> outcomes = tracer.fromLocalProcess(net.ns(f.from()), p);
+        JourneyCheck.Result r = v.check(world, net.ns(f.from()), p, outcomes, tracer::reply);
         if (!r.modelVerdict().equals(f.expected())) {
           problems.add(
               f + ": the model says " + r.modelVerdict() + " (" + outcomes.get(0).reason() + ")");

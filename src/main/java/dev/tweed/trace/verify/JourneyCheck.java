@@ -34,9 +34,27 @@ public final class JourneyCheck {
       Map<String, List<PathStep>> model,
       Map<String, List<PathStep>> kernel,
       List<String> differences,
-      List<String> notes) {
+      List<String> notes,
+      java.util.Optional<Result> reply) {
     public boolean agree() {
       return differences.isEmpty();
+    }
+
+    /** This result with the reply's comparison: its differences are this journey's too. */
+    public Result withReply(Result r) {
+      List<String> d = new ArrayList<>(differences);
+      r.differences().forEach(x -> d.add("reply: " + x));
+      List<String> n = new ArrayList<>(notes);
+      r.notes().forEach(x -> n.add("reply: " + x));
+      return new Result(
+          branch,
+          modelVerdict,
+          kernelVerdict,
+          model,
+          kernel,
+          List.copyOf(d),
+          List.copyOf(n),
+          java.util.Optional.of(r));
     }
 
     public int rules() {
@@ -106,7 +124,8 @@ public final class JourneyCheck {
               model,
               kernel,
               List.copyOf(diffs),
-              List.copyOf(notes));
+              List.copyOf(notes),
+              java.util.Optional.empty());
       int common = commonSteps(model, kernel);
       if (best == null
           || common > bestCommon

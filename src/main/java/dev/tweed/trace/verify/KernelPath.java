@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -18,31 +19,47 @@ import java.util.Set;
  *
  * <p>Each time a packet enters a namespace's netfilter, the trace table's chain is the first to see
  * it, so a PACKET event of that table starts one packet's pass; the pass keeps the kernel's trace
- * id through the namespace's hooks. A pass belongs to the traced packet when its header is one the
- * model expects somewhere on the path (source port aside: masquerading may pick a random one). Of
- * several passes with the same header in a namespace (retransmissions, the connection's later
- * packets) only the first counts: the model follows a connection's first packet.
+ * id through the namespace's hooks. A pass belongs to the traced packet when one of its headers
+ * (NAT changes them from chain to chain) is one the model expects somewhere on the path. Of several
+ * passes with the same header in a namespace (retransmissions, the connection's later packets) only
+ * the first counts: the model follows a connection's first packet.
  */
 final class KernelPath {
   private KernelPath() {}
 
-  record Key(String src, String dst, String proto, int dport) {
+  /**
+   * A packet header as the two sides know it. Keys match when addresses and protocol agree and one
+   * of the ports does: masquerading may pick a random source port, and a reply to a masqueraded
+   * connection then has a random destination port.
+   */
+  record Key(String src, String dst, String proto, int sport, int dport) {
     static Key of(Packet p) {
-      return new Key(p.srcIp(), p.dstIp(), p.proto(), p.hasPorts() ? p.dport() : 0);
+      return p.hasPorts()
+          ? new Key(p.srcIp(), p.dstIp(), p.proto(), p.sport(), p.dport())
+          : new Key(p.srcIp(), p.dstIp(), p.proto(), 0, 0);
     }
 
     static Key of(Header h) {
-      return new Key(h.src(), h.dst(), h.proto(), h.dport());
+      return new Key(h.src(), h.dst(), h.proto(), h.sport(), h.dport());
+    }
+
+    boolean matches(Key o) {
+      return src.equals(o.src)
+          && dst.equals(o.dst)
+          && proto.equals(o.proto)
+          && (sport == o.sport || dport == o.dport);
     }
   }
 
   private static final class Pass {
-    final Key key;
+    /** Every header the packet had in this namespace: NAT may change it from chain to chain. */
+    final List<Key> keys = new ArrayList<>();
+
     final List<NftTraceEvent> events = new ArrayList<>();
     Header last;
 
     Pass(Header first) {
-      this.key = Key.of(first);
+      this.keys.add(Key.of(first));
       this.last = first;
     }
 
@@ -112,13 +129,16 @@ final class KernelPath {
         p.events.add(ev);
         if (ev.header().isPresent()) {
           p.last = ev.header().get();
+          p.keys.add(Key.of(p.last));
         }
       }
     }
     Set<Key> seen = new HashSet<>();
     List<Pass> forward = new ArrayList<>();
     for (Pass p : passes) {
-      if (expected.contains(p.key) && seen.add(p.key)) {
+      Optional<Key> known =
+          expected.stream().filter(e -> p.keys.stream().anyMatch(k -> k.matches(e))).findFirst();
+      if (known.isPresent() && seen.add(known.get())) {
         forward.add(p);
       }
     }

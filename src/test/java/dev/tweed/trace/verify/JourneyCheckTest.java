@@ -67,6 +67,22 @@ class JourneyCheckTest {
   }
 
   @Test
+  void theReplyTakesTheModelsWayBack() throws IOException {
+    JourneyCheck.Result forward =
+        JourneyCheck.check(
+            model(), events(), RulePositions.of(WORLD), WORLD.vxlanPorts(), "delivered", n -> n);
+    List<Outcome> back = new Tracer(WORLD).reply(model().get(forward.branch()));
+    JourneyCheck.Result reply =
+        JourneyCheck.check(
+            back, events(), RulePositions.of(WORLD), WORLD.vxlanPorts(), "delivered", n -> n);
+    assertThat(reply.differences()).isEmpty();
+    // The SYN-ACK crosses node-2 and node-1 ESTABLISHED: the policy's conntrack shortcut.
+    assertThat(reply.kernel().get("tw-vfy-node-1"))
+        .anyMatch(s -> s.chain().equals("tweed-FORWARD") && s.position() == 1);
+    assertThat(forward.withReply(reply).agree()).isTrue();
+  }
+
+  @Test
   void aDifferentVerdictIsADifference() throws IOException {
     JourneyCheck.Result r =
         JourneyCheck.check(
