@@ -18,6 +18,8 @@ import java.util.Optional;
  * @param detail what happened, in words
  * @param packet netfilter: the packet's header as it entered the table (before its NAT); what
  *     {@code --verify} matches the kernel's trace events against
+ * @param natChain netfilter: the rule is in a NAT chain (iptables' nat table, an nftables chain of
+ *     type nat), which the kernel runs only for a connection's first packet
  */
 public record Hop(
     String netns,
@@ -29,7 +31,8 @@ public record Hop(
     Optional<Integer> position,
     Optional<String> rule,
     String detail,
-    Optional<Packet> packet) {
+    Optional<Packet> packet,
+    boolean natChain) {
 
   static Hop of(String netns, String step, Optional<String> iface, String detail) {
     return new Hop(
@@ -42,7 +45,8 @@ public record Hop(
         Optional.empty(),
         Optional.empty(),
         detail,
-        Optional.empty());
+        Optional.empty(),
+        false);
   }
 
   static Hop route(String netns, String table, String route, String detail) {
@@ -56,6 +60,7 @@ public record Hop(
         Optional.empty(),
         Optional.of(route),
         detail,
-        Optional.empty());
+        Optional.empty(),
+        false);
   }
 }

@@ -1015,7 +1015,8 @@ public final class Tracer {
                     s.position(),
                     s.rule(),
                     s.action() + s.note().map(n -> " (" + n + ")").orElse(""),
-                    Optional.of(a.packet())));
+                    Optional.of(a.packet()),
+                    unit.nat()));
           }
           Walk b =
               a.netfilter(

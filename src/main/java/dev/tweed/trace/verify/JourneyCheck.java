@@ -104,7 +104,7 @@ public final class JourneyCheck {
           diffs = new ArrayList<>();
           notes.add(
               "the kernel already tracked the outer VXLAN flow (an earlier flow's hash gave the same"
-                  + " UDP source port), so the encapsulated packet skipped the nat table");
+                  + " UDP source port), so the encapsulated packet skipped the NAT chains");
         }
       }
       if (!modelVerdict.equals(kernelVerdict)) {
@@ -147,8 +147,7 @@ public final class JourneyCheck {
       if (!h.step().equals("netfilter") || h.position().isEmpty()) {
         continue;
       }
-      if (h.table().orElse("").equals("nat")
-          && h.packet().map(p -> !natFor.test(p)).orElse(false)) {
+      if (h.natChain() && h.packet().map(p -> !natFor.test(p)).orElse(false)) {
         continue;
       }
       out.computeIfAbsent(h.netns(), k -> new ArrayList<>())
