@@ -22,6 +22,7 @@ public final class VerifyReport {
     r.differences().forEach(d::add);
     ArrayNode n = o.putArray("notes");
     r.notes().forEach(n::add);
+    r.reply().ifPresent(back -> o.putObject("reply").set("kernelPath", steps(back.kernel())));
     return o;
   }
 
@@ -53,17 +54,32 @@ public final class VerifyReport {
       }
     }
     sb.append("     sender saw: ").append(r.kernelVerdict()).append('\n');
+    r.reply()
+        .ifPresent(
+            back -> {
+              sb.append("     and the reply, back:\n");
+              for (List<PathStep> steps : back.kernel().values()) {
+                for (PathStep s : steps) {
+                  sb.append(
+                      String.format(
+                          "     %-10s %s: %s (verdict %s)%n",
+                          label.apply(s.netns()), s.where(), s.rule(), s.outcome()));
+                }
+              }
+            });
     r.notes().forEach(n -> sb.append("     note: ").append(n).append('\n'));
     if (r.agree()) {
       sb.append(
           String.format(
-              "verify: the kernel agrees (branch %d): the same %d rule%s in %d namespace%s, verdict %s%n",
+              "verify: the kernel agrees (branch %d): the same %d rule%s in %d namespace%s, verdict"
+                  + " %s%s%n",
               r.branch() + 1,
               r.rules(),
               r.rules() == 1 ? "" : "s",
               r.model().size(),
               r.model().size() == 1 ? "" : "s",
-              r.kernelVerdict()));
+              r.kernelVerdict(),
+              r.reply().map(b -> "; the reply too (" + b.rules() + " rules)").orElse("")));
     } else {
       sb.append("verify: the kernel differs from the model (branch ")
           .append(r.branch() + 1)
