@@ -372,42 +372,38 @@ public final class Tracer {
    * address the connection's sender had before SNAT/MASQUERADE changed it.
    */
   private Walk unSnat(NetnsState ns, Walk w) {
-    Optional<ConntrackEntry> e = w.entry(ns.name());
-    if (e.isEmpty() || !e.get().snat()) {
-      return w;
-    }
-    Packet o = e.get().original();
-    Packet back = w.packet().withDst(o.src(), Optional.of(o.sport()));
-    return w.withPacket(back)
-        .hop(
-            Hop.of(
-                ns.name(),
-                "conntrack",
-                Optional.empty(),
-                "reply of a translated connection: destination "
-                    + w.packet().dstEndpoint()
-                    + " -> "
-                    + back.dstEndpoint()));
+    return undoNat(ns, w, false);
   }
 
   /** A reply leaving by POSTROUTING or INPUT: its source goes back to what was addressed. */
   private Walk unDnat(NetnsState ns, Walk w) {
+    return undoNat(ns, w, true);
+  }
+
+  private Walk undoNat(NetnsState ns, Walk w, boolean dnat) {
     Optional<ConntrackEntry> e = w.entry(ns.name());
-    if (e.isEmpty() || !e.get().dnat()) {
+    if (e.isEmpty() || !(dnat ? e.get().dnat() : e.get().snat())) {
       return w;
     }
     Packet o = e.get().original();
-    Packet back = w.packet().withSrc(o.dst(), Optional.of(o.dport()));
+    Packet p = w.packet();
+    Packet back =
+        dnat
+            ? p.withSrc(o.dst(), Optional.of(o.dport()))
+            : p.withDst(o.src(), Optional.of(o.sport()));
+    String before = dnat ? p.srcEndpoint() : p.dstEndpoint();
+    String after = dnat ? back.srcEndpoint() : back.dstEndpoint();
     return w.withPacket(back)
         .hop(
             Hop.of(
                 ns.name(),
                 "conntrack",
                 Optional.empty(),
-                "reply of a translated connection: source "
-                    + w.packet().srcEndpoint()
+                "reply of a translated connection: "
+                    + (dnat ? "source " : "destination ")
+                    + before
                     + " -> "
-                    + back.srcEndpoint()));
+                    + after));
   }
 
   private List<Outcome> deliver(NetnsState ns, Walk w, String iif) {

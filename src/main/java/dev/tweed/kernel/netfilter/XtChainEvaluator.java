@@ -20,47 +20,13 @@ public final class XtChainEvaluator {
   private XtChainEvaluator() {}
 
   /** A branch of the traversal in progress. */
-  private record Flow(
-      PacketContext ctx,
-      double probability,
-      List<Integer> forks,
-      List<XtStep> steps,
-      List<NatTranslation> nat,
-      List<String> uncertainties) {
-
-    Flow step(XtStep s) {
-      return new Flow(ctx, probability, forks, append(steps, s), nat, uncertainties);
-    }
-
-    Flow with(PacketContext c) {
-      return new Flow(c, probability, forks, steps, nat, uncertainties);
-    }
-
-    Flow nat(NatTranslation t) {
-      return new Flow(ctx, probability, forks, steps, append(nat, t), uncertainties);
-    }
-
-    Flow uncertain(String why) {
-      return new Flow(ctx, probability, forks, steps, nat, append(uncertainties, why));
-    }
-
-    Flow fork(int branch, double p) {
-      return new Flow(ctx, probability * p, append(forks, branch), steps, nat, uncertainties);
-    }
-  }
 
   /** A branch that left a chain: by a verdict, or by returning to its caller. */
   private record Ended(
-      Flow flow, XtVerdict verdict, Optional<XtRule> rule, Optional<String> with) {}
-
-  static <T> List<T> append(List<T> list, T item) {
-    List<T> out = new ArrayList<>(list);
-    out.add(item);
-    return List.copyOf(out);
-  }
+      Traversal flow, XtVerdict verdict, Optional<XtRule> rule, Optional<String> with) {}
 
   public static List<XtOutcome> evaluate(XtTable table, String builtin, PacketContext ctx) {
-    Flow start = new Flow(ctx, 1.0, List.of(), List.of(), List.of(), List.of());
+    Traversal start = Traversal.start(ctx);
     Optional<XtChain> chain = table.chain(builtin);
     if (chain.isEmpty()) {
       return List.of(
@@ -77,7 +43,7 @@ public final class XtChainEvaluator {
     }
     List<XtOutcome> out = new ArrayList<>();
     for (Ended e : run(table, chain.get(), start, 0)) {
-      Flow f = e.flow();
+      Traversal f = e.flow();
       XtVerdict v = e.verdict();
       Optional<XtRule> rule = e.rule();
       if (v == XtVerdict.RETURN) {
@@ -109,7 +75,7 @@ public final class XtChainEvaluator {
     return out;
   }
 
-  private static List<Ended> run(XtTable table, XtChain chain, Flow in, int depth) {
+  private static List<Ended> run(XtTable table, XtChain chain, Traversal in, int depth) {
     List<Ended> ended = new ArrayList<>();
     if (depth > MAX_DEPTH) {
       ended.add(
@@ -120,27 +86,27 @@ public final class XtChainEvaluator {
               Optional.empty()));
       return ended;
     }
-    List<Flow> alive = List.of(in);
+    List<Traversal> alive = List.of(in);
     for (XtRule rule : chain.rules()) {
-      List<Flow> next = new ArrayList<>();
-      for (Flow f : alive) {
+      List<Traversal> next = new ArrayList<>();
+      for (Traversal f : alive) {
         MatchResult m = XtMatchEvaluator.evaluate(rule, f.ctx());
         switch (m) {
           case MatchResult.No no -> next.add(f);
           case MatchResult.Unknown u -> next.add(f.uncertain(u.why() + " (" + rule.text() + ")"));
           case MatchResult.Yes yes -> apply(table, rule, f, depth, next, ended);
           case MatchResult.Fork fork -> {
-            Flow taken = f.fork(0, fork.probability());
+            Traversal taken = f.fork(0, fork.probability());
             int at = taken.steps().size();
             String note = "random branch, probability " + fmt(fork.probability());
-            List<Flow> nextHere = new ArrayList<>();
+            List<Traversal> nextHere = new ArrayList<>();
             List<Ended> endedHere = new ArrayList<>();
             apply(table, rule, taken, depth, nextHere, endedHere);
-            nextHere.forEach(x -> next.add(noted(x, at, note)));
+            nextHere.forEach(x -> next.add(x.noted(at, note)));
             endedHere.forEach(
                 e ->
                     ended.add(
-                        new Ended(noted(e.flow(), at, note), e.verdict(), e.rule(), e.with())));
+                        new Ended(e.flow().noted(at, note), e.verdict(), e.rule(), e.with())));
             if (fork.probability() < 1.0) {
               next.add(f.fork(1, 1 - fork.probability()));
             }
@@ -152,24 +118,10 @@ public final class XtChainEvaluator {
         break;
       }
     }
-    for (Flow f : alive) {
+    for (Traversal f : alive) {
       ended.add(new Ended(f, XtVerdict.RETURN, Optional.empty(), Optional.empty()));
     }
     return ended;
-  }
-
-  /** Marks the step a random match took with its probability. */
-  private static Flow noted(Flow f, int index, String note) {
-    if (index >= f.steps().size()) {
-      return f;
-    }
-    List<XtStep> steps = new ArrayList<>(f.steps());
-    XtStep s = steps.get(index);
-    steps.set(
-        index,
-        new XtStep(s.table(), s.chain(), s.position(), s.rule(), s.action(), Optional.of(note)));
-    return new Flow(
-        f.ctx(), f.probability(), f.forks(), List.copyOf(steps), f.nat(), f.uncertainties());
   }
 
   static String fmt(double p) {
@@ -180,7 +132,7 @@ public final class XtChainEvaluator {
 
   /** Applies a matched rule's target: continues into {@code next}, or ends into {@code ended}. */
   private static void apply(
-      XtTable table, XtRule rule, Flow f, int depth, List<Flow> next, List<Ended> ended) {
+      XtTable table, XtRule rule, Traversal f, int depth, List<Traversal> next, List<Ended> ended) {
     if (rule.target().isEmpty()) {
       next.add(f.step(step(table, rule, "continue (no target)")));
       return;
@@ -251,7 +203,7 @@ public final class XtChainEvaluator {
                           + ")"));
           return;
         }
-        Flow entered = f.step(step(table, rule, (t.isGoto() ? "goto " : "jump ") + t.name()));
+        Traversal entered = f.step(step(table, rule, (t.isGoto() ? "goto " : "jump ") + t.name()));
         for (Ended e : run(table, sub.get(), entered, depth + 1)) {
           if (e.verdict() == XtVerdict.RETURN) {
             if (t.isGoto()) {
@@ -267,7 +219,7 @@ public final class XtChainEvaluator {
     }
   }
 
-  private static Flow untracked(XtTable table, XtRule rule, Flow f) {
+  private static Traversal untracked(XtTable table, XtRule rule, Traversal f) {
     return f.with(f.ctx().untracked()).step(step(table, rule, "NOTRACK"));
   }
 
@@ -298,7 +250,8 @@ public final class XtChainEvaluator {
     return mark;
   }
 
-  private static void connmark(XtTable table, XtRule rule, XtTarget t, Flow f, List<Flow> next) {
+  private static void connmark(
+      XtTable table, XtRule rule, XtTarget t, Traversal f, List<Traversal> next) {
     Packet p = f.ctx().packet();
     if (t.option("--save-mark").isPresent()) {
       long nf = mask(t, "--nfmask");
@@ -328,7 +281,7 @@ public final class XtChainEvaluator {
     return c.withPacket(p);
   }
 
-  private static void nat(XtTable table, XtRule rule, XtTarget t, Flow f, List<Ended> ended) {
+  private static void nat(XtTable table, XtRule rule, XtTarget t, Traversal f, List<Ended> ended) {
     PacketContext c = f.ctx();
     Packet p = c.packet();
     Packet after;
@@ -368,7 +321,7 @@ public final class XtChainEvaluator {
     String afterText = dst ? after.dstEndpoint() : after.srcEndpoint();
     PacketContext nc = c.translated(after, dst);
     String where = table.name() + "/" + rule.chain() + " #" + rule.position();
-    Flow done =
+    Traversal done =
         f.with(nc)
             .nat(new NatTranslation(kind, before, afterText, where))
             .step(

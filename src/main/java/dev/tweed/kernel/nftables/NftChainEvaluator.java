@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.NatTranslation;
 import dev.tweed.kernel.netfilter.PacketContext;
+import dev.tweed.kernel.netfilter.Traversal;
 import dev.tweed.kernel.netfilter.XtOutcome;
 import dev.tweed.kernel.netfilter.XtRule;
 import dev.tweed.kernel.netfilter.XtStep;
@@ -28,40 +29,14 @@ public final class NftChainEvaluator {
 
   private NftChainEvaluator() {}
 
-  private record Flow(
-      PacketContext ctx,
-      double probability,
-      List<Integer> forks,
-      List<XtStep> steps,
-      List<NatTranslation> nat,
-      List<String> uncertainties) {
-    Flow step(XtStep s) {
-      return new Flow(ctx, probability, forks, append(steps, s), nat, uncertainties);
-    }
-
-    Flow with(PacketContext c) {
-      return new Flow(c, probability, forks, steps, nat, uncertainties);
-    }
-
-    Flow uncertain(String why) {
-      return new Flow(ctx, probability, forks, steps, nat, append(uncertainties, why));
-    }
-  }
-
   /** A branch that left a chain: by a verdict, or (RETURN) by falling off or returning. */
-  private record Ended(Flow flow, XtVerdict verdict, Optional<String> rejectWith) {}
-
-  private static <T> List<T> append(List<T> list, T item) {
-    List<T> out = new ArrayList<>(list);
-    out.add(item);
-    return List.copyOf(out);
-  }
+  private record Ended(Traversal flow, XtVerdict verdict, Optional<String> rejectWith) {}
 
   public static List<XtOutcome> evaluate(NftRuleset rs, Chain base, PacketContext ctx) {
-    Flow start = new Flow(ctx, 1.0, List.of(), List.of(), List.of(), List.of());
+    Traversal start = Traversal.start(ctx);
     List<XtOutcome> out = new ArrayList<>();
     for (Ended e : run(rs, base, start, 0)) {
-      Flow f = e.flow();
+      Traversal f = e.flow();
       XtVerdict v = e.verdict();
       if (v == XtVerdict.RETURN) {
         v = base.policy().equals("drop") ? XtVerdict.DROP : XtVerdict.ACCEPT;
@@ -101,7 +76,7 @@ public final class NftChainEvaluator {
     return out;
   }
 
-  private static List<Ended> run(NftRuleset rs, Chain chain, Flow in, int depth) {
+  private static List<Ended> run(NftRuleset rs, Chain chain, Traversal in, int depth) {
     List<Ended> ended = new ArrayList<>();
     if (depth > MAX_DEPTH) {
       ended.add(
@@ -111,10 +86,10 @@ public final class NftChainEvaluator {
               Optional.empty()));
       return ended;
     }
-    List<Flow> alive = List.of(in);
+    List<Traversal> alive = List.of(in);
     for (Rule rule : chain.rules()) {
-      List<Flow> next = new ArrayList<>();
-      for (Flow f : alive) {
+      List<Traversal> next = new ArrayList<>();
+      for (Traversal f : alive) {
         rule(rs, chain, rule, f, 0, depth, next, ended);
       }
       alive = next;
@@ -122,7 +97,7 @@ public final class NftChainEvaluator {
         break;
       }
     }
-    for (Flow f : alive) {
+    for (Traversal f : alive) {
       ended.add(new Ended(f, XtVerdict.RETURN, Optional.empty()));
     }
     return ended;
@@ -146,10 +121,10 @@ public final class NftChainEvaluator {
       NftRuleset rs,
       Chain chain,
       Rule rule,
-      Flow f,
+      Traversal f,
       int from,
       int depth,
-      List<Flow> next,
+      List<Traversal> next,
       List<Ended> ended) {
     List<JsonNode> expr = rule.expr();
     boolean acted = false;
@@ -288,7 +263,7 @@ public final class NftChainEvaluator {
     return List.of(right);
   }
 
-  private static Flow mangle(Rule rule, JsonNode v, Flow f) {
+  private static Traversal mangle(Rule rule, JsonNode v, Traversal f) {
     Map.Entry<String, JsonNode> key = NftText.only(v.path("key"));
     Optional<Object> value = NftValues.value(v.path("value"), f.ctx());
     if (key == null || value.isEmpty()) {
@@ -324,9 +299,9 @@ public final class NftChainEvaluator {
       Chain chain,
       Rule rule,
       JsonNode verdict,
-      Flow f,
+      Traversal f,
       int depth,
-      List<Flow> next,
+      List<Traversal> next,
       List<Ended> ended) {
     Map.Entry<String, JsonNode> e = NftText.only(verdict);
     String kind = e == null ? verdict.asText() : e.getKey();
@@ -345,7 +320,7 @@ public final class NftChainEvaluator {
           next.add(f.uncertain("chain " + target + " is not in the ruleset (" + rule.text() + ")"));
           return;
         }
-        Flow entered = f.step(step(rule, kind + " " + target));
+        Traversal entered = f.step(step(rule, kind + " " + target));
         for (Ended x : run(rs, sub.get(), entered, depth + 1)) {
           if (x.verdict() == XtVerdict.RETURN && kind.equals("jump")) {
             next.add(x.flow());
@@ -363,9 +338,9 @@ public final class NftChainEvaluator {
       Chain chain,
       Rule rule,
       JsonNode v,
-      Flow f,
+      Traversal f,
       int depth,
-      List<Flow> next,
+      List<Traversal> next,
       List<Ended> ended) {
     JsonNode key = v.path("key");
     JsonNode data = v.path("data");
@@ -393,27 +368,20 @@ public final class NftChainEvaluator {
       for (int n = 0; n < mod; n++) {
         long value = n + offset;
         int branch = n;
-        Flow forked =
-            new Flow(
-                f.ctx(),
-                f.probability() / mod,
-                append(f.forks(), branch),
-                f.steps(),
-                f.nat(),
-                f.uncertainties());
+        Traversal forked = f.fork(branch, 1.0 / mod);
         Optional<JsonNode> target = lookup(keys, values, value);
         if (target.isEmpty()) {
           next.add(forked);
           continue;
         }
         int at = forked.steps().size();
-        List<Flow> nextHere = new ArrayList<>();
+        List<Traversal> nextHere = new ArrayList<>();
         List<Ended> endedHere = new ArrayList<>();
         verdict(rs, chain, rule, target.get(), forked, depth, nextHere, endedHere);
         String note = "random branch " + (n + 1) + " of " + mod;
-        nextHere.forEach(x -> next.add(noted(x, at, note)));
+        nextHere.forEach(x -> next.add(x.noted(at, note)));
         endedHere.forEach(
-            x -> ended.add(new Ended(noted(x.flow(), at, note), x.verdict(), x.rejectWith())));
+            x -> ended.add(new Ended(x.flow().noted(at, note), x.verdict(), x.rejectWith())));
       }
       return;
     }
@@ -438,20 +406,7 @@ public final class NftChainEvaluator {
     return Optional.empty();
   }
 
-  private static Flow noted(Flow f, int index, String note) {
-    if (index >= f.steps().size()) {
-      return f;
-    }
-    List<XtStep> steps = new ArrayList<>(f.steps());
-    XtStep s = steps.get(index);
-    steps.set(
-        index,
-        new XtStep(s.table(), s.chain(), s.position(), s.rule(), s.action(), Optional.of(note)));
-    return new Flow(
-        f.ctx(), f.probability(), f.forks(), List.copyOf(steps), f.nat(), f.uncertainties());
-  }
-
-  private static Flow nat(Rule rule, String kind, JsonNode v, Flow f) {
+  private static Traversal nat(Rule rule, String kind, JsonNode v, Traversal f) {
     PacketContext c = f.ctx();
     Packet p = c.packet();
     Optional<Integer> port = v.has("port") ? Optional.of(v.path("port").asInt()) : Optional.empty();
@@ -472,20 +427,15 @@ public final class NftChainEvaluator {
     String label = kind.toUpperCase(java.util.Locale.ROOT);
     PacketContext nc = c.translated(after, dst);
     String where = rule.table() + "/" + rule.chain() + " #" + rule.position();
-    return new Flow(
-        nc,
-        f.probability(),
-        f.forks(),
-        append(
-            f.steps(),
+    return f.with(nc)
+        .nat(new NatTranslation(label, before, afterText, where))
+        .step(
             new XtStep(
                 rule.table(),
                 rule.chain(),
                 Optional.of(rule.position()),
                 Optional.of(rule.text()),
                 label + " " + before + " -> " + afterText,
-                note)),
-        append(f.nat(), new NatTranslation(label, before, afterText, where)),
-        f.uncertainties());
+                note));
   }
 }
