@@ -5,7 +5,8 @@ import java.time.Duration;
 
 /**
  * Where the agent finds its store and serves its socket, how often it resyncs, and the pod CIDR
- * (traffic from outside it to a Service is masqueraded).
+ * (traffic from outside it to a Service is masqueraded), and how pods on other nodes are reached:
+ * {@code vxlan} (an overlay the agent programs) or {@code bgp} (routes BIRD learns from peers).
  */
 public record AgentConfig(
     String nodeName,
@@ -14,4 +15,10 @@ public record AgentConfig(
     Duration resyncInterval,
     String clusterCidr,
     String serviceCidr,
-    String proxyMode) {}
+    String proxyMode,
+    String routing) {
+
+  public boolean bgp() {
+    return routing.equals("bgp");
+  }
+}

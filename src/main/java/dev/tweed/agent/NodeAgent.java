@@ -1,9 +1,11 @@
 package dev.tweed.agent;
 
+import dev.tweed.calc.BirdConfigRenderer;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.calc.NodeDataplaneCalculator;
 import dev.tweed.cni.AgentSocketServer;
 import dev.tweed.cni.CniPlugin;
+import dev.tweed.dataplane.BirdSupervisor;
 import dev.tweed.dataplane.DataplaneDiff;
 import dev.tweed.dataplane.IpTool;
 import dev.tweed.dataplane.NodeDataplaneDriver;
@@ -11,6 +13,7 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.datastore.Syncer;
+import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeDataplane;
@@ -44,6 +47,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Datastore store;
   private final Syncer syncer;
   private final NodeDataplaneCalculator calc;
+  private final Optional<BirdSupervisor> bird;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
   private final ServiceProxySync proxy;
   private final PolicySync policy;
@@ -79,7 +83,11 @@ public final class NodeAgent implements AutoCloseable {
   public NodeAgent(AgentConfig config) {
     this.config = config;
     this.store = new JournalDatastore(config.storeDir());
-    this.calc = new NodeDataplaneCalculator(config.nodeName());
+    this.calc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp());
+    this.bird =
+        config.bgp()
+            ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
+            : Optional.empty();
     this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
     this.policy = new PolicySync(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
@@ -94,7 +102,8 @@ public final class NodeAgent implements AutoCloseable {
                 ResourceKey.kindPrefix("EndpointSlice"),
                 ResourceKey.kindPrefix(dev.tweed.model.PodResource.KIND),
                 ResourceKey.kindPrefix("Namespace"),
-                ResourceKey.kindPrefix("NetworkPolicy")),
+                ResourceKey.kindPrefix("NetworkPolicy"),
+                ResourceKey.kindPrefix(BgpConfiguration.KIND)),
             this::markDirty);
   }
 
@@ -169,6 +178,7 @@ public final class NodeAgent implements AutoCloseable {
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on, pod routes are not removed, and the next pass decides.
     DataplaneDiff diff = driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
+    syncBird();
     syncServices();
     syncPolicies();
     reconciles.incrementAndGet();
@@ -176,6 +186,25 @@ public final class NodeAgent implements AutoCloseable {
       repairs.addAndGet(diff.size());
     }
     lastReconcile.set(Instant.now());
+  }
+
+  /** BGP: BIRD runs the configuration the datastore implies, and runs again if it died. */
+  private void syncBird() {
+    if (bird.isEmpty()) {
+      return;
+    }
+    ClusterState state = clusterState();
+    BgpConfiguration bgp =
+        store
+            .get(ResourceKey.cluster(BgpConfiguration.KIND, BgpConfiguration.NAME).toString())
+            .map(e -> BgpConfiguration.from(e.value()))
+            .orElse(BgpConfiguration.defaults());
+    try {
+      bird.get()
+          .apply(BirdConfigRenderer.render(config.nodeName(), state.nodes(), state.blocks(), bgp));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   private void syncServices() {
@@ -304,6 +333,8 @@ public final class NodeAgent implements AutoCloseable {
     n.put("policyRevision", policyRevision);
     n.put("lastReconcile", lastReconcile.get().toString());
     n.put("lastError", lastError.get());
+    bird.ifPresent(
+        b -> n.putObject("bird").put("running", b.running()).put("restarts", b.restarts()));
     return Json.write(n);
   }
 
@@ -320,6 +351,8 @@ public final class NodeAgent implements AutoCloseable {
     if (socket != null) {
       socket.close();
     }
+    // BIRD's kernel routes persist when it stops, so routes stay while the agent restarts.
+    bird.ifPresent(BirdSupervisor::close);
     syncer.close();
     store.close();
     LOG.info("event=agent-stopped node={}", config.nodeName());

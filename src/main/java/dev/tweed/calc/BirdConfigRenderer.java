@@ -37,13 +37,15 @@ public final class BirdConfigRenderer {
     sb.append("}\n\n");
     sb.append(
         """
-        # Into the kernel: the blackholes and what peers announce; nothing read back.
+        # Into the kernel: the blackholes and what peers announce; nothing read back. The routes
+        # persist when BIRD stops, so that an agent restart drops no packet.
         protocol kernel {
           ipv4 {
             import none;
             export where proto = "blocks" || source = RTS_BGP;
           };
           merge paths on;
+          persist;
         }
 
         """);

@@ -27,9 +27,19 @@ public final class NodeDataplaneCalculator {
   public static final int VXLAN_MTU = 1450;
 
   private final String nodeName;
+  private final boolean overlay;
 
+  /** A VXLAN overlay node. */
   public NodeDataplaneCalculator(String nodeName) {
+    this(nodeName, true);
+  }
+
+  /**
+   * @param overlay false with BGP: no VXLAN device, and remote blocks are BIRD's routes, not ours
+   */
+  public NodeDataplaneCalculator(String nodeName, boolean overlay) {
     this.nodeName = nodeName;
+    this.overlay = overlay;
   }
 
   public NodeDataplane calculate(ClusterState state) {
@@ -45,7 +55,7 @@ public final class NodeDataplaneCalculator {
 
     Optional<NodeResource> self =
         state.nodes().stream().filter(n -> n.name().equals(nodeName)).findFirst();
-    if (self.isEmpty()) {
+    if (self.isEmpty() || !overlay) {
       return new NodeDataplane(Optional.empty(), routes, neighbors, fdb);
     }
     Optional<String> selfVtep = VtepIdentity.address(nodeName, state.blocks());

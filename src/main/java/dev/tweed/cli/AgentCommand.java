@@ -38,18 +38,28 @@ public final class AgentCommand implements Callable<Integer> {
   @Option(names = "--proxy-mode", defaultValue = "iptables", description = "iptables | nftables")
   String proxyMode;
 
+  @Option(
+      names = "--routing",
+      defaultValue = "vxlan",
+      description = "vxlan (an overlay) | bgp (BIRD announces this node's blocks to its peers)")
+  String routing;
+
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
   @Override
   public Integer call() throws Exception {
+    if (!routing.equals("vxlan") && !routing.equals("bgp")) {
+      throw new IllegalArgumentException("--routing must be vxlan or bgp, got " + routing);
+    }
     Duration interval =
         resync.endsWith("ms")
             ? Duration.ofMillis(Long.parseLong(resync.substring(0, resync.length() - 2)))
             : Duration.parse("PT" + resync.toUpperCase());
     NodeAgent agent =
         new NodeAgent(
-            new AgentConfig(node, store, socket, interval, clusterCidr, serviceCidr, proxyMode));
+            new AgentConfig(
+                node, store, socket, interval, clusterCidr, serviceCidr, proxyMode, routing));
     Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
     agent.run();
     return 0;

@@ -49,7 +49,8 @@ import picocli.CommandLine.Parameters;
       LabCommand.Probe.class,
       LabPolicyCommands.Reachability.class,
       LabPolicyCommands.Conformance.class,
-      LabCommand.Capture.class
+      LabCommand.Capture.class,
+      LabBgpCommands.class
     })
 public final class LabCommand {
 
@@ -73,8 +74,18 @@ public final class LabCommand {
     @Option(names = "--nodes", defaultValue = "3", description = "Number of nodes (default 3).")
     int nodes;
 
-    @Option(names = "--routing", defaultValue = "vxlan", description = "Cross-node routing: vxlan.")
+    @Option(
+        names = "--routing",
+        defaultValue = "vxlan",
+        description = "Cross-node routing: vxlan (overlay) | bgp (BIRD, no encapsulation).")
     String routing;
+
+    @Option(
+        names = "--route-reflectors",
+        defaultValue = "0",
+        description =
+            "With --routing bgp: the first N nodes reflect routes (default 0: full mesh).")
+    int routeReflectors;
 
     @Option(
         names = "--proxy",
@@ -94,7 +105,7 @@ public final class LabCommand {
         LabResources.read(file); // refuse a bad file before building anything
       }
       try {
-        l.up(nodes, routing, proxy);
+        l.up(nodes, routing, proxy, routeReflectors);
       } catch (IllegalStateException alreadyUp) {
         throw alreadyUp;
       } catch (Exception e) {

@@ -3,6 +3,7 @@ package dev.tweed.lab;
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.ResourceKey;
@@ -45,15 +46,28 @@ public final class Lab {
   }
 
   public void up(int nodes, String routing, String proxy) throws IOException {
+    up(nodes, routing, proxy, 0);
+  }
+
+  /**
+   * @param routeReflectors with BGP routing: the first N nodes reflect routes and the others peer
+   *     with them only; 0 for a full mesh
+   */
+  public void up(int nodes, String routing, String proxy, int routeReflectors) throws IOException {
     if (!proxy.equals("iptables") && !proxy.equals("nftables")) {
       throw new IllegalArgumentException("--proxy must be iptables or nftables, got " + proxy);
     }
     if (nodes < 1 || nodes > 200) {
       throw new IllegalArgumentException("--nodes must be between 1 and 200");
     }
-    if (!routing.equals("vxlan")) {
+    if (!routing.equals("vxlan") && !routing.equals("bgp")) {
+      throw new IllegalArgumentException("--routing must be vxlan or bgp, got " + routing);
+    }
+    if (routeReflectors < 0
+        || routeReflectors > nodes
+        || (routeReflectors > 0 && !routing.equals("bgp"))) {
       throw new IllegalArgumentException(
-          "--routing " + routing + " is not supported yet (supported: vxlan)");
+          "--route-reflectors must be between 0 and the node count, with --routing bgp");
     }
     if (exists()) {
       throw new IllegalStateException(
@@ -80,6 +94,14 @@ public final class Lab {
       store.put(
           ResourceKey.cluster("Namespace", "default").toString(),
           LabResources.namespace("default"));
+      if (routing.equals("bgp")) {
+        List<String> reflectors = new java.util.ArrayList<>();
+        for (int i = 1; i <= routeReflectors; i++) {
+          reflectors.add(LabLayout.nodeName(i));
+        }
+        BgpConfiguration bgp = BgpConfiguration.defaults().withRouteReflectors(reflectors);
+        store.put(bgp.key().toString(), bgp.toJson());
+      }
     }
     for (int i = 1; i <= nodes; i++) {
       state = startAgent(state, LabLayout.nodeName(i));
@@ -93,9 +115,17 @@ public final class Lab {
     state = state.withPid("controller", pid);
     state.write(layout);
     awaitAgentsReady(nodes);
+    String mode =
+        routing.equals("vxlan")
+            ? "VXLAN overlay"
+            : "BGP routing by BIRD ("
+                + (routeReflectors == 0
+                    ? "full mesh"
+                    : routeReflectors + " route reflector" + (routeReflectors == 1 ? "" : "s"))
+                + ")";
     out.printf(
-        "agents ready on %d nodes; pod CIDR %s in /%d blocks, VXLAN overlay, %s service proxy%n",
-        nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE, proxy);
+        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s service proxy%n",
+        nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE, mode, proxy);
   }
 
   private void buildFabric() {
@@ -165,6 +195,8 @@ public final class Lab {
                 ServiceAllocator.SERVICE_CIDR.toString(),
                 "--proxy-mode",
                 state.proxy(),
+                "--routing",
+                state.routing(),
                 "--lab-marker",
                 "lab=" + layout.name()),
             layout.logDir().resolve(node + "-agent.log"));

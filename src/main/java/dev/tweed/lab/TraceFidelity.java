@@ -55,8 +55,10 @@ public final class TraceFidelity {
       double modelSeconds,
       int retried) {}
 
+  /** A rule of the kernel's path (or its reply's) is gone from the ruleset: its position is 0. */
   private static boolean rulesMovedUnder(JourneyCheck.Result r) {
-    return r.kernel().values().stream().flatMap(List::stream).anyMatch(s -> s.position() == 0);
+    return r.kernel().values().stream().flatMap(List::stream).anyMatch(s -> s.position() == 0)
+        || r.reply().map(TraceFidelity::rulesMovedUnder).orElse(false);
   }
 
   private record Target(String ip, String proto, int port, boolean affinity) {}
