@@ -26,7 +26,13 @@ public final class BirdConfigRenderer {
             .orElseThrow(() -> new IllegalArgumentException("no node " + nodeName));
     StringBuilder sb = new StringBuilder();
     sb.append("# Rendered by the Tweed agent for ").append(nodeName).append(". Do not edit.\n");
-    sb.append("router id ").append(self.internalIp()).append(";\n\n");
+    sb.append("router id ").append(self.internalIp()).append(";\n");
+    if (bgp.gracefulRestart()) {
+      // A BIRD restarted after a crash keeps the kernel's routes until its sessions are back,
+      // but no longer than this: a peer that died meanwhile never comes back.
+      sb.append("graceful restart wait ").append(bgp.restartSeconds() + 3).append(";\n");
+    }
+    sb.append('\n');
     sb.append("protocol device {\n  scan time 10;\n}\n\n");
     sb.append("# This node's IPAM blocks.\nprotocol static blocks {\n  ipv4;\n");
     blocks.stream()
@@ -46,9 +52,12 @@ public final class BirdConfigRenderer {
           };
           merge paths on;
           persist;
-        }
-
         """);
+    if (bgp.gracefulRestart()) {
+      // After a crash, keep the kernel's routes until the sessions are back.
+      sb.append("  graceful restart on;\n");
+    }
+    sb.append("}\n\n");
     if (bgp.bfdIntervalMs() > 0) {
       sb.append("protocol bfd {\n  interface \"*\" {\n")
           .append("    min rx interval ")
@@ -92,11 +101,19 @@ public final class BirdConfigRenderer {
           .append(bgp.holdSeconds())
           .append(";\n  keepalive time ")
           .append(bgp.keepaliveSeconds())
-          .append(";\n  connect retry time 1;\n");
+          .append(";\n")
+          // Reconnect at once, also after an error (BIRD's defaults wait 5 s and 60 s).
+          .append("  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 10;\n");
       if (bgp.bfdIntervalMs() > 0) {
-        sb.append("  bfd on;\n");
+        // With graceful restart, a BFD failure starts a restart rather than a hard down: a
+        // crashed BIRD that comes back in time costs no route, a dead node's go after the
+        // restart time.
+        sb.append(bgp.gracefulRestart() ? "  bfd graceful;\n" : "  bfd on;\n");
       }
       sb.append("  graceful restart ").append(bgp.gracefulRestart() ? "on" : "off").append(";\n");
+      if (bgp.gracefulRestart()) {
+        sb.append("  graceful restart time ").append(bgp.restartSeconds()).append(";\n");
+      }
       if (role.isPresent()) {
         sb.append("  rr client;\n  rr cluster id ").append(self.internalIp()).append(";\n");
       }

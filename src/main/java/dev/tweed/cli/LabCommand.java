@@ -50,7 +50,8 @@ import picocli.CommandLine.Parameters;
       LabPolicyCommands.Reachability.class,
       LabPolicyCommands.Conformance.class,
       LabCommand.Capture.class,
-      LabBgpCommands.class
+      LabBgpCommands.class,
+      LabCommand.NodeCmd.class
     })
 public final class LabCommand {
 
@@ -514,6 +515,49 @@ public final class LabCommand {
 
   @Command(name = "agent", description = "Manage a node's agent.", subcommands = AgentRestart.class)
   static final class AgentCmd {}
+
+  @Command(
+      name = "node",
+      description = "Fail and restore a node.",
+      subcommands = {NodeStop.class, NodeStart.class})
+  static final class NodeCmd {}
+
+  @Command(
+      name = "stop",
+      description =
+          "The node fails: its underlay link goes down, its agent (and BIRD) stop; its pods stay.")
+  static final class NodeStop implements Callable<Integer> {
+    @Mixin LabOption lab;
+
+    @Parameters(index = "0", paramLabel = "NODE")
+    String node;
+
+    @Override
+    public Integer call() {
+      Lab l = requireLab(lab);
+      PodLookup.requireNode(l, node);
+      l.stopNode(LabState.read(l.layout()).orElseThrow(), node);
+      System.out.println("node " + node + " stopped (link down, agent stopped)");
+      return 0;
+    }
+  }
+
+  @Command(name = "start", description = "Bring a stopped node back: link up, agent started.")
+  static final class NodeStart implements Callable<Integer> {
+    @Mixin LabOption lab;
+
+    @Parameters(index = "0", paramLabel = "NODE")
+    String node;
+
+    @Override
+    public Integer call() {
+      Lab l = requireLab(lab);
+      PodLookup.requireNode(l, node);
+      l.startNode(LabState.read(l.layout()).orElseThrow(), node);
+      System.out.println("node " + node + " started");
+      return 0;
+    }
+  }
 
   @Command(
       name = "restart",

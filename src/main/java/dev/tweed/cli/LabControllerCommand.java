@@ -4,6 +4,7 @@ import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.EndpointSliceController;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LoadBalancerRouteController;
+import dev.tweed.lab.NodeLifecycleController;
 import dev.tweed.lab.PodController;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,6 +21,12 @@ public final class LabControllerCommand implements Callable<Integer> {
       description = "Tags the process for lab down.")
   String labMarker;
 
+  @picocli.CommandLine.Option(
+      names = "--node-grace",
+      defaultValue = "3000",
+      description = "Milliseconds an agent may stay silent before its node is NotReady.")
+  long nodeGraceMillis;
+
   @Override
   public Integer call() {
     LabLayout layout = lab.layout();
@@ -27,16 +34,20 @@ public final class LabControllerCommand implements Callable<Integer> {
     PodController controller = new PodController(layout, store);
     EndpointSliceController slices = new EndpointSliceController(store);
     LoadBalancerRouteController loadBalancers = new LoadBalancerRouteController(layout, store);
+    NodeLifecycleController nodes =
+        new NodeLifecycleController(layout, store, java.time.Duration.ofMillis(nodeGraceMillis));
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
                   slices.stop();
+                  nodes.stop();
                   loadBalancers.stop();
                   controller.close();
                 }));
     Thread.ofPlatform().name("endpointslices").start(slices::run);
     Thread.ofPlatform().name("loadbalancers").start(loadBalancers::run);
+    Thread.ofPlatform().name("node-lifecycle").start(nodes::run);
     controller.run();
     return 0;
   }

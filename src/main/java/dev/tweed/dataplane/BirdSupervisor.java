@@ -22,6 +22,7 @@ public final class BirdSupervisor implements AutoCloseable {
   private final Path config;
   private final Path control;
   private final Path log;
+  private final Path pidFile;
   private Process bird;
   private String applied = "";
   private final AtomicLong restarts = new AtomicLong();
@@ -31,6 +32,34 @@ public final class BirdSupervisor implements AutoCloseable {
     this.config = dir.resolve(node + "-bird.conf");
     this.control = dir.resolve(node + "-bird.ctl");
     this.log = dir.resolve(node + "-bird.log");
+    this.pidFile = dir.resolve(node + "-bird.pid");
+  }
+
+  /**
+   * Ends a BIRD an earlier agent of this node started and could not stop (it was killed): the PID
+   * its file names, if that process is BIRD running this node's configuration.
+   */
+  public static void stopLeftover(Path dir, String node) {
+    BirdSupervisor b = new BirdSupervisor(dir, node);
+    try {
+      long pid = Long.parseLong(Files.readString(b.pidFile).strip());
+      String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline"));
+      if (cmdline.startsWith("bird\0") && cmdline.contains(b.config.toString())) {
+        ProcessHandle.of(pid)
+            .ifPresent(
+                h -> {
+                  h.destroy();
+                  h.onExit().orTimeout(5, TimeUnit.SECONDS).exceptionally(x -> null).join();
+                  if (h.isAlive()) {
+                    h.destroyForcibly();
+                  }
+                });
+        LOG.info("event=bird-leftover-stopped pid={}", pid);
+      }
+      Files.deleteIfExists(b.pidFile);
+    } catch (IOException | NumberFormatException e) {
+      // no file, or no such process: nothing left over
+    }
   }
 
   public Path control() {
@@ -63,20 +92,29 @@ public final class BirdSupervisor implements AutoCloseable {
       bird = null;
     }
     if (bird == null) {
-      start();
+      start(restarts.get() > 0);
     } else if (changed) {
       reconfigure();
     }
     applied = conf;
   }
 
-  private void start() throws IOException {
+  /** {@code recovering}: BIRD died; it starts in graceful-restart recovery ({@code -R}). */
+  private void start(boolean recovering) throws IOException {
+    stopLeftover(config.getParent(), config.getFileName().toString().replace("-bird.conf", ""));
     Files.deleteIfExists(control);
+    List<String> argv =
+        new java.util.ArrayList<>(
+            List.of("bird", "-f", "-c", config.toString(), "-s", control.toString()));
+    if (recovering) {
+      argv.add("-R");
+    }
     bird =
-        new ProcessBuilder("bird", "-f", "-c", config.toString(), "-s", control.toString())
+        new ProcessBuilder(argv)
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
             .start();
+    Files.writeString(pidFile, bird.pid() + "\n");
     LOG.info("event=bird-started pid={} config={}", bird.pid(), config);
   }
 
@@ -109,5 +147,10 @@ public final class BirdSupervisor implements AutoCloseable {
     }
     LOG.info("event=bird-stopped");
     bird = null;
+    try {
+      Files.deleteIfExists(pidFile);
+    } catch (IOException e) {
+      LOG.debug("event=bird-pidfile-kept error={}", e.toString());
+    }
   }
 }

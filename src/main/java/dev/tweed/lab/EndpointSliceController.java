@@ -37,7 +37,10 @@ public final class EndpointSliceController {
         new ControllerLoop(
             "endpointslices",
             store,
-            List.of(ResourceKey.kindPrefix("Pod"), ResourceKey.kindPrefix("Service")),
+            List.of(
+                ResourceKey.kindPrefix("Pod"),
+                ResourceKey.kindPrefix("Service"),
+                ResourceKey.kindPrefix("Node")),
             this::pass);
   }
 
@@ -55,7 +58,13 @@ public final class EndpointSliceController {
   void pass() {
     List<JsonNode> services = values("Service");
     List<PodResource> pods = values("Pod").stream().map(PodResource::from).toList();
-    Map<String, JsonNode> desired = desiredSlices(services, pods);
+    java.util.Set<String> notReady = new java.util.HashSet<>();
+    for (JsonNode n : values("Node")) {
+      if (!NodeLifecycleController.isReady(n)) {
+        notReady.add(n.path("metadata").path("name").asText());
+      }
+    }
+    Map<String, JsonNode> desired = desiredSlices(services, pods, notReady);
     for (Entry e : store.list(ResourceKey.kindPrefix("EndpointSlice")).entries()) {
       boolean ours =
           MANAGED_BY.equals(
@@ -83,6 +92,15 @@ public final class EndpointSliceController {
 
   /** Pure: the slices that should exist, by datastore key. */
   static Map<String, JsonNode> desiredSlices(List<JsonNode> services, List<PodResource> pods) {
+    return desiredSlices(services, pods, java.util.Set.of());
+  }
+
+  /**
+   * @param notReadyNodes nodes the lifecycle controller judged NotReady: their pods stay listed
+   *     with ready=false, as Kubernetes lists pods whose Ready condition fell with their node's
+   */
+  static Map<String, JsonNode> desiredSlices(
+      List<JsonNode> services, List<PodResource> pods, java.util.Set<String> notReadyNodes) {
     Map<String, JsonNode> out = new TreeMap<>();
     for (JsonNode svc : services) {
       JsonNode selector = svc.path("spec").path("selector");
@@ -108,7 +126,7 @@ public final class EndpointSliceController {
             name + "-" + Integer.toHexString(g.getKey().toString().hashCode() & 0xfffffff);
         out.put(
             ResourceKey.namespaced("EndpointSlice", ns, sliceName).toString(),
-            slice(ns, name, sliceName, g.getKey(), g.getValue()));
+            slice(ns, name, sliceName, g.getKey(), g.getValue(), notReadyNodes));
       }
     }
     return out;
@@ -158,7 +176,12 @@ public final class EndpointSliceController {
   }
 
   private static ObjectNode slice(
-      String ns, String svc, String name, List<SlicePort> ports, List<PodResource> pods) {
+      String ns,
+      String svc,
+      String name,
+      List<SlicePort> ports,
+      List<PodResource> pods,
+      java.util.Set<String> notReadyNodes) {
     ObjectNode s = Json.object();
     s.put("apiVersion", "discovery.k8s.io/v1");
     s.put("kind", "EndpointSlice");
@@ -174,7 +197,11 @@ public final class EndpointSliceController {
     for (PodResource p : sorted) {
       ObjectNode ep = eps.addObject();
       ep.putArray("addresses").add(p.podIp().orElseThrow());
-      ep.putObject("conditions").put("ready", true).put("serving", true).put("terminating", false);
+      boolean ready = p.nodeName().map(n -> !notReadyNodes.contains(n)).orElse(true);
+      ep.putObject("conditions")
+          .put("ready", ready)
+          .put("serving", ready)
+          .put("terminating", false);
       p.nodeName().ifPresent(n -> ep.put("nodeName", n));
       ep.putObject("targetRef")
           .put("kind", "Pod")

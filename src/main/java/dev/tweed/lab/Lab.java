@@ -177,6 +177,30 @@ public final class Lab {
             "route add default via " + LabLayout.ROUTER_IP));
   }
 
+  /**
+   * A node fails: its underlay link goes down first (so its peers learn it only the way they would
+   * from a dead machine: BFD, hold timers, missing health checks), then its agent stops, and BIRD
+   * with it. Its pods stay, unreachable.
+   */
+  public LabState stopNode(LabState state, String node) {
+    Namespaces.batch(layout.nodeNs(node), List.of("link set eth0 down"));
+    long pid = state.pids().getOrDefault("agent/" + node, 0L);
+    LabProcesses.stop(pid, "lab=" + layout.name(), false);
+    LabState next = state.withoutPid("agent/" + node);
+    next.write(layout);
+    return next;
+  }
+
+  /** Brings a stopped node back: its link, its default route, its agent. */
+  public LabState startNode(LabState state, String node) {
+    Namespaces.batch(
+        layout.nodeNs(node),
+        List.of("link set eth0 up", "route replace default via " + LabLayout.ROUTER_IP));
+    LabState next = startAgent(state, node);
+    awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
+    return next;
+  }
+
   public LabState startAgent(LabState state, String node) {
     long pid =
         LabProcesses.startDaemon(
@@ -270,6 +294,11 @@ public final class Lab {
     pids.addAll(LabProcesses.findUnrecorded(marker));
     for (long pid : pids) {
       LabProcesses.stop(pid, marker, false);
+    }
+    // BIRD daemons whose agent was killed before it could stop them.
+    for (int i = 1; i <= state.map(LabState::nodes).orElse(0); i++) {
+      String node = LabLayout.nodeName(i);
+      dev.tweed.dataplane.BirdSupervisor.stopLeftover(layout.agentSocket(node).getParent(), node);
     }
     List<String> ours =
         Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).toList();

@@ -27,6 +27,12 @@ public record LabState(int nodes, String routing, String proxy, Map<String, Long
     return new LabState(nodes, routing, proxy, m);
   }
 
+  public LabState withoutPid(String role) {
+    TreeMap<String, Long> m = new TreeMap<>(pids);
+    m.remove(role);
+    return new LabState(nodes, routing, proxy, m);
+  }
+
   public static Optional<LabState> read(LabLayout layout) {
     if (!Files.exists(layout.stateFile())) {
       return Optional.empty();

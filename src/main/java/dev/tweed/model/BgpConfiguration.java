@@ -16,6 +16,8 @@ import java.util.List;
  * @param bfdIntervalMs BFD's transmit and receive interval; 0 turns BFD off
  * @param bfdMultiplier missed BFD packets before a peer is down
  * @param gracefulRestart peers keep a restarting node's routes while its BGP session comes back
+ * @param restartSeconds how long they keep them (the restart time BIRD announces): also how long a
+ *     dead node's routes outlive it, since a BFD failure is handled as a restart
  */
 public record BgpConfiguration(
     long asNumber,
@@ -24,6 +26,7 @@ public record BgpConfiguration(
     int bfdIntervalMs,
     int bfdMultiplier,
     boolean gracefulRestart,
+    int restartSeconds,
     List<String> routeReflectors) {
   public static final String KIND = "BGPConfiguration";
   public static final String NAME = "default";
@@ -46,10 +49,12 @@ public record BgpConfiguration(
 
   /**
    * Tweed's defaults: hold 9 s and keepalive 3 s (BGP alone notices a dead peer within 9 s), BFD
-   * every 100 ms with 3 misses (a dead peer is noticed in 0.3 s), graceful restart on.
+   * every 100 ms with 3 misses (a dead peer is noticed in 0.3 s), graceful restart with a 5 s
+   * restart time (a BIRD that crashed and came back within 5 s costs no route; a dead node's routes
+   * go 0.3 + 5 s after it died).
    */
   public static BgpConfiguration defaults() {
-    return new BgpConfiguration(64512, 9, 3, 100, 3, true, List.of());
+    return new BgpConfiguration(64512, 9, 3, 100, 3, true, 5, List.of());
   }
 
   public BgpConfiguration withRouteReflectors(List<String> nodes) {
@@ -60,6 +65,7 @@ public record BgpConfiguration(
         bfdIntervalMs,
         bfdMultiplier,
         gracefulRestart,
+        restartSeconds,
         nodes);
   }
 
@@ -79,6 +85,7 @@ public record BgpConfiguration(
         s.path("bfdIntervalMs").asInt(d.bfdIntervalMs()),
         s.path("bfdMultiplier").asInt(d.bfdMultiplier()),
         s.path("gracefulRestart").asBoolean(d.gracefulRestart()),
+        s.path("gracefulRestartSeconds").asInt(d.restartSeconds()),
         rr);
   }
 
@@ -94,6 +101,7 @@ public record BgpConfiguration(
     s.put("bfdIntervalMs", bfdIntervalMs);
     s.put("bfdMultiplier", bfdMultiplier);
     s.put("gracefulRestart", gracefulRestart);
+    s.put("gracefulRestartSeconds", restartSeconds);
     ArrayNode rr = s.putArray("routeReflectors");
     routeReflectors.forEach(rr::add);
     return n;

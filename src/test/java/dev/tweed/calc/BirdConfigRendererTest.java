@@ -57,7 +57,7 @@ class BirdConfigRendererTest {
 
   @Test
   void withoutBfdTheSessionsRelyOnTheHoldTime() {
-    BgpConfiguration noBfd = new BgpConfiguration(64512, 9, 3, 0, 3, false, List.of());
+    BgpConfiguration noBfd = new BgpConfiguration(64512, 9, 3, 0, 3, false, 5, List.of());
     String conf = BirdConfigRenderer.render("node-2", NODES, BLOCKS, noBfd);
     assertThat(conf).doesNotContain("bfd");
     assertThat(conf).contains("hold time 9;", "graceful restart off;");
@@ -65,9 +65,9 @@ class BirdConfigRendererTest {
 
   @Test
   void timersThatBgpRejectsAreRefusedHere() {
-    assertThatThrownBy(() -> new BgpConfiguration(64512, 2, 1, 100, 3, true, List.of()))
+    assertThatThrownBy(() -> new BgpConfiguration(64512, 2, 1, 100, 3, true, 5, List.of()))
         .hasMessageContaining("hold time");
-    assertThatThrownBy(() -> new BgpConfiguration(64512, 9, 5, 100, 3, true, List.of()))
+    assertThatThrownBy(() -> new BgpConfiguration(64512, 9, 5, 100, 3, true, 5, List.of()))
         .hasMessageContaining("keepalive");
   }
 }

@@ -1,0 +1,245 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.cni.AgentClient;
+import dev.tweed.lab.Lab;
+import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabState;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.lab.ProbeResult;
+import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * A lab routed by BGP through real BIRD daemons: pods reach each other unencapsulated over routes
+ * BIRD installs, BIRD killed by hand comes back without a lost probe, and a stopped node's routes
+ * and endpoints go, then come back when it starts.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class BgpIT {
+  final Tweed tweed = Tweed.newLab("bgp");
+  final Map<String, JsonNode> pods = new TreeMap<>();
+
+  @BeforeAll
+  void up() {
+    tweed.ok(
+        "lab",
+        "up",
+        "--nodes",
+        "3",
+        "--routing",
+        "bgp",
+        "-f",
+        Tweed.HOME.resolve("examples/services.yaml").toString());
+    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      pods.put(p.path("metadata").path("name").asText(), p);
+    }
+    Tweed.await(
+        "every BGP session established",
+        Duration.ofSeconds(30),
+        () -> tweed.run("lab", "bgp", "status").exitCode() == 0);
+  }
+
+  @AfterAll
+  void down() {
+    tweed.ok("lab", "down");
+    assertThat(tweed.namespaces()).isEmpty();
+    assertThat(birdProcesses()).as("BIRD daemons of this lab left running").isEmpty();
+  }
+
+  private List<String> birdProcesses() {
+    List<String> out = new ArrayList<>();
+    for (String line : Command.run(List.of("ps", "-eo", "args")).split("\n")) {
+      if (line.startsWith("bird ") && line.contains("/" + tweed.lab() + "/")) {
+        out.add(line);
+      }
+    }
+    return out;
+  }
+
+  private String ip(String pod) {
+    return pods.get(pod).path("status").path("podIP").asText();
+  }
+
+  private String node(String pod) {
+    return pods.get(pod).path("spec").path("nodeName").asText();
+  }
+
+  private ProbeResult probe(String from, String dst, int port, Duration timeout) throws Exception {
+    return ProbeClient.probe(
+        NetworkNamespace.pathOf(tweed.prefix() + "pod-default-" + from), dst, port, "tcp", timeout);
+  }
+
+  private String routes(String node) {
+    return Tweed.ip(tweed.nodeNs(node), "route");
+  }
+
+  @Test
+  @Order(1)
+  void podsReachEachOtherOverBirdsRoutesWithoutEncapsulation() throws Exception {
+    for (String from : pods.keySet()) {
+      for (String to : pods.keySet()) {
+        if (!to.startsWith("web") || from.equals(to)) {
+          continue;
+        }
+        assertThat(probe(from, ip(to), 8080, Duration.ofSeconds(2)).connected())
+            .as(from + " -> " + to)
+            .isTrue();
+      }
+    }
+    for (String n : List.of("node-1", "node-2", "node-3")) {
+      assertThat(Tweed.ip(tweed.nodeNs(n), "-d", "link")).doesNotContain("vxlan");
+      String r = routes(n);
+      // Other nodes' blocks via their underlay address, installed by BIRD; own blocks blackholed.
+      assertThat(r)
+          .containsPattern("10\\.244\\.\\S+/26 via 172\\.31\\.0\\.1\\d dev eth0 proto bird");
+      assertThat(r).containsPattern("blackhole 10\\.244\\.\\S+/26 proto bird");
+    }
+    assertThat(tweed.ok("lab", "bgp", "status")).contains("Established").doesNotContain("Active");
+  }
+
+  @Test
+  @Order(2)
+  void birdKilledByHandIsRestartedAndTrafficGoesOn() throws Exception {
+    Path pidFile =
+        LabLayout.of(tweed.lab()).agentSocket("node-2").getParent().resolve("node-2-bird.pid");
+    long pid = Long.parseLong(Files.readString(pidFile).strip());
+    int lost = 0;
+    int sent = 0;
+    ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+    long end = System.nanoTime() + Duration.ofSeconds(8).toNanos();
+    while (System.nanoTime() < end) {
+      sent++;
+      if (!probe("client", ip("web-2"), 8080, Duration.ofMillis(500)).connected()) {
+        lost++;
+      }
+      Thread.sleep(50);
+    }
+    System.out.printf("BIRD on node-2 killed: %d of %d probes lost%n", lost, sent);
+    assertThat(lost).isZero();
+    JsonNode health =
+        Json.parse(AgentClient.health(LabLayout.of(tweed.lab()).agentSocket("node-2")));
+    assertThat(health.path("bird").path("running").asBoolean()).isTrue();
+    assertThat(health.path("bird").path("restarts").asLong()).isGreaterThanOrEqualTo(1);
+    assertThat(Long.parseLong(Files.readString(pidFile).strip())).isNotEqualTo(pid);
+  }
+
+  @Test
+  @Order(3)
+  void aStoppedNodesRoutesAndEndpointsGoAndComeBack() throws Exception {
+    Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);
+    String web3 = ip("web-3");
+    String web3Node = node("web-3");
+    String underlay = "172.31.0.1" + web3Node.substring(web3Node.length() - 1);
+    List<String> others =
+        List.of("node-1", "node-2", "node-3").stream().filter(n -> !n.equals(web3Node)).toList();
+    LabState state = LabState.read(lab.layout()).orElseThrow();
+    long t0 = System.nanoTime();
+    // The node fails (its link goes down first) while the test watches the others.
+    Thread stopper = Thread.ofPlatform().start(() -> lab.stopNode(state, web3Node));
+    long withdrawn = 0;
+    long notReady = 0;
+    long endpointsGone = 0;
+    long proxiesDropped = 0;
+    while (System.nanoTime() - t0 < Duration.ofSeconds(30).toNanos()
+        && (withdrawn == 0 || notReady == 0 || endpointsGone == 0 || proxiesDropped == 0)) {
+      long now = System.nanoTime() - t0;
+      if (withdrawn == 0 && others.stream().noneMatch(n -> routes(n).contains("via " + underlay))) {
+        withdrawn = now;
+      }
+      if (notReady == 0
+          && tweed.ok("lab", "get", "nodes", "-o", "json").contains("NodeStatusUnknown")) {
+        notReady = now;
+      }
+      if (endpointsGone == 0 && !readyEndpoints().contains(web3)) {
+        endpointsGone = now;
+      }
+      if (proxiesDropped == 0
+          && others.stream()
+              .noneMatch(
+                  n ->
+                      Command.run(
+                              List.of(
+                                  "ip",
+                                  "netns",
+                                  "exec",
+                                  tweed.nodeNs(n),
+                                  "iptables-save",
+                                  "-t",
+                                  "nat"))
+                          .contains(web3))) {
+        proxiesDropped = now;
+      }
+      Thread.sleep(20);
+    }
+    stopper.join();
+    System.out.printf(
+        "%s stopped: routes withdrawn on every other node after %d ms, node NotReady after %d ms,"
+            + " endpoint not ready after %d ms, proxies no longer send to its pod after %d ms%n",
+        web3Node,
+        withdrawn / 1_000_000,
+        notReady / 1_000_000,
+        endpointsGone / 1_000_000,
+        proxiesDropped / 1_000_000);
+    assertThat(withdrawn)
+        .as("routes withdrawn")
+        .isPositive()
+        .isLessThan(Duration.ofSeconds(10).toNanos());
+    assertThat(notReady).as("node NotReady").isPositive();
+    assertThat(endpointsGone).as("endpoint not ready").isPositive();
+    assertThat(proxiesDropped).as("proxies drop the endpoint").isPositive();
+    // The Service still answers, from the remaining backends only.
+    for (int i = 0; i < 10; i++) {
+      ProbeResult r = probe("client", "10.96.0.10", 80, Duration.ofSeconds(1));
+      assertThat(r.connected()).isTrue();
+      assertThat(r.answer()).doesNotContain("web-3");
+    }
+
+    long t1 = System.nanoTime();
+    lab.startNode(LabState.read(lab.layout()).orElseThrow(), web3Node);
+    Tweed.await(
+        "routes to and from " + web3Node,
+        Duration.ofSeconds(30),
+        () ->
+            others.stream().allMatch(n -> routes(n).contains("via " + underlay))
+                && routes(web3Node).contains("via 172.31.0.1"));
+    long reconverged = System.nanoTime() - t1;
+    Tweed.await("web-3 ready again", Duration.ofSeconds(30), () -> readyEndpoints().contains(web3));
+    long ready = System.nanoTime() - t1;
+    System.out.printf(
+        "%s started: routes back everywhere after %d ms, endpoint ready after %d ms%n",
+        web3Node, reconverged / 1_000_000, ready / 1_000_000);
+    assertThat(probe("client", web3, 8080, Duration.ofSeconds(2)).connected()).isTrue();
+  }
+
+  private String readyEndpoints() {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode s :
+        Json.parse(tweed.ok("lab", "get", "endpointslices", "-o", "json")).path("items")) {
+      for (JsonNode ep : s.path("endpoints")) {
+        if (ep.path("conditions").path("ready").asBoolean(true)) {
+          sb.append(ep.path("addresses")).append(' ');
+        }
+      }
+    }
+    return sb.toString();
+  }
+}
