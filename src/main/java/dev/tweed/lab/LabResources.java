@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
+import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
@@ -26,7 +27,14 @@ import java.util.regex.Pattern;
  */
 public final class LabResources {
   static final Set<String> KINDS =
-      Set.of("Namespace", "Pod", "Service", "EndpointSlice", "NetworkPolicy");
+      Set.of(
+          "Namespace", "Pod", "Service", "EndpointSlice", "NetworkPolicy", BgpConfiguration.KIND);
+
+  /** Kinds without a namespace. */
+  static boolean clusterScoped(String kind) {
+    return kind.equals("Namespace") || kind.equals(BgpConfiguration.KIND);
+  }
+
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
   private final Datastore store;
@@ -90,7 +98,7 @@ public final class LabResources {
    * {@code Kind namespace/name} (namespaced kinds default to "default", as kubectl applies them).
    */
   static String describe(JsonNode o) {
-    boolean clusterScoped = "Namespace".equals(o.path("kind").asText());
+    boolean clusterScoped = clusterScoped(o.path("kind").asText());
     String ns = clusterScoped ? "" : o.path("metadata").path("namespace").asText("default");
     return o.path("kind").asText("?")
         + " "
@@ -266,7 +274,7 @@ public final class LabResources {
   public static ResourceKey keyOf(JsonNode o) {
     String kind = o.path("kind").asText();
     String name = o.path("metadata").path("name").asText();
-    if (kind.equals("Namespace")) {
+    if (clusterScoped(kind)) {
       return ResourceKey.cluster(kind, name);
     }
     return ResourceKey.namespaced(
@@ -306,7 +314,7 @@ public final class LabResources {
       throw new InvalidResourceException(
           what, "metadata.name", "lab pods are limited to 40 characters");
     }
-    if (!kind.equals("Namespace")) {
+    if (!clusterScoped(kind)) {
       String ns = o.path("metadata").path("namespace").asText("default");
       if (!DNS_LABEL.matcher(ns).matches()) {
         throw new InvalidResourceException(
@@ -339,6 +347,17 @@ public final class LabResources {
     }
     if (kind.equals("EndpointSlice")) {
       validateEndpointSlice(what, o);
+    }
+    if (kind.equals(BgpConfiguration.KIND)) {
+      if (!name.equals(BgpConfiguration.NAME)) {
+        throw new InvalidResourceException(
+            what, "metadata.name", "the cluster has one BGPConfiguration, named 'default'");
+      }
+      try {
+        BgpConfiguration.from(o);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidResourceException(what, "spec", e.getMessage());
+      }
     }
     if (kind.equals("NetworkPolicy")) {
       try {

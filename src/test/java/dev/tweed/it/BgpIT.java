@@ -143,6 +143,43 @@ class BgpIT {
   }
 
   @Test
+  @Order(4)
+  void changedTimersReloadBirdWithoutRestartingIt() throws Exception {
+    Path dir = LabLayout.of(tweed.lab()).agentSocket("node-1").getParent();
+    long pid = Long.parseLong(Files.readString(dir.resolve("node-1-bird.pid")).strip());
+    Path yaml = Files.createTempFile("bgp", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: tweed.dev/v1
+        kind: BGPConfiguration
+        metadata: {name: default}
+        spec: {holdTimeSeconds: 12, keepaliveTimeSeconds: 4}
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    Files.delete(yaml);
+    Tweed.await(
+        "node-1's BIRD configured with the new hold time",
+        Duration.ofSeconds(20),
+        () -> {
+          try {
+            return Files.readString(dir.resolve("node-1-bird.conf")).contains("hold time 12;")
+                && Files.readString(LabLayout.of(tweed.lab()).logDir().resolve("node-1-agent.log"))
+                    .contains("event=bird-reconfigured");
+          } catch (java.io.IOException e) {
+            return false;
+          }
+        });
+    assertThat(Long.parseLong(Files.readString(dir.resolve("node-1-bird.pid")).strip()))
+        .as("reloaded, not restarted")
+        .isEqualTo(pid);
+    Tweed.await(
+        "sessions established again",
+        Duration.ofSeconds(30),
+        () -> tweed.run("lab", "bgp", "status").exitCode() == 0);
+  }
+
+  @Test
   @Order(3)
   void aStoppedNodesRoutesAndEndpointsGoAndComeBack() throws Exception {
     Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);

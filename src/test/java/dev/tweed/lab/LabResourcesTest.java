@@ -121,4 +121,50 @@ class LabResourcesTest {
     assertThatThrownBy(() -> LabResources.read(yaml("kind: Pod\nmetadata: {name: [\n")))
         .isInstanceOf(InvalidResourceException.class);
   }
+
+  @Test
+  void bgpConfigurationIsAppliedWithItsTimersChecked() throws Exception {
+    var res = new LabResources(store);
+    assertThatThrownBy(
+            () ->
+                res.apply(
+                    LabResources.read(
+                        yaml(
+                            """
+                            apiVersion: tweed.dev/v1
+                            kind: BGPConfiguration
+                            metadata: {name: default}
+                            spec: {holdTimeSeconds: 9, keepaliveTimeSeconds: 5}
+                            """))))
+        .isInstanceOf(InvalidResourceException.class)
+        .hasMessageContaining("BGPConfiguration default: spec: BGP keepalive time");
+    assertThatThrownBy(
+            () ->
+                res.apply(
+                    LabResources.read(
+                        yaml(
+                            """
+                            apiVersion: tweed.dev/v1
+                            kind: BGPConfiguration
+                            metadata: {name: other}
+                            spec: {}
+                            """))))
+        .hasMessageContaining("named 'default'");
+    assertThat(store.list("BGPConfiguration/").entries()).isEmpty();
+    res.apply(
+        LabResources.read(
+            yaml(
+                """
+                apiVersion: tweed.dev/v1
+                kind: BGPConfiguration
+                metadata: {name: default}
+                spec: {holdTimeSeconds: 12, keepaliveTimeSeconds: 4}
+                """)));
+    assertThat(store.list("BGPConfiguration/").entries())
+        .singleElement()
+        .satisfies(
+            e ->
+                assertThat(dev.tweed.model.BgpConfiguration.from(e.value()).holdSeconds())
+                    .isEqualTo(12));
+  }
 }
