@@ -49,28 +49,10 @@ public final class XtChainEvaluator {
       if (v == XtVerdict.RETURN) {
         String policy = chain.get().policy().orElse("ACCEPT");
         v = policy.equals("DROP") ? XtVerdict.DROP : XtVerdict.ACCEPT;
-        f =
-            f.step(
-                new XtStep(
-                    table.name(),
-                    builtin,
-                    Optional.empty(),
-                    Optional.empty(),
-                    "policy " + policy,
-                    Optional.empty()));
+        f = f.step(XtStep.policy(table.name(), builtin, policy));
         rule = Optional.empty();
       }
-      out.add(
-          new XtOutcome(
-              f.ctx(),
-              f.probability(),
-              f.forks(),
-              f.steps(),
-              f.nat(),
-              f.uncertainties(),
-              v,
-              rule,
-              e.with()));
+      out.add(f.outcome(v, rule, e.with()));
     }
     return out;
   }

@@ -16,4 +16,11 @@ public record XtStep(
     Optional<Integer> position,
     Optional<String> rule,
     String action,
-    Optional<String> note) {}
+    Optional<String> note) {
+
+  /** A base chain's policy applied: the traversal fell off its end. */
+  public static XtStep policy(String table, String chain, String policy) {
+    return new XtStep(
+        table, chain, Optional.empty(), Optional.empty(), "policy " + policy, Optional.empty());
+  }
+}

@@ -40,15 +40,7 @@ public final class NftChainEvaluator {
       XtVerdict v = e.verdict();
       if (v == XtVerdict.RETURN) {
         v = base.policy().equals("drop") ? XtVerdict.DROP : XtVerdict.ACCEPT;
-        f =
-            f.step(
-                new XtStep(
-                    base.table(),
-                    base.name(),
-                    Optional.empty(),
-                    Optional.empty(),
-                    "policy " + base.policy(),
-                    Optional.empty()));
+        f = f.step(XtStep.policy(base.table(), base.name(), base.policy()));
       }
       XtStep last = f.steps().getLast();
       Optional<XtRule> deciding =
@@ -61,17 +53,7 @@ public final class NftChainEvaluator {
                       List.of(),
                       Optional.empty(),
                       last.rule().get()));
-      out.add(
-          new XtOutcome(
-              f.ctx(),
-              f.probability(),
-              f.forks(),
-              f.steps(),
-              f.nat(),
-              f.uncertainties(),
-              v,
-              deciding,
-              e.rejectWith()));
+      out.add(f.outcome(v, deciding, e.rejectWith()));
     }
     return out;
   }
