@@ -62,6 +62,18 @@ public final class JourneyCheck {
     }
   }
 
+  /**
+   * A refusal by ICMP error (a REJECT's, or a closed UDP port's) that the sender never heard, where
+   * the kernel took the model's path: its ICMP rate limit swallowed the error.
+   */
+  private static boolean rateLimited(Outcome o, String model, String kernel) {
+    String why = o.reason().toLowerCase(java.util.Locale.ROOT);
+    return model.equals("rejected")
+        && kernel.equals("dropped")
+        && why.contains("icmp")
+        && !why.contains("tcp-reset");
+  }
+
   /** What a sender sees for a verdict: a forwarded packet leaves and gets no answer. */
   public static String seenBySender(String verdict) {
     return switch (verdict) {
@@ -108,13 +120,20 @@ public final class JourneyCheck {
         }
       }
       if (!modelVerdict.equals(kernelVerdict)) {
-        diffs.add(
-            "verdict: the model says "
-                + modelVerdict
-                + " ("
-                + o.reason()
-                + "), the kernel's packet was "
-                + kernelVerdict);
+        if (rateLimited(o, modelVerdict, kernelVerdict) && diffs.isEmpty()) {
+          notes.add(
+              "the refusal is an ICMP error, and the kernel rate-limits ICMP errors per peer"
+                  + " (net.ipv4.icmp_ratelimit, a burst of 6 then one a second): the sender heard"
+                  + " nothing");
+        } else {
+          diffs.add(
+              "verdict: the model says "
+                  + modelVerdict
+                  + " ("
+                  + o.reason()
+                  + "), the kernel's packet was "
+                  + kernelVerdict);
+        }
       }
       Result r =
           new Result(
