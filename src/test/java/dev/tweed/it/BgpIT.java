@@ -267,6 +267,104 @@ class BgpIT {
     assertThat(probe("client", web3, 8080, Duration.ofSeconds(2)).connected()).isTrue();
   }
 
+  /**
+   * The agent as PID 1 of its own PID namespace, as in a container: it reaps the BIRD it starts (a
+   * killed BIRD leaves no zombie and is started again), and on SIGTERM it stops BIRD before it
+   * exits, leaving nothing behind.
+   */
+  @Test
+  @Order(5)
+  void theAgentAsPidOneReapsBirdAndStopsItOnSigterm() throws Exception {
+    Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);
+    LabLayout layout = lab.layout();
+    LabState state = LabState.read(layout).orElseThrow();
+    dev.tweed.lab.LabProcesses.stop(state.pids().get("agent/node-2"), "lab=" + tweed.lab(), false);
+    Path birdPid = layout.agentSocket("node-2").getParent().resolve("node-2-bird.pid");
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "ip",
+                "netns",
+                "exec",
+                tweed.nodeNs("node-2"),
+                "unshare",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-XX:+UseSerialGC",
+                "-jar",
+                Tweed.HOME.resolve("target/tweed.jar").toString(),
+                "agent",
+                "--node",
+                "node-2",
+                "--store",
+                layout.storeDir().toString(),
+                "--socket",
+                layout.agentSocket("node-2").toString(),
+                "--routing",
+                "bgp"));
+    Process unshare =
+        new ProcessBuilder(argv)
+            .redirectErrorStream(true)
+            .redirectOutput(layout.logDir().resolve("node-2-agent-pid1.log").toFile())
+            .start();
+    try {
+      Tweed.await(
+          "the PID-1 agent's BIRD",
+          Duration.ofSeconds(60),
+          () -> birdRunning(layout) && Files.exists(birdPid));
+      assertThat(unshare.isAlive()).isTrue();
+      ProcessHandle agent = unshare.toHandle().children().findFirst().orElseThrow();
+      String status = Files.readString(Path.of("/proc", String.valueOf(agent.pid()), "status"));
+      assertThat(status)
+          .as("the agent is PID 1 in its namespace")
+          .containsPattern("NSpid:\\s+\\d+\\s+1\\n");
+      // The PID file holds BIRD's PID in the agent's namespace; from here, BIRD is the agent's
+      // child.
+      ProcessHandle firstBird = birdChild(agent);
+      firstBird.destroyForcibly();
+      Tweed.await(
+          "BIRD started again",
+          Duration.ofSeconds(20),
+          () ->
+              birdRunning(layout)
+                  && agent.children().anyMatch(c -> c.pid() != firstBird.pid() && isBird(c)));
+      assertThat(Files.exists(Path.of("/proc", String.valueOf(firstBird.pid()))))
+          .as("the killed BIRD was reaped, not left a zombie")
+          .isFalse();
+      ProcessHandle secondBird = birdChild(agent);
+      agent.destroy(); // SIGTERM
+      assertThat(unshare.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(secondBird.isAlive()).as("BIRD stopped with its agent").isFalse();
+    } finally {
+      unshare.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+      unshare.destroyForcibly();
+      lab.startAgent(LabState.read(layout).orElseThrow().withoutPid("agent/node-2"), "node-2");
+      lab.awaitAgentReady("node-2", System.nanoTime() + 60_000_000_000L);
+    }
+  }
+
+  private static boolean isBird(ProcessHandle p) {
+    return p.info().command().map(c -> c.endsWith("/bird")).orElse(false);
+  }
+
+  private static ProcessHandle birdChild(ProcessHandle agent) {
+    return agent.children().filter(BgpIT::isBird).findFirst().orElseThrow();
+  }
+
+  private boolean birdRunning(LabLayout layout) {
+    try {
+      return Json.parse(AgentClient.health(layout.agentSocket("node-2")))
+          .path("bird")
+          .path("running")
+          .asBoolean();
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
   private String readyEndpoints() {
     StringBuilder sb = new StringBuilder();
     for (JsonNode s :
