@@ -114,6 +114,43 @@ class BgpIT {
       assertThat(r).containsPattern("blackhole 10\\.244\\.\\S+/26 proto bird");
     }
     assertThat(tweed.ok("lab", "bgp", "status")).contains("Established").doesNotContain("Active");
+
+    // The trace agrees with the kernel: across nodes without VXLAN...
+    JsonNode across =
+        Json.parse(
+            tweed.ok(
+                "trace",
+                "--from",
+                "default/client",
+                "--to",
+                "default/web-3",
+                "--port",
+                "8080",
+                "--verify",
+                "-o",
+                "json"));
+    assertThat(across.path("verdict").asText()).isEqualTo("delivered");
+    assertThat(across.path("verify").path("agree").asBoolean()).isTrue();
+    assertThat(across.toString()).doesNotContain("vxlan-encap");
+    // ...and an unallocated address of the client's own block ends in the node's blackhole.
+    int client = dev.tweed.model.Ipv4.parse(ip("client"));
+    String unallocated = dev.tweed.model.Ipv4.format((client & ~63) + 50);
+    JsonNode hole =
+        Json.parse(
+            tweed.ok(
+                "trace",
+                "--from",
+                "default/client",
+                "--to",
+                unallocated,
+                "--port",
+                "80",
+                "--verify",
+                "-o",
+                "json"));
+    assertThat(hole.path("verdict").asText()).isEqualTo("dropped");
+    assertThat(hole.path("reason").asText()).contains("blackhole");
+    assertThat(hole.path("verify").path("agree").asBoolean()).isTrue();
   }
 
   @Test
