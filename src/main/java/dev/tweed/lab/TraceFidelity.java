@@ -87,10 +87,11 @@ public final class TraceFidelity {
         modelNanos += System.nanoTime() - t0;
         JourneyCheck.Result r =
             verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
-        if (!r.agree() && rulesMovedUnder(r)) {
+        for (int attempt = 0; attempt < 3 && !r.agree() && rulesMovedUnder(r); attempt++) {
           // An agent's full sync rewrote a chain while the packet crossed it: the kernel's rule
-          // is gone before its position could be read. The flow is sent again.
+          // is gone before its position could be read. The flow is sent again, a moment later.
           retried++;
+          Thread.sleep(300);
           r = verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
         }
         verdicts.merge(r.kernelVerdict(), 1, Integer::sum);
