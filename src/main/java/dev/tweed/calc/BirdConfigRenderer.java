@@ -103,7 +103,7 @@ public final class BirdConfigRenderer {
           .append(bgp.keepaliveSeconds())
           .append(";\n")
           // Reconnect at once, also after an error (BIRD's defaults wait 5 s and 60 s).
-          .append("  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 10;\n");
+          .append("  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 5;\n");
       if (bgp.bfdIntervalMs() > 0) {
         // With graceful restart, a BFD failure starts a restart rather than a hard down: a
         // crashed BIRD that comes back in time costs no route, a dead node's go after the
