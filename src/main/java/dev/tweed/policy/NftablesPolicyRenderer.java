@@ -16,6 +16,11 @@ import java.util.Map;
  * endpoint-ingress-IFACE}, {@code endpoint-egress-IFACE}), which call per-policy chains ({@code
  * policy-ingress-NS/NAME}, {@code policy-egress-NS/NAME}) matching named sets. Anti-spoofing is one
  * lookup of (interface, source address) in a set at raw priority.
+ *
+ * <p>The forward chain runs at {@code filter - 5}, just before the service proxy's filter chains
+ * (priority 0, kube-proxy's layout), as the policy rules come first in iptables mode. Two base
+ * chains with the same priority would run in the order their hooks were registered, which changes
+ * whenever a table is rewritten and which no listing shows.
  */
 public final class NftablesPolicyRenderer {
   public static final String TABLE = "tweed-policy";
@@ -32,7 +37,7 @@ public final class NftablesPolicyRenderer {
     base.add(
         "add chain "
             + T
-            + " forward { type filter hook forward priority filter ; policy accept ; }");
+            + " forward { type filter hook forward priority filter - 5 ; policy accept ; }");
     base.add("add set " + T + " endpoint-interfaces { type ifname ; }");
     base.add("add set " + T + " endpoint-addresses { type ifname . ipv4_addr ; }");
     base.add("add map " + T + " from-endpoints { type ifname : verdict ; }");

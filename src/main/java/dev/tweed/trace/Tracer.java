@@ -961,10 +961,31 @@ public final class Tracer {
       Optional<String> physOut) {
     Map<String, XtTable> tables = world.iptables(ns.name());
     NftRuleset nft = world.nftables(ns.name());
+    List<HookUnit> units = hookUnits(ns, hook, tables, nft);
+    for (int i = 1; i < units.size(); i++) {
+      HookUnit a = units.get(i - 1);
+      HookUnit b = units.get(i);
+      if (a.prio() == b.prio() && a.hasRules() && b.hasRules()) {
+        // The kernel runs equal priorities in hook registration order (the later first), which
+        // changes when a table is rewritten and which no listing shows.
+        w =
+            w.uncertain(
+                a.table()
+                    + " and "
+                    + b.table()
+                    + " both run on "
+                    + hook
+                    + " at priority "
+                    + a.prio()
+                    + ": their order is not in the capture (assumed "
+                    + a.table()
+                    + " first)");
+      }
+    }
     List<Object> live = new ArrayList<>(List.of(w));
     boolean dnatBefore = w.dnat();
     boolean snatBefore = w.snat();
-    for (HookUnit unit : hookUnits(ns, hook, tables, nft)) {
+    for (HookUnit unit : units) {
       List<Object> next = new ArrayList<>();
       for (Object o : live) {
         if (o instanceof Outcome) {
@@ -1069,12 +1090,23 @@ public final class Tracer {
    * @param order the table's creation order (ties in priority run the later-created first)
    */
   private record HookUnit(
+      String hook,
       String table,
       Optional<XtTable> iptables,
       Optional<NftRuleset.Chain> nft,
       boolean nat,
       int prio,
-      int order) {}
+      int order) {
+    boolean hasRules() {
+      return nft.map(c -> !c.rules().isEmpty())
+          .orElseGet(
+              () ->
+                  iptables
+                      .flatMap(t -> t.chain(hook))
+                      .map(c -> !c.rules().isEmpty())
+                      .orElse(false));
+    }
+  }
 
   /** iptables' table priorities (NF_IP_PRI_*), for rule sets not listed by nft (legacy). */
   private static int iptablesPriority(String table, String hook) {
@@ -1095,6 +1127,7 @@ public final class Tracer {
       if (table != null && table.chain(hook).isPresent()) {
         units.add(
             new HookUnit(
+                hook,
                 tname,
                 Optional.of(table),
                 Optional.empty(),
@@ -1110,6 +1143,7 @@ public final class Tracer {
       }
       units.add(
           new HookUnit(
+              hook,
               c.table(),
               Optional.empty(),
               Optional.of(c),
