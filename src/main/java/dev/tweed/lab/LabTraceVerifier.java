@@ -22,8 +22,6 @@ public final class LabTraceVerifier implements AutoCloseable {
   private static final Duration QUIET = Duration.ofMillis(40);
   private final KernelTraceRecorder recorder;
   private final Duration timeout;
-  private TraceWorld positionsFor;
-  private RulePositions positions;
 
   private LabTraceVerifier(KernelTraceRecorder recorder, Duration timeout) {
     this.recorder = recorder;
@@ -72,9 +70,10 @@ public final class LabTraceVerifier implements AutoCloseable {
     Map<String, List<NftTraceEvent>> events = recorder.drain(QUIET);
     String kernel =
         sent.connected() ? "delivered" : sent.reason().equals("timed out") ? "dropped" : "rejected";
+    // Positions as the kernel has them now, read once for this packet.
+    RulePositions positions = new LiveRulePositions();
     JourneyCheck.Result r =
-        JourneyCheck.check(
-            outcomes, events, positions(world), world.vxlanPorts(), kernel, world::label);
+        JourneyCheck.check(outcomes, events, positions, world.vxlanPorts(), kernel, world::label);
     if (!kernel.equals("delivered") || !r.modelVerdict().equals("delivered")) {
       return r;
     }
@@ -84,17 +83,7 @@ public final class LabTraceVerifier implements AutoCloseable {
     }
     // The sender got its answer: the reply was delivered.
     return r.withReply(
-        JourneyCheck.check(
-            back, events, positions(world), world.vxlanPorts(), "delivered", world::label));
-  }
-
-  /** Handle positions for {@code world}, kept while the same world is checked against. */
-  private RulePositions positions(TraceWorld world) {
-    if (positionsFor != world) {
-      positions = new LiveRulePositions(world);
-      positionsFor = world;
-    }
-    return positions;
+        JourneyCheck.check(back, events, positions, world.vxlanPorts(), "delivered", world::label));
   }
 
   @Override

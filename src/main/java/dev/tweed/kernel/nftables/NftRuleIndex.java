@@ -2,6 +2,7 @@ package dev.tweed.kernel.nftables;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -11,6 +12,7 @@ import java.util.Optional;
  */
 public final class NftRuleIndex {
   private final Map<String, Integer> positions = new HashMap<>();
+  private final Map<String, String> texts = new HashMap<>();
 
   public NftRuleIndex(JsonNode ruleset) {
     Map<String, Integer> counts = new HashMap<>();
@@ -23,11 +25,18 @@ public final class NftRuleIndex {
           chainKey(r.path("family").asText(), r.path("table").asText(), r.path("chain").asText());
       int pos = counts.merge(chain, 1, Integer::sum);
       positions.put(chain + " " + r.path("handle").asLong(), pos);
+      List<JsonNode> expr = new java.util.ArrayList<>();
+      r.path("expr").forEach(expr::add);
+      texts.put(chain + " " + r.path("handle").asLong(), NftText.rule(expr));
     }
   }
 
   public Optional<Integer> position(String family, String table, String chain, long handle) {
     return Optional.ofNullable(positions.get(chainKey(family, table, chain) + " " + handle));
+  }
+
+  public Optional<String> text(String family, String table, String chain, long handle) {
+    return Optional.ofNullable(texts.get(chainKey(family, table, chain) + " " + handle));
   }
 
   private static String chainKey(String family, String table, String chain) {

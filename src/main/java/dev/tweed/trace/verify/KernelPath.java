@@ -86,7 +86,11 @@ final class KernelPath {
               positions
                   .position(ns, ev.family(), ev.table(), ev.chain(), ev.handle().orElseThrow())
                   .orElse(0);
-          steps.add(new PathStep(ns, ev.table(), ev.chain(), pos, ev.text(), ev.verdict()));
+          String text =
+              positions
+                  .text(ns, ev.family(), ev.table(), ev.chain(), ev.handle().orElseThrow())
+                  .orElse(ev.text());
+          steps.add(new PathStep(ns, ev.table(), ev.chain(), pos, text, ev.verdict()));
         }
       }
       if (!steps.isEmpty()) {

@@ -11,6 +11,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public interface RulePositions {
   Optional<Integer> position(String netns, String family, String table, String chain, long handle);
 
+  /** The rule in nft's syntax, where the source knows it better than the trace monitor's cache. */
+  default Optional<String> text(
+      String netns, String family, String table, String chain, long handle) {
+    return Optional.empty();
+  }
+
   /** From the rulesets of a capture. */
   static RulePositions of(TraceWorld world) {
     Map<String, NftRuleIndex> indexes = new ConcurrentHashMap<>();
