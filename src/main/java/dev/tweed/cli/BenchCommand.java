@@ -278,6 +278,8 @@ public final class BenchCommand {
             r.retried(),
             r.seconds());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));
+        System.out.printf("  replies compared apart: %d differ%n", r.replyDisagreements().size());
+        r.replyDisagreements().forEach(d -> System.out.println("  reply differs: " + d));
         agreed += r.agreed();
         total += r.flows();
         seconds += r.seconds();

@@ -28,6 +28,9 @@ import java.util.Random;
  * The model against the kernel on random flows in a running lab: each flow is traced by the model,
  * sent for real with nftables tracing on, and the rule paths and verdicts compared.
  *
+ * <p>A flow agrees when its packet's rule path and verdict are the kernel's. The reply of a
+ * delivered flow is compared too and its differences reported apart.
+ *
  * <p>Flows go from random pods to pods, Service ports (right and wrong ones), node ports, node
  * addresses, unallocated pod addresses and the router, over TCP and UDP. Between flows the model
  * re-reads what flows change in the kernel: the {@code recent} lists of ClientIP affinity.
@@ -53,7 +56,8 @@ public final class TraceFidelity {
       List<String> disagreements,
       double seconds,
       double modelSeconds,
-      int retried) {}
+      int retried,
+      List<String> replyDisagreements) {}
 
   /** A rule of the kernel's path (or its reply's) is gone from the ruleset: its position is 0. */
   private static boolean rulesMovedUnder(JourneyCheck.Result r) {
@@ -78,6 +82,7 @@ public final class TraceFidelity {
     int agreed = 0;
     long modelNanos = 0;
     int retried = 0;
+    List<String> replyDisagreements = new ArrayList<>();
     try (LabTraceVerifier verifier = LabTraceVerifier.start(layout, TIMEOUT)) {
       for (int i = 0; i < flows.size(); i++) {
         Flow f = flows.get(i);
@@ -96,10 +101,16 @@ public final class TraceFidelity {
         }
         verdicts.merge(r.kernelVerdict(), 1, Integer::sum);
         rules += r.rules();
-        if (r.agree()) {
+        List<String> forward =
+            r.differences().stream().filter(d -> !d.startsWith("reply: ")).toList();
+        List<String> back = r.differences().stream().filter(d -> d.startsWith("reply: ")).toList();
+        if (!back.isEmpty()) {
+          replyDisagreements.add(f + ": " + String.join("; ", back));
+        }
+        if (forward.isEmpty()) {
           agreed++;
         } else {
-          disagreements.add(f + ": " + String.join("; ", r.differences()));
+          disagreements.add(f + ": " + String.join("; ", forward));
         }
         if (f.touchesAffinity()) {
           world = withFreshNodes(world);
@@ -117,7 +128,8 @@ public final class TraceFidelity {
         List.copyOf(disagreements),
         (System.nanoTime() - start) / 1e9,
         modelNanos / 1e9,
-        retried);
+        retried,
+        List.copyOf(replyDisagreements));
   }
 
   /**

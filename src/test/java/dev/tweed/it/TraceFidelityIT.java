@@ -35,6 +35,7 @@ class TraceFidelityIT {
       System.out.printf(
           "seed %d: %d/%d flows agree, kernel verdicts %s, %d rules compared, %d sent again, %.1f s%n",
           seed, r.agreed(), r.flows(), r.verdicts(), r.rules(), r.retried(), r.seconds());
+      r.replyDisagreements().forEach(d -> System.out.println("reply differs: " + d));
       assertThat(r.disagreements()).as("flows where model and kernel differ").isEmpty();
       assertThat(r.verdicts().keySet())
           .as("the sample covers every verdict")
