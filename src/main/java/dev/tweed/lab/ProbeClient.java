@@ -62,10 +62,38 @@ public final class ProbeClient {
     }
   }
 
+  /**
+   * UDP probes send from ports below the kernel's ephemeral range, each a new one in turn. A
+   * kernel-chosen port may repeat the 5-tuple of an earlier probe whose conntrack entry is still
+   * alive (30 s, 120 s once both sides spoke): the new probe is then part of that old, allowed
+   * flow, and a policy applied since does not see a new connection. That is how conntrack-based
+   * policy works (Calico's too), but a probe must test a new connection.
+   */
+  private static final java.util.concurrent.atomic.AtomicInteger NEXT_UDP_PORT =
+      new java.util.concurrent.atomic.AtomicInteger(
+          java.util.concurrent.ThreadLocalRandom.current().nextInt(12000));
+
+  private static final int UDP_PORT_BASE = 20000;
+  private static final int UDP_PORTS = 12000;
+
+  private static void bindFresh(DatagramChannel d) throws IOException {
+    for (int attempt = 0; attempt < 20; attempt++) {
+      int p = UDP_PORT_BASE + Math.floorMod(NEXT_UDP_PORT.getAndIncrement(), UDP_PORTS);
+      try {
+        d.bind(new InetSocketAddress(p));
+        return;
+      } catch (java.net.BindException taken) {
+        // in use in this namespace: the next one
+      }
+    }
+    d.bind(null);
+  }
+
   private static String udp(String ip, int port, Duration timeout, String request)
       throws IOException {
     try (DatagramChannel d = DatagramChannel.open();
         Selector sel = Selector.open()) {
+      bindFresh(d);
       d.connect(new InetSocketAddress(ip, port));
       d.configureBlocking(false);
       d.register(sel, SelectionKey.OP_READ);
