@@ -278,6 +278,14 @@ class BgpIT {
         .isPositive()
         .isLessThan(Duration.ofSeconds(10).toNanos());
     assertThat(notReady).as("node NotReady").isPositive();
+    if (endpointsGone == 0) {
+      // Say why: the lab controller's log and the slices as they are.
+      Path log = LabLayout.of(tweed.lab()).logDir().resolve("controller.log");
+      List<String> lines = Files.readAllLines(log);
+      lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(System.out::println);
+      System.out.println(tweed.ok("lab", "get", "endpointslices", "-o", "json"));
+      System.out.println(tweed.ok("lab", "get", "nodes", "-o", "json"));
+    }
     assertThat(endpointsGone).as("endpoint not ready").isPositive();
     assertThat(proxiesDropped).as("proxies drop the endpoint").isPositive();
     // The Service still answers, from the remaining backends only.
