@@ -244,6 +244,7 @@ class BgpIT {
         notReady = now;
       }
       if (endpointsGone == 0 && !readyEndpoints().contains(web3)) {
+        // (addresses compared whole: 10.244.0.1 is a prefix of 10.244.0.129)
         endpointsGone = now;
       }
       if (proxiesDropped == 0
@@ -410,16 +411,24 @@ class BgpIT {
     }
   }
 
-  private String readyEndpoints() {
-    StringBuilder sb = new StringBuilder();
+  /** The addresses of ready endpoints, whole. */
+  private java.util.Set<String> readyEndpoints() {
+    java.util.Set<String> out = new java.util.TreeSet<>();
     for (JsonNode s :
         Json.parse(tweed.ok("lab", "get", "endpointslices", "-o", "json")).path("items")) {
       for (JsonNode ep : s.path("endpoints")) {
         if (ep.path("conditions").path("ready").asBoolean(true)) {
-          sb.append(ep.path("addresses")).append(' ');
+          ep.path("addresses").forEach(a -> out.add(a.asText()));
         }
       }
     }
-    return sb.toString();
+    return out;
+  }
+
+  /** Does a rule dump name {@code ip} as an address (not as the prefix of a longer one)? */
+  private static boolean mentions(String rules, String ip) {
+    return java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(ip) + "(?![0-9])")
+        .matcher(rules)
+        .find();
   }
 }
