@@ -251,7 +251,8 @@ class BgpIT {
           && others.stream()
               .noneMatch(
                   n ->
-                      Command.run(
+                      mentions(
+                          Command.run(
                               List.of(
                                   "ip",
                                   "netns",
@@ -259,8 +260,8 @@ class BgpIT {
                                   tweed.nodeNs(n),
                                   "iptables-save",
                                   "-t",
-                                  "nat"))
-                          .contains(web3))) {
+                                  "nat")),
+                          web3))) {
         proxiesDropped = now;
       }
       Thread.sleep(20);
