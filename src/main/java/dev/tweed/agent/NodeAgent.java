@@ -10,8 +10,9 @@ import dev.tweed.dataplane.DataplaneDiff;
 import dev.tweed.dataplane.IpTool;
 import dev.tweed.dataplane.NodeDataplaneDriver;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Entry;
-import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.datastore.StoreSyncer;
 import dev.tweed.datastore.Syncer;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
@@ -60,6 +61,8 @@ public final class NodeAgent implements AutoCloseable {
   private long proxyRevision = -1;
 
   private final AtomicBoolean ready = new AtomicBoolean();
+  private volatile boolean datastoreUp = true;
+  private final AtomicReference<String> datastoreError = new AtomicReference<>("");
   private final AtomicBoolean dirty = new AtomicBoolean(true);
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong repairs = new AtomicLong();
@@ -82,7 +85,7 @@ public final class NodeAgent implements AutoCloseable {
 
   public NodeAgent(AgentConfig config) {
     this.config = config;
-    this.store = new JournalDatastore(config.storeDir());
+    this.store = config.datastore().openStore();
     this.calc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp());
     this.bird =
         config.bgp()
@@ -92,7 +95,7 @@ public final class NodeAgent implements AutoCloseable {
     this.policy = new PolicySync(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
     this.syncer =
-        new Syncer(
+        new StoreSyncer(
             store,
             List.of(
                 ResourceKey.kindPrefix(NodeResource.KIND),
@@ -113,17 +116,21 @@ public final class NodeAgent implements AutoCloseable {
     // it).
     Files.writeString(Path.of("/proc/sys/net/ipv4/conf/all/route_localnet"), "1");
     syncer.start();
-    CniPlugin plugin = new CniPlugin(config.nodeName(), store, ready::get);
+    CniPlugin plugin = new CniPlugin(config.nodeName(), store, this::notReadyReason);
     socket = new AgentSocketServer(config.socket(), plugin, this::healthJson);
     LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
     long intervalMillis = config.resyncInterval().toMillis();
     while (running) {
+      boolean storeUp = checkDatastore();
       try {
+        // During an outage the cache is what the store said last: reconciling from it keeps the
+        // dataplane exactly as it was and still repairs drift.
         reconcileOnce();
-        lastError.set("");
-        ready.set(true);
+        lastError.set(storeUp ? "" : datastoreError.get());
+        ready.set(storeUp && syncer.connected());
       } catch (RuntimeException e) {
         lastError.set(e.getMessage());
+        ready.set(false);
         LOG.warn("event=reconcile-failed error=\"{}\"", e.getMessage());
       }
       try {
@@ -170,14 +177,64 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
+  /**
+   * Asks the store for its revision: the agent's liveness check of its datastore. When the store
+   * comes back after an outage, the syncer lists everything again (whatever its watch missed).
+   */
+  private boolean checkDatastore() {
+    try {
+      store.currentRevision();
+      if (!datastoreUp) {
+        LOG.info("event=datastore-reachable node={}", config.nodeName());
+        datastoreUp = true;
+        datastoreError.set("");
+        if (syncer instanceof StoreSyncer s) {
+          s.relist("reconnected");
+        }
+      }
+      return true;
+    } catch (DatastoreUnavailableException e) {
+      if (datastoreUp) {
+        LOG.warn(
+            "event=datastore-unreachable node={} action=keep-dataplane error=\"{}\"",
+            config.nodeName(),
+            e.getMessage());
+      }
+      datastoreUp = false;
+      datastoreError.set(e.getMessage());
+      if (syncer instanceof StoreSyncer s) {
+        s.markDisconnected();
+      }
+      return false;
+    }
+  }
+
+  /** Why CNI calls must wait, or empty when the agent is ready. */
+  private Optional<String> notReadyReason() {
+    if (ready.get()) {
+      return Optional.empty();
+    }
+    String why = datastoreError.get().isEmpty() ? lastError.get() : datastoreError.get();
+    return Optional.of(why.isEmpty() ? "starting" : why);
+  }
+
+  /** Whether the store still stands at {@code revision}; false if it cannot be asked. */
+  private boolean storeStillAt(long revision) {
+    try {
+      return store.currentRevision() == revision;
+    } catch (DatastoreUnavailableException e) {
+      return false;
+    }
+  }
+
   private void reconcileOnce() {
     dirty.set(false);
     long snapshotRevision = syncer.revision();
     NodeDataplane want = calc.calculate(clusterState());
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
-    // store has moved on, pod routes are not removed, and the next pass decides.
-    DataplaneDiff diff = driver.reconcile(want, () -> store.currentRevision() == snapshotRevision);
+    // store has moved on (or cannot be asked), pod routes are not removed; the next pass decides.
+    DataplaneDiff diff = driver.reconcile(want, () -> storeStillAt(snapshotRevision));
     syncBird();
     syncServices();
     syncPolicies();
@@ -195,8 +252,12 @@ public final class NodeAgent implements AutoCloseable {
     }
     ClusterState state = clusterState();
     BgpConfiguration bgp =
-        store
-            .get(ResourceKey.cluster(BgpConfiguration.KIND, BgpConfiguration.NAME).toString())
+        Optional.ofNullable(
+                syncer
+                    .snapshot()
+                    .get(
+                        ResourceKey.cluster(BgpConfiguration.KIND, BgpConfiguration.NAME)
+                            .toString()))
             .map(e -> BgpConfiguration.from(e.value()))
             .orElse(BgpConfiguration.defaults());
     try {
@@ -327,6 +388,8 @@ public final class NodeAgent implements AutoCloseable {
     var n = Json.object();
     n.put("node", config.nodeName());
     n.put("ready", ready.get());
+    n.put("datastore", config.datastore().kind());
+    n.put("datastoreReachable", datastoreUp);
     n.put("datastoreRevision", syncer.revision());
     n.put("reconciles", reconciles.get());
     n.put("repairs", repairs.get());

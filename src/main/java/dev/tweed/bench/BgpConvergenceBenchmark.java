@@ -1,7 +1,6 @@
 package dev.tweed.bench;
 
 import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
@@ -29,7 +28,7 @@ public final class BgpConvergenceBenchmark {
   public record Result(String setting, double withdrawnMs, double reconvergedMs) {}
 
   public Result run(String setting, BgpConfiguration bgp, int rounds) throws Exception {
-    try (Datastore store = new JournalDatastore(lab.layout().storeDir())) {
+    try (Datastore store = dev.tweed.lab.LabStores.open(lab.layout())) {
       store.put(bgp.key().toString(), bgp.toJson());
     }
     awaitApplied(bgp);

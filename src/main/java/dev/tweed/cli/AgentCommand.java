@@ -2,8 +2,11 @@ package dev.tweed.cli;
 
 import dev.tweed.agent.AgentConfig;
 import dev.tweed.agent.NodeAgent;
+import dev.tweed.datastore.DatastoreSpec;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -14,8 +17,25 @@ public final class AgentCommand implements Callable<Integer> {
   @Option(names = "--node", required = true, description = "This node's name.")
   String node;
 
-  @Option(names = "--store", required = true, description = "Embedded datastore directory.")
+  @Option(
+      names = "--datastore",
+      defaultValue = "embedded",
+      description = "embedded (--store DIR) | etcd (--etcd-endpoints) | kubernetes (--kubeconfig)")
+  String datastore;
+
+  @Option(names = "--store", description = "Embedded datastore directory.")
   Path store;
+
+  @Option(
+      names = "--etcd-endpoints",
+      split = ",",
+      description = "etcd members' client URLs, comma-separated (http://IP:2379,...).")
+  List<String> etcdEndpoints = List.of();
+
+  @Option(
+      names = "--kubeconfig",
+      description = "Kubeconfig for --datastore kubernetes (default: in-cluster service account).")
+  Path kubeconfig;
 
   @Option(
       names = "--socket",
@@ -59,7 +79,18 @@ public final class AgentCommand implements Callable<Integer> {
     NodeAgent agent =
         new NodeAgent(
             new AgentConfig(
-                node, store, socket, interval, clusterCidr, serviceCidr, proxyMode, routing));
+                node,
+                new DatastoreSpec(
+                    datastore,
+                    Optional.ofNullable(store),
+                    etcdEndpoints,
+                    Optional.ofNullable(kubeconfig)),
+                socket,
+                interval,
+                clusterCidr,
+                serviceCidr,
+                proxyMode,
+                routing));
     Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
     agent.run();
     return 0;

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabNetconf;
@@ -51,6 +50,7 @@ import picocli.CommandLine.Parameters;
       LabPolicyCommands.Conformance.class,
       LabCommand.Capture.class,
       LabBgpCommands.class,
+      LabEtcdCommands.class,
       LabCommand.NodeCmd.class
     })
 public final class LabCommand {
@@ -65,7 +65,7 @@ public final class LabCommand {
   }
 
   static Datastore store(Lab lab) {
-    return new JournalDatastore(lab.layout().storeDir());
+    return dev.tweed.lab.LabStores.open(lab.layout());
   }
 
   @Command(name = "up", description = "Build the lab and start its agents.")
@@ -95,6 +95,18 @@ public final class LabCommand {
     String proxy;
 
     @Option(
+        names = "--datastore",
+        defaultValue = "embedded",
+        description =
+            "Where the lab keeps its state: embedded (a journal) | etcd (a real cluster).")
+    String datastore;
+
+    @Option(
+        names = "--etcd-members",
+        description = "With --datastore etcd: members, one per namespace (default 3).")
+    Integer etcdMembers;
+
+    @Option(
         names = {"-f", "--filename"},
         description = "Resources to apply once the lab is up.")
     Path file;
@@ -106,7 +118,8 @@ public final class LabCommand {
         LabResources.read(file); // refuse a bad file before building anything
       }
       try {
-        l.up(nodes, routing, proxy, routeReflectors);
+        int members = etcdMembers != null ? etcdMembers : datastore.equals("etcd") ? 3 : 0;
+        l.up(nodes, routing, proxy, routeReflectors, datastore, members);
       } catch (IllegalStateException alreadyUp) {
         throw alreadyUp;
       } catch (Exception e) {

@@ -1,6 +1,5 @@
 package dev.tweed.cli;
 
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.EndpointSliceController;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LoadBalancerRouteController;
@@ -30,7 +29,7 @@ public final class LabControllerCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     LabLayout layout = lab.layout();
-    JournalDatastore store = new JournalDatastore(layout.storeDir());
+    dev.tweed.datastore.Datastore store = dev.tweed.lab.LabStores.open(layout);
     PodController controller = new PodController(layout, store);
     EndpointSliceController slices = new EndpointSliceController(store);
     LoadBalancerRouteController loadBalancers = new LoadBalancerRouteController(layout, store);

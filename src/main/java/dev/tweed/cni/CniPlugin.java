@@ -13,7 +13,6 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +24,9 @@ public final class CniPlugin {
   private static final Logger LOG = LoggerFactory.getLogger(CniPlugin.class);
   private final String node;
   private final Datastore store;
-  private final BooleanSupplier ready;
+
+  /** Why the agent cannot take pods now (empty when it can). */
+  private final java.util.function.Supplier<Optional<String>> unready;
 
   /**
    * Calls for one attachment are serialised; striping keeps the lock table bounded however many
@@ -33,10 +34,11 @@ public final class CniPlugin {
    */
   private final ReentrantLock[] attachmentLocks = new ReentrantLock[64];
 
-  public CniPlugin(String node, Datastore store, BooleanSupplier ready) {
+  public CniPlugin(
+      String node, Datastore store, java.util.function.Supplier<Optional<String>> unready) {
     this.node = node;
     this.store = store;
-    this.ready = ready;
+    this.unready = unready;
     for (int i = 0; i < attachmentLocks.length; i++) {
       attachmentLocks[i] = new ReentrantLock();
     }
@@ -47,14 +49,20 @@ public final class CniPlugin {
 
   public Response handle(CniRequest req) {
     try {
-      return switch (req.command()) {
-        case VERSION -> ok(versionJson());
-        case ADD -> underAttachmentLock(req, () -> add(req));
-        case DEL -> underAttachmentLock(req, () -> del(req));
-        case CHECK -> underAttachmentLock(req, () -> check(req));
-        case STATUS -> status();
-        case GC -> gc(req);
-      };
+      try {
+        return switch (req.command()) {
+          case VERSION -> ok(versionJson());
+          case ADD -> underAttachmentLock(req, () -> add(req));
+          case DEL -> underAttachmentLock(req, () -> del(req));
+          case CHECK -> underAttachmentLock(req, () -> check(req));
+          case STATUS -> status();
+          case GC -> gc(req);
+        };
+      } catch (dev.tweed.datastore.DatastoreUnavailableException e) {
+        // The runtime retries a sandbox whose ADD said "try again later"; it must not hang.
+        throw new CniException(
+            CniException.TRY_AGAIN_LATER, "tweed agent on " + node + ": " + e.getMessage());
+      }
     } catch (CniException e) {
       LOG.warn(
           "event=cni-error command={} container={} code={} msg=\"{}\" details=\"{}\"",
@@ -92,9 +100,11 @@ public final class CniPlugin {
 
   private Response add(CniRequest req) throws CniException {
     long t0 = System.nanoTime();
-    if (!ready.getAsBoolean()) {
+    Optional<String> notReady = unready.get();
+    if (notReady.isPresent()) {
       throw new CniException(
-          CniException.TRY_AGAIN_LATER, "tweed agent on " + node + " is not ready yet");
+          CniException.TRY_AGAIN_LATER,
+          "tweed agent on " + node + " is not ready: " + notReady.get());
     }
     IpamPool pool = poolOf(req.config());
     int mtu = req.config().path("mtu").asInt(1450);
@@ -217,9 +227,11 @@ public final class CniPlugin {
   }
 
   private Response status() throws CniException {
-    if (!ready.getAsBoolean()) {
+    Optional<String> notReady = unready.get();
+    if (notReady.isPresent()) {
       throw new CniException(
-          CniException.NOT_AVAILABLE, "tweed agent on " + node + " is not ready");
+          CniException.NOT_AVAILABLE,
+          "tweed agent on " + node + " is not ready: " + notReady.get());
     }
     return ok("");
   }

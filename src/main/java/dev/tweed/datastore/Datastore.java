@@ -34,9 +34,26 @@ public interface Datastore extends AutoCloseable {
 
   /**
    * Delivers, in order, every change under {@code prefix} after {@code afterRevision}, batched;
-   * stops when the returned handle is closed.
+   * stops when the returned handle is closed. A store that loses its connection resumes the watch
+   * by itself; a watch that cannot continue (its revision was compacted) calls {@code onBroken}
+   * once and delivers nothing more.
    */
-  AutoCloseable watch(String prefix, long afterRevision, Consumer<List<Event>> onEvents);
+  AutoCloseable watch(
+      String prefix,
+      long afterRevision,
+      Consumer<List<Event>> onEvents,
+      Consumer<WatchBrokenException> onBroken);
+
+  /** A watch whose end is only logged: for callers that re-list on their own schedule. */
+  default AutoCloseable watch(String prefix, long afterRevision, Consumer<List<Event>> onEvents) {
+    return watch(
+        prefix,
+        afterRevision,
+        onEvents,
+        broken ->
+            org.slf4j.LoggerFactory.getLogger(Datastore.class)
+                .warn("event=watch-broken prefix={} error=\"{}\"", prefix, broken.getMessage()));
+  }
 
   default long put(String key, JsonNode value) {
     try {

@@ -196,8 +196,13 @@ public final class JournalDatastore implements Datastore {
     history.add(event);
   }
 
+  /** The journal keeps its whole history, so its watches never break. */
   @Override
-  public AutoCloseable watch(String prefix, long afterRevision, Consumer<List<Event>> onEvents) {
+  public AutoCloseable watch(
+      String prefix,
+      long afterRevision,
+      Consumer<List<Event>> onEvents,
+      Consumer<WatchBrokenException> onBroken) {
     Watcher w = new Watcher(prefix, new long[] {afterRevision}, onEvents);
     watchers.add(w);
     deliver();

@@ -1,90 +1,26 @@
 package dev.tweed.datastore;
 
-import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Keeps a cache of the resources under some key prefixes: one list, then a watch from the list's
- * revision, as Felix's syncer and client-go's informers do. Tells its listener after each batch of
- * changes.
+ * What the calculation graph reads: a cache of resources by resource key ({@code Kind/name}, {@code
+ * Kind/namespace/name}), Kubernetes-shaped JSON, kept current by list+watch. It does not say where
+ * the resources come from: {@link StoreSyncer} follows a {@link Datastore} (the embedded journal or
+ * etcd), {@code KubernetesSyncer} follows an API server with informers.
  */
-public final class Syncer implements AutoCloseable {
-  private final Datastore store;
-  private final List<String> prefixes;
-  private final Runnable onChange;
-  private final TreeMap<String, Entry> cache = new TreeMap<>();
-  private final AtomicLong revision = new AtomicLong();
-  private AutoCloseable watch;
+public interface Syncer extends AutoCloseable {
+  /** Lists, then keeps following; tells the listener given at construction after each change. */
+  void start();
 
-  public Syncer(Datastore store, List<String> prefixes, Runnable onChange) {
-    this.store = store;
-    this.prefixes = List.copyOf(prefixes);
-    this.onChange = onChange;
-  }
-
-  public void start() {
-    Listing all = store.list("");
-    synchronized (this) {
-      for (Entry e : all.entries()) {
-        if (wanted(e.key())) {
-          cache.put(e.key(), e);
-        }
-      }
-      revision.set(all.revision());
-    }
-    watch = store.watch("", all.revision(), this::apply);
-    onChange.run();
-  }
-
-  private void apply(List<Event> events) {
-    boolean changed = false;
-    synchronized (this) {
-      for (Event ev : events) {
-        if (wanted(ev.entry().key())) {
-          changed = true;
-          if (ev.type() == Event.Type.PUT) {
-            cache.put(ev.entry().key(), ev.entry());
-          } else {
-            cache.remove(ev.entry().key());
-          }
-        }
-        revision.set(ev.revision());
-      }
-    }
-    if (changed) {
-      onChange.run();
-    }
-  }
-
-  private boolean wanted(String key) {
-    for (String p : prefixes) {
-      if (key.startsWith(p)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** The revision the cache reflects. */
-  public long revision() {
-    return revision.get();
-  }
+  /** A monotonic counter of the changes the cache reflects: a new value means new inputs. */
+  long revision();
 
   /** A consistent copy of the cache. */
-  public synchronized Map<String, Entry> snapshot() {
-    return Map.copyOf(cache);
-  }
+  Map<String, Entry> snapshot();
+
+  /** True while the source answers; false during an outage (the cache is kept as it was). */
+  boolean connected();
 
   @Override
-  public void close() {
-    try {
-      if (watch != null) {
-        watch.close();
-      }
-    } catch (Exception ignored) {
-      // Closing a local watch does not fail.
-    }
-  }
+  void close();
 }

@@ -2,7 +2,6 @@ package dev.tweed.lab;
 
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
@@ -54,6 +53,28 @@ public final class Lab {
    *     with them only; 0 for a full mesh
    */
   public void up(int nodes, String routing, String proxy, int routeReflectors) throws IOException {
+    up(nodes, routing, proxy, routeReflectors, "embedded", 0);
+  }
+
+  /**
+   * @param datastore {@code embedded} (a journal on disk) or {@code etcd} (a real etcd cluster of
+   *     {@code etcdMembers} members, one per namespace, on the underlay)
+   */
+  public void up(
+      int nodes,
+      String routing,
+      String proxy,
+      int routeReflectors,
+      String datastore,
+      int etcdMembers)
+      throws IOException {
+    if (!datastore.equals("embedded") && !datastore.equals("etcd")) {
+      throw new IllegalArgumentException("--datastore must be embedded or etcd, got " + datastore);
+    }
+    if (datastore.equals("etcd") ? etcdMembers < 1 || etcdMembers > 7 : etcdMembers != 0) {
+      throw new IllegalArgumentException(
+          "--etcd-members must be between 1 and 7, with --datastore etcd");
+    }
     if (!proxy.equals("iptables") && !proxy.equals("nftables")) {
       throw new IllegalArgumentException("--proxy must be iptables or nftables, got " + proxy);
     }
@@ -73,11 +94,15 @@ public final class Lab {
       throw new IllegalStateException(
           "lab '" + layout.name() + "' is already up (or left over); run 'tweed lab down' first");
     }
-    LabState state = new LabState(nodes, routing, proxy, java.util.Map.of());
+    LabState state =
+        new LabState(nodes, routing, proxy, datastore, etcdMembers, java.util.Map.of());
     state.write(layout);
     buildFabric();
     for (int i = 1; i <= nodes; i++) {
       buildNode(i);
+    }
+    if (state.etcd()) {
+      state = startEtcd(state);
     }
     out.printf(
         "underlay %s.0/%d: router %s, %d nodes%n",
@@ -86,7 +111,7 @@ public final class Lab {
         LabLayout.ROUTER_IP,
         nodes);
     CniInstaller.install(layout.cniBinDir());
-    try (Datastore store = new JournalDatastore(layout.storeDir())) {
+    try (Datastore store = LabStores.open(layout, state)) {
       for (int i = 1; i <= nodes; i++) {
         NodeResource n = new NodeResource(LabLayout.nodeName(i), LabLayout.nodeIp(i));
         store.put(n.key().toString(), n.toJson());
@@ -124,8 +149,73 @@ public final class Lab {
                     : routeReflectors + " route reflector" + (routeReflectors == 1 ? "" : "s"))
                 + ")";
     out.printf(
-        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s service proxy%n",
-        nodes, LabLayout.POD_CIDR, LabLayout.BLOCK_SIZE, mode, proxy);
+        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s service proxy, %s%n",
+        nodes,
+        LabLayout.POD_CIDR,
+        LabLayout.BLOCK_SIZE,
+        mode,
+        proxy,
+        state.etcd()
+            ? "state in etcd (" + etcdMembers + " member" + (etcdMembers == 1 ? ")" : "s)")
+            : "state in the embedded store");
+  }
+
+  /** The etcd members: a namespace each on the underlay, started together, awaited healthy. */
+  private LabState startEtcd(LabState state) {
+    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    for (int i = 1; i <= state.etcdMembers(); i++) {
+      String ns = layout.etcdNs(i);
+      Namespaces.add(ns);
+      String port = LabLayout.etcdMemberName(i);
+      Namespaces.batch(
+          layout.fabricNs(),
+          List.of(
+              "link add " + port + " type veth peer name eth0 netns " + ns,
+              "link set " + port + " master " + LabLayout.BRIDGE + " up"));
+      Namespaces.batch(
+          ns,
+          List.of(
+              "link set lo up",
+              "addr add "
+                  + LabLayout.etcdIp(i)
+                  + "/"
+                  + LabLayout.UNDERLAY_PREFIX_LENGTH
+                  + " dev eth0",
+              "link set eth0 up"));
+    }
+    for (EtcdCluster.Member m : cluster.members()) {
+      state = state.withPid("etcd/" + m.name(), cluster.start(m));
+      state.write(layout);
+    }
+    try (var store = (dev.tweed.datastore.EtcdDatastore) LabStores.open(layout, state)) {
+      EtcdCluster.awaitHealthy(store, state.etcdMembers(), Duration.ofSeconds(60));
+    }
+    out.printf(
+        "etcd: %d members on %s%n", state.etcdMembers(), String.join(",", cluster.clientUrls()));
+    return state;
+  }
+
+  /** Stops one etcd member (SIGTERM, or SIGKILL with {@code kill}); its data stays. */
+  public LabState stopEtcdMember(LabState state, String member, boolean kill) {
+    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    EtcdCluster.Member m = cluster.member(member);
+    cluster.stop(state.pids().getOrDefault("etcd/" + member, 0L), m, kill);
+    LabState next = state.withoutPid("etcd/" + member);
+    next.write(layout);
+    return next;
+  }
+
+  /** Starts a stopped etcd member again; it rejoins from its data directory. */
+  public LabState startEtcdMember(LabState state, String member) {
+    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    EtcdCluster.Member m = cluster.member(member);
+    long old = state.pids().getOrDefault("etcd/" + member, 0L);
+    if (cluster.running(old, m)) {
+      throw new IllegalStateException("etcd member " + member + " is already running");
+    }
+    LabState next = state.withPid("etcd/" + member, cluster.start(m));
+    next.write(layout);
+    return next;
   }
 
   private void buildFabric() {
@@ -202,31 +292,44 @@ public final class Lab {
   }
 
   public LabState startAgent(LabState state, String node) {
+    List<String> storeArgs =
+        state.etcd()
+            ? List.of(
+                "--datastore",
+                "etcd",
+                "--etcd-endpoints",
+                String.join(",", EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls()))
+            : List.of("--store", layout.storeDir().toString());
+    List<String> args = new ArrayList<>(List.of("agent", "--node", node));
+    args.addAll(storeArgs);
     long pid =
         LabProcesses.startDaemon(
             Optional.of(layout.nodeNs(node)),
-            List.of(
-                "agent",
-                "--node",
-                node,
-                "--store",
-                layout.storeDir().toString(),
-                "--socket",
-                layout.agentSocket(node).toString(),
-                "--cluster-cidr",
-                LabLayout.POD_CIDR,
-                "--service-cidr",
-                ServiceAllocator.SERVICE_CIDR.toString(),
-                "--proxy-mode",
-                state.proxy(),
-                "--routing",
-                state.routing(),
-                "--lab-marker",
-                "lab=" + layout.name()),
+            concat(
+                args,
+                List.of(
+                    "--socket",
+                    layout.agentSocket(node).toString(),
+                    "--cluster-cidr",
+                    LabLayout.POD_CIDR,
+                    "--service-cidr",
+                    ServiceAllocator.SERVICE_CIDR.toString(),
+                    "--proxy-mode",
+                    state.proxy(),
+                    "--routing",
+                    state.routing(),
+                    "--lab-marker",
+                    "lab=" + layout.name())),
             layout.logDir().resolve(node + "-agent.log"));
     LabState next = state.withPid("agent/" + node, pid);
     next.write(layout);
     return next;
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    List<String> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
   }
 
   public void awaitAgentsReady(int nodes) {
@@ -295,6 +398,12 @@ public final class Lab {
     for (long pid : pids) {
       LabProcesses.stop(pid, marker, false);
     }
+    // etcd members last: the agents above no longer need them. Found by their data directories.
+    java.util.Set<Long> members = new java.util.TreeSet<>(EtcdCluster.findUnder(layout.dir()));
+    for (long pid : members) {
+      EtcdCluster.stopLeftover(pid, layout.dir());
+    }
+    pids.addAll(members);
     // BIRD daemons whose agent was killed before it could stop them.
     for (int i = 1; i <= state.map(LabState::nodes).orElse(0); i++) {
       String node = LabLayout.nodeName(i);

@@ -56,6 +56,23 @@ public record LabLayout(String name, Path dir) {
     return UNDERLAY_PREFIX + (10 + i);
   }
 
+  /** etcd member {@code i} (from 1): its namespace, its underlay address, its data. */
+  public String etcdNs(int i) {
+    return prefix() + "etcd-" + i;
+  }
+
+  public static String etcdMemberName(int i) {
+    return "etcd-" + i;
+  }
+
+  public static String etcdIp(int i) {
+    return UNDERLAY_PREFIX + (240 + i);
+  }
+
+  public Path etcdDataDir(int i) {
+    return dir.resolve("etcd").resolve(etcdMemberName(i));
+  }
+
   public Path storeDir() {
     return dir.resolve("store");
   }

@@ -29,6 +29,8 @@ public final class LabProcesses {
     return List.of(
         java,
         "--enable-native-access=ALL-UNNAMED",
+        // Netty (under jetcd) still allocates through sun.misc.Unsafe; allowed without a warning.
+        "--sun-misc-unsafe-memory-access=allow",
         "-Xmx128m",
         "-XX:+UseSerialGC",
         // C1 alone: on a 2-core node, C2 compiler threads compete with the CNI calls they would
@@ -41,10 +43,19 @@ public final class LabProcesses {
 
   /** Starts {@code tweed ARGS...} detached (own session), optionally inside a namespace. */
   public static long startDaemon(Optional<String> netns, List<String> tweedArgs, Path log) {
+    List<String> command = new ArrayList<>(javaCommand());
+    command.addAll(tweedArgs);
+    return startDetached(netns, command, log);
+  }
+
+  /**
+   * Starts {@code command} detached (own session), optionally inside a namespace; the PID is the
+   * command's own, since {@code setsid} and {@code ip netns exec} exec rather than fork.
+   */
+  public static long startDetached(Optional<String> netns, List<String> command, Path log) {
     List<String> argv = new ArrayList<>(List.of("setsid"));
     netns.ifPresent(ns -> argv.addAll(List.of("ip", "netns", "exec", ns)));
-    argv.addAll(javaCommand());
-    argv.addAll(tweedArgs);
+    argv.addAll(command);
     try {
       Files.createDirectories(log.getParent());
       ProcessBuilder pb = new ProcessBuilder(argv);
@@ -63,18 +74,26 @@ public final class LabProcesses {
    * a stranger is never signalled.
    */
   public static boolean isOurs(long pid, String labMarker) {
+    return argv(pid).map(argv -> isTweedDaemon(argv, labMarker)).orElse(false);
+  }
+
+  /** A process's argv, if it still exists. */
+  public static Optional<List<String>> argv(long pid) {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
-      List<String> argv =
-          List.of(new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0"));
-      int m = argv.indexOf("--lab-marker");
-      return argv.contains("dev.tweed.cli.TweedCommand")
-          && m >= 0
-          && m + 1 < argv.size()
-          && argv.get(m + 1).equals(labMarker);
+      return Optional.of(
+          List.of(new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0")));
     } catch (IOException e) {
-      return false;
+      return Optional.empty();
     }
+  }
+
+  private static boolean isTweedDaemon(List<String> argv, String labMarker) {
+    int m = argv.indexOf("--lab-marker");
+    return argv.contains("dev.tweed.cli.TweedCommand")
+        && m >= 0
+        && m + 1 < argv.size()
+        && argv.get(m + 1).equals(labMarker);
   }
 
   /**
@@ -82,11 +101,16 @@ public final class LabProcesses {
    * daemon and recording its PID leaves one behind.
    */
   public static List<Long> findUnrecorded(String labMarker) {
+    return find(pid -> isOurs(pid, labMarker));
+  }
+
+  /** Every process for which {@code ours} holds. */
+  public static List<Long> find(java.util.function.LongPredicate ours) {
     List<Long> out = new ArrayList<>();
     try (var dirs = Files.list(Path.of("/proc"))) {
       for (Path d : dirs.toList()) {
         String name = d.getFileName().toString();
-        if (name.chars().allMatch(Character::isDigit) && isOurs(Long.parseLong(name), labMarker)) {
+        if (name.chars().allMatch(Character::isDigit) && ours.test(Long.parseLong(name))) {
           out.add(Long.parseLong(name));
         }
       }
@@ -98,7 +122,12 @@ public final class LabProcesses {
 
   /** Ends the process: SIGTERM (or SIGKILL when {@code kill}), then waits; SIGKILL after 10 s. */
   public static void stop(long pid, String labMarker, boolean kill) {
-    if (!isOurs(pid, labMarker)) {
+    stop(pid, p -> isOurs(p, labMarker), kill);
+  }
+
+  /** Ends the process if {@code ours} still recognises it: the same steps as above. */
+  public static void stop(long pid, java.util.function.LongPredicate ours, boolean kill) {
+    if (!ours.test(pid)) {
       return;
     }
     Optional<ProcessHandle> h = ProcessHandle.of(pid);

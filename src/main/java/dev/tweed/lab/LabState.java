@@ -13,24 +13,39 @@ import java.util.TreeMap;
 
 /**
  * What a lab has started, written before each step takes effect so that {@code lab down} can undo a
- * crashed or half-finished {@code up}: the node count, the routing mode, and the PID of every
- * process the lab started (by role).
+ * crashed or half-finished {@code up}: the node count, the routing mode, the datastore ({@code
+ * embedded}, or {@code etcd} with its member count), and the PID of every process the lab started
+ * (by role).
  */
-public record LabState(int nodes, String routing, String proxy, Map<String, Long> pids) {
+public record LabState(
+    int nodes,
+    String routing,
+    String proxy,
+    String datastore,
+    int etcdMembers,
+    Map<String, Long> pids) {
   public LabState {
     pids = Map.copyOf(pids);
+  }
+
+  public LabState(int nodes, String routing, String proxy, Map<String, Long> pids) {
+    this(nodes, routing, proxy, "embedded", 0, pids);
+  }
+
+  public boolean etcd() {
+    return datastore.equals("etcd");
   }
 
   public LabState withPid(String role, long pid) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.put(role, pid);
-    return new LabState(nodes, routing, proxy, m);
+    return new LabState(nodes, routing, proxy, datastore, etcdMembers, m);
   }
 
   public LabState withoutPid(String role) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.remove(role);
-    return new LabState(nodes, routing, proxy, m);
+    return new LabState(nodes, routing, proxy, datastore, etcdMembers, m);
   }
 
   public static Optional<LabState> read(LabLayout layout) {
@@ -46,6 +61,8 @@ public record LabState(int nodes, String routing, String proxy, Map<String, Long
               n.path("nodes").asInt(),
               n.path("routing").asText(),
               n.path("proxy").asText("iptables"),
+              n.path("datastore").asText("embedded"),
+              n.path("etcdMembers").asInt(0),
               pids));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + layout.stateFile(), e);
@@ -57,6 +74,8 @@ public record LabState(int nodes, String routing, String proxy, Map<String, Long
     n.put("nodes", nodes);
     n.put("routing", routing);
     n.put("proxy", proxy);
+    n.put("datastore", datastore);
+    n.put("etcdMembers", etcdMembers);
     ObjectNode p = n.putObject("pids");
     pids.forEach(p::put);
     try {

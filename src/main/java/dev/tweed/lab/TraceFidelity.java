@@ -3,7 +3,6 @@ package dev.tweed.lab;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.kernel.NetnsDump;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
@@ -72,7 +71,7 @@ public final class TraceFidelity {
     LabLayout layout = lab.layout();
     TraceWorld world;
     List<Flow> flows;
-    try (Datastore store = new JournalDatastore(layout.storeDir())) {
+    try (Datastore store = LabStores.open(layout)) {
       world = LabCapture.world(layout, store);
       flows = flows(layout, store, seed, count);
     }
@@ -137,7 +136,7 @@ public final class TraceFidelity {
    * agent has programmed the latest revision, so that the rules do not move under the flows.
    */
   public static void settle(Lab lab, int nodes) throws InterruptedException {
-    try (Datastore store = new JournalDatastore(lab.layout().storeDir())) {
+    try (Datastore store = LabStores.open(lab.layout())) {
       while (true) {
         long revision = store.currentRevision();
         lab.awaitPoliciesSynced(nodes, revision, Duration.ofSeconds(60));

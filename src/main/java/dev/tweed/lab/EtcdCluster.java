@@ -1,0 +1,188 @@
+package dev.tweed.lab;
+
+import dev.tweed.datastore.EtcdDatastore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * A real etcd cluster (Debian's etcd-server), one member per network namespace. Members are
+ * detached processes found again by their data directory, so a member is only ever signalled while
+ * its command line still names that directory.
+ */
+public final class EtcdCluster {
+  /** One member: where it runs and listens (lab addresses only), and where it keeps its data. */
+  public record Member(
+      String name, String netns, String ip, int clientPort, int peerPort, Path dataDir) {
+    public String clientUrl() {
+      return "http://" + ip + ":" + clientPort;
+    }
+
+    String peerUrl() {
+      return "http://" + ip + ":" + peerPort;
+    }
+  }
+
+  private final List<Member> members;
+  private final String token;
+  private final Path logDir;
+
+  public EtcdCluster(List<Member> members, String token, Path logDir) {
+    this.members = List.copyOf(members);
+    this.token = token;
+    this.logDir = logDir;
+  }
+
+  /** The lab's members: {@code etcd-N} in {@code tw-LAB-etcd-N} on 172.31.0.(240+N). */
+  public static EtcdCluster ofLab(LabLayout layout, int count) {
+    List<Member> members = new ArrayList<>();
+    for (int i = 1; i <= count; i++) {
+      members.add(
+          new Member(
+              LabLayout.etcdMemberName(i),
+              layout.etcdNs(i),
+              LabLayout.etcdIp(i),
+              2379,
+              2380,
+              layout.etcdDataDir(i)));
+    }
+    return new EtcdCluster(members, "tw-" + layout.name(), layout.logDir());
+  }
+
+  public List<Member> members() {
+    return members;
+  }
+
+  public Member member(String name) {
+    return members.stream()
+        .filter(m -> m.name().equals(name))
+        .findFirst()
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "no etcd member "
+                        + name
+                        + "; members: "
+                        + members.stream().map(Member::name).collect(Collectors.joining(", "))));
+  }
+
+  public List<String> clientUrls() {
+    return members.stream().map(Member::clientUrl).toList();
+  }
+
+  /**
+   * The member's command line. Election timing is etcd's default (100 ms heartbeats, 1 s election
+   * timeout), and history beyond the last 10,000 revisions is compacted as a production cluster
+   * would be, so watchers meet compaction for real.
+   */
+  List<String> command(Member m) {
+    String cluster =
+        members.stream().map(x -> x.name() + "=" + x.peerUrl()).collect(Collectors.joining(","));
+    return List.of(
+        "etcd",
+        "--name",
+        m.name(),
+        "--data-dir",
+        m.dataDir().toString(),
+        "--listen-client-urls",
+        m.clientUrl(),
+        "--advertise-client-urls",
+        m.clientUrl(),
+        "--listen-peer-urls",
+        m.peerUrl(),
+        "--initial-advertise-peer-urls",
+        m.peerUrl(),
+        "--initial-cluster",
+        cluster,
+        "--initial-cluster-state",
+        "new",
+        "--initial-cluster-token",
+        token,
+        "--heartbeat-interval",
+        "100",
+        "--election-timeout",
+        "1000",
+        "--auto-compaction-mode",
+        "revision",
+        "--auto-compaction-retention",
+        "10000",
+        "--logger",
+        "zap");
+  }
+
+  /** Starts the member (a restarted member finds its data directory and rejoins); its PID. */
+  public long start(Member m) {
+    try {
+      java.nio.file.Files.createDirectories(m.dataDir().getParent());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return LabProcesses.startDetached(
+        Optional.of(m.netns()), command(m), logDir.resolve(m.name() + ".log"));
+  }
+
+  /** Ends the member's process: SIGTERM, or SIGKILL with {@code kill}. */
+  public void stop(long pid, Member m, boolean kill) {
+    LabProcesses.stop(pid, p -> isMember(p, m.dataDir()), kill);
+  }
+
+  public boolean running(long pid, Member m) {
+    return isMember(pid, m.dataDir()) && LabProcesses.isRunning(pid);
+  }
+
+  /** An etcd process whose data directory is {@code dataDir}. */
+  static boolean isMember(long pid, Path dataDir) {
+    return dataDirOf(pid).filter(dataDir::equals).isPresent();
+  }
+
+  /** etcd processes of any member under {@code dir}, whether or not a state file lists them. */
+  static List<Long> findUnder(Path dir) {
+    return LabProcesses.find(pid -> dataDirOf(pid).filter(d -> d.startsWith(dir)).isPresent());
+  }
+
+  /** The data directory of an etcd process, or empty for any other process. */
+  private static Optional<Path> dataDirOf(long pid) {
+    return LabProcesses.argv(pid)
+        .flatMap(
+            argv -> {
+              int d = argv.indexOf("--data-dir");
+              boolean etcd =
+                  !argv.isEmpty() && Path.of(argv.get(0)).getFileName().toString().equals("etcd");
+              return etcd && d >= 0 && d + 1 < argv.size()
+                  ? Optional.of(Path.of(argv.get(d + 1)))
+                  : Optional.empty();
+            });
+  }
+
+  /** Ends a leftover member found by {@link #findUnder}. */
+  static void stopLeftover(long pid, Path dir) {
+    LabProcesses.stop(pid, p -> findUnder(dir).contains(p), false);
+  }
+
+  /** Waits until every member answers and they agree on a leader. */
+  public static void awaitHealthy(EtcdDatastore store, int members, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      List<EtcdDatastore.MemberStatus> status = store.memberStatus();
+      long healthy = status.stream().filter(EtcdDatastore.MemberStatus::healthy).count();
+      boolean oneLeader =
+          status.stream()
+                  .filter(EtcdDatastore.MemberStatus::healthy)
+                  .map(EtcdDatastore.MemberStatus::leaderId)
+                  .distinct()
+                  .count()
+              == 1;
+      if (healthy == members && oneLeader && status.get(0).leaderId() != 0) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(
+            "etcd cluster not healthy after " + timeout.toSeconds() + " s: " + status);
+      }
+      LabProcesses.sleep(100);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+package dev.tweed.lab;
+
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.EtcdDatastore;
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.sys.NetworkNamespace;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Opens the datastore a lab keeps its state in, for processes in the host's namespace (the CLI, the
+ * lab controller): the journal on disk, or the lab's etcd cluster reached from inside the router's
+ * namespace, since the host has no route to the lab.
+ */
+public final class LabStores {
+  /** How long one datastore call may take before it counts as unreachable. */
+  public static final Duration TIMEOUT = Duration.ofSeconds(3);
+
+  private LabStores() {}
+
+  public static Datastore open(LabLayout layout) {
+    return open(
+        layout,
+        LabState.read(layout).orElse(new LabState(0, "vxlan", "iptables", java.util.Map.of())));
+  }
+
+  public static Datastore open(LabLayout layout, LabState state) {
+    if (!state.etcd()) {
+      return new JournalDatastore(layout.storeDir());
+    }
+    return EtcdDatastore.connect(
+        EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls(),
+        Optional.of(NetworkNamespace.pathOf(layout.routerNs())),
+        TIMEOUT);
+  }
+}
