@@ -58,7 +58,7 @@ public final class NodeAgent implements AutoCloseable {
   private volatile long policyRevision = -1;
 
   /** The datastore revision the service rules were last synced from (-1: never). */
-  private long proxyRevision = -1;
+  private volatile long proxyRevision = -1;
 
   private final AtomicBoolean ready = new AtomicBoolean();
   private volatile boolean datastoreUp = true;
@@ -126,8 +126,9 @@ public final class NodeAgent implements AutoCloseable {
         // During an outage the cache is what the store said last: reconciling from it keeps the
         // dataplane exactly as it was and still repairs drift.
         reconcileOnce();
-        lastError.set(storeUp ? "" : datastoreError.get());
-        ready.set(storeUp && syncer.connected());
+        lastError.set(
+            storeUp ? (syncer.synced() ? "" : "datastore not synced yet") : datastoreError.get());
+        ready.set(storeUp && syncer.synced());
       } catch (RuntimeException e) {
         lastError.set(e.getMessage());
         ready.set(false);
@@ -178,8 +179,8 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /**
-   * Asks the store for its revision: the agent's liveness check of its datastore. When the store
-   * comes back after an outage, the syncer lists everything again (whatever its watch missed).
+   * Asks the store for its revision: the agent's liveness check of its datastore. Catching up after
+   * an outage is the syncer's job (its watch resumes, or it lists again).
    */
   private boolean checkDatastore() {
     try {
@@ -188,9 +189,6 @@ public final class NodeAgent implements AutoCloseable {
         LOG.info("event=datastore-reachable node={}", config.nodeName());
         datastoreUp = true;
         datastoreError.set("");
-        if (syncer instanceof StoreSyncer s) {
-          s.relist("reconnected");
-        }
       }
       return true;
     } catch (DatastoreUnavailableException e) {
@@ -202,9 +200,6 @@ public final class NodeAgent implements AutoCloseable {
       }
       datastoreUp = false;
       datastoreError.set(e.getMessage());
-      if (syncer instanceof StoreSyncer s) {
-        s.markDisconnected();
-      }
       return false;
     }
   }
@@ -394,6 +389,7 @@ public final class NodeAgent implements AutoCloseable {
     n.put("reconciles", reconciles.get());
     n.put("repairs", repairs.get());
     n.put("policyRevision", policyRevision);
+    n.put("proxyRevision", proxyRevision);
     n.put("lastReconcile", lastReconcile.get().toString());
     n.put("lastError", lastError.get());
     bird.ifPresent(

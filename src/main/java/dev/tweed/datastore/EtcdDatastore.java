@@ -43,6 +43,7 @@ import java.util.function.Consumer;
 public final class EtcdDatastore implements Datastore {
   public static final String ROOT = "/tweed/";
   private final Client client;
+  private final String root;
   private final Duration timeout;
   private final List<NamespaceTcpForwarder> forwarders;
 
@@ -56,11 +57,13 @@ public final class EtcdDatastore implements Datastore {
 
   private EtcdDatastore(
       Client client,
+      String root,
       Duration timeout,
       List<NamespaceTcpForwarder> forwarders,
       List<String> endpoints,
       List<String> targets) {
     this.client = client;
+    this.root = root;
     this.timeout = timeout;
     this.forwarders = forwarders;
     this.endpoints = List.copyOf(endpoints);
@@ -73,6 +76,15 @@ public final class EtcdDatastore implements Datastore {
    */
   public static EtcdDatastore connect(
       List<String> endpoints, Optional<Path> viaNetns, Duration timeout) {
+    return connect(endpoints, viaNetns, timeout, ROOT);
+  }
+
+  /** As above, with the keys under {@code root} instead of {@value #ROOT} (tests isolate so). */
+  public static EtcdDatastore connect(
+      List<String> endpoints, Optional<Path> viaNetns, Duration timeout, String root) {
+    if (!root.startsWith("/") || !root.endsWith("/")) {
+      throw new IllegalArgumentException("an etcd key root starts and ends with '/': " + root);
+    }
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("no etcd endpoints given");
     }
@@ -101,20 +113,19 @@ public final class EtcdDatastore implements Datastore {
             .keepaliveTime(Duration.ofSeconds(5))
             .keepaliveTimeout(Duration.ofSeconds(3))
             .keepaliveWithoutCalls(true)
-            .retryMaxDuration(timeout)
             .build();
-    return new EtcdDatastore(client, timeout, List.copyOf(forwarders), endpoints, targets);
+    return new EtcdDatastore(client, root, timeout, List.copyOf(forwarders), endpoints, targets);
   }
 
   static ByteSequence bytes(String s) {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
   }
 
-  private static String keyOf(KeyValue kv) {
-    return kv.getKey().toString(StandardCharsets.UTF_8).substring(ROOT.length());
+  private String keyOf(KeyValue kv) {
+    return kv.getKey().toString(StandardCharsets.UTF_8).substring(root.length());
   }
 
-  private static Entry entry(KeyValue kv) {
+  private Entry entry(KeyValue kv) {
     String text = kv.getValue().toString(StandardCharsets.UTF_8);
     JsonNode value = text.isEmpty() ? NullNode.getInstance() : Json.parse(text);
     return new Entry(keyOf(kv), value, kv.getCreateRevision(), kv.getModRevision());
@@ -138,37 +149,36 @@ public final class EtcdDatastore implements Datastore {
         await(
             client
                 .getKVClient()
-                .get(bytes(ROOT + prefix), GetOption.builder().isPrefix(true).build()),
+                .get(bytes(root + prefix), GetOption.builder().isPrefix(true).build()),
             "list " + prefix);
-    return new Listing(
-        r.getKvs().stream().map(EtcdDatastore::entry).toList(), r.getHeader().getRevision());
+    return new Listing(r.getKvs().stream().map(this::entry).toList(), r.getHeader().getRevision());
   }
 
   @Override
   public long currentRevision() {
     GetResponse r =
         await(
-            client.getKVClient().get(bytes(ROOT), GetOption.builder().withCountOnly(true).build()),
+            client.getKVClient().get(bytes(root), GetOption.builder().withCountOnly(true).build()),
             "revision");
     return r.getHeader().getRevision();
   }
 
   @Override
   public Optional<Entry> get(String key) {
-    GetResponse r = await(client.getKVClient().get(bytes(ROOT + key)), "get " + key);
-    return r.getKvs().stream().findFirst().map(EtcdDatastore::entry);
+    GetResponse r = await(client.getKVClient().get(bytes(root + key)), "get " + key);
+    return r.getKvs().stream().findFirst().map(this::entry);
   }
 
   @Override
   public long put(String key, JsonNode value, long expectedModRevision) throws ConflictException {
-    ByteSequence k = bytes(ROOT + key);
+    ByteSequence k = bytes(root + key);
     Op put = Op.put(k, bytes(Json.write(value)), PutOption.DEFAULT);
     return transact(key, k, expectedModRevision, put, "put " + key);
   }
 
   @Override
   public long delete(String key, long expectedModRevision) throws ConflictException {
-    ByteSequence k = bytes(ROOT + key);
+    ByteSequence k = bytes(root + key);
     if (expectedModRevision == ANY) {
       var r = await(client.getKVClient().delete(k), "delete " + key);
       return r.getDeleted() == 0 ? 0 : r.getHeader().getRevision();
@@ -219,7 +229,7 @@ public final class EtcdDatastore implements Datastore {
         client
             .getWatchClient()
             .watch(
-                bytes(ROOT + prefix),
+                bytes(root + prefix),
                 option,
                 Watch.listener(
                     response -> {
@@ -240,7 +250,7 @@ public final class EtcdDatastore implements Datastore {
     return w::close;
   }
 
-  private static Event event(WatchEvent ev) {
+  private Event event(WatchEvent ev) {
     KeyValue kv = ev.getKeyValue();
     if (ev.getEventType() == WatchEvent.EventType.DELETE) {
       KeyValue prev = ev.getPrevKV();

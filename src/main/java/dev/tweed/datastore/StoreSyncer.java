@@ -11,10 +11,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps a cache of the resources under some key prefixes of a {@link Datastore}: one list, then a
- * watch from the list's revision, as Felix's syncer and client-go's reflectors do. When the watch
- * breaks (its revision was compacted) or the store comes back after an outage, it lists again,
- * replaces the cache and watches from the new revision, without a restart. During an outage the
- * cache stays as it was: the dataplane built from it is kept, not flushed.
+ * watch from the list's revision, as Felix's syncer and client-go's reflectors do. A watch whose
+ * connection drops is resumed by the store client from its last revision; when a watch cannot
+ * continue (its revision was compacted, or the client gave it up during an outage), the syncer
+ * lists again with backoff, replaces the cache and watches from the new revision, without a
+ * restart. During an outage the cache stays as it was: the dataplane built from it is kept, not
+ * flushed.
  */
 public final class StoreSyncer implements Syncer {
   private static final Logger LOG = LoggerFactory.getLogger(StoreSyncer.class);
@@ -26,7 +28,7 @@ public final class StoreSyncer implements Syncer {
   private final Map<String, Entry> cache = new HashMap<>();
   private final AtomicLong revision = new AtomicLong();
   private final Object relistLock = new Object();
-  private volatile boolean connected;
+  private volatile boolean synced;
   private volatile boolean closed;
 
   /** Incremented by every (re)list, so events of a replaced watch are recognised and dropped. */
@@ -86,7 +88,7 @@ public final class StoreSyncer implements Syncer {
                   relistInBackground(broken.compacted() ? "compacted" : "watch-ended");
                 });
       }
-      connected = true;
+      synced = true;
       LOG.info(
           "event=synced reason={} revision={} resources={}",
           why,
@@ -100,7 +102,7 @@ public final class StoreSyncer implements Syncer {
 
   /** Retries {@link #relist} with exponential backoff until it succeeds or the syncer closes. */
   private void relistInBackground(String why) {
-    connected = false;
+    synced = false;
     Thread.ofPlatform()
         .daemon()
         .name("syncer-relist")
@@ -128,11 +130,6 @@ public final class StoreSyncer implements Syncer {
                 }
               }
             });
-  }
-
-  /** The store stopped answering: report it; the cache stays. */
-  public void markDisconnected() {
-    connected = false;
   }
 
   private void apply(long gen, List<Event> events) {
@@ -179,8 +176,8 @@ public final class StoreSyncer implements Syncer {
   }
 
   @Override
-  public boolean connected() {
-    return connected;
+  public boolean synced() {
+    return synced;
   }
 
   private void closeWatch() {

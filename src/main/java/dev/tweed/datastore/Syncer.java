@@ -18,8 +18,11 @@ public interface Syncer extends AutoCloseable {
   /** A consistent copy of the cache. */
   Map<String, Entry> snapshot();
 
-  /** True while the source answers; false during an outage (the cache is kept as it was). */
-  boolean connected();
+  /**
+   * True once a listing is in the cache and its watch is running; false while a re-list is pending
+   * (the cache is then kept as it was, not emptied).
+   */
+  boolean synced();
 
   @Override
   void close();

@@ -1,0 +1,136 @@
+package dev.tweed.datastore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.Json;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StoreSyncerTest {
+  @TempDir Path dir;
+
+  /**
+   * A journal whose first watch is broken at once, as etcd breaks a watch whose start revision was
+   * compacted: a double for the one event a journal never produces. Writes made between the
+   * syncer's first list and the break are what a compaction would have hidden.
+   */
+  static class CompactingStoreDouble implements Datastore {
+    final JournalDatastore journal;
+    final AtomicInteger watches = new AtomicInteger();
+    final Runnable beforeBreak;
+
+    CompactingStoreDouble(JournalDatastore journal, Runnable beforeBreak) {
+      this.journal = journal;
+      this.beforeBreak = beforeBreak;
+    }
+
+    @Override
+    public AutoCloseable watch(
+        String prefix,
+        long afterRevision,
+        Consumer<List<Event>> onEvents,
+        Consumer<WatchBrokenException> onBroken) {
+      if (watches.getAndIncrement() == 0) {
+        beforeBreak.run();
+        onBroken.accept(
+            new WatchBrokenException("required revision has been compacted", true, null));
+        return () -> {};
+      }
+      return journal.watch(prefix, afterRevision, onEvents, onBroken);
+    }
+
+    @Override
+    public Listing list(String prefix) {
+      return journal.list(prefix);
+    }
+
+    @Override
+    public long currentRevision() {
+      return journal.currentRevision();
+    }
+
+    @Override
+    public Optional<Entry> get(String key) {
+      return journal.get(key);
+    }
+
+    @Override
+    public long put(String key, JsonNode value, long expected) throws ConflictException {
+      return journal.put(key, value, expected);
+    }
+
+    @Override
+    public long delete(String key, long expected) throws ConflictException {
+      return journal.delete(key, expected);
+    }
+
+    @Override
+    public void close() {
+      journal.close();
+    }
+  }
+
+  @Test
+  void aCompactedWatchIsFollowedByAFreshListAndLaterChangesStillArrive() throws Exception {
+    try (var writer = new JournalDatastore(dir)) {
+      writer.put("Pod/default/a", Json.parse("{\"v\":1}"));
+      var store =
+          new CompactingStoreDouble(
+              new JournalDatastore(dir),
+              () -> {
+                writer.put("Pod/default/b", Json.parse("{\"v\":2}"));
+                writer.delete("Pod/default/a");
+              });
+      AtomicInteger changes = new AtomicInteger();
+      try (var syncer = new StoreSyncer(store, List.of("Pod/"), changes::incrementAndGet)) {
+        syncer.start();
+        await(() -> syncer.synced() && syncer.snapshot().containsKey("Pod/default/b"));
+        assertThat(syncer.snapshot()).containsOnlyKeys("Pod/default/b");
+        assertThat(store.watches.get()).isEqualTo(2);
+        writer.put("Pod/default/c", Json.parse("{\"v\":3}"));
+        await(() -> syncer.snapshot().containsKey("Pod/default/c"));
+        assertThat(syncer.revision()).isEqualTo(writer.currentRevision());
+      }
+    }
+  }
+
+  @Test
+  void anUnreachableStoreAtStartIsListedOnceItAnswers() throws Exception {
+    try (var writer = new JournalDatastore(dir)) {
+      writer.put("Pod/default/a", Json.parse("{}"));
+      AtomicInteger failuresLeft = new AtomicInteger(3);
+      var store =
+          new CompactingStoreDouble(new JournalDatastore(dir), () -> {}) {
+            @Override
+            public Listing list(String prefix) {
+              if (failuresLeft.getAndDecrement() > 0) {
+                throw new DatastoreUnavailableException(
+                    "list", new java.net.ConnectException("connection refused"));
+              }
+              return super.list(prefix);
+            }
+          };
+      store.watches.set(1); // no compaction here: watches pass straight through
+      try (var syncer = new StoreSyncer(store, List.of("Pod/"), () -> {})) {
+        syncer.start();
+        assertThat(syncer.synced()).isFalse();
+        await(syncer::synced);
+        assertThat(syncer.snapshot()).containsOnlyKeys("Pod/default/a");
+      }
+    }
+  }
+
+  static void await(java.util.function.BooleanSupplier cond) throws InterruptedException {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!cond.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("condition not met in 10 s").isLessThan(deadline);
+      Thread.sleep(10);
+    }
+  }
+}
