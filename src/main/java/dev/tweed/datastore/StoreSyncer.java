@@ -29,6 +29,11 @@ public final class StoreSyncer implements Syncer {
   private final AtomicLong revision = new AtomicLong();
   private final Object relistLock = new Object();
   private volatile boolean synced;
+
+  /** One background re-list at a time: several watches may break at once. */
+  private final java.util.concurrent.atomic.AtomicBoolean relisting =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
   private volatile boolean closed;
 
   /** Incremented by every (re)list, so events of a replaced watch are recognised and dropped. */
@@ -103,6 +108,9 @@ public final class StoreSyncer implements Syncer {
   /** Retries {@link #relist} with exponential backoff until it succeeds or the syncer closes. */
   private void relistInBackground(String why) {
     synced = false;
+    if (!relisting.compareAndSet(false, true)) {
+      return;
+    }
     Thread.ofPlatform()
         .daemon()
         .name("syncer-relist")
@@ -111,9 +119,11 @@ public final class StoreSyncer implements Syncer {
               Duration backoff = MIN_BACKOFF;
               while (!closed) {
                 try {
+                  relisting.set(false);
                   relist(why);
                   return;
                 } catch (DatastoreUnavailableException e) {
+                  relisting.set(true);
                   LOG.warn(
                       "event=relist-failed retry_ms={} error=\"{}\"",
                       backoff.toMillis(),

@@ -4,18 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.JournalDatastore;
-import dev.tweed.lab.ProbeClient;
-import dev.tweed.lab.ProbeResult;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
-import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -31,20 +26,7 @@ class LabIT {
 
   @BeforeAll
   static void up() throws Exception {
-    Path yaml = Files.createTempFile("pods", ".yaml");
-    StringBuilder sb = new StringBuilder("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
-    for (int node = 1; node <= 3; node++) {
-      for (int i = 1; i <= 2; i++) {
-        sb.append("---\napiVersion: v1\nkind: Pod\nmetadata: {name: p")
-            .append(node)
-            .append(i)
-            .append(", namespace: x}\nspec:\n  nodeName: node-")
-            .append(node)
-            .append(
-                "\n  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 80, protocol: UDP}, {containerPort: 8080}]}]\n");
-      }
-    }
-    Files.writeString(yaml, sb.toString());
+    Path yaml = LabPods.yaml("x", "p", 3, 2, true);
     tweed.ok("lab", "up", "--nodes", "3", "-f", yaml.toString());
     pods = new ArrayList<>();
     Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items").forEach(pods::add);
@@ -58,18 +40,15 @@ class LabIT {
   }
 
   static Path netns(JsonNode pod) {
-    return NetworkNamespace.pathOf(
-        pod.path("metadata").path("annotations").path("tweed.dev/netns").asText());
+    return LabPods.netns(pod);
   }
 
   static String ip(JsonNode pod) {
-    return pod.path("status").path("podIP").asText();
+    return LabPods.ip(pod);
   }
 
   static String name(JsonNode pod) {
-    return pod.path("metadata").path("namespace").asText()
-        + "/"
-        + pod.path("metadata").path("name").asText();
+    return LabPods.name(pod);
   }
 
   static JsonNode pod(String name) {
@@ -112,31 +91,8 @@ class LabIT {
   @Test
   @Order(2)
   void everyPodReachesEveryOtherPodOverTcpAndUdp() throws Exception {
-    List<String> failures = new ArrayList<>();
-    int probes = 0;
-    for (JsonNode from : pods) {
-      for (JsonNode to : pods) {
-        if (from == to) {
-          continue;
-        }
-        for (String proto : List.of("tcp", "udp")) {
-          ProbeResult r = ProbeClient.probe(netns(from), ip(to), 80, proto, Duration.ofSeconds(3));
-          probes++;
-          if (!r.connected() || !r.answer().equals(name(to))) {
-            failures.add(
-                name(from)
-                    + " -> "
-                    + name(to)
-                    + " "
-                    + proto
-                    + ": "
-                    + (r.connected() ? r.answer() : r.reason()));
-          }
-        }
-      }
-    }
-    assertThat(probes).isEqualTo(60);
-    assertThat(failures).isEmpty();
+    assertThat(pods).hasSize(6);
+    assertThat(LabPods.unreachablePairs(pods)).as("of 60 probes").isEmpty();
   }
 
   @Test
@@ -235,54 +191,26 @@ class LabIT {
   void restartingAgentsUnderContinuousTrafficLosesNoProbe() throws Exception {
     JsonNode a = pod("x/p11");
     JsonNode b = pod("x/p21");
-    AtomicBoolean stop = new AtomicBoolean();
-    AtomicInteger sent = new AtomicInteger();
-    List<String> lost = java.util.Collections.synchronizedList(new ArrayList<>());
-    List<Thread> senders = new ArrayList<>();
+    List<ContinuousProbes.Path4> paths = new ArrayList<>();
     for (JsonNode[] pair : new JsonNode[][] {{a, b}, {b, a}}) {
       for (String proto : List.of("tcp", "udp")) {
-        senders.add(
-            Thread.ofPlatform()
-                .start(
-                    () -> {
-                      while (!stop.get()) {
-                        try {
-                          ProbeResult r =
-                              ProbeClient.probe(
-                                  netns(pair[0]), ip(pair[1]), 80, proto, Duration.ofSeconds(1));
-                          sent.incrementAndGet();
-                          if (!r.connected()) {
-                            lost.add(
-                                name(pair[0])
-                                    + "->"
-                                    + name(pair[1])
-                                    + " "
-                                    + proto
-                                    + " "
-                                    + r.reason());
-                          }
-                          Thread.sleep(20);
-                        } catch (Exception e) {
-                          lost.add(e.toString());
-                        }
-                      }
-                    }));
+        paths.add(
+            new ContinuousProbes.Path4(
+                name(pair[0]) + "->" + name(pair[1]), netns(pair[0]), ip(pair[1]), 80, proto));
       }
     }
+    var traffic = new ContinuousProbes(paths);
     String before = tweed.ok("lab", "status", "-o", "json");
     tweed.ok("lab", "agent", "restart", "node-1", "--kill");
     tweed.ok("lab", "agent", "restart", "node-2");
     Thread.sleep(1500);
-    stop.set(true);
-    for (Thread t : senders) {
-      t.join();
-    }
+    traffic.close();
     String after = tweed.ok("lab", "status", "-o", "json");
     assertThat(Json.parse(after).get(0).path("pid").asLong())
         .isNotEqualTo(Json.parse(before).get(0).path("pid").asLong());
     assertThat(Json.parse(after).get(0).path("ready").asBoolean()).isTrue();
-    assertThat(sent.get()).as("probes sent during the restarts").isGreaterThan(40);
-    assertThat(lost).as("probes lost during agent restarts").isEmpty();
+    assertThat(traffic.sent()).as("probes sent during the restarts").isGreaterThan(40);
+    assertThat(traffic.lost()).as("probes lost during agent restarts").isEmpty();
   }
 
   @Test

@@ -1,0 +1,86 @@
+package dev.tweed.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.sys.NetworkNamespace;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Pods as the lab's tests declare and read them. */
+final class LabPods {
+  private LabPods() {}
+
+  /**
+   * A YAML file of pods named {@code <stem><node><i>} in namespace {@code ns}, {@code perNode} on
+   * each of {@code nodes} nodes, serving TCP 80, UDP 80 and TCP 8080; the namespace first when
+   * {@code withNamespace}.
+   */
+  static Path yaml(String ns, String stem, int nodes, int perNode, boolean withNamespace)
+      throws IOException {
+    StringBuilder sb = new StringBuilder();
+    if (withNamespace) {
+      sb.append("apiVersion: v1\nkind: Namespace\nmetadata: {name: ").append(ns).append("}\n");
+    }
+    for (int node = 1; node <= nodes; node++) {
+      for (int i = 1; i <= perNode; i++) {
+        sb.append("---\napiVersion: v1\nkind: Pod\nmetadata: {name: ")
+            .append(stem)
+            .append(node)
+            .append(i)
+            .append(", namespace: ")
+            .append(ns)
+            .append("}\nspec:\n  nodeName: node-")
+            .append(node)
+            .append(
+                "\n  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 80,"
+                    + " protocol: UDP}, {containerPort: 8080}]}]\n");
+      }
+    }
+    Path yaml = Files.createTempFile("pods", ".yaml");
+    Files.writeString(yaml, sb.toString());
+    return yaml;
+  }
+
+  /** Probes every ordered pair over TCP and UDP port 80; returns what failed (empty: all good). */
+  static java.util.List<String> unreachablePairs(java.util.List<JsonNode> pods) throws Exception {
+    java.util.List<String> failures = new java.util.ArrayList<>();
+    for (JsonNode from : pods) {
+      for (JsonNode to : pods) {
+        if (from == to) {
+          continue;
+        }
+        for (String proto : java.util.List.of("tcp", "udp")) {
+          dev.tweed.lab.ProbeResult r =
+              dev.tweed.lab.ProbeClient.probe(
+                  netns(from), ip(to), 80, proto, java.time.Duration.ofSeconds(3));
+          if (!r.connected() || !r.answer().equals(name(to))) {
+            failures.add(
+                name(from)
+                    + " -> "
+                    + name(to)
+                    + " "
+                    + proto
+                    + ": "
+                    + (r.connected() ? r.answer() : r.reason()));
+          }
+        }
+      }
+    }
+    return failures;
+  }
+
+  static Path netns(JsonNode pod) {
+    return NetworkNamespace.pathOf(
+        pod.path("metadata").path("annotations").path("tweed.dev/netns").asText());
+  }
+
+  static String ip(JsonNode pod) {
+    return pod.path("status").path("podIP").asText();
+  }
+
+  static String name(JsonNode pod) {
+    return pod.path("metadata").path("namespace").asText()
+        + "/"
+        + pod.path("metadata").path("name").asText();
+  }
+}
