@@ -10,9 +10,9 @@ import dev.tweed.dataplane.DataplaneDiff;
 import dev.tweed.dataplane.IpTool;
 import dev.tweed.dataplane.NodeDataplaneDriver;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Entry;
-import dev.tweed.datastore.StoreSyncer;
 import dev.tweed.datastore.Syncer;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
@@ -95,18 +95,18 @@ public final class NodeAgent implements AutoCloseable {
     this.policy = new PolicySync(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
     this.syncer =
-        new StoreSyncer(
+        DatastoreSpec.openSyncer(
             store,
             List.of(
-                ResourceKey.kindPrefix(NodeResource.KIND),
-                ResourceKey.kindPrefix(IpamBlock.KIND),
-                ResourceKey.kindPrefix(WorkloadEndpoint.KIND),
-                ResourceKey.kindPrefix("Service"),
-                ResourceKey.kindPrefix("EndpointSlice"),
-                ResourceKey.kindPrefix(dev.tweed.model.PodResource.KIND),
-                ResourceKey.kindPrefix("Namespace"),
-                ResourceKey.kindPrefix("NetworkPolicy"),
-                ResourceKey.kindPrefix(BgpConfiguration.KIND)),
+                NodeResource.KIND,
+                IpamBlock.KIND,
+                WorkloadEndpoint.KIND,
+                "Service",
+                "EndpointSlice",
+                dev.tweed.model.PodResource.KIND,
+                "Namespace",
+                "NetworkPolicy",
+                BgpConfiguration.KIND),
             this::markDirty);
   }
 
@@ -184,7 +184,7 @@ public final class NodeAgent implements AutoCloseable {
    */
   private boolean checkDatastore() {
     try {
-      store.currentRevision();
+      syncer.checkReachable();
       if (!datastoreUp) {
         LOG.info("event=datastore-reachable node={}", config.nodeName());
         datastoreUp = true;
@@ -213,15 +213,6 @@ public final class NodeAgent implements AutoCloseable {
     return Optional.of(why.isEmpty() ? "starting" : why);
   }
 
-  /** Whether the store still stands at {@code revision}; false if it cannot be asked. */
-  private boolean storeStillAt(long revision) {
-    try {
-      return store.currentRevision() == revision;
-    } catch (DatastoreUnavailableException e) {
-      return false;
-    }
-  }
-
   private void reconcileOnce() {
     dirty.set(false);
     long snapshotRevision = syncer.revision();
@@ -229,7 +220,7 @@ public final class NodeAgent implements AutoCloseable {
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on (or cannot be asked), pod routes are not removed; the next pass decides.
-    DataplaneDiff diff = driver.reconcile(want, () -> storeStillAt(snapshotRevision));
+    DataplaneDiff diff = driver.reconcile(want, () -> syncer.unchangedSince(snapshotRevision));
     syncBird();
     syncServices();
     syncPolicies();

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       LabCommand.class,
       AgentCommand.class,
+      HealthCommand.class,
       CniInstallCommand.class,
       CniShimCommand.class,
       LabControllerCommand.class,

@@ -1,5 +1,7 @@
 package dev.tweed.datastore;
 
+import dev.tweed.datastore.kubernetes.KubernetesDatastore;
+import dev.tweed.datastore.kubernetes.KubernetesSyncer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -40,12 +42,23 @@ public record DatastoreSpec(
     return kind.equals("kubernetes");
   }
 
-  /** The key-value store for embedded and etcd; Kubernetes is opened by its own adapter. */
+  /** The store CNI calls and IPAM write to. */
   public Datastore openStore() {
     return switch (kind) {
       case "embedded" -> new JournalDatastore(dir.orElseThrow());
       case "etcd" -> EtcdDatastore.connect(etcdEndpoints, Optional.empty(), ETCD_TIMEOUT);
-      default -> throw new IllegalStateException(kind + " is not a key-value store");
+      default -> KubernetesDatastore.connect(kubeconfig);
     };
+  }
+
+  /**
+   * The syncer that follows {@code store} for the given kinds: informers for an API server, list
+   * and watch of the key-value store otherwise. Nothing downstream knows which.
+   */
+  public static Syncer openSyncer(Datastore store, List<String> kinds, Runnable onChange) {
+    if (store instanceof KubernetesDatastore api) {
+      return new KubernetesSyncer(api, kinds, onChange);
+    }
+    return new StoreSyncer(store, kinds.stream().map(k -> k + "/").toList(), onChange);
   }
 }

@@ -190,6 +190,21 @@ public final class StoreSyncer implements Syncer {
     return synced;
   }
 
+  /** The store's own revision, which every write moves, CNI calls of this process included. */
+  @Override
+  public boolean unchangedSince(long revision) {
+    try {
+      return store.currentRevision() == revision;
+    } catch (DatastoreUnavailableException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void checkReachable() {
+    store.currentRevision();
+  }
+
   private void closeWatch() {
     try {
       if (watch != null) {

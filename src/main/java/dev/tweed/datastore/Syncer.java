@@ -24,6 +24,15 @@ public interface Syncer extends AutoCloseable {
    */
   boolean synced();
 
+  /**
+   * Whether nothing changed since {@code revision}, in the cache or through writes of this process
+   * the cache has not seen yet; false when that cannot be known (the store does not answer).
+   */
+  boolean unchangedSince(long revision);
+
+  /** Throws {@link DatastoreUnavailableException} when the datastore cannot be reached now. */
+  void checkReachable();
+
   @Override
   void close();
 }

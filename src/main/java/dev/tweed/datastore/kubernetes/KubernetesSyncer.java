@@ -1,0 +1,213 @@
+package dev.tweed.datastore.kubernetes;
+
+import dev.tweed.datastore.Entry;
+import dev.tweed.datastore.Syncer;
+import dev.tweed.model.Json;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows an API server with one list+watch informer per kind, as client-go's shared informers do:
+ * typed informers for the built-in kinds, informers of the generic (dynamic) client for Tweed's
+ * custom resources. fabric8's reflector resumes a watch from its last resourceVersion and lists
+ * again when the server answers 410 Gone; an informer whose list fails keeps retrying (the
+ * exception handler says so), so an unreachable API server leaves the cache, and the dataplane
+ * built from it, as it was.
+ */
+public final class KubernetesSyncer implements Syncer {
+  private static final Logger LOG = LoggerFactory.getLogger(KubernetesSyncer.class);
+
+  /** client-go's informers resync on a period too; the agent's own loop repairs drift sooner. */
+  public static final Duration RESYNC = Duration.ofMinutes(10);
+
+  private final KubernetesDatastore datastore;
+  private final List<KubernetesKind> kinds;
+  private final Runnable onChange;
+  private final Duration resync;
+  private final Map<String, Entry> cache = new HashMap<>();
+  private final AtomicLong revision = new AtomicLong();
+
+  /**
+   * The newest workload endpoint resourceVersion seen: tells whether this agent's writes are in.
+   */
+  private final AtomicLong seenEndpointRevision = new AtomicLong();
+
+  private final List<SharedIndexInformer<? extends HasMetadata>> informers = new ArrayList<>();
+
+  public KubernetesSyncer(
+      KubernetesDatastore datastore, List<String> kindNames, Runnable onChange, Duration resync) {
+    this.datastore = datastore;
+    this.kinds = kindNames.stream().map(KubernetesKind::require).toList();
+    this.onChange = onChange;
+    this.resync = resync;
+  }
+
+  public KubernetesSyncer(
+      KubernetesDatastore datastore, List<String> kindNames, Runnable onChange) {
+    this(datastore, kindNames, onChange, RESYNC);
+  }
+
+  @Override
+  public synchronized void start() {
+    for (KubernetesKind k : kinds) {
+      SharedIndexInformer<? extends HasMetadata> informer = informerOf(k);
+      informers.add(informer);
+      informer.start();
+    }
+  }
+
+  private SharedIndexInformer<? extends HasMetadata> informerOf(KubernetesKind k) {
+    KubernetesClient c = datastore.client();
+    long resyncMillis = resync.toMillis();
+    SharedIndexInformer<? extends HasMetadata> informer =
+        switch (k.kind()) {
+          case "Node" -> c.nodes().runnableInformer(resyncMillis);
+          case "Namespace" -> c.namespaces().runnableInformer(resyncMillis);
+          case "Pod" -> c.pods().inAnyNamespace().runnableInformer(resyncMillis);
+          case "Service" -> c.services().inAnyNamespace().runnableInformer(resyncMillis);
+          case "EndpointSlice" ->
+              c.discovery().v1().endpointSlices().inAnyNamespace().runnableInformer(resyncMillis);
+          case "NetworkPolicy" ->
+              c.network().v1().networkPolicies().inAnyNamespace().runnableInformer(resyncMillis);
+          default ->
+              c.genericKubernetesResources(k.context())
+                  .inAnyNamespace()
+                  .runnableInformer(resyncMillis);
+        };
+    informer.exceptionHandler(
+        (started, t) -> {
+          // client-go's reflector retries forever with backoff; so does this.
+          LOG.warn(
+              "event=informer-error kind={} started={} error=\"{}\"",
+              k.kind(),
+              started,
+              t.getMessage());
+          return true;
+        });
+    informer.addEventHandler(new Handler(k));
+    return informer;
+  }
+
+  private final class Handler implements ResourceEventHandler<HasMetadata> {
+    private final KubernetesKind kind;
+
+    Handler(KubernetesKind kind) {
+      this.kind = kind;
+    }
+
+    @Override
+    public void onAdd(HasMetadata obj) {
+      put(kind, obj);
+    }
+
+    @Override
+    public void onUpdate(HasMetadata old, HasMetadata obj) {
+      put(kind, obj);
+    }
+
+    @Override
+    public void onDelete(HasMetadata obj, boolean finalStateUnknown) {
+      remove(kind, obj);
+    }
+  }
+
+  private void put(KubernetesKind k, HasMetadata obj) {
+    long rv = KubernetesDatastore.parseRevision(obj.getMetadata().getResourceVersion());
+    Entry e = KubernetesDatastore.entry(k, Json.parse(Serialization.asJson(obj)), rv);
+    synchronized (this) {
+      Entry old = cache.put(e.key(), e);
+      if (isEndpoint(k)) {
+        seenEndpointRevision.accumulateAndGet(rv, Math::max);
+      }
+      // A resync hands every object again, unchanged: that is no new input.
+      if (old != null && old.modRevision() == rv && old.value().equals(e.value())) {
+        return;
+      }
+      revision.incrementAndGet();
+    }
+    onChange.run();
+  }
+
+  private void remove(KubernetesKind k, HasMetadata obj) {
+    long rv = KubernetesDatastore.parseRevision(obj.getMetadata().getResourceVersion());
+    Entry e = KubernetesDatastore.entry(k, Json.parse(Serialization.asJson(obj)), rv);
+    synchronized (this) {
+      if (cache.remove(e.key()) == null) {
+        return;
+      }
+      revision.incrementAndGet();
+    }
+    onChange.run();
+  }
+
+  private static boolean isEndpoint(KubernetesKind k) {
+    return k.kind().equals("WorkloadEndpoint");
+  }
+
+  /** A counter of the changes the informers delivered (resourceVersions are per-object here). */
+  @Override
+  public long revision() {
+    return revision.get();
+  }
+
+  @Override
+  public synchronized Map<String, Entry> snapshot() {
+    return Map.copyOf(cache);
+  }
+
+  /** Every informer has listed and is watching. */
+  @Override
+  public synchronized boolean synced() {
+    return !informers.isEmpty()
+        && informers.stream().allMatch(i -> i.hasSynced() && i.isWatching());
+  }
+
+  /**
+   * Unchanged when no event arrived since {@code revision} and every workload endpoint this process
+   * wrote through the datastore (a CNI ADD) has come back through the informer.
+   */
+  @Override
+  public boolean unchangedSince(long revision) {
+    return this.revision.get() == revision
+        && datastore.writesInFlight() == 0
+        && seenEndpointRevision.get() >= datastore.lastEndpointWrite();
+  }
+
+  /** Watching informers are proof enough; otherwise the API server is asked for its version. */
+  @Override
+  public void checkReachable() {
+    if (synced()) {
+      return;
+    }
+    datastore.ping();
+  }
+
+  @Override
+  public synchronized void close() {
+    for (SharedIndexInformer<? extends HasMetadata> i : informers) {
+      i.stop();
+    }
+    informers.clear();
+  }
+
+  /** For tests: the informers' last listed or watched resourceVersion by kind. */
+  public synchronized Map<String, String> lastSyncResourceVersions() {
+    Map<String, String> out = new HashMap<>();
+    for (int n = 0; n < informers.size(); n++) {
+      String rv = informers.get(n).lastSyncResourceVersion();
+      out.put(kinds.get(n).kind(), rv == null ? "" : rv);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,251 @@
+package dev.tweed.datastore.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.tweed.datastore.Datastore;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpamBlock;
+import dev.tweed.model.NodeResource;
+import dev.tweed.model.WorkloadEndpoint;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Kubernetes syncer's informers against fabric8's mock API server (CRUD mode). */
+class KubernetesSyncerMockApiServerTest {
+  private static final List<String> KINDS =
+      KubernetesKind.ALL.stream().map(KubernetesKind::kind).toList();
+  private MockApiServer api;
+  private KubernetesDatastore store;
+  private final AtomicInteger changes = new AtomicInteger();
+
+  @BeforeEach
+  void start() throws Exception {
+    api = new MockApiServer();
+    store = new KubernetesDatastore(api.client());
+  }
+
+  @AfterEach
+  void stop() {
+    api.close();
+  }
+
+  private KubernetesSyncer syncer() {
+    return new KubernetesSyncer(store, KINDS, changes::incrementAndGet);
+  }
+
+  private void pod(String name, String app) {
+    api.client()
+        .pods()
+        .inNamespace("default")
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace("default")
+                .addToLabels("app", app)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName("node-1")
+                .endSpec()
+                .build())
+        .createOr(p -> p.update());
+  }
+
+  private void clusterObjects() throws Exception {
+    var c = api.client();
+    c.nodes()
+        .resource(
+            new NodeBuilder()
+                .withNewMetadata()
+                .withName("node-1")
+                .endMetadata()
+                .withNewStatus()
+                .addNewAddress()
+                .withType("InternalIP")
+                .withAddress("192.168.0.11")
+                .endAddress()
+                .endStatus()
+                .build())
+        .create();
+    c.namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build())
+        .create();
+    pod("web-1", "web");
+    c.services()
+        .inNamespace("default")
+        .resource(
+            new ServiceBuilder()
+                .withNewMetadata()
+                .withName("web")
+                .endMetadata()
+                .withNewSpec()
+                .withClusterIP("10.96.0.10")
+                .addNewPort()
+                .withPort(80)
+                .endPort()
+                .endSpec()
+                .build())
+        .create();
+    c.discovery()
+        .v1()
+        .endpointSlices()
+        .inNamespace("default")
+        .resource(
+            new EndpointSliceBuilder()
+                .withNewMetadata()
+                .withName("web-abc")
+                .addToLabels("kubernetes.io/service-name", "web")
+                .endMetadata()
+                .withAddressType("IPv4")
+                .addNewEndpoint()
+                .withAddresses("10.244.0.2")
+                .endEndpoint()
+                .build())
+        .create();
+    c.network()
+        .v1()
+        .networkPolicies()
+        .inNamespace("default")
+        .resource(
+            new NetworkPolicyBuilder()
+                .withNewMetadata()
+                .withName("deny")
+                .endMetadata()
+                .withNewSpec()
+                .withNewPodSelector()
+                .endPodSelector()
+                .endSpec()
+                .build())
+        .create();
+    IpamBlock b = new IpamBlock(Cidr.parse("10.244.0.0/26"), "node-1", Map.of());
+    store.put(b.key().toString(), b.toJson(), Datastore.ABSENT);
+  }
+
+  @Test
+  void informersFillTheCacheUnderTheSameKeysAsEveryOtherStore() throws Exception {
+    clusterObjects();
+    try (var syncer = syncer()) {
+      syncer.start();
+      await().atMost(Duration.ofSeconds(10)).until(syncer::synced);
+      Map<String, dev.tweed.datastore.Entry> snap = syncer.snapshot();
+      assertThat(snap)
+          .containsKeys(
+              "Node/node-1",
+              "Namespace/default",
+              "Pod/default/web-1",
+              "Service/default/web",
+              "EndpointSlice/default/web-abc",
+              "NetworkPolicy/default/deny",
+              "IPAMBlock/10-244-0-0-26");
+      assertThat(NodeResource.from(snap.get("Node/node-1").value()).internalIp())
+          .isEqualTo("192.168.0.11");
+      assertThat(IpamBlock.from(snap.get("IPAMBlock/10-244-0-0-26").value()).node())
+          .isEqualTo("node-1");
+      assertThat(snap.get("Pod/default/web-1").value().at("/metadata/labels/app").asText())
+          .isEqualTo("web");
+    }
+  }
+
+  @Test
+  void updatesAndDeletesArriveAndMoveTheRevision() throws Exception {
+    clusterObjects();
+    try (var syncer = syncer()) {
+      syncer.start();
+      await().atMost(Duration.ofSeconds(10)).until(syncer::synced);
+      long before = syncer.revision();
+      int changesBefore = changes.get();
+      pod("web-1", "api");
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  syncer
+                      .snapshot()
+                      .get("Pod/default/web-1")
+                      .value()
+                      .at("/metadata/labels/app")
+                      .asText()
+                      .equals("api"));
+      assertThat(syncer.revision()).isGreaterThan(before);
+      assertThat(changes.get()).isGreaterThan(changesBefore);
+
+      api.client().services().inNamespace("default").withName("web").delete();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !syncer.snapshot().containsKey("Service/default/web"));
+    }
+  }
+
+  /** A pod route written by a CNI call may not be removed before its endpoint is in the cache. */
+  @Test
+  void anEndpointWrittenHereCountsAsAChangeUntilTheInformerDeliversIt() throws Exception {
+    try (var syncer = syncer()) {
+      syncer.start();
+      await().atMost(Duration.ofSeconds(10)).until(syncer::synced);
+      long rev = syncer.revision();
+      assertThat(syncer.unchangedSince(rev)).isTrue();
+      var ep =
+          new WorkloadEndpoint(
+              "node-1",
+              "c1",
+              "eth0",
+              "/run/netns/x",
+              "tw1",
+              "10.244.0.2",
+              "aa:aa:aa:aa:aa:aa",
+              "p");
+      store.put(ep.key().toString(), ep.toJson(), Datastore.ABSENT);
+      assertThat(syncer.unchangedSince(rev)).isFalse();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> syncer.snapshot().containsKey(ep.key().toString()));
+      assertThat(syncer.unchangedSince(syncer.revision())).isTrue();
+    }
+  }
+
+  /** client-go's reflector lists again when a watch is answered 410 Gone; so must the informers. */
+  @Test
+  void aWatchExpiredWith410IsFollowedByAFreshListAndTheWatchGoesOn() throws Exception {
+    clusterObjects();
+    api.expireNextWatches("/api/v1/pods", 2);
+    try (var syncer = syncer()) {
+      syncer.start();
+      await().atMost(Duration.ofSeconds(20)).until(syncer::synced);
+      assertThat(api.goneAnswered()).isEqualTo(2);
+      // Listed once at start and once after each 410, then watching.
+      assertThat(api.count("GET /api/v1/pods", false)).isGreaterThanOrEqualTo(3);
+      assertThat(api.count("GET /api/v1/pods", true)).isGreaterThanOrEqualTo(3);
+      pod("web-2", "web");
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> syncer.snapshot().containsKey("Pod/default/web-2"));
+    }
+  }
+
+  @Test
+  void closeStopsEveryInformer() throws Exception {
+    var syncer = syncer();
+    syncer.start();
+    await().atMost(Duration.ofSeconds(10)).until(syncer::synced);
+    syncer.close();
+    assertThat(syncer.synced()).isFalse();
+    long watchesBefore = api.count("GET /api/v1/pods", true);
+    pod("late", "web");
+    Thread.sleep(500);
+    assertThat(syncer.snapshot()).doesNotContainKey("Pod/default/late");
+    assertThat(api.count("GET /api/v1/pods", true)).isEqualTo(watchesBefore);
+  }
+}

@@ -1,0 +1,117 @@
+package dev.tweed.datastore.kubernetes;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.Dispatcher;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * fabric8's mock API server in CRUD mode on 127.0.0.1, with Tweed's CRDs from {@code
+ * deploy/crds.yaml} created in it, and one thing CRUD mode cannot do by itself: answer a kind's
+ * next watches with 410 Gone, as an API server does when the watch's resourceVersion was compacted.
+ */
+final class MockApiServer implements AutoCloseable {
+  private final KubernetesCrudDispatcher crud = new KubernetesCrudDispatcher();
+  private final List<String> requests = new CopyOnWriteArrayList<>();
+  private final ConcurrentHashMap<String, AtomicInteger> goneWatches = new ConcurrentHashMap<>();
+  private final AtomicInteger goneAnswered = new AtomicInteger();
+  private final KubernetesMockServer server;
+  private final KubernetesClient client;
+
+  MockApiServer() throws IOException {
+    Dispatcher dispatcher =
+        new Dispatcher() {
+          @Override
+          public MockResponse dispatch(RecordedRequest request) {
+            String path = request.getPath();
+            requests.add(request.getMethod() + " " + path);
+            if (path.contains("watch=true")) {
+              for (var e : goneWatches.entrySet()) {
+                if (path.startsWith(e.getKey() + "?") && e.getValue().getAndDecrement() > 0) {
+                  goneAnswered.incrementAndGet();
+                  return gone();
+                }
+              }
+            }
+            return crud.dispatch(request);
+          }
+        };
+    server =
+        new KubernetesMockServer(
+            new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    client = server.createClient();
+    try (InputStream crds = Files.newInputStream(Path.of("deploy/crds.yaml"))) {
+      client.load(crds).create();
+    }
+  }
+
+  /**
+   * What an API server sends on a watch whose resourceVersion is too old: the watch opens, then one
+   * ERROR event carrying a 410 Status, then the stream ends.
+   */
+  private static MockResponse gone() {
+    String event =
+        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+            + "\"status\":\"Failure\",\"reason\":\"Expired\","
+            + "\"message\":\"too old resource version\",\"code\":410}}";
+    return new MockResponse()
+        .withWebSocketUpgrade(
+            new WebSocketListener() {
+              @Override
+              public void onOpen(WebSocket ws, Response response) {
+                ws.send(event);
+                ws.close(1000, "");
+              }
+            });
+  }
+
+  KubernetesClient client() {
+    return client;
+  }
+
+  /** The next {@code n} watch requests under {@code path} (e.g. /api/v1/pods) get 410 Gone. */
+  void expireNextWatches(String path, int n) {
+    goneWatches.computeIfAbsent(path, p -> new AtomicInteger()).addAndGet(n);
+  }
+
+  /** How many watches were answered 410 Gone. */
+  int goneAnswered() {
+    return goneAnswered.get();
+  }
+
+  /** Every request so far, as "METHOD path?query". */
+  List<String> requests() {
+    return List.copyOf(requests);
+  }
+
+  long count(String methodAndPathPrefix, boolean watch) {
+    return requests.stream()
+        .filter(r -> r.startsWith(methodAndPathPrefix))
+        .filter(r -> r.contains("watch=true") == watch)
+        .count();
+  }
+
+  @Override
+  public void close() {
+    client.close();
+    server.destroy();
+  }
+}
