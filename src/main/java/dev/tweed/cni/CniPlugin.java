@@ -268,7 +268,7 @@ public final class CniPlugin {
         .toString();
   }
 
-  static IpamPool poolOf(JsonNode config) throws CniException {
+  public static IpamPool poolOf(JsonNode config) throws CniException {
     JsonNode ipam = config.path("ipam");
     try {
       return new IpamPool(
