@@ -3,7 +3,6 @@ package dev.tweed.sys;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -20,21 +19,50 @@ import java.util.concurrent.ConcurrentHashMap;
  * the host.
  */
 public final class NamespaceTcpForwarder implements AutoCloseable {
-  private final Path netns;
+  /** Where connections are opened: a namespace, or null for where this process runs. */
+  private final Path connectIn;
+
   private final InetSocketAddress target;
   private final ServerSocket server;
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
+  /**
+   * Listens on an ephemeral loopback port here; connects to {@code target} inside {@code netns}.
+   */
   public NamespaceTcpForwarder(Path netns, InetSocketAddress target) {
-    this.netns = netns;
+    this(null, 0, netns, target);
+  }
+
+  private NamespaceTcpForwarder(
+      Path listenIn, int listenPort, Path connectIn, InetSocketAddress target) {
+    this.connectIn = connectIn;
     this.target = target;
     try {
-      server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen on loopback", e);
+      // A socket belongs to the namespace of the thread that created it, for good.
+      server =
+          listenIn == null
+              ? listen(listenPort)
+              : NetworkNamespace.call(listenIn, () -> listen(listenPort));
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot listen on loopback port " + listenPort, e);
     }
     Thread.ofPlatform().daemon().name("forward-" + target).start(this::acceptLoop);
+  }
+
+  /**
+   * Listens on loopback port {@code port} inside {@code netns}; connects to {@code target} here.
+   */
+  public static NamespaceTcpForwarder intoNamespace(
+      Path netns, int port, InetSocketAddress target) {
+    return new NamespaceTcpForwarder(netns, port, null, target);
+  }
+
+  private static ServerSocket listen(int port) throws IOException {
+    ServerSocket s = new ServerSocket();
+    s.setReuseAddress(true);
+    s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
+    return s;
   }
 
   /** The loopback address to connect to instead of {@code target}. */
@@ -58,15 +86,7 @@ public final class NamespaceTcpForwarder implements AutoCloseable {
   private void connect(Socket client) {
     Socket remote;
     try {
-      remote =
-          NetworkNamespace.call(
-              netns,
-              () -> {
-                Socket s = new Socket();
-                s.setTcpNoDelay(true);
-                s.connect(target, 2000);
-                return s;
-              });
+      remote = connectIn == null ? open() : NetworkNamespace.call(connectIn, this::open);
     } catch (Exception e) {
       // The target is down: the client sees its connection closed, as it would see a refusal.
       closeQuietly(client);
@@ -76,6 +96,13 @@ public final class NamespaceTcpForwarder implements AutoCloseable {
     // Once created, a socket stays in its namespace: any thread may copy bytes through it.
     Thread.ofVirtual().start(() -> pump(client, remote));
     pump(remote, client);
+  }
+
+  private Socket open() throws IOException {
+    Socket s = new Socket();
+    s.setTcpNoDelay(true);
+    s.connect(target, 2000);
+    return s;
   }
 
   private void pump(Socket from, Socket to) {

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * deploy/crds.yaml} created in it, and one thing CRUD mode cannot do by itself: answer a kind's
  * next watches with 410 Gone, as an API server does when the watch's resourceVersion was compacted.
  */
-final class MockApiServer implements AutoCloseable {
+public final class MockApiServer implements AutoCloseable {
   private final KubernetesCrudDispatcher crud = new KubernetesCrudDispatcher();
   private final List<String> requests = new CopyOnWriteArrayList<>();
   private final ConcurrentHashMap<String, AtomicInteger> goneWatches = new ConcurrentHashMap<>();
@@ -35,7 +35,7 @@ final class MockApiServer implements AutoCloseable {
   private final KubernetesMockServer server;
   private final KubernetesClient client;
 
-  MockApiServer() throws IOException {
+  public MockApiServer() throws IOException {
     Dispatcher dispatcher =
         new Dispatcher() {
           @Override
@@ -83,12 +83,17 @@ final class MockApiServer implements AutoCloseable {
             });
   }
 
-  KubernetesClient client() {
+  /** The loopback port it listens on. */
+  public int port() {
+    return server.getPort();
+  }
+
+  public KubernetesClient client() {
     return client;
   }
 
   /** The next {@code n} watch requests under {@code path} (e.g. /api/v1/pods) get 410 Gone. */
-  void expireNextWatches(String path, int n) {
+  public void expireNextWatches(String path, int n) {
     goneWatches.computeIfAbsent(path, p -> new AtomicInteger()).addAndGet(n);
   }
 

@@ -1,0 +1,378 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.cni.AgentClient;
+import dev.tweed.datastore.kubernetes.KubernetesKind;
+import dev.tweed.datastore.kubernetes.MockApiServer;
+import dev.tweed.lab.CniExec;
+import dev.tweed.lab.Namespaces;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.lab.ProbeServer;
+import dev.tweed.model.Json;
+import dev.tweed.sys.NamespaceTcpForwarder;
+import dev.tweed.sys.NetworkNamespace;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The real agent, CNI plugin and kernel with {@code --datastore kubernetes}, against fabric8's mock
+ * API server in CRUD mode (no real API server runs here). The mock listens on the host's loopback;
+ * a forwarder gives the node's namespace a loopback port that reaches it, and closing that
+ * forwarder is how the test takes the API server away from the agent.
+ */
+class KubernetesAgentMockApiServerIT {
+  static final String PREFIX =
+      "tw-k8s" + Integer.toString(ThreadLocalRandom.current().nextInt(1 << 20), 36) + "-";
+  static final String NODE_NS = PREFIX + "node-1";
+  static final Duration WAIT = Duration.ofSeconds(30);
+  static MockApiServer api;
+  static KubernetesClient k8s;
+  static NamespaceTcpForwarder forwarder;
+  static Path dir;
+  static Process agent;
+  static ObjectNode netconf;
+
+  @BeforeAll
+  static void up() throws Exception {
+    api = new MockApiServer();
+    k8s = api.client();
+    dir = Files.createTempDirectory("tweed-k8s");
+    Namespaces.add(NODE_NS);
+    Namespaces.batch(
+        NODE_NS,
+        List.of(
+            "link set lo up",
+            "link add eth0 type veth peer name eth0-peer",
+            "link set eth0-peer up",
+            "addr add 192.168.77.11/24 dev eth0",
+            "link set eth0 up",
+            // Proxy ARP answers the pods' gateway (169.254.1.1) only for a routable address,
+            // as on a real node with its default route.
+            "route add default via 192.168.77.1 dev eth0"));
+    forwarder = openApi();
+    Files.writeString(
+        dir.resolve("kubeconfig"),
+        """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: mock, cluster: {server: "http://127.0.0.1:%d"}}]
+        users: [{name: agent, user: {token: agent-token}}]
+        contexts: [{name: mock, context: {cluster: mock, user: agent}}]
+        current-context: mock
+        """
+            .formatted(api.port()));
+    k8s.namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build())
+        .create();
+    k8s.nodes()
+        .resource(
+            new NodeBuilder()
+                .withNewMetadata()
+                .withName("node-1")
+                .endMetadata()
+                .withNewStatus()
+                .addNewAddress()
+                .withType("InternalIP")
+                .withAddress("192.168.77.11")
+                .endAddress()
+                .endStatus()
+                .build())
+        .create();
+    Path log = dir.resolve("agent.log");
+    agent =
+        new ProcessBuilder(
+                "ip",
+                "netns",
+                "exec",
+                NODE_NS,
+                Tweed.HOME.resolve("tweed").toString(),
+                "agent",
+                "--datastore",
+                "kubernetes",
+                "--kubeconfig",
+                dir.resolve("kubeconfig").toString(),
+                "--node",
+                "node-1",
+                "--socket",
+                dir.resolve("agent.sock").toString())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
+    Path bin = dir.resolve("bin");
+    Files.createDirectories(bin);
+    Tweed.newLab("k8s").ok("cni-install", bin.toString());
+    netconf = Json.object();
+    netconf.put("cniVersion", "1.1.0").put("name", "tweed").put("type", "tweed-cni");
+    netconf.put("agentSocket", dir.resolve("agent.sock").toString());
+    netconf
+        .putObject("ipam")
+        .put("type", "tweed-ipam")
+        .put("pool", "10.244.0.0/16")
+        .put("blockSize", 26);
+    await("the agent to be ready", () -> health().path("ready").asBoolean());
+  }
+
+  /** A loopback port in the node's namespace that reaches the mock API server. */
+  static NamespaceTcpForwarder openApi() {
+    return NamespaceTcpForwarder.intoNamespace(
+        NetworkNamespace.pathOf(NODE_NS),
+        api.port(),
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), api.port()));
+  }
+
+  @AfterAll
+  static void down() throws Exception {
+    try {
+      if (agent != null) {
+        agent.destroy();
+        agent.waitFor();
+        System.out.println(Files.readString(dir.resolve("agent.log")));
+      }
+    } finally {
+      if (forwarder != null) {
+        forwarder.close();
+      }
+      for (String ns : Namespaces.list()) {
+        if (ns.startsWith(PREFIX)) {
+          Namespaces.delete(ns);
+        }
+      }
+      api.close();
+      try (var files = Files.walk(dir)) {
+        for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(p);
+        }
+      }
+    }
+  }
+
+  static JsonNode health() {
+    try {
+      return Json.parse(AgentClient.health(dir.resolve("agent.sock")));
+    } catch (IOException e) {
+      return Json.object();
+    }
+  }
+
+  record Pod(String name, String netns, String containerId, String ip) {}
+
+  static CniExec.Outcome cni(String command, String name) {
+    return CniExec.call(
+        NODE_NS,
+        dir.resolve("bin").toString(),
+        command,
+        "c-" + name,
+        NetworkNamespace.pathOf(PREFIX + "pod-" + name).toString(),
+        "eth0",
+        "K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name,
+        netconf);
+  }
+
+  /** What kubelet does: the Pod object, then the sandbox and a CNI ADD. */
+  static Pod pod(String name) {
+    k8s.pods()
+        .inNamespace("default")
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace("default")
+                .addToLabels("app", name)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName("node-1")
+                .endSpec()
+                .build())
+        .createOr(p -> p.update());
+    String netns = PREFIX + "pod-" + name;
+    if (!Namespaces.list().contains(netns)) {
+      Namespaces.add(netns);
+    }
+    CniExec.Outcome out = cni("ADD", name);
+    assertThat(out.ok()).as("CNI ADD %s: %s", name, out.describe()).isTrue();
+    String ip = out.output().path("ips").get(0).path("address").asText().replace("/32", "");
+    return new Pod(name, netns, "c-" + name, ip);
+  }
+
+  static boolean reaches(Pod from, String ip, int port) {
+    try {
+      return ProbeClient.probe(
+              NetworkNamespace.pathOf(from.netns()), ip, port, "tcp", Duration.ofMillis(500))
+          .connected();
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  /** What the kernel holds, printed when a wait fails. */
+  static void await(String what, java.util.function.BooleanSupplier cond) {
+    try {
+      Tweed.await(what, WAIT, cond);
+    } catch (AssertionError e) {
+      System.out.println("node routes:\n" + Tweed.ip(NODE_NS, "route"));
+      System.out.println("node links:\n" + Tweed.ip(NODE_NS, "-br", "link"));
+      System.out.println("pod-a:\n" + Tweed.ip(PREFIX + "pod-a", "-br", "addr"));
+      System.out.println("pod-a routes:\n" + Tweed.ip(PREFIX + "pod-a", "route"));
+      System.out.println(
+          dev.tweed.sys.Command.run(List.of("ip", "netns", "exec", NODE_NS, "iptables-save")));
+      System.out.println("health: " + health());
+      throw e;
+    }
+  }
+
+  static List<GenericKubernetesResource> custom(String kind) {
+    return k8s.genericKubernetesResources(KubernetesKind.require(kind).context()).list().getItems();
+  }
+
+  static java.util.Map<?, ?> specOf(GenericKubernetesResource r) {
+    return (java.util.Map<?, ?>) r.getAdditionalProperties().get("spec");
+  }
+
+  @Test
+  void podsServicesPoliciesAndAnApiOutageWithTheKubernetesDatastore() throws Exception {
+    Pod a = pod("a");
+    Pod b = pod("b");
+    assertThat(a.ip()).isNotEqualTo(b.ip());
+    // The CNI call's state is in the API as Tweed's custom resources.
+    assertThat(custom("WorkloadEndpoint"))
+        .extracting(r -> String.valueOf(specOf(r).get("ip")))
+        .containsExactlyInAnyOrder(a.ip(), b.ip());
+    assertThat(custom("IPAMBlock"))
+        .singleElement()
+        .satisfies(
+            r ->
+                assertThat(
+                        ((java.util.Map<?, ?>) r.getAdditionalProperties().get("spec")).get("node"))
+                    .isEqualTo("node-1"));
+
+    try (var server =
+        new ProbeServer(
+            NetworkNamespace.pathOf(b.netns()), "b", List.of(new ProbeServer.Port(8080, "TCP")))) {
+      await("a reaches b", () -> reaches(a, b.ip(), 8080));
+
+      // A Service and its EndpointSlice, written to the API, become the proxy's rules.
+      k8s.services()
+          .inNamespace("default")
+          .resource(
+              new ServiceBuilder()
+                  .withNewMetadata()
+                  .withName("web")
+                  .endMetadata()
+                  .withNewSpec()
+                  .withClusterIP("10.96.0.50")
+                  .addNewPort()
+                  .withName("http")
+                  .withProtocol("TCP")
+                  .withPort(80)
+                  .withTargetPort(new IntOrString(8080))
+                  .endPort()
+                  .endSpec()
+                  .build())
+          .create();
+      k8s.discovery()
+          .v1()
+          .endpointSlices()
+          .inNamespace("default")
+          .resource(
+              new EndpointSliceBuilder()
+                  .withNewMetadata()
+                  .withName("web-x1")
+                  .addToLabels("kubernetes.io/service-name", "web")
+                  .endMetadata()
+                  .withAddressType("IPv4")
+                  .addNewEndpoint()
+                  .withAddresses(b.ip())
+                  .withNodeName("node-1")
+                  .withNewConditions()
+                  .withReady(true)
+                  .endConditions()
+                  .endEndpoint()
+                  .addNewPort()
+                  .withName("http")
+                  .withProtocol("TCP")
+                  .withPort(8080)
+                  .endPort()
+                  .build())
+          .create();
+      await("a reaches the Service", () -> reaches(a, "10.96.0.50", 80));
+
+      // A NetworkPolicy from the API isolates b; deleting it opens b again.
+      k8s.network()
+          .v1()
+          .networkPolicies()
+          .inNamespace("default")
+          .resource(
+              new NetworkPolicyBuilder()
+                  .withNewMetadata()
+                  .withName("isolate-b")
+                  .endMetadata()
+                  .withNewSpec()
+                  .withNewPodSelector()
+                  .addToMatchLabels("app", "b")
+                  .endPodSelector()
+                  .withPolicyTypes("Ingress")
+                  .endSpec()
+                  .build())
+          .create();
+      await("the policy to refuse a -> b", () -> !reaches(a, b.ip(), 8080));
+      k8s.network().v1().networkPolicies().inNamespace("default").withName("isolate-b").delete();
+      await("a to reach b again", () -> reaches(a, b.ip(), 8080));
+
+      // The API server goes away: traffic goes on, the agent says it is not ready, and a new
+      // pod fails with a clear error instead of hanging.
+      forwarder.close();
+      await("the agent to notice", () -> !health().path("ready").asBoolean(true));
+      assertThat(health().path("datastoreReachable").asBoolean()).isFalse();
+      int lost = 0;
+      int sent = 0;
+      for (long end = System.nanoTime() + 3_000_000_000L; System.nanoTime() < end; sent += 2) {
+        lost += (reaches(a, b.ip(), 8080) ? 0 : 1) + (reaches(a, "10.96.0.50", 80) ? 0 : 1);
+      }
+      System.out.printf("API server away: %d of %d probes lost%n", lost, sent);
+      assertThat(lost).as("probes lost while the API server is away").isZero();
+      Namespaces.add(PREFIX + "pod-c");
+      long start = System.nanoTime();
+      CniExec.Outcome refused = cni("ADD", "c");
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertThat(refused.ok()).isFalse();
+      assertThat(refused.output().path("code").asInt()).as(refused.describe()).isEqualTo(11);
+      assertThat(refused.describe()).containsIgnoringCase("datastore");
+      assertThat(seconds).isLessThan(10);
+
+      forwarder = openApi();
+      await("the agent to be ready again", () -> health().path("ready").asBoolean());
+      Pod c = pod("c");
+      await("a reaches c", () -> reaches(c, b.ip(), 8080));
+    }
+
+    // DEL removes each pod's endpoint from the API.
+    List<String> names = new ArrayList<>(List.of("a", "b", "c"));
+    for (String name : names) {
+      assertThat(cni("DEL", name).ok()).isTrue();
+    }
+    assertThat(custom("WorkloadEndpoint")).isEmpty();
+  }
+}
