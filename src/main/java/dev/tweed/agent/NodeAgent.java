@@ -83,6 +83,19 @@ public final class NodeAgent implements AutoCloseable {
   private volatile boolean running = true;
   private AgentSocketServer socket;
 
+  /** Every kind an agent follows, whatever its datastore. */
+  public static final List<String> FOLLOWED_KINDS =
+      List.of(
+          NodeResource.KIND,
+          IpamBlock.KIND,
+          WorkloadEndpoint.KIND,
+          "Service",
+          "EndpointSlice",
+          dev.tweed.model.PodResource.KIND,
+          "Namespace",
+          "NetworkPolicy",
+          BgpConfiguration.KIND);
+
   public NodeAgent(AgentConfig config) {
     this.config = config;
     this.store = config.datastore().openStore();
@@ -94,20 +107,7 @@ public final class NodeAgent implements AutoCloseable {
     this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
     this.policy = new PolicySync(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
-    this.syncer =
-        DatastoreSpec.openSyncer(
-            store,
-            List.of(
-                NodeResource.KIND,
-                IpamBlock.KIND,
-                WorkloadEndpoint.KIND,
-                "Service",
-                "EndpointSlice",
-                dev.tweed.model.PodResource.KIND,
-                "Namespace",
-                "NetworkPolicy",
-                BgpConfiguration.KIND),
-            this::markDirty);
+    this.syncer = DatastoreSpec.openSyncer(store, FOLLOWED_KINDS, this::markDirty);
   }
 
   public void run() throws IOException {

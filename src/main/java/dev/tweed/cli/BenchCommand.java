@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
       BenchCommand.Rules.class,
       BenchCommand.Policy.class,
       BenchCommand.TraceFidelityBench.class,
-      BenchCommand.BgpConvergence.class
+      BenchCommand.BgpConvergence.class,
+      BenchCommand.EndpointPropagation.class
     })
 public final class BenchCommand {
 
@@ -343,6 +344,56 @@ public final class BenchCommand {
               r.withdrawnMs() / holdOnly.withdrawnMs(),
               r.reconvergedMs());
         }
+        return 0;
+      } finally {
+        lab.down();
+      }
+    }
+  }
+
+  @Command(
+      name = "endpoints",
+      description =
+          "Time from an EndpointSlice change written to etcd until every node's kernel has it (a"
+              + " 3-node etcd lab), and until N simulated agents' caches have it, against 3 (the"
+              + " baseline).")
+  static final class EndpointPropagation implements Callable<Integer> {
+    @Option(names = "--rounds", defaultValue = "30", description = "Changes written per setting.")
+    int rounds;
+
+    @Option(names = "--agents", defaultValue = "100", description = "Simulated agents.")
+    int agents;
+
+    @Override
+    public Integer call() throws Exception {
+      Lab lab = new Lab(LabLayout.of("bench-ep"), System.out);
+      if (lab.exists()) {
+        lab.down();
+      }
+      try {
+        lab.up(3, "vxlan", "iptables", 0, "etcd", 3);
+        var b = new dev.tweed.bench.EndpointPropagationBenchmark(lab, System.out);
+        var kernels = b.kernels(rounds);
+        var few = b.watchers(3, rounds);
+        var many = b.watchers(agents, rounds);
+        for (var r : List.of(kernels, few, many)) {
+          System.out.printf(
+              "%-36s each: p50 %7.1f ms  p99 %7.1f ms | last of a round: p50 %7.1f ms  p99 %7.1f"
+                  + " ms%n",
+              r.what(),
+              r.perReceiver().median(),
+              r.perReceiver().p99(),
+              r.allReceivers().median(),
+              r.allReceivers().p99());
+        }
+        System.out.printf(
+            "%d simulated agents against 3: p50 %.2fx, p99 %.2fx (each); last of a round p50"
+                + " %.2fx, p99 %.2fx%n",
+            agents,
+            many.perReceiver().median() / few.perReceiver().median(),
+            many.perReceiver().p99() / few.perReceiver().p99(),
+            many.allReceivers().median() / few.allReceivers().median(),
+            many.allReceivers().p99() / few.allReceivers().p99());
         return 0;
       } finally {
         lab.down();
