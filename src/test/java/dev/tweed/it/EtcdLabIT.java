@@ -239,6 +239,9 @@ class EtcdLabIT {
         assertThat(probe.answer()).isEqualTo("runtime/outage");
       }
       traffic.close();
+      System.out.printf(
+          "etcd outage: ADD refused (code 11) after %d ms; %d probes sent, %d lost%n",
+          took.toMillis(), traffic.sent(), traffic.lost().size());
       assertThat(traffic.sent()).as("probes sent during the outage").isGreaterThan(100);
       assertThat(traffic.lost()).as("probes lost while etcd was down").isEmpty();
       CniExec.call(
