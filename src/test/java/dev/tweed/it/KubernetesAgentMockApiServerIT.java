@@ -17,7 +17,6 @@ import dev.tweed.sys.NetworkNamespace;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
@@ -87,20 +86,7 @@ class KubernetesAgentMockApiServerIT {
         .resource(
             new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build())
         .create();
-    k8s.nodes()
-        .resource(
-            new NodeBuilder()
-                .withNewMetadata()
-                .withName("node-1")
-                .endMetadata()
-                .withNewStatus()
-                .addNewAddress()
-                .withType("InternalIP")
-                .withAddress("192.168.77.11")
-                .endAddress()
-                .endStatus()
-                .build())
-        .create();
+    api.createNode("node-1", "192.168.77.11");
     Path log = dir.resolve("agent.log");
     agent =
         new ProcessBuilder(

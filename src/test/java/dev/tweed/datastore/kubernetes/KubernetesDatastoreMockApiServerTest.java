@@ -131,8 +131,9 @@ class KubernetesDatastoreMockApiServerTest {
       IpamBlock b = IpamBlock.from(e.value());
       assertThat(ownerOfBlock.put(b.cidr().toString(), b.node())).isNull();
     }
-    // 12 addresses per node fit in one /28 (14 usable): three blocks, one per node.
-    assertThat(ownerOfBlock).hasSize(3);
-    assertThat(new HashSet<>(ownerOfBlock.values())).hasSize(3);
+    // Two claimants of one node may both find no room and claim a block each (as Calico's may);
+    // what never happens is one block with two owners, checked above.
+    assertThat(new HashSet<>(ownerOfBlock.values()))
+        .containsExactlyInAnyOrder("node-0", "node-1", "node-2");
   }
 }

@@ -9,7 +9,6 @@ import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
@@ -65,20 +64,7 @@ class KubernetesSyncerMockApiServerTest {
 
   private void clusterObjects() throws Exception {
     var c = api.client();
-    c.nodes()
-        .resource(
-            new NodeBuilder()
-                .withNewMetadata()
-                .withName("node-1")
-                .endMetadata()
-                .withNewStatus()
-                .addNewAddress()
-                .withType("InternalIP")
-                .withAddress("192.168.0.11")
-                .endAddress()
-                .endStatus()
-                .build())
-        .create();
+    api.createNode("node-1", "192.168.0.11");
     c.namespaces()
         .resource(
             new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build())

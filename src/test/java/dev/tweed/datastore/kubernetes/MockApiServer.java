@@ -1,5 +1,6 @@
 package dev.tweed.datastore.kubernetes;
 
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -95,6 +96,25 @@ public final class MockApiServer implements AutoCloseable {
   /** The next {@code n} watch requests under {@code path} (e.g. /api/v1/pods) get 410 Gone. */
   public void expireNextWatches(String path, int n) {
     goneWatches.computeIfAbsent(path, p -> new AtomicInteger()).addAndGet(n);
+  }
+
+  /** A Node as kubelet registers it: a name and its InternalIP. */
+  public void createNode(String name, String internalIp) {
+    client
+        .nodes()
+        .resource(
+            new NodeBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewStatus()
+                .addNewAddress()
+                .withType("InternalIP")
+                .withAddress(internalIp)
+                .endAddress()
+                .endStatus()
+                .build())
+        .create();
   }
 
   /** How many watches were answered 410 Gone. */
