@@ -127,8 +127,68 @@ class EtcdLabIT {
     assertThat(LabPods.unreachablePairs(pods)).as("of 60 probes").isEmpty();
   }
 
+  /** Services and NetworkPolicy from the same etcd: the lab's controllers and agents agree. */
   @Test
   @Order(2)
+  void aServiceAndANetworkPolicyWorkWithTheStateInEtcd() throws Exception {
+    Path yaml = Files.createTempFile("svc", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, namespace: x, labels: {app: web}}
+        spec: {nodeName: node-2, containers: [{name: c, ports: [{containerPort: 8080}]}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: x}
+        spec:
+          selector: {app: web}
+          ports: [{port: 80, targetPort: 8080}]
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String clusterIp = "";
+    for (JsonNode svc :
+        Json.parse(tweed.ok("lab", "get", "services", "-o", "json")).path("items")) {
+      if (svc.path("metadata").path("name").asText().equals("web")) {
+        clusterIp = svc.path("spec").path("clusterIP").asText();
+      }
+    }
+    assertThat(etcdctl("get", "--prefix", "--keys-only", "/tweed/EndpointSlice/x/"))
+        .contains("/tweed/EndpointSlice/x/web");
+    String ip = clusterIp;
+    Tweed.await(
+        "x/p11 to reach the Service",
+        Duration.ofSeconds(30),
+        () -> tweed.run("lab", "probe", "--from", "x/p11", "--to", ip).exitCode() == 0);
+    assertThat(tweed.ok("lab", "probe", "--from", "x/p31", "--to", ip)).contains("x/web");
+
+    Path policy = Files.createTempFile("pol", ".yaml");
+    Files.writeString(
+        policy,
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: isolate-web, namespace: x}
+        spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
+        """);
+    tweed.ok("lab", "apply", "-f", policy.toString());
+    Tweed.await(
+        "the policy to refuse x/p11 -> the Service",
+        Duration.ofSeconds(30),
+        () -> tweed.run("lab", "probe", "--from", "x/p11", "--to", ip).exitCode() == 1);
+    tweed.ok("lab", "delete", "-f", policy.toString());
+    Tweed.await(
+        "x/p11 to reach the Service again",
+        Duration.ofSeconds(30),
+        () -> tweed.run("lab", "probe", "--from", "x/p11", "--to", ip).exitCode() == 0);
+    Files.delete(yaml);
+    Files.delete(policy);
+  }
+
+  @Test
+  @Order(3)
   void killingTheLeaderWhilePodsAreCreatedGivesEveryPodItsOwnAddress() throws Exception {
     String leader = leader();
     Path yaml = LabPods.yaml("x", "q", 3, 3, false);
@@ -142,7 +202,7 @@ class EtcdLabIT {
     assertThat(applied.get().exitCode())
         .as("apply: %s %s", applied.get().stdout(), applied.get().stderr())
         .isZero();
-    List<JsonNode> all = pods();
+    List<JsonNode> all = pods().stream().filter(p -> !LabPods.name(p).equals("x/web")).toList();
     assertThat(all).hasSize(15);
     Set<String> ips = new HashSet<>();
     List<JsonNode> created = new ArrayList<>();
@@ -162,7 +222,7 @@ class EtcdLabIT {
   }
 
   @Test
-  @Order(3)
+  @Order(4)
   void losingEveryMemberKeepsTrafficAndNewPodsFailClearlyUntilItReturns() throws Exception {
     JsonNode a = pod("x/p11");
     JsonNode b = pod("x/p21");
@@ -253,7 +313,7 @@ class EtcdLabIT {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void aCompactionBelowAnAgentsWatchRevisionIsFollowedByAResync() throws Exception {
     String node1 = tweed.nodeNs("node-1");
     Path agentLog = layout.logDir().resolve("node-1-agent.log");
