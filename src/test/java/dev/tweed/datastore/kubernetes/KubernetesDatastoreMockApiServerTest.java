@@ -106,6 +106,29 @@ class KubernetesDatastoreMockApiServerTest {
     assertThat(store.list("IPAMBlock/").entries()).isEmpty();
   }
 
+  @Test
+  void aWatchDeliversChangesAndReportsA410AsCompacted() throws Exception {
+    var events = new java.util.concurrent.LinkedBlockingQueue<dev.tweed.datastore.Event>();
+    var broken =
+        new java.util.concurrent.LinkedBlockingQueue<dev.tweed.datastore.WatchBrokenException>();
+    long from = store.currentRevision();
+    try (var w = store.watch("IPAMBlock/", from, events::addAll, broken::add)) {
+      IpamBlock b = block("node-1");
+      long rev = store.put(b.key().toString(), b.toJson(), Datastore.ABSENT);
+      var ev = events.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(ev).isNotNull();
+      assertThat(ev.type()).isEqualTo(dev.tweed.datastore.Event.Type.PUT);
+      assertThat(ev.entry().key()).isEqualTo(b.key().toString());
+      assertThat(ev.revision()).isEqualTo(rev);
+    }
+    api.expireNextWatches("/apis/tweed.dev/v1/ipamblocks", 1);
+    try (var w = store.watch("IPAMBlock/", from, events::addAll, broken::add)) {
+      var gone = broken.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(gone).isNotNull();
+      assertThat(gone.compacted()).isTrue();
+    }
+  }
+
   /** Block IPAM's claims through the API: concurrent claimants on two nodes never share. */
   @Test
   void concurrentClaimantsNeverShareABlockOrAnAddress() throws Exception {
