@@ -15,12 +15,6 @@ import dev.tweed.model.Json;
 import dev.tweed.sys.NamespaceTcpForwarder;
 import dev.tweed.sys.NetworkNamespace;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.IntOrString;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
-import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -82,10 +76,7 @@ class KubernetesAgentMockApiServerIT {
         current-context: mock
         """
             .formatted(api.port()));
-    k8s.namespaces()
-        .resource(
-            new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build())
-        .create();
+    api.createNamespace("default");
     api.createNode("node-1", "192.168.77.11");
     Path log = dir.resolve("agent.log");
     agent =
@@ -179,20 +170,7 @@ class KubernetesAgentMockApiServerIT {
 
   /** What kubelet does: the Pod object, then the sandbox and a CNI ADD. */
   static Pod pod(String name) {
-    k8s.pods()
-        .inNamespace("default")
-        .resource(
-            new PodBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .withNamespace("default")
-                .addToLabels("app", name)
-                .endMetadata()
-                .withNewSpec()
-                .withNodeName("node-1")
-                .endSpec()
-                .build())
-        .createOr(p -> p.update());
+    api.applyPod(name, name, "node-1");
     String netns = PREFIX + "pod-" + name;
     if (!Namespaces.list().contains(netns)) {
       Namespaces.add(netns);
@@ -260,69 +238,12 @@ class KubernetesAgentMockApiServerIT {
       await("a reaches b", () -> reaches(a, b.ip(), 8080));
 
       // A Service and its EndpointSlice, written to the API, become the proxy's rules.
-      k8s.services()
-          .inNamespace("default")
-          .resource(
-              new ServiceBuilder()
-                  .withNewMetadata()
-                  .withName("web")
-                  .endMetadata()
-                  .withNewSpec()
-                  .withClusterIP("10.96.0.50")
-                  .addNewPort()
-                  .withName("http")
-                  .withProtocol("TCP")
-                  .withPort(80)
-                  .withTargetPort(new IntOrString(8080))
-                  .endPort()
-                  .endSpec()
-                  .build())
-          .create();
-      k8s.discovery()
-          .v1()
-          .endpointSlices()
-          .inNamespace("default")
-          .resource(
-              new EndpointSliceBuilder()
-                  .withNewMetadata()
-                  .withName("web-x1")
-                  .addToLabels("kubernetes.io/service-name", "web")
-                  .endMetadata()
-                  .withAddressType("IPv4")
-                  .addNewEndpoint()
-                  .withAddresses(b.ip())
-                  .withNodeName("node-1")
-                  .withNewConditions()
-                  .withReady(true)
-                  .endConditions()
-                  .endEndpoint()
-                  .addNewPort()
-                  .withName("http")
-                  .withProtocol("TCP")
-                  .withPort(8080)
-                  .endPort()
-                  .build())
-          .create();
+      api.createService("web", "10.96.0.50", 80, 8080);
+      api.createSlice("web-x1", "web", b.ip(), "node-1", 8080);
       await("a reaches the Service", () -> reaches(a, "10.96.0.50", 80));
 
       // A NetworkPolicy from the API isolates b; deleting it opens b again.
-      k8s.network()
-          .v1()
-          .networkPolicies()
-          .inNamespace("default")
-          .resource(
-              new NetworkPolicyBuilder()
-                  .withNewMetadata()
-                  .withName("isolate-b")
-                  .endMetadata()
-                  .withNewSpec()
-                  .withNewPodSelector()
-                  .addToMatchLabels("app", "b")
-                  .endPodSelector()
-                  .withPolicyTypes("Ingress")
-                  .endSpec()
-                  .build())
-          .create();
+      api.createIsolation("isolate-b", "b");
       await("the policy to refuse a -> b", () -> !reaches(a, b.ip(), 8080));
       k8s.network().v1().networkPolicies().inNamespace("default").withName("isolate-b").delete();
       await("a to reach b again", () -> reaches(a, b.ip(), 8080));

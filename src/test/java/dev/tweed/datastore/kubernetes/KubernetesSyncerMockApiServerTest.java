@@ -8,11 +8,6 @@ import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
-import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -45,77 +40,16 @@ class KubernetesSyncerMockApiServerTest {
   }
 
   private void pod(String name, String app) {
-    api.client()
-        .pods()
-        .inNamespace("default")
-        .resource(
-            new PodBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .withNamespace("default")
-                .addToLabels("app", app)
-                .endMetadata()
-                .withNewSpec()
-                .withNodeName("node-1")
-                .endSpec()
-                .build())
-        .createOr(p -> p.update());
+    api.applyPod(name, app, "node-1");
   }
 
   private void clusterObjects() throws Exception {
-    var c = api.client();
     api.createNode("node-1", "192.168.0.11");
-    c.namespaces()
-        .resource(
-            new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build())
-        .create();
+    api.createNamespace("default");
     pod("web-1", "web");
-    c.services()
-        .inNamespace("default")
-        .resource(
-            new ServiceBuilder()
-                .withNewMetadata()
-                .withName("web")
-                .endMetadata()
-                .withNewSpec()
-                .withClusterIP("10.96.0.10")
-                .addNewPort()
-                .withPort(80)
-                .endPort()
-                .endSpec()
-                .build())
-        .create();
-    c.discovery()
-        .v1()
-        .endpointSlices()
-        .inNamespace("default")
-        .resource(
-            new EndpointSliceBuilder()
-                .withNewMetadata()
-                .withName("web-abc")
-                .addToLabels("kubernetes.io/service-name", "web")
-                .endMetadata()
-                .withAddressType("IPv4")
-                .addNewEndpoint()
-                .withAddresses("10.244.0.2")
-                .endEndpoint()
-                .build())
-        .create();
-    c.network()
-        .v1()
-        .networkPolicies()
-        .inNamespace("default")
-        .resource(
-            new NetworkPolicyBuilder()
-                .withNewMetadata()
-                .withName("deny")
-                .endMetadata()
-                .withNewSpec()
-                .withNewPodSelector()
-                .endPodSelector()
-                .endSpec()
-                .build())
-        .create();
+    api.createService("web", "10.96.0.10", 80, 8080);
+    api.createSlice("web-abc", "web", "10.244.0.2", "node-1", 8080);
+    api.createIsolation("deny", "web");
     IpamBlock b = new IpamBlock(Cidr.parse("10.244.0.0/26"), "node-1", Map.of());
     store.put(b.key().toString(), b.toJson(), Datastore.ABSENT);
   }

@@ -1,6 +1,12 @@
 package dev.tweed.datastore.kubernetes;
 
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -113,6 +119,107 @@ public final class MockApiServer implements AutoCloseable {
                 .withAddress(internalIp)
                 .endAddress()
                 .endStatus()
+                .build())
+        .create();
+  }
+
+  public void createNamespace(String name) {
+    client
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
+        .create();
+  }
+
+  /** A Pod in "default" labelled app=APP on NODE, as kubelet's API server holds it. */
+  public void applyPod(String name, String app, String node) {
+    client
+        .pods()
+        .inNamespace("default")
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace("default")
+                .addToLabels("app", app)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .endSpec()
+                .build())
+        .createOr(p -> p.update());
+  }
+
+  /** A ClusterIP Service in "default" with one TCP port named http. */
+  public void createService(String name, String clusterIp, int port, int targetPort) {
+    client
+        .services()
+        .inNamespace("default")
+        .resource(
+            new ServiceBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withClusterIP(clusterIp)
+                .addNewPort()
+                .withName("http")
+                .withProtocol("TCP")
+                .withPort(port)
+                .withTargetPort(new IntOrString(targetPort))
+                .endPort()
+                .endSpec()
+                .build())
+        .create();
+  }
+
+  /** The Service's EndpointSlice: one ready endpoint on NODE, port http. */
+  public void createSlice(String name, String service, String ip, String node, int port) {
+    client
+        .discovery()
+        .v1()
+        .endpointSlices()
+        .inNamespace("default")
+        .resource(
+            new EndpointSliceBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels("kubernetes.io/service-name", service)
+                .endMetadata()
+                .withAddressType("IPv4")
+                .addNewEndpoint()
+                .withAddresses(ip)
+                .withNodeName(node)
+                .withNewConditions()
+                .withReady(true)
+                .endConditions()
+                .endEndpoint()
+                .addNewPort()
+                .withName("http")
+                .withProtocol("TCP")
+                .withPort(port)
+                .endPort()
+                .build())
+        .create();
+  }
+
+  /** A policy in "default" isolating the pods labelled app=APP for ingress. */
+  public void createIsolation(String name, String app) {
+    client
+        .network()
+        .v1()
+        .networkPolicies()
+        .inNamespace("default")
+        .resource(
+            new NetworkPolicyBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withNewPodSelector()
+                .addToMatchLabels("app", app)
+                .endPodSelector()
+                .withPolicyTypes("Ingress")
+                .endSpec()
                 .build())
         .create();
   }
