@@ -166,11 +166,18 @@ public final class KubernetesSyncer implements Syncer {
     return Map.copyOf(cache);
   }
 
-  /** Every informer has listed and is watching. */
+  /**
+   * Every informer has listed at least once. A watch being re-established (each ends after its
+   * server timeout) does not make the cache unsynced: the agent would flap to not ready for that
+   * moment. Whether the API server answers is {@link #checkReachable}'s question.
+   */
   @Override
   public synchronized boolean synced() {
-    return !informers.isEmpty()
-        && informers.stream().allMatch(i -> i.hasSynced() && i.isWatching());
+    return !informers.isEmpty() && informers.stream().allMatch(SharedIndexInformer::hasSynced);
+  }
+
+  private synchronized boolean watching() {
+    return !informers.isEmpty() && informers.stream().allMatch(SharedIndexInformer::isWatching);
   }
 
   /**
@@ -187,7 +194,7 @@ public final class KubernetesSyncer implements Syncer {
   /** Watching informers are proof enough; otherwise the API server is asked for its version. */
   @Override
   public void checkReachable() {
-    if (synced()) {
+    if (watching()) {
       return;
     }
     datastore.ping();

@@ -144,7 +144,9 @@ class KubernetesSyncerMockApiServerTest {
     try (var syncer = syncer()) {
       syncer.start();
       await().atMost(Duration.ofSeconds(20)).until(syncer::synced);
-      assertThat(api.goneAnswered()).isEqualTo(2);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> api.goneAnswered() == 2 && api.count("GET /api/v1/pods", true) >= 3);
       // Listed once at start and once after each 410, then watching.
       assertThat(api.count("GET /api/v1/pods", false)).isGreaterThanOrEqualTo(3);
       assertThat(api.count("GET /api/v1/pods", true)).isGreaterThanOrEqualTo(3);
