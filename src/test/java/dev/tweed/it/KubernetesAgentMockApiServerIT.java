@@ -39,6 +39,14 @@ class KubernetesAgentMockApiServerIT {
   static final String PREFIX =
       "tw-k8s" + Integer.toString(ThreadLocalRandom.current().nextInt(1 << 20), 36) + "-";
   static final String NODE_NS = PREFIX + "node-1";
+
+  /**
+   * Pod-to-pod probes use another port than the Service's target: a client may pick the same source
+   * port for the ClusterIP as it used earlier for the pod itself, and after DNAT that connection
+   * would collide with the earlier one's conntrack entry (the kernel drops the SYN).
+   */
+  static final int DIRECT = 8081;
+
   static final Duration WAIT = Duration.ofSeconds(30);
   static MockApiServer api;
   static KubernetesClient k8s;
@@ -182,12 +190,18 @@ class KubernetesAgentMockApiServerIT {
   }
 
   static boolean reaches(Pod from, String ip, int port) {
+    return probe(from, ip, port, Duration.ofMillis(500)).isEmpty();
+  }
+
+  /** Empty when {@code from} connected to ip:port within {@code timeout}, else why not. */
+  static java.util.Optional<String> probe(Pod from, String ip, int port, Duration timeout) {
     try {
-      return ProbeClient.probe(
-              NetworkNamespace.pathOf(from.netns()), ip, port, "tcp", Duration.ofMillis(500))
-          .connected();
+      var r = ProbeClient.probe(NetworkNamespace.pathOf(from.netns()), ip, port, "tcp", timeout);
+      return r.connected()
+          ? java.util.Optional.empty()
+          : java.util.Optional.of(ip + ":" + port + " " + r.reason());
     } catch (Exception e) {
-      return false;
+      return java.util.Optional.of(ip + ":" + port + " " + e);
     }
   }
 
@@ -234,8 +248,10 @@ class KubernetesAgentMockApiServerIT {
 
     try (var server =
         new ProbeServer(
-            NetworkNamespace.pathOf(b.netns()), "b", List.of(new ProbeServer.Port(8080, "TCP")))) {
-      await("a reaches b", () -> reaches(a, b.ip(), 8080));
+            NetworkNamespace.pathOf(b.netns()),
+            "b",
+            List.of(new ProbeServer.Port(8080, "TCP"), new ProbeServer.Port(DIRECT, "TCP")))) {
+      await("a reaches b", () -> reaches(a, b.ip(), DIRECT));
 
       // A Service and its EndpointSlice, written to the API, become the proxy's rules.
       api.createService("web", "10.96.0.50", 80, 8080);
@@ -244,22 +260,28 @@ class KubernetesAgentMockApiServerIT {
 
       // A NetworkPolicy from the API isolates b; deleting it opens b again.
       api.createIsolation("isolate-b", "b");
-      await("the policy to refuse a -> b", () -> !reaches(a, b.ip(), 8080));
+      await("the policy to refuse a -> b", () -> !reaches(a, b.ip(), DIRECT));
       k8s.network().v1().networkPolicies().inNamespace("default").withName("isolate-b").delete();
-      await("a to reach b again", () -> reaches(a, b.ip(), 8080));
+      await("a to reach b again", () -> reaches(a, b.ip(), DIRECT));
 
       // The API server goes away: traffic goes on, the agent says it is not ready, and a new
       // pod fails with a clear error instead of hanging.
       forwarder.close();
       await("the agent to notice", () -> !health().path("ready").asBoolean(true));
       assertThat(health().path("datastoreReachable").asBoolean()).isFalse();
-      int lost = 0;
+      // Paced: at thousands of connections a second to one backend through the ClusterIP, the
+      // client reuses source ports whose earlier connection the server still holds in TIME_WAIT,
+      // and conntrack marks the odd SYN INVALID (the proxy drops INVALID, as kube-proxy does),
+      // with or without an API server. That is a property of the probe, not of the outage.
+      List<String> lost = new ArrayList<>();
       int sent = 0;
-      for (long end = System.nanoTime() + 3_000_000_000L; System.nanoTime() < end; sent += 2) {
-        lost += (reaches(a, b.ip(), 8080) ? 0 : 1) + (reaches(a, "10.96.0.50", 80) ? 0 : 1);
+      for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; sent += 2) {
+        probe(a, b.ip(), DIRECT, Duration.ofMillis(500)).ifPresent(lost::add);
+        probe(a, "10.96.0.50", 80, Duration.ofMillis(500)).ifPresent(lost::add);
+        Thread.sleep(10);
       }
-      System.out.printf("API server away: %d of %d probes lost%n", lost, sent);
-      assertThat(lost).as("probes lost while the API server is away").isZero();
+      System.out.printf("API server away: %d of %d probes lost %s%n", lost.size(), sent, lost);
+      assertThat(lost).as("probes lost while the API server is away").isEmpty();
       Namespaces.add(PREFIX + "pod-c");
       long start = System.nanoTime();
       CniExec.Outcome refused = cni("ADD", "c");
@@ -272,7 +294,7 @@ class KubernetesAgentMockApiServerIT {
       forwarder = openApi();
       await("the agent to be ready again", () -> health().path("ready").asBoolean());
       Pod c = pod("c");
-      await("a reaches c", () -> reaches(c, b.ip(), 8080));
+      await("a reaches c", () -> reaches(c, b.ip(), DIRECT));
     }
 
     // DEL removes each pod's endpoint from the API.
