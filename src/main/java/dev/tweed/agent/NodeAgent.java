@@ -179,8 +179,8 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /**
-   * Asks the store for its revision: the agent's liveness check of its datastore. Catching up after
-   * an outage is the syncer's job (its watch resumes, or it lists again).
+   * The agent's check that its datastore answers, logged on each change. Catching up after an
+   * outage is the syncer's job (its watch resumes, or it lists again).
    */
   private boolean checkDatastore() {
     try {

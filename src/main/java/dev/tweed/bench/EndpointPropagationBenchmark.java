@@ -149,7 +149,7 @@ public final class EndpointPropagationBenchmark {
     List<Double> all = new ArrayList<>();
     try (Datastore writer = LabStores.open(lab.layout(), state)) {
       for (int a = 0; a < agents; a++) {
-        Datastore client = EtcdDatastore.connect(urls, via, LabStores.TIMEOUT);
+        Datastore client = EtcdDatastore.connect(urls, via, DatastoreSpec.TIMEOUT);
         clients.add(client);
         var log = new ConcurrentLinkedQueue<long[]>();
         arrivals.add(log);

@@ -1,7 +1,5 @@
 package dev.tweed.cli;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.EtcdDatastore;
 import dev.tweed.lab.EtcdCluster;
 import dev.tweed.lab.Lab;
@@ -72,17 +70,7 @@ final class LabEtcdCommands {
       Lab l = LabCommand.requireLab(lab);
       List<MemberRow> rows = rows(l, requireEtcd(l));
       if (output.equals("json")) {
-        ObjectNode n = Json.object();
-        ArrayNode members = n.putArray("members");
-        for (MemberRow r : rows) {
-          members
-              .addObject()
-              .put("name", r.name())
-              .put("endpoint", r.endpoint())
-              .put("healthy", r.healthy())
-              .put("leader", r.leader());
-        }
-        System.out.println(Json.pretty(n));
+        System.out.println(Json.pretty(java.util.Map.of("members", rows)));
       } else {
         System.out.printf("%-8s %-26s %-9s %s%n", "MEMBER", "ENDPOINT", "HEALTHY", "LEADER");
         for (MemberRow r : rows) {

@@ -13,6 +13,7 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +27,7 @@ public final class CniPlugin {
   private final Datastore store;
 
   /** Why the agent cannot take pods now (empty when it can). */
-  private final java.util.function.Supplier<Optional<String>> unready;
+  private final Supplier<Optional<String>> unready;
 
   /**
    * Calls for one attachment are serialised; striping keeps the lock table bounded however many
@@ -34,8 +35,7 @@ public final class CniPlugin {
    */
   private final ReentrantLock[] attachmentLocks = new ReentrantLock[64];
 
-  public CniPlugin(
-      String node, Datastore store, java.util.function.Supplier<Optional<String>> unready) {
+  public CniPlugin(String node, Datastore store, Supplier<Optional<String>> unready) {
     this.node = node;
     this.store = store;
     this.unready = unready;

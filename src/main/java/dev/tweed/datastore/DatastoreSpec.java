@@ -14,8 +14,11 @@ import java.util.Optional;
  */
 public record DatastoreSpec(
     String kind, Optional<Path> dir, List<String> etcdEndpoints, Optional<Path> kubeconfig) {
-  /** How long one etcd call may take before the store counts as unreachable. */
-  public static final Duration ETCD_TIMEOUT = Duration.ofSeconds(3);
+  /**
+   * How long one datastore call may take before the store counts as unreachable: a CNI call waits
+   * on it, and must answer "try again later" rather than hang.
+   */
+  public static final Duration TIMEOUT = Duration.ofSeconds(3);
 
   public DatastoreSpec {
     etcdEndpoints = List.copyOf(etcdEndpoints);
@@ -46,7 +49,7 @@ public record DatastoreSpec(
   public Datastore openStore() {
     return switch (kind) {
       case "embedded" -> new JournalDatastore(dir.orElseThrow());
-      case "etcd" -> EtcdDatastore.connect(etcdEndpoints, Optional.empty(), ETCD_TIMEOUT);
+      case "etcd" -> EtcdDatastore.connect(etcdEndpoints, Optional.empty(), TIMEOUT);
       default -> KubernetesDatastore.connect(kubeconfig);
     };
   }

@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,8 +32,7 @@ public final class StoreSyncer implements Syncer {
   private volatile boolean synced;
 
   /** One background re-list at a time: several watches may break at once. */
-  private final java.util.concurrent.atomic.AtomicBoolean relisting =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean relisting = new AtomicBoolean();
 
   private volatile boolean closed;
 

@@ -19,8 +19,10 @@ public interface Syncer extends AutoCloseable {
   Map<String, Entry> snapshot();
 
   /**
-   * True once a listing is in the cache and its watch is running; false while a re-list is pending
-   * (the cache is then kept as it was, not emptied).
+   * True once a listing is in the cache and changes are being followed. While a watch is being
+   * re-established or a re-list is pending, the cache is kept as it was, not emptied; the store
+   * syncer reports false until its re-list succeeds, the informers stay synced while they
+   * reconnect.
    */
   boolean synced();
 

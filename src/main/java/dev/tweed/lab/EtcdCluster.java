@@ -1,6 +1,9 @@
 package dev.tweed.lab;
 
 import dev.tweed.datastore.EtcdDatastore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -116,9 +119,9 @@ public final class EtcdCluster {
   /** Starts the member (a restarted member finds its data directory and rejoins); its PID. */
   public long start(Member m) {
     try {
-      java.nio.file.Files.createDirectories(m.dataDir().getParent());
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      Files.createDirectories(m.dataDir().getParent());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     return LabProcesses.startDetached(
         Optional.of(m.netns()), command(m), logDir.resolve(m.name() + ".log"));
@@ -140,7 +143,11 @@ public final class EtcdCluster {
 
   /** etcd processes of any member under {@code dir}, whether or not a state file lists them. */
   static List<Long> findUnder(Path dir) {
-    return LabProcesses.find(pid -> dataDirOf(pid).filter(d -> d.startsWith(dir)).isPresent());
+    return LabProcesses.find(pid -> isUnder(pid, dir));
+  }
+
+  private static boolean isUnder(long pid, Path dir) {
+    return dataDirOf(pid).filter(d -> d.startsWith(dir)).isPresent();
   }
 
   /** The data directory of an etcd process, or empty for any other process. */
@@ -159,7 +166,7 @@ public final class EtcdCluster {
 
   /** Ends a leftover member found by {@link #findUnder}. */
   static void stopLeftover(long pid, Path dir) {
-    LabProcesses.stop(pid, p -> findUnder(dir).contains(p), false);
+    LabProcesses.stop(pid, p -> isUnder(p, dir), false);
   }
 
   /** Waits until every member answers and they agree on a leader. */

@@ -164,24 +164,7 @@ public final class Lab {
   private LabState startEtcd(LabState state) {
     EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
     for (int i = 1; i <= state.etcdMembers(); i++) {
-      String ns = layout.etcdNs(i);
-      Namespaces.add(ns);
-      String port = LabLayout.etcdMemberName(i);
-      Namespaces.batch(
-          layout.fabricNs(),
-          List.of(
-              "link add " + port + " type veth peer name eth0 netns " + ns,
-              "link set " + port + " master " + LabLayout.BRIDGE + " up"));
-      Namespaces.batch(
-          ns,
-          List.of(
-              "link set lo up",
-              "addr add "
-                  + LabLayout.etcdIp(i)
-                  + "/"
-                  + LabLayout.UNDERLAY_PREFIX_LENGTH
-                  + " dev eth0",
-              "link set eth0 up"));
+      attachToUnderlay(layout.etcdNs(i), LabLayout.etcdMemberName(i), LabLayout.etcdIp(i));
     }
     for (EtcdCluster.Member m : cluster.members()) {
       state = state.withPid("etcd/" + m.name(), cluster.start(m));
@@ -226,45 +209,34 @@ public final class Lab {
             "link set lo up",
             "link add " + LabLayout.BRIDGE + " type bridge",
             "link set " + LabLayout.BRIDGE + " up"));
-    Namespaces.add(layout.routerNs());
-    Namespaces.batch(
-        layout.fabricNs(),
-        List.of(
-            "link add router type veth peer name eth0 netns " + layout.routerNs(),
-            "link set router master " + LabLayout.BRIDGE + " up"));
-    Namespaces.batch(
-        layout.routerNs(),
-        List.of(
-            "link set lo up",
-            "addr add "
-                + LabLayout.ROUTER_IP
-                + "/"
-                + LabLayout.UNDERLAY_PREFIX_LENGTH
-                + " dev eth0",
-            "link set eth0 up"));
+    attachToUnderlay(layout.routerNs(), "router", LabLayout.ROUTER_IP);
     Namespaces.sysctl(layout.routerNs(), "net.ipv4.ip_forward", "1");
   }
 
   private void buildNode(int i) {
     String node = LabLayout.nodeName(i);
     String ns = layout.nodeNs(node);
+    attachToUnderlay(ns, node, LabLayout.nodeIp(i));
+    Namespaces.batch(ns, List.of("route add default via " + LabLayout.ROUTER_IP));
+  }
+
+  /**
+   * A new namespace whose {@code eth0} is plugged into the fabric bridge (as port {@code port})
+   * with {@code ip} on the underlay: the router, a node, an etcd member.
+   */
+  private void attachToUnderlay(String ns, String port, String ip) {
     Namespaces.add(ns);
     Namespaces.batch(
         layout.fabricNs(),
         List.of(
-            "link add " + node + " type veth peer name eth0 netns " + ns,
-            "link set " + node + " master " + LabLayout.BRIDGE + " up"));
+            "link add " + port + " type veth peer name eth0 netns " + ns,
+            "link set " + port + " master " + LabLayout.BRIDGE + " up"));
     Namespaces.batch(
         ns,
         List.of(
             "link set lo up",
-            "addr add "
-                + LabLayout.nodeIp(i)
-                + "/"
-                + LabLayout.UNDERLAY_PREFIX_LENGTH
-                + " dev eth0",
-            "link set eth0 up",
-            "route add default via " + LabLayout.ROUTER_IP));
+            "addr add " + ip + "/" + LabLayout.UNDERLAY_PREFIX_LENGTH + " dev eth0",
+            "link set eth0 up"));
   }
 
   /**
@@ -292,44 +264,35 @@ public final class Lab {
   }
 
   public LabState startAgent(LabState state, String node) {
-    List<String> storeArgs =
+    List<String> args = new ArrayList<>(List.of("agent", "--node", node));
+    args.addAll(
         state.etcd()
             ? List.of(
                 "--datastore",
                 "etcd",
                 "--etcd-endpoints",
                 String.join(",", EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls()))
-            : List.of("--store", layout.storeDir().toString());
-    List<String> args = new ArrayList<>(List.of("agent", "--node", node));
-    args.addAll(storeArgs);
+            : List.of("--store", layout.storeDir().toString()));
+    args.addAll(
+        List.of(
+            "--socket",
+            layout.agentSocket(node).toString(),
+            "--cluster-cidr",
+            LabLayout.POD_CIDR,
+            "--service-cidr",
+            ServiceAllocator.SERVICE_CIDR.toString(),
+            "--proxy-mode",
+            state.proxy(),
+            "--routing",
+            state.routing(),
+            "--lab-marker",
+            "lab=" + layout.name()));
     long pid =
         LabProcesses.startDaemon(
-            Optional.of(layout.nodeNs(node)),
-            concat(
-                args,
-                List.of(
-                    "--socket",
-                    layout.agentSocket(node).toString(),
-                    "--cluster-cidr",
-                    LabLayout.POD_CIDR,
-                    "--service-cidr",
-                    ServiceAllocator.SERVICE_CIDR.toString(),
-                    "--proxy-mode",
-                    state.proxy(),
-                    "--routing",
-                    state.routing(),
-                    "--lab-marker",
-                    "lab=" + layout.name())),
-            layout.logDir().resolve(node + "-agent.log"));
+            Optional.of(layout.nodeNs(node)), args, layout.logDir().resolve(node + "-agent.log"));
     LabState next = state.withPid("agent/" + node, pid);
     next.write(layout);
     return next;
-  }
-
-  private static List<String> concat(List<String> a, List<String> b) {
-    List<String> out = new ArrayList<>(a);
-    out.addAll(b);
-    return out;
   }
 
   public void awaitAgentsReady(int nodes) {

@@ -1,10 +1,10 @@
 package dev.tweed.lab;
 
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.EtcdDatastore;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.sys.NetworkNamespace;
-import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -13,9 +13,6 @@ import java.util.Optional;
  * namespace, since the host has no route to the lab.
  */
 public final class LabStores {
-  /** How long one datastore call may take before it counts as unreachable. */
-  public static final Duration TIMEOUT = Duration.ofSeconds(3);
-
   private LabStores() {}
 
   public static Datastore open(LabLayout layout) {
@@ -31,6 +28,6 @@ public final class LabStores {
     return EtcdDatastore.connect(
         EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls(),
         Optional.of(NetworkNamespace.pathOf(layout.routerNs())),
-        TIMEOUT);
+        DatastoreSpec.TIMEOUT);
   }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.ConflictException;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Entry;
 import dev.tweed.datastore.Event;
@@ -13,6 +14,7 @@ import dev.tweed.model.Json;
 import dev.tweed.model.ResourceKey;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.api.model.StatusDetails;
 import io.fabric8.kubernetes.client.Config;
@@ -28,7 +30,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -45,7 +46,6 @@ import java.util.function.Consumer;
  * with {@link KubernetesSyncer}'s informers, not with {@link #watch}.
  */
 public final class KubernetesDatastore implements Datastore {
-  public static final Duration TIMEOUT = Duration.ofSeconds(3);
   private final KubernetesClient client;
   private final AtomicInteger writesInFlight = new AtomicInteger();
   private final AtomicLong lastEndpointWrite = new AtomicLong();
@@ -67,8 +67,8 @@ public final class KubernetesDatastore implements Datastore {
     }
     // A CNI call waits on these requests: fail in seconds, as with etcd, instead of retrying for
     // a minute (fabric8's default); informers keep their own reconnect loop.
-    config.setConnectionTimeout((int) TIMEOUT.toMillis());
-    config.setRequestTimeout((int) TIMEOUT.toMillis());
+    config.setConnectionTimeout((int) DatastoreSpec.TIMEOUT.toMillis());
+    config.setRequestTimeout((int) DatastoreSpec.TIMEOUT.toMillis());
     config.setRequestRetryBackoffLimit(1);
     return new KubernetesDatastore(new KubernetesClientBuilder().withConfig(config).build());
   }
@@ -101,7 +101,7 @@ public final class KubernetesDatastore implements Datastore {
     return namespace.isPresent() ? all.inNamespace(namespace.get()) : all;
   }
 
-  static long revisionOf(GenericKubernetesResource r) {
+  static long revisionOf(HasMetadata r) {
     return parseRevision(r.getMetadata().getResourceVersion());
   }
 
@@ -114,18 +114,21 @@ public final class KubernetesDatastore implements Datastore {
     }
   }
 
-  static Entry entry(KubernetesKind k, JsonNode value, long revision) {
-    JsonNode meta = value.path("metadata");
-    String ns = meta.path("namespace").asText("");
-    ResourceKey key =
-        k.namespaced() && !ns.isEmpty()
-            ? ResourceKey.namespaced(k.kind(), ns, meta.path("name").asText())
-            : ResourceKey.cluster(k.kind(), meta.path("name").asText());
-    return new Entry(key.toString(), value, 0, revision);
+  /** Where an object of kind {@code k} lives among Tweed's resource keys. */
+  static String keyOf(KubernetesKind k, HasMetadata r) {
+    String ns = r.getMetadata().getNamespace();
+    String name = r.getMetadata().getName();
+    return (k.namespaced() && ns != null && !ns.isEmpty()
+            ? ResourceKey.namespaced(k.kind(), ns, name)
+            : ResourceKey.cluster(k.kind(), name))
+        .toString();
   }
 
-  private static JsonNode tree(Object resource) {
-    return Json.parse(Serialization.asJson(resource));
+  /** The object as the calculation graph reads it: its JSON under its key, at its revision. */
+  static Entry entry(KubernetesKind k, HasMetadata r) {
+    // fabric8's own serialization: it knows the model's types (IntOrString, Quantity, ...).
+    JsonNode value = Json.parse(Serialization.asJson(r));
+    return new Entry(keyOf(k, r), value, 0, revisionOf(r));
   }
 
   private <T> T call(String what, java.util.function.Supplier<T> op) {
@@ -154,7 +157,7 @@ public final class KubernetesDatastore implements Datastore {
               () -> client.genericKubernetesResources(k.context()).inAnyNamespace().list());
       revision = Math.max(revision, parseRevision(list.getMetadata().getResourceVersion()));
       for (GenericKubernetesResource r : list.getItems()) {
-        Entry e = entry(k, tree(r), revisionOf(r));
+        Entry e = entry(k, r);
         if (e.key().startsWith(prefix)) {
           out.add(e);
         }
@@ -184,7 +187,7 @@ public final class KubernetesDatastore implements Datastore {
     KubernetesKind k = KubernetesKind.require(rk.kind());
     GenericKubernetesResource r =
         call("get " + key, () -> kind(k, rk.namespace()).withName(rk.name()).get());
-    return Optional.ofNullable(r).map(x -> entry(k, tree(x), revisionOf(x)));
+    return Optional.ofNullable(r).map(x -> entry(k, x));
   }
 
   @Override
@@ -280,7 +283,7 @@ public final class KubernetesDatastore implements Datastore {
             new Watcher<>() {
               @Override
               public void eventReceived(Action action, GenericKubernetesResource r) {
-                Entry e = entry(k, tree(r), revisionOf(r));
+                Entry e = entry(k, r);
                 if (!e.key().startsWith(prefix)) {
                   return;
                 }

@@ -2,12 +2,10 @@ package dev.tweed.datastore.kubernetes;
 
 import dev.tweed.datastore.Entry;
 import dev.tweed.datastore.Syncer;
-import dev.tweed.model.Json;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -123,15 +121,14 @@ public final class KubernetesSyncer implements Syncer {
   }
 
   private void put(KubernetesKind k, HasMetadata obj) {
-    long rv = KubernetesDatastore.parseRevision(obj.getMetadata().getResourceVersion());
-    Entry e = KubernetesDatastore.entry(k, Json.parse(Serialization.asJson(obj)), rv);
+    Entry e = KubernetesDatastore.entry(k, obj);
     synchronized (this) {
       Entry old = cache.put(e.key(), e);
       if (isEndpoint(k)) {
-        seenEndpointRevision.accumulateAndGet(rv, Math::max);
+        seenEndpointRevision.accumulateAndGet(e.modRevision(), Math::max);
       }
-      // A resync hands every object again, unchanged: that is no new input.
-      if (old != null && old.modRevision() == rv && old.value().equals(e.value())) {
+      // A resync hands every object again at the same resourceVersion: that is no new input.
+      if (old != null && old.modRevision() == e.modRevision()) {
         return;
       }
       revision.incrementAndGet();
@@ -140,10 +137,8 @@ public final class KubernetesSyncer implements Syncer {
   }
 
   private void remove(KubernetesKind k, HasMetadata obj) {
-    long rv = KubernetesDatastore.parseRevision(obj.getMetadata().getResourceVersion());
-    Entry e = KubernetesDatastore.entry(k, Json.parse(Serialization.asJson(obj)), rv);
     synchronized (this) {
-      if (cache.remove(e.key()) == null) {
+      if (cache.remove(KubernetesDatastore.keyOf(k, obj)) == null) {
         return;
       }
       revision.incrementAndGet();
