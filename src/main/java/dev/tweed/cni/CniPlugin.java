@@ -9,6 +9,7 @@ import dev.tweed.ipam.IpamPool;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.sys.NetnsFd;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -47,14 +48,23 @@ public final class CniPlugin {
   /** The outcome: what goes to stdout and the exit code. */
   public record Response(int exitCode, String stdout) {}
 
+  /** A call whose namespace, if any, is opened here from {@code CNI_NETNS}. */
   public Response handle(CniRequest req) {
+    return handle(req, Optional.empty());
+  }
+
+  /**
+   * A call with the namespace the shim opened and passed ({@code podNs}); without one, ADD and
+   * CHECK open {@code CNI_NETNS} themselves, which needs the runtime's mount to be visible here.
+   */
+  public Response handle(CniRequest req, Optional<NetnsFd> podNs) {
     try {
       try {
         return switch (req.command()) {
           case VERSION -> ok(versionJson());
-          case ADD -> underAttachmentLock(req, () -> add(req));
+          case ADD -> underAttachmentLock(req, () -> withNetns(req, podNs, ns -> add(req, ns)));
           case DEL -> underAttachmentLock(req, () -> del(req));
-          case CHECK -> underAttachmentLock(req, () -> check(req));
+          case CHECK -> underAttachmentLock(req, () -> withNetns(req, podNs, ns -> check(req, ns)));
           case STATUS -> status();
           case GC -> gc(req);
         };
@@ -87,6 +97,36 @@ public final class CniPlugin {
     Response run() throws CniException;
   }
 
+  private interface NetnsOp {
+    Response run(NetnsFd ns) throws CniException;
+  }
+
+  private static Response withNetns(CniRequest req, Optional<NetnsFd> passed, NetnsOp op)
+      throws CniException {
+    String path = req.netns().orElseThrow();
+    if (passed.isPresent()) {
+      return op.run(requireNetns(passed.get(), path));
+    }
+    NetnsFd opened;
+    try {
+      opened = NetnsFd.open(java.nio.file.Path.of(path));
+    } catch (RuntimeException e) {
+      throw new CniException(
+          CniException.INVALID_ENV, "cannot open CNI_NETNS " + path, e.getMessage());
+    }
+    try (opened) {
+      return op.run(requireNetns(opened, path));
+    }
+  }
+
+  private static NetnsFd requireNetns(NetnsFd ns, String path) throws CniException {
+    if (!ns.isNetworkNamespace()) {
+      throw new CniException(
+          CniException.INVALID_ENV, "CNI_NETNS " + path + " is not a network namespace");
+    }
+    return ns;
+  }
+
   private Response underAttachmentLock(CniRequest req, Op op) throws CniException {
     ReentrantLock lock =
         attachmentLocks[Math.floorMod(req.handle().hashCode(), attachmentLocks.length)];
@@ -98,7 +138,7 @@ public final class CniPlugin {
     }
   }
 
-  private Response add(CniRequest req) throws CniException {
+  private Response add(CniRequest req, NetnsFd podNs) throws CniException {
     long t0 = System.nanoTime();
     Optional<String> notReady = unready.get();
     if (notReady.isPresent()) {
@@ -109,9 +149,6 @@ public final class CniPlugin {
     IpamPool pool = poolOf(req.config());
     int mtu = req.config().path("mtu").asInt(1450);
     String netns = req.netns().orElseThrow();
-    if (!java.nio.file.Files.exists(java.nio.file.Path.of(netns))) {
-      throw new CniException(CniException.INVALID_ENV, "CNI_NETNS " + netns + " does not exist");
-    }
     String epKey = endpointKey(req);
     Optional<Entry> existing = store.get(epKey);
     VethPlumbing veth = new VethPlumbing(mtu);
@@ -158,7 +195,7 @@ public final class CniPlugin {
     store.put(epKey, ep.toJson());
     PodAttachment att;
     try {
-      att = veth.attach(req.containerId(), req.ifname(), netns, a.address(), podMac);
+      att = veth.attach(req.containerId(), req.ifname(), netns, podNs, a.address(), podMac);
     } catch (CniException | RuntimeException e) {
       store.delete(epKey);
       ipam.release(req.handle());
@@ -198,7 +235,7 @@ public final class CniPlugin {
     store.delete(ep.key().toString());
   }
 
-  private Response check(CniRequest req) throws CniException {
+  private Response check(CniRequest req, NetnsFd podNs) throws CniException {
     Optional<Entry> existing = store.get(endpointKey(req));
     if (existing.isEmpty()) {
       throw new CniException(
@@ -222,7 +259,7 @@ public final class CniPlugin {
         throw new CniException(CniException.CHECK_FAILED, "prevResult does not list " + want);
       }
     }
-    veth.check(req.netns().orElseThrow(), req.ifname(), ep.ip());
+    veth.check(podNs, req.ifname(), ep.ip());
     return ok("");
   }
 

@@ -85,7 +85,9 @@ public record CniRequest(
       throw new CniException(
           CniException.INCOMPATIBLE_VERSION,
           "cniVersion " + version + " is not supported for " + command,
-          "supported: " + String.join(", ", CniVersions.SUPPORTED) + " (STATUS and GC need 1.1.0)");
+          "supported: "
+              + String.join(", ", CniVersions.SUPPORTED)
+              + " (CHECK needs 0.4.0 or later, STATUS and GC 1.1.0)");
     }
     if (config.path("name").asText("").isEmpty()) {
       throw new CniException(CniException.INVALID_CONFIG, "network configuration has no name");

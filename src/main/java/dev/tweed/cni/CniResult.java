@@ -15,7 +15,7 @@ public final class CniResult {
     ifs.addObject().put("name", a.hostInterface()).put("mac", a.hostMac());
     ifs.addObject().put("name", a.podInterface()).put("mac", a.podMac()).put("sandbox", a.netns());
     ObjectNode ip = r.putArray("ips").addObject();
-    if (cniVersion.equals("0.4.0")) {
+    if (CniVersions.tagsIpVersion(cniVersion)) {
       ip.put("version", "4");
     }
     ip.put("address", a.ip() + "/32").put("gateway", PodAttachment.GATEWAY).put("interface", 1);

@@ -3,8 +3,9 @@ package dev.tweed.cni;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.dataplane.IpTool;
 import dev.tweed.model.Route;
-import dev.tweed.sys.Command;
-import dev.tweed.sys.CommandFailedException;
+import dev.tweed.sys.NetnsFd;
+import dev.tweed.sys.NetworkNamespace;
+import dev.tweed.sys.RtNetlink;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,7 +13,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
-import java.util.List;
+import java.util.Optional;
 
 /**
  * Connects a pod's network namespace to the node, Calico-style: a veth pair whose pod end holds the
@@ -21,7 +22,7 @@ import java.util.List;
  */
 public final class VethPlumbing {
   private static final SecureRandom RANDOM = new SecureRandom();
-  private final IpTool host = IpTool.here();
+  private static final int LOOPBACK_INDEX = 1;
   private final int mtu;
 
   public VethPlumbing(int mtu) {
@@ -42,31 +43,20 @@ public final class VethPlumbing {
     }
   }
 
+  /**
+   * Creates the pair and configures both ends: the pod end in {@code podNs} (an open descriptor, so
+   * no mount of the runtime's is needed), named in the result as {@code netnsPath}.
+   */
   public PodAttachment attach(
-      String containerId, String ifname, String netnsPath, String ip, String podMac)
+      String containerId, String ifname, String netnsPath, NetnsFd podNs, String ip, String podMac)
       throws CniException {
     String hostIf = hostInterfaceName(containerId, ifname);
-    try {
-      host.batch(
-          "ip",
-          List.of(
-              "link add name "
-                  + hostIf
-                  + " address "
-                  + PodAttachment.HOST_MAC
-                  + " mtu "
-                  + mtu
-                  + " type veth peer name "
-                  + ifname
-                  + " address "
-                  + podMac
-                  + " mtu "
-                  + mtu
-                  + " netns "
-                  + netnsPath,
-              "link set " + hostIf + " up",
-              "route replace " + ip + "/32 dev " + hostIf + " scope link proto " + Route.PROTOCOL));
-    } catch (CommandFailedException e) {
+    try (RtNetlink host = RtNetlink.open()) {
+      host.createVethPair(hostIf, PodAttachment.HOST_MAC, mtu, ifname, podMac, podNs);
+      int index = host.index(hostIf);
+      host.addRoute(true, ip, 32, Optional.empty(), index, RtNetlink.SCOPE_LINK, Route.PROTOCOL);
+    } catch (RuntimeException e) {
+      detach(hostIf);
       throw new CniException(
           CniException.DATAPLANE_FAILURE, "cannot create veth " + hostIf, e.getMessage());
     }
@@ -75,16 +65,34 @@ public final class VethPlumbing {
       // The kernel delays proxy-ARP replies by up to 0.8 s unless told otherwise.
       sysctl("net/ipv4/neigh/" + hostIf + "/proxy_delay", "0");
       sysctl("net/ipv4/conf/" + hostIf + "/forwarding", "1");
-      IpTool.in(netnsPath)
-          .batch(
-              "ip",
-              List.of(
-                  "link set lo up",
-                  "addr add " + ip + "/32 dev " + ifname,
-                  "link set " + ifname + " up",
-                  "route add " + PodAttachment.GATEWAY + " dev " + ifname + " scope link",
-                  "route add default via " + PodAttachment.GATEWAY + " dev " + ifname));
-    } catch (IOException | CommandFailedException e) {
+      NetworkNamespace.call(
+          podNs,
+          () -> {
+            try (RtNetlink pod = RtNetlink.open()) {
+              pod.setUp(LOOPBACK_INDEX);
+              int index = pod.index(ifname);
+              pod.addAddress(index, ip, 32);
+              pod.setUp(index);
+              pod.addRoute(
+                  false,
+                  PodAttachment.GATEWAY,
+                  32,
+                  Optional.empty(),
+                  index,
+                  RtNetlink.SCOPE_LINK,
+                  RtNetlink.protocolBoot());
+              pod.addRoute(
+                  false,
+                  "0.0.0.0",
+                  0,
+                  Optional.of(PodAttachment.GATEWAY),
+                  index,
+                  RtNetlink.SCOPE_UNIVERSE,
+                  RtNetlink.protocolBoot());
+            }
+            return null;
+          });
+    } catch (Exception e) {
       detach(hostIf);
       throw new CniException(
           CniException.DATAPLANE_FAILURE,
@@ -96,10 +104,8 @@ public final class VethPlumbing {
 
   /** Removes the host veth (and with it the pod end and the /32 route); absent is fine. */
   public void detach(String hostIf) {
-    Command.Result r = Command.exec(List.of("ip", "link", "del", hostIf), "", java.util.Map.of());
-    if (!r.ok() && !r.stderr().contains("Cannot find device")) {
-      throw new CommandFailedException(
-          List.of("ip", "link", "del", hostIf), "", r.exitCode(), r.stderr());
+    try (RtNetlink host = RtNetlink.open()) {
+      host.deleteLink(hostIf);
     }
   }
 
@@ -108,32 +114,38 @@ public final class VethPlumbing {
   }
 
   /** Verifies the pod side still has its address and default route. */
-  public void check(String netnsPath, String ifname, String ip) throws CniException {
+  public void check(NetnsFd podNs, String ifname, String ip) throws CniException {
     try {
-      IpTool pod = IpTool.in(netnsPath);
-      JsonNode addrs = pod.json("ip", "addr", "show", "dev", ifname);
-      boolean hasIp = false;
-      for (JsonNode a : addrs.path(0).path("addr_info")) {
-        hasIp |= ip.equals(a.path("local").asText()) && a.path("prefixlen").asInt() == 32;
-      }
-      if (!hasIp) {
-        throw new CniException(CniException.CHECK_FAILED, ifname + " does not hold " + ip + "/32");
-      }
-      JsonNode routes = pod.json("ip", "route", "show", "default");
-      boolean hasDefault = false;
-      for (JsonNode r : routes) {
-        hasDefault |= PodAttachment.GATEWAY.equals(r.path("gateway").asText());
-      }
-      if (!hasDefault) {
-        throw new CniException(
-            CniException.CHECK_FAILED, "no default route via " + PodAttachment.GATEWAY);
-      }
-    } catch (CommandFailedException e) {
+      NetworkNamespace.call(podNs, () -> checkHere(ifname, ip));
+    } catch (CniException e) {
+      throw e;
+    } catch (Exception e) {
       throw new CniException(
-          CniException.CHECK_FAILED,
-          "cannot inspect " + ifname + " in " + netnsPath,
-          e.getMessage());
+          CniException.CHECK_FAILED, "cannot inspect " + ifname + " in the pod", e.getMessage());
     }
+  }
+
+  /** The check, run by a thread inside the pod's namespace (the {@code ip} it starts is too). */
+  private static Void checkHere(String ifname, String ip) throws CniException {
+    IpTool pod = IpTool.here();
+    JsonNode addrs = pod.json("ip", "addr", "show", "dev", ifname);
+    boolean hasIp = false;
+    for (JsonNode a : addrs.path(0).path("addr_info")) {
+      hasIp |= ip.equals(a.path("local").asText()) && a.path("prefixlen").asInt() == 32;
+    }
+    if (!hasIp) {
+      throw new CniException(CniException.CHECK_FAILED, ifname + " does not hold " + ip + "/32");
+    }
+    JsonNode routes = pod.json("ip", "route", "show", "default");
+    boolean hasDefault = false;
+    for (JsonNode r : routes) {
+      hasDefault |= PodAttachment.GATEWAY.equals(r.path("gateway").asText());
+    }
+    if (!hasDefault) {
+      throw new CniException(
+          CniException.CHECK_FAILED, "no default route via " + PodAttachment.GATEWAY);
+    }
+    return null;
   }
 
   private static void sysctl(String key, String value) throws IOException {

@@ -11,7 +11,7 @@ public final class LabNetconf {
 
   public static ObjectNode forNode(LabLayout layout, String node) {
     ObjectNode n = Json.object();
-    n.put("cniVersion", CniVersions.LATEST);
+    n.put("cniVersion", CniVersions.CONFIGURED);
     n.put("name", "tweed");
     n.put("type", "tweed-cni");
     n.put("agentSocket", layout.agentSocket(node).toString());

@@ -1,12 +1,5 @@
 package dev.tweed.sys;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -23,26 +16,6 @@ import java.util.concurrent.FutureTask;
  */
 public final class NetworkNamespace {
   private static final int CLONE_NEWNET = 0x40000000;
-  private static final Linker LINKER = Linker.nativeLinker();
-  private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
-  private static final VarHandle ERRNO_HANDLE =
-      Linker.Option.captureStateLayout()
-          .varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
-  private static final MethodHandle SETNS =
-      LINKER.downcallHandle(
-          LINKER.defaultLookup().find("setns").orElseThrow(),
-          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-          ERRNO);
-  private static final MethodHandle OPEN =
-      LINKER.downcallHandle(
-          LINKER.defaultLookup().find("open").orElseThrow(),
-          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
-          ERRNO);
-  private static final MethodHandle CLOSE =
-      LINKER.downcallHandle(
-          LINKER.defaultLookup().find("close").orElseThrow(),
-          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-  private static final int O_RDONLY_CLOEXEC = 0x80000;
 
   private NetworkNamespace() {}
 
@@ -56,13 +29,28 @@ public final class NetworkNamespace {
     if (!Files.exists(path)) {
       throw new IllegalArgumentException("no network namespace at " + path);
     }
+    try (NetnsFd ns = NetnsFd.open(path)) {
+      return call(ns, work);
+    }
+  }
+
+  /**
+   * Runs {@code work} on a new thread that has entered the namespace {@code ns}. Fails with an
+   * {@link IllegalArgumentException} when the descriptor is not a network namespace. Processes the
+   * work starts run in that namespace too: a child inherits its creating thread's namespaces.
+   */
+  public static <T> T call(NetnsFd ns, Callable<T> work) throws Exception {
     FutureTask<T> task =
         new FutureTask<>(
             () -> {
-              enterOnThisThread(path);
+              try {
+                Libc.setns(ns.fd(), CLONE_NEWNET);
+              } catch (Libc.ErrnoException e) {
+                throw new IllegalArgumentException("not a network namespace: " + e.getMessage(), e);
+              }
               return work.call();
             });
-    Thread t = Thread.ofPlatform().name("netns-" + path.getFileName()).start(task);
+    Thread t = Thread.ofPlatform().name("netns-" + ns.fd()).start(task);
     try {
       return task.get();
     } catch (ExecutionException e) {
@@ -73,31 +61,5 @@ public final class NetworkNamespace {
     } finally {
       t.join();
     }
-  }
-
-  private static void enterOnThisThread(Path path) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
-      int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), O_RDONLY_CLOEXEC);
-      if (fd < 0) {
-        throw new IllegalStateException("open " + path + ": errno " + errno(state));
-      }
-      try {
-        int rc = (int) SETNS.invokeExact(state, fd, CLONE_NEWNET);
-        if (rc != 0) {
-          throw new IllegalStateException("setns " + path + ": errno " + errno(state));
-        }
-      } finally {
-        int ignored = (int) CLOSE.invokeExact(fd);
-      }
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException("setns " + path + " failed", t);
-    }
-  }
-
-  private static int errno(MemorySegment state) {
-    return (int) ERRNO_HANDLE.get(state, 0L);
   }
 }

@@ -96,7 +96,9 @@ class CniRequestTest {
 
   @Test
   void rejectsUnsupportedVersionsWithCode1() {
-    assertCode(1, "0.3.1", () -> parse(env("ADD"), CONF.replace("1.1.0", "0.3.1")));
+    assertCode(1, "0.2.0", () -> parse(env("ADD"), CONF.replace("1.1.0", "0.2.0")));
+    // CHECK arrived in 0.4.0.
+    assertCode(1, "CHECK", () -> parse(env("CHECK"), CONF.replace("1.1.0", "0.3.1")));
     // STATUS and GC exist only from 1.1.0 on.
     assertCode(1, "STATUS", () -> parse(env("STATUS"), CONF.replace("1.1.0", "1.0.0")));
   }
@@ -124,6 +126,10 @@ class CniRequestTest {
     assertThat(v1.path("ips").get(0).has("version")).isFalse();
     assertThat(v1.path("interfaces").get(1).path("sandbox").asText()).isEqualTo("/run/netns/p");
     assertThat(CniResult.of("0.4.0", a).path("ips").get(0).path("version").asText()).isEqualTo("4");
+    var v031 = CniResult.of("0.3.1", a);
+    assertThat(v031.path("cniVersion").asText()).isEqualTo("0.3.1");
+    assertThat(v031.path("ips").get(0).path("version").asText()).isEqualTo("4");
+    assertThat(v031.path("ips").get(0).path("interface").asInt()).isEqualTo(1);
   }
 
   @Test

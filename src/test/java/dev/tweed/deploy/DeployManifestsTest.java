@@ -121,7 +121,8 @@ class DeployManifestsTest {
   void theCniConfigurationIsAConflistThePluginAccepts() throws Exception {
     ConfigMap cm = of(load("configmap.yaml"), ConfigMap.class).getFirst();
     var conflist = Json.parse(cm.getData().get("cni_network_config"));
-    assertThat(conflist.path("cniVersion").asText()).isEqualTo("1.1.0");
+    assertThat(conflist.path("cniVersion").asText())
+        .isEqualTo(dev.tweed.cni.CniVersions.CONFIGURED);
     var plugin = conflist.path("plugins").get(0);
     assertThat(plugin.path("type").asText()).isEqualTo("tweed-cni");
     assertThat(CniPlugin.poolOf(plugin).cidr().toString())

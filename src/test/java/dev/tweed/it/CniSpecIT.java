@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.cni.CniVersions;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeClient;
@@ -116,7 +117,7 @@ class CniSpecIT {
     Out o = cniRaw(Map.of("CNI_COMMAND", "VERSION"), "");
     assertThat(o.code()).isZero();
     assertThat(o.json().path("supportedVersions").toString())
-        .isEqualTo("[\"0.4.0\",\"1.0.0\",\"1.1.0\"]");
+        .isEqualTo("[\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]");
   }
 
   @Test
@@ -124,7 +125,7 @@ class CniSpecIT {
     String ns = sandbox();
     Out add = cni("ADD", "c-add-1", ns, "eth0", netconf);
     assertThat(add.code()).as(add.raw()).isZero();
-    assertThat(add.json().path("cniVersion").asText()).isEqualTo("1.1.0");
+    assertThat(add.json().path("cniVersion").asText()).isEqualTo(CniVersions.CONFIGURED);
     String cidr = add.json().path("ips").get(0).path("address").asText();
     assertThat(cidr).matches("10\\.244\\.\\d+\\.\\d+/32");
     assertThat(add.json().path("ips").get(0).path("gateway").asText()).isEqualTo("169.254.1.1");
@@ -213,6 +214,11 @@ class CniSpecIT {
         .isEqualTo(3);
   }
 
+  /** The lab's configuration naming 1.1.0, the version that has STATUS and GC. */
+  static ObjectNode v11() {
+    return netconf.deepCopy().put("cniVersion", "1.1.0");
+  }
+
   static JsonNode withPrev(JsonNode result) {
     ObjectNode c = netconf.deepCopy();
     c.set("prevResult", result);
@@ -276,8 +282,11 @@ class CniSpecIT {
 
   @Test
   void statusReportsAReadyAgent() {
-    assertThat(cni("STATUS", null, null, null, netconf).code()).isZero();
-    ObjectNode elsewhere = netconf.deepCopy();
+    assertThat(cni("STATUS", null, null, null, v11()).code()).isZero();
+    assertThat(cni("STATUS", null, null, null, netconf).json().path("code").asInt())
+        .as("STATUS needs 1.1.0")
+        .isEqualTo(1);
+    ObjectNode elsewhere = v11();
     elsewhere.put("agentSocket", "/run/tweed/" + tweed.lab() + "/nodes/nowhere/agent.sock");
     Out down = cni("STATUS", null, null, null, elsewhere);
     assertThat(down.code()).isNotZero();
@@ -333,7 +342,7 @@ class CniSpecIT {
 
     // GC with only half of the many attachments valid: everything else goes, the killed ADD
     // included.
-    ObjectNode gc = netconf.deepCopy();
+    ObjectNode gc = v11();
     var valid = gc.putArray("cni.dev/valid-attachments");
     Set<String> keptIps = new HashSet<>();
     for (int i = 0; i < n; i += 2) {

@@ -1,0 +1,106 @@
+package dev.tweed.sys;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * Builds one netlink message: the header, a fixed family header, then attributes (rtattr), nested
+ * ones included, each padded to 4 bytes as the kernel requires. Pure, no I/O.
+ */
+public final class NetlinkMessage {
+  static final int HEADER = 16;
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final Deque<Integer> nests = new ArrayDeque<>();
+  private final int type;
+  private final int flags;
+  private byte[] body = new byte[0];
+
+  public NetlinkMessage(int type, int flags) {
+    this.type = type;
+    this.flags = flags;
+    out.write(new byte[HEADER], 0, HEADER);
+  }
+
+  /** The family header (ifinfomsg, ifaddrmsg, rtmsg), written right after the netlink header. */
+  public NetlinkMessage family(ByteBuffer header) {
+    byte[] b = new byte[header.remaining()];
+    header.get(b);
+    pad(b);
+    return this;
+  }
+
+  public NetlinkMessage attr(int attrType, byte[] value) {
+    ByteBuffer h = buffer(4).putShort((short) (4 + value.length)).putShort((short) attrType);
+    out.write(h.array(), 0, 4);
+    pad(value);
+    return this;
+  }
+
+  public NetlinkMessage attrInt(int attrType, int value) {
+    return attr(attrType, buffer(4).putInt(value).array());
+  }
+
+  /** A NUL-terminated string attribute, as link names are. */
+  public NetlinkMessage attrString(int attrType, String value) {
+    byte[] s = value.getBytes(StandardCharsets.UTF_8);
+    byte[] z = new byte[s.length + 1];
+    System.arraycopy(s, 0, z, 0, s.length);
+    return attr(attrType, z);
+  }
+
+  /** Bytes inside the current attribute that are not an attribute (a nested family header). */
+  public NetlinkMessage attrRaw(byte[] value) {
+    pad(value);
+    return this;
+  }
+
+  /** Opens a nested attribute; {@link #end()} closes it and fills in its length. */
+  public NetlinkMessage begin(int attrType) {
+    nests.push(out.size());
+    ByteBuffer h = buffer(4).putShort((short) 0).putShort((short) attrType);
+    out.write(h.array(), 0, 4);
+    return this;
+  }
+
+  public NetlinkMessage end() {
+    int start = nests.pop();
+    byte[] b = out.toByteArray();
+    int len = b.length - start;
+    b[start] = (byte) len;
+    b[start + 1] = (byte) (len >> 8);
+    out.reset();
+    out.write(b, 0, b.length);
+    return this;
+  }
+
+  /** The whole message with sequence number {@code seq}. */
+  public byte[] bytes(int seq) {
+    if (!nests.isEmpty()) {
+      throw new IllegalStateException("unclosed nested attribute");
+    }
+    body = out.toByteArray();
+    ByteBuffer.wrap(body)
+        .order(ByteOrder.nativeOrder())
+        .putInt(body.length)
+        .putShort((short) type)
+        .putShort((short) flags)
+        .putInt(seq)
+        .putInt(0);
+    return body;
+  }
+
+  /** A buffer in the kernel's byte order for a fixed header or a value. */
+  public static ByteBuffer buffer(int size) {
+    return ByteBuffer.allocate(size).order(ByteOrder.nativeOrder());
+  }
+
+  private void pad(byte[] b) {
+    out.write(b, 0, b.length);
+    int padding = (4 - b.length % 4) % 4;
+    out.write(new byte[padding], 0, padding);
+  }
+}
