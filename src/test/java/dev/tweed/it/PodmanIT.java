@@ -1,0 +1,233 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tweed's plugin driven by a container runtime nobody here wrote: Debian's podman (CNI backend,
+ * runc, cgroupfs), started the way a runtime runs on a node, in a mount namespace of its own. Its
+ * network namespaces are bind mounts in that mount namespace, which the agent cannot see: the shim
+ * must hand the namespace over itself.
+ */
+class PodmanIT {
+  static final Tweed tweed = Tweed.newLab("podman");
+  static Path work;
+  static Process runtimeMounts;
+  static String podIp;
+
+  @BeforeAll
+  static void up() throws Exception {
+    tweed.ok("lab", "up", "--nodes", "2");
+    Path pod = Files.createTempFile("tw-podman", ".yaml");
+    Files.writeString(
+        pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: far}\n"
+            + "spec: {nodeName: node-2, containers: [{name: main, image: probe}]}\n");
+    tweed.ok("lab", "apply", "-f", pod.toString());
+    Files.delete(pod);
+    podIp =
+        Json.parse(tweed.ok("lab", "get", "pods", "-o", "json"))
+            .path("items")
+            .get(0)
+            .path("status")
+            .path("podIP")
+            .asText();
+
+    work = Files.createTempDirectory("tw-podman");
+    for (String d : List.of("rootfs/bin", "bin", "net.d", "root", "run", "tmp")) {
+      Files.createDirectories(work.resolve(d));
+    }
+    // A busybox image from a local root filesystem: no registry is involved.
+    Files.copy(Path.of("/bin/busybox"), work.resolve("rootfs/bin/busybox"));
+    for (String applet : List.of("sh", "nc", "ip", "hostname", "sleep")) {
+      Files.createSymbolicLink(work.resolve("rootfs/bin/" + applet), Path.of("busybox"));
+    }
+    Command.run(
+        List.of(
+            "tar",
+            "-C",
+            work.resolve("rootfs").toString(),
+            "-cf",
+            work.resolve("busybox.tar").toString(),
+            "."));
+    tweed.ok("cni-install", work.resolve("bin").toString());
+    ObjectNode plugin = (ObjectNode) Json.parse(tweed.ok("lab", "netconf", "node-1"));
+    ObjectNode conflist = Json.object();
+    conflist.put("cniVersion", plugin.remove("cniVersion").asText());
+    conflist.put("name", plugin.remove("name").asText());
+    conflist.putArray("plugins").add(plugin);
+    Files.writeString(work.resolve("net.d/tweed.conflist"), Json.write(conflist));
+    Files.writeString(
+        work.resolve("containers.conf"),
+        "[network]\nnetwork_backend = \"cni\"\n"
+            + "cni_plugin_dirs = [\""
+            + work.resolve("bin")
+            + "\"]\n"
+            + "network_config_dir = \""
+            + work.resolve("net.d")
+            + "\"\n"
+            + "[engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"runc\"\n"
+            + "events_logger = \"file\"\n");
+    // The runtime's own mount namespace (slave: it sees the host's mounts, the host not its).
+    runtimeMounts =
+        new ProcessBuilder("unshare", "--mount", "--propagation", "slave", "sleep", "3600").start();
+    Tweed.await(
+        "the runtime's mount namespace",
+        java.time.Duration.ofSeconds(5),
+        () -> {
+          try {
+            return !Files.readSymbolicLink(Path.of("/proc", "" + runtimeMounts.pid(), "ns/mnt"))
+                .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")));
+          } catch (java.io.IOException e) {
+            return false;
+          }
+        });
+    podman("import", work.resolve("busybox.tar").toString(), "localhost/tweed-busybox:latest");
+  }
+
+  @AfterAll
+  static void down() throws Exception {
+    try {
+      if (runtimeMounts != null) {
+        podman("rm", "-a", "-f", "-t", "0");
+      }
+    } finally {
+      if (runtimeMounts != null) {
+        runtimeMounts.destroy();
+        runtimeMounts.waitFor();
+      }
+      tweed.ok("lab", "down");
+      if (work != null) {
+        try (Stream<Path> s = Files.walk(work)) {
+          s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+      }
+    }
+    assertThat(tweed.namespaces()).isEmpty();
+  }
+
+  /** podman as a runtime runs on node-1: its mount namespace, the node's network namespace. */
+  static Command.Result podmanResult(String... args) {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "nsenter",
+                "--mount=/proc/" + runtimeMounts.pid() + "/ns/mnt",
+                "--net=/run/netns/" + tweed.nodeNs("node-1"),
+                "podman",
+                "--root",
+                work.resolve("root").toString(),
+                "--runroot",
+                work.resolve("run").toString(),
+                "--tmpdir",
+                work.resolve("tmp").toString()));
+    argv.addAll(List.of(args));
+    return Command.exec(
+        argv,
+        new byte[0],
+        Map.of("CONTAINERS_CONF", work.resolve("containers.conf").toString()),
+        120);
+  }
+
+  static String podman(String... args) {
+    Command.Result r = podmanResult(args);
+    assertThat(r.exitCode()).as("podman %s: %s", String.join(" ", args), r.stderr()).isZero();
+    return r.stdout().strip();
+  }
+
+  static int allocationsOnNode1() {
+    try (var store = new JournalDatastore(Path.of("/run/tweed", tweed.lab(), "store"))) {
+      return store.list("IPAMBlock/").entries().stream()
+          .filter(e -> e.value().path("spec").path("node").asText().equals("node-1"))
+          .mapToInt(e -> e.value().path("status").path("allocations").size())
+          .sum();
+    }
+  }
+
+  @Test
+  void aContainerOfARealRuntimeInItsOwnMountNamespaceJoinsTheClusterNetwork() throws Exception {
+    String linksBefore = Tweed.ip(tweed.nodeNs("node-1"), "-o", "link", "show");
+    String routesBefore = Tweed.ip(tweed.nodeNs("node-1"), "route", "show");
+    int allocationsBefore = allocationsOnNode1();
+
+    podman(
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--hostname",
+        "podman-c1",
+        "--network",
+        "tweed",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        "localhost/tweed-busybox",
+        "nc",
+        "-ll",
+        "-p",
+        "8080",
+        "-e",
+        "hostname");
+    JsonNode inspect = Json.parse(podman("inspect", "c1"));
+    String sandbox = inspect.get(0).path("NetworkSettings").path("SandboxKey").asText();
+    // The agent's mount namespace has no such mount: only the passed descriptor reaches it.
+    assertThat(
+            Command.exec(
+                    List.of(
+                        "ip",
+                        "netns",
+                        "exec",
+                        tweed.nodeNs("node-1"),
+                        "nsenter",
+                        "--net=" + sandbox,
+                        "true"),
+                    "",
+                    Map.of())
+                .ok())
+        .as("the runtime's namespace mount %s is invisible outside its mount namespace", sandbox)
+        .isFalse();
+    String addr = podman("exec", "c1", "ip", "-4", "-o", "addr", "show", "eth0");
+    assertThat(addr).containsPattern("inet 10\\.244\\.\\d+\\.\\d+/32");
+    String containerIp = addr.replaceAll("(?s).*inet (10\\.244\\.\\d+\\.\\d+)/32.*", "$1");
+    assertThat(allocationsOnNode1()).isEqualTo(allocationsBefore + 1);
+
+    // Container on node-1 to the pod on node-2, and back.
+    assertThat(podman("exec", "c1", "sh", "-c", "echo | nc -w 2 " + podIp + " 80"))
+        .isEqualTo("default/far");
+    Command.Result back =
+        Command.exec(
+            List.of(
+                "ip",
+                "netns",
+                "exec",
+                tweed.prefix() + "pod-default-far",
+                "sh",
+                "-c",
+                "echo | busybox nc -w 2 " + containerIp + " 8080"),
+            "",
+            Map.of());
+    assertThat(back.stdout().strip()).as(back.stderr()).isEqualTo("podman-c1");
+
+    podman("rm", "-f", "-t", "0", "c1");
+    assertThat(Tweed.ip(tweed.nodeNs("node-1"), "-o", "link", "show")).isEqualTo(linksBefore);
+    assertThat(Tweed.ip(tweed.nodeNs("node-1"), "route", "show")).isEqualTo(routesBefore);
+    assertThat(allocationsOnNode1()).isEqualTo(allocationsBefore);
+  }
+}
