@@ -3,6 +3,11 @@ package dev.tweed.cni;
 import dev.tweed.sys.NetnsFd;
 import dev.tweed.sys.UnixSocket;
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -12,19 +17,32 @@ import java.util.OptionalInt;
 public final class AgentClient {
   private AgentClient() {}
 
+  /**
+   * A call that passes no descriptor, over the JDK's own channels: health checks and CLI commands
+   * start no native linker, which would cost them a tenth of a second.
+   */
   public static CniPlugin.Response call(Path socket, Map<String, String> env, byte[] stdin)
       throws IOException {
-    return call(socket, env, stdin, Optional.empty());
+    try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      c.connect(UnixDomainSocketAddress.of(socket));
+      ByteBuffer req = ByteBuffer.wrap(AgentSocketProtocol.encodeRequest(env, stdin));
+      while (req.hasRemaining()) {
+        c.write(req);
+      }
+      c.shutdownOutput();
+      return AgentSocketProtocol.decodeResponse(Channels.newInputStream(c).readAllBytes());
+    }
   }
 
   /** A call that passes {@code netns} as an open descriptor, as the native shim does. */
   public static CniPlugin.Response call(
       Path socket, Map<String, String> env, byte[] stdin, Optional<NetnsFd> netns)
       throws IOException {
+    if (netns.isEmpty()) {
+      return call(socket, env, stdin);
+    }
     try (UnixSocket c = UnixSocket.connect(socket)) {
-      c.send(
-          AgentSocketProtocol.encodeRequest(env, stdin),
-          netns.map(n -> OptionalInt.of(n.fd())).orElse(OptionalInt.empty()));
+      c.send(AgentSocketProtocol.encodeRequest(env, stdin), OptionalInt.of(netns.get().fd()));
       c.shutdownOutput();
       return AgentSocketProtocol.decodeResponse(c.receiveAll().data());
     } catch (RuntimeException e) {
