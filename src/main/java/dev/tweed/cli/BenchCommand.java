@@ -18,19 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code tweed bench ...}: benchmarks in a lab of their own, each with its baseline. */
-@Command(
-    name = "bench",
-    description = "Benchmarks against baselines measured in the same run.",
-    subcommands = {
-      BenchCommand.Cni.class,
-      BenchCommand.Throughput.class,
-      BenchCommand.Services.class,
-      BenchCommand.Rules.class,
-      BenchCommand.Policy.class,
-      BenchCommand.TraceFidelityBench.class,
-      BenchCommand.BgpConvergence.class,
-      BenchCommand.EndpointPropagation.class
-    })
+@Command(name = "bench", description = "Benchmarks against baselines measured in the same run.")
 public final class BenchCommand {
 
   /** Runs {@code body} in a fresh lab named "bench", removed afterwards whatever happens. */

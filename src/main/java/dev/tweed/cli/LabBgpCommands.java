@@ -13,8 +13,7 @@ import picocli.CommandLine.Mixin;
 /** {@code tweed lab bgp}: the BGP sessions of a lab routed by BIRD. */
 @picocli.CommandLine.Command(
     name = "bgp",
-    description = "BGP routing by BIRD in a lab (--routing bgp).",
-    subcommands = LabBgpCommands.Status.class)
+    description = "BGP routing by BIRD in a lab (--routing bgp).")
 final class LabBgpCommands {
 
   /** One BGP session as a node's BIRD reports it. */

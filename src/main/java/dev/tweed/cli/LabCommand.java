@@ -31,28 +31,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code tweed lab ...}: the virtual cluster. */
-@Command(
-    name = "lab",
-    description = "A virtual multi-node cluster made of network namespaces.",
-    subcommands = {
-      LabCommand.Up.class,
-      LabCommand.Down.class,
-      LabCommand.Apply.class,
-      LabCommand.Delete.class,
-      LabCommand.Get.class,
-      LabCommand.Exec.class,
-      LabCommand.NodeExec.class,
-      LabCommand.Status.class,
-      LabCommand.AgentCmd.class,
-      LabCommand.Netconf.class,
-      LabCommand.Probe.class,
-      LabPolicyCommands.Reachability.class,
-      LabPolicyCommands.Conformance.class,
-      LabCommand.Capture.class,
-      LabBgpCommands.class,
-      LabEtcdCommands.class,
-      LabCommand.NodeCmd.class
-    })
+@Command(name = "lab", description = "A virtual multi-node cluster made of network namespaces.")
 public final class LabCommand {
 
   static Lab requireLab(LabOption opt) {
@@ -526,13 +505,10 @@ public final class LabCommand {
     }
   }
 
-  @Command(name = "agent", description = "Manage a node's agent.", subcommands = AgentRestart.class)
+  @Command(name = "agent", description = "Manage a node's agent.")
   static final class AgentCmd {}
 
-  @Command(
-      name = "node",
-      description = "Fail and restore a node.",
-      subcommands = {NodeStop.class, NodeStart.class})
+  @Command(name = "node", description = "Fail and restore a node.")
   static final class NodeCmd {}
 
   @Command(

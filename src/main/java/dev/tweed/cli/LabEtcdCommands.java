@@ -14,14 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code tweed lab etcd}: the etcd cluster of a lab brought up with {@code --datastore etcd}. */
-@Command(
-    name = "etcd",
-    description = "The lab's etcd cluster (--datastore etcd).",
-    subcommands = {
-      LabEtcdCommands.Status.class,
-      LabEtcdCommands.Stop.class,
-      LabEtcdCommands.Start.class
-    })
+@Command(name = "etcd", description = "The lab's etcd cluster (--datastore etcd).")
 final class LabEtcdCommands {
 
   /** One member as the status command reports it. */

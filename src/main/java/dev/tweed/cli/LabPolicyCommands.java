@@ -80,10 +80,7 @@ final class LabPolicyCommands {
     }
   }
 
-  @Command(
-      name = "conformance",
-      description = "Conformance suites run in the lab.",
-      subcommands = Netpol.class)
+  @Command(name = "conformance", description = "Conformance suites run in the lab.")
   static final class Conformance {}
 
   @Command(

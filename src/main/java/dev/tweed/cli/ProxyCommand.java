@@ -14,10 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code tweed proxy ...}: the service proxy, without touching any kernel. */
-@Command(
-    name = "proxy",
-    description = "The service proxy.",
-    subcommands = ProxyCommand.Render.class)
+@Command(name = "proxy", description = "The service proxy.")
 public final class ProxyCommand {
 
   @Command(

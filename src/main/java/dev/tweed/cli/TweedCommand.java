@@ -3,29 +3,15 @@ package dev.tweed.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code tweed} command. */
+/** The {@code tweed} command; its subcommands are listed in {@link CommandTree}. */
 @Command(
     name = "tweed",
     mixinStandardHelpOptions = true,
     version = "tweed 0.1.0",
-    description = "A Kubernetes pod network with a lab that runs it on one machine.",
-    subcommands = {
-      DemoCommand.class,
-      LabCommand.class,
-      AgentCommand.class,
-      HealthCommand.class,
-      CniInstallCommand.class,
-      CniShimCommand.class,
-      LabControllerCommand.class,
-      BenchCommand.class,
-      ProxyCommand.class,
-      TraceCommand.class,
-      CaptureCommand.class,
-      CommandLine.HelpCommand.class
-    })
+    description = "A Kubernetes pod network with a lab that runs it on one machine.")
 public final class TweedCommand {
   public static void main(String[] args) {
-    CommandLine cl = new CommandLine(new TweedCommand());
+    CommandLine cl = CommandTree.forArgs(args);
     cl.setExecutionExceptionHandler(
         (ex, commandLine, parseResult) -> {
           commandLine

@@ -53,13 +53,13 @@ public final class LabResources {
   }
 
   public static List<ObjectNode> read(Path file) throws IOException, InvalidResourceException {
-    return read(Json.YAML.readerFor(JsonNode.class).readValues(file.toFile()), file.toString());
+    return read(Json.yaml().readerFor(JsonNode.class).readValues(file.toFile()), file.toString());
   }
 
   /** Objects from YAML text; {@code source} names it in errors. */
   public static List<ObjectNode> read(String yaml, String source)
       throws IOException, InvalidResourceException {
-    return read(Json.YAML.readerFor(JsonNode.class).readValues(yaml), source);
+    return read(Json.yaml().readerFor(JsonNode.class).readValues(yaml), source);
   }
 
   private static List<ObjectNode> read(MappingIterator<JsonNode> docs, String file)

@@ -15,9 +15,17 @@ public final class Json {
       new ObjectMapper()
           .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
           .configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
-  public static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
   private Json() {}
+
+  /** The YAML mapper, made on first use: commands that read no YAML skip its start-up. */
+  public static ObjectMapper yaml() {
+    return YamlHolder.MAPPER;
+  }
+
+  private static final class YamlHolder {
+    static final ObjectMapper MAPPER = new ObjectMapper(new YAMLFactory());
+  }
 
   public static ObjectNode object() {
     return MAPPER.createObjectNode();

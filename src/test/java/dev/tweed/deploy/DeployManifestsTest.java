@@ -2,7 +2,6 @@ package dev.tweed.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tweed.cli.TweedCommand;
 import dev.tweed.cni.CniPlugin;
 import dev.tweed.datastore.kubernetes.KubernetesKind;
 import dev.tweed.model.Json;
@@ -26,7 +25,6 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /**
  * What a cluster operator applies from {@code deploy/}: real Kubernetes objects that cover every
@@ -184,10 +182,10 @@ class DeployManifestsTest {
                 })
             .toList();
     assertThat(args).contains("--datastore=kubernetes", "--socket=" + socket);
-    var parsed = new CommandLine(new TweedCommand()).parseArgs(args.toArray(String[]::new));
+    var parsed = dev.tweed.cli.CommandTree.full().parseArgs(args.toArray(String[]::new));
     assertThat(parsed.subcommand().commandSpec().name()).isEqualTo("agent");
     assertThat(agent.getReadinessProbe().getExec().getCommand()).contains("health", "--ready");
-    new CommandLine(new TweedCommand())
+    dev.tweed.cli.CommandTree.full()
         .parseArgs(
             agent.getReadinessProbe().getExec().getCommand().stream()
                 .skip(1)

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class NetworkPolicyParserTest {
   static NetworkPolicy parse(String yaml) throws Exception {
-    return NetworkPolicyParser.parse(Json.YAML.readTree(yaml));
+    return NetworkPolicyParser.parse(Json.yaml().readTree(yaml));
   }
 
   @Test

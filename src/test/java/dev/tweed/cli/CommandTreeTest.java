@@ -1,0 +1,37 @@
+package dev.tweed.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class CommandTreeTest {
+  @Test
+  void aCallIsGivenOnlyTheBranchItTakes() {
+    CommandLine cl = CommandTree.forArgs("lab", "get", "pods", "--lab", "x");
+    assertThat(cl.getSubcommands()).containsOnlyKeys("lab");
+    assertThat(cl.getSubcommands().get("lab").getSubcommands()).containsOnlyKeys("get");
+    assertThat(cl.parseArgs("lab", "get", "pods", "--lab", "x").subcommand().subcommand())
+        .extracting(r -> r.commandSpec().name())
+        .isEqualTo("get");
+  }
+
+  @Test
+  void versionNeedsNoSubcommandAndHelpListsThemAll() {
+    assertThat(CommandTree.forArgs("--version").getSubcommands()).isEmpty();
+    assertThat(CommandTree.forArgs("--help").getSubcommands())
+        .containsKeys("lab", "agent", "trace", "bench", "help");
+    assertThat(CommandTree.forArgs("help", "lab").getSubcommands()).containsKey("lab");
+    assertThat(CommandTree.forArgs("lab", "bogus").getSubcommands().get("lab").getSubcommands())
+        .as("an unknown subcommand gets every sibling, for picocli's suggestions")
+        .containsKeys("get", "status", "up");
+  }
+
+  @Test
+  void theFullTreeHasEveryLevel() {
+    CommandLine lab = CommandTree.full().getSubcommands().get("lab");
+    assertThat(lab.getSubcommands().get("etcd").getSubcommands())
+        .containsOnlyKeys("status", "stop", "start");
+    assertThat(lab.getSubcommands().get("conformance").getSubcommands()).containsKey("netpol");
+  }
+}
