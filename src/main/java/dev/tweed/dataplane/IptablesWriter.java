@@ -3,30 +3,31 @@ package dev.tweed.dataplane;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Matcher;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
  * Applies rendered service rules to a network namespace as kube-proxy does: one {@code
- * iptables-restore --noflush} transaction, in which the filter table and the nat dispatch chains
- * are rewritten whole and, on a partial sync, only the service chains that changed since the last
- * successful sync (chains that disappeared are flushed and deleted in the same transaction). A full
- * sync rewrites every service, deletes leftover service chains found with {@code iptables-save},
- * and ensures the jump rules from the built-in chains ({@code -C}, then {@code -I}). A failed
- * restore changes nothing, since the kernel commits all or nothing, and makes the next sync a full
- * one.
+ * iptables-restore --noflush} transaction that rewrites only the chains whose rules changed since
+ * the last successful sync (chains that disappeared are flushed and deleted in the same
+ * transaction). A full sync also reads the kernel's chains: missing or drifted chains are written
+ * again, leftover service chains are deleted, and the jump rules from the built-in chains are
+ * ensured ({@code -C}, then {@code -I}); chains whose content is unchanged keep their rules (and
+ * rule handles), so a quiet node's rules do not move under anyone tracing them. A failed restore
+ * changes nothing, since the kernel commits all or nothing, and makes the next sync compare
+ * everything again.
  */
 public final class IptablesWriter {
   private static final Pattern SERVICE_CHAIN =
-      Pattern.compile("^:(KUBE-(?:SVC|SVL|SEP|EXT|FW)-[A-Z0-9]{16}) ", Pattern.MULTILINE);
+      Pattern.compile("KUBE-(?:SVC|SVL|SEP|EXT|FW)-[A-Z0-9]{16}");
+  private static final Set<String> BUILT_IN =
+      Set.of("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING");
   private final List<String> prefix;
-  private Optional<Map<String, IptablesRuleset.ChainBlock>> applied = Optional.empty();
+  private final ChainContents contents = new ChainContents();
 
   /** What one sync did. */
   public record SyncStats(
@@ -52,43 +53,56 @@ public final class IptablesWriter {
   }
 
   public SyncStats sync(IptablesRuleset ruleset, boolean full) {
-    boolean doFull = full || applied.isEmpty();
-    Set<String> write = new LinkedHashSet<>();
-    Set<String> delete = new LinkedHashSet<>();
-    if (doFull) {
-      write.addAll(ruleset.services().keySet());
-      delete.addAll(staleChains(ruleset));
-    } else {
-      Map<String, IptablesRuleset.ChainBlock> before = applied.get();
-      for (var e : ruleset.services().entrySet()) {
-        if (!e.getValue().equals(before.get(e.getKey()))) {
-          write.add(e.getKey());
-        }
-      }
-      Set<String> declared = new HashSet<>();
-      ruleset.services().values().forEach(b -> declared.addAll(b.chainNames()));
-      for (var e : before.entrySet()) {
-        if (!ruleset.services().containsKey(e.getKey()) || write.contains(e.getKey())) {
-          e.getValue().chainNames().stream()
-              .filter(c -> !declared.contains(c))
-              .forEach(delete::add);
-        }
-      }
+    boolean doFull = full || contents.isEmpty();
+    Map<String, Map<String, List<String>>> want = new LinkedHashMap<>();
+    want.put("filter", IptablesChains.parse(ruleset.filterTable(), c -> !BUILT_IN.contains(c)));
+    Map<String, List<String>> nat =
+        new LinkedHashMap<>(
+            IptablesChains.group(ruleset.natDispatch().chains(), ruleset.natDispatch().rules()));
+    ruleset
+        .services()
+        .values()
+        .forEach(b -> nat.putAll(IptablesChains.group(b.chains(), b.rules())));
+    nat.keySet().removeAll(BUILT_IN);
+    want.put("nat", nat);
+
+    Map<String, Map<String, List<String>>> write = new LinkedHashMap<>();
+    Map<String, List<String>> delete = new LinkedHashMap<>();
+    for (var t : want.entrySet()) {
+      String table = t.getKey();
+      Map<String, List<String>> kernel =
+          doFull
+              ? IptablesChains.parse(
+                  Command.run(argv("iptables-save", "-t", table)),
+                  c -> t.getValue().containsKey(c) || SERVICE_CHAIN.matcher(c).matches())
+              : Map.of();
+      write.put(table, contents.toWrite(table, t.getValue(), kernel, doFull));
+      Set<String> gone = new TreeSet<>(contents.vanished(table, t.getValue().keySet()));
+      kernel.keySet().stream().filter(c -> !t.getValue().containsKey(c)).forEach(gone::add);
+      delete.put(table, List.copyOf(gone));
     }
-    String input = ruleset.restoreInput(write, delete);
+    String input = IptablesChains.restoreInput(write, delete);
     long start = System.nanoTime();
-    try {
-      Command.run(argv("iptables-restore", "-w", "--noflush"), input);
-    } catch (RuntimeException e) {
-      applied = Optional.empty();
-      throw e;
+    if (!input.isEmpty()) {
+      try {
+        Command.run(argv("iptables-restore", "-w", "--noflush"), input);
+      } catch (RuntimeException e) {
+        contents.clear();
+        throw e;
+      }
     }
     long restoreNanos = System.nanoTime() - start;
     if (doFull) {
       ensureJumps(prefix, ruleset.jumps());
     }
-    applied = Optional.of(Map.copyOf(ruleset.services()));
-    return new SyncStats(doFull, write.size(), delete.size(), restoreNanos);
+    want.keySet().forEach(t -> contents.recorded(t, write.get(t), delete.get(t)));
+    Set<String> natWritten = write.get("nat").keySet();
+    long services =
+        ruleset.services().values().stream()
+            .filter(b -> b.chainNames().stream().anyMatch(natWritten::contains))
+            .count();
+    int deleted = delete.values().stream().mapToInt(List::size).sum();
+    return new SyncStats(doFull, (int) services, deleted, restoreNanos);
   }
 
   /** Inserts each jump rule at the top of its built-in chain unless it is there ({@code -C}). */
@@ -109,21 +123,6 @@ public final class IptablesWriter {
   /** iptables-save of the namespace, for tests and for people. */
   public String save() {
     return Command.run(argv("iptables-save"));
-  }
-
-  /** Service chains in the kernel that the ruleset no longer declares. */
-  private List<String> staleChains(IptablesRuleset ruleset) {
-    Set<String> active = new HashSet<>();
-    ruleset.services().values().forEach(b -> active.addAll(b.chainNames()));
-    ruleset.natDispatch().chainNames().forEach(active::add);
-    List<String> stale = new ArrayList<>();
-    Matcher existing = SERVICE_CHAIN.matcher(Command.run(argv("iptables-save", "-t", "nat")));
-    while (existing.find()) {
-      if (!active.contains(existing.group(1))) {
-        stale.add(existing.group(1));
-      }
-    }
-    return stale;
   }
 
   /** Arguments as rendered carry shell-style quotes around comments; exec wants them bare. */

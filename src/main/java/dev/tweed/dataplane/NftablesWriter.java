@@ -13,10 +13,11 @@ import java.util.regex.Pattern;
 
 /**
  * Applies a rendered nftables ruleset with one {@code nft -f} transaction, as kube-proxy's nftables
- * mode does. A full sync replaces the table whole; a partial sync touches only the service ports
- * that changed: their old map elements are deleted, their chains flushed (or deleted when gone),
- * and their new chains, rules and elements added. A failed transaction changes nothing and makes
- * the next sync a full one.
+ * mode does. A full sync replaces the table whole when its rules changed or drifted in the kernel
+ * (and leaves it alone, rule handles and all, when they did not); a partial sync touches only the
+ * service ports that changed: their old map elements are deleted, their chains flushed (or deleted
+ * when gone), and their new chains, rules and elements added. A failed transaction changes nothing
+ * and makes the next sync a full one.
  */
 public final class NftablesWriter {
   private static final Pattern ELEMENT =
@@ -24,6 +25,9 @@ public final class NftablesWriter {
   private static final Pattern DECLARATION = Pattern.compile("^add (chain|set) (\\S+ \\S+) (\\S+)");
   private final List<String> prefix;
   private Optional<NftablesRuleset> applied = Optional.empty();
+
+  /** The table as a full sync listed it after the last write: the reference for drift. */
+  private Optional<String> kernelListing = Optional.empty();
 
   public NftablesWriter(List<String> commandPrefix) {
     this.prefix = List.copyOf(commandPrefix);
@@ -40,6 +44,10 @@ public final class NftablesWriter {
   /** Returns {services written, transaction nanoseconds}. */
   public IptablesWriter.SyncStats sync(NftablesRuleset ruleset, boolean full) {
     boolean doFull = full || applied.isEmpty() || !applied.get().base().equals(ruleset.base());
+    if (doFull && applied.isPresent() && applied.get().equals(ruleset) && !drifted(ruleset)) {
+      // Nothing to write: replacing the table anyway would renumber every rule for nothing.
+      return new IptablesWriter.SyncStats(true, 0, 0, 0);
+    }
     String script;
     int written;
     if (doFull) {
@@ -61,7 +69,55 @@ public final class NftablesWriter {
     }
     long nanos = System.nanoTime() - start;
     applied = Optional.of(ruleset);
+    kernelListing = Optional.empty();
     return new IptablesWriter.SyncStats(doFull, written, 0, nanos);
+  }
+
+  /**
+   * Whether the kernel's table differs from what it was at the first full sync after the last
+   * write. That first listing is taken as the reference (nft prints its own normal form, not the
+   * script), so drift in between is repaired one full sync later.
+   */
+  private boolean drifted(NftablesRuleset ruleset) {
+    Command.Result r =
+        Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
+    if (!r.ok()) {
+      return true;
+    }
+    String now = withoutDynamicElements(r.stdout());
+    if (kernelListing.isEmpty()) {
+      kernelListing = Optional.of(now);
+      return false;
+    }
+    return !kernelListing.get().equals(now);
+  }
+
+  /**
+   * A listing without the elements of dynamic sets (ClientIP affinity), which traffic fills and
+   * timeouts empty: they are state, not configuration.
+   */
+  static String withoutDynamicElements(String listing) {
+    StringBuilder out = new StringBuilder();
+    boolean inDynamicSet = false;
+    boolean inElements = false;
+    for (String line : listing.split("\n")) {
+      String t = line.strip();
+      if (t.endsWith("{") && !t.startsWith("elements")) {
+        inDynamicSet = false; // a new set, map or chain
+      } else if (t.startsWith("flags ") && t.contains("dynamic")) {
+        inDynamicSet = true;
+      }
+      if (inDynamicSet && t.startsWith("elements = {")) {
+        inElements = !t.endsWith("}");
+        continue;
+      }
+      if (inElements) {
+        inElements = !t.endsWith("}");
+        continue;
+      }
+      out.append(line).append('\n');
+    }
+    return out.toString();
   }
 
   private static int partial(

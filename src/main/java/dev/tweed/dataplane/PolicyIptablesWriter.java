@@ -5,7 +5,6 @@ import dev.tweed.policy.IptablesPolicyRuleset.Ipset;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -20,16 +19,17 @@ import java.util.stream.Collectors;
  * element differences, one {@code ipset restore}), then one {@code iptables-restore --noflush}
  * transaction that rewrites only the chains whose rules changed and deletes the chains that are
  * gone, then the sets nothing refers to any more are destroyed. A full sync compares with what the
- * kernel holds (leftover {@code tweed-*} chains and {@code tw-*} sets are removed) and ensures the
- * jumps from the built-in chains. If the restore fails, the ipset changes are undone, so the kernel
- * is left as it was.
+ * kernel holds: missing or drifted chains are written again, unchanged ones left alone (their rule
+ * handles stay), leftover {@code tweed-*} chains and {@code tw-*} sets are removed, and the jumps
+ * from the built-in chains are ensured. If the restore fails, the ipset changes are undone, so the
+ * kernel is left as it was.
  */
 public final class PolicyIptablesWriter {
-  private static final Pattern OUR_CHAIN = Pattern.compile("^:(tweed-\\S+) ", Pattern.MULTILINE);
   private static final Pattern SET_LINE =
       Pattern.compile("^(create|add) (tw-\\S+) (.*)$", Pattern.MULTILINE);
   private final List<String> prefix;
   private Optional<IptablesPolicyRuleset> applied = Optional.empty();
+  private final ChainContents contents = new ChainContents();
 
   /** What one sync did. */
   public record SyncStats(boolean full, int chainsWritten, int setChanges, long nanos) {}
@@ -53,8 +53,9 @@ public final class PolicyIptablesWriter {
       haveFilter = applied.get().filter();
       haveSets = applied.get().ipsets();
     }
-    Map<String, List<String>> rawWrite = changed(want.raw(), haveRaw, doFull);
-    Map<String, List<String>> filterWrite = changed(want.filter(), haveFilter, doFull);
+    Map<String, List<String>> rawWrite = contents.toWrite("raw", want.raw(), haveRaw, doFull);
+    Map<String, List<String>> filterWrite =
+        contents.toWrite("filter", want.filter(), haveFilter, doFull);
     List<String> rawDelete = gone(want.raw(), haveRaw);
     List<String> filterDelete = gone(want.filter(), haveFilter);
 
@@ -104,6 +105,7 @@ public final class PolicyIptablesWriter {
         Command.run(argv("iptables-restore", "-w", "--noflush"), input);
       } catch (RuntimeException e) {
         applied = Optional.empty();
+        contents.clear();
         if (!undo.isEmpty()) {
           Command.exec(argv("ipset", "restore", "-exist"), undo.toString(), Map.of());
         }
@@ -116,6 +118,8 @@ public final class PolicyIptablesWriter {
     for (String name : destroy) {
       Command.exec(argv("ipset", "destroy", name), "", Map.of());
     }
+    contents.recorded("raw", rawWrite, rawDelete);
+    contents.recorded("filter", filterWrite, filterDelete);
     applied = Optional.of(want);
     return new SyncStats(
         doFull,
@@ -130,30 +134,14 @@ public final class PolicyIptablesWriter {
     return sp < 0 ? entry : entry.substring(0, sp);
   }
 
-  private static Map<String, List<String>> changed(
-      Map<String, List<String>> want, Map<String, List<String>> have, boolean all) {
-    Map<String, List<String>> out = new LinkedHashMap<>();
-    want.forEach(
-        (chain, rules) -> {
-          if (all || !rules.equals(have.get(chain))) {
-            out.put(chain, rules);
-          }
-        });
-    return out;
-  }
-
   private static List<String> gone(Map<String, List<String>> want, Map<String, List<String>> have) {
     return have.keySet().stream().filter(c -> !want.containsKey(c)).sorted().toList();
   }
 
-  /** Our chains in the kernel (their rules are not compared: a full sync rewrites them all). */
+  /** Our chains in the kernel, with their rules as the kernel prints them. */
   private Map<String, List<String>> kernelChains(String table) {
-    Map<String, List<String>> out = new HashMap<>();
-    Matcher m = OUR_CHAIN.matcher(Command.run(argv("iptables-save", "-t", table)));
-    while (m.find()) {
-      out.put(m.group(1), List.of());
-    }
-    return out;
+    return IptablesChains.parse(
+        Command.run(argv("iptables-save", "-t", table)), c -> c.startsWith("tweed-"));
   }
 
   private Map<String, Ipset> kernelSets() {

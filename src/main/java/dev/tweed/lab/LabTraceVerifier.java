@@ -20,8 +20,11 @@ import java.util.Map;
  */
 public final class LabTraceVerifier implements AutoCloseable {
   private static final Duration QUIET = Duration.ofMillis(40);
+  private static final int RESENDS = 3;
+  private static final Duration RESEND_PAUSE = Duration.ofMillis(300);
   private final KernelTraceRecorder recorder;
   private final Duration timeout;
+  private int resent;
 
   private LabTraceVerifier(KernelTraceRecorder recorder, Duration timeout) {
     this.recorder = recorder;
@@ -51,8 +54,33 @@ public final class LabTraceVerifier implements AutoCloseable {
   /**
    * As above, and when the packet was delivered, the reply too: {@code replies} gives the model's
    * way back for the branch the kernel took ({@code Tracer::reply}).
+   *
+   * <p>When a rule of the kernel's path was rewritten by an agent's sync before its position could
+   * be read, the packet is sent again (up to three times, a moment apart); if that never reads
+   * every position, the rules without one are compared by chain and the result says so in a note.
    */
   public JourneyCheck.Result check(
+      TraceWorld world,
+      String fromNetns,
+      Packet p,
+      List<Outcome> outcomes,
+      java.util.function.Function<Outcome, List<Outcome>> replies)
+      throws Exception {
+    JourneyCheck.Result r = checkOnce(world, fromNetns, p, outcomes, replies);
+    for (int i = 0; i < RESENDS && r.positionsUnread(); i++) {
+      resent++;
+      Thread.sleep(RESEND_PAUSE);
+      r = checkOnce(world, fromNetns, p, outcomes, replies);
+    }
+    return r;
+  }
+
+  /** How many packets were sent again because a rule's position could not be read. */
+  public int resent() {
+    return resent;
+  }
+
+  private JourneyCheck.Result checkOnce(
       TraceWorld world,
       String fromNetns,
       Packet p,

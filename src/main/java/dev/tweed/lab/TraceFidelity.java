@@ -58,12 +58,6 @@ public final class TraceFidelity {
       int retried,
       List<String> replyDisagreements) {}
 
-  /** A rule of the kernel's path (or its reply's) is gone from the ruleset: its position is 0. */
-  private static boolean rulesMovedUnder(JourneyCheck.Result r) {
-    return r.kernel().values().stream().flatMap(List::stream).anyMatch(s -> s.position() == 0)
-        || r.reply().map(TraceFidelity::rulesMovedUnder).orElse(false);
-  }
-
   private record Target(String ip, String proto, int port, boolean affinity) {}
 
   public static Report run(Lab lab, long seed, int count, PrintStream progress) throws Exception {
@@ -91,13 +85,6 @@ public final class TraceFidelity {
         modelNanos += System.nanoTime() - t0;
         JourneyCheck.Result r =
             verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
-        for (int attempt = 0; attempt < 3 && !r.agree() && rulesMovedUnder(r); attempt++) {
-          // An agent's full sync rewrote a chain while the packet crossed it: the kernel's rule
-          // is gone before its position could be read. The flow is sent again, a moment later.
-          retried++;
-          Thread.sleep(300);
-          r = verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
-        }
         verdicts.merge(r.kernelVerdict(), 1, Integer::sum);
         rules += r.rules();
         List<String> forward =
@@ -118,6 +105,7 @@ public final class TraceFidelity {
           progress.printf("  %d/%d flows, %d agree%n", i + 1, flows.size(), agreed);
         }
       }
+      retried = verifier.resent();
     }
     return new Report(
         flows.size(),

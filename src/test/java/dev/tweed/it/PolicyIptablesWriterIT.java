@@ -51,4 +51,46 @@ class PolicyIptablesWriterIT {
     assertThat(restarted.setChanges()).isZero();
     assertThat(ipsetSave()).isEqualTo(afterFirst);
   }
+
+  private String ruleHandles() {
+    return Command.run(
+        List.of("ip", "netns", "exec", ns, "nft", "-a", "list", "table", "ip", "filter"));
+  }
+
+  private String filterSave() {
+    return Command.run(List.of("ip", "netns", "exec", ns, "iptables-save", "-t", "filter"))
+        .lines()
+        .filter(l -> !l.startsWith("#"))
+        .reduce("", (a, b) -> a + b + "\n");
+  }
+
+  @Test
+  void aFullSyncLeavesUnchangedChainsAloneAndRewritesADriftedOne() throws Exception {
+    Namespaces.add(ns);
+    PolicyIptablesWriter writer = new PolicyIptablesWriter(List.of("ip", "netns", "exec", ns));
+    IptablesPolicyRuleset want = new IptablesPolicyRenderer().render(PolicyFixtures.intent());
+    writer.sync(want, false);
+    String handles = ruleHandles();
+    String rules = filterSave();
+
+    for (int i = 0; i < 3; i++) {
+      PolicyIptablesWriter.SyncStats full = writer.sync(want, true);
+      assertThat(full.chainsWritten()).as("chains a full sync of unchanged rules writes").isZero();
+    }
+    assertThat(ruleHandles())
+        .as("rule handles after full syncs of unchanged rules")
+        .isEqualTo(handles);
+
+    String drifted =
+        want.filter().entrySet().stream()
+            .filter(e -> !e.getValue().isEmpty())
+            .map(java.util.Map.Entry::getKey)
+            .findFirst()
+            .orElseThrow();
+    Command.run(List.of("ip", "netns", "exec", ns, "iptables", "-t", "filter", "-D", drifted, "1"));
+    assertThat(filterSave()).isNotEqualTo(rules);
+    PolicyIptablesWriter.SyncStats repair = writer.sync(want, true);
+    assertThat(repair.chainsWritten()).as("only the drifted chain is written").isEqualTo(1);
+    assertThat(filterSave()).isEqualTo(rules);
+  }
 }

@@ -60,6 +60,12 @@ public final class JourneyCheck {
     public int rules() {
       return model.values().stream().mapToInt(List::size).sum();
     }
+
+    /** Whether some rule of the kernel's path (or its reply's) had no readable position. */
+    public boolean positionsUnread() {
+      return kernel.values().stream().flatMap(List::stream).anyMatch(PathStep::positionUnknown)
+          || reply.map(Result::positionsUnread).orElse(false);
+    }
   }
 
   /**
@@ -134,6 +140,14 @@ public final class JourneyCheck {
                   + "), the kernel's packet was "
                   + kernelVerdict);
         }
+      }
+      long unread =
+          kernel.values().stream().flatMap(List::stream).filter(PathStep::positionUnknown).count();
+      if (unread > 0 && diffs.isEmpty()) {
+        notes.add(
+            unread
+                + " of the kernel's rules had been rewritten (an agent's sync) before their"
+                + " positions could be read: they were compared by chain only");
       }
       Result r =
           new Result(
