@@ -73,8 +73,45 @@ public final class CniLatencyBenchmark {
       out.printf(
           "%-30s ADD %s%n%-30s DEL %s%n",
           s.name(), results.getLast().add(), "", results.getLast().del());
+      if (s == subjects.getFirst()) {
+        agentShare(pods).ifPresent(out::println);
+      }
     }
     return results;
+  }
+
+  private static final java.util.regex.Pattern ADD_LOG =
+      java.util.regex.Pattern.compile(
+          "event=cni-add container=bench-benchnative-\\d+ .* ipam_ms=([0-9.]+) plumbing_ms=([0-9.]+)");
+
+  /**
+   * Where a native-shim ADD spends its time inside the agent, from the agent's own log lines of the
+   * measured calls: IPAM (datastore reads and compare-and-swap writes) and plumbing (netlink, the
+   * pod namespace's thread, sysctls); the rest of the ADD is the shim's exec and the socket.
+   */
+  private java.util.Optional<String> agentShare(int pods) throws java.io.IOException {
+    Path log = lab.layout().logDir().resolve("node-1-agent.log");
+    if (!Files.exists(log)) {
+      return java.util.Optional.empty();
+    }
+    List<Double> ipam = new ArrayList<>();
+    List<Double> plumbing = new ArrayList<>();
+    for (String line : Files.readAllLines(log)) {
+      var m = ADD_LOG.matcher(line);
+      if (m.find()) {
+        ipam.add(Double.parseDouble(m.group(1)));
+        plumbing.add(Double.parseDouble(m.group(2)));
+      }
+    }
+    if (ipam.size() < pods) {
+      return java.util.Optional.empty();
+    }
+    Stats i = Stats.of(ipam.subList(ipam.size() - pods, ipam.size()));
+    Stats p = Stats.of(plumbing.subList(plumbing.size() - pods, plumbing.size()));
+    return java.util.Optional.of(
+        String.format(
+            "%-30s in the agent: IPAM median %.1f ms (p99 %.1f), plumbing median %.1f ms (p99 %.1f)",
+            "", i.median(), i.p99(), p.median(), p.p99()));
   }
 
   private Result measure(Subject s, int pods, int warmup) throws Exception {

@@ -588,11 +588,20 @@ public final class LabCommand {
     @Parameters(index = "0", paramLabel = "NODE")
     String node;
 
+    @Option(
+        names = "--conflist",
+        description = "print a configuration list, as runtimes read it from their directory")
+    boolean conflist;
+
     @Override
     public Integer call() throws Exception {
       Lab l = requireLab(lab);
       PodLookup.requireNode(l, node);
-      System.out.println(Json.pretty(LabNetconf.forNode(l.layout(), node)));
+      System.out.println(
+          Json.pretty(
+              conflist
+                  ? LabNetconf.conflistForNode(l.layout(), node)
+                  : LabNetconf.forNode(l.layout(), node)));
       return 0;
     }
   }

@@ -22,4 +22,17 @@ public final class LabNetconf {
         .put("blockSize", LabLayout.BLOCK_SIZE);
     return n;
   }
+
+  /**
+   * The same configuration as a network configuration list, the form runtimes read from their
+   * configuration directory (podman, containerd, CRI-O).
+   */
+  public static ObjectNode conflistForNode(LabLayout layout, String node) {
+    ObjectNode plugin = forNode(layout, node);
+    ObjectNode list = Json.object();
+    list.set("cniVersion", plugin.remove("cniVersion"));
+    list.set("name", plugin.remove("name"));
+    list.putArray("plugins").add(plugin);
+    return list;
+  }
 }

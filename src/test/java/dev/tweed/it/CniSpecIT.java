@@ -226,6 +226,54 @@ class CniSpecIT {
   }
 
   @Test
+  void aNamespaceNamedByProcessAndTheVersionsInTheWild() throws Exception {
+    // A runtime may name the namespace by a process in it, and most conflists name 0.3.1.
+    Process holder = new ProcessBuilder("unshare", "--net", "sleep", "60").start();
+    try {
+      Path netns = Path.of("/proc", Long.toString(holder.pid()), "ns", "net");
+      Tweed.await(
+          "the process's own network namespace",
+          Duration.ofSeconds(5),
+          () -> {
+            try {
+              return !Files.readSymbolicLink(netns)
+                  .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")));
+            } catch (java.io.IOException e) {
+              return false;
+            }
+          });
+      ObjectNode v031 = netconf.deepCopy().put("cniVersion", "0.3.1");
+      Map<String, String> env =
+          Map.of(
+              "CNI_COMMAND", "ADD",
+              "CNI_CONTAINERID", "c-proc",
+              "CNI_NETNS", netns.toString(),
+              "CNI_IFNAME", "eth0",
+              "CNI_PATH", bin.toString());
+      Out add = cniRaw(env, Json.write(v031));
+      assertThat(add.code()).as(add.raw()).isZero();
+      assertThat(add.json().path("cniVersion").asText()).isEqualTo("0.3.1");
+      JsonNode ip = add.json().path("ips").get(0);
+      assertThat(ip.path("version").asText()).isEqualTo("4");
+      String address = ip.path("address").asText();
+      assertThat(
+              Command.run(List.of("nsenter", "--net=" + netns, "ip", "-4", "-o", "addr", "show")))
+          .contains("inet " + address);
+      Map<String, String> del = new HashMap<>(env);
+      del.put("CNI_COMMAND", "DEL");
+      assertThat(cniRaw(del, Json.write(v031)).code()).isZero();
+      Map<String, String> check = new HashMap<>(env);
+      check.put("CNI_COMMAND", "CHECK");
+      assertThat(cniRaw(check, Json.write(v031)).json().path("code").asInt())
+          .as("CHECK arrived in 0.4.0")
+          .isEqualTo(1);
+    } finally {
+      holder.destroy();
+      holder.waitFor();
+    }
+  }
+
+  @Test
   void checkNoticesAPodThatLostItsAddress() {
     String ns = sandbox();
     Out add = cni("ADD", "c-check", ns, "eth0", netconf);
@@ -261,6 +309,24 @@ class CniSpecIT {
                 + "\", oops");
     assertThat(badJson.code()).isNotZero();
     assertThat(badJson.json().path("code").asInt()).isEqualTo(6);
+    // Undecodable input is code 6 before anything else, also when no agent answers.
+    Out noAgent =
+        cniRaw(
+            Map.of("CNI_COMMAND", "ADD", "CNI_CONTAINERID", "c-bad", "CNI_IFNAME", "eth0"),
+            "{not json");
+    assertThat(noAgent.json().path("code").asInt()).as(noAgent.raw()).isEqualTo(6);
+    // A CNI_NETNS that is a file but no network namespace.
+    Out notNetns =
+        cniRaw(
+            Map.of(
+                "CNI_COMMAND", "ADD",
+                "CNI_CONTAINERID", "c-bad",
+                "CNI_NETNS", "/etc/hostname",
+                "CNI_IFNAME", "eth0",
+                "CNI_PATH", bin.toString()),
+            Json.write(netconf));
+    assertThat(notNetns.json().path("code").asInt()).as(notNetns.raw()).isEqualTo(4);
+    assertThat(notNetns.json().path("msg").asText()).contains("not a network namespace");
     assertThat(cni("ADD", "c-bad", ns, null, netconf).json().path("code").asInt()).isEqualTo(4);
     assertThat(cni("ADD", null, ns, "eth0", netconf).json().path("code").asInt()).isEqualTo(4);
     ObjectNode old = netconf.deepCopy();

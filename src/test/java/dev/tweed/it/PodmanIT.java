@@ -3,7 +3,6 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
@@ -66,12 +65,8 @@ class PodmanIT {
             work.resolve("busybox.tar").toString(),
             "."));
     tweed.ok("cni-install", work.resolve("bin").toString());
-    ObjectNode plugin = (ObjectNode) Json.parse(tweed.ok("lab", "netconf", "node-1"));
-    ObjectNode conflist = Json.object();
-    conflist.put("cniVersion", plugin.remove("cniVersion").asText());
-    conflist.put("name", plugin.remove("name").asText());
-    conflist.putArray("plugins").add(plugin);
-    Files.writeString(work.resolve("net.d/tweed.conflist"), Json.write(conflist));
+    Files.writeString(
+        work.resolve("net.d/tweed.conflist"), tweed.ok("lab", "netconf", "node-1", "--conflist"));
     Files.writeString(
         work.resolve("containers.conf"),
         "[network]\nnetwork_backend = \"cni\"\n"
