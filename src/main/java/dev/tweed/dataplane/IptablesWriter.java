@@ -1,5 +1,6 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.kernel.netfilter.IptablesChains;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.kernel.netfilter.IptablesChains;
 import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.IptablesPolicyRuleset.Ipset;
 import dev.tweed.sys.Command;

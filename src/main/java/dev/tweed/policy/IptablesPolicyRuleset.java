@@ -48,23 +48,13 @@ public record IptablesPolicyRuleset(
       Map<String, List<String>> filterChains,
       List<String> deleteRaw,
       List<String> deleteFilter) {
-    StringBuilder sb = new StringBuilder();
-    table(sb, "raw", rawChains, deleteRaw);
-    table(sb, "filter", filterChains, deleteFilter);
-    return sb.toString();
-  }
-
-  private static void table(
-      StringBuilder sb, String name, Map<String, List<String>> chains, List<String> delete) {
-    if (chains.isEmpty() && delete.isEmpty()) {
-      return;
-    }
-    sb.append('*').append(name).append('\n');
-    chains.keySet().forEach(c -> sb.append(':').append(c).append(" - [0:0]\n"));
-    delete.forEach(c -> sb.append(':').append(c).append(" - [0:0]\n"));
-    chains.values().forEach(rules -> rules.forEach(r -> sb.append(r).append('\n')));
-    delete.forEach(c -> sb.append("-X ").append(c).append('\n'));
-    sb.append("COMMIT\n");
+    Map<String, Map<String, List<String>>> write = new java.util.LinkedHashMap<>();
+    write.put("raw", rawChains);
+    write.put("filter", filterChains);
+    Map<String, List<String>> delete = new java.util.LinkedHashMap<>();
+    delete.put("raw", deleteRaw);
+    delete.put("filter", deleteFilter);
+    return dev.tweed.kernel.netfilter.IptablesChains.restoreInput(write, delete);
   }
 
   /** Everything, for people and golden files: ipsets, then the restore input of every chain. */

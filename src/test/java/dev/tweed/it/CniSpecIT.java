@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.cni.CniVersions;
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeServer;
@@ -104,12 +103,7 @@ class CniSpecIT {
 
   /** Addresses allocated on node-1, the node these tests call the plugin on. */
   static int allocations() {
-    try (var store = new JournalDatastore(Path.of("/run/tweed", tweed.lab(), "store"))) {
-      return store.list("IPAMBlock/").entries().stream()
-          .filter(e -> e.value().path("spec").path("node").asText().equals("node-1"))
-          .mapToInt(e -> e.value().path("status").path("allocations").size())
-          .sum();
-    }
+    return tweed.allocationsOn("node-1");
   }
 
   @Test

@@ -3,7 +3,6 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.nio.file.Files;
@@ -146,12 +145,7 @@ class PodmanIT {
   }
 
   static int allocationsOnNode1() {
-    try (var store = new JournalDatastore(Path.of("/run/tweed", tweed.lab(), "store"))) {
-      return store.list("IPAMBlock/").entries().stream()
-          .filter(e -> e.value().path("spec").path("node").asText().equals("node-1"))
-          .mapToInt(e -> e.value().path("status").path("allocations").size())
-          .sum();
-    }
+    return tweed.allocationsOn("node-1");
   }
 
   @Test

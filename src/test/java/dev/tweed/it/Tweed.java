@@ -76,4 +76,16 @@ public final class Tweed {
       }
     }
   }
+
+  /** Addresses the lab's embedded store has allocated to {@code node}. */
+  public int allocationsOn(String node) {
+    try (var store =
+        new dev.tweed.datastore.JournalDatastore(
+            java.nio.file.Path.of("/run/tweed", lab(), "store"))) {
+      return store.list("IPAMBlock/").entries().stream()
+          .filter(e -> e.value().path("spec").path("node").asText().equals(node))
+          .mapToInt(e -> e.value().path("status").path("allocations").size())
+          .sum();
+    }
+  }
 }

@@ -1,4 +1,4 @@
-package dev.tweed.dataplane;
+package dev.tweed.kernel.netfilter;
 
 import java.util.LinkedHashMap;
 import java.util.List;
