@@ -22,7 +22,6 @@ final class Libc {
   static final int SOCK_RAW = 3;
   static final int SOCK_CLOEXEC = 0x80000;
   static final int O_RDONLY_CLOEXEC = 0x80000;
-  static final int SHUT_RD = 0;
   static final int SHUT_WR = 1;
   static final int SHUT_RDWR = 2;
   static final int EINTR = 4;
