@@ -368,6 +368,7 @@ class BgpIT {
       assertThat(status)
           .as("the agent is PID 1 in its namespace")
           .containsPattern("NSpid:\\s+\\d+\\s+1\\n");
+      cniAddReachesAnAgentInItsOwnPidAndMountNamespaces();
       // The PID file holds BIRD's PID in the agent's namespace; from here, BIRD is the agent's
       // child.
       ProcessHandle firstBird = birdChild(agent);
@@ -390,6 +391,64 @@ class BgpIT {
       unshare.destroyForcibly();
       lab.startAgent(LabState.read(layout).orElseThrow().withoutPid("agent/node-2"), "node-2");
       lab.awaitAgentReady("node-2", System.nanoTime() + 60_000_000_000L);
+    }
+  }
+
+  /**
+   * A runtime on the host names a pod's namespace by a process of the host's PID namespace, which
+   * the PID-1 agent (its own PID namespace and /proc, its own mount namespace) cannot resolve: the
+   * shim's descriptor handoff must carry it, as on a node where the DaemonSet's agent runs in a
+   * container.
+   */
+  private void cniAddReachesAnAgentInItsOwnPidAndMountNamespaces() throws Exception {
+    Path bin = Files.createTempDirectory("tw-cni-pid1");
+    Process holder = new ProcessBuilder("unshare", "--net", "sleep", "60").start();
+    try {
+      tweed.ok("cni-install", bin.toString());
+      String conf = tweed.ok("lab", "netconf", "node-2");
+      Path netns = Path.of("/proc", Long.toString(holder.pid()), "ns", "net");
+      Tweed.await(
+          "the holder's own network namespace",
+          Duration.ofSeconds(5),
+          () -> {
+            try {
+              return !Files.readSymbolicLink(netns)
+                  .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")));
+            } catch (java.io.IOException e) {
+              return false;
+            }
+          });
+      Map<String, String> env = new java.util.HashMap<>();
+      env.put("CNI_CONTAINERID", "c-pid1");
+      env.put("CNI_NETNS", netns.toString());
+      env.put("CNI_IFNAME", "eth0");
+      env.put("CNI_PATH", bin.toString());
+      List<String> shim =
+          List.of(
+              "ip", "netns", "exec", tweed.nodeNs("node-2"), bin.resolve("tweed-cni").toString());
+      env.put("CNI_COMMAND", "ADD");
+      Command.Result add = Command.exec(shim, conf, env);
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (add.stdout().contains("\"code\":11") && System.nanoTime() < deadline) {
+        Thread.sleep(200); // the restarted agent is not ready yet: the runtime retries
+        add = Command.exec(shim, conf, env);
+      }
+      assertThat(add.exitCode()).as(add.stdout()).isZero();
+      String address =
+          dev.tweed.model.Json.parse(add.stdout()).path("ips").get(0).path("address").asText();
+      assertThat(Command.run(List.of("nsenter", "--net=" + netns, "ip", "-4", "-o", "addr")))
+          .contains("inet " + address);
+      env.put("CNI_COMMAND", "DEL");
+      assertThat(Command.exec(shim, conf, env).exitCode()).isZero();
+    } finally {
+      holder.destroy();
+      holder.waitFor();
+      try (var files = Files.list(bin)) {
+        for (Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+      Files.delete(bin);
     }
   }
 
