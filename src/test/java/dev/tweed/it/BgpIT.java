@@ -402,22 +402,10 @@ class BgpIT {
    */
   private void cniAddReachesAnAgentInItsOwnPidAndMountNamespaces() throws Exception {
     Path bin = Files.createTempDirectory("tw-cni-pid1");
-    Process holder = new ProcessBuilder("unshare", "--net", "sleep", "60").start();
-    try {
+    try (ProcessNetns holder = ProcessNetns.start()) {
       tweed.ok("cni-install", bin.toString());
       String conf = tweed.ok("lab", "netconf", "node-2");
-      Path netns = Path.of("/proc", Long.toString(holder.pid()), "ns", "net");
-      Tweed.await(
-          "the holder's own network namespace",
-          Duration.ofSeconds(5),
-          () -> {
-            try {
-              return !Files.readSymbolicLink(netns)
-                  .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")));
-            } catch (java.io.IOException e) {
-              return false;
-            }
-          });
+      Path netns = holder.path();
       Map<String, String> env = new java.util.HashMap<>();
       env.put("CNI_CONTAINERID", "c-pid1");
       env.put("CNI_NETNS", netns.toString());
@@ -441,8 +429,6 @@ class BgpIT {
       env.put("CNI_COMMAND", "DEL");
       assertThat(Command.exec(shim, conf, env).exitCode()).isZero();
     } finally {
-      holder.destroy();
-      holder.waitFor();
       try (var files = Files.list(bin)) {
         for (Path f : files.toList()) {
           Files.delete(f);

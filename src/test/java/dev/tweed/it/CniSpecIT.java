@@ -222,20 +222,8 @@ class CniSpecIT {
   @Test
   void aNamespaceNamedByProcessAndTheVersionsInTheWild() throws Exception {
     // A runtime may name the namespace by a process in it, and most conflists name 0.3.1.
-    Process holder = new ProcessBuilder("unshare", "--net", "sleep", "60").start();
-    try {
-      Path netns = Path.of("/proc", Long.toString(holder.pid()), "ns", "net");
-      Tweed.await(
-          "the process's own network namespace",
-          Duration.ofSeconds(5),
-          () -> {
-            try {
-              return !Files.readSymbolicLink(netns)
-                  .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")));
-            } catch (java.io.IOException e) {
-              return false;
-            }
-          });
+    try (ProcessNetns holder = ProcessNetns.start()) {
+      Path netns = holder.path();
       ObjectNode v031 = netconf.deepCopy().put("cniVersion", "0.3.1");
       Map<String, String> env =
           Map.of(
@@ -261,9 +249,6 @@ class CniSpecIT {
       assertThat(cniRaw(check, Json.write(v031)).json().path("code").asInt())
           .as("CHECK arrived in 0.4.0")
           .isEqualTo(1);
-    } finally {
-      holder.destroy();
-      holder.waitFor();
     }
   }
 
