@@ -80,7 +80,7 @@ public final class VethPlumbing {
                   Optional.empty(),
                   index,
                   RtNetlink.SCOPE_LINK,
-                  RtNetlink.protocolBoot());
+                  RtNetlink.PROTO_BOOT);
               pod.addRoute(
                   false,
                   "0.0.0.0",
@@ -88,7 +88,7 @@ public final class VethPlumbing {
                   Optional.of(PodAttachment.GATEWAY),
                   index,
                   RtNetlink.SCOPE_UNIVERSE,
-                  RtNetlink.protocolBoot());
+                  RtNetlink.PROTO_BOOT);
             }
             return null;
           });

@@ -65,15 +65,8 @@ final class Libc {
 
   /** A failed libc call: its name, its {@code errno} and the C library's words for it. */
   static final class ErrnoException extends RuntimeException {
-    private final int errno;
-
     ErrnoException(String call, int errno) {
       super(call + ": " + strerror(errno) + " (errno " + errno + ")");
-      this.errno = errno;
-    }
-
-    int errno() {
-      return errno;
     }
   }
 

@@ -46,13 +46,15 @@ public final class RtNetlink implements AutoCloseable {
   private static final int IFF_UP = 1;
   private static final int RT_TABLE_MAIN = 254;
   private static final int RTN_UNICAST = 1;
-  private static final int RTPROT_BOOT = 3;
   private static final int ENODEV = 19;
 
   /** Route scopes as {@code ip route} names them. */
   public static final int SCOPE_UNIVERSE = 0;
 
   public static final int SCOPE_LINK = 253;
+
+  /** The protocol number of routes a plain {@code ip route add} makes. */
+  public static final int PROTO_BOOT = 3;
 
   private final int fd;
   private int seq;
@@ -122,12 +124,12 @@ public final class RtNetlink implements AutoCloseable {
         .end()
         .end()
         .end();
-    request("create veth " + name + " peer " + peerName, m);
+    exchange("create veth " + name + " peer " + peerName, m);
   }
 
   /** Sets a link up. */
   public void setUp(int index) {
-    request(
+    exchange(
         "set link " + index + " up",
         new NetlinkMessage(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK)
             .family(ifinfomsg(index, IFF_UP, IFF_UP)));
@@ -158,7 +160,7 @@ public final class RtNetlink implements AutoCloseable {
   /** Deletes a link by name; returns false when there was none. */
   public boolean deleteLink(String name) {
     try {
-      request(
+      exchange(
           "delete link " + name,
           new NetlinkMessage(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK)
               .family(ifinfomsg(0, 0, 0))
@@ -183,7 +185,7 @@ public final class RtNetlink implements AutoCloseable {
             .put((byte) SCOPE_UNIVERSE)
             .putInt(index)
             .flip();
-    request(
+    exchange(
         "add address " + address + "/" + prefix + " to link " + index,
         new NetlinkMessage(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
             .family(h)
@@ -222,7 +224,7 @@ public final class RtNetlink implements AutoCloseable {
     }
     gateway.ifPresent(g -> m.attr(RTA_GATEWAY, ipv4(g)));
     m.attrInt(RTA_OIF, oif);
-    request(
+    exchange(
         "add route "
             + dst
             + "/"
@@ -233,18 +235,9 @@ public final class RtNetlink implements AutoCloseable {
         m);
   }
 
-  /** The protocol number of routes a plain {@code ip route add} makes. */
-  public static int protocolBoot() {
-    return RTPROT_BOOT;
-  }
-
   @Override
   public void close() {
     Libc.close(fd);
-  }
-
-  private void request(String what, NetlinkMessage m) {
-    exchange(what, m);
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.tweed.kernel.netfilter;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,29 +18,33 @@ public final class IptablesChains {
   /** The chains of one table's text (restore input or save output) that {@code ours} accepts. */
   public static Map<String, List<String>> parse(String text, Predicate<String> ours) {
     Map<String, List<String>> out = new LinkedHashMap<>();
-    for (String line : text.split("\n")) {
-      if (line.startsWith(":")) {
-        String chain = line.substring(1, line.indexOf(' ') < 0 ? line.length() : line.indexOf(' '));
-        if (ours.test(chain)) {
-          out.putIfAbsent(chain, new java.util.ArrayList<>());
-        }
-      } else if (line.startsWith("-A ")) {
-        int end = line.indexOf(' ', 3);
-        String chain = line.substring(3, end < 0 ? line.length() : end);
-        if (ours.test(chain)) {
-          out.computeIfAbsent(chain, c -> new java.util.ArrayList<>()).add(line);
-        }
-      }
-    }
+    text.lines().forEach(line -> add(out, line, ours));
     return out;
   }
 
   /** Declarations and rules of a rendered block, by chain, in declaration order. */
   public static Map<String, List<String>> group(List<String> declarations, List<String> rules) {
-    StringBuilder sb = new StringBuilder();
-    declarations.forEach(l -> sb.append(l).append('\n'));
-    rules.forEach(l -> sb.append(l).append('\n'));
-    return parse(sb.toString(), c -> true);
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    declarations.forEach(line -> add(out, line, c -> true));
+    rules.forEach(line -> add(out, line, c -> true));
+    return out;
+  }
+
+  /** Files one line under its chain: a declaration opens the chain, a rule is appended to it. */
+  private static void add(Map<String, List<String>> out, String line, Predicate<String> ours) {
+    if (line.startsWith(":")) {
+      int end = line.indexOf(' ');
+      String chain = line.substring(1, end < 0 ? line.length() : end);
+      if (ours.test(chain)) {
+        out.putIfAbsent(chain, new ArrayList<>());
+      }
+    } else if (line.startsWith("-A ")) {
+      int end = line.indexOf(' ', 3);
+      String chain = line.substring(3, end < 0 ? line.length() : end);
+      if (ours.test(chain)) {
+        out.computeIfAbsent(chain, c -> new ArrayList<>()).add(line);
+      }
+    }
   }
 
   /**
