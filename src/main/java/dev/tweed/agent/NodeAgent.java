@@ -53,6 +53,7 @@ public final class NodeAgent implements AutoCloseable {
   private final ServiceProxySync proxy;
   private final PolicySync policy;
   private final dev.tweed.policy.PolicyCalculator policyCalc;
+  private final Optional<EbpfSync> ebpf;
 
   /** The datastore revision the policy rules were last synced from (-1: never). */
   private volatile long policyRevision = -1;
@@ -64,6 +65,10 @@ public final class NodeAgent implements AutoCloseable {
   private volatile boolean datastoreUp = true;
   private final AtomicReference<String> datastoreError = new AtomicReference<>("");
   private final AtomicBoolean dirty = new AtomicBoolean(true);
+
+  /** This pass was the periodic resync, not woken by a change: drivers also check for drift. */
+  private volatile boolean periodicPass;
+
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong repairs = new AtomicLong();
   private final AtomicReference<String> lastError = new AtomicReference<>("");
@@ -94,12 +99,13 @@ public final class NodeAgent implements AutoCloseable {
           dev.tweed.model.PodResource.KIND,
           "Namespace",
           "NetworkPolicy",
-          BgpConfiguration.KIND);
+          BgpConfiguration.KIND,
+          dev.tweed.ebpf.IdentityAllocator.KIND);
 
   public NodeAgent(AgentConfig config) {
     this.config = config;
     this.store = config.datastore().openStore();
-    this.calc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp());
+    this.calc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp(), config.ebpf());
     this.bird =
         config.bgp()
             ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
@@ -108,6 +114,7 @@ public final class NodeAgent implements AutoCloseable {
     this.policy = new PolicySync(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
     this.syncer = DatastoreSpec.openSyncer(store, FOLLOWED_KINDS, this::markDirty);
+    this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store)) : Optional.empty();
   }
 
   public void run() throws IOException {
@@ -214,7 +221,7 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private void reconcileOnce() {
-    dirty.set(false);
+    periodicPass = !dirty.getAndSet(false);
     long snapshotRevision = syncer.revision();
     NodeDataplane want = calc.calculate(clusterState());
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
@@ -285,7 +292,11 @@ public final class NodeAgent implements AutoCloseable {
 
   private void syncPolicies() {
     long revision = syncer.revision();
-    if (revision == policyRevision && !policy.fullSyncDue() && !policy.retryPending()) {
+    boolean periodic = ebpf.isPresent() && periodicPass;
+    if (revision == policyRevision
+        && !policy.fullSyncDue()
+        && !policy.retryPending()
+        && !periodic) {
       return;
     }
     // While backing off after a failure nothing is written, so the revision must not advance:
@@ -339,13 +350,36 @@ public final class NodeAgent implements AutoCloseable {
               ep.filter(w -> w.node().equals(config.nodeName()))
                   .map(WorkloadEndpoint::hostInterface)));
     }
-    policy.sync(policyCalc.calculate(policyPods, namespaces, policies));
+    dev.tweed.policy.PolicyIntent intent = policyCalc.calculate(policyPods, namespaces, policies);
+    if (ebpf.isPresent()) {
+      ClusterState state = clusterState();
+      ebpf.get()
+          .sync(
+              state,
+              policyPods,
+              namespaces,
+              intent,
+              snapshotOf(dev.tweed.ebpf.IdentityAllocator.KIND),
+              periodic);
+    } else {
+      policy.sync(intent);
+    }
     policyRevision = revision;
   }
 
   private static Map<String, String> labels(com.fasterxml.jackson.databind.JsonNode n) {
     Map<String, String> out = new HashMap<>();
     n.properties().forEach(l -> out.put(l.getKey(), l.getValue().asText()));
+    return out;
+  }
+
+  private List<com.fasterxml.jackson.databind.JsonNode> snapshotOf(String kind) {
+    List<com.fasterxml.jackson.databind.JsonNode> out = new ArrayList<>();
+    for (Entry e : syncer.snapshot().values()) {
+      if (ResourceKey.parse(e.key()).kind().equals(kind)) {
+        out.add(e.value());
+      }
+    }
     return out;
   }
 
@@ -385,6 +419,7 @@ public final class NodeAgent implements AutoCloseable {
     n.put("lastError", lastError.get());
     bird.ifPresent(
         b -> n.putObject("bird").put("running", b.running()).put("restarts", b.restarts()));
+    ebpf.ifPresent(e -> n.set("ebpf", e.status()));
     return Json.write(n);
   }
 
@@ -403,6 +438,7 @@ public final class NodeAgent implements AutoCloseable {
     }
     // BIRD's kernel routes persist when it stops, so routes stay while the agent restarts.
     bird.ifPresent(BirdSupervisor::close);
+    ebpf.ifPresent(EbpfSync::close);
     syncer.close();
     store.close();
     LOG.info("event=agent-stopped node={}", config.nodeName());

@@ -28,6 +28,7 @@ public final class NodeDataplaneCalculator {
 
   private final String nodeName;
   private final boolean overlay;
+  private final boolean external;
 
   /** A VXLAN overlay node. */
   public NodeDataplaneCalculator(String nodeName) {
@@ -38,8 +39,18 @@ public final class NodeDataplaneCalculator {
    * @param overlay false with BGP: no VXLAN device, and remote blocks are BIRD's routes, not ours
    */
   public NodeDataplaneCalculator(String nodeName, boolean overlay) {
+    this(nodeName, overlay, false);
+  }
+
+  /**
+   * @param external with the eBPF datapath: a collect-metadata VXLAN device whose programs choose
+   *     each packet's remote node, so remote blocks are routed straight into it, without VTEP
+   *     addresses, neighbours or FDB entries
+   */
+  public NodeDataplaneCalculator(String nodeName, boolean overlay, boolean external) {
     this.nodeName = nodeName;
     this.overlay = overlay;
+    this.external = external;
   }
 
   public NodeDataplane calculate(ClusterState state) {
@@ -57,6 +68,24 @@ public final class NodeDataplaneCalculator {
         state.nodes().stream().filter(n -> n.name().equals(nodeName)).findFirst();
     if (self.isEmpty() || !overlay) {
       return new NodeDataplane(Optional.empty(), routes, neighbors, fdb);
+    }
+    if (external) {
+      for (IpamBlock b : state.blocks()) {
+        if (!b.node().equals(nodeName)) {
+          routes.add(Route.direct(b.cidr(), VXLAN_DEVICE));
+        }
+      }
+      VxlanDevice dev =
+          new VxlanDevice(
+              VXLAN_DEVICE,
+              0,
+              self.get().internalIp(),
+              VXLAN_PORT,
+              VtepIdentity.mac(nodeName),
+              VXLAN_MTU,
+              "",
+              true);
+      return new NodeDataplane(Optional.of(dev), routes, neighbors, fdb);
     }
     Optional<String> selfVtep = VtepIdentity.address(nodeName, state.blocks());
     VxlanDevice vxlan =

@@ -64,6 +64,24 @@ public final class AgentCommand implements Callable<Integer> {
       description = "vxlan (an overlay) | bgp (BIRD announces this node's blocks to its peers)")
   String routing;
 
+  @Option(
+      names = "--dataplane",
+      defaultValue = "standard",
+      description = "standard (the kernel's routing and netfilter) | ebpf (tc programs and maps)")
+  String dataplane;
+
+  @Option(
+      names = "--bpf-pin-dir",
+      defaultValue = "/sys/fs/bpf/tweed",
+      description = "With --dataplane ebpf: where the maps are pinned (a directory on a bpffs).")
+  Path bpfPinDir;
+
+  @Option(
+      names = "--bpf-object",
+      description =
+          "With --dataplane ebpf: the compiled datapath (built beside the socket if absent).")
+  Path bpfObject;
+
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
@@ -71,6 +89,9 @@ public final class AgentCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!routing.equals("vxlan") && !routing.equals("bgp")) {
       throw new IllegalArgumentException("--routing must be vxlan or bgp, got " + routing);
+    }
+    if (!dataplane.equals(AgentConfig.STANDARD) && !dataplane.equals(AgentConfig.EBPF)) {
+      throw new IllegalArgumentException("--dataplane must be standard or ebpf, got " + dataplane);
     }
     Duration interval =
         resync.endsWith("ms")
@@ -90,7 +111,10 @@ public final class AgentCommand implements Callable<Integer> {
                 clusterCidr,
                 serviceCidr,
                 proxyMode,
-                routing));
+                routing,
+                dataplane,
+                Optional.ofNullable(bpfObject),
+                bpfPinDir));
     Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
     agent.run();
     return 0;

@@ -126,7 +126,8 @@ public final class NodeDataplaneDriver {
       JsonNode l = links.get(0);
       JsonNode data = l.path("linkinfo").path("info_data");
       boolean same =
-          data.path("id").asInt() == v.vni()
+          data.path("external").asBoolean() == v.external()
+              && (v.external() || data.path("id").asInt() == v.vni())
               && v.localIp().equals(data.path("local").asText())
               && data.path("port").asInt() == v.port();
       if (!same) {
@@ -148,6 +149,7 @@ public final class NodeDataplaneDriver {
         return;
       }
     }
+    String kind = v.external() ? "external" : "id " + v.vni();
     ip.batch(
         "ip",
         List.of(
@@ -157,14 +159,15 @@ public final class NodeDataplaneDriver {
                 + v.mac()
                 + " mtu "
                 + v.mtu()
-                + " type vxlan id "
-                + v.vni()
+                + " type vxlan "
+                + kind
                 + " local "
                 + v.localIp()
                 + " dstport "
                 + v.port()
                 + " nolearning",
-            "link set " + v.name() + " up"));
+            // A collect-metadata device has no peers to ask: nothing to resolve.
+            "link set " + v.name() + (v.external() ? " arp off up" : " up")));
     LOG.info("event=vxlan-created device={} vni={} local={}", v.name(), v.vni(), v.localIp());
     ensureAddress(v);
   }

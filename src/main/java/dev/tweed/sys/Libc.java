@@ -15,7 +15,7 @@ import java.lang.invoke.VarHandle;
  * Function and Memory API. Every call returns the raw result; a negative one is turned into an
  * {@link ErrnoException} carrying the call's name and {@code errno}.
  */
-final class Libc {
+public final class Libc {
   static final int AF_UNIX = 1;
   static final int AF_NETLINK = 16;
   static final int SOCK_STREAM = 1;
@@ -70,7 +70,7 @@ final class Libc {
     }
   }
 
-  static String strerror(int errno) {
+  public static String strerror(int errno) {
     try {
       MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
       return s.getString(0);
@@ -178,7 +178,7 @@ final class Libc {
   }
 
   /** The index of a link in the calling thread's network namespace, or 0 when there is none. */
-  static int ifNameToIndex(String name) {
+  public static int ifNameToIndex(String name) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment n = a.allocateFrom(name);
       // 0 means "no such link" (errno ENODEV), which the caller decides about.

@@ -23,7 +23,8 @@ public record KubernetesKind(
           new KubernetesKind("NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies", true),
           new KubernetesKind("IPAMBlock", TWEED_GROUP, "v1", "ipamblocks", false),
           new KubernetesKind("WorkloadEndpoint", TWEED_GROUP, "v1", "workloadendpoints", false),
-          new KubernetesKind("BGPConfiguration", TWEED_GROUP, "v1", "bgpconfigurations", false));
+          new KubernetesKind("BGPConfiguration", TWEED_GROUP, "v1", "bgpconfigurations", false),
+          new KubernetesKind("SecurityIdentity", TWEED_GROUP, "v1", "securityidentities", false));
 
   public static Optional<KubernetesKind> of(String kind) {
     return ALL.stream().filter(k -> k.kind().equals(kind)).findFirst();

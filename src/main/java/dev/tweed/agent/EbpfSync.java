@@ -1,0 +1,102 @@
+package dev.tweed.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.calc.ClusterState;
+import dev.tweed.calc.NodeDataplaneCalculator;
+import dev.tweed.cni.PodAttachment;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.ebpf.DatapathObject;
+import dev.tweed.ebpf.EbpfDataplane;
+import dev.tweed.ebpf.EbpfIntent;
+import dev.tweed.ebpf.EbpfIntentCalculator;
+import dev.tweed.ebpf.Identities;
+import dev.tweed.ebpf.IdentityAllocator;
+import dev.tweed.model.Json;
+import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.policy.PolicyIntent;
+import dev.tweed.policy.PolicyPod;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The agent's eBPF datapath: identities allocated for the cluster's pods, the node's map contents
+ * calculated from them and the policy intent, and the driver that writes them.
+ */
+final class EbpfSync implements AutoCloseable {
+  private final String nodeName;
+  private final IdentityAllocator identities;
+  private final EbpfIntentCalculator calc;
+  private final EbpfDataplane driver;
+  private volatile EbpfIntent last = EbpfIntent.empty();
+
+  EbpfSync(AgentConfig config, Datastore store) {
+    this.nodeName = config.nodeName();
+    this.identities = new IdentityAllocator(store);
+    this.calc = new EbpfIntentCalculator(config.nodeName());
+    java.nio.file.Path object =
+        config.bpfObject().orElseGet(() -> DatapathObject.build(config.socket().getParent()));
+    this.driver =
+        new EbpfDataplane(
+            object,
+            config.bpfPinDir(),
+            config.bgp(),
+            config.serviceCidr(),
+            config.bgp() ? "" : NodeDataplaneCalculator.VXLAN_DEVICE,
+            "eth0",
+            PodAttachment.HOST_MAC);
+  }
+
+  void sync(
+      ClusterState state,
+      List<PolicyPod> pods,
+      Map<String, Map<String, String>> namespaces,
+      PolicyIntent policy,
+      List<JsonNode> identityObjects,
+      boolean verifyAttachments) {
+    List<List<String>> wanted =
+        pods.stream()
+            .filter(p -> p.ip().isPresent())
+            .map(
+                p ->
+                    Identities.labels(
+                        p.namespace(),
+                        p.labels(),
+                        namespaces.getOrDefault(p.namespace(), Map.of())))
+            .toList();
+    Map<List<String>, Integer> ids =
+        identities.ensure(wanted, IdentityAllocator.read(identityObjects));
+    Map<String, String> macs = new HashMap<>();
+    for (WorkloadEndpoint w : state.endpoints()) {
+      if (w.node().equals(nodeName)) {
+        macs.put(w.ip(), w.mac());
+      }
+    }
+    EbpfIntent intent =
+        calc.calculate(
+            new EbpfIntentCalculator.Inputs(
+                state.nodes(), state.blocks(), pods, namespaces, macs, ids, policy));
+    driver.apply(intent, verifyAttachments);
+    last = intent;
+  }
+
+  /** What status shows: loaded or why not, the map sizes, packets forwarded and dropped. */
+  ObjectNode status() {
+    ObjectNode n = Json.object();
+    n.put("loaded", driver.loaded());
+    n.put("loadError", driver.loadError());
+    EbpfIntent i = last;
+    n.put("endpoints", i.endpoints().size());
+    n.put("ipcache", i.ipcache().size());
+    n.put("policyEntries", i.policy().size());
+    ObjectNode counts = n.putObject("packets");
+    driver.counts().forEach(counts::put);
+    return n;
+  }
+
+  @Override
+  public void close() {
+    driver.close();
+  }
+}

@@ -1,0 +1,122 @@
+package dev.tweed.ebpf;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A BPF map held by descriptor, read and written as raw keys and values through {@code bpf(2)}. One
+ * call a change; nothing is forked.
+ */
+public final class BpfMap implements AutoCloseable {
+  private final String name;
+  private final int fd;
+  private final int keySize;
+  private final int valueSize;
+  private final boolean owned;
+
+  BpfMap(String name, int fd, int keySize, int valueSize, boolean owned) {
+    this.name = name;
+    this.fd = fd;
+    this.keySize = keySize;
+    this.valueSize = valueSize;
+    this.owned = owned;
+  }
+
+  /** A map pinned at {@code path}, opened by its pin. */
+  public static BpfMap pinned(java.nio.file.Path path, int keySize, int valueSize) {
+    return new BpfMap(
+        path.getFileName().toString(), Libbpf.objGet(path.toString()), keySize, valueSize, true);
+  }
+
+  public String name() {
+    return name;
+  }
+
+  int fd() {
+    return fd;
+  }
+
+  public void put(byte[] key, byte[] value) {
+    check(key, value);
+    try (Arena a = Arena.ofConfined()) {
+      Libbpf.update(fd, segment(a, key), segment(a, value));
+    }
+  }
+
+  /** True when the key was there. */
+  public boolean remove(byte[] key) {
+    try (Arena a = Arena.ofConfined()) {
+      return Libbpf.delete(fd, segment(a, key));
+    }
+  }
+
+  public Optional<byte[]> get(byte[] key) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment v = a.allocate(valueSize, 8);
+      if (!Libbpf.lookup(fd, segment(a, key), v)) {
+        return Optional.empty();
+      }
+      return Optional.of(v.toArray(ValueLayout.JAVA_BYTE));
+    }
+  }
+
+  public List<byte[]> keys() {
+    List<byte[]> out = new ArrayList<>();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment cur = MemorySegment.NULL;
+      MemorySegment next = a.allocate(keySize, 8);
+      while (Libbpf.nextKey(fd, cur, next)) {
+        out.add(next.toArray(ValueLayout.JAVA_BYTE));
+        cur = segment(a, out.getLast());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Every entry, keyed by the key's hex form. An entry deleted while being read is skipped, so a
+   * map the programs change (conntrack) reads as a consistent-enough snapshot.
+   */
+  public Map<String, byte[]> entries() {
+    Map<String, byte[]> out = new LinkedHashMap<>();
+    for (byte[] k : keys()) {
+      get(k).ifPresent(v -> out.put(java.util.HexFormat.of().formatHex(k), v));
+    }
+    return out;
+  }
+
+  private void check(byte[] key, byte[] value) {
+    if (key.length != keySize || value.length != valueSize) {
+      throw new IllegalArgumentException(
+          name
+              + ": key of "
+              + key.length
+              + " bytes, value of "
+              + value.length
+              + " (want "
+              + keySize
+              + " and "
+              + valueSize
+              + ")");
+    }
+  }
+
+  private static MemorySegment segment(Arena a, byte[] bytes) {
+    MemorySegment s = a.allocate(Math.max(1, bytes.length), 8);
+    s.copyFrom(MemorySegment.ofArray(bytes));
+    return s;
+  }
+
+  @Override
+  public void close() {
+    if (owned) {
+      Libbpf.closeFd(fd);
+    }
+  }
+}

@@ -1,0 +1,238 @@
+package dev.tweed.ebpf;
+
+import dev.tweed.model.Cidr;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+
+/**
+ * The byte layouts of the datapath's maps, as {@code tweed-datapath.bpf.c} declares them: host byte
+ * order for numbers, network order for addresses and ports. Encoders for what the agent writes,
+ * decoders for what {@code tweed lab bpf} prints.
+ */
+public final class DatapathMaps {
+  public static final String ENDPOINTS = "tw_endpoints";
+  public static final String IPCACHE = "tw_ipcache";
+  public static final String POLICY = "tw_policy";
+  public static final String CONNTRACK = "tw_ct";
+  public static final String CONFIG = "tw_config";
+  public static final String COUNTS = "tw_counts";
+  public static final String EVENTS = "tw_events";
+
+  static final int ENDPOINT_SIZE = 28;
+  static final int EP_INGRESS_ISOLATED = 1;
+  static final int EP_EGRESS_ISOLATED = 2;
+  static final int CFG_BGP = 1;
+  public static final int CT_STACK = 1;
+
+  /** Index i of tw_counts: packets forwarded (0), then drops by reason. */
+  public static final java.util.List<String> COUNT_NAMES =
+      java.util.List.of("forwarded", "policy-denied", "spoofed-source", "no-route", "invalid");
+
+  /** The policy key's fixed part: endpoint, identity, direction and protocol (bits). */
+  private static final int POLICY_FIXED_BITS = 32 + 32 + 8 + 8;
+
+  private DatapathMaps() {}
+
+  private static ByteBuffer buffer(int size) {
+    return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  static byte[] address(String ip) {
+    try {
+      byte[] a = InetAddress.getByName(ip).getAddress();
+      if (a.length != 4) {
+        throw new IllegalArgumentException("not an IPv4 address: " + ip);
+      }
+      return a;
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("not an IPv4 address: " + ip, e);
+    }
+  }
+
+  static String address(byte[] b, int offset) {
+    return (b[offset] & 0xff)
+        + "."
+        + (b[offset + 1] & 0xff)
+        + "."
+        + (b[offset + 2] & 0xff)
+        + "."
+        + (b[offset + 3] & 0xff);
+  }
+
+  static byte[] mac(String mac) {
+    return HexFormat.ofDelimiter(":").parseHex(mac);
+  }
+
+  static String mac(byte[] b, int offset) {
+    return HexFormat.ofDelimiter(":").formatHex(b, offset, offset + 6);
+  }
+
+  public static byte[] endpointKey(String ip) {
+    return address(ip);
+  }
+
+  public static byte[] endpointValue(EbpfIntent.Endpoint e, int ifindex, String nodeMac) {
+    ByteBuffer b = buffer(ENDPOINT_SIZE);
+    b.putInt(ifindex).putInt(e.id()).putInt(e.identity());
+    b.putInt(
+        (e.ingressIsolated() ? EP_INGRESS_ISOLATED : 0)
+            | (e.egressIsolated() ? EP_EGRESS_ISOLATED : 0));
+    b.put(mac(e.mac())).put(mac(nodeMac));
+    return b.array();
+  }
+
+  /** An endpoint entry as the map holds it. */
+  public record EndpointValue(
+      String ip,
+      int ifindex,
+      int id,
+      int identity,
+      boolean ingressIsolated,
+      boolean egressIsolated,
+      String mac,
+      String nodeMac) {}
+
+  public static EndpointValue endpoint(byte[] key, byte[] v) {
+    ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+    int ifindex = b.getInt();
+    int id = b.getInt();
+    int identity = b.getInt();
+    int flags = b.getInt();
+    return new EndpointValue(
+        address(key, 0),
+        ifindex,
+        id,
+        identity,
+        (flags & EP_INGRESS_ISOLATED) != 0,
+        (flags & EP_EGRESS_ISOLATED) != 0,
+        mac(v, 16),
+        mac(v, 22));
+  }
+
+  public static byte[] ipcacheKey(String cidr) {
+    Cidr c = Cidr.parse(cidr);
+    return buffer(8).putInt(c.prefixLength()).put(address(c.baseAddress())).array();
+  }
+
+  public static byte[] ipcacheValue(EbpfIntent.IpcacheEntry e) {
+    ByteBuffer b = buffer(8).putInt(e.identity());
+    b.put(e.tunnelEndpoint().isEmpty() ? new byte[4] : address(e.tunnelEndpoint()));
+    return b.array();
+  }
+
+  public static EbpfIntent.IpcacheEntry ipcache(byte[] key, byte[] v) {
+    int prefix = ByteBuffer.wrap(key).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    int identity = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    String tunnel = address(v, 4);
+    return new EbpfIntent.IpcacheEntry(
+        address(key, 4) + "/" + prefix, identity, tunnel.equals("0.0.0.0") ? "" : tunnel);
+  }
+
+  public static byte[] policyKey(EbpfIntent.PolicyEntry p) {
+    ByteBuffer b = buffer(16);
+    b.putInt(POLICY_FIXED_BITS + p.portPrefixLength()).putInt(p.endpoint()).putInt(p.identity());
+    b.put((byte) (p.direction() == EbpfIntent.Direction.INGRESS ? 0 : 1));
+    b.put((byte) p.protocol());
+    b.order(ByteOrder.BIG_ENDIAN).putShort((short) p.port());
+    return b.array();
+  }
+
+  public static final byte[] POLICY_ALLOW = buffer(8).putInt(1).putInt(0).array();
+
+  public static EbpfIntent.PolicyEntry policy(byte[] key) {
+    ByteBuffer b = ByteBuffer.wrap(key).order(ByteOrder.LITTLE_ENDIAN);
+    int prefix = b.getInt();
+    int endpoint = b.getInt();
+    int identity = b.getInt();
+    EbpfIntent.Direction dir =
+        b.get() == 0 ? EbpfIntent.Direction.INGRESS : EbpfIntent.Direction.EGRESS;
+    int protocol = b.get() & 0xff;
+    int port = b.order(ByteOrder.BIG_ENDIAN).getShort() & 0xffff;
+    return new EbpfIntent.PolicyEntry(
+        endpoint, dir, identity, protocol, port, prefix - POLICY_FIXED_BITS, "");
+  }
+
+  public static byte[] config(int vxlanIfindex, String serviceCidr, boolean bgp) {
+    ByteBuffer b = buffer(16).putInt(vxlanIfindex);
+    if (serviceCidr.isEmpty()) {
+      b.putInt(0).putInt(0);
+    } else {
+      Cidr c = Cidr.parse(serviceCidr);
+      b.put(address(c.baseAddress()));
+      int mask = c.prefixLength() == 0 ? 0 : -1 << (32 - c.prefixLength());
+      b.order(ByteOrder.BIG_ENDIAN).putInt(mask).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    b.putInt(bgp ? CFG_BGP : 0);
+    return b.array();
+  }
+
+  /** A tracked connection as the map holds it. */
+  public record Connection(
+      String source,
+      int sourcePort,
+      String destination,
+      int destinationPort,
+      int protocol,
+      long createdNanos,
+      long lastSeenNanos,
+      long packets,
+      boolean throughStack) {}
+
+  public static byte[] connectionKey(
+      String source, int sourcePort, String destination, int destinationPort, int protocol) {
+    ByteBuffer b = buffer(16).put(address(source)).put(address(destination));
+    b.order(ByteOrder.BIG_ENDIAN).putShort((short) sourcePort).putShort((short) destinationPort);
+    return b.put((byte) protocol).array();
+  }
+
+  public static Connection connection(byte[] key, byte[] v) {
+    ByteBuffer k = ByteBuffer.wrap(key).order(ByteOrder.BIG_ENDIAN);
+    ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+    return new Connection(
+        address(key, 0),
+        k.getShort(8) & 0xffff,
+        address(key, 4),
+        k.getShort(10) & 0xffff,
+        key[12] & 0xff,
+        b.getLong(0),
+        b.getLong(8),
+        b.getLong(16),
+        (b.getInt(24) & CT_STACK) != 0);
+  }
+
+  /** Sums a per-CPU counter value (8 bytes a CPU). */
+  public static long sumPerCpu(byte[] v) {
+    ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+    long sum = 0;
+    while (b.remaining() >= 8) {
+      sum += b.getLong();
+    }
+    return sum;
+  }
+
+  public static byte[] index(int i) {
+    return buffer(4).putInt(i).array();
+  }
+
+  /** The number of possible CPUs: per-CPU map values hold one slot for each. */
+  public static int possibleCpus() {
+    try {
+      String s = Files.readString(Path.of("/sys/devices/system/cpu/possible")).strip();
+      int max = 0;
+      for (String part : s.split(",")) {
+        String[] r = part.split("-");
+        max = Math.max(max, Integer.parseInt(r[r.length - 1]));
+      }
+      return max + 1;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

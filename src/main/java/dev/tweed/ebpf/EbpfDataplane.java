@@ -1,0 +1,187 @@
+package dev.tweed.ebpf;
+
+import dev.tweed.sys.Libc;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The eBPF driver of one node: loads the datapath (reusing its pinned maps), converges the maps to
+ * the intent by diff, and keeps the programs attached to every pod's host veth, the VXLAN device
+ * and the uplink. Runs in the node's network namespace. A load the verifier refuses leaves the
+ * programs attached before it (and their maps) untouched; its log is kept for status.
+ */
+public final class EbpfDataplane implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(EbpfDataplane.class);
+
+  /** The MAC of every pod's host-side veth (Calico's convention, as the CNI plugin sets it). */
+  private final String hostVethMac;
+
+  private final Path object;
+  private final Path pinDir;
+  private final boolean bgp;
+  private final String serviceCidr;
+  private final String vxlanDevice;
+  private final String uplink;
+  private Datapath datapath;
+  private final Set<String> attached = new HashSet<>();
+  private volatile String loadError = "";
+
+  public EbpfDataplane(
+      Path object,
+      Path pinDir,
+      boolean bgp,
+      String serviceCidr,
+      String vxlanDevice,
+      String uplink,
+      String hostVethMac) {
+    this.object = object;
+    this.pinDir = pinDir;
+    this.bgp = bgp;
+    this.serviceCidr = serviceCidr;
+    this.vxlanDevice = vxlanDevice;
+    this.uplink = uplink;
+    this.hostVethMac = hostVethMac;
+  }
+
+  /** The verifier's (or loader's) complaint from the last failed load; empty when loaded. */
+  public String loadError() {
+    return loadError;
+  }
+
+  public boolean loaded() {
+    return datapath != null;
+  }
+
+  private Datapath datapath() {
+    if (datapath == null) {
+      try {
+        datapath = Datapath.load(object, pinDir, Map.of());
+        loadError = "";
+        attached.clear();
+        LOG.info("event=ebpf-loaded object={} pins={}", object, pinDir);
+      } catch (RuntimeException e) {
+        loadError = e.getMessage();
+        LOG.error("event=ebpf-load-failed error=\"{}\"", e.getMessage());
+        throw e;
+      }
+    }
+    return datapath;
+  }
+
+  /**
+   * Converges maps and attachments to {@code intent}; {@code verifyAttachments} also asks the
+   * kernel whether each hook still runs Tweed's filter (repairing one removed behind its back).
+   */
+  public synchronized MapSync.Changes apply(EbpfIntent intent, boolean verifyAttachments) {
+    Datapath d = datapath();
+    int vxlanIndex = vxlanDevice.isEmpty() ? 0 : Libc.ifNameToIndex(vxlanDevice);
+    d.map(DatapathMaps.CONFIG)
+        .put(DatapathMaps.index(0), DatapathMaps.config(vxlanIndex, serviceCidr, bgp));
+
+    Map<String, byte[][]> endpoints = new TreeMap<>();
+    Map<Integer, String> veths = new LinkedHashMap<>();
+    for (EbpfIntent.Endpoint e : intent.endpoints()) {
+      int ifindex = Libc.ifNameToIndex(e.hostInterface());
+      if (ifindex == 0) {
+        continue; // the veth is gone, or not there yet: a later pass sees it
+      }
+      veths.put(ifindex, e.hostInterface());
+      MapSync.put(
+          endpoints,
+          DatapathMaps.endpointKey(e.ip()),
+          DatapathMaps.endpointValue(e, ifindex, hostVethMac));
+    }
+    Map<String, byte[][]> ipcache = new TreeMap<>();
+    intent
+        .ipcache()
+        .forEach(
+            e ->
+                MapSync.put(
+                    ipcache, DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e)));
+    Map<String, byte[][]> policy = new TreeMap<>();
+    intent
+        .policy()
+        .forEach(p -> MapSync.put(policy, DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW));
+
+    // Policy and addresses first, endpoints last: an endpoint's entry is what makes the programs
+    // enforce for it, so it appears only once what it refers to is in place.
+    MapSync.Changes changes =
+        MapSync.sync(d.map(DatapathMaps.IPCACHE), ipcache)
+            .plus(MapSync.sync(d.map(DatapathMaps.POLICY), policy))
+            .plus(MapSync.sync(d.map(DatapathMaps.ENDPOINTS), endpoints));
+
+    Set<String> hooks = new HashSet<>();
+    veths.forEach(
+        (ifindex, name) -> {
+          attach(d, ifindex, "from_container", "to_container", verifyAttachments, hooks);
+        });
+    if (vxlanIndex != 0) {
+      attach(d, vxlanIndex, "from_overlay", "to_overlay", verifyAttachments, hooks);
+    }
+    int up = Libc.ifNameToIndex(uplink);
+    if (up != 0) {
+      attach(d, up, "from_netdev", "to_netdev", verifyAttachments, hooks);
+    }
+    attached.retainAll(hooks);
+    if (changes.written() + changes.removed() > 0) {
+      LOG.info(
+          "event=ebpf-maps-synced written={} removed={} endpoints={} ipcache={} policy={}",
+          changes.written(),
+          changes.removed(),
+          endpoints.size(),
+          ipcache.size(),
+          policy.size());
+    }
+    return changes;
+  }
+
+  private void attach(
+      Datapath d, int ifindex, String ingress, String egress, boolean verify, Set<String> hooks) {
+    attach(d, ifindex, true, ingress, verify, hooks);
+    attach(d, ifindex, false, egress, verify, hooks);
+  }
+
+  private void attach(
+      Datapath d, int ifindex, boolean ingress, String program, boolean verify, Set<String> hooks) {
+    String key = ifindex + "/" + (ingress ? "ingress" : "egress");
+    hooks.add(key);
+    if (attached.contains(key)
+        && (!verify
+            || Libbpf.tcQuery(ifindex, ingress ? Libbpf.TC_INGRESS : Libbpf.TC_EGRESS)
+                .isPresent())) {
+      return;
+    }
+    d.attach(ifindex, ingress, program);
+    attached.add(key);
+  }
+
+  /** Packets forwarded and dropped by reason, summed over CPUs. */
+  public synchronized Map<String, Long> counts() {
+    Map<String, Long> out = new LinkedHashMap<>();
+    if (datapath == null) {
+      return out;
+    }
+    BpfMap counts = datapath.map(DatapathMaps.COUNTS);
+    for (int i = 0; i < DatapathMaps.COUNT_NAMES.size(); i++) {
+      out.put(
+          DatapathMaps.COUNT_NAMES.get(i),
+          counts.get(DatapathMaps.index(i)).map(DatapathMaps::sumPerCpu).orElse(0L));
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized void close() {
+    // The programs stay attached and the maps pinned: a restarting agent loses no packet.
+    if (datapath != null) {
+      datapath.close();
+      datapath = null;
+    }
+  }
+}

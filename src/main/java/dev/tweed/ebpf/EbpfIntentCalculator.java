@@ -1,0 +1,301 @@
+package dev.tweed.ebpf;
+
+import dev.tweed.ebpf.EbpfIntent.Direction;
+import dev.tweed.ebpf.EbpfIntent.Endpoint;
+import dev.tweed.ebpf.EbpfIntent.IpcacheEntry;
+import dev.tweed.ebpf.EbpfIntent.PolicyEntry;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpamBlock;
+import dev.tweed.model.NodeResource;
+import dev.tweed.policy.PolicyIntent;
+import dev.tweed.policy.PolicyIntent.Match;
+import dev.tweed.policy.PolicyPod;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.zip.CRC32;
+
+/**
+ * Turns a node's policy intent and the cluster's pods, nodes and blocks into the datapath's map
+ * contents (pure). Peers become identities: a pod selector the identities of the pods it selects,
+ * an ipBlock the identities of every IP cache entry inside it and outside its exceptions (the IP
+ * cache resolves an address to its longest prefix, so that is exactly the block's addresses); ports
+ * become prefixes of the port, so an endPort range is a handful of entries.
+ */
+public final class EbpfIntentCalculator {
+  private final String nodeName;
+
+  public EbpfIntentCalculator(String nodeName) {
+    this.nodeName = nodeName;
+  }
+
+  /** The cluster as the datapath needs it; identities maps label sets to allocated numbers. */
+  public record Inputs(
+      List<NodeResource> nodes,
+      List<IpamBlock> blocks,
+      List<PolicyPod> pods,
+      Map<String, Map<String, String>> namespaceLabels,
+      Map<String, String> localMacs,
+      Map<List<String>, Integer> identities,
+      PolicyIntent policy) {}
+
+  public EbpfIntent calculate(Inputs in) {
+    Map<String, String> nodeIps = new HashMap<>();
+    in.nodes().forEach(n -> nodeIps.put(n.name(), n.internalIp()));
+    TreeMap<Integer, List<String>> identities = new TreeMap<>(Identities.RESERVED);
+
+    Map<String, IpcacheEntry> ipcache = new TreeMap<>();
+    ipcache.put("0.0.0.0/0", new IpcacheEntry("0.0.0.0/0", Identities.WORLD, ""));
+    for (IpamBlock b : in.blocks()) {
+      String node = nodeIps.get(b.node());
+      if (!b.node().equals(nodeName) && node != null) {
+        // A pod whose identity this node has not learnt yet still reaches its node.
+        String c = b.cidr().toString();
+        ipcache.put(c, new IpcacheEntry(c, Identities.WORLD, node));
+      }
+    }
+    for (NodeResource n : in.nodes()) {
+      String c = n.internalIp() + "/32";
+      int id = n.name().equals(nodeName) ? Identities.HOST : Identities.REMOTE_NODE;
+      ipcache.put(c, new IpcacheEntry(c, id, ""));
+    }
+    Map<String, Integer> podIdentity = new HashMap<>();
+    Map<String, Integer> ipIdentity = new HashMap<>();
+    for (PolicyPod p : in.pods()) {
+      List<String> labels =
+          Identities.labels(
+              p.namespace(),
+              p.labels(),
+              in.namespaceLabels().getOrDefault(p.namespace(), Map.of()));
+      Integer id = in.identities().get(labels);
+      if (id == null || p.ip().isEmpty()) {
+        continue;
+      }
+      identities.put(id, labels);
+      podIdentity.put(p.qualifiedName(), id);
+      ipIdentity.put(p.ip().get(), id);
+      String c = p.ip().get() + "/32";
+      String tunnel =
+          p.node()
+              .filter(n -> !n.equals(nodeName))
+              .map(n -> nodeIps.getOrDefault(n, ""))
+              .orElse("");
+      ipcache.put(c, new IpcacheEntry(c, id, tunnel));
+    }
+    addBlockCidrs(in.policy(), ipcache, identities);
+
+    Map<String, PolicyIntent.CompiledPolicy> policies = new HashMap<>();
+    in.policy().policies().forEach(p -> policies.put(p.qualifiedName(), p));
+    Map<String, PolicyIntent.AddressSet> sets = new HashMap<>();
+    in.policy().sets().forEach(s -> sets.put(s.name(), s));
+    Map<String, Integer> endpointIds = endpointIds(in.policy().endpoints());
+
+    List<Endpoint> endpoints = new ArrayList<>();
+    Set<PolicyEntry> entries = new TreeSet<>();
+    for (PolicyIntent.Endpoint e : in.policy().endpoints()) {
+      Integer identity = podIdentity.get(e.pod());
+      String mac = in.localMacs().get(e.ip());
+      if (identity == null || mac == null) {
+        continue;
+      }
+      int id = endpointIds.get(e.pod());
+      endpoints.add(
+          new Endpoint(
+              e.ip(),
+              e.pod(),
+              e.hostInterface(),
+              mac,
+              id,
+              identity,
+              e.ingressPolicies().isPresent(),
+              e.egressPolicies().isPresent()));
+      Compiler c = new Compiler(e, id, ipcache.values(), ipIdentity, sets, entries);
+      e.ingressPolicies()
+          .ifPresent(l -> l.forEach(p -> c.add(policies.get(p).ingress(), Direction.INGRESS)));
+      e.egressPolicies()
+          .ifPresent(l -> l.forEach(p -> c.add(policies.get(p).egress(), Direction.EGRESS)));
+    }
+    return new EbpfIntent(
+        endpoints, List.copyOf(ipcache.values()), List.copyOf(entries), identities);
+  }
+
+  /** Every ipBlock's CIDR and exceptions get an entry (a node-local identity) if they lack one. */
+  private static void addBlockCidrs(
+      PolicyIntent policy, Map<String, IpcacheEntry> ipcache, TreeMap<Integer, List<String>> ids) {
+    TreeSet<String> cidrs = new TreeSet<>();
+    for (PolicyIntent.CompiledPolicy p : policy.policies()) {
+      for (Match m : concat(p.ingress(), p.egress())) {
+        if (m.peer() instanceof PolicyIntent.Block b) {
+          cidrs.add(Cidr.parse(b.cidr()).toString());
+          b.except().forEach(x -> cidrs.add(Cidr.parse(x).toString()));
+        }
+      }
+    }
+    Set<Integer> taken = new HashSet<>();
+    for (String c : cidrs) {
+      if (ipcache.containsKey(c)) {
+        continue;
+      }
+      int id = Identities.FIRST_LOCAL + (int) (crc(c) & 0xffffff);
+      while (!taken.add(id)) {
+        id = Identities.FIRST_LOCAL + ((id + 1) & 0xffffff);
+      }
+      ids.put(id, Identities.cidrLabels(c));
+      ipcache.put(c, new IpcacheEntry(c, id, ""));
+    }
+  }
+
+  /**
+   * Endpoint ids that stay the same while the pod lives (a hash of its name), distinct on the node.
+   */
+  private static Map<String, Integer> endpointIds(List<PolicyIntent.Endpoint> endpoints) {
+    Map<String, Integer> out = new HashMap<>();
+    Set<Integer> taken = new HashSet<>();
+    endpoints.stream()
+        .map(PolicyIntent.Endpoint::pod)
+        .sorted()
+        .forEach(
+            pod -> {
+              int id = (int) (crc(pod) & 0xfffe) + 1;
+              while (!taken.add(id)) {
+                id = (id % 0xffff) + 1;
+              }
+              out.put(pod, id);
+            });
+    return out;
+  }
+
+  private static long crc(String s) {
+    CRC32 c = new CRC32();
+    c.update(s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return c.getValue();
+  }
+
+  private static List<Match> concat(List<Match> a, List<Match> b) {
+    List<Match> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+
+  static int protocol(String name) {
+    return switch (name) {
+      case "TCP" -> 6;
+      case "UDP" -> 17;
+      case "SCTP" -> 132;
+      default -> throw new IllegalArgumentException("unknown protocol " + name);
+    };
+  }
+
+  /** A port range as (first port, prefix length) pairs of aligned power-of-two blocks. */
+  static List<int[]> portPrefixes(int from, int to) {
+    List<int[]> out = new ArrayList<>();
+    long p = from;
+    while (p <= to) {
+      int bits = 0;
+      while (bits < 16 && (p & ((1L << (bits + 1)) - 1)) == 0 && p + (1L << (bits + 1)) - 1 <= to) {
+        bits++;
+      }
+      out.add(new int[] {(int) p, 16 - bits});
+      p += 1L << bits;
+    }
+    return out;
+  }
+
+  /** Compiles one endpoint's matches into entries. */
+  private record Compiler(
+      PolicyIntent.Endpoint endpoint,
+      int id,
+      java.util.Collection<IpcacheEntry> ipcache,
+      Map<String, Integer> ipIdentity,
+      Map<String, PolicyIntent.AddressSet> sets,
+      Set<PolicyEntry> out) {
+
+    void add(List<Match> matches, Direction dir) {
+      for (Match m : matches) {
+        if (m.port() instanceof PolicyIntent.NamedPortSet named) {
+          addNamed(m.peer(), sets.get(named.set()), dir);
+          continue;
+        }
+        for (int peer : peers(m.peer())) {
+          switch (m.port()) {
+            case PolicyIntent.AnyPort a -> emit(dir, peer, 0, 0, 0);
+            case PolicyIntent.Protocol p -> emit(dir, peer, protocol(p.protocol()), 0, 0);
+            case PolicyIntent.PortRange r -> {
+              for (int[] pp : portPrefixes(r.from(), r.to())) {
+                emit(dir, peer, protocol(r.protocol()), pp[0], pp[1]);
+              }
+            }
+            case PolicyIntent.NamedPortSet n -> throw new IllegalStateException();
+          }
+        }
+      }
+    }
+
+    /**
+     * A named port: for ingress the number this pod gives the name; for egress each destination
+     * pod's number, for that pod's identity (pods sharing an identity and a port name but not its
+     * number are allowed every such number).
+     */
+    private void addNamed(PolicyIntent.PeerMatch peer, PolicyIntent.AddressSet set, Direction dir) {
+      for (String member : set.members()) {
+        String ip = member.substring(0, member.indexOf(','));
+        String[] protoPort = member.substring(member.indexOf(',') + 1).split(":");
+        int proto = protocol(protoPort[0].toUpperCase(java.util.Locale.ROOT));
+        int port = Integer.parseInt(protoPort[1]);
+        if (dir == Direction.INGRESS) {
+          if (ip.equals(endpoint.ip())) {
+            peers(peer).forEach(p -> emit(dir, p, proto, port, 16));
+          }
+        } else if (admits(peer, ip) && ipIdentity.containsKey(ip)) {
+          emit(dir, ipIdentity.get(ip), proto, port, 16);
+        }
+      }
+    }
+
+    private boolean admits(PolicyIntent.PeerMatch peer, String ip) {
+      return switch (peer) {
+        case PolicyIntent.AnyPeer a -> true;
+        case PolicyIntent.PeerSet s -> sets.get(s.set()).members().contains(ip);
+        case PolicyIntent.Block b -> inBlock(Cidr.parse(ip + "/32"), b);
+      };
+    }
+
+    private Set<Integer> peers(PolicyIntent.PeerMatch peer) {
+      Set<Integer> ids = new TreeSet<>();
+      switch (peer) {
+        case PolicyIntent.AnyPeer a -> ids.add(0);
+        case PolicyIntent.PeerSet s ->
+            sets.get(s.set()).members().stream()
+                .map(ipIdentity::get)
+                .filter(java.util.Objects::nonNull)
+                .forEach(ids::add);
+        case PolicyIntent.Block b -> {
+          for (IpcacheEntry e : ipcache) {
+            if (inBlock(Cidr.parse(e.cidr()), b)) {
+              ids.add(e.identity());
+            }
+          }
+        }
+      }
+      return ids;
+    }
+
+    private static boolean inBlock(Cidr c, PolicyIntent.Block b) {
+      return within(c, Cidr.parse(b.cidr()))
+          && b.except().stream().noneMatch(x -> within(c, Cidr.parse(x)));
+    }
+
+    private static boolean within(Cidr inner, Cidr outer) {
+      return inner.prefixLength() >= outer.prefixLength() && outer.contains(inner.base());
+    }
+
+    private void emit(Direction dir, int identity, int proto, int port, int prefix) {
+      out.add(new PolicyEntry(id, dir, identity, proto, port, prefix, endpoint.pod()));
+    }
+  }
+}

@@ -1,0 +1,267 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tweed.ebpf.BpfMap;
+import dev.tweed.ebpf.Datapath;
+import dev.tweed.ebpf.DatapathMaps;
+import dev.tweed.ebpf.DatapathObject;
+import dev.tweed.ebpf.EbpfIntent;
+import dev.tweed.ebpf.EbpfIntent.Direction;
+import dev.tweed.ebpf.Identities;
+import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The datapath's programs run by the kernel's own test runner (BPF_PROG_TEST_RUN): crafted packets
+ * and crafted map contents in, verdict and packet out. Everything is loaded with its maps pinned
+ * under a bpffs this test mounts, and run inside a namespace of its own.
+ */
+class DatapathProgramIT {
+  private static final int TC_ACT_OK = 0;
+  private static final int TC_ACT_SHOT = 2;
+  private static final int TC_ACT_REDIRECT = 7;
+  private static final int MARK_ENCAPSULATED = 0x00e00000;
+  private static final int TCP = 6;
+
+  private static final String A = "10.244.1.10"; // local pod, sends on device LO
+  private static final String C = "10.244.1.11"; // local pod on device podC
+  private static final String B = "10.244.2.20"; // remote pod, identity 400
+  private static final String D = "10.244.2.21"; // remote pod, identity 500
+  private static final String NODE2 = "192.168.0.12";
+  private static final int LO = 1;
+
+  private static ScratchNetwork net;
+  private static String ns;
+  private static Path bpffs;
+  private static Path object;
+  private static int podC;
+
+  @BeforeAll
+  static void build() throws Exception {
+    net = new ScratchNetwork("bpft");
+    ns = net.add("run");
+    ScratchNetwork.ip(ns, "link", "add", "podC", "type", "veth", "peer", "name", "podC-peer");
+    podC = inNamespace(() -> dev.tweed.sys.Libc.ifNameToIndex("podC"));
+    bpffs = Files.createTempDirectory("tw-bpffs");
+    Command.run(List.of("mount", "-t", "bpf", "bpf", bpffs.toString()));
+    object = DatapathObject.build(Files.createTempDirectory("tw-bpfobj"));
+  }
+
+  @AfterAll
+  static void cleanUp() {
+    if (bpffs != null) {
+      Command.exec(List.of("umount", bpffs.toString()), "", Map.of());
+      bpffs.toFile().delete();
+    }
+    if (net != null) {
+      net.close();
+    }
+  }
+
+  private static <T> T inNamespace(Callable<T> work) throws Exception {
+    return NetworkNamespace.call(NetworkNamespace.pathOf(ns), work);
+  }
+
+  /** A fresh load with its own pins (so tests do not share maps), with the two pods and policy. */
+  private static Datapath load(String pins, Map<String, Integer> sizes) {
+    Datapath d = Datapath.load(object, bpffs.resolve(pins), sizes);
+    endpoint(d, A, LO, 11, 300, true, true, "0a:00:00:00:00:0a");
+    endpoint(d, C, podC, 12, 300, false, false, "0a:00:00:00:00:0c");
+    ipcache(d, "0.0.0.0/0", Identities.WORLD, "");
+    ipcache(d, A + "/32", 300, "");
+    ipcache(d, C + "/32", 300, "");
+    ipcache(d, B + "/32", 400, NODE2);
+    ipcache(d, D + "/32", 500, NODE2);
+    // A may reach identity 400 on TCP 8000-8007 (one /13 prefix of the port).
+    policy(d, new EbpfIntent.PolicyEntry(11, Direction.EGRESS, 400, TCP, 8000, 13, ""));
+    // A accepts identity 300 on every port.
+    policy(d, new EbpfIntent.PolicyEntry(11, Direction.INGRESS, 300, 0, 0, 0, ""));
+    d.map(DatapathMaps.CONFIG)
+        .put(DatapathMaps.index(0), DatapathMaps.config(77, "10.96.0.0/16", false));
+    return d;
+  }
+
+  private static void endpoint(
+      Datapath d,
+      String ip,
+      int ifindex,
+      int id,
+      int identity,
+      boolean in,
+      boolean out,
+      String mac) {
+    var e = new EbpfIntent.Endpoint(ip, "pod", "veth", mac, id, identity, in, out);
+    d.map(DatapathMaps.ENDPOINTS)
+        .put(
+            DatapathMaps.endpointKey(ip),
+            DatapathMaps.endpointValue(e, ifindex, "ee:ee:ee:ee:ee:ee"));
+  }
+
+  private static void ipcache(Datapath d, String cidr, int identity, String tunnel) {
+    var e = new EbpfIntent.IpcacheEntry(cidr, identity, tunnel);
+    d.map(DatapathMaps.IPCACHE).put(DatapathMaps.ipcacheKey(cidr), DatapathMaps.ipcacheValue(e));
+  }
+
+  private static void policy(Datapath d, EbpfIntent.PolicyEntry p) {
+    d.map(DatapathMaps.POLICY).put(DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
+  }
+
+  /** An Ethernet frame with an IPv4 TCP SYN (checksums are not what the programs look at). */
+  static byte[] tcp(String src, int sport, String dst, int dport) {
+    ByteBuffer b = ByteBuffer.allocate(14 + 20 + 20);
+    b.put(HexFormat.ofDelimiter(":").parseHex("ee:ee:ee:ee:ee:ee"));
+    b.put(HexFormat.ofDelimiter(":").parseHex("0a:00:00:00:00:0a"));
+    b.putShort((short) 0x0800);
+    b.put((byte) 0x45).put((byte) 0).putShort((short) 40).putShort((short) 1).putShort((short) 0);
+    b.put((byte) 64).put((byte) TCP).putShort((short) 0);
+    b.put(ip(src)).put(ip(dst));
+    b.putShort((short) sport).putShort((short) dport).putInt(1).putInt(0);
+    b.put((byte) 0x50).put((byte) 0x02).putShort((short) 65535).putInt(0);
+    return b.array();
+  }
+
+  private static byte[] ip(String a) {
+    String[] p = a.split("\\.");
+    return new byte[] {
+      (byte) Integer.parseInt(p[0]),
+      (byte) Integer.parseInt(p[1]),
+      (byte) Integer.parseInt(p[2]),
+      (byte) Integer.parseInt(p[3])
+    };
+  }
+
+  private static long count(Datapath d, String name) {
+    int i = DatapathMaps.COUNT_NAMES.indexOf(name);
+    return d.map(DatapathMaps.COUNTS)
+        .get(DatapathMaps.index(i))
+        .map(DatapathMaps::sumPerCpu)
+        .orElse(0L);
+  }
+
+  @Test
+  void egressPolicyAllowsByIdentityAndPortRangeAndEncapsulates() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("policy", Map.of())) {
+            var allowed = d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0);
+            assertThat(allowed.verdict()).isEqualTo(TC_ACT_REDIRECT);
+            assertThat(allowed.mark() & MARK_ENCAPSULATED).isEqualTo(MARK_ENCAPSULATED);
+            assertThat(d.testRun("from_container", tcp(A, 40001, B, 8007), LO, 0).verdict())
+                .isEqualTo(TC_ACT_REDIRECT);
+            // Just past the range, and the right port to another identity: denied and counted.
+            assertThat(d.testRun("from_container", tcp(A, 40002, B, 8008), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(d.testRun("from_container", tcp(A, 40003, D, 8005), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(count(d, "policy-denied")).isEqualTo(2);
+          }
+          return null;
+        });
+  }
+
+  @Test
+  void spoofedSourceIsDropped() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("spoof", Map.of())) {
+            // C's address sent from A's device; and an address no pod has.
+            assertThat(d.testRun("from_container", tcp(C, 1, B, 8005), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(d.testRun("from_container", tcp("10.244.1.99", 1, B, 8005), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(count(d, "spoofed-source")).isEqualTo(2);
+          }
+          return null;
+        });
+  }
+
+  @Test
+  void localDeliveryRewritesTheFrameForThePeer() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("local", Map.of())) {
+            // A's egress policy allows only identity 400: a local pod of 300 is denied...
+            assertThat(d.testRun("from_container", tcp(A, 1000, C, 80), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            // ...while C (not isolated) reaches A, which accepts 300: delivered to A's interface.
+            ipcache(d, "10.244.1.11/32", 300, "");
+            var r = d.testRun("from_container", tcp(C, 1000, A, 80), podC, 0);
+            assertThat(r.verdict()).isEqualTo(TC_ACT_REDIRECT);
+            assertThat(HexFormat.of().formatHex(r.packet(), 0, 12))
+                .isEqualTo("0a000000000a" + "eeeeeeeeeeee");
+          }
+          return null;
+        });
+  }
+
+  @Test
+  void repliesPassWhereNewConnectionsDoNot() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("reply", Map.of())) {
+            // A accepts nothing from identity 400: a new connection from B is denied...
+            assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            // ...but once A opened it, B's reply is delivered.
+            assertThat(d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0).verdict())
+                .isEqualTo(TC_ACT_REDIRECT);
+            assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
+                .isEqualTo(TC_ACT_REDIRECT);
+            var ct =
+                d.map(DatapathMaps.CONNTRACK)
+                    .get(DatapathMaps.connectionKey(A, 40000, B, 8005, TCP))
+                    .orElseThrow();
+            assertThat(DatapathMaps.connection(new byte[16], ct).packets()).isEqualTo(2);
+          }
+          return null;
+        });
+  }
+
+  @Test
+  void serviceTrafficIsLeftToTheStackWithItsPolicyDeferred() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("service", Map.of())) {
+            // A's egress allows nothing to the world, but a ClusterIP is judged after its DNAT.
+            assertThat(d.testRun("from_container", tcp(A, 5000, "10.96.0.10", 80), LO, 0).verdict())
+                .isEqualTo(TC_ACT_OK);
+            assertThat(d.testRun("from_container", tcp(A, 5000, "8.8.8.8", 80), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+          }
+          return null;
+        });
+  }
+
+  @Test
+  void aFullConntrackTableEvictsTheLeastRecentlyUsed() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("full", Map.of(DatapathMaps.CONNTRACK, 64))) {
+            for (int port = 1; port <= 512; port++) {
+              assertThat(d.testRun("from_container", tcp(A, port, B, 8000), LO, 0).verdict())
+                  .isEqualTo(TC_ACT_REDIRECT);
+            }
+            BpfMap ct = d.map(DatapathMaps.CONNTRACK);
+            assertThat(ct.keys().size()).isLessThanOrEqualTo(64);
+            // The oldest connection is gone: its reply now counts as a new connection to A, which
+            // A's ingress policy does not allow. The newest is still tracked.
+            assertThat(d.testRun("from_overlay", tcp(B, 8000, A, 1), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(d.testRun("from_overlay", tcp(B, 8000, A, 512), LO, 0).verdict())
+                .isEqualTo(TC_ACT_REDIRECT);
+          }
+          return null;
+        });
+  }
+}
