@@ -9,8 +9,8 @@
  *   to_container    pod's host veth, egress: what the stack routes to a pod (from the node, the
  *                   router, a Service's DNAT): ingress policy, and the sender's egress policy when
  *                   the sender is a local pod whose destination a Service's DNAT chose.
- *   from_overlay    VXLAN device, ingress: a remote node's packet to a local pod: ingress policy
- *                   and redirect_peer.
+ *   from_overlay    VXLAN device, ingress: a remote pod's packet to a local pod: ingress policy
+ *                   and redirect_peer; from a node or the world, through the stack (its NAT).
  *   to_overlay      VXLAN device, egress: what the stack routes to a remote pod: tunnel key.
  *   from_netdev     eth0, ingress: a packet routed (BGP, the router) to a local pod.
  *   to_netdev       eth0, egress: what the stack sends from a local pod to another node.
@@ -47,6 +47,7 @@ struct icmp_echo {
 #define ID_HOST 1
 #define ID_WORLD 2
 #define ID_REMOTE_NODE 6
+#define ID_FIRST_CLUSTER 256
 
 #define EP_INGRESS_ISOLATED 1
 #define EP_EGRESS_ISOLATED 2
@@ -199,6 +200,7 @@ struct {
 struct packet {
 	struct ct_key tuple;
 	__u8 icmp_reply; /* an echo reply: its tuple is written from the requester's side */
+	__u8 tcp_syn;    /* SYN without ACK: a connection starting (again) */
 };
 
 static __always_inline void count(__u32 reason)
@@ -253,6 +255,12 @@ static __always_inline int parse(struct __sk_buff *skb, struct packet *p)
 			return -1;
 		p->tuple.sport = ports[0];
 		p->tuple.dport = ports[1];
+		if (ip->protocol == IPPROTO_TCP) {
+			struct tcphdr *tcp = l4;
+			if ((void *)(tcp + 1) > end)
+				return -1;
+			p->tcp_syn = tcp->syn && !tcp->ack;
+		}
 	} else if (ip->protocol == IPPROTO_ICMP) {
 		struct icmp_echo *icmp = l4;
 		if ((void *)(icmp + 1) > end)
@@ -280,6 +288,10 @@ static __always_inline void reverse(const struct ct_key *t, struct ct_key *r)
 /* The tracked connection this packet belongs to, in either direction, or NULL. */
 static __always_inline struct ct_entry *ct_lookup(struct packet *p)
 {
+	/* A SYN opens a new connection even where an old one with the same ports was tracked (its
+	 * entry outlives it until evicted): it is judged by today's policy, and replaces the entry. */
+	if (p->tcp_syn)
+		return NULL;
 	struct ct_entry *e = bpf_map_lookup_elem(&tw_ct, &p->tuple);
 	if (!e) {
 		struct ct_key r;
@@ -482,7 +494,16 @@ static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 		return TC_ACT_OK;
 	}
 	if (!ct) {
-		if (!policy_allows(dst, DIR_INGRESS, identity_of(p.tuple.saddr), &p))
+		__u32 src_identity = identity_of(p.tuple.saddr);
+		if (src_identity < ID_FIRST_CLUSTER) {
+			/* From a node or the world: likely NATed by the kernel somewhere (a NodePort's
+			 * masquerade), so the kernel's conntrack must see both directions. The stack
+			 * routes it to the pod, where to_container applies the policy. */
+			if (overlay)
+				bpf_skb_change_type(skb, PACKET_HOST);
+			return TC_ACT_OK;
+		}
+		if (!policy_allows(dst, DIR_INGRESS, src_identity, &p))
 			return drop(skb, &p, DROP_POLICY);
 		ct_create(&p, 0);
 	}

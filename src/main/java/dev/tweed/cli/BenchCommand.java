@@ -359,7 +359,7 @@ public final class BenchCommand {
         lab.down();
       }
       try {
-        lab.up(3, "vxlan", "iptables", 0, "etcd", 3);
+        lab.up(3, "vxlan", "iptables", 0, "etcd", 3, "standard");
         var b = new dev.tweed.bench.EndpointPropagationBenchmark(lab, System.out);
         var kernels = b.kernels(rounds);
         var few = b.watchers(3, rounds);

@@ -74,6 +74,13 @@ public final class LabCommand {
     String proxy;
 
     @Option(
+        names = "--dataplane",
+        defaultValue = "standard",
+        description =
+            "Pods' datapath: standard (routing and netfilter) | ebpf (tc programs and maps).")
+    String dataplane;
+
+    @Option(
         names = "--datastore",
         defaultValue = "embedded",
         description =
@@ -98,7 +105,7 @@ public final class LabCommand {
       }
       try {
         int members = etcdMembers != null ? etcdMembers : datastore.equals("etcd") ? 3 : 0;
-        l.up(nodes, routing, proxy, routeReflectors, datastore, members);
+        l.up(nodes, routing, proxy, routeReflectors, datastore, members, dataplane);
       } catch (IllegalStateException alreadyUp) {
         throw alreadyUp;
       } catch (Exception e) {

@@ -2,6 +2,7 @@ package dev.tweed.lab;
 
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
@@ -53,7 +54,7 @@ public final class Lab {
    *     with them only; 0 for a full mesh
    */
   public void up(int nodes, String routing, String proxy, int routeReflectors) throws IOException {
-    up(nodes, routing, proxy, routeReflectors, "embedded", 0);
+    up(nodes, routing, proxy, routeReflectors, "embedded", 0, "standard");
   }
 
   /**
@@ -66,8 +67,12 @@ public final class Lab {
       String proxy,
       int routeReflectors,
       String datastore,
-      int etcdMembers)
+      int etcdMembers,
+      String dataplane)
       throws IOException {
+    if (!dataplane.equals("standard") && !dataplane.equals("ebpf")) {
+      throw new IllegalArgumentException("--dataplane must be standard or ebpf, got " + dataplane);
+    }
     if (!datastore.equals("embedded") && !datastore.equals("etcd")) {
       throw new IllegalArgumentException("--datastore must be embedded or etcd, got " + datastore);
     }
@@ -95,8 +100,13 @@ public final class Lab {
           "lab '" + layout.name() + "' is already up (or left over); run 'tweed lab down' first");
     }
     LabState state =
-        new LabState(nodes, routing, proxy, datastore, etcdMembers, java.util.Map.of());
+        new LabState(nodes, routing, proxy, datastore, etcdMembers, dataplane, java.util.Map.of());
     state.write(layout);
+    if (state.ebpf()) {
+      // The datapath's maps are pinned on a bpffs of the lab's own, gone with lab down.
+      LabBpf.mount(layout);
+      DatapathObject.build(layout.cniBinDir());
+    }
     buildFabric();
     for (int i = 1; i <= nodes; i++) {
       buildNode(i);
@@ -149,11 +159,12 @@ public final class Lab {
                     : routeReflectors + " route reflector" + (routeReflectors == 1 ? "" : "s"))
                 + ")";
     out.printf(
-        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s service proxy, %s%n",
+        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s, %s service proxy, %s%n",
         nodes,
         LabLayout.POD_CIDR,
         LabLayout.BLOCK_SIZE,
         mode,
+        state.ebpf() ? "eBPF datapath" : "standard datapath",
         proxy,
         state.etcd()
             ? "state in etcd (" + etcdMembers + " member" + (etcdMembers == 1 ? ")" : "s)")
@@ -287,6 +298,16 @@ public final class Lab {
             state.routing(),
             "--lab-marker",
             "lab=" + layout.name()));
+    if (state.ebpf()) {
+      args.addAll(
+          List.of(
+              "--dataplane",
+              "ebpf",
+              "--bpf-object",
+              layout.cniBinDir().resolve(DatapathObject.OBJECT).toString(),
+              "--bpf-pin-dir",
+              LabBpf.pinDir(layout, node).toString()));
+    }
     long pid =
         LabProcesses.startDaemon(
             Optional.of(layout.nodeNs(node)), args, layout.logDir().resolve(node + "-agent.log"));
@@ -381,6 +402,7 @@ public final class Lab {
     for (String ns : ordered) {
       Namespaces.delete(ns);
     }
+    LabBpf.unmount(layout);
     if (Files.exists(layout.dir())) {
       try (Stream<Path> walk = Files.walk(layout.dir())) {
         for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {

@@ -14,8 +14,8 @@ import java.util.TreeMap;
 /**
  * What a lab has started, written before each step takes effect so that {@code lab down} can undo a
  * crashed or half-finished {@code up}: the node count, the routing mode, the datastore ({@code
- * embedded}, or {@code etcd} with its member count), and the PID of every process the lab started
- * (by role).
+ * embedded}, or {@code etcd} with its member count), the datapath ({@code standard} or {@code
+ * ebpf}), and the PID of every process the lab started (by role).
  */
 public record LabState(
     int nodes,
@@ -23,13 +23,18 @@ public record LabState(
     String proxy,
     String datastore,
     int etcdMembers,
+    String dataplane,
     Map<String, Long> pids) {
   public LabState {
     pids = Map.copyOf(pids);
   }
 
   public LabState(int nodes, String routing, String proxy, Map<String, Long> pids) {
-    this(nodes, routing, proxy, "embedded", 0, pids);
+    this(nodes, routing, proxy, "embedded", 0, "standard", pids);
+  }
+
+  public boolean ebpf() {
+    return dataplane.equals("ebpf");
   }
 
   public boolean etcd() {
@@ -39,13 +44,13 @@ public record LabState(
   public LabState withPid(String role, long pid) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.put(role, pid);
-    return new LabState(nodes, routing, proxy, datastore, etcdMembers, m);
+    return new LabState(nodes, routing, proxy, datastore, etcdMembers, dataplane, m);
   }
 
   public LabState withoutPid(String role) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.remove(role);
-    return new LabState(nodes, routing, proxy, datastore, etcdMembers, m);
+    return new LabState(nodes, routing, proxy, datastore, etcdMembers, dataplane, m);
   }
 
   public static Optional<LabState> read(LabLayout layout) {
@@ -63,6 +68,7 @@ public record LabState(
               n.path("proxy").asText("iptables"),
               n.path("datastore").asText("embedded"),
               n.path("etcdMembers").asInt(0),
+              n.path("dataplane").asText("standard"),
               pids));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + layout.stateFile(), e);
@@ -76,6 +82,7 @@ public record LabState(
     n.put("proxy", proxy);
     n.put("datastore", datastore);
     n.put("etcdMembers", etcdMembers);
+    n.put("dataplane", dataplane);
     ObjectNode p = n.putObject("pids");
     pids.forEach(p::put);
     try {

@@ -119,6 +119,15 @@ class DatapathProgramIT {
 
   /** An Ethernet frame with an IPv4 TCP SYN (checksums are not what the programs look at). */
   static byte[] tcp(String src, int sport, String dst, int dport) {
+    return tcp(src, sport, dst, dport, 0x02);
+  }
+
+  /** The same with ACK alone: a packet of an established connection. */
+  static byte[] ack(String src, int sport, String dst, int dport) {
+    return tcp(src, sport, dst, dport, 0x10);
+  }
+
+  static byte[] tcp(String src, int sport, String dst, int dport, int flags) {
     ByteBuffer b = ByteBuffer.allocate(14 + 20 + 20);
     b.put(HexFormat.ofDelimiter(":").parseHex("ee:ee:ee:ee:ee:ee"));
     b.put(HexFormat.ofDelimiter(":").parseHex("0a:00:00:00:00:0a"));
@@ -127,7 +136,7 @@ class DatapathProgramIT {
     b.put((byte) 64).put((byte) TCP).putShort((short) 0);
     b.put(ip(src)).put(ip(dst));
     b.putShort((short) sport).putShort((short) dport).putInt(1).putInt(0);
-    b.put((byte) 0x50).put((byte) 0x02).putShort((short) 65535).putInt(0);
+    b.put((byte) 0x50).put((byte) flags).putShort((short) 65535).putInt(0);
     return b.array();
   }
 
@@ -210,14 +219,17 @@ class DatapathProgramIT {
     inNamespace(
         () -> {
           try (Datapath d = load("reply", Map.of())) {
-            // A accepts nothing from identity 400: a new connection from B is denied...
-            assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
+            // A accepts nothing from identity 400: B's packets are denied...
+            assertThat(d.testRun("from_overlay", ack(B, 8005, A, 40000), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            // ...but once A opened it, B's reply is delivered.
+            // ...but once A opened the connection, B's replies are delivered.
             assertThat(d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
-            assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
+            assertThat(d.testRun("from_overlay", ack(B, 8005, A, 40000), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
+            // A SYN from B with the same ports is a new connection, judged by the policy.
+            assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
             var ct =
                 d.map(DatapathMaps.CONNTRACK)
                     .get(DatapathMaps.connectionKey(A, 40000, B, 8005, TCP))
@@ -256,9 +268,9 @@ class DatapathProgramIT {
             assertThat(ct.keys().size()).isLessThanOrEqualTo(64);
             // The oldest connection is gone: its reply now counts as a new connection to A, which
             // A's ingress policy does not allow. The newest is still tracked.
-            assertThat(d.testRun("from_overlay", tcp(B, 8000, A, 1), LO, 0).verdict())
+            assertThat(d.testRun("from_overlay", ack(B, 8000, A, 1), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            assertThat(d.testRun("from_overlay", tcp(B, 8000, A, 512), LO, 0).verdict())
+            assertThat(d.testRun("from_overlay", ack(B, 8000, A, 512), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
           }
           return null;
