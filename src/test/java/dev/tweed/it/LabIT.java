@@ -12,28 +12,41 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /** A 3-node lab with two pods per node: connectivity, drift repair, restarts, pod deletion. */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LabIT {
-  static final Tweed tweed = Tweed.newLab("it");
-  static List<JsonNode> pods;
+  final Tweed tweed = Tweed.newLab(dataplane().equals("ebpf") ? "itb" : "it");
+  List<JsonNode> pods;
+
+  /** The datapath the lab runs; a subclass runs the tests that depend on it in the other one. */
+  String dataplane() {
+    return "standard";
+  }
+
+  /** For tests of what no datapath changes (the store, the CLI): run in one mode only. */
+  void onlyInTheStandardDataplane() {
+    Assumptions.assumeTrue(dataplane().equals("standard"), "independent of the datapath");
+  }
 
   @BeforeAll
-  static void up() throws Exception {
+  void up() throws Exception {
     Path yaml = LabPods.yaml("x", "p", 3, 2, true);
-    tweed.ok("lab", "up", "--nodes", "3", "-f", yaml.toString());
+    tweed.ok("lab", "up", "--nodes", "3", "--dataplane", dataplane(), "-f", yaml.toString());
     pods = new ArrayList<>();
     Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items").forEach(pods::add);
   }
 
   @AfterAll
-  static void down() {
+  void down() {
     tweed.ok("lab", "down");
     assertThat(tweed.namespaces()).as("namespaces left behind").isEmpty();
     assertThat(Path.of("/run/tweed", tweed.lab())).doesNotExist();
@@ -51,7 +64,7 @@ class LabIT {
     return LabPods.name(pod);
   }
 
-  static JsonNode pod(String name) {
+  JsonNode pod(String name) {
     return pods.stream().filter(p -> name(p).equals(name)).findFirst().orElseThrow();
   }
 
@@ -130,6 +143,10 @@ class LabIT {
   @Test
   @Order(4)
   void deletedRoutesNeighboursAndFdbEntriesComeBack() {
+    if (dataplane().equals("ebpf")) {
+      deletedRoutesProgramsAndMapEntriesComeBack();
+      return;
+    }
     String ns = tweed.nodeNs("node-1");
     String remoteBlockRoute =
         Tweed.ip(ns, "route", "show", "dev", "tweed.vxlan")
@@ -183,6 +200,42 @@ class LabIT {
       assertThat(Tweed.ip(ns, "route", "show", "192.0.2.0/24")).contains("192.0.2.0/24");
     } finally {
       Tweed.ip(ns, "route", "del", "192.0.2.0/24");
+    }
+  }
+
+  /**
+   * The eBPF datapath's drift: a route into the collect-metadata VXLAN device, a pod's route, the
+   * program on a pod's veth and the pod's endpoint entry, each removed behind the agent's back.
+   */
+  private void deletedRoutesProgramsAndMapEntriesComeBack() {
+    String ns = tweed.nodeNs("node-1");
+    String dst =
+        Tweed.ip(ns, "route", "show", "dev", "tweed.vxlan")
+            .lines()
+            .filter(l -> l.contains("/26"))
+            .findFirst()
+            .orElseThrow()
+            .split(" ")[0];
+    String localPodIp = ip(pod("x/p11"));
+    String hostIf = Tweed.ip(ns, "route", "show", localPodIp).split("dev ")[1].split(" ")[0];
+    Tweed.ip(ns, "route", "del", dst);
+    Tweed.ip(ns, "route", "del", localPodIp + "/32");
+    Command.run(List.of("tc", "-n", ns, "filter", "del", "dev", hostIf, "ingress"));
+    Path pins = dev.tweed.lab.LabBpf.pinDir(dev.tweed.lab.LabLayout.of(tweed.lab()), "node-1");
+    try (var endpoints =
+        dev.tweed.ebpf.BpfMap.pinned(pins.resolve(dev.tweed.ebpf.DatapathMaps.ENDPOINTS), 4, 28)) {
+      byte[] key = dev.tweed.ebpf.DatapathMaps.endpointKey(localPodIp);
+      assertThat(endpoints.remove(key)).isTrue();
+      Tweed.await(
+          "drift repaired",
+          Duration.ofSeconds(10),
+          () ->
+              Tweed.ip(ns, "route", "show", dst).contains("tweed.vxlan")
+                  && Tweed.ip(ns, "route", "show", localPodIp).contains("proto 97")
+                  && Command.run(
+                          List.of("tc", "-n", ns, "filter", "show", "dev", hostIf, "ingress"))
+                      .contains("from_container")
+                  && endpoints.get(key).isPresent());
     }
   }
 
@@ -241,7 +294,7 @@ class LabIT {
     assertThat(tweed.namespaces()).noneMatch(n -> n.endsWith("-pod-x-gone"));
   }
 
-  private static boolean allocated(String ip) {
+  private boolean allocated(String ip) {
     try (var store = new JournalDatastore(Path.of("/run/tweed", tweed.lab(), "store"))) {
       return store.list("IPAMBlock/").entries().stream()
           .anyMatch(e -> e.value().path("status").path("allocations").has(ip));
@@ -251,6 +304,7 @@ class LabIT {
   @Test
   @Order(7)
   void invalidResourcesAreRejectedWholeWithTheObjectAndFieldNamed() throws Exception {
+    onlyInTheStandardDataplane();
     Path yaml = Files.createTempFile("bad", ".yaml");
     Files.writeString(
         yaml,
@@ -265,6 +319,7 @@ class LabIT {
   @Test
   @Order(8)
   void aSecondLabUpIsRefusedAndTheNodesAreListed() {
+    onlyInTheStandardDataplane();
     var r = tweed.run("lab", "up");
     assertThat(r.exitCode()).isNotZero();
     assertThat(r.stderr()).contains("already up");

@@ -41,12 +41,27 @@ class NetworkPolicyIT {
     return "iptables";
   }
 
+  /** The datapath the lab runs: standard (policy in netfilter), or ebpf (policy in programs). */
+  String dataplane() {
+    return "standard";
+  }
+
   @BeforeAll
   void up() throws Exception {
     scratch = Files.createTempDirectory("netpol-it");
     Path model = scratch.resolve("model.yaml");
     Files.writeString(model, NetpolConformance.modelYaml());
-    tweed.ok("lab", "up", "--proxy", proxyMode(), "--nodes", "3", "-f", model.toString());
+    tweed.ok(
+        "lab",
+        "up",
+        "--proxy",
+        proxyMode(),
+        "--dataplane",
+        dataplane(),
+        "--nodes",
+        "3",
+        "-f",
+        model.toString());
   }
 
   @AfterAll
@@ -290,5 +305,37 @@ class NetworkPolicyIT {
     assertThat(connects(netnsOf("y/a"), ipOf("x/a"), 80)).as("x/good was not applied").isTrue();
     assertThat(Command.run(save).replaceAll("(?m)^#.*\n", "").replaceAll("\\[\\d+:\\d+\\]", ""))
         .isEqualTo(before);
+  }
+
+  @Test
+  @Order(7)
+  void policyLivesInTheDataplaneTheLabRuns() throws Exception {
+    apply(
+        "policy.yaml",
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {namespace: x, name: deny-all}
+        spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+        """);
+    awaitConnects(netnsOf("y/a"), ipOf("x/a"), 80, false);
+    String node = pod("x/a").path("spec").path("nodeName").asText();
+    String ns = tweed.nodeNs(node);
+    String rules =
+        Command.run(List.of("ip", "netns", "exec", ns, "iptables-save"))
+            + Command.run(List.of("ip", "netns", "exec", ns, "nft", "list", "ruleset"));
+    String programs = Command.run(List.of("ip", "netns", "exec", ns, "bpftool", "net", "show"));
+    if (dataplane().equals("ebpf")) {
+      assertThat(rules).doesNotContain("tweed-fw-").doesNotContain("tweed-tw-");
+      assertThat(rules).doesNotContain("anti-spoofing");
+      assertThat(programs)
+          .contains("from_container")
+          .contains("to_container")
+          .contains("from_overlay")
+          .contains("from_netdev");
+    } else {
+      assertThat(rules).contains("anti-spoofing");
+      assertThat(programs).doesNotContain("from_container");
+    }
   }
 }
