@@ -59,8 +59,9 @@ struct icmp_echo {
 
 #define CFG_BGP 1 /* remote pods are reached by routing, not VXLAN */
 
-/* skb->mark bit: from_container already encapsulated this packet (to_overlay lets it be). */
-#define MARK_ENCAPSULATED 0x00e00000
+/* skb->mark bits: from_container has judged and sent this packet on (encapsulated, or redirected
+ * to the uplink); the egress hook it meets next on this node lets it be. */
+#define MARK_FORWARDED 0x00e00000
 
 enum drop_reason {
 	REASON_FORWARDED = 0,
@@ -392,6 +393,7 @@ static __always_inline int deliver_remote(struct __sk_buff *skb, struct packet *
 		    BPF_FIB_LKUP_RET_SUCCESS)
 			return TC_ACT_OK; /* the stack knows better (or drops it, counted there) */
 		struct bpf_redir_neigh nh = {.nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst};
+		skb->mark |= MARK_FORWARDED;
 		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 	}
 	struct bpf_tunnel_key key = {};
@@ -400,7 +402,7 @@ static __always_inline int deliver_remote(struct __sk_buff *skb, struct packet *
 	key.tunnel_ttl = 64;
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
 		return drop(skb, p, DROP_NO_ROUTE);
-	skb->mark |= MARK_ENCAPSULATED;
+	skb->mark |= MARK_FORWARDED;
 	return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
@@ -525,8 +527,8 @@ int from_netdev(struct __sk_buff *skb)
 /* A packet leaving toward another node that the stack routed (not from_container's direct path). */
 static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 {
-	if (skb->mark & MARK_ENCAPSULATED) {
-		skb->mark &= ~MARK_ENCAPSULATED;
+	if (skb->mark & MARK_FORWARDED) {
+		skb->mark &= ~MARK_FORWARDED;
 		return TC_ACT_OK;
 	}
 	struct packet p;

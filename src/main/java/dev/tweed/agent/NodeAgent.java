@@ -88,7 +88,9 @@ public final class NodeAgent implements AutoCloseable {
   private volatile boolean running = true;
   private AgentSocketServer socket;
 
-  /** Every kind an agent follows, whatever its datastore. */
+  /**
+   * Every kind an agent follows, whatever its datastore; the eBPF datapath also follows identities.
+   */
   public static final List<String> FOLLOWED_KINDS =
       List.of(
           NodeResource.KIND,
@@ -99,8 +101,7 @@ public final class NodeAgent implements AutoCloseable {
           dev.tweed.model.PodResource.KIND,
           "Namespace",
           "NetworkPolicy",
-          BgpConfiguration.KIND,
-          dev.tweed.ebpf.IdentityAllocator.KIND);
+          BgpConfiguration.KIND);
 
   public NodeAgent(AgentConfig config) {
     this.config = config;
@@ -113,7 +114,11 @@ public final class NodeAgent implements AutoCloseable {
     this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
     this.policy = new PolicySync(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
-    this.syncer = DatastoreSpec.openSyncer(store, FOLLOWED_KINDS, this::markDirty);
+    List<String> kinds = new ArrayList<>(FOLLOWED_KINDS);
+    if (config.ebpf()) {
+      kinds.add(dev.tweed.ebpf.IdentityAllocator.KIND);
+    }
+    this.syncer = DatastoreSpec.openSyncer(store, kinds, this::markDirty);
     this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store)) : Optional.empty();
   }
 

@@ -49,6 +49,7 @@ public final class CommandTree {
                   LabPolicyCommands.Conformance.class,
                   LabCommand.Capture.class,
                   LabBgpCommands.class,
+                  LabBpfCommand.class,
                   LabEtcdCommands.class,
                   LabCommand.NodeCmd.class)),
           Map.entry(LabCommand.AgentCmd.class, List.of(LabCommand.AgentRestart.class)),

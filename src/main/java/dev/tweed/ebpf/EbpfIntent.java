@@ -18,7 +18,10 @@ public record EbpfIntent(
     SortedMap<Integer, List<String>> identities) {
   public EbpfIntent {
     endpoints = endpoints.stream().sorted(Comparator.comparing(Endpoint::pod)).toList();
-    ipcache = ipcache.stream().sorted(Comparator.comparing(IpcacheEntry::cidr)).toList();
+    ipcache =
+        ipcache.stream()
+            .sorted(Comparator.comparing(e -> dev.tweed.model.Cidr.parse(e.cidr())))
+            .toList();
     policy = policy.stream().sorted().toList();
     identities = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(identities));
   }

@@ -31,7 +31,7 @@ class DatapathProgramIT {
   private static final int TC_ACT_OK = 0;
   private static final int TC_ACT_SHOT = 2;
   private static final int TC_ACT_REDIRECT = 7;
-  private static final int MARK_ENCAPSULATED = 0x00e00000;
+  private static final int MARK_FORWARDED = 0x00e00000;
   private static final int TCP = 6;
 
   private static final String A = "10.244.1.10"; // local pod, sends on device LO
@@ -165,7 +165,7 @@ class DatapathProgramIT {
           try (Datapath d = load("policy", Map.of())) {
             var allowed = d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0);
             assertThat(allowed.verdict()).isEqualTo(TC_ACT_REDIRECT);
-            assertThat(allowed.mark() & MARK_ENCAPSULATED).isEqualTo(MARK_ENCAPSULATED);
+            assertThat(allowed.mark() & MARK_FORWARDED).isEqualTo(MARK_FORWARDED);
             assertThat(d.testRun("from_container", tcp(A, 40001, B, 8007), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
             // Just past the range, and the right port to another identity: denied and counted.
