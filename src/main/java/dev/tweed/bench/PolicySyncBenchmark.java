@@ -92,6 +92,13 @@ public final class PolicySyncBenchmark {
   }
 
   public Result run(int policyCount, int podCount, String mode) {
+    if (mode.equals("ebpf")) {
+      return report(
+          new EbpfPolicySyncBenchmark()
+              .run(policies(policyCount), namespaces(), pods(podCount, -1), pods(podCount, 0)),
+          policyCount,
+          podCount);
+    }
     String ns = "tw-bench-policy";
     Namespaces.delete(ns);
     Namespaces.add(ns);
@@ -112,25 +119,30 @@ public final class PolicySyncBenchmark {
       long t3 = System.nanoTime();
       dataplane.write(next, false);
       long t4 = System.nanoTime();
-      Result r =
-          new Result(mode, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
-      out.printf(
-          "%-8s %d policies over %d pods: full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel %8.1f ms);"
-              + " one pod relabelled: %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
-          mode,
+      return report(
+          new Result(mode, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6),
           policyCount,
-          podCount,
-          r.tweedMs() + r.kernelMs(),
-          r.tweedMs(),
-          100 * r.tweedMs() / (r.tweedMs() + r.kernelMs()),
-          r.kernelMs(),
-          r.incrementalTweedMs() + r.incrementalKernelMs(),
-          r.incrementalTweedMs(),
-          r.incrementalKernelMs(),
-          (r.incrementalTweedMs() + r.incrementalKernelMs()) / (r.tweedMs() + r.kernelMs()));
-      return r;
+          podCount);
     } finally {
       Namespaces.delete(ns);
     }
+  }
+
+  private Result report(Result r, int policyCount, int podCount) {
+    out.printf(
+        "%-8s %d policies over %d pods: full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel %8.1f ms);"
+            + " one pod relabelled: %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
+        r.mode(),
+        policyCount,
+        podCount,
+        r.tweedMs() + r.kernelMs(),
+        r.tweedMs(),
+        100 * r.tweedMs() / (r.tweedMs() + r.kernelMs()),
+        r.kernelMs(),
+        r.incrementalTweedMs() + r.incrementalKernelMs(),
+        r.incrementalTweedMs(),
+        r.incrementalKernelMs(),
+        (r.incrementalTweedMs() + r.incrementalKernelMs()) / (r.tweedMs() + r.kernelMs()));
+    return r;
   }
 }

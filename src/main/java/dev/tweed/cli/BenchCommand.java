@@ -28,12 +28,18 @@ public final class BenchCommand {
 
   /** As above, with the service proxy in {@code proxy} mode. */
   static <T> T inBenchLab(int nodes, String proxy, LabBody<T> body) throws Exception {
+    return inBenchLab(nodes, "vxlan", proxy, "standard", body);
+  }
+
+  /** As above, with the given routing and datapath. */
+  static <T> T inBenchLab(
+      int nodes, String routing, String proxy, String dataplane, LabBody<T> body) throws Exception {
     Lab lab = new Lab(LabLayout.of("bench"), System.out);
     if (lab.exists()) {
       lab.down();
     }
     try {
-      lab.up(nodes, "vxlan", proxy);
+      lab.up(nodes, routing, proxy, 0, "embedded", 0, dataplane);
       return body.run(lab);
     } finally {
       lab.down();
@@ -89,37 +95,57 @@ public final class BenchCommand {
     @Option(names = "--seconds", defaultValue = "5")
     int seconds;
 
+    /** Each datapath the run compares: routing and dataplane, and how the report names it. */
+    record Setup(String routing, String dataplane, String name) {}
+
+    static final List<Setup> SETUPS =
+        List.of(
+            new Setup("vxlan", "standard", "standard datapath, VXLAN"),
+            new Setup("bgp", "standard", "standard datapath, BGP routing"),
+            new Setup("vxlan", "ebpf", "eBPF datapath, VXLAN"),
+            new Setup("bgp", "ebpf", "eBPF datapath, BGP routing"));
+
     @Override
     public Integer call() throws Exception {
-      return inBenchLab(
-          2,
-          lab -> {
-            Path yaml = Files.createTempFile("bench", ".yaml");
-            Files.writeString(
-                yaml,
-                "kind: Pod\nmetadata: {name: client}\nspec: {nodeName: node-1, containers: [{name: c}]}\n---\n"
-                    + "kind: Pod\nmetadata: {name: server}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
-            LabCommand.Apply.applyAndWait(lab, yaml);
-            Files.delete(yaml);
-            PodResource client;
-            PodResource server;
-            try (Datastore store = LabCommand.store(lab)) {
-              client = PodResource.from(store.get("Pod/default/client").orElseThrow().value());
-              server = PodResource.from(store.get("Pod/default/server").orElseThrow().value());
-            }
-            ThroughputBenchmark b = new ThroughputBenchmark(lab.layout(), System.out);
-            double veth = b.bareVeth(seconds);
-            b.report("bare veth pair (baseline)", veth);
-            double pods =
-                b.iperf(
-                    server.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(),
-                    server.podIp().orElseThrow(),
-                    client.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(),
-                    seconds);
-            b.report("pod node-1 -> pod node-2 (VXLAN)", pods);
-            System.out.printf("ratio pod-to-pod/bare veth: %.2f%n", pods / veth);
-            return 0;
-          });
+      ThroughputBenchmark b = new ThroughputBenchmark(LabLayout.of("bench"), System.out);
+      double veth = b.bareVeth(seconds);
+      b.report("bare veth pair (baseline)", veth);
+      java.util.Map<String, Double> results = new java.util.LinkedHashMap<>();
+      for (Setup setup : SETUPS) {
+        double gbps =
+            inBenchLab(
+                2,
+                setup.routing(),
+                "iptables",
+                setup.dataplane(),
+                lab -> podToPod(lab, b, seconds));
+        b.report("pod node-1 -> pod node-2, " + setup.name(), gbps);
+        results.put(setup.name(), gbps);
+      }
+      results.forEach(
+          (name, gbps) -> System.out.printf("ratio %s/bare veth: %.2f%n", name, gbps / veth));
+      return 0;
+    }
+
+    private static double podToPod(Lab lab, ThroughputBenchmark b, int seconds) throws Exception {
+      Path yaml = Files.createTempFile("bench", ".yaml");
+      Files.writeString(
+          yaml,
+          "kind: Pod\nmetadata: {name: client}\nspec: {nodeName: node-1, containers: [{name: c}]}\n---\n"
+              + "kind: Pod\nmetadata: {name: server}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
+      LabCommand.Apply.applyAndWait(lab, yaml);
+      Files.delete(yaml);
+      PodResource client;
+      PodResource server;
+      try (Datastore store = LabCommand.store(lab)) {
+        client = PodResource.from(store.get("Pod/default/client").orElseThrow().value());
+        server = PodResource.from(store.get("Pod/default/server").orElseThrow().value());
+      }
+      return b.iperf(
+          server.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(),
+          server.podIp().orElseThrow(),
+          client.annotation(PodResource.NETNS_ANNOTATION).orElseThrow(),
+          seconds);
     }
   }
 
@@ -133,11 +159,22 @@ public final class BenchCommand {
     @Option(names = "--pods", defaultValue = "1000")
     int pods;
 
-    @picocli.CommandLine.Mixin ModesOption modes;
+    @Option(
+        names = "--mode",
+        defaultValue = "iptables,nftables,ebpf",
+        split = ",",
+        description = "iptables, nftables and/or ebpf")
+    List<String> modes;
 
     @Override
     public Integer call() {
-      for (String mode : modes.modes()) {
+      for (String mode : modes) {
+        if (!List.of("iptables", "nftables", "ebpf").contains(mode)) {
+          throw new IllegalArgumentException(
+              "--mode must be iptables, nftables or ebpf, got " + mode);
+        }
+      }
+      for (String mode : modes) {
         new dev.tweed.bench.PolicySyncBenchmark(System.out).run(policies, pods, mode);
       }
       return 0;

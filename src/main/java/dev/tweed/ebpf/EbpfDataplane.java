@@ -6,7 +6,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +28,7 @@ public final class EbpfDataplane implements AutoCloseable {
   private final String vxlanDevice;
   private final String uplink;
   private Datapath datapath;
+  private DatapathMapWriter writer;
   private final Set<String> attached = new HashSet<>();
   private volatile String loadError = "";
 
@@ -62,6 +62,7 @@ public final class EbpfDataplane implements AutoCloseable {
     if (datapath == null) {
       try {
         datapath = Datapath.load(object, pinDir, Map.of());
+        writer = new DatapathMapWriter(datapath);
         loadError = "";
         attached.clear();
         LOG.info("event=ebpf-loaded object={} pins={}", object, pinDir);
@@ -75,47 +76,19 @@ public final class EbpfDataplane implements AutoCloseable {
   }
 
   /**
-   * Converges maps and attachments to {@code intent}; {@code verifyAttachments} also asks the
-   * kernel whether each hook still runs Tweed's filter (repairing one removed behind its back).
+   * Converges maps and attachments to {@code intent}; {@code verifyAttachments} (the periodic pass)
+   * compares with the maps' contents rather than with what was written last, and asks the kernel
+   * whether each hook still runs Tweed's filter, repairing what changed behind its back.
    */
-  public synchronized MapSync.Changes apply(EbpfIntent intent, boolean verifyAttachments) {
+  public synchronized DatapathMapWriter.Result apply(EbpfIntent intent, boolean verifyAttachments) {
     Datapath d = datapath();
     int vxlanIndex = vxlanDevice.isEmpty() ? 0 : Libc.ifNameToIndex(vxlanDevice);
     d.map(DatapathMaps.CONFIG)
         .put(DatapathMaps.index(0), DatapathMaps.config(vxlanIndex, serviceCidr, bgp));
 
-    Map<String, byte[][]> endpoints = new TreeMap<>();
-    Map<Integer, String> veths = new LinkedHashMap<>();
-    for (EbpfIntent.Endpoint e : intent.endpoints()) {
-      int ifindex = Libc.ifNameToIndex(e.hostInterface());
-      if (ifindex == 0) {
-        continue; // the veth is gone, or not there yet: a later pass sees it
-      }
-      veths.put(ifindex, e.hostInterface());
-      MapSync.put(
-          endpoints,
-          DatapathMaps.endpointKey(e.ip()),
-          DatapathMaps.endpointValue(e, ifindex, hostVethMac));
-    }
-    Map<String, byte[][]> ipcache = new TreeMap<>();
-    intent
-        .ipcache()
-        .forEach(
-            e ->
-                MapSync.put(
-                    ipcache, DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e)));
-    Map<String, byte[][]> policy = new TreeMap<>();
-    intent
-        .policy()
-        .forEach(p -> MapSync.put(policy, DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW));
-
-    // Policy and addresses first, endpoints last: an endpoint's entry is what makes the programs
-    // enforce for it, so it appears only once what it refers to is in place.
-    MapSync.Changes changes =
-        MapSync.sync(d.map(DatapathMaps.IPCACHE), ipcache)
-            .plus(MapSync.sync(d.map(DatapathMaps.POLICY), policy))
-            .plus(MapSync.sync(d.map(DatapathMaps.ENDPOINTS), endpoints));
-
+    DatapathMapWriter.Result written =
+        writer.write(intent, Libc::ifNameToIndex, hostVethMac, verifyAttachments);
+    Map<Integer, String> veths = written.veths();
     Set<String> hooks = new HashSet<>();
     veths.forEach(
         (ifindex, name) -> {
@@ -129,16 +102,16 @@ public final class EbpfDataplane implements AutoCloseable {
       attach(d, up, "from_netdev", "to_netdev", verifyAttachments, hooks);
     }
     attached.retainAll(hooks);
-    if (changes.written() + changes.removed() > 0) {
+    if (written.written() + written.removed() > 0) {
       LOG.info(
           "event=ebpf-maps-synced written={} removed={} endpoints={} ipcache={} policy={}",
-          changes.written(),
-          changes.removed(),
-          endpoints.size(),
-          ipcache.size(),
-          policy.size());
+          written.written(),
+          written.removed(),
+          veths.size(),
+          intent.ipcache().size(),
+          intent.policy().size());
     }
-    return changes;
+    return written;
   }
 
   private void attach(

@@ -1,16 +1,23 @@
 package dev.tweed.ebpf;
 
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 
 /**
  * Converges one map to desired contents: writes the entries that are missing or differ, then
- * removes those that should not be there, one {@code bpf(2)} call each. Reads first, so a pass with
- * nothing to change writes nothing. A write the kernel refuses stops the pass with the entries not
- * yet written as they were.
+ * removes those that should not be there, one {@code bpf(2)} call each. It compares with what it
+ * wrote last (kept in memory), or, when asked to look for drift or after a failed pass, with what
+ * the kernel holds. A write the kernel refuses stops the pass with the entries not yet written as
+ * they were.
  */
 final class MapSync {
-  private MapSync() {}
+  private final BpfMap map;
+  private Map<String, byte[]> written;
+
+  MapSync(BpfMap map) {
+    this.map = map;
+  }
 
   /** What one pass changed. */
   record Changes(int written, int removed) {
@@ -20,24 +27,29 @@ final class MapSync {
   }
 
   /** {@code desired} maps each key (hex) to its key and value bytes. */
-  static Changes sync(BpfMap map, Map<String, byte[][]> desired) {
-    Map<String, byte[]> have = map.entries();
-    int written = 0;
+  Changes sync(Map<String, byte[][]> desired, boolean readKernel) {
+    Map<String, byte[]> have = readKernel || written == null ? map.entries() : written;
+    Map<String, byte[]> now = new HashMap<>(have);
+    written = null; // unknown until this pass completes
+    int puts = 0;
     int removed = 0;
     for (var e : desired.entrySet()) {
-      byte[] now = have.get(e.getKey());
-      if (now == null || !java.util.Arrays.equals(now, e.getValue()[1])) {
+      byte[] old = have.get(e.getKey());
+      if (old == null || !java.util.Arrays.equals(old, e.getValue()[1])) {
         map.put(e.getValue()[0], e.getValue()[1]);
-        written++;
+        now.put(e.getKey(), e.getValue()[1]);
+        puts++;
       }
     }
     for (String k : have.keySet()) {
       if (!desired.containsKey(k)) {
         map.remove(HexFormat.of().parseHex(k));
+        now.remove(k);
         removed++;
       }
     }
-    return new Changes(written, removed);
+    written = now;
+    return new Changes(puts, removed);
   }
 
   static void put(Map<String, byte[][]> desired, byte[] key, byte[] value) {
