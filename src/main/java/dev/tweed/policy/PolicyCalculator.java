@@ -49,13 +49,7 @@ public final class PolicyCalculator {
       List<PolicyPod> pods,
       Map<String, Map<String, String>> namespaceLabels,
       List<NetworkPolicy> policies) {
-    Map<String, Map<String, String>> nsLabels = new HashMap<>();
-    namespaceLabels.forEach(
-        (ns, labels) -> {
-          Map<String, String> l = new TreeMap<>(labels);
-          l.put(NAMESPACE_NAME_LABEL, ns);
-          nsLabels.put(ns, l);
-        });
+    Map<String, Map<String, String>> nsLabels = withNameLabels(namespaceLabels);
     List<PolicyPod> addressed =
         pods.stream()
             .filter(p -> p.ip().isPresent())
@@ -98,19 +92,64 @@ public final class PolicyCalculator {
     Map<String, AddressSet> sets = new TreeMap<>();
     List<PolicyIntent.CompiledPolicy> compiled = new ArrayList<>();
     for (NetworkPolicy p : used.values()) {
-      Compiler c = new Compiler(p, addressed, local, nsLabels, sets);
-      compiled.add(
-          new PolicyIntent.CompiledPolicy(
-              p.qualifiedName(),
-              id(p.qualifiedName()),
-              c.compile(p.ingress().orElse(List.of()), true),
-              c.compile(p.egress().orElse(List.of()), false)));
+      Compiled c = compile(p, addressed, local, nsLabels);
+      compiled.add(c.policy());
+      sets.putAll(c.sets());
     }
     return new PolicyIntent(endpoints, compiled, List.copyOf(sets.values()));
   }
 
-  private static boolean selects(NetworkPolicy p, PolicyPod pod) {
+  /** The namespaces' labels as selectors see them: with the name label Kubernetes adds. */
+  static Map<String, Map<String, String>> withNameLabels(
+      Map<String, Map<String, String>> namespaceLabels) {
+    Map<String, Map<String, String>> nsLabels = new HashMap<>();
+    namespaceLabels.forEach(
+        (ns, labels) -> {
+          Map<String, String> l = new TreeMap<>(labels);
+          l.put(NAMESPACE_NAME_LABEL, ns);
+          nsLabels.put(ns, l);
+        });
+    return nsLabels;
+  }
+
+  /** One policy compiled, and the sets its matches name. */
+  record Compiled(PolicyIntent.CompiledPolicy policy, Map<String, AddressSet> sets) {}
+
+  /**
+   * Compiles one policy against the addressed pods (sorted by name), the local ones among them, and
+   * the namespaces' labels (with their name labels).
+   */
+  static Compiled compile(
+      NetworkPolicy p,
+      List<PolicyPod> addressed,
+      List<PolicyPod> local,
+      Map<String, Map<String, String>> nsLabels) {
+    Map<String, AddressSet> sets = new TreeMap<>();
+    Compiler c = new Compiler(p, addressed, local, nsLabels, sets);
+    PolicyIntent.CompiledPolicy compiled =
+        new PolicyIntent.CompiledPolicy(
+            p.qualifiedName(),
+            id(p.qualifiedName()),
+            c.compile(p.ingress().orElse(List.of()), true),
+            c.compile(p.egress().orElse(List.of()), false));
+    return new Compiled(compiled, sets);
+  }
+
+  static boolean selects(NetworkPolicy p, PolicyPod pod) {
     return p.namespace().equals(pod.namespace()) && p.podSelector().matches(pod.labels());
+  }
+
+  /** Whether a pod selector of a policy's peer picks this pod (given the namespaces' labels). */
+  static boolean peerSelects(
+      NetworkPolicy policy,
+      NetworkPolicy.PodPeer pp,
+      PolicyPod pod,
+      Map<String, Map<String, String>> nsLabels) {
+    boolean nsOk =
+        pp.namespaceSelector()
+            .map(s -> s.matches(nsLabels.getOrDefault(pod.namespace(), Map.of())))
+            .orElse(pod.namespace().equals(policy.namespace()));
+    return nsOk && pp.podSelector().matches(pod.labels());
   }
 
   /** Compiles one policy's rules, adding the sets they need. */
@@ -229,13 +268,7 @@ public final class PolicyCalculator {
     }
 
     private Predicate<PolicyPod> selector(NetworkPolicy.PodPeer pp) {
-      return pod -> {
-        boolean nsOk =
-            pp.namespaceSelector()
-                .map(s -> s.matches(nsLabels.getOrDefault(pod.namespace(), Map.of())))
-                .orElse(pod.namespace().equals(policy.namespace()));
-        return nsOk && pp.podSelector().matches(pod.labels());
-      };
+      return pod -> peerSelects(policy, pp, pod, nsLabels);
     }
 
     private static PolicyIntent.PortMatch portMatch(Optional<NetworkPolicy.PolicyPort> port) {
