@@ -89,7 +89,7 @@ final class EbpfSync implements AutoCloseable {
     EbpfIntent i = last;
     n.put("endpoints", i.endpoints().size());
     n.put("ipcache", i.ipcache().size());
-    n.put("policyEntries", i.policy().size());
+    n.put("policyEntries", i.policySize());
     ObjectNode counts = n.putObject("packets");
     driver.counts().forEach(counts::put);
     return n;

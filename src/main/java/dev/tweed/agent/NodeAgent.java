@@ -1,8 +1,10 @@
 package dev.tweed.agent;
 
 import dev.tweed.calc.BirdConfigRenderer;
+import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.calc.NodeDataplaneCalculator;
+import dev.tweed.calc.SnapshotDiff;
 import dev.tweed.cni.AgentSocketServer;
 import dev.tweed.cni.CniPlugin;
 import dev.tweed.dataplane.BirdSupervisor;
@@ -12,23 +14,19 @@ import dev.tweed.dataplane.NodeDataplaneDriver;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.DatastoreUnavailableException;
-import dev.tweed.datastore.Entry;
 import dev.tweed.datastore.Syncer;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.NodeResource;
-import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -48,6 +46,18 @@ public final class NodeAgent implements AutoCloseable {
   private final Datastore store;
   private final Syncer syncer;
   private final NodeDataplaneCalculator calc;
+  private final CalculationGraph graph;
+  private final SnapshotDiff snapshotDiff = new SnapshotDiff();
+
+  /** What the graph last gave the routes' and BIRD's drivers (null: not calculated yet). */
+  private NodeDataplane routes;
+
+  private String birdConfig;
+
+  /** Inputs changed that the service proxy or policy driver has not written yet. */
+  private boolean servicesPending = true;
+
+  private boolean policyPending = true;
   private final Optional<BirdSupervisor> bird;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
   private final ServiceProxySync proxy;
@@ -107,6 +117,7 @@ public final class NodeAgent implements AutoCloseable {
     this.config = config;
     this.store = config.datastore().openStore();
     this.calc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp(), config.ebpf());
+    this.graph = new CalculationGraph(config.nodeName());
     this.bird =
         config.bgp()
             ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
@@ -228,14 +239,20 @@ public final class NodeAgent implements AutoCloseable {
   private void reconcileOnce() {
     periodicPass = !dirty.getAndSet(false);
     long snapshotRevision = syncer.revision();
-    NodeDataplane want = calc.calculate(clusterState());
+    CalculationGraph.Changes changes = graph.apply(snapshotDiff.next(syncer.snapshot()));
+    changes.rejected().forEach(r -> LOG.warn("event=invalid-resource {}", r));
+    servicesPending |= changes.services();
+    policyPending |= changes.policy() || changes.identities();
+    if (changes.routes() || routes == null) {
+      routes = calc.calculate(graph.clusterState());
+    }
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on (or cannot be asked), pod routes are not removed; the next pass decides.
-    DataplaneDiff diff = driver.reconcile(want, () -> syncer.unchangedSince(snapshotRevision));
-    syncBird();
-    syncServices();
-    syncPolicies();
+    DataplaneDiff diff = driver.reconcile(routes, () -> syncer.unchangedSince(snapshotRevision));
+    syncBird(changes.bgp());
+    syncServices(snapshotRevision);
+    syncPolicies(snapshotRevision);
     reconciles.incrementAndGet();
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
@@ -243,170 +260,75 @@ public final class NodeAgent implements AutoCloseable {
     lastReconcile.set(Instant.now());
   }
 
-  /** BGP: BIRD runs the configuration the datastore implies, and runs again if it died. */
-  private void syncBird() {
+  /**
+   * BGP: BIRD runs the configuration the datastore implies (rendered again only when nodes, blocks
+   * or the BGP configuration changed), and runs again if it died.
+   */
+  private void syncBird(boolean changed) {
     if (bird.isEmpty()) {
       return;
     }
-    ClusterState state = clusterState();
-    BgpConfiguration bgp =
-        Optional.ofNullable(
-                syncer
-                    .snapshot()
-                    .get(
-                        ResourceKey.cluster(BgpConfiguration.KIND, BgpConfiguration.NAME)
-                            .toString()))
-            .map(e -> BgpConfiguration.from(e.value()))
-            .orElse(BgpConfiguration.defaults());
+    if (changed || birdConfig == null) {
+      ClusterState state = graph.clusterState();
+      birdConfig =
+          BirdConfigRenderer.render(config.nodeName(), state.nodes(), state.blocks(), graph.bgp());
+    }
     try {
-      bird.get()
-          .apply(BirdConfigRenderer.render(config.nodeName(), state.nodes(), state.blocks(), bgp));
+      bird.get().apply(birdConfig);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
   }
 
-  private void syncServices() {
-    // Nothing to do while the inputs stand still, unless the periodic full sync is due.
-    long revision = syncer.revision();
-    if (revision == proxyRevision && !proxy.fullSyncDue() && !proxy.retryPending()) {
+  /** Services: synced when services, slices or nodes changed, or the periodic full sync is due. */
+  private void syncServices(long revision) {
+    if (!servicesPending && !proxy.fullSyncDue() && !proxy.retryPending()) {
+      proxyRevision = revision;
       return;
     }
-    List<dev.tweed.model.NodeResource> nodes = new ArrayList<>();
-    List<com.fasterxml.jackson.databind.JsonNode> services = new ArrayList<>();
-    List<com.fasterxml.jackson.databind.JsonNode> slices = new ArrayList<>();
-    for (Entry e : syncer.snapshot().values()) {
-      switch (ResourceKey.parse(e.key()).kind()) {
-        case NodeResource.KIND -> nodes.add(NodeResource.from(e.value()));
-        case "Service" -> services.add(e.value());
-        case "EndpointSlice" -> slices.add(e.value());
-        default -> {}
-      }
-    }
     List<String> nodeIps =
-        nodes.stream()
+        graph.nodes().stream()
             .filter(n -> n.name().equals(config.nodeName()))
             .map(NodeResource::internalIp)
             .toList();
+    servicesPending = false;
     proxy.sync(
         new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps),
-        services,
-        slices);
+        graph.services(),
+        graph.slices());
     proxyRevision = revision;
   }
 
-  private void syncPolicies() {
-    long revision = syncer.revision();
+  /**
+   * Policy: the graph's incremental intent, written when pods, endpoints, namespaces, policies or
+   * identities changed, or on the periodic pass (which also looks for drift).
+   */
+  private void syncPolicies(long revision) {
     boolean periodic = ebpf.isPresent() && periodicPass;
-    if (revision == policyRevision
-        && !policy.fullSyncDue()
-        && !policy.retryPending()
-        && !periodic) {
+    if (!policyPending && !policy.fullSyncDue() && !policy.retryPending() && !periodic) {
+      policyRevision = revision;
       return;
     }
     // While backing off after a failure nothing is written, so the revision must not advance:
     // it is what the lab waits on before it probes.
-    if (!policy.mayRun()) {
+    if (ebpf.isEmpty() && !policy.mayRun()) {
       return;
     }
-    List<dev.tweed.model.PodResource> pods = new ArrayList<>();
-    Map<String, WorkloadEndpoint> endpoints = new HashMap<>();
-    Map<String, Map<String, String>> namespaces = new HashMap<>();
-    List<dev.tweed.policy.NetworkPolicy> policies = new ArrayList<>();
-    for (Entry e : syncer.snapshot().values()) {
-      try {
-        switch (ResourceKey.parse(e.key()).kind()) {
-          case dev.tweed.model.PodResource.KIND ->
-              pods.add(dev.tweed.model.PodResource.from(e.value()));
-          case WorkloadEndpoint.KIND -> {
-            WorkloadEndpoint w = WorkloadEndpoint.from(e.value());
-            endpoints.put(w.pod(), w);
-          }
-          case "Namespace" ->
-              namespaces.put(
-                  e.value().path("metadata").path("name").asText(),
-                  labels(e.value().path("metadata").path("labels")));
-          case "NetworkPolicy" ->
-              policies.add(dev.tweed.policy.NetworkPolicyParser.parse(e.value()));
-          default -> {}
-        }
-      } catch (dev.tweed.policy.InvalidPolicyException | IllegalArgumentException bad) {
-        LOG.warn("event=invalid-resource key={} error=\"{}\"", e.key(), bad.getMessage());
-      }
-    }
-    List<dev.tweed.policy.PolicyPod> policyPods = new ArrayList<>();
-    for (dev.tweed.model.PodResource p : pods) {
-      // The endpoint the CNI plugin recorded carries the address before the pod's status does.
-      Optional<WorkloadEndpoint> ep = Optional.ofNullable(endpoints.get(p.qualifiedName()));
-      policyPods.add(
-          new dev.tweed.policy.PolicyPod(
-              p.namespace(),
-              p.name(),
-              labels(p.raw().path("metadata").path("labels")),
-              ep.map(WorkloadEndpoint::ip).or(p::podIp),
-              ep.map(WorkloadEndpoint::node).or(p::nodeName),
-              p.ports().stream()
-                  .filter(c -> !c.name().isEmpty())
-                  .map(
-                      c ->
-                          new dev.tweed.policy.PolicyPod.NamedPort(
-                              c.name(), c.containerPort(), c.protocol()))
-                  .toList(),
-              ep.filter(w -> w.node().equals(config.nodeName()))
-                  .map(WorkloadEndpoint::hostInterface)));
-    }
-    dev.tweed.policy.PolicyIntent intent = policyCalc.calculate(policyPods, namespaces, policies);
+    policyPending = false;
+    dev.tweed.policy.PolicyIntent intent = graph.policyIntent();
     if (ebpf.isPresent()) {
-      ClusterState state = clusterState();
       ebpf.get()
           .sync(
-              state,
-              policyPods,
-              namespaces,
+              graph.clusterState(),
+              graph.policyPods(),
+              graph.namespaceLabels(),
               intent,
-              snapshotOf(dev.tweed.ebpf.IdentityAllocator.KIND),
+              graph.identities(),
               periodic);
     } else {
       policy.sync(intent);
     }
     policyRevision = revision;
-  }
-
-  private static Map<String, String> labels(com.fasterxml.jackson.databind.JsonNode n) {
-    Map<String, String> out = new HashMap<>();
-    n.properties().forEach(l -> out.put(l.getKey(), l.getValue().asText()));
-    return out;
-  }
-
-  private List<com.fasterxml.jackson.databind.JsonNode> snapshotOf(String kind) {
-    List<com.fasterxml.jackson.databind.JsonNode> out = new ArrayList<>();
-    for (Entry e : syncer.snapshot().values()) {
-      if (ResourceKey.parse(e.key()).kind().equals(kind)) {
-        out.add(e.value());
-      }
-    }
-    return out;
-  }
-
-  private ClusterState clusterState() {
-    List<NodeResource> nodes = new ArrayList<>();
-    List<IpamBlock> blocks = new ArrayList<>();
-    List<WorkloadEndpoint> endpoints = new ArrayList<>();
-    for (Entry e : syncer.snapshot().values()) {
-      String kind = ResourceKey.parse(e.key()).kind();
-      try {
-        switch (kind) {
-          case NodeResource.KIND -> nodes.add(NodeResource.from(e.value()));
-          case IpamBlock.KIND -> blocks.add(IpamBlock.from(e.value()));
-          case WorkloadEndpoint.KIND -> endpoints.add(WorkloadEndpoint.from(e.value()));
-          default -> {}
-        }
-      } catch (IllegalArgumentException bad) {
-        // An invalid object is skipped and reported; the rest of the node keeps working.
-        LOG.warn("event=invalid-resource key={} error=\"{}\"", e.key(), bad.getMessage());
-      }
-    }
-    return new ClusterState(nodes, blocks, endpoints);
   }
 
   public String healthJson() {

@@ -50,7 +50,7 @@ final class EbpfPolicySyncBenchmark {
       long t0 = System.nanoTime();
       EbpfIntent first = intent(policies, namespaces, pods, ids);
       long t1 = System.nanoTime();
-      int entries = first.policy().size();
+      int entries = first.policySize();
       try (Datapath d =
           Datapath.load(
               object,

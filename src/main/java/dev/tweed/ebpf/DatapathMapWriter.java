@@ -15,6 +15,9 @@ public final class DatapathMapWriter {
   private final MapSync policy;
   private final MapSync endpoints;
 
+  /** The policy entries written last, by endpoint (null: unknown, compare with the kernel). */
+  private Map<Integer, java.util.List<EbpfIntent.PolicyEntry>> writtenPolicy;
+
   public DatapathMapWriter(Datapath d) {
     this.ipcache = new MapSync(d.map(DatapathMaps.IPCACHE));
     this.policy = new MapSync(d.map(DatapathMaps.POLICY));
@@ -47,15 +50,59 @@ public final class DatapathMapWriter {
     for (EbpfIntent.IpcacheEntry e : intent.ipcache()) {
       MapSync.put(wantIpcache, DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
     }
-    Map<String, byte[][]> wantPolicy = new java.util.HashMap<>();
-    for (EbpfIntent.PolicyEntry p : intent.policy()) {
-      MapSync.put(wantPolicy, DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
-    }
     MapSync.Changes c =
         ipcache
             .sync(wantIpcache, readKernel)
-            .plus(policy.sync(wantPolicy, readKernel))
+            .plus(syncPolicy(intent, readKernel))
             .plus(endpoints.sync(wantEndpoints, readKernel));
     return new Result(c.written(), c.removed(), veths);
+  }
+
+  /**
+   * The policy map: compared with the kernel as a whole when asked; otherwise endpoint by endpoint
+   * with what was written last, so an endpoint whose entries are the same list as before costs
+   * nothing (a relabel touches only the endpoints whose peers it changed).
+   */
+  private MapSync.Changes syncPolicy(EbpfIntent intent, boolean readKernel) {
+    if (readKernel || writtenPolicy == null) {
+      Map<String, byte[][]> want = new java.util.HashMap<>();
+      for (EbpfIntent.PolicyEntry p : intent.policy()) {
+        MapSync.put(want, DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
+      }
+      writtenPolicy = null;
+      MapSync.Changes c = policy.sync(want, true);
+      writtenPolicy = new java.util.HashMap<>(intent.policyByEndpoint());
+      return c;
+    }
+    Map<Integer, java.util.List<EbpfIntent.PolicyEntry>> before = writtenPolicy;
+    writtenPolicy = null; // unknown until this pass completes
+    int written = 0;
+    int removed = 0;
+    java.util.Set<Integer> ids = new java.util.TreeSet<>(before.keySet());
+    ids.addAll(intent.policyByEndpoint().keySet());
+    for (int id : ids) {
+      var old = before.getOrDefault(id, java.util.List.of());
+      var now = intent.policyByEndpoint().getOrDefault(id, java.util.List.of());
+      if (old == now || old.equals(now)) {
+        continue;
+      }
+      java.util.Set<EbpfIntent.PolicyEntry> keep = new java.util.HashSet<>(now);
+      java.util.Set<EbpfIntent.PolicyEntry> had = new java.util.HashSet<>(old);
+      for (EbpfIntent.PolicyEntry p : now) {
+        if (!had.contains(p)) {
+          policy.map().put(DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
+          written++;
+        }
+      }
+      for (EbpfIntent.PolicyEntry p : old) {
+        if (!keep.contains(p)) {
+          policy.map().remove(DatapathMaps.policyKey(p));
+          removed++;
+        }
+      }
+    }
+    writtenPolicy = new java.util.HashMap<>(intent.policyByEndpoint());
+    policy.forget();
+    return new MapSync.Changes(written, removed);
   }
 }

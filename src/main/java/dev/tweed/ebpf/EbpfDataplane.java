@@ -109,7 +109,7 @@ public final class EbpfDataplane implements AutoCloseable {
           written.removed(),
           veths.size(),
           intent.ipcache().size(),
-          intent.policy().size());
+          intent.policySize());
     }
     return written;
   }

@@ -14,7 +14,7 @@ import java.util.SortedMap;
 public record EbpfIntent(
     List<Endpoint> endpoints,
     List<IpcacheEntry> ipcache,
-    List<PolicyEntry> policy,
+    SortedMap<Integer, List<PolicyEntry>> policyByEndpoint,
     SortedMap<Integer, List<String>> identities) {
   public EbpfIntent {
     endpoints = endpoints.stream().sorted(Comparator.comparing(Endpoint::pod)).toList();
@@ -22,8 +22,20 @@ public record EbpfIntent(
         ipcache.stream()
             .sorted(Comparator.comparing(e -> dev.tweed.model.Cidr.parse(e.cidr())))
             .toList();
-    policy = policy.stream().sorted().toList();
+    // Each endpoint's list is kept as given (sorted, and shared with the calculator's cache, so a
+    // driver can tell an unchanged endpoint by reference).
+    policyByEndpoint =
+        java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(policyByEndpoint));
     identities = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(identities));
+  }
+
+  /** Every policy entry, by endpoint, then in each endpoint's order. */
+  public List<PolicyEntry> policy() {
+    return policyByEndpoint.values().stream().flatMap(List::stream).toList();
+  }
+
+  public int policySize() {
+    return policyByEndpoint.values().stream().mapToInt(List::size).sum();
   }
 
   /** A local pod: address, veth, MAC, endpoint id, identity, and which directions isolate it. */
@@ -79,6 +91,7 @@ public record EbpfIntent(
   }
 
   public static EbpfIntent empty() {
-    return new EbpfIntent(List.of(), List.of(), List.of(), new java.util.TreeMap<>(Map.of()));
+    return new EbpfIntent(
+        List.of(), List.of(), new java.util.TreeMap<>(), new java.util.TreeMap<>(Map.of()));
   }
 }

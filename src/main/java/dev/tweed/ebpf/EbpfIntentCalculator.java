@@ -95,8 +95,13 @@ public final class EbpfIntentCalculator {
     in.policy().sets().forEach(s -> sets.put(s.name(), s));
     Map<String, Integer> endpointIds = endpointIds(in.policy().endpoints());
 
+    Set<String> changedIps = changedIdentities(ipIdentity);
+    boolean ipcacheChanged = !ipcache.equals(lastIpcache);
+    lastIpcache = Map.copyOf(ipcache);
+
     List<Endpoint> endpoints = new ArrayList<>();
-    Set<PolicyEntry> entries = new TreeSet<>();
+    TreeMap<Integer, List<PolicyEntry>> entries = new TreeMap<>();
+    Map<String, Cached> nextCache = new HashMap<>();
     for (PolicyIntent.Endpoint e : in.policy().endpoints()) {
       Integer identity = podIdentity.get(e.pod());
       String mac = in.localMacs().get(e.ip());
@@ -114,14 +119,114 @@ public final class EbpfIntentCalculator {
               identity,
               e.ingressPolicies().isPresent(),
               e.egressPolicies().isPresent()));
-      Compiler c = new Compiler(e, id, ipcache.values(), ipIdentity, sets, entries);
-      e.ingressPolicies()
-          .ifPresent(l -> l.forEach(p -> c.add(policies.get(p).ingress(), Direction.INGRESS)));
-      e.egressPolicies()
-          .ifPresent(l -> l.forEach(p -> c.add(policies.get(p).egress(), Direction.EGRESS)));
+      List<PolicyIntent.CompiledPolicy> in0 =
+          e.ingressPolicies().orElse(List.of()).stream().map(policies::get).toList();
+      List<PolicyIntent.CompiledPolicy> out0 =
+          e.egressPolicies().orElse(List.of()).stream().map(policies::get).toList();
+      List<PolicyIntent.AddressSet> used = new ArrayList<>();
+      boolean blocks = referencedSets(in0, sets, used) | referencedSets(out0, sets, used);
+      Cached c = cache.get(e.pod());
+      if (c == null
+          || !c.endpoint().equals(e)
+          || c.id() != id
+          || !sameRefs(c.ingress(), in0)
+          || !sameRefs(c.egress(), out0)
+          || !sameRefs(c.sets(), used)
+          || (blocks && ipcacheChanged)
+          || touches(used, changedIps)) {
+        Set<PolicyEntry> out = new TreeSet<>();
+        Compiler comp = new Compiler(e, id, ipcache.values(), ipIdentity, sets, out);
+        in0.forEach(p -> comp.add(p.ingress(), Direction.INGRESS));
+        out0.forEach(p -> comp.add(p.egress(), Direction.EGRESS));
+        c = new Cached(e, id, in0, out0, List.copyOf(used), List.copyOf(out));
+      }
+      nextCache.put(e.pod(), c);
+      if (!c.entries().isEmpty()) {
+        entries.put(id, c.entries());
+      }
     }
-    return new EbpfIntent(
-        endpoints, List.copyOf(ipcache.values()), List.copyOf(entries), identities);
+    cache = nextCache;
+    return new EbpfIntent(endpoints, List.copyOf(ipcache.values()), entries, identities);
+  }
+
+  /**
+   * What an endpoint's entries were computed from: its policies and the sets they name (the very
+   * objects, which the incremental policy calculator keeps while they are unchanged).
+   */
+  private record Cached(
+      PolicyIntent.Endpoint endpoint,
+      int id,
+      List<PolicyIntent.CompiledPolicy> ingress,
+      List<PolicyIntent.CompiledPolicy> egress,
+      List<PolicyIntent.AddressSet> sets,
+      List<PolicyEntry> entries) {}
+
+  private Map<String, Cached> cache = new HashMap<>();
+  private Map<String, Integer> lastIpIdentity = Map.of();
+  private Map<String, IpcacheEntry> lastIpcache = Map.of();
+
+  /** Addresses whose identity is new, gone or different since the last calculation. */
+  private Set<String> changedIdentities(Map<String, Integer> ipIdentity) {
+    Set<String> out = new HashSet<>();
+    ipIdentity.forEach(
+        (ip, id) -> {
+          if (!id.equals(lastIpIdentity.get(ip))) {
+            out.add(ip);
+          }
+        });
+    lastIpIdentity.keySet().stream().filter(ip -> !ipIdentity.containsKey(ip)).forEach(out::add);
+    lastIpIdentity = Map.copyOf(ipIdentity);
+    return out;
+  }
+
+  /** Collects the sets the policies' matches name; true when some match is an ipBlock. */
+  private static boolean referencedSets(
+      List<PolicyIntent.CompiledPolicy> policies,
+      Map<String, PolicyIntent.AddressSet> sets,
+      List<PolicyIntent.AddressSet> into) {
+    boolean blocks = false;
+    for (PolicyIntent.CompiledPolicy p : policies) {
+      for (Match m : concat(p.ingress(), p.egress())) {
+        if (m.peer() instanceof PolicyIntent.PeerSet ps) {
+          into.add(sets.get(ps.set()));
+        } else if (m.peer() instanceof PolicyIntent.Block) {
+          blocks = true;
+        }
+        if (m.port() instanceof PolicyIntent.NamedPortSet n) {
+          into.add(sets.get(n.set()));
+        }
+      }
+    }
+    return blocks;
+  }
+
+  private static boolean sameRefs(List<?> a, List<?> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (a.get(i) != b.get(i) && !a.get(i).equals(b.get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether an address whose identity changed is a member of one of the sets. */
+  private static boolean touches(List<PolicyIntent.AddressSet> sets, Set<String> changedIps) {
+    if (changedIps.isEmpty()) {
+      return false;
+    }
+    for (PolicyIntent.AddressSet s : sets) {
+      for (String ip : changedIps) {
+        if (s.kind() == PolicyIntent.AddressSet.Kind.ADDRESSES
+            ? s.members().contains(ip)
+            : !s.members().subSet(ip + ",", ip + ",\uffff").isEmpty()) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Every ipBlock's CIDR and exceptions get an entry (a node-local identity) if they lack one. */

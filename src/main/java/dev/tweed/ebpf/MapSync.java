@@ -52,6 +52,15 @@ final class MapSync {
     return new Changes(puts, removed);
   }
 
+  BpfMap map() {
+    return map;
+  }
+
+  /** Written behind this object's back: the next pass compares with the kernel. */
+  void forget() {
+    written = null;
+  }
+
   static void put(Map<String, byte[][]> desired, byte[] key, byte[] value) {
     desired.put(HexFormat.of().formatHex(key), new byte[][] {key, value});
   }

@@ -98,4 +98,77 @@ class EbpfIntentCalculatorTest {
     }
     assertThat(EbpfIntentCalculator.portPrefixes(0, 65535)).containsExactly(new int[] {0, 0});
   }
+
+  /** Pod selectors only (no ipBlock), so what an endpoint depends on is its peers' identities. */
+  private static final String POD_PEERS_ONLY =
+      """
+      apiVersion: networking.k8s.io/v1
+      kind: NetworkPolicy
+      metadata: {namespace: x, name: web-from-clients}
+      spec:
+        podSelector: {matchLabels: {app: web}}
+        ingress:
+        - from: [{namespaceSelector: {}, podSelector: {matchLabels: {role: client}}}]
+          ports: [{port: http}, {port: 8000, endPort: 8100}]
+        egress:
+        - to: [{namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}]
+          ports: [{port: sql}]
+      """;
+
+  @Test
+  void aCalculatorKeptAcrossChangesGivesWhatAFreshOneGives() throws Exception {
+    keptEqualsFresh(PolicyFixtures.policies());
+    java.nio.file.Path yaml = java.nio.file.Files.createTempFile("pod-peers", ".yaml");
+    try {
+      java.nio.file.Files.writeString(yaml, POD_PEERS_ONLY);
+      List<dev.tweed.policy.NetworkPolicy> podPeers = new ArrayList<>();
+      for (var o : dev.tweed.lab.LabResources.read(yaml)) {
+        podPeers.add(dev.tweed.policy.NetworkPolicyParser.parse(o));
+      }
+      keptEqualsFresh(podPeers);
+    } finally {
+      java.nio.file.Files.delete(yaml);
+    }
+  }
+
+  private static void keptEqualsFresh(List<dev.tweed.policy.NetworkPolicy> policies) {
+    for (long seed = 1; seed <= 30; seed++) {
+      Random r = new Random(seed);
+      EbpfIntentCalculator kept = new EbpfIntentCalculator("node-1");
+      var inc = new dev.tweed.policy.IncrementalPolicyCalculator("node-1");
+      List<PolicyPod> pods = new ArrayList<>(PolicyFixtures.PODS);
+      pods.forEach(p -> inc.pod(p.qualifiedName(), java.util.Optional.of(p)));
+      PolicyFixtures.NAMESPACES.forEach((n, l) -> inc.namespace(n, java.util.Optional.of(l)));
+      policies.forEach(p -> inc.policy(p.qualifiedName(), java.util.Optional.of(p)));
+      Map<String, String> macs = new HashMap<>();
+      pods.forEach(p -> p.ip().ifPresent(ip -> macs.put(ip, "02:00:00:00:00:01")));
+      for (int step = 0; step < 25; step++) {
+        int i = r.nextInt(pods.size());
+        PolicyPod p = pods.get(i);
+        Map<String, String> labels = new HashMap<>(p.labels());
+        switch (r.nextInt(3)) {
+          case 0 -> labels.put("app", List.of("web", "db", "cache").get(r.nextInt(3)));
+          case 1 -> labels.put("role", List.of("client", "monitor").get(r.nextInt(2)));
+          default -> labels.remove("role");
+        }
+        PolicyPod changed =
+            new PolicyPod(
+                p.namespace(), p.name(), labels, p.ip(), p.node(), p.ports(), p.hostInterface());
+        pods.set(i, changed);
+        inc.pod(changed.qualifiedName(), java.util.Optional.of(changed));
+        var inputs =
+            new EbpfIntentCalculator.Inputs(
+                NODES,
+                BLOCKS,
+                pods,
+                PolicyFixtures.NAMESPACES,
+                macs,
+                identities(pods),
+                inc.intent());
+        assertThat(kept.calculate(inputs))
+            .as("seed %d step %d", seed, step)
+            .isEqualTo(new EbpfIntentCalculator("node-1").calculate(inputs));
+      }
+    }
+  }
 }
