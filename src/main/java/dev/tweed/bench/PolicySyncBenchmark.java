@@ -3,9 +3,9 @@ package dev.tweed.bench;
 import dev.tweed.dataplane.PolicyDataplane;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Ipv4;
+import dev.tweed.policy.IncrementalPolicyCalculator;
 import dev.tweed.policy.LabelSelector;
 import dev.tweed.policy.NetworkPolicy;
-import dev.tweed.policy.PolicyCalculator;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import java.io.PrintStream;
@@ -19,9 +19,10 @@ import java.util.Optional;
  * Policy programming cost on one node: P policies over N local pods (10 namespaces; each policy
  * selects the pods of one app label and admits pods of another app from a labelled namespace on a
  * named port and a port range). Measures (a) the first full sync, split into Tweed's share
- * (calculation and rendering) and the kernel's (ipset and iptables-restore, or nft); (b) the
- * incremental sync after one pod's labels change. It runs in a scratch namespace; the interfaces
- * the rules name need not exist.
+ * (calculation and rendering) and the kernel's (ipset and iptables-restore, or nft, or the eBPF
+ * maps); (b) the sync after one pod's labels change, fed through the incremental calculation as the
+ * agent feeds it, measured back and forth {@link #RELABELS} times (median). It runs in a scratch
+ * namespace; the interfaces the rules name need not exist.
  */
 public final class PolicySyncBenchmark {
   private static final int NAMESPACES = 10;
@@ -91,47 +92,86 @@ public final class PolicySyncBenchmark {
     return out;
   }
 
+  /** How often the relabel is measured (back and forth between two labels): the median counts. */
+  static final int RELABELS = 11;
+
+  /** A mode's share of one sync: turning the intent into its rules (Tweed) and writing them. */
+  interface Mode extends AutoCloseable {
+    /** {@code [tweedNanos, kernelNanos]}. */
+    long[] sync(PolicyIntent intent, List<PolicyPod> pods, boolean full);
+
+    @Override
+    void close();
+  }
+
   public Result run(int policyCount, int podCount, String mode) {
-    if (mode.equals("ebpf")) {
+    List<NetworkPolicy> policies = policies(policyCount);
+    Map<String, Map<String, String>> namespaces = namespaces();
+    List<PolicyPod> original = pods(podCount, -1);
+    List<PolicyPod> relabelled = pods(podCount, 0);
+    try (Mode m = mode.equals("ebpf") ? new EbpfPolicySyncBenchmark(namespaces) : netfilter(mode)) {
+      IncrementalPolicyCalculator graph = new IncrementalPolicyCalculator("bench-node");
+      long t0 = System.nanoTime();
+      namespaces.forEach((n, l) -> graph.namespace(n, Optional.of(l)));
+      policies.forEach(p -> graph.policy(p.qualifiedName(), Optional.of(p)));
+      original.forEach(p -> graph.pod(p.qualifiedName(), Optional.of(p)));
+      PolicyIntent intent = graph.intent();
+      long calc = System.nanoTime() - t0;
+      long[] full = m.sync(intent, original, true);
+      double[] tweed = new double[RELABELS];
+      double[] kernel = new double[RELABELS];
+      for (int i = 0; i < RELABELS; i++) {
+        List<PolicyPod> pods = i % 2 == 0 ? relabelled : original;
+        long t = System.nanoTime();
+        graph.pod(pods.getFirst().qualifiedName(), Optional.of(pods.getFirst()));
+        PolicyIntent next = graph.intent();
+        long c = System.nanoTime() - t;
+        long[] r = m.sync(next, pods, false);
+        tweed[i] = (c + r[0]) / 1e6;
+        kernel[i] = r[1] / 1e6;
+      }
       return report(
-          new EbpfPolicySyncBenchmark()
-              .run(policies(policyCount), namespaces(), pods(podCount, -1), pods(podCount, 0)),
+          new Result(mode, (calc + full[0]) / 1e6, full[1] / 1e6, median(tweed), median(kernel)),
           policyCount,
           podCount);
     }
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    java.util.Arrays.sort(s);
+    return s[s.length / 2];
+  }
+
+  /** iptables or nftables, in a scratch namespace. */
+  private static Mode netfilter(String mode) {
     String ns = "tw-bench-policy";
     Namespaces.delete(ns);
     Namespaces.add(ns);
-    try {
-      PolicyCalculator calc = new PolicyCalculator("bench-node");
-      List<NetworkPolicy> policies = policies(policyCount);
-      Map<String, Map<String, String>> namespaces = namespaces();
-      PolicyDataplane dataplane = PolicyDataplane.of(mode, List.of("ip", "netns", "exec", ns));
+    PolicyDataplane dataplane = PolicyDataplane.of(mode, List.of("ip", "netns", "exec", ns));
+    return new Mode() {
+      @Override
+      public long[] sync(PolicyIntent intent, List<PolicyPod> pods, boolean full) {
+        long t0 = System.nanoTime();
+        Object rules = dataplane.render(intent);
+        long t1 = System.nanoTime();
+        dataplane.write(rules, full);
+        return new long[] {t1 - t0, System.nanoTime() - t1};
+      }
 
-      long t0 = System.nanoTime();
-      PolicyIntent intent = calc.calculate(pods(podCount, -1), namespaces, policies);
-      Object rules = dataplane.render(intent);
-      long t1 = System.nanoTime();
-      dataplane.write(rules, true);
-      long t2 = System.nanoTime();
-      PolicyIntent changed = calc.calculate(pods(podCount, 0), namespaces, policies);
-      Object next = dataplane.render(changed);
-      long t3 = System.nanoTime();
-      dataplane.write(next, false);
-      long t4 = System.nanoTime();
-      return report(
-          new Result(mode, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6),
-          policyCount,
-          podCount);
-    } finally {
-      Namespaces.delete(ns);
-    }
+      @Override
+      public void close() {
+        Namespaces.delete(ns);
+      }
+    };
   }
 
   private Result report(Result r, int policyCount, int podCount) {
     out.printf(
         "%-8s %d policies over %d pods: full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel %8.1f ms);"
-            + " one pod relabelled: %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
+            + " one pod relabelled (median of "
+            + RELABELS
+            + "): %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
         r.mode(),
         policyCount,
         podCount,

@@ -15,6 +15,12 @@ public final class DatapathMapWriter {
   private final MapSync policy;
   private final MapSync endpoints;
 
+  /** What was written last (null: unknown, compare with the kernel). */
+  private Map<String, EbpfIntent.IpcacheEntry> lastIpcache;
+
+  private java.util.List<EbpfIntent.Endpoint> lastEndpoints;
+  private Map<String, Integer> lastIfindexes;
+
   /** The policy entries written last, by endpoint (null: unknown, compare with the kernel). */
   private Map<Integer, java.util.List<EbpfIntent.PolicyEntry>> writtenPolicy;
 
@@ -35,27 +41,69 @@ public final class DatapathMapWriter {
       EbpfIntent intent, ToIntFunction<String> ifindexOf, String hostVethMac, boolean readKernel) {
     Map<String, byte[][]> wantEndpoints = new TreeMap<>();
     Map<Integer, String> veths = new LinkedHashMap<>();
+    Map<String, Integer> ifindexes = new java.util.HashMap<>();
     for (EbpfIntent.Endpoint e : intent.endpoints()) {
       int ifindex = ifindexOf.applyAsInt(e.hostInterface());
       if (ifindex == 0) {
         continue;
       }
       veths.put(ifindex, e.hostInterface());
-      MapSync.put(
-          wantEndpoints,
-          DatapathMaps.endpointKey(e.ip()),
-          DatapathMaps.endpointValue(e, ifindex, hostVethMac));
+      ifindexes.put(e.hostInterface(), ifindex);
     }
-    Map<String, byte[][]> wantIpcache = new TreeMap<>();
-    for (EbpfIntent.IpcacheEntry e : intent.ipcache()) {
-      MapSync.put(wantIpcache, DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
+    MapSync.Changes c = syncIpcache(intent, readKernel).plus(syncPolicy(intent, readKernel));
+    if (readKernel
+        || !intent.endpoints().equals(lastEndpoints)
+        || !ifindexes.equals(lastIfindexes)) {
+      lastEndpoints = null;
+      for (EbpfIntent.Endpoint e : intent.endpoints()) {
+        Integer ifindex = ifindexes.get(e.hostInterface());
+        if (ifindex != null) {
+          MapSync.put(
+              wantEndpoints,
+              DatapathMaps.endpointKey(e.ip()),
+              DatapathMaps.endpointValue(e, ifindex, hostVethMac));
+        }
+      }
+      c = c.plus(endpoints.sync(wantEndpoints, readKernel));
+      lastEndpoints = intent.endpoints();
+      lastIfindexes = ifindexes;
     }
-    MapSync.Changes c =
-        ipcache
-            .sync(wantIpcache, readKernel)
-            .plus(syncPolicy(intent, readKernel))
-            .plus(endpoints.sync(wantEndpoints, readKernel));
     return new Result(c.written(), c.removed(), veths);
+  }
+
+  /** The IP cache: by difference with what was written last, or with the kernel when asked. */
+  private MapSync.Changes syncIpcache(EbpfIntent intent, boolean readKernel) {
+    Map<String, EbpfIntent.IpcacheEntry> now = new java.util.HashMap<>();
+    intent.ipcache().forEach(e -> now.put(e.cidr(), e));
+    if (readKernel || lastIpcache == null) {
+      lastIpcache = null;
+      Map<String, byte[][]> want = new TreeMap<>();
+      for (EbpfIntent.IpcacheEntry e : intent.ipcache()) {
+        MapSync.put(want, DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
+      }
+      MapSync.Changes c = ipcache.sync(want, true);
+      lastIpcache = now;
+      return c;
+    }
+    Map<String, EbpfIntent.IpcacheEntry> before = lastIpcache;
+    lastIpcache = null; // unknown until this pass completes
+    int written = 0;
+    int removed = 0;
+    for (EbpfIntent.IpcacheEntry e : intent.ipcache()) {
+      if (!e.equals(before.get(e.cidr()))) {
+        ipcache.map().put(DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
+        written++;
+      }
+    }
+    for (String cidr : before.keySet()) {
+      if (!now.containsKey(cidr)) {
+        ipcache.map().remove(DatapathMaps.ipcacheKey(cidr));
+        removed++;
+      }
+    }
+    ipcache.forget();
+    lastIpcache = now;
+    return new MapSync.Changes(written, removed);
   }
 
   /**

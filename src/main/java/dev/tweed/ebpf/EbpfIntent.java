@@ -20,7 +20,9 @@ public record EbpfIntent(
     endpoints = endpoints.stream().sorted(Comparator.comparing(Endpoint::pod)).toList();
     ipcache =
         ipcache.stream()
-            .sorted(Comparator.comparing(e -> dev.tweed.model.Cidr.parse(e.cidr())))
+            .map(e -> Map.entry(dev.tweed.model.Cidr.parse(e.cidr()), e))
+            .sorted(Map.Entry.comparingByKey())
+            .map(Map.Entry::getValue)
             .toList();
     // Each endpoint's list is kept as given (sorted, and shared with the calculator's cache, so a
     // driver can tell an unchanged endpoint by reference).

@@ -96,6 +96,7 @@ public final class EbpfIntentCalculator {
     Map<String, Integer> endpointIds = endpointIds(in.policy().endpoints());
 
     Set<String> changedIps = changedIdentities(ipIdentity);
+    Set<PolicyIntent.AddressSet> touched = touchedSets(in.policy().sets(), changedIps);
     boolean ipcacheChanged = !ipcache.equals(lastIpcache);
     lastIpcache = Map.copyOf(ipcache);
 
@@ -133,7 +134,7 @@ public final class EbpfIntentCalculator {
           || !sameRefs(c.egress(), out0)
           || !sameRefs(c.sets(), used)
           || (blocks && ipcacheChanged)
-          || touches(used, changedIps)) {
+          || used.stream().anyMatch(touched::contains)) {
         Set<PolicyEntry> out = new TreeSet<>();
         Compiler comp = new Compiler(e, id, ipcache.values(), ipIdentity, sets, out);
         in0.forEach(p -> comp.add(p.ingress(), Direction.INGRESS));
@@ -212,21 +213,25 @@ public final class EbpfIntentCalculator {
     return true;
   }
 
-  /** Whether an address whose identity changed is a member of one of the sets. */
-  private static boolean touches(List<PolicyIntent.AddressSet> sets, Set<String> changedIps) {
+  /** The sets (by reference) that have a member whose identity changed. */
+  private static Set<PolicyIntent.AddressSet> touchedSets(
+      List<PolicyIntent.AddressSet> sets, Set<String> changedIps) {
+    Set<PolicyIntent.AddressSet> out =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     if (changedIps.isEmpty()) {
-      return false;
+      return out;
     }
     for (PolicyIntent.AddressSet s : sets) {
       for (String ip : changedIps) {
         if (s.kind() == PolicyIntent.AddressSet.Kind.ADDRESSES
             ? s.members().contains(ip)
             : !s.members().subSet(ip + ",", ip + ",\uffff").isEmpty()) {
-          return true;
+          out.add(s);
+          break;
         }
       }
     }
-    return false;
+    return out;
   }
 
   /** Every ipBlock's CIDR and exceptions get an entry (a node-local identity) if they lack one. */

@@ -26,6 +26,8 @@ public final class IncrementalPolicyCalculator {
   private final Map<String, Map<String, String>> rawNamespaces = new HashMap<>();
   private Map<String, Map<String, String>> nsLabels = new HashMap<>();
   private final TreeMap<String, NetworkPolicy> policies = new TreeMap<>();
+  private final Map<String, NetworkPolicy> byName = new HashMap<>();
+  private static final TreeSet<String> EMPTY = new TreeSet<>();
 
   /** The label index: for each pod, the policies whose podSelector picks it. */
   private final Map<String, TreeSet<String>> selecting = new HashMap<>();
@@ -101,11 +103,13 @@ public final class IncrementalPolicyCalculator {
     dependOnAllPods.remove(qualifiedName);
     if (policy.isEmpty()) {
       policies.remove(qualifiedName);
+      byName.remove(qualifiedName);
       selecting.values().forEach(s -> s.remove(qualifiedName));
       return;
     }
     NetworkPolicy p = policy.get();
     policies.put(qualifiedName, p);
+    byName.put(qualifiedName, p);
     if (egressNamedPortToAnyone(p)) {
       dependOnAllPods.add(qualifiedName);
     }
@@ -190,19 +194,19 @@ public final class IncrementalPolicyCalculator {
       }
     }
     List<PolicyIntent.Endpoint> endpoints = new ArrayList<>();
-    TreeSet<String> used = new TreeSet<>();
+    Set<String> usedSet = new HashSet<>();
     for (PolicyPod pod : local) {
       List<String> in = new ArrayList<>();
       List<String> out = new ArrayList<>();
-      for (String name : selecting.getOrDefault(pod.qualifiedName(), new TreeSet<>())) {
-        NetworkPolicy p = policies.get(name);
+      for (String name : selecting.getOrDefault(pod.qualifiedName(), EMPTY)) {
+        NetworkPolicy p = byName.get(name);
         if (p.ingress().isPresent()) {
           in.add(name);
-          used.add(name);
+          usedSet.add(name);
         }
         if (p.egress().isPresent()) {
           out.add(name);
-          used.add(name);
+          usedSet.add(name);
         }
       }
       endpoints.add(
@@ -213,15 +217,20 @@ public final class IncrementalPolicyCalculator {
               in.isEmpty() ? Optional.empty() : Optional.of(in),
               out.isEmpty() ? Optional.empty() : Optional.of(out)));
     }
+    List<String> used = new ArrayList<>(usedSet);
+    java.util.Collections.sort(used);
     List<PolicyIntent.CompiledPolicy> out = new ArrayList<>();
-    TreeMap<String, AddressSet> sets = new TreeMap<>();
+    List<AddressSet> sets = new ArrayList<>();
     for (String name : used) {
       PolicyCalculator.Compiled c =
           compiled.computeIfAbsent(
-              name, n -> PolicyCalculator.compile(policies.get(n), addressed, local, nsLabels));
+              name, n -> PolicyCalculator.compile(byName.get(n), addressed, local, nsLabels));
       out.add(c.policy());
-      sets.putAll(c.sets());
+      sets.addAll(c.sets().values());
     }
-    return new PolicyIntent(endpoints, out, List.copyOf(sets.values()));
+    // Set names are unique (each begins with its policy's id): sorting gives the calculator's
+    // order.
+    sets.sort(java.util.Comparator.comparing(AddressSet::name));
+    return new PolicyIntent(endpoints, out, sets);
   }
 }
