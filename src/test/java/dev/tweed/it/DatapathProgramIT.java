@@ -276,4 +276,83 @@ class DatapathProgramIT {
           return null;
         });
   }
+
+  /** A program the verifier refuses: it reads the packet without checking its length. */
+  private static final String REFUSED =
+      """
+      #include <linux/bpf.h>
+      #include <bpf/bpf_helpers.h>
+      SEC("tc")
+      int from_container(struct __sk_buff *skb)
+      {
+      	return *(int *)(long)skb->data;
+      }
+      char LICENSE[] SEC("license") = "GPL";
+      """;
+
+  @Test
+  void aProgramTheVerifierRefusesLeavesThePreviousOnesAttachedAndSaysWhy() throws Exception {
+    ScratchNetwork.ip(ns, "link", "add", "hostA", "type", "veth", "peer", "name", "podA");
+    ScratchNetwork.ip(ns, "link", "set", "hostA", "up");
+    Path pins = bpffs.resolve("restart");
+    var intent =
+        new EbpfIntent(
+            List.of(
+                new EbpfIntent.Endpoint(
+                    A, "x/a", "hostA", "0a:00:00:00:00:0a", 11, 300, false, false)),
+            List.of(new EbpfIntent.IpcacheEntry("0.0.0.0/0", Identities.WORLD, "")),
+            new java.util.TreeMap<>(),
+            new java.util.TreeMap<>());
+    inNamespace(
+        () -> {
+          try (var good =
+              new dev.tweed.ebpf.EbpfDataplane(
+                  object, pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
+            good.apply(intent, true);
+          }
+          return null;
+        });
+    String before = ScratchNetwork.exec(ns, "", "bpftool", "net", "show", "dev", "hostA");
+    assertThat(before).contains("from_container").contains("to_container");
+
+    Path dir = Files.createTempDirectory("tw-refused");
+    Path src = dir.resolve("refused.c");
+    Files.writeString(src, REFUSED);
+    Path refused = dir.resolve("refused.o");
+    Command.run(
+        List.of(
+            "clang",
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+            src.toString(),
+            "-o",
+            refused.toString()));
+    try {
+      inNamespace(
+          () -> {
+            try (var restarted =
+                new dev.tweed.ebpf.EbpfDataplane(
+                    refused, pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
+              org.assertj.core.api.Assertions.assertThatThrownBy(
+                      () -> restarted.apply(intent, true))
+                  .hasMessageContaining("bpf_object__load");
+              assertThat(restarted.loaded()).isFalse();
+              assertThat(restarted.loadError()).contains("invalid access to packet");
+            }
+            return null;
+          });
+      assertThat(ScratchNetwork.exec(ns, "", "bpftool", "net", "show", "dev", "hostA"))
+          .isEqualTo(before);
+      // The maps the previous programs use are still there, with their entries.
+      try (var endpoints = BpfMap.pinned(pins.resolve(DatapathMaps.ENDPOINTS), 4, 28)) {
+        assertThat(endpoints.get(DatapathMaps.endpointKey(A))).isPresent();
+      }
+    } finally {
+      Command.exec(List.of("rm", "-rf", dir.toString()), "", Map.of());
+    }
+  }
 }
