@@ -65,10 +65,21 @@ public final class BenchCommand {
         description = "json")
     String output;
 
+    @Option(
+        names = "--dataplane",
+        defaultValue = "standard",
+        description = "The lab's datapath: standard | ebpf")
+    String dataplane;
+
     @Override
     public Integer call() throws Exception {
       var results =
-          inBenchLab(1, lab -> new CniLatencyBenchmark(lab, System.out).run(pods, warmup));
+          inBenchLab(
+              1,
+              "vxlan",
+              "iptables",
+              dataplane,
+              lab -> new CniLatencyBenchmark(lab, System.out).run(pods, warmup));
       var tweed = results.get(0);
       var ref = results.get(1);
       var java = results.get(2);

@@ -96,12 +96,14 @@ public final class IptablesPolicyRenderer {
               s.kind() == AddressSet.Kind.ADDRESSES ? "hash:ip" : "hash:ip,port",
               s.members()));
     }
+    java.util.Set<String> isolatingIn = intent.isolating(true);
+    java.util.Set<String> isolatingOut = intent.isolating(false);
     for (CompiledPolicy p : intent.policies()) {
-      if (intent.isolates(p.qualifiedName(), true)) {
+      if (isolatingIn.contains(p.qualifiedName())) {
         filter.put(
             "tweed-pi-" + p.id(), policyChain("tweed-pi-" + p.id(), p, p.ingress(), true, ipsets));
       }
-      if (intent.isolates(p.qualifiedName(), false)) {
+      if (isolatingOut.contains(p.qualifiedName())) {
         filter.put(
             "tweed-po-" + p.id(), policyChain("tweed-po-" + p.id(), p, p.egress(), false, ipsets));
       }

@@ -87,13 +87,15 @@ public final class NftablesPolicyRenderer {
     }
     Map<String, AddressSet> sets = new LinkedHashMap<>();
     intent.sets().forEach(s -> sets.put(s.name(), s));
+    java.util.Set<String> isolatingIn = intent.isolating(true);
+    java.util.Set<String> isolatingOut = intent.isolating(false);
     for (CompiledPolicy p : intent.policies()) {
       List<String> b = new ArrayList<>();
       List<String> used = new ArrayList<>();
-      if (intent.isolates(p.qualifiedName(), true)) {
+      if (isolatingIn.contains(p.qualifiedName())) {
         policyChain(b, "policy-ingress-" + p.qualifiedName(), p, p.ingress(), true, used);
       }
-      if (intent.isolates(p.qualifiedName(), false)) {
+      if (isolatingOut.contains(p.qualifiedName())) {
         policyChain(b, "policy-egress-" + p.qualifiedName(), p, p.egress(), false, used);
       }
       for (String name : used) {

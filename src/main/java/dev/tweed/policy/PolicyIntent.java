@@ -19,10 +19,16 @@ public record PolicyIntent(
 
   /** True when some endpoint is isolated by the policy in that direction. */
   public boolean isolates(String policy, boolean ingress) {
-    return endpoints.stream()
-        .map(e -> ingress ? e.ingressPolicies() : e.egressPolicies())
-        .flatMap(Optional::stream)
-        .anyMatch(l -> l.contains(policy));
+    return isolating(ingress).contains(policy);
+  }
+
+  /** The policies that isolate some endpoint in that direction (one pass over the endpoints). */
+  public java.util.Set<String> isolating(boolean ingress) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    for (Endpoint e : endpoints) {
+      (ingress ? e.ingressPolicies() : e.egressPolicies()).ifPresent(out::addAll);
+    }
+    return out;
   }
 
   /** A local pod's veth and address, and the policies (by qualified name) that isolate it. */
