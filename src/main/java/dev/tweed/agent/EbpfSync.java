@@ -31,6 +31,11 @@ final class EbpfSync implements AutoCloseable {
   private final EbpfDataplane driver;
   private volatile EbpfIntent last = EbpfIntent.empty();
 
+  /** How often the maps' contents are read back to find drift. */
+  private static final long MAP_CHECK_NANOS = 5_000_000_000L;
+
+  private long lastMapCheck = System.nanoTime() - MAP_CHECK_NANOS;
+
   EbpfSync(AgentConfig config, Datastore store) {
     this.nodeName = config.nodeName();
     this.identities = new IdentityAllocator(store);
@@ -77,7 +82,14 @@ final class EbpfSync implements AutoCloseable {
         calc.calculate(
             new EbpfIntentCalculator.Inputs(
                 state.nodes(), state.blocks(), pods, namespaces, macs, ids, policy));
-    driver.apply(intent, verifyAttachments);
+    // Reading every map entry back costs a syscall each: the maps are compared with the kernel
+    // every few seconds, the hooks (one question each) on every periodic pass.
+    long now = System.nanoTime();
+    boolean readMaps = verifyAttachments && now - lastMapCheck > MAP_CHECK_NANOS;
+    driver.apply(intent, verifyAttachments, readMaps);
+    if (readMaps) {
+      lastMapCheck = now;
+    }
     last = intent;
   }
 

@@ -81,13 +81,22 @@ public final class EbpfDataplane implements AutoCloseable {
    * whether each hook still runs Tweed's filter, repairing what changed behind its back.
    */
   public synchronized DatapathMapWriter.Result apply(EbpfIntent intent, boolean verifyAttachments) {
+    return apply(intent, verifyAttachments, verifyAttachments);
+  }
+
+  /**
+   * As above; {@code readMaps} compares with the maps' contents (a read of every entry), apart from
+   * {@code verifyAttachments}, a question per hook.
+   */
+  public synchronized DatapathMapWriter.Result apply(
+      EbpfIntent intent, boolean verifyAttachments, boolean readMaps) {
     Datapath d = datapath();
     int vxlanIndex = vxlanDevice.isEmpty() ? 0 : Libc.ifNameToIndex(vxlanDevice);
     d.map(DatapathMaps.CONFIG)
         .put(DatapathMaps.index(0), DatapathMaps.config(vxlanIndex, serviceCidr, bgp));
 
     DatapathMapWriter.Result written =
-        writer.write(intent, Libc::ifNameToIndex, hostVethMac, verifyAttachments);
+        writer.write(intent, Libc::ifNameToIndex, hostVethMac, readMaps);
     Map<Integer, String> veths = written.veths();
     Set<String> hooks = new HashSet<>();
     veths.forEach(

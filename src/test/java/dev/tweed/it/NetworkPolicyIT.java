@@ -338,4 +338,45 @@ class NetworkPolicyIT {
       assertThat(programs).doesNotContain("from_container");
     }
   }
+
+  @Test
+  @Order(8)
+  void anEstablishedFlowOutlivesAPolicyThatWouldRefuseItAnew() throws Exception {
+    String target = ipOf("x/a");
+    try (DatagramSocket flow =
+        NetworkNamespace.call(netnsOf("y/a"), () -> new DatagramSocket(new InetSocketAddress(0)))) {
+      flow.setSoTimeout(1500);
+      assertThat(exchange(flow, target)).as("before any policy").isTrue();
+      apply(
+          "policy.yaml",
+          """
+          apiVersion: networking.k8s.io/v1
+          kind: NetworkPolicy
+          metadata: {namespace: x, name: deny-all}
+          spec: {podSelector: {}, policyTypes: [Ingress]}
+          """);
+      awaitConnects(netnsOf("y/a"), target, 80, false);
+      // The flow that was allowed goes on (both directions); a new one from another port does not.
+      assertThat(exchange(flow, target)).as("the established flow").isTrue();
+      try (DatagramSocket fresh =
+          NetworkNamespace.call(
+              netnsOf("y/a"), () -> new DatagramSocket(new InetSocketAddress(0)))) {
+        fresh.setSoTimeout(1500);
+        assertThat(exchange(fresh, target)).as("a new flow").isFalse();
+      }
+    }
+  }
+
+  /** One datagram to the probe server's UDP 80 and its answer; false if none came. */
+  private static boolean exchange(DatagramSocket s, String target) throws Exception {
+    byte[] b = "hello".getBytes(StandardCharsets.UTF_8);
+    s.send(new DatagramPacket(b, b.length, new InetSocketAddress(target, 80)));
+    DatagramPacket answer = new DatagramPacket(new byte[256], 256);
+    try {
+      s.receive(answer);
+      return true;
+    } catch (SocketTimeoutException e) {
+      return false;
+    }
+  }
 }
