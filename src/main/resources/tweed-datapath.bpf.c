@@ -118,11 +118,13 @@ struct ct_key {
 
 struct ct_entry {
 	__u64 created_ns;
-	__u64 last_seen_ns;
-	__u64 packets;
+	__u64 last_seen_ns; /* to within CT_TOUCH_NS */
+	__u64 reserved;
 	__u32 flags;
 	__u32 pad;
 };
+
+#define CT_TOUCH_NS 1000000000ULL
 
 struct config {
 	__u32 vxlan_ifindex;
@@ -300,8 +302,11 @@ static __always_inline struct ct_entry *ct_lookup(struct packet *p)
 		e = bpf_map_lookup_elem(&tw_ct, &r);
 	}
 	if (e) {
-		e->last_seen_ns = bpf_ktime_get_ns();
-		__sync_fetch_and_add(&e->packets, 1);
+		/* Written at most once a second: both directions of a busy connection, on different
+		 * CPUs, would otherwise bounce the entry's cache line between them on every packet. */
+		__u64 now = bpf_ktime_get_ns();
+		if (now - e->last_seen_ns > CT_TOUCH_NS)
+			e->last_seen_ns = now;
 	}
 	return e;
 }
@@ -310,7 +315,6 @@ static __always_inline void ct_create(struct packet *p, __u32 flags)
 {
 	struct ct_entry e = {};
 	e.created_ns = e.last_seen_ns = bpf_ktime_get_ns();
-	e.packets = 1;
 	e.flags = flags;
 	bpf_map_update_elem(&tw_ct, &p->tuple, &e, BPF_ANY);
 }

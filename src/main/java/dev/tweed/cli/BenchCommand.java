@@ -122,6 +122,7 @@ public final class BenchCommand {
       double veth = b.bareVeth(seconds);
       b.report("bare veth pair (baseline)", veth);
       java.util.Map<String, Double> results = new java.util.LinkedHashMap<>();
+      double[] underlay = new double[1];
       for (Setup setup : SETUPS) {
         double gbps =
             inBenchLab(
@@ -129,12 +130,28 @@ public final class BenchCommand {
                 setup.routing(),
                 "iptables",
                 setup.dataplane(),
-                lab -> podToPod(lab, b, seconds));
+                lab -> {
+                  if (underlay[0] == 0) {
+                    // The nodes' own path (two veth pairs and the fabric's bridge): what any pod
+                    // network between two nodes adds to, as Cilium's node-to-node baseline.
+                    underlay[0] =
+                        b.iperf(
+                            lab.layout().nodeNs(LabLayout.nodeName(2)),
+                            LabLayout.nodeIp(2),
+                            lab.layout().nodeNs(LabLayout.nodeName(1)),
+                            seconds);
+                    b.report("node-1 -> node-2 over the underlay (baseline)", underlay[0]);
+                  }
+                  return podToPod(lab, b, seconds);
+                });
         b.report("pod node-1 -> pod node-2, " + setup.name(), gbps);
         results.put(setup.name(), gbps);
       }
       results.forEach(
-          (name, gbps) -> System.out.printf("ratio %s/bare veth: %.2f%n", name, gbps / veth));
+          (name, gbps) ->
+              System.out.printf(
+                  "ratio %s: %.2f of a bare veth pair, %.2f of node to node%n",
+                  name, gbps / veth, gbps / underlay[0]));
       return 0;
     }
 

@@ -182,7 +182,6 @@ public final class DatapathMaps {
       int protocol,
       long createdNanos,
       long lastSeenNanos,
-      long packets,
       boolean throughStack) {}
 
   public static byte[] connectionKey(
@@ -203,7 +202,6 @@ public final class DatapathMaps {
         key[12] & 0xff,
         b.getLong(0),
         b.getLong(8),
-        b.getLong(16),
         (b.getInt(24) & CT_STACK) != 0);
   }
 

@@ -194,7 +194,7 @@ public final class LabBpfMaps {
       int sourcePort,
       String destination,
       int destinationPort,
-      long packets,
+      long ageSeconds,
       long idleSeconds,
       boolean throughStack) {}
 
@@ -213,7 +213,7 @@ public final class LabBpfMaps {
                         c.sourcePort(),
                         c.destination(),
                         c.destinationPort(),
-                        c.packets(),
+                        Math.max(0, (now - c.createdNanos()) / 1_000_000_000L),
                         Math.max(0, (now - c.lastSeenNanos()) / 1_000_000_000L),
                         c.throughStack()));
               });

@@ -230,11 +230,12 @@ class DatapathProgramIT {
             // A SYN from B with the same ports is a new connection, judged by the policy.
             assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            var ct =
-                d.map(DatapathMaps.CONNTRACK)
-                    .get(DatapathMaps.connectionKey(A, 40000, B, 8005, TCP))
-                    .orElseThrow();
-            assertThat(DatapathMaps.connection(new byte[16], ct).packets()).isEqualTo(2);
+            byte[] key = DatapathMaps.connectionKey(A, 40000, B, 8005, TCP);
+            var ct = d.map(DatapathMaps.CONNTRACK).get(key).orElseThrow();
+            var c = DatapathMaps.connection(key, ct);
+            assertThat(c.source()).isEqualTo(A);
+            assertThat(c.destinationPort()).isEqualTo(8005);
+            assertThat(c.throughStack()).isFalse();
           }
           return null;
         });
