@@ -57,9 +57,7 @@ final class EbpfPolicySyncBenchmark implements PolicySyncBenchmark.Mode {
     long t0 = System.nanoTime();
     Map<String, String> macs = new HashMap<>();
     for (PolicyPod p : pods) {
-      List<String> labels =
-          Identities.labels(
-              p.namespace(), p.labels(), namespaces.getOrDefault(p.namespace(), Map.of()));
+      List<String> labels = calc.labelsOf(p, namespaces);
       ids.computeIfAbsent(labels, l -> Identities.FIRST_CLUSTER + ids.size());
       macs.put(p.ip().orElseThrow(), "02:00:00:00:00:01");
     }

@@ -95,6 +95,8 @@ public final class PolicySyncBenchmark {
   /** How often the relabel is measured (back and forth between two labels): the median counts. */
   static final int RELABELS = 11;
 
+  static final int WARMUP = 10;
+
   /** A mode's share of one sync: turning the intent into its rules (Tweed) and writing them. */
   interface Mode extends AutoCloseable {
     /** {@code [tweedNanos, kernelNanos]}. */
@@ -120,15 +122,19 @@ public final class PolicySyncBenchmark {
       long[] full = m.sync(intent, original, true);
       double[] tweed = new double[RELABELS];
       double[] kernel = new double[RELABELS];
-      for (int i = 0; i < RELABELS; i++) {
-        List<PolicyPod> pods = i % 2 == 0 ? relabelled : original;
+      // The first relabels run while the JIT is still compiling their code: as in JMH, warm-up
+      // rounds are not counted.
+      for (int i = -WARMUP; i < RELABELS; i++) {
+        List<PolicyPod> pods = (i + WARMUP) % 2 == 0 ? relabelled : original;
         long t = System.nanoTime();
         graph.pod(pods.getFirst().qualifiedName(), Optional.of(pods.getFirst()));
         PolicyIntent next = graph.intent();
         long c = System.nanoTime() - t;
         long[] r = m.sync(next, pods, false);
-        tweed[i] = (c + r[0]) / 1e6;
-        kernel[i] = r[1] / 1e6;
+        if (i >= 0) {
+          tweed[i] = (c + r[0]) / 1e6;
+          kernel[i] = r[1] / 1e6;
+        }
       }
       return report(
           new Result(mode, (calc + full[0]) / 1e6, full[1] / 1e6, median(tweed), median(kernel)),
@@ -171,7 +177,9 @@ public final class PolicySyncBenchmark {
         "%-8s %d policies over %d pods: full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel %8.1f ms);"
             + " one pod relabelled (median of "
             + RELABELS
-            + "): %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
+            + " after "
+            + WARMUP
+            + " warm-up rounds): %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
         r.mode(),
         policyCount,
         podCount,

@@ -44,7 +44,7 @@ public final class EbpfIntentCalculator {
       Map<List<String>, Integer> identities,
       PolicyIntent policy) {}
 
-  public EbpfIntent calculate(Inputs in) {
+  public synchronized EbpfIntent calculate(Inputs in) {
     Map<String, String> nodeIps = new HashMap<>();
     in.nodes().forEach(n -> nodeIps.put(n.name(), n.internalIp()));
     TreeMap<Integer, List<String>> identities = new TreeMap<>(Identities.RESERVED);
@@ -67,11 +67,7 @@ public final class EbpfIntentCalculator {
     Map<String, Integer> podIdentity = new HashMap<>();
     Map<String, Integer> ipIdentity = new HashMap<>();
     for (PolicyPod p : in.pods()) {
-      List<String> labels =
-          Identities.labels(
-              p.namespace(),
-              p.labels(),
-              in.namespaceLabels().getOrDefault(p.namespace(), Map.of()));
+      List<String> labels = labelsOf(p, in.namespaceLabels());
       Integer id = in.identities().get(labels);
       if (id == null || p.ip().isEmpty()) {
         continue;
@@ -98,7 +94,7 @@ public final class EbpfIntentCalculator {
     Set<String> changedIps = changedIdentities(ipIdentity);
     Set<PolicyIntent.AddressSet> touched = touchedSets(in.policy().sets(), changedIps);
     boolean ipcacheChanged = !ipcache.equals(lastIpcache);
-    lastIpcache = Map.copyOf(ipcache);
+    lastIpcache = ipcache; // not changed after this point
 
     List<Endpoint> endpoints = new ArrayList<>();
     TreeMap<Integer, List<PolicyEntry>> entries = new TreeMap<>();
@@ -163,6 +159,32 @@ public final class EbpfIntentCalculator {
       List<PolicyEntry> entries) {}
 
   private Map<String, Cached> cache = new HashMap<>();
+
+  /** Each pod's identity labels, by the pod object (unchanged pods are the same objects). */
+  private Map<PolicyPod, List<String>> labelCache = new java.util.IdentityHashMap<>();
+
+  private Map<String, Map<String, String>> labelCacheNamespaces = Map.of();
+
+  /**
+   * A pod's identity labels (its own and its namespace's), remembered while the pod object and the
+   * namespaces' labels stay the same.
+   */
+  public synchronized List<String> labelsOf(
+      PolicyPod p, Map<String, Map<String, String>> namespaceLabels) {
+    if (namespaceLabels != labelCacheNamespaces && !namespaceLabels.equals(labelCacheNamespaces)) {
+      labelCache = new java.util.IdentityHashMap<>();
+      labelCacheNamespaces = namespaceLabels;
+    }
+    if (labelCache.size() > 4 * Math.max(1024, cache.size())) {
+      labelCache = new java.util.IdentityHashMap<>(); // pods come and go: forget the old ones
+    }
+    return labelCache.computeIfAbsent(
+        p,
+        x ->
+            Identities.labels(
+                x.namespace(), x.labels(), namespaceLabels.getOrDefault(x.namespace(), Map.of())));
+  }
+
   private Map<String, Integer> lastIpIdentity = Map.of();
   private Map<String, IpcacheEntry> lastIpcache = Map.of();
 
@@ -176,7 +198,7 @@ public final class EbpfIntentCalculator {
           }
         });
     lastIpIdentity.keySet().stream().filter(ip -> !ipIdentity.containsKey(ip)).forEach(out::add);
-    lastIpIdentity = Map.copyOf(ipIdentity);
+    lastIpIdentity = ipIdentity; // not changed after this point
     return out;
   }
 
