@@ -209,13 +209,7 @@ public final class IncrementalPolicyCalculator {
           usedSet.add(name);
         }
       }
-      endpoints.add(
-          new PolicyIntent.Endpoint(
-              pod.qualifiedName(),
-              pod.hostInterface().get(),
-              pod.ip().get(),
-              in.isEmpty() ? Optional.empty() : Optional.of(in),
-              out.isEmpty() ? Optional.empty() : Optional.of(out)));
+      endpoints.add(PolicyCalculator.endpoint(pod, in, out));
     }
     List<String> used = new ArrayList<>(usedSet);
     java.util.Collections.sort(used);

@@ -80,13 +80,7 @@ public final class PolicyCalculator {
           used.put(p.qualifiedName(), p);
         }
       }
-      endpoints.add(
-          new PolicyIntent.Endpoint(
-              pod.qualifiedName(),
-              pod.hostInterface().get(),
-              pod.ip().get(),
-              in.isEmpty() ? Optional.empty() : Optional.of(in),
-              out.isEmpty() ? Optional.empty() : Optional.of(out)));
+      endpoints.add(PolicyCalculator.endpoint(pod, in, out));
     }
 
     Map<String, AddressSet> sets = new TreeMap<>();
@@ -97,6 +91,16 @@ public final class PolicyCalculator {
       sets.putAll(c.sets());
     }
     return new PolicyIntent(endpoints, compiled, List.copyOf(sets.values()));
+  }
+
+  /** A local pod's endpoint, isolated in each direction some policy names. */
+  static PolicyIntent.Endpoint endpoint(PolicyPod pod, List<String> in, List<String> out) {
+    return new PolicyIntent.Endpoint(
+        pod.qualifiedName(),
+        pod.hostInterface().get(),
+        pod.ip().get(),
+        in.isEmpty() ? Optional.empty() : Optional.of(in),
+        out.isEmpty() ? Optional.empty() : Optional.of(out));
   }
 
   /** The namespaces' labels as selectors see them: with the name label Kubernetes adds. */
