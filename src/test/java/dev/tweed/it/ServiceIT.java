@@ -22,12 +22,17 @@ import org.junit.jupiter.api.Test;
 @org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 @org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
 class ServiceIT {
-  final Tweed tweed = Tweed.newLab("svc");
+  final Tweed tweed = Tweed.newLab(dataplane().equals("ebpf") ? "svcb" : "svc");
   Path client;
 
   /** The proxy mode the lab runs; a subclass runs every test again in the other one. */
   String proxyMode() {
     return "iptables";
+  }
+
+  /** The datapath under the proxy: the eBPF programs hand Service traffic to the stack. */
+  String dataplane() {
+    return "standard";
   }
 
   @BeforeAll
@@ -37,6 +42,8 @@ class ServiceIT {
         "up",
         "--proxy",
         proxyMode(),
+        "--dataplane",
+        dataplane(),
         "--nodes",
         "3",
         "-f",
