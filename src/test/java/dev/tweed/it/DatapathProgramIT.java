@@ -356,4 +356,45 @@ class DatapathProgramIT {
       Command.exec(List.of("rm", "-rf", dir.toString()), "", Map.of());
     }
   }
+
+  @Test
+  void aMapWriteTheKernelRefusesLeavesTheOldEntries() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d =
+              Datapath.load(
+                  object, bpffs.resolve("refused-write"), Map.of(DatapathMaps.ENDPOINTS, 2))) {
+            var writer = new dev.tweed.ebpf.DatapathMapWriter(d);
+            var a =
+                new EbpfIntent.Endpoint(
+                    A, "x/a", "veth-a", "0a:00:00:00:00:0a", 11, 300, false, false);
+            var c =
+                new EbpfIntent.Endpoint(
+                    C, "x/c", "veth-c", "0a:00:00:00:00:0c", 12, 300, false, false);
+            var e =
+                new EbpfIntent.Endpoint(
+                    "10.244.1.12", "x/e", "veth-e", "0a:00:00:00:00:0e", 13, 300, false, false);
+            java.util.function.ToIntFunction<String> ifindex = name -> 100 + name.charAt(5);
+            writer.write(intent(List.of(a, c)), ifindex, "ee:ee:ee:ee:ee:ee", false);
+            // c goes and e comes: e does not fit (two entries at most), so the pass stops before
+            // it removes anything.
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                    () -> writer.write(intent(List.of(a, e)), ifindex, "ee:ee:ee:ee:ee:ee", false))
+                .hasMessageContaining("bpf_map_update_elem");
+            BpfMap endpoints = d.map(DatapathMaps.ENDPOINTS);
+            assertThat(endpoints.get(DatapathMaps.endpointKey(A))).isPresent();
+            assertThat(endpoints.get(DatapathMaps.endpointKey(C))).isPresent();
+            assertThat(endpoints.keys()).hasSize(2);
+          }
+          return null;
+        });
+  }
+
+  private static EbpfIntent intent(List<EbpfIntent.Endpoint> endpoints) {
+    return new EbpfIntent(
+        endpoints,
+        List.of(new EbpfIntent.IpcacheEntry("0.0.0.0/0", Identities.WORLD, "")),
+        new java.util.TreeMap<>(),
+        new java.util.TreeMap<>());
+  }
 }
