@@ -82,6 +82,16 @@ final class EbpfSync implements AutoCloseable {
         calc.calculate(
             new EbpfIntentCalculator.Inputs(
                 state.nodes(), state.blocks(), pods, namespaces, macs, ids, policy));
+    write(intent, verifyAttachments);
+    last = intent;
+  }
+
+  /** The periodic check with nothing new: the last intent against the kernel. */
+  void verify() {
+    write(last, true);
+  }
+
+  private void write(EbpfIntent intent, boolean verifyAttachments) {
     // Reading every map entry back costs a syscall each: the maps are compared with the kernel
     // every few seconds, the hooks (one question each) on every periodic pass.
     long now = System.nanoTime();
@@ -90,7 +100,6 @@ final class EbpfSync implements AutoCloseable {
     if (readMaps) {
       lastMapCheck = now;
     }
-    last = intent;
   }
 
   /** What status shows: loaded or why not, the map sizes, packets forwarded and dropped. */

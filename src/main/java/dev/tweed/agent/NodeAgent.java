@@ -304,8 +304,16 @@ public final class NodeAgent implements AutoCloseable {
    * identities changed, or on the periodic pass (which also looks for drift).
    */
   private void syncPolicies(long revision) {
-    boolean periodic = ebpf.isPresent() && periodicPass;
-    if (!policyPending && !policy.fullSyncDue() && !policy.retryPending() && !periodic) {
+    if (ebpf.isPresent() && !policyPending) {
+      // Nothing new to calculate: the periodic pass only checks the kernel against what was
+      // written last (hooks, and every few seconds the maps).
+      if (periodicPass) {
+        ebpf.get().verify();
+      }
+      policyRevision = revision;
+      return;
+    }
+    if (!policyPending && !policy.fullSyncDue() && !policy.retryPending()) {
       policyRevision = revision;
       return;
     }
@@ -314,9 +322,9 @@ public final class NodeAgent implements AutoCloseable {
     if (ebpf.isEmpty() && !policy.mayRun()) {
       return;
     }
-    policyPending = false;
     dev.tweed.policy.PolicyIntent intent = graph.policyIntent();
     if (ebpf.isPresent()) {
+      // A sync that fails leaves the change pending: the next pass calculates and writes again.
       ebpf.get()
           .sync(
               graph.clusterState(),
@@ -324,10 +332,11 @@ public final class NodeAgent implements AutoCloseable {
               graph.namespaceLabels(),
               intent,
               graph.identities(),
-              periodic);
+              periodicPass);
     } else {
       policy.sync(intent);
     }
+    policyPending = false;
     policyRevision = revision;
   }
 
