@@ -15,9 +15,17 @@
  *   from_netdev     eth0, ingress: a packet routed (BGP, the router) to a local pod.
  *   to_netdev       eth0, egress: what the stack sends from a local pod to another node.
  *
+ * Services are load-balanced here, as kube-proxy would do it but without a rule: a packet to a
+ * Service's frontend (its ClusterIP, a node port on this node's address, an external or
+ * load-balancer IP) gets a backend from the service and backend maps (at random, or the one the
+ * client's affinity entry names), is translated (DNAT; SNAT to the node's address where kube-proxy
+ * masquerades: Cluster-policy traffic from outside, and a pod reaching itself), and goes on as the
+ * backend's own traffic, policy included. Replies are translated back from the conntrack entry.
+ * A frontend without backends answers with ICMP port unreachable (kube-proxy's REJECT), or drops
+ * under Local policy when the backends are on other nodes.
+ *
  * Connections are tracked here (this kernel offers no conntrack helpers to BPF). A connection
- * that passed through the kernel's stack (STACK) keeps doing so in both directions, so the
- * kernel's NAT (a Service's DNAT, masquerading) is reversed on its replies.
+ * that passed through the kernel's stack (STACK) keeps doing so in both directions.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -55,7 +63,9 @@ struct icmp_echo {
 #define DIR_INGRESS 0
 #define DIR_EGRESS 1
 
-#define CT_STACK 1 /* the connection goes through the kernel's stack (its NAT, its routing) */
+#define CT_STACK 1  /* the connection goes through the kernel's stack (its routing) */
+#define CT_SVC 2    /* keyed by a request to a frontend: the translation its packets get */
+#define CT_REVNAT 4 /* keyed by a translated request: its replies get the frontend back */
 
 #define CFG_BGP 1 /* remote pods are reached by routing, not VXLAN */
 
@@ -69,6 +79,9 @@ enum drop_reason {
 	DROP_SPOOFED = 2,
 	DROP_NO_ROUTE = 3,
 	DROP_INVALID = 4,
+	DROP_NO_SERVICE = 5,   /* a service address without that port, or no local backend (Local) */
+	REJECT_NO_BACKEND = 6, /* answered with ICMP port unreachable */
+	DROP_SOURCE_RANGE = 7, /* outside a load balancer's source ranges */
 	REASON_MAX = 8,
 };
 
@@ -119,8 +132,12 @@ struct ct_key {
 struct ct_entry {
 	__u64 created_ns;
 	__u64 last_seen_ns; /* to within CT_TOUCH_NS */
-	__u64 reserved;
-	__u32 flags;
+	__u32 flags;        /* CT_* */
+	__u32 backend;      /* CT_SVC: the backend chosen */
+	__be32 nat_addr;    /* CT_SVC: the backend's address; CT_REVNAT: the frontend's */
+	__be32 orig_addr;   /* CT_SVC: the source after SNAT; CT_REVNAT: the client's address */
+	__be16 nat_port;
+	__be16 orig_port;
 	__u32 pad;
 };
 
@@ -130,7 +147,70 @@ struct config {
 	__u32 vxlan_ifindex;
 	__be32 service_net;
 	__be32 service_mask;
-	__u32 flags; /* CFG_* */
+	__u32 flags;    /* CFG_* */
+	__be32 node_ip; /* the source of masqueraded Service traffic */
+	__u32 pad;
+};
+
+/* Services. A frontend names a service (one port of a Kubernetes Service) and a scope: traffic
+ * from inside (ClusterIP) and from outside (node port, external and load-balancer IPs) may use
+ * different backends (internal/externalTrafficPolicy: Local). Slot 0 of a service's scope holds
+ * its backend count, slots 1..count the backend ids, so a backend joining or leaving is a few
+ * writes, whatever the number of services. */
+#define FE_EXTERNAL 1      /* the external scope's backends */
+#define FE_MASQUERADE 2    /* SNAT to the node's address (Cluster policy, from outside) */
+#define FE_SOURCE_RANGES 4 /* only sources in tw_lb_source_ranges */
+
+#define SVC_DROP_EMPTY 1 /* no backend in scope, but some on other nodes: drop, do not reject */
+
+struct lb_frontend_key {
+	__be32 addr;
+	__be16 port;
+	__u8 protocol;
+	__u8 pad;
+};
+
+struct lb_frontend {
+	__u32 service;
+	__u32 flags; /* FE_* */
+};
+
+struct lb_service_key {
+	__u32 service;
+	__u16 slot;
+	__u8 scope; /* 0: internal, 1: external */
+	__u8 pad;
+};
+
+struct lb_service {
+	__u32 count_or_backend; /* slot 0: the number of backends; else a backend id */
+	__u32 affinity_seconds; /* slot 0: ClientIP affinity's timeout, 0 without affinity */
+	__u32 flags;            /* slot 0: SVC_* */
+};
+
+struct lb_backend {
+	__be32 addr;
+	__be16 port;
+	__u8 protocol;
+	__u8 flags;
+	__u32 service; /* a backend id belongs to one service: an affinity entry is checked by it */
+};
+
+struct lb_affinity_key {
+	__be32 client;
+	__u32 service;
+};
+
+struct lb_affinity {
+	__u64 last_used_ns;
+	__u32 backend;
+	__u32 pad;
+};
+
+struct lb_source_key {
+	__u32 prefixlen; /* 32 + the range's */
+	__u32 service;
+	__be32 addr;
 };
 
 struct drop_event {
@@ -195,6 +275,51 @@ struct {
 } tw_config SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct lb_frontend_key);
+	__type(value, struct lb_frontend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_lb_frontends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct lb_service_key);
+	__type(value, struct lb_service);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_lb_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u32);
+	__type(value, struct lb_backend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_lb_backends SEC(".maps");
+
+/* Bounded: the least recently used client's affinity goes first when it is full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct lb_affinity_key);
+	__type(value, struct lb_affinity);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_lb_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__type(key, struct lb_source_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_lb_source_ranges SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -204,6 +329,18 @@ struct packet {
 	struct ct_key tuple;
 	__u8 icmp_reply; /* an echo reply: its tuple is written from the requester's side */
 	__u8 tcp_syn;    /* SYN without ACK: a connection starting (again) */
+	__u8 ihl;        /* IP header length in 32-bit words */
+	__u8 fragment;   /* a later fragment: no ports */
+};
+
+/* The translation a Service gave a packet, for the conntrack entry of its new connection. */
+struct nat {
+	__u8 translated;
+	__u8 pad[3];
+	__be32 frontend_addr;
+	__be16 frontend_port;
+	__be16 client_port;
+	__be32 client_addr;
 };
 
 static __always_inline void count(__u32 reason)
@@ -248,9 +385,12 @@ static __always_inline int parse(struct __sk_buff *skb, struct packet *p)
 	p->tuple.saddr = ip->saddr;
 	p->tuple.daddr = ip->daddr;
 	p->tuple.protocol = ip->protocol;
+	p->ihl = ip->ihl;
 	/* A later fragment carries no ports: it is matched by addresses and protocol only. */
-	if (ip->frag_off & bpf_htons(0x1fff))
+	if (ip->frag_off & bpf_htons(0x1fff)) {
+		p->fragment = 1;
 		return 1;
+	}
 	void *l4 = (void *)ip + ip->ihl * 4;
 	if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
 		__be16 *ports = l4;
@@ -311,11 +451,19 @@ static __always_inline struct ct_entry *ct_lookup(struct packet *p)
 	return e;
 }
 
-static __always_inline void ct_create(struct packet *p, __u32 flags)
+/* A new connection's entry; a translated one also records how to translate its replies back. */
+static __always_inline void ct_create(struct packet *p, __u32 flags, const struct nat *nat)
 {
 	struct ct_entry e = {};
 	e.created_ns = e.last_seen_ns = bpf_ktime_get_ns();
 	e.flags = flags;
+	if (nat && nat->translated) {
+		e.flags |= CT_REVNAT;
+		e.nat_addr = nat->frontend_addr;
+		e.nat_port = nat->frontend_port;
+		e.orig_addr = nat->client_addr;
+		e.orig_port = nat->client_port;
+	}
 	bpf_map_update_elem(&tw_ct, &p->tuple, &e, BPF_ANY);
 }
 
@@ -410,10 +558,293 @@ static __always_inline int deliver_remote(struct __sk_buff *skb, struct packet *
 	return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
+/* To a destination that is neither a pod nor behind a tunnel (the world, a node), past the stack:
+ * a translated reply's source may be this node's own address, which the stack would refuse. */
+static __always_inline int deliver_routed(struct __sk_buff *skb, struct packet *p)
+{
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET;
+	fib.ipv4_src = p->tuple.saddr;
+	fib.ipv4_dst = p->tuple.daddr;
+	fib.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	fib.tot_len = skb->len - sizeof(struct ethhdr);
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH) !=
+	    BPF_FIB_LKUP_RET_SUCCESS)
+		return drop(skb, p, DROP_NO_ROUTE);
+	struct bpf_redir_neigh nh = {.nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst};
+	count(REASON_FORWARDED);
+	skb->mark |= MARK_FORWARDED;
+	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+}
+
+/* Where a packet goes after a Service's translation: a local pod, a remote pod, elsewhere. */
+static __always_inline int deliver(struct __sk_buff *skb, struct packet *p, __u32 src_identity)
+{
+	struct endpoint *ep = bpf_map_lookup_elem(&tw_endpoints, &p->tuple.daddr);
+	if (ep)
+		return deliver_local(skb, ep);
+	struct ipcache_entry *dst = ipcache(p->tuple.daddr);
+	if (dst && dst->tunnel_endpoint)
+		return deliver_remote(skb, p, dst, src_identity);
+	return deliver_routed(skb, p);
+}
+
 static __always_inline int to_service(struct packet *p)
 {
 	struct config *cfg = config();
 	return cfg && cfg->service_mask && (p->tuple.daddr & cfg->service_mask) == cfg->service_net;
+}
+
+/* Rewrites the packet's source (dst_side 0) or destination address and port, checksums included
+ * (a pod's or the node's own packet carries a partial checksum: the pseudo-header's part of it is
+ * what changes). */
+static __always_inline int nat_rewrite(struct __sk_buff *skb, struct packet *p, int dst_side,
+				       __be32 addr, __be16 port)
+{
+	__be32 old_addr = dst_side ? p->tuple.daddr : p->tuple.saddr;
+	__be16 old_port = dst_side ? p->tuple.dport : p->tuple.sport;
+	__u32 l4 = ETH_HLEN + p->ihl * 4;
+	__u32 csum = l4 + (p->tuple.protocol == IPPROTO_TCP ? 16 : 6);
+	__u64 mangled = p->tuple.protocol == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	if (old_addr != addr) {
+		if (bpf_l4_csum_replace(skb, csum, old_addr, addr, BPF_F_PSEUDO_HDR | mangled | 4) ||
+		    bpf_l3_csum_replace(skb, ETH_HLEN + 10, old_addr, addr, 4) ||
+		    bpf_skb_store_bytes(skb, ETH_HLEN + (dst_side ? 16 : 12), &addr, 4, 0))
+			return -1;
+	}
+	if (old_port != port) {
+		if (bpf_l4_csum_replace(skb, csum, old_port, port, mangled | 2) ||
+		    bpf_skb_store_bytes(skb, l4 + (dst_side ? 2 : 0), &port, 2, 0))
+			return -1;
+	}
+	if (dst_side) {
+		p->tuple.daddr = addr;
+		p->tuple.dport = port;
+	} else {
+		p->tuple.saddr = addr;
+		p->tuple.sport = port;
+	}
+	return 0;
+}
+
+static __always_inline __sum16 csum_fold(__s64 sum)
+{
+	__u32 s = (__u32)sum;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__sum16)~s;
+}
+
+struct icmp_unreach_frame {
+	struct ethhdr eth;
+	struct iphdr ip;
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__u32 unused;
+	__u8 quoted[28]; /* the offending packet's IP header and first 8 bytes */
+} __attribute__((packed));
+
+/* kube-proxy's REJECT for a Service without endpoints: the packet becomes an ICMP port
+ * unreachable from the frontend, sent back where it came from (a TCP client's connect fails at
+ * once with "connection refused"). */
+static __always_inline int reject(struct __sk_buff *skb, struct packet *p, int to_peer)
+{
+	struct icmp_unreach_frame f;
+	__builtin_memset(&f, 0, sizeof(f));
+	if (p->ihl != 5 || bpf_skb_load_bytes(skb, 0, &f.eth, sizeof(f.eth)) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, f.quoted, sizeof(f.quoted)))
+		return drop(skb, p, DROP_INVALID);
+	__u8 mac[6];
+	__builtin_memcpy(mac, f.eth.h_dest, 6);
+	__builtin_memcpy(f.eth.h_dest, f.eth.h_source, 6);
+	__builtin_memcpy(f.eth.h_source, mac, 6);
+	f.ip.version = 4;
+	f.ip.ihl = 5;
+	f.ip.ttl = 64;
+	f.ip.protocol = IPPROTO_ICMP;
+	f.ip.tot_len = bpf_htons(sizeof(f) - ETH_HLEN);
+	f.ip.saddr = p->tuple.daddr;
+	f.ip.daddr = p->tuple.saddr;
+	f.ip.check = csum_fold(bpf_csum_diff(0, 0, (void *)&f + ETH_HLEN, sizeof(f.ip), 0));
+	f.type = 3; /* destination unreachable */
+	f.code = 3; /* port unreachable */
+	f.checksum = csum_fold(bpf_csum_diff(0, 0, (void *)&f + ETH_HLEN + sizeof(f.ip), 36, 0));
+	if (bpf_skb_change_tail(skb, sizeof(f), 0) ||
+	    bpf_skb_store_bytes(skb, 0, &f, sizeof(f), BPF_F_INVALIDATE_HASH))
+		return drop(skb, p, DROP_INVALID);
+	count(REJECT_NO_BACKEND);
+	if (to_peer)
+		return bpf_redirect_peer(skb->ifindex, 0);
+	skb->mark |= MARK_FORWARDED;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* A reply of a translated connection gets the frontend back as its source, and the client's
+ * address as its destination where the request was masqueraded. 1: translated, 0: not a reply of
+ * a translated connection, -1: could not rewrite. */
+static __always_inline int lb_reply(struct __sk_buff *skb, struct packet *p)
+{
+	if (p->fragment || (p->tuple.protocol != IPPROTO_TCP && p->tuple.protocol != IPPROTO_UDP))
+		return 0;
+	struct ct_key r;
+	reverse(&p->tuple, &r);
+	struct ct_entry *e = bpf_map_lookup_elem(&tw_ct, &r);
+	if (!e || !(e->flags & CT_REVNAT))
+		return 0;
+	__be32 fe_addr = e->nat_addr, client = e->orig_addr;
+	__be16 fe_port = e->nat_port, client_port = e->orig_port;
+	if (nat_rewrite(skb, p, 0, fe_addr, fe_port) || nat_rewrite(skb, p, 1, client, client_port))
+		return -1;
+	return 1;
+}
+
+enum lb_verdict {
+	LB_NONE = 0,   /* not for a Service */
+	LB_OK = 1,     /* translated */
+	LB_REJECT = 2, /* no backend anywhere */
+	LB_DROP = 3,   /* no backend in scope, or not allowed to the frontend */
+	LB_RANGE = 4,  /* outside the load balancer's source ranges */
+};
+
+/* A backend for this client: the one its affinity names while it lasts, else one at random. */
+static __always_inline int lb_pick(struct packet *p, const struct lb_frontend *fe,
+				   struct lb_backend **out, __u32 *out_id)
+{
+	struct lb_service_key k = {.service = fe->service, .scope = fe->flags & FE_EXTERNAL};
+	struct lb_service *svc = bpf_map_lookup_elem(&tw_lb_services, &k);
+	if (!svc)
+		return LB_DROP;
+	__u32 n = svc->count_or_backend;
+	if (n == 0)
+		return svc->flags & SVC_DROP_EMPTY ? LB_DROP : LB_REJECT;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 timeout = (__u64)svc->affinity_seconds * 1000000000ULL;
+	struct lb_affinity_key ak = {.client = p->tuple.saddr, .service = fe->service};
+	if (timeout) {
+		struct lb_affinity *a = bpf_map_lookup_elem(&tw_lb_affinity, &ak);
+		if (a && now - a->last_used_ns <= timeout) {
+			__u32 id = a->backend;
+			struct lb_backend *b = bpf_map_lookup_elem(&tw_lb_backends, &id);
+			if (b && b->service == fe->service) {
+				a->last_used_ns = now;
+				*out = b;
+				*out_id = id;
+				return LB_OK;
+			}
+		}
+	}
+	k.slot = bpf_get_prandom_u32() % n + 1;
+	struct lb_service *slot = bpf_map_lookup_elem(&tw_lb_services, &k);
+	if (!slot)
+		return LB_DROP;
+	__u32 id = slot->count_or_backend;
+	struct lb_backend *b = bpf_map_lookup_elem(&tw_lb_backends, &id);
+	if (!b)
+		return LB_DROP;
+	if (timeout) {
+		struct lb_affinity a = {.last_used_ns = now, .backend = id};
+		bpf_map_update_elem(&tw_lb_affinity, &ak, &a, BPF_ANY);
+	}
+	*out = b;
+	*out_id = id;
+	return LB_OK;
+}
+
+/* A source port for masqueraded traffic to a backend that no other connection uses: the client's
+ * own if free, else another derived from it. 0: none free. */
+static __always_inline __be16 snat_port(struct packet *p, __be32 snat, __be32 baddr, __be16 bport)
+{
+	struct ct_key k = {.saddr = snat, .daddr = baddr, .dport = bport,
+			   .protocol = p->tuple.protocol};
+	__u16 port = bpf_ntohs(p->tuple.sport);
+	for (int i = 0; i < 8; i++) {
+		k.sport = bpf_htons(port);
+		struct ct_entry *e = bpf_map_lookup_elem(&tw_ct, &k);
+		if (!e || (e->orig_addr == p->tuple.saddr && e->orig_port == p->tuple.sport))
+			return k.sport;
+		port = 32768 + ((port * 7919 + i * 104729) & 0x7fff);
+	}
+	return 0;
+}
+
+/* A request to a frontend: translated to a backend (the same one as the connection's earlier
+ * packets), with its reply translation in nat. */
+static __always_inline int lb_request(struct __sk_buff *skb, struct packet *p, struct nat *nat)
+{
+	if (p->fragment || (p->tuple.protocol != IPPROTO_TCP && p->tuple.protocol != IPPROTO_UDP))
+		return to_service(p) ? LB_DROP : LB_NONE;
+	struct lb_frontend_key fk = {.addr = p->tuple.daddr, .port = p->tuple.dport,
+				     .protocol = p->tuple.protocol};
+	struct lb_frontend *fe = bpf_map_lookup_elem(&tw_lb_frontends, &fk);
+	if (!fe)
+		return to_service(p) ? LB_DROP : LB_NONE;
+	if (fe->flags & FE_SOURCE_RANGES) {
+		struct lb_source_key sk = {.prefixlen = 64, .service = fe->service,
+					   .addr = p->tuple.saddr};
+		if (!bpf_map_lookup_elem(&tw_lb_source_ranges, &sk))
+			return LB_RANGE;
+	}
+	__be32 baddr, snat;
+	__be16 bport, sport;
+	struct ct_entry *known = bpf_map_lookup_elem(&tw_ct, &p->tuple);
+	struct lb_backend *b = 0;
+	if (known && (known->flags & CT_SVC)) {
+		/* Still the same backend, if it still serves (a repeated SYN included). */
+		__u32 id = known->backend;
+		b = bpf_map_lookup_elem(&tw_lb_backends, &id);
+		if (b && b->service != fe->service)
+			b = 0;
+	}
+	if (b) {
+		baddr = known->nat_addr;
+		bport = known->nat_port;
+		snat = known->orig_addr;
+		sport = known->orig_port;
+	} else {
+		__u32 id = 0;
+		int v = lb_pick(p, fe, &b, &id);
+		if (v != LB_OK)
+			return v;
+		baddr = b->addr;
+		bport = b->port;
+		snat = p->tuple.saddr;
+		sport = p->tuple.sport;
+		struct config *cfg = config();
+		/* kube-proxy masquerades traffic from outside to a Cluster-policy frontend, and a pod
+		 * that reaches itself (it would otherwise see its own address as the source). */
+		if (cfg && cfg->node_ip && ((fe->flags & FE_MASQUERADE) || baddr == p->tuple.saddr)) {
+			snat = cfg->node_ip;
+			sport = snat_port(p, snat, baddr, bport);
+			if (!sport)
+				return LB_DROP;
+		}
+		struct ct_entry e = {};
+		e.created_ns = e.last_seen_ns = bpf_ktime_get_ns();
+		e.flags = CT_SVC;
+		e.backend = id;
+		e.nat_addr = baddr;
+		e.nat_port = bport;
+		e.orig_addr = snat;
+		e.orig_port = sport;
+		bpf_map_update_elem(&tw_ct, &p->tuple, &e, BPF_ANY);
+	}
+	nat->translated = 1;
+	nat->frontend_addr = p->tuple.daddr;
+	nat->frontend_port = p->tuple.dport;
+	nat->client_addr = p->tuple.saddr;
+	nat->client_port = p->tuple.sport;
+	if (nat_rewrite(skb, p, 1, baddr, bport) || nat_rewrite(skb, p, 0, snat, sport))
+		return LB_DROP;
+	return LB_OK;
+}
+
+/* The verdict for a request lb_request did not translate. */
+static __always_inline int lb_refuse(struct __sk_buff *skb, struct packet *p, int v, int to_peer)
+{
+	if (v == LB_REJECT)
+		return reject(skb, p, to_peer);
+	return drop(skb, p, v == LB_RANGE ? DROP_SOURCE_RANGE : DROP_NO_SERVICE);
 }
 
 SEC("tc")
@@ -428,6 +859,19 @@ int from_container(struct __sk_buff *skb)
 	struct endpoint *src = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.saddr);
 	if (!src || src->ifindex != skb->ifindex)
 		return drop(skb, &p, DROP_SPOOFED);
+	__u32 src_identity = src->identity;
+
+	struct nat nat = {};
+	int rev = lb_reply(skb, &p);
+	if (rev < 0)
+		return drop(skb, &p, DROP_INVALID);
+	if (rev) {
+		/* The backend's answer, now from the frontend, to wherever the client is. */
+		return deliver(skb, &p, src_identity);
+	}
+	int v = lb_request(skb, &p, &nat);
+	if (v != LB_NONE && v != LB_OK)
+		return lb_refuse(skb, &p, v, 1);
 
 	struct endpoint *dst_ep = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.daddr);
 	struct ipcache_entry *dst = ipcache(p.tuple.daddr);
@@ -435,26 +879,25 @@ int from_container(struct __sk_buff *skb)
 	if (ct) {
 		if (ct->flags & CT_STACK)
 			return TC_ACT_OK;
-	} else if (to_service(&p)) {
-		/* Which pod a Service sends it to is the stack's choice: egress policy is checked
-		 * where the packet leaves the node or meets the chosen pod, after the DNAT. */
-		ct_create(&p, CT_STACK);
-		return TC_ACT_OK;
 	} else {
+		/* Policy sees a Service's traffic as translated: the backend, its port. */
 		__u32 dst_identity = dst ? dst->identity : ID_WORLD;
 		if (!policy_allows(src, DIR_EGRESS, dst_identity, &p))
 			return drop(skb, &p, DROP_POLICY);
 		if (dst_ep && !policy_allows(dst_ep, DIR_INGRESS, src->identity, &p))
 			return drop(skb, &p, DROP_POLICY);
-		int direct = dst_ep || (dst && dst->tunnel_endpoint);
-		ct_create(&p, direct ? 0 : CT_STACK);
+		int direct = dst_ep || (dst && dst->tunnel_endpoint) || nat.translated;
+		ct_create(&p, direct ? 0 : CT_STACK, &nat);
 		if (!direct)
 			return TC_ACT_OK;
 	}
 	if (dst_ep)
 		return deliver_local(skb, dst_ep);
 	if (dst && dst->tunnel_endpoint)
-		return deliver_remote(skb, &p, dst, src->identity);
+		return deliver_remote(skb, &p, dst, src_identity);
+	/* The node, the world, or a backend outside the pod network (a selector-less Service's
+	 * endpoint): through the stack; a translated connection's replies come back through
+	 * to_container or from_netdev, which translate them. */
 	return TC_ACT_OK;
 }
 
@@ -467,6 +910,12 @@ int to_container(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (ok < 0)
 		return drop(skb, &p, DROP_INVALID);
+	/* A reply from a backend the stack reached (the node, the world) to a local client. */
+	int rev = lb_reply(skb, &p);
+	if (rev < 0)
+		return drop(skb, &p, DROP_INVALID);
+	if (rev)
+		return TC_ACT_OK;
 	struct endpoint *dst = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.daddr);
 	if (!dst || ct_lookup(&p))
 		return TC_ACT_OK;
@@ -476,7 +925,7 @@ int to_container(struct __sk_buff *skb)
 		return drop(skb, &p, DROP_POLICY);
 	if (!policy_allows(dst, DIR_INGRESS, src_identity, &p))
 		return drop(skb, &p, DROP_POLICY);
-	ct_create(&p, CT_STACK);
+	ct_create(&p, CT_STACK, 0);
 	count(REASON_FORWARDED);
 	return TC_ACT_OK;
 }
@@ -490,28 +939,46 @@ static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 		return TC_ACT_OK;
 	if (ok < 0)
 		return drop(skb, &p, DROP_INVALID);
+	__u32 src_identity = identity_of(p.tuple.saddr);
+	int rev = lb_reply(skb, &p);
+	if (rev < 0)
+		return drop(skb, &p, DROP_INVALID);
+	if (rev)
+		return deliver(skb, &p, ID_HOST);
+	struct nat nat = {};
+	int v = lb_request(skb, &p, &nat);
+	if (v != LB_NONE && v != LB_OK)
+		return lb_refuse(skb, &p, v, 0);
 	struct endpoint *dst = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.daddr);
 	struct ct_entry *ct = ct_lookup(&p);
+	if (nat.translated) {
+		/* From outside to a node port, an external or a load-balancer IP: policy is the
+		 * backend's node's, judged on the client's identity where the backend is local. */
+		if (!ct) {
+			if (dst && !policy_allows(dst, DIR_INGRESS, src_identity, &p))
+				return drop(skb, &p, DROP_POLICY);
+			ct_create(&p, 0, &nat);
+		}
+		return deliver(skb, &p, ID_HOST);
+	}
 	if (!dst || (ct && (ct->flags & CT_STACK))) {
-		/* For the node itself, or a reply the stack must un-NAT: the inner frame was addressed
+		/* For the node itself, or a connection the stack carries: the inner frame was addressed
 		 * to the sender's idea of a next hop, so the stack is told it is for this host. */
 		if (overlay)
 			bpf_skb_change_type(skb, PACKET_HOST);
 		return TC_ACT_OK;
 	}
 	if (!ct) {
-		__u32 src_identity = identity_of(p.tuple.saddr);
 		if (src_identity < ID_FIRST_CLUSTER) {
-			/* From a node or the world: likely NATed by the kernel somewhere (a NodePort's
-			 * masquerade), so the kernel's conntrack must see both directions. The stack
-			 * routes it to the pod, where to_container applies the policy. */
+			/* From a node or the world: the stack routes it to the pod, where to_container
+			 * applies the policy, and carries the connection both ways. */
 			if (overlay)
 				bpf_skb_change_type(skb, PACKET_HOST);
 			return TC_ACT_OK;
 		}
 		if (!policy_allows(dst, DIR_INGRESS, src_identity, &p))
 			return drop(skb, &p, DROP_POLICY);
-		ct_create(&p, 0);
+		ct_create(&p, 0, 0);
 	}
 	return deliver_local(skb, dst);
 }
@@ -546,7 +1013,7 @@ static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 	if (!ct_lookup(&p) && src) {
 		if (!policy_allows(src, DIR_EGRESS, dst ? dst->identity : ID_WORLD, &p))
 			return drop(skb, &p, DROP_POLICY);
-		ct_create(&p, CT_STACK);
+		ct_create(&p, CT_STACK, 0);
 	}
 	if (!overlay)
 		return TC_ACT_OK;

@@ -12,10 +12,14 @@ import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.EbpfIntentCalculator;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
+import dev.tweed.ebpf.LbService;
+import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.model.Json;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePortResolver;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +34,10 @@ final class EbpfSync implements AutoCloseable {
   private final EbpfIntentCalculator calc;
   private final EbpfDataplane driver;
   private volatile EbpfIntent last = EbpfIntent.empty();
+  private ServiceLbCalculator lbCalc;
+  private ProxyNode lbNode;
+  private volatile int services;
+  private final SyncPacer servicePacer = new SyncPacer();
 
   /** How often the maps' contents are read back to find drift. */
   private static final long MAP_CHECK_NANOS = 5_000_000_000L;
@@ -86,6 +94,36 @@ final class EbpfSync implements AutoCloseable {
     last = intent;
   }
 
+  /** True when the service maps are due a comparison with the kernel (drift repair). */
+  boolean servicesCheckDue() {
+    return servicePacer.fullSyncDue() || servicePacer.retryPending();
+  }
+
+  /**
+   * Services load-balanced by the programs: the service ports' frontends and backends written to
+   * the maps, only what changed unless the periodic comparison with the kernel is due.
+   */
+  void syncServices(ProxyNode node, List<JsonNode> serviceObjects, List<JsonNode> slices) {
+    if (!servicePacer.mayRun()) {
+      return;
+    }
+    if (lbCalc == null || !node.equals(lbNode)) {
+      lbCalc = new ServiceLbCalculator(node);
+      lbNode = node;
+    }
+    Map<String, LbService> wanted =
+        lbCalc.calculate(ServicePortResolver.resolve(serviceObjects, slices));
+    boolean full = servicePacer.fullSyncDue();
+    try {
+      driver.applyServices(node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst(), wanted, full);
+    } catch (RuntimeException e) {
+      servicePacer.failed();
+      throw e;
+    }
+    servicePacer.succeeded(full);
+    services = wanted.size();
+  }
+
   /** The periodic check with nothing new: the last intent against the kernel. */
   void verify() {
     write(last, true);
@@ -111,6 +149,7 @@ final class EbpfSync implements AutoCloseable {
     n.put("endpoints", i.endpoints().size());
     n.put("ipcache", i.ipcache().size());
     n.put("policyEntries", i.policySize());
+    n.put("servicePorts", services);
     ObjectNode counts = n.putObject("packets");
     driver.counts().forEach(counts::put);
     return n;

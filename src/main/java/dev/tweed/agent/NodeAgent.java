@@ -280,9 +280,17 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
-  /** Services: synced when services, slices or nodes changed, or the periodic full sync is due. */
+  /**
+   * Services: synced when services, slices or nodes changed, or the periodic full sync is due; by
+   * the eBPF programs' maps in an eBPF datapath (no service rule at all), else by the proxy's
+   * rules.
+   */
   private void syncServices(long revision) {
-    if (!servicesPending && !proxy.fullSyncDue() && !proxy.retryPending()) {
+    boolean due =
+        ebpf.isPresent()
+            ? ebpf.get().servicesCheckDue()
+            : proxy.fullSyncDue() || proxy.retryPending();
+    if (!servicesPending && !due) {
       proxyRevision = revision;
       return;
     }
@@ -292,10 +300,12 @@ public final class NodeAgent implements AutoCloseable {
             .map(NodeResource::internalIp)
             .toList();
     servicesPending = false;
-    proxy.sync(
-        new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps),
-        graph.services(),
-        graph.slices());
+    var node = new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps);
+    if (ebpf.isPresent()) {
+      ebpf.get().syncServices(node, graph.services(), graph.slices());
+    } else {
+      proxy.sync(node, graph.services(), graph.slices());
+    }
     proxyRevision = revision;
   }
 

@@ -16,10 +16,10 @@ import picocli.CommandLine.Parameters;
     name = "bpf",
     description =
         "A node's eBPF datapath maps in words (--dataplane ebpf): endpoints, ipcache, identities,"
-            + " policy, conntrack.")
+            + " policy, conntrack, services (frontends and their backends), backends.")
 final class LabBpfCommand implements Callable<Integer> {
   static final List<String> MAPS =
-      List.of("endpoints", "ipcache", "identities", "policy", "conntrack");
+      List.of("endpoints", "ipcache", "identities", "policy", "conntrack", "services", "backends");
 
   @Mixin LabOption lab;
 
@@ -29,7 +29,7 @@ final class LabBpfCommand implements Callable<Integer> {
   @Parameters(
       index = "1",
       paramLabel = "MAP",
-      description = "endpoints | ipcache | identities | policy | conntrack")
+      description = "endpoints | ipcache | identities | policy | conntrack | services | backends")
   String map;
 
   @Option(
@@ -52,6 +52,8 @@ final class LabBpfCommand implements Callable<Integer> {
             case "ipcache" -> maps.ipcache();
             case "identities" -> maps.identities();
             case "policy" -> maps.policy();
+            case "services" -> maps.services();
+            case "backends" -> maps.backends();
             default -> maps.conntrack();
           };
       if (output.equals("json")) {

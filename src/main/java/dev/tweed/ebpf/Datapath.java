@@ -26,13 +26,18 @@ public final class Datapath implements AutoCloseable {
 
   /** The maps and their key and value sizes in bytes (values per CPU for tw_counts). */
   public static final Map<String, int[]> MAPS =
-      Map.of(
-          DatapathMaps.ENDPOINTS, new int[] {4, DatapathMaps.ENDPOINT_SIZE},
-          DatapathMaps.IPCACHE, new int[] {8, 8},
-          DatapathMaps.POLICY, new int[] {16, 8},
-          DatapathMaps.CONNTRACK, new int[] {16, 32},
-          DatapathMaps.CONFIG, new int[] {4, 16},
-          DatapathMaps.COUNTS, new int[] {4, 8});
+      Map.ofEntries(
+          Map.entry(DatapathMaps.ENDPOINTS, new int[] {4, DatapathMaps.ENDPOINT_SIZE}),
+          Map.entry(DatapathMaps.IPCACHE, new int[] {8, 8}),
+          Map.entry(DatapathMaps.POLICY, new int[] {16, 8}),
+          Map.entry(DatapathMaps.CONNTRACK, new int[] {16, DatapathMaps.CONNTRACK_SIZE}),
+          Map.entry(DatapathMaps.CONFIG, new int[] {4, DatapathMaps.CONFIG_SIZE}),
+          Map.entry(DatapathMaps.COUNTS, new int[] {4, 8}),
+          Map.entry(LbMaps.FRONTENDS, new int[] {8, 8}),
+          Map.entry(LbMaps.SERVICES, new int[] {8, 12}),
+          Map.entry(LbMaps.BACKENDS, new int[] {4, 12}),
+          Map.entry(LbMaps.AFFINITY, new int[] {8, 16}),
+          Map.entry(LbMaps.SOURCE_RANGES, new int[] {12, 4}));
 
   private final Arena arena;
   private final MemorySegment object;

@@ -30,10 +30,22 @@ public final class DatapathMaps {
   static final int EP_EGRESS_ISOLATED = 2;
   static final int CFG_BGP = 1;
   public static final int CT_STACK = 1;
+  public static final int CT_SVC = 2;
+  public static final int CT_REVNAT = 4;
+  static final int CONFIG_SIZE = 24;
+  static final int CONNTRACK_SIZE = 40;
 
   /** Index i of tw_counts: packets forwarded (0), then drops by reason. */
   public static final java.util.List<String> COUNT_NAMES =
-      java.util.List.of("forwarded", "policy-denied", "spoofed-source", "no-route", "invalid");
+      java.util.List.of(
+          "forwarded",
+          "policy-denied",
+          "spoofed-source",
+          "no-route",
+          "invalid",
+          "no-service",
+          "service-rejected",
+          "source-range-denied");
 
   /** The policy key's fixed part: endpoint, identity, direction and protocol (bits). */
   private static final int POLICY_FIXED_BITS = 32 + 32 + 8 + 8;
@@ -159,8 +171,11 @@ public final class DatapathMaps {
         endpoint, dir, identity, protocol, port, prefix - POLICY_FIXED_BITS, "");
   }
 
-  public static byte[] config(int vxlanIfindex, String serviceCidr, boolean bgp) {
-    ByteBuffer b = buffer(16).putInt(vxlanIfindex);
+  /**
+   * @param nodeIp the node's address, the source of masqueraded Service traffic ("" for none)
+   */
+  public static byte[] config(int vxlanIfindex, String serviceCidr, boolean bgp, String nodeIp) {
+    ByteBuffer b = buffer(CONFIG_SIZE).putInt(vxlanIfindex);
     if (serviceCidr.isEmpty()) {
       b.putInt(0).putInt(0);
     } else {
@@ -170,6 +185,7 @@ public final class DatapathMaps {
       b.order(ByteOrder.BIG_ENDIAN).putInt(mask).order(ByteOrder.LITTLE_ENDIAN);
     }
     b.putInt(bgp ? CFG_BGP : 0);
+    b.put(nodeIp.isEmpty() ? new byte[4] : address(nodeIp));
     return b.array();
   }
 
@@ -182,7 +198,26 @@ public final class DatapathMaps {
       int protocol,
       long createdNanos,
       long lastSeenNanos,
-      boolean throughStack) {}
+      boolean throughStack,
+      Translation translation) {}
+
+  /**
+   * A Service's translation recorded with a connection: for a request to a frontend, the backend
+   * and the source after masquerading; for a translated request, the frontend and client its
+   * replies get back.
+   */
+  public record Translation(String kind, String address, int port, String other, int otherPort) {
+    public static final Translation NONE = new Translation("", "", 0, "", 0);
+
+    @Override
+    public String toString() {
+      return switch (kind) {
+        case "service" -> "to backend " + address + ":" + port + " from " + other + ":" + otherPort;
+        case "reply" -> "replies from " + address + ":" + port + " to " + other + ":" + otherPort;
+        default -> "";
+      };
+    }
+  }
 
   public static byte[] connectionKey(
       String source, int sourcePort, String destination, int destinationPort, int protocol) {
@@ -202,7 +237,18 @@ public final class DatapathMaps {
         key[12] & 0xff,
         b.getLong(0),
         b.getLong(8),
-        (b.getInt(24) & CT_STACK) != 0);
+        (b.getInt(16) & CT_STACK) != 0,
+        translation(b.getInt(16), v));
+  }
+
+  private static Translation translation(int flags, byte[] v) {
+    ByteBuffer n = ByteBuffer.wrap(v).order(ByteOrder.BIG_ENDIAN);
+    String kind = (flags & CT_SVC) != 0 ? "service" : (flags & CT_REVNAT) != 0 ? "reply" : "";
+    if (kind.isEmpty()) {
+      return Translation.NONE;
+    }
+    return new Translation(
+        kind, address(v, 24), n.getShort(32) & 0xffff, address(v, 28), n.getShort(34) & 0xffff);
   }
 
   /** Sums a per-CPU counter value (8 bytes a CPU). */

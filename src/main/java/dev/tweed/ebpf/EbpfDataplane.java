@@ -29,6 +29,11 @@ public final class EbpfDataplane implements AutoCloseable {
   private final String uplink;
   private Datapath datapath;
   private DatapathMapWriter writer;
+  private LbMapWriter lbWriter;
+
+  /** The node's address: masqueraded Service traffic leaves with it as its source. */
+  private String nodeIp = "";
+
   private final Set<String> attached = new HashSet<>();
   private volatile String loadError = "";
 
@@ -63,6 +68,7 @@ public final class EbpfDataplane implements AutoCloseable {
       try {
         datapath = Datapath.load(object, pinDir, Map.of());
         writer = new DatapathMapWriter(datapath);
+        lbWriter = new LbMapWriter(datapath);
         loadError = "";
         attached.clear();
         LOG.info("event=ebpf-loaded object={} pins={}", object, pinDir);
@@ -91,9 +97,7 @@ public final class EbpfDataplane implements AutoCloseable {
   public synchronized DatapathMapWriter.Result apply(
       EbpfIntent intent, boolean verifyAttachments, boolean readMaps) {
     Datapath d = datapath();
-    int vxlanIndex = vxlanDevice.isEmpty() ? 0 : Libc.ifNameToIndex(vxlanDevice);
-    d.map(DatapathMaps.CONFIG)
-        .put(DatapathMaps.index(0), DatapathMaps.config(vxlanIndex, serviceCidr, bgp));
+    int vxlanIndex = writeConfig(d);
 
     DatapathMapWriter.Result written =
         writer.write(intent, Libc::ifNameToIndex, hostVethMac, readMaps);
@@ -121,6 +125,36 @@ public final class EbpfDataplane implements AutoCloseable {
           intent.policySize());
     }
     return written;
+  }
+
+  private int writeConfig(Datapath d) {
+    int vxlanIndex = vxlanDevice.isEmpty() ? 0 : Libc.ifNameToIndex(vxlanDevice);
+    d.map(DatapathMaps.CONFIG)
+        .put(DatapathMaps.index(0), DatapathMaps.config(vxlanIndex, serviceCidr, bgp, nodeIp));
+    return vxlanIndex;
+  }
+
+  /**
+   * Converges the load-balancing maps to {@code services}: by difference with what was written
+   * last, or with the maps' contents when {@code readKernel} (drift repair).
+   */
+  public synchronized LbMapWriter.Result applyServices(
+      String nodeIp, Map<String, LbService> services, boolean readKernel) {
+    Datapath d = datapath();
+    if (!nodeIp.equals(this.nodeIp)) {
+      this.nodeIp = nodeIp;
+      writeConfig(d);
+    }
+    LbMapWriter.Result r = lbWriter.write(services, readKernel);
+    if (r.written() + r.removed() > 0) {
+      LOG.info(
+          "event=ebpf-services-synced services={} changed={} written={} removed={}",
+          services.size(),
+          r.services(),
+          r.written(),
+          r.removed());
+    }
+    return r;
   }
 
   private void attach(

@@ -8,8 +8,12 @@ import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
+import dev.tweed.ebpf.LbMaps;
+import dev.tweed.ebpf.LbService;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.proxy.ServicePort;
+import dev.tweed.proxy.ServicePortResolver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,6 +33,9 @@ public final class LabBpfMaps {
   private final Map<String, String> nodesByIp = new HashMap<>();
   private final Map<Integer, List<String>> labels = new TreeMap<>(Identities.RESERVED);
 
+  /** Service port names by frontend ("ip:port/protocol number") and by frontend kind. */
+  private final Map<String, String[]> frontendNames = new HashMap<>();
+
   public LabBpfMaps(LabLayout layout, String node, Datastore store) {
     this.pins = LabBpf.pinDir(layout, node);
     if (!Files.exists(pins.resolve(DatapathMaps.ENDPOINTS))) {
@@ -46,10 +53,45 @@ public final class LabBpfMaps {
     List<JsonNode> ids = new ArrayList<>();
     store.list(IdentityAllocator.KIND + "/").entries().forEach(e -> ids.add(e.value()));
     IdentityAllocator.read(ids).forEach((l, id) -> labels.put(id, l));
+    nameFrontends(store);
     for (EbpfIntent.IpcacheEntry e : ipcacheEntries()) {
       if (e.identity() >= Identities.FIRST_LOCAL) {
         labels.put(e.identity(), Identities.cidrLabels(e.cidr()));
       }
+    }
+  }
+
+  private void nameFrontends(Datastore store) {
+    List<JsonNode> services = new ArrayList<>();
+    List<JsonNode> slices = new ArrayList<>();
+    store.list("Service/").entries().forEach(e -> services.add(e.value()));
+    store.list("EndpointSlice/").entries().forEach(e -> slices.add(e.value()));
+    for (ServicePort p : ServicePortResolver.resolve(services, slices)) {
+      if (!p.protocol().equals("TCP") && !p.protocol().equals("UDP")) {
+        continue;
+      }
+      int proto = LbService.protocolNumber(p.protocol());
+      String name = p.portNameString();
+      frontendNames.put(
+          p.clusterIp() + ":" + p.port() + "/" + proto, new String[] {name, "ClusterIP"});
+      if (p.nodePort() != 0) {
+        nodesByIp
+            .keySet()
+            .forEach(
+                ip ->
+                    frontendNames.put(
+                        ip + ":" + p.nodePort() + "/" + proto, new String[] {name, "NodePort"}));
+      }
+      p.externalIps()
+          .forEach(
+              ip ->
+                  frontendNames.put(
+                      ip + ":" + p.port() + "/" + proto, new String[] {name, "ExternalIP"}));
+      p.loadBalancerIps()
+          .forEach(
+              ip ->
+                  frontendNames.put(
+                      ip + ":" + p.port() + "/" + proto, new String[] {name, "LoadBalancer"}));
     }
   }
 
@@ -188,6 +230,127 @@ public final class LabBpfMaps {
     };
   }
 
+  /**
+   * A frontend and where it leads: the Service port it belongs to, its kind, the scope of backends
+   * it uses, the backends in slot order with their pods ({@code cilium bpf lb list}).
+   */
+  public record ServiceRow(
+      String service,
+      String frontend,
+      String protocol,
+      String type,
+      int id,
+      String scope,
+      boolean masquerade,
+      boolean sourceRanges,
+      int affinitySeconds,
+      String whenEmpty,
+      List<String> backends) {}
+
+  public List<ServiceRow> services() {
+    Map<String, LbMaps.ServiceEntry> heads = new HashMap<>();
+    Map<String, LbMaps.ServiceEntry> slots = new HashMap<>();
+    try (BpfMap m = open(LbMaps.SERVICES)) {
+      m.entries()
+          .forEach(
+              (k, v) -> {
+                var e = LbMaps.service(java.util.HexFormat.of().parseHex(k), v);
+                String scope = e.service() + "/" + e.external();
+                (e.slot() == 0 ? heads : slots)
+                    .put(scope + (e.slot() == 0 ? "" : "/" + e.slot()), e);
+              });
+    }
+    Map<Integer, LbMaps.BackendEntry> backends = backendEntries();
+    List<ServiceRow> out = new ArrayList<>();
+    try (BpfMap m = open(LbMaps.FRONTENDS)) {
+      m.entries()
+          .forEach(
+              (k, v) -> {
+                var f = LbMaps.frontend(java.util.HexFormat.of().parseHex(k), v);
+                String[] name =
+                    frontendNames.getOrDefault(
+                        f.ip() + ":" + f.port() + "/" + f.protocol(), new String[] {"", ""});
+                String scope = f.service() + "/" + f.external();
+                LbMaps.ServiceEntry head = heads.get(scope);
+                List<String> bs = new ArrayList<>();
+                int count = head == null ? 0 : head.countOrBackend();
+                for (int i = 1; i <= count; i++) {
+                  LbMaps.ServiceEntry slot = slots.get(scope + "/" + i);
+                  LbMaps.BackendEntry b = slot == null ? null : backends.get(slot.countOrBackend());
+                  bs.add(
+                      b == null
+                          ? "(slot " + i + " missing)"
+                          : b.ip()
+                              + ":"
+                              + b.port()
+                              + (pod(b.ip()).isEmpty() ? "" : " (" + pod(b.ip()) + ")"));
+                }
+                out.add(
+                    new ServiceRow(
+                        name[0],
+                        f.ip() + ":" + f.port(),
+                        protocol(f.protocol()),
+                        name[1],
+                        f.service(),
+                        f.external() ? "external" : "internal",
+                        f.masquerade(),
+                        f.ranges(),
+                        head == null ? 0 : head.affinitySeconds(),
+                        count > 0 ? "-" : head != null && head.dropWhenEmpty() ? "drop" : "reject",
+                        bs));
+              });
+    }
+    out.sort(Comparator.comparing(ServiceRow::service).thenComparing(ServiceRow::frontend));
+    return out;
+  }
+
+  /** A backend: its id, address, the pod behind it, the service it belongs to, its state. */
+  public record BackendRow(
+      int id,
+      String address,
+      String protocol,
+      String pod,
+      String node,
+      String service,
+      String state) {}
+
+  public List<BackendRow> backends() {
+    Map<Integer, String> serviceNames = new HashMap<>();
+    services().forEach(r -> serviceNames.putIfAbsent(r.id(), r.service()));
+    List<BackendRow> out = new ArrayList<>();
+    backendEntries()
+        .values()
+        .forEach(
+            b -> {
+              WorkloadEndpoint w = endpointsByIp.get(b.ip());
+              out.add(
+                  new BackendRow(
+                      b.id(),
+                      b.ip() + ":" + b.port(),
+                      protocol(b.protocol()),
+                      w == null ? "" : w.pod(),
+                      w == null ? nodesByIp.getOrDefault(b.ip(), "") : w.node(),
+                      serviceNames.getOrDefault(b.service(), ""),
+                      // Only ready endpoints are written: one in the map is in rotation.
+                      "active"));
+            });
+    out.sort(Comparator.comparingInt(BackendRow::id));
+    return out;
+  }
+
+  private Map<Integer, LbMaps.BackendEntry> backendEntries() {
+    Map<Integer, LbMaps.BackendEntry> out = new TreeMap<>();
+    try (BpfMap m = open(LbMaps.BACKENDS)) {
+      m.entries()
+          .forEach(
+              (k, v) -> {
+                var b = LbMaps.backend(java.util.HexFormat.of().parseHex(k), v);
+                out.put(b.id(), b);
+              });
+    }
+    return out;
+  }
+
   public record ConnectionRow(
       String protocol,
       String source,
@@ -196,7 +359,8 @@ public final class LabBpfMaps {
       int destinationPort,
       long ageSeconds,
       long idleSeconds,
-      boolean throughStack) {}
+      boolean throughStack,
+      String translation) {}
 
   public List<ConnectionRow> conntrack() {
     List<ConnectionRow> out = new ArrayList<>();
@@ -215,7 +379,8 @@ public final class LabBpfMaps {
                         c.destinationPort(),
                         Math.max(0, (now - c.createdNanos()) / 1_000_000_000L),
                         Math.max(0, (now - c.lastSeenNanos()) / 1_000_000_000L),
-                        c.throughStack()));
+                        c.throughStack(),
+                        c.translation().toString()));
               });
     }
     out.sort(

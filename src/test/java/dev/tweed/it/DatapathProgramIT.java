@@ -88,7 +88,7 @@ class DatapathProgramIT {
     // A accepts identity 300 on every port.
     policy(d, new EbpfIntent.PolicyEntry(11, Direction.INGRESS, 300, 0, 0, 0, ""));
     d.map(DatapathMaps.CONFIG)
-        .put(DatapathMaps.index(0), DatapathMaps.config(77, "10.96.0.0/16", false));
+        .put(DatapathMaps.index(0), DatapathMaps.config(77, "10.96.0.0/16", false, "192.168.0.11"));
     return d;
   }
 
@@ -242,13 +242,14 @@ class DatapathProgramIT {
   }
 
   @Test
-  void serviceTrafficIsLeftToTheStackWithItsPolicyDeferred() throws Exception {
+  void anAddressOfTheServiceRangeWithoutAServiceIsDropped() throws Exception {
     inNamespace(
         () -> {
           try (Datapath d = load("service", Map.of())) {
-            // A's egress allows nothing to the world, but a ClusterIP is judged after its DNAT.
+            // No frontend for it: no rule anywhere would take it, so it goes nowhere.
             assertThat(d.testRun("from_container", tcp(A, 5000, "10.96.0.10", 80), LO, 0).verdict())
-                .isEqualTo(TC_ACT_OK);
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(count(d, "no-service")).isEqualTo(1);
             assertThat(d.testRun("from_container", tcp(A, 5000, "8.8.8.8", 80), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
           }
