@@ -123,6 +123,10 @@ class ServiceIT {
 
   @Test
   void nodesCarryKubeProxysChainsForTheService() {
+    if (dataplane().equals("ebpf")) {
+      assertNoServiceRulesButTheServiceInTheMaps();
+      return;
+    }
     if (proxyMode().equals("nftables")) {
       String table =
           Command.run(
@@ -155,6 +159,30 @@ class ServiceIT {
         .contains(
             "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
     assertThat(save).contains("--probability 0.33333333349");
+  }
+
+  /** eBPF: the programs load-balance; neither iptables nor nft holds a service rule. */
+  void assertNoServiceRulesButTheServiceInTheMaps() {
+    String node = tweed.nodeNs("node-2");
+    String save = Command.run(List.of("ip", "netns", "exec", node, "iptables-save"));
+    assertThat(save).doesNotContain("KUBE-");
+    String ruleset = Command.run(List.of("ip", "netns", "exec", node, "nft", "list", "ruleset"));
+    assertThat(ruleset).doesNotContain("tweed-proxy").doesNotContain("KUBE-");
+    String clusterIp = service("web").path("spec").path("clusterIP").asText();
+    JsonNode rows = Json.parse(tweed.ok("lab", "bpf", "node-2", "services", "-o", "json"));
+    JsonNode web = null;
+    for (JsonNode r : rows) {
+      if (r.path("frontend").asText().equals(clusterIp + ":80")) {
+        web = r;
+      }
+    }
+    assertThat(web).as("the web ClusterIP in node-2's service map").isNotNull();
+    assertThat(web.path("service").asText()).isEqualTo("default/web:http");
+    assertThat(web.path("backends").toString())
+        .contains("(default/web-1)", "(default/web-2)", "(default/web-3)");
+    String table = tweed.ok("lab", "bpf", "node-2", "services");
+    assertThat(table).contains("172.31.0.12:30080").contains("NodePort");
+    assertThat(tweed.ok("lab", "bpf", "node-2", "backends")).contains("default/web-1");
   }
 
   @Test
@@ -291,6 +319,129 @@ class ServiceIT {
     String ip = service("manual").path("spec").path("clusterIP").asText();
     awaitConnect(ip, 8000);
     assertThat(answers(client, ip, 8000, 5)).containsExactly("default/web-1");
+  }
+
+  @Test
+  void severalPortsOverTcpAndUdpReachTheirTargetPorts() throws Exception {
+    Path yaml = Files.createTempFile("dns", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: dns-1, labels: {app: dns}}
+        spec:
+          nodeName: node-3
+          containers:
+          - name: c
+            ports:
+            - {name: dns-tcp, containerPort: 8053}
+            - {name: dns-udp, containerPort: 5353, protocol: UDP}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: dns}
+        spec:
+          selector: {app: dns}
+          ports:
+          - {name: tcp, port: 53, targetPort: dns-tcp, protocol: TCP}
+          - {name: udp, port: 53, targetPort: dns-udp, protocol: UDP}
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("dns").path("spec").path("clusterIP").asText();
+    awaitConnect(ip, 53);
+    assertThat(answers(client, ip, 53, 3)).containsExactly("default/dns-1");
+    Tweed.await(
+        "UDP " + ip + ":53 answers",
+        Duration.ofSeconds(10),
+        () -> {
+          try {
+            return ProbeClient.probe(client, ip, 53, "udp", Duration.ofMillis(500)).connected();
+          } catch (Exception e) {
+            return false;
+          }
+        });
+    ProbeResult udp = ProbeClient.probe(client, ip, 53, "udp", Duration.ofSeconds(2));
+    assertThat(udp.answer()).isEqualTo("default/dns-1");
+  }
+
+  @Test
+  void endpointsThatAreNotReadyLeaveTheRotation() throws Exception {
+    String web1 = podIp("web-1");
+    String web2 = podIp("web-2");
+    String slice =
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: readiness}
+        spec: {ports: [{name: http, port: 8001}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: readiness-1, labels: {kubernetes.io/service-name: readiness}}
+        addressType: IPv4
+        endpoints:
+        - {addresses: [%s]}
+        - {addresses: [%s], conditions: {ready: %s}}
+        ports: [{name: http, port: 8080, protocol: TCP}]
+        """;
+    Path yaml = Files.createTempFile("ready", ".yaml");
+    Files.writeString(yaml, slice.formatted(web1, web2, "true"));
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("readiness").path("spec").path("clusterIP").asText();
+    awaitConnect(ip, 8001);
+    Tweed.await(
+        "both endpoints answer", Duration.ofSeconds(10), () -> answersOrNone(ip, 8001).size() == 2);
+    Files.writeString(yaml, slice.formatted(web1, web2, "false"));
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    Tweed.await(
+        "web-2 leaves the rotation",
+        Duration.ofSeconds(10),
+        () -> answersOrNone(ip, 8001).equals(Set.of("default/web-1")));
+    assertThat(answers(client, ip, 8001, 30)).containsExactly("default/web-1");
+  }
+
+  @Test
+  void aPodReachesItselfThroughItsService() throws Exception {
+    Path yaml = Files.createTempFile("hairpin", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: mirror, labels: {app: mirror}}
+        spec: {nodeName: node-2, containers: [{name: c, ports: [{containerPort: 8080}]}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: mirror}
+        spec:
+          selector: {app: mirror}
+          ports: [{port: 80, targetPort: 8080}]
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("mirror").path("spec").path("clusterIP").asText();
+    Path mirror = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-mirror");
+    awaitConnect(mirror, ip, 80);
+    assertThat(answers(mirror, ip, 80, 5)).containsExactly("default/mirror");
+  }
+
+  /** Who answers 20 probes from the client, or nobody when one of them fails. */
+  Set<String> answersOrNone(String ip, int port) {
+    try {
+      return answers(client, ip, port, 20);
+    } catch (Exception | AssertionError e) {
+      return Set.of();
+    }
+  }
+
+  String podIp(String name) {
+    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      if (p.path("metadata").path("name").asText().equals(name)) {
+        return p.path("status").path("podIP").asText();
+      }
+    }
+    throw new AssertionError("no pod " + name);
   }
 
   @Test

@@ -314,6 +314,66 @@ class ServiceProgramIT {
   }
 
   @Test
+  void anAffinityIsHonouredUntilItsTimeoutAndNotAfter() throws Exception {
+    var backends = List.of(ep(B, 8080, "node-2"), ep(D, 8080, "node-2"));
+    inNamespace(
+        () -> {
+          try (Datapath d =
+              load(
+                  "timeout",
+                  List.of(
+                      service(
+                          "sticky", "10.96.0.22", 0, false, false, Optional.of(30), backends)))) {
+            flow(d.testRun("from_container", syn(A, 46000, "10.96.0.22", 80), podA, 0).packet());
+            var map = d.map(dev.tweed.ebpf.LbMaps.AFFINITY);
+            byte[] key =
+                map.entries().keySet().stream()
+                    .map(HexFormat.of()::parseHex)
+                    .findFirst()
+                    .orElseThrow();
+            var entry = dev.tweed.ebpf.LbMaps.affinity(key, map.get(key).orElseThrow());
+            Map<Integer, String> ids = new java.util.HashMap<>();
+            d.map(dev.tweed.ebpf.LbMaps.BACKENDS)
+                .entries()
+                .forEach(
+                    (k, v) -> {
+                      var b = dev.tweed.ebpf.LbMaps.backend(HexFormat.of().parseHex(k), v);
+                      ids.put(b.id(), b.ip() + ":" + b.port());
+                    });
+            int other =
+                ids.keySet().stream().filter(i -> i != entry.backend()).findFirst().orElseThrow();
+            // Used 29 s ago (the clock is CLOCK_MONOTONIC, as the programs'): still honoured.
+            Set<String> within = new HashSet<>();
+            Set<String> after = new HashSet<>();
+            for (int i = 0; i < 40; i++) {
+              map.put(key, affinity(other, System.nanoTime() - 29_000_000_000L));
+              within.add(
+                  flow(d.testRun("from_container", syn(A, 47000 + i, "10.96.0.22", 80), podA, 0)
+                          .packet())
+                      .split(" > ")[1]);
+              map.put(key, affinity(other, System.nanoTime() - 31_000_000_000L));
+              after.add(
+                  flow(d.testRun("from_container", syn(A, 48000 + i, "10.96.0.22", 80), podA, 0)
+                          .packet())
+                      .split(" > ")[1]);
+            }
+            assertThat(within).containsExactly(ids.get(other));
+            assertThat(after).as("expired: chosen at random again").hasSize(2);
+          }
+          return null;
+        });
+  }
+
+  private static byte[] affinity(int backend, long lastUsedNanos) {
+    return ByteBuffer.allocate(16)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        .putLong(lastUsedNanos)
+        .putInt(backend)
+        .putInt(0)
+        .array();
+  }
+
+  @Test
   void aServiceWithoutEndpointsAnswersPortUnreachable() throws Exception {
     inNamespace(
         () -> {
