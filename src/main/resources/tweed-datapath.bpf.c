@@ -516,13 +516,19 @@ static __always_inline struct config *config(void)
 	return bpf_map_lookup_elem(&tw_config, &zero);
 }
 
-/* Into a local pod, past the node's stack: the pod's interface receives it directly. */
+/* Into a local pod, past the node's stack: the pod's interface receives it directly. From an
+ * egress hook (the node's own packet) it goes out of the pod's host veth instead, marked so that
+ * to_container lets it be. */
 static __always_inline int deliver_local(struct __sk_buff *skb, const struct endpoint *ep)
 {
 	if (bpf_skb_store_bytes(skb, 0, ep->mac, 6, 0) < 0 ||
 	    bpf_skb_store_bytes(skb, 6, ep->node_mac, 6, 0) < 0)
 		return TC_ACT_SHOT;
 	count(REASON_FORWARDED);
+	if (!skb->ingress_ifindex) {
+		skb->mark |= MARK_FORWARDED;
+		return bpf_redirect(ep->ifindex, 0);
+	}
 	return bpf_redirect_peer(ep->ifindex, 0);
 }
 
@@ -539,7 +545,7 @@ static __always_inline int deliver_remote(struct __sk_buff *skb, struct packet *
 		fib.family = AF_INET;
 		fib.ipv4_src = p->tuple.saddr;
 		fib.ipv4_dst = p->tuple.daddr;
-		fib.ifindex = skb->ingress_ifindex;
+		fib.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
 		fib.tot_len = skb->len - sizeof(struct ethhdr);
 		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH) !=
 		    BPF_FIB_LKUP_RET_SUCCESS)
@@ -568,8 +574,10 @@ static __always_inline int deliver_routed(struct __sk_buff *skb, struct packet *
 	fib.ipv4_dst = p->tuple.daddr;
 	fib.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
 	fib.tot_len = skb->len - sizeof(struct ethhdr);
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH) !=
-	    BPF_FIB_LKUP_RET_SUCCESS)
+	int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return TC_ACT_OK; /* for this node: its stack delivers it */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return drop(skb, p, DROP_NO_ROUTE);
 	struct bpf_redir_neigh nh = {.nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst};
 	count(REASON_FORWARDED);
@@ -645,10 +653,16 @@ struct icmp_unreach_frame {
 	__u8 quoted[28]; /* the offending packet's IP header and first 8 bytes */
 } __attribute__((packed));
 
+enum reject_to {
+	REJECT_TO_PEER,   /* a pod's host veth: into the pod */
+	REJECT_BACK_OUT,  /* eth0 ingress: out again, to the sender */
+	REJECT_TO_STACK,  /* eth0 egress, the node's own packet: into the node */
+};
+
 /* kube-proxy's REJECT for a Service without endpoints: the packet becomes an ICMP port
  * unreachable from the frontend, sent back where it came from (a TCP client's connect fails at
  * once with "connection refused"). */
-static __always_inline int reject(struct __sk_buff *skb, struct packet *p, int to_peer)
+static __always_inline int reject(struct __sk_buff *skb, struct packet *p, enum reject_to to)
 {
 	struct icmp_unreach_frame f;
 	__builtin_memset(&f, 0, sizeof(f));
@@ -674,8 +688,10 @@ static __always_inline int reject(struct __sk_buff *skb, struct packet *p, int t
 	    bpf_skb_store_bytes(skb, 0, &f, sizeof(f), BPF_F_INVALIDATE_HASH))
 		return drop(skb, p, DROP_INVALID);
 	count(REJECT_NO_BACKEND);
-	if (to_peer)
+	if (to == REJECT_TO_PEER)
 		return bpf_redirect_peer(skb->ifindex, 0);
+	if (to == REJECT_TO_STACK)
+		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 	skb->mark |= MARK_FORWARDED;
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -840,10 +856,11 @@ static __always_inline int lb_request(struct __sk_buff *skb, struct packet *p, s
 }
 
 /* The verdict for a request lb_request did not translate. */
-static __always_inline int lb_refuse(struct __sk_buff *skb, struct packet *p, int v, int to_peer)
+static __always_inline int lb_refuse(struct __sk_buff *skb, struct packet *p, int v,
+				     enum reject_to to)
 {
 	if (v == LB_REJECT)
-		return reject(skb, p, to_peer);
+		return reject(skb, p, to);
 	return drop(skb, p, v == LB_RANGE ? DROP_SOURCE_RANGE : DROP_NO_SERVICE);
 }
 
@@ -871,7 +888,7 @@ int from_container(struct __sk_buff *skb)
 	}
 	int v = lb_request(skb, &p, &nat);
 	if (v != LB_NONE && v != LB_OK)
-		return lb_refuse(skb, &p, v, 1);
+		return lb_refuse(skb, &p, v, REJECT_TO_PEER);
 
 	struct endpoint *dst_ep = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.daddr);
 	struct ipcache_entry *dst = ipcache(p.tuple.daddr);
@@ -904,6 +921,10 @@ int from_container(struct __sk_buff *skb)
 SEC("tc")
 int to_container(struct __sk_buff *skb)
 {
+	if (skb->mark & MARK_FORWARDED) {
+		skb->mark &= ~MARK_FORWARDED;
+		return TC_ACT_OK;
+	}
 	struct packet p;
 	int ok = parse(skb, &p);
 	if (ok == 0)
@@ -948,7 +969,7 @@ static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 	struct nat nat = {};
 	int v = lb_request(skb, &p, &nat);
 	if (v != LB_NONE && v != LB_OK)
-		return lb_refuse(skb, &p, v, 0);
+		return lb_refuse(skb, &p, v, REJECT_BACK_OUT);
 	struct endpoint *dst = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.daddr);
 	struct ct_entry *ct = ct_lookup(&p);
 	if (nat.translated) {
@@ -1008,6 +1029,19 @@ static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 		return TC_ACT_OK;
 	if (ok < 0)
 		return drop(skb, &p, DROP_INVALID);
+	if (!overlay) {
+		/* The node's own connection to a Service (its default route leads out here): the
+		 * backend replaces the frontend, and the packet is sent on to it afresh. */
+		struct nat nat = {};
+		int v = lb_request(skb, &p, &nat);
+		if (v != LB_NONE && v != LB_OK)
+			return lb_refuse(skb, &p, v, REJECT_TO_STACK);
+		if (nat.translated) {
+			if (!ct_lookup(&p))
+				ct_create(&p, 0, &nat);
+			return deliver(skb, &p, ID_HOST);
+		}
+	}
 	struct ipcache_entry *dst = ipcache(p.tuple.daddr);
 	struct endpoint *src = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.saddr);
 	if (!ct_lookup(&p) && src) {

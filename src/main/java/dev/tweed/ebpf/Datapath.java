@@ -111,7 +111,9 @@ public final class Datapath implements AutoCloseable {
    * (of the calling thread's namespace) with {@code mark}.
    */
   public TestRunResult testRun(String program, byte[] packet, int ifindex, int mark) {
-    Libbpf.TestRun r = Libbpf.testRun(program(program), packet, ifindex, mark);
+    // An ingress hook's packet arrived on the device; an egress hook's is taken as the node's own.
+    boolean ingress = program.startsWith("from_");
+    Libbpf.TestRun r = Libbpf.testRun(program(program), packet, ifindex, ingress, mark);
     return new TestRunResult(r.retval(), r.packet(), r.mark());
   }
 

@@ -327,13 +327,17 @@ final class Libbpf {
   private static final int SKB_SIZE = 192;
 
   private static final int SKB_MARK = 8;
+  private static final int SKB_INGRESS_IFINDEX = 36;
   private static final int SKB_IFINDEX = 40;
 
   /** The result of one {@code BPF_PROG_TEST_RUN}: the verdict, the packet and mark as it left. */
   record TestRun(int retval, byte[] packet, int mark) {}
 
-  /** Runs a tc program once over {@code packet}, as if received on device {@code ifindex}. */
-  static TestRun testRun(int progFd, byte[] packet, int ifindex, int mark) {
+  /**
+   * Runs a tc program once over {@code packet} on device {@code ifindex}: as received there ({@code
+   * ingress}), or as sent by the node itself.
+   */
+  static TestRun testRun(int progFd, byte[] packet, int ifindex, boolean ingress, int mark) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment in = arena.allocate(packet.length);
       in.copyFrom(MemorySegment.ofArray(packet));
@@ -341,6 +345,7 @@ final class Libbpf {
       MemorySegment ctxIn = arena.allocate(SKB_SIZE, 8);
       ctxIn.set(I, SKB_MARK, mark);
       ctxIn.set(I, SKB_IFINDEX, ifindex);
+      ctxIn.set(I, SKB_INGRESS_IFINDEX, ingress ? ifindex : 0);
       MemorySegment ctxOut = arena.allocate(SKB_SIZE, 8);
       MemorySegment opts = arena.allocate(80, 8);
       opts.set(L, 0, 80);

@@ -472,6 +472,34 @@ class ServiceProgramIT {
   }
 
   @Test
+  void theNodesOwnConnectionIsTranslatedOnItsWayOut() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d =
+              load(
+                  "host",
+                  List.of(
+                      clusterIp("web", "10.96.0.60", List.of(ep(C, 8080, "node-1"))),
+                      clusterIp("nobody", "10.96.0.61", List.of())))) {
+            // Sent by the node (its default route leads out of eth0): into C's veth instead.
+            var out = d.testRun("to_netdev", syn(NODE_IP, 49000, "10.96.0.60", 80), eth0, 0);
+            assertThat(out.verdict()).isEqualTo(TC_ACT_REDIRECT);
+            assertThat(out.mark() & 0x00e00000).as("to_container lets it be").isNotZero();
+            assertThat(flow(out.packet())).isEqualTo(NODE_IP + ":49000 > " + C + ":8080");
+            // C's answer comes from the ClusterIP, and the node's stack takes it.
+            var reply = d.testRun("from_container", ack(C, 8080, NODE_IP, 49000), podC, 0);
+            assertThat(reply.verdict()).isEqualTo(0);
+            assertThat(flow(reply.packet())).isEqualTo("10.96.0.60:80 > " + NODE_IP + ":49000");
+            // No endpoints: the refusal goes back into the node.
+            var refused = d.testRun("to_netdev", syn(NODE_IP, 49001, "10.96.0.61", 80), eth0, 0);
+            assertThat(refused.verdict()).isEqualTo(TC_ACT_REDIRECT);
+            assertThat(refused.packet()[23]).as("ICMP").isEqualTo((byte) 1);
+          }
+          return null;
+        });
+  }
+
+  @Test
   void aPodReachingItselfThroughItsServiceSeesTheNodeAsTheSource() throws Exception {
     inNamespace(
         () -> {
