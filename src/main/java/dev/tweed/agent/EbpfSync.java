@@ -19,7 +19,7 @@ import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.ProxyNode;
-import dev.tweed.proxy.ServicePortResolver;
+import dev.tweed.proxy.ServicePortCache;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +36,7 @@ final class EbpfSync implements AutoCloseable {
   private volatile EbpfIntent last = EbpfIntent.empty();
   private ServiceLbCalculator lbCalc;
   private ProxyNode lbNode;
+  private final ServicePortCache servicePorts = new ServicePortCache();
   private volatile int services;
   private final SyncPacer servicePacer = new SyncPacer();
 
@@ -111,8 +112,7 @@ final class EbpfSync implements AutoCloseable {
       lbCalc = new ServiceLbCalculator(node);
       lbNode = node;
     }
-    Map<String, LbService> wanted =
-        lbCalc.calculate(ServicePortResolver.resolve(serviceObjects, slices));
+    Map<String, LbService> wanted = lbCalc.calculate(servicePorts.resolve(serviceObjects, slices));
     boolean full = servicePacer.fullSyncDue();
     try {
       driver.applyServices(node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst(), wanted, full);

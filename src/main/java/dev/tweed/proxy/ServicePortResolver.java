@@ -25,21 +25,23 @@ public final class ServicePortResolver {
     for (JsonNode s : slices) {
       if ("IPv4".equals(s.path("addressType").asText("IPv4"))) {
         String key =
-            s.path("metadata").path("namespace").asText("default")
-                + "/"
-                + s.path("metadata").path("labels").path(SERVICE_NAME_LABEL).asText();
+            key(
+                s.path("metadata"),
+                s.path("metadata").path("labels").path(SERVICE_NAME_LABEL).asText());
         byService.computeIfAbsent(key, k -> new ArrayList<>()).add(s);
       }
     }
     List<ServicePort> out = new ArrayList<>();
     for (JsonNode svc : services) {
-      String key =
-          svc.path("metadata").path("namespace").asText("default")
-              + "/"
-              + svc.path("metadata").path("name").asText();
+      String key = key(svc.path("metadata"), svc.path("metadata").path("name").asText());
       out.addAll(resolve(svc, byService.getOrDefault(key, List.of())));
     }
     return out;
+  }
+
+  /** {@code namespace/service}: how a Service and the slices that belong to it are matched. */
+  static String key(JsonNode metadata, String serviceName) {
+    return metadata.path("namespace").asText("default") + "/" + serviceName;
   }
 
   /** One Service's ports, from the IPv4 slices that belong to it. */

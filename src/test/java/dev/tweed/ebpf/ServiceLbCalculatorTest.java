@@ -1,0 +1,125 @@
+package dev.tweed.ebpf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePort;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class ServiceLbCalculatorTest {
+  private static final ProxyNode NODE =
+      new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11"));
+
+  private static List<ServicePort.Endpoint> endpoints(int n) {
+    List<ServicePort.Endpoint> out = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      out.add(
+          new ServicePort.Endpoint(
+              "10.244.1." + i, 8080, Optional.of(i == 1 ? "node-1" : "node-2")));
+    }
+    return out;
+  }
+
+  private static ServicePort web(List<ServicePort.Endpoint> eps) {
+    return ServicePort.clusterIp("default", "web", "http", "TCP", "10.96.0.10", 80, eps);
+  }
+
+  private static List<String> slots(LbService s) {
+    return s.internal().backends().stream().map(b -> b.ip() + "#" + b.id()).toList();
+  }
+
+  @Test
+  void aLeavingBackendsSlotIsTakenByTheLastAndNoOtherMoves() {
+    var calc = new ServiceLbCalculator(NODE);
+    List<ServicePort.Endpoint> five = endpoints(5);
+    LbService before = calc.calculate(List.of(web(five))).get("default/web:http/TCP");
+    List<ServicePort.Endpoint> withoutSecond = new ArrayList<>(five);
+    withoutSecond.remove(1);
+    LbService after = calc.calculate(List.of(web(withoutSecond))).get("default/web:http/TCP");
+    List<String> b = slots(before);
+    assertThat(slots(after)).containsExactly(b.get(0), b.get(4), b.get(2), b.get(3));
+    assertThat(after.id()).isEqualTo(before.id());
+    // Its id is free again, and the next new backend takes it.
+    LbService back = calc.calculate(List.of(web(five))).get("default/web:http/TCP");
+    assertThat(slots(back)).containsExactly(b.get(0), b.get(4), b.get(2), b.get(3), b.get(1));
+  }
+
+  @Test
+  void anUnchangedPortIsTheSameServiceAndEntriesDifferOnlyWhereTheChangeIs() {
+    var calc = new ServiceLbCalculator(NODE);
+    ServicePort other =
+        ServicePort.clusterIp("default", "db", "", "TCP", "10.96.0.11", 5432, endpoints(3));
+    Map<String, LbService> first = calc.calculate(List.of(web(endpoints(10)), other));
+    Map<String, LbService> second = calc.calculate(List.of(web(endpoints(9)), other));
+    assertThat(second.get("default/db/TCP")).isSameAs(first.get("default/db/TCP"));
+    var before = LbMapWriter.entries(first.get("default/web:http/TCP"));
+    var after = LbMapWriter.entries(second.get("default/web:http/TCP"));
+    // The last backend went: its backend entry and its slot go, and the count changes.
+    assertThat(before.keySet()).containsAll(after.keySet());
+    assertThat(before.size() - after.size()).isEqualTo(2);
+    long changed =
+        after.keySet().stream()
+            .filter(k -> !java.util.Arrays.equals(before.get(k)[1], after.get(k)[1]))
+            .count();
+    assertThat(changed).isEqualTo(1);
+  }
+
+  @Test
+  void localPoliciesGiveEachScopeItsBackendsAndDropRatherThanRefuse() {
+    var calc = new ServiceLbCalculator(NODE);
+    ServicePort p =
+        new ServicePort(
+            "default",
+            "lb",
+            "",
+            "TCP",
+            "10.96.0.12",
+            80,
+            30080,
+            List.of("198.51.100.1"),
+            List.of("192.0.2.10"),
+            List.of("10.0.0.0/8"),
+            Optional.of(60),
+            true,
+            false,
+            0,
+            List.of(new ServicePort.Endpoint("10.244.2.5", 8080, Optional.of("node-2"))));
+    LbService s = calc.calculate(List.of(p)).get("default/lb/TCP");
+    assertThat(s.internal().backends()).hasSize(1);
+    assertThat(s.external()).get().extracting(LbService.Scope::dropWhenEmpty).isEqualTo(true);
+    assertThat(s.affinitySeconds()).isEqualTo(60);
+    assertThat(s.frontends())
+        .extracting(
+            f ->
+                f.ip()
+                    + ":"
+                    + f.port()
+                    + (f.masquerade() ? " masq" : "")
+                    + (f.ranges() ? " ranges" : ""))
+        .containsExactly(
+            "10.96.0.12:80", "172.31.0.11:30080", "198.51.100.1:80", "192.0.2.10:80 ranges");
+    assertThat(s.sourceRanges()).containsExactly("10.0.0.0/8");
+    ServicePort none =
+        ServicePort.clusterIp("default", "none", "", "UDP", "10.96.0.13", 53, List.of());
+    LbService empty = calc.calculate(List.of(none)).get("default/none/UDP");
+    assertThat(empty.internal().backends()).isEmpty();
+    assertThat(empty.internal().dropWhenEmpty()).as("no endpoint anywhere: refused").isFalse();
+  }
+
+  @Test
+  void aRemovedServiceFreesItsIdForTheNext() {
+    var calc = new ServiceLbCalculator(NODE);
+    ServicePort a = web(endpoints(2));
+    ServicePort b =
+        ServicePort.clusterIp("default", "b", "", "TCP", "10.96.0.20", 80, endpoints(2));
+    int idA = calc.calculate(List.of(a, b)).get("default/web:http/TCP").id();
+    calc.calculate(List.of(b));
+    ServicePort c =
+        ServicePort.clusterIp("default", "c", "", "TCP", "10.96.0.21", 80, endpoints(1));
+    assertThat(calc.calculate(List.of(b, c)).get("default/c/TCP").id()).isEqualTo(idA);
+  }
+}
