@@ -12,14 +12,15 @@ import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.EbpfIntentCalculator;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
-import dev.tweed.ebpf.LbService;
 import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.model.Json;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.ProxyNode;
-import dev.tweed.proxy.ServicePortCache;
+import dev.tweed.proxy.ServicePort;
+import dev.tweed.proxy.ServicePortIndex;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +37,6 @@ final class EbpfSync implements AutoCloseable {
   private volatile EbpfIntent last = EbpfIntent.empty();
   private ServiceLbCalculator lbCalc;
   private ProxyNode lbNode;
-  private final ServicePortCache servicePorts = new ServicePortCache();
   private volatile int services;
   private final SyncPacer servicePacer = new SyncPacer();
 
@@ -104,24 +104,33 @@ final class EbpfSync implements AutoCloseable {
    * Services load-balanced by the programs: the service ports' frontends and backends written to
    * the maps, only what changed unless the periodic comparison with the kernel is due.
    */
-  void syncServices(ProxyNode node, List<JsonNode> serviceObjects, List<JsonNode> slices) {
+  void syncServices(ProxyNode node, ServicePortIndex ports) {
     if (!servicePacer.mayRun()) {
       return;
     }
+    // The changes are taken now: a pass that fails is followed by a full one.
+    Map<String, List<ServicePort>> changes = ports.drainChanges();
+    boolean full = servicePacer.fullSyncDue() || servicePacer.retryPending();
     if (lbCalc == null || !node.equals(lbNode)) {
       lbCalc = new ServiceLbCalculator(node);
       lbNode = node;
+      full = true;
     }
-    Map<String, LbService> wanted = lbCalc.calculate(servicePorts.resolve(serviceObjects, slices));
-    boolean full = servicePacer.fullSyncDue();
+    String nodeIp = node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst();
     try {
-      driver.applyServices(node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst(), wanted, full);
+      if (full) {
+        List<ServicePort> all = new ArrayList<>();
+        ports.all().values().forEach(all::addAll);
+        driver.applyServices(nodeIp, lbCalc.calculate(all), true);
+      } else {
+        driver.applyServiceChanges(nodeIp, lbCalc.update(changes), lbCalc.services());
+      }
     } catch (RuntimeException e) {
       servicePacer.failed();
       throw e;
     }
     servicePacer.succeeded(full);
-    services = wanted.size();
+    services = lbCalc.services().size();
   }
 
   /** The periodic check with nothing new: the last intent against the kernel. */

@@ -302,7 +302,7 @@ public final class NodeAgent implements AutoCloseable {
     servicesPending = false;
     var node = new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps);
     if (ebpf.isPresent()) {
-      ebpf.get().syncServices(node, graph.services(), graph.slices());
+      ebpf.get().syncServices(node, graph.servicePorts());
     } else {
       proxy.sync(node, graph.services(), graph.slices());
     }

@@ -15,7 +15,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Service sync cost at scale, iptables mode: (a) a full sync of N services with M endpoints each,
+ * Service sync cost at scale, in iptables, nftables or eBPF mode (the last in {@link
+ * EbpfServiceSyncBenchmark}). iptables mode: (a) a full sync of N services with M endpoints each,
  * split into Tweed's share (rendering) and the kernel's (iptables-restore); (b) a partial sync
  * after one endpoint of one service changes; (c) the latency of new connections to the last
  * service, whose rule sits at the end of KUBE-SERVICES. It runs in a scratch namespace with M local
@@ -56,14 +57,16 @@ public final class ServiceSyncBenchmark {
       Namespaces.add(ns);
       try (ProbeServer server = backends(ns, endpoints)) {
         results.add(
-            mode.equals("nftables")
-                ? measureNftables(ns, n, endpoints, connections)
-                : measure(ns, n, endpoints, connections));
+            switch (mode) {
+              case "nftables" -> measureNftables(ns, n, endpoints, connections);
+              case "ebpf" -> EbpfServiceSyncBenchmark.measure(ns, n, endpoints, connections);
+              default -> measure(ns, n, endpoints, connections);
+            });
         Result r = results.getLast();
         out.printf(
-            mode
-                + " N=%-6d full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel apply %8.1f ms); "
-                + "one endpoint changed: %6.1f ms (restore %6.1f ms); first connection median %.3f ms p99 %.3f ms%n",
+            "%-8s N=%-6d full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel apply %8.1f ms); "
+                + "one endpoint changed: %6.2f ms (kernel apply %6.2f ms); first connection median %.3f ms p99 %.3f ms%n",
+            mode,
             n,
             r.renderMs() + r.restoreMs(),
             r.renderMs(),
@@ -100,7 +103,7 @@ public final class ServiceSyncBenchmark {
         NetworkNamespace.pathOf(ns), "backend", List.of(new ProbeServer.Port(80, "TCP")));
   }
 
-  private static String backend(int i) {
+  static String backend(int i) {
     return Ipv4.format(Ipv4.parse("10.250.0.0") + i);
   }
 
@@ -155,7 +158,7 @@ public final class ServiceSyncBenchmark {
    * entered the namespace once, so the figure is the packet path's and not setns's. Each uses a
    * fresh source port, so conntrack misses and the first packet walks the rules.
    */
-  private static Stats firstConnections(String ns, String ip, int connections) throws Exception {
+  static Stats firstConnections(String ns, String ip, int connections) throws Exception {
     return NetworkNamespace.call(
         NetworkNamespace.pathOf(ns),
         () -> {

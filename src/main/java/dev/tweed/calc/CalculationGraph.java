@@ -12,6 +12,7 @@ import dev.tweed.policy.InvalidPolicyException;
 import dev.tweed.policy.NetworkPolicyParser;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
+import dev.tweed.proxy.ServicePortIndex;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -36,6 +37,7 @@ public final class CalculationGraph {
   private final TreeMap<String, PodResource> pods = new TreeMap<>();
   private final TreeMap<String, JsonNode> services = new TreeMap<>();
   private final TreeMap<String, JsonNode> slices = new TreeMap<>();
+  private final ServicePortIndex servicePorts = new ServicePortIndex();
   private final TreeMap<String, JsonNode> identities = new TreeMap<>();
   private final Map<String, Map<String, String>> namespaces = new HashMap<>();
   private final Map<String, PolicyPod> policyPods = new TreeMap<>();
@@ -102,10 +104,14 @@ public final class CalculationGraph {
           }
           case "Service" -> {
             put(services, u, v -> v);
+            ResourceKey k = ResourceKey.parse(u.key());
+            servicePorts.service(k.namespace().orElse("default"), k.name(), u.value());
             svc = true;
           }
           case "EndpointSlice" -> {
             put(slices, u, v -> v);
+            ResourceKey k = ResourceKey.parse(u.key());
+            servicePorts.slice(k.namespace().orElse("default"), k.name(), u.value());
             svc = true;
           }
           case "Namespace" -> {
@@ -216,6 +222,14 @@ public final class CalculationGraph {
 
   public List<JsonNode> services() {
     return List.copyOf(services.values());
+  }
+
+  /**
+   * Service ports by Service, resolved incrementally: {@link ServicePortIndex#drainChanges} gives
+   * those touched since its last call (one consumer drains it: the eBPF driver's sync).
+   */
+  public ServicePortIndex servicePorts() {
+    return servicePorts;
   }
 
   public List<JsonNode> slices() {

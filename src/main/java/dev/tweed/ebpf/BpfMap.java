@@ -49,6 +49,57 @@ public final class BpfMap implements AutoCloseable {
     }
   }
 
+  /**
+   * Writes many entries with one {@code bpf(2)} call per few thousand (hash maps; the kernel takes
+   * them in order). Returns how many were written: all, unless the kernel refused the entry at that
+   * index, whose refusal is then made again singly to throw with its reason.
+   */
+  public int putAll(List<byte[][]> entries) {
+    int done = 0;
+    while (done < entries.size()) {
+      int n = Math.min(BATCH, entries.size() - done);
+      try (Arena a = Arena.ofConfined()) {
+        MemorySegment keys = a.allocate((long) keySize * n, 8);
+        MemorySegment values = a.allocate((long) valueSize * n, 8);
+        for (int i = 0; i < n; i++) {
+          byte[][] kv = entries.get(done + i);
+          check(kv[0], kv[1]);
+          MemorySegment.copy(kv[0], 0, keys, ValueLayout.JAVA_BYTE, (long) i * keySize, keySize);
+          MemorySegment.copy(
+              kv[1], 0, values, ValueLayout.JAVA_BYTE, (long) i * valueSize, valueSize);
+        }
+        int wrote = Libbpf.updateBatch(fd, keys, values, n, a);
+        done += wrote;
+        if (wrote < n) {
+          byte[][] refused = entries.get(done);
+          try {
+            put(refused[0], refused[1]);
+          } catch (RuntimeException e) {
+            throw new RefusedEntryException(done, e);
+          }
+          done++; // the kernel took it this time
+        }
+      }
+    }
+    return done;
+  }
+
+  private static final int BATCH = 4096;
+
+  /** The kernel refused entry {@code index} of a {@link #putAll}; those before it are written. */
+  public static final class RefusedEntryException extends RuntimeException {
+    private final int index;
+
+    RefusedEntryException(int index, RuntimeException cause) {
+      super(cause.getMessage(), cause);
+      this.index = index;
+    }
+
+    public int index() {
+      return index;
+    }
+  }
+
   /** True when the key was there. */
   public boolean remove(byte[] key) {
     try (Arena a = Arena.ofConfined()) {

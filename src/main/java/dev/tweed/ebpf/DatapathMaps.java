@@ -3,8 +3,6 @@ package dev.tweed.ebpf;
 import dev.tweed.model.Cidr;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -57,15 +55,7 @@ public final class DatapathMaps {
   }
 
   static byte[] address(String ip) {
-    try {
-      byte[] a = InetAddress.getByName(ip).getAddress();
-      if (a.length != 4) {
-        throw new IllegalArgumentException("not an IPv4 address: " + ip);
-      }
-      return a;
-    } catch (UnknownHostException e) {
-      throw new IllegalArgumentException("not an IPv4 address: " + ip, e);
-    }
+    return java.nio.ByteBuffer.allocate(4).putInt(dev.tweed.model.Ipv4.parse(ip)).array();
   }
 
   static String address(byte[] b, int offset) {

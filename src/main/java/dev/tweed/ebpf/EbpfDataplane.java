@@ -157,6 +157,29 @@ public final class EbpfDataplane implements AutoCloseable {
     return r;
   }
 
+  /**
+   * Writes only the services that changed (empty: removed); {@code all} if a full pass is needed.
+   */
+  public synchronized LbMapWriter.Result applyServiceChanges(
+      String nodeIp,
+      Map<String, java.util.Optional<LbService>> changes,
+      Map<String, LbService> all) {
+    Datapath d = datapath();
+    if (!nodeIp.equals(this.nodeIp)) {
+      this.nodeIp = nodeIp;
+      writeConfig(d);
+    }
+    LbMapWriter.Result r = lbWriter.writeChanges(changes, all);
+    if (r.written() + r.removed() > 0) {
+      LOG.info(
+          "event=ebpf-services-synced changed={} written={} removed={}",
+          r.services(),
+          r.written(),
+          r.removed());
+    }
+    return r;
+  }
+
   private void attach(
       Datapath d, int ifindex, String ingress, String egress, boolean verify, Set<String> hooks) {
     attach(d, ifindex, true, ingress, verify, hooks);

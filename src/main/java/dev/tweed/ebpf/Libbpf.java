@@ -59,6 +59,8 @@ final class Libbpf {
       handle("bpf_tc_query", FunctionDescriptor.of(I, P, P), false);
   private static final MethodHandle MAP_UPDATE =
       handle("bpf_map_update_elem", FunctionDescriptor.of(I, I, P, P, L), false);
+  private static final MethodHandle MAP_UPDATE_BATCH =
+      handle("bpf_map_update_batch", FunctionDescriptor.of(I, I, P, P, P, P), false);
   private static final MethodHandle MAP_LOOKUP =
       handle("bpf_map_lookup_elem", FunctionDescriptor.of(I, I, P, P), false);
   private static final MethodHandle MAP_DELETE =
@@ -259,6 +261,24 @@ final class Libbpf {
   static void update(int fd, MemorySegment key, MemorySegment value) {
     try {
       check("bpf_map_update_elem", (int) MAP_UPDATE.invokeExact(fd, key, value, BPF_ANY));
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Writes {@code count} entries in one call (keys and values packed back to back); returns how
+   * many the kernel wrote, which is all of them unless it refused one (that one is the next).
+   */
+  static int updateBatch(int fd, MemorySegment keys, MemorySegment values, int count, Arena a) {
+    MemorySegment n = a.allocate(I);
+    n.set(I, 0, count);
+    try {
+      int rc = (int) MAP_UPDATE_BATCH.invokeExact(fd, keys, values, n, MemorySegment.NULL);
+      if (rc < 0) {
+        return n.get(I, 0);
+      }
+      return count;
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -6,9 +6,11 @@ import dev.tweed.proxy.ServicePort;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -19,7 +21,9 @@ import java.util.TreeSet;
  */
 public final class ServiceLbCalculator {
   private final ProxyNode node;
-  private final Map<String, Calculated> byKey = new HashMap<>();
+  private final Map<String, Calculated> byKey = new LinkedHashMap<>();
+  private final Map<String, Set<String>> portKeysByService = new HashMap<>();
+  private final Map<String, LbService> current = new LinkedHashMap<>();
   private final TreeSet<Integer> freeServiceIds = new TreeSet<>();
   private int nextServiceId = 1;
   private final TreeSet<Integer> freeBackendIds = new TreeSet<>();
@@ -31,32 +35,65 @@ public final class ServiceLbCalculator {
     this.node = node;
   }
 
-  /** The services of {@code ports} (SCTP ports are left out: this kernel has no SCTP), by key. */
+  /**
+   * The services of {@code ports} (SCTP ports are left out: this kernel has no SCTP), by key, in
+   * place of whatever was calculated before.
+   */
   public Map<String, LbService> calculate(List<ServicePort> ports) {
-    Map<String, LbService> out = new LinkedHashMap<>();
-    Map<String, ServicePort> seen = new HashMap<>();
+    Map<String, List<ServicePort>> byService = new LinkedHashMap<>();
     for (ServicePort p : ports) {
-      if (!p.protocol().equals("TCP") && !p.protocol().equals("UDP")) {
-        continue;
-      }
-      String key = p.portNameString() + "/" + p.protocol();
-      seen.put(key, p);
-      Calculated before = byKey.get(key);
-      if (before != null && before.port().equals(p)) {
-        out.put(key, before.service());
-        continue;
-      }
-      LbService s = calculate(key, p, before == null ? Optional.empty() : Optional.of(before));
-      byKey.put(key, new Calculated(p, s));
-      out.put(key, s);
+      byService.computeIfAbsent(p.namespace() + "/" + p.name(), k -> new ArrayList<>()).add(p);
     }
-    for (var it = byKey.entrySet().iterator(); it.hasNext(); ) {
-      var e = it.next();
-      if (!seen.containsKey(e.getKey())) {
-        release(e.getValue().service());
-        it.remove();
-      }
+    for (String gone : new ArrayList<>(portKeysByService.keySet())) {
+      byService.putIfAbsent(gone, List.of());
     }
+    update(byService);
+    return services();
+  }
+
+  /** Every service calculated, by key (a view, kept up to date). */
+  public Map<String, LbService> services() {
+    return java.util.Collections.unmodifiableMap(current);
+  }
+
+  /**
+   * Takes the ports of the Services that changed ({@code namespace/name} to all of its ports, an
+   * empty list for one that is gone) and returns the services that differ as a result: the new one,
+   * or empty for one removed. An unchanged port (equal as a record) is not recalculated.
+   */
+  public Map<String, Optional<LbService>> update(Map<String, List<ServicePort>> byService) {
+    Map<String, Optional<LbService>> out = new LinkedHashMap<>();
+    byService.forEach(
+        (service, ports) -> {
+          Set<String> keys = new LinkedHashSet<>();
+          for (ServicePort p : ports) {
+            if (!p.protocol().equals("TCP") && !p.protocol().equals("UDP")) {
+              continue;
+            }
+            String key = p.portNameString() + "/" + p.protocol();
+            keys.add(key);
+            Calculated before = byKey.get(key);
+            if (before != null && before.port().equals(p)) {
+              continue;
+            }
+            LbService s = calculate(key, p, Optional.ofNullable(before));
+            byKey.put(key, new Calculated(p, s));
+            current.put(key, s);
+            out.put(key, Optional.of(s));
+          }
+          for (String key : portKeysByService.getOrDefault(service, Set.of())) {
+            if (!keys.contains(key)) {
+              release(byKey.remove(key).service());
+              current.remove(key);
+              out.put(key, Optional.empty());
+            }
+          }
+          if (keys.isEmpty()) {
+            portKeysByService.remove(service);
+          } else {
+            portKeysByService.put(service, keys);
+          }
+        });
     return out;
   }
 
