@@ -37,7 +37,7 @@ public final class ServiceLbCalculator {
 
   /**
    * The services of {@code ports} (SCTP ports are left out: this kernel has no SCTP), by key, in
-   * place of whatever was calculated before.
+   * place of whatever was calculated before: a snapshot, unlike {@link #services}.
    */
   public Map<String, LbService> calculate(List<ServicePort> ports) {
     Map<String, List<ServicePort>> byService = new LinkedHashMap<>();
@@ -48,7 +48,7 @@ public final class ServiceLbCalculator {
       byService.putIfAbsent(gone, List.of());
     }
     update(byService);
-    return services();
+    return new LinkedHashMap<>(current);
   }
 
   /** Every service calculated, by key (a view, kept up to date). */

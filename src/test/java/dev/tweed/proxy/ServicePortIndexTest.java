@@ -1,0 +1,74 @@
+package dev.tweed.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.Json;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class ServicePortIndexTest {
+  private static JsonNode service(String name, String ip) {
+    return Json.parse(
+        """
+        {"metadata": {"namespace": "default", "name": "%s"},
+         "spec": {"clusterIP": "%s", "ports": [{"name": "http", "port": 80}]}}
+        """
+            .formatted(name, ip));
+  }
+
+  private static JsonNode slice(String service, String... ips) {
+    StringBuilder eps = new StringBuilder();
+    for (String ip : ips) {
+      eps.append(eps.isEmpty() ? "" : ",").append("{\"addresses\": [\"").append(ip).append("\"]}");
+    }
+    return Json.parse(
+        """
+        {"metadata": {"namespace": "default", "name": "s1",
+                      "labels": {"kubernetes.io/service-name": "%s"}},
+         "addressType": "IPv4", "endpoints": [%s],
+         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+        """
+            .formatted(service, eps));
+  }
+
+  @Test
+  void onlyTheServicesAnUpdateTouchedAreResolvedAgain() {
+    ServicePortIndex index = new ServicePortIndex();
+    index.service("default", "a", Optional.of(service("a", "10.96.0.1")));
+    index.service("default", "b", Optional.of(service("b", "10.96.0.2")));
+    index.slice("default", "s1", Optional.of(slice("a", "10.244.0.1")));
+    assertThat(index.drainChanges()).containsOnlyKeys("default/a", "default/b");
+    assertThat(index.drainChanges()).isEmpty();
+
+    index.slice("default", "s1", Optional.of(slice("a", "10.244.0.1", "10.244.0.2")));
+    var changes = index.drainChanges();
+    assertThat(changes).containsOnlyKeys("default/a");
+    assertThat(changes.get("default/a").getFirst().endpoints()).hasSize(2);
+
+    // A slice relabelled to another Service changes both.
+    index.slice("default", "s1", Optional.of(slice("b", "10.244.0.3")));
+    changes = index.drainChanges();
+    assertThat(changes).containsOnlyKeys("default/a", "default/b");
+    assertThat(changes.get("default/a").getFirst().endpoints()).isEmpty();
+    assertThat(changes.get("default/b").getFirst().endpoints())
+        .extracting(e -> e.ip())
+        .containsExactly("10.244.0.3");
+
+    index.service("default", "b", Optional.empty());
+    assertThat(index.drainChanges().get("default/b")).isEmpty();
+    assertThat(index.all()).containsOnlyKeys("default/a");
+  }
+
+  @Test
+  void theIndexResolvesAsTheResolverDoes() {
+    ServicePortIndex index = new ServicePortIndex();
+    JsonNode svc = service("a", "10.96.0.1");
+    JsonNode sl = slice("a", "10.244.0.1", "10.244.0.2");
+    index.service("default", "a", Optional.of(svc));
+    index.slice("default", "s1", Optional.of(sl));
+    assertThat(index.all().get("default/a"))
+        .isEqualTo(ServicePortResolver.resolve(List.of(svc), List.of(sl)));
+  }
+}
