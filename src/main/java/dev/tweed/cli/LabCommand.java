@@ -70,7 +70,9 @@ public final class LabCommand {
     @Option(
         names = "--proxy",
         defaultValue = "iptables",
-        description = "Service proxy: iptables | nftables.")
+        description =
+            "Service proxy of the standard dataplane: iptables | nftables (the eBPF dataplane"
+                + " load-balances Services in its programs).")
     String proxy;
 
     @Option(

@@ -159,13 +159,13 @@ public final class Lab {
                     : routeReflectors + " route reflector" + (routeReflectors == 1 ? "" : "s"))
                 + ")";
     out.printf(
-        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s, %s service proxy, %s%n",
+        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s, %s, %s%n",
         nodes,
         LabLayout.POD_CIDR,
         LabLayout.BLOCK_SIZE,
         mode,
         state.ebpf() ? "eBPF datapath" : "standard datapath",
-        proxy,
+        state.ebpf() ? "Services load-balanced in the programs" : proxy + " service proxy",
         state.etcd()
             ? "state in etcd (" + etcdMembers + " member" + (etcdMembers == 1 ? ")" : "s)")
             : "state in the embedded store");

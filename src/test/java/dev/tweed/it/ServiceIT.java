@@ -249,11 +249,34 @@ class ServiceIT {
     assertThat(local.answer())
         .as("Local policy preserves the client address")
         .isEqualTo("172.31.0.1");
+    ProbeResult udp = ProbeClient.probe(router, "192.0.2.10", 80, "udp", Duration.ofSeconds(3));
+    assertThat(udp.answer()).as("UDP through the load balancer").isEqualTo("default/lb-1");
     ProbeResult cluster = ProbeClient.clientIp(router, "192.0.2.10", 80, Duration.ofSeconds(3));
     assertThat(cluster.connected()).isTrue();
     assertThat(cluster.answer()).as("Cluster policy masquerades").isNotEqualTo("172.31.0.1");
     JsonNode svc = service("lb-local");
     assertThat(svc.path("spec").path("healthCheckNodePort").asInt()).isBetween(30000, 32767);
+  }
+
+  @Test
+  void externalIpsReachTheBackendsFromOutside() throws Exception {
+    Path yaml = Files.createTempFile("extip", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ext}
+        spec:
+          selector: {app: web}
+          externalIPs: [198.51.100.10]
+          ports: [{port: 8088, targetPort: 8080}]
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
+    awaitConnect(router, "198.51.100.10", 8088);
+    assertThat(answers(router, "198.51.100.10", 8088, 30))
+        .containsExactlyInAnyOrder("default/web-1", "default/web-2", "default/web-3");
   }
 
   @Test

@@ -93,7 +93,12 @@ class ServiceProgramIT {
 
   /** A load with its own pins: two local pods (not isolated), two remote ones, the services. */
   private static Datapath load(String pins, List<ServicePort> services) {
-    Datapath d = Datapath.load(object, bpffs.resolve(pins), Map.of());
+    return load(pins, services, Map.of());
+  }
+
+  private static Datapath load(
+      String pins, List<ServicePort> services, Map<String, Integer> sizes) {
+    Datapath d = Datapath.load(object, bpffs.resolve(pins), sizes);
     endpoint(d, A, podA, 11, 300);
     endpoint(d, C, podC, 12, 300);
     ipcache(d, "0.0.0.0/0", Identities.WORLD, "");
@@ -109,8 +114,12 @@ class ServiceProgramIT {
   }
 
   private static void endpoint(Datapath d, String ip, int ifindex, int id, int identity) {
-    var e =
-        new EbpfIntent.Endpoint(ip, "pod", "veth", "0a:00:00:00:00:0a", id, identity, false, false);
+    endpoint(d, ip, ifindex, id, identity, false, false);
+  }
+
+  private static void endpoint(
+      Datapath d, String ip, int ifindex, int id, int identity, boolean in, boolean out) {
+    var e = new EbpfIntent.Endpoint(ip, "pod", "veth", "0a:00:00:00:00:0a", id, identity, in, out);
     d.map(DatapathMaps.ENDPOINTS)
         .put(
             DatapathMaps.endpointKey(ip),
@@ -371,6 +380,99 @@ class ServiceProgramIT {
         .putInt(backend)
         .putInt(0)
         .array();
+  }
+
+  @Test
+  void policySeesTheBackendTheServiceChose() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d =
+              load(
+                  "policy",
+                  List.of(
+                      clusterIp("allowed", "10.96.0.70", List.of(ep(B, 8005, "node-2"))),
+                      clusterIp("denied", "10.96.0.71", List.of(ep(D, 8005, "node-2")))))) {
+            // A may send only to identity 400 on TCP 8005: B is 400, D becomes 500.
+            endpoint(d, A, podA, 11, 300, false, true);
+            ipcache(d, D + "/32", 500, NODE2);
+            d.map(DatapathMaps.POLICY)
+                .put(
+                    DatapathMaps.policyKey(
+                        new EbpfIntent.PolicyEntry(
+                            11, EbpfIntent.Direction.EGRESS, 400, TCP, 8005, 16, "")),
+                    DatapathMaps.POLICY_ALLOW);
+            assertThat(
+                    d.testRun("from_container", syn(A, 50000, "10.96.0.70", 80), podA, 0).verdict())
+                .isEqualTo(TC_ACT_REDIRECT);
+            assertThat(
+                    d.testRun("from_container", syn(A, 50001, "10.96.0.71", 80), podA, 0).verdict())
+                .isEqualTo(TC_ACT_SHOT);
+            assertThat(count(d, "policy-denied")).isEqualTo(1);
+            // A denied connection leaves no translation its later packets could ride.
+            var ack = d.testRun("from_container", ack(A, 50001, "10.96.0.71", 80), podA, 0);
+            assertThat(ack.verdict()).isEqualTo(TC_ACT_SHOT);
+          }
+          return null;
+        });
+  }
+
+  @Test
+  void aServiceThatDoesNotFitIsNamedAndLeavesTheMapsAsTheyWere() throws Exception {
+    inNamespace(
+        () -> {
+          // Room for four backends: "small" takes two, "big" wants three.
+          try (Datapath d =
+              load(
+                  "full",
+                  List.of(
+                      clusterIp(
+                          "small",
+                          "10.96.0.80",
+                          List.of(ep(B, 8080, "node-2"), ep(D, 8080, "node-2")))),
+                  Map.of(dev.tweed.ebpf.LbMaps.BACKENDS, 4))) {
+            var calc =
+                new ServiceLbCalculator(new ProxyNode("node-1", "10.244.0.0/16", List.of(NODE_IP)));
+            var writer = new LbMapWriter(d);
+            var small =
+                clusterIp(
+                    "small", "10.96.0.80", List.of(ep(B, 8080, "node-2"), ep(D, 8080, "node-2")));
+            writer.write(calc.calculate(List.of(small)), true);
+            Map<String, Map<String, String>> before = contents(d);
+            var big =
+                clusterIp(
+                    "big",
+                    "10.96.0.81",
+                    List.of(
+                        ep(A, 8080, "node-1"),
+                        ep(C, 8080, "node-1"),
+                        ep("10.244.1.12", 8080, "node-1")));
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                    () -> writer.write(calc.calculate(List.of(small, big)), false))
+                .isInstanceOf(LbMapWriter.MapFullException.class)
+                .hasMessageContaining("Service default/big/TCP did not fit");
+            assertThat(contents(d)).isEqualTo(before);
+            // The old service still answers.
+            assertThat(
+                    d.testRun("from_container", syn(A, 51000, "10.96.0.80", 80), podA, 0).verdict())
+                .isEqualTo(TC_ACT_REDIRECT);
+          }
+          return null;
+        });
+  }
+
+  private static Map<String, Map<String, String>> contents(Datapath d) {
+    Map<String, Map<String, String>> out = new java.util.TreeMap<>();
+    for (String m :
+        List.of(
+            dev.tweed.ebpf.LbMaps.FRONTENDS,
+            dev.tweed.ebpf.LbMaps.SERVICES,
+            dev.tweed.ebpf.LbMaps.BACKENDS,
+            dev.tweed.ebpf.LbMaps.SOURCE_RANGES)) {
+      Map<String, String> entries = new java.util.TreeMap<>();
+      d.map(m).entries().forEach((k, v) -> entries.put(k, HexFormat.of().formatHex(v)));
+      out.put(m, entries);
+    }
+    return out;
   }
 
   @Test
