@@ -162,7 +162,7 @@ public final class ServiceSyncBenchmark {
    * Connections made and not counted first: the client's own path (the JIT compiling the socket
    * calls) would otherwise make the first N measured look slower than the later ones.
    */
-  private static final int WARM_UP_CONNECTIONS = 100;
+  private static final int WARM_UP_CONNECTIONS = 2000;
 
   static Stats firstConnections(String ns, String ip, int connections) throws Exception {
     return NetworkNamespace.call(
