@@ -112,7 +112,10 @@ final class EbpfSync implements AutoCloseable {
     Map<String, List<ServicePort>> changes = ports.drainChanges();
     boolean full = servicePacer.fullSyncDue() || servicePacer.retryPending();
     if (lbCalc == null || !node.equals(lbNode)) {
+      // The ids already in the maps (a previous agent's) are kept: a restart rewrites nothing.
       lbCalc = new ServiceLbCalculator(node);
+      var pinned = driver.servicesInMaps();
+      lbCalc.adopt(pinned.frontends(), pinned.backends());
       lbNode = node;
       full = true;
     }

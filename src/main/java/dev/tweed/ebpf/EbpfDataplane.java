@@ -4,6 +4,7 @@ import dev.tweed.sys.Libc;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -155,6 +156,20 @@ public final class EbpfDataplane implements AutoCloseable {
           r.removed());
     }
     return r;
+  }
+
+  /** The frontends and backends the maps hold now (a previous agent's, after a restart). */
+  public synchronized LbMaps.Contents servicesInMaps() {
+    Datapath d = datapath();
+    List<LbMaps.FrontendEntry> frontends = new java.util.ArrayList<>();
+    d.map(LbMaps.FRONTENDS)
+        .entries()
+        .forEach((k, v) -> frontends.add(LbMaps.frontend(java.util.HexFormat.of().parseHex(k), v)));
+    List<LbMaps.BackendEntry> backends = new java.util.ArrayList<>();
+    d.map(LbMaps.BACKENDS)
+        .entries()
+        .forEach((k, v) -> backends.add(LbMaps.backend(java.util.HexFormat.of().parseHex(k), v)));
+    return new LbMaps.Contents(frontends, backends);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.tweed.ebpf;
 import dev.tweed.model.Cidr;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
 
 /**
  * The byte layouts of the load-balancing maps as {@code tweed-datapath.bpf.c} declares them (host
@@ -141,6 +142,14 @@ public final class LbMaps {
   }
 
   public static final byte[] SOURCE_ALLOWED = buffer(4).putInt(1).array();
+
+  /** What the frontend and backend maps hold. */
+  public record Contents(List<FrontendEntry> frontends, List<BackendEntry> backends) {
+    public Contents {
+      frontends = List.copyOf(frontends);
+      backends = List.copyOf(backends);
+    }
+  }
 
   /** An affinity entry: client, service, backend, when last used (CLOCK_MONOTONIC ns). */
   public record AffinityEntry(String client, int service, int backend, long lastUsedNanos) {}

@@ -31,6 +31,63 @@ public final class ServiceLbCalculator {
 
   private record Calculated(ServicePort port, LbService service) {}
 
+  /**
+   * Ids a previous agent left in the pinned maps, not claimed yet: service ids by ClusterIP
+   * frontend ("ip:port/protocol"), backend ids by service id and "ip:port".
+   */
+  private final Map<String, Integer> adoptedServiceIds = new HashMap<>();
+
+  private final Map<Integer, Map<String, Integer>> adoptedBackendIds = new HashMap<>();
+
+  /**
+   * Takes the ids a previous agent wrote (its frontends and backends, read from the pinned maps),
+   * so that the same Services and backends get the same numbers again: a restarted agent then
+   * rewrites nothing, and the connections and affinities that name a backend by its id keep it. Ids
+   * that no Service claims by the next full calculation are given out again.
+   */
+  public void adopt(List<LbMaps.FrontendEntry> frontends, List<LbMaps.BackendEntry> backends) {
+    int maxService = 0;
+    int maxBackend = 0;
+    Set<Integer> taken = new java.util.HashSet<>();
+    for (LbMaps.FrontendEntry f : frontends) {
+      if (!f.external()) {
+        adoptedServiceIds.put(f.ip() + ":" + f.port() + "/" + f.protocol(), f.service());
+        taken.add(f.service());
+        maxService = Math.max(maxService, f.service());
+      }
+    }
+    Set<Integer> takenBackends = new java.util.HashSet<>();
+    for (LbMaps.BackendEntry b : backends) {
+      adoptedBackendIds
+          .computeIfAbsent(b.service(), k -> new HashMap<>())
+          .put(b.ip() + ":" + b.port(), b.id());
+      takenBackends.add(b.id());
+      maxBackend = Math.max(maxBackend, b.id());
+    }
+    for (int i = nextServiceId; i <= maxService; i++) {
+      if (!taken.contains(i)) {
+        freeServiceIds.add(i);
+      }
+    }
+    freeServiceIds.removeAll(taken);
+    nextServiceId = Math.max(nextServiceId, maxService + 1);
+    for (int i = nextBackendId; i <= maxBackend; i++) {
+      if (!takenBackends.contains(i)) {
+        freeBackendIds.add(i);
+      }
+    }
+    freeBackendIds.removeAll(takenBackends);
+    nextBackendId = Math.max(nextBackendId, maxBackend + 1);
+  }
+
+  /** Ids adopted and not claimed by any Service are free again. */
+  private void releaseUnclaimed() {
+    freeServiceIds.addAll(adoptedServiceIds.values());
+    adoptedServiceIds.clear();
+    adoptedBackendIds.values().forEach(m -> freeBackendIds.addAll(m.values()));
+    adoptedBackendIds.clear();
+  }
+
   public ServiceLbCalculator(ProxyNode node) {
     this.node = node;
   }
@@ -48,6 +105,7 @@ public final class ServiceLbCalculator {
       byService.putIfAbsent(gone, List.of());
     }
     update(byService);
+    releaseUnclaimed();
     return new LinkedHashMap<>(current);
   }
 
@@ -98,7 +156,15 @@ public final class ServiceLbCalculator {
   }
 
   private LbService calculate(String key, ServicePort p, Optional<Calculated> before) {
-    int id = before.map(b -> b.service().id()).orElseGet(this::serviceId);
+    int proto0 = LbService.protocolNumber(p.protocol());
+    int id =
+        before
+            .map(b -> b.service().id())
+            .or(
+                () ->
+                    Optional.ofNullable(
+                        adoptedServiceIds.remove(p.clusterIp() + ":" + p.port() + "/" + proto0)))
+            .orElseGet(this::serviceId);
     PortPolicy policy = PortPolicy.of(p, node.nodeName());
     int proto = LbService.protocolNumber(p.protocol());
     List<LbService.Frontend> frontends = new ArrayList<>();
@@ -120,6 +186,10 @@ public final class ServiceLbCalculator {
     Optional<LbService.Scope> oldExternal = before.flatMap(b -> b.service().external());
     // Backend ids belong to the service: the same endpoint keeps its id in both scopes.
     Map<String, Integer> ids = new HashMap<>();
+    if (before.isEmpty()) {
+      ids.putAll(adoptedBackendIds.getOrDefault(id, Map.of()));
+      adoptedBackendIds.remove(id);
+    }
     before.ifPresent(
         b -> {
           b.service().internal().backends().forEach(x -> ids.put(x.ip() + ":" + x.port(), x.id()));

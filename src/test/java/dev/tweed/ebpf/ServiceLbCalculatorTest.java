@@ -122,4 +122,53 @@ class ServiceLbCalculatorTest {
         ServicePort.clusterIp("default", "c", "", "TCP", "10.96.0.21", 80, endpoints(1));
     assertThat(calc.calculate(List.of(b, c)).get("default/c/TCP").id()).isEqualTo(idA);
   }
+
+  @Test
+  void aRestartedAgentAdoptsTheIdsInTheMapsAndCalculatesTheSameEntries() {
+    var first = new ServiceLbCalculator(NODE);
+    List<ServicePort> ports = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      ports.add(
+          ServicePort.clusterIp(
+              "default",
+              "s" + i,
+              "",
+              i % 2 == 0 ? "TCP" : "UDP",
+              "10.96.1." + i,
+              80,
+              endpoints(1 + i % 4)));
+    }
+    first.calculate(ports.subList(0, 5)); // ids given out, then some freed
+    Map<String, LbService> before = first.calculate(ports);
+    // What a new agent reads from the pinned maps.
+    List<LbMaps.FrontendEntry> frontends = new ArrayList<>();
+    List<LbMaps.BackendEntry> backends = new ArrayList<>();
+    for (LbService s : before.values()) {
+      LbMapWriter.forEachEntry(
+          s,
+          (m, k, v) -> {
+            if (m.equals(LbMaps.FRONTENDS)) {
+              frontends.add(LbMaps.frontend(k, v));
+            } else if (m.equals(LbMaps.BACKENDS)) {
+              backends.add(LbMaps.backend(k, v));
+            }
+          });
+    }
+    var second = new ServiceLbCalculator(NODE);
+    second.adopt(frontends, backends);
+    Map<String, LbService> after = second.calculate(ports.reversed());
+    for (String key : before.keySet()) {
+      assertThat(after.get(key).id()).as(key).isEqualTo(before.get(key).id());
+      assertThat(LbMapWriter.entries(after.get(key)).keySet())
+          .as(key)
+          .isEqualTo(LbMapWriter.entries(before.get(key)).keySet());
+    }
+    // A new service after that takes an id nobody holds.
+    var extra = ServicePort.clusterIp("default", "new", "", "TCP", "10.96.2.1", 80, endpoints(2));
+    List<ServicePort> more = new ArrayList<>(ports);
+    more.add(extra);
+    Map<String, LbService> withNew = second.calculate(more);
+    assertThat(before.values().stream().map(LbService::id))
+        .doesNotContain(withNew.get("default/new/TCP").id());
+  }
 }

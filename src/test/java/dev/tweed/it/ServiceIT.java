@@ -280,6 +280,33 @@ class ServiceIT {
   }
 
   @Test
+  void restartingAgentsUnderServiceTrafficLosesNoProbe() throws Exception {
+    String web = service("web").path("spec").path("clusterIP").asText();
+    Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
+    List<ContinuousProbes.Path4> paths =
+        List.of(
+            new ContinuousProbes.Path4("client->web", client, web, 80, "tcp"),
+            new ContinuousProbes.Path4("router->node-1:30080", router, "172.31.0.11", 30080, "tcp"),
+            new ContinuousProbes.Path4(
+                "router->node-2:30080", router, "172.31.0.12", 30080, "tcp"));
+    String mapsBefore =
+        dataplane().equals("ebpf")
+            ? tweed.ok("lab", "bpf", "node-1", "services", "-o", "json")
+            : "";
+    var traffic = new ContinuousProbes(paths);
+    tweed.ok("lab", "agent", "restart", "node-1", "--kill");
+    tweed.ok("lab", "agent", "restart", "node-2");
+    Thread.sleep(1500);
+    traffic.close();
+    assertThat(traffic.sent()).as("probes sent during the restarts").isGreaterThan(40);
+    assertThat(traffic.lost()).as("probes lost during agent restarts").isEmpty();
+    if (dataplane().equals("ebpf")) {
+      // The new agent kept the ids the old one gave: the same frontends, slots and backends.
+      assertThat(tweed.ok("lab", "bpf", "node-1", "services", "-o", "json")).isEqualTo(mapsBefore);
+    }
+  }
+
+  @Test
   void loadBalancerSourceRangesAdmitOnlyTheirSources() throws Exception {
     Path yaml = Files.createTempFile("ranges", ".yaml");
     Files.writeString(
