@@ -696,12 +696,90 @@ static __always_inline int reject(struct __sk_buff *skb, struct packet *p, enum 
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+/* Rewrites 4 (or 2) bytes inside an ICMP message, keeping its checksum (no pseudo-header). */
+static __always_inline int icmp_rewrite(struct __sk_buff *skb, __u32 csum, __u32 off, __u32 from,
+					__u32 to, __u32 size)
+{
+	if (from == to)
+		return 0;
+	if (bpf_l4_csum_replace(skb, csum, from, to, size) ||
+	    bpf_skb_store_bytes(skb, off, &to, size, 0))
+		return -1;
+	return 0;
+}
+
+/* An address in the outer IP header: the header's checksum follows. */
+static __always_inline int ip_rewrite(struct __sk_buff *skb, __u32 off, __be32 from, __be32 to)
+{
+	if (from == to)
+		return 0;
+	if (bpf_l3_csum_replace(skb, ETH_HLEN + 10, from, to, 4) ||
+	    bpf_skb_store_bytes(skb, off, &to, 4, 0))
+		return -1;
+	return 0;
+}
+
+/* An ICMP error about a translated connection (the backend's port unreachable, fragmentation
+ * needed on the way) is translated as the connection's replies are, the packet it quotes
+ * included, so that the client's socket recognises it: what the kernel's conntrack does for the
+ * RELATED packets of a NATed connection. 1: translated, 0: not such an error, -1: failed. */
+static __always_inline int lb_icmp_error(struct __sk_buff *skb, struct packet *p)
+{
+	__u32 icmp = ETH_HLEN + p->ihl * 4;
+	__u8 type;
+	if (bpf_skb_load_bytes(skb, icmp, &type, 1) || (type != 3 && type != 11))
+		return 0;
+	__u32 inner = icmp + 8;
+	struct iphdr ip;
+	__be16 ports[2];
+	if (bpf_skb_load_bytes(skb, inner, &ip, sizeof(ip)) || ip.ihl != 5 ||
+	    (ip.protocol != IPPROTO_TCP && ip.protocol != IPPROTO_UDP) ||
+	    bpf_skb_load_bytes(skb, inner + sizeof(ip), ports, sizeof(ports)))
+		return 0;
+	struct ct_key k = {.saddr = ip.saddr, .daddr = ip.daddr, .sport = ports[0],
+			   .dport = ports[1], .protocol = ip.protocol};
+	struct ct_entry *e = bpf_map_lookup_elem(&tw_ct, &k);
+	if (!e || !(e->flags & CT_REVNAT))
+		return 0;
+	__be32 fe = e->nat_addr, client = e->orig_addr;
+	__be16 fe_port = e->nat_port, client_port = e->orig_port;
+	__u32 csum = icmp + 2;
+	/* The quoted request goes back to what the client sent: from itself, to the frontend. Its
+	 * header checksum changes with its addresses, and ICMP's checksum covers all of it. */
+	__sum16 old_check = ip.check;
+	if (bpf_l3_csum_replace(skb, inner + 10, ip.saddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, inner + 10, ip.daddr, fe, 4))
+		return -1;
+	__sum16 new_check;
+	if (bpf_skb_load_bytes(skb, inner + 10, &new_check, 2) ||
+	    bpf_l4_csum_replace(skb, csum, old_check, new_check, 2) ||
+	    icmp_rewrite(skb, csum, inner + 12, ip.saddr, client, 4) ||
+	    icmp_rewrite(skb, csum, inner + 16, ip.daddr, fe, 4) ||
+	    icmp_rewrite(skb, csum, inner + 20, ports[0], client_port, 2) ||
+	    icmp_rewrite(skb, csum, inner + 22, ports[1], fe_port, 2))
+		return -1;
+	/* From the frontend when the backend itself sent it; to the client in any case. */
+	if (p->tuple.saddr == ip.daddr) {
+		if (ip_rewrite(skb, ETH_HLEN + 12, p->tuple.saddr, fe))
+			return -1;
+		p->tuple.saddr = fe;
+	}
+	if (ip_rewrite(skb, ETH_HLEN + 16, p->tuple.daddr, client))
+		return -1;
+	p->tuple.daddr = client;
+	return 1;
+}
+
 /* A reply of a translated connection gets the frontend back as its source, and the client's
  * address as its destination where the request was masqueraded. 1: translated, 0: not a reply of
- * a translated connection, -1: could not rewrite. */
+ * a translated connection (an ICMP error about one included), -1: could not rewrite. */
 static __always_inline int lb_reply(struct __sk_buff *skb, struct packet *p)
 {
-	if (p->fragment || (p->tuple.protocol != IPPROTO_TCP && p->tuple.protocol != IPPROTO_UDP))
+	if (p->fragment)
+		return 0;
+	if (p->tuple.protocol == IPPROTO_ICMP)
+		return lb_icmp_error(skb, p);
+	if (p->tuple.protocol != IPPROTO_TCP && p->tuple.protocol != IPPROTO_UDP)
 		return 0;
 	struct ct_key r;
 	reverse(&p->tuple, &r);

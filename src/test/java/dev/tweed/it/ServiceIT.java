@@ -416,6 +416,47 @@ class ServiceIT {
   }
 
   @Test
+  void aUdpBackendWithNothingListeningRefusesThroughTheService() throws Exception {
+    String web1 = podIp("web-1");
+    Path yaml = Files.createTempFile("deaf", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: deaf}
+        spec: {ports: [{name: dns, port: 53, protocol: UDP}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: deaf-1, labels: {kubernetes.io/service-name: deaf}}
+        addressType: IPv4
+        endpoints: [{addresses: [%s]}]
+        ports: [{name: dns, port: 5399, protocol: UDP}]
+        """
+            .formatted(web1));
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    String ip = service("deaf").path("spec").path("clusterIP").asText();
+    // The backend's port unreachable, translated back as its connection's replies are, reaches
+    // the client's socket: refused at once, not a timeout.
+    Tweed.await(
+        "UDP to " + ip + ":53 refused",
+        Duration.ofSeconds(10),
+        () -> {
+          try {
+            return ProbeClient.probe(client, ip, 53, "udp", Duration.ofMillis(500))
+                .reason()
+                .equals("refused");
+          } catch (Exception e) {
+            return false;
+          }
+        });
+    ProbeResult r = ProbeClient.probe(client, ip, 53, "udp", Duration.ofSeconds(3));
+    assertThat(r.reason()).isEqualTo("refused");
+    assertThat(r.millis()).isLessThan(1000);
+  }
+
+  @Test
   void endpointsThatAreNotReadyLeaveTheRotation() throws Exception {
     String web1 = podIp("web-1");
     String web2 = podIp("web-2");

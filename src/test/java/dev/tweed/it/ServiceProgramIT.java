@@ -288,6 +288,71 @@ class ServiceProgramIT {
   }
 
   @Test
+  void anIcmpErrorAboutATranslatedConnectionIsTranslatedBackQuotedPacketIncluded()
+      throws Exception {
+    var dns =
+        new ServicePort(
+            "default",
+            "dns",
+            "",
+            "UDP",
+            "10.96.0.53",
+            53,
+            0,
+            List.of(),
+            List.of(),
+            List.of(),
+            Optional.empty(),
+            false,
+            false,
+            0,
+            List.of(ep(B, 5353, "node-2")));
+    inNamespace(
+        () -> {
+          try (Datapath d = load("icmp", List.of(dns))) {
+            var out =
+                d.testRun("from_container", frame(UDP, A, 40053, "10.96.0.53", 53, 0), podA, 0);
+            assertThat(flow(out.packet())).isEqualTo(A + ":40053 > " + B + ":5353");
+            // B has nothing on 5353: its kernel answers port unreachable, quoting what it got.
+            byte[] quoted = java.util.Arrays.copyOfRange(out.packet(), 14, 14 + 28);
+            var err = d.testRun("from_netdev", icmpUnreachable(B, A, quoted), eth0, 0);
+            assertThat(err.verdict()).isEqualTo(TC_ACT_REDIRECT);
+            byte[] f = err.packet();
+            assertThat(addr(f, 26) + " > " + addr(f, 30)).isEqualTo("10.96.0.53 > " + A);
+            assertThat(checksum(f, 14, 20, 0)).as("outer IP checksum").isZero();
+            assertThat(checksum(f, 34, f.length - 34, 0)).as("ICMP checksum").isZero();
+            assertThat(checksum(f, 42, 20, 0)).as("quoted IP checksum").isZero();
+            ByteBuffer b = ByteBuffer.wrap(f);
+            assertThat(
+                    addr(f, 54)
+                        + ":"
+                        + (b.getShort(62) & 0xffff)
+                        + " > "
+                        + addr(f, 58)
+                        + ":"
+                        + (b.getShort(64) & 0xffff))
+                .as("the quoted packet is what the client sent")
+                .isEqualTo(A + ":40053 > 10.96.0.53:53");
+          }
+          return null;
+        });
+  }
+
+  /** An ICMP port unreachable from {@code src} to {@code dst} quoting 28 bytes of a packet. */
+  private static byte[] icmpUnreachable(String src, String dst, byte[] quoted) {
+    ByteBuffer b = ByteBuffer.allocate(14 + 20 + 8 + quoted.length);
+    b.put(HexFormat.of().parseHex("eeeeeeeeeeee0a000000000a")).putShort((short) 0x0800);
+    b.put((byte) 0x45).put((byte) 0).putShort((short) (20 + 8 + quoted.length)).putInt(0);
+    b.put((byte) 64).put((byte) 1).putShort((short) 0);
+    b.put(addr(src)).put(addr(dst));
+    b.put((byte) 3).put((byte) 3).putShort((short) 0).putInt(0).put(quoted);
+    byte[] f = b.array();
+    ByteBuffer.wrap(f).putShort(24, (short) checksum(f, 14, 20, 0));
+    ByteBuffer.wrap(f).putShort(36, (short) checksum(f, 34, 8 + quoted.length, 0));
+    return f;
+  }
+
+  @Test
   void clientIpAffinityKeepsOneBackendWhereRandomChoiceSpreads() throws Exception {
     var backends = List.of(ep(B, 8080, "node-2"), ep(D, 8080, "node-2"));
     inNamespace(
