@@ -141,19 +141,34 @@ public final class EbpfDataplane implements AutoCloseable {
    */
   public synchronized LbMapWriter.Result applyServices(
       String nodeIp, Map<String, LbService> services, boolean readKernel) {
+    return writeServices(nodeIp, w -> w.write(services, readKernel));
+  }
+
+  /**
+   * Writes only the services that changed (empty: removed); {@code all} if a full pass is needed.
+   */
+  public synchronized LbMapWriter.Result applyServiceChanges(
+      String nodeIp,
+      Map<String, java.util.Optional<LbService>> changes,
+      Map<String, LbService> all) {
+    return writeServices(nodeIp, w -> w.writeChanges(changes, all));
+  }
+
+  private LbMapWriter.Result writeServices(
+      String nodeIp, java.util.function.Function<LbMapWriter, LbMapWriter.Result> write) {
     Datapath d = datapath();
     if (!nodeIp.equals(this.nodeIp)) {
       this.nodeIp = nodeIp;
       writeConfig(d);
     }
-    LbMapWriter.Result r = lbWriter.write(services, readKernel);
+    LbMapWriter.Result r = write.apply(lbWriter);
     if (r.written() + r.removed() > 0) {
       LOG.info(
-          "event=ebpf-services-synced services={} changed={} written={} removed={}",
-          services.size(),
+          "event=ebpf-services-synced changed={} written={} removed={} bpf_micros={}",
           r.services(),
           r.written(),
-          r.removed());
+          r.removed(),
+          r.kernelNanos() / 1000);
     }
     return r;
   }
@@ -170,29 +185,6 @@ public final class EbpfDataplane implements AutoCloseable {
         .entries()
         .forEach((k, v) -> backends.add(LbMaps.backend(java.util.HexFormat.of().parseHex(k), v)));
     return new LbMaps.Contents(frontends, backends);
-  }
-
-  /**
-   * Writes only the services that changed (empty: removed); {@code all} if a full pass is needed.
-   */
-  public synchronized LbMapWriter.Result applyServiceChanges(
-      String nodeIp,
-      Map<String, java.util.Optional<LbService>> changes,
-      Map<String, LbService> all) {
-    Datapath d = datapath();
-    if (!nodeIp.equals(this.nodeIp)) {
-      this.nodeIp = nodeIp;
-      writeConfig(d);
-    }
-    LbMapWriter.Result r = lbWriter.writeChanges(changes, all);
-    if (r.written() + r.removed() > 0) {
-      LOG.info(
-          "event=ebpf-services-synced changed={} written={} removed={}",
-          r.services(),
-          r.written(),
-          r.removed());
-    }
-    return r;
   }
 
   private void attach(

@@ -1,16 +1,18 @@
 package dev.tweed.it;
 
+import static dev.tweed.it.BpfTestBed.count;
+import static dev.tweed.it.BpfTestBed.endpoint;
+import static dev.tweed.it.BpfTestBed.ipcache;
+import static dev.tweed.it.BpfTestBed.policy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.ebpf.BpfMap;
 import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.DatapathMaps;
-import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.EbpfIntent.Direction;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.sys.Command;
-import dev.tweed.sys.NetworkNamespace;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,41 +43,29 @@ class DatapathProgramIT {
   private static final String NODE2 = "192.168.0.12";
   private static final int LO = 1;
 
-  private static ScratchNetwork net;
-  private static String ns;
-  private static Path bpffs;
-  private static Path object;
+  private static BpfTestBed bed;
   private static int podC;
 
   @BeforeAll
   static void build() throws Exception {
-    net = new ScratchNetwork("bpft");
-    ns = net.add("run");
-    ScratchNetwork.ip(ns, "link", "add", "podC", "type", "veth", "peer", "name", "podC-peer");
-    podC = inNamespace(() -> dev.tweed.sys.Libc.ifNameToIndex("podC"));
-    bpffs = Files.createTempDirectory("tw-bpffs");
-    Command.run(List.of("mount", "-t", "bpf", "bpf", bpffs.toString()));
-    object = DatapathObject.build(Files.createTempDirectory("tw-bpfobj"));
+    bed = new BpfTestBed("bpft");
+    podC = bed.veth("podC");
   }
 
   @AfterAll
   static void cleanUp() {
-    if (bpffs != null) {
-      Command.exec(List.of("umount", bpffs.toString()), "", Map.of());
-      bpffs.toFile().delete();
-    }
-    if (net != null) {
-      net.close();
+    if (bed != null) {
+      bed.close();
     }
   }
 
   private static <T> T inNamespace(Callable<T> work) throws Exception {
-    return NetworkNamespace.call(NetworkNamespace.pathOf(ns), work);
+    return bed.call(work);
   }
 
   /** A fresh load with its own pins (so tests do not share maps), with the two pods and policy. */
   private static Datapath load(String pins, Map<String, Integer> sizes) {
-    Datapath d = Datapath.load(object, bpffs.resolve(pins), sizes);
+    Datapath d = bed.load(pins, sizes);
     endpoint(d, A, LO, 11, 300, true, true, "0a:00:00:00:00:0a");
     endpoint(d, C, podC, 12, 300, false, false, "0a:00:00:00:00:0c");
     ipcache(d, "0.0.0.0/0", Identities.WORLD, "");
@@ -90,31 +80,6 @@ class DatapathProgramIT {
     d.map(DatapathMaps.CONFIG)
         .put(DatapathMaps.index(0), DatapathMaps.config(77, "10.96.0.0/16", false, "192.168.0.11"));
     return d;
-  }
-
-  private static void endpoint(
-      Datapath d,
-      String ip,
-      int ifindex,
-      int id,
-      int identity,
-      boolean in,
-      boolean out,
-      String mac) {
-    var e = new EbpfIntent.Endpoint(ip, "pod", "veth", mac, id, identity, in, out);
-    d.map(DatapathMaps.ENDPOINTS)
-        .put(
-            DatapathMaps.endpointKey(ip),
-            DatapathMaps.endpointValue(e, ifindex, "ee:ee:ee:ee:ee:ee"));
-  }
-
-  private static void ipcache(Datapath d, String cidr, int identity, String tunnel) {
-    var e = new EbpfIntent.IpcacheEntry(cidr, identity, tunnel);
-    d.map(DatapathMaps.IPCACHE).put(DatapathMaps.ipcacheKey(cidr), DatapathMaps.ipcacheValue(e));
-  }
-
-  private static void policy(Datapath d, EbpfIntent.PolicyEntry p) {
-    d.map(DatapathMaps.POLICY).put(DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
   }
 
   /** An Ethernet frame with an IPv4 TCP SYN (checksums are not what the programs look at). */
@@ -148,14 +113,6 @@ class DatapathProgramIT {
       (byte) Integer.parseInt(p[2]),
       (byte) Integer.parseInt(p[3])
     };
-  }
-
-  private static long count(Datapath d, String name) {
-    int i = DatapathMaps.COUNT_NAMES.indexOf(name);
-    return d.map(DatapathMaps.COUNTS)
-        .get(DatapathMaps.index(i))
-        .map(DatapathMaps::sumPerCpu)
-        .orElse(0L);
   }
 
   @Test
@@ -294,9 +251,9 @@ class DatapathProgramIT {
 
   @Test
   void aProgramTheVerifierRefusesLeavesThePreviousOnesAttachedAndSaysWhy() throws Exception {
-    ScratchNetwork.ip(ns, "link", "add", "hostA", "type", "veth", "peer", "name", "podA");
-    ScratchNetwork.ip(ns, "link", "set", "hostA", "up");
-    Path pins = bpffs.resolve("restart");
+    bed.ip("link", "add", "hostA", "type", "veth", "peer", "name", "podA");
+    bed.ip("link", "set", "hostA", "up");
+    Path pins = bed.bpffs().resolve("restart");
     var intent =
         new EbpfIntent(
             List.of(
@@ -309,12 +266,13 @@ class DatapathProgramIT {
         () -> {
           try (var good =
               new dev.tweed.ebpf.EbpfDataplane(
-                  object, pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
+                  bed.object(), pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
             good.apply(intent, true);
           }
           return null;
         });
-    String before = ScratchNetwork.exec(ns, "", "bpftool", "net", "show", "dev", "hostA");
+    String before =
+        ScratchNetwork.exec(bed.namespace(), "", "bpftool", "net", "show", "dev", "hostA");
     assertThat(before).contains("from_container").contains("to_container");
 
     Path dir = Files.createTempDirectory("tw-refused");
@@ -347,7 +305,7 @@ class DatapathProgramIT {
             }
             return null;
           });
-      assertThat(ScratchNetwork.exec(ns, "", "bpftool", "net", "show", "dev", "hostA"))
+      assertThat(ScratchNetwork.exec(bed.namespace(), "", "bpftool", "net", "show", "dev", "hostA"))
           .isEqualTo(before);
       // The maps the previous programs use are still there, with their entries.
       try (var endpoints = BpfMap.pinned(pins.resolve(DatapathMaps.ENDPOINTS), 4, 28)) {
@@ -364,7 +322,9 @@ class DatapathProgramIT {
         () -> {
           try (Datapath d =
               Datapath.load(
-                  object, bpffs.resolve("refused-write"), Map.of(DatapathMaps.ENDPOINTS, 2))) {
+                  bed.object(),
+                  bed.bpffs().resolve("refused-write"),
+                  Map.of(DatapathMaps.ENDPOINTS, 2))) {
             var writer = new dev.tweed.ebpf.DatapathMapWriter(d);
             var a =
                 new EbpfIntent.Endpoint(

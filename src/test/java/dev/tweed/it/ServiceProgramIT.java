@@ -1,21 +1,18 @@
 package dev.tweed.it;
 
+import static dev.tweed.it.BpfTestBed.count;
+import static dev.tweed.it.BpfTestBed.ipcache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.DatapathMaps;
-import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.LbMapWriter;
 import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
-import dev.tweed.sys.Command;
-import dev.tweed.sys.NetworkNamespace;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -47,48 +44,33 @@ class ServiceProgramIT {
   private static final String D = "10.244.2.21"; // remote pod on node-2
   private static final String NODE2 = "172.31.0.12";
 
-  private static ScratchNetwork net;
-  private static String ns;
-  private static Path bpffs;
-  private static Path object;
+  private static BpfTestBed bed;
   private static int podA;
   private static int podC;
   private static int eth0;
 
   @BeforeAll
   static void build() throws Exception {
-    net = new ScratchNetwork("bpfl");
-    ns = net.add("run");
-    ScratchNetwork.ip(ns, "link", "add", "podA", "type", "veth", "peer", "name", "podA-peer");
-    ScratchNetwork.ip(ns, "link", "add", "podC", "type", "veth", "peer", "name", "podC-peer");
-    ScratchNetwork.ip(ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer");
-    for (String dev : List.of("eth0", "eth0-peer")) {
-      ScratchNetwork.ip(ns, "link", "set", dev, "up");
-    }
+    bed = new BpfTestBed("bpfl");
+    podA = bed.veth("podA");
+    podC = bed.veth("podC");
+    eth0 = bed.veth("eth0");
+    bed.ip("link", "set", "eth0", "up");
+    bed.ip("link", "set", "eth0-peer", "up");
     // Forwarding on, as on a node, and the uplink, so a reply to the world finds its route.
-    ScratchNetwork.exec(ns, "", "sysctl", "-qw", "net.ipv4.ip_forward=1");
-    ScratchNetwork.ip(ns, "addr", "add", NODE_IP + "/24", "dev", "eth0");
-    podA = inNamespace(() -> dev.tweed.sys.Libc.ifNameToIndex("podA"));
-    podC = inNamespace(() -> dev.tweed.sys.Libc.ifNameToIndex("podC"));
-    eth0 = inNamespace(() -> dev.tweed.sys.Libc.ifNameToIndex("eth0"));
-    bpffs = Files.createTempDirectory("tw-bpffs");
-    Command.run(List.of("mount", "-t", "bpf", "bpf", bpffs.toString()));
-    object = DatapathObject.build(Files.createTempDirectory("tw-bpfobj"));
+    ScratchNetwork.exec(bed.namespace(), "", "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    bed.ip("addr", "add", NODE_IP + "/24", "dev", "eth0");
   }
 
   @AfterAll
   static void cleanUp() {
-    if (bpffs != null) {
-      Command.exec(List.of("umount", bpffs.toString()), "", Map.of());
-      bpffs.toFile().delete();
-    }
-    if (net != null) {
-      net.close();
+    if (bed != null) {
+      bed.close();
     }
   }
 
   private static <T> T inNamespace(Callable<T> work) throws Exception {
-    return NetworkNamespace.call(NetworkNamespace.pathOf(ns), work);
+    return bed.call(work);
   }
 
   /** A load with its own pins: two local pods (not isolated), two remote ones, the services. */
@@ -96,9 +78,18 @@ class ServiceProgramIT {
     return load(pins, services, Map.of());
   }
 
+  private static void endpoint(Datapath d, String ip, int ifindex, int id, int identity) {
+    endpoint(d, ip, ifindex, id, identity, false, false);
+  }
+
+  private static void endpoint(
+      Datapath d, String ip, int ifindex, int id, int identity, boolean in, boolean out) {
+    BpfTestBed.endpoint(d, ip, ifindex, id, identity, in, out, "0a:00:00:00:00:0a");
+  }
+
   private static Datapath load(
       String pins, List<ServicePort> services, Map<String, Integer> sizes) {
-    Datapath d = Datapath.load(object, bpffs.resolve(pins), sizes);
+    Datapath d = bed.load(pins, sizes);
     endpoint(d, A, podA, 11, 300);
     endpoint(d, C, podC, 12, 300);
     ipcache(d, "0.0.0.0/0", Identities.WORLD, "");
@@ -111,24 +102,6 @@ class ServiceProgramIT {
     var calc = new ServiceLbCalculator(new ProxyNode("node-1", "10.244.0.0/16", List.of(NODE_IP)));
     new LbMapWriter(d).write(calc.calculate(services), true);
     return d;
-  }
-
-  private static void endpoint(Datapath d, String ip, int ifindex, int id, int identity) {
-    endpoint(d, ip, ifindex, id, identity, false, false);
-  }
-
-  private static void endpoint(
-      Datapath d, String ip, int ifindex, int id, int identity, boolean in, boolean out) {
-    var e = new EbpfIntent.Endpoint(ip, "pod", "veth", "0a:00:00:00:00:0a", id, identity, in, out);
-    d.map(DatapathMaps.ENDPOINTS)
-        .put(
-            DatapathMaps.endpointKey(ip),
-            DatapathMaps.endpointValue(e, ifindex, "ee:ee:ee:ee:ee:ee"));
-  }
-
-  private static void ipcache(Datapath d, String cidr, int identity, String tunnel) {
-    var e = new EbpfIntent.IpcacheEntry(cidr, identity, tunnel);
-    d.map(DatapathMaps.IPCACHE).put(DatapathMaps.ipcacheKey(cidr), DatapathMaps.ipcacheValue(e));
   }
 
   private static ServicePort.Endpoint ep(String ip, int port, String node) {
@@ -250,14 +223,6 @@ class ServiceProgramIT {
         + addr(f, 30)
         + ":"
         + (b.getShort(36) & 0xffff);
-  }
-
-  private static long count(Datapath d, String name) {
-    int i = DatapathMaps.COUNT_NAMES.indexOf(name);
-    return d.map(DatapathMaps.COUNTS)
-        .get(DatapathMaps.index(i))
-        .map(DatapathMaps::sumPerCpu)
-        .orElse(0L);
   }
 
   @Test
