@@ -9,7 +9,8 @@ import java.time.Duration;
  * (traffic from outside it to a Service is masqueraded), and how pods on other nodes are reached:
  * {@code vxlan} (an overlay the agent programs) or {@code bgp} (routes BIRD learns from peers), and
  * which datapath carries pods' packets: {@code standard} (the kernel's routing and netfilter) or
- * {@code ebpf} (Tweed's tc programs; their maps pinned under {@code bpfPinDir}, on a bpffs).
+ * {@code ebpf} (Tweed's tc programs; their maps pinned under {@code bpfPinDir}, on a bpffs); and
+ * where it serves Prometheus metrics ({@code host:port}, empty for nowhere).
  */
 public record AgentConfig(
     String nodeName,
@@ -22,7 +23,8 @@ public record AgentConfig(
     String routing,
     String dataplane,
     java.util.Optional<Path> bpfObject,
-    Path bpfPinDir) {
+    Path bpfPinDir,
+    String metricsAddress) {
   public static final String STANDARD = "standard";
   public static final String EBPF = "ebpf";
 
@@ -47,7 +49,8 @@ public record AgentConfig(
         routing,
         STANDARD,
         java.util.Optional.empty(),
-        Path.of("/sys/fs/bpf/tweed"));
+        Path.of("/sys/fs/bpf/tweed"),
+        "");
   }
 
   public boolean ebpf() {

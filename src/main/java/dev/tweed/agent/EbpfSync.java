@@ -152,6 +152,27 @@ final class EbpfSync implements AutoCloseable {
     }
   }
 
+  /** Packets forwarded and dropped by reason, as the programs count them. */
+  Map<String, Long> packets() {
+    return driver.counts();
+  }
+
+  int servicePorts() {
+    return services;
+  }
+
+  /** The entries last written to the endpoint, IP cache and policy maps. */
+  Map<String, Long> mapSizes() {
+    EbpfIntent i = last;
+    return Map.of(
+        "ebpf_endpoints",
+        (long) i.endpoints().size(),
+        "ebpf_ipcache_entries",
+        (long) i.ipcache().size(),
+        "ebpf_policy_entries",
+        (long) i.policySize());
+  }
+
   /** What status shows: loaded or why not, the map sizes, packets forwarded and dropped. */
   ObjectNode status() {
     ObjectNode n = Json.object();

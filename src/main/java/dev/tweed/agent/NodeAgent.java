@@ -71,6 +71,8 @@ public final class NodeAgent implements AutoCloseable {
   /** The datastore revision the service rules were last synced from (-1: never). */
   private volatile long proxyRevision = -1;
 
+  private final dev.tweed.observe.AgentMetrics metrics;
+  private dev.tweed.observe.MetricsServer metricsServer;
   private final AtomicBoolean ready = new AtomicBoolean();
   private volatile boolean datastoreUp = true;
   private final AtomicReference<String> datastoreError = new AtomicReference<>("");
@@ -131,6 +133,53 @@ public final class NodeAgent implements AutoCloseable {
     }
     this.syncer = DatastoreSpec.openSyncer(store, kinds, this::markDirty);
     this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store)) : Optional.empty();
+    this.metrics = new dev.tweed.observe.AgentMetrics();
+    registerMetrics();
+  }
+
+  /** The values the agent keeps itself, read by Prometheus when it scrapes. */
+  private void registerMetrics() {
+    metrics.counter("tweed_reconciles", "Reconcile passes of the agent", reconciles::get);
+    metrics.counter(
+        "tweed_dataplane_repairs",
+        "Route, link, neighbour and FDB changes made to bring the kernel back to the intent",
+        repairs::get);
+    syncer
+        .relists()
+        .ifPresent(
+            n ->
+                metrics.counter(
+                    "tweed_datastore_relists",
+                    "Times the agent listed the datastore again (a watch that broke, an outage)",
+                    () -> syncer.relists().orElse(0)));
+    metrics.counters(
+        "tweed_drops",
+        "Packets dropped by Tweed's datapath, by reason (the programs' counts, or the counters of"
+            + " Tweed's netfilter drop rules)",
+        "reason",
+        this::drops);
+    ebpf.ifPresent(
+        e ->
+            metrics.counter(
+                "tweed_forwarded_packets",
+                "Packets the eBPF programs forwarded themselves",
+                () -> e.packets().getOrDefault("forwarded", 0L)));
+    bird.ifPresent(
+        b ->
+            metrics.gauges(
+                "tweed_bgp_sessions",
+                "BGP sessions of this node's BIRD, by state",
+                "state",
+                () -> dev.tweed.observe.BgpSessions.read(b.control())));
+  }
+
+  private java.util.Map<String, Long> drops() {
+    if (ebpf.isPresent()) {
+      java.util.Map<String, Long> out = new java.util.TreeMap<>(ebpf.get().packets());
+      out.remove("forwarded");
+      return out;
+    }
+    return dev.tweed.observe.NetfilterDrops.read(config.proxyMode());
   }
 
   public void run() throws IOException {
@@ -138,8 +187,13 @@ public final class NodeAgent implements AutoCloseable {
     // NodePorts answer on localhost too, as kube-proxy's default has them (KUBE-FIREWALL guards
     // it).
     Files.writeString(Path.of("/proc/sys/net/ipv4/conf/all/route_localnet"), "1");
+    if (!config.metricsAddress().isEmpty()) {
+      metricsServer = new dev.tweed.observe.MetricsServer(config.metricsAddress(), metrics);
+      LOG.info("event=metrics-serving address={}", config.metricsAddress());
+    }
     syncer.start();
-    CniPlugin plugin = new CniPlugin(config.nodeName(), store, this::notReadyReason);
+    CniPlugin plugin =
+        new CniPlugin(config.nodeName(), store, this::notReadyReason, metrics::cniCall);
     socket = new AgentSocketServer(config.socket(), plugin, this::healthJson);
     LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
     long intervalMillis = config.resyncInterval().toMillis();
@@ -208,6 +262,7 @@ public final class NodeAgent implements AutoCloseable {
   private boolean checkDatastore() {
     try {
       syncer.checkReachable();
+      metrics.datastoreReachable(true);
       if (!datastoreUp) {
         LOG.info("event=datastore-reachable node={}", config.nodeName());
         datastoreUp = true;
@@ -215,6 +270,7 @@ public final class NodeAgent implements AutoCloseable {
       }
       return true;
     } catch (DatastoreUnavailableException e) {
+      metrics.datastoreReachable(false);
       if (datastoreUp) {
         LOG.warn(
             "event=datastore-unreachable node={} action=keep-dataplane error=\"{}\"",
@@ -245,19 +301,34 @@ public final class NodeAgent implements AutoCloseable {
     policyPending |= changes.policy() || changes.identities();
     if (changes.routes() || routes == null) {
       routes = calc.calculate(graph.clusterState());
+      metrics.programmed("routes", routes.routes().size());
     }
+    long t0 = System.nanoTime();
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on (or cannot be asked), pod routes are not removed; the next pass decides.
     DataplaneDiff diff = driver.reconcile(routes, () -> syncer.unchangedSince(snapshotRevision));
-    syncBird(changes.bgp());
-    syncServices(snapshotRevision);
-    syncPolicies(snapshotRevision);
+    long t1 = System.nanoTime();
+    metrics.synced("routes", t1 - t0);
+    if (bird.isPresent()) {
+      syncBird(changes.bgp());
+      metrics.synced("bird", System.nanoTime() - t1);
+    }
+    timed(ebpf.isPresent() ? "services" : "proxy", () -> syncServices(snapshotRevision));
+    timed(ebpf.isPresent() ? "maps" : "policy", () -> syncPolicies(snapshotRevision));
     reconciles.incrementAndGet();
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
     }
     lastReconcile.set(Instant.now());
+  }
+
+  /** Runs a sync and, when it did something, records how long it took. */
+  private void timed(String part, java.util.function.BooleanSupplier sync) {
+    long start = System.nanoTime();
+    if (sync.getAsBoolean()) {
+      metrics.synced(part, System.nanoTime() - start);
+    }
   }
 
   /**
@@ -285,14 +356,14 @@ public final class NodeAgent implements AutoCloseable {
    * the eBPF programs' maps in an eBPF datapath (no service rule at all), else by the proxy's
    * rules.
    */
-  private void syncServices(long revision) {
+  private boolean syncServices(long revision) {
     boolean due =
         ebpf.isPresent()
             ? ebpf.get().servicesCheckDue()
             : proxy.fullSyncDue() || proxy.retryPending();
     if (!servicesPending && !due) {
       proxyRevision = revision;
-      return;
+      return false;
     }
     List<String> nodeIps =
         graph.nodes().stream()
@@ -303,17 +374,19 @@ public final class NodeAgent implements AutoCloseable {
     var node = new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps);
     if (ebpf.isPresent()) {
       ebpf.get().syncServices(node, graph.servicePorts());
+      metrics.programmed("service_ports", ebpf.get().servicePorts());
     } else {
       proxy.sync(node, graph.services(), graph.slices());
     }
     proxyRevision = revision;
+    return true;
   }
 
   /**
    * Policy: the graph's incremental intent, written when pods, endpoints, namespaces, policies or
    * identities changed, or on the periodic pass (which also looks for drift).
    */
-  private void syncPolicies(long revision) {
+  private boolean syncPolicies(long revision) {
     if (ebpf.isPresent() && !policyPending) {
       // Nothing new to calculate: the periodic pass only checks the kernel against what was
       // written last (hooks, and every few seconds the maps).
@@ -321,16 +394,16 @@ public final class NodeAgent implements AutoCloseable {
         ebpf.get().verify();
       }
       policyRevision = revision;
-      return;
+      return periodicPass;
     }
     if (!policyPending && !policy.fullSyncDue() && !policy.retryPending()) {
       policyRevision = revision;
-      return;
+      return false;
     }
     // While backing off after a failure nothing is written, so the revision must not advance:
     // it is what the lab waits on before it probes.
     if (ebpf.isEmpty() && !policy.mayRun()) {
-      return;
+      return false;
     }
     dev.tweed.policy.PolicyIntent intent = graph.policyIntent();
     if (ebpf.isPresent()) {
@@ -343,11 +416,13 @@ public final class NodeAgent implements AutoCloseable {
               intent,
               graph.identities(),
               periodicPass);
+      ebpf.get().mapSizes().forEach((kind, n) -> metrics.programmed(kind, n));
     } else {
       policy.sync(intent);
     }
     policyPending = false;
     policyRevision = revision;
+    return true;
   }
 
   public String healthJson() {
@@ -385,6 +460,9 @@ public final class NodeAgent implements AutoCloseable {
     // BIRD's kernel routes persist when it stops, so routes stay while the agent restarts.
     bird.ifPresent(BirdSupervisor::close);
     ebpf.ifPresent(EbpfSync::close);
+    if (metricsServer != null) {
+      metricsServer.close();
+    }
     syncer.close();
     store.close();
     LOG.info("event=agent-stopped node={}", config.nodeName());

@@ -82,6 +82,14 @@ public final class AgentCommand implements Callable<Integer> {
           "With --dataplane ebpf: the compiled datapath (built beside the socket if absent).")
   Path bpfObject;
 
+  @Option(
+      names = "--metrics-address",
+      defaultValue = "",
+      description =
+          "HOST:PORT where Prometheus metrics are served (/metrics), e.g. 0.0.0.0:9091 as felix"
+              + " serves them; empty (the default) serves none.")
+  String metricsAddress;
+
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
@@ -114,7 +122,8 @@ public final class AgentCommand implements Callable<Integer> {
                 routing,
                 dataplane,
                 Optional.ofNullable(bpfObject),
-                bpfPinDir));
+                bpfPinDir,
+                metricsAddress));
     Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
     agent.run();
     return 0;

@@ -50,6 +50,7 @@ public final class CommandTree {
                   LabCommand.Capture.class,
                   LabBgpCommands.class,
                   LabBpfCommand.class,
+                  LabMetricsCommand.class,
                   LabEtcdCommands.class,
                   LabCommand.NodeCmd.class)),
           Map.entry(LabCommand.AgentCmd.class, List.of(LabCommand.AgentRestart.class)),

@@ -99,6 +99,13 @@ public final class LabCommand {
         description = "Resources to apply once the lab is up.")
     Path file;
 
+    @Option(
+        names = "--monitoring",
+        description =
+            "Also run Prometheus in the router's namespace, scraping every agent (tweed lab"
+                + " metrics --query PROMQL asks it).")
+    boolean monitoring;
+
     @Override
     public Integer call() throws Exception {
       Lab l = new Lab(lab.layout(), System.out);
@@ -108,6 +115,10 @@ public final class LabCommand {
       try {
         int members = etcdMembers != null ? etcdMembers : datastore.equals("etcd") ? 3 : 0;
         l.up(nodes, routing, proxy, routeReflectors, datastore, members, dataplane);
+        if (monitoring) {
+          new dev.tweed.lab.LabMetrics(lab.layout()).startMonitoring();
+          System.out.printf("Prometheus scrapes every agent: tweed lab metrics --query 'up'%n");
+        }
       } catch (IllegalStateException alreadyUp) {
         throw alreadyUp;
       } catch (Exception e) {

@@ -36,7 +36,21 @@ public final class CniPlugin {
    */
   private final ReentrantLock[] attachmentLocks = new ReentrantLock[64];
 
+  /** Told of every call: its command, how long it took, its CNI error code (0: none). */
+  @FunctionalInterface
+  public interface CallObserver {
+    void call(String command, long nanos, int errorCode);
+  }
+
+  private final CallObserver observer;
+
   public CniPlugin(String node, Datastore store, Supplier<Optional<String>> unready) {
+    this(node, store, unready, (command, nanos, code) -> {});
+  }
+
+  public CniPlugin(
+      String node, Datastore store, Supplier<Optional<String>> unready, CallObserver observer) {
+    this.observer = observer;
     this.node = node;
     this.store = store;
     this.unready = unready;
@@ -58,6 +72,17 @@ public final class CniPlugin {
    * CHECK open {@code CNI_NETNS} themselves, which needs the runtime's mount to be visible here.
    */
   public Response handle(CniRequest req, Optional<NetnsFd> podNs) {
+    long start = System.nanoTime();
+    Response r = handleTimed(req, podNs);
+    int code = 0;
+    if (r.exitCode() != 0) {
+      code = dev.tweed.model.Json.parse(r.stdout()).path("code").asInt(CniException.IO_FAILURE);
+    }
+    observer.call(req.command().name(), System.nanoTime() - start, code);
+    return r;
+  }
+
+  private Response handleTimed(CniRequest req, Optional<NetnsFd> podNs) {
     try {
       try {
         return switch (req.command()) {

@@ -34,6 +34,14 @@ public final class StoreSyncer implements Syncer {
   /** One background re-list at a time: several watches may break at once. */
   private final AtomicBoolean relisting = new AtomicBoolean();
 
+  private final java.util.concurrent.atomic.AtomicLong relists =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  @Override
+  public java.util.OptionalLong relists() {
+    return java.util.OptionalLong.of(relists.get());
+  }
+
   private volatile boolean closed;
 
   /** Incremented by every (re)list, so events of a replaced watch are recognised and dropped. */
@@ -65,6 +73,9 @@ public final class StoreSyncer implements Syncer {
   public void relist(String why) {
     synchronized (relistLock) {
       Listing all = store.list("");
+      if (!why.equals("start")) {
+        relists.incrementAndGet();
+      }
       long gen;
       boolean changed;
       synchronized (this) {

@@ -32,6 +32,13 @@ public interface Syncer extends AutoCloseable {
    */
   boolean unchangedSince(long revision);
 
+  /**
+   * How many times the cache was listed again after its first listing (a broken or compacted watch,
+   * the store back after an outage); empty where the syncer cannot tell (informers re-list inside
+   * the client library).
+   */
+  java.util.OptionalLong relists();
+
   /** Throws {@link DatastoreUnavailableException} when the datastore cannot be reached now. */
   void checkReachable();
 

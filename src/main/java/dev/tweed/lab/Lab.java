@@ -297,7 +297,9 @@ public final class Lab {
             "--routing",
             state.routing(),
             "--lab-marker",
-            "lab=" + layout.name()));
+            "lab=" + layout.name(),
+            "--metrics-address",
+            LabLayout.nodeIp(node) + ":" + LabLayout.METRICS_PORT));
     if (state.ebpf()) {
       args.addAll(
           List.of(
@@ -388,6 +390,7 @@ public final class Lab {
       EtcdCluster.stopLeftover(pid, layout.dir());
     }
     pids.addAll(members);
+    pids.addAll(LabMetrics.stopPrometheus(layout));
     // BIRD daemons whose agent was killed before it could stop them.
     for (int i = 1; i <= state.map(LabState::nodes).orElse(0); i++) {
       String node = LabLayout.nodeName(i);

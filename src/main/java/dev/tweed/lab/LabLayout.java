@@ -56,6 +56,17 @@ public record LabLayout(String name, Path dir) {
     return UNDERLAY_PREFIX + (10 + i);
   }
 
+  /** A node's underlay address by its name ({@code node-3}). */
+  public static String nodeIp(String node) {
+    return nodeIp(Integer.parseInt(node.substring(node.lastIndexOf('-') + 1)));
+  }
+
+  /** Where each agent serves its metrics on its node's address (felix's Prometheus port). */
+  public static final int METRICS_PORT = 9091;
+
+  /** Where the lab's Prometheus (lab up --monitoring) listens, on the router's address. */
+  public static final int PROMETHEUS_PORT = 9090;
+
   /** etcd member {@code i} (from 1): its namespace, its underlay address, its data. */
   public String etcdNs(int i) {
     return prefix() + "etcd-" + i;

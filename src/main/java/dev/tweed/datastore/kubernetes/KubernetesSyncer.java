@@ -188,6 +188,12 @@ public final class KubernetesSyncer implements Syncer {
 
   /** Watching informers are proof enough; otherwise the API server is asked for its version. */
   @Override
+  public java.util.OptionalLong relists() {
+    // fabric8's informers re-list on their own and do not say when.
+    return java.util.OptionalLong.empty();
+  }
+
+  @Override
   public void checkReachable() {
     if (watching()) {
       return;
