@@ -377,6 +377,7 @@ public final class NodeAgent implements AutoCloseable {
       metrics.programmed("service_ports", ebpf.get().servicePorts());
     } else {
       proxy.sync(node, graph.services(), graph.slices());
+      metrics.programmed("service_ports", proxy.servicePorts());
     }
     proxyRevision = revision;
     return true;
@@ -419,6 +420,8 @@ public final class NodeAgent implements AutoCloseable {
       ebpf.get().mapSizes().forEach((kind, n) -> metrics.programmed(kind, n));
     } else {
       policy.sync(intent);
+      metrics.programmed("policy_endpoints", intent.endpoints().size());
+      metrics.programmed("policy_address_sets", intent.sets().size());
     }
     policyPending = false;
     policyRevision = revision;

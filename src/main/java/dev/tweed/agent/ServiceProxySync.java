@@ -48,6 +48,14 @@ final class ServiceProxySync {
     this.nftWriter = dev.tweed.dataplane.NftablesWriter.here();
   }
 
+  /** The service ports in the rules written last. */
+  int servicePorts() {
+    if (mode.equals("nftables")) {
+      return lastNft == null ? 0 : lastNft.services().size();
+    }
+    return lastApplied == null ? 0 : lastApplied.services().size();
+  }
+
   /** True when the periodic full sync (drift repair) is due. */
   boolean fullSyncDue() {
     return pacer.fullSyncDue();
