@@ -213,15 +213,42 @@ struct lb_source_key {
 	__be32 addr;
 };
 
-struct drop_event {
-	__u32 reason;
+/* What the programs tell the agent through tw_events, one event each: a connection they let
+ * through (the packet that started it), or a packet they dropped or refused. */
+enum flow_verdict {
+	VERDICT_FORWARDED = 1,
+	VERDICT_DROPPED = 2,
+	VERDICT_REJECTED = 3,
+};
+
+#define DIR_UNKNOWN 2
+
+enum program_id {
+	PROG_FROM_CONTAINER = 1,
+	PROG_TO_CONTAINER = 2,
+	PROG_FROM_OVERLAY = 3,
+	PROG_TO_OVERLAY = 4,
+	PROG_FROM_NETDEV = 5,
+	PROG_TO_NETDEV = 6,
+};
+
+struct flow_event {
+	__u64 time_ns;  /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
+	__u32 verdict;  /* VERDICT_* */
+	__u32 reason;   /* enum drop_reason; 0 when forwarded */
 	__u32 ifindex;
-	__be32 saddr;
+	__u8 program;   /* PROG_* */
+	__u8 direction; /* the local endpoint's: DIR_INGRESS, DIR_EGRESS, DIR_UNKNOWN */
+	__u8 protocol;
+	__u8 translated; /* a Service's traffic: frontend and client below */
+	__be32 saddr;    /* as judged: after a Service's translation */
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u8 protocol;
-	__u8 pad[3];
+	__be32 frontend_addr;
+	__be32 client_addr;
+	__be16 frontend_port;
+	__be16 client_port;
 };
 
 struct {
@@ -350,22 +377,43 @@ static __always_inline void count(__u32 reason)
 		*n += 1;
 }
 
-static __always_inline int drop(struct __sk_buff *skb, struct packet *p, __u32 reason)
+/* One event to the agent. When the ring buffer is full the event is lost, never the packet. */
+static __always_inline void emit(struct __sk_buff *skb, struct packet *p, __u32 verdict,
+				 __u32 reason, __u8 program, __u8 direction, const struct nat *nat)
+{
+	struct flow_event *e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->time_ns = bpf_ktime_get_ns();
+	e->verdict = verdict;
+	e->reason = reason;
+	e->ifindex = skb->ifindex;
+	e->program = program;
+	e->direction = direction;
+	e->protocol = p->tuple.protocol;
+	e->translated = nat && nat->translated;
+	e->saddr = p->tuple.saddr;
+	e->daddr = p->tuple.daddr;
+	e->sport = p->tuple.sport;
+	e->dport = p->tuple.dport;
+	e->frontend_addr = e->translated ? nat->frontend_addr : 0;
+	e->client_addr = e->translated ? nat->client_addr : 0;
+	e->frontend_port = e->translated ? nat->frontend_port : 0;
+	e->client_port = e->translated ? nat->client_port : 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int drop_seen(struct __sk_buff *skb, struct packet *p, __u32 reason,
+				     __u8 program, __u8 direction, const struct nat *nat)
 {
 	count(reason);
-	struct drop_event *e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
-	if (e) {
-		e->reason = reason;
-		e->ifindex = skb->ifindex;
-		e->saddr = p->tuple.saddr;
-		e->daddr = p->tuple.daddr;
-		e->sport = p->tuple.sport;
-		e->dport = p->tuple.dport;
-		e->protocol = p->tuple.protocol;
-		e->pad[0] = e->pad[1] = e->pad[2] = 0;
-		bpf_ringbuf_submit(e, 0);
-	}
+	emit(skb, p, VERDICT_DROPPED, reason, program, direction, nat);
 	return TC_ACT_SHOT;
+}
+
+static __always_inline int drop(struct __sk_buff *skb, struct packet *p, __u32 reason)
+{
+	return drop_seen(skb, p, reason, 0, DIR_UNKNOWN, 0);
 }
 
 /* 1: an IPv4 packet, parsed; 0: not IPv4 (left alone); -1: malformed. */
@@ -452,8 +500,10 @@ static __always_inline struct ct_entry *ct_lookup(struct packet *p)
 }
 
 /* A new connection's entry; a translated one also records how to translate its replies back. */
-static __always_inline void ct_create(struct packet *p, __u32 flags, const struct nat *nat)
+static __always_inline void ct_create(struct __sk_buff *skb, struct packet *p, __u32 flags,
+				      const struct nat *nat, __u8 program, __u8 direction)
 {
+	emit(skb, p, VERDICT_FORWARDED, 0, program, direction, nat);
 	struct ct_entry e = {};
 	e.created_ns = e.last_seen_ns = bpf_ktime_get_ns();
 	e.flags = flags;
@@ -664,6 +714,12 @@ enum reject_to {
  * once with "connection refused"). */
 static __always_inline int reject(struct __sk_buff *skb, struct packet *p, enum reject_to to)
 {
+	if (to == REJECT_TO_PEER)
+		emit(skb, p, VERDICT_REJECTED, REJECT_NO_BACKEND, PROG_FROM_CONTAINER, DIR_EGRESS, 0);
+	else if (to == REJECT_BACK_OUT)
+		emit(skb, p, VERDICT_REJECTED, REJECT_NO_BACKEND, PROG_FROM_NETDEV, DIR_INGRESS, 0);
+	else
+		emit(skb, p, VERDICT_REJECTED, REJECT_NO_BACKEND, PROG_TO_NETDEV, DIR_EGRESS, 0);
 	struct icmp_unreach_frame f;
 	__builtin_memset(&f, 0, sizeof(f));
 	if (p->ihl != 5 || bpf_skb_load_bytes(skb, 0, &f.eth, sizeof(f.eth)) ||
@@ -953,7 +1009,7 @@ int from_container(struct __sk_buff *skb)
 		return drop(skb, &p, DROP_INVALID);
 	struct endpoint *src = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.saddr);
 	if (!src || src->ifindex != skb->ifindex)
-		return drop(skb, &p, DROP_SPOOFED);
+		return drop_seen(skb, &p, DROP_SPOOFED, PROG_FROM_CONTAINER, DIR_EGRESS, 0);
 	__u32 src_identity = src->identity;
 
 	struct nat nat = {};
@@ -978,11 +1034,11 @@ int from_container(struct __sk_buff *skb)
 		/* Policy sees a Service's traffic as translated: the backend, its port. */
 		__u32 dst_identity = dst ? dst->identity : ID_WORLD;
 		if (!policy_allows(src, DIR_EGRESS, dst_identity, &p))
-			return drop(skb, &p, DROP_POLICY);
+			return drop_seen(skb, &p, DROP_POLICY, PROG_FROM_CONTAINER, DIR_EGRESS, &nat);
 		if (dst_ep && !policy_allows(dst_ep, DIR_INGRESS, src->identity, &p))
-			return drop(skb, &p, DROP_POLICY);
+			return drop_seen(skb, &p, DROP_POLICY, PROG_FROM_CONTAINER, DIR_INGRESS, &nat);
 		int direct = dst_ep || (dst && dst->tunnel_endpoint) || nat.translated;
-		ct_create(&p, direct ? 0 : CT_STACK, &nat);
+		ct_create(skb, &p, direct ? 0 : CT_STACK, &nat, PROG_FROM_CONTAINER, DIR_EGRESS);
 		if (!direct)
 			return TC_ACT_OK;
 	}
@@ -1021,10 +1077,10 @@ int to_container(struct __sk_buff *skb)
 	__u32 src_identity = identity_of(p.tuple.saddr);
 	struct endpoint *src = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.saddr);
 	if (src && !policy_allows(src, DIR_EGRESS, dst->identity, &p))
-		return drop(skb, &p, DROP_POLICY);
+		return drop_seen(skb, &p, DROP_POLICY, PROG_TO_CONTAINER, DIR_EGRESS, 0);
 	if (!policy_allows(dst, DIR_INGRESS, src_identity, &p))
-		return drop(skb, &p, DROP_POLICY);
-	ct_create(&p, CT_STACK, 0);
+		return drop_seen(skb, &p, DROP_POLICY, PROG_TO_CONTAINER, DIR_INGRESS, 0);
+	ct_create(skb, &p, CT_STACK, 0, PROG_TO_CONTAINER, DIR_INGRESS);
 	count(REASON_FORWARDED);
 	return TC_ACT_OK;
 }
@@ -1032,6 +1088,7 @@ int to_container(struct __sk_buff *skb)
 /* A packet from another node (decapsulated, or routed) to this node. */
 static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 {
+	__u8 prog = overlay ? PROG_FROM_OVERLAY : PROG_FROM_NETDEV;
 	struct packet p;
 	int ok = parse(skb, &p);
 	if (ok == 0)
@@ -1055,8 +1112,8 @@ static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 		 * backend's node's, judged on the client's identity where the backend is local. */
 		if (!ct) {
 			if (dst && !policy_allows(dst, DIR_INGRESS, src_identity, &p))
-				return drop(skb, &p, DROP_POLICY);
-			ct_create(&p, 0, &nat);
+				return drop_seen(skb, &p, DROP_POLICY, prog, DIR_INGRESS, &nat);
+			ct_create(skb, &p, 0, &nat, prog, DIR_INGRESS);
 		}
 		return deliver(skb, &p, ID_HOST);
 	}
@@ -1076,8 +1133,8 @@ static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 			return TC_ACT_OK;
 		}
 		if (!policy_allows(dst, DIR_INGRESS, src_identity, &p))
-			return drop(skb, &p, DROP_POLICY);
-		ct_create(&p, 0, 0);
+			return drop_seen(skb, &p, DROP_POLICY, prog, DIR_INGRESS, 0);
+		ct_create(skb, &p, 0, 0, prog, DIR_INGRESS);
 	}
 	return deliver_local(skb, dst);
 }
@@ -1101,6 +1158,7 @@ static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 		skb->mark &= ~MARK_FORWARDED;
 		return TC_ACT_OK;
 	}
+	__u8 prog = overlay ? PROG_TO_OVERLAY : PROG_TO_NETDEV;
 	struct packet p;
 	int ok = parse(skb, &p);
 	if (ok == 0)
@@ -1116,7 +1174,7 @@ static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 			return lb_refuse(skb, &p, v, REJECT_TO_STACK);
 		if (nat.translated) {
 			if (!ct_lookup(&p))
-				ct_create(&p, 0, &nat);
+				ct_create(skb, &p, 0, &nat, prog, DIR_EGRESS);
 			return deliver(skb, &p, ID_HOST);
 		}
 	}
@@ -1124,8 +1182,8 @@ static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 	struct endpoint *src = bpf_map_lookup_elem(&tw_endpoints, &p.tuple.saddr);
 	if (!ct_lookup(&p) && src) {
 		if (!policy_allows(src, DIR_EGRESS, dst ? dst->identity : ID_WORLD, &p))
-			return drop(skb, &p, DROP_POLICY);
-		ct_create(&p, CT_STACK, 0);
+			return drop_seen(skb, &p, DROP_POLICY, prog, DIR_EGRESS, 0);
+		ct_create(skb, &p, CT_STACK, 0, prog, DIR_EGRESS);
 	}
 	if (!overlay)
 		return TC_ACT_OK;
