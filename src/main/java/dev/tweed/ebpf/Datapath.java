@@ -43,6 +43,12 @@ public final class Datapath implements AutoCloseable {
   private final MemorySegment object;
   private final Map<String, Integer> programs = new HashMap<>();
   private final Map<String, BpfMap> maps = new HashMap<>();
+  private int eventsFd = -1;
+
+  /** The ring buffer the programs report flows to (a descriptor; not a key/value map). */
+  public int eventsFd() {
+    return eventsFd;
+  }
 
   private Datapath(Arena arena, MemorySegment object) {
     this.arena = arena;
@@ -83,6 +89,7 @@ public final class Datapath implements AutoCloseable {
         }
         d.maps.put(m.getKey(), new BpfMap(m.getKey(), fd, m.getValue()[0], value, false));
       }
+      d.eventsFd = Libbpf.mapFd(Libbpf.map(arena, obj, DatapathMaps.EVENTS));
       return d;
     } catch (RuntimeException e) {
       d.close();

@@ -61,6 +61,12 @@ final class Libbpf {
       handle("bpf_map_update_elem", FunctionDescriptor.of(I, I, P, P, L), false);
   private static final MethodHandle MAP_UPDATE_BATCH =
       handle("bpf_map_update_batch", FunctionDescriptor.of(I, I, P, P, P, P), false);
+  private static final MethodHandle RINGBUF_NEW =
+      handle("ring_buffer__new", FunctionDescriptor.of(P, I, P, P, P), true);
+  private static final MethodHandle RINGBUF_POLL =
+      handle("ring_buffer__poll", FunctionDescriptor.of(I, P, I), false);
+  private static final MethodHandle RINGBUF_FREE =
+      handle("ring_buffer__free", FunctionDescriptor.ofVoid(P), false);
   private static final MethodHandle MAP_LOOKUP =
       handle("bpf_map_lookup_elem", FunctionDescriptor.of(I, I, P, P), false);
   private static final MethodHandle MAP_DELETE =
@@ -279,6 +285,44 @@ final class Libbpf {
         return n.get(I, 0);
       }
       return count;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * A libbpf ring buffer consumer on map {@code fd}: {@code sample} (an upcall stub of {@code int
+   * (*)(void *ctx, void *data, size_t size)}) is called for each record by {@link #ringBufferPoll}
+   * on the polling thread.
+   */
+  static MemorySegment ringBufferNew(int fd, MemorySegment sample) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = a.allocate(Linker.Option.captureStateLayout());
+      MemorySegment rb =
+          (MemorySegment)
+              RINGBUF_NEW.invokeExact(state, fd, sample, MemorySegment.NULL, MemorySegment.NULL);
+      if (rb.address() == 0) {
+        throw new BpfException("ring_buffer__new", (int) ERRNO_HANDLE.get(state, 0L));
+      }
+      return rb;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** Consumes what is there, waiting up to {@code timeoutMillis}; the records consumed. */
+  static int ringBufferPoll(MemorySegment rb, int timeoutMillis) {
+    try {
+      int n = (int) RINGBUF_POLL.invokeExact(rb, timeoutMillis);
+      return n == -4 ? 0 : n; // EINTR: nothing this time
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  static void ringBufferFree(MemorySegment rb) {
+    try {
+      RINGBUF_FREE.invokeExact(rb);
     } catch (Throwable t) {
       throw rethrow(t);
     }

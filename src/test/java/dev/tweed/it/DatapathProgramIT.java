@@ -137,6 +137,41 @@ class DatapathProgramIT {
   }
 
   @Test
+  void theProgramsReportWhatTheyLetThroughAndWhatTheyDrop() throws Exception {
+    inNamespace(
+        () -> {
+          var seen = new java.util.concurrent.LinkedBlockingQueue<dev.tweed.ebpf.FlowEvent>();
+          try (Datapath d = load("events", Map.of());
+              var reader = new dev.tweed.ebpf.FlowEventReader(d.eventsFd(), seen::add)) {
+            d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0);
+            d.testRun("from_container", tcp(A, 40002, B, 8008), LO, 0);
+            var allowed = seen.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+            var denied = seen.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(allowed).isNotNull();
+            assertThat(allowed.verdict()).isEqualTo("FORWARDED");
+            assertThat(allowed.program()).isEqualTo("from_container");
+            assertThat(allowed.direction()).isEqualTo("egress");
+            assertThat(
+                    allowed.source()
+                        + ":"
+                        + allowed.sourcePort()
+                        + " > "
+                        + allowed.destination()
+                        + ":"
+                        + allowed.destinationPort())
+                .isEqualTo(A + ":40000 > " + B + ":8005");
+            assertThat(allowed.protocol()).isEqualTo(TCP);
+            assertThat(denied).isNotNull();
+            assertThat(denied.verdict()).isEqualTo("DROPPED");
+            assertThat(denied.reason()).isEqualTo("policy-denied");
+            assertThat(denied.destinationPort()).isEqualTo(8008);
+            assertThat(denied.monotonicNanos()).isGreaterThanOrEqualTo(allowed.monotonicNanos());
+          }
+          return null;
+        });
+  }
+
+  @Test
   void spoofedSourceIsDropped() throws Exception {
     inNamespace(
         () -> {
