@@ -164,6 +164,18 @@ public final class NodeAgent implements AutoCloseable {
                 "tweed_forwarded_packets",
                 "Packets the eBPF programs forwarded themselves",
                 () -> e.packets().getOrDefault("forwarded", 0L)));
+    ebpf.ifPresent(
+        e -> {
+          metrics.counters(
+              "tweed_flows",
+              "Flows the datapath reported: connections let through, packets dropped or refused",
+              "verdict",
+              e::flowsByVerdict);
+          metrics.counter(
+              "tweed_flows_overwritten",
+              "Flows dropped from the agent's ring of recent flows to make room for newer ones",
+              e::flowsOverwritten);
+        });
     bird.ifPresent(
         b ->
             metrics.gauges(
@@ -194,7 +206,7 @@ public final class NodeAgent implements AutoCloseable {
     syncer.start();
     CniPlugin plugin =
         new CniPlugin(config.nodeName(), store, this::notReadyReason, metrics::cniCall);
-    socket = new AgentSocketServer(config.socket(), plugin, this::healthJson);
+    socket = new AgentSocketServer(config.socket(), plugin, this::operation);
     LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
     long intervalMillis = config.resyncInterval().toMillis();
     while (running) {
@@ -426,6 +438,29 @@ public final class NodeAgent implements AutoCloseable {
     policyPending = false;
     policyRevision = revision;
     return true;
+  }
+
+  /** A request on the agent's socket that is not a CNI call: health, or the recorded flows. */
+  private String operation(java.util.Map<String, String> env) {
+    if (!"flows".equals(env.get("TWEED_OP"))) {
+      return healthJson();
+    }
+    var n = Json.object();
+    if (ebpf.isEmpty()) {
+      n.put(
+          "error",
+          "node "
+              + config.nodeName()
+              + " records no flows: the eBPF datapath reports them (--dataplane ebpf)");
+      return Json.write(n);
+    }
+    var page = ebpf.get().flows(Long.parseLong(env.getOrDefault("TWEED_SINCE", "0")));
+    var a = n.putArray("flows");
+    page.flows().forEach(f -> a.add(f.toJson()));
+    n.put("next", page.next());
+    n.put("overwritten", page.overwritten());
+    n.put("capacity", page.capacity());
+    return Json.write(n);
   }
 
   public String healthJson() {

@@ -51,6 +51,7 @@ public final class CommandTree {
                   LabBgpCommands.class,
                   LabBpfCommand.class,
                   LabMetricsCommand.class,
+                  LabObserveCommand.class,
                   LabEtcdCommands.class,
                   LabCommand.NodeCmd.class)),
           Map.entry(LabCommand.AgentCmd.class, List.of(LabCommand.AgentRestart.class)),

@@ -50,6 +50,16 @@ public final class AgentClient {
     }
   }
 
+  /**
+   * The flows the agent recorded after number {@code since} (JSON: {@code flows}, {@code next},
+   * {@code overwritten}, {@code capacity}; or {@code error} where the datapath records none).
+   */
+  public static String flows(Path socket, long since) throws IOException {
+    return call(
+            socket, Map.of("TWEED_OP", "flows", "TWEED_SINCE", String.valueOf(since)), new byte[0])
+        .stdout();
+  }
+
   public static String health(Path socket) throws IOException {
     CniPlugin.Response r = call(socket, Map.of("TWEED_OP", "health"), new byte[0]);
     return r.stdout();

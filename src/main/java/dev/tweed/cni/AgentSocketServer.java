@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,7 +23,10 @@ public final class AgentSocketServer implements AutoCloseable {
   private final UnixSocket server;
   private volatile boolean open = true;
 
-  public AgentSocketServer(Path socket, CniPlugin plugin, Supplier<String> health) {
+  public AgentSocketServer(
+      Path socket,
+      CniPlugin plugin,
+      java.util.function.Function<java.util.Map<String, String>, String> operations) {
     try {
       Files.createDirectories(socket.getParent());
       Files.deleteIfExists(socket);
@@ -44,7 +46,7 @@ public final class AgentSocketServer implements AutoCloseable {
                   Thread.ofPlatform()
                       .daemon()
                       .name("cni-call")
-                      .start(() -> serve(c, plugin, health));
+                      .start(() -> serve(c, plugin, operations));
                 } catch (RuntimeException e) {
                   if (open) {
                     LOG.warn("event=cni-accept-failed error=\"{}\"", e.toString());
@@ -54,7 +56,10 @@ public final class AgentSocketServer implements AutoCloseable {
             });
   }
 
-  private static void serve(UnixSocket c, CniPlugin plugin, Supplier<String> health) {
+  private static void serve(
+      UnixSocket c,
+      CniPlugin plugin,
+      java.util.function.Function<java.util.Map<String, String>, String> operations) {
     try (c) {
       UnixSocket.Received received = c.receiveAll();
       CniPlugin.Response resp;
@@ -62,7 +67,7 @@ public final class AgentSocketServer implements AutoCloseable {
         AgentSocketProtocol.Request req = AgentSocketProtocol.decodeRequest(received.data());
         resp =
             req.env().containsKey("TWEED_OP")
-                ? new CniPlugin.Response(0, health.get())
+                ? new CniPlugin.Response(0, operations.apply(req.env()))
                 : answer(plugin, req, Optional.ofNullable(ns));
       }
       c.send(

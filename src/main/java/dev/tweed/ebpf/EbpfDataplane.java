@@ -173,6 +173,11 @@ public final class EbpfDataplane implements AutoCloseable {
     return r;
   }
 
+  /** The ring buffer the programs report flows to. */
+  public synchronized int eventsFd() {
+    return datapath().eventsFd();
+  }
+
   /** The frontends and backends the maps hold now (a previous agent's, after a restart). */
   public synchronized LbMaps.Contents servicesInMaps() {
     Datapath d = datapath();
