@@ -67,7 +67,8 @@ struct icmp_echo {
 #define CT_SVC 2    /* keyed by a request to a frontend: the translation its packets get */
 #define CT_REVNAT 4 /* keyed by a translated request: its replies get the frontend back */
 
-#define CFG_BGP 1 /* remote pods are reached by routing, not VXLAN */
+#define CFG_BGP 1      /* remote pods are reached by routing, not VXLAN */
+#define CFG_NO_FLOWS 2 /* report no flow events (observation off) */
 
 /* skb->mark bits: from_container has judged and sent this packet on (encapsulated, or redirected
  * to the uplink); the egress hook it meets next on this node lets it be. */
@@ -82,7 +83,8 @@ enum drop_reason {
 	DROP_NO_SERVICE = 5,   /* a service address without that port, or no local backend (Local) */
 	REJECT_NO_BACKEND = 6, /* answered with ICMP port unreachable */
 	DROP_SOURCE_RANGE = 7, /* outside a load balancer's source ranges */
-	REASON_MAX = 8,
+	EVENTS_LOST = 8,       /* not a drop: flow events the ring buffer had no room for */
+	REASON_MAX = 16,
 };
 
 struct endpoint {
@@ -381,9 +383,15 @@ static __always_inline void count(__u32 reason)
 static __always_inline void emit(struct __sk_buff *skb, struct packet *p, __u32 verdict,
 				 __u32 reason, __u8 program, __u8 direction, const struct nat *nat)
 {
-	struct flow_event *e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
-	if (!e)
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&tw_config, &zero);
+	if (cfg && (cfg->flags & CFG_NO_FLOWS))
 		return;
+	struct flow_event *e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
+	if (!e) {
+		count(EVENTS_LOST);
+		return;
+	}
 	e->time_ns = bpf_ktime_get_ns();
 	e->verdict = verdict;
 	e->reason = reason;

@@ -172,6 +172,10 @@ public final class NodeAgent implements AutoCloseable {
               "verdict",
               e::flowsByVerdict);
           metrics.counter(
+              "tweed_flow_events_lost",
+              "Flow events the programs could not report: their ring buffer was full",
+              () -> e.packets().getOrDefault(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST, 0L));
+          metrics.counter(
               "tweed_flows_overwritten",
               "Flows dropped from the agent's ring of recent flows to make room for newer ones",
               e::flowsOverwritten);
@@ -189,6 +193,7 @@ public final class NodeAgent implements AutoCloseable {
     if (ebpf.isPresent()) {
       java.util.Map<String, Long> out = new java.util.TreeMap<>(ebpf.get().packets());
       out.remove("forwarded");
+      out.remove(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST);
       return out;
     }
     return dev.tweed.observe.NetfilterDrops.read(config.proxyMode());

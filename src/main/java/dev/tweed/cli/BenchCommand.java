@@ -210,6 +210,31 @@ public final class BenchCommand {
   }
 
   @Command(
+      name = "observe",
+      description =
+          "What observing flows costs the eBPF datapath (connections/s and throughput, flow events"
+              + " on vs off) and how many flows a second the agent records before events are lost.")
+  static final class Observe implements Callable<Integer> {
+    @Option(names = "--seconds", defaultValue = "3", description = "Each measurement's length.")
+    int seconds;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "On/off rounds (medians).")
+    int rounds;
+
+    @Option(
+        names = "--events",
+        defaultValue = "2000000",
+        description = "Events produced for the capacity run.")
+    int events;
+
+    @Override
+    public Integer call() throws Exception {
+      new dev.tweed.bench.ObserveBenchmark(System.out).run(seconds, rounds, events);
+      return 0;
+    }
+  }
+
+  @Command(
       name = "services",
       description = "Service sync cost and first-connection latency at scale.")
   static final class Services implements Callable<Integer> {

@@ -73,6 +73,7 @@ public final class CommandTree {
                   BenchCommand.Cni.class,
                   BenchCommand.Throughput.class,
                   BenchCommand.Services.class,
+                  BenchCommand.Observe.class,
                   BenchCommand.Rules.class,
                   BenchCommand.Policy.class,
                   BenchCommand.TraceFidelityBench.class,

@@ -124,6 +124,16 @@ public final class Datapath implements AutoCloseable {
     return new TestRunResult(r.retval(), r.packet(), r.mark());
   }
 
+  /**
+   * Runs a program {@code repeat} times over one packet inside the kernel (a load generator: the
+   * packet's copy is what the last run left).
+   */
+  public TestRunResult testRun(
+      String program, byte[] packet, int ifindex, int repeat, boolean ingress) {
+    Libbpf.TestRun r = Libbpf.testRun(program(program), packet, ifindex, ingress, 0, repeat);
+    return new TestRunResult(r.retval(), r.packet(), r.mark());
+  }
+
   /** A test run's verdict (TC_ACT_*), the packet and the mark as the program left them. */
   public record TestRunResult(int verdict, byte[] packet, int mark) {}
 

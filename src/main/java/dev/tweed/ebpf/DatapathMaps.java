@@ -27,6 +27,7 @@ public final class DatapathMaps {
   static final int EP_INGRESS_ISOLATED = 1;
   static final int EP_EGRESS_ISOLATED = 2;
   static final int CFG_BGP = 1;
+  static final int CFG_NO_FLOWS = 2;
   public static final int CT_STACK = 1;
   public static final int CT_SVC = 2;
   public static final int CT_REVNAT = 4;
@@ -43,7 +44,11 @@ public final class DatapathMaps {
           "invalid",
           "no-service",
           "service-rejected",
-          "source-range-denied");
+          "source-range-denied",
+          "flow-events-lost");
+
+  /** Not a drop: flow events the ring buffer had no room for (its index in tw_counts). */
+  public static final String EVENTS_LOST = "flow-events-lost";
 
   /** The policy key's fixed part: endpoint, identity, direction and protocol (bits). */
   private static final int POLICY_FIXED_BITS = 32 + 32 + 8 + 8;
@@ -165,6 +170,12 @@ public final class DatapathMaps {
    * @param nodeIp the node's address, the source of masqueraded Service traffic ("" for none)
    */
   public static byte[] config(int vxlanIfindex, String serviceCidr, boolean bgp, String nodeIp) {
+    return config(vxlanIfindex, serviceCidr, bgp, nodeIp, true);
+  }
+
+  /** As above; {@code flowEvents} false: the programs report no flows (observation off). */
+  public static byte[] config(
+      int vxlanIfindex, String serviceCidr, boolean bgp, String nodeIp, boolean flowEvents) {
     ByteBuffer b = buffer(CONFIG_SIZE).putInt(vxlanIfindex);
     if (serviceCidr.isEmpty()) {
       b.putInt(0).putInt(0);
@@ -174,7 +185,7 @@ public final class DatapathMaps {
       int mask = c.prefixLength() == 0 ? 0 : -1 << (32 - c.prefixLength());
       b.order(ByteOrder.BIG_ENDIAN).putInt(mask).order(ByteOrder.LITTLE_ENDIAN);
     }
-    b.putInt(bgp ? CFG_BGP : 0);
+    b.putInt((bgp ? CFG_BGP : 0) | (flowEvents ? 0 : CFG_NO_FLOWS));
     b.put(nodeIp.isEmpty() ? new byte[4] : address(nodeIp));
     return b.array();
   }

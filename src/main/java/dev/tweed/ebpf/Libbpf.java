@@ -402,6 +402,12 @@ final class Libbpf {
    * ingress}), or as sent by the node itself.
    */
   static TestRun testRun(int progFd, byte[] packet, int ifindex, boolean ingress, int mark) {
+    return testRun(progFd, packet, ifindex, ingress, mark, 1);
+  }
+
+  /** As above, the program run {@code repeat} times over the same packet inside the kernel. */
+  static TestRun testRun(
+      int progFd, byte[] packet, int ifindex, boolean ingress, int mark, int repeat) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment in = arena.allocate(packet.length);
       in.copyFrom(MemorySegment.ofArray(packet));
@@ -421,7 +427,7 @@ final class Libbpf {
       opts.set(P, 40, ctxOut);
       opts.set(I, 48, SKB_SIZE);
       opts.set(I, 52, SKB_SIZE);
-      opts.set(I, 60, 1);
+      opts.set(I, 60, repeat);
       check("bpf_prog_test_run_opts", (int) PROG_TEST_RUN.invokeExact(progFd, opts));
       int outLen = opts.get(I, 28);
       return new TestRun(
