@@ -37,13 +37,9 @@ final class EbpfSync implements AutoCloseable {
   private final EbpfDataplane driver;
   private volatile EbpfIntent last = EbpfIntent.empty();
 
-  /** Flows the programs reported, in words, the most recent {@link #FLOWS} kept. */
-  static final int FLOWS = 8192;
+  /** Where the programs' flow events go, once the datapath is loaded. */
+  private final dev.tweed.observe.FlowRecorder flows;
 
-  private final dev.tweed.observe.FlowRing flows = new dev.tweed.observe.FlowRing(FLOWS);
-  private final dev.tweed.observe.FlowEnricher enricher;
-  private final Map<String, java.util.concurrent.atomic.AtomicLong> flowsByVerdict =
-      new java.util.concurrent.ConcurrentHashMap<>();
   private dev.tweed.ebpf.FlowEventReader events;
   private ServiceLbCalculator lbCalc;
   private ProxyNode lbNode;
@@ -55,11 +51,11 @@ final class EbpfSync implements AutoCloseable {
 
   private long lastMapCheck = System.nanoTime() - MAP_CHECK_NANOS;
 
-  EbpfSync(AgentConfig config, Datastore store) {
+  EbpfSync(AgentConfig config, Datastore store, dev.tweed.observe.FlowRecorder flows) {
+    this.flows = flows;
     this.nodeName = config.nodeName();
     this.identities = new IdentityAllocator(store);
     this.calc = new EbpfIntentCalculator(config.nodeName());
-    this.enricher = new dev.tweed.observe.FlowEnricher(config.nodeName());
     java.nio.file.Path object =
         config.bpfObject().orElseGet(() -> DatapathObject.build(config.socket().getParent()));
     this.driver =
@@ -104,61 +100,9 @@ final class EbpfSync implements AutoCloseable {
                 state.nodes(), state.blocks(), pods, namespaces, macs, ids, policy));
     write(intent, verifyAttachments);
     last = intent;
-    flowContext(pods, namespaces, policy);
     if (events == null) {
-      events = new dev.tweed.ebpf.FlowEventReader(driver.eventsFd(), this::record);
+      events = new dev.tweed.ebpf.FlowEventReader(driver.eventsFd(), flows::record);
     }
-  }
-
-  private void record(dev.tweed.ebpf.FlowEvent e) {
-    flows.add(seq -> enricher.enrich(seq, e));
-    flowsByVerdict
-        .computeIfAbsent(e.verdict(), v -> new java.util.concurrent.atomic.AtomicLong())
-        .incrementAndGet();
-  }
-
-  /** What the enricher needs to name pods and policies in the flows. */
-  private void flowContext(
-      List<PolicyPod> pods, Map<String, Map<String, String>> namespaces, PolicyIntent policy) {
-    Map<String, dev.tweed.observe.FlowEnricher.PodRef> byIp = new HashMap<>();
-    for (PolicyPod p : pods) {
-      p.ip()
-          .ifPresent(
-              ip ->
-                  byIp.put(
-                      ip,
-                      new dev.tweed.observe.FlowEnricher.PodRef(
-                          p.namespace(),
-                          p.name(),
-                          Identities.labels(
-                              p.namespace(),
-                              p.labels(),
-                              namespaces.getOrDefault(p.namespace(), Map.of())))));
-    }
-    Map<String, List<String>> ingress = new HashMap<>();
-    Map<String, List<String>> egress = new HashMap<>();
-    for (PolicyIntent.Endpoint e : policy.endpoints()) {
-      e.ingressPolicies().ifPresent(l -> ingress.put(e.pod(), l));
-      e.egressPolicies().ifPresent(l -> egress.put(e.pod(), l));
-    }
-    var c = enricher.context();
-    enricher.context(
-        new dev.tweed.observe.FlowEnricher.Context(byIp, ingress, egress, c.servicesByFrontend()));
-  }
-
-  /** The flows after {@code seq}, for {@code tweed observe}. */
-  dev.tweed.observe.FlowRing.Page flows(long seq) {
-    return flows.after(seq);
-  }
-
-  Map<String, Long> flowsByVerdict() {
-    Map<String, Long> out = new java.util.TreeMap<>();
-    flowsByVerdict.forEach((k, v) -> out.put(k, v.get()));
-    return out;
-  }
-
-  long flowsOverwritten() {
-    return flows.overwritten();
   }
 
   /** True when the service maps are due a comparison with the kernel (drift repair). */
@@ -206,10 +150,7 @@ final class EbpfSync implements AutoCloseable {
       s.frontends()
           .forEach(f -> byFrontend.put(f.ip() + ":" + f.port() + "/" + f.protocol(), port));
     }
-    var c = enricher.context();
-    enricher.context(
-        new dev.tweed.observe.FlowEnricher.Context(
-            c.podsByIp(), c.ingressPolicies(), c.egressPolicies(), byFrontend));
+    flows.services(byFrontend);
   }
 
   /** The periodic check with nothing new: the last intent against the kernel. */

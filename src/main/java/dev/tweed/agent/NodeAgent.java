@@ -72,6 +72,14 @@ public final class NodeAgent implements AutoCloseable {
   private volatile long proxyRevision = -1;
 
   private final dev.tweed.observe.AgentMetrics metrics;
+  private final dev.tweed.observe.FlowRecorder flows;
+
+  /** The standard datapath's flows: the kernel's conntrack events. */
+  private dev.tweed.observe.ConntrackFlows conntrackFlows;
+
+  /** Addresses of this node's pods (a flow's direction is relative to them). */
+  private volatile java.util.Set<String> localPods = java.util.Set.of();
+
   private dev.tweed.observe.MetricsServer metricsServer;
   private final AtomicBoolean ready = new AtomicBoolean();
   private volatile boolean datastoreUp = true;
@@ -132,7 +140,8 @@ public final class NodeAgent implements AutoCloseable {
       kinds.add(dev.tweed.ebpf.IdentityAllocator.KIND);
     }
     this.syncer = DatastoreSpec.openSyncer(store, kinds, this::markDirty);
-    this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store)) : Optional.empty();
+    this.flows = new dev.tweed.observe.FlowRecorder(config.nodeName());
+    this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store, flows)) : Optional.empty();
     this.metrics = new dev.tweed.observe.AgentMetrics();
     registerMetrics();
   }
@@ -164,22 +173,21 @@ public final class NodeAgent implements AutoCloseable {
                 "tweed_forwarded_packets",
                 "Packets the eBPF programs forwarded themselves",
                 () -> e.packets().getOrDefault("forwarded", 0L)));
+    metrics.counters(
+        "tweed_flows",
+        "Flows the datapath reported: connections let through, packets dropped or refused",
+        "verdict",
+        flows::byVerdict);
+    metrics.counter(
+        "tweed_flows_overwritten",
+        "Flows dropped from the agent's ring of recent flows to make room for newer ones",
+        flows::overwritten);
     ebpf.ifPresent(
-        e -> {
-          metrics.counters(
-              "tweed_flows",
-              "Flows the datapath reported: connections let through, packets dropped or refused",
-              "verdict",
-              e::flowsByVerdict);
-          metrics.counter(
-              "tweed_flow_events_lost",
-              "Flow events the programs could not report: their ring buffer was full",
-              () -> e.packets().getOrDefault(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST, 0L));
-          metrics.counter(
-              "tweed_flows_overwritten",
-              "Flows dropped from the agent's ring of recent flows to make room for newer ones",
-              e::flowsOverwritten);
-        });
+        e ->
+            metrics.counter(
+                "tweed_flow_events_lost",
+                "Flow events the programs could not report: their ring buffer was full",
+                () -> e.packets().getOrDefault(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST, 0L)));
     bird.ifPresent(
         b ->
             metrics.gauges(
@@ -209,6 +217,10 @@ public final class NodeAgent implements AutoCloseable {
       LOG.info("event=metrics-serving address={}", config.metricsAddress());
     }
     syncer.start();
+    if (ebpf.isEmpty()) {
+      conntrackFlows =
+          new dev.tweed.observe.ConntrackFlows(ip -> localPods.contains(ip), flows::record);
+    }
     CniPlugin plugin =
         new CniPlugin(config.nodeName(), store, this::notReadyReason, metrics::cniCall);
     socket = new AgentSocketServer(config.socket(), plugin, this::operation);
@@ -318,6 +330,11 @@ public final class NodeAgent implements AutoCloseable {
     policyPending |= changes.policy() || changes.identities();
     if (changes.routes() || routes == null) {
       routes = calc.calculate(graph.clusterState());
+      localPods =
+          graph.clusterState().endpoints().stream()
+              .filter(w -> w.node().equals(config.nodeName()))
+              .map(WorkloadEndpoint::ip)
+              .collect(java.util.stream.Collectors.toUnmodifiableSet());
       metrics.programmed("routes", routes.routes().size());
     }
     long t0 = System.nanoTime();
@@ -395,6 +412,10 @@ public final class NodeAgent implements AutoCloseable {
     } else {
       proxy.sync(node, graph.services(), graph.slices());
       metrics.programmed("service_ports", proxy.servicePorts());
+      flows.services(
+          frontends(
+              dev.tweed.proxy.ServicePortResolver.resolve(graph.services(), graph.slices()),
+              nodeIps));
     }
     proxyRevision = revision;
     return true;
@@ -424,6 +445,7 @@ public final class NodeAgent implements AutoCloseable {
       return false;
     }
     dev.tweed.policy.PolicyIntent intent = graph.policyIntent();
+    flowPods(intent);
     if (ebpf.isPresent()) {
       // A sync that fails leaves the change pending: the next pass calculates and writes again.
       ebpf.get()
@@ -445,21 +467,59 @@ public final class NodeAgent implements AutoCloseable {
     return true;
   }
 
+  /**
+   * Service ports by frontend, as flows name them (the standard datapath's, from the proxy's view).
+   */
+  private static java.util.Map<String, String> frontends(
+      List<dev.tweed.proxy.ServicePort> ports, List<String> nodeIps) {
+    java.util.Map<String, String> out = new java.util.HashMap<>();
+    for (var p : ports) {
+      int proto = p.protocol().equals("UDP") ? 17 : p.protocol().equals("TCP") ? 6 : 132;
+      String name = p.portNameString();
+      out.put(p.clusterIp() + ":" + p.port() + "/" + proto, name);
+      if (p.nodePort() != 0) {
+        nodeIps.forEach(ip -> out.put(ip + ":" + p.nodePort() + "/" + proto, name));
+      }
+      p.externalIps().forEach(ip -> out.put(ip + ":" + p.port() + "/" + proto, name));
+      p.loadBalancerIps().forEach(ip -> out.put(ip + ":" + p.port() + "/" + proto, name));
+    }
+    return out;
+  }
+
+  /** Pods and the policies isolating them, as flows name them. */
+  private void flowPods(dev.tweed.policy.PolicyIntent intent) {
+    java.util.Map<String, java.util.Map<String, String>> namespaces = graph.namespaceLabels();
+    java.util.Map<String, dev.tweed.observe.FlowEnricher.PodRef> byIp = new java.util.HashMap<>();
+    for (dev.tweed.policy.PolicyPod p : graph.policyPods()) {
+      p.ip()
+          .ifPresent(
+              ip ->
+                  byIp.put(
+                      ip,
+                      new dev.tweed.observe.FlowEnricher.PodRef(
+                          p.namespace(),
+                          p.name(),
+                          dev.tweed.ebpf.Identities.labels(
+                              p.namespace(),
+                              p.labels(),
+                              namespaces.getOrDefault(p.namespace(), java.util.Map.of())))));
+    }
+    java.util.Map<String, List<String>> ingress = new java.util.HashMap<>();
+    java.util.Map<String, List<String>> egress = new java.util.HashMap<>();
+    for (var e : intent.endpoints()) {
+      e.ingressPolicies().ifPresent(l -> ingress.put(e.pod(), l));
+      e.egressPolicies().ifPresent(l -> egress.put(e.pod(), l));
+    }
+    flows.pods(byIp, ingress, egress);
+  }
+
   /** A request on the agent's socket that is not a CNI call: health, or the recorded flows. */
   private String operation(java.util.Map<String, String> env) {
     if (!"flows".equals(env.get("TWEED_OP"))) {
       return healthJson();
     }
     var n = Json.object();
-    if (ebpf.isEmpty()) {
-      n.put(
-          "error",
-          "node "
-              + config.nodeName()
-              + " records no flows: the eBPF datapath reports them (--dataplane ebpf)");
-      return Json.write(n);
-    }
-    var page = ebpf.get().flows(Long.parseLong(env.getOrDefault("TWEED_SINCE", "0")));
+    var page = flows.after(Long.parseLong(env.getOrDefault("TWEED_SINCE", "0")));
     var a = n.putArray("flows");
     page.flows().forEach(f -> a.add(f.toJson()));
     n.put("next", page.next());
@@ -505,6 +565,9 @@ public final class NodeAgent implements AutoCloseable {
     ebpf.ifPresent(EbpfSync::close);
     if (metricsServer != null) {
       metricsServer.close();
+    }
+    if (conntrackFlows != null) {
+      conntrackFlows.close();
     }
     syncer.close();
     store.close();
