@@ -5,21 +5,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ResourceUpdate;
 import dev.tweed.ebpf.Datapath;
-import dev.tweed.ebpf.DatapathMaps;
-import dev.tweed.ebpf.DatapathObject;
-import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.LbMapWriter;
 import dev.tweed.ebpf.LbService;
 import dev.tweed.ebpf.ServiceLbCalculator;
-import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.proxy.ProxyNode;
-import dev.tweed.sys.Command;
-import dev.tweed.sys.Libc;
-import dev.tweed.sys.NetworkNamespace;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,67 +26,16 @@ import java.util.Optional;
  * benchmark's own, unmounted at the end.
  */
 final class EbpfServiceSyncBenchmark {
-  private static final String NODE_SIDE = "10.255.0.1";
-  private static final String CLIENT = "10.255.0.2";
+  private static final String NODE_SIDE = BenchDatapath.NODE_SIDE;
   private static final int CHANGES = 21;
 
   private EbpfServiceSyncBenchmark() {}
 
   static ServiceSyncBenchmark.Result measure(String ns, int n, int endpoints, int connections)
       throws Exception {
-    String client = ns + "-c";
-    Namespaces.delete(client);
-    Namespaces.add(client);
-    Path dir = Files.createTempDirectory("tw-bench-lb");
-    Path fs = dir.resolve("fs");
-    Files.createDirectories(fs);
-    Command.run(List.of("mount", "-t", "bpf", "tw-bench", fs.toString()));
-    try {
-      plumb(ns, client);
-      Path object = DatapathObject.build(dir.resolve("obj"));
-      try (Datapath d = Datapath.load(object, fs.resolve("node"), Map.of())) {
-        int veth =
-            NetworkNamespace.call(
-                NetworkNamespace.pathOf(ns),
-                () -> {
-                  int i = Libc.ifNameToIndex("bench-h");
-                  d.attach(i, true, "from_container");
-                  d.attach(i, false, "to_container");
-                  return i;
-                });
-        var e =
-            new EbpfIntent.Endpoint(
-                CLIENT, "bench/client", "bench-h", "02:00:00:00:00:02", 1, 256, false, false);
-        d.map(DatapathMaps.ENDPOINTS)
-            .put(
-                DatapathMaps.endpointKey(CLIENT),
-                DatapathMaps.endpointValue(e, veth, "02:00:00:00:00:01"));
-        d.map(DatapathMaps.CONFIG)
-            .put(DatapathMaps.index(0), DatapathMaps.config(0, "10.96.0.0/16", false, NODE_SIDE));
-        return sync(d, ns, client, n, endpoints, connections);
-      }
-    } finally {
-      Command.exec(List.of("umount", fs.toString()), "", Map.of());
-      Command.exec(List.of("rm", "-rf", dir.toString()), "", Map.of());
-      Namespaces.delete(client);
+    try (BenchDatapath bench = new BenchDatapath(ns)) {
+      return sync(bench.datapath, ns, bench.client, n, endpoints, connections);
     }
-  }
-
-  /** The client's veth into the node namespace, and its route back. */
-  private static void plumb(String ns, String client) {
-    Namespaces.batch(
-        ns,
-        List.of(
-            "link add bench-h type veth peer name eth0 netns " + client,
-            "addr add " + NODE_SIDE + "/30 dev bench-h",
-            "link set bench-h up"));
-    Namespaces.batch(
-        client,
-        List.of(
-            "link set lo up",
-            "addr add " + CLIENT + "/30 dev eth0",
-            "link set eth0 up",
-            "route add default via " + NODE_SIDE));
   }
 
   private static ServiceSyncBenchmark.Result sync(

@@ -2,24 +2,17 @@ package dev.tweed.bench;
 
 import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.DatapathMaps;
-import dev.tweed.ebpf.DatapathObject;
-import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.FlowEventReader;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeServer;
 import dev.tweed.observe.FlowEnricher;
 import dev.tweed.observe.FlowRing;
-import dev.tweed.sys.Command;
-import dev.tweed.sys.Libc;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -31,8 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * find how many flows a second the reader records and how many the ring buffer loses.
  */
 public final class ObserveBenchmark {
-  private static final String NODE_SIDE = "10.255.0.1";
-  private static final String CLIENT = "10.255.0.2";
+  private static final String NODE_SIDE = BenchDatapath.NODE_SIDE;
   private final PrintStream out;
 
   public ObserveBenchmark(PrintStream out) {
@@ -41,95 +33,46 @@ public final class ObserveBenchmark {
 
   public void run(int seconds, int rounds, int events) throws Exception {
     String ns = "tw-bench-obs";
-    String client = ns + "-c";
     Namespaces.delete(ns);
-    Namespaces.delete(client);
     Namespaces.add(ns);
-    Namespaces.add(client);
-    Path dir = Files.createTempDirectory("tw-bench-obs");
-    Path fs = dir.resolve("fs");
-    Files.createDirectories(fs);
-    Command.run(List.of("mount", "-t", "bpf", "tw-bench", fs.toString()));
-    try {
-      Namespaces.batch(
-          ns,
-          List.of(
-              "link set lo up",
-              "link add bench-h type veth peer name eth0 netns " + client,
-              "addr add " + NODE_SIDE + "/30 dev bench-h",
-              "link set bench-h up"));
-      Namespaces.batch(
-          client,
-          List.of(
-              "link set lo up",
-              "addr add " + CLIENT + "/30 dev eth0",
-              "link set eth0 up",
-              "route add default via " + NODE_SIDE));
-      Path object = DatapathObject.build(dir.resolve("obj"));
-      try (Datapath d = Datapath.load(object, fs.resolve("node"), Map.of());
-          ProbeServer server =
-              new ProbeServer(
-                  NetworkNamespace.pathOf(ns),
-                  "server",
-                  List.of(new ProbeServer.Port(80, "TCP")))) {
-        int veth =
-            NetworkNamespace.call(
-                NetworkNamespace.pathOf(ns),
-                () -> {
-                  int i = Libc.ifNameToIndex("bench-h");
-                  d.attach(i, true, "from_container");
-                  d.attach(i, false, "to_container");
-                  return i;
-                });
-        var e =
-            new EbpfIntent.Endpoint(
-                CLIENT, "bench/client", "bench-h", "02:00:00:00:00:02", 1, 256, false, false);
-        d.map(DatapathMaps.ENDPOINTS)
-            .put(
-                DatapathMaps.endpointKey(CLIENT),
-                DatapathMaps.endpointValue(e, veth, "02:00:00:00:00:01"));
-        FlowRing ring = new FlowRing(8192);
-        FlowEnricher enricher = new FlowEnricher("bench-node");
-        AtomicLong recorded = new AtomicLong();
-        try (FlowEventReader reader =
-            new FlowEventReader(
-                d.eventsFd(),
-                ev -> {
-                  ring.add(seq -> enricher.enrich(seq, ev));
-                  recorded.incrementAndGet();
-                })) {
-          overhead(d, ns, client, seconds, rounds);
-          capacity(d, ns, veth, events, recorded);
-        }
+    try (BenchDatapath bench = new BenchDatapath(ns);
+        ProbeServer server =
+            new ProbeServer(
+                NetworkNamespace.pathOf(ns), "server", List.of(new ProbeServer.Port(80, "TCP")))) {
+      FlowRing ring = new FlowRing(8192);
+      FlowEnricher enricher = new FlowEnricher("bench-node");
+      AtomicLong recorded = new AtomicLong();
+      try (FlowEventReader reader =
+          new FlowEventReader(
+              bench.datapath.eventsFd(),
+              ev -> {
+                ring.add(seq -> enricher.enrich(seq, ev));
+                recorded.incrementAndGet();
+              })) {
+        overhead(bench, seconds, rounds);
+        capacity(bench.datapath, ns, bench.veth, events, recorded);
       }
     } finally {
-      Command.exec(List.of("umount", fs.toString()), "", Map.of());
-      Command.exec(List.of("rm", "-rf", dir.toString()), "", Map.of());
-      Namespaces.delete(client);
       Namespaces.delete(ns);
     }
   }
 
-  private void flows(Datapath d, boolean on) {
-    d.map(DatapathMaps.CONFIG)
-        .put(DatapathMaps.index(0), DatapathMaps.config(0, "10.96.0.0/16", false, NODE_SIDE, on));
-  }
-
-  private void overhead(Datapath d, String ns, String client, int seconds, int rounds)
-      throws Exception {
+  private void overhead(BenchDatapath bench, int seconds, int rounds) throws Exception {
     ThroughputBenchmark iperf = new ThroughputBenchmark(LabLayout.of("bench"), out);
     List<Double> connOn = new ArrayList<>();
     List<Double> connOff = new ArrayList<>();
     List<Double> bpsOn = new ArrayList<>();
     List<Double> bpsOff = new ArrayList<>();
+    // Untimed first: the client's own JIT would otherwise count against whichever runs first.
+    connectionsPerSecond(bench.client, seconds);
     for (int r = 0; r < rounds; r++) {
       for (boolean on : new boolean[] {true, false}) {
-        flows(d, on);
-        (on ? connOn : connOff).add(connectionsPerSecond(client, seconds));
-        (on ? bpsOn : bpsOff).add(iperf.iperf(ns, NODE_SIDE, client, seconds));
+        bench.config(on);
+        (on ? connOn : connOff).add(connectionsPerSecond(bench.client, seconds));
+        (on ? bpsOn : bpsOff).add(iperf.iperf(bench.node, NODE_SIDE, bench.client, seconds));
       }
     }
-    flows(d, true);
+    bench.config(true);
     double con = Stats.of(connOn).median();
     double coff = Stats.of(connOff).median();
     double ton = Stats.of(bpsOn).median() / 1e9;

@@ -32,15 +32,12 @@ public record FlowEvent(
     int clientPort) {
   public static final int SIZE = 48;
   private static final List<String> VERDICTS = List.of("", "FORWARDED", "DROPPED", "REJECTED");
+
+  /** {@code enum program_id}: 0 for none, then the programs in {@link Datapath#PROGRAMS}' order. */
   private static final List<String> PROGRAMS =
-      List.of(
-          "",
-          "from_container",
-          "to_container",
-          "from_overlay",
-          "to_overlay",
-          "from_netdev",
-          "to_netdev");
+      java.util.stream.Stream.concat(java.util.stream.Stream.of(""), Datapath.PROGRAMS.stream())
+          .toList();
+
   private static final List<String> DIRECTIONS = List.of("ingress", "egress", "");
 
   public static FlowEvent decode(byte[] b) {
