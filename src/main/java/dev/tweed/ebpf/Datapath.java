@@ -139,7 +139,8 @@ public final class Datapath implements AutoCloseable {
 
   /** Attaches a program to a device's tc hook, replacing Tweed's previous filter there. */
   public void attach(int ifindex, boolean ingress, String program) {
-    Libbpf.tcAttach(ifindex, ingress ? Libbpf.TC_INGRESS : Libbpf.TC_EGRESS, program(program));
+    Libbpf.tcAttach(
+        ifindex, ingress ? Libbpf.TC_INGRESS : Libbpf.TC_EGRESS, program(program), ingress);
   }
 
   /**

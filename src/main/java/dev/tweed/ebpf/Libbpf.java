@@ -236,17 +236,32 @@ final class Libbpf {
    * Attaches a program to a device's tc hook (creating the clsact qdisc when missing), replacing
    * whatever Tweed's filter there ran before in one step.
    */
-  static void tcAttach(int ifindex, int point, int progFd) {
+  /**
+   * Attaches to a tc hook, creating the device's clsact qdisc first when {@code createHook} (the
+   * ingress attach: the qdisc serves both hooks, and creating it again makes the kernel complain
+   * through libbpf's log), or when the attach finds none (it was deleted behind the agent's back).
+   */
+  static void tcAttach(int ifindex, int point, int progFd, boolean createHook) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment hook = tcHook(arena, ifindex, point);
-      int rc = (int) TC_HOOK_CREATE.invokeExact(hook);
-      if (rc < 0 && rc != -17) { // EEXIST: the clsact qdisc is there already
-        check("bpf_tc_hook_create", rc);
+      if (createHook) {
+        createHook(hook);
       }
-      check(
-          "bpf_tc_attach", (int) TC_ATTACH.invokeExact(hook, tcOpts(arena, progFd, TC_F_REPLACE)));
+      int rc = (int) TC_ATTACH.invokeExact(hook, tcOpts(arena, progFd, TC_F_REPLACE));
+      if (rc < 0 && !createHook) {
+        createHook(hook);
+        rc = (int) TC_ATTACH.invokeExact(hook, tcOpts(arena, progFd, TC_F_REPLACE));
+      }
+      check("bpf_tc_attach", rc);
     } catch (Throwable t) {
       throw rethrow(t);
+    }
+  }
+
+  private static void createHook(MemorySegment hook) throws Throwable {
+    int rc = (int) TC_HOOK_CREATE.invokeExact(hook);
+    if (rc < 0 && rc != -17) { // EEXIST: the clsact qdisc is there already
+      check("bpf_tc_hook_create", rc);
     }
   }
 
