@@ -111,12 +111,7 @@ class MetricsIT {
         spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
         """);
     tweed.ok("lab", "apply", "-f", yaml.toString());
-    String web1 = null;
-    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
-      if (p.path("metadata").path("name").asText().equals("web-1")) {
-        web1 = p.path("status").path("podIP").asText();
-      }
-    }
+    String web1 = tweed.podIp("web-1");
     Path client = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-client");
     String target = web1;
     Tweed.await(

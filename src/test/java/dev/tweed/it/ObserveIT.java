@@ -69,12 +69,7 @@ class ObserveIT {
   }
 
   String podIp(String name) {
-    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
-      if (p.path("metadata").path("name").asText().equals(name)) {
-        return p.path("status").path("podIP").asText();
-      }
-    }
-    throw new AssertionError("no pod " + name);
+    return tweed.podIp(name);
   }
 
   @Test

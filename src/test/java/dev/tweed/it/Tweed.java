@@ -38,6 +38,16 @@ public final class Tweed {
     return Command.exec(argv, new byte[0], Map.of("TWEED_LAB", lab), 300);
   }
 
+  /** A lab pod's address, as {@code lab get pods} reports it. */
+  public String podIp(String name) {
+    for (var p : dev.tweed.model.Json.parse(ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      if (p.path("metadata").path("name").asText().equals(name)) {
+        return p.path("status").path("podIP").asText();
+      }
+    }
+    throw new AssertionError("no pod " + name);
+  }
+
   /** Runs and requires exit 0, returning stdout. */
   public String ok(String... args) {
     Command.Result r = run(args);
