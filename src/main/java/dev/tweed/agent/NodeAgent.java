@@ -77,6 +77,9 @@ public final class NodeAgent implements AutoCloseable {
   /** The standard datapath's flows: the kernel's conntrack events. */
   private dev.tweed.observe.ConntrackFlows conntrackFlows;
 
+  /** Why this agent records no flows, if it cannot. */
+  private volatile String flowsUnavailable = "";
+
   /** Addresses of this node's pods (a flow's direction is relative to them). */
   private volatile java.util.Set<String> localPods = java.util.Set.of();
 
@@ -218,8 +221,14 @@ public final class NodeAgent implements AutoCloseable {
     }
     syncer.start();
     if (ebpf.isEmpty()) {
-      conntrackFlows =
-          new dev.tweed.observe.ConntrackFlows(ip -> localPods.contains(ip), flows::record);
+      // Observation must not keep a node from networking: without conntrack, no flows, said so.
+      try {
+        conntrackFlows =
+            new dev.tweed.observe.ConntrackFlows(ip -> localPods.contains(ip), flows::record);
+      } catch (RuntimeException e) {
+        flowsUnavailable = e.getMessage();
+        LOG.warn("event=flows-unavailable error=\"{}\"", e.getMessage());
+      }
     }
     CniPlugin plugin =
         new CniPlugin(config.nodeName(), store, this::notReadyReason, metrics::cniCall);
@@ -519,6 +528,10 @@ public final class NodeAgent implements AutoCloseable {
       return healthJson();
     }
     var n = Json.object();
+    if (!flowsUnavailable.isEmpty()) {
+      n.put("error", "node " + config.nodeName() + " records no flows: " + flowsUnavailable);
+      return Json.write(n);
+    }
     var page = flows.after(Long.parseLong(env.getOrDefault("TWEED_SINCE", "0")));
     var a = n.putArray("flows");
     page.flows().forEach(f -> a.add(f.toJson()));
