@@ -421,10 +421,7 @@ public final class NodeAgent implements AutoCloseable {
     } else {
       proxy.sync(node, graph.services(), graph.slices());
       metrics.programmed("service_ports", proxy.servicePorts());
-      flows.services(
-          frontends(
-              dev.tweed.proxy.ServicePortResolver.resolve(graph.services(), graph.slices()),
-              nodeIps));
+      flows.services(frontends(proxy.ports(), nodeIps));
     }
     proxyRevision = revision;
     return true;

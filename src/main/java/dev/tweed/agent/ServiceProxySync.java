@@ -66,16 +66,22 @@ final class ServiceProxySync {
     return pacer.retryPending();
   }
 
+  /** The service ports the last sync rendered (what flows name Services by). */
+  private List<dev.tweed.proxy.ServicePort> ports = List.of();
+
+  List<dev.tweed.proxy.ServicePort> ports() {
+    return ports;
+  }
+
   /** Returns true when rules were written. */
   boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
     if (!pacer.mayRun()) {
       return false;
     }
+    ports = ServicePortResolver.resolve(services, slices);
     try {
       boolean wrote =
-          mode.equals("nftables")
-              ? syncNftables(node, services, slices)
-              : syncIptables(node, services, slices);
+          mode.equals("nftables") ? syncNftables(node, ports) : syncIptables(node, ports);
       return wrote;
     } catch (CommandFailedException e) {
       // The previous rules stay in place meanwhile.
@@ -84,12 +90,12 @@ final class ServiceProxySync {
     }
   }
 
-  private boolean syncIptables(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
+  private boolean syncIptables(ProxyNode node, List<dev.tweed.proxy.ServicePort> ports) {
     if (renderer == null || !node.equals(renderedFor)) {
       renderer = new IptablesServiceRenderer(node);
       renderedFor = node;
     }
-    IptablesRuleset rules = renderer.render(ServicePortResolver.resolve(services, slices));
+    IptablesRuleset rules = renderer.render(ports);
     boolean due = pacer.fullSyncDue();
     if (rules.equals(lastApplied) && !due) {
       return false;
@@ -116,12 +122,12 @@ final class ServiceProxySync {
     return true;
   }
 
-  private boolean syncNftables(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
+  private boolean syncNftables(ProxyNode node, List<dev.tweed.proxy.ServicePort> ports) {
     if (nftRenderer == null || !node.equals(nftRenderedFor)) {
       nftRenderer = new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr);
       nftRenderedFor = node;
     }
-    var rules = nftRenderer.render(ServicePortResolver.resolve(services, slices));
+    var rules = nftRenderer.render(ports);
     boolean due = pacer.fullSyncDue();
     if (rules.equals(lastNft) && !due) {
       return false;
