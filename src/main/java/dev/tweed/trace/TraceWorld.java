@@ -41,6 +41,12 @@ public final class TraceWorld {
     return Optional.ofNullable(namespaces.get(name));
   }
 
+  /** A namespace the trace walks through; an unknown name is a caller's mistake. */
+  public NetnsState state(String name) {
+    return netns(name)
+        .orElseThrow(() -> new IllegalArgumentException("no captured namespace " + name));
+  }
+
   public String label(String netns) {
     return labels.getOrDefault(netns, netns);
   }
