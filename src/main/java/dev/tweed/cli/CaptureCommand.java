@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
     name = "capture",
     description =
         "Write a network namespace's state (ip -j addr/link/route/rule/neigh, bridge fdb,"
-            + " iptables-save, nft -j, ipset save, sysctls, listeners) to a directory.")
+            + " iptables-save, nft -j, ipset save, sysctls, listeners, attached BPF programs and"
+            + " Tweed's eBPF maps) to a directory.")
 final class CaptureCommand implements Callable<Integer> {
   @Option(
       names = "--netns",
@@ -22,9 +23,17 @@ final class CaptureCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Directory to write.")
   Path out;
 
+  @Option(
+      names = "--bpf-pin-dir",
+      defaultValue = "/sys/fs/bpf/tweed",
+      description =
+          "Where the node's agent pins the eBPF datapath's maps (its --bpf-pin-dir); dumped with"
+              + " bpftool when it exists (default: ${DEFAULT-VALUE}).")
+  Path bpfPins;
+
   @Override
   public Integer call() {
-    NetnsCapture.write(out, NetnsCapture.capture(Optional.ofNullable(netns)));
+    NetnsCapture.write(out, NetnsCapture.capture(Optional.ofNullable(netns), Optional.of(bpfPins)));
     System.out.println("captured " + (netns == null ? "this namespace" : netns) + " into " + out);
     return 0;
   }

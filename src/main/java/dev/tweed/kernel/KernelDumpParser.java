@@ -41,7 +41,8 @@ public final class KernelDumpParser {
                     d.path("id").asInt(),
                     text(d, "local"),
                     d.path("port").asInt(4789),
-                    text(d, "link")));
+                    text(d, "link"),
+                    d.path("external").asBoolean(false)));
       }
       out.add(
           new Link(

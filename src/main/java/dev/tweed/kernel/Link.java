@@ -22,8 +22,14 @@ public record Link(
     Optional<Vxlan> vxlan,
     List<IfAddress> addresses) {
 
-  /** A VXLAN device's parameters. */
-  public record Vxlan(int vni, Optional<String> local, int port, Optional<String> device) {}
+  /**
+   * A VXLAN device's parameters.
+   *
+   * @param external collect-metadata mode: the remote end and VNI of each packet come from its
+   *     tunnel key (set by a tc program), not from the fdb
+   */
+  public record Vxlan(
+      int vni, Optional<String> local, int port, Optional<String> device, boolean external) {}
 
   /** An address with its prefix length. */
   public record IfAddress(String address, int prefixLength) {

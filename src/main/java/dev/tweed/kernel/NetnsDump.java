@@ -28,6 +28,8 @@ public final class NetnsDump {
   public static final String LISTENERS = "listeners.txt";
   public static final String RECENT = "xt_recent.txt";
   public static final String NSIDS = "netns-ids.json";
+  public static final String TC_PROGRAMS = "bpf-net.json";
+  public static final String BPF_MAPS = "bpf-maps.json";
 
   /** The files in the order a capture writes them. */
   public static final List<String> FILES =
@@ -45,7 +47,9 @@ public final class NetnsDump {
           SYSCTL,
           LISTENERS,
           RECENT,
-          NSIDS);
+          NSIDS,
+          TC_PROGRAMS,
+          BPF_MAPS);
 
   private NetnsDump() {}
 
@@ -66,7 +70,9 @@ public final class NetnsDump {
         KernelDumpParser.sysctls(files.getOrDefault(SYSCTL, "")),
         KernelDumpParser.listeners(files.getOrDefault(LISTENERS, "")),
         recent(files.getOrDefault(RECENT, "")),
-        nsids(json(files, NSIDS)));
+        nsids(json(files, NSIDS)),
+        json(files, TC_PROGRAMS),
+        object(files, BPF_MAPS));
   }
 
   private static JsonNode json(Map<String, String> files, String name) {
@@ -75,6 +81,11 @@ public final class NetnsDump {
       return JsonNodeFactory.instance.arrayNode();
     }
     return Json.parse(text);
+  }
+
+  private static JsonNode object(Map<String, String> files, String name) {
+    String text = files.getOrDefault(name, "").strip();
+    return text.isEmpty() ? JsonNodeFactory.instance.objectNode() : Json.parse(text);
   }
 
   /** {@code ip -j netns list-id}: the ids this namespace gives the namespaces it knows. */

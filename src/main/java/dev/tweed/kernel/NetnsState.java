@@ -14,6 +14,10 @@ import java.util.Optional;
  * @param sysctls net.* sysctls by their dotted name
  * @param recentLists the {@code xt_recent} lists: name → source addresses in it
  * @param netnsIds the names of the namespaces this one numbers (veth peers' {@code link_netnsid})
+ * @param tcPrograms {@code bpftool -j net show}: the BPF programs attached to its devices
+ * @param bpfMaps Tweed's datapath maps, as {@code bpftool -j map dump} prints each, by map name
+ *     (under {@code maps}), with the moment of the dump on the kernel's monotonic clock ({@code
+ *     monotonicNanos}); empty where the namespace runs no eBPF datapath
  */
 public record NetnsState(
     String name,
@@ -28,7 +32,9 @@ public record NetnsState(
     Map<String, String> sysctls,
     List<Listener> listeners,
     Map<String, List<String>> recentLists,
-    Map<Integer, String> netnsIds) {
+    Map<Integer, String> netnsIds,
+    JsonNode tcPrograms,
+    JsonNode bpfMaps) {
 
   public Optional<Link> link(String name) {
     return links.stream().filter(l -> l.name().equals(name)).findFirst();

@@ -51,13 +51,24 @@ public final class LabCapture {
     try (ExecutorService pool = Executors.newFixedThreadPool(8)) {
       List<Future<Map<String, String>>> futures = new ArrayList<>();
       for (String n : names) {
-        futures.add(pool.submit(() -> NetnsCapture.capture(Optional.of(n))));
+        Optional<Path> pins = bpfPins(layout, n);
+        futures.add(pool.submit(() -> NetnsCapture.capture(Optional.of(n), pins)));
       }
       for (int i = 0; i < names.size(); i++) {
         out.put(names.get(i), futures.get(i).get());
       }
     }
     return out;
+  }
+
+  /** A node's eBPF maps, where its agent runs the eBPF datapath. */
+  private static Optional<Path> bpfPins(LabLayout layout, String netns) {
+    String nodePrefix = layout.prefix() + "node-";
+    if (!netns.startsWith(nodePrefix)) {
+      return Optional.empty();
+    }
+    Path pins = LabBpf.pinDir(layout, netns.substring(layout.prefix().length()));
+    return Files.isDirectory(pins) ? Optional.of(pins) : Optional.empty();
   }
 
   public static TraceWorld world(LabLayout layout, Datastore store) throws Exception {

@@ -65,6 +65,8 @@ public final class DumpDirectory {
         s.sysctls(),
         s.listeners(),
         s.recentLists(),
-        s.netnsIds());
+        s.netnsIds(),
+        s.tcPrograms(),
+        s.bpfMaps());
   }
 }

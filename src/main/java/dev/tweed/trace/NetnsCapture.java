@@ -27,6 +27,49 @@ public final class NetnsCapture {
 
   /** The files of one namespace; {@code netns} empty = the namespace this process runs in. */
   public static Map<String, String> capture(Optional<String> netns) {
+    return capture(netns, Optional.empty());
+  }
+
+  /**
+   * As above, with the eBPF datapath's maps pinned under {@code bpfPins} (the node agent's {@code
+   * --bpf-pin-dir}), where the namespace runs it.
+   */
+  public static Map<String, String> capture(Optional<String> netns, Optional<Path> bpfPins) {
+    Map<String, String> files = captureKernel(netns);
+    files.put(NetnsDump.TC_PROGRAMS, run(netns, "bpftool", "-j", "net", "show"));
+    bpfPins.filter(Files::isDirectory).ifPresent(p -> files.put(NetnsDump.BPF_MAPS, bpfMaps(p)));
+    return files;
+  }
+
+  /** Maps that hold no state a packet's path depends on: counters and the event ring. */
+  private static final java.util.Set<String> NOT_PATH_STATE =
+      java.util.Set.of("tw_counts", "tw_events");
+
+  /**
+   * Every Tweed map under {@code pins} as {@code bpftool -j map dump} prints it, and the moment of
+   * the dump on CLOCK_MONOTONIC (the programs' clock: affinity and conntrack ages are read against
+   * it).
+   */
+  private static String bpfMaps(Path pins) {
+    var root = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    root.put("monotonicNanos", System.nanoTime());
+    var maps = root.putObject("maps");
+    try (var files = Files.list(pins)) {
+      for (Path p : files.sorted().toList()) {
+        String name = p.getFileName().toString();
+        if (!name.startsWith("tw_") || NOT_PATH_STATE.contains(name)) {
+          continue;
+        }
+        String dump = run(Optional.empty(), "bpftool", "-j", "map", "dump", "pinned", p.toString());
+        maps.set(name, dump.isBlank() ? maps.arrayNode() : dev.tweed.model.Json.parse(dump));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return root.toString();
+  }
+
+  private static Map<String, String> captureKernel(Optional<String> netns) {
     Map<String, String> files = new LinkedHashMap<>();
     files.put(NetnsDump.NAME, netns.orElse("host") + "\n");
     files.put(NetnsDump.ADDR, run(netns, "ip", "-j", "-d", "addr", "show"));
