@@ -6,6 +6,7 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
+import dev.tweed.trace.bpf.TcAction;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -25,6 +26,7 @@ final class IpStack {
   private final BridgeCrossing bridges;
   private final VxlanTunnel vxlan;
   private final SocketDelivery sockets;
+  private final TcHooks tc;
 
   IpStack(TraceWorld world) {
     this.world = world;
@@ -33,7 +35,8 @@ final class IpStack {
     this.hooks = new NetfilterHooks(world, endings);
     this.neighbours = new NeighbourResolver(world);
     this.bridges = new BridgeCrossing(world, endings, hooks, this);
-    this.vxlan = new VxlanTunnel(endings, neighbours, this);
+    this.tc = new TcHooks(world, endings, this);
+    this.vxlan = new VxlanTunnel(world, endings, neighbours, tc, this);
     this.sockets = new SocketDelivery(world, endings, vxlan);
   }
 
@@ -105,9 +108,17 @@ final class IpStack {
     if (!link.up()) {
       return List.of(endings.end(w, "dropped", iif + " in " + world.label(ns.name()) + " is down"));
     }
+    return tc.ingress(ns, w, link, a -> afterIngressHook(ns, a, link));
+  }
+
+  /**
+   * Past the device's tc ingress: a bridge port's frame goes to its bridge, others up the stack.
+   */
+  private List<Outcome> afterIngressHook(NetnsState ns, Walk w, Link link) {
     if (link.master().isPresent()) {
       return bridges.bridgeIn(ns, w, link);
     }
+    String iif = link.name();
     return hooks
         .run(ns, w, "PREROUTING", Optional.of(iif), Optional.empty())
         .then(r -> routeIn(ns, ConntrackNat.unSnat(ns, r), iif));
@@ -210,62 +221,84 @@ final class IpStack {
     }
     RouteEntry.Nexthop nh = rd.route().orElseThrow().nexthops().get(0);
     String nextHop = nh.gateway().orElse(w.packet().dstIp());
-    if (link.vxlan().isPresent()) {
-      return vxlan.encapsulate(ns, w, link, nextHop);
-    }
     if (link.isLoopback()) {
       return loopback(ns, w);
     }
-    Optional<NeighbourResolver.Resolved> mac = neighbours.resolve(ns, link, nextHop);
-    if (mac.isEmpty() && neighbours.segment(ns, link).isEmpty()) {
-      // Whoever would answer the ARP request is outside the capture: the packet leaves it.
-      return List.of(
-          endings.forwarded(
-              w.hop(
-                  Hop.of(
-                      ns.name(),
-                      "neighbour",
-                      Optional.of(oif),
-                      nextHop
-                          + " is not in the neighbour table; the far end of "
-                          + oif
-                          + " is not captured")),
-              ns.name(),
-              oif,
-              nextHop));
+    return fromDevice(ns, w, link, nextHop, Optional.empty(), true);
+  }
+
+  /**
+   * The device sends the packet to {@code nextHop}: its neighbour resolved (unless a program
+   * redirected an already addressed frame), its tc egress hook, then the wire: a veth's peer, a
+   * bridge's port, the VXLAN tunnel, or out of the capture.
+   */
+  List<Outcome> fromDevice(
+      NetnsState ns,
+      Walk w,
+      Link link,
+      String nextHop,
+      Optional<TcAction.TunnelKey> key,
+      boolean resolveNeighbour) {
+    String oif = link.name();
+    if (link.vxlan().isPresent()) {
+      return vxlan.encapsulate(ns, w, link, nextHop, key, resolveNeighbour);
     }
-    if (mac.isEmpty()) {
-      return List.of(
-          endings.end(
-              w.hop(
-                  Hop.of(
-                      ns.name(),
-                      "neighbour",
-                      Optional.of(oif),
-                      "ARP for " + nextHop + " on " + oif + " gets no answer")),
-              "dropped",
-              "no neighbour: nobody answers ARP for "
-                  + nextHop
-                  + " on "
-                  + oif
-                  + " of "
-                  + world.label(ns.name())
-                  + " (no address, no proxy-ARP answer)"));
+    if (resolveNeighbour) {
+      Optional<NeighbourResolver.Resolved> mac = neighbours.resolve(ns, link, nextHop);
+      if (mac.isEmpty() && neighbours.segment(ns, link).isEmpty()) {
+        // Whoever would answer the ARP request is outside the capture: the packet leaves it.
+        return List.of(
+            endings.forwarded(
+                w.hop(
+                    Hop.of(
+                        ns.name(),
+                        "neighbour",
+                        Optional.of(oif),
+                        nextHop
+                            + " is not in the neighbour table; the far end of "
+                            + oif
+                            + " is not captured")),
+                ns.name(),
+                oif,
+                nextHop));
+      }
+      if (mac.isEmpty()) {
+        return List.of(
+            endings.end(
+                w.hop(
+                    Hop.of(
+                        ns.name(),
+                        "neighbour",
+                        Optional.of(oif),
+                        "ARP for " + nextHop + " on " + oif + " gets no answer")),
+                "dropped",
+                "no neighbour: nobody answers ARP for "
+                    + nextHop
+                    + " on "
+                    + oif
+                    + " of "
+                    + world.label(ns.name())
+                    + " (no address, no proxy-ARP answer)"));
+      }
+      w =
+          w.withMac(mac.get().mac())
+              .hop(Hop.of(ns.name(), "neighbour", Optional.of(oif), mac.get().how()));
     }
-    w =
-        w.withMac(mac.get().mac())
-            .hop(Hop.of(ns.name(), "neighbour", Optional.of(oif), mac.get().how()));
+    return tc.egress(ns, w, link, key, (a, k) -> onWire(ns, a, link, nextHop));
+  }
+
+  private List<Outcome> onWire(NetnsState ns, Walk w, Link link, String nextHop) {
     if (link.isBridge()) {
       return bridges.bridgeOut(ns, w, link, Optional.empty());
     }
     if (link.isVeth()) {
       Optional<TraceWorld.Endpoint> peer = world.peer(ns.name(), link);
       if (peer.isEmpty()) {
-        return List.of(endings.forwarded(w, ns.name(), oif, nextHop));
+        return List.of(endings.forwarded(w, ns.name(), link.name(), nextHop));
       }
       return crossVeth(ns, w, link, peer.get());
     }
-    return List.of(endings.forwarded(w, ns.name(), oif, nextHop));
+    return List.of(endings.forwarded(w, ns.name(), link.name(), nextHop));
   }
 
   List<Outcome> crossVeth(NetnsState ns, Walk w, Link link, TraceWorld.Endpoint peer) {

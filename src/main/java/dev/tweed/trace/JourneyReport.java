@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.NatTranslation;
+import dev.tweed.trace.bpf.MapLookup;
+import dev.tweed.trace.bpf.ProgramRun;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -200,9 +202,25 @@ public final class JourneyReport {
       }
       put(o, "rule", h.rule());
       put(o, "packet", h.packet().map(Packet::toString));
+      h.bpf().ifPresent(run -> o.set("bpf", bpf(run)));
       o.put("detail", h.detail());
     }
     return a;
+  }
+
+  /** A tc program's run: where it ran, each map lookup and what it found, and its action. */
+  private static ObjectNode bpf(ProgramRun run) {
+    ObjectNode b = JsonNodeFactory.instance.objectNode();
+    b.put("program", run.program());
+    b.put("device", run.device());
+    b.put("hook", run.hook());
+    ArrayNode lookups = b.putArray("lookups");
+    for (MapLookup l : run.lookups()) {
+      lookups.addObject().put("map", l.map()).put("key", l.key()).put("result", l.result());
+    }
+    run.choice().ifPresent(c -> b.put("choice", c));
+    b.put("action", run.actionText());
+    return b;
   }
 
   private static void put(ObjectNode o, String k, Optional<String> v) {
@@ -249,6 +267,21 @@ public final class JourneyReport {
         sb.append(": ").append(h.detail()).append('\n');
         h.rule()
             .ifPresent(r -> sb.append(indent).append("                 ").append(r).append('\n'));
+      } else if (h.bpf().isPresent()) {
+        ProgramRun run = h.bpf().get();
+        sb.append("bpf ")
+            .append(run.program())
+            .append(" (")
+            .append(run.hook())
+            .append(" of ")
+            .append(run.device())
+            .append("): ")
+            .append(h.detail())
+            .append('\n');
+        for (MapLookup l : run.lookups()) {
+          sb.append(indent).append("                 ").append(l).append('\n');
+        }
+        sb.append(indent).append("                 -> ").append(run.actionText()).append('\n');
       } else {
         sb.append(h.step()).append(": ").append(h.detail()).append('\n');
       }

@@ -136,7 +136,8 @@ final class NetfilterHooks {
                     s.rule(),
                     s.action() + s.note().map(n -> " (" + n + ")").orElse(""),
                     Optional.of(a.packet()),
-                    unit.nat()));
+                    unit.nat(),
+                    Optional.empty()));
           }
           Walk b =
               a.netfilter(

@@ -6,6 +6,7 @@ import dev.tweed.kernel.netfilter.IpsetTable;
 import dev.tweed.kernel.netfilter.IptablesSaveParser;
 import dev.tweed.kernel.netfilter.XtTable;
 import dev.tweed.kernel.nftables.NftRuleset;
+import dev.tweed.trace.bpf.BpfState;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -72,6 +73,16 @@ public final class TraceWorld {
 
   public NftRuleset nftables(String netns) {
     return cached("nftrs:" + netns, () -> NftRuleset.parse(namespaces.get(netns).nftRuleset()));
+  }
+
+  /** Tweed's tc programs and maps in {@code netns} ({@link BpfState#NONE} where it has none). */
+  public BpfState bpf(String netns) {
+    return cached(
+        "bpf:" + netns,
+        () -> {
+          NetnsState s = namespaces.get(netns);
+          return s == null ? BpfState.NONE : BpfState.parse(s.tcPrograms(), s.bpfMaps());
+        });
   }
 
   /** The UDP ports VXLAN devices of the world listen on. */

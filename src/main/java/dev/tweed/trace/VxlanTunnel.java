@@ -8,6 +8,7 @@ import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
 import dev.tweed.model.Ipv4;
+import dev.tweed.trace.bpf.TcAction;
 import java.util.List;
 import java.util.Optional;
 
@@ -17,26 +18,66 @@ import java.util.Optional;
  * device.
  */
 final class VxlanTunnel {
+  private final TraceWorld world;
   private final Endings endings;
   private final NeighbourResolver neighbours;
+  private final TcHooks tc;
   private final IpStack stack;
 
-  VxlanTunnel(Endings endings, NeighbourResolver neighbours, IpStack stack) {
+  VxlanTunnel(
+      TraceWorld world, Endings endings, NeighbourResolver neighbours, TcHooks tc, IpStack stack) {
+    this.world = world;
     this.endings = endings;
     this.neighbours = neighbours;
+    this.tc = tc;
     this.stack = stack;
   }
 
-  List<Outcome> encapsulate(NetnsState ns, Walk w, Link vx, String nextHop) {
-    Optional<NeighbourResolver.Resolved> mac = neighbours.resolve(ns, vx, nextHop);
-    if (mac.isEmpty()) {
-      return List.of(
-          endings.end(w, "dropped", "no neighbour entry for " + nextHop + " on " + vx.name()));
+  /**
+   * The device sends the inner frame: its neighbour (unless a program redirected an addressed frame
+   * here), its tc egress hook, then the remote end: the fdb's, or in collect-metadata mode the
+   * tunnel key's.
+   */
+  List<Outcome> encapsulate(
+      NetnsState ns,
+      Walk w,
+      Link vx,
+      String nextHop,
+      Optional<TcAction.TunnelKey> key,
+      boolean resolveNeighbour) {
+    if (resolveNeighbour) {
+      Optional<NeighbourResolver.Resolved> mac = neighbours.resolve(ns, vx, nextHop);
+      if (mac.isEmpty()) {
+        return List.of(
+            endings.end(w, "dropped", "no neighbour entry for " + nextHop + " on " + vx.name()));
+      }
+      w =
+          w.withMac(mac.get().mac())
+              .hop(Hop.of(ns.name(), "neighbour", Optional.of(vx.name()), mac.get().how()));
     }
-    w =
-        w.withMac(mac.get().mac())
-            .hop(Hop.of(ns.name(), "neighbour", Optional.of(vx.name()), mac.get().how()));
-    String m = mac.get().mac();
+    return tc.egress(ns, w, vx, key, (a, k) -> toRemote(ns, a, vx, k));
+  }
+
+  private List<Outcome> toRemote(NetnsState ns, Walk w, Link vx, Optional<TcAction.TunnelKey> key) {
+    Link.Vxlan info = vx.vxlan().get();
+    if (info.external()) {
+      if (key.isEmpty()) {
+        return List.of(
+            endings.end(
+                w,
+                "dropped",
+                "VXLAN " + vx.name() + " takes its remote from a tunnel key, and none was set"));
+      }
+      String remote = key.get().remote();
+      return send(
+          ns,
+          w,
+          vx,
+          remote,
+          key.get().vni(),
+          "tunnel key: remote " + remote + ", VNI " + key.get().vni());
+    }
+    String m = w.dstMac().orElse("");
     Optional<BridgeFdbEntry> fdb =
         ns.fdb().stream()
             .filter(
@@ -59,8 +100,13 @@ final class VxlanTunnel {
               "dropped",
               "VXLAN " + vx.name() + ": no fdb entry says which node has " + m));
     }
-    Link.Vxlan info = vx.vxlan().get();
     String remote = fdb.get().dst().get();
+    return send(ns, w, vx, remote, info.vni(), "fdb: " + m + " is at " + remote);
+  }
+
+  /** The outer UDP packet, sent by the node's own stack. */
+  private List<Outcome> send(NetnsState ns, Walk w, Link vx, String remote, int vni, String why) {
+    Link.Vxlan info = vx.vxlan().get();
     int local =
         info.local()
             .map(Ipv4::parse)
@@ -78,10 +124,7 @@ final class VxlanTunnel {
                     ns.name(),
                     "vxlan-encap",
                     Optional.of(vx.name()),
-                    "fdb: "
-                        + m
-                        + " is at "
-                        + remote
+                    why
                         + "; encapsulated in UDP "
                         + Ipv4.format(local)
                         + " > "
@@ -89,7 +132,7 @@ final class VxlanTunnel {
                         + ":"
                         + info.port()
                         + " (VNI "
-                        + info.vni()
+                        + vni
                         + ", source port a hash of the inner flow)"))
             .encapsulate(outer, ns.name());
     return stack.localOut(ns, e);
@@ -110,7 +153,10 @@ final class VxlanTunnel {
                     + " onto "
                     + vx.name()));
     String mac = d.dstMac().orElse("");
-    if (!mac.isEmpty() && !mac.equalsIgnoreCase(vx.mac())) {
+    // A program on the device's ingress decides for itself what the frame is for (it retypes
+    // frames addressed to the sender's idea of a next hop as for this host).
+    boolean programDecides = world.bpf(ns.name()).attached(vx.name(), "ingress").isPresent();
+    if (!programDecides && !mac.isEmpty() && !mac.equalsIgnoreCase(vx.mac())) {
       return List.of(
           endings.end(
               d,

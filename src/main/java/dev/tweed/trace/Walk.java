@@ -311,4 +311,11 @@ record Walk(
         reply,
         conntrack);
   }
+
+  /** A tc program's run: its packet, its probability, its hop and its translations. */
+  Walk program(
+      Packet p, double probability, List<Integer> newForks, Hop hop, List<NatTranslation> newNat) {
+    return netfilter(
+        p, dnat, snat, ctState, probability, newForks, List.of(hop), newNat, List.of());
+  }
 }

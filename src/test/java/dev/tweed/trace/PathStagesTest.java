@@ -116,7 +116,14 @@ class PathStagesTest {
     IpStack stack = new IpStack(WORLD);
     SocketDelivery sockets =
         new SocketDelivery(
-            WORLD, ENDINGS, new VxlanTunnel(ENDINGS, new NeighbourResolver(WORLD), stack));
+            WORLD,
+            ENDINGS,
+            new VxlanTunnel(
+                WORLD,
+                ENDINGS,
+                new NeighbourResolver(WORLD),
+                new TcHooks(WORLD, ENDINGS, stack),
+                stack));
     NetnsState web1 = WORLD.state("tw-trc-pod-default-web-1");
     Walk open = Walk.start(Packet.of("10.244.0.129", "10.244.0.130", "tcp", 40000, 8080));
     assertThat(sockets.deliver(web1, open, "eth0"))
@@ -134,12 +141,18 @@ class PathStagesTest {
   @Test
   void vxlanEncapsulatesForTheNodeTheFdbNamesAndLeavesByTheUnderlay() {
     IpStack stack = new IpStack(WORLD);
-    VxlanTunnel vxlan = new VxlanTunnel(ENDINGS, new NeighbourResolver(WORLD), stack);
+    VxlanTunnel vxlan =
+        new VxlanTunnel(
+            WORLD,
+            ENDINGS,
+            new NeighbourResolver(WORLD),
+            new TcHooks(WORLD, ENDINGS, stack),
+            stack);
     var vx = NODE1.link("tweed.vxlan").orElseThrow();
     Walk w =
         Walk.start(Packet.of("10.244.0.129", "10.244.0.65", "tcp", 40000, 8080))
             .hop(Hop.of(NODE1.name(), "send", Optional.empty(), "test"));
-    List<Outcome> out = vxlan.encapsulate(NODE1, w, vx, "10.244.0.64");
+    List<Outcome> out = vxlan.encapsulate(NODE1, w, vx, "10.244.0.64", Optional.empty(), true);
     assertThat(out).singleElement().extracting(Outcome::verdict).isEqualTo("delivered");
     Hop encap =
         out.get(0).hops().stream().filter(h -> h.step().equals("vxlan-encap")).findFirst().get();

@@ -73,7 +73,14 @@ public record BpfState(
 
   /** Keys of the tuple-keyed maps, in words: "tcp 10.0.0.1:40000 > 10.0.0.2:80". */
   static String tupleKey(int proto, String src, int sport, String dst, int dport) {
-    return proto + " " + src + ":" + sport + " > " + dst + ":" + dport;
+    String name =
+        switch (proto) {
+          case 6 -> "tcp";
+          case 17 -> "udp";
+          case 1 -> "icmp";
+          default -> String.valueOf(proto);
+        };
+    return name + " " + src + ":" + sport + " > " + dst + ":" + dport;
   }
 
   static String frontendKey(String ip, int port, int proto) {

@@ -678,7 +678,7 @@ public final class TweedPrograms {
           who
               + (k[0] == 0 ? "any peer" : "identity " + k[0])
               + " "
-              + (k[1] == 0 ? "any protocol" : k[1] + "/" + k[2]);
+              + (k[1] == 0 ? "any protocol" : r.p.proto() + "/" + k[2]);
       r.look(
           "tw_policy",
           key,
