@@ -354,6 +354,62 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tw_events SEC(".maps");
 
+/* Tracing (tweed trace --verify): while tw_trace_on[0] is set, a program whose packet's tuple is
+ * in tw_trace (exactly, or with its source or destination port 0) reports what it did with it to tw_trace_events, one event per program run: the
+ * tuple before and after, the action and its target. Off, it costs one array read per packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_trace_on SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ct_key);
+	__type(value, __u32); /* the trace's id */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_trace SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw_trace_events SEC(".maps");
+
+/* What a program did, noted in skb->cb (tc's scratch space) by the helpers that decide it. */
+#define CB_KIND 0   /* TK_* */
+#define CB_TARGET 1 /* the redirect's ifindex */
+#define CB_REASON 2 /* enum drop_reason */
+#define CB_TUNNEL 3 /* the tunnel key's remote end */
+
+enum trace_kind {
+	TK_NONE = 0,
+	TK_REDIRECT_PEER = 1,
+	TK_REDIRECT = 2,
+	TK_REDIRECT_NEIGH = 3,
+	TK_REJECT = 4,
+	TK_TUNNEL = 5, /* passed, with a tunnel key */
+};
+
+struct trace_event {
+	__u64 time_ns;
+	__u32 trace_id;
+	__u32 ifindex;
+	__s32 rc;      /* the program's return: TC_ACT_* */
+	__u32 kind;    /* TK_* */
+	__u32 target;  /* CB_TARGET */
+	__u32 reason;  /* CB_REASON */
+	__be32 tunnel; /* CB_TUNNEL */
+	__u32 mark;    /* skb->mark as the program leaves it */
+	__u32 program; /* PROG_* */
+	__u32 tcp_flags; /* as received: tells a connection's first packet (SYN) from the rest */
+	struct ct_key in;
+	struct ct_key out;
+};
+
 struct packet {
 	struct ct_key tuple;
 	__u8 icmp_reply; /* an echo reply: its tuple is written from the requester's side */
@@ -414,6 +470,7 @@ static __always_inline void emit(struct __sk_buff *skb, struct packet *p, __u32 
 static __always_inline int drop_seen(struct __sk_buff *skb, struct packet *p, __u32 reason,
 				     __u8 program, __u8 direction, const struct nat *nat)
 {
+	skb->cb[CB_REASON] = reason;
 	count(reason);
 	emit(skb, p, VERDICT_DROPPED, reason, program, direction, nat);
 	return TC_ACT_SHOT;
@@ -583,10 +640,13 @@ static __always_inline int deliver_local(struct __sk_buff *skb, const struct end
 	    bpf_skb_store_bytes(skb, 6, ep->node_mac, 6, 0) < 0)
 		return TC_ACT_SHOT;
 	count(REASON_FORWARDED);
+	skb->cb[CB_TARGET] = ep->ifindex;
 	if (!skb->ingress_ifindex) {
+		skb->cb[CB_KIND] = TK_REDIRECT;
 		skb->mark |= MARK_FORWARDED;
 		return bpf_redirect(ep->ifindex, 0);
 	}
+	skb->cb[CB_KIND] = TK_REDIRECT_PEER;
 	return bpf_redirect_peer(ep->ifindex, 0);
 }
 
@@ -610,6 +670,8 @@ static __always_inline int deliver_remote(struct __sk_buff *skb, struct packet *
 			return TC_ACT_OK; /* the stack knows better (or drops it, counted there) */
 		struct bpf_redir_neigh nh = {.nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst};
 		skb->mark |= MARK_FORWARDED;
+		skb->cb[CB_KIND] = TK_REDIRECT_NEIGH;
+		skb->cb[CB_TARGET] = fib.ifindex;
 		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 	}
 	struct bpf_tunnel_key key = {};
@@ -619,6 +681,9 @@ static __always_inline int deliver_remote(struct __sk_buff *skb, struct packet *
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
 		return drop(skb, p, DROP_NO_ROUTE);
 	skb->mark |= MARK_FORWARDED;
+	skb->cb[CB_KIND] = TK_REDIRECT;
+	skb->cb[CB_TARGET] = cfg->vxlan_ifindex;
+	skb->cb[CB_TUNNEL] = dst->tunnel_endpoint;
 	return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
@@ -640,6 +705,8 @@ static __always_inline int deliver_routed(struct __sk_buff *skb, struct packet *
 	struct bpf_redir_neigh nh = {.nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst};
 	count(REASON_FORWARDED);
 	skb->mark |= MARK_FORWARDED;
+	skb->cb[CB_KIND] = TK_REDIRECT_NEIGH;
+	skb->cb[CB_TARGET] = fib.ifindex;
 	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 }
 
@@ -752,6 +819,9 @@ static __always_inline int reject(struct __sk_buff *skb, struct packet *p, enum 
 	    bpf_skb_store_bytes(skb, 0, &f, sizeof(f), BPF_F_INVALIDATE_HASH))
 		return drop(skb, p, DROP_INVALID);
 	count(REJECT_NO_BACKEND);
+	skb->cb[CB_KIND] = TK_REJECT;
+	skb->cb[CB_REASON] = REJECT_NO_BACKEND;
+	skb->cb[CB_TARGET] = skb->ifindex;
 	if (to == REJECT_TO_PEER)
 		return bpf_redirect_peer(skb->ifindex, 0);
 	if (to == REJECT_TO_STACK)
@@ -1006,8 +1076,7 @@ static __always_inline int lb_refuse(struct __sk_buff *skb, struct packet *p, in
 	return drop(skb, p, v == LB_RANGE ? DROP_SOURCE_RANGE : DROP_NO_SERVICE);
 }
 
-SEC("tc")
-int from_container(struct __sk_buff *skb)
+static __always_inline int from_container_body(struct __sk_buff *skb)
 {
 	struct packet p;
 	int ok = parse(skb, &p);
@@ -1060,8 +1129,7 @@ int from_container(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-SEC("tc")
-int to_container(struct __sk_buff *skb)
+static __always_inline int to_container_body(struct __sk_buff *skb)
 {
 	if (skb->mark & MARK_FORWARDED) {
 		skb->mark &= ~MARK_FORWARDED;
@@ -1147,14 +1215,12 @@ static __always_inline int from_remote(struct __sk_buff *skb, int overlay)
 	return deliver_local(skb, dst);
 }
 
-SEC("tc")
-int from_overlay(struct __sk_buff *skb)
+static __always_inline int from_overlay_body(struct __sk_buff *skb)
 {
 	return from_remote(skb, 1);
 }
 
-SEC("tc")
-int from_netdev(struct __sk_buff *skb)
+static __always_inline int from_netdev_body(struct __sk_buff *skb)
 {
 	return from_remote(skb, 0);
 }
@@ -1204,19 +1270,138 @@ static __always_inline int to_remote(struct __sk_buff *skb, int overlay)
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
 		return drop(skb, &p, DROP_NO_ROUTE);
 	count(REASON_FORWARDED);
+	skb->cb[CB_KIND] = TK_TUNNEL;
+	skb->cb[CB_TUNNEL] = dst->tunnel_endpoint;
 	return TC_ACT_OK;
 }
 
-SEC("tc")
-int to_overlay(struct __sk_buff *skb)
+static __always_inline int to_overlay_body(struct __sk_buff *skb)
 {
 	return to_remote(skb, 1);
 }
 
-SEC("tc")
-int to_netdev(struct __sk_buff *skb)
+static __always_inline int to_netdev_body(struct __sk_buff *skb)
 {
 	return to_remote(skb, 0);
 }
+
+/* The packet's addresses and ports, read whatever a program did to its header. 0: not IPv4. */
+static __always_inline int trace_tuple(struct __sk_buff *skb, struct ct_key *k)
+{
+	struct iphdr ip;
+	__builtin_memset(k, 0, sizeof(*k));
+	if (skb->protocol != bpf_htons(ETH_P_IP) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+		return 0;
+	k->saddr = ip.saddr;
+	k->daddr = ip.daddr;
+	k->protocol = ip.protocol;
+	if ((ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) &&
+	    !(ip.frag_off & bpf_htons(0x1fff))) {
+		__be16 ports[2];
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4, ports, sizeof(ports)) == 0) {
+			k->sport = ports[0];
+			k->dport = ports[1];
+		}
+	}
+	return 1;
+}
+
+/* A traced packet's tuple as the program received it; trace_id 0: not traced. */
+struct trace_start {
+	struct ct_key in;
+	__u32 trace_id;
+	__u32 tcp_flags;
+};
+
+static __always_inline void trace_begin(struct __sk_buff *skb, struct trace_start *t)
+{
+	__u32 zero = 0;
+	t->trace_id = 0;
+	__u32 *on = bpf_map_lookup_elem(&tw_trace_on, &zero);
+	if (!on || !*on || !trace_tuple(skb, &t->in))
+		return;
+	__u32 *id = bpf_map_lookup_elem(&tw_trace, &t->in);
+	if (!id) {
+		/* The tracer knows every port of the flow but the client's own: it names the
+		 * requests with source port 0 and the replies with destination port 0. */
+		struct ct_key w = t->in;
+		w.sport = 0;
+		id = bpf_map_lookup_elem(&tw_trace, &w);
+		if (!id) {
+			w = t->in;
+			w.dport = 0;
+			id = bpf_map_lookup_elem(&tw_trace, &w);
+		}
+	}
+	if (!id)
+		return;
+	t->trace_id = *id;
+	t->tcp_flags = 0;
+	if (t->in.protocol == IPPROTO_TCP) {
+		struct iphdr ip;
+		__u8 flags = 0;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) == 0 &&
+		    bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4 + 13, &flags, 1) == 0)
+			t->tcp_flags = flags;
+	}
+	skb->cb[CB_KIND] = TK_NONE;
+	skb->cb[CB_TARGET] = 0;
+	skb->cb[CB_REASON] = 0;
+	skb->cb[CB_TUNNEL] = 0;
+}
+
+/* Reports the run; a translated packet's new tuple (and both replies') is traced from now on. */
+static __always_inline int trace_end(struct __sk_buff *skb, struct trace_start *t, __u32 program,
+				     int rc)
+{
+	if (!t->trace_id)
+		return rc;
+	struct trace_event *e = bpf_ringbuf_reserve(&tw_trace_events, sizeof(*e), 0);
+	if (!e)
+		return rc;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_ns();
+	e->trace_id = t->trace_id;
+	e->ifindex = skb->ifindex;
+	e->rc = rc;
+	e->kind = skb->cb[CB_KIND];
+	e->target = skb->cb[CB_TARGET];
+	e->reason = skb->cb[CB_REASON];
+	e->tunnel = skb->cb[CB_TUNNEL];
+	e->mark = skb->mark;
+	e->program = program;
+	e->tcp_flags = t->tcp_flags;
+	e->in = t->in;
+	if (!trace_tuple(skb, &e->out))
+		e->out = t->in;
+	struct ct_key out = e->out, r;
+	bpf_ringbuf_submit(e, 0);
+	if (out.saddr != t->in.saddr || out.daddr != t->in.daddr || out.sport != t->in.sport ||
+	    out.dport != t->in.dport) {
+		bpf_map_update_elem(&tw_trace, &out, &t->trace_id, BPF_ANY);
+		reverse(&out, &r);
+		bpf_map_update_elem(&tw_trace, &r, &t->trace_id, BPF_ANY);
+		reverse(&t->in, &r);
+		bpf_map_update_elem(&tw_trace, &r, &t->trace_id, BPF_ANY);
+	}
+	return rc;
+}
+
+#define TRACED_PROGRAM(name, id)                                                                   \
+	SEC("tc")                                                                                  \
+	int name(struct __sk_buff *skb)                                                            \
+	{                                                                                          \
+		struct trace_start t;                                                              \
+		trace_begin(skb, &t);                                                              \
+		return trace_end(skb, &t, id, name##_body(skb));                                   \
+	}
+
+TRACED_PROGRAM(from_container, PROG_FROM_CONTAINER)
+TRACED_PROGRAM(to_container, PROG_TO_CONTAINER)
+TRACED_PROGRAM(from_overlay, PROG_FROM_OVERLAY)
+TRACED_PROGRAM(to_overlay, PROG_TO_OVERLAY)
+TRACED_PROGRAM(from_netdev, PROG_FROM_NETDEV)
+TRACED_PROGRAM(to_netdev, PROG_TO_NETDEV)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -11,12 +11,14 @@ import java.util.Optional;
  * with its probability and the choice in words.
  *
  * @param hook {@code tc ingress} or {@code tc egress}
+ * @param received the packet as the program received it ({@code packet}: as it leaves it)
  * @param mark the packet's mark as the program leaves it
  */
 public record ProgramRun(
     String program,
     String device,
     String hook,
+    Packet received,
     List<MapLookup> lookups,
     Packet packet,
     TcAction action,

@@ -771,6 +771,7 @@ public final class TweedPrograms {
           at.program(),
           at.device(),
           "tc " + at.direction(),
+          in.packet(),
           lookups,
           p.withMark(mark),
           action,

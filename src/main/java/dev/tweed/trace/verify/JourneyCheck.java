@@ -35,7 +35,9 @@ public final class JourneyCheck {
       Map<String, List<PathStep>> kernel,
       List<String> differences,
       List<String> notes,
-      java.util.Optional<Result> reply) {
+      java.util.Optional<Result> reply,
+      Map<String, List<ProgramStep>> modelPrograms,
+      Map<String, List<ProgramStep>> kernelPrograms) {
     public boolean agree() {
       return differences.isEmpty();
     }
@@ -54,7 +56,14 @@ public final class JourneyCheck {
           kernel,
           List.copyOf(d),
           List.copyOf(n),
-          java.util.Optional.of(r));
+          java.util.Optional.of(r),
+          modelPrograms,
+          kernelPrograms);
+    }
+
+    /** How many program runs the comparison covered. */
+    public int programs() {
+      return modelPrograms.values().stream().mapToInt(List::size).sum();
     }
 
     public int rules() {
@@ -95,6 +104,21 @@ public final class JourneyCheck {
       Set<Integer> vxlanPorts,
       String kernelVerdict,
       Function<String, String> label) {
+    return check(outcomes, events, positions, vxlanPorts, kernelVerdict, label, ProgramPaths.NONE);
+  }
+
+  /**
+   * As above, with the tc programs' runs: the model's against those the programs reported, program
+   * by program, for every branch.
+   */
+  public static Result check(
+      List<Outcome> outcomes,
+      Map<String, List<NftTraceEvent>> events,
+      RulePositions positions,
+      Set<Integer> vxlanPorts,
+      String kernelVerdict,
+      Function<String, String> label,
+      ProgramPaths programs) {
     Set<KernelPath.Key> expected = new LinkedHashSet<>();
     for (Outcome o : outcomes) {
       for (Hop h : o.hops()) {
@@ -110,6 +134,8 @@ public final class JourneyCheck {
           seenBySender(o.verdict().equals("uncertain") ? o.assumed() : o.verdict());
       Map<String, List<PathStep>> model = modelPath(o, p -> true);
       List<String> diffs = differences(model, kernel, label);
+      Map<String, List<ProgramStep>> modelRuns = programs.model(o);
+      List<String> programDiffs = programDifferences(modelRuns, programs.kernel(), label);
       List<String> notes = new ArrayList<>();
       if (!diffs.isEmpty()) {
         // An encapsulated packet's UDP source port is a hash of the inner flow. When an earlier
@@ -125,6 +151,7 @@ public final class JourneyCheck {
                   + " UDP source port), so the encapsulated packet skipped the NAT chains");
         }
       }
+      diffs.addAll(programDiffs);
       if (!modelVerdict.equals(kernelVerdict)) {
         if (rateLimited(o, modelVerdict, kernelVerdict) && diffs.isEmpty()) {
           notes.add(
@@ -158,8 +185,10 @@ public final class JourneyCheck {
               kernel,
               List.copyOf(diffs),
               List.copyOf(notes),
-              java.util.Optional.empty());
-      int common = commonSteps(model, kernel);
+              java.util.Optional.empty(),
+              modelRuns,
+              programs.kernel());
+      int common = commonSteps(model, kernel) + commonRuns(modelRuns, programs.kernel());
       if (best == null
           || common > bestCommon
           || (common == bestCommon && r.differences().size() < best.differences().size())) {
@@ -205,6 +234,54 @@ public final class JourneyCheck {
       n += commonPrefix(e.getValue(), k);
     }
     return n;
+  }
+
+  private static int commonRuns(
+      Map<String, List<ProgramStep>> model, Map<String, List<ProgramStep>> kernel) {
+    int n = 0;
+    for (var e : model.entrySet()) {
+      List<ProgramStep> k = kernel.getOrDefault(e.getKey(), List.of());
+      int i = 0;
+      while (i < e.getValue().size() && i < k.size() && e.getValue().get(i).sameAs(k.get(i))) {
+        i++;
+      }
+      n += i;
+    }
+    return n;
+  }
+
+  /** Where the programs' runs part, namespace by namespace, in words. */
+  static List<String> programDifferences(
+      Map<String, List<ProgramStep>> model,
+      Map<String, List<ProgramStep>> kernel,
+      Function<String, String> label) {
+    Set<String> namespaces = new LinkedHashSet<>(model.keySet());
+    namespaces.addAll(kernel.keySet());
+    List<String> out = new ArrayList<>();
+    for (String ns : namespaces) {
+      List<ProgramStep> m = model.getOrDefault(ns, List.of());
+      List<ProgramStep> k = kernel.getOrDefault(ns, List.of());
+      int i = 0;
+      while (i < m.size() && i < k.size() && m.get(i).sameAs(k.get(i))) {
+        i++;
+      }
+      if (i == m.size() && i == k.size()) {
+        continue;
+      }
+      out.add(
+          label.apply(ns)
+              + ": after "
+              + i
+              + " program run"
+              + (i == 1 ? "" : "s")
+              + " in common, "
+              + (i < m.size() ? "the model ran " + m.get(i) : "the model ran no further program")
+              + "; "
+              + (i < k.size()
+                  ? "the kernel ran " + k.get(i)
+                  : "the kernel ran no further program"));
+    }
+    return out;
   }
 
   private static int commonPrefix(List<PathStep> m, List<PathStep> k) {

@@ -18,12 +18,43 @@ public final class VerifyReport {
     o.put("modelVerdict", r.modelVerdict());
     o.put("kernelVerdict", r.kernelVerdict());
     o.set("kernelPath", steps(r.kernel()));
+    o.set("kernelPrograms", runs(r.kernelPrograms()));
     ArrayNode d = o.putArray("differences");
     r.differences().forEach(d::add);
     ArrayNode n = o.putArray("notes");
     r.notes().forEach(n::add);
-    r.reply().ifPresent(back -> o.putObject("reply").set("kernelPath", steps(back.kernel())));
+    r.reply()
+        .ifPresent(
+            back -> {
+              ObjectNode b = o.putObject("reply");
+              b.set("kernelPath", steps(back.kernel()));
+              b.set("kernelPrograms", runs(back.kernelPrograms()));
+            });
     return o;
+  }
+
+  private static ArrayNode runs(Map<String, List<ProgramStep>> runs) {
+    ArrayNode a = JsonNodeFactory.instance.arrayNode();
+    runs.values().stream()
+        .flatMap(List::stream)
+        .forEach(
+            s ->
+                a.addObject()
+                    .put("netns", s.netns())
+                    .put("program", s.program())
+                    .put("device", s.device())
+                    .put("action", s.action())
+                    .put("packet", s.packet()));
+    return a;
+  }
+
+  private static void textRuns(
+      StringBuilder sb, Map<String, List<ProgramStep>> runs, Function<String, String> label) {
+    for (List<ProgramStep> steps : runs.values()) {
+      for (ProgramStep s : steps) {
+        sb.append(String.format("     %-10s bpf %s%n", label.apply(s.netns()), s));
+      }
+    }
   }
 
   private static ArrayNode steps(Map<String, List<PathStep>> path) {
@@ -53,6 +84,7 @@ public final class VerifyReport {
                 label.apply(s.netns()), s.where(), s.rule(), s.outcome()));
       }
     }
+    textRuns(sb, r.kernelPrograms(), label);
     sb.append("     sender saw: ").append(r.kernelVerdict()).append('\n');
     r.reply()
         .ifPresent(
@@ -66,18 +98,22 @@ public final class VerifyReport {
                           label.apply(s.netns()), s.where(), s.rule(), s.outcome()));
                 }
               }
+              textRuns(sb, back.kernelPrograms(), label);
             });
     r.notes().forEach(n -> sb.append("     note: ").append(n).append('\n'));
     if (r.agree()) {
       sb.append(
           String.format(
-              "verify: the kernel agrees (branch %d): the same %d rule%s in %d namespace%s, verdict"
-                  + " %s%s%n",
+              "verify: the kernel agrees (branch %d): the same %d rule%s in %d namespace%s%s,"
+                  + " verdict %s%s%n",
               r.branch() + 1,
               r.rules(),
               r.rules() == 1 ? "" : "s",
               r.model().size(),
               r.model().size() == 1 ? "" : "s",
+              r.programs() == 0
+                  ? ""
+                  : ", the same " + r.programs() + " program run" + (r.programs() == 1 ? "" : "s"),
               r.kernelVerdict(),
               r.reply().map(b -> "; the reply too (" + b.rules() + " rules)").orElse("")));
     } else {
