@@ -299,7 +299,8 @@ public final class BenchCommand {
       name = "trace",
       description =
           "The trace model against the kernel: random labs, random flows, each traced and sent for"
-              + " real with nftables tracing; the share whose rule path and verdict agree.")
+              + " real with nftables tracing (and the eBPF programs reporting their runs); the share"
+              + " whose rule path, program runs and verdict agree.")
   static final class TraceFidelityBench implements Callable<Integer> {
     @Option(
         names = "--flows",
@@ -314,10 +315,12 @@ public final class BenchCommand {
     long seed;
 
     @Option(
-        names = "--proxy",
-        defaultValue = "both",
-        description = "iptables | nftables | both (labs alternate; default both)")
-    String proxy;
+        names = {"--mode", "--proxy"},
+        defaultValue = "all",
+        description =
+            "iptables | nftables | ebpf | all (labs take the three dataplanes in turn; default"
+                + " all)")
+    String mode;
 
     @Override
     public Integer call() throws Exception {
@@ -330,11 +333,15 @@ public final class BenchCommand {
         long labSeed = seed + k;
         int nodes = 2 + (int) (labSeed % 2);
         int n = flows / labs + (k < flows % labs ? 1 : 0);
-        String mode = proxy.equals("both") ? (k % 2 == 0 ? "iptables" : "nftables") : proxy;
+        String labMode =
+            mode.equals("all") ? List.of("iptables", "nftables", "ebpf").get(k % 3) : mode;
+        boolean ebpf = labMode.equals("ebpf");
         TraceFidelity.Report r =
             inBenchLab(
                 nodes,
-                mode,
+                "vxlan",
+                ebpf ? "iptables" : labMode,
+                ebpf ? "ebpf" : "standard",
                 lab -> {
                   Path yaml = Files.createTempFile("random-lab", ".yaml");
                   Files.writeString(yaml, RandomLabResources.yaml(labSeed, nodes));
@@ -344,12 +351,12 @@ public final class BenchCommand {
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
         System.out.printf(
-            "lab %d (seed %d, %d nodes, %s proxy): %d/%d flows agree, kernel verdicts %s, %d rules"
+            "lab %d (seed %d, %d nodes, %s): %d/%d flows agree, kernel verdicts %s, %d rules"
                 + " compared, %d sent again (a chain rewritten under the packet), %.1f s%n",
             k + 1,
             labSeed,
             nodes,
-            mode,
+            labMode,
             r.agreed(),
             r.flows(),
             r.verdicts(),

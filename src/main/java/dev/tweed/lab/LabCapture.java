@@ -61,6 +61,11 @@ public final class LabCapture {
     return out;
   }
 
+  /** One namespace of the lab, its node's eBPF maps included. */
+  public static NetnsState capture(LabLayout layout, String netns) {
+    return NetnsDump.parse(NetnsCapture.capture(Optional.of(netns), bpfPins(layout, netns)));
+  }
+
   /** A node's eBPF maps, where its agent runs the eBPF datapath. */
   private static Optional<Path> bpfPins(LabLayout layout, String netns) {
     String nodePrefix = layout.prefix() + "node-";

@@ -3,13 +3,11 @@ package dev.tweed.lab;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
-import dev.tweed.kernel.NetnsDump;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
-import dev.tweed.trace.NetnsCapture;
 import dev.tweed.trace.Outcome;
 import dev.tweed.trace.TraceWorld;
 import dev.tweed.trace.Tracer;
@@ -20,12 +18,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Random;
 
 /**
  * The model against the kernel on random flows in a running lab: each flow is traced by the model,
- * sent for real with nftables tracing on, and the rule paths and verdicts compared.
+ * sent for real with nftables tracing on (and, in an eBPF lab, the programs reporting their runs),
+ * and the rule paths, program runs and verdicts compared.
  *
  * <p>A flow agrees when its packet's rule path and verdict are the kernel's. The reply of a
  * delivered flow is compared too and its differences reported apart.
@@ -99,7 +97,7 @@ public final class TraceFidelity {
           disagreements.add(f + ": " + String.join("; ", forward));
         }
         if (f.touchesAffinity()) {
-          world = withFreshNodes(world);
+          world = withFreshNodes(layout, world);
         }
         if ((i + 1) % 100 == 0) {
           progress.printf("  %d/%d flows, %d agree%n", i + 1, flows.size(), agreed);
@@ -136,12 +134,15 @@ public final class TraceFidelity {
     }
   }
 
-  /** The world with its node namespaces captured again (their xt_recent lists changed). */
-  private static TraceWorld withFreshNodes(TraceWorld world) {
+  /**
+   * The world with its node namespaces captured again (their xt_recent lists, or the eBPF
+   * datapath's affinity map, changed).
+   */
+  private static TraceWorld withFreshNodes(LabLayout layout, TraceWorld world) {
     Map<String, NetnsState> states = new LinkedHashMap<>(world.namespaces());
     for (String ns : world.namespaces().keySet()) {
       if (world.label(ns).startsWith("node-")) {
-        states.put(ns, NetnsDump.parse(NetnsCapture.capture(Optional.of(ns))));
+        states.put(ns, LabCapture.capture(layout, ns));
       }
     }
     return new TraceWorld(states, world.labels());

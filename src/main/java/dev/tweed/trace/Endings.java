@@ -89,7 +89,8 @@ final class Endings {
         w.probability(),
         w.forks(),
         w.uncertainties(),
-        w.hops().isEmpty() ? w.conntrack() : w.conntrackAt(w.hops().getLast().netns()));
+        w.hops().isEmpty() ? w.conntrack() : w.conntrackAt(w.hops().getLast().netns()),
+        w.programConnections());
   }
 
   static Outcome withNote(Outcome o, String note) {
@@ -104,6 +105,7 @@ final class Endings {
         o.probability(),
         o.forks(),
         o.uncertainties(),
-        o.conntrack());
+        o.conntrack(),
+        o.programConnections());
   }
 }

@@ -1,6 +1,7 @@
 package dev.tweed.trace;
 
 import dev.tweed.kernel.netfilter.NatTranslation;
+import dev.tweed.trace.bpf.ProgramConnection;
 import java.util.List;
 import java.util.Optional;
 
@@ -13,6 +14,7 @@ import java.util.Optional;
  * @param forks the branch taken at each random fork on the way
  * @param conntrack the connections the packet left in the namespaces it crossed (the last: where it
  *     ended), from which its reply is traced
+ * @param programConnections the connections Tweed's tc programs recorded for it
  */
 public record Outcome(
     String verdict,
@@ -25,7 +27,8 @@ public record Outcome(
     double probability,
     List<Integer> forks,
     List<String> uncertainties,
-    List<ConntrackEntry> conntrack) {
+    List<ConntrackEntry> conntrack,
+    List<ProgramConnection> programConnections) {
 
   /** Where a forwarded packet leaves the traced namespaces. */
   public record Egress(String netns, String iface, String nextHop) {}

@@ -8,6 +8,7 @@ import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
 import dev.tweed.model.Ipv4;
 import dev.tweed.trace.bpf.BpfState;
+import dev.tweed.trace.bpf.ProgramConnection;
 import dev.tweed.trace.bpf.ProgramRun;
 import dev.tweed.trace.bpf.TcAction;
 import dev.tweed.trace.bpf.TcAttachment;
@@ -68,7 +69,11 @@ final class TcHooks {
       TcAttachment at,
       BiFunction<Walk, TcAction.Pass, List<Outcome>> onPass) {
     BpfState maps = world.bpf(ns.name());
-    TweedPrograms programs = new TweedPrograms(maps, (p, ifindex) -> fib(ns, p, ifindex));
+    TweedPrograms programs =
+        new TweedPrograms(
+            maps,
+            (p, ifindex) -> fib(ns, p, ifindex),
+            w.programConnections(ns.name()).stream().map(ProgramConnection::connection).toList());
     Packet p = w.packet();
     boolean syn = p.proto().equals("tcp") && !w.reply();
     List<ProgramRun> runs = programs.run(new TweedPrograms.Input(at, p, syn, sentFrom(ns, w)));
@@ -90,6 +95,9 @@ final class TcHooks {
               runs.size() > 1 ? List.of(i) : List.of(),
               hop,
               run.nat());
+      a =
+          a.withProgramConnections(
+              run.created().stream().map(c -> new ProgramConnection(ns.name(), c)).toList());
       out.addAll(follow(ns, a, run, onPass));
     }
     return out;

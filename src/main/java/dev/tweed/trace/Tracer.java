@@ -60,7 +60,7 @@ public final class Tracer {
     Packet r = new Packet(t.dst(), t.src(), t.proto(), t.dport(), t.sport(), 0, 0, 64);
     String netns = server.netns();
     Walk w =
-        Walk.startReply(r, forward.conntrack(), netns)
+        Walk.startReply(r, forward.conntrack(), forward.programConnections(), netns)
             .hop(Hop.of(netns, "send", Optional.empty(), world.label(netns) + " answers " + r));
     return stack.localOut(world.state(netns), w);
   }

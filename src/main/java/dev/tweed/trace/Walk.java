@@ -2,6 +2,7 @@ package dev.tweed.trace;
 
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.NatTranslation;
+import dev.tweed.trace.bpf.ProgramConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -14,6 +15,8 @@ import java.util.Optional;
  * @param inner for a VXLAN-encapsulated packet: the packet inside and its frame's MAC
  * @param reply the walk follows a connection's reply back to its sender
  * @param conntrack the connections the forward packet left in each namespace it crossed
+ * @param programConnections the connections Tweed's tc programs recorded for it (their {@code
+ *     tw_ct}), in each namespace where one ran
  */
 record Walk(
     Packet packet,
@@ -29,12 +32,14 @@ record Walk(
     List<NatTranslation> nat,
     List<String> uncertainties,
     boolean reply,
-    List<ConntrackEntry> conntrack) {
+    List<ConntrackEntry> conntrack,
+    List<ProgramConnection> programConnections) {
 
   /** The encapsulated packet of a VXLAN frame. */
   record Inner(Packet packet, String dstMac) {}
 
   static Walk start(Packet p) {
+    List<ProgramConnection> programConnections = List.of();
     return new Walk(
         p,
         p,
@@ -49,14 +54,19 @@ record Walk(
         List.of(),
         List.of(),
         false,
-        List.of());
+        List.of(),
+        programConnections);
   }
 
   /**
    * A connection's reply, sent from the namespace that received the forward packet: conntrack knows
    * it there (ESTABLISHED) and undoes the forward packet's NAT on the way back.
    */
-  static Walk startReply(Packet p, List<ConntrackEntry> conntrack, String netns) {
+  static Walk startReply(
+      Packet p,
+      List<ConntrackEntry> conntrack,
+      List<ProgramConnection> programConnections,
+      String netns) {
     Walk w =
         new Walk(
             p,
@@ -72,7 +82,8 @@ record Walk(
             List.of(),
             List.of(),
             true,
-            conntrack);
+            conntrack,
+            programConnections);
     return w.withState(netns);
   }
 
@@ -99,7 +110,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        conntrack);
+        conntrack,
+        programConnections);
   }
 
   /** The forward packet leaves {@code netns}: conntrack there keeps the connection. */
@@ -139,7 +151,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        conntrack);
+        conntrack,
+        programConnections);
   }
 
   Walk uncertain(String why) {
@@ -159,7 +172,8 @@ record Walk(
             nat,
             plus(uncertainties, why),
             reply,
-            conntrack);
+            conntrack,
+            programConnections);
   }
 
   Walk withPacket(Packet p) {
@@ -177,7 +191,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        conntrack);
+        conntrack,
+        programConnections);
   }
 
   Walk withMac(String mac) {
@@ -195,7 +210,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        conntrack);
+        conntrack,
+        programConnections);
   }
 
   /**
@@ -218,7 +234,8 @@ record Walk(
             nat,
             uncertainties,
             reply,
-            remembered(from))
+            remembered(from),
+            programConnections)
         .withState(to);
   }
 
@@ -247,7 +264,8 @@ record Walk(
             plusAll(nat, newNat),
             uncertainties,
             reply,
-            conntrack);
+            conntrack,
+            programConnections);
     for (String u : newUncertain) {
       w = w.uncertain(u);
     }
@@ -270,7 +288,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        conntrack);
+        conntrack,
+        programConnections);
   }
 
   /** In {@code netns}: the packet goes inside {@code outer}, a flow of its own. */
@@ -290,7 +309,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        kept);
+        kept,
+        programConnections);
   }
 
   Walk decapsulate() {
@@ -309,7 +329,8 @@ record Walk(
         nat,
         uncertainties,
         reply,
-        conntrack);
+        conntrack,
+        programConnections);
   }
 
   /** A tc program's run: its packet, its probability, its hop and its translations. */
@@ -317,5 +338,32 @@ record Walk(
       Packet p, double probability, List<Integer> newForks, Hop hop, List<NatTranslation> newNat) {
     return netfilter(
         p, dnat, snat, ctState, probability, newForks, List.of(hop), newNat, List.of());
+  }
+
+  /** The connections a program recorded in {@code netns} for this journey. */
+  List<ProgramConnection> programConnections(String netns) {
+    return programConnections.stream().filter(c -> c.netns().equals(netns)).toList();
+  }
+
+  Walk withProgramConnections(List<ProgramConnection> added) {
+    if (added.isEmpty()) {
+      return this;
+    }
+    return new Walk(
+        packet,
+        original,
+        dnat,
+        snat,
+        ctState,
+        dstMac,
+        inner,
+        probability,
+        forks,
+        hops,
+        nat,
+        uncertainties,
+        reply,
+        conntrack,
+        plusAll(programConnections, added));
   }
 }

@@ -13,22 +13,36 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The model against the kernel on 1,000 random flows over random labs (topology, pods, Services,
- * NetworkPolicies from a seed; the service proxy and policy in iptables or nftables): for every
- * flow, the rules the kernel's nftables trace shows matched, namespace by namespace, and the
- * verdict the sender saw, must be the model's.
+ * NetworkPolicies from a seed; the service proxy and policy in iptables or nftables, or the eBPF
+ * datapath): for every flow, the rules the kernel's nftables trace shows matched, namespace by
+ * namespace, the runs Tweed's tc programs report, and the verdict the sender saw, must be the
+ * model's.
  */
 class TraceFidelityIT {
 
-  @ParameterizedTest(name = "seed {0}, {1} nodes, {2} proxy")
-  @CsvSource({"11, 3, iptables, 350", "12, 2, nftables, 350", "13, 3, nftables, 300"})
-  void everyFlowTakesTheModelsPathAndVerdict(long seed, int nodes, String proxy, int flows)
+  @ParameterizedTest(name = "seed {0}, {1} nodes, {2}")
+  @CsvSource({
+    "11, 3, iptables, 350",
+    "12, 2, nftables, 350",
+    "13, 3, nftables, 300",
+    "14, 3, ebpf, 300"
+  })
+  void everyFlowTakesTheModelsPathAndVerdict(long seed, int nodes, String mode, int flows)
       throws Exception {
+    boolean ebpf = mode.equals("ebpf");
     Tweed tweed = Tweed.newLab("fid" + seed);
     Path yaml = Files.createTempFile("random-lab", ".yaml");
     try {
       Files.writeString(yaml, RandomLabResources.yaml(seed, nodes));
       tweed.ok(
-          "lab", "up", "--nodes", String.valueOf(nodes), "--proxy", proxy, "-f", yaml.toString());
+          "lab",
+          "up",
+          "--nodes",
+          String.valueOf(nodes),
+          ebpf ? "--dataplane" : "--proxy",
+          ebpf ? "ebpf" : mode,
+          "-f",
+          yaml.toString());
       Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);
       TraceFidelity.settle(lab, nodes);
       TraceFidelity.Report r = TraceFidelity.run(lab, seed, flows, System.out);

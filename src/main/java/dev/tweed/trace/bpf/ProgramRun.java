@@ -1,5 +1,6 @@
 package dev.tweed.trace.bpf;
 
+import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.NatTranslation;
 import java.util.List;
@@ -13,6 +14,7 @@ import java.util.Optional;
  * @param hook {@code tc ingress} or {@code tc egress}
  * @param received the packet as the program received it ({@code packet}: as it leaves it)
  * @param mark the packet's mark as the program leaves it
+ * @param created the connections it recorded in {@code tw_ct}
  */
 public record ProgramRun(
     String program,
@@ -25,10 +27,12 @@ public record ProgramRun(
     double probability,
     Optional<String> choice,
     List<NatTranslation> nat,
-    long mark) {
+    long mark,
+    List<DatapathMaps.Connection> created) {
   public ProgramRun {
     lookups = List.copyOf(lookups);
     nat = List.copyOf(nat);
+    created = List.copyOf(created);
   }
 
   /** The action in words, as the trace prints it. */

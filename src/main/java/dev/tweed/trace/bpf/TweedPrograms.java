@@ -70,10 +70,32 @@ public final class TweedPrograms {
 
   private final BpfState maps;
   private final Fib fib;
+  private final java.util.Map<String, DatapathMaps.Connection> journey;
 
   public TweedPrograms(BpfState maps, Fib fib) {
+    this(maps, fib, List.of());
+  }
+
+  /**
+   * @param journey the connections programs of this node recorded earlier in the journey: found
+   *     before the captured ones
+   */
+  public TweedPrograms(BpfState maps, Fib fib, List<DatapathMaps.Connection> journey) {
     this.maps = maps;
     this.fib = fib;
+    this.journey = new java.util.HashMap<>();
+    for (DatapathMaps.Connection c : journey) {
+      this.journey.put(
+          BpfState.tupleKey(
+              c.protocol(), c.source(), c.sourcePort(), c.destination(), c.destinationPort()),
+          c);
+    }
+  }
+
+  /** tw_ct's entry under {@code key}: this journey's, or the captured map's. */
+  private DatapathMaps.Connection ct(String key) {
+    DatapathMaps.Connection c = journey.get(key);
+    return c != null ? c : maps.conntrack().get(key);
   }
 
   public List<ProgramRun> run(Input in) {
@@ -365,7 +387,7 @@ public final class TweedPrograms {
       return false;
     }
     String key = BpfState.tupleKey(r.proto(), r.p.dstIp(), r.p.dport(), r.p.srcIp(), r.p.sport());
-    DatapathMaps.Connection e = maps.conntrack().get(key);
+    DatapathMaps.Connection e = ct(key);
     boolean revnat = e != null && e.translation().kind().equals("reply");
     r.look(
         "tw_ct",
@@ -422,7 +444,7 @@ public final class TweedPrograms {
       }
     }
     String tuple = BpfState.tupleKey(r.proto(), r.p.srcIp(), r.p.sport(), r.p.dstIp(), r.p.dport());
-    DatapathMaps.Connection known = maps.conntrack().get(tuple);
+    DatapathMaps.Connection known = ct(tuple);
     if (known != null && known.translation().kind().equals("service")) {
       // The connection's earlier packets chose a backend: it keeps it while it still serves.
       DatapathMaps.Translation t = known.translation();
@@ -524,7 +546,7 @@ public final class TweedPrograms {
     int port = r.p.sport();
     for (int i = 0; i < 8; i++) {
       String k = BpfState.tupleKey(r.proto(), snat, port, baddr, bport);
-      DatapathMaps.Connection e = maps.conntrack().get(k);
+      DatapathMaps.Connection e = ct(k);
       if (e == null
           || (e.translation().other().equals(r.p.srcIp())
               && e.translation().otherPort() == r.p.sport())) {
@@ -535,9 +557,27 @@ public final class TweedPrograms {
     return Optional.empty();
   }
 
+  private static DatapathMaps.Connection connection(
+      Packet p, boolean throughStack, DatapathMaps.Translation t) {
+    int proto =
+        switch (p.proto()) {
+          case "tcp" -> TCP;
+          case "udp" -> UDP;
+          case "icmp" -> ICMP;
+          default -> 0;
+        };
+    return new DatapathMaps.Connection(
+        p.srcIp(), p.sport(), p.dstIp(), p.dport(), proto, 0, 0, throughStack, t);
+  }
+
   private void translate(Run r, String baddr, int bport, String snat, int sport) {
     Packet before = r.p;
     r.translated = true;
+    r.frontend = before;
+    // lb_request's entry: the connection's later packets keep their backend.
+    r.created.add(
+        connection(
+            before, false, new DatapathMaps.Translation("service", baddr, bport, snat, sport)));
     r.p = r.p.withDst(Ipv4.parse(baddr), Optional.of(bport));
     r.nat.add(
         new NatTranslation(
@@ -642,6 +682,16 @@ public final class TweedPrograms {
   }
 
   private void ctCreate(Run r, boolean throughStack) {
+    DatapathMaps.Translation t =
+        r.translated
+            ? new DatapathMaps.Translation(
+                "reply",
+                r.frontend.dstIp(),
+                r.frontend.dport(),
+                r.frontend.srcIp(),
+                r.frontend.sport())
+            : DatapathMaps.Translation.NONE;
+    r.created.add(connection(r.p, throughStack, t));
     r.look(
         "tw_ct",
         BpfState.tupleKey(r.proto(), r.p.srcIp(), r.p.sport(), r.p.dstIp(), r.p.dport()),
@@ -726,6 +776,8 @@ public final class TweedPrograms {
     double probability = 1.0;
     Optional<String> choice = Optional.empty();
     boolean translated;
+    Packet frontend;
+    List<DatapathMaps.Connection> created = new ArrayList<>();
     Lb lb = Lb.NONE;
 
     Run(Input in) {
@@ -743,6 +795,8 @@ public final class TweedPrograms {
       c.probability = probability;
       c.choice = choice;
       c.translated = translated;
+      c.frontend = frontend;
+      c.created = new ArrayList<>(created);
       c.lb = lb;
       return c;
     }
@@ -778,7 +832,8 @@ public final class TweedPrograms {
           probability,
           choice,
           nat,
-          mark);
+          mark,
+          created);
     }
 
     ProgramRun pass(String why, boolean hostType) {

@@ -115,7 +115,15 @@ public final class VerifyReport {
                   ? ""
                   : ", the same " + r.programs() + " program run" + (r.programs() == 1 ? "" : "s"),
               r.kernelVerdict(),
-              r.reply().map(b -> "; the reply too (" + b.rules() + " rules)").orElse("")));
+              r.reply()
+                  .map(
+                      b ->
+                          "; the reply too ("
+                              + b.rules()
+                              + " rules"
+                              + (b.programs() == 0 ? "" : ", " + b.programs() + " program runs")
+                              + ")")
+                  .orElse("")));
     } else {
       sb.append("verify: the kernel differs from the model (branch ")
           .append(r.branch() + 1)
