@@ -351,8 +351,9 @@ public final class BenchCommand {
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
         System.out.printf(
-            "lab %d (seed %d, %d nodes, %s): %d/%d flows agree, kernel verdicts %s, %d rules"
-                + " compared, %d sent again (a chain rewritten under the packet), %.1f s%n",
+            "lab %d (seed %d, %d nodes, %s): %d/%d flows agree, kernel verdicts %s, %d rules and"
+                + " %d program runs compared, %d sent again (a chain rewritten under the packet),"
+                + " %.1f s%n",
             k + 1,
             labSeed,
             nodes,
@@ -361,6 +362,7 @@ public final class BenchCommand {
             r.flows(),
             r.verdicts(),
             r.rules(),
+            r.programRuns(),
             r.retried(),
             r.seconds());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));

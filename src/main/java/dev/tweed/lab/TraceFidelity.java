@@ -50,6 +50,7 @@ public final class TraceFidelity {
       int agreed,
       Map<String, Integer> verdicts,
       long rules,
+      long programRuns,
       List<String> disagreements,
       double seconds,
       double modelSeconds,
@@ -70,6 +71,7 @@ public final class TraceFidelity {
     Map<String, Integer> verdicts = new LinkedHashMap<>();
     List<String> disagreements = new ArrayList<>();
     long rules = 0;
+    long programRuns = 0;
     int agreed = 0;
     long modelNanos = 0;
     int retried = 0;
@@ -85,6 +87,7 @@ public final class TraceFidelity {
             verifier.check(world, f.fromNetns(), f.packet(), outcomes, tracer::reply);
         verdicts.merge(r.kernelVerdict(), 1, Integer::sum);
         rules += r.rules();
+        programRuns += r.programs();
         List<String> forward =
             r.differences().stream().filter(d -> !d.startsWith("reply: ")).toList();
         List<String> back = r.differences().stream().filter(d -> d.startsWith("reply: ")).toList();
@@ -110,6 +113,7 @@ public final class TraceFidelity {
         agreed,
         verdicts,
         rules,
+        programRuns,
         List.copyOf(disagreements),
         (System.nanoTime() - start) / 1e9,
         modelNanos / 1e9,

@@ -47,10 +47,21 @@ class TraceFidelityIT {
       TraceFidelity.settle(lab, nodes);
       TraceFidelity.Report r = TraceFidelity.run(lab, seed, flows, System.out);
       System.out.printf(
-          "seed %d: %d/%d flows agree, kernel verdicts %s, %d rules compared, %d sent again, %.1f s%n",
-          seed, r.agreed(), r.flows(), r.verdicts(), r.rules(), r.retried(), r.seconds());
+          "seed %d: %d/%d flows agree, kernel verdicts %s, %d rules and %d program runs compared,"
+              + " %d sent again, %.1f s%n",
+          seed,
+          r.agreed(),
+          r.flows(),
+          r.verdicts(),
+          r.rules(),
+          r.programRuns(),
+          r.retried(),
+          r.seconds());
       r.replyDisagreements().forEach(d -> System.out.println("reply differs: " + d));
       assertThat(r.disagreements()).as("flows where model and kernel differ").isEmpty();
+      if (ebpf) {
+        assertThat(r.programRuns()).as("program runs compared").isGreaterThan(r.flows());
+      }
       assertThat(r.verdicts().keySet())
           .as("the sample covers every verdict")
           .contains("delivered", "rejected", "dropped");
