@@ -15,14 +15,14 @@ import org.junit.jupiter.api.Test;
 /**
  * Journeys through a real capture of a three-node eBPF lab ({@code tweed lab up --dataplane ebpf}
  * with examples/services.yaml and examples/trace.yaml, then {@code tweed lab capture}): the tc
- * programs' decisions evaluated over the captured maps. client (10.244.0.1) and web-1 on node-1,
- * web-2 and locked (deny-all ingress) on node-2, web-3 on node-3; Service web 10.96.0.10:80, nobody
- * 10.96.0.12:80 without endpoints, web-np with node port 30080.
+ * programs' decisions evaluated over the captured maps. client (10.244.0.2) and web-1 (10.244.0.1)
+ * on node-1, web-2 and locked (deny-all ingress) on node-2, web-3 on node-3; Service web
+ * 10.96.0.10:80, nobody 10.96.0.12:80 without endpoints, web-np with node port 30080.
  */
 class EbpfJourneyTest {
   static final TraceWorld WORLD = DumpDirectory.load(Path.of("src/test/resources/trace/ebpf-lab"));
   static final String CLIENT_NS = "tw-trc-pod-default-client";
-  static final String CLIENT = "10.244.0.1";
+  static final String CLIENT = "10.244.0.2";
 
   static List<Outcome> fromClient(String dst, String proto, int port) {
     return new Tracer(WORLD)
@@ -85,14 +85,14 @@ class EbpfJourneyTest {
     assertThat(out).hasSize(3).allMatch(o -> o.verdict().equals("delivered"));
     assertThat(out).allMatch(o -> Math.abs(o.probability() - 1.0 / 3) < 1e-9);
     assertThat(out.stream().map(o -> o.nat().get(0).after()))
-        .containsExactlyInAnyOrder("10.244.0.2:8080", "10.244.0.65:8080", "10.244.0.129:8080");
+        .containsExactlyInAnyOrder("10.244.0.1:8080", "10.244.0.65:8080", "10.244.0.129:8080");
     assertThat(out).allMatch(o -> o.nat().get(0).where().equals("bpf from_container"));
     assertThat(out.stream().map(o -> runs(o).get(0).choice().orElse("")))
         .allMatch(c -> c.matches("slot [123] of 3 .*"));
     // The local backend is reached without the tunnel.
     Outcome local =
         out.stream()
-            .filter(o -> o.nat().get(0).after().startsWith("10.244.0.2:"))
+            .filter(o -> o.nat().get(0).after().startsWith("10.244.0.1:"))
             .findFirst()
             .get();
     assertThat(runs(local))
