@@ -77,6 +77,8 @@ public final class NodeAgent implements AutoCloseable {
   /** The standard datapath's flows: the kernel's conntrack events. */
   private dev.tweed.observe.ConntrackFlows conntrackFlows;
 
+  private dev.tweed.observe.NflogDrops nflogDrops;
+
   /** Why this agent records no flows, if it cannot. */
   private volatile String flowsUnavailable = "";
 
@@ -228,6 +230,11 @@ public final class NodeAgent implements AutoCloseable {
       } catch (RuntimeException e) {
         flowsUnavailable = e.getMessage();
         LOG.warn("event=flows-unavailable error=\"{}\"", e.getMessage());
+      }
+      try {
+        nflogDrops = new dev.tweed.observe.NflogDrops(flows::record);
+      } catch (RuntimeException e) {
+        LOG.warn("event=drop-flows-unavailable error=\"{}\"", e.getMessage());
       }
     }
     CniPlugin plugin =
@@ -575,6 +582,9 @@ public final class NodeAgent implements AutoCloseable {
     ebpf.ifPresent(EbpfSync::close);
     if (metricsServer != null) {
       metricsServer.close();
+    }
+    if (nflogDrops != null) {
+      nflogDrops.close();
     }
     if (conntrackFlows != null) {
       conntrackFlows.close();

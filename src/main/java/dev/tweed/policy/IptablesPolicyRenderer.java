@@ -49,7 +49,7 @@ public final class IptablesPolicyRenderer {
     Map<String, List<String>> endpointChains = new TreeMap<>();
     for (Endpoint e : intent.endpoints()) {
       String iface = e.hostInterface();
-      antiSpoof.add(
+      String spoofed =
           "-A "
               + PREROUTING
               + " -i "
@@ -60,7 +60,9 @@ public final class IptablesPolicyRenderer {
               + e.pod()
               + " may send from "
               + iface
-              + "\" -j DROP");
+              + "\" ";
+      antiSpoof.add(spoofed + DropLog.iptablesTarget("spoofed-source", "egress"));
+      antiSpoof.add(spoofed + "-j DROP");
       if (e.egressPolicies().isPresent()) {
         String chain = "tweed-fw-" + iface;
         from.add("-A " + FROM_DISPATCH + " -i " + iface + " -g " + chain);
@@ -128,14 +130,16 @@ public final class IptablesPolicyRenderer {
               + PolicyCalculator.id(p));
       rules.add("-A " + chain + " -m mark --mark " + ACCEPT_MARK + " -j RETURN");
     }
-    rules.add(
+    String denied =
         "-A "
             + chain
             + " -m comment --comment \"no "
             + direction
             + " policy of "
             + e.pod()
-            + " allows this\" -j DROP");
+            + " allows this\" ";
+    rules.add(denied + DropLog.iptablesTarget("policy-denied", direction));
+    rules.add(denied + "-j DROP");
     return rules;
   }
 

@@ -46,7 +46,9 @@ public final class NftablesPolicyRenderer {
         "add rule "
             + T
             + " prerouting iifname @endpoint-interfaces iifname . ip saddr != @endpoint-addresses"
-            + " counter drop comment \"anti-spoofing: a pod sends from its own address only\"");
+            + " counter "
+            + DropLog.nftablesStatement("spoofed-source", "egress")
+            + " drop comment \"anti-spoofing: a pod sends from its own address only\"");
     base.add(
         "add rule "
             + T
@@ -141,7 +143,14 @@ public final class NftablesPolicyRenderer {
       b.add(r + "meta mark & " + ACCEPT_BIT + " == " + ACCEPT_BIT + " return");
     }
     b.add(
-        r + "counter drop comment \"no " + direction + " policy of " + e.pod() + " allows this\"");
+        r
+            + "counter "
+            + DropLog.nftablesStatement("policy-denied", direction)
+            + " drop comment \"no "
+            + direction
+            + " policy of "
+            + e.pod()
+            + " allows this\"");
   }
 
   private static void policyChain(

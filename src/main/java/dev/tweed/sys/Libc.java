@@ -46,6 +46,8 @@ public final class Libc {
   private static final MethodHandle RECVMSG = handle("recvmsg", FunctionDescriptor.of(L, I, P, I));
   private static final MethodHandle SHUTDOWN = handle("shutdown", FunctionDescriptor.of(I, I, I));
   private static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(I, I));
+  private static final MethodHandle SETSOCKOPT =
+      handle("setsockopt", FunctionDescriptor.of(I, I, I, I, P, I));
   private static final MethodHandle OPEN = handle("open", FunctionDescriptor.of(I, P, I));
   private static final MethodHandle SETNS = handle("setns", FunctionDescriptor.of(I, I, I));
   private static final MethodHandle IOCTL = handle("ioctl", FunctionDescriptor.of(I, I, L));
@@ -65,8 +67,11 @@ public final class Libc {
 
   /** A failed libc call: its name, its {@code errno} and the C library's words for it. */
   static final class ErrnoException extends RuntimeException {
+    final int errno;
+
     ErrnoException(String call, int errno) {
       super(call + ": " + strerror(errno) + " (errno " + errno + ")");
+      this.errno = errno;
     }
   }
 
@@ -134,6 +139,30 @@ public final class Libc {
 
   static long read(int fd, MemorySegment buf) {
     return call("read", st -> (long) READ.invokeExact(st, fd, buf, buf.byteSize()));
+  }
+
+  static final int EAGAIN = 11;
+  static final int ENOBUFS = 105;
+
+  /**
+   * A read that may time out (a socket with SO_RCVTIMEO) or find the socket's buffer overrun:
+   * -EAGAIN and -ENOBUFS are returned, not thrown.
+   */
+  static long readOrErrno(int fd, MemorySegment buf) {
+    try {
+      return read(fd, buf);
+    } catch (ErrnoException e) {
+      if (e.errno == EAGAIN || e.errno == ENOBUFS) {
+        return -e.errno;
+      }
+      throw e;
+    }
+  }
+
+  static void setsockopt(int fd, int level, int option, MemorySegment value) {
+    call(
+        "setsockopt",
+        st -> (int) SETSOCKOPT.invokeExact(st, fd, level, option, value, (int) value.byteSize()));
   }
 
   static long write(int fd, MemorySegment buf) {

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code tweed lab observe}: real traffic, and the flows the nodes reported for it, in words: a
  * Service's connection with its backend (the kernel's conntrack events in the standard datapath,
- * the programs' events in eBPF), and in eBPF a policy drop with the policy that isolates the pod
- * and a forged source address (sent by curl from an address the pod does not own).
+ * the programs' events in eBPF), a policy drop with the policy that isolates the pod and a forged
+ * source address (sent by curl from an address the pod does not own): the drop rules' netlink log
+ * in the standard datapath, the programs' events in eBPF.
  */
 @org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
 class ObserveIT {
@@ -108,9 +109,6 @@ class ObserveIT {
 
   @Test
   void aPolicyDropNamesThePolicyAndAForgedSourceIsDroppedAsSuch() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        dataplane().equals("ebpf"),
-        "drops are flows in the eBPF datapath only; netfilter's are counted in tweed_drops_total");
     Path yaml = Files.createTempFile("deny", ".yaml");
     Files.writeString(
         yaml,
@@ -170,7 +168,8 @@ class ObserveIT {
             .findFirst()
             .orElseThrow();
     assertThat(forged.path("IP").path("source").asText()).isEqualTo("10.244.99.99");
-    assertThat(forged.path("trace_observation_point").asText()).isEqualTo("from_container");
+    assertThat(forged.path("trace_observation_point").asText())
+        .isEqualTo(dataplane().equals("ebpf") ? "from_container" : "netfilter PREROUTING");
     // Counted in the metrics too.
     assertThat(tweed.ok("lab", "metrics", "node-1"))
         .containsPattern("tweed_flows_total\\{verdict=\"DROPPED\"} [1-9]");

@@ -140,15 +140,30 @@ public final class JourneyCheck {
       if (!diffs.isEmpty()) {
         // An encapsulated packet's UDP source port is a hash of the inner flow. When an earlier
         // flow hashed to the same port within conntrack's UDP timeout, the outer packet belongs to
-        // a tracked flow and skips the nat table, which the model cannot know in advance.
-        Map<String, List<PathStep>> tracked =
-            modelPath(o, p -> !(p.proto().equals("udp") && vxlanPorts.contains(p.dport())));
-        if (!tracked.equals(model) && differences(tracked, kernel, label).isEmpty()) {
-          model = tracked;
-          diffs = new ArrayList<>();
-          notes.add(
-              "the kernel already tracked the outer VXLAN flow (an earlier flow's hash gave the same"
-                  + " UDP source port), so the encapsulated packet skipped the NAT chains");
+        // a tracked flow and skips the nat table, which the model cannot know in advance. Each
+        // outer flow (one per pair of nodes and direction: a request and its reply may take
+        // different ones) is tracked or not on its own.
+        List<String> outer = outerFlows(o, vxlanPorts);
+        for (int mask = 1; mask < (1 << Math.min(outer.size(), 6)); mask++) {
+          Set<String> tracked = new java.util.HashSet<>();
+          for (int b = 0; b < outer.size(); b++) {
+            if ((mask & (1 << b)) != 0) {
+              tracked.add(outer.get(b));
+            }
+          }
+          Map<String, List<PathStep>> variant =
+              modelPath(o, p -> !(isOuter(p, vxlanPorts) && tracked.contains(outerKey(p))));
+          if (!variant.equals(model) && differences(variant, kernel, label).isEmpty()) {
+            model = variant;
+            diffs = new ArrayList<>();
+            notes.add(
+                "the kernel already tracked the outer VXLAN flow"
+                    + (tracked.size() == 1 ? " " : "s ")
+                    + String.join(", ", tracked)
+                    + " (an earlier flow's hash gave the same UDP source port), so the"
+                    + " encapsulated packet skipped the NAT chains there");
+            break;
+          }
         }
       }
       diffs.addAll(programDiffs);
@@ -200,6 +215,25 @@ public final class JourneyCheck {
       }
     }
     return best;
+  }
+
+  private static boolean isOuter(Packet p, Set<Integer> vxlanPorts) {
+    return p.proto().equals("udp") && vxlanPorts.contains(p.dport());
+  }
+
+  private static String outerKey(Packet p) {
+    return p.srcIp() + " > " + p.dstIp();
+  }
+
+  /** The outer VXLAN flows of a journey whose packets met a nat chain, in order. */
+  private static List<String> outerFlows(Outcome o, Set<Integer> vxlanPorts) {
+    Set<String> out = new LinkedHashSet<>();
+    for (Hop h : o.hops()) {
+      if (h.natChain()) {
+        h.packet().filter(p -> isOuter(p, vxlanPorts)).ifPresent(p -> out.add(outerKey(p)));
+      }
+    }
+    return List.copyOf(out);
   }
 
   /** The rules the model matched; nat-table rules only for packets {@code natFor} accepts. */

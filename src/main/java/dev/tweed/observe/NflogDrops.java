@@ -1,0 +1,118 @@
+package dev.tweed.observe;
+
+import dev.tweed.ebpf.FlowEvent;
+import dev.tweed.policy.DropLog;
+import dev.tweed.sys.NflogSocket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Optional;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The standard datapath's denied packets: the policy tables log each packet they drop to netlink
+ * log group {@value DropLog#GROUP} ({@link DropLog}), and this reads them in the agent's namespace,
+ * one flow each. Lost messages (the socket's buffer overran) are counted, never waited for.
+ */
+public final class NflogDrops implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(NflogDrops.class);
+
+  private static final java.util.Map<Integer, String> HOOKS =
+      java.util.Map.of(0, "PREROUTING", 1, "INPUT", 2, "FORWARD", 3, "OUTPUT", 4, "POSTROUTING");
+
+  private final NflogSocket socket;
+  private final Thread thread;
+  private volatile boolean open = true;
+  private volatile long lost;
+
+  public NflogDrops(Consumer<FlowEvent> consumer) {
+    this.socket = NflogSocket.open(DropLog.GROUP, DropLog.SNAPLEN);
+    this.thread =
+        Thread.ofPlatform()
+            .daemon()
+            .name("nflog-drops")
+            .start(
+                () -> {
+                  int[] overrun = new int[1];
+                  while (open) {
+                    try {
+                      for (NflogSocket.Logged l : socket.receive(overrun)) {
+                        event(l, System.nanoTime()).ifPresent(consumer);
+                      }
+                      if (overrun[0] != 0) {
+                        lost++;
+                        overrun[0] = 0;
+                      }
+                    } catch (RuntimeException e) {
+                      if (open) {
+                        LOG.warn("event=nflog-read-failed error=\"{}\"", e.getMessage());
+                      }
+                    }
+                  }
+                });
+  }
+
+  /** How many times the kernel dropped log messages for want of room in the socket's buffer. */
+  public long overruns() {
+    return lost;
+  }
+
+  /** The flow a logged packet stands for, if a Tweed drop rule logged it. */
+  static Optional<FlowEvent> event(NflogSocket.Logged l, long monotonicNanos) {
+    Optional<DropLog.Reason> why = DropLog.parse(l.prefix());
+    byte[] p = l.payload();
+    if (why.isEmpty() || p.length < 20 || (p[0] >> 4) != 4) {
+      return Optional.empty();
+    }
+    ByteBuffer b = ByteBuffer.wrap(p).order(ByteOrder.BIG_ENDIAN);
+    int ihl = (p[0] & 0x0f) * 4;
+    int proto = p[9] & 0xff;
+    boolean fragment = (b.getShort(6) & 0x1fff) != 0;
+    int sport = 0;
+    int dport = 0;
+    if ((proto == 6 || proto == 17) && !fragment && p.length >= ihl + 4) {
+      sport = b.getShort(ihl) & 0xffff;
+      dport = b.getShort(ihl + 2) & 0xffff;
+    }
+    return Optional.of(
+        new FlowEvent(
+            monotonicNanos,
+            "DROPPED",
+            why.get().reason(),
+            l.inIfindex() != 0 ? l.inIfindex() : l.outIfindex(),
+            "netfilter " + HOOKS.getOrDefault(l.hook(), "hook " + l.hook()),
+            why.get().direction(),
+            proto,
+            address(p, 12),
+            sport,
+            address(p, 16),
+            dport,
+            false,
+            "0.0.0.0",
+            0,
+            "0.0.0.0",
+            0));
+  }
+
+  private static String address(byte[] p, int off) {
+    return (p[off] & 0xff)
+        + "."
+        + (p[off + 1] & 0xff)
+        + "."
+        + (p[off + 2] & 0xff)
+        + "."
+        + (p[off + 3] & 0xff);
+  }
+
+  @Override
+  public void close() {
+    open = false;
+    try {
+      thread.join(2500);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    socket.close();
+  }
+}
