@@ -523,7 +523,7 @@ public final class NodeAgent implements AutoCloseable {
       e.ingressPolicies().ifPresent(l -> ingress.put(e.pod(), l));
       e.egressPolicies().ifPresent(l -> egress.put(e.pod(), l));
     }
-    flows.pods(byIp, ingress, egress);
+    flows.pods(byIp, ingress, egress, new dev.tweed.policy.PolicyAllowers(intent));
   }
 
   /** A request on the agent's socket that is not a CNI call: health, or the recorded flows. */

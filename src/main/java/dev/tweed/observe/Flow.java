@@ -2,6 +2,7 @@ package dev.tweed.observe;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.model.Json;
+import dev.tweed.policy.PolicyAllowers;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -14,6 +15,8 @@ import java.util.Optional;
  *
  * @param seq the agent's number for it, increasing
  * @param deniedBy for a policy drop, the policies isolating the pod in that direction
+ * @param allowedBy for a connection let through, the rules of the policies isolating its pods that
+ *     allowed it (egress of the source, ingress of the destination, where each is local)
  * @param service for a Service's traffic, {@code namespace/name:port}
  * @param backend for a Service's traffic, the backend chosen ({@code ip:port})
  */
@@ -28,6 +31,7 @@ public record Flow(
     Endpoint source,
     Endpoint destination,
     List<String> deniedBy,
+    List<PolicyAllowers.Allower> allowedBy,
     Optional<String> service,
     Optional<String> backend,
     boolean reply,
@@ -35,6 +39,7 @@ public record Flow(
     int ifindex) {
   public Flow {
     deniedBy = List.copyOf(deniedBy);
+    allowedBy = List.copyOf(allowedBy);
   }
 
   /** A side of a flow: its address and port, and the pod there if one is. */
@@ -88,6 +93,18 @@ public record Flow(
                   .put("name", p.substring(p.indexOf('/') + 1))
                   .put("namespace", p.contains("/") ? p.substring(0, p.indexOf('/')) : ""));
     }
+    for (String dir : List.of("ingress", "egress")) {
+      var rules = allowedBy.stream().filter(a -> a.ingress() == dir.equals("ingress")).toList();
+      if (!rules.isEmpty()) {
+        var a = n.putArray(dir + "_allowed_by");
+        rules.forEach(
+            r ->
+                a.addObject()
+                    .put("name", r.policy().substring(r.policy().indexOf('/') + 1))
+                    .put("namespace", r.policy().substring(0, r.policy().indexOf('/')))
+                    .put("rule", r.rule()));
+      }
+    }
     service.ifPresent(
         s -> {
           String ns = s.substring(0, s.indexOf('/'));
@@ -138,6 +155,20 @@ public record Flow(
                     .append(p.path("name").asText()));
       }
       sb.append(')');
+    }
+    for (String side : List.of("egress", "ingress")) {
+      var allowed = f.path(side + "_allowed_by");
+      allowed.forEach(
+          p ->
+              sb.append(" (")
+                  .append(side)
+                  .append(" allowed by ")
+                  .append(p.path("namespace").asText())
+                  .append('/')
+                  .append(p.path("name").asText())
+                  .append(" rule ")
+                  .append(p.path("rule").asInt())
+                  .append(')'));
     }
     if (f.has("destination_service")) {
       sb.append(" service ").append(f.path("destination_service").path("port").asText());

@@ -1,6 +1,7 @@
 package dev.tweed.observe;
 
 import dev.tweed.ebpf.FlowEvent;
+import dev.tweed.policy.PolicyAllowers;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -8,8 +9,9 @@ import java.util.Optional;
 
 /**
  * Turns the programs' events into flows in words: pods by address (with their labels), the policies
- * that isolate a pod in the direction a policy drop concerned, the Service a translated flow was
- * sent to. It works from a snapshot of what the agent knows, replaced as that changes.
+ * that isolate a pod in the direction a policy drop concerned, the policy rules that let a
+ * connection through, the Service a translated flow was sent to. It works from a snapshot of what
+ * the agent knows, replaced as that changes.
  */
 public final class FlowEnricher {
   /** A pod: namespace, name, labels as Hubble prints them ({@code k8s:app=web}). */
@@ -23,8 +25,10 @@ public final class FlowEnricher {
       Map<String, PodRef> podsByIp,
       Map<String, List<String>> ingressPolicies,
       Map<String, List<String>> egressPolicies,
-      Map<String, String> servicesByFrontend) {
-    public static final Context EMPTY = new Context(Map.of(), Map.of(), Map.of(), Map.of());
+      Map<String, String> servicesByFrontend,
+      PolicyAllowers allowers) {
+    public static final Context EMPTY =
+        new Context(Map.of(), Map.of(), Map.of(), Map.of(), PolicyAllowers.NONE);
   }
 
   private final String node;
@@ -88,6 +92,16 @@ public final class FlowEnricher {
           (e.direction().equals("ingress") ? c.ingressPolicies() : c.egressPolicies())
               .getOrDefault(pod, List.of());
     }
+    List<PolicyAllowers.Allower> allowedBy = List.of();
+    if (e.verdict().equals("FORWARDED")) {
+      // As policy judged it: the backend and its port, from the (masqueraded) source.
+      String from = masqueraded ? e.client() : e.source();
+      allowedBy = new java.util.ArrayList<>();
+      allowedBy.addAll(
+          c.allowers().allowers(false, from, e.destination(), proto, e.destinationPort()));
+      allowedBy.addAll(
+          c.allowers().allowers(true, e.source(), e.destination(), proto, e.destinationPort()));
+    }
     long wall = e.monotonicNanos() + wallMinusMonoNanos;
     return new Flow(
         seq,
@@ -100,6 +114,7 @@ public final class FlowEnricher {
         src,
         dst,
         deniedBy,
+        allowedBy,
         service,
         backend,
         false,

@@ -31,18 +31,23 @@ public final class FlowRecorder {
   }
 
   /**
-   * Pods (by address, with their labels as Cilium writes them) and the policies isolating each
-   * local pod, by direction.
+   * Pods (by address, with their labels as Cilium writes them), the policies isolating each local
+   * pod, by direction, and the node's compiled policy (which rules allowed a connection).
    */
   public void pods(
       Map<String, FlowEnricher.PodRef> byIp,
       Map<String, List<String>> ingressPolicies,
-      Map<String, List<String>> egressPolicies) {
+      Map<String, List<String>> egressPolicies,
+      dev.tweed.policy.PolicyAllowers allowers) {
     synchronized (enricher) {
       var c = enricher.context();
       enricher.context(
           new FlowEnricher.Context(
-              new HashMap<>(byIp), ingressPolicies, egressPolicies, c.servicesByFrontend()));
+              new HashMap<>(byIp),
+              ingressPolicies,
+              egressPolicies,
+              c.servicesByFrontend(),
+              allowers));
     }
   }
 
@@ -52,7 +57,11 @@ public final class FlowRecorder {
       var c = enricher.context();
       enricher.context(
           new FlowEnricher.Context(
-              c.podsByIp(), c.ingressPolicies(), c.egressPolicies(), Map.copyOf(byFrontend)));
+              c.podsByIp(),
+              c.ingressPolicies(),
+              c.egressPolicies(),
+              Map.copyOf(byFrontend),
+              c.allowers()));
     }
   }
 
