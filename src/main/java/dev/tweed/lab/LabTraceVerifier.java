@@ -168,7 +168,14 @@ public final class LabTraceVerifier implements AutoCloseable {
             : ProgramPaths.of(world, p, tracedBack, runs, e -> !tcp || e.synAck());
     return r.withReply(
         JourneyCheck.check(
-            back, events, positions, world.vxlanPorts(), "delivered", world::label, backward));
+            back,
+            events,
+            positions,
+            world.vxlanPorts(),
+            "delivered",
+            world::label,
+            backward,
+            r.kernelPasses()));
   }
 
   @Override

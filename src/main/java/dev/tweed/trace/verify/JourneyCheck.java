@@ -37,7 +37,8 @@ public final class JourneyCheck {
       List<String> notes,
       java.util.Optional<Result> reply,
       Map<String, List<ProgramStep>> modelPrograms,
-      Map<String, List<ProgramStep>> kernelPrograms) {
+      Map<String, List<ProgramStep>> kernelPrograms,
+      Set<String> kernelPasses) {
     public boolean agree() {
       return differences.isEmpty();
     }
@@ -58,7 +59,8 @@ public final class JourneyCheck {
           List.copyOf(n),
           java.util.Optional.of(r),
           modelPrograms,
-          kernelPrograms);
+          kernelPrograms,
+          kernelPasses);
     }
 
     /** How many program runs the comparison covered. */
@@ -119,13 +121,30 @@ public final class JourneyCheck {
       String kernelVerdict,
       Function<String, String> label,
       ProgramPaths programs) {
+    return check(outcomes, events, positions, vxlanPorts, kernelVerdict, label, programs, Set.of());
+  }
+
+  /**
+   * As above, leaving out the kernel's packet passes {@code taken} by another comparison (a reply's
+   * check leaves out those its request's took: {@link Result#kernelPasses()}).
+   */
+  public static Result check(
+      List<Outcome> outcomes,
+      Map<String, List<NftTraceEvent>> events,
+      RulePositions positions,
+      Set<Integer> vxlanPorts,
+      String kernelVerdict,
+      Function<String, String> label,
+      ProgramPaths programs,
+      Set<String> taken) {
     Set<KernelPath.Key> expected = new LinkedHashSet<>();
     for (Outcome o : outcomes) {
       for (Hop h : o.hops()) {
         h.packet().ifPresent(p -> expected.add(KernelPath.Key.of(p)));
       }
     }
-    Map<String, List<PathStep>> kernel = KernelPath.of(events, expected, positions);
+    KernelPath.Path kernelPath = KernelPath.of(events, expected, positions, taken);
+    Map<String, List<PathStep>> kernel = kernelPath.steps();
     Result best = null;
     int bestCommon = -1;
     for (int i = 0; i < outcomes.size(); i++) {
@@ -202,7 +221,8 @@ public final class JourneyCheck {
               List.copyOf(notes),
               java.util.Optional.empty(),
               modelRuns,
-              programs.kernel());
+              programs.kernel(),
+              kernelPath.passes());
       int common = commonSteps(model, kernel) + commonRuns(modelRuns, programs.kernel());
       if (best == null
           || common > bestCommon

@@ -56,9 +56,11 @@ final class KernelPath {
     final List<Key> keys = new ArrayList<>();
 
     final List<NftTraceEvent> events = new ArrayList<>();
+    final String id;
     Header last;
 
-    Pass(Header first) {
+    Pass(String id, Header first) {
+      this.id = id;
       this.keys.add(Key.of(first));
       this.last = first;
     }
@@ -71,13 +73,35 @@ final class KernelPath {
     }
   }
 
+  /**
+   * The kernel's path, and the passes it was read from ({@code netns#n}: the n-th pass of that
+   * namespace's events).
+   */
+  record Path(Map<String, List<PathStep>> steps, Set<String> passes) {}
+
   static Map<String, List<PathStep>> of(
       Map<String, List<NftTraceEvent>> events, Set<Key> expected, RulePositions positions) {
+    return of(events, expected, positions, Set.of()).steps();
+  }
+
+  /**
+   * As above, leaving out the passes another comparison already took ({@code excluded}): a reply's
+   * VXLAN packet between two nodes has the same outer header as the request's between the same
+   * nodes (its UDP source port is a hash the model cannot know), so the request's must not be taken
+   * for the reply's.
+   */
+  static Path of(
+      Map<String, List<NftTraceEvent>> events,
+      Set<Key> expected,
+      RulePositions positions,
+      Set<String> excluded) {
     Map<String, List<PathStep>> out = new LinkedHashMap<>();
+    Set<String> used = new HashSet<>();
     for (var e : events.entrySet()) {
       String ns = e.getKey();
       List<PathStep> steps = new ArrayList<>();
-      for (Pass pass : forwardPasses(e.getValue(), expected)) {
+      for (Pass pass : forwardPasses(ns, e.getValue(), expected, excluded)) {
+        used.add(pass.id);
         for (NftTraceEvent ev : pass.events) {
           if (ev.kind() != NftTraceEvent.Kind.RULE) {
             continue;
@@ -97,16 +121,17 @@ final class KernelPath {
         out.put(ns, steps);
       }
     }
-    return out;
+    return new Path(out, Set.copyOf(used));
   }
 
-  private static List<Pass> forwardPasses(List<NftTraceEvent> events, Set<Key> expected) {
+  private static List<Pass> forwardPasses(
+      String ns, List<NftTraceEvent> events, Set<Key> expected, Set<String> excluded) {
     List<Pass> passes = new ArrayList<>();
     Map<String, Pass> current = new HashMap<>();
     for (NftTraceEvent ev : events) {
       boolean ours = ev.table().equals(TraceWorld.TRACE_TABLE);
       if (ours && ev.kind() == NftTraceEvent.Kind.PACKET && ev.header().isPresent()) {
-        Pass p = new Pass(ev.header().get());
+        Pass p = new Pass(ns + "#" + passes.size(), ev.header().get());
         passes.add(p);
         current.put(ev.id(), p);
         continue;
@@ -140,6 +165,9 @@ final class KernelPath {
     Set<Key> seen = new HashSet<>();
     List<Pass> forward = new ArrayList<>();
     for (Pass p : passes) {
+      if (excluded.contains(p.id)) {
+        continue;
+      }
       Optional<Key> known =
           expected.stream().filter(e -> p.keys.stream().anyMatch(k -> k.matches(e))).findFirst();
       if (known.isPresent() && seen.add(known.get())) {
