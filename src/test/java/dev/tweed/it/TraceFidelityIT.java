@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * NetworkPolicies from a seed; the service proxy and policy in iptables or nftables, or the eBPF
  * datapath): for every flow, the rules the kernel's nftables trace shows matched, namespace by
  * namespace, the runs Tweed's tc programs report, and the verdict the sender saw, must be the
- * model's.
+ * model's, and for every delivered flow its reply's too.
  */
 class TraceFidelityIT {
 
@@ -59,6 +59,9 @@ class TraceFidelityIT {
           r.seconds());
       r.replyDisagreements().forEach(d -> System.out.println("reply differs: " + d));
       assertThat(r.disagreements()).as("flows where model and kernel differ").isEmpty();
+      assertThat(r.replyDisagreements())
+          .as("delivered flows whose reply differs from the model's")
+          .isEmpty();
       if (ebpf) {
         assertThat(r.programRuns()).as("program runs compared").isGreaterThan(r.flows());
       }
