@@ -351,20 +351,7 @@ public final class BenchCommand {
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
         System.out.printf(
-            "lab %d (seed %d, %d nodes, %s): %d/%d flows agree, kernel verdicts %s, %d rules and"
-                + " %d program runs compared, %d sent again (a chain rewritten under the packet),"
-                + " %.1f s%n",
-            k + 1,
-            labSeed,
-            nodes,
-            labMode,
-            r.agreed(),
-            r.flows(),
-            r.verdicts(),
-            r.rules(),
-            r.programRuns(),
-            r.retried(),
-            r.seconds());
+            "lab %d (seed %d, %d nodes, %s): %s%n", k + 1, labSeed, nodes, labMode, r.summary());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));
         System.out.printf("  replies compared apart: %d differ%n", r.replyDisagreements().size());
         r.replyDisagreements().forEach(d -> System.out.println("  reply differs: " + d));

@@ -63,7 +63,8 @@ public final class DatapathMaps {
     return java.nio.ByteBuffer.allocate(4).putInt(dev.tweed.model.Ipv4.parse(ip)).array();
   }
 
-  static String address(byte[] b, int offset) {
+  /** The IPv4 address at {@code offset}, in network order as packets and maps hold it. */
+  public static String address(byte[] b, int offset) {
     return (b[offset] & 0xff)
         + "."
         + (b[offset + 1] & 0xff)

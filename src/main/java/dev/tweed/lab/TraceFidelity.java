@@ -55,7 +55,15 @@ public final class TraceFidelity {
       double seconds,
       double modelSeconds,
       int retried,
-      List<String> replyDisagreements) {}
+      List<String> replyDisagreements) {
+    /** The report in one line, as the bench and the tests print it. */
+    public String summary() {
+      return String.format(
+          "%d/%d flows agree, kernel verdicts %s, %d rules and %d program runs compared, %d sent"
+              + " again (a chain rewritten under the packet), %.1f s",
+          agreed, flows, verdicts, rules, programRuns, retried, seconds);
+    }
+  }
 
   private record Target(String ip, String proto, int port, boolean affinity) {}
 

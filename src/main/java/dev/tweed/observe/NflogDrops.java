@@ -1,5 +1,6 @@
 package dev.tweed.observe;
 
+import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.FlowEvent;
 import dev.tweed.policy.DropLog;
 import dev.tweed.sys.NflogSocket;
@@ -84,25 +85,15 @@ public final class NflogDrops implements AutoCloseable {
             "netfilter " + HOOKS.getOrDefault(l.hook(), "hook " + l.hook()),
             why.get().direction(),
             proto,
-            address(p, 12),
+            DatapathMaps.address(p, 12),
             sport,
-            address(p, 16),
+            DatapathMaps.address(p, 16),
             dport,
             false,
             "0.0.0.0",
             0,
             "0.0.0.0",
             0));
-  }
-
-  private static String address(byte[] p, int off) {
-    return (p[off] & 0xff)
-        + "."
-        + (p[off + 1] & 0xff)
-        + "."
-        + (p[off + 2] & 0xff)
-        + "."
-        + (p[off + 3] & 0xff);
   }
 
   @Override

@@ -165,6 +165,23 @@ public final class Libc {
         st -> (int) SETSOCKOPT.invokeExact(st, fd, level, option, value, (int) value.byteSize()));
   }
 
+  /**
+   * A netlink socket of {@code protocol} in the calling thread's network namespace, connected to
+   * the kernel (port 0), so that plain write(2) and read(2) carry its messages.
+   */
+  static int netlinkSocket(int protocol) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment kernel = a.allocate(12);
+      kernel.set(ValueLayout.JAVA_SHORT, 0, (short) AF_NETLINK);
+      connect(fd, kernel);
+    } catch (RuntimeException e) {
+      close(fd);
+      throw e;
+    }
+    return fd;
+  }
+
   static long write(int fd, MemorySegment buf) {
     return call("write", st -> (long) WRITE.invokeExact(st, fd, buf, buf.byteSize()));
   }

@@ -61,12 +61,9 @@ public final class NflogSocket implements AutoCloseable {
 
   /** Bound to {@code group}, copying up to {@code copyRange} bytes of each packet. */
   public static NflogSocket open(int group, int copyRange) {
-    int fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, NETLINK_NETFILTER);
+    int fd = Libc.netlinkSocket(NETLINK_NETFILTER);
     NflogSocket s = new NflogSocket(fd, group);
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment kernel = a.allocate(12);
-      kernel.set(ValueLayout.JAVA_SHORT, 0, (short) Libc.AF_NETLINK);
-      Libc.connect(fd, kernel);
       MemorySegment timeout = a.allocate(16);
       timeout.set(ValueLayout.JAVA_LONG, 0, 1);
       Libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout);

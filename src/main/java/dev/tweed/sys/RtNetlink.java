@@ -67,17 +67,7 @@ public final class RtNetlink implements AutoCloseable {
    * A socket in the calling thread's network namespace; it stays there whichever thread uses it.
    */
   public static RtNetlink open() {
-    int fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, NETLINK_ROUTE);
-    // Connected to the kernel (port 0), so that plain write(2) and read(2) carry the requests.
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment kernel = a.allocate(12);
-      kernel.set(ValueLayout.JAVA_SHORT, 0, (short) Libc.AF_NETLINK);
-      Libc.connect(fd, kernel);
-    } catch (RuntimeException e) {
-      Libc.close(fd);
-      throw e;
-    }
-    return new RtNetlink(fd);
+    return new RtNetlink(Libc.netlinkSocket(NETLINK_ROUTE));
   }
 
   /** A failed request: what was asked and the kernel's errno. */

@@ -46,17 +46,7 @@ class TraceFidelityIT {
       Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);
       TraceFidelity.settle(lab, nodes);
       TraceFidelity.Report r = TraceFidelity.run(lab, seed, flows, System.out);
-      System.out.printf(
-          "seed %d: %d/%d flows agree, kernel verdicts %s, %d rules and %d program runs compared,"
-              + " %d sent again, %.1f s%n",
-          seed,
-          r.agreed(),
-          r.flows(),
-          r.verdicts(),
-          r.rules(),
-          r.programRuns(),
-          r.retried(),
-          r.seconds());
+      System.out.printf("seed %d: %s%n", seed, r.summary());
       r.replyDisagreements().forEach(d -> System.out.println("reply differs: " + d));
       assertThat(r.disagreements()).as("flows where model and kernel differ").isEmpty();
       assertThat(r.replyDisagreements())

@@ -155,14 +155,7 @@ public record BpfState(
     for (byte[][] e : entries(maps, LbMaps.SOURCE_RANGES)) {
       ByteBuffer k = ByteBuffer.wrap(e[0]).order(ByteOrder.LITTLE_ENDIAN);
       int prefix = k.getInt(0) - 32;
-      String addr =
-          (e[0][8] & 0xff)
-              + "."
-              + (e[0][9] & 0xff)
-              + "."
-              + (e[0][10] & 0xff)
-              + "."
-              + (e[0][11] & 0xff);
+      String addr = DatapathMaps.address(e[0], 8);
       ranges.add(new SourceRange(k.getInt(4), Cidr.parse(addr + "/" + prefix).toString()));
     }
     return new BpfState(
@@ -183,9 +176,8 @@ public record BpfState(
   private static Config config(byte[] v) {
     ByteBuffer le = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
     ByteBuffer be = ByteBuffer.wrap(v).order(ByteOrder.BIG_ENDIAN);
-    String net = (v[4] & 0xff) + "." + (v[5] & 0xff) + "." + (v[6] & 0xff) + "." + (v[7] & 0xff);
-    String node =
-        (v[16] & 0xff) + "." + (v[17] & 0xff) + "." + (v[18] & 0xff) + "." + (v[19] & 0xff);
+    String net = DatapathMaps.address(v, 4);
+    String node = DatapathMaps.address(v, 16);
     return new Config(
         le.getInt(0),
         net,

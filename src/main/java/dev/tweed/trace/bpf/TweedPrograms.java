@@ -22,14 +22,7 @@ import java.util.Set;
  * translate the second by the connection they quote).
  */
 public final class TweedPrograms {
-  public static final Set<String> NAMES =
-      Set.of(
-          "from_container",
-          "to_container",
-          "from_overlay",
-          "to_overlay",
-          "from_netdev",
-          "to_netdev");
+  public static final Set<String> NAMES = Set.copyOf(dev.tweed.ebpf.Datapath.PROGRAMS);
 
   /** Set on a packet a program redirected, so the egress program of its new device lets it be. */
   public static final long MARK_FORWARDED = 0x00e00000L;

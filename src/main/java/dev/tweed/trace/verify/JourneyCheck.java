@@ -9,7 +9,9 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiPredicate;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -152,7 +154,7 @@ public final class JourneyCheck {
       String modelVerdict =
           seenBySender(o.verdict().equals("uncertain") ? o.assumed() : o.verdict());
       Map<String, List<PathStep>> model = modelPath(o, p -> true);
-      List<String> diffs = differences(model, kernel, label);
+      List<String> diffs = new ArrayList<>(differences(model, kernel, label));
       Map<String, List<ProgramStep>> modelRuns = programs.model(o);
       List<String> programDiffs = programDifferences(modelRuns, programs.kernel(), label);
       List<String> notes = new ArrayList<>();
@@ -282,26 +284,56 @@ public final class JourneyCheck {
   /** How many steps, namespace by namespace from the start, the two paths share. */
   private static int commonSteps(
       Map<String, List<PathStep>> model, Map<String, List<PathStep>> kernel) {
-    int n = 0;
-    for (var e : model.entrySet()) {
-      List<PathStep> k = kernel.getOrDefault(e.getKey(), List.of());
-      n += commonPrefix(e.getValue(), k);
-    }
-    return n;
+    return common(model, kernel, PathStep::sameAs);
   }
 
   private static int commonRuns(
       Map<String, List<ProgramStep>> model, Map<String, List<ProgramStep>> kernel) {
+    return common(model, kernel, ProgramStep::sameAs);
+  }
+
+  private static <T> int common(
+      Map<String, List<T>> model, Map<String, List<T>> kernel, BiPredicate<T, T> same) {
     int n = 0;
     for (var e : model.entrySet()) {
-      List<ProgramStep> k = kernel.getOrDefault(e.getKey(), List.of());
-      int i = 0;
-      while (i < e.getValue().size() && i < k.size() && e.getValue().get(i).sameAs(k.get(i))) {
-        i++;
-      }
-      n += i;
+      n += commonPrefix(e.getValue(), kernel.getOrDefault(e.getKey(), List.of()), same);
     }
     return n;
+  }
+
+  private static <T> int commonPrefix(List<T> m, List<T> k, BiPredicate<T, T> same) {
+    int i = 0;
+    while (i < m.size() && i < k.size() && same.test(m.get(i), k.get(i))) {
+      i++;
+    }
+    return i;
+  }
+
+  /**
+   * Where two paths part in a namespace: how many steps they share there, then each side's next
+   * step (empty where that side has none).
+   */
+  private record Parting<T>(String netns, int common, Optional<T> model, Optional<T> kernel) {}
+
+  private static <T> List<Parting<T>> partings(
+      Map<String, List<T>> model, Map<String, List<T>> kernel, BiPredicate<T, T> same) {
+    Set<String> namespaces = new LinkedHashSet<>(model.keySet());
+    namespaces.addAll(kernel.keySet());
+    List<Parting<T>> out = new ArrayList<>();
+    for (String ns : namespaces) {
+      List<T> m = model.getOrDefault(ns, List.of());
+      List<T> k = kernel.getOrDefault(ns, List.of());
+      int i = commonPrefix(m, k, same);
+      if (i < m.size() || i < k.size()) {
+        out.add(
+            new Parting<>(
+                ns,
+                i,
+                i < m.size() ? Optional.of(m.get(i)) : Optional.empty(),
+                i < k.size() ? Optional.of(k.get(i)) : Optional.empty()));
+      }
+    }
+    return out;
   }
 
   /** Where the programs' runs part, namespace by namespace, in words. */
@@ -309,75 +341,53 @@ public final class JourneyCheck {
       Map<String, List<ProgramStep>> model,
       Map<String, List<ProgramStep>> kernel,
       Function<String, String> label) {
-    Set<String> namespaces = new LinkedHashSet<>(model.keySet());
-    namespaces.addAll(kernel.keySet());
-    List<String> out = new ArrayList<>();
-    for (String ns : namespaces) {
-      List<ProgramStep> m = model.getOrDefault(ns, List.of());
-      List<ProgramStep> k = kernel.getOrDefault(ns, List.of());
-      int i = 0;
-      while (i < m.size() && i < k.size() && m.get(i).sameAs(k.get(i))) {
-        i++;
-      }
-      if (i == m.size() && i == k.size()) {
-        continue;
-      }
-      out.add(
-          label.apply(ns)
-              + ": after "
-              + i
-              + " program run"
-              + (i == 1 ? "" : "s")
-              + " in common, "
-              + (i < m.size() ? "the model ran " + m.get(i) : "the model ran no further program")
-              + "; "
-              + (i < k.size()
-                  ? "the kernel ran " + k.get(i)
-                  : "the kernel ran no further program"));
-    }
-    return out;
-  }
-
-  private static int commonPrefix(List<PathStep> m, List<PathStep> k) {
-    int i = 0;
-    while (i < m.size() && i < k.size() && m.get(i).sameAs(k.get(i))) {
-      i++;
-    }
-    return i;
+    return partings(model, kernel, ProgramStep::sameAs).stream()
+        .map(
+            p ->
+                label.apply(p.netns())
+                    + ": after "
+                    + p.common()
+                    + " program run"
+                    + (p.common() == 1 ? "" : "s")
+                    + " in common, "
+                    + p.model()
+                        .map(m -> "the model ran " + m)
+                        .orElse("the model ran no further program")
+                    + "; "
+                    + p.kernel()
+                        .map(k -> "the kernel ran " + k)
+                        .orElse("the kernel ran no further program"))
+        .toList();
   }
 
   private static List<String> differences(
       Map<String, List<PathStep>> model,
       Map<String, List<PathStep>> kernel,
       Function<String, String> label) {
-    Set<String> namespaces = new LinkedHashSet<>(model.keySet());
-    namespaces.addAll(kernel.keySet());
-    List<String> out = new ArrayList<>();
-    for (String ns : namespaces) {
-      List<PathStep> m = model.getOrDefault(ns, List.of());
-      List<PathStep> k = kernel.getOrDefault(ns, List.of());
-      int i = commonPrefix(m, k);
-      if (i == m.size() && i == k.size()) {
-        continue;
-      }
-      String where =
-          label.apply(ns) + ": after " + i + " rule" + (i == 1 ? "" : "s") + " in common, ";
-      String modelSide =
-          i < m.size()
-              ? "the model matched " + m.get(i).where() + " (" + m.get(i).rule() + ")"
-              : "the model matched no further rule";
-      String kernelSide =
-          i < k.size()
-              ? "the kernel matched "
-                  + k.get(i).where()
-                  + " ("
-                  + k.get(i).rule()
-                  + ", verdict "
-                  + k.get(i).outcome()
-                  + ")"
-              : "the kernel matched no further rule";
-      out.add(where + modelSide + "; " + kernelSide);
-    }
-    return out;
+    return partings(model, kernel, PathStep::sameAs).stream()
+        .map(
+            p ->
+                label.apply(p.netns())
+                    + ": after "
+                    + p.common()
+                    + " rule"
+                    + (p.common() == 1 ? "" : "s")
+                    + " in common, "
+                    + p.model()
+                        .map(m -> "the model matched " + m.where() + " (" + m.rule() + ")")
+                        .orElse("the model matched no further rule")
+                    + "; "
+                    + p.kernel()
+                        .map(
+                            k ->
+                                "the kernel matched "
+                                    + k.where()
+                                    + " ("
+                                    + k.rule()
+                                    + ", verdict "
+                                    + k.outcome()
+                                    + ")")
+                        .orElse("the kernel matched no further rule"))
+        .toList();
   }
 }

@@ -94,7 +94,7 @@ public record ProgramEvent(
     ByteBuffer le = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
     int program = le.getInt(40);
     int reason = le.getInt(28);
-    String tunnel = address(b, 32);
+    String tunnel = DatapathMaps.address(b, 32);
     return new ProgramEvent(
         le.getLong(0),
         le.getInt(8),
@@ -130,16 +130,6 @@ public record ProgramEvent(
         0,
         0,
         64);
-  }
-
-  private static String address(byte[] b, int off) {
-    return (b[off] & 0xff)
-        + "."
-        + (b[off + 1] & 0xff)
-        + "."
-        + (b[off + 2] & 0xff)
-        + "."
-        + (b[off + 3] & 0xff);
   }
 
   /** The tuple as {@code tw_trace}'s key: {@code struct ct_key}. */
