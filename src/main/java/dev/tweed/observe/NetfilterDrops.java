@@ -27,7 +27,8 @@ public final class NetfilterDrops {
           Command.exec(List.of("nft", "-j", "list", "table", "ip", "tweed-policy"), "", Map.of());
       return r.ok() ? fromNftJson(r.stdout()) : new TreeMap<>();
     }
-    Command.Result r = Command.exec(List.of("iptables-save", "-c", "-t", "filter"), "", Map.of());
+    // Every table: the anti-spoofing drops are in raw, the policy's in filter.
+    Command.Result r = Command.exec(List.of("iptables-save", "-c"), "", Map.of());
     return r.ok() ? fromIptablesSave(r.stdout()) : new TreeMap<>();
   }
 
