@@ -169,4 +169,20 @@ class EbpfJourneyTest {
     assertThat(bpf.path("lookups").get(0).path("map").asText()).isEqualTo("tw_endpoints");
     assertThat(bpf.path("action").asText()).startsWith("bpf_redirect(ifindex 3)");
   }
+
+  @Test
+  void theReplyToAnIsolatedClientPassesItsPolicyAsATrackedConnection() {
+    // default/locked (10.244.0.66) allows no ingress; its own connection's reply still arrives.
+    Tracer tracer = new Tracer(WORLD);
+    List<Outcome> out =
+        tracer.fromLocalProcess(
+            "tw-trc-pod-default-locked",
+            Packet.of("10.244.0.66", "10.244.0.65", "tcp", 40000, 8080));
+    assertThat(out).singleElement().extracting(Outcome::verdict).isEqualTo("delivered");
+    List<Outcome> back = tracer.reply(out.get(0));
+    assertThat(back).singleElement().extracting(Outcome::verdict).isEqualTo("delivered");
+    ProgramRun run = runs(back.get(0)).get(0);
+    assertThat(lookup(run, "tw_ct", "tracked")).isPresent();
+    assertThat(run.lookups()).noneMatch(l -> l.map().equals("tw_policy"));
+  }
 }

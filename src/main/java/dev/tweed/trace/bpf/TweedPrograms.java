@@ -657,12 +657,9 @@ public final class TweedPrograms {
       r.look("tw_ct", fwd, "skipped: a SYN opens a new connection");
       return Optional.empty();
     }
-    DatapathMaps.Connection e = maps.conntrack().get(fwd);
+    DatapathMaps.Connection e = ct(fwd);
     if (e == null) {
-      e =
-          maps.conntrack()
-              .get(
-                  BpfState.tupleKey(r.proto(), r.p.dstIp(), r.p.dport(), r.p.srcIp(), r.p.sport()));
+      e = ct(BpfState.tupleKey(r.proto(), r.p.dstIp(), r.p.dport(), r.p.srcIp(), r.p.sport()));
     }
     DatapathMaps.Connection found = e;
     r.look(
