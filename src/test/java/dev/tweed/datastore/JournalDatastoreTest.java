@@ -64,4 +64,98 @@ class JournalDatastoreTest {
       assertThat(a.currentRevision()).isEqualTo(3);
     }
   }
+
+  @Test
+  void compactionKeepsEveryKeyWithItsRevisionsAndShrinksTheJournal() throws Exception {
+    try (var a = new JournalDatastore(dir, 100)) {
+      for (int i = 0; i < 1000; i++) {
+        a.put("Pod/ns/p" + i, Json.parse("{\"n\":" + i + "}"));
+        if (i % 10 != 0) {
+          a.delete("Pod/ns/p" + i);
+        }
+      }
+      assertThat(a.currentRevision()).isEqualTo(1900);
+      assertThat(a.compactedRevision()).isGreaterThan(1750);
+      // 100 live keys: a snapshot and at most 100 records after it.
+      assertThat(a.journalBytes()).isLessThan(20_000);
+    }
+    try (var b = new JournalDatastore(dir)) {
+      assertThat(b.list("Pod/").entries()).hasSize(100);
+      Entry p990 = b.get("Pod/ns/p990").orElseThrow();
+      assertThat(p990.createRevision()).isEqualTo(p990.modRevision());
+      assertThat(p990.createRevision()).isEqualTo(1882);
+      assertThat(b.currentRevision()).isEqualTo(1900);
+      assertThat(b.put("Pod/ns/new", Json.parse("{}"))).isEqualTo(1901);
+    }
+  }
+
+  @Test
+  void aReaderFollowsAcrossCompactionsWithoutMissingAnEvent() throws Exception {
+    try (var writer = new JournalDatastore(dir, 100);
+        var reader = new JournalDatastore(dir, 100)) {
+      List<Event> seen = new CopyOnWriteArrayList<>();
+      try (var w = reader.watch("k/", reader.currentRevision(), seen::addAll)) {
+        for (int i = 0; i < 500; i++) {
+          writer.put("k/" + (i % 7), Json.parse(String.valueOf(i)));
+          if (i % 40 == 0) {
+            // The reader reads up now and then: it lags by up to 40 records, fewer than the 50 a
+            // compaction keeps, and crosses each compaction without losing one.
+            reader.currentRevision();
+          }
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (seen.size() < 500 && System.nanoTime() < deadline) {
+          Thread.sleep(20);
+        }
+      }
+      assertThat(writer.compactedRevision()).isGreaterThan(350);
+      assertThat(seen).hasSize(500);
+      assertThat(seen).extracting(Event::revision).isSorted().doesNotHaveDuplicates();
+      assertThat(reader.get("k/3").orElseThrow().value().asInt()).isEqualTo(493);
+    }
+  }
+
+  @Test
+  void aWatchFromACompactedRevisionIsToldSo() throws Exception {
+    try (var a = new JournalDatastore(dir, 20)) {
+      for (int i = 0; i < 100; i++) {
+        a.put("k/x", Json.parse(String.valueOf(i)));
+      }
+    }
+    try (var fresh = new JournalDatastore(dir, 20)) {
+      List<WatchBrokenException> broken = new CopyOnWriteArrayList<>();
+      List<Event> seen = new CopyOnWriteArrayList<>();
+      fresh.watch("k/", 5, seen::addAll, broken::add);
+      assertThat(broken).singleElement().satisfies(e -> assertThat(e.compacted()).isTrue());
+      assertThat(seen).isEmpty();
+      // From the listing's revision, it goes on.
+      fresh.watch("k/", fresh.list("k/").revision(), seen::addAll, broken::add);
+      assertThat(broken).hasSize(1);
+    }
+  }
+
+  @Test
+  void writersOnBothSidesOfACompactionLoseNoWrite() throws Exception {
+    try (var a = new JournalDatastore(dir, 30);
+        var b = new JournalDatastore(dir, 30)) {
+      Thread t =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    for (int i = 0; i < 300; i++) {
+                      a.put("a/" + i, Json.parse("1"));
+                    }
+                  });
+      for (int i = 0; i < 300; i++) {
+        b.put("b/" + i, Json.parse("1"));
+      }
+      t.join();
+      assertThat(a.currentRevision()).isEqualTo(600);
+      assertThat(b.list("a/").entries()).hasSize(300);
+      assertThat(b.list("b/").entries()).hasSize(300);
+    }
+    try (var c = new JournalDatastore(dir)) {
+      assertThat(c.list("").entries()).hasSize(600);
+    }
+  }
 }
