@@ -210,6 +210,22 @@ public final class BenchCommand {
   }
 
   @Command(
+      name = "journal",
+      description =
+          "The embedded datastore's journal after many pod create/delete cycles, compacted and"
+              + " never compacted, in one run: its size and the time per cycle.")
+  static final class Journal implements Callable<Integer> {
+    @Option(names = "--cycles", defaultValue = "10000", description = "Pods created and deleted.")
+    int cycles;
+
+    @Override
+    public Integer call() throws Exception {
+      new dev.tweed.bench.JournalBenchmark(System.out).run(cycles);
+      return 0;
+    }
+  }
+
+  @Command(
       name = "observe",
       description =
           "What observing flows costs the eBPF datapath (connections/s and throughput, flow events"

@@ -74,6 +74,7 @@ public final class CommandTree {
                   BenchCommand.Throughput.class,
                   BenchCommand.Services.class,
                   BenchCommand.Observe.class,
+                  BenchCommand.Journal.class,
                   BenchCommand.Rules.class,
                   BenchCommand.Policy.class,
                   BenchCommand.TraceFidelityBench.class,
