@@ -6,7 +6,6 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
-import dev.tweed.model.Ipv4;
 import dev.tweed.trace.bpf.BpfState;
 import dev.tweed.trace.bpf.ProgramConnection;
 import dev.tweed.trace.bpf.ProgramRun;
@@ -203,9 +202,5 @@ final class TcHooks {
       default ->
           new TweedPrograms.FibAnswer(TweedPrograms.FibAnswer.Kind.NOT_FORWARDED, 0, "", text);
     };
-  }
-
-  static String address(int a) {
-    return Ipv4.format(a);
   }
 }

@@ -117,10 +117,6 @@ public final class ProgramPaths {
     return kernel;
   }
 
-  public boolean none() {
-    return world == null;
-  }
-
   /** The model's program runs on the traced packet along one branch. */
   public Map<String, List<ProgramStep>> model(Outcome o) {
     Map<String, List<ProgramStep>> out = new LinkedHashMap<>();
