@@ -60,6 +60,9 @@ public final class JournalDatastore implements Datastore {
   /** Every event after this revision is in {@link #history}; earlier ones were compacted. */
   private long historyFrom;
 
+  /** Whether this reader is loading a compacted journal's snapshot (it was behind it). */
+  private boolean loading;
+
   /**
    * One lock per journal per JVM: file locks exclude other processes, but the JVM refuses a second
    * lock on a file it already locks, so instances on one directory share this.
@@ -238,9 +241,6 @@ public final class JournalDatastore implements Datastore {
     // A line without its newline is still being written: read it again next time.
     offset += start;
   }
-
-  /** Whether this reader is loading a compacted journal's snapshot (it was behind it). */
-  private boolean loading;
 
   private void apply(String line) {
     JsonNode n = Json.parse(line);
