@@ -103,6 +103,75 @@ class ServiceIT {
   }
 
   @Test
+  void aBurstOfShortConnectionsThroughAClusterIpLosesNone() throws Exception {
+    String ip = service("web").path("spec").path("clusterIP").asText();
+    awaitConnect(ip, 80);
+    ShortConnections.Burst b =
+        ShortConnections.burst(client, ip, 80, 20_000, Duration.ofSeconds(3));
+    System.out.printf(
+        "burst through %s:80 (%s/%s): %s, %.0f connections/s%n",
+        ip, dataplane(), proxyMode(), b, b.connections() * 1000.0 / b.elapsedMillis());
+    assertThat(b.lost()).as("connections lost in %s", b).isZero();
+  }
+
+  @Test
+  void aClientReusingAPortItsBackendHoldsInTimeWaitConnectsAgain() throws Exception {
+    Path yaml = Files.createTempFile("tw", ".yaml");
+    Files.writeString(
+        yaml,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: reader, labels: {app: reader}}
+        spec: {nodeName: node-2, containers: [{name: r}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: reader}
+        spec:
+          selector: {app: reader}
+          ports: [{port: 9090, targetPort: 9090}]
+        """);
+    tweed.ok("lab", "apply", "-f", yaml.toString());
+    Path readerNs = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-reader");
+    Tweed.await("the reader pod", Duration.ofSeconds(10), () -> Files.exists(readerNs));
+    String clientNs = tweed.prefix() + "pod-default-client";
+    // Without timestamps only sequence numbers decide whether TIME_WAIT takes a new SYN.
+    Command.run(
+        List.of("ip", "netns", "exec", clientNs, "sysctl", "-qw", "net.ipv4.tcp_timestamps=0"));
+    try (AutoCloseable server = ShortConnections.readingServer(readerNs, 9090, 16 << 20)) {
+      String ip = service("reader").path("spec").path("clusterIP").asText();
+      Tweed.await(
+          ip + ":9090 accepts",
+          Duration.ofSeconds(10),
+          () -> ShortConnections.connects(client, ip, 9090));
+      long retransmitsBefore = synRetransmits(clientNs);
+      java.util.Optional<Duration> took =
+          ShortConnections.sendThenReconnect(
+              client, ip, 9090, 47_123, 16 << 20, Duration.ofSeconds(5));
+      // The backend's TIME_WAIT refused the first SYN: that is the case under test.
+      assertThat(synRetransmits(clientNs)).isGreaterThan(retransmitsBefore);
+      assertThat(took).as("the second connection from the same port").isPresent();
+      assertThat(took.get()).isLessThan(Duration.ofSeconds(2));
+    } finally {
+      Command.run(
+          List.of("ip", "netns", "exec", clientNs, "sysctl", "-qw", "net.ipv4.tcp_timestamps=1"));
+      tweed.ok("lab", "delete", "-f", yaml.toString());
+    }
+  }
+
+  static long synRetransmits(String netns) {
+    String out =
+        Command.run(List.of("ip", "netns", "exec", netns, "nstat", "-asz", "TcpExtTCPSynRetrans"));
+    for (String line : out.split("\n")) {
+      if (line.startsWith("TcpExtTCPSynRetrans")) {
+        return Long.parseLong(line.trim().split("\\s+")[1]);
+      }
+    }
+    throw new AssertionError("no TcpExtTCPSynRetrans in nstat's output: " + out);
+  }
+
+  @Test
   void aServiceWithoutEndpointsRefusesAtOnce() throws Exception {
     String ip = service("nobody").path("spec").path("clusterIP").asText();
     ProbeResult r = ProbeClient.probe(client, ip, 80, "tcp", Duration.ofSeconds(3));
