@@ -5,21 +5,17 @@ import dev.tweed.agent.NodeAgent;
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.DatastoreSpec;
-import dev.tweed.datastore.EtcdDatastore;
 import dev.tweed.datastore.Syncer;
-import dev.tweed.lab.EtcdCluster;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
 import dev.tweed.lab.LabStores;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
-import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -139,8 +135,6 @@ public final class EndpointPropagationBenchmark {
   /** {@code agents} simulated agents, each its own etcd client and syncer. */
   public Result watchers(int agents, int rounds) throws Exception {
     LabState state = LabState.read(lab.layout()).orElseThrow();
-    List<String> urls = EtcdCluster.ofLab(lab.layout(), state.etcdMembers()).clientUrls();
-    var via = Optional.of(NetworkNamespace.pathOf(lab.layout().routerNs()));
     List<Datastore> clients = new ArrayList<>();
     List<Syncer> syncers = new ArrayList<>();
     // Each cache change, as (revision, time): a change is timed when it arrived, not when seen.
@@ -149,7 +143,9 @@ public final class EndpointPropagationBenchmark {
     List<Double> all = new ArrayList<>();
     try (Datastore writer = LabStores.open(lab.layout(), state)) {
       for (int a = 0; a < agents; a++) {
-        Datastore client = EtcdDatastore.connect(urls, via, DatastoreSpec.TIMEOUT);
+        // Each watcher is an agent: the node's etcd user, as the lab's agents log in.
+        Datastore client =
+            dev.tweed.lab.LabStores.etcdAs(lab.layout(), state, dev.tweed.lab.EtcdPki.NODE);
         clients.add(client);
         var log = new ConcurrentLinkedQueue<long[]>();
         arrivals.add(log);

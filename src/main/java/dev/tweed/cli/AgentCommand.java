@@ -3,6 +3,7 @@ package dev.tweed.cli;
 import dev.tweed.agent.AgentConfig;
 import dev.tweed.agent.NodeAgent;
 import dev.tweed.datastore.DatastoreSpec;
+import dev.tweed.datastore.EtcdTls;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,8 +30,22 @@ public final class AgentCommand implements Callable<Integer> {
   @Option(
       names = "--etcd-endpoints",
       split = ",",
-      description = "etcd members' client URLs, comma-separated (http://IP:2379,...).")
+      description =
+          "etcd members' client URLs, comma-separated (http://IP:2379,... or https://...).")
   List<String> etcdEndpoints = List.of();
+
+  @Option(
+      names = "--etcd-cert-file",
+      description = "With https etcd endpoints: this agent's client certificate (PEM).")
+  Path etcdCertFile;
+
+  @Option(names = "--etcd-key-file", description = "The client certificate's private key (PEM).")
+  Path etcdKeyFile;
+
+  @Option(
+      names = "--etcd-ca-file",
+      description = "The CA that signed the etcd members' certificates (PEM).")
+  Path etcdCaFile;
 
   @Option(
       names = "--kubeconfig",
@@ -113,6 +128,7 @@ public final class AgentCommand implements Callable<Integer> {
                     datastore,
                     Optional.ofNullable(store),
                     etcdEndpoints,
+                    EtcdTls.of(etcdCertFile, etcdKeyFile, etcdCaFile),
                     Optional.ofNullable(kubeconfig)),
                 socket,
                 interval,

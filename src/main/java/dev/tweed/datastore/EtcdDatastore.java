@@ -75,13 +75,18 @@ public final class EtcdDatastore implements Datastore {
    * through loopback forwarders whose far ends are opened inside that network namespace.
    */
   public static EtcdDatastore connect(
-      List<String> endpoints, Optional<Path> viaNetns, Duration timeout) {
-    return connect(endpoints, viaNetns, timeout, ROOT);
+      List<String> endpoints, Optional<Path> viaNetns, Duration timeout, Optional<EtcdTls> tls) {
+    return connect(endpoints, viaNetns, timeout, ROOT, tls);
   }
 
   /** As above, with the keys under {@code root} instead of {@value #ROOT} (tests isolate so). */
   public static EtcdDatastore connect(
-      List<String> endpoints, Optional<Path> viaNetns, Duration timeout, String root) {
+      List<String> endpoints,
+      Optional<Path> viaNetns,
+      Duration timeout,
+      String root,
+      Optional<EtcdTls> tls) {
+    DatastoreSpec.checkSchemes(endpoints, tls);
     if (!root.startsWith("/") || !root.endsWith("/")) {
       throw new IllegalArgumentException("an etcd key root starts and ends with '/': " + root);
     }
@@ -93,20 +98,34 @@ public final class EtcdDatastore implements Datastore {
     for (String e : endpoints) {
       URI u = URI.create(e);
       if (u.getHost() == null || u.getPort() < 0) {
-        throw new IllegalArgumentException("not an etcd endpoint (http://IP:PORT): " + e);
+        throw new IllegalArgumentException("not an etcd endpoint (http[s]://IP:PORT): " + e);
       }
       if (viaNetns.isPresent()) {
         NamespaceTcpForwarder f =
             new NamespaceTcpForwarder(
                 viaNetns.get(), new InetSocketAddress(u.getHost(), u.getPort()));
         forwarders.add(f);
-        targets.add("http://127.0.0.1:" + f.local().getPort());
+        // The members' certificates name 127.0.0.1 too, so TLS checks them through the forwarder.
+        targets.add(u.getScheme() + "://127.0.0.1:" + f.local().getPort());
       } else {
         targets.add(e);
       }
     }
+    var builder = Client.builder();
+    if (tls.isPresent()) {
+      EtcdTls t = tls.get();
+      try {
+        builder.sslContext(
+            b ->
+                b.trustManager(t.caFile().toFile())
+                    .keyManager(t.certFile().toFile(), t.keyFile().toFile()));
+      } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "cannot use the etcd TLS files " + t + ": " + e.getMessage(), e);
+      }
+    }
     Client client =
-        Client.builder()
+        builder
             .endpoints(targets.toArray(String[]::new))
             .connectTimeout(Duration.ofSeconds(2))
             // A dead member's connection is noticed by keepalive, not by the next call's timeout.
@@ -131,10 +150,30 @@ public final class EtcdDatastore implements Datastore {
     return new Entry(keyOf(kv), value, kv.getCreateRevision(), kv.getModRevision());
   }
 
-  private <T> T await(CompletableFuture<T> f, String what) {
+  /** Whether etcd refused the call for its client: no role of the user allows it. */
+  private static boolean denied(Throwable t) {
+    if (t instanceof io.etcd.jetcd.common.exception.EtcdException x
+        && x.getErrorCode() == io.etcd.jetcd.common.exception.ErrorCode.PERMISSION_DENIED) {
+      return true;
+    }
+    return io.grpc.Status.fromThrowable(t).getCode() == io.grpc.Status.Code.PERMISSION_DENIED;
+  }
+
+  /** The jetcd client, for setting up etcd's own access control. */
+  Client client() {
+    return client;
+  }
+
+  <T> T await(CompletableFuture<T> f, String what) {
     try {
       return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException | ExecutionException e) {
+    } catch (ExecutionException e) {
+      if (denied(e.getCause())) {
+        throw new AccessDeniedException(what, e.getCause());
+      }
+      f.cancel(true);
+      throw new DatastoreUnavailableException(what, e);
+    } catch (TimeoutException e) {
       f.cancel(true);
       throw new DatastoreUnavailableException(what, e);
     } catch (InterruptedException e) {

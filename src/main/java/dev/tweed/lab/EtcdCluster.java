@@ -14,32 +14,57 @@ import java.util.stream.Collectors;
 /**
  * A real etcd cluster (Debian's etcd-server), one member per network namespace. Members are
  * detached processes found again by their data directory, so a member is only ever signalled while
- * its command line still names that directory.
+ * its command line still names that directory. With a {@link EtcdPki}, clients and peers speak TLS
+ * and must show a certificate of that CA.
  */
 public final class EtcdCluster {
   /** One member: where it runs and listens (lab addresses only), and where it keeps its data. */
   public record Member(
-      String name, String netns, String ip, int clientPort, int peerPort, Path dataDir) {
+      String name,
+      String netns,
+      String ip,
+      int clientPort,
+      int peerPort,
+      Path dataDir,
+      boolean tls) {
+    public Member(
+        String name, String netns, String ip, int clientPort, int peerPort, Path dataDir) {
+      this(name, netns, ip, clientPort, peerPort, dataDir, false);
+    }
+
     public String clientUrl() {
-      return "http://" + ip + ":" + clientPort;
+      return scheme() + ip + ":" + clientPort;
     }
 
     String peerUrl() {
-      return "http://" + ip + ":" + peerPort;
+      return scheme() + ip + ":" + peerPort;
+    }
+
+    private String scheme() {
+      return tls ? "https://" : "http://";
     }
   }
 
   private final List<Member> members;
   private final String token;
   private final Path logDir;
+  private final Optional<EtcdPki> pki;
 
   public EtcdCluster(List<Member> members, String token, Path logDir) {
+    this(members, token, logDir, Optional.empty());
+  }
+
+  private EtcdCluster(List<Member> members, String token, Path logDir, Optional<EtcdPki> pki) {
     this.members = List.copyOf(members);
     this.token = token;
     this.logDir = logDir;
+    this.pki = pki;
   }
 
-  /** The lab's members: {@code etcd-N} in {@code tw-LAB-etcd-N} on 172.31.0.(240+N). */
+  /**
+   * The lab's members: {@code etcd-N} in {@code tw-LAB-etcd-N} on 172.31.0.(240+N), with TLS for
+   * clients and peers from the lab's own CA.
+   */
   public static EtcdCluster ofLab(LabLayout layout, int count) {
     List<Member> members = new ArrayList<>();
     for (int i = 1; i <= count; i++) {
@@ -50,9 +75,11 @@ public final class EtcdCluster {
               LabLayout.etcdIp(i),
               2379,
               2380,
-              layout.etcdDataDir(i)));
+              layout.etcdDataDir(i),
+              true));
     }
-    return new EtcdCluster(members, "tw-" + layout.name(), layout.logDir());
+    return new EtcdCluster(
+        members, "tw-" + layout.name(), layout.logDir(), Optional.of(EtcdPki.of(layout)));
   }
 
   public List<Member> members() {
@@ -79,41 +106,63 @@ public final class EtcdCluster {
   /**
    * The member's command line. Election timing is etcd's default (100 ms heartbeats, 1 s election
    * timeout), and history beyond the last 10,000 revisions is compacted as a production cluster
-   * would be, so watchers meet compaction for real.
+   * would be, so watchers meet compaction for real. With TLS, a client must present a certificate
+   * of the lab's CA, whose common name etcd takes as the user once authentication is on.
    */
   List<String> command(Member m) {
     String cluster =
         members.stream().map(x -> x.name() + "=" + x.peerUrl()).collect(Collectors.joining(","));
-    return List.of(
-        "etcd",
-        "--name",
-        m.name(),
-        "--data-dir",
-        m.dataDir().toString(),
-        "--listen-client-urls",
-        m.clientUrl(),
-        "--advertise-client-urls",
-        m.clientUrl(),
-        "--listen-peer-urls",
-        m.peerUrl(),
-        "--initial-advertise-peer-urls",
-        m.peerUrl(),
-        "--initial-cluster",
-        cluster,
-        "--initial-cluster-state",
-        "new",
-        "--initial-cluster-token",
-        token,
-        "--heartbeat-interval",
-        "100",
-        "--election-timeout",
-        "1000",
-        "--auto-compaction-mode",
-        "revision",
-        "--auto-compaction-retention",
-        "10000",
-        "--logger",
-        "zap");
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "etcd",
+                "--name",
+                m.name(),
+                "--data-dir",
+                m.dataDir().toString(),
+                "--listen-client-urls",
+                m.clientUrl(),
+                "--advertise-client-urls",
+                m.clientUrl(),
+                "--listen-peer-urls",
+                m.peerUrl(),
+                "--initial-advertise-peer-urls",
+                m.peerUrl(),
+                "--initial-cluster",
+                cluster,
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                token,
+                "--heartbeat-interval",
+                "100",
+                "--election-timeout",
+                "1000",
+                "--auto-compaction-mode",
+                "revision",
+                "--auto-compaction-retention",
+                "10000",
+                "--logger",
+                "zap"));
+    pki.ifPresent(
+        p ->
+            argv.addAll(
+                List.of(
+                    "--cert-file",
+                    p.cert(m.name()).toString(),
+                    "--key-file",
+                    p.key(m.name()).toString(),
+                    "--trusted-ca-file",
+                    p.ca().toString(),
+                    "--client-cert-auth",
+                    "--peer-cert-file",
+                    p.cert(m.name()).toString(),
+                    "--peer-key-file",
+                    p.key(m.name()).toString(),
+                    "--peer-trusted-ca-file",
+                    p.ca().toString(),
+                    "--peer-client-cert-auth")));
+    return List.copyOf(argv);
   }
 
   /** Starts the member (a restarted member finds its data directory and rejoins); its PID. */

@@ -174,6 +174,7 @@ public final class Lab {
   /** The etcd members: a namespace each on the underlay, started together, awaited healthy. */
   private LabState startEtcd(LabState state) {
     EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    EtcdPki.of(layout).create(cluster.members());
     for (int i = 1; i <= state.etcdMembers(); i++) {
       attachToUnderlay(layout.etcdNs(i), LabLayout.etcdMemberName(i), LabLayout.etcdIp(i));
     }
@@ -181,11 +182,18 @@ public final class Lab {
       state = state.withPid("etcd/" + m.name(), cluster.start(m));
       state.write(layout);
     }
-    try (var store = (dev.tweed.datastore.EtcdDatastore) LabStores.open(layout, state)) {
-      EtcdCluster.awaitHealthy(store, state.etcdMembers(), Duration.ofSeconds(60));
+    try (var root = LabStores.etcdAs(layout, state, EtcdPki.ROOT)) {
+      EtcdCluster.awaitHealthy(root, state.etcdMembers(), Duration.ofSeconds(60));
+      String keys = dev.tweed.datastore.EtcdDatastore.ROOT;
+      dev.tweed.datastore.EtcdRoles.enable(
+          root,
+          List.of(
+              dev.tweed.datastore.EtcdRoles.controller(EtcdPki.CONTROLLER, keys),
+              dev.tweed.datastore.EtcdRoles.node(EtcdPki.NODE, keys)));
     }
     out.printf(
-        "etcd: %d members on %s%n", state.etcdMembers(), String.join(",", cluster.clientUrls()));
+        "etcd: %d members on %s, TLS with client certificates (CA %s), authentication on%n",
+        state.etcdMembers(), String.join(",", cluster.clientUrls()), EtcdPki.of(layout).ca());
     return state;
   }
 
@@ -282,7 +290,13 @@ public final class Lab {
                 "--datastore",
                 "etcd",
                 "--etcd-endpoints",
-                String.join(",", EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls()))
+                String.join(",", EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls()),
+                "--etcd-cert-file",
+                EtcdPki.of(layout).cert(EtcdPki.NODE).toString(),
+                "--etcd-key-file",
+                EtcdPki.of(layout).key(EtcdPki.NODE).toString(),
+                "--etcd-ca-file",
+                EtcdPki.of(layout).ca().toString())
             : List.of("--store", layout.storeDir().toString()));
     args.addAll(
         List.of(

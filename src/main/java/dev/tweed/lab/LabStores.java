@@ -10,7 +10,7 @@ import java.util.Optional;
 /**
  * Opens the datastore a lab keeps its state in, for processes in the host's namespace (the CLI, the
  * lab controller): the journal on disk, or the lab's etcd cluster reached from inside the router's
- * namespace, since the host has no route to the lab.
+ * namespace, since the host has no route to the lab, as the controller's etcd user.
  */
 public final class LabStores {
   private LabStores() {}
@@ -25,9 +25,15 @@ public final class LabStores {
     if (!state.etcd()) {
       return new JournalDatastore(layout.storeDir());
     }
+    return etcdAs(layout, state, EtcdPki.CONTROLLER);
+  }
+
+  /** The lab's etcd as one of its users ({@link EtcdPki}'s names), with that user's certificate. */
+  public static EtcdDatastore etcdAs(LabLayout layout, LabState state, String user) {
     return EtcdDatastore.connect(
         EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls(),
         Optional.of(NetworkNamespace.pathOf(layout.routerNs())),
-        DatastoreSpec.TIMEOUT);
+        DatastoreSpec.TIMEOUT,
+        Optional.of(EtcdPki.of(layout).client(user)));
   }
 }

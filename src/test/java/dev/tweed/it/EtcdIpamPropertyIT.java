@@ -89,7 +89,8 @@ class EtcdIpamPropertyIT {
         cluster.clientUrls(),
         Optional.of(NetworkNamespace.pathOf(NS)),
         Duration.ofSeconds(3),
-        root);
+        root,
+        Optional.empty());
   }
 
   @Property(tries = 10)

@@ -1,12 +1,16 @@
 package dev.tweed.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.datastore.AccessDeniedException;
 import dev.tweed.datastore.EtcdDatastore;
 import dev.tweed.datastore.WatchBrokenException;
 import dev.tweed.lab.CniExec;
+import dev.tweed.lab.EtcdPki;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabState;
 import dev.tweed.lab.LabStores;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeClient;
@@ -101,7 +105,18 @@ class EtcdLabIT {
     return members.size() == 3 && healthy == 3 && leaders == 1;
   }
 
+  /** etcdctl (Debian's etcd-client) from the router, as the lab's controller user. */
   static String etcdctl(String... args) {
+    Command.Result r = etcdctlAs(EtcdPki.CONTROLLER, args);
+    if (r.exitCode() != 0) {
+      throw new AssertionError("etcdctl " + String.join(" ", args) + ": " + r.stderr());
+    }
+    return r.stdout();
+  }
+
+  /** etcdctl as {@code user} (its certificate), or with no client certificate for null. */
+  static Command.Result etcdctlAs(String user, String... args) {
+    EtcdPki pki = EtcdPki.of(layout);
     List<String> argv =
         new ArrayList<>(
             List.of(
@@ -110,10 +125,56 @@ class EtcdLabIT {
                 "exec",
                 layout.routerNs(),
                 "etcdctl",
+                "--dial-timeout",
+                "2s",
+                "--command-timeout",
+                "4s",
                 "--endpoints",
-                String.join(",", LabLayout.etcdIp(1) + ":2379", LabLayout.etcdIp(2) + ":2379")));
+                String.join(
+                    ",",
+                    "https://" + LabLayout.etcdIp(1) + ":2379",
+                    "https://" + LabLayout.etcdIp(2) + ":2379"),
+                "--cacert",
+                pki.ca().toString()));
+    if (user != null) {
+      argv.addAll(List.of("--cert", pki.cert(user).toString(), "--key", pki.key(user).toString()));
+    }
     argv.addAll(List.of(args));
-    return Command.run(argv);
+    return Command.exec(argv, "", java.util.Map.of("ETCDCTL_API", "3"));
+  }
+
+  /**
+   * etcd runs with TLS for clients and peers and client-certificate authentication, and its roles:
+   * a client without a certificate gets nothing, and an agent's user reads everything but cannot
+   * write a Service, through etcdctl or through Tweed's own client.
+   */
+  @Test
+  @Order(2)
+  void etcdRefusesClientsWithoutACertificateAndAgentsWritingAService() throws Exception {
+    assertThat(etcdctl("get", "--prefix", "--keys-only", "/tweed/Pod/")).contains("/tweed/Pod/x/");
+
+    Command.Result anonymous = etcdctlAs(null, "get", "--prefix", "--keys-only", "/tweed/");
+    assertThat(anonymous.exitCode()).isNotZero();
+    assertThat(anonymous.stdout()).doesNotContain("/tweed/");
+    assertThat(Files.readString(layout.logDir().resolve("etcd-1.log")))
+        .as("the member says why")
+        .contains("client didn't provide a certificate");
+
+    Command.Result forged = etcdctlAs(EtcdPki.NODE, "put", "/tweed/Service/x/forged", "{}");
+    assertThat(forged.exitCode()).isNotZero();
+    assertThat(forged.stderr()).contains("permission denied");
+    assertThat(etcdctlAs(EtcdPki.NODE, "get", "--prefix", "--keys-only", "/tweed/Pod/").stdout())
+        .contains("/tweed/Pod/x/");
+
+    LabState state = LabState.read(layout).orElseThrow();
+    try (EtcdDatastore node = LabStores.etcdAs(layout, state, EtcdPki.NODE)) {
+      assertThat(node.list("Pod/").entries()).isNotEmpty();
+      assertThatThrownBy(() -> node.put("Service/x/forged", Json.parse("{}")))
+          .isInstanceOf(AccessDeniedException.class)
+          .hasMessageContaining("put Service/x/forged");
+    }
+    assertThat(etcdctl("get", "--prefix", "--keys-only", "/tweed/Service/"))
+        .doesNotContain("forged");
   }
 
   @Test
