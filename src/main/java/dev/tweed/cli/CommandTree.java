@@ -53,6 +53,7 @@ public final class CommandTree {
                   LabMetricsCommand.class,
                   LabObserveCommand.class,
                   LabEtcdCommands.class,
+                  LabChaosCommand.class,
                   LabCommand.NodeCmd.class)),
           Map.entry(LabCommand.AgentCmd.class, List.of(LabCommand.AgentRestart.class)),
           Map.entry(

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -42,9 +43,9 @@ public final class BirdSupervisor implements AutoCloseable {
   public static void stopLeftover(Path dir, String node) {
     BirdSupervisor b = new BirdSupervisor(dir, node);
     try {
-      long pid = Long.parseLong(Files.readString(b.pidFile).strip());
-      String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline"));
-      if (cmdline.startsWith("bird\0") && cmdline.contains(b.config.toString())) {
+      Optional<Long> running = runningPid(dir, node);
+      if (running.isPresent()) {
+        long pid = running.get();
         ProcessHandle.of(pid)
             .ifPresent(
                 h -> {
@@ -57,8 +58,25 @@ public final class BirdSupervisor implements AutoCloseable {
         LOG.info("event=bird-leftover-stopped pid={}", pid);
       }
       Files.deleteIfExists(b.pidFile);
+    } catch (IOException e) {
+      // the file went with the process: nothing left over
+    }
+  }
+
+  /**
+   * The PID of the BIRD this node's agent started, if its file names one that is still BIRD running
+   * this node's configuration.
+   */
+  public static Optional<Long> runningPid(Path dir, String node) {
+    BirdSupervisor b = new BirdSupervisor(dir, node);
+    try {
+      long pid = Long.parseLong(Files.readString(b.pidFile).strip());
+      String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline"));
+      return cmdline.startsWith("bird\0") && cmdline.contains(b.config.toString())
+          ? Optional.of(pid)
+          : Optional.empty();
     } catch (IOException | NumberFormatException e) {
-      // no file, or no such process: nothing left over
+      return Optional.empty();
     }
   }
 

@@ -449,6 +449,10 @@ public final class JournalDatastore implements Datastore {
       } catch (InterruptedException e) {
         return;
       } catch (RuntimeException e) {
+        if (closed) {
+          // close() interrupted a read and closed the journal under it: nothing failed.
+          return;
+        }
         org.slf4j.LoggerFactory.getLogger(JournalDatastore.class)
             .warn("event=datastore-follow-failed error=\"{}\"", e.toString());
       }

@@ -20,30 +20,37 @@ public final class ReachabilityProbe {
 
   public static ReachabilityMatrix probe(
       List<Target> pods, int port, String proto, Duration timeout) throws Exception {
-    int n = pods.size();
+    return new ReachabilityMatrix(
+        pods.stream().map(Target::name).toList(), grid(pods, pods, port, proto, timeout));
+  }
+
+  /** Whether each pod of {@code from} (rows) reaches each of {@code to} (columns), all at once. */
+  public static List<List<Boolean>> grid(
+      List<Target> from, List<Target> to, int port, String proto, Duration timeout)
+      throws Exception {
     List<List<Future<Boolean>>> futures = new ArrayList<>();
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-      for (Target from : pods) {
+      for (Target f : from) {
         List<Future<Boolean>> row = new ArrayList<>();
-        for (Target to : pods) {
+        for (Target t : to) {
           row.add(
               pool.submit(
                   () ->
                       ProbeClient.probe(
-                              NetworkNamespace.pathOf(from.netns()), to.ip(), port, proto, timeout)
+                              NetworkNamespace.pathOf(f.netns()), t.ip(), port, proto, timeout)
                           .connected()));
         }
         futures.add(row);
       }
       List<List<Boolean>> matrix = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        List<Boolean> row = new ArrayList<>();
-        for (int j = 0; j < n; j++) {
-          row.add(futures.get(i).get(j).get());
+      for (List<Future<Boolean>> row : futures) {
+        List<Boolean> r = new ArrayList<>();
+        for (Future<Boolean> f : row) {
+          r.add(f.get());
         }
-        matrix.add(row);
+        matrix.add(r);
       }
-      return new ReachabilityMatrix(pods.stream().map(Target::name).toList(), matrix);
+      return matrix;
     }
   }
 }
