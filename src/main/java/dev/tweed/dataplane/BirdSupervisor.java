@@ -24,12 +24,19 @@ public final class BirdSupervisor implements AutoCloseable {
   private final Path control;
   private final Path log;
   private final Path pidFile;
-  private Process bird;
+  private final Path dir;
+  private final String node;
+
+  /** The BIRD this supervisor watches: its own child, or one an earlier agent started. */
+  private ProcessHandle bird;
+
   private String applied = "";
   private final AtomicLong restarts = new AtomicLong();
 
   /** Files live in {@code dir}, named after the node. */
   public BirdSupervisor(Path dir, String node) {
+    this.dir = dir;
+    this.node = node;
     this.config = dir.resolve(node + "-bird.conf");
     this.control = dir.resolve(node + "-bird.ctl");
     this.log = dir.resolve(node + "-bird.log");
@@ -106,15 +113,33 @@ public final class BirdSupervisor implements AutoCloseable {
     }
     if (bird != null && !bird.isAlive()) {
       restarts.incrementAndGet();
-      LOG.warn("event=bird-died exit={} restarts={}", bird.exitValue(), restarts.get());
+      LOG.warn("event=bird-died pid={} restarts={}", bird.pid(), restarts.get());
       bird = null;
     }
-    if (bird == null) {
+    if (bird == null && applied.isEmpty() && adopt()) {
+      reconfigure();
+    } else if (bird == null) {
       start(restarts.get() > 0);
     } else if (changed) {
       reconfigure();
     }
     applied = conf;
+  }
+
+  /**
+   * Takes over the BIRD an earlier agent of this node started, if it still runs: an agent that
+   * crashed and came back must not take its node's routes down by restarting BIRD (stopping BIRD
+   * withdraws them from its peers and, on a clean exit, removes them from the kernel). As with
+   * Calico, where BIRD outlives felix, the routing daemon stays; it only reloads.
+   */
+  private boolean adopt() {
+    Optional<ProcessHandle> running = runningPid(dir, node).flatMap(ProcessHandle::of);
+    running.ifPresent(
+        h -> {
+          bird = h;
+          LOG.info("event=bird-adopted pid={} config={}", h.pid(), config);
+        });
+    return running.isPresent();
   }
 
   /** {@code recovering}: BIRD died; it starts in graceful-restart recovery ({@code -R}). */
@@ -131,7 +156,8 @@ public final class BirdSupervisor implements AutoCloseable {
         new ProcessBuilder(argv)
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .start();
+            .start()
+            .toHandle();
     Files.writeString(pidFile, bird.pid() + "\n");
     LOG.info("event=bird-started pid={} config={}", bird.pid(), config);
   }
@@ -156,10 +182,12 @@ public final class BirdSupervisor implements AutoCloseable {
     }
     bird.destroy();
     try {
-      if (!bird.waitFor(5, TimeUnit.SECONDS)) {
-        bird.destroyForcibly();
-        bird.waitFor(5, TimeUnit.SECONDS);
-      }
+      bird.onExit().get(5, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      bird.destroyForcibly();
+      bird.onExit().completeOnTimeout(bird, 5, TimeUnit.SECONDS).join();
+    } catch (java.util.concurrent.ExecutionException e) {
+      LOG.debug("event=bird-exit-unknown error={}", e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

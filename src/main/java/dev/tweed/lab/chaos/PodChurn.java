@@ -65,7 +65,15 @@ final class PodChurn implements AutoCloseable {
           }
         }
         if (oldest != null) {
-          remove(resources, oldest);
+          try {
+            remove(resources, oldest);
+          } catch (RuntimeException e) {
+            // The store refused (it may be down): the pod is still alive, delete it later.
+            synchronized (live) {
+              live.addFirst(oldest);
+            }
+            throw e;
+          }
         }
       } catch (RuntimeException | dev.tweed.lab.InvalidResourceException e) {
         skipped.add(e.getMessage());
@@ -84,13 +92,17 @@ final class PodChurn implements AutoCloseable {
   private Optional<String> awaitIp(Datastore store, String name) {
     long deadline = System.nanoTime() + 20_000_000_000L;
     while (System.nanoTime() < deadline && !stop.get()) {
-      Optional<String> ip =
-          store
-              .get(ResourceKey.namespaced(PodResource.KIND, NAMESPACE, name).toString())
-              .map(e -> PodResource.from(e.value()))
-              .flatMap(PodResource::podIp);
-      if (ip.isPresent()) {
-        return ip;
+      try {
+        Optional<String> ip =
+            store
+                .get(ResourceKey.namespaced(PodResource.KIND, NAMESPACE, name).toString())
+                .map(e -> PodResource.from(e.value()))
+                .flatMap(PodResource::podIp);
+        if (ip.isPresent()) {
+          return ip;
+        }
+      } catch (RuntimeException e) {
+        // The store is away for a moment; the pod exists all the same, ask again.
       }
       FaultInjector.sleep(200);
     }
