@@ -8,9 +8,10 @@ import java.util.UUID;
 
 /**
  * Who may do what in Tweed's part of etcd, as etcd's roles: node agents (and the CNI calls they
- * serve) read everything Tweed follows and write only what a node owns, IPAM blocks and workload
- * endpoints; the controller (the lab's, and its CLI) reads and writes all of it. Each role has a
- * user of the same name, which a client certificate with that common name logs in as.
+ * serve) read everything Tweed follows and write only what nodes allocate, IPAM blocks, workload
+ * endpoints and the eBPF datapath's security identities; the controller (the lab's, and its CLI)
+ * reads and writes all of it. Each role has a user of the same name, which a client certificate
+ * with that common name logs in as.
  */
 public final class EtcdRoles {
   /** A role: the key prefixes it may read, and those it may write. */
@@ -29,7 +30,8 @@ public final class EtcdRoles {
         List.of(root),
         List.of(
             root + dev.tweed.model.IpamBlock.KIND + "/",
-            root + dev.tweed.model.WorkloadEndpoint.KIND + "/"));
+            root + dev.tweed.model.WorkloadEndpoint.KIND + "/",
+            root + dev.tweed.ebpf.IdentityAllocator.KIND + "/"));
   }
 
   public static Role controller(String name, String root) {

@@ -26,8 +26,9 @@ import java.util.TreeMap;
 /**
  * A soak: probes on every path between a set of pods (at most {@value #MAX_PODS}, spread over the
  * nodes) and from each of them through every ClusterIP Service with a backend, pods created and
- * deleted meanwhile, and one fault after another, chosen at random from {@code faults}, each undone
- * and recovered from before a quiet gap and the next; then the invariants.
+ * deleted meanwhile, and one fault after another, each undone and recovered from before a quiet gap
+ * and the next: the kinds in shuffled rounds (every kind once per round), targets and timings at
+ * random from the seed. Then the invariants.
  */
 public final class ChaosRun {
   static final int MAX_PODS = 8;
@@ -98,8 +99,14 @@ public final class ChaosRun {
     PodChurn churn = new PodChurn(layout, random, state.nodes());
     try {
       FaultInjector.sleep(quietGap(random));
+      // Kinds come in shuffled rounds: random order, and every kind within each round.
+      List<FaultKind> round = new ArrayList<>();
       while (System.nanoTime() < end) {
-        FaultKind kind = options.faults().get(random.nextInt(options.faults().size()));
+        if (round.isEmpty()) {
+          round.addAll(options.faults());
+          java.util.Collections.shuffle(round, random);
+        }
+        FaultKind kind = round.removeFirst();
         Fault f = injector.inject(kind);
         faults.add(f);
         progress.printf(
