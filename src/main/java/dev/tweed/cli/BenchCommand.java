@@ -210,6 +210,54 @@ public final class BenchCommand {
   }
 
   @Command(
+      name = "agent",
+      description =
+          "The agent process's resident memory and CPU at idle, while it programs S Services x E"
+              + " endpoints, P policies and N local pods, and idle again, per dataplane, with the"
+              + " lab's JVM settings and with the JVM's defaults in one run.")
+  static final class AgentLoad implements Callable<Integer> {
+    @Option(
+        names = "--mode",
+        defaultValue = "all",
+        description = "iptables | nftables | ebpf | all")
+    String mode;
+
+    @Option(names = "--services", defaultValue = "10000", description = "Services.")
+    int services;
+
+    @Option(names = "--endpoints", defaultValue = "10", description = "Endpoints per Service.")
+    int endpoints;
+
+    @Option(names = "--policies", defaultValue = "1000", description = "NetworkPolicies.")
+    int policies;
+
+    @Option(names = "--pods", defaultValue = "1000", description = "Pods on the agent's node.")
+    int pods;
+
+    @Option(names = "--idle-seconds", defaultValue = "10", description = "Each idle window.")
+    int idleSeconds;
+
+    @Option(
+        names = {"-o", "--output"},
+        defaultValue = "text",
+        description = "text | json")
+    String output;
+
+    @Override
+    public Integer call() throws Exception {
+      List<String> modes =
+          mode.equals("all") ? List.of("iptables", "nftables", "ebpf") : List.of(mode);
+      boolean json = output.equals("json");
+      var bench = new dev.tweed.bench.AgentLoadBenchmark(json ? System.err : System.out);
+      var results = bench.run(modes, services, endpoints, policies, pods, idleSeconds);
+      if (json) {
+        System.out.println(dev.tweed.bench.AgentLoadBenchmark.toJson(results).toPrettyString());
+      }
+      return results.stream().allMatch(r -> r.error().isEmpty()) ? 0 : 1;
+    }
+  }
+
+  @Command(
       name = "journal",
       description =
           "The embedded datastore's journal after many pod create/delete cycles, compacted and"

@@ -76,6 +76,7 @@ public final class CommandTree {
                   BenchCommand.Services.class,
                   BenchCommand.Observe.class,
                   BenchCommand.Journal.class,
+                  BenchCommand.AgentLoad.class,
                   BenchCommand.Rules.class,
                   BenchCommand.Policy.class,
                   BenchCommand.TraceFidelityBench.class,

@@ -24,7 +24,7 @@ public final class LabBpf {
     return dir(layout).resolve(node);
   }
 
-  static void mount(LabLayout layout) {
+  public static void mount(LabLayout layout) {
     Path dir = dir(layout);
     try {
       Files.createDirectories(dir);
@@ -36,7 +36,7 @@ public final class LabBpf {
     }
   }
 
-  static void unmount(LabLayout layout) {
+  public static void unmount(LabLayout layout) {
     Path dir = dir(layout);
     if (mounted(dir)) {
       Command.exec(List.of("umount", dir.toString()), "", Map.of());

@@ -15,8 +15,22 @@ import java.util.Optional;
 public final class LabProcesses {
   private LabProcesses() {}
 
-  /** The java binary and the jar this JVM runs from. */
+  /**
+   * How the lab runs its agents: a 128 MB heap, the serial collector (one thread, no concurrent
+   * phases: the smallest footprint), and C1 alone: on a 2-core node, C2 compiler threads compete
+   * with the CNI calls they would speed up (CNI ADD median 1.29-1.41x the reference plugins with
+   * C1, 1.50-1.76x with C2). {@code tweed bench agent} measures them against the JVM's defaults.
+   */
+  public static final List<String> AGENT_JVM =
+      List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+
+  /** The java binary and the jar this JVM runs from, with the agents' JVM settings. */
   static List<String> javaCommand() {
+    return javaCommand(AGENT_JVM);
+  }
+
+  /** The java binary and the jar this JVM runs from, with {@code jvmSettings}. */
+  public static List<String> javaCommand(List<String> jvmSettings) {
     String java = ProcessHandle.current().info().command().orElse("java");
     String jar;
     try {
@@ -26,19 +40,16 @@ public final class LabProcesses {
     } catch (java.net.URISyntaxException e) {
       throw new IllegalStateException(e);
     }
-    return List.of(
-        java,
-        "--enable-native-access=ALL-UNNAMED",
-        // Netty (under jetcd) still allocates through sun.misc.Unsafe; allowed without a warning.
-        "--sun-misc-unsafe-memory-access=allow",
-        "-Xmx128m",
-        "-XX:+UseSerialGC",
-        // C1 alone: on a 2-core node, C2 compiler threads compete with the CNI calls they would
-        // speed up (CNI ADD median 1.29-1.41x the reference plugins with C1, 1.50-1.76x with C2).
-        "-XX:TieredStopAtLevel=1",
-        "-cp",
-        jar,
-        "dev.tweed.cli.TweedCommand");
+    List<String> out =
+        new ArrayList<>(
+            List.of(
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                // Netty (under jetcd) still allocates through sun.misc.Unsafe; allowed, no warning.
+                "--sun-misc-unsafe-memory-access=allow"));
+    out.addAll(jvmSettings);
+    out.addAll(List.of("-cp", jar, "dev.tweed.cli.TweedCommand"));
+    return List.copyOf(out);
   }
 
   /** Starts {@code tweed ARGS...} detached (own session), optionally inside a namespace. */

@@ -131,25 +131,7 @@ public final class ChaosRun {
           Invariants.check(layout, LabState.read(layout).orElseThrow(), store, churn.deleted());
     }
     long window = options.probeTimeout().toNanos();
-    List<ChaosReport.Attributed> lost = new ArrayList<>();
-    for (ProbeMesh.Failure x : mesh.failures()) {
-      Optional<Fault> under =
-          faults.stream()
-              .filter(
-                  f ->
-                      x.startNanos() >= f.injectedNanos() - window
-                          && x.startNanos() <= f.recoveredNanos() + GRACE.toNanos())
-              .findFirst();
-      boolean allowed =
-          under
-              .filter(f -> f.node().isPresent())
-              .map(
-                  f ->
-                      x.path().nodes().contains(f.node().get())
-                          && x.startNanos() <= f.allowedUntilNanos())
-              .orElse(false);
-      lost.add(new ChaosReport.Attributed(x, under, allowed));
-    }
+    List<ChaosReport.Attributed> lost = attribute(mesh.failures(), faults, window);
     Map<String, String> setup = new LinkedHashMap<>();
     setup.put("dataplane", state.dataplane());
     setup.put("proxy", state.ebpf() ? "ebpf" : state.proxy());
@@ -169,6 +151,36 @@ public final class ChaosRun {
         churn.skipped().size(),
         checks,
         start);
+  }
+
+  /**
+   * Puts each failed probe down to the fault whose window it started in (from {@code windowBefore}
+   * before the fault until {@link #GRACE} after its recovery), or to none, and says whether the
+   * targets allow it: only under a link flap, only on a path that depends on the flapped node, and
+   * only until the flap's allowance ends.
+   */
+  static List<ChaosReport.Attributed> attribute(
+      List<ProbeMesh.Failure> failures, List<Fault> faults, long windowBefore) {
+    List<ChaosReport.Attributed> out = new ArrayList<>();
+    for (ProbeMesh.Failure x : failures) {
+      Optional<Fault> under =
+          faults.stream()
+              .filter(
+                  f ->
+                      x.startNanos() >= f.injectedNanos() - windowBefore
+                          && x.startNanos() <= f.recoveredNanos() + GRACE.toNanos())
+              .findFirst();
+      boolean allowed =
+          under
+              .filter(f -> f.node().isPresent())
+              .map(
+                  f ->
+                      x.path().nodes().contains(f.node().get())
+                          && x.startNanos() <= f.allowedUntilNanos())
+              .orElse(false);
+      out.add(new ChaosReport.Attributed(x, under, allowed));
+    }
+    return out;
   }
 
   /** 5 to 10 s: longer than a probe's timeout and the grace, so faults' windows never overlap. */
