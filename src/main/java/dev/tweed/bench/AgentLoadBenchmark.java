@@ -68,14 +68,20 @@ public final class AgentLoadBenchmark {
       String error) {}
 
   public List<Result> run(
-      List<String> modes, int services, int endpoints, int policies, int pods, int idleSeconds)
+      List<String> modes,
+      List<JvmSettings> settings,
+      int services,
+      int endpoints,
+      int policies,
+      int pods,
+      int idleSeconds)
       throws Exception {
     out.printf(
         "agent load: %d services x %d endpoints, %d policies, %d local pods; idle windows %d s%n",
         services, endpoints, policies, pods, idleSeconds);
     List<Result> results = new ArrayList<>();
     for (String mode : modes) {
-      for (JvmSettings jvm : SETTINGS) {
+      for (JvmSettings jvm : settings) {
         Result r = once(mode, jvm, services, endpoints, policies, pods, idleSeconds);
         results.add(r);
         out.printf(
@@ -95,7 +101,7 @@ public final class AgentLoadBenchmark {
             r.error());
       }
     }
-    for (String mode : modes) {
+    for (String mode : settings.size() < 2 ? List.<String>of() : modes) {
       Result lab = find(results, mode, "lab");
       Result def = find(results, mode, "jvm-defaults");
       out.printf(
@@ -149,11 +155,14 @@ public final class AgentLoadBenchmark {
       Namespaces.add(ns);
       List<String> links = new ArrayList<>();
       links.add("link set lo up");
-      links.add("link add eth0 type dummy");
+      // veth pairs with both ends here, as the kernel here has no dummy driver loaded.
+      links.add("link add eth0 type veth peer name eth0-peer");
+      links.add("link set eth0-peer up");
       links.add("addr add " + NODE_IP + "/24 dev eth0");
       links.add("link set eth0 up");
       for (int i = 0; i < pods; i++) {
-        links.add("link add " + hostInterface(i) + " type dummy");
+        links.add("link add " + hostInterface(i) + " type veth peer name " + peer(i));
+        links.add("link set " + peer(i) + " up");
         links.add("link set " + hostInterface(i) + " up");
       }
       Namespaces.batch(ns, links);
@@ -178,6 +187,7 @@ public final class AgentLoadBenchmark {
                   "lab=" + layout.name()));
       if (mode.equals("ebpf")) {
         LabBpf.mount(layout);
+        dev.tweed.ebpf.DatapathObject.build(layout.cniBinDir());
         args.addAll(
             List.of(
                 "--dataplane",
@@ -212,7 +222,25 @@ public final class AgentLoadBenchmark {
       long rev = revision;
       Optional<String> error = awaitProgrammed(layout, pid, loadStart, rev, peak, 600);
       double programSeconds = (System.nanoTime() - loadStart) / 1e9;
+      if (!LabProcesses.isRunning(pid)) {
+        Path kept = keepLog(layout, mode, jvm);
+        return new Result(
+            mode,
+            jvm.name(),
+            startSeconds,
+            idle.rssKiB() / 1024.0,
+            idle.cpuPercent(),
+            programSeconds,
+            Double.NaN,
+            peak[0] / 1024.0,
+            Double.NaN,
+            Double.NaN,
+            error.orElse("the agent exited") + "; its log: " + kept);
+      }
       double programCpu = (ticks(pid) - ticksBefore) / (double) CLOCK_TICKS;
+      if (error.isPresent()) {
+        error = Optional.of(error.get() + "; its log: " + keepLog(layout, mode, jvm));
+      }
       LabProcesses.sleep(3000);
       Window loaded = error.isEmpty() ? Window.measure(pid, idleSeconds) : new Window(0, 0);
       return new Result(
@@ -228,9 +256,28 @@ public final class AgentLoadBenchmark {
           loaded.cpuPercent(),
           error.orElse(""));
     } finally {
+      if (pid > 0) {
+        LabProcesses.stop(pid, "lab=" + layout.name(), false);
+      }
+      if (Files.exists(layout.logDir().resolve(NODE + "-agent.log"))) {
+        out.println("  agent log: " + keepLog(layout, mode, jvm));
+      }
       cleanUp(layout, ns, pid);
       Runtime.getRuntime().removeShutdownHook(cleanup);
     }
+  }
+
+  /** Copies the agent's log out of the scratch directory, which goes with the run. */
+  private static Path keepLog(LabLayout layout, String mode, JvmSettings jvm) throws IOException {
+    Path kept =
+        Path.of(
+            System.getProperty("java.io.tmpdir"),
+            "tweed-bench-agent-" + mode + "-" + jvm.name() + ".log");
+    Files.copy(
+        layout.logDir().resolve(NODE + "-agent.log"),
+        kept,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    return kept;
   }
 
   private static Thread replaceHook(Thread old, Runnable r) {
@@ -263,11 +310,11 @@ public final class AgentLoadBenchmark {
         if (ok.test(Json.parse(AgentClient.health(layout.agentSocket(NODE))))) {
           return;
         }
-      } catch (IOException e) {
+      } catch (IOException | IllegalArgumentException e) {
         // not listening yet
       }
       if (!LabProcesses.isRunning(pid)) {
-        throw new IllegalStateException("the agent exited; see " + layout.logDir());
+        throw new IllegalStateException("the agent exited before it was ready");
       }
       if (System.nanoTime() - since > seconds * 1_000_000_000L) {
         throw new IllegalStateException("the agent was not ready in " + seconds + " s");
@@ -291,11 +338,18 @@ public final class AgentLoadBenchmark {
             && h.path("lastError").asText().isEmpty()) {
           return Optional.empty();
         }
-      } catch (IOException e) {
-        // busy; ask again
+      } catch (IOException | IllegalArgumentException e) {
+        // busy, or it died mid-answer (the next turn sees which); ask again
       }
       if (System.nanoTime() - since > seconds * 1_000_000_000L) {
-        return Optional.of("not programmed within " + seconds + " s");
+        String last = "";
+        try {
+          last =
+              Json.parse(AgentClient.health(layout.agentSocket(NODE))).path("lastError").asText();
+        } catch (IOException e) {
+          last = "no answer: " + e.getMessage();
+        }
+        return Optional.of("not programmed within " + seconds + " s; last error: " + last);
       }
       LabProcesses.sleep(100);
     }
@@ -303,6 +357,11 @@ public final class AgentLoadBenchmark {
 
   static String hostInterface(int i) {
     return String.format("twb%010d", i);
+  }
+
+  /** The other end of a pod's host interface, where the pod's namespace would hold it. */
+  static String peer(int i) {
+    return String.format("twp%010d", i);
   }
 
   static String podIp(int i) {

@@ -219,7 +219,7 @@ public final class BenchCommand {
     @Option(
         names = "--mode",
         defaultValue = "all",
-        description = "iptables | nftables | ebpf | all")
+        description = "iptables, nftables, ebpf (comma-separated) | all")
     String mode;
 
     @Option(names = "--services", defaultValue = "10000", description = "Services.")
@@ -238,6 +238,18 @@ public final class BenchCommand {
     int idleSeconds;
 
     @Option(
+        names = "--jvm",
+        defaultValue = "all",
+        description = "lab (the lab's agent settings) | jvm-defaults | all (both, compared)")
+    String jvm;
+
+    @Option(
+        names = "--jvm-flags",
+        split = " ",
+        description = "Run the agent with these JVM flags instead (named custom), e.g. -Xmx256m.")
+    List<String> jvmFlags;
+
+    @Option(
         names = {"-o", "--output"},
         defaultValue = "text",
         description = "text | json")
@@ -246,10 +258,22 @@ public final class BenchCommand {
     @Override
     public Integer call() throws Exception {
       List<String> modes =
-          mode.equals("all") ? List.of("iptables", "nftables", "ebpf") : List.of(mode);
+          mode.equals("all") ? List.of("iptables", "nftables", "ebpf") : List.of(mode.split(","));
+      for (String m : modes) {
+        if (!List.of("iptables", "nftables", "ebpf").contains(m)) {
+          throw new IllegalArgumentException(
+              "--mode takes iptables, nftables, ebpf (comma-separated) or all, not " + m);
+        }
+      }
       boolean json = output.equals("json");
       var bench = new dev.tweed.bench.AgentLoadBenchmark(json ? System.err : System.out);
-      var results = bench.run(modes, services, endpoints, policies, pods, idleSeconds);
+      var settings =
+          jvmFlags != null
+              ? List.of(new dev.tweed.bench.AgentLoadBenchmark.JvmSettings("custom", jvmFlags))
+              : dev.tweed.bench.AgentLoadBenchmark.SETTINGS.stream()
+                  .filter(x -> jvm.equals("all") || x.name().equals(jvm))
+                  .toList();
+      var results = bench.run(modes, settings, services, endpoints, policies, pods, idleSeconds);
       if (json) {
         System.out.println(dev.tweed.bench.AgentLoadBenchmark.toJson(results).toPrettyString());
       }
