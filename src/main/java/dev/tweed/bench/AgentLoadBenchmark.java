@@ -222,27 +222,16 @@ public final class AgentLoadBenchmark {
       long rev = revision;
       Optional<String> error = awaitProgrammed(layout, pid, loadStart, rev, peak, 600);
       double programSeconds = (System.nanoTime() - loadStart) / 1e9;
-      if (!LabProcesses.isRunning(pid)) {
-        Path kept = keepLog(layout, mode, jvm);
-        return new Result(
-            mode,
-            jvm.name(),
-            startSeconds,
-            idle.rssKiB() / 1024.0,
-            idle.cpuPercent(),
-            programSeconds,
-            Double.NaN,
-            peak[0] / 1024.0,
-            Double.NaN,
-            Double.NaN,
-            error.orElse("the agent exited") + "; its log: " + kept);
+      // A dead agent (out of memory, say) has no CPU time or idle window left to read; the error
+      // says so and the finally block keeps its log.
+      boolean alive = LabProcesses.isRunning(pid);
+      if (!alive && error.isEmpty()) {
+        error = Optional.of("the agent exited");
       }
-      double programCpu = (ticks(pid) - ticksBefore) / (double) CLOCK_TICKS;
-      if (error.isPresent()) {
-        error = Optional.of(error.get() + "; its log: " + keepLog(layout, mode, jvm));
-      }
+      double programCpu = alive ? (ticks(pid) - ticksBefore) / (double) CLOCK_TICKS : Double.NaN;
       LabProcesses.sleep(3000);
-      Window loaded = error.isEmpty() ? Window.measure(pid, idleSeconds) : new Window(0, 0);
+      Window loaded =
+          alive && error.isEmpty() ? Window.measure(pid, idleSeconds) : new Window(0, Double.NaN);
       return new Result(
           mode,
           jvm.name(),
