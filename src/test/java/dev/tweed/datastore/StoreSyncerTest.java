@@ -88,7 +88,8 @@ class StoreSyncerTest {
                 writer.delete("Pod/default/a");
               });
       AtomicInteger changes = new AtomicInteger();
-      try (var syncer = new StoreSyncer(store, List.of("Pod/"), changes::incrementAndGet)) {
+      try (store;
+          var syncer = new StoreSyncer(store, List.of("Pod/"), changes::incrementAndGet)) {
         syncer.start();
         await(() -> syncer.synced() && syncer.snapshot().containsKey("Pod/default/b"));
         assertThat(syncer.snapshot()).containsOnlyKeys("Pod/default/b");
@@ -117,7 +118,8 @@ class StoreSyncerTest {
             }
           };
       store.watches.set(1); // no compaction here: watches pass straight through
-      try (var syncer = new StoreSyncer(store, List.of("Pod/"), () -> {})) {
+      try (store;
+          var syncer = new StoreSyncer(store, List.of("Pod/"), () -> {})) {
         syncer.start();
         assertThat(syncer.synced()).isFalse();
         await(syncer::synced);

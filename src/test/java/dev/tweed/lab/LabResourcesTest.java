@@ -23,6 +23,11 @@ class LabResourcesTest {
     store.put("Namespace/default", LabResources.namespace("default"));
   }
 
+  @org.junit.jupiter.api.AfterEach
+  void close() {
+    store.close();
+  }
+
   private Path yaml(String text) throws Exception {
     Path p = Files.createTempFile(dir, "r", ".yaml");
     Files.writeString(p, text);
