@@ -413,7 +413,7 @@ public final class AgentLoadBenchmark {
       slice.put("addressType", "IPv4");
       ArrayNode eps = slice.putArray("endpoints");
       for (int e = 0; e < endpoints; e++) {
-        int pod = Math.max(1, pods) > 0 ? (i * endpoints + e) % Math.max(1, pods) : 0;
+        int pod = (i * endpoints + e) % Math.max(1, pods);
         ObjectNode ep = eps.addObject();
         ep.putArray("addresses").add(podIp(pod));
         ep.putObject("conditions")

@@ -86,7 +86,7 @@ final class FaultInjector {
       sleep(50);
     }
     long restored = System.nanoTime();
-    java.nio.file.Path control = layout.agentSocket(node).resolveSibling(node + "-bird.ctl");
+    java.nio.file.Path control = new BirdSupervisor(dir, node).control();
     while (!allEstablished(dev.tweed.observe.BgpSessions.read(control))) {
       checkDeadline(deadline, "BIRD on " + node + " did not establish its sessions again");
       sleep(100);
