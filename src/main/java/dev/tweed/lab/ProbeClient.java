@@ -34,19 +34,24 @@ public final class ProbeClient {
   static ProbeResult probeHere(
       String ip, int port, String proto, Duration timeout, String udpRequest) {
     long start = System.nanoTime();
+    int[] localPort = {0};
     try {
       String answer =
           proto.equalsIgnoreCase("udp")
               ? udp(ip, port, timeout, udpRequest)
-              : tcp(ip, port, timeout);
-      return new ProbeResult(true, answer, "", ms(start));
+              : tcp(ip, port, timeout, localPort);
+      return new ProbeResult(true, answer, "", ms(start), localPort[0]);
     } catch (ConnectException | PortUnreachableException e) {
-      return new ProbeResult(false, "", "refused", ms(start));
+      return new ProbeResult(false, "", "refused", ms(start), localPort[0]);
     } catch (SocketTimeoutException e) {
-      return new ProbeResult(false, "", "timed out", ms(start));
+      return new ProbeResult(false, "", "timed out", ms(start), localPort[0]);
     } catch (IOException e) {
       return new ProbeResult(
-          false, "", e.getMessage() == null ? e.toString() : e.getMessage(), ms(start));
+          false,
+          "",
+          e.getMessage() == null ? e.toString() : e.getMessage(),
+          ms(start),
+          localPort[0]);
     }
   }
 
@@ -54,9 +59,12 @@ public final class ProbeClient {
     return (System.nanoTime() - start) / 1e6;
   }
 
-  private static String tcp(String ip, int port, Duration timeout) throws IOException {
+  /** Connects and reads the answer; {@code localPort[0]} is set once connected. */
+  private static String tcp(String ip, int port, Duration timeout, int[] localPort)
+      throws IOException {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress(ip, port), (int) timeout.toMillis());
+      localPort[0] = s.getLocalPort();
       s.setSoTimeout((int) timeout.toMillis());
       return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
     }

@@ -26,9 +26,22 @@ public record ChaosReport(
     int podsCreated,
     int podStepsSkipped,
     List<Invariants.Check> invariants,
+    boolean dropsReported,
     long startNanos) {
-  /** A lost probe, the fault it is put down to, and whether the targets allow it. */
-  public record Attributed(ProbeMesh.Failure failure, Optional<Fault> fault, boolean allowed) {}
+  /**
+   * A lost probe, the fault it is put down to, whether the targets allow it, and what the datapath
+   * reported dropping near it (empty where it reports no drops: see {@code dropsReported}).
+   */
+  public record Attributed(
+      ProbeMesh.Failure failure, Optional<Fault> fault, boolean allowed, List<String> drops) {
+    public Attributed {
+      drops = List.copyOf(drops);
+    }
+
+    Attributed withDrops(List<String> near) {
+      return new Attributed(failure, fault, allowed, near);
+    }
+  }
 
   /** Per fault kind: how many, probes sent and lost under them, and the times. */
   public record KindStats(
@@ -61,6 +74,9 @@ public record ChaosReport(
     setup.forEach(s::put);
     o.put("paths", paths).put("probesSent", probesSent).put("probesLost", lost.size());
     o.put("lostOutsideFaults", lostOutsideFaults());
+    // Whether the datapath reports its drops (eBPF): only then does a lost probe without
+    // "datapathDrops" mean that the datapath dropped nothing of it.
+    o.put("datapathDropsReported", dropsReported);
     ArrayNode k = o.putArray("faults");
     for (KindStats x : kinds) {
       k.addObject()
@@ -84,12 +100,16 @@ public record ChaosReport(
     }
     ArrayNode l = o.putArray("lost");
     for (Attributed a : lost) {
-      l.addObject()
-          .put("path", a.failure().path().label())
+      ObjectNode x = l.addObject();
+      x.put("path", a.failure().path().label())
           .put("atSeconds", round(at(a.failure().startNanos())))
           .put("reason", a.failure().reason())
           .put("fault", a.fault().map(f -> f.kind().flag() + " " + f.target()).orElse(""))
           .put("allowed", a.allowed());
+      if (dropsReported) {
+        ArrayNode d = x.putArray("datapathDrops");
+        a.drops().forEach(d::add);
+      }
     }
     o.putObject("pods").put("created", podsCreated).put("stepsSkipped", podStepsSkipped);
     ArrayNode inv = o.putArray("invariants");
@@ -144,17 +164,22 @@ public record ChaosReport(
         .filter(a -> !a.allowed())
         .limit(20)
         .forEach(
-            a ->
-                b.append(
-                    String.format(
-                        Locale.ROOT,
-                        "  lost at %.1fs: %s (%s)%s%n",
-                        at(a.failure().startNanos()),
-                        a.failure().path().label(),
-                        a.failure().reason(),
-                        a.fault()
-                            .map(f -> " under " + f.kind().flag() + " " + f.target())
-                            .orElse(""))));
+            a -> {
+              b.append(
+                  String.format(
+                      Locale.ROOT,
+                      "  lost at %.1fs: %s (%s)%s%n",
+                      at(a.failure().startNanos()),
+                      a.failure().path().label(),
+                      a.failure().reason(),
+                      a.fault()
+                          .map(f -> " under " + f.kind().flag() + " " + f.target())
+                          .orElse("")));
+              if (dropsReported && a.drops().isEmpty()) {
+                b.append("    the datapath reported no drop from or to its client near it\n");
+              }
+              a.drops().stream().limit(5).forEach(d -> b.append("    ").append(d).append('\n'));
+            });
     b.append(
         String.format(
             Locale.ROOT,

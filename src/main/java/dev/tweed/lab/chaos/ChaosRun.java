@@ -97,6 +97,8 @@ public final class ChaosRun {
     long end = start + options.duration().toNanos();
     ProbeMesh mesh = new ProbeMesh(paths, options.probePause(), options.probeTimeout());
     PodChurn churn = new PodChurn(layout, random, state.nodes());
+    // Only the eBPF datapath reports what it drops.
+    DropWatch drops = state.ebpf() ? new DropWatch(layout, state.nodes()) : null;
     try {
       FaultInjector.sleep(quietGap(random));
       // Kinds come in shuffled rounds: random order, and every kind within each round.
@@ -121,6 +123,9 @@ public final class ChaosRun {
     } finally {
       churn.close();
       mesh.close();
+      if (drops != null) {
+        drops.close();
+      }
     }
     lab.awaitAgentsReady(state.nodes());
     List<Invariants.Check> checks;
@@ -131,7 +136,14 @@ public final class ChaosRun {
           Invariants.check(layout, LabState.read(layout).orElseThrow(), store, churn.deleted());
     }
     long window = options.probeTimeout().toNanos();
-    List<ChaosReport.Attributed> lost = attribute(mesh.failures(), faults, window);
+    List<ChaosReport.Attributed> lost =
+        attribute(mesh.failures(), faults, window).stream()
+            .map(
+                a ->
+                    drops == null
+                        ? a
+                        : a.withDrops(drops.near(a.failure(), options.probeTimeout())))
+            .toList();
     Map<String, String> setup = new LinkedHashMap<>();
     setup.put("dataplane", state.dataplane());
     setup.put("proxy", state.ebpf() ? "ebpf" : state.proxy());
@@ -150,6 +162,7 @@ public final class ChaosRun {
         churn.created(),
         churn.skipped().size(),
         checks,
+        drops != null,
         start);
   }
 
@@ -178,7 +191,7 @@ public final class ChaosRun {
                       x.path().nodes().contains(f.node().get())
                           && x.startNanos() <= f.allowedUntilNanos())
               .orElse(false);
-      out.add(new ChaosReport.Attributed(x, under, allowed));
+      out.add(new ChaosReport.Attributed(x, under, allowed, List.of()));
     }
     return out;
   }
@@ -292,8 +305,10 @@ public final class ChaosRun {
               new ProbeMesh.Path(
                   from.name() + " -> " + to.name(),
                   from.netns(),
+                  from.ip(),
                   to.ip(),
                   to.port(),
+                  Set.of(to.ip()),
                   new HashSet<>(List.of(from.node(), to.node()))));
         }
       }
@@ -312,6 +327,8 @@ public final class ChaosRun {
       }
       Set<String> backendNodes = new HashSet<>();
       s.endpoints().forEach(e -> e.nodeName().ifPresent(backendNodes::add));
+      Set<String> backends = new HashSet<>();
+      s.endpoints().forEach(e -> backends.add(e.ip()));
       for (PodTarget from : pods) {
         Set<String> nodes = new HashSet<>(backendNodes);
         nodes.add(from.node());
@@ -319,8 +336,10 @@ public final class ChaosRun {
             new ProbeMesh.Path(
                 from.name() + " -> service " + s.namespace() + "/" + s.name() + ":" + s.port(),
                 from.netns(),
+                from.ip(),
                 s.clusterIp(),
                 s.port(),
+                backends,
                 nodes));
       }
     }

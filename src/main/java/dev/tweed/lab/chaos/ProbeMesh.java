@@ -4,6 +4,7 @@ import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.sys.NetworkNamespace;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -17,17 +18,41 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class ProbeMesh implements AutoCloseable {
   /**
-   * A probed path: from a pod's namespace to an address and port; {@code nodes} are the nodes it
+   * A probed path: from a pod's namespace (and address) to an address and port; {@code servers} are
+   * the addresses that answer it (the pod, or the Service's backends), {@code nodes} the nodes it
    * depends on (the client's, the server's, or every node with a backend of the Service).
    */
-  public record Path(String label, String fromNetns, String ip, int port, Set<String> nodes) {
+  public record Path(
+      String label,
+      String fromNetns,
+      String fromIp,
+      String ip,
+      int port,
+      Set<String> servers,
+      Set<String> nodes) {
     public Path {
+      servers = Set.copyOf(servers);
       nodes = Set.copyOf(nodes);
     }
   }
 
-  /** A probe that did not connect, and when it started (System.nanoTime). */
-  public record Failure(Path path, long startNanos, String reason) {}
+  /**
+   * A probe that did not connect or was not answered, when it started (System.nanoTime, and the
+   * wall clock the datapath's flows are stamped with), and why: whether a connection was made at
+   * all (from which port) tells a lost handshake from a lost answer.
+   */
+  public record Failure(Path path, long startNanos, Instant startedAt, String reason) {
+    static String reason(ProbeResult r) {
+      if (r.localPort() == 0) {
+        return r.reason().equals("timed out") ? "timed out connecting" : r.reason();
+      }
+      return "connected from port "
+          + r.localPort()
+          + ", then "
+          + r.reason()
+          + " awaiting the answer";
+    }
+  }
 
   private final AtomicBoolean stop = new AtomicBoolean();
   private final List<Failure> failures = Collections.synchronizedList(new ArrayList<>());
@@ -64,10 +89,11 @@ public final class ProbeMesh implements AutoCloseable {
       java.nio.file.Path netns = NetworkNamespace.pathOf(path.fromNetns());
       while (!stop.get()) {
         long start = System.nanoTime();
+        Instant startedAt = Instant.now();
         String failed;
         try {
           ProbeResult r = ProbeClient.probe(netns, path.ip(), path.port(), "tcp", timeout);
-          failed = r.connected() ? null : r.reason();
+          failed = r.connected() ? null : Failure.reason(r);
         } catch (Exception e) {
           failed = e.toString();
         }
@@ -78,7 +104,7 @@ public final class ProbeMesh implements AutoCloseable {
           starts[count++] = start;
         }
         if (failed != null) {
-          failures.add(new Failure(path, start, failed));
+          failures.add(new Failure(path, start, startedAt, failed));
         }
         try {
           Thread.sleep(pause);

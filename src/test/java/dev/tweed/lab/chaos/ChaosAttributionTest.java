@@ -13,9 +13,23 @@ import org.junit.jupiter.api.Test;
 class ChaosAttributionTest {
   static final long S = 1_000_000_000L;
   static final ProbeMesh.Path TO_NODE_2 =
-      new ProbeMesh.Path("a -> b", "ns-a", "10.0.0.2", 80, Set.of("node-1", "node-2"));
+      new ProbeMesh.Path(
+          "a -> b",
+          "ns-a",
+          "10.0.0.1",
+          "10.0.0.2",
+          80,
+          Set.of("10.0.0.2"),
+          Set.of("node-1", "node-2"));
   static final ProbeMesh.Path ELSEWHERE =
-      new ProbeMesh.Path("a -> c", "ns-a", "10.0.0.3", 80, Set.of("node-1", "node-3"));
+      new ProbeMesh.Path(
+          "a -> c",
+          "ns-a",
+          "10.0.0.1",
+          "10.0.0.3",
+          80,
+          Set.of("10.0.0.3"),
+          Set.of("node-1", "node-3"));
 
   static Fault flap(String node, long at) {
     // Down at `at` for 3 s, recovered 1 s later, allowed 2 s after the link came back.
@@ -29,7 +43,7 @@ class ChaosAttributionTest {
   }
 
   static ProbeMesh.Failure lost(ProbeMesh.Path p, long at) {
-    return new ProbeMesh.Failure(p, at, "timed out");
+    return new ProbeMesh.Failure(p, at, java.time.Instant.EPOCH, "timed out connecting");
   }
 
   @Test
