@@ -66,6 +66,7 @@ struct icmp_echo {
 #define CT_STACK 1  /* the connection goes through the kernel's stack (its routing) */
 #define CT_SVC 2    /* keyed by a request to a frontend: the translation its packets get */
 #define CT_REVNAT 4 /* keyed by a translated request: its replies get the frontend back */
+#define CT_CLOSING 8 /* a FIN or RST was seen: the agent removes the entry once it goes quiet */
 
 #define CFG_BGP 1      /* remote pods are reached by routing, not VXLAN */
 #define CFG_NO_FLOWS 2 /* report no flow events (observation off) */
@@ -414,6 +415,7 @@ struct packet {
 	struct ct_key tuple;
 	__u8 icmp_reply; /* an echo reply: its tuple is written from the requester's side */
 	__u8 tcp_syn;    /* SYN without ACK: a connection starting (again) */
+	__u8 tcp_close;  /* FIN or RST: a connection ending */
 	__u8 ihl;        /* IP header length in 32-bit words */
 	__u8 fragment;   /* a later fragment: no ports */
 };
@@ -516,6 +518,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct packet *p)
 			if ((void *)(tcp + 1) > end)
 				return -1;
 			p->tcp_syn = tcp->syn && !tcp->ack;
+			p->tcp_close = tcp->fin || tcp->rst;
 		}
 	} else if (ip->protocol == IPPROTO_ICMP) {
 		struct icmp_echo *icmp = l4;
@@ -541,6 +544,22 @@ static __always_inline void reverse(const struct ct_key *t, struct ct_key *r)
 	r->pad[0] = r->pad[1] = r->pad[2] = 0;
 }
 
+/* A tracked connection's packet: the connection is alive now, and ending once a FIN or RST is
+ * seen (a SYN that reuses the entry starts it again). The agent's collector removes what ended or
+ * went quiet, so that the map's LRU eviction never has to make room by dropping a live one. */
+static __always_inline void ct_touch(struct ct_entry *e, const struct packet *p)
+{
+	/* Written at most once a second: both directions of a busy connection, on different CPUs,
+	 * would otherwise bounce the entry's cache line between them on every packet. */
+	__u64 now = bpf_ktime_get_ns();
+	if (now - e->last_seen_ns > CT_TOUCH_NS)
+		e->last_seen_ns = now;
+	if (p->tcp_close && !(e->flags & CT_CLOSING))
+		e->flags |= CT_CLOSING;
+	else if (p->tcp_syn && (e->flags & CT_CLOSING))
+		e->flags &= ~CT_CLOSING;
+}
+
 /* The tracked connection this packet belongs to, in either direction, or NULL. */
 static __always_inline struct ct_entry *ct_lookup(struct packet *p)
 {
@@ -554,13 +573,8 @@ static __always_inline struct ct_entry *ct_lookup(struct packet *p)
 		reverse(&p->tuple, &r);
 		e = bpf_map_lookup_elem(&tw_ct, &r);
 	}
-	if (e) {
-		/* Written at most once a second: both directions of a busy connection, on different
-		 * CPUs, would otherwise bounce the entry's cache line between them on every packet. */
-		__u64 now = bpf_ktime_get_ns();
-		if (now - e->last_seen_ns > CT_TOUCH_NS)
-			e->last_seen_ns = now;
-	}
+	if (e)
+		ct_touch(e, p);
 	return e;
 }
 
@@ -920,8 +934,18 @@ static __always_inline int lb_reply(struct __sk_buff *skb, struct packet *p)
 	struct ct_entry *e = bpf_map_lookup_elem(&tw_ct, &r);
 	if (!e || !(e->flags & CT_REVNAT))
 		return 0;
+	ct_touch(e, p);
 	__be32 fe_addr = e->nat_addr, client = e->orig_addr;
 	__be16 fe_port = e->nat_port, client_port = e->orig_port;
+	if (p->tcp_close) {
+		/* The backend ends it: so does the client's request entry, which only the client's
+		 * packets would otherwise mark. */
+		struct ct_key req = {.saddr = client, .daddr = fe_addr, .sport = client_port,
+				     .dport = fe_port, .protocol = p->tuple.protocol};
+		struct ct_entry *svc = bpf_map_lookup_elem(&tw_ct, &req);
+		if (svc && (svc->flags & CT_SVC))
+			svc->flags |= CT_CLOSING;
+	}
 	if (nat_rewrite(skb, p, 0, fe_addr, fe_port) || nat_rewrite(skb, p, 1, client, client_port))
 		return -1;
 	return 1;
@@ -1018,6 +1042,7 @@ static __always_inline int lb_request(struct __sk_buff *skb, struct packet *p, s
 	struct ct_entry *known = bpf_map_lookup_elem(&tw_ct, &p->tuple);
 	struct lb_backend *b = 0;
 	if (known && (known->flags & CT_SVC)) {
+		ct_touch(known, p);
 		/* Still the same backend, if it still serves (a repeated SYN included). */
 		__u32 id = known->backend;
 		b = bpf_map_lookup_elem(&tw_lb_backends, &id);

@@ -31,6 +31,7 @@ import java.util.Map;
  * calculated from them and the policy intent, and the driver that writes them.
  */
 final class EbpfSync implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EbpfSync.class);
   private final String nodeName;
   private final IdentityAllocator identities;
   private final EbpfIntentCalculator calc;
@@ -51,6 +52,13 @@ final class EbpfSync implements AutoCloseable {
 
   private long lastMapCheck = System.nanoTime() - MAP_CHECK_NANOS;
 
+  /** How often ended and idle connections are removed from the conntrack map. */
+  private static final java.time.Duration CONNTRACK_GC_EVERY = java.time.Duration.ofSeconds(5);
+
+  private final java.util.concurrent.ScheduledExecutorService conntrackGc =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("conntrack-gc").factory());
+
   EbpfSync(AgentConfig config, Datastore store, dev.tweed.observe.FlowRecorder flows) {
     this.flows = flows;
     this.nodeName = config.nodeName();
@@ -67,6 +75,46 @@ final class EbpfSync implements AutoCloseable {
             config.bgp() ? "" : NodeDataplaneCalculator.VXLAN_DEVICE,
             "eth0",
             PodAttachment.HOST_MAC);
+    conntrackGc.scheduleWithFixedDelay(
+        this::collectConntrack,
+        CONNTRACK_GC_EVERY.toMillis(),
+        CONNTRACK_GC_EVERY.toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /** Entries in the conntrack map at the collector's last pass, and entries it removed so far. */
+  private final java.util.concurrent.atomic.AtomicLong conntrackEntries =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  private final java.util.concurrent.atomic.AtomicLong conntrackCollected =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  long conntrackEntries() {
+    return conntrackEntries.get();
+  }
+
+  long conntrackCollected() {
+    return conntrackCollected.get();
+  }
+
+  private void collectConntrack() {
+    try {
+      driver
+          .collectConntrack(dev.tweed.ebpf.ConntrackGc.Lifetimes.DEFAULTS)
+          .ifPresent(
+              r -> {
+                conntrackEntries.set(r.scanned() - r.removed());
+                conntrackCollected.addAndGet(r.removed());
+                LOG.debug(
+                    "event=conntrack-gc scanned={} removed={} micros={}",
+                    r.scanned(),
+                    r.removed(),
+                    r.micros());
+              });
+    } catch (RuntimeException e) {
+      // The next pass tries again; an exception would end the schedule.
+      LOG.warn("event=conntrack-gc-failed error=\"{}\"", e.getMessage());
+    }
   }
 
   void sync(
@@ -207,6 +255,12 @@ final class EbpfSync implements AutoCloseable {
 
   @Override
   public void close() {
+    conntrackGc.shutdownNow();
+    try {
+      conntrackGc.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     if (events != null) {
       events.close();
     }

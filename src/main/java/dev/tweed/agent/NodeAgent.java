@@ -193,6 +193,17 @@ public final class NodeAgent implements AutoCloseable {
                 "tweed_flow_events_lost",
                 "Flow events the programs could not report: their ring buffer was full",
                 () -> e.packets().getOrDefault(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST, 0L)));
+    ebpf.ifPresent(
+        e -> {
+          metrics.gauge(
+              "tweed_conntrack_entries",
+              "Connections in the eBPF datapath's conntrack map after the collector's last pass",
+              e::conntrackEntries);
+          metrics.counter(
+              "tweed_conntrack_collected",
+              "Conntrack entries of ended or idle connections the collector removed",
+              e::conntrackCollected);
+        });
     bird.ifPresent(
         b ->
             metrics.gauges(

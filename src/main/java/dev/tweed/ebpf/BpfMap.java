@@ -131,6 +131,26 @@ public final class BpfMap implements AutoCloseable {
   }
 
   /**
+   * Calls {@code visit} with each entry's key and value, read one after the other into the same
+   * buffers (no copy of the whole map): an entry deleted while being read is skipped.
+   */
+  public void forEach(java.util.function.BiConsumer<byte[], byte[]> visit) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment cur = a.allocate(keySize, 8);
+      MemorySegment next = a.allocate(keySize, 8);
+      MemorySegment value = a.allocate(valueSize, 8);
+      boolean first = true;
+      while (Libbpf.nextKey(fd, first ? MemorySegment.NULL : cur, next)) {
+        first = false;
+        cur.copyFrom(next);
+        if (Libbpf.lookup(fd, cur, value)) {
+          visit.accept(cur.toArray(ValueLayout.JAVA_BYTE), value.toArray(ValueLayout.JAVA_BYTE));
+        }
+      }
+    }
+  }
+
+  /**
    * Every entry, keyed by the key's hex form. An entry deleted while being read is skipped, so a
    * map the programs change (conntrack) reads as a consistent-enough snapshot.
    */

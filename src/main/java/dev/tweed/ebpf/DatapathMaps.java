@@ -31,6 +31,10 @@ public final class DatapathMaps {
   public static final int CT_STACK = 1;
   public static final int CT_SVC = 2;
   public static final int CT_REVNAT = 4;
+
+  /** A FIN or RST was seen on the connection (the programs set it, a SYN clears it). */
+  public static final int CT_CLOSING = 8;
+
   static final int CONFIG_SIZE = 24;
   static final int CONNTRACK_SIZE = 40;
 
@@ -201,6 +205,7 @@ public final class DatapathMaps {
       long createdNanos,
       long lastSeenNanos,
       boolean throughStack,
+      boolean closing,
       Translation translation) {}
 
   /**
@@ -240,6 +245,7 @@ public final class DatapathMaps {
         b.getLong(0),
         b.getLong(8),
         (b.getInt(16) & CT_STACK) != 0,
+        (b.getInt(16) & CT_CLOSING) != 0,
         translation(b.getInt(16), v));
   }
 

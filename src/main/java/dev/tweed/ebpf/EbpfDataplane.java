@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -225,6 +226,22 @@ public final class EbpfDataplane implements AutoCloseable {
           counts.get(DatapathMaps.index(i)).map(DatapathMaps::sumPerCpu).orElse(0L));
     }
     return out;
+  }
+
+  /**
+   * Removes the conntrack entries of connections that ended or went quiet ({@link ConntrackGc});
+   * empty before the datapath is loaded. The pass runs outside this driver's lock, so map writes do
+   * not wait for it; the caller stops calling it before {@link #close}.
+   */
+  public Optional<ConntrackGc.Result> collectConntrack(ConntrackGc.Lifetimes lifetimes) {
+    BpfMap ct;
+    synchronized (this) {
+      if (datapath == null) {
+        return Optional.empty();
+      }
+      ct = datapath.map(DatapathMaps.CONNTRACK);
+    }
+    return Optional.of(new ConntrackGc(ct, lifetimes).collect(System.nanoTime()));
   }
 
   @Override

@@ -360,6 +360,7 @@ public final class LabBpfMaps {
       long ageSeconds,
       long idleSeconds,
       boolean throughStack,
+      boolean closing,
       String translation) {}
 
   public List<ConnectionRow> conntrack() {
@@ -380,6 +381,7 @@ public final class LabBpfMaps {
                         Math.max(0, (now - c.createdNanos()) / 1_000_000_000L),
                         Math.max(0, (now - c.lastSeenNanos()) / 1_000_000_000L),
                         c.throughStack(),
+                        c.closing(),
                         c.translation().toString()));
               });
     }

@@ -99,6 +99,15 @@ public final class AgentMetrics {
         .register(registry);
   }
 
+  /** A gauge the agent keeps itself, read at each scrape. */
+  public void gauge(String name, String help, LongSupplier value) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .callback(cb -> cb.call(value.getAsLong()))
+        .register(registry);
+  }
+
   /** Counters by one label, read at each scrape (drops by reason, from the datapath's own). */
   public void counters(String name, String help, String label, Supplier<Map<String, Long>> values) {
     CounterWithCallback.builder()

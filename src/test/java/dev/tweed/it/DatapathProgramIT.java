@@ -7,6 +7,7 @@ import static dev.tweed.it.BpfTestBed.policy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.ebpf.BpfMap;
+import dev.tweed.ebpf.ConntrackGc;
 import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.EbpfIntent;
@@ -16,6 +17,7 @@ import dev.tweed.sys.Command;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -269,6 +271,78 @@ class DatapathProgramIT {
           }
           return null;
         });
+  }
+
+  /**
+   * Opens connection {@code idle} from A to B and leaves it idle, then opens and closes {@code
+   * churn} others (FIN both ways), collecting ended connections every 64 when {@code collect}. True
+   * when B's next packet on the idle connection still passes: A's ingress policy would refuse it as
+   * a new connection, so it passes only if its entry survived.
+   */
+  private static boolean idleSurvivesChurn(Datapath d, int churn, boolean collect) {
+    var gc =
+        new ConntrackGc(
+            d.map(DatapathMaps.CONNTRACK),
+            new ConntrackGc.Lifetimes(Duration.ZERO, Duration.ofHours(1), Duration.ofHours(1)));
+    int idle = 1;
+    assertThat(d.testRun("from_container", tcp(A, idle, B, 8000), LO, 0).verdict())
+        .isEqualTo(TC_ACT_REDIRECT);
+    assertThat(d.testRun("from_overlay", ack(B, 8000, A, idle), LO, 0).verdict())
+        .isEqualTo(TC_ACT_REDIRECT);
+    for (int i = 0; i < churn; i++) {
+      int port = 1000 + i;
+      assertThat(d.testRun("from_container", tcp(A, port, B, 8000), LO, 0).verdict())
+          .isEqualTo(TC_ACT_REDIRECT);
+      d.testRun("from_container", tcp(A, port, B, 8000, 0x11), LO, 0); // FIN, ACK
+      d.testRun("from_overlay", tcp(B, 8000, A, port, 0x11), LO, 0);
+      if (collect && i % 64 == 63) {
+        gc.collect(System.nanoTime());
+      }
+    }
+    return d.testRun("from_overlay", ack(B, 8000, A, idle), LO, 0).verdict() == TC_ACT_REDIRECT;
+  }
+
+  @Test
+  void endedConnectionsAreCollectedSoAFullTableNeverEvictsAnIdleLiveOne() throws Exception {
+    inNamespace(
+        () -> {
+          try (Datapath d = load("gc-off", Map.of(DatapathMaps.CONNTRACK, 1024))) {
+            // Without collection, 4 tables' worth of short connections evict the idle one.
+            assertThat(idleSurvivesChurn(d, 4096, false)).isFalse();
+          }
+          try (Datapath d = load("gc-on", Map.of(DatapathMaps.CONNTRACK, 1024))) {
+            // A FIN marks its connection as ending; a SYN on the same ports starts it again.
+            d.testRun("from_container", tcp(A, 7, B, 8000), LO, 0);
+            d.testRun("from_container", tcp(A, 7, B, 8000, 0x11), LO, 0);
+            byte[] key = DatapathMaps.connectionKey(A, 7, B, 8000, TCP);
+            assertThat(flags(d, key) & DatapathMaps.CT_CLOSING).isNotZero();
+            d.testRun("from_container", tcp(A, 7, B, 8000), LO, 0);
+            assertThat(flags(d, key) & DatapathMaps.CT_CLOSING).isZero();
+            d.testRun("from_container", tcp(A, 7, B, 8000, 0x04), LO, 0); // RST
+            assertThat(flags(d, key) & DatapathMaps.CT_CLOSING).isNotZero();
+
+            assertThat(idleSurvivesChurn(d, 4096, true)).isTrue();
+            // What is left: the idle connection, and what ended since the last collection.
+            assertThat(d.map(DatapathMaps.CONNTRACK).keys().size()).isLessThanOrEqualTo(1 + 64);
+            var r =
+                new ConntrackGc(
+                        d.map(DatapathMaps.CONNTRACK),
+                        new ConntrackGc.Lifetimes(
+                            Duration.ZERO, Duration.ofHours(1), Duration.ofHours(1)))
+                    .collect(System.nanoTime());
+            assertThat(r.removed()).isEqualTo(r.scanned() - 1);
+            assertThat(d.map(DatapathMaps.CONNTRACK).keys())
+                .singleElement()
+                .satisfies(
+                    k -> assertThat(k).isEqualTo(DatapathMaps.connectionKey(A, 1, B, 8000, TCP)));
+          }
+          return null;
+        });
+  }
+
+  private static int flags(Datapath d, byte[] key) {
+    byte[] v = d.map(DatapathMaps.CONNTRACK).get(key).orElseThrow();
+    return ByteBuffer.wrap(v).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(16);
   }
 
   /** A program the verifier refuses: it reads the packet without checking its length. */

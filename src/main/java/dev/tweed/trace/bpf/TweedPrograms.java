@@ -560,7 +560,7 @@ public final class TweedPrograms {
           default -> 0;
         };
     return new DatapathMaps.Connection(
-        p.srcIp(), p.sport(), p.dstIp(), p.dport(), proto, 0, 0, throughStack, t);
+        p.srcIp(), p.sport(), p.dstIp(), p.dport(), proto, 0, 0, throughStack, false, t);
   }
 
   private void translate(Run r, String baddr, int bport, String snat, int sport) {
