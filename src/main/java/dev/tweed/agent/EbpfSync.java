@@ -105,11 +105,14 @@ final class EbpfSync implements AutoCloseable {
               r -> {
                 conntrackEntries.set(r.scanned() - r.removed());
                 conntrackCollected.addAndGet(r.removed());
-                LOG.debug(
-                    "event=conntrack-gc scanned={} removed={} micros={}",
-                    r.scanned(),
-                    r.removed(),
-                    r.micros());
+                // A pass is one bpf(2) call per entry or two: said when that adds up.
+                if (r.micros() > 100_000) {
+                  LOG.info(
+                      "event=conntrack-gc scanned={} removed={} micros={}",
+                      r.scanned(),
+                      r.removed(),
+                      r.micros());
+                }
               });
     } catch (RuntimeException e) {
       // The next pass tries again; an exception would end the schedule.
