@@ -131,23 +131,56 @@ public final class BpfMap implements AutoCloseable {
   }
 
   /**
-   * Calls {@code visit} with each entry's key and value, read one after the other into the same
-   * buffers (no copy of the whole map): an entry deleted while being read is skipped.
+   * Calls {@code visit} with each entry's key and value (views into a buffer reused from one visit
+   * to the next: copy what must outlive it), read {@value #BATCH} at a time with one {@code bpf(2)}
+   * call (a hash map: entries written meanwhile may or may not be seen).
    */
-  public void forEach(java.util.function.BiConsumer<byte[], byte[]> visit) {
+  public void forEachBatched(java.util.function.BiConsumer<MemorySegment, MemorySegment> visit) {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment cur = a.allocate(keySize, 8);
-      MemorySegment next = a.allocate(keySize, 8);
-      MemorySegment value = a.allocate(valueSize, 8);
+      MemorySegment keys = a.allocate((long) keySize * BATCH, 8);
+      MemorySegment values = a.allocate((long) valueSize * BATCH, 8);
+      // A hash map's position is a bucket number: 4 bytes, whatever the key's size.
+      MemorySegment in = a.allocate(8, 8);
+      MemorySegment out = a.allocate(8, 8);
+      MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
       boolean first = true;
-      while (Libbpf.nextKey(fd, first ? MemorySegment.NULL : cur, next)) {
+      boolean more = true;
+      while (more) {
+        count.set(ValueLayout.JAVA_INT, 0, BATCH);
+        more = Libbpf.lookupBatch(fd, first ? MemorySegment.NULL : in, out, keys, values, count);
         first = false;
-        cur.copyFrom(next);
-        if (Libbpf.lookup(fd, cur, value)) {
-          visit.accept(cur.toArray(ValueLayout.JAVA_BYTE), value.toArray(ValueLayout.JAVA_BYTE));
+        int n = count.get(ValueLayout.JAVA_INT, 0);
+        for (int i = 0; i < n; i++) {
+          visit.accept(
+              keys.asSlice((long) i * keySize, keySize),
+              values.asSlice((long) i * valueSize, valueSize));
+        }
+        in.copyFrom(out);
+      }
+    }
+  }
+
+  /**
+   * Removes each entry of {@code entries} (key and value, as read) whose value is still the one
+   * read, and returns how many it removed: one that changed or went is left alone (a race of a few
+   * microseconds remains between the check and the removal).
+   */
+  public int removeIfUnchanged(List<byte[][]> entries) {
+    int removed = 0;
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment k = a.allocate(keySize, 8);
+      MemorySegment v = a.allocate(valueSize, 8);
+      MemorySegment expected = a.allocate(valueSize, 8);
+      for (byte[][] e : entries) {
+        check(e[0], e[1]);
+        MemorySegment.copy(e[0], 0, k, ValueLayout.JAVA_BYTE, 0, keySize);
+        MemorySegment.copy(e[1], 0, expected, ValueLayout.JAVA_BYTE, 0, valueSize);
+        if (Libbpf.lookup(fd, k, v) && v.mismatch(expected) < 0 && Libbpf.delete(fd, k)) {
+          removed++;
         }
       }
     }
+    return removed;
   }
 
   /**

@@ -1,10 +1,10 @@
 package dev.tweed.ebpf;
 
-import java.nio.ByteBuffer;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -45,33 +45,34 @@ public final class ConntrackGc {
     long start = System.nanoTime();
     List<byte[][]> expired = new ArrayList<>();
     int[] scanned = {0};
-    map.forEach(
+    map.forEachBatched(
         (k, v) -> {
           scanned[0]++;
           if (expired(k, v, nowNanos)) {
-            expired.add(new byte[][] {k, v});
+            expired.add(
+                new byte[][] {k.toArray(ValueLayout.JAVA_BYTE), v.toArray(ValueLayout.JAVA_BYTE)});
           }
         });
-    int removed = 0;
-    for (byte[][] e : expired) {
-      // A new connection may have taken the entry over since it was read (a SYN reusing the
-      // ports): only the entry as read is removed.
-      var now = map.get(e[0]);
-      if (now.isPresent() && Arrays.equals(now.get(), e[1]) && map.remove(e[0])) {
-        removed++;
-      }
-    }
+    // A new connection may have taken an entry over since it was read (a SYN reusing the ports):
+    // only entries as read are removed.
+    int removed = map.removeIfUnchanged(expired);
     return new Result(scanned[0], removed, (System.nanoTime() - start) / 1000);
   }
 
-  boolean expired(byte[] key, byte[] value, long nowNanos) {
-    ByteBuffer v = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
-    long lastSeen = v.getLong(8);
-    int flags = v.getInt(16);
+  private static final ValueLayout.OfLong U64 =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt U32 =
+      ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  private boolean expired(MemorySegment key, MemorySegment value, long nowNanos) {
+    long lastSeen = value.get(U64, 8);
+    int flags = value.get(U32, 16);
     Duration lifetime =
         (flags & DatapathMaps.CT_CLOSING) != 0
             ? lifetimes.closing()
-            : (key[12] & 0xff) == TCP ? lifetimes.tcp() : lifetimes.other();
+            : (key.get(ValueLayout.JAVA_BYTE, 12) & 0xff) == TCP
+                ? lifetimes.tcp()
+                : lifetimes.other();
     return nowNanos - lastSeen > lifetime.toNanos();
   }
 }

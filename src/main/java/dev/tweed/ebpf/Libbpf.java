@@ -61,6 +61,8 @@ final class Libbpf {
       handle("bpf_map_update_elem", FunctionDescriptor.of(I, I, P, P, L), false);
   private static final MethodHandle MAP_UPDATE_BATCH =
       handle("bpf_map_update_batch", FunctionDescriptor.of(I, I, P, P, P, P), false);
+  private static final MethodHandle MAP_LOOKUP_BATCH =
+      handle("bpf_map_lookup_batch", FunctionDescriptor.of(I, I, P, P, P, P, P, P), false);
   private static final MethodHandle RINGBUF_NEW =
       handle("ring_buffer__new", FunctionDescriptor.of(P, I, P, P, P), true);
   private static final MethodHandle RINGBUF_POLL =
@@ -300,6 +302,31 @@ final class Libbpf {
         return n.get(I, 0);
       }
       return count;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Reads up to {@code count[0]} entries in one call, after the position {@code in} (NULL: from the
+   * start), leaving the next position in {@code out} and the number read in {@code count[0]}. False
+   * when the map has no more entries after these.
+   */
+  static boolean lookupBatch(
+      int fd,
+      MemorySegment in,
+      MemorySegment out,
+      MemorySegment keys,
+      MemorySegment values,
+      MemorySegment count) {
+    try {
+      int rc =
+          (int) MAP_LOOKUP_BATCH.invokeExact(fd, in, out, keys, values, count, MemorySegment.NULL);
+      if (rc == -ENOENT) {
+        return false;
+      }
+      check("bpf_map_lookup_batch", rc);
+      return true;
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -8,7 +8,6 @@ import dev.tweed.sys.NetworkNamespace;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,25 +37,8 @@ class EbpfServiceIT extends ServiceIT {
 
   @Test
   void endedConnectionsLeaveTheConntrackMapAndAnIdleLiveOneStays() throws Exception {
-    Path yaml = Files.createTempFile("idle", ".yaml");
-    Files.writeString(
-        yaml,
-        """
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: idler, labels: {app: idler}}
-        spec: {nodeName: node-2, containers: [{name: r}]}
-        ---
-        apiVersion: v1
-        kind: Service
-        metadata: {name: idler}
-        spec:
-          selector: {app: idler}
-          ports: [{port: 9091, targetPort: 9091}]
-        """);
-    tweed.ok("lab", "apply", "-f", yaml.toString());
+    Path yaml = podWithService("idler", 9091);
     Path idlerNs = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-idler");
-    Tweed.await("the idler pod", Duration.ofSeconds(10), () -> Files.exists(idlerNs));
     String clientIp = tweed.podIp("client");
     // The server closes once it has read 2 bytes: one now, one after the collector has run.
     try (AutoCloseable server = ShortConnections.readingServer(idlerNs, 9091, 2)) {

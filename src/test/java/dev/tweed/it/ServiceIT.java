@@ -114,27 +114,40 @@ class ServiceIT {
     assertThat(b.lost()).as("connections lost in %s", b).isZero();
   }
 
-  @Test
-  void aClientReusingAPortItsBackendHoldsInTimeWaitConnectsAgain() throws Exception {
-    Path yaml = Files.createTempFile("tw", ".yaml");
+  /**
+   * Applies pod {@code name} on node-2, without a server of its own (the test runs one in its
+   * namespace), and a ClusterIP Service of the same name to its {@code port}; returns the YAML to
+   * delete them with. The pod's namespace exists when this returns.
+   */
+  Path podWithService(String name, int port) throws Exception {
+    Path yaml = Files.createTempFile(name, ".yaml");
     Files.writeString(
         yaml,
         """
         apiVersion: v1
         kind: Pod
-        metadata: {name: reader, labels: {app: reader}}
+        metadata: {name: NAME, labels: {app: NAME}}
         spec: {nodeName: node-2, containers: [{name: r}]}
         ---
         apiVersion: v1
         kind: Service
-        metadata: {name: reader}
+        metadata: {name: NAME}
         spec:
-          selector: {app: reader}
-          ports: [{port: 9090, targetPort: 9090}]
-        """);
+          selector: {app: NAME}
+          ports: [{port: PORT, targetPort: PORT}]
+        """
+            .replace("NAME", name)
+            .replace("PORT", Integer.toString(port)));
     tweed.ok("lab", "apply", "-f", yaml.toString());
+    Path ns = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-" + name);
+    Tweed.await("pod " + name, Duration.ofSeconds(10), () -> Files.exists(ns));
+    return yaml;
+  }
+
+  @Test
+  void aClientReusingAPortItsBackendHoldsInTimeWaitConnectsAgain() throws Exception {
+    Path yaml = podWithService("reader", 9090);
     Path readerNs = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-reader");
-    Tweed.await("the reader pod", Duration.ofSeconds(10), () -> Files.exists(readerNs));
     String clientNs = tweed.prefix() + "pod-default-client";
     // Without timestamps only sequence numbers decide whether TIME_WAIT takes a new SYN.
     Command.run(
