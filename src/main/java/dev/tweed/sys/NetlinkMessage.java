@@ -93,6 +93,37 @@ public final class NetlinkMessage {
     return body;
   }
 
+  static final int NLMSG_ERROR = 2;
+
+  /** What is done with each answer of the kernel: its sequence number and errno (0: acked). */
+  interface AnswerVisitor {
+    /** False to stop at this answer. */
+    boolean answer(int seq, int errno);
+  }
+
+  /**
+   * Visits the answers (NLMSG_ERROR: acknowledgements and errors) among the {@code n} bytes of
+   * messages read into {@code in}; false if the visitor stopped.
+   */
+  static boolean forEachAnswer(java.lang.foreign.MemorySegment in, long n, AnswerVisitor visitor) {
+    ByteBuffer b =
+        ByteBuffer.wrap(in.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE))
+            .order(ByteOrder.nativeOrder());
+    int off = 0;
+    while (off + HEADER <= n) {
+      int len = b.getInt(off);
+      if (len < HEADER) {
+        break;
+      }
+      if ((b.getShort(off + 4) & 0xffff) == NLMSG_ERROR
+          && !visitor.answer(b.getInt(off + 8), -b.getInt(off + HEADER))) {
+        return false;
+      }
+      off += (len + 3) & ~3;
+    }
+    return true;
+  }
+
   /** A buffer in the kernel's byte order for a fixed header or a value. */
   public static ByteBuffer buffer(int size) {
     return ByteBuffer.allocate(size).order(ByteOrder.nativeOrder());

@@ -34,7 +34,6 @@ public final class NflogSocket implements AutoCloseable {
   private static final int NFULA_PREFIX = 10;
   private static final int NLM_F_REQUEST = 0x1;
   private static final int NLM_F_ACK = 0x4;
-  private static final int NLMSG_ERROR = 2;
   private static final int AF_INET = 2;
   private static final int SOL_SOCKET = 1;
   private static final int SO_RCVTIMEO = 20;
@@ -105,23 +104,21 @@ public final class NflogSocket implements AutoCloseable {
         if (n <= 0) {
           continue;
         }
-        ByteBuffer b =
-            ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
-                .order(ByteOrder.nativeOrder());
-        int off = 0;
-        while (off + NetlinkMessage.HEADER <= n) {
-          int len = b.getInt(off);
-          if (len < NetlinkMessage.HEADER) {
-            break;
-          }
-          if ((b.getShort(off + 4) & 0xffff) == NLMSG_ERROR && b.getInt(off + 8) == mySeq) {
-            int err = b.getInt(off + NetlinkMessage.HEADER);
-            if (err != 0) {
-              throw new IllegalStateException(what + ": " + Libc.strerror(-err));
-            }
-            return;
-          }
-          off += (len + 3) & ~3;
+        boolean acked =
+            !NetlinkMessage.forEachAnswer(
+                in,
+                n,
+                (seq, errno) -> {
+                  if (seq != mySeq) {
+                    return true;
+                  }
+                  if (errno != 0) {
+                    throw new IllegalStateException(what + ": " + Libc.strerror(errno));
+                  }
+                  return false;
+                });
+        if (acked) {
+          return;
         }
       }
       throw new IllegalStateException(what + ": the kernel did not answer");

@@ -1,0 +1,83 @@
+package dev.tweed.dataplane.nftnl;
+
+import dev.tweed.sys.NetlinkMessage;
+import dev.tweed.sys.NfTablesSocket;
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * nf_tables changes committed together: the kernel applies all of them or none. Each change keeps a
+ * description of what it does, so that a refusal names the object the kernel refused.
+ */
+public final class NftBatch {
+  private record Change(String what, NetlinkMessage message) {}
+
+  private final List<Change> changes = new ArrayList<>();
+  private int nextSetId = 1;
+
+  /** Adds a change; {@code what} says what it does ("add set ip t s"). */
+  public NftBatch add(String what, NetlinkMessage message) {
+    changes.add(new Change(what, message));
+    return this;
+  }
+
+  /** A number for a set created in this batch, by which later changes of it may refer to it. */
+  public int newSetId() {
+    return nextSetId++;
+  }
+
+  public int size() {
+    return changes.size();
+  }
+
+  /** The batch as sent: begin (sequence 0), the changes (1 to n), end (n + 1). */
+  public byte[] bytes() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(NftMessages.batch(NftMessages.NFNL_MSG_BATCH_BEGIN).bytes(0));
+    for (int i = 0; i < changes.size(); i++) {
+      out.writeBytes(changes.get(i).message().bytes(i + 1));
+    }
+    out.writeBytes(NftMessages.batch(NftMessages.NFNL_MSG_BATCH_END).bytes(changes.size() + 1));
+    return out.toByteArray();
+  }
+
+  /** The kernel refused the batch: nothing of it was applied. */
+  public static final class RefusedException extends RuntimeException {
+    private final Map<String, String> refused;
+
+    RefusedException(Map<String, String> refused) {
+      super(
+          "the kernel refused the nf_tables batch, which changed nothing: "
+              + String.join(
+                  "; ",
+                  refused.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).toList()));
+      this.refused = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(refused));
+    }
+
+    /** What each refused change was, and the kernel's reason. */
+    public Map<String, String> refused() {
+      return refused;
+    }
+  }
+
+  /** Commits the batch; throws {@link RefusedException} if the kernel refused it. */
+  public void commit(NfTablesSocket socket) {
+    if (changes.isEmpty()) {
+      return;
+    }
+    NfTablesSocket.Answers a = socket.commit(bytes(), 1, changes.size());
+    if (!a.refused().isEmpty()) {
+      Map<String, String> refused = new LinkedHashMap<>();
+      new TreeMap<>(a.refused())
+          .forEach(
+              (seq, errno) ->
+                  refused.put(
+                      "#" + seq + " " + changes.get(seq - 1).what(), NfTablesSocket.reason(errno)));
+      throw new RefusedException(refused);
+    }
+  }
+}

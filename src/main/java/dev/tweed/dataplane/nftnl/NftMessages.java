@@ -1,0 +1,293 @@
+package dev.tweed.dataplane.nftnl;
+
+import dev.tweed.sys.NetlinkMessage;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The nf_tables netlink messages Tweed sends, encoded as the kernel reads them and as {@code nft}
+ * itself encodes them ({@code nft --debug=mnl} prints its messages; {@code NftMessagesTest}
+ * compares the two byte for byte): tables, chains, sets and maps with their user data, and set
+ * elements. Pure: no I/O.
+ */
+public final class NftMessages {
+  private NftMessages() {}
+
+  static final int NFNL_SUBSYS_NFTABLES = 10;
+  static final int NFNL_MSG_BATCH_BEGIN = 16;
+  static final int NFNL_MSG_BATCH_END = 17;
+  static final int NFPROTO_IPV4 = 2;
+
+  static final int NFT_MSG_NEWTABLE = 0;
+  static final int NFT_MSG_DELTABLE = 2;
+  static final int NFT_MSG_NEWCHAIN = 3;
+  static final int NFT_MSG_DELCHAIN = 5;
+  static final int NFT_MSG_NEWSET = 9;
+  static final int NFT_MSG_DELSET = 11;
+  static final int NFT_MSG_NEWSETELEM = 12;
+  static final int NFT_MSG_DELSETELEM = 14;
+
+  static final int NLM_F_REQUEST = 0x1;
+  static final int NLM_F_ACK = 0x4;
+  static final int NLM_F_CREATE = 0x400;
+  private static final int NLA_F_NESTED = 0x8000;
+
+  private static final int NFTA_TABLE_NAME = 1;
+  private static final int NFTA_TABLE_FLAGS = 2;
+  private static final int NFTA_TABLE_USERDATA = 6;
+  private static final int NFTA_CHAIN_TABLE = 1;
+  private static final int NFTA_CHAIN_NAME = 3;
+  private static final int NFTA_CHAIN_HOOK = 4;
+  private static final int NFTA_CHAIN_TYPE = 7;
+  private static final int NFTA_HOOK_HOOKNUM = 1;
+  private static final int NFTA_HOOK_PRIORITY = 2;
+  private static final int NFTA_SET_TABLE = 1;
+  private static final int NFTA_SET_NAME = 2;
+  private static final int NFTA_SET_FLAGS = 3;
+  private static final int NFTA_SET_KEY_TYPE = 4;
+  private static final int NFTA_SET_KEY_LEN = 5;
+  private static final int NFTA_SET_DATA_TYPE = 6;
+  private static final int NFTA_SET_DATA_LEN = 7;
+  private static final int NFTA_SET_ID = 10;
+  private static final int NFTA_SET_TIMEOUT = 11;
+  private static final int NFTA_SET_USERDATA = 13;
+  private static final int NFTA_SET_ELEM_LIST_TABLE = 1;
+  private static final int NFTA_SET_ELEM_LIST_SET = 2;
+  private static final int NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+  private static final int NFTA_SET_ELEM_LIST_SET_ID = 4;
+  private static final int NFTA_LIST_ELEM = 1;
+  private static final int NFTA_SET_ELEM_KEY = 1;
+  private static final int NFTA_SET_ELEM_DATA = 2;
+  private static final int NFTA_DATA_VALUE = 1;
+  private static final int NFTA_DATA_VERDICT = 2;
+  private static final int NFTA_VERDICT_CODE = 1;
+  private static final int NFTA_VERDICT_CHAIN = 2;
+
+  /** nftables' user data TLV types (libnftnl's udata): comments, and a set's byte orders. */
+  private static final int UDATA_TABLE_COMMENT = 0;
+
+  private static final int UDATA_SET_KEYBYTEORDER = 0;
+  private static final int UDATA_SET_DATABYTEORDER = 1;
+  private static final int UDATA_SET_KEY_TYPEOF = 3;
+  private static final int UDATA_SET_DATA_INTERVAL = 6;
+  private static final int UDATA_SET_COMMENT = 7;
+
+  /** nftables' byte orders, as a set's user data records its key's. */
+  private static final int BYTEORDER_INVALID = 0;
+
+  private static final int BYTEORDER_BIG_ENDIAN = 2;
+
+  static final int NFT_SET_MAP = 0x8;
+  static final int NFT_SET_TIMEOUT = 0x10;
+  static final int NFT_SET_EVAL = 0x20;
+  static final int NFT_DATA_VERDICT = 0xffffff00;
+
+  /** The netfilter hooks of chains, as the kernel numbers them. */
+  public enum Hook {
+    PREROUTING,
+    INPUT,
+    FORWARD,
+    OUTPUT,
+    POSTROUTING
+  }
+
+  /** A base chain's type, hook and priority. */
+  public record BaseChain(String type, Hook hook, int priority) {}
+
+  /**
+   * A verdict a map's element leads to: {@code JUMP} or {@code GOTO} a chain (the codes are the
+   * kernel's NFT_JUMP and NFT_GOTO).
+   */
+  public record Verdict(int code, String chain) {
+    public static Verdict jump(String chain) {
+      return new Verdict(-3, chain);
+    }
+
+    public static Verdict goTo(String chain) {
+      return new Verdict(-4, chain);
+    }
+  }
+
+  /** One element: its key's fields (each in network byte order), and a verdict for a map. */
+  public record Element(List<byte[]> key, Optional<Verdict> verdict) {
+    public Element {
+      key = List.copyOf(key);
+    }
+  }
+
+  static NetlinkMessage message(int nftMsg, int flags) {
+    return new NetlinkMessage(
+            (NFNL_SUBSYS_NFTABLES << 8) | nftMsg, NLM_F_REQUEST | NLM_F_ACK | flags)
+        .family(nfgenmsg(NFPROTO_IPV4, 0));
+  }
+
+  /** The batch's first and last messages. */
+  static NetlinkMessage batch(int type) {
+    return new NetlinkMessage(type, NLM_F_REQUEST).family(nfgenmsg(0, NFNL_SUBSYS_NFTABLES));
+  }
+
+  private static ByteBuffer nfgenmsg(int family, int resId) {
+    ByteBuffer b = NetlinkMessage.buffer(4).put((byte) family).put((byte) 0);
+    b.order(ByteOrder.BIG_ENDIAN).putShort((short) resId);
+    return b.flip();
+  }
+
+  public static NetlinkMessage addTable(String table, Optional<String> comment) {
+    NetlinkMessage m =
+        message(NFT_MSG_NEWTABLE, NLM_F_CREATE)
+            .attrString(NFTA_TABLE_NAME, table)
+            .attr(NFTA_TABLE_FLAGS, be32(0));
+    comment.ifPresent(
+        c -> m.attr(NFTA_TABLE_USERDATA, udata(UDATA_TABLE_COMMENT, cString(c)).toByteArray()));
+    return m;
+  }
+
+  public static NetlinkMessage deleteTable(String table) {
+    return message(NFT_MSG_DELTABLE, 0).attrString(NFTA_TABLE_NAME, table);
+  }
+
+  public static NetlinkMessage addChain(String table, String chain, Optional<BaseChain> base) {
+    NetlinkMessage m =
+        message(NFT_MSG_NEWCHAIN, NLM_F_CREATE)
+            .attrString(NFTA_CHAIN_TABLE, table)
+            .attrString(NFTA_CHAIN_NAME, chain);
+    base.ifPresent(
+        b ->
+            m.attrString(NFTA_CHAIN_TYPE, b.type())
+                .begin(NFTA_CHAIN_HOOK | NLA_F_NESTED)
+                .attr(NFTA_HOOK_HOOKNUM, be32(b.hook().ordinal()))
+                .attr(NFTA_HOOK_PRIORITY, be32(b.priority()))
+                .end());
+    return m;
+  }
+
+  public static NetlinkMessage deleteChain(String table, String chain) {
+    return message(NFT_MSG_DELCHAIN, 0)
+        .attrString(NFTA_CHAIN_TABLE, table)
+        .attrString(NFTA_CHAIN_NAME, chain);
+  }
+
+  /**
+   * A named set or map. {@code id} names it within the batch, so elements added in the same batch
+   * can refer to it before the kernel has it.
+   */
+  public static NetlinkMessage addSet(String table, NftSet set, int id) {
+    int flags =
+        (set.verdictMap() ? NFT_SET_MAP : 0)
+            | (set.timeoutSeconds().isPresent() ? NFT_SET_TIMEOUT : 0)
+            | (set.dynamic() ? NFT_SET_EVAL : 0);
+    NetlinkMessage m =
+        message(NFT_MSG_NEWSET, NLM_F_CREATE)
+            .attrString(NFTA_SET_TABLE, table)
+            .attrString(NFTA_SET_NAME, set.name())
+            .attr(NFTA_SET_FLAGS, be32(flags))
+            .attr(NFTA_SET_KEY_TYPE, be32(set.keyTypeId()))
+            .attr(NFTA_SET_KEY_LEN, be32(set.keyLength()));
+    if (set.verdictMap()) {
+      m.attr(NFTA_SET_DATA_TYPE, be32(NFT_DATA_VERDICT)).attr(NFTA_SET_DATA_LEN, be32(0));
+    }
+    m.attr(NFTA_SET_ID, be32(id));
+    set.timeoutSeconds().ifPresent(t -> m.attr(NFTA_SET_TIMEOUT, be64(t * 1000)));
+    return m.attr(NFTA_SET_USERDATA, setUserdata(set));
+  }
+
+  /**
+   * nft's user data of a set: the key's byte order (and, for a map, its data's, with the key's
+   * description and the data's interval flag), then the comment.
+   */
+  static byte[] setUserdata(NftSet set) {
+    ByteArrayOutputStream u = new ByteArrayOutputStream();
+    boolean concat = set.key().size() > 1;
+    int keyOrder = concat ? BYTEORDER_INVALID : set.key().getFirst().byteOrder();
+    u.writeBytes(udata(UDATA_SET_KEYBYTEORDER, le32(keyOrder)).toByteArray());
+    if (set.verdictMap()) {
+      u.writeBytes(udata(UDATA_SET_DATABYTEORDER, le32(BYTEORDER_INVALID)).toByteArray());
+      if (concat) {
+        u.writeBytes(udata(UDATA_SET_KEY_TYPEOF, concatTypeof(set)).toByteArray());
+      }
+      u.writeBytes(udata(UDATA_SET_DATA_INTERVAL, le32(0)).toByteArray());
+    }
+    set.comment().ifPresent(c -> u.writeBytes(udata(UDATA_SET_COMMENT, cString(c)).toByteArray()));
+    return u.toByteArray();
+  }
+
+  /** What nft records of a concatenated key: the last field's type, as nested user data. */
+  private static byte[] concatTypeof(NftSet set) {
+    ByteArrayOutputStream u = new ByteArrayOutputStream();
+    u.writeBytes(udata(0, le32(set.key().getLast().id())).toByteArray());
+    u.writeBytes(udata(1, new byte[0]).toByteArray());
+    return u.toByteArray();
+  }
+
+  /**
+   * Elements added to (or, with {@code delete}, removed from) a set; {@code setId} is the set's id
+   * when it was created in the same batch.
+   */
+  public static NetlinkMessage elements(
+      String table, String set, Optional<Integer> setId, List<Element> elements, boolean delete) {
+    NetlinkMessage m =
+        message(delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, delete ? 0 : NLM_F_CREATE)
+            .attrString(NFTA_SET_ELEM_LIST_TABLE, table)
+            .attrString(NFTA_SET_ELEM_LIST_SET, set);
+    setId.ifPresent(id -> m.attr(NFTA_SET_ELEM_LIST_SET_ID, be32(id)));
+    m.begin(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+    for (Element e : elements) {
+      m.begin(NFTA_LIST_ELEM | NLA_F_NESTED)
+          .begin(NFTA_SET_ELEM_KEY | NLA_F_NESTED)
+          .attr(NFTA_DATA_VALUE, concatenated(e.key()))
+          .end();
+      e.verdict()
+          .ifPresent(
+              v ->
+                  m.begin(NFTA_SET_ELEM_DATA | NLA_F_NESTED)
+                      .begin(NFTA_DATA_VERDICT | NLA_F_NESTED)
+                      .attr(NFTA_VERDICT_CODE, be32(v.code()))
+                      .attrString(NFTA_VERDICT_CHAIN, v.chain())
+                      .end()
+                      .end());
+      m.end();
+    }
+    return m.end();
+  }
+
+  /** A concatenation's fields, each padded to 4 bytes as the kernel's registers hold them. */
+  static byte[] concatenated(List<byte[]> fields) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (byte[] f : fields) {
+      out.writeBytes(f);
+      out.writeBytes(new byte[(4 - f.length % 4) % 4]);
+    }
+    return out.toByteArray();
+  }
+
+  private static ByteArrayOutputStream udata(int type, byte[] value) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(type);
+    out.write(value.length);
+    out.writeBytes(value);
+    return out;
+  }
+
+  private static byte[] cString(String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    byte[] z = new byte[b.length + 1];
+    System.arraycopy(b, 0, z, 0, b.length);
+    return z;
+  }
+
+  static byte[] be32(int v) {
+    return ByteBuffer.allocate(4).order(ByteOrder.BIG_ENDIAN).putInt(v).array();
+  }
+
+  static byte[] be64(long v) {
+    return ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putLong(v).array();
+  }
+
+  private static byte[] le32(int v) {
+    return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
+  }
+}

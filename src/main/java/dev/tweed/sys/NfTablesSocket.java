@@ -1,0 +1,139 @@
+package dev.tweed.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A netfilter netlink socket that commits nf_tables batches: every message of a batch asks for the
+ * kernel's acknowledgement, and {@link #commit} reads one answer per message, matched by sequence
+ * number, before it returns. The kernel applies a batch whole or not at all; when it refuses one,
+ * the answers name the messages it refused and why. The socket lives in the network namespace of
+ * the thread that opened it, whichever thread uses it later.
+ */
+public final class NfTablesSocket implements AutoCloseable {
+  private static final int NETLINK_NETFILTER = 12;
+  private static final int SOL_SOCKET = 1;
+  private static final int SO_SNDBUFFORCE = 32;
+  private static final int SO_RCVBUFFORCE = 33;
+  private static final int SO_RCVTIMEO = 20;
+  private static final int SOL_NETLINK = 270;
+
+  /** Acknowledgements of failed messages without the whole message echoed back. */
+  private static final int NETLINK_CAP_ACK = 10;
+
+  /** How long the kernel may take to answer a batch before the commit gives up. */
+  private static final int ANSWER_TIMEOUT_SECONDS = 30;
+
+  private final int fd;
+  private int bufferSize;
+
+  private NfTablesSocket(int fd) {
+    this.fd = fd;
+  }
+
+  /** A socket in the calling thread's network namespace. */
+  public static NfTablesSocket open() {
+    int fd = Libc.netlinkSocket(NETLINK_NETFILTER);
+    NfTablesSocket s = new NfTablesSocket(fd);
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment one = a.allocate(4);
+      one.set(ValueLayout.JAVA_INT, 0, 1);
+      Libc.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one);
+      MemorySegment timeout = a.allocate(16);
+      timeout.set(ValueLayout.JAVA_LONG, 0, ANSWER_TIMEOUT_SECONDS);
+      Libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout);
+      s.ensureBuffers(1 << 20);
+    } catch (RuntimeException e) {
+      Libc.close(fd);
+      throw e;
+    }
+    return s;
+  }
+
+  /**
+   * A batch's answers: for each sequence number the kernel refused, its errno (a message it
+   * accepted has none). An empty map: the batch was applied.
+   */
+  public record Answers(Map<Integer, Integer> refused) {
+    public Answers {
+      refused = Map.copyOf(refused);
+    }
+  }
+
+  /**
+   * Sends {@code batch} (begin, messages numbered {@code firstSeq} to {@code lastSeq} asking for
+   * acknowledgement, end) in one datagram and waits for an answer to each message.
+   */
+  public Answers commit(byte[] batch, int firstSeq, int lastSeq) {
+    int expected = lastSeq - firstSeq + 1;
+    // One datagram carries the whole batch, and every message is answered: both buffers must
+    // hold them (an answer without the echoed message is 36 bytes, an error at most a page).
+    ensureBuffers(Math.max(batch.length, expected * 64) + (1 << 16));
+    Map<Integer, Integer> refused = new HashMap<>();
+    int answered = 0;
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment out = a.allocate(batch.length);
+      MemorySegment.copy(batch, 0, out, ValueLayout.JAVA_BYTE, 0, batch.length);
+      Libc.write(fd, out);
+      MemorySegment in = a.allocate(1 << 20);
+      while (answered < expected) {
+        long n = Libc.readOrErrno(fd, in);
+        if (n == -Libc.EAGAIN) {
+          throw new IllegalStateException(
+              "the kernel answered "
+                  + answered
+                  + " of "
+                  + expected
+                  + " nf_tables messages within "
+                  + ANSWER_TIMEOUT_SECONDS
+                  + " s");
+        }
+        if (n == -Libc.ENOBUFS) {
+          throw new IllegalStateException(
+              "the kernel's answers to an nf_tables batch overran the socket's buffer");
+        }
+        int[] got = {0};
+        NetlinkMessage.forEachAnswer(
+            in,
+            n,
+            (seq, errno) -> {
+              if (seq >= firstSeq && seq <= lastSeq) {
+                got[0]++;
+                if (errno != 0) {
+                  refused.put(seq, errno);
+                }
+              }
+              return true;
+            });
+        answered += got[0];
+      }
+    }
+    return new Answers(refused);
+  }
+
+  private void ensureBuffers(int bytes) {
+    if (bytes <= bufferSize) {
+      return;
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment size = a.allocate(4);
+      size.set(ValueLayout.JAVA_INT, 0, bytes);
+      Libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, size);
+      Libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size);
+    }
+    bufferSize = bytes;
+  }
+
+  /** The kernel's text for an errno. */
+  public static String reason(int errno) {
+    return Libc.strerror(errno);
+  }
+
+  @Override
+  public void close() {
+    Libc.close(fd);
+  }
+}

@@ -1,0 +1,324 @@
+package dev.tweed.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tweed.dataplane.nftnl.NftBatch;
+import dev.tweed.dataplane.nftnl.NftMessages;
+import dev.tweed.dataplane.nftnl.NftMessages.BaseChain;
+import dev.tweed.dataplane.nftnl.NftMessages.Element;
+import dev.tweed.dataplane.nftnl.NftMessages.Hook;
+import dev.tweed.dataplane.nftnl.NftMessages.Verdict;
+import dev.tweed.dataplane.nftnl.NftSet;
+import dev.tweed.dataplane.nftnl.NftSet.Type;
+import dev.tweed.sys.NetworkNamespace;
+import dev.tweed.sys.NfTablesSocket;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The nf_tables netlink writer against {@code nft} itself: its messages are the ones nft sends for
+ * the same script (as {@code nft --debug=mnl} prints them), the table a committed batch leaves is
+ * the one {@code nft -f} leaves (as {@code nft -j list table} prints it), and a batch the kernel
+ * refuses changes nothing and names what it refused.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class NftNetlinkIT {
+  private static final String TABLE = "tw-t";
+
+  /** The script, and the same changes as the writer makes them. */
+  private static final String SCRIPT =
+      """
+      add table ip tw-t { comment "rules for kube-proxy" ; }
+      add set ip tw-t cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
+      add map ip tw-t service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP traffic" ; }
+      add map ip tw-t service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
+      add set ip tw-t affinity-a { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
+      add chain ip tw-t services
+      add chain ip tw-t nat-prerouting { type nat hook prerouting priority -100 ; }
+      add chain ip tw-t filter-forward { type filter hook forward priority 0 ; }
+      add element ip tw-t cluster-ips { 10.96.0.10 }
+      add element ip tw-t service-ips { 10.96.0.10 . tcp . 80 : goto services }
+      add element ip tw-t service-nodeports { tcp . 30080 : jump services }
+      """;
+
+  private static NftBatch batch() {
+    NftBatch b = new NftBatch();
+    b.add("add table", NftMessages.addTable(TABLE, Optional.of("rules for kube-proxy")));
+    int clusterIps = b.newSetId();
+    b.add(
+        "add set cluster-ips",
+        NftMessages.addSet(
+            TABLE,
+            new NftSet(
+                "cluster-ips",
+                List.of(Type.IPV4_ADDR),
+                false,
+                false,
+                Optional.empty(),
+                Optional.of("Active ClusterIPs")),
+            clusterIps));
+    int serviceIps = b.newSetId();
+    b.add(
+        "add map service-ips",
+        NftMessages.addSet(
+            TABLE,
+            new NftSet(
+                "service-ips",
+                List.of(Type.IPV4_ADDR, Type.INET_PROTO, Type.INET_SERVICE),
+                true,
+                false,
+                Optional.empty(),
+                Optional.of("ClusterIP traffic")),
+            serviceIps));
+    int nodePorts = b.newSetId();
+    b.add(
+        "add map service-nodeports",
+        NftMessages.addSet(
+            TABLE,
+            new NftSet(
+                "service-nodeports",
+                List.of(Type.INET_PROTO, Type.INET_SERVICE),
+                true,
+                false,
+                Optional.empty(),
+                Optional.of("NodePort traffic")),
+            nodePorts));
+    int affinity = b.newSetId();
+    b.add(
+        "add set affinity-a",
+        NftMessages.addSet(
+            TABLE,
+            new NftSet(
+                "affinity-a",
+                List.of(Type.IPV4_ADDR),
+                false,
+                true,
+                Optional.of(10800L),
+                Optional.empty()),
+            affinity));
+    b.add("add chain services", NftMessages.addChain(TABLE, "services", Optional.empty()));
+    b.add(
+        "add chain nat-prerouting",
+        NftMessages.addChain(
+            TABLE, "nat-prerouting", Optional.of(new BaseChain("nat", Hook.PREROUTING, -100))));
+    b.add(
+        "add chain filter-forward",
+        NftMessages.addChain(
+            TABLE, "filter-forward", Optional.of(new BaseChain("filter", Hook.FORWARD, 0))));
+    b.add(
+        "add element cluster-ips",
+        NftMessages.elements(
+            TABLE,
+            "cluster-ips",
+            Optional.of(clusterIps),
+            List.of(new Element(List.of(ip(10, 96, 0, 10)), Optional.empty())),
+            false));
+    b.add(
+        "add element service-ips",
+        NftMessages.elements(
+            TABLE,
+            "service-ips",
+            Optional.of(serviceIps),
+            List.of(
+                new Element(
+                    List.of(ip(10, 96, 0, 10), new byte[] {6}, port(80)),
+                    Optional.of(Verdict.goTo("services")))),
+            false));
+    b.add(
+        "add element service-nodeports",
+        NftMessages.elements(
+            TABLE,
+            "service-nodeports",
+            Optional.of(nodePorts),
+            List.of(
+                new Element(
+                    List.of(new byte[] {6}, port(30080)), Optional.of(Verdict.jump("services")))),
+            false));
+    return b;
+  }
+
+  private static byte[] ip(int a, int b, int c, int d) {
+    return new byte[] {(byte) a, (byte) b, (byte) c, (byte) d};
+  }
+
+  private static byte[] port(int p) {
+    return ByteBuffer.allocate(2).order(ByteOrder.BIG_ENDIAN).putShort((short) p).array();
+  }
+
+  private ScratchNetwork net;
+
+  @BeforeAll
+  void namespaces() {
+    net = new ScratchNetwork("nftnl");
+  }
+
+  @AfterAll
+  void cleanUp() {
+    net.close();
+  }
+
+  @Test
+  void theWritersMessagesAreTheOnesNftSendsForTheSameScript() {
+    String ns = net.add("mnl");
+    String dump = ScratchNetwork.exec(ns, SCRIPT, "nft", "--debug=mnl", "-f", "-");
+    List<byte[]> nfts = batchMessages(dump);
+    List<byte[]> ours = messages(batch().bytes());
+    assertThat(ours).hasSameSizeAs(nfts);
+    for (int i = 0; i < ours.size(); i++) {
+      assertThat(HexFormat.of().formatHex(withoutFlags(ours.get(i))))
+          .as("message %d", i)
+          .isEqualTo(HexFormat.of().formatHex(withoutFlags(nfts.get(i))));
+    }
+  }
+
+  @Test
+  void aCommittedBatchLeavesTheTableNftLeaves() throws Exception {
+    String byNft = net.add("byNft");
+    String byNetlink = net.add("byNetlink");
+    ScratchNetwork.exec(byNft, SCRIPT, "nft", "-f", "-");
+    commit(byNetlink, batch());
+    assertThat(listTable(byNetlink)).isEqualTo(listTable(byNft));
+  }
+
+  @Test
+  void aRefusedBatchChangesNothingAndNamesWhatWasRefused() throws Exception {
+    String ns = net.add("refused");
+    commit(ns, batch());
+    String before = listTable(ns);
+    NftBatch bad = new NftBatch();
+    bad.add("add chain extra", NftMessages.addChain(TABLE, "extra", Optional.empty()));
+    bad.add(
+        "add element to set nowhere",
+        NftMessages.elements(
+            TABLE,
+            "nowhere",
+            Optional.empty(),
+            List.of(new Element(List.of(ip(10, 96, 0, 11)), Optional.empty())),
+            false));
+    assertThatThrownBy(() -> commit(ns, bad))
+        .isInstanceOf(NftBatch.RefusedException.class)
+        .hasMessageContaining("add element to set nowhere: No such file or directory")
+        .hasMessageNotContaining("add chain extra:");
+    assertThat(listTable(ns)).isEqualTo(before);
+  }
+
+  private static void commit(String ns, NftBatch b) throws Exception {
+    NetworkNamespace.call(
+        NetworkNamespace.pathOf(ns),
+        () -> {
+          try (NfTablesSocket s = NfTablesSocket.open()) {
+            b.commit(s);
+          }
+          return null;
+        });
+  }
+
+  private static String listTable(String ns) {
+    return ScratchNetwork.exec(ns, "", "nft", "-j", "list", "table", "ip", TABLE);
+  }
+
+  private static List<byte[]> messages(byte[] batch) {
+    List<byte[]> out = new ArrayList<>();
+    ByteBuffer b = ByteBuffer.wrap(batch).order(ByteOrder.nativeOrder());
+    int off = 0;
+    while (off < batch.length) {
+      int len = b.getInt(off);
+      byte[] m = new byte[len];
+      System.arraycopy(batch, off, m, 0, len);
+      out.add(m);
+      off += (len + 3) & ~3;
+    }
+    return out;
+  }
+
+  /** A message with its flags zeroed: nft's dump prints only some of them. */
+  private static byte[] withoutFlags(byte[] m) {
+    byte[] c = m.clone();
+    c[6] = 0;
+    c[7] = 0;
+    return c;
+  }
+
+  private static final Pattern NUMBER = Pattern.compile("^\\|\\s+(\\d+)\\s+\\|");
+  private static final Pattern TYPE = Pattern.compile("^\\|\\s+(\\d+) \\| (\\S+) \\|");
+  private static final Pattern ATTR =
+      Pattern.compile(
+          "^\\|(?:\\e\\[[0-9;]*m)?(\\d+)(?:\\e\\[0m)?\\|(?:\\e\\[[0-9;]*m)?([N-])([B-])(?:\\e\\[0m)?\\|(?:\\e\\[[0-9;]*m)?(\\d+)(?:\\e\\[0m)?\\|");
+  private static final Pattern BYTES =
+      Pattern.compile("^\\| ([0-9a-f]{2}) ([0-9a-f]{2}) ([0-9a-f]{2}) ([0-9a-f]{2})  \\|");
+
+  /**
+   * The messages of the batch in nft's {@code --debug=mnl} dump, from batch begin to batch end
+   * (before it, nft reads the kernel's state), rebuilt as bytes (header, extra header, attributes),
+   * flags left zero.
+   */
+  static List<byte[]> batchMessages(String dump) {
+    List<byte[]> out = new ArrayList<>();
+    ByteArrayOutputStream cur = null;
+    boolean inBatch = false;
+    for (String line : dump.split("\n")) {
+      Matcher n = NUMBER.matcher(line);
+      Matcher t = TYPE.matcher(line);
+      Matcher a = ATTR.matcher(line);
+      Matcher d = BYTES.matcher(line);
+      if (line.contains("| message length |") && n.find()) {
+        if (cur != null && inBatch) {
+          out.add(cur.toByteArray());
+        }
+        cur = new ByteArrayOutputStream();
+        cur.writeBytes(le32(Integer.parseInt(n.group(1))));
+      } else if (cur != null && line.contains("|  type | flags  |") && t.find()) {
+        int type = Integer.parseInt(t.group(1));
+        if (type == 16) {
+          inBatch = true;
+        }
+        cur.writeBytes(
+            ByteBuffer.allocate(4)
+                .order(ByteOrder.nativeOrder())
+                .putShort((short) type)
+                .putShort((short) 0)
+                .array());
+      } else if (cur != null
+          && (line.contains("| sequence number|") || line.contains("|     port ID    |"))
+          && n.find()) {
+        cur.writeBytes(le32(Integer.parseInt(n.group(1))));
+      } else if (cur != null && a.find()) {
+        int len = Integer.parseInt(a.group(1));
+        int type =
+            Integer.parseInt(a.group(4))
+                | (a.group(2).equals("N") ? 0x8000 : 0)
+                | (a.group(3).equals("B") ? 0x4000 : 0);
+        cur.writeBytes(
+            ByteBuffer.allocate(4)
+                .order(ByteOrder.nativeOrder())
+                .putShort((short) len)
+                .putShort((short) type)
+                .array());
+      } else if (cur != null && d.find()) {
+        for (int i = 1; i <= 4; i++) {
+          cur.write(Integer.parseInt(d.group(i), 16));
+        }
+      }
+    }
+    if (cur != null && inBatch) {
+      out.add(cur.toByteArray());
+    }
+    return out;
+  }
+
+  private static byte[] le32(int v) {
+    return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(v).array();
+  }
+}
