@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tweed.dataplane.nftnl.NftBatch;
+import dev.tweed.dataplane.nftnl.NftExpr;
 import dev.tweed.dataplane.nftnl.NftMessages;
 import dev.tweed.dataplane.nftnl.NftMessages.BaseChain;
 import dev.tweed.dataplane.nftnl.NftMessages.Element;
@@ -149,6 +150,145 @@ class NftNetlinkIT {
     return b;
   }
 
+  /**
+   * Rules of every form the proxy writes, on the table above, laid out so that the kernel's checks
+   * pass (no loop, NAT only under NAT chains).
+   */
+  private static final String RULES =
+      """
+      add chain ip tw-t ep-a
+      add chain ip tw-t ep-b
+      add chain ip tw-t dispatch
+      add chain ip tw-t checks
+      add chain ip tw-t mark-it
+      add chain ip tw-t nat-postrouting { type nat hook postrouting priority 100 ; }
+      add rule ip tw-t nat-prerouting jump dispatch
+      add rule ip tw-t dispatch ip daddr . meta l4proto . th dport vmap @service-ips
+      add rule ip tw-t filter-forward ct state new jump checks
+      add rule ip tw-t checks ip daddr @cluster-ips reject comment "Reject it"
+      add rule ip tw-t mark-it mark set mark or 0x4000
+      add rule ip tw-t services ip saddr != 10.244.0.0/16 jump mark-it
+      add rule ip tw-t services ip saddr @affinity-a goto ep-a
+      add rule ip tw-t services numgen random mod 2 vmap { 0 : goto ep-a , 1 : goto ep-b }
+      add rule ip tw-t ep-a update @affinity-a { ip saddr }
+      add rule ip tw-t ep-a meta l4proto tcp dnat to 10.244.1.5:8080
+      add rule ip tw-t ep-b mark and 0x4000 == 0 return
+      add rule ip tw-t ep-b drop
+      add rule ip tw-t nat-postrouting masquerade fully-random
+      """;
+
+  private static NftBatch rules() {
+    NftBatch b = new NftBatch();
+    for (String c : List.of("ep-a", "ep-b", "dispatch", "checks", "mark-it")) {
+      b.add("add chain " + c, NftMessages.addChain(TABLE, c, Optional.empty()));
+    }
+    b.add(
+        "add chain nat-postrouting",
+        NftMessages.addChain(
+            TABLE, "nat-postrouting", Optional.of(new BaseChain("nat", Hook.POSTROUTING, 100))));
+    rule(b, "nat-prerouting", List.of(NftExpr.Verdict.jump("dispatch")));
+    rule(
+        b,
+        "dispatch",
+        List.of(
+            new NftExpr.Payload(NftExpr.Base.NETWORK, 16, 4, 1),
+            new NftExpr.Meta(NftExpr.MetaKey.L4PROTO, 9),
+            new NftExpr.Payload(NftExpr.Base.TRANSPORT, 2, 2, 10),
+            new NftExpr.Lookup("service-ips", Optional.empty(), 1, Optional.of(0), false)));
+    rule(
+        b,
+        "filter-forward",
+        List.of(
+            new NftExpr.CtState(1),
+            new NftExpr.Bitwise(1, 1, host32(8), host32(0)),
+            new NftExpr.Cmp(1, NftExpr.Op.NEQ, host32(0)),
+            NftExpr.Verdict.jump("checks")));
+    b.add(
+        "reject rule",
+        NftMessages.addRule(
+            TABLE,
+            "checks",
+            List.of(
+                new NftExpr.Payload(NftExpr.Base.NETWORK, 16, 4, 1),
+                new NftExpr.Lookup("cluster-ips", Optional.empty(), 1, Optional.empty(), false),
+                new NftExpr.Reject()),
+            Optional.of("Reject it")));
+    rule(
+        b,
+        "mark-it",
+        List.of(
+            new NftExpr.Meta(NftExpr.MetaKey.MARK, 1),
+            new NftExpr.Bitwise(1, 1, host32(0xffffbfff), host32(0x4000)),
+            new NftExpr.MetaSet(NftExpr.MetaKey.MARK, 1)));
+    rule(
+        b,
+        "services",
+        List.of(
+            new NftExpr.Payload(NftExpr.Base.NETWORK, 12, 2, 1),
+            new NftExpr.Cmp(1, NftExpr.Op.NEQ, new byte[] {10, (byte) 244}),
+            NftExpr.Verdict.jump("mark-it")));
+    rule(
+        b,
+        "services",
+        List.of(
+            new NftExpr.Payload(NftExpr.Base.NETWORK, 12, 4, 1),
+            new NftExpr.Lookup("affinity-a", Optional.empty(), 1, Optional.empty(), false),
+            NftExpr.Verdict.goTo("ep-a")));
+    int anon = b.newSetId();
+    b.add("anonymous map", NftMessages.addAnonymousVerdictMap(TABLE, anon, 2));
+    b.add(
+        "anonymous map's elements",
+        NftMessages.elements(
+            TABLE,
+            NftMessages.ANONYMOUS_MAP,
+            Optional.of(anon),
+            List.of(
+                new Element(List.of(host32(0)), Optional.of(Verdict.goTo("ep-a"))),
+                new Element(List.of(host32(1)), Optional.of(Verdict.goTo("ep-b")))),
+            false));
+    rule(
+        b,
+        "services",
+        List.of(
+            new NftExpr.RandomNumber(1, 2),
+            new NftExpr.Lookup(
+                NftMessages.ANONYMOUS_MAP, Optional.of(anon), 1, Optional.of(0), false)));
+    rule(
+        b,
+        "ep-a",
+        List.of(
+            new NftExpr.Payload(NftExpr.Base.NETWORK, 12, 4, 1),
+            new NftExpr.SetUpdate("affinity-a", 1)));
+    rule(
+        b,
+        "ep-a",
+        List.of(
+            new NftExpr.Meta(NftExpr.MetaKey.L4PROTO, 1),
+            new NftExpr.Cmp(1, NftExpr.Op.EQ, new byte[] {6}),
+            new NftExpr.Immediate(1, ip(10, 244, 1, 5)),
+            new NftExpr.Immediate(2, port(8080)),
+            new NftExpr.Dnat(1, 2)));
+    rule(
+        b,
+        "ep-b",
+        List.of(
+            new NftExpr.Meta(NftExpr.MetaKey.MARK, 1),
+            new NftExpr.Bitwise(1, 1, host32(0x4000), host32(0)),
+            new NftExpr.Cmp(1, NftExpr.Op.EQ, host32(0)),
+            NftExpr.Verdict.of(NftExpr.Verdict.RETURN)));
+    rule(b, "ep-b", List.of(NftExpr.Verdict.of(NftExpr.Verdict.DROP)));
+    rule(b, "nat-postrouting", List.of(new NftExpr.MasqueradeFullyRandom()));
+    return b;
+  }
+
+  private static void rule(NftBatch b, String chain, List<NftExpr> expressions) {
+    b.add("rule in " + chain, NftMessages.addRule(TABLE, chain, expressions, Optional.empty()));
+  }
+
+  private static byte[] host32(int v) {
+    return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(v).array();
+  }
+
   private static byte[] ip(int a, int b, int c, int d) {
     return new byte[] {(byte) a, (byte) b, (byte) c, (byte) d};
   }
@@ -190,6 +330,18 @@ class NftNetlinkIT {
     ScratchNetwork.exec(byNft, SCRIPT, "nft", "-f", "-");
     commit(byNetlink, batch());
     assertThat(listTable(byNetlink)).isEqualTo(listTable(byNft));
+  }
+
+  @Test
+  void rulesOfEveryFormTheProxyWritesAreTheRulesNftWrites() throws Exception {
+    String byNft = net.add("rulesByNft");
+    String byNetlink = net.add("rulesByNetlink");
+    ScratchNetwork.exec(byNft, SCRIPT + RULES, "nft", "-f", "-");
+    commit(byNetlink, batch());
+    commit(byNetlink, rules());
+    String listing = listTable(byNft);
+    assertThat(listing).contains("numgen", "dnat", "masquerade", "update", "reject");
+    assertThat(listTable(byNetlink)).isEqualTo(listing);
   }
 
   @Test

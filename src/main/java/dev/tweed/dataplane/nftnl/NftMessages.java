@@ -254,6 +254,66 @@ public final class NftMessages {
     return m.end();
   }
 
+  private static final int NFT_MSG_NEWRULE = 6;
+  private static final int NLM_F_APPEND = 0x800;
+  private static final int NFTA_RULE_TABLE = 1;
+  private static final int NFTA_RULE_CHAIN = 2;
+  private static final int NFTA_RULE_EXPRESSIONS = 4;
+  private static final int NFTA_RULE_USERDATA = 7;
+  private static final int NFTA_EXPR_NAME = 1;
+  private static final int NFTA_EXPR_DATA = 2;
+  private static final int UDATA_RULE_COMMENT = 0;
+
+  /** A rule appended to a chain: its expressions in order, and a comment. */
+  public static NetlinkMessage addRule(
+      String table, String chain, List<NftExpr> expressions, Optional<String> comment) {
+    NetlinkMessage m =
+        message(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND)
+            .attrString(NFTA_RULE_TABLE, table)
+            .attrString(NFTA_RULE_CHAIN, chain)
+            .begin(NFTA_RULE_EXPRESSIONS | NLA_F_NESTED);
+    for (NftExpr e : expressions) {
+      m.begin(NFTA_LIST_ELEM | NLA_F_NESTED)
+          .attrString(NFTA_EXPR_NAME, e.name())
+          .begin(NFTA_EXPR_DATA | NLA_F_NESTED);
+      e.encode(m);
+      m.end().end();
+    }
+    m.end();
+    comment.ifPresent(
+        c -> m.attr(NFTA_RULE_USERDATA, udata(UDATA_RULE_COMMENT, cString(c)).toByteArray()));
+    return m;
+  }
+
+  private static final int NFT_SET_ANONYMOUS = 0x1;
+  private static final int NFT_SET_CONSTANT = 0x2;
+  private static final int NFTA_SET_DESC = 9;
+  private static final int NFTA_SET_DESC_SIZE = 1;
+
+  /** nft's name for an anonymous map; the kernel numbers it ({@code __map0}, ...). */
+  public static final String ANONYMOUS_MAP = "__map%d";
+
+  /**
+   * The anonymous verdict map of one rule ({@code numgen random mod 2 vmap { 0 : goto a, 1 : goto b
+   * }}), keyed by a 4-byte integer; its elements follow with {@link #elements} and the rule's
+   * lookup refers to it by {@code id}.
+   */
+  public static NetlinkMessage addAnonymousVerdictMap(String table, int id, int size) {
+    return message(NFT_MSG_NEWSET, NLM_F_CREATE)
+        .attrString(NFTA_SET_TABLE, table)
+        .attrString(NFTA_SET_NAME, ANONYMOUS_MAP)
+        .attr(NFTA_SET_FLAGS, be32(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP))
+        .attr(NFTA_SET_KEY_TYPE, be32(4))
+        .attr(NFTA_SET_KEY_LEN, be32(4))
+        .attr(NFTA_SET_DATA_TYPE, be32(NFT_DATA_VERDICT))
+        .attr(NFTA_SET_DATA_LEN, be32(0))
+        .begin(NFTA_SET_DESC | NLA_F_NESTED)
+        .attr(NFTA_SET_DESC_SIZE, be32(size))
+        .end()
+        .attr(NFTA_SET_ID, be32(id))
+        .attr(NFTA_SET_USERDATA, udata(UDATA_SET_KEYBYTEORDER, le32(1)).toByteArray());
+  }
+
   /** A concatenation's fields, each padded to 4 bytes as the kernel's registers hold them. */
   static byte[] concatenated(List<byte[]> fields) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
