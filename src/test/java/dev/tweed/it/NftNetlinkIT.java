@@ -10,6 +10,7 @@ import dev.tweed.dataplane.nftnl.NftMessages.BaseChain;
 import dev.tweed.dataplane.nftnl.NftMessages.Element;
 import dev.tweed.dataplane.nftnl.NftMessages.Hook;
 import dev.tweed.dataplane.nftnl.NftMessages.Verdict;
+import dev.tweed.dataplane.nftnl.NftScriptCompiler;
 import dev.tweed.dataplane.nftnl.NftSet;
 import dev.tweed.dataplane.nftnl.NftSet.Type;
 import dev.tweed.sys.NetworkNamespace;
@@ -342,6 +343,128 @@ class NftNetlinkIT {
     String listing = listTable(byNft);
     assertThat(listing).contains("numgen", "dnat", "masquerade", "update", "reject");
     assertThat(listTable(byNetlink)).isEqualTo(listing);
+  }
+
+  /**
+   * Services of every kind the proxy renders, with their endpoints: a ClusterIP with session
+   * affinity, a NodePort with Local policy, a LoadBalancer with source ranges and an external IP, a
+   * UDP port, and a Service without endpoints.
+   */
+  private static final String SERVICES =
+      """
+      apiVersion: v1
+      kind: Service
+      metadata: {name: sticky, namespace: default}
+      spec:
+        clusterIP: 10.96.0.20
+        ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+        sessionAffinity: ClientIP
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {name: sticky-a, namespace: default, labels: {kubernetes.io/service-name: sticky}}
+      addressType: IPv4
+      ports: [{name: http, port: 8080, protocol: TCP}]
+      endpoints:
+      - addresses: [10.244.0.5]
+        conditions: {ready: true}
+        nodeName: node-1
+      - addresses: [10.244.1.5]
+        conditions: {ready: true}
+        nodeName: node-2
+      ---
+      apiVersion: v1
+      kind: Service
+      metadata: {name: np, namespace: default}
+      spec:
+        type: NodePort
+        clusterIP: 10.96.0.21
+        externalTrafficPolicy: Local
+        ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30081, protocol: TCP}]
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {name: np-a, namespace: default, labels: {kubernetes.io/service-name: np}}
+      addressType: IPv4
+      ports: [{name: http, port: 8080, protocol: TCP}]
+      endpoints:
+      - addresses: [10.244.0.6]
+        conditions: {ready: true}
+        nodeName: node-1
+      - addresses: [10.244.1.6]
+        conditions: {ready: true}
+        nodeName: node-2
+      ---
+      apiVersion: v1
+      kind: Service
+      metadata: {name: lb, namespace: default}
+      spec:
+        type: LoadBalancer
+        clusterIP: 10.96.0.22
+        externalIPs: [198.51.100.7]
+        loadBalancerSourceRanges: [203.0.113.0/24]
+        ports:
+        - {name: http, port: 80, targetPort: 8080, nodePort: 30082, protocol: TCP}
+        - {name: dns, port: 53, targetPort: 5353, nodePort: 30083, protocol: UDP}
+      status:
+        loadBalancer: {ingress: [{ip: 192.0.2.10}]}
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {name: lb-a, namespace: default, labels: {kubernetes.io/service-name: lb}}
+      addressType: IPv4
+      ports: [{name: http, port: 8080, protocol: TCP}, {name: dns, port: 5353, protocol: UDP}]
+      endpoints:
+      - addresses: [10.244.2.7]
+        conditions: {ready: true}
+        nodeName: node-3
+      ---
+      apiVersion: v1
+      kind: Service
+      metadata: {name: nobody, namespace: default}
+      spec:
+        clusterIP: 10.96.0.23
+        ports: [{name: http, port: 80, protocol: TCP}]
+      """;
+
+  @Test
+  void theProxysRenderedRulesetsWrittenByNetlinkAreWhatNftMakesOfThem() throws Exception {
+    java.nio.file.Path services = java.nio.file.Files.createTempFile("services", ".yaml");
+    java.nio.file.Files.writeString(services, SERVICES);
+    List<java.nio.file.Path> inputs =
+        List.of(Tweed.HOME.resolve("examples/services.yaml"), services);
+    for (int n = 0; n < inputs.size(); n++) {
+      java.nio.file.Path yaml = inputs.get(n);
+      String script =
+          Tweed.newLab("render")
+              .ok(
+                  "proxy",
+                  "render",
+                  "--mode",
+                  "nftables",
+                  "-f",
+                  yaml.toString(),
+                  "--node-name",
+                  "node-1",
+                  "--cluster-cidr",
+                  "10.244.0.0/16",
+                  "--node-ip",
+                  "172.31.0.11");
+      String name = "render" + n;
+      String byNft = net.add(name + "Nft");
+      String byNetlink = net.add(name + "Nl");
+      ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
+      commit(byNetlink, NftScriptCompiler.compile(script));
+      String listing = listProxyTable(byNft);
+      assertThat(listProxyTable(byNetlink)).as(yaml.toString()).isEqualTo(listing);
+      if (yaml.equals(services)) {
+        assertThat(listing).contains("\"numgen\"", "\"dnat\"", "\"update\"", "reject-chain");
+      }
+    }
+  }
+
+  private static String listProxyTable(String ns) {
+    return ScratchNetwork.exec(ns, "", "nft", "-j", "list", "table", "ip", "tweed-proxy");
   }
 
   @Test

@@ -240,6 +240,20 @@ public sealed interface NftExpr {
     }
   }
 
+  /**
+   * The route type of the packet's source address (NFT_FIB_RESULT_ADDRTYPE, looked up by source:
+   * NFTA_FIB_F_SADDR) into register {@code dreg}: {@code fib saddr type}.
+   */
+  record FibSourceType(int dreg) implements NftExpr {
+    public String name() {
+      return "fib";
+    }
+
+    public void encode(NetlinkMessage m) {
+      m.attr(1, NftMessages.be32(dreg)).attr(2, NftMessages.be32(3)).attr(3, NftMessages.be32(1));
+    }
+  }
+
   /** Masquerade with a random source port (NF_NAT_RANGE_PROTO_RANDOM_FULLY). */
   record MasqueradeFullyRandom() implements NftExpr {
     public String name() {

@@ -112,12 +112,21 @@ public final class NftMessages {
     }
   }
 
-  /** One element: its key's fields (each in network byte order), and a verdict for a map. */
-  public record Element(List<byte[]> key, Optional<Verdict> verdict) {
+  /**
+   * One element: its key's fields (each in network byte order), a verdict for a map, and a comment.
+   */
+  public record Element(List<byte[]> key, Optional<Verdict> verdict, Optional<String> comment) {
     public Element {
       key = List.copyOf(key);
     }
+
+    public Element(List<byte[]> key, Optional<Verdict> verdict) {
+      this(key, verdict, Optional.empty());
+    }
   }
+
+  private static final int NFTA_SET_ELEM_USERDATA = 6;
+  private static final int UDATA_SET_ELEM_COMMENT = 0;
 
   static NetlinkMessage message(int nftMsg, int flags) {
     return new NetlinkMessage(
@@ -151,6 +160,14 @@ public final class NftMessages {
   }
 
   public static NetlinkMessage addChain(String table, String chain, Optional<BaseChain> base) {
+    return addChain(table, chain, base, Optional.empty());
+  }
+
+  private static final int NFTA_CHAIN_USERDATA = 12;
+  private static final int UDATA_CHAIN_COMMENT = 0;
+
+  public static NetlinkMessage addChain(
+      String table, String chain, Optional<BaseChain> base, Optional<String> comment) {
     NetlinkMessage m =
         message(NFT_MSG_NEWCHAIN, NLM_F_CREATE)
             .attrString(NFTA_CHAIN_TABLE, table)
@@ -162,6 +179,8 @@ public final class NftMessages {
                 .attr(NFTA_HOOK_HOOKNUM, be32(b.hook().ordinal()))
                 .attr(NFTA_HOOK_PRIORITY, be32(b.priority()))
                 .end());
+    comment.ifPresent(
+        c -> m.attr(NFTA_CHAIN_USERDATA, udata(UDATA_CHAIN_COMMENT, cString(c)).toByteArray()));
     return m;
   }
 
@@ -249,6 +268,12 @@ public final class NftMessages {
                       .attrString(NFTA_VERDICT_CHAIN, v.chain())
                       .end()
                       .end());
+      e.comment()
+          .ifPresent(
+              c ->
+                  m.attr(
+                      NFTA_SET_ELEM_USERDATA,
+                      udata(UDATA_SET_ELEM_COMMENT, cString(c)).toByteArray()));
       m.end();
     }
     return m.end();
