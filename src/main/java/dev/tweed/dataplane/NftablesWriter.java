@@ -12,33 +12,57 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Applies a rendered nftables ruleset with one {@code nft -f} transaction, as kube-proxy's nftables
- * mode does. A full sync replaces the table whole when its rules changed or drifted in the kernel
- * (and leaves it alone, rule handles and all, when they did not); a partial sync touches only the
- * service ports that changed: their old map elements are deleted, their chains flushed (or deleted
- * when gone), and their new chains, rules and elements added. A failed transaction changes nothing
- * and makes the next sync a full one.
+ * Applies a rendered nftables ruleset in one transaction: as a netlink batch written from Java (the
+ * service proxy's), or by {@code nft -f}, as kube-proxy's nftables mode does (the policy's, whose
+ * statements the netlink compiler does not know yet). A full sync replaces the table whole when its
+ * rules changed or drifted in the kernel (and leaves it alone, rule handles and all, when they did
+ * not); a partial sync touches only the service ports that changed: their old map elements are
+ * deleted, their chains flushed (or deleted when gone), and their new chains, rules and elements
+ * added. A failed transaction changes nothing and makes the next sync a full one.
  */
 public final class NftablesWriter {
   private static final Pattern ELEMENT =
       Pattern.compile("^add element (\\S+ \\S+) (\\S+) \\{ (.*) \\}$");
   private static final Pattern DECLARATION = Pattern.compile("^add (chain|set) (\\S+ \\S+) (\\S+)");
   private final List<String> prefix;
+  private final NftScriptApplier applier;
   private Optional<NftablesRuleset> applied = Optional.empty();
 
   /** The table as a full sync listed it after the last write: the reference for drift. */
   private Optional<String> kernelListing = Optional.empty();
 
+  /** A writer through {@code nft -f}, run with {@code commandPrefix}. */
   public NftablesWriter(List<String> commandPrefix) {
+    this(commandPrefix, new NftScriptApplier.Nft(commandPrefix));
+  }
+
+  private NftablesWriter(List<String> commandPrefix, NftScriptApplier applier) {
     this.prefix = List.copyOf(commandPrefix);
+    this.applier = applier;
   }
 
+  /** In the caller's namespace, writing by netlink batches. */
   public static NftablesWriter here() {
-    return new NftablesWriter(List.of());
+    return new NftablesWriter(
+        List.of(),
+        new NftScriptApplier.Netlink(Optional.empty(), new NftScriptApplier.Nft(List.of())));
   }
 
-  public static NftablesWriter inNamespace(String netns) {
-    return new NftablesWriter(List.of("ip", "netns", "exec", netns));
+  /** In {@code netns}, writing by netlink batches or, with {@code nft}, by {@code nft -f}. */
+  public static NftablesWriter inNamespace(String netns, boolean nft) {
+    List<String> prefix = List.of("ip", "netns", "exec", netns);
+    NftScriptApplier.Nft byNft = new NftScriptApplier.Nft(prefix);
+    return new NftablesWriter(
+        prefix,
+        nft
+            ? byNft
+            : new NftScriptApplier.Netlink(
+                Optional.of(dev.tweed.sys.NetworkNamespace.pathOf(netns)), byNft));
+  }
+
+  /** "nft" or "netlink". */
+  public String writer() {
+    return applier.name();
   }
 
   /** Returns {services written, transaction nanoseconds}. */
@@ -61,7 +85,7 @@ public final class NftablesWriter {
     long start = System.nanoTime();
     if (!script.isEmpty()) {
       try {
-        Command.run(argv("nft", "-f", "-"), script);
+        applier.apply(script);
       } catch (RuntimeException e) {
         applied = Optional.empty();
         throw e;

@@ -122,13 +122,17 @@ class NftablesLayoutIT {
     assertThat(tweed).isEqualTo(normalised(kubeNs));
   }
 
-  @Test
-  void aPartialSyncEndsWhereAFullSyncWouldAndAFailedOneChangesNothing() throws Exception {
+  /** With either writer: a netlink batch from Java (the proxy's), or {@code nft -f}. */
+  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aPartialSyncEndsWhereAFullSyncWouldAndAFailedOneChangesNothing(boolean nft)
+      throws Exception {
     Namespaces.add(tweedNs);
     Namespaces.add(kubeNs);
     var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
     List<ServicePort> all = IptablesServiceRendererTest.overall();
-    NftablesWriter partial = NftablesWriter.inNamespace(tweedNs);
+    NftablesWriter partial = NftablesWriter.inNamespace(tweedNs, nft);
+    assertThat(partial.writer()).isEqualTo(nft ? "nft" : "netlink");
     partial.sync(renderer.render(all), true);
     List<ServicePort> changed = new ArrayList<>();
     for (ServicePort p : all) {
@@ -144,7 +148,7 @@ class NftablesLayoutIT {
     var stats = partial.sync(next, false);
     assertThat(stats.full()).isFalse();
     assertThat(stats.servicesWritten()).isEqualTo(3);
-    NftablesWriter.inNamespace(kubeNs).sync(next, true);
+    NftablesWriter.inNamespace(kubeNs, true).sync(next, true);
     String afterPartial = normalised(tweedNs);
     assertThat(afterPartial).isEqualTo(normalised(kubeNs));
 
@@ -154,10 +158,15 @@ class NftablesLayoutIT {
             next.base(),
             Map.of("bad", List.of("add rule ip tweed-proxy no-such-chain accept")));
     try {
-      NftablesWriter.inNamespace(tweedNs).sync(broken, true);
+      NftablesWriter.inNamespace(tweedNs, nft).sync(broken, true);
       throw new AssertionError("a transaction with a bad rule must fail");
     } catch (dev.tweed.sys.CommandFailedException expected) {
+      assertThat(nft).isTrue();
       assertThat(expected.getMessage()).contains("nft");
+    } catch (dev.tweed.dataplane.nftnl.NftBatch.RefusedException expected) {
+      assertThat(nft).isFalse();
+      assertThat(expected.getMessage())
+          .contains("add rule ip tweed-proxy no-such-chain accept: No such file or directory");
     }
     assertThat(normalised(tweedNs)).isEqualTo(afterPartial);
   }

@@ -110,6 +110,11 @@ public final class NftMessages {
     public static Verdict goTo(String chain) {
       return new Verdict(-4, chain);
     }
+
+    /** A verdict without a chain: accept (1), drop (0) or return (-5); chain is empty. */
+    public static Verdict of(int code) {
+      return new Verdict(code, "");
+    }
   }
 
   /**
@@ -182,6 +187,21 @@ public final class NftMessages {
     comment.ifPresent(
         c -> m.attr(NFTA_CHAIN_USERDATA, udata(UDATA_CHAIN_COMMENT, cString(c)).toByteArray()));
     return m;
+  }
+
+  private static final int NFT_MSG_DELRULE = 8;
+
+  /** Every rule of a chain removed (a rule deletion without a handle). */
+  public static NetlinkMessage flushChain(String table, String chain) {
+    return message(NFT_MSG_DELRULE, 0)
+        .attrString(NFTA_RULE_TABLE, table)
+        .attrString(NFTA_RULE_CHAIN, chain);
+  }
+
+  public static NetlinkMessage deleteSet(String table, String set) {
+    return message(NFT_MSG_DELSET, 0)
+        .attrString(NFTA_SET_TABLE, table)
+        .attrString(NFTA_SET_NAME, set);
   }
 
   public static NetlinkMessage deleteChain(String table, String chain) {
@@ -261,13 +281,15 @@ public final class NftMessages {
           .end();
       e.verdict()
           .ifPresent(
-              v ->
-                  m.begin(NFTA_SET_ELEM_DATA | NLA_F_NESTED)
-                      .begin(NFTA_DATA_VERDICT | NLA_F_NESTED)
-                      .attr(NFTA_VERDICT_CODE, be32(v.code()))
-                      .attrString(NFTA_VERDICT_CHAIN, v.chain())
-                      .end()
-                      .end());
+              v -> {
+                m.begin(NFTA_SET_ELEM_DATA | NLA_F_NESTED)
+                    .begin(NFTA_DATA_VERDICT | NLA_F_NESTED)
+                    .attr(NFTA_VERDICT_CODE, be32(v.code()));
+                if (!v.chain().isEmpty()) {
+                  m.attrString(NFTA_VERDICT_CHAIN, v.chain());
+                }
+                m.end().end();
+              });
       e.comment()
           .ifPresent(
               c ->

@@ -60,7 +60,8 @@ public final class NftScriptCompiler {
       case "add chain" -> addChain(line, t);
       case "add rule" -> addRule(line, t);
       case "add element", "delete element" -> elements(line, t, verb.startsWith("delete"));
-      case "flush chain" -> throw new UnsupportedLineException(line, "flush chain");
+      case "flush chain" -> batch.add(line, NftMessages.flushChain(t.get(3), t.get(4)));
+      case "delete set", "delete map" -> batch.add(line, NftMessages.deleteSet(t.get(3), t.get(4)));
       case "delete chain" -> batch.add(line, NftMessages.deleteChain(t.get(3), t.get(4)));
       case "delete table" -> batch.add(line, NftMessages.deleteTable(t.get(3)));
       default -> throw new UnsupportedLineException(line, "unknown command");
@@ -404,12 +405,14 @@ public final class NftScriptCompiler {
     Optional<NftMessages.Verdict> v = Optional.empty();
     if (colon >= 0) {
       String kind = words.get(colon + 1);
-      String chain = words.get(colon + 2);
       v =
           Optional.of(
               switch (kind) {
-                case "goto" -> NftMessages.Verdict.goTo(chain);
-                case "jump" -> NftMessages.Verdict.jump(chain);
+                case "goto" -> NftMessages.Verdict.goTo(words.get(colon + 2));
+                case "jump" -> NftMessages.Verdict.jump(words.get(colon + 2));
+                case "drop" -> NftMessages.Verdict.of(0);
+                case "accept" -> NftMessages.Verdict.of(1);
+                case "return" -> NftMessages.Verdict.of(-5);
                 default -> throw new UnsupportedLineException(line, "element verdict " + kind);
               });
     }
