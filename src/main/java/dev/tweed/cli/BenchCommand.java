@@ -344,20 +344,69 @@ public final class BenchCommand {
 
     @picocli.CommandLine.Mixin ModesOption modes;
 
+    @Option(
+        names = "--rounds",
+        defaultValue = "5",
+        description = "nftables: syncs per case and writer, of which the median is reported.")
+    int rounds;
+
+    @Option(
+        names = {"-o", "--output"},
+        defaultValue = "text",
+        description =
+            "text | json (one object per measured case: mode, writer, services,"
+                + " endpointsPerService, fullSyncMs, endpointChangeMs, serviceAddMs,"
+                + " serviceRemoveMs)")
+    String output;
+
     @Override
     public Integer call() throws Exception {
+      boolean json = output.equals("json");
+      java.io.PrintStream log = json ? System.err : System.out;
       for (String mode : modes.modes()) {
         var results =
-            new dev.tweed.bench.ServiceSyncBenchmark(System.out)
-                .run(counts, endpoints, connections, mode);
+            new dev.tweed.bench.ServiceSyncBenchmark(log).run(counts, endpoints, connections, mode);
         var first = results.getFirst();
         var last = results.getLast();
-        System.out.printf(
+        log.printf(
             "%s first-connection median at N=%d vs N=%d: %.2fx%n",
             mode,
             last.services(),
             first.services(),
             last.firstConnection().median() / first.firstConnection().median());
+        if (!mode.equals("nftables")) {
+          continue;
+        }
+        for (int n : counts) {
+          var byWriter = dev.tweed.bench.NftWriterBenchmark.run(n, endpoints, rounds);
+          for (var r : byWriter) {
+            if (json) {
+              System.out.println(
+                  dev.tweed.model.Json.write(dev.tweed.model.Json.MAPPER.valueToTree(r)));
+            } else {
+              System.out.printf(
+                  "nftables N=%-6d writer %-7s full sync %9.1f ms (tweed %4.1f%%), one endpoint"
+                      + " changed %8.2f ms, one service added %8.2f ms, removed %8.2f ms%n",
+                  n,
+                  r.writer(),
+                  r.fullSyncMs(),
+                  100 * r.fullSyncTweedShare(),
+                  r.endpointChangeMs(),
+                  r.serviceAddMs(),
+                  r.serviceRemoveMs());
+            }
+          }
+          var nft = byWriter.getFirst();
+          var netlink = byWriter.getLast();
+          log.printf(
+              "nftables N=%d netlink vs nft: full sync %.1fx, endpoint change %.1fx, add %.1fx,"
+                  + " remove %.1fx faster%n",
+              n,
+              nft.fullSyncMs() / netlink.fullSyncMs(),
+              nft.endpointChangeMs() / netlink.endpointChangeMs(),
+              nft.serviceAddMs() / netlink.serviceAddMs(),
+              nft.serviceRemoveMs() / netlink.serviceRemoveMs());
+        }
       }
       return 0;
     }
