@@ -7,11 +7,12 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * A netfilter netlink socket that commits nf_tables batches: every message of a batch asks for the
- * kernel's acknowledgement, and {@link #commit} reads one answer per message, matched by sequence
- * number, before it returns. The kernel applies a batch whole or not at all; when it refuses one,
- * the answers name the messages it refused and why. The socket lives in the network namespace of
- * the thread that opened it, whichever thread uses it later.
+ * A netfilter netlink socket that commits nf_tables batches: {@link #commit} reads the kernel's
+ * answers, matched by sequence number, until the batch's last message is answered (that one asks
+ * for an acknowledgement; a refused message is answered whether asked or not). The kernel applies a
+ * batch whole or not at all; when it refuses one, the answers name the messages it refused and why.
+ * The socket lives in the network namespace of the thread that opened it, whichever thread uses it
+ * later.
  */
 public final class NfTablesSocket implements AutoCloseable {
   private static final int NETLINK_NETFILTER = 12;
@@ -64,30 +65,25 @@ public final class NfTablesSocket implements AutoCloseable {
   }
 
   /**
-   * Sends {@code batch} (begin, messages numbered {@code firstSeq} to {@code lastSeq} asking for
-   * acknowledgement, end) in one datagram and waits for an answer to each message.
+   * Sends {@code batch} (begin, messages numbered {@code firstSeq} to {@code lastSeq}, the last
+   * asking for acknowledgement, end) in one datagram and reads the answers until the last
+   * message's.
    */
   public Answers commit(byte[] batch, int firstSeq, int lastSeq) {
-    int expected = lastSeq - firstSeq + 1;
-    // One datagram carries the whole batch, and every message is answered: both buffers must
-    // hold them (an answer without the echoed message is 36 bytes, an error at most a page).
-    ensureBuffers(Math.max(batch.length, expected * 64) + (1 << 16));
+    // One datagram carries the whole batch.
+    ensureBuffers(batch.length + (1 << 16));
     Map<Integer, Integer> refused = new HashMap<>();
-    int answered = 0;
+    boolean[] last = {false};
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(batch.length);
       MemorySegment.copy(batch, 0, out, ValueLayout.JAVA_BYTE, 0, batch.length);
       Libc.write(fd, out);
       MemorySegment in = a.allocate(1 << 20);
-      while (answered < expected) {
+      while (!last[0]) {
         long n = Libc.readOrErrno(fd, in);
         if (n == -Libc.EAGAIN) {
           throw new IllegalStateException(
-              "the kernel answered "
-                  + answered
-                  + " of "
-                  + expected
-                  + " nf_tables messages within "
+              "the kernel did not answer an nf_tables batch within "
                   + ANSWER_TIMEOUT_SECONDS
                   + " s");
         }
@@ -95,20 +91,16 @@ public final class NfTablesSocket implements AutoCloseable {
           throw new IllegalStateException(
               "the kernel's answers to an nf_tables batch overran the socket's buffer");
         }
-        int[] got = {0};
         NetlinkMessage.forEachAnswer(
             in,
             n,
             (seq, errno) -> {
-              if (seq >= firstSeq && seq <= lastSeq) {
-                got[0]++;
-                if (errno != 0) {
-                  refused.put(seq, errno);
-                }
+              if (seq >= firstSeq && seq <= lastSeq && errno != 0) {
+                refused.put(seq, errno);
               }
+              last[0] |= seq == lastSeq;
               return true;
             });
-        answered += got[0];
       }
     }
     return new Answers(refused);

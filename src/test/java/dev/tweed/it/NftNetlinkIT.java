@@ -482,6 +482,8 @@ class NftNetlinkIT {
             Optional.empty(),
             List.of(new Element(List.of(ip(10, 96, 0, 11)), Optional.empty())),
             false));
+    // A change after the refused one: the kernel still answers the batch's last message.
+    bad.add("add chain extra2", NftMessages.addChain(TABLE, "extra2", Optional.empty()));
     assertThatThrownBy(() -> commit(ns, bad))
         .isInstanceOf(NftBatch.RefusedException.class)
         .hasMessageContaining("add element to set nowhere: No such file or directory")

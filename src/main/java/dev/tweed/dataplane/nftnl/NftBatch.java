@@ -3,6 +3,8 @@ package dev.tweed.dataplane.nftnl;
 import dev.tweed.sys.NetlinkMessage;
 import dev.tweed.sys.NfTablesSocket;
 import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,12 +36,23 @@ public final class NftBatch {
     return changes.size();
   }
 
-  /** The batch as sent: begin (sequence 0), the changes (1 to n), end (n + 1). */
+  /**
+   * The batch as sent: begin (sequence 0), the changes (1 to n), end (n + 1). Only the last change
+   * asks for an acknowledgement: the kernel answers a refused change whether asked or not, and it
+   * has processed the whole batch before the write returns, so the last answer comes after every
+   * refusal. (An answer for each of 100,000 changes would need a receive buffer of some 100 MB: the
+   * kernel charges each answer's whole buffer to it.)
+   */
   public byte[] bytes() {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.writeBytes(NftMessages.batch(NftMessages.NFNL_MSG_BATCH_BEGIN).bytes(0));
     for (int i = 0; i < changes.size(); i++) {
-      out.writeBytes(changes.get(i).message().bytes(i + 1));
+      byte[] m = changes.get(i).message().bytes(i + 1);
+      if (i < changes.size() - 1) {
+        ByteBuffer f = ByteBuffer.wrap(m).order(ByteOrder.nativeOrder());
+        f.putShort(6, (short) (f.getShort(6) & ~NftMessages.NLM_F_ACK));
+      }
+      out.writeBytes(m);
     }
     out.writeBytes(NftMessages.batch(NftMessages.NFNL_MSG_BATCH_END).bytes(changes.size() + 1));
     return out.toByteArray();
