@@ -157,7 +157,22 @@ public final class NftablesWriter {
         changed.add(k);
       }
     }
-    List<String> deletes = new ArrayList<>();
+    // An element that an unchanged block still adds stays (the ports of one Service share their
+    // ClusterIP's element); one that several changed blocks had is deleted once (a transaction
+    // that deletes an element twice is refused).
+    Set<String> kept = new HashSet<>();
+    after.forEach(
+        (k, lines) -> {
+          if (!changed.contains(k)) {
+            for (String l : lines) {
+              Matcher e = ELEMENT.matcher(l);
+              if (e.find()) {
+                kept.add(e.group(2) + " " + key(e.group(3)));
+              }
+            }
+          }
+        });
+    Set<String> deletes = new java.util.LinkedHashSet<>();
     List<String> flushes = new ArrayList<>();
     List<String> removals = new ArrayList<>();
     for (String k : changed) {
@@ -172,8 +187,10 @@ public final class NftablesWriter {
       for (String l : old) {
         Matcher e = ELEMENT.matcher(l);
         if (e.find()) {
-          deletes.add(
-              "delete element " + e.group(1) + " " + e.group(2) + " { " + key(e.group(3)) + " }");
+          if (!kept.contains(e.group(2) + " " + key(e.group(3)))) {
+            deletes.add(
+                "delete element " + e.group(1) + " " + e.group(2) + " { " + key(e.group(3)) + " }");
+          }
           continue;
         }
         Matcher d = DECLARATION.matcher(l);

@@ -122,6 +122,34 @@ class NftablesLayoutIT {
     assertThat(tweed).isEqualTo(normalised(kubeNs));
   }
 
+  /**
+   * A Service's ports share their ClusterIP's element: a partial sync that removes one port keeps
+   * it for the other, and one that removes both deletes it once (a transaction that deletes an
+   * element twice is refused, and with it the whole sync).
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void portsOfOneServiceShareTheirClusterIpsElement(boolean nft) throws Exception {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    List<ServicePort.Endpoint> eps =
+        List.of(new ServicePort.Endpoint("10.1.0.5", 8080, java.util.Optional.of("test-node")));
+    ServicePort tcp = ServicePort.clusterIp("ns", "multi", "a", "TCP", "172.30.5.5", 80, eps);
+    ServicePort udp = ServicePort.clusterIp("ns", "multi", "b", "UDP", "172.30.5.5", 53, eps);
+    NftablesWriter writer = NftablesWriter.inNamespace(tweedNs, nft);
+    writer.sync(renderer.render(List.of(tcp, udp)), true);
+    NftablesRuleset one = renderer.render(List.of(tcp));
+    writer.sync(one, false);
+    NftablesWriter.inNamespace(kubeNs, true).sync(one, true);
+    assertThat(normalised(tweedNs)).contains("172.30.5.5").isEqualTo(normalised(kubeNs));
+    writer.sync(renderer.render(List.of(tcp, udp)), false);
+    NftablesRuleset none = renderer.render(List.of());
+    writer.sync(none, false);
+    NftablesWriter.inNamespace(kubeNs, true).sync(none, true);
+    assertThat(normalised(tweedNs)).doesNotContain("172.30.5.5").isEqualTo(normalised(kubeNs));
+  }
+
   /** With either writer: a netlink batch from Java (the proxy's), or {@code nft -f}. */
   @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
   @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
