@@ -58,7 +58,7 @@ public final class NftWriterBenchmark {
     int fullRounds = n >= 10_000 ? 1 : rounds;
     for (int r = 0; r < fullRounds; r++) {
       // A new writer knows nothing of the kernel: its first sync writes the table whole.
-      writer = NftablesWriter.inNamespace(ns, nft);
+      writer = NftablesWriter.inNamespace(ns, nft, 1800);
       long t0 = System.nanoTime();
       var rendered = renderer.render(all);
       long t1 = System.nanoTime();

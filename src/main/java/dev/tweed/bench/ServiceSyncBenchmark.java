@@ -133,7 +133,7 @@ public final class ServiceSyncBenchmark {
     var renderer =
         new dev.tweed.proxy.NftablesServiceRenderer(
             new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
-    var writer = dev.tweed.dataplane.NftablesWriter.inNamespace(ns, true);
+    var writer = dev.tweed.dataplane.NftablesWriter.inNamespace(ns, false);
     List<ServicePort> all = services(n, endpoints, 0);
     long t0 = System.nanoTime();
     var full = renderer.render(all);

@@ -24,16 +24,31 @@ public sealed interface NftScriptApplier {
   /** "nft" or "netlink", as benchmarks report the writer. */
   String name();
 
-  /** {@code nft -f -}, run with {@code commandPrefix} (e.g. {@code ip netns exec NS}). */
-  record Nft(List<String> commandPrefix) implements NftScriptApplier {
+  /**
+   * {@code nft -f -}, run with {@code commandPrefix} (e.g. {@code ip netns exec NS}), given {@code
+   * timeoutSeconds}.
+   */
+  record Nft(List<String> commandPrefix, long timeoutSeconds) implements NftScriptApplier {
     public Nft {
       commandPrefix = List.copyOf(commandPrefix);
+    }
+
+    public Nft(List<String> commandPrefix) {
+      this(commandPrefix, 120);
     }
 
     public void apply(String script) {
       List<String> argv = new ArrayList<>(commandPrefix);
       argv.addAll(List.of("nft", "-f", "-"));
-      Command.run(argv, script);
+      Command.Result r =
+          Command.exec(
+              argv,
+              script.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+              java.util.Map.of(),
+              timeoutSeconds);
+      if (!r.ok()) {
+        throw new dev.tweed.sys.CommandFailedException(argv, script, r.exitCode(), r.stderr());
+      }
     }
 
     public String name() {
