@@ -50,7 +50,7 @@ public final class NftScriptCompiler {
 
   private void line(String line) {
     List<String> t = NftTokens.split(line);
-    if (t.size() < 4 || !t.get(2).equals("ip") && !t.get(1).equals("table")) {
+    if (t.size() < 4 || !t.get(2).equals("ip")) {
       throw new UnsupportedLineException(line, "not an ip table's object");
     }
     String verb = t.get(0) + " " + t.get(1);

@@ -54,5 +54,7 @@ class NftScriptCompilerTest {
                 NftScriptCompiler.compile(
                     "add rule ip t svc ip saddr != { 10.0.0.0/8, 1.0.0.0/8 } drop"))
         .hasMessageContaining("a set of several addresses");
+    assertThatThrownBy(() -> NftScriptCompiler.compile("add table inet t"))
+        .hasMessageContaining("not an ip table's object");
   }
 }
