@@ -13,6 +13,10 @@ import java.util.Deque;
  */
 public final class NetlinkMessage {
   static final int HEADER = 16;
+
+  /** The flag of a nested attribute's type, which nfnetlink requires and rtnetlink tolerates. */
+  public static final int NLA_F_NESTED = 0x8000;
+
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
   private final Deque<Integer> nests = new ArrayDeque<>();
   private final int type;

@@ -10,7 +10,7 @@ import java.util.Optional;
  * ones, 8 to 23 the 4-byte ones).
  */
 public sealed interface NftExpr {
-  int NLA_F_NESTED = 0x8000;
+  int NLA_F_NESTED = NetlinkMessage.NLA_F_NESTED;
 
   /** The expression's name, as the kernel registers it. */
   String name();

@@ -34,7 +34,7 @@ public final class NftMessages {
   static final int NLM_F_REQUEST = 0x1;
   static final int NLM_F_ACK = 0x4;
   static final int NLM_F_CREATE = 0x400;
-  private static final int NLA_F_NESTED = 0x8000;
+  private static final int NLA_F_NESTED = NetlinkMessage.NLA_F_NESTED;
 
   private static final int NFTA_TABLE_NAME = 1;
   private static final int NFTA_TABLE_FLAGS = 2;
@@ -76,10 +76,8 @@ public final class NftMessages {
   private static final int UDATA_SET_DATA_INTERVAL = 6;
   private static final int UDATA_SET_COMMENT = 7;
 
-  /** nftables' byte orders, as a set's user data records its key's. */
+  /** nftables' byte order of a concatenation or a verdict, as a set's user data records it. */
   private static final int BYTEORDER_INVALID = 0;
-
-  private static final int BYTEORDER_BIG_ENDIAN = 2;
 
   static final int NFT_SET_MAP = 0x8;
   static final int NFT_SET_TIMEOUT = 0x10;

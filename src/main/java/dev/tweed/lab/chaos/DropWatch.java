@@ -97,12 +97,6 @@ final class DropWatch implements AutoCloseable {
 
   private static final int MAX_NEAR = 20;
 
-  int count() {
-    synchronized (drops) {
-      return drops.size();
-    }
-  }
-
   /** Stops polling after one last read. */
   @Override
   public void close() throws InterruptedException {
