@@ -463,6 +463,51 @@ class NftNetlinkIT {
     }
   }
 
+  /** The policy table's golden script, with the forms a cluster's policies add to it. */
+  private static String policyScript() throws java.io.IOException {
+    String t = "add rule ip tweed-policy policy-ingress-x/web-ingress ";
+    return java.nio.file.Files.readString(
+            Tweed.HOME.resolve("src/test/resources/golden/policy/nftables.nft"))
+        + t
+        + "ip saddr 10.16.0.0/12 ip saddr != { 10.18.3.0/24, 10.17.0.0/16, 10.17.4.0/24,"
+        + " 10.20.0.1/32 } tcp dport 80 meta mark set meta mark | 0x00010000 return\n"
+        + t
+        + "ip saddr != { 0.0.0.0/8, 10.0.0.0/8, 255.255.255.0/24 } sctp dport 9000-9100"
+        + " meta mark set meta mark | 0x00010000 return\n"
+        + t
+        + "ip daddr != { 10.17.0.0/16, 10.18.3.0/24 } meta l4proto udp meta mark set meta mark |"
+        + " 0x00010000 return\n"
+        + t
+        + "ip saddr 10.1.2.3 ip saddr != { 10.1.2.3/32 } udp dport 53 meta mark set meta mark |"
+        + " 0x00010000 return\n";
+  }
+
+  @Test
+  void thePolicysMessagesAreTheOnesNftSendsAndLeaveTheTableNftLeaves() throws Exception {
+    String script = policyScript();
+    String ns = net.add("policyMnl");
+    String dump = ScratchNetwork.exec(ns, script, "nft", "--debug=mnl", "-f", "-");
+    List<byte[]> nfts = batchMessages(dump);
+    List<byte[]> ours = messages(NftScriptCompiler.compile(script).bytes());
+    assertThat(ours).hasSameSizeAs(nfts);
+    for (int i = 0; i < ours.size(); i++) {
+      assertThat(HexFormat.of().formatHex(withoutFlags(ours.get(i))))
+          .as("message %d", i)
+          .isEqualTo(HexFormat.of().formatHex(withoutFlags(nfts.get(i))));
+    }
+    String byNft = net.add("policyNft");
+    String byNetlink = net.add("policyNl");
+    ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
+    commit(byNetlink, NftScriptCompiler.compile(script));
+    String listing = listPolicyTable(byNft);
+    assertThat(listPolicyTable(byNetlink)).isEqualTo(listing);
+    assertThat(listing).contains("\"log\"", "\"counter\"", "\"prefix\"", "\"range\"");
+  }
+
+  private static String listPolicyTable(String ns) {
+    return ScratchNetwork.exec(ns, "", "nft", "-j", "list", "table", "ip", "tweed-policy");
+  }
+
   private static String listProxyTable(String ns) {
     return ScratchNetwork.exec(ns, "", "nft", "-j", "list", "table", "ip", "tweed-proxy");
   }

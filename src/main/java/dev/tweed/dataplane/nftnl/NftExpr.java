@@ -74,9 +74,11 @@ public sealed interface NftExpr {
     }
 
     public void encode(NetlinkMessage m) {
-      m.attr(2, NftMessages.be32(sreg)).attrString(1, set);
-      setId.ifPresent(id -> m.attr(4, NftMessages.be32(id)));
+      // libnftnl's order: source and destination registers, the set's name and id, the flags.
+      m.attr(2, NftMessages.be32(sreg));
       dreg.ifPresent(d -> m.attr(3, NftMessages.be32(d)));
+      m.attrString(1, set);
+      setId.ifPresent(id -> m.attr(4, NftMessages.be32(id)));
       if (inverted) {
         m.attr(5, NftMessages.be32(1));
       }
@@ -86,6 +88,8 @@ public sealed interface NftExpr {
   /** Meta keys Tweed uses, with the kernel's numbers. */
   enum MetaKey {
     MARK(3),
+    IIFNAME(6),
+    OIFNAME(7),
     L4PROTO(16);
 
     final int id;
@@ -128,16 +132,26 @@ public sealed interface NftExpr {
     }
   }
 
-  /** {@code dreg = (sreg & mask) ^ xor}, over {@code mask.length} bytes. */
-  record Bitwise(int sreg, int dreg, byte[] mask, byte[] xor) implements NftExpr {
+  /**
+   * {@code dreg = (sreg & mask) ^ xor}, over {@code mask.length} bytes. nft states the boolean
+   * operation ({@code withOp}) when the script wrote one ({@code meta mark & 0x1}, {@code mark set
+   * mark or 0x4000}), not when it derived the mask (ct state flags, address prefixes).
+   */
+  record Bitwise(int sreg, int dreg, byte[] mask, byte[] xor, boolean withOp) implements NftExpr {
+    public Bitwise(int sreg, int dreg, byte[] mask, byte[] xor) {
+      this(sreg, dreg, mask, xor, false);
+    }
+
     public String name() {
       return "bitwise";
     }
 
     public void encode(NetlinkMessage m) {
-      m.attr(1, NftMessages.be32(sreg))
-          .attr(2, NftMessages.be32(dreg))
-          .attr(3, NftMessages.be32(mask.length));
+      m.attr(1, NftMessages.be32(sreg)).attr(2, NftMessages.be32(dreg));
+      if (withOp) {
+        m.attr(6, NftMessages.be32(0)); // NFT_BITWISE_BOOL
+      }
+      m.attr(3, NftMessages.be32(mask.length));
       m.begin(4 | NLA_F_NESTED).attr(1, mask).end();
       m.begin(5 | NLA_F_NESTED).attr(1, xor).end();
     }
@@ -262,6 +276,28 @@ public sealed interface NftExpr {
 
     public void encode(NetlinkMessage m) {
       m.attr(1, NftMessages.be32(0x10));
+    }
+  }
+
+  /** Counts packets and bytes (from zero). */
+  record Counter() implements NftExpr {
+    public String name() {
+      return "counter";
+    }
+
+    public void encode(NetlinkMessage m) {}
+  }
+
+  /** Sends the packet to NFLOG group {@code group}, {@code snaplen} bytes of it, with a prefix. */
+  record Log(String prefix, int group, int snaplen) implements NftExpr {
+    public String name() {
+      return "log";
+    }
+
+    public void encode(NetlinkMessage m) {
+      m.attrString(2, prefix)
+          .attr(1, java.nio.ByteBuffer.allocate(2).putShort((short) group).array())
+          .attr(3, NftMessages.be32(snaplen));
     }
   }
 }

@@ -43,6 +43,7 @@ public final class NftMessages {
   private static final int NFTA_CHAIN_NAME = 3;
   private static final int NFTA_CHAIN_HOOK = 4;
   private static final int NFTA_CHAIN_TYPE = 7;
+  private static final int NFTA_CHAIN_POLICY = 5;
   private static final int NFTA_HOOK_HOOKNUM = 1;
   private static final int NFTA_HOOK_PRIORITY = 2;
   private static final int NFTA_SET_TABLE = 1;
@@ -62,6 +63,8 @@ public final class NftMessages {
   private static final int NFTA_LIST_ELEM = 1;
   private static final int NFTA_SET_ELEM_KEY = 1;
   private static final int NFTA_SET_ELEM_DATA = 2;
+  private static final int NFTA_SET_ELEM_FLAGS = 3;
+  private static final int NFT_SET_ELEM_INTERVAL_END = 0x1;
   private static final int NFTA_DATA_VALUE = 1;
   private static final int NFTA_DATA_VERDICT = 2;
   private static final int NFTA_VERDICT_CODE = 1;
@@ -94,7 +97,11 @@ public final class NftMessages {
   }
 
   /** A base chain's type, hook and priority. */
-  public record BaseChain(String type, Hook hook, int priority) {}
+  public record BaseChain(String type, Hook hook, int priority, Optional<Integer> policy) {
+    public BaseChain(String type, Hook hook, int priority) {
+      this(type, hook, priority, Optional.empty());
+    }
+  }
 
   /**
    * A verdict a map's element leads to: {@code JUMP} or {@code GOTO} a chain (the codes are the
@@ -118,9 +125,14 @@ public final class NftMessages {
   /**
    * One element: its key's fields (each in network byte order), a verdict for a map, and a comment.
    */
-  public record Element(List<byte[]> key, Optional<Verdict> verdict, Optional<String> comment) {
+  public record Element(
+      List<byte[]> key, Optional<Verdict> verdict, Optional<String> comment, Interval interval) {
     public Element {
       key = List.copyOf(key);
+    }
+
+    public Element(List<byte[]> key, Optional<Verdict> verdict, Optional<String> comment) {
+      this(key, verdict, comment, Interval.NONE);
     }
 
     public Element(List<byte[]> key, Optional<Verdict> verdict) {
@@ -128,7 +140,19 @@ public final class NftMessages {
     }
   }
 
+  /**
+   * An element's place in an interval set: none, the start of a range, the start of one that runs
+   * to the last address ({@code OPEN}: nft sends no end for it and notes so), or a range's end.
+   */
+  public enum Interval {
+    NONE,
+    START,
+    OPEN,
+    END
+  }
+
   private static final int NFTA_SET_ELEM_USERDATA = 6;
+  private static final int UDATA_SET_ELEM_FLAGS = 1;
   private static final int UDATA_SET_ELEM_COMMENT = 0;
 
   static NetlinkMessage message(int nftMsg, int flags) {
@@ -176,12 +200,14 @@ public final class NftMessages {
             .attrString(NFTA_CHAIN_TABLE, table)
             .attrString(NFTA_CHAIN_NAME, chain);
     base.ifPresent(
-        b ->
-            m.attrString(NFTA_CHAIN_TYPE, b.type())
-                .begin(NFTA_CHAIN_HOOK | NLA_F_NESTED)
-                .attr(NFTA_HOOK_HOOKNUM, be32(b.hook().ordinal()))
-                .attr(NFTA_HOOK_PRIORITY, be32(b.priority()))
-                .end());
+        b -> {
+          m.attrString(NFTA_CHAIN_TYPE, b.type());
+          b.policy().ifPresent(p -> m.attr(NFTA_CHAIN_POLICY, be32(p)));
+          m.begin(NFTA_CHAIN_HOOK | NLA_F_NESTED)
+              .attr(NFTA_HOOK_HOOKNUM, be32(b.hook().ordinal()))
+              .attr(NFTA_HOOK_PRIORITY, be32(b.priority()))
+              .end();
+        });
     comment.ifPresent(
         c -> m.attr(NFTA_CHAIN_USERDATA, udata(UDATA_CHAIN_COMMENT, cString(c)).toByteArray()));
     return m;
@@ -243,19 +269,24 @@ public final class NftMessages {
     u.writeBytes(udata(UDATA_SET_KEYBYTEORDER, le32(keyOrder)).toByteArray());
     if (set.verdictMap()) {
       u.writeBytes(udata(UDATA_SET_DATABYTEORDER, le32(BYTEORDER_INVALID)).toByteArray());
-      if (concat) {
-        u.writeBytes(udata(UDATA_SET_KEY_TYPEOF, concatTypeof(set)).toByteArray());
-      }
+    }
+    if (concat) {
+      u.writeBytes(udata(UDATA_SET_KEY_TYPEOF, concatTypeof()).toByteArray());
+    }
+    if (set.verdictMap()) {
       u.writeBytes(udata(UDATA_SET_DATA_INTERVAL, le32(0)).toByteArray());
     }
     set.comment().ifPresent(c -> u.writeBytes(udata(UDATA_SET_COMMENT, cString(c)).toByteArray()));
     return u.toByteArray();
   }
 
-  /** What nft records of a concatenated key: the last field's type, as nested user data. */
-  private static byte[] concatTypeof(NftSet set) {
+  /**
+   * What nft 1.0.6 records of a concatenated key, as nested user data: the same 13 for every
+   * concatenation (ifname . ipv4_addr included), which nft does not read back for a typed set.
+   */
+  private static byte[] concatTypeof() {
     ByteArrayOutputStream u = new ByteArrayOutputStream();
-    u.writeBytes(udata(0, le32(set.key().getLast().id())).toByteArray());
+    u.writeBytes(udata(0, le32(13)).toByteArray());
     u.writeBytes(udata(1, new byte[0]).toByteArray());
     return u.toByteArray();
   }
@@ -272,11 +303,14 @@ public final class NftMessages {
             .attrString(NFTA_SET_ELEM_LIST_SET, set);
     setId.ifPresent(id -> m.attr(NFTA_SET_ELEM_LIST_SET_ID, be32(id)));
     m.begin(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+    int index = 0;
     for (Element e : elements) {
-      m.begin(NFTA_LIST_ELEM | NLA_F_NESTED)
-          .begin(NFTA_SET_ELEM_KEY | NLA_F_NESTED)
-          .attr(NFTA_DATA_VALUE, concatenated(e.key()))
-          .end();
+      // libnftnl numbers the list's entries from 1; the kernel reads them in order either way.
+      m.begin(++index | NLA_F_NESTED);
+      if (e.interval() == Interval.END) {
+        m.attr(NFTA_SET_ELEM_FLAGS, be32(NFT_SET_ELEM_INTERVAL_END));
+      }
+      m.begin(NFTA_SET_ELEM_KEY | NLA_F_NESTED).attr(NFTA_DATA_VALUE, concatenated(e.key())).end();
       e.verdict()
           .ifPresent(
               v -> {
@@ -294,6 +328,9 @@ public final class NftMessages {
                   m.attr(
                       NFTA_SET_ELEM_USERDATA,
                       udata(UDATA_SET_ELEM_COMMENT, cString(c)).toByteArray()));
+      if (e.interval() == Interval.OPEN) {
+        m.attr(NFTA_SET_ELEM_USERDATA, udata(UDATA_SET_ELEM_FLAGS, le32(1)).toByteArray());
+      }
       m.end();
     }
     return m.end();
@@ -357,6 +394,42 @@ public final class NftMessages {
         .end()
         .attr(NFTA_SET_ID, be32(id))
         .attr(NFTA_SET_USERDATA, udata(UDATA_SET_KEYBYTEORDER, le32(1)).toByteArray());
+  }
+
+  /** nft's name for an anonymous set; the kernel numbers it ({@code __set0}, ...). */
+  public static final String ANONYMOUS_SET = "__set%d";
+
+  private static final int NFT_SET_INTERVAL = 0x4;
+  private static final int UDATA_SET_MERGE_ELEMENTS = 2;
+
+  /**
+   * The anonymous interval set of IPv4 ranges of one rule ({@code ip saddr != { 10.0.0.0/8,
+   * 192.168.1.0/24 }}), holding {@code size} elements (starts and interval ends), with nft's record
+   * of the {@code ip saddr} ({@code source}) or {@code ip daddr} expression it is matched against.
+   */
+  public static NetlinkMessage addAnonymousAddressIntervals(
+      String table, int id, int size, boolean source) {
+    ByteArrayOutputStream u = new ByteArrayOutputStream();
+    u.writeBytes(udata(UDATA_SET_KEYBYTEORDER, le32(2)).toByteArray());
+    u.writeBytes(udata(UDATA_SET_MERGE_ELEMENTS, le32(1)).toByteArray());
+    ByteArrayOutputStream payload = new ByteArrayOutputStream();
+    payload.writeBytes(udata(0, le32(12)).toByteArray()); // the ip header's description
+    payload.writeBytes(udata(1, le32(source ? 11 : 12)).toByteArray()); // saddr or daddr
+    ByteArrayOutputStream typeof = new ByteArrayOutputStream();
+    typeof.writeBytes(udata(0, le32(7)).toByteArray()); // a payload expression
+    typeof.writeBytes(udata(1, payload.toByteArray()).toByteArray());
+    u.writeBytes(udata(UDATA_SET_KEY_TYPEOF, typeof.toByteArray()).toByteArray());
+    return message(NFT_MSG_NEWSET, NLM_F_CREATE)
+        .attrString(NFTA_SET_TABLE, table)
+        .attrString(NFTA_SET_NAME, ANONYMOUS_SET)
+        .attr(NFTA_SET_FLAGS, be32(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL))
+        .attr(NFTA_SET_KEY_TYPE, be32(NftSet.Type.IPV4_ADDR.id()))
+        .attr(NFTA_SET_KEY_LEN, be32(4))
+        .attr(NFTA_SET_ID, be32(id))
+        .begin(NFTA_SET_DESC | NLA_F_NESTED)
+        .attr(NFTA_SET_DESC_SIZE, be32(size))
+        .end()
+        .attr(NFTA_SET_USERDATA, u.toByteArray());
   }
 
   /** A concatenation's fields, each padded to 4 bytes as the kernel's registers hold them. */

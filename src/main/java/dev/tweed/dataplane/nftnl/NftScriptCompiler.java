@@ -6,10 +6,12 @@ import dev.tweed.dataplane.nftnl.NftExpr.Op;
 import dev.tweed.dataplane.nftnl.NftMessages.BaseChain;
 import dev.tweed.dataplane.nftnl.NftMessages.Element;
 import dev.tweed.dataplane.nftnl.NftMessages.Hook;
+import dev.tweed.dataplane.nftnl.NftMessages.Interval;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.Ipv4;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -85,6 +87,7 @@ public final class NftScriptCompiler {
             case "ipv4_addr" -> NftSet.Type.IPV4_ADDR;
             case "inet_proto" -> NftSet.Type.INET_PROTO;
             case "inet_service" -> NftSet.Type.INET_SERVICE;
+            case "ifname" -> NftSet.Type.IFNAME;
             default -> throw new UnsupportedLineException(line, "key type " + k.strip());
           });
     }
@@ -106,19 +109,57 @@ public final class NftScriptCompiler {
     Map<String, String> p = braces(line, t, 5);
     Optional<BaseChain> base = Optional.empty();
     if (p.containsKey("type")) {
-      // "type filter hook prerouting priority -110"
+      // "type filter hook prerouting priority -110", "... priority filter - 5"
       String[] w = p.get("type").split(" ");
-      if (w.length != 5 || !w[1].equals("hook") || !w[3].equals("priority")) {
+      if (w.length < 5 || !w[1].equals("hook") || !w[3].equals("priority")) {
         throw new UnsupportedLineException(line, "base chain " + p.get("type"));
       }
+      Optional<Integer> policy =
+          Optional.ofNullable(p.get("policy"))
+              .map(
+                  v ->
+                      switch (v) {
+                        case "accept" -> 1;
+                        case "drop" -> 0;
+                        default -> throw new UnsupportedLineException(line, "policy " + v);
+                      });
       base =
           Optional.of(
               new BaseChain(
                   w[0],
                   Hook.valueOf(w[2].toUpperCase(java.util.Locale.ROOT)),
-                  Integer.parseInt(w[4])));
+                  priority(line, java.util.Arrays.copyOfRange(w, 4, w.length)),
+                  policy));
     }
     batch.add(line, NftMessages.addChain(t.get(3), t.get(4), base, comment(p)));
+  }
+
+  /** A priority as a number or as nft's name for one, with an offset ({@code filter - 5}). */
+  private static int priority(String line, String[] words) {
+    int value =
+        switch (words[0]) {
+          case "raw" -> -300;
+          case "mangle" -> -150;
+          case "dstnat" -> -100;
+          case "filter" -> 0;
+          case "security" -> 50;
+          case "srcnat" -> 100;
+          default -> {
+            try {
+              yield Integer.parseInt(words[0]);
+            } catch (NumberFormatException e) {
+              throw new UnsupportedLineException(line, "priority " + words[0]);
+            }
+          }
+        };
+    if (words.length == 1) {
+      return value;
+    }
+    if (words.length != 3 || !(words[1].equals("+") || words[1].equals("-"))) {
+      throw new UnsupportedLineException(line, "priority " + String.join(" ", words));
+    }
+    int offset = Integer.parseInt(words[2]);
+    return words[1].equals("+") ? value + offset : value - offset;
   }
 
   private void addRule(String line, List<String> t) {
@@ -172,12 +213,61 @@ public final class NftScriptCompiler {
     }
 
     private void statement() {
-      if (at("ip", "daddr", ".", "meta", "l4proto", ".", "th", "dport", "vmap")) {
-        i += 9;
+      if (at("ip", "daddr", ".", "meta", "l4proto", ".", "th", "dport")) {
+        i += 8;
         out.add(new NftExpr.Payload(Base.NETWORK, 16, 4, 1));
         out.add(new NftExpr.Meta(MetaKey.L4PROTO, 9));
         out.add(new NftExpr.Payload(Base.TRANSPORT, 2, 2, 10));
-        lookupMap(next());
+        setOrMap();
+      } else if (at("iifname", ".", "ip", "saddr")) {
+        // The name takes the 16-byte register 1, the address the next one.
+        i += 4;
+        out.add(new NftExpr.Meta(MetaKey.IIFNAME, 1));
+        out.add(new NftExpr.Payload(Base.NETWORK, 12, 4, 2));
+        setOrMap();
+      } else if (at("iifname") || at("oifname")) {
+        out.add(new NftExpr.Meta(next().equals("iifname") ? MetaKey.IIFNAME : MetaKey.OIFNAME, 1));
+        setOrMap();
+      } else if (at("counter")) {
+        i++;
+        out.add(new NftExpr.Counter());
+      } else if (at("log", "prefix")) {
+        i += 2;
+        String prefix = unquote(next());
+        int group = 0;
+        int snaplen = 0;
+        while (at("group") || at("snaplen")) {
+          if (next().equals("group")) {
+            group = Integer.parseInt(next());
+          } else {
+            snaplen = Integer.parseInt(next());
+          }
+        }
+        out.add(new NftExpr.Log(prefix, group, snaplen));
+      } else if (at("meta", "mark", "set", "meta", "mark")) {
+        i += 5;
+        String op = next();
+        int bits = bits(next());
+        switch (op) {
+          case "&" -> markSet(bits, 0);
+          case "|" -> markSet(~bits, bits);
+          default -> throw new UnsupportedLineException(line, "mark operation " + op);
+        }
+      } else if (at("meta", "mark", "&")) {
+        i += 3;
+        markTest();
+      } else if (at("tcp", "dport") || at("udp", "dport") || at("sctp", "dport")) {
+        out.add(new NftExpr.Meta(MetaKey.L4PROTO, 1));
+        out.add(new NftExpr.Cmp(1, Op.EQ, new byte[] {(byte) protocol(next())}));
+        i++;
+        out.add(new NftExpr.Payload(Base.TRANSPORT, 2, 2, 1));
+        String[] range = next().split("-");
+        if (range.length == 1) {
+          out.add(new NftExpr.Cmp(1, Op.EQ, be16(Integer.parseInt(range[0]))));
+        } else {
+          out.add(new NftExpr.Cmp(1, Op.GTE, be16(Integer.parseInt(range[0]))));
+          out.add(new NftExpr.Cmp(1, Op.LTE, be16(Integer.parseInt(range[1]))));
+        }
       } else if (at("meta", "l4proto", ".", "th", "dport", "vmap")) {
         i += 6;
         out.add(new NftExpr.Meta(MetaKey.L4PROTO, 1));
@@ -187,10 +277,22 @@ public final class NftScriptCompiler {
         int offset = w.get(i + 1).equals("daddr") ? 16 : 12;
         i += 2;
         addressMatch(offset);
-      } else if (at("ct", "state", "new")) {
-        i += 3;
+      } else if (at("ct", "state")) {
+        i += 2;
+        int bits = 0;
+        for (String state : next().split(",")) {
+          bits |=
+              switch (state) {
+                case "invalid" -> 1;
+                case "established" -> 2;
+                case "related" -> 4;
+                case "new" -> 8;
+                case "untracked" -> 64;
+                default -> throw new UnsupportedLineException(line, "ct state " + state);
+              };
+        }
         out.add(new NftExpr.CtState(1));
-        out.add(new NftExpr.Bitwise(1, 1, host32(8), host32(0)));
+        out.add(new NftExpr.Bitwise(1, 1, host32(bits), host32(0)));
         out.add(new NftExpr.Cmp(1, Op.NEQ, host32(0)));
       } else if (at("meta", "l4proto")) {
         i += 2;
@@ -202,20 +304,14 @@ public final class NftScriptCompiler {
         out.add(new NftExpr.Cmp(1, Op.EQ, host32(2))); // RTN_LOCAL
       } else if (at("mark", "set", "mark", "or")) {
         i += 4;
-        int bits = Integer.decode(next());
+        int bits = bits(next());
         markSet(~bits, bits);
       } else if (at("mark", "set", "mark", "xor")) {
         i += 4;
-        markSet(-1, Integer.decode(next()));
+        markSet(-1, bits(next()));
       } else if (at("mark", "and")) {
         i += 2;
-        int bits = Integer.decode(next());
-        if (!next().equals("==")) {
-          throw new UnsupportedLineException(line, "mark test");
-        }
-        out.add(new NftExpr.Meta(MetaKey.MARK, 1));
-        out.add(new NftExpr.Bitwise(1, 1, host32(bits), host32(0)));
-        out.add(new NftExpr.Cmp(1, Op.EQ, host32(Integer.decode(next()))));
+        markTest();
       } else if (at("dnat", "to")) {
         i += 2;
         String[] target = next().split(":");
@@ -280,19 +376,111 @@ public final class NftScriptCompiler {
       } else {
         cidrs.add(v);
       }
-      if (cidrs.size() != 1) {
-        throw new UnsupportedLineException(line, "a set of several addresses");
+      if (cidrs.size() > 1) {
+        addressIntervals(offset, cidrs, not);
+        return;
       }
       Cidr c =
           Cidr.parse(cidrs.getFirst().contains("/") ? cidrs.getFirst() : cidrs.getFirst() + "/32");
-      int bytes = c.prefixLength() / 8;
-      if (c.prefixLength() % 8 != 0 || bytes == 0) {
-        throw new UnsupportedLineException(line, "prefix /" + c.prefixLength());
+      if (c.prefixLength() == 0) {
+        throw new UnsupportedLineException(line, "prefix /0");
+      }
+      if (c.prefixLength() % 8 != 0) {
+        // nft loads the address whole, masks it and compares.
+        out.add(new NftExpr.Payload(Base.NETWORK, offset, 4, 1));
+        int mask = (int) (0xffffffffL << (32 - c.prefixLength()));
+        out.add(new NftExpr.Bitwise(1, 1, NftScriptCompiler.address(mask), new byte[4]));
+        out.add(new NftExpr.Cmp(1, not ? Op.NEQ : Op.EQ, NftScriptCompiler.address(c.base())));
+        return;
       }
       // nft loads only the prefix's bytes and compares them.
+      int bytes = c.prefixLength() / 8;
       out.add(new NftExpr.Payload(Base.NETWORK, offset, bytes, 1));
       byte[] prefix = java.util.Arrays.copyOf(NftScriptCompiler.address(c.base()), bytes);
       out.add(new NftExpr.Cmp(1, not ? Op.NEQ : Op.EQ, prefix));
+    }
+
+    /**
+     * Several CIDRs: an anonymous interval set, as nft writes it. The ranges are merged and sorted;
+     * each starts with its first address and ends with an interval-end element at the address after
+     * its last (none after 255.255.255.255), and a leading end at 0.0.0.0 closes the gap before the
+     * first range.
+     */
+    private void addressIntervals(int offset, List<String> cidrs, boolean not) {
+      List<long[]> ranges = new ArrayList<>();
+      for (String s : cidrs) {
+        Cidr c = Cidr.parse(s.contains("/") ? s : s + "/32");
+        long first = Integer.toUnsignedLong(c.base());
+        ranges.add(new long[] {first, first + (1L << (32 - c.prefixLength())) - 1});
+      }
+      ranges.sort(java.util.Comparator.comparingLong(r -> r[0]));
+      List<long[]> merged = new ArrayList<>();
+      for (long[] r : ranges) {
+        if (!merged.isEmpty() && r[0] <= merged.getLast()[1] + 1) {
+          merged.getLast()[1] = Math.max(merged.getLast()[1], r[1]);
+        } else {
+          merged.add(r);
+        }
+      }
+      List<Element> elements = new ArrayList<>();
+      if (merged.getFirst()[0] != 0) {
+        elements.add(interval(0, Interval.END));
+      }
+      for (long[] r : merged) {
+        if (r[1] == 0xffffffffL) {
+          elements.add(interval(r[0], Interval.OPEN));
+        } else {
+          elements.add(interval(r[0], Interval.START));
+          elements.add(interval(r[1] + 1, Interval.END));
+        }
+      }
+      // nft's size counts the end an open range has not got.
+      int size = elements.size() + (elements.getLast().interval() == Interval.OPEN ? 1 : 0);
+      int id = batch.newSetId();
+      boolean source = offset == 12;
+      batch.add(
+          line + " (its set)", NftMessages.addAnonymousAddressIntervals(table, id, size, source));
+      batch.add(
+          line + " (its set's elements)",
+          NftMessages.elements(table, NftMessages.ANONYMOUS_SET, Optional.of(id), elements, false));
+      out.add(new NftExpr.Payload(Base.NETWORK, offset, 4, 1));
+      out.add(
+          new NftExpr.Lookup(NftMessages.ANONYMOUS_SET, Optional.of(id), 1, Optional.empty(), not));
+    }
+
+    private static Element interval(long address, Interval kind) {
+      return new Element(
+          List.of(NftScriptCompiler.address((int) address)),
+          Optional.empty(),
+          Optional.empty(),
+          kind);
+    }
+
+    /** {@code BITS == VALUE} after {@code mark and} or {@code meta mark &}. */
+    private void markTest() {
+      int bits = bits(next());
+      if (!next().equals("==")) {
+        throw new UnsupportedLineException(line, "mark test");
+      }
+      out.add(new NftExpr.Meta(MetaKey.MARK, 1));
+      out.add(new NftExpr.Bitwise(1, 1, host32(bits), host32(0), true));
+      out.add(new NftExpr.Cmp(1, Op.EQ, host32(bits(next()))));
+    }
+
+    /** {@code [!=] @set} or {@code vmap @map} after a key loaded into register 1. */
+    private void setOrMap() {
+      if (at("vmap")) {
+        i++;
+        lookupMap(next());
+        return;
+      }
+      boolean not = at("!=");
+      if (not) {
+        i++;
+      }
+      String set = setName(next());
+      out.add(
+          new NftExpr.Lookup(set, Optional.ofNullable(newSets.get(set)), 1, Optional.empty(), not));
     }
 
     private void lookupMap(String ref) {
@@ -310,7 +498,7 @@ public final class NftScriptCompiler {
 
     private void markSet(int mask, int xor) {
       out.add(new NftExpr.Meta(MetaKey.MARK, 1));
-      out.add(new NftExpr.Bitwise(1, 1, host32(mask), host32(xor)));
+      out.add(new NftExpr.Bitwise(1, 1, host32(mask), host32(xor), true));
       out.add(new NftExpr.MetaSet(MetaKey.MARK, 1));
     }
 
@@ -394,7 +582,9 @@ public final class NftScriptCompiler {
       if (k.equals(".")) {
         continue;
       }
-      if (k.contains(".")) {
+      if (k.startsWith("\"")) {
+        fields.add(java.util.Arrays.copyOf(unquote(k).getBytes(StandardCharsets.UTF_8), 16));
+      } else if (k.contains(".")) {
         fields.add(address(k));
       } else if (k.chars().allMatch(Character::isDigit)) {
         fields.add(be16(Integer.parseInt(k)));
@@ -445,6 +635,11 @@ public final class NftScriptCompiler {
 
   private static String unquote(String s) {
     return s.startsWith("\"") && s.endsWith("\"") ? s.substring(1, s.length() - 1) : s;
+  }
+
+  /** A 32-bit mark value as nft writes it ({@code 0xfffeffff}, {@code 0x4000}, {@code 0}). */
+  private static int bits(String value) {
+    return (int) Long.decode(value).longValue();
   }
 
   private static int protocol(String name) {

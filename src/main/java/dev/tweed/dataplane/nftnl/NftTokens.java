@@ -3,7 +3,10 @@ package dev.tweed.dataplane.nftnl;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The words of one line of an nft script: split at blanks, a quoted string kept whole. */
+/**
+ * The words of one line of an nft script: split at blanks, a quoted string kept whole, and a comma
+ * that ends a word ({@code { a, b }}) a word of its own.
+ */
 final class NftTokens {
   private NftTokens() {}
 
@@ -17,10 +20,7 @@ final class NftTokens {
         quoted = !quoted;
         cur.append(c);
       } else if (Character.isWhitespace(c) && !quoted) {
-        if (!cur.isEmpty()) {
-          out.add(cur.toString());
-          cur.setLength(0);
-        }
+        word(out, cur);
       } else {
         cur.append(c);
       }
@@ -28,9 +28,21 @@ final class NftTokens {
     if (quoted) {
       throw new IllegalArgumentException("unterminated quote: " + line);
     }
-    if (!cur.isEmpty()) {
-      out.add(cur.toString());
-    }
+    word(out, cur);
     return out;
+  }
+
+  private static void word(List<String> out, StringBuilder cur) {
+    if (cur.isEmpty()) {
+      return;
+    }
+    String w = cur.toString();
+    cur.setLength(0);
+    if (w.length() > 1 && w.endsWith(",") && !w.startsWith("\"")) {
+      out.add(w.substring(0, w.length() - 1));
+      out.add(",");
+    } else {
+      out.add(w);
+    }
   }
 }
