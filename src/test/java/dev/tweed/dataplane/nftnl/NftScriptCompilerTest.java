@@ -52,8 +52,11 @@ class NftScriptCompilerTest {
     assertThatThrownBy(
             () ->
                 NftScriptCompiler.compile(
-                    "add rule ip t svc ip saddr != { 10.0.0.0/8, 1.0.0.0/8 } drop"))
-        .hasMessageContaining("a set of several addresses");
+                    "add rule ip t svc ip saddr != { 10.0.0.0/8, 1.0.0.0/8 } log level warn drop"))
+        .hasMessageContaining("statement at \"log\"");
+    assertThatThrownBy(
+            () -> NftScriptCompiler.compile("add rule ip t svc ct state established,dying accept"))
+        .hasMessageContaining("ct state dying");
     assertThatThrownBy(() -> NftScriptCompiler.compile("add table inet t"))
         .hasMessageContaining("not an ip table's object");
   }
