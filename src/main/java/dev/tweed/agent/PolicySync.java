@@ -3,7 +3,6 @@ package dev.tweed.agent;
 import dev.tweed.dataplane.PolicyDataplane;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.sys.CommandFailedException;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +21,7 @@ final class PolicySync {
 
   PolicySync(String mode) {
     this.mode = mode;
-    this.dataplane = PolicyDataplane.of(mode, List.of());
+    this.dataplane = PolicyDataplane.here(mode);
   }
 
   boolean fullSyncDue() {

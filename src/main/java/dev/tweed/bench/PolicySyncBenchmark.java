@@ -36,6 +36,7 @@ public final class PolicySyncBenchmark {
   /** Figures for one mode. */
   public record Result(
       String mode,
+      String writer,
       double tweedMs,
       double kernelMs,
       double incrementalTweedMs,
@@ -106,12 +107,25 @@ public final class PolicySyncBenchmark {
     void close();
   }
 
-  public Result run(int policyCount, int podCount, String mode) {
+  /**
+   * Figures for {@code mode}; nftables once per writer, netlink batches and {@code nft -f} side by
+   * side.
+   */
+  public List<Result> run(int policyCount, int podCount, String mode) {
+    if (!mode.equals("nftables")) {
+      return List.of(run(policyCount, podCount, mode, false));
+    }
+    return List.of(run(policyCount, podCount, mode, false), run(policyCount, podCount, mode, true));
+  }
+
+  private Result run(int policyCount, int podCount, String mode, boolean nft) {
     List<NetworkPolicy> policies = policies(policyCount);
     Map<String, Map<String, String>> namespaces = namespaces();
     List<PolicyPod> original = pods(podCount, -1);
     List<PolicyPod> relabelled = pods(podCount, 0);
-    try (Mode m = mode.equals("ebpf") ? new EbpfPolicySyncBenchmark(namespaces) : netfilter(mode)) {
+    String writer = mode.equals("nftables") ? (nft ? "nft" : "netlink") : mode;
+    try (Mode m =
+        mode.equals("ebpf") ? new EbpfPolicySyncBenchmark(namespaces) : netfilter(mode, nft)) {
       IncrementalPolicyCalculator graph = new IncrementalPolicyCalculator("bench-node");
       long t0 = System.nanoTime();
       namespaces.forEach((n, l) -> graph.namespace(n, Optional.of(l)));
@@ -137,7 +151,8 @@ public final class PolicySyncBenchmark {
         }
       }
       return report(
-          new Result(mode, (calc + full[0]) / 1e6, full[1] / 1e6, median(tweed), median(kernel)),
+          new Result(
+              mode, writer, (calc + full[0]) / 1e6, full[1] / 1e6, median(tweed), median(kernel)),
           policyCount,
           podCount);
     }
@@ -150,11 +165,11 @@ public final class PolicySyncBenchmark {
   }
 
   /** iptables or nftables, in a scratch namespace. */
-  private static Mode netfilter(String mode) {
+  private static Mode netfilter(String mode, boolean nft) {
     String ns = "tw-bench-policy";
     Namespaces.delete(ns);
     Namespaces.add(ns);
-    PolicyDataplane dataplane = PolicyDataplane.of(mode, List.of("ip", "netns", "exec", ns));
+    PolicyDataplane dataplane = PolicyDataplane.inNamespace(mode, ns, nft);
     return new Mode() {
       @Override
       public long[] sync(PolicyIntent intent, List<PolicyPod> pods, boolean full) {
@@ -174,13 +189,14 @@ public final class PolicySyncBenchmark {
 
   private Result report(Result r, int policyCount, int podCount) {
     out.printf(
-        "%-8s %d policies over %d pods: full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel %8.1f ms);"
+        "%-8s %-8s %d policies over %d pods: full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel %8.1f ms);"
             + " one pod relabelled (median of "
             + RELABELS
             + " after "
             + WARMUP
             + " warm-up rounds): %6.1f ms (tweed %5.1f ms, kernel %6.1f ms) = %.3fx of full%n",
         r.mode(),
+        r.mode().equals("nftables") ? r.writer() : "",
         policyCount,
         podCount,
         r.tweedMs() + r.kernelMs(),

@@ -12,13 +12,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Applies a rendered nftables ruleset in one transaction: as a netlink batch written from Java (the
- * service proxy's), or by {@code nft -f}, as kube-proxy's nftables mode does (the policy's, whose
- * statements the netlink compiler does not know yet). A full sync replaces the table whole when its
- * rules changed or drifted in the kernel (and leaves it alone, rule handles and all, when they did
- * not); a partial sync touches only the service ports that changed: their old map elements are
- * deleted, their chains flushed (or deleted when gone), and their new chains, rules and elements
- * added. A failed transaction changes nothing and makes the next sync a full one.
+ * Applies a rendered nftables ruleset (the service proxy's or the policy's table) in one
+ * transaction: as a netlink batch written from Java, or by {@code nft -f}, as kube-proxy's nftables
+ * mode does (benchmarks and tests compare the two; a script the netlink compiler refuses falls back
+ * to it). A full sync replaces the table whole when its rules changed or drifted in the kernel (and
+ * leaves it alone, rule handles and all, when they did not); a partial sync touches only the
+ * service ports that changed: their old map elements are deleted, their chains flushed (or deleted
+ * when gone), and their new chains, rules and elements added. A failed transaction changes nothing
+ * and makes the next sync a full one.
  */
 public final class NftablesWriter {
   private static final Pattern ELEMENT =
@@ -30,11 +31,6 @@ public final class NftablesWriter {
 
   /** The table as a full sync listed it after the last write: the reference for drift. */
   private Optional<String> kernelListing = Optional.empty();
-
-  /** A writer through {@code nft -f}, run with {@code commandPrefix}. */
-  public NftablesWriter(List<String> commandPrefix) {
-    this(commandPrefix, new NftScriptApplier.Nft(commandPrefix));
-  }
 
   private NftablesWriter(List<String> commandPrefix, NftScriptApplier applier) {
     this.prefix = List.copyOf(commandPrefix);
@@ -172,7 +168,9 @@ public final class NftablesWriter {
             for (String l : lines) {
               Matcher e = ELEMENT.matcher(l);
               if (e.find()) {
-                kept.add(e.group(2) + " " + key(e.group(3)));
+                for (String element : elements(e.group(3))) {
+                  kept.add(e.group(2) + " " + key(element));
+                }
               }
             }
           }
@@ -180,10 +178,34 @@ public final class NftablesWriter {
     Set<String> deletes = new java.util.LinkedHashSet<>();
     List<String> flushes = new ArrayList<>();
     List<String> removals = new ArrayList<>();
+    List<String> elementAdds = new ArrayList<>();
+    Set<String> rewritten = new HashSet<>();
     for (String k : changed) {
       List<String> old = before.getOrDefault(k, List.of());
+      List<String> now = after.getOrDefault(k, List.of());
+      if (!old.isEmpty() && !now.isEmpty() && withoutElements(old).equals(withoutElements(now))) {
+        // Only elements changed (a pod relabelled changes the members of a policy's sets): they
+        // are changed alone. The kernel then validates no chain, as it must after a rule is added.
+        Set<String> oldElements = elementLines(old);
+        Set<String> newElements = elementLines(now);
+        for (String e : oldElements) {
+          if (!newElements.contains(e)) {
+            String[] w = e.split(" ", 3); // table family, table name + set, element
+            deleteElement(deletes, kept, w[0], w[1], w[2]);
+          }
+        }
+        for (String e : newElements) {
+          if (!oldElements.contains(e)) {
+            String[] w = e.split(" ", 3);
+            elementAdds.add(
+                "add element " + w[0].replace('|', ' ') + " " + w[1] + " { " + w[2] + " }");
+          }
+        }
+        continue;
+      }
+      rewritten.add(k);
       Set<String> newDecls = new HashSet<>();
-      for (String l : after.getOrDefault(k, List.of())) {
+      for (String l : now) {
         Matcher d = DECLARATION.matcher(l);
         if (d.find()) {
           newDecls.add(d.group(1) + " " + d.group(3));
@@ -192,9 +214,8 @@ public final class NftablesWriter {
       for (String l : old) {
         Matcher e = ELEMENT.matcher(l);
         if (e.find()) {
-          if (!kept.contains(e.group(2) + " " + key(e.group(3)))) {
-            deletes.add(
-                "delete element " + e.group(1) + " " + e.group(2) + " { " + key(e.group(3)) + " }");
+          for (String element : elements(e.group(3))) {
+            deleteElement(deletes, kept, e.group(1).replace(' ', '|'), e.group(2), element);
           }
           continue;
         }
@@ -223,13 +244,63 @@ public final class NftablesWriter {
     // Declarations of every changed block first: a rule in one block may jump to a chain that
     // another block declares.
     List<String> written = new ArrayList<>();
-    for (String k : changed) {
+    for (String k : rewritten) {
       if (after.containsKey(k)) {
         written.addAll(after.get(k));
       }
     }
+    written.addAll(elementAdds);
     NftablesRuleset.appendBlock(sb, written);
     return changed.size();
+  }
+
+  private static void deleteElement(
+      Set<String> deletes, Set<String> kept, String table, String set, String element) {
+    if (!kept.contains(set + " " + key(element))) {
+      deletes.add(
+          "delete element " + table.replace('|', ' ') + " " + set + " { " + key(element) + " }");
+    }
+  }
+
+  /** A block's lines other than its elements. */
+  private static List<String> withoutElements(List<String> lines) {
+    return lines.stream().filter(l -> !ELEMENT.matcher(l).find()).toList();
+  }
+
+  /** A block's elements, one each: "FAMILY|TABLE SET ELEMENT". */
+  private static Set<String> elementLines(List<String> lines) {
+    Set<String> out = new java.util.LinkedHashSet<>();
+    for (String l : lines) {
+      Matcher e = ELEMENT.matcher(l);
+      if (e.find()) {
+        for (String element : elements(e.group(3))) {
+          out.add(e.group(1).replace(' ', '|') + " " + e.group(2) + " " + element);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The elements of an {@code add element}'s braces: split at commas outside quotes. */
+  static List<String> elements(String list) {
+    List<String> out = new ArrayList<>();
+    StringBuilder cur = new StringBuilder();
+    boolean quoted = false;
+    for (char c : list.toCharArray()) {
+      if (c == '"') {
+        quoted = !quoted;
+      }
+      if (c == ',' && !quoted) {
+        out.add(cur.toString().strip());
+        cur.setLength(0);
+      } else {
+        cur.append(c);
+      }
+    }
+    if (!cur.toString().isBlank()) {
+      out.add(cur.toString().strip());
+    }
+    return out;
   }
 
   /** The key of a set or map element: without its verdict and comment. */

@@ -19,14 +19,30 @@ public sealed interface PolicyDataplane {
   /** Writes a ruleset this dataplane rendered; returns whether the write was a full one. */
   boolean write(Object rendered, boolean full);
 
-  /** "iptables" or "nftables", writing into the namespace {@code commandPrefix} enters. */
-  static PolicyDataplane of(String mode, List<String> commandPrefix) {
+  /**
+   * "iptables" or "nftables" in the caller's namespace: the agent's. The nftables table is written
+   * by netlink batches.
+   */
+  static PolicyDataplane here(String mode) {
     return switch (mode) {
-      case "iptables" -> new Iptables(new PolicyIptablesWriter(commandPrefix));
-      case "nftables" -> new Nftables(new NftablesWriter(commandPrefix));
-      default ->
-          throw new IllegalArgumentException("mode must be iptables or nftables, got " + mode);
+      case "iptables" -> new Iptables(new PolicyIptablesWriter(List.of()));
+      case "nftables" -> new Nftables(NftablesWriter.here());
+      default -> throw badMode(mode);
     };
+  }
+
+  /** The same in {@code netns}; with {@code nft}, the nftables table is written by nft -f. */
+  static PolicyDataplane inNamespace(String mode, String netns, boolean nft) {
+    return switch (mode) {
+      case "iptables" ->
+          new Iptables(new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns)));
+      case "nftables" -> new Nftables(NftablesWriter.inNamespace(netns, nft));
+      default -> throw badMode(mode);
+    };
+  }
+
+  private static IllegalArgumentException badMode(String mode) {
+    return new IllegalArgumentException("mode must be iptables or nftables, got " + mode);
   }
 
   /** iptables rules and ipsets. */

@@ -103,8 +103,13 @@ public record ServicePort(
     return nodePort != 0 || !externalIps.isEmpty() || !loadBalancerIps.isEmpty();
   }
 
+  /**
+   * Whether traffic ever goes to endpoints by the Cluster policy: internal traffic under Cluster,
+   * and any externally reachable port, even under externalTrafficPolicy Local, whose pod and node
+   * traffic to external addresses is short-circuited to the Cluster chain (as kube-proxy does).
+   */
   public boolean usesClusterEndpoints() {
-    return !internalPolicyLocal || (externallyAccessible() && !externalPolicyLocal);
+    return !internalPolicyLocal || externallyAccessible();
   }
 
   public boolean usesLocalEndpoints() {

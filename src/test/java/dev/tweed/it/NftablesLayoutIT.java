@@ -39,11 +39,18 @@ class NftablesLayoutIT {
 
   /** The table as the kernel lists it, without handles, with set elements in a stable order. */
   static String normalised(String ns) {
+    return normalised(ns, "tweed-proxy");
+  }
+
+  /**
+   * Table {@code table} of {@code ns} as {@code nft -j list table} prints it, without what the
+   * order of writing changes: handles, the order of objects and of elements.
+   */
+  static String normalised(String ns, String table) {
     JsonNode listing =
         Json.parse(
             Command.run(
-                List.of(
-                    "ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", "tweed-proxy")));
+                List.of("ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", table)));
     TreeMap<String, String> objects = new TreeMap<>();
     Map<String, Integer> ruleIndex = new TreeMap<>();
     for (JsonNode o : listing.path("nftables")) {

@@ -36,4 +36,44 @@ class NftablesServiceRendererTest {
             .render();
     Golden.assertMatches("proxy/overall-nftables.nft", got);
   }
+
+  /**
+   * A NodePort with both traffic policies Local still has its Cluster chain: its external chain
+   * short-circuits pod and node traffic to it (kube-proxy's UsesClusterEndpoints). Without it the
+   * rendered table refers to a chain it never declares, and the kernel refuses every sync.
+   */
+  @Test
+  void aPortLocalBothWaysKeepsTheClusterChainItsShortCircuitsGoTo() {
+    ServicePort p =
+        new ServicePort(
+            "ns1",
+            "svc1",
+            "",
+            "TCP",
+            "172.30.0.41",
+            80,
+            30080,
+            List.of(),
+            List.of(),
+            List.of(),
+            Optional.empty(),
+            true,
+            true,
+            32000,
+            List.of(new ServicePort.Endpoint("10.180.0.1", 80, Optional.of("test-node"))));
+    String script = new NftablesServiceRenderer(NODE, "172.30.0.0/16").render(List.of(p)).render();
+    java.util.Set<String> declared = new java.util.HashSet<>();
+    for (String line : script.split("\n")) {
+      if (line.startsWith("add chain ")) {
+        declared.add(line.split(" ")[4]);
+      }
+    }
+    List<String> targets =
+        java.util.Arrays.stream(script.split("\n"))
+            .filter(l -> l.contains(" goto ") && !l.contains("vmap"))
+            .map(l -> l.substring(l.indexOf(" goto ") + 6).split(" ")[0])
+            .toList();
+    assertThat(targets).isNotEmpty();
+    assertThat(declared).containsAll(targets);
+  }
 }
