@@ -42,10 +42,14 @@ public final class NftScriptCompiler {
   /** The batch that makes {@code script}'s changes (tables of family ip). */
   public static NftBatch compile(String script) {
     NftScriptCompiler c = new NftScriptCompiler();
+    List<String> lines = new ArrayList<>();
     for (String line : script.split("\n")) {
       if (!line.isBlank()) {
-        c.line(line.strip());
+        lines.add(line.strip());
       }
+    }
+    for (String line : NftBatchOrder.of(lines)) {
+      c.line(line);
     }
     return c.batch;
   }
