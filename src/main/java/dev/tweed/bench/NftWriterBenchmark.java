@@ -14,7 +14,8 @@ import java.util.List;
  * netlink batches from Java against {@code nft -f}. Per writer: a full sync of N services with M
  * endpoints each, then one endpoint of one service changed, one service added and one removed
  * (partial syncs), each end to end (render, write, the kernel's answer), medians of several (one
- * full sync per writer at 10,000 services and more).
+ * full sync per writer at 10,000 services and more). For the endpoint change, the write alone
+ * (encoding or nft, and the kernel) is reported too: the rest is Tweed's render and diff.
  */
 public final class NftWriterBenchmark {
   /** One measured case: medians in milliseconds, and the share of them that was Tweed's own. */
@@ -27,7 +28,8 @@ public final class NftWriterBenchmark {
       double endpointChangeMs,
       double serviceAddMs,
       double serviceRemoveMs,
-      double fullSyncTweedShare) {}
+      double fullSyncTweedShare,
+      double endpointChangeWriteMs) {}
 
   private NftWriterBenchmark() {}
 
@@ -71,10 +73,14 @@ public final class NftWriterBenchmark {
     List<ServicePort> more = new ArrayList<>(all);
     more.add(ServiceSyncBenchmark.services(n + 1, endpoints, 0).getLast());
     List<Double> change = new ArrayList<>();
+    List<Double> changeWrite = new ArrayList<>();
     List<Double> add = new ArrayList<>();
     List<Double> remove = new ArrayList<>();
     for (int r = 0; r < rounds; r++) {
-      change.add(partial(writer, renderer, fewer));
+      long t0 = System.nanoTime();
+      var stats = writer.sync(renderer.render(fewer), false);
+      change.add((System.nanoTime() - t0) / 1e6);
+      changeWrite.add(stats.restoreNanos() / 1e6);
       partial(writer, renderer, all);
       add.add(partial(writer, renderer, more));
       remove.add(partial(writer, renderer, all));
@@ -96,7 +102,8 @@ public final class NftWriterBenchmark {
         Stats.of(change).median(),
         Stats.of(add).median(),
         Stats.of(remove).median(),
-        Stats.of(fullRender).median() / fullMs);
+        Stats.of(fullRender).median() / fullMs,
+        Stats.of(changeWrite).median());
   }
 
   private static double partial(

@@ -386,12 +386,14 @@ public final class BenchCommand {
             } else {
               System.out.printf(
                   "nftables N=%-6d writer %-7s full sync %9.1f ms (tweed %4.1f%%), one endpoint"
-                      + " changed %8.2f ms, one service added %8.2f ms, removed %8.2f ms%n",
+                      + " changed %8.2f ms (write %8.2f ms), one service added %8.2f ms, removed"
+                      + " %8.2f ms%n",
                   n,
                   r.writer(),
                   r.fullSyncMs(),
                   100 * r.fullSyncTweedShare(),
                   r.endpointChangeMs(),
+                  r.endpointChangeWriteMs(),
                   r.serviceAddMs(),
                   r.serviceRemoveMs());
             }
