@@ -1,7 +1,9 @@
 package dev.tweed.dataplane;
 
 import dev.tweed.dataplane.nftnl.NftBatch;
+import dev.tweed.dataplane.nftnl.NftBatchOrder;
 import dev.tweed.dataplane.nftnl.NftScriptCompiler;
+import dev.tweed.dataplane.nftnl.NftStagedBuild;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
 import dev.tweed.sys.NfTablesSocket;
@@ -65,35 +67,73 @@ public sealed interface NftScriptApplier {
     private static final Logger LOG = LoggerFactory.getLogger(NftScriptApplier.class);
 
     public void apply(String script) {
-      NftBatch batch;
+      List<String> lines = new ArrayList<>();
+      for (String l : script.split("\n")) {
+        if (!l.isBlank()) {
+          lines.add(l.strip());
+        }
+      }
+      // A script that replaces a table: when the table does not exist, it is built in stages
+      // (NftStagedBuild); when it does, replaced in one batch.
+      boolean replaces = NftBatchOrder.replacesTable(lines);
+      NftBatch create;
+      List<NftBatch> stages;
       try {
-        batch = NftScriptCompiler.compile(script);
+        create = replaces ? NftScriptCompiler.createTable(lines.getFirst()) : null;
+        stages =
+            replaces ? NftStagedBuild.stages(lines) : List.of(NftScriptCompiler.compile(script));
       } catch (NftScriptCompiler.UnsupportedLineException e) {
         LOG.warn("event=nft-netlink-fallback reason=\"{}\"", e.getMessage());
         fallback.apply(script);
         return;
       }
+      inNamespace(
+          () -> {
+            try (NfTablesSocket s = NfTablesSocket.open()) {
+              if (create == null) {
+                stages.getFirst().commit(s);
+              } else if (!create.commitUnlessExisting(s)) {
+                NftScriptCompiler.compile(script).commit(s);
+              } else {
+                build(s, lines.getFirst(), stages);
+              }
+            }
+          });
+    }
+
+    /** The stages of a new table; if one is refused, the table is deleted again. */
+    private static void build(NfTablesSocket s, String addTable, List<NftBatch> stages) {
+      try {
+        for (NftBatch stage : stages) {
+          stage.commit(s);
+        }
+      } catch (RuntimeException e) {
+        String table = addTable.split(" ")[3];
+        try {
+          NftScriptCompiler.compile("delete table ip " + table).commit(s);
+        } catch (RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+        throw e;
+      }
+    }
+
+    private void inNamespace(Runnable r) {
       if (netns.isEmpty()) {
-        commit(batch);
+        r.run();
         return;
       }
       try {
         NetworkNamespace.call(
             netns.get(),
             () -> {
-              commit(batch);
+              r.run();
               return null;
             });
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {
         throw new IllegalStateException(e);
-      }
-    }
-
-    private static void commit(NftBatch batch) {
-      try (NfTablesSocket s = NfTablesSocket.open()) {
-        batch.commit(s);
       }
     }
 

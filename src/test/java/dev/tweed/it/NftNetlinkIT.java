@@ -504,6 +504,43 @@ class NftNetlinkIT {
     assertThat(listing).contains("\"log\"", "\"counter\"", "\"prefix\"", "\"range\"");
   }
 
+  /**
+   * A new table is built in stages (each short, so the kernel's walk per anonymous set stays
+   * short), and its hooks come last. When a late stage is refused, the table is deleted again:
+   * nothing is left.
+   */
+  @Test
+  void aNewTableBuiltInStagesIsTheTableNftBuildsAndARefusedStageLeavesNone() throws Exception {
+    var renderer =
+        new dev.tweed.proxy.NftablesServiceRenderer(
+            new dev.tweed.proxy.ProxyNode("bench-node", "10.244.0.0/16", List.of()),
+            "10.96.0.0/16");
+    var rendered = renderer.render(dev.tweed.bench.ServiceSyncBenchmark.services(300, 10, 0));
+    List<NftBatch> stages =
+        dev.tweed.dataplane.nftnl.NftStagedBuild.stages(
+            List.of(rendered.replaceScript().split("\n")));
+    assertThat(stages).hasSizeGreaterThan(2);
+    String byNft = net.add("stagedNft");
+    String staged = net.add("staged");
+    dev.tweed.dataplane.NftablesWriter.inNamespace(byNft, true).sync(rendered, true);
+    dev.tweed.dataplane.NftablesWriter.inNamespace(staged, false).sync(rendered, true);
+    assertThat(NftablesLayoutIT.normalised(staged)).isEqualTo(NftablesLayoutIT.normalised(byNft));
+
+    String refused = net.add("stagedRefused");
+    var blocks = new java.util.LinkedHashMap<>(rendered.services());
+    blocks.put("zz-late", List.of("add rule ip tweed-proxy no-such-chain-zz accept"));
+    var broken = new dev.tweed.proxy.NftablesRuleset(rendered.table(), rendered.base(), blocks);
+    assertThat(
+            dev.tweed.dataplane.nftnl.NftStagedBuild.stages(
+                List.of(broken.replaceScript().split("\n"))))
+        .hasSizeGreaterThan(2);
+    assertThatThrownBy(
+            () -> dev.tweed.dataplane.NftablesWriter.inNamespace(refused, false).sync(broken, true))
+        .isInstanceOf(NftBatch.RefusedException.class)
+        .hasMessageContaining("no-such-chain-zz");
+    assertThat(ScratchNetwork.exec(refused, "", "nft", "list", "tables")).isBlank();
+  }
+
   private static String listPolicyTable(String ns) {
     return ScratchNetwork.exec(ns, "", "nft", "-j", "list", "table", "ip", "tweed-policy");
   }

@@ -79,18 +79,43 @@ public final class NftBatch {
 
   /** Commits the batch; throws {@link RefusedException} if the kernel refused it. */
   public void commit(NfTablesSocket socket) {
+    throwIfRefused(send(socket));
+  }
+
+  private static final int EEXIST = 17;
+
+  /**
+   * Commits the batch; returns false, having changed nothing, if the kernel's only objection was
+   * that an object it was to create exclusively exists already; throws {@link RefusedException} for
+   * any other refusal.
+   */
+  public boolean commitUnlessExisting(NfTablesSocket socket) {
+    Map<Integer, Integer> refused = send(socket);
+    if (refused.size() == 1 && refused.values().iterator().next() == EEXIST) {
+      return false;
+    }
+    throwIfRefused(refused);
+    return true;
+  }
+
+  /** The refused changes' sequence numbers and errnos. */
+  private Map<Integer, Integer> send(NfTablesSocket socket) {
     if (changes.isEmpty()) {
+      return Map.of();
+    }
+    return socket.commit(bytes(), 1, changes.size()).refused();
+  }
+
+  private void throwIfRefused(Map<Integer, Integer> byErrno) {
+    if (byErrno.isEmpty()) {
       return;
     }
-    NfTablesSocket.Answers a = socket.commit(bytes(), 1, changes.size());
-    if (!a.refused().isEmpty()) {
-      Map<String, String> refused = new LinkedHashMap<>();
-      new TreeMap<>(a.refused())
-          .forEach(
-              (seq, errno) ->
-                  refused.put(
-                      "#" + seq + " " + changes.get(seq - 1).what(), NfTablesSocket.reason(errno)));
-      throw new RefusedException(refused);
-    }
+    Map<String, String> refused = new LinkedHashMap<>();
+    new TreeMap<>(byErrno)
+        .forEach(
+            (seq, errno) ->
+                refused.put(
+                    "#" + seq + " " + changes.get(seq - 1).what(), NfTablesSocket.reason(errno)));
+    throw new RefusedException(refused);
   }
 }

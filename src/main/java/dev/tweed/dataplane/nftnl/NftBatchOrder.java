@@ -25,13 +25,20 @@ public final class NftBatchOrder {
 
   private NftBatchOrder() {}
 
-  /** {@code lines} reordered when they replace a table ("add table", "delete table" first). */
+  /** Whether {@code lines} replace a table whole: "add table", "delete table", then the table. */
+  public static boolean replacesTable(List<String> lines) {
+    return lines.size() >= 2
+        && lines.get(0).startsWith("add table ")
+        && lines.get(1).startsWith("delete table ");
+  }
+
+  /** {@code lines} reordered when they replace a table; other scripts as they are. */
   public static List<String> of(List<String> lines) {
-    if (lines.size() < 2
-        || !lines.get(0).startsWith("add table ")
-        || !lines.get(1).startsWith("delete table ")) {
-      return lines;
-    }
+    return replacesTable(lines) ? ordered(lines) : lines;
+  }
+
+  /** {@code lines} (that declare a table's objects, in an order the kernel accepts) reordered. */
+  public static List<String> ordered(List<String> lines) {
     List<String> head = new ArrayList<>();
     Map<String, String> chainLines = new HashMap<>();
     Map<String, List<Integer>> rulesByChain = new HashMap<>();

@@ -34,6 +34,7 @@ public final class NftMessages {
   static final int NLM_F_REQUEST = 0x1;
   static final int NLM_F_ACK = 0x4;
   static final int NLM_F_CREATE = 0x400;
+  static final int NLM_F_EXCL = 0x200;
   private static final int NLA_F_NESTED = NetlinkMessage.NLA_F_NESTED;
 
   private static final int NFTA_TABLE_NAME = 1;
@@ -173,8 +174,13 @@ public final class NftMessages {
   }
 
   public static NetlinkMessage addTable(String table, Optional<String> comment) {
+    return addTable(table, comment, false);
+  }
+
+  /** The table; with {@code exclusive}, refused (EEXIST) if it exists already. */
+  public static NetlinkMessage addTable(String table, Optional<String> comment, boolean exclusive) {
     NetlinkMessage m =
-        message(NFT_MSG_NEWTABLE, NLM_F_CREATE)
+        message(NFT_MSG_NEWTABLE, NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0))
             .attrString(NFTA_TABLE_NAME, table)
             .attr(NFTA_TABLE_FLAGS, be32(0));
     comment.ifPresent(

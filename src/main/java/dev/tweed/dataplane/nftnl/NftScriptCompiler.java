@@ -41,14 +41,19 @@ public final class NftScriptCompiler {
 
   /** The batch that makes {@code script}'s changes (tables of family ip). */
   public static NftBatch compile(String script) {
-    NftScriptCompiler c = new NftScriptCompiler();
     List<String> lines = new ArrayList<>();
     for (String line : script.split("\n")) {
       if (!line.isBlank()) {
         lines.add(line.strip());
       }
     }
-    for (String line : NftBatchOrder.of(lines)) {
+    return compileLines(NftBatchOrder.of(lines));
+  }
+
+  /** The batch of {@code lines}, in their order. */
+  static NftBatch compileLines(List<String> lines) {
+    NftScriptCompiler c = new NftScriptCompiler();
+    for (String line : lines) {
       c.line(line);
     }
     return c.batch;
@@ -77,6 +82,20 @@ public final class NftScriptCompiler {
   private void addTable(String line, List<String> t) {
     Map<String, String> props = braces(line, t, 4);
     batch.add(line, NftMessages.addTable(t.get(3), comment(props)));
+  }
+
+  /**
+   * The batch that creates the table of an {@code add table} line only if it does not exist: the
+   * kernel refuses it (EEXIST) otherwise.
+   */
+  public static NftBatch createTable(String addTableLine) {
+    List<String> t = NftTokens.split(addTableLine);
+    if (t.size() < 4 || !addTableLine.startsWith("add table ip ")) {
+      throw new UnsupportedLineException(addTableLine, "not an ip table");
+    }
+    NftBatch b = new NftBatch();
+    b.add(addTableLine, NftMessages.addTable(t.get(3), comment(braces(addTableLine, t, 4)), true));
+    return b;
   }
 
   private void addSet(String line, List<String> t) {
