@@ -15,11 +15,12 @@ import java.util.regex.Pattern;
  * Applies a rendered nftables ruleset (the service proxy's or the policy's table) in one
  * transaction: as a netlink batch written from Java, or by {@code nft -f}, as kube-proxy's nftables
  * mode does (benchmarks and tests compare the two; a script the netlink compiler refuses falls back
- * to it). A full sync replaces the table whole when its rules changed or drifted in the kernel (and
- * leaves it alone, rule handles and all, when they did not); a partial sync touches only the
- * service ports that changed: their old map elements are deleted, their chains flushed (or deleted
- * when gone), and their new chains, rules and elements added. A failed transaction changes nothing
- * and makes the next sync a full one.
+ * to it). The first sync writes the table whole; a full sync after that writes what changed since
+ * the last write and rewrites, chain by chain and set by set, what drifted in the kernel (and
+ * leaves the rest alone, rule handles and all); a partial sync touches only the service ports that
+ * changed: their old map elements are deleted, their chains flushed (or deleted when gone), and
+ * their new chains, rules and elements added. A failed transaction changes nothing and makes the
+ * next sync write the table whole.
  */
 public final class NftablesWriter {
   private static final Pattern ELEMENT =
@@ -68,17 +69,27 @@ public final class NftablesWriter {
 
   /** Returns {services written, transaction nanoseconds}. */
   public IptablesWriter.SyncStats sync(NftablesRuleset ruleset, boolean full) {
-    boolean doFull = full || applied.isEmpty() || !applied.get().base().equals(ruleset.base());
-    if (doFull && applied.isPresent() && applied.get().equals(ruleset) && !drifted(ruleset)) {
-      // Nothing to write: replacing the table anyway would renumber every rule for nothing.
-      return new IptablesWriter.SyncStats(true, 0, 0, 0);
-    }
+    boolean sameBase = applied.isPresent() && applied.get().base().equals(ruleset.base());
+    boolean doFull = full || !sameBase;
     String script;
     int written;
-    if (doFull) {
+    if (doFull && sameBase && applied.get().equals(ruleset)) {
+      // A scheduled full sync over the table this writer wrote: what drifted in the kernel is
+      // rewritten chain by chain and set by set; replacing the table would renumber every rule
+      // and, at 10,000 services, take minutes.
+      Optional<Repair> repair = repair(ruleset);
+      if (repair.isEmpty()) {
+        return new IptablesWriter.SyncStats(true, 0, 0, 0);
+      }
+      script = repair.get().script();
+      written = repair.get().objects();
+    } else if (doFull && !sameBase) {
       script = ruleset.replaceScript();
       written = ruleset.services().size();
     } else {
+      // A partial sync, or a full one whose changes since the last write are known: they are
+      // written as a partial sync writes them; drift is looked for at the next full sync.
+      doFull = false;
       StringBuilder sb = new StringBuilder();
       written = partial(applied.get().services(), ruleset.services(), sb);
       script = sb.toString();
@@ -98,23 +109,100 @@ public final class NftablesWriter {
     return new IptablesWriter.SyncStats(doFull, written, 0, nanos);
   }
 
+  /** A script that rewrites what drifted, and how many chains and sets it rewrites. */
+  record Repair(String script, int objects) {}
+
   /**
-   * Whether the kernel's table differs from what it was at the first full sync after the last
-   * write. That first listing is taken as the reference (nft prints its own normal form, not the
-   * script), so drift in between is repaired one full sync later.
+   * What to write so that the kernel's table is again what the first full sync after the last write
+   * found (nft prints its own normal form, not the script, so that listing is the reference; drift
+   * in between is repaired one full sync later): nothing when it has not drifted, the chains and
+   * sets that differ when it has, the whole table when it is gone or its own properties changed.
    */
-  private boolean drifted(NftablesRuleset ruleset) {
+  private Optional<Repair> repair(NftablesRuleset ruleset) {
     Command.Result r =
         Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
     if (!r.ok()) {
-      return true;
+      return Optional.of(new Repair(ruleset.replaceScript(), ruleset.services().size()));
     }
     String now = withoutDynamicElements(r.stdout());
     if (kernelListing.isEmpty()) {
       kernelListing = Optional.of(now);
-      return false;
+      return Optional.empty();
     }
-    return !kernelListing.get().equals(now);
+    if (kernelListing.get().equals(now)) {
+      return Optional.empty();
+    }
+    NftListing reference = NftListing.parse(kernelListing.get());
+    NftListing current = NftListing.parse(now);
+    if (!reference.objects().get("table").equals(current.objects().get("table"))) {
+      return Optional.of(new Repair(ruleset.replaceScript(), ruleset.services().size()));
+    }
+    return Optional.of(rewrite(ruleset, reference, current));
+  }
+
+  private static final Pattern OBJECT_LINE =
+      Pattern.compile("^add (chain|set|map|rule|element) \\S+ \\S+ (\\S+)");
+
+  /** The chains and sets of {@code current} that differ from {@code reference}, rewritten. */
+  static Repair rewrite(NftablesRuleset ruleset, NftListing reference, NftListing current) {
+    String t = "ip " + ruleset.table();
+    Map<String, String> declarations = new java.util.HashMap<>();
+    Map<String, List<String>> contents = new java.util.HashMap<>();
+    List<String> desired = new ArrayList<>(ruleset.base());
+    ruleset.services().values().forEach(desired::addAll);
+    for (String l : desired) {
+      Matcher m = OBJECT_LINE.matcher(l);
+      if (!m.find()) {
+        continue;
+      }
+      String what = m.group(1);
+      String name = m.group(2);
+      switch (what) {
+        case "chain", "set", "map" -> declarations.putIfAbsent(what + " " + name, l);
+        case "rule" -> contents.computeIfAbsent("chain " + name, k -> new ArrayList<>()).add(l);
+        default -> contents.computeIfAbsent("elements " + name, k -> new ArrayList<>()).add(l);
+      }
+    }
+    Set<String> keys = new java.util.TreeSet<>(reference.objects().keySet());
+    keys.addAll(current.objects().keySet());
+    keys.remove("table");
+    List<String> declare = new ArrayList<>();
+    List<String> flush = new ArrayList<>();
+    List<String> write = new ArrayList<>();
+    List<String> deleteChains = new ArrayList<>();
+    List<String> deleteSets = new ArrayList<>();
+    int objects = 0;
+    for (String key : keys) {
+      String was = reference.objects().get(key);
+      String is = current.objects().get(key);
+      if (java.util.Objects.equals(was, is)) {
+        continue;
+      }
+      objects++;
+      String[] kn = key.split(" ", 2);
+      if (!declarations.containsKey(key)) {
+        // Not Tweed's: emptied first, removed once nothing of the table refers to it.
+        if (kn[0].equals("chain")) {
+          flush.add("flush chain " + t + " " + kn[1]);
+          deleteChains.add("delete chain " + t + " " + kn[1]);
+        } else {
+          deleteSets.add("delete " + kn[0] + " " + t + " " + kn[1]);
+        }
+        continue;
+      }
+      if (is == null) {
+        declare.add(declarations.get(key));
+      } else {
+        flush.add("flush " + kn[0] + " " + t + " " + kn[1]);
+      }
+      String of = kn[0].equals("chain") ? key : "elements " + kn[1];
+      write.addAll(contents.getOrDefault(of, List.of()));
+    }
+    StringBuilder sb = new StringBuilder();
+    for (List<String> part : List.of(declare, flush, write, deleteChains, deleteSets)) {
+      part.forEach(l -> sb.append(l).append('\n'));
+    }
+    return new Repair(sb.toString(), objects);
   }
 
   /**

@@ -234,6 +234,13 @@ public final class NftMessages {
         .attrString(NFTA_SET_NAME, set);
   }
 
+  /** Every element of a set or map removed (an element deletion without elements). */
+  public static NetlinkMessage flushSet(String table, String set) {
+    return message(NFT_MSG_DELSETELEM, 0)
+        .attrString(NFTA_SET_ELEM_LIST_SET, set)
+        .attrString(NFTA_SET_ELEM_LIST_TABLE, table);
+  }
+
   public static NetlinkMessage deleteChain(String table, String chain) {
     return message(NFT_MSG_DELCHAIN, 0)
         .attrString(NFTA_CHAIN_TABLE, table)

@@ -72,6 +72,7 @@ public final class NftScriptCompiler {
       case "add rule" -> addRule(line, t);
       case "add element", "delete element" -> elements(line, t, verb.startsWith("delete"));
       case "flush chain" -> batch.add(line, NftMessages.flushChain(t.get(3), t.get(4)));
+      case "flush set", "flush map" -> batch.add(line, NftMessages.flushSet(t.get(3), t.get(4)));
       case "delete set", "delete map" -> batch.add(line, NftMessages.deleteSet(t.get(3), t.get(4)));
       case "delete chain" -> batch.add(line, NftMessages.deleteChain(t.get(3), t.get(4)));
       case "delete table" -> batch.add(line, NftMessages.deleteTable(t.get(3)));
