@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  * next sync write the table whole.
  */
 public final class NftablesWriter {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(NftablesWriter.class);
   private static final Pattern ELEMENT =
       Pattern.compile("^add element (\\S+ \\S+) (\\S+) \\{ (.*) \\}$");
   private static final Pattern DECLARATION = Pattern.compile("^add (chain|set) (\\S+ \\S+) (\\S+)");
@@ -84,7 +86,7 @@ public final class NftablesWriter {
       script = repair.get().script();
       written = repair.get().objects();
     } else if (doFull && !sameBase) {
-      script = ruleset.replaceScript();
+      script = writeWhole(ruleset);
       written = ruleset.services().size();
     } else {
       // A partial sync, or a full one whose changes since the last write are known: they are
@@ -99,14 +101,54 @@ public final class NftablesWriter {
       try {
         applier.apply(script);
       } catch (RuntimeException e) {
-        applied = Optional.empty();
-        throw e;
+        if (!script.startsWith("add table ") || script.equals(ruleset.replaceScript())) {
+          applied = Optional.empty();
+          throw e;
+        }
+        // A table rewritten in place that the kernel refused (one of another layout): replaced.
+        LOG.warn("event=nft-rewrite-refused action=replace-table reason=\"{}\"", e.getMessage());
+        try {
+          applier.apply(ruleset.replaceScript());
+        } catch (RuntimeException again) {
+          applied = Optional.empty();
+          throw again;
+        }
       }
     }
     long nanos = System.nanoTime() - start;
     applied = Optional.of(ruleset);
     kernelListing = Optional.empty();
     return new IptablesWriter.SyncStats(doFull, written, 0, nanos);
+  }
+
+  /**
+   * The script that writes the table whole. nft -f replaces it (delete and add in one transaction,
+   * as kube-proxy's layout is loaded). By netlink, a table that exists is rewritten in place
+   * instead, chain by chain and set by set, in an order that keeps the kernel's walk of the
+   * transaction short ({@link NftBatchOrder}): deleting the table first would put every one of its
+   * rules in the transaction before the first new rule, and the kernel walks them all for each
+   * anonymous set bound or unbound (minutes at 10,000 services).
+   */
+  private String writeWhole(NftablesRuleset ruleset) {
+    if (!applier.name().equals("netlink")) {
+      return ruleset.replaceScript();
+    }
+    Command.Result r =
+        Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
+    if (!r.ok()) {
+      return ruleset.replaceScript();
+    }
+    NftListing current = NftListing.parse(r.stdout());
+    Repair all = rewrite(ruleset, new NftListing(Map.of("table", "")), current, true);
+    List<String> lines = new ArrayList<>();
+    ruleset.base().stream()
+        .filter(l -> l.startsWith("add table "))
+        .findFirst()
+        .ifPresent(lines::add); // the table itself
+    lines.addAll(all.script().lines().toList());
+    StringBuilder sb = new StringBuilder();
+    dev.tweed.dataplane.nftnl.NftBatchOrder.ordered(lines).forEach(l -> sb.append(l).append('\n'));
+    return sb.toString();
   }
 
   /** A script that rewrites what drifted, and how many chains and sets it rewrites. */
@@ -137,14 +179,18 @@ public final class NftablesWriter {
     if (!reference.objects().get("table").equals(current.objects().get("table"))) {
       return Optional.of(new Repair(ruleset.replaceScript(), ruleset.services().size()));
     }
-    return Optional.of(rewrite(ruleset, reference, current));
+    return Optional.of(rewrite(ruleset, reference, current, false));
   }
 
   private static final Pattern OBJECT_LINE =
       Pattern.compile("^add (chain|set|map|rule|element) \\S+ \\S+ (\\S+)");
 
-  /** The chains and sets of {@code current} that differ from {@code reference}, rewritten. */
-  static Repair rewrite(NftablesRuleset ruleset, NftListing reference, NftListing current) {
+  /**
+   * The chains and sets of {@code current} that differ from {@code reference} (with {@code all},
+   * every one, and every one the ruleset declares), rewritten.
+   */
+  static Repair rewrite(
+      NftablesRuleset ruleset, NftListing reference, NftListing current, boolean all) {
     String t = "ip " + ruleset.table();
     Map<String, String> declarations = new java.util.HashMap<>();
     Map<String, List<String>> contents = new java.util.HashMap<>();
@@ -165,6 +211,18 @@ public final class NftablesWriter {
     }
     Set<String> keys = new java.util.TreeSet<>(reference.objects().keySet());
     keys.addAll(current.objects().keySet());
+    if (all) {
+      // Every object the ruleset declares or writes into (a rule for a chain it does not declare
+      // is written, and refused by the kernel, as nft -f would refuse it).
+      keys.addAll(declarations.keySet());
+      for (String k : contents.keySet()) {
+        String name = k.substring(k.indexOf(' ') + 1);
+        keys.add(
+            !k.startsWith("elements ")
+                ? k
+                : declarations.containsKey("map " + name) ? "map " + name : "set " + name);
+      }
+    }
     keys.remove("table");
     List<String> declare = new ArrayList<>();
     List<String> flush = new ArrayList<>();
@@ -175,12 +233,13 @@ public final class NftablesWriter {
     for (String key : keys) {
       String was = reference.objects().get(key);
       String is = current.objects().get(key);
-      if (java.util.Objects.equals(was, is)) {
+      if (!all && java.util.Objects.equals(was, is)) {
         continue;
       }
       objects++;
       String[] kn = key.split(" ", 2);
-      if (!declarations.containsKey(key)) {
+      String of = kn[0].equals("chain") ? key : "elements " + kn[1];
+      if (!declarations.containsKey(key) && !contents.containsKey(of)) {
         // Not Tweed's: emptied first, removed once nothing of the table refers to it.
         if (kn[0].equals("chain")) {
           flush.add("flush chain " + t + " " + kn[1]);
@@ -191,11 +250,12 @@ public final class NftablesWriter {
         continue;
       }
       if (is == null) {
-        declare.add(declarations.get(key));
+        if (declarations.containsKey(key)) {
+          declare.add(declarations.get(key));
+        }
       } else {
         flush.add("flush " + kn[0] + " " + t + " " + kn[1]);
       }
-      String of = kn[0].equals("chain") ? key : "elements " + kn[1];
       write.addAll(contents.getOrDefault(of, List.of()));
     }
     StringBuilder sb = new StringBuilder();

@@ -25,9 +25,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The netlink writer against {@code nft -f}, over random Services, endpoints and policies and
- * random sequences of changes: after every change, the table the netlink writer's partial syncs
- * have left equals the table {@code nft -f} of the whole rendered ruleset makes in a fresh
- * namespace. Each seed is one sequence; a failure names its seed and step.
+ * random sequences of changes: after every change, the table the netlink writer's syncs (partial,
+ * full, or a restarted writer's first) have left equals the table {@code nft -f} of the whole
+ * rendered ruleset makes in a fresh namespace. Each seed is one sequence; a failure names its seed
+ * and step.
  */
 class NftWriterEquivalenceIT {
   private static final int STEPS = 25;
@@ -71,7 +72,7 @@ class NftWriterEquivalenceIT {
         }
       }
       NftablesRuleset rendered = renderer.render(ports(services));
-      netlink.sync(rendered, false);
+      netlink = sync(netlink, rendered, random);
       assertSameTable(rendered, "tweed-proxy", seed, step);
     }
   }
@@ -114,9 +115,31 @@ class NftWriterEquivalenceIT {
                 "ns" + random.nextInt(3), Optional.of(Map.of("team", "t" + random.nextInt(2))));
       }
       NftablesRuleset rendered = renderer.render(graph.intent());
-      netlink.sync(rendered, false);
+      netlink = sync(netlink, rendered, random);
       assertSameTable(rendered, NftablesPolicyRenderer.TABLE, seed, step);
     }
+  }
+
+  /**
+   * A partial sync, a scheduled full one, or (one in five) a new writer's first sync over the
+   * table, as after the agent restarted: it rewrites the table in place.
+   */
+  private static NftablesWriter sync(NftablesWriter writer, NftablesRuleset rendered, Random r) {
+    return switch (r.nextInt(5)) {
+      case 0 -> {
+        NftablesWriter restarted = NftablesWriter.inNamespace(NETLINK_NS, false);
+        restarted.sync(rendered, true);
+        yield restarted;
+      }
+      case 1 -> {
+        writer.sync(rendered, true);
+        yield writer;
+      }
+      default -> {
+        writer.sync(rendered, false);
+        yield writer;
+      }
+    };
   }
 
   /** nft -f of the whole ruleset in a fresh namespace, compared with the netlink writer's table. */

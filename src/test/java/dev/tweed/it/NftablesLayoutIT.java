@@ -253,6 +253,34 @@ class NftablesLayoutIT {
     assertThat(normalised(tweedNs)).isEqualTo(normalised(kubeNs));
   }
 
+  /**
+   * A writer that starts over a table it did not write (the agent restarted; the Services changed
+   * meanwhile; someone added a chain) writes it whole: by netlink in place, chain by chain, which
+   * must leave exactly what {@code nft -f} of the ruleset leaves.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aRestartedWriterOverAnOldTableLeavesTheTableOfItsRuleset(boolean nft) throws Exception {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    List<ServicePort> all = IptablesServiceRendererTest.overall();
+    NftablesWriter.inNamespace(tweedNs, nft).sync(renderer.render(all), true);
+    nft(tweedNs, "add chain ip tweed-proxy not-tweeds");
+    nft(tweedNs, "add rule ip tweed-proxy not-tweeds accept");
+    List<ServicePort> changed = new ArrayList<>();
+    for (ServicePort p : all) {
+      if (!p.name().equals("svc1")) {
+        changed.add(p.name().equals("svc4") ? p.withEndpoints(List.of()) : p);
+      }
+    }
+    NftablesRuleset next = renderer.render(changed);
+    var stats = NftablesWriter.inNamespace(tweedNs, nft).sync(next, true);
+    assertThat(stats.full()).isTrue();
+    NftablesWriter.inNamespace(kubeNs, true).sync(next, true);
+    assertThat(normalised(tweedNs)).doesNotContain("not-tweeds").isEqualTo(normalised(kubeNs));
+  }
+
   private static void nft(String ns, String command) {
     Command.run(List.of("ip", "netns", "exec", ns, "sh", "-c", "nft '" + command + "'"));
   }

@@ -16,12 +16,15 @@ import java.util.regex.Pattern;
  * (__nft_set_trans_bind), so the same script costs O(changes x anonymous sets): at 10,000 services
  * most of a full sync. Here those rules come first, each after only what it needs: its chain, the
  * chains it jumps to and the rules before it in its chain. The table and named sets come before
- * them, everything else after, in the script's order. The table the kernel ends with is the same.
+ * them, everything else after, in the script's order. The table the kernel ends with is the same. A
+ * script that rewrites chains in place ({@code flush chain}, then its rules) keeps each flush
+ * before the chain's first rule.
  */
 public final class NftBatchOrder {
   private static final Pattern TARGET = Pattern.compile("\\b(?:goto|jump) ([^\\s,}]+)");
   private static final Pattern RULE = Pattern.compile("^add rule (\\S+ \\S+) (\\S+) (.*)$");
   private static final Pattern CHAIN = Pattern.compile("^add chain (\\S+ \\S+) (\\S+)");
+  private static final Pattern FLUSH = Pattern.compile("^flush chain (\\S+ \\S+) (\\S+)$");
 
   private NftBatchOrder() {}
 
@@ -42,12 +45,16 @@ public final class NftBatchOrder {
     List<String> head = new ArrayList<>();
     Map<String, String> chainLines = new HashMap<>();
     Map<String, List<Integer>> rulesByChain = new HashMap<>();
+    Map<String, Integer> flushes = new HashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String l = lines.get(i);
       Matcher c = CHAIN.matcher(l);
       Matcher r = RULE.matcher(l);
+      Matcher f = FLUSH.matcher(l);
       if (c.find()) {
         chainLines.putIfAbsent(c.group(2), l);
+      } else if (f.find()) {
+        flushes.putIfAbsent(f.group(2), i);
       } else if (r.find()) {
         rulesByChain.computeIfAbsent(r.group(2), k -> new ArrayList<>()).add(i);
       }
@@ -78,6 +85,11 @@ public final class NftBatchOrder {
           Matcher rj = RULE.matcher(lines.get(j));
           rj.find();
           declare(head, declared, chainLines, rj.group(2));
+          // A chain rewritten in place is emptied before its first rule comes.
+          Integer flush = flushes.get(rj.group(2));
+          if (flush != null && emitted.add(flush)) {
+            head.add(lines.get(flush));
+          }
           Matcher t = TARGET.matcher(rj.group(3));
           while (t.find()) {
             declare(head, declared, chainLines, t.group(1));
