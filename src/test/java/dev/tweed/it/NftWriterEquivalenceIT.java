@@ -127,7 +127,8 @@ class NftWriterEquivalenceIT {
   private static NftablesWriter sync(NftablesWriter writer, NftablesRuleset rendered, Random r) {
     return switch (r.nextInt(5)) {
       case 0 -> {
-        NftablesWriter restarted = NftablesWriter.inNamespace(NETLINK_NS, false);
+        NftablesWriter restarted =
+            NftablesWriter.inNamespace(NETLINK_NS, false).rewritingInPlaceFrom(0);
         restarted.sync(rendered, true);
         yield restarted;
       }

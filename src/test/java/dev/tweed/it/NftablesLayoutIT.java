@@ -193,7 +193,7 @@ class NftablesLayoutIT {
             next.base(),
             Map.of("bad", List.of("add rule ip tweed-proxy no-such-chain accept")));
     try {
-      NftablesWriter.inNamespace(tweedNs, nft).sync(broken, true);
+      NftablesWriter.inNamespace(tweedNs, nft).rewritingInPlaceFrom(0).sync(broken, true);
       throw new AssertionError("a transaction with a bad rule must fail");
     } catch (dev.tweed.sys.CommandFailedException expected) {
       assertThat(nft).isTrue();
@@ -275,7 +275,7 @@ class NftablesLayoutIT {
       }
     }
     NftablesRuleset next = renderer.render(changed);
-    var stats = NftablesWriter.inNamespace(tweedNs, nft).sync(next, true);
+    var stats = NftablesWriter.inNamespace(tweedNs, nft).rewritingInPlaceFrom(0).sync(next, true);
     assertThat(stats.full()).isTrue();
     NftablesWriter.inNamespace(kubeNs, true).sync(next, true);
     assertThat(normalised(tweedNs)).doesNotContain("not-tweeds").isEqualTo(normalised(kubeNs));
