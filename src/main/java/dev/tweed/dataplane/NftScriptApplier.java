@@ -76,35 +76,35 @@ public sealed interface NftScriptApplier {
       // A script that replaces a table: when the table does not exist, it is built in stages
       // (NftStagedBuild); when it does, replaced in one batch.
       boolean replaces = NftBatchOrder.replacesTable(lines);
-      NftBatch create;
-      List<NftBatch> stages;
       try {
-        create = replaces ? NftScriptCompiler.createTable(lines.getFirst()) : null;
-        stages =
-            replaces ? NftStagedBuild.stages(lines) : List.of(NftScriptCompiler.compile(script));
+        NftBatch create = replaces ? NftScriptCompiler.createTable(lines.getFirst()) : null;
+        NftBatch whole = replaces ? null : NftScriptCompiler.compile(script);
+        inNamespace(
+            () -> {
+              try (NfTablesSocket s = NfTablesSocket.open()) {
+                if (whole != null) {
+                  whole.commit(s);
+                } else if (create.commitUnlessExisting(s)) {
+                  build(s, lines.getFirst(), lines);
+                } else {
+                  NftScriptCompiler.compile(script).commit(s);
+                }
+              }
+            });
       } catch (NftScriptCompiler.UnsupportedLineException e) {
+        // Nothing was committed but, perhaps, the new table's empty shell, which nft replaces.
         LOG.warn("event=nft-netlink-fallback reason=\"{}\"", e.getMessage());
         fallback.apply(script);
-        return;
       }
-      inNamespace(
-          () -> {
-            try (NfTablesSocket s = NfTablesSocket.open()) {
-              if (create == null) {
-                stages.getFirst().commit(s);
-              } else if (!create.commitUnlessExisting(s)) {
-                NftScriptCompiler.compile(script).commit(s);
-              } else {
-                build(s, lines.getFirst(), stages);
-              }
-            }
-          });
     }
 
-    /** The stages of a new table; if one is refused, the table is deleted again. */
-    private static void build(NfTablesSocket s, String addTable, List<NftBatch> stages) {
+    /**
+     * The stages of a new table; if one is refused (or cannot be compiled), the table is deleted
+     * again.
+     */
+    private static void build(NfTablesSocket s, String addTable, List<String> lines) {
       try {
-        for (NftBatch stage : stages) {
+        for (NftBatch stage : NftStagedBuild.stages(lines)) {
           stage.commit(s);
         }
       } catch (RuntimeException e) {
