@@ -137,9 +137,7 @@ class NftablesLayoutIT {
   @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
   @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
   void portsOfOneServiceShareTheirClusterIpsElement(boolean nft) throws Exception {
-    Namespaces.add(tweedNs);
-    Namespaces.add(kubeNs);
-    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    var renderer = scratchNamespaces();
     List<ServicePort.Endpoint> eps =
         List.of(new ServicePort.Endpoint("10.1.0.5", 8080, java.util.Optional.of("test-node")));
     ServicePort tcp = ServicePort.clusterIp("ns", "multi", "a", "TCP", "172.30.5.5", 80, eps);
@@ -162,9 +160,7 @@ class NftablesLayoutIT {
   @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
   void aPartialSyncEndsWhereAFullSyncWouldAndAFailedOneChangesNothing(boolean nft)
       throws Exception {
-    Namespaces.add(tweedNs);
-    Namespaces.add(kubeNs);
-    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    var renderer = scratchNamespaces();
     List<ServicePort> all = IptablesServiceRendererTest.overall();
     NftablesWriter partial = NftablesWriter.inNamespace(tweedNs, nft);
     assertThat(partial.writer()).isEqualTo(nft ? "nft" : "netlink");
@@ -215,9 +211,7 @@ class NftablesLayoutIT {
   @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
   @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
   void aFullSyncRewritesOnlyWhatDrifted(boolean nft) throws Exception {
-    Namespaces.add(tweedNs);
-    Namespaces.add(kubeNs);
-    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    var renderer = scratchNamespaces();
     NftablesRuleset rules = renderer.render(IptablesServiceRendererTest.overall());
     NftablesWriter writer = NftablesWriter.inNamespace(tweedNs, nft);
     writer.sync(rules, true);
@@ -261,9 +255,7 @@ class NftablesLayoutIT {
   @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
   @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
   void aRestartedWriterOverAnOldTableLeavesTheTableOfItsRuleset(boolean nft) throws Exception {
-    Namespaces.add(tweedNs);
-    Namespaces.add(kubeNs);
-    var renderer = new NftablesServiceRenderer(NODE, "172.30.0.0/16");
+    var renderer = scratchNamespaces();
     List<ServicePort> all = IptablesServiceRendererTest.overall();
     NftablesWriter.inNamespace(tweedNs, nft).sync(renderer.render(all), true);
     nft(tweedNs, "add chain ip tweed-proxy not-tweeds");
@@ -279,6 +271,13 @@ class NftablesLayoutIT {
     assertThat(stats.full()).isTrue();
     NftablesWriter.inNamespace(kubeNs, true).sync(next, true);
     assertThat(normalised(tweedNs)).doesNotContain("not-tweeds").isEqualTo(normalised(kubeNs));
+  }
+
+  /** Both scratch namespaces, and the renderer of the tests' node. */
+  private NftablesServiceRenderer scratchNamespaces() {
+    Namespaces.add(tweedNs);
+    Namespaces.add(kubeNs);
+    return new NftablesServiceRenderer(NODE, "172.30.0.0/16");
   }
 
   private static void nft(String ns, String command) {
