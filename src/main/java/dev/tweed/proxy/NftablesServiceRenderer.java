@@ -168,18 +168,24 @@ public final class NftablesServiceRenderer {
             + t
             + " service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services");
 
-    List<ServicePort> sorted = new ArrayList<>(ports);
-    sorted.sort(
-        Comparator.comparing(ServicePort::portNameString).thenComparing(ServicePort::protocol));
+    // Each port's name is made once: a comparator that made it per comparison spent tens of
+    // milliseconds at 10,000 ports, on every sync.
+    record Named(String name, String protocol, ServicePort port) {}
+    List<Named> sorted = new ArrayList<>(ports.size());
+    for (ServicePort p : ports) {
+      sorted.add(new Named(p.portNameString(), p.protocol(), p));
+    }
+    sorted.sort(Comparator.comparing(Named::name).thenComparing(Named::protocol));
     Map<String, List<String>> services = new LinkedHashMap<>();
     Map<ServicePort, List<String>> next = new java.util.HashMap<>();
-    for (ServicePort p : sorted) {
+    for (Named n : sorted) {
+      ServicePort p = n.port();
       List<String> lines = cache.get(p);
       if (lines == null) {
         lines = List.copyOf(renderPort(t, p));
       }
       next.put(p, lines);
-      services.put(p.portNameString() + "/" + p.protocolLower(), lines);
+      services.put(n.name() + "/" + p.protocolLower(), lines);
     }
     cache = next;
     return new NftablesRuleset(TABLE, base, services);
