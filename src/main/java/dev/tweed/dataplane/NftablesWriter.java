@@ -271,11 +271,17 @@ public final class NftablesWriter {
         }
         continue;
       }
-      if (is == null) {
-        if (declarations.containsKey(key)) {
-          declare.add(declarations.get(key));
+      String declaration = declarations.get(key);
+      if (is == null || (declaration != null && (!chain(key) || baseChain(declaration)))) {
+        // Missing, or a set, map or base chain that exists: declared again, so that a base
+        // chain's policy is put back, and one whose type, hook or priority changed is refused by
+        // the kernel (and, writing the table whole, the table replaced) instead of left as it
+        // was. A regular chain has nothing to differ in but its rules.
+        if (declaration != null) {
+          declare.add(withPolicy(declaration));
         }
-      } else {
+      }
+      if (is != null) {
         flush.add("flush " + kn[0] + " " + t + " " + kn[1]);
       }
       write.addAll(contents.getOrDefault(of, List.of()));
@@ -431,6 +437,25 @@ public final class NftablesWriter {
     written.addAll(elementAdds);
     NftablesRuleset.appendBlock(sb, written);
     return changed.size();
+  }
+
+  /**
+   * A base chain's declaration with its policy said: nft leaves an existing chain's policy alone
+   * when the declaration does not name one, and the default (accept) is what Tweed's chains have.
+   */
+  static String withPolicy(String declaration) {
+    if (!baseChain(declaration) || declaration.contains(" policy ")) {
+      return declaration;
+    }
+    return declaration.replaceFirst(" ; }$", " ; policy accept ; }");
+  }
+
+  private static boolean baseChain(String declaration) {
+    return declaration.startsWith("add chain ") && declaration.contains(" hook ");
+  }
+
+  private static boolean chain(String key) {
+    return key.startsWith("chain ");
   }
 
   private static void deleteElement(

@@ -204,9 +204,9 @@ class NftablesLayoutIT {
 
   /**
    * Drift is repaired chain by chain and set by set: a rule deleted from a service's chain, an
-   * element removed from a map and a chain added behind the writer's back are put right by the next
-   * full sync, which rewrites those three objects only and leaves the table equal to what {@code
-   * nft -f} of the whole ruleset makes.
+   * element removed from a map, a chain added and a base chain's policy changed behind the writer's
+   * back are put right by the next full sync, which rewrites those four objects only and leaves the
+   * table equal to what {@code nft -f} of the whole ruleset makes.
    */
   @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
   @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
@@ -240,9 +240,10 @@ class NftablesLayoutIT {
     nft(tweedNs, "delete rule ip tweed-proxy " + chain + " handle " + handle);
     nft(tweedNs, "delete element ip tweed-proxy service-ips { 172.30.0.41 . tcp . 80 }");
     nft(tweedNs, "add chain ip tweed-proxy not-tweeds");
+    nft(tweedNs, "chain ip tweed-proxy filter-forward { policy drop ; }");
     var stats = writer.sync(rules, true);
     assertThat(stats.full()).isTrue();
-    assertThat(stats.servicesWritten()).as("objects rewritten").isEqualTo(3);
+    assertThat(stats.servicesWritten()).as("objects rewritten").isEqualTo(4);
     NftablesWriter.inNamespace(kubeNs, true).sync(rules, true);
     assertThat(normalised(tweedNs)).isEqualTo(normalised(kubeNs));
   }
