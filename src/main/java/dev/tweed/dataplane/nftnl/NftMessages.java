@@ -223,28 +223,26 @@ public final class NftMessages {
 
   /** Every rule of a chain removed (a rule deletion without a handle). */
   public static NetlinkMessage flushChain(String table, String chain) {
-    return message(NFT_MSG_DELRULE, 0)
-        .attrString(NFTA_RULE_TABLE, table)
-        .attrString(NFTA_RULE_CHAIN, chain);
+    return named(NFT_MSG_DELRULE, NFTA_RULE_TABLE, table, NFTA_RULE_CHAIN, chain);
   }
 
   public static NetlinkMessage deleteSet(String table, String set) {
-    return message(NFT_MSG_DELSET, 0)
-        .attrString(NFTA_SET_TABLE, table)
-        .attrString(NFTA_SET_NAME, set);
+    return named(NFT_MSG_DELSET, NFTA_SET_TABLE, table, NFTA_SET_NAME, set);
   }
 
   /** Every element of a set or map removed (an element deletion without elements). */
   public static NetlinkMessage flushSet(String table, String set) {
-    return message(NFT_MSG_DELSETELEM, 0)
-        .attrString(NFTA_SET_ELEM_LIST_SET, set)
-        .attrString(NFTA_SET_ELEM_LIST_TABLE, table);
+    return named(NFT_MSG_DELSETELEM, NFTA_SET_ELEM_LIST_SET, set, NFTA_SET_ELEM_LIST_TABLE, table);
   }
 
   public static NetlinkMessage deleteChain(String table, String chain) {
-    return message(NFT_MSG_DELCHAIN, 0)
-        .attrString(NFTA_CHAIN_TABLE, table)
-        .attrString(NFTA_CHAIN_NAME, chain);
+    return named(NFT_MSG_DELCHAIN, NFTA_CHAIN_TABLE, table, NFTA_CHAIN_NAME, chain);
+  }
+
+  /** A message of two string attributes, in nft's order: what it acts on, named. */
+  private static NetlinkMessage named(
+      int msg, int firstAttr, String first, int secondAttr, String second) {
+    return message(msg, 0).attrString(firstAttr, first).attrString(secondAttr, second);
   }
 
   /**
