@@ -148,12 +148,11 @@ public final class NftablesWriter {
     if (!applier.name().equals("netlink") || size < rewriteInPlaceLines) {
       return ruleset.replaceScript();
     }
-    Command.Result r =
-        Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
-    if (!r.ok()) {
+    Optional<String> listing = listing(ruleset);
+    if (listing.isEmpty()) {
       return ruleset.replaceScript();
     }
-    NftListing current = NftListing.parse(r.stdout());
+    NftListing current = NftListing.parse(listing.get());
     Repair all = rewrite(ruleset, new NftListing(Map.of("table", "")), current, true);
     List<String> lines = new ArrayList<>();
     ruleset.base().stream()
@@ -173,6 +172,13 @@ public final class NftablesWriter {
    */
   static final int REWRITE_IN_PLACE_LINES = 20_000;
 
+  /** The kernel's listing of the ruleset's table (stateless), or empty if it has none. */
+  private Optional<String> listing(NftablesRuleset ruleset) {
+    Command.Result r =
+        Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
+    return r.ok() ? Optional.of(r.stdout()) : Optional.empty();
+  }
+
   /** A script that rewrites what drifted, and how many chains and sets it rewrites. */
   record Repair(String script, int objects) {}
 
@@ -183,12 +189,11 @@ public final class NftablesWriter {
    * sets that differ when it has, the whole table when it is gone or its own properties changed.
    */
   private Optional<Repair> repair(NftablesRuleset ruleset) {
-    Command.Result r =
-        Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
-    if (!r.ok()) {
+    Optional<String> listing = listing(ruleset);
+    if (listing.isEmpty()) {
       return Optional.of(new Repair(ruleset.replaceScript(), ruleset.services().size()));
     }
-    String now = withoutDynamicElements(r.stdout());
+    String now = withoutDynamicElements(listing.get());
     if (kernelListing.isEmpty()) {
       kernelListing = Optional.of(now);
       return Optional.empty();
