@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code tweed bench ...}: benchmarks in a lab of their own, each with its baseline. */
@@ -60,10 +61,7 @@ public final class BenchCommand {
     @Option(names = "--warmup", defaultValue = "5")
     int warmup;
 
-    @Option(
-        names = {"-o", "--output"},
-        description = "json")
-    String output;
+    @Mixin OutputOption output;
 
     @Option(
         names = "--dataplane",
@@ -92,7 +90,7 @@ public final class BenchCommand {
       System.out.printf(
           "ratio java-shim/reference: ADD median %.2fx%n",
           java.add().median() / ref.add().median());
-      if ("json".equals(output)) {
+      if (output.json()) {
         System.out.println(Json.pretty(results));
       }
       return 0;
@@ -165,7 +163,7 @@ public final class BenchCommand {
       Files.delete(yaml);
       PodResource client;
       PodResource server;
-      try (Datastore store = LabCommand.store(lab)) {
+      try (Datastore store = dev.tweed.lab.LabStores.open(lab.layout())) {
         client = PodResource.from(store.get("Pod/default/client").orElseThrow().value());
         server = PodResource.from(store.get("Pod/default/server").orElseThrow().value());
       }
@@ -249,11 +247,7 @@ public final class BenchCommand {
         description = "Run the agent with these JVM flags instead (named custom), e.g. -Xmx256m.")
     List<String> jvmFlags;
 
-    @Option(
-        names = {"-o", "--output"},
-        defaultValue = "text",
-        description = "text | json")
-    String output;
+    @Mixin OutputOption output;
 
     @Override
     public Integer call() throws Exception {
@@ -265,7 +259,7 @@ public final class BenchCommand {
               "--mode takes iptables, nftables, ebpf (comma-separated) or all, not " + m);
         }
       }
-      boolean json = output.equals("json");
+      boolean json = output.json();
       var bench = new dev.tweed.bench.AgentLoadBenchmark(json ? System.err : System.out);
       var settings =
           jvmFlags != null
@@ -350,18 +344,11 @@ public final class BenchCommand {
         description = "nftables: syncs per case and writer, of which the median is reported.")
     int rounds;
 
-    @Option(
-        names = {"-o", "--output"},
-        defaultValue = "text",
-        description =
-            "text | json (one object per measured case: mode, writer, services,"
-                + " endpointsPerService, fullSyncMs, endpointChangeMs, serviceAddMs,"
-                + " serviceRemoveMs)")
-    String output;
+    @Mixin OutputOption output;
 
     @Override
     public Integer call() throws Exception {
-      boolean json = output.equals("json");
+      boolean json = output.json();
       java.io.PrintStream log = json ? System.err : System.out;
       for (String mode : modes.modes()) {
         var results =

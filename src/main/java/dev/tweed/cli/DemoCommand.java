@@ -55,7 +55,7 @@ public final class DemoCommand implements Callable<Integer> {
       return 1;
     }
     List<PodResource> pods = new ArrayList<>();
-    try (Datastore store = LabCommand.store(l)) {
+    try (Datastore store = dev.tweed.lab.LabStores.open(l.layout())) {
       for (Entry e : store.list(ResourceKey.kindPrefix(PodResource.KIND)).entries()) {
         pods.add(PodResource.from(e.value()));
       }

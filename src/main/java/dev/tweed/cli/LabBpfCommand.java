@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code tweed lab bpf NODE MAP}: a node's eBPF maps in words. */
@@ -32,10 +31,7 @@ final class LabBpfCommand implements Callable<Integer> {
       description = "endpoints | ipcache | identities | policy | conntrack | services | backends")
   String map;
 
-  @Option(
-      names = {"-o", "--output"},
-      description = "json")
-  String output = "";
+  @Mixin OutputOption output;
 
   @Override
   public Integer call() {
@@ -44,7 +40,7 @@ final class LabBpfCommand implements Callable<Integer> {
       return 2;
     }
     Lab l = LabCommand.requireLab(lab);
-    try (Datastore store = LabCommand.store(l)) {
+    try (Datastore store = dev.tweed.lab.LabStores.open(l.layout())) {
       LabBpfMaps maps = new LabBpfMaps(l.layout(), node, store);
       List<?> rows =
           switch (map) {
@@ -56,7 +52,7 @@ final class LabBpfCommand implements Callable<Integer> {
             case "backends" -> maps.backends();
             default -> maps.conntrack();
           };
-      if (output.equals("json")) {
+      if (output.json()) {
         System.out.println(Json.write(Json.MAPPER.valueToTree(rows)));
         return 0;
       }

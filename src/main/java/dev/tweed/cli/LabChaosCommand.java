@@ -46,15 +46,11 @@ final class LabChaosCommand implements Callable<Integer> {
       description = "How long a probe may take before it counts as lost (default 3s).")
   String probeTimeout;
 
-  @Option(
-      names = {"-o", "--output"},
-      defaultValue = "text",
-      description = "text | json")
-  String output;
+  @Mixin OutputOption output;
 
   @Override
   public Integer call() throws Exception {
-    boolean json = output.equals("json");
+    boolean json = output.json();
     // With -o json, stdout carries the report only: progress goes to stderr.
     Lab l = new Lab(LabCommand.requireLab(lab).layout(), json ? System.err : System.out);
     LabState state = LabState.read(l.layout()).orElseThrow();

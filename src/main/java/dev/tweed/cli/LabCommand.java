@@ -1,29 +1,23 @@
 package dev.tweed.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.Entry;
+import dev.tweed.lab.InvalidResourceException;
 import dev.tweed.lab.Lab;
-import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabNetconf;
 import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.LabResources;
 import dev.tweed.lab.LabState;
-import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
+import dev.tweed.lab.service.AgentStatus;
+import dev.tweed.lab.service.LabService;
+import dev.tweed.lab.service.ProbeAnswer;
+import dev.tweed.lab.service.ProbeRequest;
 import dev.tweed.model.Json;
-import dev.tweed.model.NodeResource;
-import dev.tweed.model.PodResource;
-import dev.tweed.model.ResourceKey;
-import dev.tweed.sys.NetworkNamespace;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,16 +29,7 @@ import picocli.CommandLine.Parameters;
 public final class LabCommand {
 
   static Lab requireLab(LabOption opt) {
-    Lab lab = new Lab(opt.layout(), System.out);
-    if (!Files.exists(opt.layout().stateFile())) {
-      throw new IllegalStateException(
-          "lab '" + opt.layout().name() + "' is not up; run 'tweed lab up'");
-    }
-    return lab;
-  }
-
-  static Datastore store(Lab lab) {
-    return dev.tweed.lab.LabStores.open(lab.layout());
+    return opt.service().lab();
   }
 
   @Command(name = "up", description = "Build the lab and start its agents.")
@@ -165,67 +150,35 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      return applyAndWait(l, file, waitSeconds);
+      return applyAndWait(lab.service(), file, waitSeconds);
     }
 
     static int applyAndWait(Lab l, Path file) throws Exception {
-      return applyAndWait(l, file, 90);
+      return applyAndWait(LabService.of(l.layout()), file, 90);
     }
 
-    static int applyAndWait(Lab l, Path file, int waitSeconds) throws Exception {
-      List<ObjectNode> objects = LabResources.read(file);
-      try (Datastore store = store(l)) {
-        List<String> results;
-        try {
-          results = new LabResources(store).apply(objects);
-        } catch (dev.tweed.lab.InvalidResourceException e) {
-          System.err.println("error: " + e.getMessage() + " (nothing was applied)");
-          return 1;
-        }
-        results.forEach(System.out::println);
-        List<String> podKeys =
-            objects.stream()
-                .filter(o -> "Pod".equals(o.path("kind").asText()))
-                .map(o -> LabResources.keyOf(o).toString())
-                .toList();
-        if (waitSeconds > 0 && !podKeys.isEmpty()) {
-          return awaitRunning(store, podKeys, Duration.ofSeconds(waitSeconds)) ? 0 : 1;
-        }
-      }
-      return 0;
+    static int applyAndWait(LabService lab, Path file, int waitSeconds) throws Exception {
+      return print(
+          () -> lab.apply(LabResources.read(file), Duration.ofSeconds(waitSeconds)), "applied");
     }
 
-    static boolean awaitRunning(Datastore store, List<String> keys, Duration timeout) {
-      long deadline = System.nanoTime() + timeout.toNanos();
-      while (true) {
-        List<String> pending = new ArrayList<>();
-        for (String k : keys) {
-          Optional<Entry> e = store.get(k);
-          if (e.isEmpty() || !"Running".equals(PodResource.from(e.get().value()).phase())) {
-            pending.add(k);
-          }
-        }
-        if (pending.isEmpty()) {
-          return true;
-        }
-        if (System.nanoTime() > deadline) {
-          for (String k : pending) {
-            String msg =
-                store
-                    .get(k)
-                    .map(e -> e.value().path("status").path("message").asText(""))
-                    .orElse("gone");
-            System.err.println(
-                "pod "
-                    + ResourceKey.parse(k).qualifiedName()
-                    + " is not running"
-                    + (msg.isEmpty() ? "" : ": " + msg));
-          }
-          return false;
-        }
-        LabProcesses.sleep(100);
+    /** Prints what a change did, or why nothing was done; the exit code says which. */
+    static int print(ChangeCall change, String verb) throws Exception {
+      LabService.ChangeResult r;
+      try {
+        r = change.run();
+      } catch (InvalidResourceException e) {
+        System.err.println("error: " + e.getMessage() + " (nothing was " + verb + ")");
+        return 1;
       }
+      r.results().forEach(System.out::println);
+      r.pending().forEach(System.err::println);
+      return r.complete() ? 0 : 1;
+    }
+
+    /** A change to the lab's resources that may refuse its input. */
+    interface ChangeCall {
+      LabService.ChangeResult run() throws Exception;
     }
   }
 
@@ -240,25 +193,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      List<ObjectNode> objects = LabResources.read(file);
-      try (Datastore store = store(l)) {
-        new LabResources(store).delete(objects).forEach(System.out::println);
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        for (ObjectNode o : objects) {
-          if ("Pod".equals(o.path("kind").asText())) {
-            String k = LabResources.keyOf(o).toString();
-            while (store.get(k).isPresent()) {
-              if (System.nanoTime() > deadline) {
-                System.err.println("pod " + k + " is still terminating");
-                return 1;
-              }
-              LabProcesses.sleep(100);
-            }
-          }
-        }
-      }
-      return 0;
+      LabService l = lab.service();
+      return Apply.print(
+          () -> l.delete(LabResources.read(file), Duration.ofSeconds(60)), "deleted");
     }
   }
 
@@ -266,147 +203,26 @@ public final class LabCommand {
   static final class Get implements Callable<Integer> {
     @Mixin LabOption lab;
 
-    @Parameters(index = "0", paramLabel = "KIND", description = "nodes | pods | services")
+    @Parameters(
+        index = "0",
+        paramLabel = "KIND",
+        description = "nodes | pods | services | endpointslices | namespaces | networkpolicies")
     String what;
 
-    @Option(
-        names = {"-o", "--output"},
-        description = "json")
-    String output;
+    @Mixin OutputOption output;
 
     @Override
-    public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      String kind =
-          switch (what) {
-            case "nodes", "node", "no" -> "Node";
-            case "pods", "pod", "po" -> "Pod";
-            case "services", "service", "svc" -> "Service";
-            case "namespaces", "namespace", "ns" -> "Namespace";
-            case "endpointslices", "endpointslice" -> "EndpointSlice";
-            default ->
-                throw new IllegalArgumentException(
-                    "unknown kind '"
-                        + what
-                        + "' (nodes, pods, services, endpointslices, namespaces)");
-          };
-      try (Datastore store = store(l)) {
-        List<Entry> entries = store.list(ResourceKey.kindPrefix(kind)).entries();
-        if ("json".equals(output)) {
-          ObjectNode list = Json.object();
-          list.put("apiVersion", "v1");
-          list.put("kind", "List");
-          ArrayNode items = list.putArray("items");
-          entries.forEach(e -> items.add(e.value()));
-          System.out.println(Json.pretty(list));
-          return 0;
-        }
-        List<String[]> rows = new ArrayList<>();
-        switch (kind) {
-          case "Node" -> {
-            rows.add(new String[] {"NAME", "STATUS", "INTERNAL-IP", "AGENT"});
-            for (Entry e : entries) {
-              NodeResource n = NodeResource.from(e.value());
-              boolean ready = l.agentReady(n.name());
-              rows.add(
-                  new String[] {
-                    n.name(),
-                    ready ? "Ready" : "NotReady",
-                    n.internalIp(),
-                    ready ? "ready" : "not ready"
-                  });
-            }
-          }
-          case "Pod" -> {
-            rows.add(new String[] {"NAMESPACE", "NAME", "STATUS", "IP", "NODE"});
-            for (Entry e : entries) {
-              PodResource p = PodResource.from(e.value());
-              rows.add(
-                  new String[] {
-                    p.namespace(),
-                    p.name(),
-                    p.deleting() ? "Terminating" : p.phase(),
-                    p.podIp().orElse("<none>"),
-                    p.nodeName().orElse("<none>")
-                  });
-            }
-          }
-          case "Service" -> {
-            rows.add(
-                new String[] {"NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"});
-            for (Entry e : entries) {
-              JsonNode s = e.value();
-              List<String> ports = new ArrayList<>();
-              s.path("spec")
-                  .path("ports")
-                  .forEach(
-                      p ->
-                          ports.add(
-                              p.path("port").asText()
-                                  + (p.path("nodePort").asInt(0) != 0
-                                      ? ":" + p.path("nodePort").asText()
-                                      : "")
-                                  + "/"
-                                  + p.path("protocol").asText("TCP")));
-              rows.add(
-                  new String[] {
-                    s.path("metadata").path("namespace").asText(),
-                    s.path("metadata").path("name").asText(),
-                    s.path("spec").path("type").asText("ClusterIP"),
-                    s.path("spec").path("clusterIP").asText("<pending>"),
-                    externalIps(s),
-                    String.join(",", ports)
-                  });
-            }
-          }
-          case "EndpointSlice" -> {
-            rows.add(new String[] {"NAMESPACE", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS"});
-            for (Entry e : entries) {
-              JsonNode s = e.value();
-              List<String> ports = new ArrayList<>();
-              s.path("ports").forEach(p -> ports.add(p.path("port").asText()));
-              List<String> eps = new ArrayList<>();
-              s.path("endpoints")
-                  .forEach(ep -> ep.path("addresses").forEach(a -> eps.add(a.asText())));
-              rows.add(
-                  new String[] {
-                    s.path("metadata").path("namespace").asText(),
-                    s.path("metadata").path("name").asText(),
-                    s.path("addressType").asText(),
-                    ports.isEmpty() ? "<unset>" : String.join(",", ports),
-                    eps.isEmpty() ? "<unset>" : String.join(",", eps)
-                  });
-            }
-          }
-          default -> {
-            rows.add(new String[] {"NAME", "STATUS"});
-            for (Entry e : entries) {
-              rows.add(
-                  new String[] {
-                    e.value().path("metadata").path("name").asText(),
-                    e.value().path("status").path("phase").asText("Active")
-                  });
-            }
-          }
-        }
-        Tables.print(rows);
+    public Integer call() {
+      LabService l = lab.service();
+      String kind = LabService.kind(what);
+      List<JsonNode> items = l.get(kind);
+      if (output.json()) {
+        System.out.println(Json.pretty(LabService.list(items)));
+        return 0;
       }
+      Tables.print(ResourceTable.rows(kind, items, l.lab()::agentReady));
       return 0;
     }
-  }
-
-  /** kubectl's EXTERNAL-IP column: load-balancer ingress and external IPs, or none/pending. */
-  static String externalIps(JsonNode svc) {
-    List<String> ips = new ArrayList<>();
-    svc.path("status")
-        .path("loadBalancer")
-        .path("ingress")
-        .forEach(i -> ips.add(i.path("ip").asText()));
-    svc.path("spec").path("externalIPs").forEach(i -> ips.add(i.asText()));
-    if (!ips.isEmpty()) {
-      return String.join(",", ips);
-    }
-    return "LoadBalancer".equals(svc.path("spec").path("type").asText()) ? "<pending>" : "<none>";
   }
 
   @Command(name = "exec", description = "Run a command in a pod's network namespace.")
@@ -421,9 +237,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      try (Datastore store = store(l)) {
-        return execIn(PodLookup.netnsOf(l, store, pod), command);
+      LabService l = lab.service();
+      try (Datastore store = l.store()) {
+        return execIn(l.netnsOf(store, pod), command);
       }
     }
   }
@@ -446,8 +262,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      PodLookup.requireNode(l, node);
+      LabService service = lab.service();
+      service.requireNode(node);
+      Lab l = service.lab();
       return execIn(l.layout().nodeNs(node), command);
     }
   }
@@ -456,52 +273,36 @@ public final class LabCommand {
   static final class Status implements Callable<Integer> {
     @Mixin LabOption lab;
 
-    @Option(
-        names = {"-o", "--output"},
-        description = "json")
-    String output;
+    @Mixin OutputOption output;
 
     @Override
-    public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      LabState state = LabState.read(l.layout()).orElseThrow();
-      List<String[]> rows = new ArrayList<>();
-      rows.add(
-          new String[] {
-            "NODE", "AGENT", "PID", "READY", "REVISION", "RECONCILES", "REPAIRS", "LAST-ERROR"
-          });
-      ArrayNode json = Json.MAPPER.createArrayNode();
-      boolean allReady = true;
-      for (int i = 1; i <= state.nodes(); i++) {
-        String node = LabLayout.nodeName(i);
-        long pid = state.pids().getOrDefault("agent/" + node, 0L);
-        boolean running =
-            LabProcesses.isRunning(pid) && LabProcesses.isOurs(pid, "lab=" + l.layout().name());
-        Optional<String> h = l.agentHealth(node);
-        JsonNode hj = h.map(Json::parse).orElse(Json.object());
-        boolean ready = hj.path("ready").asBoolean(false);
-        allReady &= ready;
+    public Integer call() {
+      List<AgentStatus> agents = lab.service().status();
+      if (output.json()) {
+        System.out.println(Json.pretty(agents));
+      } else {
+        List<String[]> rows = new ArrayList<>();
         rows.add(
             new String[] {
-              node,
-              running ? "running" : "stopped",
-              String.valueOf(pid),
-              ready ? "yes" : "no",
-              hj.path("datastoreRevision").asText("-"),
-              hj.path("reconciles").asText("-"),
-              hj.path("repairs").asText("-"),
-              hj.path("lastError").asText("")
+              "NODE", "AGENT", "PID", "READY", "REVISION", "RECONCILES", "REPAIRS", "LAST-ERROR"
             });
-        ObjectNode o = json.addObject();
-        o.put("node", node).put("running", running).put("pid", pid).put("ready", ready);
-        o.set("health", hj);
-      }
-      if ("json".equals(output)) {
-        System.out.println(Json.pretty(json));
-      } else {
+        for (AgentStatus a : agents) {
+          JsonNode h = a.health();
+          rows.add(
+              new String[] {
+                a.node(),
+                a.running() ? "running" : "stopped",
+                String.valueOf(a.pid()),
+                a.ready() ? "yes" : "no",
+                h.path("datastoreRevision").asText("-"),
+                h.path("reconciles").asText("-"),
+                h.path("repairs").asText("-"),
+                h.path("lastError").asText("")
+              });
+        }
         Tables.print(rows);
       }
-      return allReady ? 0 : 1;
+      return agents.stream().allMatch(AgentStatus::ready) ? 0 : 1;
     }
   }
 
@@ -516,8 +317,8 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      try (Datastore store = store(l)) {
+      LabService l = lab.service();
+      try (Datastore store = l.store()) {
         dev.tweed.lab.LabCapture.write(l.layout(), store, out);
       }
       System.out.println("captured lab '" + l.layout().name() + "' into " + out);
@@ -543,8 +344,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() {
-      Lab l = requireLab(lab);
-      PodLookup.requireNode(l, node);
+      LabService service = lab.service();
+      service.requireNode(node);
+      Lab l = service.lab();
       l.stopNode(LabState.read(l.layout()).orElseThrow(), node);
       System.out.println("node " + node + " stopped (link down, agent stopped)");
       return 0;
@@ -560,8 +362,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() {
-      Lab l = requireLab(lab);
-      PodLookup.requireNode(l, node);
+      LabService service = lab.service();
+      service.requireNode(node);
+      Lab l = service.lab();
       l.startNode(LabState.read(l.layout()).orElseThrow(), node);
       System.out.println("node " + node + " started");
       return 0;
@@ -582,8 +385,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      PodLookup.requireNode(l, node);
+      LabService service = lab.service();
+      service.requireNode(node);
+      Lab l = service.lab();
       LabState state = LabState.read(l.layout()).orElseThrow();
       long pid = state.pids().getOrDefault("agent/" + node, 0L);
       LabProcesses.stop(pid, "lab=" + l.layout().name(), kill);
@@ -615,8 +419,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab l = requireLab(lab);
-      PodLookup.requireNode(l, node);
+      LabService service = lab.service();
+      service.requireNode(node);
+      Lab l = service.lab();
       System.out.println(
           Json.pretty(
               conflist
@@ -650,53 +455,16 @@ public final class LabCommand {
         description = "Print the source address the answering pod saw (UDP).")
     boolean clientIp;
 
-    @Option(
-        names = {"-o", "--output"},
-        description = "json")
-    String output;
+    @Mixin OutputOption output;
 
     @Override
     public Integer call() throws Exception {
-      if (!proto.equals("tcp") && !proto.equals("udp")) {
-        throw new IllegalArgumentException("--proto must be tcp or udp");
-      }
-      Lab l = requireLab(lab);
-      String fromNs;
-      String ip;
-      try (Datastore store = store(l)) {
-        fromNs = from.equals("router") ? l.layout().routerNs() : PodLookup.netnsOf(l, store, from);
-        ip = to.contains("/") ? PodLookup.ipOf(store, to) : to;
-      }
-      if (clientIp && !proto.equals("udp")) {
-        throw new IllegalArgumentException("--client-ip needs --proto udp");
-      }
-      ProbeResult r =
-          clientIp
-              ? ProbeClient.clientIp(
-                  NetworkNamespace.pathOf(fromNs), ip, port, Duration.ofMillis(timeoutMillis))
-              : ProbeClient.probe(
-                  NetworkNamespace.pathOf(fromNs),
-                  ip,
-                  port,
-                  proto,
-                  Duration.ofMillis(timeoutMillis));
-      if ("json".equals(output)) {
-        ObjectNode o = Json.object();
-        o.put("from", from)
-            .put("to", to)
-            .put("ip", ip)
-            .put("port", port)
-            .put("protocol", proto)
-            .put("connected", r.connected())
-            .put("answer", r.answer())
-            .put("reason", r.reason())
-            .put("millis", Math.round(r.millis() * 1000) / 1000.0);
-        System.out.println(Json.write(o));
-      } else if (r.connected()) {
-        System.out.println(r.answer());
-      } else {
-        System.out.println(r.reason());
-      }
+      ProbeRequest request =
+          new ProbeRequest(from, to, port, proto, Duration.ofMillis(timeoutMillis), clientIp);
+      boolean json = output.json();
+      ProbeAnswer a = lab.service().probe(request);
+      ProbeResult r = a.result();
+      System.out.println(json ? Json.write(a.toJson()) : r.connected() ? r.answer() : r.reason());
       return r.connected() ? 0 : 1;
     }
   }

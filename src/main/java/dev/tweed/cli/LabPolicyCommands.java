@@ -1,20 +1,16 @@
 package dev.tweed.cli;
 
 import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.Entry;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabState;
+import dev.tweed.lab.LabStores;
 import dev.tweed.lab.NetpolConformance;
-import dev.tweed.lab.ReachabilityMatrix;
-import dev.tweed.lab.ReachabilityProbe;
+import dev.tweed.lab.service.ReachabilityAnswer;
+import dev.tweed.lab.service.ReachabilityRequest;
 import dev.tweed.model.Json;
-import dev.tweed.model.PodResource;
-import dev.tweed.model.ResourceKey;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -46,36 +42,19 @@ final class LabPolicyCommands {
     @Option(names = "--timeout", defaultValue = "2000", description = "Milliseconds per probe.")
     long timeoutMillis;
 
-    @Option(
-        names = {"-o", "--output"},
-        description = "json")
-    String output;
+    @Mixin OutputOption output;
 
     @Override
     public Integer call() throws Exception {
-      if (!proto.equals("tcp") && !proto.equals("udp")) {
-        throw new IllegalArgumentException("--proto must be tcp or udp");
-      }
-      Lab l = LabCommand.requireLab(lab);
-      List<ReachabilityProbe.Target> targets = new ArrayList<>();
-      try (Datastore store = LabCommand.store(l)) {
-        for (Entry e : store.list(ResourceKey.kindPrefix(PodResource.KIND)).entries()) {
-          PodResource p = PodResource.from(e.value());
-          if (!"Running".equals(p.phase()) || p.podIp().isEmpty() || p.deleting()) {
-            continue;
-          }
-          if (namespaces != null && !Set.copyOf(namespaces).contains(p.namespace())) {
-            continue;
-          }
-          targets.add(
-              new ReachabilityProbe.Target(
-                  p.qualifiedName(), l.layout().netnsOf(p), p.podIp().get()));
-        }
-      }
-      targets.sort(Comparator.comparing(ReachabilityProbe.Target::name));
-      ReachabilityMatrix m =
-          ReachabilityProbe.probe(targets, port, proto, Duration.ofMillis(timeoutMillis));
-      System.out.print("json".equals(output) ? Json.write(m.toJson()) + "\n" : m.render());
+      ReachabilityRequest request =
+          new ReachabilityRequest(
+              namespaces == null ? Set.of() : Set.copyOf(namespaces),
+              port,
+              proto,
+              Duration.ofMillis(timeoutMillis));
+      boolean json = output.json();
+      ReachabilityAnswer a = lab.service().reachability(request);
+      System.out.print(json ? Json.write(a.toJson()) + "\n" : a.matrix().render());
       return 0;
     }
   }
@@ -107,7 +86,7 @@ final class LabPolicyCommands {
       } finally {
         Files.deleteIfExists(model);
       }
-      try (Datastore store = LabCommand.store(l)) {
+      try (Datastore store = LabStores.open(l.layout())) {
         boolean ok =
             new NetpolConformance(l, store, nodes, System.out).run(Optional.ofNullable(scenario));
         return ok ? 0 : 1;

@@ -1,13 +1,9 @@
 package dev.tweed.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tweed.datastore.Datastore;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
-import dev.tweed.lab.Lab;
-import dev.tweed.lab.LabCapture;
-import dev.tweed.lab.LabLayout;
-import dev.tweed.lab.LabTraceVerifier;
+import dev.tweed.lab.service.TraceAnswer;
+import dev.tweed.lab.service.TraceRequest;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.trace.DumpDirectory;
@@ -15,10 +11,7 @@ import dev.tweed.trace.JourneyReport;
 import dev.tweed.trace.Outcome;
 import dev.tweed.trace.TraceWorld;
 import dev.tweed.trace.Tracer;
-import dev.tweed.trace.verify.JourneyCheck;
-import dev.tweed.trace.verify.VerifyReport;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -53,12 +46,6 @@ final class TraceCommand implements Callable<Integer> {
       description = "Source port (ICMP: the echo identifier).")
   int sport;
 
-  @Option(
-      names = {"-o", "--output"},
-      defaultValue = "text",
-      description = "text | json")
-  String output;
-
   @Option(names = "--pick", description = "Follow only branch N of the random forks (1-based).")
   Integer pick;
 
@@ -83,42 +70,34 @@ final class TraceCommand implements Callable<Integer> {
               + " kernel's path and verdict differ from the model's (exit 1 if they do).")
   boolean verify;
 
+  @Mixin OutputOption output;
+
   @Override
   public Integer call() throws Exception {
+    boolean json = output.json();
+    if (dump == null) {
+      if (in != null || netns != null) {
+        throw new IllegalArgumentException("--in and --netns go with --dump");
+      }
+      TraceAnswer a =
+          lab.service()
+              .trace(
+                  new TraceRequest(
+                      from, to, port, proto, sport, Optional.ofNullable(pick), reply, verify));
+      System.out.print(json ? Json.write(a.toJson()) + "\n" : a.toText());
+      return a.agrees() ? 0 : 1;
+    }
     if (!List.of("tcp", "udp", "icmp").contains(proto)) {
       throw new IllegalArgumentException("--proto must be tcp, udp or icmp");
     }
-    int dport = proto.equals("icmp") ? 0 : port;
-    if (verify && dump != null) {
+    if (verify) {
       throw new IllegalArgumentException("--verify sends packets in a lab; it cannot with --dump");
     }
-    if (verify && proto.equals("icmp")) {
-      throw new IllegalArgumentException("--verify sends TCP and UDP packets only");
-    }
-    TraceWorld world;
-    LabLayout layout = null;
-    String start;
-    Packet packet;
-    String fromLabel;
-    if (dump != null) {
-      world = DumpDirectory.load(dump);
-      String src = ip(from, "--from");
-      String dst = ip(to, "--to");
-      packet = Packet.of(src, dst, proto, sport, dport);
-      start = startNetns(world, src);
-      fromLabel = in != null ? in + " of " + world.label(start) : src;
-    } else {
-      Lab l = LabCommand.requireLab(lab);
-      try (Datastore store = LabCommand.store(l)) {
-        start = PodLookup.netnsOf(l, store, from);
-        String src = PodLookup.ipOf(store, from);
-        String dst = to.contains("/") ? PodLookup.ipOf(store, to) : ip(to, "--to");
-        packet = Packet.of(src, dst, proto, sport, dport);
-        world = LabCapture.world(l.layout(), store);
-        layout = l.layout();
-        fromLabel = from;
-      }
-    }
+    TraceWorld world = DumpDirectory.load(dump);
+    String src = ip(from, "--from");
+    Packet packet = Packet.of(src, ip(to, "--to"), proto, sport, proto.equals("icmp") ? 0 : port);
+    String start = startNetns(world, src);
+    String fromLabel = in != null ? in + " of " + world.label(start) : src;
     Tracer tracer = new Tracer(world);
     List<Outcome> outcomes =
         in != null ? tracer.arriving(start, in, packet) : tracer.fromLocalProcess(start, packet);
@@ -129,23 +108,8 @@ final class TraceCommand implements Callable<Integer> {
     if (reply) {
       report = report.withReplies(tracer::reply);
     }
-    if (!verify) {
-      System.out.print(
-          output.equals("json") ? Json.write(report.toJson()) + "\n" : report.toText());
-      return 0;
-    }
-    JourneyCheck.Result check;
-    try (LabTraceVerifier v = LabTraceVerifier.start(layout, Duration.ofSeconds(1))) {
-      check = v.check(world, start, packet, outcomes, tracer::reply);
-    }
-    if (output.equals("json")) {
-      ObjectNode j = report.toJson();
-      j.set("verify", VerifyReport.toJson(check));
-      System.out.print(Json.write(j) + "\n");
-    } else {
-      System.out.print(report.toText() + VerifyReport.toText(check, world::label));
-    }
-    return check.agree() ? 0 : 1;
+    System.out.print(json ? Json.write(report.toJson()) + "\n" : report.toText());
+    return 0;
   }
 
   private static String ip(String s, String option) {

@@ -28,6 +28,28 @@ public final class LabFlows {
       Optional<String> verdict,
       Optional<String> toService,
       Optional<Duration> since) {
+    public Filter {
+      if (verdict.isPresent()
+          && !List.of("FORWARDED", "DROPPED", "REJECTED")
+              .contains(verdict.get().toUpperCase(java.util.Locale.ROOT))) {
+        throw new IllegalArgumentException(
+            "verdict must be FORWARDED, DROPPED or REJECTED, got " + verdict.get());
+      }
+    }
+
+    /** {@code 30s}, {@code 5m}, {@code 1h}: how far back {@code since} looks. */
+    public static Duration duration(String s) {
+      if (!s.matches("[0-9]{1,9}[smh]")) {
+        throw new IllegalArgumentException("since wants 30s, 5m or 1h, got '" + s + "'");
+      }
+      long n = Long.parseLong(s.substring(0, s.length() - 1));
+      return switch (s.charAt(s.length() - 1)) {
+        case 's' -> Duration.ofSeconds(n);
+        case 'm' -> Duration.ofMinutes(n);
+        default -> Duration.ofHours(n);
+      };
+    }
+
     Predicate<JsonNode> predicate() {
       Instant after = since.map(d -> Instant.now().minus(d)).orElse(Instant.EPOCH);
       return f ->
@@ -64,16 +86,35 @@ public final class LabFlows {
     this.nodes = List.copyOf(nodes);
   }
 
+  /** Flows in time order and, per node, the number of the last one read (the next cursor). */
+  public record Page(List<JsonNode> flows, Map<String, Long> next) {
+    public Page {
+      flows = List.copyOf(flows);
+      next = Map.copyOf(next);
+    }
+  }
+
   /**
    * The flows recorded since the last call (all the agents keep, the first time), in time order.
    */
   public List<JsonNode> poll(Filter filter) {
+    Page page = page(filter, seen);
+    seen.putAll(page.next());
+    return page.flows();
+  }
+
+  /**
+   * The flows each node recorded after the number {@code cursor} gives it (0 when absent), kept by
+   * {@code filter}, in time order.
+   */
+  public Page page(Filter filter, Map<String, Long> cursor) {
     List<JsonNode> out = new ArrayList<>();
+    Map<String, Long> next = new HashMap<>();
     Predicate<JsonNode> keep = filter.predicate();
     for (String node : nodes) {
       JsonNode page;
       try {
-        long since = seen.getOrDefault(node, 0L);
+        long since = cursor.getOrDefault(node, 0L);
         page = Json.parse(AgentClient.flows(layout.agentSocket(node), since));
         if (page.path("next").asLong() < since) {
           // A restarted agent numbers its flows from 1 again: all it has is new.
@@ -86,7 +127,7 @@ public final class LabFlows {
       if (page.has("error")) {
         throw new IllegalStateException(page.path("error").asText());
       }
-      seen.put(node, page.path("next").asLong());
+      next.put(node, page.path("next").asLong());
       page.path("flows")
           .forEach(
               f -> {
@@ -96,6 +137,6 @@ public final class LabFlows {
               });
     }
     out.sort(Comparator.comparing(f -> f.path("time").asText()));
-    return out;
+    return new Page(out, next);
   }
 }

@@ -1,0 +1,22 @@
+package dev.tweed.lab.service;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Real traffic from a pod ({@code NS/POD}, or {@code router} for the world outside) to a pod or an
+ * address; {@code clientIp} asks the answering pod which source address it saw (UDP only).
+ */
+public record ProbeRequest(
+    String from, String to, int port, String proto, Duration timeout, boolean clientIp) {
+  public ProbeRequest {
+    Protocols.require(proto, List.of("tcp", "udp"), "proto");
+    Protocols.port(port, "port");
+    if (clientIp && !proto.equals("udp")) {
+      throw new IllegalArgumentException("client-ip needs proto udp");
+    }
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive");
+    }
+  }
+}
