@@ -52,6 +52,7 @@ public final class CommandTree {
                   LabBpfCommand.class,
                   LabMetricsCommand.class,
                   LabObserveCommand.class,
+                  LabUiCommand.class,
                   LabEtcdCommands.class,
                   LabChaosCommand.class,
                   LabCommand.NodeCmd.class)),
