@@ -137,22 +137,58 @@ function drawing(hops, outcome, sent) {
     const col = el('div', { class: 'segment' });
     col.style.gridRow = String(laneIndex.get(s.netns) + 1);
     col.style.gridColumn = String(c + 2);
-    for (const h of s.hops) {
-      // Between encapsulation and decapsulation hops see the outer packet: that is no NAT.
-      if (h.step === 'vxlan-encap') tunnelled = true;
-      if (h.step === 'vxlan-decap') tunnelled = false;
+    for (const group of hookGroups(s.hops)) {
       let nat = null;
-      if (h.packet && !tunnelled) {
-        if (packet && h.packet !== packet) nat = `${packet} ⇒ ${h.packet}`;
-        packet = h.packet;
+      for (const h of group) {
+        // Between encapsulation and decapsulation hops see the outer packet: that is no NAT.
+        if (h.step === 'vxlan-encap') tunnelled = true;
+        if (h.step === 'vxlan-decap') tunnelled = false;
+        if (h.packet && !tunnelled) {
+          if (packet && h.packet !== packet) nat = `${packet} ⇒ ${h.packet}`;
+          packet = h.packet;
+        }
       }
-      col.append(hopBox(h, nat));
+      col.append(group.length === 1 && group[0].step !== 'netfilter' ? hopBox(group[0], nat) : hookBox(group, nat));
     }
     if (c === segs.length - 1) col.append(verdictBox(outcome));
     grid.append(col);
   });
   const wrap = el('div', { class: 'lanes-wrap' }, grid);
   return el('div', {}, natList(outcome.nat || []), wrap);
+}
+
+/** Consecutive netfilter hops of one hook on one device: one box, one line per rule met. */
+function hookGroups(hops) {
+  const out = [];
+  for (const h of hops) {
+    const last = out[out.length - 1];
+    const same = last && h.step === 'netfilter' && last[0].step === 'netfilter'
+      && last[0].hook === h.hook && last[0].iface === h.iface;
+    if (same) last.push(h);
+    else out.push([h]);
+  }
+  return out;
+}
+
+const NAT_RULE = /(-j (DNAT|SNAT|MASQUERADE)\b)|\b(dnat|snat) to\b|\bmasquerade\b/;
+
+function hookBox(group, nat) {
+  const first = group[0];
+  const last = group[group.length - 1];
+  const numbers = group.length === 1 ? first.n : `${first.n}–${last.n}`;
+  return el('div', { class: 'hop step-netfilter', dataset: { hop: first.n, step: 'netfilter' } },
+    el('div', { class: 'hop-head' }, el('span', { class: 'n' }, numbers), ` ${first.hook}`,
+      el('small', {}, ` netfilter${first.iface ? ` · on ${first.iface}` : ''}`)),
+    el('ol', { class: 'rules' }, group.map((h) => el('li', { title: h.detail, class: h.rule && NAT_RULE.test(h.rule) ? 'nat-rule' : '' },
+      el('span', { class: 'chain' }, `${h.table || ''}/${h.chain || ''}${h.position !== undefined ? ` #${h.position}` : ''}`),
+      h.rule ? el('code', { class: 'rule' }, h.rule) : el('span', { class: 'detail' }, ` ${policyOf(h)}`)))),
+    nat ? el('div', { class: 'nat-change' }, 'NAT: ', el('span', { class: 'mono' }, nat)) : '');
+}
+
+/** A chain's end without a rule: its policy, as the detail words it. */
+function policyOf(h) {
+  const m = /policy (\w+)/.exec(h.detail || '');
+  return m ? `policy ${m[1]}` : h.detail;
 }
 
 function natList(nat) {

@@ -34,4 +34,23 @@ class CommandTreeTest {
         .containsOnlyKeys("status", "stop", "start");
     assertThat(lab.getSubcommands().get("conformance").getSubcommands()).containsKey("netpol");
   }
+
+  /** -o means the same everywhere: every command that prints JSON takes it from one mixin. */
+  @Test
+  void everyOutputOptionIsTheSharedOne() {
+    java.util.List<String> checked = new java.util.ArrayList<>();
+    walk(CommandTree.full(), checked);
+    assertThat(checked).contains("get", "status", "probe", "reachability", "observe", "trace");
+  }
+
+  private static void walk(CommandLine cl, java.util.List<String> checked) {
+    var spec = cl.getCommandSpec();
+    if (spec.findOption("-o") != null) {
+      assertThat(spec.mixins().values())
+          .as(spec.qualifiedName() + " declares its own -o")
+          .anyMatch(m -> m.userObject() instanceof OutputOption);
+      checked.add(spec.name());
+    }
+    cl.getSubcommands().values().forEach(c -> walk(c, checked));
+  }
 }
