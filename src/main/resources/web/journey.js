@@ -117,26 +117,20 @@ function packetText(p) {
 function drawing(hops, outcome, sent) {
   const segs = segments(hops);
   const lanes = [...new Map(segs.map((s) => [s.netns, s.at])).entries()];
-  const laneIndex = new Map(lanes.map(([ns], i) => [ns, i]));
   const grid = el('div', { class: 'lanes' });
-  grid.style.gridTemplateColumns = `150px repeat(${segs.length}, minmax(230px, 1fr))`;
-  lanes.forEach(([ns, at], i) => {
-    const label = el('div', { class: `lane-label ${laneKind(ns)}`, title: ns, dataset: { lane: at } },
-      el('strong', {}, at), el('small', {}, laneKind(ns)));
-    label.style.gridRow = String(i + 1);
-    label.style.gridColumn = '1';
-    grid.append(label);
-    const band = el('div', { class: `lane-band ${laneKind(ns)}` });
-    band.style.gridRow = String(i + 1);
-    band.style.gridColumn = `1 / span ${segs.length + 1}`;
-    grid.append(band);
+  const flows = new Map();
+  lanes.forEach(([ns, at]) => {
+    const kind = laneKind(ns);
+    grid.append(el('div', { class: `lane-label ${kind}`, title: ns, dataset: { lane: at } },
+      el('strong', {}, at), el('small', {}, kind)));
+    const flow = el('div', { class: `lane-flow ${kind}` });
+    flows.set(ns, flow);
+    grid.append(flow);
   });
   let packet = sent;
   let tunnelled = false;
   segs.forEach((s, c) => {
-    const col = el('div', { class: 'segment' });
-    col.style.gridRow = String(laneIndex.get(s.netns) + 1);
-    col.style.gridColumn = String(c + 2);
+    const seg = el('div', { class: 'segment' });
     for (const group of hookGroups(s.hops)) {
       let nat = null;
       for (const h of group) {
@@ -148,10 +142,10 @@ function drawing(hops, outcome, sent) {
           packet = h.packet;
         }
       }
-      col.append(group.length === 1 && group[0].step !== 'netfilter' ? hopBox(group[0], nat) : hookBox(group, nat));
+      seg.append(group.length === 1 && group[0].step !== 'netfilter' ? hopBox(group[0], nat) : hookBox(group, nat));
     }
-    if (c === segs.length - 1) col.append(verdictBox(outcome));
-    grid.append(col);
+    if (c === segs.length - 1) seg.append(verdictBox(outcome));
+    flows.get(s.netns).append(seg);
   });
   const wrap = el('div', { class: 'lanes-wrap' }, grid);
   return el('div', {}, natList(outcome.nat || []), wrap);
@@ -242,23 +236,24 @@ function verifyPanel(v) {
         el('td', { class: 'mono' }, s.packet), el('td', {}, s.action))))) : '');
 }
 
-/** Arrows from each column's last hop to the next column's first, over the lanes. */
+/** Arrows where the packet leaves one namespace for the next: last hop there, first hop here. */
 function drawArrows(container) {
   for (const wrap of container.querySelectorAll('.lanes-wrap')) {
     wrap.querySelector('svg.arrows')?.remove();
-    const cols = [...wrap.querySelectorAll('.segment')];
+    const segs = [...wrap.querySelectorAll('.segment')];
     const base = wrap.getBoundingClientRect();
     const layer = svg('svg', { class: 'arrows', width: wrap.scrollWidth, height: wrap.scrollHeight },
       svg('defs', {}, svg('marker', { id: 'head', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
         svg('path', { d: 'M 0 0 L 10 5 L 0 10 z' }))));
-    for (let i = 0; i + 1 < cols.length; i++) {
-      const a = cols[i].lastElementChild.getBoundingClientRect();
-      const b = cols[i + 1].firstElementChild.getBoundingClientRect();
-      const x1 = a.right - base.left + wrap.scrollLeft;
-      const y1 = a.top + a.height / 2 - base.top;
-      const x2 = b.left - base.left + wrap.scrollLeft;
-      const y2 = b.top + Math.min(b.height / 2, 24) - base.top;
-      layer.append(svg('path', { d: `M ${x1} ${y1} C ${x1 + 30} ${y1}, ${x2 - 30} ${y2}, ${x2} ${y2}`, 'marker-end': 'url(#head)' }));
+    for (let i = 0; i + 1 < segs.length; i++) {
+      const a = segs[i].lastElementChild.getBoundingClientRect();
+      const b = segs[i + 1].firstElementChild.getBoundingClientRect();
+      const x1 = a.left + a.width / 2 - base.left;
+      const y1 = a.bottom - base.top;
+      const x2 = b.left + b.width / 2 - base.left;
+      const y2 = b.top - base.top;
+      const bend = Math.max(20, (y2 - y1) / 2);
+      layer.append(svg('path', { d: `M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`, 'marker-end': 'url(#head)' }));
     }
     wrap.prepend(layer);
   }
