@@ -5,9 +5,7 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.InvalidResourceException;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabNetconf;
-import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.LabResources;
-import dev.tweed.lab.LabState;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.lab.service.AgentStatus;
 import dev.tweed.lab.service.LabService;
@@ -344,10 +342,7 @@ public final class LabCommand {
 
     @Override
     public Integer call() {
-      LabService service = lab.service();
-      service.requireNode(node);
-      Lab l = service.lab();
-      l.stopNode(LabState.read(l.layout()).orElseThrow(), node);
+      lab.service().stopNode(node);
       System.out.println("node " + node + " stopped (link down, agent stopped)");
       return 0;
     }
@@ -362,10 +357,7 @@ public final class LabCommand {
 
     @Override
     public Integer call() {
-      LabService service = lab.service();
-      service.requireNode(node);
-      Lab l = service.lab();
-      l.startNode(LabState.read(l.layout()).orElseThrow(), node);
+      lab.service().startNode(node);
       System.out.println("node " + node + " started");
       return 0;
     }
@@ -385,22 +377,9 @@ public final class LabCommand {
 
     @Override
     public Integer call() throws Exception {
-      LabService service = lab.service();
-      service.requireNode(node);
-      Lab l = service.lab();
-      LabState state = LabState.read(l.layout()).orElseThrow();
-      long pid = state.pids().getOrDefault("agent/" + node, 0L);
-      LabProcesses.stop(pid, "lab=" + l.layout().name(), kill);
-      state = l.startAgent(state, node);
-      l.awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
+      LabService.AgentRestart r = lab.service().restartAgent(node, kill);
       System.out.println(
-          "agent on "
-              + node
-              + " restarted (pid "
-              + pid
-              + " -> "
-              + state.pids().get("agent/" + node)
-              + ")");
+          "agent on " + node + " restarted (pid " + r.before() + " -> " + r.after() + ")");
       return 0;
     }
   }

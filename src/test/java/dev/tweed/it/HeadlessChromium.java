@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -68,18 +69,21 @@ final class HeadlessChromium implements AutoCloseable {
   }
 
   /** The whole page (the window grown to its height) as target/screenshots/NAME.png. */
-  Path screenshot(String name) throws IOException {
-    Number height = (Number) js("return document.documentElement.scrollHeight;");
-    driver
-        .manage()
-        .window()
-        .setSize(
-            new org.openqa.selenium.Dimension(
-                1500, Math.min(4000, Math.max(700, height.intValue() + 20))));
+  Path screenshot(String name) throws IOException, InterruptedException {
+    Number height =
+        (Number)
+            js(
+                "return Math.ceil(Math.max(document.documentElement.scrollHeight,"
+                    + " document.querySelector('main').getBoundingClientRect().bottom"
+                    + " + window.scrollY));");
+    // The window's height includes the browser's frame: give the page what it measured and more.
+    int h = Math.min(6000, Math.max(700, height.intValue() + 140));
+    driver.manage().window().setSize(new Dimension(1500, h));
+    Thread.sleep(300);
     Files.createDirectories(SCREENSHOTS);
     Path file = SCREENSHOTS.resolve(name + ".png");
     Files.write(file, driver.getScreenshotAs(OutputType.BYTES));
-    driver.manage().window().setSize(new org.openqa.selenium.Dimension(1500, 1000));
+    driver.manage().window().setSize(new Dimension(1500, 1000));
     return file;
   }
 

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.lab.LabLayout;
-import dev.tweed.lab.service.LabService;
 import dev.tweed.lab.web.LabWebServer;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
@@ -32,31 +31,25 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LabApiIT {
-  final Tweed tweed = Tweed.newLab("api");
   final HttpClient http = HttpClient.newHttpClient();
+  WebLab lab;
+  Tweed tweed;
   LabWebServer web;
 
   record Reply(int status, JsonNode body) {}
 
   @BeforeAll
   void up() throws Exception {
-    tweed.ok(
-        "lab",
-        "up",
-        "--nodes",
-        "2",
-        "-f",
-        Tweed.HOME.resolve("src/test/resources/web/lab.yaml").toString());
-    web = LabWebServer.start(LabService.of(LabLayout.of(tweed.lab())), 0);
+    lab = WebLab.up("api");
+    tweed = lab.tweed;
+    web = lab.web;
   }
 
   @AfterAll
   void down() {
-    if (web != null) {
-      web.close();
+    if (lab != null) {
+      lab.close();
     }
-    tweed.ok("lab", "down");
-    assertThat(tweed.namespaces()).isEmpty();
   }
 
   Reply get(String path) throws Exception {

@@ -2,8 +2,6 @@ package dev.tweed.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tweed.lab.LabLayout;
-import dev.tweed.lab.service.LabService;
 import dev.tweed.lab.web.LabWebServer;
 import java.time.Duration;
 import java.util.List;
@@ -32,20 +30,16 @@ import org.openqa.selenium.WebElement;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WebViewIT {
   static final Duration WAIT = Duration.ofSeconds(30);
-  final Tweed tweed = Tweed.newLab("web");
+  WebLab lab;
+  Tweed tweed;
   LabWebServer web;
   HeadlessChromium chromium;
 
   @BeforeAll
   void up() throws Exception {
-    tweed.ok(
-        "lab",
-        "up",
-        "--nodes",
-        "2",
-        "-f",
-        Tweed.HOME.resolve("src/test/resources/web/lab.yaml").toString());
-    web = LabWebServer.start(LabService.of(LabLayout.of(tweed.lab())), 0);
+    lab = WebLab.up("web");
+    tweed = lab.tweed;
+    web = lab.web;
     chromium = new HeadlessChromium();
   }
 
@@ -55,12 +49,10 @@ class WebViewIT {
       if (chromium != null) {
         chromium.close();
       }
-      if (web != null) {
-        web.close();
-      }
     } finally {
-      tweed.ok("lab", "down");
-      assertThat(tweed.namespaces()).isEmpty();
+      if (lab != null) {
+        lab.close();
+      }
     }
   }
 
@@ -144,12 +136,14 @@ class WebViewIT {
         .allMatch(t -> t.contains("50%"));
     String nat = css("#journey-nat").getText();
     assertThat(nat).startsWith("DNAT " + clusterIp + ":80 → ");
-    String backend = nat.contains(tweed.podIp("web-1")) ? "web-1" : "web-2";
+    String chosen = nat.substring(nat.indexOf("→ ") + 2, nat.lastIndexOf(':'));
+    String backend = chosen.equals(tweed.podIp("web-1")) ? "web-1" : "web-2";
+    assertThat(chosen).isEqualTo(tweed.podIp(backend));
     assertThat(end.getText()).contains("delivered to default/" + backend);
     // The hop where the address changed says so, and the packet reaches the chosen pod's lane.
     assertThat(css(".nat-change").getText())
         .contains(clusterIp + ":80 ⇒")
-        .contains(tweed.podIp(backend));
+        .contains(tweed.podIp(backend) + ":80");
     assertThat(all(".lane-label"))
         .extracting(WebElement::getText)
         .anyMatch(t -> t.startsWith("default/" + backend));
@@ -163,7 +157,7 @@ class WebViewIT {
             css("#journey-end").getText().contains("default/" + other)
                 ? css("#journey-end")
                 : null);
-    assertThat(css("#journey-nat").getText()).contains(tweed.podIp(other));
+    assertThat(css("#journey-nat").getText()).contains("→ " + tweed.podIp(other) + ":80");
   }
 
   @Test
@@ -183,11 +177,7 @@ class WebViewIT {
 
     // Re-probing every 5 s, the page shows the policy take effect without being asked.
     css("#reach-auto").click();
-    tweed.ok(
-        "lab",
-        "apply",
-        "-f",
-        Tweed.HOME.resolve("src/test/resources/web/deny-locked.yaml").toString());
+    tweed.ok("lab", "apply", "-f", WebLab.resource("deny-locked.yaml"));
     await(
         "the cell turned blocked",
         () -> {

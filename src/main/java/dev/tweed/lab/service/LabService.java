@@ -254,6 +254,32 @@ public final class LabService {
     }
   }
 
+  /** The node fails: its underlay link goes down and its agent (and BIRD) stop; its pods stay. */
+  public void stopNode(String node) {
+    requireNode(node);
+    lab.stopNode(state(), node);
+  }
+
+  /** A stopped node comes back: link up, agent started. */
+  public void startNode(String node) {
+    requireNode(node);
+    lab.startNode(state(), node);
+  }
+
+  /** An agent restarted: its process id before and after. */
+  public record AgentRestart(long before, long after) {}
+
+  /** Stops a node's agent ({@code kill}: SIGKILL, as a crash) and starts it again, ready. */
+  public AgentRestart restartAgent(String node, boolean kill) {
+    requireNode(node);
+    LabState state = state();
+    long pid = state.pids().getOrDefault("agent/" + node, 0L);
+    LabProcesses.stop(pid, "lab=" + layout().name(), kill);
+    state = lab.startAgent(state, node);
+    lab.awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
+    return new AgentRestart(pid, state.pids().get("agent/" + node));
+  }
+
   /** Real traffic from a pod (or the router) to a pod or an address. */
   public ProbeAnswer probe(ProbeRequest r) throws Exception {
     String fromNs;
