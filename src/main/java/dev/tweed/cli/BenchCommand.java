@@ -5,12 +5,13 @@ import dev.tweed.bench.ThroughputBenchmark;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabResources;
 import dev.tweed.lab.RandomLabResources;
 import dev.tweed.lab.TraceFidelity;
+import dev.tweed.lab.service.LabService;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -35,16 +36,35 @@ public final class BenchCommand {
   /** As above, with the given routing and datapath. */
   static <T> T inBenchLab(
       int nodes, String routing, String proxy, String dataplane, LabBody<T> body) throws Exception {
-    Lab lab = new Lab(LabLayout.of("bench"), System.out);
+    return inLab("bench", lab -> lab.up(nodes, routing, proxy, 0, "embedded", 0, dataplane), body);
+  }
+
+  /** A fresh lab NAME (a leftover one removed first) brought up by {@code up}, always removed. */
+  static <T> T inLab(String name, LabUp up, LabBody<T> body) throws Exception {
+    Lab lab = new Lab(LabLayout.of(name), System.out);
     if (lab.exists()) {
       lab.down();
     }
     try {
-      lab.up(nodes, routing, proxy, 0, "embedded", 0, dataplane);
+      up.run(lab);
       return body.run(lab);
     } finally {
       lab.down();
     }
+  }
+
+  /** Applies Kubernetes YAML to a bench lab and waits for its pods; refuses to go on otherwise. */
+  static void apply(Lab lab, String yaml) throws Exception {
+    LabService.ChangeResult r =
+        LabService.of(lab.layout())
+            .apply(LabResources.read(yaml, "the benchmark's resources"), Duration.ofSeconds(90));
+    if (!r.complete()) {
+      throw new IllegalStateException(String.join("; ", r.pending()));
+    }
+  }
+
+  interface LabUp {
+    void run(Lab lab) throws Exception;
   }
 
   interface LabBody<T> {
@@ -154,13 +174,10 @@ public final class BenchCommand {
     }
 
     private static double podToPod(Lab lab, ThroughputBenchmark b, int seconds) throws Exception {
-      Path yaml = Files.createTempFile("bench", ".yaml");
-      Files.writeString(
-          yaml,
+      apply(
+          lab,
           "kind: Pod\nmetadata: {name: client}\nspec: {nodeName: node-1, containers: [{name: c}]}\n---\n"
               + "kind: Pod\nmetadata: {name: server}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
-      LabCommand.Apply.applyAndWait(lab, yaml);
-      Files.delete(yaml);
       PodResource client;
       PodResource server;
       try (Datastore store = dev.tweed.lab.LabStores.open(lab.layout())) {
@@ -469,10 +486,7 @@ public final class BenchCommand {
                 ebpf ? "iptables" : labMode,
                 ebpf ? "ebpf" : "standard",
                 lab -> {
-                  Path yaml = Files.createTempFile("random-lab", ".yaml");
-                  Files.writeString(yaml, RandomLabResources.yaml(labSeed, nodes));
-                  LabCommand.Apply.applyAndWait(lab, yaml);
-                  Files.delete(yaml);
+                  apply(lab, RandomLabResources.yaml(labSeed, nodes));
                   TraceFidelity.settle(lab, nodes);
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
@@ -509,45 +523,41 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab lab = new Lab(LabLayout.of("bench-bgp"), System.out);
-      if (lab.exists()) {
-        lab.down();
-      }
-      try {
-        lab.up(3, "bgp", "iptables");
-        Path yaml = Files.createTempFile("bench", ".yaml");
-        Files.writeString(
-            yaml,
-            "kind: Pod\nmetadata: {name: p3}\nspec: {nodeName: node-3, containers: [{name: c}]}\n");
-        LabCommand.Apply.applyAndWait(lab, yaml);
-        Files.delete(yaml);
-        var b = new dev.tweed.bench.BgpConvergenceBenchmark(lab, System.out);
-        var d = dev.tweed.model.BgpConfiguration.defaults();
-        var holdOnly =
-            b.run(
-                "hold timer only (9 s; no BFD, no graceful restart)",
-                new dev.tweed.model.BgpConfiguration(
-                    d.asNumber(), 9, 3, 0, 3, false, d.restartSeconds(), List.of()),
-                rounds);
-        var bfdOnly =
-            b.run(
-                "BFD 100 ms x 3, no graceful restart",
-                new dev.tweed.model.BgpConfiguration(
-                    d.asNumber(), 9, 3, 100, 3, false, d.restartSeconds(), List.of()),
-                rounds);
-        var tweed = b.run("Tweed's defaults (BFD + graceful restart 5 s)", d, rounds);
-        for (var r : List.of(holdOnly, bfdOnly, tweed)) {
-          System.out.printf(
-              "%-50s withdrawn: median %6.0f ms (%.2fx the hold timer alone); back: median %5.0f ms%n",
-              r.setting(),
-              r.withdrawnMs(),
-              r.withdrawnMs() / holdOnly.withdrawnMs(),
-              r.reconvergedMs());
-        }
-        return 0;
-      } finally {
-        lab.down();
-      }
+      return inLab(
+          "bench-bgp",
+          lab -> {
+            lab.up(3, "bgp", "iptables");
+            apply(
+                lab,
+                "kind: Pod\nmetadata: {name: p3}\nspec: {nodeName: node-3, containers: [{name:"
+                    + " c}]}\n");
+          },
+          lab -> {
+            var b = new dev.tweed.bench.BgpConvergenceBenchmark(lab, System.out);
+            var d = dev.tweed.model.BgpConfiguration.defaults();
+            var holdOnly =
+                b.run(
+                    "hold timer only (9 s; no BFD, no graceful restart)",
+                    new dev.tweed.model.BgpConfiguration(
+                        d.asNumber(), 9, 3, 0, 3, false, d.restartSeconds(), List.of()),
+                    rounds);
+            var bfdOnly =
+                b.run(
+                    "BFD 100 ms x 3, no graceful restart",
+                    new dev.tweed.model.BgpConfiguration(
+                        d.asNumber(), 9, 3, 100, 3, false, d.restartSeconds(), List.of()),
+                    rounds);
+            var tweed = b.run("Tweed's defaults (BFD + graceful restart 5 s)", d, rounds);
+            for (var r : List.of(holdOnly, bfdOnly, tweed)) {
+              System.out.printf(
+                  "%-50s withdrawn: median %6.0f ms (%.2fx the hold timer alone); back: median %5.0f ms%n",
+                  r.setting(),
+                  r.withdrawnMs(),
+                  r.withdrawnMs() / holdOnly.withdrawnMs(),
+                  r.reconvergedMs());
+            }
+            return 0;
+          });
     }
   }
 
@@ -566,38 +576,34 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      Lab lab = new Lab(LabLayout.of("bench-ep"), System.out);
-      if (lab.exists()) {
-        lab.down();
-      }
-      try {
-        lab.up(3, "vxlan", "iptables", 0, "etcd", 3, "standard");
-        var b = new dev.tweed.bench.EndpointPropagationBenchmark(lab, System.out);
-        var kernels = b.kernels(rounds);
-        var few = b.watchers(3, rounds);
-        var many = b.watchers(agents, rounds);
-        for (var r : List.of(kernels, few, many)) {
-          System.out.printf(
-              "%-36s each: p50 %7.1f ms  p99 %7.1f ms | last of a round: p50 %7.1f ms  p99 %7.1f"
-                  + " ms%n",
-              r.what(),
-              r.perReceiver().median(),
-              r.perReceiver().p99(),
-              r.allReceivers().median(),
-              r.allReceivers().p99());
-        }
-        System.out.printf(
-            "%d simulated agents against 3: p50 %.2fx, p99 %.2fx (each); last of a round p50"
-                + " %.2fx, p99 %.2fx%n",
-            agents,
-            many.perReceiver().median() / few.perReceiver().median(),
-            many.perReceiver().p99() / few.perReceiver().p99(),
-            many.allReceivers().median() / few.allReceivers().median(),
-            many.allReceivers().p99() / few.allReceivers().p99());
-        return 0;
-      } finally {
-        lab.down();
-      }
+      return inLab(
+          "bench-ep",
+          lab -> lab.up(3, "vxlan", "iptables", 0, "etcd", 3, "standard"),
+          lab -> {
+            var b = new dev.tweed.bench.EndpointPropagationBenchmark(lab, System.out);
+            var kernels = b.kernels(rounds);
+            var few = b.watchers(3, rounds);
+            var many = b.watchers(agents, rounds);
+            for (var r : List.of(kernels, few, many)) {
+              System.out.printf(
+                  "%-36s each: p50 %7.1f ms  p99 %7.1f ms | last of a round: p50 %7.1f ms  p99 %7.1f"
+                      + " ms%n",
+                  r.what(),
+                  r.perReceiver().median(),
+                  r.perReceiver().p99(),
+                  r.allReceivers().median(),
+                  r.allReceivers().p99());
+            }
+            System.out.printf(
+                "%d simulated agents against 3: p50 %.2fx, p99 %.2fx (each); last of a round p50"
+                    + " %.2fx, p99 %.2fx%n",
+                agents,
+                many.perReceiver().median() / few.perReceiver().median(),
+                many.perReceiver().p99() / few.perReceiver().p99(),
+                many.allReceivers().median() / few.allReceivers().median(),
+                many.allReceivers().p99() / few.allReceivers().p99());
+            return 0;
+          });
     }
   }
 }

@@ -127,6 +127,12 @@ class BgpIT {
       assertThat(r).containsPattern("blackhole 10\\.244\\.\\S+/26 proto bird");
     }
     assertThat(tweed.ok("lab", "bgp", "status")).contains("Established").doesNotContain("Active");
+    // The web view's topology draws the same sessions: one from each side of every pair.
+    var links = dev.tweed.lab.service.LabService.of(LabLayout.of(tweed.lab())).topology().links();
+    assertThat(links).hasSize(6).allMatch(l -> l.kind().equals("bgp"));
+    assertThat(links)
+        .extracting(l -> l.from() + ">" + l.to() + " " + l.state())
+        .contains("node-1>node-2 Established", "node-3>node-1 Established");
     if (dataplane().equals("ebpf")) {
       // The tracer models the kernel's own path (netfilter, routing); the eBPF programs' path,
       // which skips both, is not part of its model, so its check against the kernel is not
