@@ -11,6 +11,7 @@ export function render(main, params) {
     el('label', {}, 'port ', el('input', { name: 'port', type: 'number', min: 1, max: 65535, value: params.get('port') || '80' })),
     el('label', {}, 'protocol ', el('select', { name: 'proto' },
       ['tcp', 'udp', 'icmp'].map((p) => el('option', { value: p, selected: params.get('proto') === p }, p)))),
+    el('label', {}, el('input', { type: 'checkbox', name: 'reply', id: 'journey-reply-on', checked: params.get('reply') === 'true' }), ' the reply too'),
     el('label', {}, el('input', { type: 'checkbox', name: 'verify', id: 'journey-verify', checked: params.get('verify') === 'true' }), ' verify in the kernel'),
     el('button', { type: 'submit', id: 'journey-trace' }, 'Trace'));
   const out = el('div', { id: 'journey' });
@@ -24,7 +25,7 @@ export function render(main, params) {
 
   async function trace() {
     const f = Object.fromEntries(new FormData(form));
-    const q = query({ from: f.from, to: f.to, port: f.port, proto: f.proto, verify: f.verify ? 'true' : '' });
+    const q = query({ from: f.from, to: f.to, port: f.port, proto: f.proto, reply: f.reply ? 'true' : '', verify: f.verify ? 'true' : '' });
     history.replaceState(null, '', '/journey?' + q);
     out.replaceChildren(el('p', { class: 'muted' }, f.verify ? 'tracing, and sending the packet for real…' : 'tracing…'));
     try {
@@ -80,14 +81,14 @@ function journey(j) {
   return parts;
 }
 
-function summary(j) {
+function summary(j, id = 'journey') {
   const p = j.packet;
   const ports = p.proto === 'icmp' ? '' : `:${p.dport}`;
   return el('div', { class: 'journey-summary' },
     el('span', { class: 'mono' }, `${p.proto} ${p.src}${p.proto === 'icmp' ? '' : `:${p.sport}`} → ${p.dst}${ports}`),
     ' from ', j.from, ': ',
-    el('span', { class: `verdict ${j.verdict}`, id: 'journey-verdict' }, j.verdict),
-    ' ', el('span', { id: 'journey-reason' }, j.reason));
+    el('span', { class: `verdict ${j.verdict}`, id: `${id}-verdict` }, j.verdict),
+    ' ', el('span', { id: `${id}-reason` }, j.reason));
 }
 
 /** Runs of consecutive hops in one namespace. */
@@ -114,7 +115,7 @@ function packetText(p) {
   return p.proto === 'icmp' ? null : `${p.proto} ${p.src}:${p.sport} > ${p.dst}:${p.dport}`;
 }
 
-function drawing(hops, outcome, sent) {
+function drawing(hops, outcome, sent, id = 'journey') {
   const segs = segments(hops);
   const lanes = [...new Map(segs.map((s) => [s.netns, s.at])).entries()];
   const grid = el('div', { class: 'lanes' });
@@ -144,11 +145,11 @@ function drawing(hops, outcome, sent) {
       }
       seg.append(group.length === 1 && group[0].step !== 'netfilter' ? hopBox(group[0], nat) : hookBox(group, nat));
     }
-    if (c === segs.length - 1) seg.append(verdictBox(outcome));
+    if (c === segs.length - 1) seg.append(verdictBox(outcome, `${id}-end`));
     flows.get(s.netns).append(seg);
   });
   const wrap = el('div', { class: 'lanes-wrap' }, grid);
-  return el('div', {}, natList(outcome.nat || []), wrap);
+  return el('div', {}, natList(outcome.nat || [], `${id}-nat`), wrap, outcome.reply ? replySection(outcome.reply) : '');
 }
 
 /** Consecutive netfilter hops of one hook on one device: one box, one line per rule met. */
@@ -185,9 +186,19 @@ function policyOf(h) {
   return m ? `policy ${m[1]}` : h.detail;
 }
 
-function natList(nat) {
+/** The way back of a delivered packet: its own journey, drawn the same way below. */
+function replySection(r) {
+  const outcome = r.branches && r.branches.length ? r.branches[0] : r;
+  const hops = r.branches && r.branches.length ? [...r.hops, ...outcome.hops] : r.hops;
+  return el('section', { class: 'reply', id: 'journey-reply' },
+    el('h2', {}, 'The reply'),
+    summary(r, 'reply'),
+    drawing(hops, outcome, packetText(r.packet), 'reply'));
+}
+
+function natList(nat, id) {
   if (!nat.length) return el('div');
-  return el('div', { class: 'nat-list', id: 'journey-nat' }, nat.map((n) =>
+  return el('div', { class: 'nat-list', id }, nat.map((n) =>
     el('span', { class: 'nat' }, `${n.kind} ${n.before} → ${n.after}`, el('small', {}, ` at ${n.where}`))));
 }
 
@@ -195,7 +206,9 @@ function hopBox(h, nat) {
   const where = [h.iface && `on ${h.iface}`, h.hook].filter(Boolean).join(' · ');
   const chain = h.table || h.chain
     ? `${h.table || ''}${h.chain ? ` / ${h.chain}` : ''}${h.position !== undefined ? ` #${h.position}` : ''}` : '';
-  const box = el('div', { class: `hop step-${h.step}`, title: h.detail, dataset: { hop: h.n, step: h.step } },
+  // conntrack undoing a translation on the way back is NAT too, though the packet field stays.
+  const undoes = h.step === 'conntrack' && /translat/.test(h.detail || '');
+  const box = el('div', { class: `hop step-${h.step}${undoes ? ' nat-hop' : ''}`, title: h.detail, dataset: { hop: h.n, step: h.step } },
     el('div', { class: 'hop-head' }, el('span', { class: 'n' }, h.n), ` ${h.step}`, where ? el('small', {}, ` ${where}`) : ''),
     chain ? el('div', { class: 'chain' }, chain) : '',
     h.rule ? el('code', { class: 'rule' }, h.rule) : '',
@@ -213,8 +226,8 @@ function bpf(b) {
       el('ul', {}, b.lookups.map((l) => el('li', { class: 'mono' }, `${l.map}[${l.key}] = ${l.result}`)))) : '');
 }
 
-function verdictBox(o) {
-  return el('div', { class: `hop verdict-box ${o.verdict}`, id: 'journey-end' },
+function verdictBox(o, id) {
+  return el('div', { class: `hop verdict-box ${o.verdict}`, id },
     el('div', { class: 'hop-head' }, o.verdict),
     el('div', {}, o.reason),
     o.rule ? el('code', { class: 'rule deciding' }, o.rule) : '');

@@ -158,6 +158,15 @@ class WebViewIT {
                 ? css("#journey-end")
                 : null);
     assertThat(css("#journey-nat").getText()).contains("→ " + tweed.podIp(other) + ":80");
+
+    // The reply too: back to the client, the translation undone by conntrack on the way.
+    open("journey?from=default/client&to=" + clusterIp + "&port=80&proto=tcp&reply=true");
+    WebElement reply = await("the reply drawn", () -> css("#journey-reply"));
+    assertThat(css("#reply-verdict").getText()).isEqualTo("delivered");
+    assertThat(css("#reply-reason").getText()).contains("reaches default/client");
+    assertThat(reply.findElement(By.cssSelector(".hop.nat-hop")).getText())
+        .contains("-> " + clusterIp + ":80");
+    chromium.screenshot("journey-reply");
   }
 
   @Test
