@@ -406,8 +406,9 @@ public final class LabService {
    * agents keep), filtered. The page's {@code next} is the cursor of the next call.
    */
   public LabFlows.Page flows(List<String> nodes, LabFlows.Filter filter, Map<String, Long> cursor) {
+    List<String> known = nodes();
     for (String n : nodes) {
-      if (!nodes().contains(n)) {
+      if (!known.contains(n)) {
         throw new LabNotFoundException("no node " + n + " in lab " + layout().name());
       }
     }
