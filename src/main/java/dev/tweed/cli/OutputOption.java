@@ -15,7 +15,7 @@ public final class OutputOption {
   public boolean json() {
     return switch (format) {
       case "json" -> true;
-      case "text", "compact", "wide" -> false;
+      case "text", "compact" -> false;
       default ->
           throw new IllegalArgumentException("-o must be text or json, got '" + format + "'");
     };

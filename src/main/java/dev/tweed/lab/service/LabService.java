@@ -109,7 +109,7 @@ public final class LabService {
   /** The stored objects of a kind, as the datastore holds them. */
   public List<JsonNode> get(String kind) {
     try (Datastore store = store()) {
-      return store.list(ResourceKey.kindPrefix(kind)).entries().stream().map(Entry::value).toList();
+      return values(store, kind);
     }
   }
 
@@ -398,7 +398,11 @@ public final class LabService {
 
   /** The nodes of the lab, by name, in order. */
   public List<String> nodes() {
-    return IntStream.rangeClosed(1, state().nodes()).mapToObj(LabLayout::nodeName).toList();
+    return nodes(state());
+  }
+
+  private static List<String> nodes(LabState state) {
+    return IntStream.rangeClosed(1, state.nodes()).mapToObj(LabLayout::nodeName).toList();
   }
 
   /**
@@ -417,9 +421,12 @@ public final class LabService {
 
   /** Each node's agent: running, ready, and its health report. */
   public List<AgentStatus> status() {
-    LabState state = state();
+    return status(state());
+  }
+
+  private List<AgentStatus> status(LabState state) {
     List<AgentStatus> out = new ArrayList<>();
-    for (String node : nodes()) {
+    for (String node : nodes(state)) {
       long pid = state.pids().getOrDefault("agent/" + node, 0L);
       boolean running =
           LabProcesses.isRunning(pid) && LabProcesses.isOurs(pid, "lab=" + layout().name());
@@ -431,13 +438,16 @@ public final class LabService {
 
   /** Each node's BGP sessions (a lab routed by BGP), sorted by peer. */
   public List<BgpSession> bgpSessions() {
-    LabState state = state();
+    return bgpSessions(state());
+  }
+
+  private List<BgpSession> bgpSessions(LabState state) {
     if (!state.routing().equals("bgp")) {
       throw new IllegalStateException(
           "lab '" + layout().name() + "' routes by " + state.routing() + ", not BGP");
     }
     List<BgpSession> out = new ArrayList<>();
-    for (String node : nodes()) {
+    for (String node : nodes(state)) {
       out.addAll(
           BgpSession.read(node, layout()).stream()
               .sorted(Comparator.comparing(BgpSession::peer))
@@ -480,31 +490,27 @@ public final class LabService {
   /** Nodes, pods, links and Services as they are now. */
   public Topology topology() {
     LabState state = state();
-    List<AgentStatus> agents = status();
     List<NodeResource> nodes;
     List<PodResource> pods;
     List<JsonNode> services;
     List<JsonNode> slices;
     try (Datastore store = store()) {
-      nodes =
-          store.list(ResourceKey.kindPrefix(NodeResource.KIND)).entries().stream()
-              .map(e -> NodeResource.from(e.value()))
-              .toList();
+      nodes = values(store, NodeResource.KIND).stream().map(NodeResource::from).toList();
       pods =
-          store.list(ResourceKey.kindPrefix(PodResource.KIND)).entries().stream()
-              .map(e -> PodResource.from(e.value()))
+          values(store, PodResource.KIND).stream()
+              .map(PodResource::from)
               .sorted(Comparator.comparing(PodResource::qualifiedName))
               .toList();
       services = values(store, "Service");
       slices = values(store, "EndpointSlice");
     }
-    return new TopologyBuilder(layout().name(), state, agents)
+    return new TopologyBuilder(layout().name(), state, status(state))
         .build(
             nodes,
             pods,
             services,
             slices,
-            state.routing().equals("bgp") ? bgpSessions() : List.of());
+            state.routing().equals("bgp") ? bgpSessions(state) : List.of());
   }
 
   private static List<JsonNode> values(Datastore store, String kind) {
