@@ -4,7 +4,6 @@ import dev.tweed.calc.BirdConfigRenderer;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.calc.NodeDataplaneCalculator;
-import dev.tweed.calc.SnapshotDiff;
 import dev.tweed.cni.AgentSocketServer;
 import dev.tweed.cni.CniPlugin;
 import dev.tweed.dataplane.BirdSupervisor;
@@ -15,6 +14,8 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Syncer;
+import dev.tweed.datastore.UpdateBatch;
+import dev.tweed.datastore.UpdateBuffer;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
@@ -47,7 +48,9 @@ public final class NodeAgent implements AutoCloseable {
   private final Syncer syncer;
   private final NodeDataplaneCalculator calc;
   private final CalculationGraph graph;
-  private final SnapshotDiff snapshotDiff = new SnapshotDiff();
+
+  /** The syncer's updates not yet given to the graph, coalesced by key. */
+  private final UpdateBuffer updates = new UpdateBuffer();
 
   /** What the graph last gave the routes' and BIRD's drivers (null: not calculated yet). */
   private NodeDataplane routes;
@@ -61,7 +64,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Optional<BirdSupervisor> bird;
   private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
   private final ServiceProxySync proxy;
-  private final PolicySync policy;
+  private final PolicySync<?> policy;
   private final dev.tweed.policy.PolicyCalculator policyCalc;
   private final Optional<EbpfSync> ebpf;
 
@@ -138,13 +141,13 @@ public final class NodeAgent implements AutoCloseable {
             ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
             : Optional.empty();
     this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
-    this.policy = new PolicySync(config.proxyMode());
+    this.policy = PolicySync.here(config.proxyMode());
     this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
     List<String> kinds = new ArrayList<>(FOLLOWED_KINDS);
     if (config.ebpf()) {
       kinds.add(dev.tweed.ebpf.IdentityAllocator.KIND);
     }
-    this.syncer = DatastoreSpec.openSyncer(store, kinds, this::markDirty);
+    this.syncer = DatastoreSpec.openSyncer(store, kinds, this::onUpdates);
     this.flows = new dev.tweed.observe.FlowRecorder(config.nodeName());
     this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store, flows)) : Optional.empty();
     this.metrics = new dev.tweed.observe.AgentMetrics();
@@ -299,6 +302,12 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
+  private void onUpdates(UpdateBatch batch) {
+    if (updates.add(batch)) {
+      markDirty();
+    }
+  }
+
   private void markDirty() {
     long now = System.nanoTime();
     if (!dirty.get()) {
@@ -350,8 +359,9 @@ public final class NodeAgent implements AutoCloseable {
 
   private void reconcileOnce() {
     periodicPass = !dirty.getAndSet(false);
-    long snapshotRevision = syncer.revision();
-    CalculationGraph.Changes changes = graph.apply(snapshotDiff.next(syncer.snapshot()));
+    UpdateBatch batch = updates.drain();
+    long snapshotRevision = batch.revision();
+    CalculationGraph.Changes changes = graph.apply(batch.updates());
     changes.rejected().forEach(r -> LOG.warn("event=invalid-resource {}", r));
     servicesPending |= changes.services();
     policyPending |= changes.policy() || changes.identities();
@@ -560,7 +570,7 @@ public final class NodeAgent implements AutoCloseable {
     var n = Json.object();
     n.put("node", config.nodeName());
     n.put("ready", ready.get());
-    n.put("datastore", config.datastore().kind());
+    n.put("datastore", config.datastore().kind().id());
     n.put("datastoreReachable", datastoreUp);
     n.put("datastoreRevision", syncer.revision());
     n.put("reconciles", reconciles.get());

@@ -1,6 +1,7 @@
 package dev.tweed.agent;
 
 import dev.tweed.dataplane.PolicyDataplane;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.sys.CommandFailedException;
 import org.slf4j.Logger;
@@ -12,16 +13,20 @@ import org.slf4j.LoggerFactory;
  * table): written when the intent changes, only the changed chains and set elements, and whole
  * every 30 s to repair drift. A failed write leaves the previous rules in place.
  */
-final class PolicySync {
+final class PolicySync<R> {
   private static final Logger LOG = LoggerFactory.getLogger(PolicySync.class);
-  private final String mode;
-  private final PolicyDataplane dataplane;
+  private final ProxyMode mode;
+  private final PolicyDataplane<R> dataplane;
   private final SyncPacer pacer = new SyncPacer();
-  private Object lastApplied;
+  private R lastApplied;
 
-  PolicySync(String mode) {
+  private PolicySync(ProxyMode mode, PolicyDataplane<R> dataplane) {
     this.mode = mode;
-    this.dataplane = PolicyDataplane.here(mode);
+    this.dataplane = dataplane;
+  }
+
+  static PolicySync<?> here(ProxyMode mode) {
+    return new PolicySync<>(mode, PolicyDataplane.here(mode));
   }
 
   boolean fullSyncDue() {
@@ -45,7 +50,7 @@ final class PolicySync {
     boolean due = pacer.fullSyncDue();
     long start = System.nanoTime();
     try {
-      Object rules = dataplane.render(intent);
+      R rules = dataplane.render(intent);
       if (rules.equals(lastApplied) && !due) {
         return false;
       }
@@ -54,7 +59,7 @@ final class PolicySync {
       pacer.succeeded(full);
       LOG.info(
           "event=policy-synced mode={} full={} endpoints={} policies={} millis={}",
-          mode,
+          mode.id(),
           full,
           intent.endpoints().size(),
           intent.policies().size(),

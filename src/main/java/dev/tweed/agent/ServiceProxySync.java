@@ -2,6 +2,7 @@ package dev.tweed.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
@@ -24,7 +25,7 @@ final class ServiceProxySync {
   private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
   private final IptablesWriter writer;
   private final dev.tweed.dataplane.NftablesWriter nftWriter;
-  private final String mode;
+  private final ProxyMode mode;
   private final String serviceCidr;
   private dev.tweed.proxy.NftablesRuleset lastNft;
   private dev.tweed.proxy.NftablesServiceRenderer nftRenderer;
@@ -35,13 +36,10 @@ final class ServiceProxySync {
   private final SyncPacer pacer = new SyncPacer();
 
   /**
-   * @param mode "iptables" (kube-proxy's iptables layout) or "nftables" (its nftables layout)
+   * @param mode kube-proxy's iptables layout or its nftables layout
    * @param serviceCidr the ClusterIP range; nftables mode drops traffic to unallocated ones
    */
-  ServiceProxySync(String mode, String serviceCidr) {
-    if (!mode.equals("iptables") && !mode.equals("nftables")) {
-      throw new IllegalArgumentException("proxy mode must be iptables or nftables, got " + mode);
-    }
+  ServiceProxySync(ProxyMode mode, String serviceCidr) {
     this.mode = mode;
     this.serviceCidr = serviceCidr;
     this.writer = IptablesWriter.here();
@@ -50,7 +48,7 @@ final class ServiceProxySync {
 
   /** The service ports in the rules written last. */
   int servicePorts() {
-    if (mode.equals("nftables")) {
+    if (mode == ProxyMode.NFTABLES) {
       return lastNft == null ? 0 : lastNft.services().size();
     }
     return lastApplied == null ? 0 : lastApplied.services().size();
@@ -81,7 +79,10 @@ final class ServiceProxySync {
     ports = ServicePortResolver.resolve(services, slices);
     try {
       boolean wrote =
-          mode.equals("nftables") ? syncNftables(node, ports) : syncIptables(node, ports);
+          switch (mode) {
+            case NFTABLES -> syncNftables(node, ports);
+            case IPTABLES -> syncIptables(node, ports);
+          };
       return wrote;
     } catch (CommandFailedException e) {
       // The previous rules stay in place meanwhile.

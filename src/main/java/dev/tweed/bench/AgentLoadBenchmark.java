@@ -9,6 +9,7 @@ import dev.tweed.lab.LabBpf;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.Namespaces;
+import dev.tweed.model.Dataplane;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
@@ -68,7 +69,7 @@ public final class AgentLoadBenchmark {
       String error) {}
 
   public List<Result> run(
-      List<String> modes,
+      List<Dataplane> modes,
       List<JvmSettings> settings,
       int services,
       int endpoints,
@@ -80,7 +81,7 @@ public final class AgentLoadBenchmark {
         "agent load: %d services x %d endpoints, %d policies, %d local pods; idle windows %d s%n",
         services, endpoints, policies, pods, idleSeconds);
     List<Result> results = new ArrayList<>();
-    for (String mode : modes) {
+    for (Dataplane mode : modes) {
       for (JvmSettings jvm : settings) {
         Result r = once(mode, jvm, services, endpoints, policies, pods, idleSeconds);
         results.add(r);
@@ -101,14 +102,14 @@ public final class AgentLoadBenchmark {
             r.error());
       }
     }
-    for (String mode : settings.size() < 2 ? List.<String>of() : modes) {
+    for (Dataplane mode : settings.size() < 2 ? List.<Dataplane>of() : modes) {
       Result lab = find(results, mode, "lab");
       Result def = find(results, mode, "jvm-defaults");
       out.printf(
           Locale.ROOT,
           "%-9s lab settings / JVM defaults: idle RSS %.2fx, peak RSS %.2fx, loaded RSS %.2fx,"
               + " programming CPU %.2fx, programming time %.2fx%n",
-          mode,
+          mode.id(),
           lab.idleRssMiB() / def.idleRssMiB(),
           lab.peakRssMiB() / def.peakRssMiB(),
           lab.loadedRssMiB() / def.loadedRssMiB(),
@@ -118,9 +119,9 @@ public final class AgentLoadBenchmark {
     return results;
   }
 
-  private static Result find(List<Result> rs, String mode, String jvm) {
+  private static Result find(List<Result> rs, Dataplane mode, String jvm) {
     return rs.stream()
-        .filter(r -> r.mode().equals(mode) && r.jvm().equals(jvm))
+        .filter(r -> r.mode().equals(mode.id()) && r.jvm().equals(jvm))
         .findFirst()
         .orElseThrow();
   }
@@ -134,7 +135,7 @@ public final class AgentLoadBenchmark {
   }
 
   private Result once(
-      String mode,
+      Dataplane mode,
       JvmSettings jvm,
       int services,
       int endpoints,
@@ -182,16 +183,16 @@ public final class AgentLoadBenchmark {
                   "--socket",
                   layout.agentSocket(NODE).toString(),
                   "--proxy-mode",
-                  mode.equals("nftables") ? "nftables" : "iptables",
+                  mode.proxyMode().id(),
                   "--lab-marker",
                   "lab=" + layout.name()));
-      if (mode.equals("ebpf")) {
+      if (mode == Dataplane.EBPF) {
         LabBpf.mount(layout);
         dev.tweed.ebpf.DatapathObject.build(layout.cniBinDir());
         args.addAll(
             List.of(
                 "--dataplane",
-                "ebpf",
+                mode.datapath().id(),
                 "--bpf-object",
                 layout.cniBinDir().resolve(dev.tweed.ebpf.DatapathObject.OBJECT).toString(),
                 "--bpf-pin-dir",
@@ -233,7 +234,7 @@ public final class AgentLoadBenchmark {
       Window loaded =
           alive && error.isEmpty() ? Window.measure(pid, idleSeconds) : new Window(0, Double.NaN);
       return new Result(
-          mode,
+          mode.id(),
           jvm.name(),
           startSeconds,
           idle.rssKiB() / 1024.0,
@@ -257,11 +258,12 @@ public final class AgentLoadBenchmark {
   }
 
   /** Copies the agent's log out of the scratch directory, which goes with the run. */
-  private static Path keepLog(LabLayout layout, String mode, JvmSettings jvm) throws IOException {
+  private static Path keepLog(LabLayout layout, Dataplane mode, JvmSettings jvm)
+      throws IOException {
     Path kept =
         Path.of(
             System.getProperty("java.io.tmpdir"),
-            "tweed-bench-agent-" + mode + "-" + jvm.name() + ".log");
+            "tweed-bench-agent-" + mode.id() + "-" + jvm.name() + ".log");
     Files.copy(
         layout.logDir().resolve(NODE + "-agent.log"),
         kept,

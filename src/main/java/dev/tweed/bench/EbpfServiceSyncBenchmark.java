@@ -3,7 +3,7 @@ package dev.tweed.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
-import dev.tweed.calc.ResourceUpdate;
+import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.LbMapWriter;
 import dev.tweed.ebpf.LbService;
@@ -14,7 +14,6 @@ import dev.tweed.proxy.ProxyNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The Services benchmark's eBPF mode. The agent's own path from a datastore event to the maps: the
@@ -102,7 +101,7 @@ final class EbpfServiceSyncBenchmark {
             + value.path("metadata").path("namespace").asText()
             + "/"
             + value.path("metadata").path("name").asText();
-    return new ResourceUpdate(key, Optional.of(value));
+    return ResourceUpdate.put(key, value);
   }
 
   private static JsonNode service(int s) {

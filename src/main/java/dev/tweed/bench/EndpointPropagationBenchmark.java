@@ -149,14 +149,17 @@ public final class EndpointPropagationBenchmark {
         clients.add(client);
         var log = new ConcurrentLinkedQueue<long[]>();
         arrivals.add(log);
-        Syncer[] self = new Syncer[1];
-        self[0] =
+        Syncer syncer =
             DatastoreSpec.openSyncer(
                 client,
                 NodeAgent.FOLLOWED_KINDS,
-                () -> log.add(new long[] {self[0].revision(), System.nanoTime()}));
-        syncers.add(self[0]);
-        self[0].start();
+                batch -> {
+                  if (!batch.updates().isEmpty()) {
+                    log.add(new long[] {batch.revision(), System.nanoTime()});
+                  }
+                });
+        syncers.add(syncer);
+        syncer.start();
       }
       for (int r = 1; r <= rounds; r++) {
         Thread.sleep(200);

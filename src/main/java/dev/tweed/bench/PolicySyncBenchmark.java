@@ -2,7 +2,9 @@ package dev.tweed.bench;
 
 import dev.tweed.dataplane.PolicyDataplane;
 import dev.tweed.lab.Namespaces;
+import dev.tweed.model.Dataplane;
 import dev.tweed.model.Ipv4;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.policy.IncrementalPolicyCalculator;
 import dev.tweed.policy.LabelSelector;
 import dev.tweed.policy.NetworkPolicy;
@@ -111,21 +113,23 @@ public final class PolicySyncBenchmark {
    * Figures for {@code mode}; nftables once per writer, netlink batches and {@code nft -f} side by
    * side.
    */
-  public List<Result> run(int policyCount, int podCount, String mode) {
-    if (!mode.equals("nftables")) {
+  public List<Result> run(int policyCount, int podCount, Dataplane mode) {
+    if (mode != Dataplane.NFTABLES) {
       return List.of(run(policyCount, podCount, mode, false));
     }
     return List.of(run(policyCount, podCount, mode, false), run(policyCount, podCount, mode, true));
   }
 
-  private Result run(int policyCount, int podCount, String mode, boolean nft) {
+  private Result run(int policyCount, int podCount, Dataplane mode, boolean nft) {
     List<NetworkPolicy> policies = policies(policyCount);
     Map<String, Map<String, String>> namespaces = namespaces();
     List<PolicyPod> original = pods(podCount, -1);
     List<PolicyPod> relabelled = pods(podCount, 0);
-    String writer = mode.equals("nftables") ? (nft ? "nft" : "netlink") : mode;
+    String writer = mode == Dataplane.NFTABLES ? (nft ? "nft" : "netlink") : mode.id();
     try (Mode m =
-        mode.equals("ebpf") ? new EbpfPolicySyncBenchmark(namespaces) : netfilter(mode, nft)) {
+        mode == Dataplane.EBPF
+            ? new EbpfPolicySyncBenchmark(namespaces)
+            : netfilter(mode.proxyMode(), nft)) {
       IncrementalPolicyCalculator graph = new IncrementalPolicyCalculator("bench-node");
       long t0 = System.nanoTime();
       namespaces.forEach((n, l) -> graph.namespace(n, Optional.of(l)));
@@ -133,7 +137,7 @@ public final class PolicySyncBenchmark {
       original.forEach(p -> graph.pod(p.qualifiedName(), Optional.of(p)));
       PolicyIntent intent = graph.intent();
       long calc = System.nanoTime() - t0;
-      if (mode.equals("nftables")) {
+      if (mode == Dataplane.NFTABLES) {
         warmUp(intent, nft);
       }
       long[] full = m.sync(intent, original, true);
@@ -155,7 +159,12 @@ public final class PolicySyncBenchmark {
       }
       return report(
           new Result(
-              mode, writer, (calc + full[0]) / 1e6, full[1] / 1e6, median(tweed), median(kernel)),
+              mode.id(),
+              writer,
+              (calc + full[0]) / 1e6,
+              full[1] / 1e6,
+              median(tweed),
+              median(kernel)),
           policyCount,
           podCount);
     }
@@ -177,24 +186,30 @@ public final class PolicySyncBenchmark {
     Namespaces.delete(ns);
     Namespaces.add(ns);
     try {
-      PolicyDataplane d = PolicyDataplane.inNamespace("nftables", ns, nft);
-      d.write(d.render(intent), true);
+      writeWhole(PolicyDataplane.inNamespace(ProxyMode.NFTABLES, ns, nft), intent);
     } finally {
       Namespaces.delete(ns);
     }
   }
 
   /** iptables or nftables, in a scratch namespace. */
-  private static Mode netfilter(String mode, boolean nft) {
+  private static <R> void writeWhole(PolicyDataplane<R> d, PolicyIntent intent) {
+    d.write(d.render(intent), true);
+  }
+
+  private static Mode netfilter(ProxyMode mode, boolean nft) {
     String ns = "tw-bench-policy";
     Namespaces.delete(ns);
     Namespaces.add(ns);
-    PolicyDataplane dataplane = PolicyDataplane.inNamespace(mode, ns, nft);
+    return netfilter(PolicyDataplane.inNamespace(mode, ns, nft), ns);
+  }
+
+  private static <R> Mode netfilter(PolicyDataplane<R> dataplane, String ns) {
     return new Mode() {
       @Override
       public long[] sync(PolicyIntent intent, List<PolicyPod> pods, boolean full) {
         long t0 = System.nanoTime();
-        Object rules = dataplane.render(intent);
+        R rules = dataplane.render(intent);
         long t1 = System.nanoTime();
         dataplane.write(rules, full);
         return new long[] {t1 - t0, System.nanoTime() - t1};

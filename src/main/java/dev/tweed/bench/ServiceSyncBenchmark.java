@@ -3,6 +3,7 @@ package dev.tweed.bench;
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeServer;
+import dev.tweed.model.Dataplane;
 import dev.tweed.model.Ipv4;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
@@ -44,11 +45,11 @@ public final class ServiceSyncBenchmark {
   }
 
   public List<Result> run(List<Integer> counts, int endpoints, int connections) throws Exception {
-    return run(counts, endpoints, connections, "iptables");
+    return run(counts, endpoints, connections, Dataplane.IPTABLES);
   }
 
-  /** Runs every count in one mode ("iptables" or "nftables"). */
-  public List<Result> run(List<Integer> counts, int endpoints, int connections, String mode)
+  /** Runs every count in one dataplane. */
+  public List<Result> run(List<Integer> counts, int endpoints, int connections, Dataplane mode)
       throws Exception {
     List<Result> results = new ArrayList<>();
     for (int n : counts) {
@@ -58,9 +59,9 @@ public final class ServiceSyncBenchmark {
       try (ProbeServer server = backends(ns, endpoints)) {
         results.add(
             switch (mode) {
-              case "nftables" -> measureNftables(ns, n, endpoints, connections);
-              case "ebpf" -> EbpfServiceSyncBenchmark.measure(ns, n, endpoints, connections);
-              default -> measure(ns, n, endpoints, connections);
+              case NFTABLES -> measureNftables(ns, n, endpoints, connections);
+              case EBPF -> EbpfServiceSyncBenchmark.measure(ns, n, endpoints, connections);
+              case IPTABLES -> measure(ns, n, endpoints, connections);
             });
         Result r = results.getLast();
         out.printf(

@@ -1,6 +1,7 @@
 package dev.tweed.calc;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;

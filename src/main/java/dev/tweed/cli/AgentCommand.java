@@ -2,8 +2,12 @@ package dev.tweed.cli;
 
 import dev.tweed.agent.AgentConfig;
 import dev.tweed.agent.NodeAgent;
+import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.EtcdTls;
+import dev.tweed.model.Datapath;
+import dev.tweed.model.ProxyMode;
+import dev.tweed.model.Routing;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -22,7 +26,7 @@ public final class AgentCommand implements Callable<Integer> {
       names = "--datastore",
       defaultValue = "embedded",
       description = "embedded (--store DIR) | etcd (--etcd-endpoints) | kubernetes (--kubeconfig)")
-  String datastore;
+  DatastoreKind datastore;
 
   @Option(names = "--store", description = "Embedded datastore directory.")
   Path store;
@@ -71,19 +75,19 @@ public final class AgentCommand implements Callable<Integer> {
   String serviceCidr;
 
   @Option(names = "--proxy-mode", defaultValue = "iptables", description = "iptables | nftables")
-  String proxyMode;
+  ProxyMode proxyMode;
 
   @Option(
       names = "--routing",
       defaultValue = "vxlan",
       description = "vxlan (an overlay) | bgp (BIRD announces this node's blocks to its peers)")
-  String routing;
+  Routing routing;
 
   @Option(
       names = "--dataplane",
       defaultValue = "standard",
       description = "standard (the kernel's routing and netfilter) | ebpf (tc programs and maps)")
-  String dataplane;
+  Datapath dataplane;
 
   @Option(
       names = "--bpf-pin-dir",
@@ -110,12 +114,6 @@ public final class AgentCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!routing.equals("vxlan") && !routing.equals("bgp")) {
-      throw new IllegalArgumentException("--routing must be vxlan or bgp, got " + routing);
-    }
-    if (!dataplane.equals(AgentConfig.STANDARD) && !dataplane.equals(AgentConfig.EBPF)) {
-      throw new IllegalArgumentException("--dataplane must be standard or ebpf, got " + dataplane);
-    }
     Duration interval =
         resync.endsWith("ms")
             ? Duration.ofMillis(Long.parseLong(resync.substring(0, resync.length() - 2)))

@@ -6,11 +6,15 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabResources;
+import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.RandomLabResources;
 import dev.tweed.lab.TraceFidelity;
 import dev.tweed.lab.service.LabService;
+import dev.tweed.model.Datapath;
+import dev.tweed.model.Dataplane;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
+import dev.tweed.model.Routing;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,19 +28,8 @@ import picocli.CommandLine.Option;
 public final class BenchCommand {
 
   /** Runs {@code body} in a fresh lab named "bench", removed afterwards whatever happens. */
-  static <T> T inBenchLab(int nodes, LabBody<T> body) throws Exception {
-    return inBenchLab(nodes, "iptables", body);
-  }
-
-  /** As above, with the service proxy in {@code proxy} mode. */
-  static <T> T inBenchLab(int nodes, String proxy, LabBody<T> body) throws Exception {
-    return inBenchLab(nodes, "vxlan", proxy, "standard", body);
-  }
-
-  /** As above, with the given routing and datapath. */
-  static <T> T inBenchLab(
-      int nodes, String routing, String proxy, String dataplane, LabBody<T> body) throws Exception {
-    return inLab("bench", lab -> lab.up(nodes, routing, proxy, 0, "embedded", 0, dataplane), body);
+  static <T> T inBenchLab(LabSpec spec, LabBody<T> body) throws Exception {
+    return inLab("bench", lab -> lab.up(spec), body);
   }
 
   /** A fresh lab NAME (a leftover one removed first) brought up by {@code up}, always removed. */
@@ -87,16 +80,13 @@ public final class BenchCommand {
         names = "--dataplane",
         defaultValue = "standard",
         description = "The lab's datapath: standard | ebpf")
-    String dataplane;
+    Datapath dataplane;
 
     @Override
     public Integer call() throws Exception {
       var results =
           inBenchLab(
-              1,
-              "vxlan",
-              "iptables",
-              dataplane,
+              LabSpec.of(1).withDatapath(dataplane),
               lab -> new CniLatencyBenchmark(lab, System.out).run(pods, warmup));
       var tweed = results.get(0);
       var ref = results.get(1);
@@ -125,14 +115,14 @@ public final class BenchCommand {
     int seconds;
 
     /** Each datapath the run compares: routing and dataplane, and how the report names it. */
-    record Setup(String routing, String dataplane, String name) {}
+    record Setup(Routing routing, Datapath datapath, String name) {}
 
     static final List<Setup> SETUPS =
         List.of(
-            new Setup("vxlan", "standard", "standard datapath, VXLAN"),
-            new Setup("bgp", "standard", "standard datapath, BGP routing"),
-            new Setup("vxlan", "ebpf", "eBPF datapath, VXLAN"),
-            new Setup("bgp", "ebpf", "eBPF datapath, BGP routing"));
+            new Setup(Routing.VXLAN, Datapath.STANDARD, "standard datapath, VXLAN"),
+            new Setup(Routing.BGP, Datapath.STANDARD, "standard datapath, BGP routing"),
+            new Setup(Routing.VXLAN, Datapath.EBPF, "eBPF datapath, VXLAN"),
+            new Setup(Routing.BGP, Datapath.EBPF, "eBPF datapath, BGP routing"));
 
     @Override
     public Integer call() throws Exception {
@@ -144,10 +134,7 @@ public final class BenchCommand {
       for (Setup setup : SETUPS) {
         double gbps =
             inBenchLab(
-                2,
-                setup.routing(),
-                "iptables",
-                setup.dataplane(),
+                LabSpec.of(2).withRouting(setup.routing()).withDatapath(setup.datapath()),
                 lab -> {
                   if (underlay[0] == 0) {
                     // The nodes' own path (two veth pairs and the fabric's bridge): what any pod
@@ -202,22 +189,11 @@ public final class BenchCommand {
     @Option(names = "--pods", defaultValue = "1000")
     int pods;
 
-    @Option(
-        names = "--mode",
-        defaultValue = "iptables,nftables,ebpf",
-        split = ",",
-        description = "iptables, nftables and/or ebpf")
-    List<String> modes;
+    @Mixin DataplanesOption modes;
 
     @Override
     public Integer call() {
-      for (String mode : modes) {
-        if (!List.of("iptables", "nftables", "ebpf").contains(mode)) {
-          throw new IllegalArgumentException(
-              "--mode must be iptables, nftables or ebpf, got " + mode);
-        }
-      }
-      for (String mode : modes) {
+      for (Dataplane mode : modes.dataplanes()) {
         new dev.tweed.bench.PolicySyncBenchmark(System.out).run(policies, pods, mode);
       }
       return 0;
@@ -231,11 +207,7 @@ public final class BenchCommand {
               + " endpoints, P policies and N local pods, and idle again, per dataplane, with the"
               + " lab's JVM settings and with the JVM's defaults in one run.")
   static final class AgentLoad implements Callable<Integer> {
-    @Option(
-        names = "--mode",
-        defaultValue = "all",
-        description = "iptables, nftables, ebpf (comma-separated) | all")
-    String mode;
+    @Mixin DataplanesOption modes;
 
     @Option(names = "--services", defaultValue = "10000", description = "Services.")
     int services;
@@ -268,14 +240,6 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      List<String> modes =
-          mode.equals("all") ? List.of("iptables", "nftables", "ebpf") : List.of(mode.split(","));
-      for (String m : modes) {
-        if (!List.of("iptables", "nftables", "ebpf").contains(m)) {
-          throw new IllegalArgumentException(
-              "--mode takes iptables, nftables, ebpf (comma-separated) or all, not " + m);
-        }
-      }
       boolean json = output.json();
       var bench = new dev.tweed.bench.AgentLoadBenchmark(json ? System.err : System.out);
       var settings =
@@ -284,7 +248,8 @@ public final class BenchCommand {
               : dev.tweed.bench.AgentLoadBenchmark.SETTINGS.stream()
                   .filter(x -> jvm.equals("all") || x.name().equals(jvm))
                   .toList();
-      var results = bench.run(modes, settings, services, endpoints, policies, pods, idleSeconds);
+      var results =
+          bench.run(modes.dataplanes(), settings, services, endpoints, policies, pods, idleSeconds);
       if (json) {
         System.out.println(dev.tweed.bench.AgentLoadBenchmark.toJson(results).toPrettyString());
       }
@@ -353,7 +318,7 @@ public final class BenchCommand {
         description = "New connections timed per count.")
     int connections;
 
-    @picocli.CommandLine.Mixin ModesOption modes;
+    @Mixin DataplanesOption modes;
 
     @Option(
         names = "--rounds",
@@ -367,7 +332,7 @@ public final class BenchCommand {
     public Integer call() throws Exception {
       boolean json = output.json();
       java.io.PrintStream log = json ? System.err : System.out;
-      for (String mode : modes.modes()) {
+      for (Dataplane mode : modes.dataplanes()) {
         var results =
             new dev.tweed.bench.ServiceSyncBenchmark(log).run(counts, endpoints, connections, mode);
         var first = results.getFirst();
@@ -378,7 +343,7 @@ public final class BenchCommand {
             last.services(),
             first.services(),
             last.firstConnection().median() / first.firstConnection().median());
-        if (!mode.equals("nftables")) {
+        if (mode != Dataplane.NFTABLES) {
           continue;
         }
         for (int n : counts) {
@@ -457,13 +422,7 @@ public final class BenchCommand {
     @Option(names = "--seed", defaultValue = "1")
     long seed;
 
-    @Option(
-        names = {"--mode", "--proxy"},
-        defaultValue = "all",
-        description =
-            "iptables | nftables | ebpf | all (labs take the three dataplanes in turn; default"
-                + " all)")
-    String mode;
+    @Mixin DataplanesOption modes;
 
     @Override
     public Integer call() throws Exception {
@@ -476,22 +435,20 @@ public final class BenchCommand {
         long labSeed = seed + k;
         int nodes = 2 + (int) (labSeed % 2);
         int n = flows / labs + (k < flows % labs ? 1 : 0);
-        String labMode =
-            mode.equals("all") ? List.of("iptables", "nftables", "ebpf").get(k % 3) : mode;
-        boolean ebpf = labMode.equals("ebpf");
+        // Labs take the chosen dataplanes in turn.
+        List<Dataplane> chosen = modes.dataplanes();
+        Dataplane labMode = chosen.get(k % chosen.size());
         TraceFidelity.Report r =
             inBenchLab(
-                nodes,
-                "vxlan",
-                ebpf ? "iptables" : labMode,
-                ebpf ? "ebpf" : "standard",
+                LabSpec.of(nodes).withDataplane(labMode),
                 lab -> {
                   apply(lab, RandomLabResources.yaml(labSeed, nodes));
                   TraceFidelity.settle(lab, nodes);
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
         System.out.printf(
-            "lab %d (seed %d, %d nodes, %s): %s%n", k + 1, labSeed, nodes, labMode, r.summary());
+            "lab %d (seed %d, %d nodes, %s): %s%n",
+            k + 1, labSeed, nodes, labMode.id(), r.summary());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));
         System.out.printf("  replies compared apart: %d differ%n", r.replyDisagreements().size());
         r.replyDisagreements().forEach(d -> System.out.println("  reply differs: " + d));
@@ -526,7 +483,7 @@ public final class BenchCommand {
       return inLab(
           "bench-bgp",
           lab -> {
-            lab.up(3, "bgp", "iptables");
+            lab.up(LabSpec.of(3).withRouting(Routing.BGP));
             apply(
                 lab,
                 "kind: Pod\nmetadata: {name: p3}\nspec: {nodeName: node-3, containers: [{name:"
@@ -578,7 +535,7 @@ public final class BenchCommand {
     public Integer call() throws Exception {
       return inLab(
           "bench-ep",
-          lab -> lab.up(3, "vxlan", "iptables", 0, "etcd", 3, "standard"),
+          lab -> lab.up(LabSpec.of(3).withEtcd(3)),
           lab -> {
             var b = new dev.tweed.bench.EndpointPropagationBenchmark(lab, System.out);
             var kernels = b.kernels(rounds);

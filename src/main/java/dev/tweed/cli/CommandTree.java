@@ -1,5 +1,9 @@
 package dev.tweed.cli;
 
+import dev.tweed.datastore.DatastoreKind;
+import dev.tweed.model.Datapath;
+import dev.tweed.model.ProxyMode;
+import dev.tweed.model.Routing;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -88,12 +92,24 @@ public final class CommandTree {
 
   /** The whole tree, for tools that inspect every command. */
   public static CommandLine full() {
-    return build(TweedCommand.class, Optional.empty());
+    return withModes(build(TweedCommand.class, Optional.empty()));
   }
 
   /** The root with only the branch that {@code args} takes. */
   public static CommandLine forArgs(String... args) {
-    return build(TweedCommand.class, Optional.of(List.of(args)));
+    return withModes(build(TweedCommand.class, Optional.of(List.of(args))));
+  }
+
+  /**
+   * Modes are parsed here, once, by their names ({@code --proxy nftables}); an unknown name is
+   * refused with the names there are. Registered on the root after the tree is built, so that every
+   * command has them.
+   */
+  private static CommandLine withModes(CommandLine cl) {
+    return cl.registerConverter(Datapath.class, Datapath::parse)
+        .registerConverter(ProxyMode.class, ProxyMode::parse)
+        .registerConverter(Routing.class, Routing::parse)
+        .registerConverter(DatastoreKind.class, DatastoreKind::parse);
   }
 
   private static CommandLine build(Class<?> command, Optional<List<String>> args) {

@@ -3,6 +3,7 @@ package dev.tweed.cli;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.lab.Lab;
+import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.model.PodResource;
@@ -45,7 +46,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
     System.out.println("== building a 3-node lab (namespaces " + lab.layout().prefix() + "*)");
     try {
-      l.up(3, "vxlan");
+      l.up(LabSpec.of(3));
     } catch (Exception e) {
       l.down();
       throw e;

@@ -2,16 +2,21 @@ package dev.tweed.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.lab.InvalidResourceException;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabNetconf;
 import dev.tweed.lab.LabResources;
+import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.lab.service.AgentStatus;
 import dev.tweed.lab.service.LabService;
 import dev.tweed.lab.service.ProbeAnswer;
 import dev.tweed.lab.service.ProbeRequest;
+import dev.tweed.model.Datapath;
 import dev.tweed.model.Json;
+import dev.tweed.model.ProxyMode;
+import dev.tweed.model.Routing;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,7 +46,7 @@ public final class LabCommand {
         names = "--routing",
         defaultValue = "vxlan",
         description = "Cross-node routing: vxlan (overlay) | bgp (BIRD, no encapsulation).")
-    String routing;
+    Routing routing;
 
     @Option(
         names = "--route-reflectors",
@@ -56,21 +61,21 @@ public final class LabCommand {
         description =
             "Service proxy of the standard dataplane: iptables | nftables (the eBPF dataplane"
                 + " load-balances Services in its programs).")
-    String proxy;
+    ProxyMode proxy;
 
     @Option(
         names = "--dataplane",
         defaultValue = "standard",
         description =
             "Pods' datapath: standard (routing and netfilter) | ebpf (tc programs and maps).")
-    String dataplane;
+    Datapath dataplane;
 
     @Option(
         names = "--datastore",
         defaultValue = "embedded",
         description =
             "Where the lab keeps its state: embedded (a journal) | etcd (a real cluster).")
-    String datastore;
+    DatastoreKind datastore;
 
     @Option(
         names = "--etcd-members",
@@ -95,9 +100,12 @@ public final class LabCommand {
       if (file != null) {
         LabResources.read(file); // refuse a bad file before building anything
       }
+      int members = etcdMembers != null ? etcdMembers : datastore == DatastoreKind.ETCD ? 3 : 0;
+      // A bad combination is refused before anything is built.
+      LabSpec spec =
+          new LabSpec(nodes, routing, proxy, dataplane, routeReflectors, datastore, members);
       try {
-        int members = etcdMembers != null ? etcdMembers : datastore.equals("etcd") ? 3 : 0;
-        l.up(nodes, routing, proxy, routeReflectors, datastore, members, dataplane);
+        l.up(spec);
         if (monitoring) {
           new dev.tweed.lab.LabMetrics(lab.layout()).startMonitoring();
           System.out.printf("Prometheus scrapes every agent: tweed lab metrics --query 'up'%n");

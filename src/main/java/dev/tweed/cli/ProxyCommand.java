@@ -3,7 +3,9 @@ package dev.tweed.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.lab.LabResources;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePortResolver;
 import java.nio.file.Path;
@@ -40,7 +42,7 @@ public final class ProxyCommand {
     List<String> nodeIps = new ArrayList<>();
 
     @Option(names = "--mode", defaultValue = "iptables", description = "iptables | nftables")
-    String mode;
+    ProxyMode mode;
 
     @Option(
         names = "--service-cidr",
@@ -50,9 +52,6 @@ public final class ProxyCommand {
 
     @Override
     public Integer call() throws Exception {
-      if (!mode.equals("iptables") && !mode.equals("nftables")) {
-        throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
-      }
       dev.tweed.model.Cidr.parse(clusterCidr);
       List<JsonNode> services = new ArrayList<>();
       List<JsonNode> slices = new ArrayList<>();
@@ -66,11 +65,10 @@ public final class ProxyCommand {
       var ports = ServicePortResolver.resolve(services, slices);
       ProxyNode node = new ProxyNode(nodeName, clusterCidr, nodeIps);
       System.out.print(
-          mode.equals("nftables")
-              ? new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr)
-                  .render(ports)
-                  .render()
-              : new IptablesServiceRenderer(node).render(ports).render());
+          switch (mode) {
+            case NFTABLES -> new NftablesServiceRenderer(node, serviceCidr).render(ports).render();
+            case IPTABLES -> new IptablesServiceRenderer(node).render(ports).render();
+          });
       return 0;
     }
   }

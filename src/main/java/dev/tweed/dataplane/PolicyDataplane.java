@@ -1,5 +1,6 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.model.ProxyMode;
 import dev.tweed.policy.IptablesPolicyRenderer;
 import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.NftablesPolicyRenderer;
@@ -12,41 +13,32 @@ import java.util.List;
  * rules with ipsets, or the {@code tweed-policy} nftables table). Rendered rulesets are values:
  * equal renders mean nothing to write.
  */
-public sealed interface PolicyDataplane {
+public sealed interface PolicyDataplane<R> {
   /** The ruleset for {@code intent}, not yet written. */
-  Object render(PolicyIntent intent);
+  R render(PolicyIntent intent);
 
   /** Writes a ruleset this dataplane rendered; returns whether the write was a full one. */
-  boolean write(Object rendered, boolean full);
+  boolean write(R rendered, boolean full);
 
-  /**
-   * "iptables" or "nftables" in the caller's namespace: the agent's. The nftables table is written
-   * by netlink batches.
-   */
-  static PolicyDataplane here(String mode) {
+  /** In the caller's namespace: the agent's. The nftables table is written by netlink batches. */
+  static PolicyDataplane<?> here(ProxyMode mode) {
     return switch (mode) {
-      case "iptables" -> new Iptables(new PolicyIptablesWriter(List.of()));
-      case "nftables" -> new Nftables(NftablesWriter.here());
-      default -> throw badMode(mode);
+      case IPTABLES -> new Iptables(new PolicyIptablesWriter(List.of()));
+      case NFTABLES -> new Nftables(NftablesWriter.here());
     };
   }
 
   /** The same in {@code netns}; with {@code nft}, the nftables table is written by nft -f. */
-  static PolicyDataplane inNamespace(String mode, String netns, boolean nft) {
+  static PolicyDataplane<?> inNamespace(ProxyMode mode, String netns, boolean nft) {
     return switch (mode) {
-      case "iptables" ->
+      case IPTABLES ->
           new Iptables(new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns)));
-      case "nftables" -> new Nftables(NftablesWriter.inNamespace(netns, nft));
-      default -> throw badMode(mode);
+      case NFTABLES -> new Nftables(NftablesWriter.inNamespace(netns, nft));
     };
   }
 
-  private static IllegalArgumentException badMode(String mode) {
-    return new IllegalArgumentException("mode must be iptables or nftables, got " + mode);
-  }
-
   /** iptables rules and ipsets. */
-  record Iptables(PolicyIptablesWriter writer) implements PolicyDataplane {
+  record Iptables(PolicyIptablesWriter writer) implements PolicyDataplane<IptablesPolicyRuleset> {
     private static final IptablesPolicyRenderer RENDERER = new IptablesPolicyRenderer();
 
     @Override
@@ -55,13 +47,13 @@ public sealed interface PolicyDataplane {
     }
 
     @Override
-    public boolean write(Object rendered, boolean full) {
-      return writer.sync((IptablesPolicyRuleset) rendered, full).full();
+    public boolean write(IptablesPolicyRuleset rendered, boolean full) {
+      return writer.sync(rendered, full).full();
     }
   }
 
   /** The tweed-policy nftables table. */
-  record Nftables(NftablesWriter writer) implements PolicyDataplane {
+  record Nftables(NftablesWriter writer) implements PolicyDataplane<NftablesRuleset> {
     private static final NftablesPolicyRenderer RENDERER = new NftablesPolicyRenderer();
 
     @Override
@@ -70,8 +62,8 @@ public sealed interface PolicyDataplane {
     }
 
     @Override
-    public boolean write(Object rendered, boolean full) {
-      return writer.sync((NftablesRuleset) rendered, full).full();
+    public boolean write(NftablesRuleset rendered, boolean full) {
+      return writer.sync(rendered, full).full();
     }
   }
 }

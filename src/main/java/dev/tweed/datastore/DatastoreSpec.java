@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Which datastore a process keeps its state in: {@code embedded} (a journal directory), {@code
@@ -13,7 +14,7 @@ import java.util.Optional;
  * kubernetes} (a kubeconfig, or the in-cluster service account when none is given).
  */
 public record DatastoreSpec(
-    String kind,
+    DatastoreKind kind,
     Optional<Path> dir,
     List<String> etcdEndpoints,
     Optional<EtcdTls> etcdTls,
@@ -27,22 +28,19 @@ public record DatastoreSpec(
   public DatastoreSpec {
     etcdEndpoints = List.copyOf(etcdEndpoints);
     switch (kind) {
-      case "embedded" -> {
+      case EMBEDDED -> {
         if (dir.isEmpty()) {
           throw new IllegalArgumentException("--datastore embedded needs --store DIR");
         }
       }
-      case "etcd" -> {
+      case ETCD -> {
         if (etcdEndpoints.isEmpty()) {
           throw new IllegalArgumentException(
               "--datastore etcd needs --etcd-endpoints http://IP:2379[,...]");
         }
         checkSchemes(etcdEndpoints, etcdTls);
       }
-      case "kubernetes" -> {}
-      default ->
-          throw new IllegalArgumentException(
-              "--datastore must be embedded, etcd or kubernetes, got " + kind);
+      case KUBERNETES -> {}
     }
   }
 
@@ -73,15 +71,15 @@ public record DatastoreSpec(
   }
 
   public boolean kubernetes() {
-    return kind.equals("kubernetes");
+    return kind == DatastoreKind.KUBERNETES;
   }
 
   /** The store CNI calls and IPAM write to. */
   public Datastore openStore() {
     return switch (kind) {
-      case "embedded" -> new JournalDatastore(dir.orElseThrow());
-      case "etcd" -> EtcdDatastore.connect(etcdEndpoints, Optional.empty(), TIMEOUT, etcdTls);
-      default -> KubernetesDatastore.connect(kubeconfig);
+      case EMBEDDED -> new JournalDatastore(dir.orElseThrow());
+      case ETCD -> EtcdDatastore.connect(etcdEndpoints, Optional.empty(), TIMEOUT, etcdTls);
+      case KUBERNETES -> KubernetesDatastore.connect(kubeconfig);
     };
   }
 
@@ -89,10 +87,11 @@ public record DatastoreSpec(
    * The syncer that follows {@code store} for the given kinds: informers for an API server, list
    * and watch of the key-value store otherwise. Nothing downstream knows which.
    */
-  public static Syncer openSyncer(Datastore store, List<String> kinds, Runnable onChange) {
+  public static Syncer openSyncer(
+      Datastore store, List<String> kinds, Consumer<UpdateBatch> listener) {
     if (store instanceof KubernetesDatastore api) {
-      return new KubernetesSyncer(api, kinds, onChange);
+      return new KubernetesSyncer(api, kinds, listener);
     }
-    return new StoreSyncer(store, kinds.stream().map(k -> k + "/").toList(), onChange);
+    return new StoreSyncer(store, kinds.stream().map(k -> k + "/").toList(), listener);
   }
 }

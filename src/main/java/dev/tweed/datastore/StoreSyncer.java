@@ -1,12 +1,17 @@
 package dev.tweed.datastore;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * continue (its revision was compacted, or the client gave it up during an outage), the syncer
  * lists again with backoff, replaces the cache and watches from the new revision, without a
  * restart. During an outage the cache stays as it was: the dataplane built from it is kept, not
- * flushed.
+ * flushed. Each list and watch batch reaches the listener as the updates it made to the cache (a
+ * re-list as the difference between the old cache and the new listing): nothing downstream copies
+ * or compares the whole cache.
  */
 public final class StoreSyncer implements Syncer {
   private static final Logger LOG = LoggerFactory.getLogger(StoreSyncer.class);
@@ -25,7 +32,7 @@ public final class StoreSyncer implements Syncer {
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
   private final Datastore store;
   private final List<String> prefixes;
-  private final Runnable onChange;
+  private final Consumer<UpdateBatch> listener;
   private final Map<String, Entry> cache = new HashMap<>();
   private final AtomicLong revision = new AtomicLong();
   private final Object relistLock = new Object();
@@ -34,12 +41,11 @@ public final class StoreSyncer implements Syncer {
   /** One background re-list at a time: several watches may break at once. */
   private final AtomicBoolean relisting = new AtomicBoolean();
 
-  private final java.util.concurrent.atomic.AtomicLong relists =
-      new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong relists = new AtomicLong();
 
   @Override
-  public java.util.OptionalLong relists() {
-    return java.util.OptionalLong.of(relists.get());
+  public OptionalLong relists() {
+    return OptionalLong.of(relists.get());
   }
 
   private volatile boolean closed;
@@ -49,10 +55,10 @@ public final class StoreSyncer implements Syncer {
 
   private AutoCloseable watch;
 
-  public StoreSyncer(Datastore store, List<String> prefixes, Runnable onChange) {
+  public StoreSyncer(Datastore store, List<String> prefixes, Consumer<UpdateBatch> listener) {
     this.store = store;
     this.prefixes = List.copyOf(prefixes);
-    this.onChange = onChange;
+    this.listener = listener;
   }
 
   /** Lists and watches; if the store does not answer, keeps trying in the background. */
@@ -77,7 +83,6 @@ public final class StoreSyncer implements Syncer {
         relists.incrementAndGet();
       }
       long gen;
-      boolean changed;
       synchronized (this) {
         gen = ++generation;
         Map<String, Entry> fresh = new HashMap<>();
@@ -86,7 +91,25 @@ public final class StoreSyncer implements Syncer {
             fresh.put(e.key(), e);
           }
         }
-        changed = !fresh.equals(cache) || revision.get() == 0;
+        List<ResourceUpdate> updates = new ArrayList<>();
+        for (Entry e : fresh.values()) {
+          Entry before = cache.get(e.key());
+          if (before == null || before.modRevision() != e.modRevision()) {
+            updates.add(
+                ResourceUpdate.of(
+                    e.key(),
+                    Optional.ofNullable(before).map(Entry::value),
+                    Optional.of(e.value()),
+                    e.modRevision()));
+          }
+        }
+        for (Entry gone : cache.values()) {
+          if (!fresh.containsKey(gone.key())) {
+            updates.add(
+                ResourceUpdate.of(
+                    gone.key(), Optional.of(gone.value()), Optional.empty(), all.revision()));
+          }
+        }
         cache.clear();
         cache.putAll(fresh);
         revision.set(Math.max(revision.get(), all.revision()));
@@ -103,16 +126,16 @@ public final class StoreSyncer implements Syncer {
                       broken.getMessage());
                   relistInBackground(broken.compacted() ? "compacted" : "watch-ended");
                 });
+        // Inside the lock: batches reach the listener in the order they changed the cache. Before
+        // synced is said: whoever sees it synced finds the listing handed on.
+        listener.accept(new UpdateBatch(updates, revision.get(), true));
+        synced = true;
       }
-      synced = true;
       LOG.info(
           "event=synced reason={} revision={} resources={}",
           why,
           all.revision(),
           all.entries().size());
-      if (changed) {
-        onChange.run();
-      }
     }
   }
 
@@ -154,25 +177,28 @@ public final class StoreSyncer implements Syncer {
   }
 
   private void apply(long gen, List<Event> events) {
-    boolean changed = false;
     synchronized (this) {
       if (gen != generation) {
         return;
       }
+      List<ResourceUpdate> updates = new ArrayList<>();
       for (Event ev : events) {
-        if (wanted(ev.entry().key())) {
-          changed = true;
-          if (ev.type() == Event.Type.PUT) {
-            cache.put(ev.entry().key(), ev.entry());
-          } else {
-            cache.remove(ev.entry().key());
+        String key = ev.entry().key();
+        if (wanted(key)) {
+          Entry before =
+              ev.type() == Event.Type.PUT ? cache.put(key, ev.entry()) : cache.remove(key);
+          Optional<JsonNode> now =
+              ev.type() == Event.Type.PUT ? Optional.of(ev.entry().value()) : Optional.empty();
+          if (before != null || now.isPresent()) {
+            updates.add(
+                ResourceUpdate.of(
+                    key, Optional.ofNullable(before).map(Entry::value), now, ev.revision()));
           }
         }
         revision.set(Math.max(revision.get(), ev.revision()));
       }
-    }
-    if (changed) {
-      onChange.run();
+      // Every batch is handed on, even one of keys not followed: it moves the revision.
+      listener.accept(new UpdateBatch(updates, revision.get(), false));
     }
   }
 
@@ -189,11 +215,6 @@ public final class StoreSyncer implements Syncer {
   @Override
   public long revision() {
     return revision.get();
-  }
-
-  @Override
-  public synchronized Map<String, Entry> snapshot() {
-    return Map.copyOf(cache);
   }
 
   @Override

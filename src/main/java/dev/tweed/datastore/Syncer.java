@@ -1,22 +1,20 @@
 package dev.tweed.datastore;
 
-import java.util.Map;
+import java.util.OptionalLong;
 
 /**
- * What the calculation graph reads: a cache of resources by resource key ({@code Kind/name}, {@code
- * Kind/namespace/name}), Kubernetes-shaped JSON, kept current by list+watch. It does not say where
- * the resources come from: {@link StoreSyncer} follows a {@link Datastore} (the embedded journal or
- * etcd), {@code KubernetesSyncer} follows an API server with informers.
+ * What feeds the calculation graph: a cache of resources by resource key ({@code Kind/name}, {@code
+ * Kind/namespace/name}), Kubernetes-shaped JSON, kept current by list+watch, whose every change
+ * reaches the listener given at construction as an {@link UpdateBatch} of typed updates. It does
+ * not say where the resources come from: {@link StoreSyncer} follows a {@link Datastore} (the
+ * embedded journal or etcd), {@code KubernetesSyncer} follows an API server with informers.
  */
 public interface Syncer extends AutoCloseable {
-  /** Lists, then keeps following; tells the listener given at construction after each change. */
+  /** Lists, then keeps following; hands the listener each change to the cache as it happens. */
   void start();
 
   /** A monotonic counter of the changes the cache reflects: a new value means new inputs. */
   long revision();
-
-  /** A consistent copy of the cache. */
-  Map<String, Entry> snapshot();
 
   /**
    * True once a listing is in the cache and changes are being followed. While a watch is being
@@ -37,7 +35,7 @@ public interface Syncer extends AutoCloseable {
    * the store back after an outage); empty where the syncer cannot tell (informers re-list inside
    * the client library).
    */
-  java.util.OptionalLong relists();
+  OptionalLong relists();
 
   /** Throws {@link DatastoreUnavailableException} when the datastore cannot be reached now. */
   void checkReachable();

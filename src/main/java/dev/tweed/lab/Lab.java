@@ -2,8 +2,10 @@ package dev.tweed.lab;
 
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.model.BgpConfiguration;
+import dev.tweed.model.Datapath;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.ResourceKey;
@@ -15,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -41,66 +44,14 @@ public final class Lab {
         || Namespaces.list().stream().anyMatch(n -> n.startsWith(layout.prefix()));
   }
 
-  public void up(int nodes, String routing) throws IOException {
-    up(nodes, routing, "iptables");
-  }
-
-  public void up(int nodes, String routing, String proxy) throws IOException {
-    up(nodes, routing, proxy, 0);
-  }
-
-  /**
-   * @param routeReflectors with BGP routing: the first N nodes reflect routes and the others peer
-   *     with them only; 0 for a full mesh
-   */
-  public void up(int nodes, String routing, String proxy, int routeReflectors) throws IOException {
-    up(nodes, routing, proxy, routeReflectors, "embedded", 0, "standard");
-  }
-
-  /**
-   * @param datastore {@code embedded} (a journal on disk) or {@code etcd} (a real etcd cluster of
-   *     {@code etcdMembers} members, one per namespace, on the underlay)
-   */
-  public void up(
-      int nodes,
-      String routing,
-      String proxy,
-      int routeReflectors,
-      String datastore,
-      int etcdMembers,
-      String dataplane)
-      throws IOException {
-    if (!dataplane.equals("standard") && !dataplane.equals("ebpf")) {
-      throw new IllegalArgumentException("--dataplane must be standard or ebpf, got " + dataplane);
-    }
-    if (!datastore.equals("embedded") && !datastore.equals("etcd")) {
-      throw new IllegalArgumentException("--datastore must be embedded or etcd, got " + datastore);
-    }
-    if (datastore.equals("etcd") ? etcdMembers < 1 || etcdMembers > 7 : etcdMembers != 0) {
-      throw new IllegalArgumentException(
-          "--etcd-members must be between 1 and 7, with --datastore etcd");
-    }
-    if (!proxy.equals("iptables") && !proxy.equals("nftables")) {
-      throw new IllegalArgumentException("--proxy must be iptables or nftables, got " + proxy);
-    }
-    if (nodes < 1 || nodes > 200) {
-      throw new IllegalArgumentException("--nodes must be between 1 and 200");
-    }
-    if (!routing.equals("vxlan") && !routing.equals("bgp")) {
-      throw new IllegalArgumentException("--routing must be vxlan or bgp, got " + routing);
-    }
-    if (routeReflectors < 0
-        || routeReflectors > nodes
-        || (routeReflectors > 0 && !routing.equals("bgp"))) {
-      throw new IllegalArgumentException(
-          "--route-reflectors must be between 0 and the node count, with --routing bgp");
-    }
+  /** Builds the lab {@code spec} describes, and waits until every agent is ready. */
+  public void up(LabSpec spec) throws IOException {
+    int nodes = spec.nodes();
     if (exists()) {
       throw new IllegalStateException(
           "lab '" + layout.name() + "' is already up (or left over); run 'tweed lab down' first");
     }
-    LabState state =
-        new LabState(nodes, routing, proxy, datastore, etcdMembers, dataplane, java.util.Map.of());
+    LabState state = new LabState(spec, Map.of());
     state.write(layout);
     if (state.ebpf()) {
       // The datapath's maps are pinned on a bpffs of the lab's own, gone with lab down.
@@ -129,9 +80,9 @@ public final class Lab {
       store.put(
           ResourceKey.cluster("Namespace", "default").toString(),
           LabResources.namespace("default"));
-      if (routing.equals("bgp")) {
-        List<String> reflectors = new java.util.ArrayList<>();
-        for (int i = 1; i <= routeReflectors; i++) {
+      if (spec.bgp()) {
+        List<String> reflectors = new ArrayList<>();
+        for (int i = 1; i <= spec.routeReflectors(); i++) {
           reflectors.add(LabLayout.nodeName(i));
         }
         BgpConfiguration bgp = BgpConfiguration.defaults().withRouteReflectors(reflectors);
@@ -150,14 +101,17 @@ public final class Lab {
     state = state.withPid("controller", pid);
     state.write(layout);
     awaitAgentsReady(nodes);
+    int reflectors = spec.routeReflectors();
     String mode =
-        routing.equals("vxlan")
-            ? "VXLAN overlay"
-            : "BGP routing by BIRD ("
-                + (routeReflectors == 0
-                    ? "full mesh"
-                    : routeReflectors + " route reflector" + (routeReflectors == 1 ? "" : "s"))
-                + ")";
+        switch (spec.routing()) {
+          case VXLAN -> "VXLAN overlay";
+          case BGP ->
+              "BGP routing by BIRD ("
+                  + (reflectors == 0
+                      ? "full mesh"
+                      : reflectors + " route reflector" + (reflectors == 1 ? "" : "s"))
+                  + ")";
+        };
     out.printf(
         "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s, %s, %s%n",
         nodes,
@@ -165,9 +119,14 @@ public final class Lab {
         LabLayout.BLOCK_SIZE,
         mode,
         state.ebpf() ? "eBPF datapath" : "standard datapath",
-        state.ebpf() ? "Services load-balanced in the programs" : proxy + " service proxy",
+        state.ebpf()
+            ? "Services load-balanced in the programs"
+            : spec.proxy().id() + " service proxy",
         state.etcd()
-            ? "state in etcd (" + etcdMembers + " member" + (etcdMembers == 1 ? ")" : "s)")
+            ? "state in etcd ("
+                + spec.etcdMembers()
+                + " member"
+                + (spec.etcdMembers() == 1 ? ")" : "s)")
             : "state in the embedded store");
   }
 
@@ -288,7 +247,7 @@ public final class Lab {
         state.etcd()
             ? List.of(
                 "--datastore",
-                "etcd",
+                DatastoreKind.ETCD.id(),
                 "--etcd-endpoints",
                 String.join(",", EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls()),
                 "--etcd-cert-file",
@@ -307,9 +266,9 @@ public final class Lab {
             "--service-cidr",
             ServiceAllocator.SERVICE_CIDR.toString(),
             "--proxy-mode",
-            state.proxy(),
+            state.proxy().id(),
             "--routing",
-            state.routing(),
+            state.routing().id(),
             "--lab-marker",
             "lab=" + layout.name(),
             "--metrics-address",
@@ -318,7 +277,7 @@ public final class Lab {
       args.addAll(
           List.of(
               "--dataplane",
-              "ebpf",
+              Datapath.EBPF.id(),
               "--bpf-object",
               layout.cniBinDir().resolve(DatapathObject.OBJECT).toString(),
               "--bpf-pin-dir",

@@ -2,7 +2,11 @@ package dev.tweed.lab;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.datastore.DatastoreKind;
+import dev.tweed.model.Datapath;
 import dev.tweed.model.Json;
+import dev.tweed.model.ProxyMode;
+import dev.tweed.model.Routing;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -13,44 +17,60 @@ import java.util.TreeMap;
 
 /**
  * What a lab has started, written before each step takes effect so that {@code lab down} can undo a
- * crashed or half-finished {@code up}: the node count, the routing mode, the datastore ({@code
- * embedded}, or {@code etcd} with its member count), the datapath ({@code standard} or {@code
- * ebpf}), and the PID of every process the lab started (by role).
+ * crashed or half-finished {@code up}: the {@link LabSpec} it was built from, and the PID of every
+ * process the lab started (by role). The file keeps each mode by its name.
  */
-public record LabState(
-    int nodes,
-    String routing,
-    String proxy,
-    String datastore,
-    int etcdMembers,
-    String dataplane,
-    Map<String, Long> pids) {
+public record LabState(LabSpec spec, Map<String, Long> pids) {
   public LabState {
     pids = Map.copyOf(pids);
   }
 
-  public LabState(int nodes, String routing, String proxy, Map<String, Long> pids) {
-    this(nodes, routing, proxy, "embedded", 0, "standard", pids);
+  public int nodes() {
+    return spec.nodes();
+  }
+
+  public Routing routing() {
+    return spec.routing();
+  }
+
+  public ProxyMode proxy() {
+    return spec.proxy();
+  }
+
+  public DatastoreKind datastore() {
+    return spec.datastore();
+  }
+
+  public int etcdMembers() {
+    return spec.etcdMembers();
+  }
+
+  public Datapath datapath() {
+    return spec.datapath();
   }
 
   public boolean ebpf() {
-    return dataplane.equals("ebpf");
+    return spec.ebpf();
   }
 
   public boolean etcd() {
-    return datastore.equals("etcd");
+    return spec.etcd();
+  }
+
+  public boolean bgp() {
+    return spec.bgp();
   }
 
   public LabState withPid(String role, long pid) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.put(role, pid);
-    return new LabState(nodes, routing, proxy, datastore, etcdMembers, dataplane, m);
+    return new LabState(spec, m);
   }
 
   public LabState withoutPid(String role) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.remove(role);
-    return new LabState(nodes, routing, proxy, datastore, etcdMembers, dataplane, m);
+    return new LabState(spec, m);
   }
 
   public static Optional<LabState> read(LabLayout layout) {
@@ -63,12 +83,14 @@ public record LabState(
       n.path("pids").properties().forEach(e -> pids.put(e.getKey(), e.getValue().asLong()));
       return Optional.of(
           new LabState(
-              n.path("nodes").asInt(),
-              n.path("routing").asText(),
-              n.path("proxy").asText("iptables"),
-              n.path("datastore").asText("embedded"),
-              n.path("etcdMembers").asInt(0),
-              n.path("dataplane").asText("standard"),
+              new LabSpec(
+                  Math.max(1, n.path("nodes").asInt()),
+                  Routing.parse(n.path("routing").asText("vxlan")),
+                  ProxyMode.parse(n.path("proxy").asText("iptables")),
+                  Datapath.parse(n.path("dataplane").asText("standard")),
+                  n.path("routeReflectors").asInt(0),
+                  DatastoreKind.parse(n.path("datastore").asText("embedded")),
+                  n.path("etcdMembers").asInt(0)),
               pids));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + layout.stateFile(), e);
@@ -77,12 +99,13 @@ public record LabState(
 
   public void write(LabLayout layout) {
     ObjectNode n = Json.object();
-    n.put("nodes", nodes);
-    n.put("routing", routing);
-    n.put("proxy", proxy);
-    n.put("datastore", datastore);
-    n.put("etcdMembers", etcdMembers);
-    n.put("dataplane", dataplane);
+    n.put("nodes", spec.nodes());
+    n.put("routing", spec.routing().id());
+    n.put("proxy", spec.proxy().id());
+    n.put("datastore", spec.datastore().id());
+    n.put("etcdMembers", spec.etcdMembers());
+    n.put("dataplane", spec.datapath().id());
+    n.put("routeReflectors", spec.routeReflectors());
     ObjectNode p = n.putObject("pids");
     pids.forEach(p::put);
     try {

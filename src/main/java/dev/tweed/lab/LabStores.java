@@ -17,8 +17,7 @@ public final class LabStores {
 
   public static Datastore open(LabLayout layout) {
     return open(
-        layout,
-        LabState.read(layout).orElse(new LabState(0, "vxlan", "iptables", java.util.Map.of())));
+        layout, LabState.read(layout).orElse(new LabState(LabSpec.of(1), java.util.Map.of())));
   }
 
   public static Datastore open(LabLayout layout, LabState state) {

@@ -2,6 +2,7 @@ package dev.tweed.observe;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Json;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.sys.Command;
 import java.util.List;
 import java.util.Map;
@@ -21,8 +22,8 @@ public final class NetfilterDrops {
   private NetfilterDrops() {}
 
   /** Reads the counters in the calling process's namespace; {@code mode} iptables or nftables. */
-  public static Map<String, Long> read(String mode) {
-    if (mode.equals("nftables")) {
+  public static Map<String, Long> read(ProxyMode mode) {
+    if (mode == ProxyMode.NFTABLES) {
       Command.Result r =
           Command.exec(List.of("nft", "-j", "list", "table", "ip", "tweed-policy"), "", Map.of());
       return r.ok() ? fromNftJson(r.stdout()) : new TreeMap<>();

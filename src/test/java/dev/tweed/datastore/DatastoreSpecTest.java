@@ -21,7 +21,8 @@ class DatastoreSpecTest {
   }
 
   DatastoreSpec etcd(List<String> endpoints, Optional<EtcdTls> tls) {
-    return new DatastoreSpec("etcd", Optional.empty(), endpoints, tls, Optional.empty());
+    return new DatastoreSpec(
+        DatastoreKind.ETCD, Optional.empty(), endpoints, tls, Optional.empty());
   }
 
   @Test

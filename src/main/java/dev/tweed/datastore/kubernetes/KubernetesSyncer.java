@@ -1,7 +1,9 @@
 package dev.tweed.datastore.kubernetes;
 
 import dev.tweed.datastore.Entry;
+import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.datastore.Syncer;
+import dev.tweed.datastore.UpdateBatch;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -11,7 +13,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +36,7 @@ public final class KubernetesSyncer implements Syncer {
 
   private final KubernetesDatastore datastore;
   private final List<KubernetesKind> kinds;
-  private final Runnable onChange;
+  private final Consumer<UpdateBatch> listener;
   private final Duration resync;
   private final Map<String, Entry> cache = new HashMap<>();
   private final AtomicLong revision = new AtomicLong();
@@ -44,16 +49,19 @@ public final class KubernetesSyncer implements Syncer {
   private final List<SharedIndexInformer<? extends HasMetadata>> informers = new ArrayList<>();
 
   public KubernetesSyncer(
-      KubernetesDatastore datastore, List<String> kindNames, Runnable onChange, Duration resync) {
+      KubernetesDatastore datastore,
+      List<String> kindNames,
+      Consumer<UpdateBatch> listener,
+      Duration resync) {
     this.datastore = datastore;
     this.kinds = kindNames.stream().map(KubernetesKind::require).toList();
-    this.onChange = onChange;
+    this.listener = listener;
     this.resync = resync;
   }
 
   public KubernetesSyncer(
-      KubernetesDatastore datastore, List<String> kindNames, Runnable onChange) {
-    this(datastore, kindNames, onChange, RESYNC);
+      KubernetesDatastore datastore, List<String> kindNames, Consumer<UpdateBatch> listener) {
+    this(datastore, kindNames, listener, RESYNC);
   }
 
   @Override
@@ -131,19 +139,28 @@ public final class KubernetesSyncer implements Syncer {
       if (old != null && old.modRevision() == e.modRevision()) {
         return;
       }
-      revision.incrementAndGet();
+      emit(e.key(), Optional.ofNullable(old), Optional.of(e));
     }
-    onChange.run();
   }
 
   private void remove(KubernetesKind k, HasMetadata obj) {
     synchronized (this) {
-      if (cache.remove(KubernetesDatastore.keyOf(k, obj)) == null) {
-        return;
+      String key = KubernetesDatastore.keyOf(k, obj);
+      Entry old = cache.remove(key);
+      if (old != null) {
+        emit(key, Optional.of(old), Optional.empty());
       }
-      revision.incrementAndGet();
     }
-    onChange.run();
+  }
+
+  /** Under the lock: the listener sees changes in the order they were made to the cache. */
+  private void emit(String key, Optional<Entry> old, Optional<Entry> now) {
+    long r = revision.incrementAndGet();
+    listener.accept(
+        new UpdateBatch(
+            List.of(ResourceUpdate.of(key, old.map(Entry::value), now.map(Entry::value), r)),
+            r,
+            false));
   }
 
   private static boolean isEndpoint(KubernetesKind k) {
@@ -154,11 +171,6 @@ public final class KubernetesSyncer implements Syncer {
   @Override
   public long revision() {
     return revision.get();
-  }
-
-  @Override
-  public synchronized Map<String, Entry> snapshot() {
-    return Map.copyOf(cache);
   }
 
   /**
@@ -188,9 +200,9 @@ public final class KubernetesSyncer implements Syncer {
 
   /** Watching informers are proof enough; otherwise the API server is asked for its version. */
   @Override
-  public java.util.OptionalLong relists() {
+  public OptionalLong relists() {
     // fabric8's informers re-list on their own and do not say when.
-    return java.util.OptionalLong.empty();
+    return OptionalLong.empty();
   }
 
   @Override

@@ -145,10 +145,10 @@ public final class ChaosRun {
                         : a.withDrops(drops.near(a.failure(), options.probeTimeout())))
             .toList();
     Map<String, String> setup = new LinkedHashMap<>();
-    setup.put("dataplane", state.dataplane());
-    setup.put("proxy", state.ebpf() ? "ebpf" : state.proxy());
-    setup.put("routing", state.routing());
-    setup.put("datastore", state.datastore());
+    setup.put("dataplane", state.datapath().id());
+    setup.put("proxy", state.spec().dataplane().id());
+    setup.put("routing", state.routing().id());
+    setup.put("datastore", state.datastore().id());
     return new ChaosReport(
         layout.name(),
         options.seed(),
@@ -237,7 +237,7 @@ public final class ChaosRun {
    * without BFD) in a BGP lab; nothing to withdraw in a VXLAN one.
    */
   private static Duration withdrawal(LabState state, Datastore store) {
-    if (!state.routing().equals("bgp")) {
+    if (!state.bgp()) {
       return Duration.ZERO;
     }
     BgpConfiguration bgp =

@@ -32,9 +32,10 @@ public enum FaultKind {
   public Optional<String> unavailableIn(LabState lab) {
     return switch (this) {
       case BIRD_KILL ->
-          lab.routing().equals("bgp")
+          lab.bgp()
               ? Optional.empty()
-              : Optional.of("the lab routes with " + lab.routing() + ", not BGP: no BIRD to kill");
+              : Optional.of(
+                  "the lab routes with " + lab.routing().id() + ", not BGP: no BIRD to kill");
       case ETCD_KILL, STORE_OUTAGE ->
           lab.etcd()
               ? Optional.empty()

@@ -442,9 +442,9 @@ public final class LabService {
   }
 
   private List<BgpSession> bgpSessions(LabState state) {
-    if (!state.routing().equals("bgp")) {
+    if (!state.bgp()) {
       throw new IllegalStateException(
-          "lab '" + layout().name() + "' routes by " + state.routing() + ", not BGP");
+          "lab '" + layout().name() + "' routes by " + state.routing().id() + ", not BGP");
     }
     List<BgpSession> out = new ArrayList<>();
     for (String node : nodes(state)) {
@@ -505,12 +505,7 @@ public final class LabService {
       slices = values(store, "EndpointSlice");
     }
     return new TopologyBuilder(layout().name(), state, status(state))
-        .build(
-            nodes,
-            pods,
-            services,
-            slices,
-            state.routing().equals("bgp") ? bgpSessions(state) : List.of());
+        .build(nodes, pods, services, slices, state.bgp() ? bgpSessions(state) : List.of());
   }
 
   private static List<JsonNode> values(Datastore store, String kind) {

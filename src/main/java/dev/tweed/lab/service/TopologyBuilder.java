@@ -47,10 +47,10 @@ final class TopologyBuilder {
     List<Topology.PodView> unscheduled = views.stream().filter(p -> p.node().isEmpty()).toList();
     return new Topology(
         lab,
-        state.routing(),
-        state.dataplane(),
-        state.ebpf() ? "ebpf" : state.proxy(),
-        state.datastore(),
+        state.routing().id(),
+        state.datapath().id(),
+        state.spec().dataplane().id(),
+        state.datastore().id(),
         nodeViews,
         unscheduled,
         links(nodeViews, sessions),
@@ -69,7 +69,7 @@ final class TopologyBuilder {
 
   private List<Topology.Link> links(List<Topology.NodeView> nodes, List<BgpSession> sessions) {
     List<Topology.Link> out = new ArrayList<>();
-    if (state.routing().equals("bgp")) {
+    if (state.bgp()) {
       for (BgpSession s : sessions) {
         if (!s.peer().equals("-")) {
           out.add(

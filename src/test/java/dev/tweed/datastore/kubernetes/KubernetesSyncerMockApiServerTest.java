@@ -3,7 +3,9 @@ package dev.tweed.datastore.kubernetes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.UpdateMirror;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
@@ -11,7 +13,6 @@ import dev.tweed.model.WorkloadEndpoint;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ class KubernetesSyncerMockApiServerTest {
       KubernetesKind.ALL.stream().map(KubernetesKind::kind).toList();
   private MockApiServer api;
   private KubernetesDatastore store;
-  private final AtomicInteger changes = new AtomicInteger();
+  private final UpdateMirror mirror = new UpdateMirror();
 
   @BeforeEach
   void start() throws Exception {
@@ -36,7 +37,7 @@ class KubernetesSyncerMockApiServerTest {
   }
 
   private KubernetesSyncer syncer() {
-    return new KubernetesSyncer(store, KINDS, changes::incrementAndGet);
+    return new KubernetesSyncer(store, KINDS, mirror);
   }
 
   private void pod(String name, String app) {
@@ -60,7 +61,7 @@ class KubernetesSyncerMockApiServerTest {
     try (var syncer = syncer()) {
       syncer.start();
       await().atMost(Duration.ofSeconds(10)).until(syncer::synced);
-      Map<String, dev.tweed.datastore.Entry> snap = syncer.snapshot();
+      Map<String, JsonNode> snap = mirror.snapshot();
       assertThat(snap)
           .containsKeys(
               "Node/node-1",
@@ -70,11 +71,9 @@ class KubernetesSyncerMockApiServerTest {
               "EndpointSlice/default/web-abc",
               "NetworkPolicy/default/deny",
               "IPAMBlock/10-244-0-0-26");
-      assertThat(NodeResource.from(snap.get("Node/node-1").value()).internalIp())
-          .isEqualTo("192.168.0.11");
-      assertThat(IpamBlock.from(snap.get("IPAMBlock/10-244-0-0-26").value()).node())
-          .isEqualTo("node-1");
-      assertThat(snap.get("Pod/default/web-1").value().at("/metadata/labels/app").asText())
+      assertThat(NodeResource.from(snap.get("Node/node-1")).internalIp()).isEqualTo("192.168.0.11");
+      assertThat(IpamBlock.from(snap.get("IPAMBlock/10-244-0-0-26")).node()).isEqualTo("node-1");
+      assertThat(snap.get("Pod/default/web-1").at("/metadata/labels/app").asText())
           .isEqualTo("web");
     }
   }
@@ -86,26 +85,26 @@ class KubernetesSyncerMockApiServerTest {
       syncer.start();
       await().atMost(Duration.ofSeconds(10)).until(syncer::synced);
       long before = syncer.revision();
-      int changesBefore = changes.get();
+      int batchesBefore = mirror.batches();
       pod("web-1", "api");
       await()
           .atMost(Duration.ofSeconds(10))
           .until(
               () ->
-                  syncer
+                  mirror
                       .snapshot()
                       .get("Pod/default/web-1")
-                      .value()
                       .at("/metadata/labels/app")
                       .asText()
                       .equals("api"));
       assertThat(syncer.revision()).isGreaterThan(before);
-      assertThat(changes.get()).isGreaterThan(changesBefore);
+      assertThat(mirror.batches()).isGreaterThan(batchesBefore);
 
       api.client().services().inNamespace("default").withName("web").delete();
       await()
           .atMost(Duration.ofSeconds(10))
-          .until(() -> !syncer.snapshot().containsKey("Service/default/web"));
+          .until(() -> !mirror.snapshot().containsKey("Service/default/web"));
+      assertThat(mirror.inconsistencies()).isEmpty();
     }
   }
 
@@ -131,7 +130,7 @@ class KubernetesSyncerMockApiServerTest {
       assertThat(syncer.unchangedSince(rev)).isFalse();
       await()
           .atMost(Duration.ofSeconds(10))
-          .until(() -> syncer.snapshot().containsKey(ep.key().toString()));
+          .until(() -> mirror.snapshot().containsKey(ep.key().toString()));
       assertThat(syncer.unchangedSince(syncer.revision())).isTrue();
     }
   }
@@ -153,7 +152,7 @@ class KubernetesSyncerMockApiServerTest {
       pod("web-2", "web");
       await()
           .atMost(Duration.ofSeconds(10))
-          .until(() -> syncer.snapshot().containsKey("Pod/default/web-2"));
+          .until(() -> mirror.snapshot().containsKey("Pod/default/web-2"));
     }
   }
 
@@ -167,7 +166,7 @@ class KubernetesSyncerMockApiServerTest {
     long watchesBefore = api.count("GET /api/v1/pods", true);
     pod("late", "web");
     Thread.sleep(500);
-    assertThat(syncer.snapshot()).doesNotContainKey("Pod/default/late");
+    assertThat(mirror.snapshot()).doesNotContainKey("Pod/default/late");
     assertThat(api.count("GET /api/v1/pods", true)).isEqualTo(watchesBefore);
   }
 }

@@ -3,6 +3,7 @@ package dev.tweed.lab.chaos;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.LabState;
 import java.util.List;
 import java.util.Map;
@@ -79,7 +80,7 @@ class ChaosAttributionTest {
 
   @Test
   void faultsALabCannotHaveAreRefusedWithTheReason() {
-    LabState vxlanEmbedded = new LabState(3, "vxlan", "iptables", Map.of());
+    LabState vxlanEmbedded = new LabState(LabSpec.of(3), Map.of());
     assertThat(FaultKind.availableIn(vxlanEmbedded))
         .containsExactly(FaultKind.AGENT_KILL, FaultKind.LINK_FLAP);
     assertThat(FaultKind.BIRD_KILL.unavailableIn(vxlanEmbedded)).get().asString().contains("BGP");

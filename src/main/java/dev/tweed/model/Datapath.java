@@ -1,0 +1,25 @@
+package dev.tweed.model;
+
+/**
+ * What carries pods' packets on a node: the kernel's routing and netfilter ({@link #STANDARD}), or
+ * Tweed's tc programs and their maps ({@link #EBPF}, which also replaces the service proxy).
+ */
+public enum Datapath implements Mode {
+  STANDARD("standard"),
+  EBPF("ebpf");
+
+  private final String id;
+
+  Datapath(String id) {
+    this.id = id;
+  }
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  public static Datapath parse(String text) {
+    return Mode.parse(Datapath.class, text);
+  }
+}

@@ -1,0 +1,25 @@
+package dev.tweed.model;
+
+/**
+ * How the standard datapath writes Services and NetworkPolicy into netfilter: kube-proxy's iptables
+ * layout (with ipsets for policy), or its nftables layout (written by netlink).
+ */
+public enum ProxyMode implements Mode {
+  IPTABLES("iptables"),
+  NFTABLES("nftables");
+
+  private final String id;
+
+  ProxyMode(String id) {
+    this.id = id;
+  }
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  public static ProxyMode parse(String text) {
+    return Mode.parse(ProxyMode.class, text);
+  }
+}
