@@ -16,105 +16,45 @@ import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Syncer;
 import dev.tweed.datastore.UpdateBatch;
 import dev.tweed.datastore.UpdateBuffer;
+import dev.tweed.ebpf.IdentityAllocator;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.NodeResource;
+import dev.tweed.model.PodResource;
 import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.observe.AgentMetrics;
+import dev.tweed.observe.AgentMetricsBinding;
+import dev.tweed.observe.FlowRecorder;
+import dev.tweed.observe.MetricsServer;
+import dev.tweed.proxy.ProxyNode;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One node's agent. Changes from the syncer and a periodic resync both wake the reconcile loop,
- * which computes the desired dataplane and converges the kernel to it; the periodic pass is what
- * repairs drift made behind the agent's back.
+ * One node's agent: the syncer's updates go into the calculation graph, and each pass hands what
+ * changed to the drivers (routes, BIRD, and the node's {@link NodeDatapath}), which converge the
+ * kernel to it. Passes run when changes settle and periodically; the periodic ones repair drift
+ * made behind the agent's back.
  */
 public final class NodeAgent implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NodeAgent.class);
-  private final AgentConfig config;
-  private final Datastore store;
-  private final Syncer syncer;
-  private final NodeDataplaneCalculator calc;
-  private final CalculationGraph graph;
-
-  /** The syncer's updates not yet given to the graph, coalesced by key. */
-  private final UpdateBuffer updates = new UpdateBuffer();
-
-  /** What the graph last gave the routes' and BIRD's drivers (null: not calculated yet). */
-  private NodeDataplane routes;
-
-  private String birdConfig;
-
-  /** Inputs changed that the service proxy or policy driver has not written yet. */
-  private boolean servicesPending = true;
-
-  private boolean policyPending = true;
-  private final Optional<BirdSupervisor> bird;
-  private final NodeDataplaneDriver driver = new NodeDataplaneDriver(IpTool.here());
-  private final ServiceProxySync proxy;
-  private final PolicySync<?> policy;
-  private final dev.tweed.policy.PolicyCalculator policyCalc;
-  private final Optional<EbpfSync> ebpf;
-
-  /** The datastore revision the policy rules were last synced from (-1: never). */
-  private volatile long policyRevision = -1;
-
-  /** The datastore revision the service rules were last synced from (-1: never). */
-  private volatile long proxyRevision = -1;
-
-  private final dev.tweed.observe.AgentMetrics metrics;
-  private final dev.tweed.observe.FlowRecorder flows;
-
-  /** The standard datapath's flows: the kernel's conntrack events. */
-  private dev.tweed.observe.ConntrackFlows conntrackFlows;
-
-  private dev.tweed.observe.NflogDrops nflogDrops;
-
-  /** Why this agent records no flows, if it cannot. */
-  private volatile String flowsUnavailable = "";
-
-  /** Addresses of this node's pods (a flow's direction is relative to them). */
-  private volatile java.util.Set<String> localPods = java.util.Set.of();
-
-  private dev.tweed.observe.MetricsServer metricsServer;
-  private final AtomicBoolean ready = new AtomicBoolean();
-  private volatile boolean datastoreUp = true;
-  private final AtomicReference<String> datastoreError = new AtomicReference<>("");
-  private final AtomicBoolean dirty = new AtomicBoolean(true);
-
-  /** This pass was the periodic resync, not woken by a change: drivers also check for drift. */
-  private volatile boolean periodicPass;
-
-  private final AtomicLong reconciles = new AtomicLong();
-  private final AtomicLong repairs = new AtomicLong();
-  private final AtomicReference<String> lastError = new AtomicReference<>("");
-  private final AtomicReference<Instant> lastReconcile = new AtomicReference<>(Instant.EPOCH);
-  private final Object wake = new Object();
-
-  /** When the oldest unreconciled change arrived, and the newest (System.nanoTime). */
-  private volatile long firstChange;
-
-  private volatile long lastChange;
-
-  /** Changes are coalesced until quiet for this long, but never delayed beyond MAX_DELAY. */
-  private static final long QUIET_NANOS = 100_000_000L;
-
-  private static final long MAX_DELAY_NANOS = 1_000_000_000L;
-  private final CountDownLatch stopped = new CountDownLatch(1);
-  private volatile boolean running = true;
-  private AgentSocketServer socket;
 
   /**
    * Every kind an agent follows, whatever its datastore; the eBPF datapath also follows identities.
@@ -126,104 +66,74 @@ public final class NodeAgent implements AutoCloseable {
           WorkloadEndpoint.KIND,
           "Service",
           "EndpointSlice",
-          dev.tweed.model.PodResource.KIND,
+          PodResource.KIND,
           "Namespace",
           "NetworkPolicy",
           BgpConfiguration.KIND);
 
+  private final AgentConfig config;
+  private final Datastore store;
+  private final Syncer syncer;
+  private final CalculationGraph graph;
+  private final NodeDataplaneCalculator routeCalc;
+
+  /** The syncer's updates not yet given to the graph, coalesced by key. */
+  private final UpdateBuffer updates = new UpdateBuffer();
+
+  private final ReconcileTrigger trigger = new ReconcileTrigger();
+
+  /** What the graph last gave the routes' and BIRD's drivers (null: not calculated yet). */
+  private NodeDataplane routes;
+
+  private String birdConfig;
+
+  /** Inputs changed that the datapath has not written yet. */
+  private boolean servicesPending = true;
+
+  private boolean policyPending = true;
+
+  private final NodeDataplaneDriver routeDriver = new NodeDataplaneDriver(IpTool.here());
+  private final Optional<BirdSupervisor> bird;
+  private final NodeDatapath datapath;
+  private final AgentMetrics metrics = new AgentMetrics();
+  private final FlowRecorder flows;
+  private Optional<MetricsServer> metricsServer = Optional.empty();
+
+  /** The datastore revision the policy rules were last synced from (-1: never). */
+  private volatile long policyRevision = -1;
+
+  /** The datastore revision the service rules were last synced from (-1: never). */
+  private volatile long proxyRevision = -1;
+
+  private final AtomicBoolean ready = new AtomicBoolean();
+  private volatile boolean datastoreUp = true;
+  private final AtomicReference<String> datastoreError = new AtomicReference<>("");
+  private final AtomicLong reconciles = new AtomicLong();
+  private final AtomicLong repairs = new AtomicLong();
+  private final AtomicReference<String> lastError = new AtomicReference<>("");
+  private final AtomicReference<Instant> lastReconcile = new AtomicReference<>(Instant.EPOCH);
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile boolean running = true;
+  private AgentSocketServer socket;
+
   public NodeAgent(AgentConfig config) {
     this.config = config;
     this.store = config.datastore().openStore();
-    this.calc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp(), config.ebpf());
+    this.routeCalc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp(), config.ebpf());
     this.graph = new CalculationGraph(config.nodeName());
     this.bird =
         config.bgp()
             ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
             : Optional.empty();
-    this.proxy = new ServiceProxySync(config.proxyMode(), config.serviceCidr());
-    this.policy = PolicySync.here(config.proxyMode());
-    this.policyCalc = new dev.tweed.policy.PolicyCalculator(config.nodeName());
     List<String> kinds = new ArrayList<>(FOLLOWED_KINDS);
     if (config.ebpf()) {
-      kinds.add(dev.tweed.ebpf.IdentityAllocator.KIND);
+      kinds.add(IdentityAllocator.KIND);
     }
     this.syncer = DatastoreSpec.openSyncer(store, kinds, this::onUpdates);
-    this.flows = new dev.tweed.observe.FlowRecorder(config.nodeName());
-    this.ebpf = config.ebpf() ? Optional.of(new EbpfSync(config, store, flows)) : Optional.empty();
-    this.metrics = new dev.tweed.observe.AgentMetrics();
-    registerMetrics();
-  }
-
-  /** The values the agent keeps itself, read by Prometheus when it scrapes. */
-  private void registerMetrics() {
-    metrics.counter("tweed_reconciles", "Reconcile passes of the agent", reconciles::get);
-    metrics.counter(
-        "tweed_dataplane_repairs",
-        "Route, link, neighbour and FDB changes made to bring the kernel back to the intent",
-        repairs::get);
-    syncer
-        .relists()
-        .ifPresent(
-            n ->
-                metrics.counter(
-                    "tweed_datastore_relists",
-                    "Times the agent listed the datastore again (a watch that broke, an outage)",
-                    () -> syncer.relists().orElse(0)));
-    metrics.counters(
-        "tweed_drops",
-        "Packets dropped by Tweed's datapath, by reason (the programs' counts, or the counters of"
-            + " Tweed's netfilter drop rules)",
-        "reason",
-        this::drops);
-    ebpf.ifPresent(
-        e ->
-            metrics.counter(
-                "tweed_forwarded_packets",
-                "Packets the eBPF programs forwarded themselves",
-                () -> e.packets().getOrDefault("forwarded", 0L)));
-    metrics.counters(
-        "tweed_flows",
-        "Flows the datapath reported: connections let through, packets dropped or refused",
-        "verdict",
-        flows::byVerdict);
-    metrics.counter(
-        "tweed_flows_overwritten",
-        "Flows dropped from the agent's ring of recent flows to make room for newer ones",
-        flows::overwritten);
-    ebpf.ifPresent(
-        e ->
-            metrics.counter(
-                "tweed_flow_events_lost",
-                "Flow events the programs could not report: their ring buffer was full",
-                () -> e.packets().getOrDefault(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST, 0L)));
-    ebpf.ifPresent(
-        e -> {
-          metrics.gauge(
-              "tweed_conntrack_entries",
-              "Connections in the eBPF datapath's conntrack map after the collector's last pass",
-              e::conntrackEntries);
-          metrics.counter(
-              "tweed_conntrack_collected",
-              "Conntrack entries of ended or idle connections the collector removed",
-              e::conntrackCollected);
-        });
-    bird.ifPresent(
-        b ->
-            metrics.gauges(
-                "tweed_bgp_sessions",
-                "BGP sessions of this node's BIRD, by state",
-                "state",
-                () -> dev.tweed.observe.BgpSessions.read(b.control())));
-  }
-
-  private java.util.Map<String, Long> drops() {
-    if (ebpf.isPresent()) {
-      java.util.Map<String, Long> out = new java.util.TreeMap<>(ebpf.get().packets());
-      out.remove("forwarded");
-      out.remove(dev.tweed.ebpf.DatapathMaps.EVENTS_LOST);
-      return out;
-    }
-    return dev.tweed.observe.NetfilterDrops.read(config.proxyMode());
+    this.flows = new FlowRecorder(config.nodeName());
+    this.datapath = NodeDatapath.of(config, store, flows, metrics);
+    AgentMetricsBinding.agent(metrics, reconciles::get, repairs::get, syncer::relists, flows);
+    bird.ifPresent(b -> AgentMetricsBinding.bgp(metrics, b.control()));
   }
 
   public void run() throws IOException {
@@ -232,36 +142,22 @@ public final class NodeAgent implements AutoCloseable {
     // it).
     Files.writeString(Path.of("/proc/sys/net/ipv4/conf/all/route_localnet"), "1");
     if (!config.metricsAddress().isEmpty()) {
-      metricsServer = new dev.tweed.observe.MetricsServer(config.metricsAddress(), metrics);
+      metricsServer = Optional.of(new MetricsServer(config.metricsAddress(), metrics));
       LOG.info("event=metrics-serving address={}", config.metricsAddress());
     }
     syncer.start();
-    if (ebpf.isEmpty()) {
-      // Observation must not keep a node from networking: without conntrack, no flows, said so.
-      try {
-        conntrackFlows =
-            new dev.tweed.observe.ConntrackFlows(ip -> localPods.contains(ip), flows::record);
-      } catch (RuntimeException e) {
-        flowsUnavailable = e.getMessage();
-        LOG.warn("event=flows-unavailable error=\"{}\"", e.getMessage());
-      }
-      try {
-        nflogDrops = new dev.tweed.observe.NflogDrops(flows::record);
-      } catch (RuntimeException e) {
-        LOG.warn("event=drop-flows-unavailable error=\"{}\"", e.getMessage());
-      }
-    }
+    datapath.startFlows();
     CniPlugin plugin =
         new CniPlugin(config.nodeName(), store, this::notReadyReason, metrics::cniCall);
     socket = new AgentSocketServer(config.socket(), plugin, this::operation);
     LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
-    long intervalMillis = config.resyncInterval().toMillis();
+    boolean periodic = false;
     while (running) {
       boolean storeUp = checkDatastore();
       try {
         // During an outage the cache is what the store said last: reconciling from it keeps the
         // dataplane exactly as it was and still repairs drift.
-        reconcileOnce();
+        reconcileOnce(periodic);
         lastError.set(
             storeUp ? (syncer.synced() ? "" : "datastore not synced yet") : datastoreError.get());
         ready.set(storeUp && syncer.synced());
@@ -271,7 +167,7 @@ public final class NodeAgent implements AutoCloseable {
         LOG.warn("event=reconcile-failed error=\"{}\"", e.getMessage());
       }
       try {
-        awaitWork(intervalMillis);
+        periodic = trigger.awaitPass(config.resyncInterval());
       } catch (InterruptedException e) {
         break;
       }
@@ -279,44 +175,9 @@ public final class NodeAgent implements AutoCloseable {
     stopped.countDown();
   }
 
-  /**
-   * Sleeps until the resync interval passes or changes arrive; a burst of changes (say, many pods
-   * created at once) is reconciled once, after it settles, like kube-proxy's bounded-frequency
-   * runner.
-   */
-  private void awaitWork(long intervalMillis) throws InterruptedException {
-    synchronized (wake) {
-      if (!dirty.get() && running) {
-        wake.wait(intervalMillis);
-      }
-      while (dirty.get() && running) {
-        long now = System.nanoTime();
-        long quietLeft = lastChange + QUIET_NANOS - now;
-        long maxLeft = firstChange + MAX_DELAY_NANOS - now;
-        long wait = Math.min(quietLeft, maxLeft);
-        if (wait <= 0) {
-          return;
-        }
-        wake.wait(Math.max(1, wait / 1_000_000));
-      }
-    }
-  }
-
   private void onUpdates(UpdateBatch batch) {
     if (updates.add(batch)) {
-      markDirty();
-    }
-  }
-
-  private void markDirty() {
-    long now = System.nanoTime();
-    if (!dirty.get()) {
-      firstChange = now;
-    }
-    lastChange = now;
-    dirty.set(true);
-    synchronized (wake) {
-      wake.notifyAll();
+      trigger.changed();
     }
   }
 
@@ -357,36 +218,30 @@ public final class NodeAgent implements AutoCloseable {
     return Optional.of(why.isEmpty() ? "starting" : why);
   }
 
-  private void reconcileOnce() {
-    periodicPass = !dirty.getAndSet(false);
+  private void reconcileOnce(boolean periodic) {
     UpdateBatch batch = updates.drain();
-    long snapshotRevision = batch.revision();
+    long revision = batch.revision();
     CalculationGraph.Changes changes = graph.apply(batch.updates());
     changes.rejected().forEach(r -> LOG.warn("event=invalid-resource {}", r));
     servicesPending |= changes.services();
     policyPending |= changes.policy() || changes.identities();
     if (changes.routes() || routes == null) {
-      routes = calc.calculate(graph.clusterState());
-      localPods =
-          graph.clusterState().endpoints().stream()
-              .filter(w -> w.node().equals(config.nodeName()))
-              .map(WorkloadEndpoint::ip)
-              .collect(java.util.stream.Collectors.toUnmodifiableSet());
+      routes = routeCalc.calculate(graph.clusterState());
       metrics.programmed("routes", routes.routes().size());
     }
     long t0 = System.nanoTime();
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on (or cannot be asked), pod routes are not removed; the next pass decides.
-    DataplaneDiff diff = driver.reconcile(routes, () -> syncer.unchangedSince(snapshotRevision));
+    DataplaneDiff diff = routeDriver.reconcile(routes, () -> syncer.unchangedSince(revision));
     long t1 = System.nanoTime();
     metrics.synced("routes", t1 - t0);
     if (bird.isPresent()) {
       syncBird(changes.bgp());
       metrics.synced("bird", System.nanoTime() - t1);
     }
-    timed(ebpf.isPresent() ? "services" : "proxy", () -> syncServices(snapshotRevision));
-    timed(ebpf.isPresent() ? "maps" : "policy", () -> syncPolicies(snapshotRevision));
+    timed(datapath.servicesPart(), () -> syncServices(revision));
+    timed(datapath.policyPart(), () -> syncPolicy(revision, periodic));
     reconciles.incrementAndGet();
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
@@ -395,9 +250,9 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /** Runs a sync and, when it did something, records how long it took. */
-  private void timed(String part, java.util.function.BooleanSupplier sync) {
+  private void timed(String part, Supplier<NodeDatapath.Sync> sync) {
     long start = System.nanoTime();
-    if (sync.getAsBoolean()) {
+    if (sync.get() == NodeDatapath.Sync.SYNCED) {
       metrics.synced(part, System.nanoTime() - start);
     }
   }
@@ -407,154 +262,62 @@ public final class NodeAgent implements AutoCloseable {
    * or the BGP configuration changed), and runs again if it died.
    */
   private void syncBird(boolean changed) {
-    if (bird.isEmpty()) {
-      return;
-    }
     if (changed || birdConfig == null) {
       ClusterState state = graph.clusterState();
       birdConfig =
           BirdConfigRenderer.render(config.nodeName(), state.nodes(), state.blocks(), graph.bgp());
     }
     try {
-      bird.get().apply(birdConfig);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      bird.orElseThrow().apply(birdConfig);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 
-  /**
-   * Services: synced when services, slices or nodes changed, or the periodic full sync is due; by
-   * the eBPF programs' maps in an eBPF datapath (no service rule at all), else by the proxy's
-   * rules.
-   */
-  private boolean syncServices(long revision) {
-    boolean due =
-        ebpf.isPresent()
-            ? ebpf.get().servicesCheckDue()
-            : proxy.fullSyncDue() || proxy.retryPending();
-    if (!servicesPending && !due) {
-      proxyRevision = revision;
-      return false;
-    }
+  /** Services, when services, slices or nodes changed, or the datapath's own check is due. */
+  private NodeDatapath.Sync syncServices(long revision) {
     List<String> nodeIps =
         graph.nodes().stream()
             .filter(n -> n.name().equals(config.nodeName()))
             .map(NodeResource::internalIp)
             .toList();
+    boolean changed = servicesPending;
+    // Taken now: a write that fails is retried by the datapath, with everything it has.
     servicesPending = false;
-    var node = new dev.tweed.proxy.ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps);
-    if (ebpf.isPresent()) {
-      ebpf.get().syncServices(node, graph.servicePorts());
-      metrics.programmed("service_ports", ebpf.get().servicePorts());
-    } else {
-      proxy.sync(node, graph.services(), graph.slices());
-      metrics.programmed("service_ports", proxy.servicePorts());
-      flows.services(frontends(proxy.ports(), nodeIps));
-    }
+    NodeDatapath.Sync done =
+        datapath.syncServices(
+            new ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps), graph, changed);
     proxyRevision = revision;
-    return true;
+    return done;
   }
 
   /**
    * Policy: the graph's incremental intent, written when pods, endpoints, namespaces, policies or
-   * identities changed, or on the periodic pass (which also looks for drift).
+   * identities changed, or on the periodic pass (which also looks for drift). A write that fails
+   * leaves the change pending, and the revision where it was: it is what the lab waits on before it
+   * probes.
    */
-  private boolean syncPolicies(long revision) {
-    if (ebpf.isPresent() && !policyPending) {
-      // Nothing new to calculate: the periodic pass only checks the kernel against what was
-      // written last (hooks, and every few seconds the maps).
-      if (periodicPass) {
-        ebpf.get().verify();
-      }
+  private NodeDatapath.Sync syncPolicy(long revision, boolean periodic) {
+    if (policyPending) {
+      flows.pods(graph.policyIntent(), graph.policyPods(), graph.namespaceLabels());
+    }
+    NodeDatapath.Sync done = datapath.syncPolicy(graph, policyPending, periodic);
+    if (done != NodeDatapath.Sync.DEFERRED) {
+      policyPending = false;
       policyRevision = revision;
-      return periodicPass;
     }
-    if (!policyPending && !policy.fullSyncDue() && !policy.retryPending()) {
-      policyRevision = revision;
-      return false;
-    }
-    // While backing off after a failure nothing is written, so the revision must not advance:
-    // it is what the lab waits on before it probes.
-    if (ebpf.isEmpty() && !policy.mayRun()) {
-      return false;
-    }
-    dev.tweed.policy.PolicyIntent intent = graph.policyIntent();
-    flowPods(intent);
-    if (ebpf.isPresent()) {
-      // A sync that fails leaves the change pending: the next pass calculates and writes again.
-      ebpf.get()
-          .sync(
-              graph.clusterState(),
-              graph.policyPods(),
-              graph.namespaceLabels(),
-              intent,
-              graph.identities(),
-              periodicPass);
-      ebpf.get().mapSizes().forEach((kind, n) -> metrics.programmed(kind, n));
-    } else {
-      policy.sync(intent);
-      metrics.programmed("policy_endpoints", intent.endpoints().size());
-      metrics.programmed("policy_address_sets", intent.sets().size());
-    }
-    policyPending = false;
-    policyRevision = revision;
-    return true;
-  }
-
-  /**
-   * Service ports by frontend, as flows name them (the standard datapath's, from the proxy's view).
-   */
-  private static java.util.Map<String, String> frontends(
-      List<dev.tweed.proxy.ServicePort> ports, List<String> nodeIps) {
-    java.util.Map<String, String> out = new java.util.HashMap<>();
-    for (var p : ports) {
-      int proto = p.protocol().equals("UDP") ? 17 : p.protocol().equals("TCP") ? 6 : 132;
-      String name = p.portNameString();
-      out.put(p.clusterIp() + ":" + p.port() + "/" + proto, name);
-      if (p.nodePort() != 0) {
-        nodeIps.forEach(ip -> out.put(ip + ":" + p.nodePort() + "/" + proto, name));
-      }
-      p.externalIps().forEach(ip -> out.put(ip + ":" + p.port() + "/" + proto, name));
-      p.loadBalancerIps().forEach(ip -> out.put(ip + ":" + p.port() + "/" + proto, name));
-    }
-    return out;
-  }
-
-  /** Pods and the policies isolating them, as flows name them. */
-  private void flowPods(dev.tweed.policy.PolicyIntent intent) {
-    java.util.Map<String, java.util.Map<String, String>> namespaces = graph.namespaceLabels();
-    java.util.Map<String, dev.tweed.observe.FlowEnricher.PodRef> byIp = new java.util.HashMap<>();
-    for (dev.tweed.policy.PolicyPod p : graph.policyPods()) {
-      p.ip()
-          .ifPresent(
-              ip ->
-                  byIp.put(
-                      ip,
-                      new dev.tweed.observe.FlowEnricher.PodRef(
-                          p.namespace(),
-                          p.name(),
-                          dev.tweed.ebpf.Identities.labels(
-                              p.namespace(),
-                              p.labels(),
-                              namespaces.getOrDefault(p.namespace(), java.util.Map.of())))));
-    }
-    java.util.Map<String, List<String>> ingress = new java.util.HashMap<>();
-    java.util.Map<String, List<String>> egress = new java.util.HashMap<>();
-    for (var e : intent.endpoints()) {
-      e.ingressPolicies().ifPresent(l -> ingress.put(e.pod(), l));
-      e.egressPolicies().ifPresent(l -> egress.put(e.pod(), l));
-    }
-    flows.pods(byIp, ingress, egress, new dev.tweed.policy.PolicyAllowers(intent));
+    return done;
   }
 
   /** A request on the agent's socket that is not a CNI call: health, or the recorded flows. */
-  private String operation(java.util.Map<String, String> env) {
+  private String operation(Map<String, String> env) {
     if (!"flows".equals(env.get("TWEED_OP"))) {
       return healthJson();
     }
     var n = Json.object();
-    if (!flowsUnavailable.isEmpty()) {
-      n.put("error", "node " + config.nodeName() + " records no flows: " + flowsUnavailable);
+    String unavailable = datapath.flowsUnavailable();
+    if (!unavailable.isEmpty()) {
+      n.put("error", "node " + config.nodeName() + " records no flows: " + unavailable);
       return Json.write(n);
     }
     var page = flows.after(Long.parseLong(env.getOrDefault("TWEED_SINCE", "0")));
@@ -581,7 +344,7 @@ public final class NodeAgent implements AutoCloseable {
     n.put("lastError", lastError.get());
     bird.ifPresent(
         b -> n.putObject("bird").put("running", b.running()).put("restarts", b.restarts()));
-    ebpf.ifPresent(e -> n.set("ebpf", e.status()));
+    datapath.describe(n);
     return Json.write(n);
   }
 
@@ -589,9 +352,9 @@ public final class NodeAgent implements AutoCloseable {
   public void close() {
     // Stopping leaves the dataplane as it is: a restart must not drop a packet.
     running = false;
-    markDirty();
+    trigger.stop();
     try {
-      stopped.await(5, java.util.concurrent.TimeUnit.SECONDS);
+      stopped.await(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -600,16 +363,8 @@ public final class NodeAgent implements AutoCloseable {
     }
     // BIRD's kernel routes persist when it stops, so routes stay while the agent restarts.
     bird.ifPresent(BirdSupervisor::close);
-    ebpf.ifPresent(EbpfSync::close);
-    if (metricsServer != null) {
-      metricsServer.close();
-    }
-    if (nflogDrops != null) {
-      nflogDrops.close();
-    }
-    if (conntrackFlows != null) {
-      conntrackFlows.close();
-    }
+    datapath.close();
+    metricsServer.ifPresent(MetricsServer::close);
     syncer.close();
     store.close();
     LOG.info("event=agent-stopped node={}", config.nodeName());

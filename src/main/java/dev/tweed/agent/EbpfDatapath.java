@@ -2,36 +2,52 @@ package dev.tweed.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.calc.NodeDataplaneCalculator;
 import dev.tweed.cni.PodAttachment;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.ebpf.ConntrackGc;
+import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.ebpf.EbpfDataplane;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.EbpfIntentCalculator;
+import dev.tweed.ebpf.FlowEventReader;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
-import dev.tweed.ebpf.LbService;
 import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.model.Json;
 import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.observe.AgentMetrics;
+import dev.tweed.observe.AgentMetricsBinding;
+import dev.tweed.observe.FlowRecorder;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.proxy.ServicePortIndex;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The agent's eBPF datapath: identities allocated for the cluster's pods, the node's map contents
- * calculated from them and the policy intent, and the driver that writes them.
+ * The eBPF datapath: identities allocated for the cluster's pods, the node's map contents
+ * calculated from them and the policy intent, the driver that writes them, and the programs' own
+ * counts and flow events. Services are load-balanced by the programs: no service rule at all.
  */
-final class EbpfSync implements AutoCloseable {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EbpfSync.class);
+final class EbpfDatapath implements NodeDatapath {
+  private static final Logger LOG = LoggerFactory.getLogger(EbpfDatapath.class);
   private final String nodeName;
   private final IdentityAllocator identities;
   private final EbpfIntentCalculator calc;
@@ -39,9 +55,10 @@ final class EbpfSync implements AutoCloseable {
   private volatile EbpfIntent last = EbpfIntent.empty();
 
   /** Where the programs' flow events go, once the datapath is loaded. */
-  private final dev.tweed.observe.FlowRecorder flows;
+  private final FlowRecorder flows;
 
-  private dev.tweed.ebpf.FlowEventReader events;
+  private final AgentMetrics metrics;
+  private FlowEventReader events;
   private ServiceLbCalculator lbCalc;
   private ProxyNode lbNode;
   private volatile int services;
@@ -53,18 +70,19 @@ final class EbpfSync implements AutoCloseable {
   private long lastMapCheck = System.nanoTime() - MAP_CHECK_NANOS;
 
   /** How often ended and idle connections are removed from the conntrack map. */
-  private static final java.time.Duration CONNTRACK_GC_EVERY = java.time.Duration.ofSeconds(5);
+  private static final Duration CONNTRACK_GC_EVERY = Duration.ofSeconds(5);
 
-  private final java.util.concurrent.ScheduledExecutorService conntrackGc =
-      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+  private final ScheduledExecutorService conntrackGc =
+      Executors.newSingleThreadScheduledExecutor(
           Thread.ofPlatform().daemon().name("conntrack-gc").factory());
 
-  EbpfSync(AgentConfig config, Datastore store, dev.tweed.observe.FlowRecorder flows) {
+  EbpfDatapath(AgentConfig config, Datastore store, FlowRecorder flows, AgentMetrics metrics) {
     this.flows = flows;
+    this.metrics = metrics;
     this.nodeName = config.nodeName();
     this.identities = new IdentityAllocator(store);
     this.calc = new EbpfIntentCalculator(config.nodeName());
-    java.nio.file.Path object =
+    Path object =
         config.bpfObject().orElseGet(() -> DatapathObject.build(config.socket().getParent()));
     this.driver =
         new EbpfDataplane(
@@ -79,28 +97,109 @@ final class EbpfSync implements AutoCloseable {
         this::collectConntrack,
         CONNTRACK_GC_EVERY.toMillis(),
         CONNTRACK_GC_EVERY.toMillis(),
-        java.util.concurrent.TimeUnit.MILLISECONDS);
+        TimeUnit.MILLISECONDS);
+    AgentMetricsBinding.drops(metrics, this::drops);
+    AgentMetricsBinding.ebpf(
+        metrics,
+        new AgentMetricsBinding.EbpfCounters() {
+          @Override
+          public long forwarded() {
+            return driver.counts().getOrDefault(FORWARDED, 0L);
+          }
+
+          @Override
+          public long eventsLost() {
+            return driver.counts().getOrDefault(DatapathMaps.EVENTS_LOST, 0L);
+          }
+
+          @Override
+          public long conntrackEntries() {
+            return conntrackEntries.get();
+          }
+
+          @Override
+          public long conntrackCollected() {
+            return conntrackCollected.get();
+          }
+        });
+  }
+
+  /** The programs' count of packets they forwarded themselves (the others are drops). */
+  private static final String FORWARDED = "forwarded";
+
+  private Map<String, Long> drops() {
+    Map<String, Long> out = new TreeMap<>(driver.counts());
+    out.remove(FORWARDED);
+    out.remove(DatapathMaps.EVENTS_LOST);
+    return out;
+  }
+
+  @Override
+  public String servicesPart() {
+    return "services";
+  }
+
+  @Override
+  public String policyPart() {
+    return "maps";
+  }
+
+  /** The programs' ring buffer is read from the first sync on, once they are loaded. */
+  @Override
+  public void startFlows() {}
+
+  @Override
+  public String flowsUnavailable() {
+    return "";
+  }
+
+  @Override
+  public Sync syncServices(ProxyNode node, CalculationGraph graph, boolean changed) {
+    if (!changed && !servicesCheckDue()) {
+      return Sync.UP_TO_DATE;
+    }
+    syncServices(node, graph.servicePorts());
+    metrics.programmed("service_ports", services);
+    return Sync.SYNCED;
+  }
+
+  @Override
+  public Sync syncPolicy(CalculationGraph graph, boolean changed, boolean periodic) {
+    if (!changed) {
+      // Nothing new to calculate: the periodic pass only checks the kernel against what was
+      // written last (hooks, and every few seconds the maps).
+      if (!periodic) {
+        return Sync.UP_TO_DATE;
+      }
+      verify();
+      return Sync.SYNCED;
+    }
+    // A sync that fails leaves the change pending: the next pass calculates and writes again.
+    sync(
+        graph.clusterState(),
+        graph.policyPods(),
+        graph.namespaceLabels(),
+        graph.policyIntent(),
+        graph.identities(),
+        periodic);
+    mapSizes().forEach(metrics::programmed);
+    return Sync.SYNCED;
+  }
+
+  @Override
+  public void describe(ObjectNode health) {
+    health.set("ebpf", status());
   }
 
   /** Entries in the conntrack map at the collector's last pass, and entries it removed so far. */
-  private final java.util.concurrent.atomic.AtomicLong conntrackEntries =
-      new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong conntrackEntries = new AtomicLong();
 
-  private final java.util.concurrent.atomic.AtomicLong conntrackCollected =
-      new java.util.concurrent.atomic.AtomicLong();
-
-  long conntrackEntries() {
-    return conntrackEntries.get();
-  }
-
-  long conntrackCollected() {
-    return conntrackCollected.get();
-  }
+  private final AtomicLong conntrackCollected = new AtomicLong();
 
   private void collectConntrack() {
     try {
       driver
-          .collectConntrack(dev.tweed.ebpf.ConntrackGc.Lifetimes.DEFAULTS)
+          .collectConntrack(ConntrackGc.Lifetimes.DEFAULTS)
           .ifPresent(
               r -> {
                 conntrackEntries.set(r.scanned() - r.removed());
@@ -120,7 +219,7 @@ final class EbpfSync implements AutoCloseable {
     }
   }
 
-  void sync(
+  private void sync(
       ClusterState state,
       List<PolicyPod> pods,
       Map<String, Map<String, String>> namespaces,
@@ -152,12 +251,12 @@ final class EbpfSync implements AutoCloseable {
     write(intent, verifyAttachments);
     last = intent;
     if (events == null) {
-      events = new dev.tweed.ebpf.FlowEventReader(driver.eventsFd(), flows::record);
+      events = new FlowEventReader(driver.eventsFd(), flows::record);
     }
   }
 
   /** True when the service maps are due a comparison with the kernel (drift repair). */
-  boolean servicesCheckDue() {
+  private boolean servicesCheckDue() {
     return servicePacer.fullSyncDue() || servicePacer.retryPending();
   }
 
@@ -165,7 +264,7 @@ final class EbpfSync implements AutoCloseable {
    * Services load-balanced by the programs: the service ports' frontends and backends written to
    * the maps, only what changed unless the periodic comparison with the kernel is due.
    */
-  void syncServices(ProxyNode node, ServicePortIndex ports) {
+  private void syncServices(ProxyNode node, ServicePortIndex ports) {
     if (!servicePacer.mayRun()) {
       return;
     }
@@ -195,17 +294,11 @@ final class EbpfSync implements AutoCloseable {
     }
     servicePacer.succeeded(full);
     services = lbCalc.services().size();
-    Map<String, String> byFrontend = new HashMap<>();
-    for (LbService s : lbCalc.services().values()) {
-      String port = s.key().substring(0, s.key().lastIndexOf('/'));
-      s.frontends()
-          .forEach(f -> byFrontend.put(f.ip() + ":" + f.port() + "/" + f.protocol(), port));
-    }
-    flows.services(byFrontend);
+    flows.services(lbCalc.services().values());
   }
 
   /** The periodic check with nothing new: the last intent against the kernel. */
-  void verify() {
+  private void verify() {
     write(last, true);
   }
 
@@ -220,17 +313,13 @@ final class EbpfSync implements AutoCloseable {
     }
   }
 
-  /** Packets forwarded and dropped by reason, as the programs count them. */
-  Map<String, Long> packets() {
-    return driver.counts();
-  }
-
-  int servicePorts() {
+  @Override
+  public int servicePorts() {
     return services;
   }
 
   /** The entries last written to the endpoint, IP cache and policy maps. */
-  Map<String, Long> mapSizes() {
+  private Map<String, Long> mapSizes() {
     EbpfIntent i = last;
     return Map.of(
         "ebpf_endpoints",
@@ -242,7 +331,7 @@ final class EbpfSync implements AutoCloseable {
   }
 
   /** What status shows: loaded or why not, the map sizes, packets forwarded and dropped. */
-  ObjectNode status() {
+  private ObjectNode status() {
     ObjectNode n = Json.object();
     n.put("loaded", driver.loaded());
     n.put("loadError", driver.loadError());
@@ -260,7 +349,7 @@ final class EbpfSync implements AutoCloseable {
   public void close() {
     conntrackGc.shutdownNow();
     try {
-      conntrackGc.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+      conntrackGc.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

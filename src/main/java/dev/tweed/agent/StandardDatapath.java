@@ -1,0 +1,129 @@
+package dev.tweed.agent;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.calc.CalculationGraph;
+import dev.tweed.model.ProxyMode;
+import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.observe.AgentMetrics;
+import dev.tweed.observe.AgentMetricsBinding;
+import dev.tweed.observe.ConntrackFlows;
+import dev.tweed.observe.FlowRecorder;
+import dev.tweed.observe.NetfilterDrops;
+import dev.tweed.observe.NflogDrops;
+import dev.tweed.policy.PolicyIntent;
+import dev.tweed.proxy.ProxyNode;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The kernel's own datapath: Services as kube-proxy writes them (iptables or nftables), policy as
+ * tables and sets of the same mode, flows from conntrack events and drops from NFLOG.
+ */
+final class StandardDatapath implements NodeDatapath {
+  private static final Logger LOG = LoggerFactory.getLogger(StandardDatapath.class);
+  private final String nodeName;
+  private final ProxyMode mode;
+  private final ServiceProxySync proxy;
+  private final PolicySync<?> policy;
+  private final FlowRecorder flows;
+  private final AgentMetrics metrics;
+  private Optional<ConntrackFlows> conntrackFlows = Optional.empty();
+  private Optional<NflogDrops> nflogDrops = Optional.empty();
+  private volatile String flowsUnavailable = "";
+
+  /** Addresses of this node's pods (a flow's direction is relative to them). */
+  private volatile Set<String> localPods = Set.of();
+
+  StandardDatapath(AgentConfig config, FlowRecorder flows, AgentMetrics metrics) {
+    this.nodeName = config.nodeName();
+    this.mode = config.proxyMode();
+    this.proxy = new ServiceProxySync(mode, config.serviceCidr());
+    this.policy = PolicySync.here(mode);
+    this.flows = flows;
+    this.metrics = metrics;
+    AgentMetricsBinding.drops(metrics, () -> NetfilterDrops.read(mode));
+  }
+
+  @Override
+  public String servicesPart() {
+    return "proxy";
+  }
+
+  @Override
+  public String policyPart() {
+    return "policy";
+  }
+
+  @Override
+  public void startFlows() {
+    // Observation must not keep a node from networking: without conntrack, no flows, said so.
+    try {
+      conntrackFlows = Optional.of(new ConntrackFlows(ip -> localPods.contains(ip), flows::record));
+    } catch (RuntimeException e) {
+      flowsUnavailable = e.getMessage();
+      LOG.warn("event=flows-unavailable error=\"{}\"", e.getMessage());
+    }
+    try {
+      nflogDrops = Optional.of(new NflogDrops(flows::record));
+    } catch (RuntimeException e) {
+      LOG.warn("event=drop-flows-unavailable error=\"{}\"", e.getMessage());
+    }
+  }
+
+  @Override
+  public Sync syncServices(ProxyNode node, CalculationGraph graph, boolean changed) {
+    if (!changed && !proxy.fullSyncDue() && !proxy.retryPending()) {
+      return Sync.UP_TO_DATE;
+    }
+    proxy.sync(node, graph.services(), graph.slices());
+    metrics.programmed("service_ports", proxy.servicePorts());
+    flows.services(proxy.ports(), node.nodeIps());
+    return Sync.SYNCED;
+  }
+
+  @Override
+  public int servicePorts() {
+    return proxy.servicePorts();
+  }
+
+  @Override
+  public Sync syncPolicy(CalculationGraph graph, boolean changed, boolean periodic) {
+    if (changed) {
+      localPods =
+          graph.clusterState().endpoints().stream()
+              .filter(w -> w.node().equals(nodeName))
+              .map(WorkloadEndpoint::ip)
+              .collect(Collectors.toUnmodifiableSet());
+    }
+    if (!changed && !policy.fullSyncDue() && !policy.retryPending()) {
+      return Sync.UP_TO_DATE;
+    }
+    // While backing off after a failure nothing is written, so the revision must not advance:
+    // it is what the lab waits on before it probes.
+    if (!policy.mayRun()) {
+      return Sync.DEFERRED;
+    }
+    PolicyIntent intent = graph.policyIntent();
+    policy.sync(intent);
+    metrics.programmed("policy_endpoints", intent.endpoints().size());
+    metrics.programmed("policy_address_sets", intent.sets().size());
+    return Sync.SYNCED;
+  }
+
+  @Override
+  public void describe(ObjectNode health) {}
+
+  @Override
+  public String flowsUnavailable() {
+    return flowsUnavailable;
+  }
+
+  @Override
+  public void close() {
+    nflogDrops.ifPresent(NflogDrops::close);
+    conntrackFlows.ifPresent(ConntrackFlows::close);
+  }
+}
