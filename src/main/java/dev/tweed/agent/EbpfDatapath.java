@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.calc.NodeDataplaneCalculator;
-import dev.tweed.cni.PodAttachment;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.ebpf.ConntrackGc;
 import dev.tweed.ebpf.DatapathMaps;
@@ -92,7 +91,7 @@ final class EbpfDatapath implements NodeDatapath {
             config.serviceCidr(),
             config.bgp() ? "" : NodeDataplaneCalculator.VXLAN_DEVICE,
             "eth0",
-            PodAttachment.HOST_MAC);
+            WorkloadEndpoint.HOST_MAC);
     conntrackGc.scheduleWithFixedDelay(
         this::collectConntrack,
         CONNTRACK_GC_EVERY.toMillis(),

@@ -4,22 +4,21 @@ import dev.tweed.calc.BirdConfigRenderer;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.calc.NodeDataplaneCalculator;
-import dev.tweed.cni.AgentSocketServer;
-import dev.tweed.cni.CniPlugin;
 import dev.tweed.dataplane.BirdSupervisor;
 import dev.tweed.dataplane.DataplaneDiff;
 import dev.tweed.dataplane.IpTool;
 import dev.tweed.dataplane.NodeDataplaneDriver;
 import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Syncer;
 import dev.tweed.datastore.UpdateBatch;
 import dev.tweed.datastore.UpdateBuffer;
+import dev.tweed.datastore.backends.Backends;
 import dev.tweed.ebpf.IdentityAllocator;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
+import dev.tweed.model.Kinds;
 import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
@@ -64,11 +63,11 @@ public final class NodeAgent implements AutoCloseable {
           NodeResource.KIND,
           IpamBlock.KIND,
           WorkloadEndpoint.KIND,
-          "Service",
-          "EndpointSlice",
+          Kinds.SERVICE,
+          Kinds.ENDPOINT_SLICE,
           PodResource.KIND,
-          "Namespace",
-          "NetworkPolicy",
+          Kinds.NAMESPACE,
+          Kinds.NETWORK_POLICY,
           BgpConfiguration.KIND);
 
   private final AgentConfig config;
@@ -114,11 +113,10 @@ public final class NodeAgent implements AutoCloseable {
   private final AtomicReference<Instant> lastReconcile = new AtomicReference<>(Instant.EPOCH);
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running = true;
-  private AgentSocketServer socket;
 
   public NodeAgent(AgentConfig config) {
     this.config = config;
-    this.store = config.datastore().openStore();
+    this.store = Backends.open(config.datastore());
     this.routeCalc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp(), config.ebpf());
     this.graph = new CalculationGraph(config.nodeName());
     this.bird =
@@ -129,7 +127,7 @@ public final class NodeAgent implements AutoCloseable {
     if (config.ebpf()) {
       kinds.add(IdentityAllocator.KIND);
     }
-    this.syncer = DatastoreSpec.openSyncer(store, kinds, this::onUpdates);
+    this.syncer = Backends.syncer(store, kinds, this::onUpdates);
     this.flows = new FlowRecorder(config.nodeName());
     this.datapath = NodeDatapath.of(config, store, flows, metrics);
     AgentMetricsBinding.agent(metrics, reconciles::get, repairs::get, syncer::relists, flows);
@@ -147,10 +145,7 @@ public final class NodeAgent implements AutoCloseable {
     }
     syncer.start();
     datapath.startFlows();
-    CniPlugin plugin =
-        new CniPlugin(config.nodeName(), store, this::notReadyReason, metrics::cniCall);
-    socket = new AgentSocketServer(config.socket(), plugin, this::operation);
-    LOG.info("event=agent-started node={} socket={}", config.nodeName(), config.socket());
+    LOG.info("event=agent-started node={}", config.nodeName());
     boolean periodic = false;
     while (running) {
       boolean storeUp = checkDatastore();
@@ -209,8 +204,17 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
+  /** The store CNI calls write to (IPAM, workload endpoints): the one the agent follows. */
+  public Datastore store() {
+    return store;
+  }
+
+  public AgentMetrics metrics() {
+    return metrics;
+  }
+
   /** Why CNI calls must wait, or empty when the agent is ready. */
-  private Optional<String> notReadyReason() {
+  public Optional<String> notReadyReason() {
     if (ready.get()) {
       return Optional.empty();
     }
@@ -310,7 +314,7 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /** A request on the agent's socket that is not a CNI call: health, or the recorded flows. */
-  private String operation(Map<String, String> env) {
+  public String operation(Map<String, String> env) {
     if (!"flows".equals(env.get("TWEED_OP"))) {
       return healthJson();
     }
@@ -357,9 +361,6 @@ public final class NodeAgent implements AutoCloseable {
       stopped.await(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-    if (socket != null) {
-      socket.close();
     }
     // BIRD's kernel routes persist when it stops, so routes stay while the agent restarts.
     bird.ifPresent(BirdSupervisor::close);

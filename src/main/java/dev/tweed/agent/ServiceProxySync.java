@@ -27,7 +27,7 @@ final class ServiceProxySync {
   private final dev.tweed.dataplane.NftablesWriter nftWriter;
   private final ProxyMode mode;
   private final String serviceCidr;
-  private dev.tweed.proxy.NftablesRuleset lastNft;
+  private dev.tweed.rules.NftablesRuleset lastNft;
   private dev.tweed.proxy.NftablesServiceRenderer nftRenderer;
   private ProxyNode nftRenderedFor;
   private IptablesRuleset lastApplied;

@@ -8,6 +8,7 @@ import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.EbpfIntentCalculator;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.model.NodeResource;
+import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import dev.tweed.sys.Command;
@@ -26,7 +27,6 @@ import java.util.Map;
  * attached). Endpoints get made-up interface indexes: no veth exists.
  */
 final class EbpfPolicySyncBenchmark implements PolicySyncBenchmark.Mode {
-  private static final String HOST_MAC = "ee:ee:ee:ee:ee:ee";
   private static final int POLICY_ENTRIES = 1 << 20;
   private final Map<String, Map<String, String>> namespaces;
   private final Path dir;
@@ -72,7 +72,8 @@ final class EbpfPolicySyncBenchmark implements PolicySyncBenchmark.Mode {
                 ids,
                 policy));
     long t1 = System.nanoTime();
-    var written = writer.write(intent, EbpfPolicySyncBenchmark::ifindex, HOST_MAC, full);
+    var written =
+        writer.write(intent, EbpfPolicySyncBenchmark::ifindex, WorkloadEndpoint.HOST_MAC, full);
     long t2 = System.nanoTime();
     if (full) {
       System.out.printf(

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.agent.NodeAgent;
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.Syncer;
+import dev.tweed.datastore.backends.Backends;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
@@ -150,7 +150,7 @@ public final class EndpointPropagationBenchmark {
         var log = new ConcurrentLinkedQueue<long[]>();
         arrivals.add(log);
         Syncer syncer =
-            DatastoreSpec.openSyncer(
+            Backends.syncer(
                 client,
                 NodeAgent.FOLLOWED_KINDS,
                 batch -> {

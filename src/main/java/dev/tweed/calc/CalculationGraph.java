@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
+import dev.tweed.model.Kinds;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
@@ -103,19 +104,19 @@ public final class CalculationGraph {
             refreshPolicyPod((now != null ? now : old).qualifiedName());
             pol = true;
           }
-          case "Service" -> {
+          case Kinds.SERVICE -> {
             put(services, u, v -> v);
             ResourceKey k = ResourceKey.parse(u.key());
             servicePorts.service(k.namespace().orElse("default"), k.name(), u.value());
             svc = true;
           }
-          case "EndpointSlice" -> {
+          case Kinds.ENDPOINT_SLICE -> {
             put(slices, u, v -> v);
             ResourceKey k = ResourceKey.parse(u.key());
             servicePorts.slice(k.namespace().orElse("default"), k.name(), u.value());
             svc = true;
           }
-          case "Namespace" -> {
+          case Kinds.NAMESPACE -> {
             String name = ResourceKey.parse(u.key()).name();
             Optional<Map<String, String>> labels =
                 u.value().map(v -> labels(v.path("metadata").path("labels")));
@@ -123,7 +124,7 @@ public final class CalculationGraph {
             policy.namespace(name, labels);
             pol = true;
           }
-          case "NetworkPolicy" -> {
+          case Kinds.NETWORK_POLICY -> {
             String name = ResourceKey.parse(u.key()).qualifiedName();
             policy.policy(
                 name,
@@ -136,7 +137,7 @@ public final class CalculationGraph {
             bgp = u.value().map(BgpConfiguration::from);
             bgpChanged = true;
           }
-          case "SecurityIdentity" -> {
+          case Kinds.SECURITY_IDENTITY -> {
             put(identities, u, v -> v);
             ids = true;
           }
@@ -145,7 +146,7 @@ public final class CalculationGraph {
       } catch (InvalidPolicyException | IllegalArgumentException bad) {
         // An invalid object is skipped and reported; the rest of the node keeps working.
         rejected.add(u.key() + ": " + bad.getMessage());
-        if (kind.equals("NetworkPolicy")) {
+        if (kind.equals(Kinds.NETWORK_POLICY)) {
           policy.policy(ResourceKey.parse(u.key()).qualifiedName(), Optional.empty());
         }
       }

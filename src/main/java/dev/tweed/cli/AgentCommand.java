@@ -2,6 +2,8 @@ package dev.tweed.cli;
 
 import dev.tweed.agent.AgentConfig;
 import dev.tweed.agent.NodeAgent;
+import dev.tweed.cni.AgentSocketServer;
+import dev.tweed.cni.CniPlugin;
 import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.EtcdTls;
@@ -13,12 +15,16 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** Runs the node agent in the current network namespace. */
 @Command(name = "agent", description = "Run the node agent (in the node's network namespace).")
 public final class AgentCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(AgentCommand.class);
+
   @Option(names = "--node", required = true, description = "This node's name.")
   String node;
 
@@ -138,7 +144,19 @@ public final class AgentCommand implements Callable<Integer> {
                 Optional.ofNullable(bpfObject),
                 bpfPinDir,
                 metricsAddress));
-    Runtime.getRuntime().addShutdownHook(new Thread(agent::close));
+    // The agent's socket serves CNI calls (which wait until the agent is ready) and its health
+    // and flows; the agent itself knows nothing of CNI.
+    CniPlugin plugin =
+        new CniPlugin(node, agent.store(), agent::notReadyReason, agent.metrics()::cniCall);
+    AgentSocketServer server = new AgentSocketServer(socket, plugin, agent::operation);
+    LOG.info("event=agent-socket-serving node={} socket={}", node, socket);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.close();
+                  agent.close();
+                }));
     agent.run();
     return 0;
   }

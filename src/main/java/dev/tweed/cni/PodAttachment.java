@@ -1,5 +1,7 @@
 package dev.tweed.cni;
 
+import dev.tweed.model.WorkloadEndpoint;
+
 /** What ADD created for one pod interface, enough to describe it in the result and undo it. */
 public record PodAttachment(
     String hostInterface,
@@ -8,8 +10,8 @@ public record PodAttachment(
     String podMac,
     String netns,
     String ip) {
-  /** Calico's choice: every host-side veth has this MAC, and proxy-ARP answers for the gateway. */
-  public static final String HOST_MAC = "ee:ee:ee:ee:ee:ee";
+  /** Every host-side veth's MAC: {@link WorkloadEndpoint#HOST_MAC}. */
+  public static final String HOST_MAC = WorkloadEndpoint.HOST_MAC;
 
   /** The pod's default gateway: never configured anywhere, answered by proxy-ARP on the host. */
   public static final String GATEWAY = "169.254.1.1";

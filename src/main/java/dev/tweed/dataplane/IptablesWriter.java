@@ -1,7 +1,8 @@
 package dev.tweed.dataplane;
 
-import dev.tweed.kernel.netfilter.IptablesChains;
 import dev.tweed.proxy.IptablesRuleset;
+import dev.tweed.rules.IptablesChains;
+import dev.tweed.rules.JumpRule;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -107,8 +108,8 @@ public final class IptablesWriter {
   }
 
   /** Inserts each jump rule at the top of its built-in chain unless it is there ({@code -C}). */
-  static void ensureJumps(List<String> prefix, List<IptablesRuleset.JumpRule> jumps) {
-    for (IptablesRuleset.JumpRule j : jumps) {
+  static void ensureJumps(List<String> prefix, List<JumpRule> jumps) {
+    for (JumpRule j : jumps) {
       List<String> check = new ArrayList<>(prefix);
       check.addAll(List.of("iptables", "-w", "-t", j.table(), "-C", j.chain()));
       check.addAll(unquote(j.args()));

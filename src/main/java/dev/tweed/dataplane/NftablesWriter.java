@@ -1,6 +1,6 @@
 package dev.tweed.dataplane;
 
-import dev.tweed.proxy.NftablesRuleset;
+import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -5,7 +5,7 @@ import dev.tweed.policy.IptablesPolicyRenderer;
 import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.NftablesPolicyRenderer;
 import dev.tweed.policy.PolicyIntent;
-import dev.tweed.proxy.NftablesRuleset;
+import dev.tweed.rules.NftablesRuleset;
 import java.util.List;
 
 /**

@@ -1,8 +1,8 @@
 package dev.tweed.dataplane;
 
-import dev.tweed.kernel.netfilter.IptablesChains;
 import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.IptablesPolicyRuleset.Ipset;
+import dev.tweed.rules.IptablesChains;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,12 +1,9 @@
 package dev.tweed.datastore;
 
-import dev.tweed.datastore.kubernetes.KubernetesDatastore;
-import dev.tweed.datastore.kubernetes.KubernetesSyncer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.Consumer;
 
 /**
  * Which datastore a process keeps its state in: {@code embedded} (a journal directory), {@code
@@ -72,26 +69,5 @@ public record DatastoreSpec(
 
   public boolean kubernetes() {
     return kind == DatastoreKind.KUBERNETES;
-  }
-
-  /** The store CNI calls and IPAM write to. */
-  public Datastore openStore() {
-    return switch (kind) {
-      case EMBEDDED -> new JournalDatastore(dir.orElseThrow());
-      case ETCD -> EtcdDatastore.connect(etcdEndpoints, Optional.empty(), TIMEOUT, etcdTls);
-      case KUBERNETES -> KubernetesDatastore.connect(kubeconfig);
-    };
-  }
-
-  /**
-   * The syncer that follows {@code store} for the given kinds: informers for an API server, list
-   * and watch of the key-value store otherwise. Nothing downstream knows which.
-   */
-  public static Syncer openSyncer(
-      Datastore store, List<String> kinds, Consumer<UpdateBatch> listener) {
-    if (store instanceof KubernetesDatastore api) {
-      return new KubernetesSyncer(api, kinds, listener);
-    }
-    return new StoreSyncer(store, kinds.stream().map(k -> k + "/").toList(), listener);
   }
 }

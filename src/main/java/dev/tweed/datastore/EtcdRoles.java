@@ -1,5 +1,8 @@
 package dev.tweed.datastore;
 
+import dev.tweed.model.IpamBlock;
+import dev.tweed.model.Kinds;
+import dev.tweed.model.WorkloadEndpoint;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.auth.Permission;
 import java.util.Arrays;
@@ -29,9 +32,9 @@ public final class EtcdRoles {
         name,
         List.of(root),
         List.of(
-            root + dev.tweed.model.IpamBlock.KIND + "/",
-            root + dev.tweed.model.WorkloadEndpoint.KIND + "/",
-            root + dev.tweed.ebpf.IdentityAllocator.KIND + "/"));
+            root + IpamBlock.KIND + "/",
+            root + WorkloadEndpoint.KIND + "/",
+            root + Kinds.SECURITY_IDENTITY + "/"));
   }
 
   public static Role controller(String name, String root) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.ConflictException;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.model.Json;
+import dev.tweed.model.Kinds;
 import dev.tweed.model.ResourceKey;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -20,7 +21,7 @@ import java.util.TreeSet;
  * numbers at the same moment; everyone then uses the lowest, so all nodes still agree.
  */
 public final class IdentityAllocator {
-  public static final String KIND = "SecurityIdentity";
+  public static final String KIND = Kinds.SECURITY_IDENTITY;
 
   private final Datastore store;
 

@@ -41,9 +41,9 @@ public final class CniInstaller {
       for (String a : java.subList(0, 2)) {
         sb.append(' ').append(a);
       }
-      sb.append(" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -cp ")
-          .append(java.get(java.indexOf("-cp") + 1))
-          .append(" dev.tweed.cli.TweedCommand cni-shim\n");
+      sb.append(" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -jar ")
+          .append(java.get(java.indexOf("-jar") + 1))
+          .append(" cni-shim\n");
       Files.writeString(tmp, sb.toString());
     }
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));

@@ -13,6 +13,9 @@ import java.util.Optional;
  * ends them by PID, only after checking that the PID is still the process the lab started.
  */
 public final class LabProcesses {
+  /** The file name of the jar every lab daemon runs (the launcher builds it). */
+  private static final String JAR_NAME = "tweed.jar";
+
   private LabProcesses() {}
 
   /**
@@ -60,7 +63,8 @@ public final class LabProcesses {
       out.addAll(
           List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
     }
-    out.addAll(List.of("-cp", jar, "dev.tweed.cli.TweedCommand"));
+    // The jar's manifest names the command's main class: the lab does not.
+    out.addAll(List.of("-jar", jar));
     return List.copyOf(out);
   }
 
@@ -92,9 +96,9 @@ public final class LabProcesses {
   }
 
   /**
-   * True if {@code pid} is a Tweed daemon of this lab: its argv holds our main class and the exact
-   * pair {@code --lab-marker lab=NAME} that only this lab's commands put there. PIDs are recycled;
-   * a stranger is never signalled.
+   * True if {@code pid} is a Tweed daemon of this lab: its argv runs Tweed's jar and holds the
+   * exact pair {@code --lab-marker lab=NAME} that only this lab's commands put there. PIDs are
+   * recycled; a stranger is never signalled.
    */
   public static boolean isOurs(long pid, String labMarker) {
     return argv(pid).map(argv -> isTweedDaemon(argv, labMarker)).orElse(false);
@@ -113,7 +117,10 @@ public final class LabProcesses {
 
   private static boolean isTweedDaemon(List<String> argv, String labMarker) {
     int m = argv.indexOf("--lab-marker");
-    return argv.contains("dev.tweed.cli.TweedCommand")
+    int jar = argv.indexOf("-jar");
+    return jar >= 0
+        && jar + 1 < argv.size()
+        && argv.get(jar + 1).endsWith("/" + JAR_NAME)
         && m >= 0
         && m + 1 < argv.size()
         && argv.get(m + 1).equals(labMarker);

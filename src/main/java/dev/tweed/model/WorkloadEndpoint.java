@@ -18,6 +18,12 @@ public record WorkloadEndpoint(
     String pod) {
   public static final String KIND = "WorkloadEndpoint";
 
+  /**
+   * Calico's choice: every host-side veth has this MAC, and proxy-ARP answers for the pods'
+   * gateway. The CNI plugin sets it, the datapaths address pods' frames from it.
+   */
+  public static final String HOST_MAC = "ee:ee:ee:ee:ee:ee";
+
   public static String nameOf(String node, String containerId, String ifname) {
     return node + "." + containerId + "." + ifname;
   }

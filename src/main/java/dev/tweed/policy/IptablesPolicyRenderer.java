@@ -5,7 +5,7 @@ import dev.tweed.policy.PolicyIntent.AddressSet;
 import dev.tweed.policy.PolicyIntent.CompiledPolicy;
 import dev.tweed.policy.PolicyIntent.Endpoint;
 import dev.tweed.policy.PolicyIntent.Match;
-import dev.tweed.proxy.IptablesRuleset.JumpRule;
+import dev.tweed.rules.JumpRule;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.tweed.policy;
 
-import dev.tweed.proxy.IptablesRuleset.JumpRule;
+import dev.tweed.rules.JumpRule;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedSet;
@@ -54,7 +54,7 @@ public record IptablesPolicyRuleset(
     Map<String, List<String>> delete = new java.util.LinkedHashMap<>();
     delete.put("raw", deleteRaw);
     delete.put("filter", deleteFilter);
-    return dev.tweed.kernel.netfilter.IptablesChains.restoreInput(write, delete);
+    return dev.tweed.rules.IptablesChains.restoreInput(write, delete);
   }
 
   /** Everything, for people and golden files: ipsets, then the restore input of every chain. */

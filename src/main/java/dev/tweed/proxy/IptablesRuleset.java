@@ -1,5 +1,6 @@
 package dev.tweed.proxy;
 
+import dev.tweed.rules.JumpRule;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,13 +28,6 @@ public record IptablesRuleset(
     /** The chain names this block declares. */
     public List<String> chainNames() {
       return chains.stream().map(c -> c.substring(1, c.indexOf(' '))).toList();
-    }
-  }
-
-  /** {@code iptables -t TABLE -I CHAIN ARGS...}. */
-  public record JumpRule(String table, String chain, List<String> args) {
-    public JumpRule {
-      args = List.copyOf(args);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.tweed.proxy;
 
+import dev.tweed.rules.JumpRule;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -151,8 +152,8 @@ public final class IptablesServiceRenderer {
   }
 
   /** kube-proxy's jump rules, in the order they end up after each was inserted at the top. */
-  static List<IptablesRuleset.JumpRule> jumpRules() {
-    List<IptablesRuleset.JumpRule> inOrderOfInsertion =
+  static List<JumpRule> jumpRules() {
+    List<JumpRule> inOrderOfInsertion =
         List.of(
             jump(
                 "filter",
@@ -196,19 +197,19 @@ public final class IptablesServiceRenderer {
             jump("nat", "OUTPUT", "KUBE-SERVICES", "kubernetes service portals", false),
             jump("nat", "PREROUTING", "KUBE-SERVICES", "kubernetes service portals", false),
             jump("nat", "POSTROUTING", "KUBE-POSTROUTING", "kubernetes postrouting rules", false),
-            new IptablesRuleset.JumpRule("filter", "INPUT", List.of("-j", "KUBE-FIREWALL")),
-            new IptablesRuleset.JumpRule("filter", "OUTPUT", List.of("-j", "KUBE-FIREWALL")));
+            new JumpRule("filter", "INPUT", List.of("-j", "KUBE-FIREWALL")),
+            new JumpRule("filter", "OUTPUT", List.of("-j", "KUBE-FIREWALL")));
     return inOrderOfInsertion;
   }
 
-  private static IptablesRuleset.JumpRule jump(
+  private static JumpRule jump(
       String table, String chain, String target, String comment, boolean newOnly) {
     List<String> args = new ArrayList<>();
     if (newOnly) {
       args.addAll(List.of("-m", "conntrack", "--ctstate", "NEW"));
     }
     args.addAll(List.of("-m", "comment", "--comment", "\"" + comment + "\"", "-j", target));
-    return new IptablesRuleset.JumpRule(table, chain, args);
+    return new JumpRule(table, chain, args);
   }
 
   private void renderPort(ServicePort p, Table filter, ServiceNat nat) {

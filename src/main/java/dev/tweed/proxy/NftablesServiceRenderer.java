@@ -1,5 +1,6 @@
 package dev.tweed.proxy;
 
+import dev.tweed.rules.NftablesRuleset;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.proxy.IptablesRuleset;
+import dev.tweed.rules.JumpRule;
 import dev.tweed.sys.Command;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,14 +50,12 @@ class IptablesLayoutIT {
 
   /** Loads a fixture in kube-proxy's form: "#JUMP TABLE CHAIN ARGS" lines, then restore input. */
   static void loadKubeProxyFixture(String ns, Path fixture) throws Exception {
-    List<IptablesRuleset.JumpRule> jumps = new ArrayList<>();
+    List<JumpRule> jumps = new ArrayList<>();
     StringBuilder restore = new StringBuilder();
     for (String line : Files.readAllLines(fixture)) {
       if (line.startsWith("#JUMP ")) {
         List<String> words = splitQuoted(line.substring(6));
-        jumps.add(
-            new IptablesRuleset.JumpRule(
-                words.get(0), words.get(1), words.subList(2, words.size())));
+        jumps.add(new JumpRule(words.get(0), words.get(1), words.subList(2, words.size())));
       } else if (!line.startsWith("#")) {
         restore.append(line).append('\n');
       }

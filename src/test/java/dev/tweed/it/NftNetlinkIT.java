@@ -529,7 +529,7 @@ class NftNetlinkIT {
     String refused = net.add("stagedRefused");
     var blocks = new java.util.LinkedHashMap<>(rendered.services());
     blocks.put("zz-late", List.of("add rule ip tweed-proxy no-such-chain-zz accept"));
-    var broken = new dev.tweed.proxy.NftablesRuleset(rendered.table(), rendered.base(), blocks);
+    var broken = new dev.tweed.rules.NftablesRuleset(rendered.table(), rendered.base(), blocks);
     assertThat(
             dev.tweed.dataplane.nftnl.NftStagedBuild.stages(
                 List.of(broken.replaceScript().split("\n"))))

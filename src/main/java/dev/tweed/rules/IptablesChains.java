@@ -1,4 +1,4 @@
-package dev.tweed.kernel.netfilter;
+package dev.tweed.rules;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

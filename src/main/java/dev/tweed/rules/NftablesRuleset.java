@@ -1,4 +1,4 @@
-package dev.tweed.proxy;
+package dev.tweed.rules;
 
 import java.util.List;
 import java.util.Map;
