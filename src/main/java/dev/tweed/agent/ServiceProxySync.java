@@ -2,11 +2,15 @@ package dev.tweed.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePort;
 import dev.tweed.proxy.ServicePortResolver;
+import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.CommandFailedException;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -24,11 +28,11 @@ final class ServiceProxySync {
   private static final Logger LOG = LoggerFactory.getLogger(ServiceProxySync.class);
   private static final Pattern FAILED_LINE = Pattern.compile("line (\\d+) failed");
   private final IptablesWriter writer;
-  private final dev.tweed.dataplane.NftablesWriter nftWriter;
+  private final NftablesWriter nftWriter;
   private final ProxyMode mode;
   private final String serviceCidr;
-  private dev.tweed.rules.NftablesRuleset lastNft;
-  private dev.tweed.proxy.NftablesServiceRenderer nftRenderer;
+  private NftablesRuleset lastNft;
+  private NftablesServiceRenderer nftRenderer;
   private ProxyNode nftRenderedFor;
   private IptablesRuleset lastApplied;
   private IptablesServiceRenderer renderer;
@@ -43,7 +47,7 @@ final class ServiceProxySync {
     this.mode = mode;
     this.serviceCidr = serviceCidr;
     this.writer = IptablesWriter.here();
-    this.nftWriter = dev.tweed.dataplane.NftablesWriter.here();
+    this.nftWriter = NftablesWriter.here();
   }
 
   /** The service ports in the rules written last. */
@@ -65,9 +69,9 @@ final class ServiceProxySync {
   }
 
   /** The service ports the last sync rendered (what flows name Services by). */
-  private List<dev.tweed.proxy.ServicePort> ports = List.of();
+  private List<ServicePort> ports = List.of();
 
-  List<dev.tweed.proxy.ServicePort> ports() {
+  List<ServicePort> ports() {
     return ports;
   }
 
@@ -91,7 +95,7 @@ final class ServiceProxySync {
     }
   }
 
-  private boolean syncIptables(ProxyNode node, List<dev.tweed.proxy.ServicePort> ports) {
+  private boolean syncIptables(ProxyNode node, List<ServicePort> ports) {
     if (renderer == null || !node.equals(renderedFor)) {
       renderer = new IptablesServiceRenderer(node);
       renderedFor = node;
@@ -123,9 +127,9 @@ final class ServiceProxySync {
     return true;
   }
 
-  private boolean syncNftables(ProxyNode node, List<dev.tweed.proxy.ServicePort> ports) {
+  private boolean syncNftables(ProxyNode node, List<ServicePort> ports) {
     if (nftRenderer == null || !node.equals(nftRenderedFor)) {
-      nftRenderer = new dev.tweed.proxy.NftablesServiceRenderer(node, serviceCidr);
+      nftRenderer = new NftablesServiceRenderer(node, serviceCidr);
       nftRenderedFor = node;
     }
     var rules = nftRenderer.render(ports);

@@ -1,10 +1,12 @@
 package dev.tweed.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.lab.LabBpf;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabProcesses;
@@ -15,15 +17,19 @@ import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
+import dev.tweed.proxy.ServicePortResolver;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -188,13 +194,13 @@ public final class AgentLoadBenchmark {
                   "lab=" + layout.name()));
       if (mode == Dataplane.EBPF) {
         LabBpf.mount(layout);
-        dev.tweed.ebpf.DatapathObject.build(layout.cniBinDir());
+        DatapathObject.build(layout.cniBinDir());
         args.addAll(
             List.of(
                 "--dataplane",
                 mode.datapath().id(),
                 "--bpf-object",
-                layout.cniBinDir().resolve(dev.tweed.ebpf.DatapathObject.OBJECT).toString(),
+                layout.cniBinDir().resolve(DatapathObject.OBJECT).toString(),
                 "--bpf-pin-dir",
                 LabBpf.pinDir(layout, NODE).toString()));
       }
@@ -265,9 +271,7 @@ public final class AgentLoadBenchmark {
             System.getProperty("java.io.tmpdir"),
             "tweed-bench-agent-" + mode.id() + "-" + jvm.name() + ".log");
     Files.copy(
-        layout.logDir().resolve(NODE + "-agent.log"),
-        kept,
-        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        layout.logDir().resolve(NODE + "-agent.log"), kept, StandardCopyOption.REPLACE_EXISTING);
     return kept;
   }
 
@@ -291,11 +295,7 @@ public final class AgentLoadBenchmark {
   }
 
   private static void await(
-      LabLayout layout,
-      long pid,
-      long since,
-      java.util.function.Predicate<com.fasterxml.jackson.databind.JsonNode> ok,
-      int seconds) {
+      LabLayout layout, long pid, long since, Predicate<JsonNode> ok, int seconds) {
     while (true) {
       try {
         if (ok.test(Json.parse(AgentClient.health(layout.agentSocket(NODE))))) {
@@ -408,10 +408,7 @@ public final class AgentLoadBenchmark {
           .put("targetPort", 8080);
       store.put(ResourceKey.namespaced("Service", ns, name).toString(), s);
       ObjectNode slice = resource("discovery.k8s.io/v1", "EndpointSlice", ns, name + "-x");
-      slice
-          .with("metadata")
-          .putObject("labels")
-          .put(dev.tweed.proxy.ServicePortResolver.SERVICE_NAME_LABEL, name);
+      slice.with("metadata").putObject("labels").put(ServicePortResolver.SERVICE_NAME_LABEL, name);
       slice.put("addressType", "IPv4");
       ArrayNode eps = slice.putArray("endpoints");
       for (int e = 0; e < endpoints; e++) {
@@ -491,7 +488,7 @@ public final class AgentLoadBenchmark {
           Files.deleteIfExists(p);
         }
       } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
+        throw new UncheckedIOException(e);
       }
     }
   }

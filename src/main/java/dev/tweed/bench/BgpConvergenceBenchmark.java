@@ -1,14 +1,20 @@
 package dev.tweed.bench;
 
+import dev.tweed.calc.BirdConfigRenderer;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
+import dev.tweed.lab.LabStores;
 import dev.tweed.model.BgpConfiguration;
+import dev.tweed.model.NodeResource;
 import dev.tweed.sys.Command;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How long a failed node's routes outlive it, per BGP setting: in a BGP lab, node-3 is stopped (its
@@ -28,7 +34,7 @@ public final class BgpConvergenceBenchmark {
   public record Result(String setting, double withdrawnMs, double reconvergedMs) {}
 
   public Result run(String setting, BgpConfiguration bgp, int rounds) throws Exception {
-    try (Datastore store = dev.tweed.lab.LabStores.open(lab.layout())) {
+    try (Datastore store = LabStores.open(lab.layout())) {
       store.put(bgp.key().toString(), bgp.toJson());
     }
     awaitApplied(bgp);
@@ -59,11 +65,8 @@ public final class BgpConvergenceBenchmark {
   /** Waits until every node's BIRD runs {@code bgp} with every session (and BFD) up. */
   private void awaitApplied(BgpConfiguration bgp) throws Exception {
     String want =
-        dev.tweed.calc.BirdConfigRenderer.render(
-            "node-1",
-            List.of(new dev.tweed.model.NodeResource("node-1", LabLayout.nodeIp(1))),
-            List.of(),
-            bgp);
+        BirdConfigRenderer.render(
+            "node-1", List.of(new NodeResource("node-1", LabLayout.nodeIp(1))), List.of(), bgp);
     String marker =
         want.contains("bfd graceful")
             ? "bfd graceful"
@@ -73,8 +76,8 @@ public final class BgpConvergenceBenchmark {
       boolean done = true;
       for (int i = 1; i <= 3; i++) {
         String node = LabLayout.nodeName(i);
-        java.nio.file.Path dir = lab.layout().agentSocket(node).getParent();
-        String conf = java.nio.file.Files.readString(dir.resolve(node + "-bird.conf"));
+        Path dir = lab.layout().agentSocket(node).getParent();
+        String conf = Files.readString(dir.resolve(node + "-bird.conf"));
         boolean bfd = conf.contains("protocol bfd");
         String protocols =
             Command.exec(
@@ -85,7 +88,7 @@ public final class BgpConvergenceBenchmark {
                         "show",
                         "protocols"),
                     "",
-                    java.util.Map.of())
+                    Map.of())
                 .stdout();
         long established = protocols.lines().filter(l -> l.contains("Established")).count();
         if (!conf.contains(marker) || bfd != (bgp.bfdIntervalMs() > 0) || established < 2) {

@@ -10,6 +10,7 @@ import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,6 +19,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * CNI ADD and DEL latency as a runtime sees it (exec to exit), for Tweed's native shim, its Java
@@ -80,8 +83,8 @@ public final class CniLatencyBenchmark {
     return results;
   }
 
-  private static final java.util.regex.Pattern ADD_LOG =
-      java.util.regex.Pattern.compile(
+  private static final Pattern ADD_LOG =
+      Pattern.compile(
           "event=cni-add container=bench-benchnative-\\d+ .* ipam_ms=([0-9.]+) plumbing_ms=([0-9.]+)");
 
   /**
@@ -89,10 +92,10 @@ public final class CniLatencyBenchmark {
    * measured calls: IPAM (datastore reads and compare-and-swap writes) and plumbing (netlink, the
    * pod namespace's thread, sysctls); the rest of the ADD is the shim's exec and the socket.
    */
-  private java.util.Optional<String> agentShare(int pods) throws java.io.IOException {
+  private Optional<String> agentShare(int pods) throws IOException {
     Path log = lab.layout().logDir().resolve("node-1-agent.log");
     if (!Files.exists(log)) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     List<Double> ipam = new ArrayList<>();
     List<Double> plumbing = new ArrayList<>();
@@ -104,11 +107,11 @@ public final class CniLatencyBenchmark {
       }
     }
     if (ipam.size() < pods) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     Stats i = Stats.of(ipam.subList(ipam.size() - pods, ipam.size()));
     Stats p = Stats.of(plumbing.subList(plumbing.size() - pods, plumbing.size()));
-    return java.util.Optional.of(
+    return Optional.of(
         String.format(
             "%-30s in the agent: IPAM median %.1f ms (p99 %.1f), plumbing median %.1f ms (p99 %.1f)",
             "", i.median(), i.p99(), p.median(), p.p99()));

@@ -6,6 +6,7 @@ import dev.tweed.cni.AgentClient;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Syncer;
 import dev.tweed.datastore.backends.Backends;
+import dev.tweed.lab.EtcdPki;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
@@ -144,8 +145,7 @@ public final class EndpointPropagationBenchmark {
     try (Datastore writer = LabStores.open(lab.layout(), state)) {
       for (int a = 0; a < agents; a++) {
         // Each watcher is an agent: the node's etcd user, as the lab's agents log in.
-        Datastore client =
-            dev.tweed.lab.LabStores.etcdAs(lab.layout(), state, dev.tweed.lab.EtcdPki.NODE);
+        Datastore client = LabStores.etcdAs(lab.layout(), state, EtcdPki.NODE);
         clients.add(client);
         var log = new ConcurrentLinkedQueue<long[]>();
         arrivals.add(log);

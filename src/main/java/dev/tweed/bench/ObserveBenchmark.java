@@ -10,6 +10,8 @@ import dev.tweed.observe.FlowEnricher;
 import dev.tweed.observe.FlowRing;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -94,9 +96,9 @@ public final class ObserveBenchmark {
           long n = 0;
           long start = System.nanoTime();
           while (System.nanoTime() < end) {
-            try (java.net.Socket s = new java.net.Socket()) {
+            try (Socket s = new Socket()) {
               s.setSoLinger(true, 0); // no TIME_WAIT: the source ports last the whole run
-              s.connect(new java.net.InetSocketAddress(NODE_SIDE, 80), 2000);
+              s.connect(new InetSocketAddress(NODE_SIDE, 80), 2000);
               s.getInputStream().read();
             }
             n++;

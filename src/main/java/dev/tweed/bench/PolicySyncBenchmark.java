@@ -12,6 +12,7 @@ import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -172,7 +173,7 @@ public final class PolicySyncBenchmark {
 
   private static double median(double[] v) {
     double[] s = v.clone();
-    java.util.Arrays.sort(s);
+    Arrays.sort(s);
     return s[s.length / 2];
   }
 

@@ -1,16 +1,20 @@
 package dev.tweed.bench;
 
 import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeServer;
 import dev.tweed.model.Dataplane;
 import dev.tweed.model.Ipv4;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -132,9 +136,9 @@ public final class ServiceSyncBenchmark {
   private Result measureNftables(String ns, int n, int endpoints, int connections)
       throws Exception {
     var renderer =
-        new dev.tweed.proxy.NftablesServiceRenderer(
+        new NftablesServiceRenderer(
             new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
-    var writer = dev.tweed.dataplane.NftablesWriter.inNamespace(ns, false);
+    var writer = NftablesWriter.inNamespace(ns, false);
     List<ServicePort> all = services(n, endpoints, 0);
     long t0 = System.nanoTime();
     var full = renderer.render(all);
@@ -172,8 +176,8 @@ public final class ServiceSyncBenchmark {
           List<Double> samples = new ArrayList<>();
           for (int i = 0; i < connections + WARM_UP_CONNECTIONS; i++) {
             long start = System.nanoTime();
-            try (java.net.Socket s = new java.net.Socket()) {
-              s.connect(new java.net.InetSocketAddress(ip, 80), 5000);
+            try (Socket s = new Socket()) {
+              s.connect(new InetSocketAddress(ip, 80), 5000);
               s.getInputStream().read();
             }
             if (i >= WARM_UP_CONNECTIONS) {

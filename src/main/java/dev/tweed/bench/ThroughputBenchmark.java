@@ -6,7 +6,9 @@ import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -35,7 +37,7 @@ public final class ThroughputBenchmark {
     Process server;
     try {
       server = pb.start();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("cannot start iperf3 (install Debian's iperf3)", e);
     }
     try {
@@ -45,7 +47,7 @@ public final class ThroughputBenchmark {
       for (int i = 0; i < runs.length; i++) {
         runs[i] = client(serverIp, clientNs, seconds);
       }
-      java.util.Arrays.sort(runs);
+      Arrays.sort(runs);
       return runs[1];
     } finally {
       server.destroy();

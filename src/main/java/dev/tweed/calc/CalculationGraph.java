@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * One node's calculation graph, fed resource by resource. The dispatcher hands each update to the
@@ -155,8 +156,7 @@ public final class CalculationGraph {
     return new Changes(routes, bgpChanged, svc, pol, ids, rejected);
   }
 
-  private static <T> T put(
-      TreeMap<String, T> into, ResourceUpdate u, java.util.function.Function<JsonNode, T> parse) {
+  private static <T> T put(TreeMap<String, T> into, ResourceUpdate u, Function<JsonNode, T> parse) {
     if (u.value().isEmpty()) {
       into.remove(u.key());
       return null;

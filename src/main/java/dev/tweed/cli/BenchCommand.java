@@ -1,24 +1,40 @@
 package dev.tweed.cli;
 
+import dev.tweed.bench.AgentLoadBenchmark;
+import dev.tweed.bench.BgpConvergenceBenchmark;
 import dev.tweed.bench.CniLatencyBenchmark;
+import dev.tweed.bench.EndpointPropagationBenchmark;
+import dev.tweed.bench.JournalBenchmark;
+import dev.tweed.bench.NftWriterBenchmark;
+import dev.tweed.bench.ObserveBenchmark;
+import dev.tweed.bench.PolicySyncBenchmark;
+import dev.tweed.bench.RuleGenerationBenchmark;
+import dev.tweed.bench.ServiceSyncBenchmark;
 import dev.tweed.bench.ThroughputBenchmark;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabResources;
 import dev.tweed.lab.LabSpec;
+import dev.tweed.lab.LabStores;
 import dev.tweed.lab.RandomLabResources;
 import dev.tweed.lab.TraceFidelity;
 import dev.tweed.lab.service.LabService;
+import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Datapath;
 import dev.tweed.model.Dataplane;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.Routing;
+import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -129,7 +145,7 @@ public final class BenchCommand {
       ThroughputBenchmark b = new ThroughputBenchmark(LabLayout.of("bench"), System.out);
       double veth = b.bareVeth(seconds);
       b.report("bare veth pair (baseline)", veth);
-      java.util.Map<String, Double> results = new java.util.LinkedHashMap<>();
+      Map<String, Double> results = new LinkedHashMap<>();
       double[] underlay = new double[1];
       for (Setup setup : SETUPS) {
         double gbps =
@@ -167,7 +183,7 @@ public final class BenchCommand {
               + "kind: Pod\nmetadata: {name: server}\nspec: {nodeName: node-2, containers: [{name: c}]}\n");
       PodResource client;
       PodResource server;
-      try (Datastore store = dev.tweed.lab.LabStores.open(lab.layout())) {
+      try (Datastore store = LabStores.open(lab.layout())) {
         client = PodResource.from(store.get("Pod/default/client").orElseThrow().value());
         server = PodResource.from(store.get("Pod/default/server").orElseThrow().value());
       }
@@ -194,7 +210,7 @@ public final class BenchCommand {
     @Override
     public Integer call() {
       for (Dataplane mode : modes.dataplanes()) {
-        new dev.tweed.bench.PolicySyncBenchmark(System.out).run(policies, pods, mode);
+        new PolicySyncBenchmark(System.out).run(policies, pods, mode);
       }
       return 0;
     }
@@ -241,17 +257,17 @@ public final class BenchCommand {
     @Override
     public Integer call() throws Exception {
       boolean json = output.json();
-      var bench = new dev.tweed.bench.AgentLoadBenchmark(json ? System.err : System.out);
+      var bench = new AgentLoadBenchmark(json ? System.err : System.out);
       var settings =
           jvmFlags != null
-              ? List.of(new dev.tweed.bench.AgentLoadBenchmark.JvmSettings("custom", jvmFlags))
-              : dev.tweed.bench.AgentLoadBenchmark.SETTINGS.stream()
+              ? List.of(new AgentLoadBenchmark.JvmSettings("custom", jvmFlags))
+              : AgentLoadBenchmark.SETTINGS.stream()
                   .filter(x -> jvm.equals("all") || x.name().equals(jvm))
                   .toList();
       var results =
           bench.run(modes.dataplanes(), settings, services, endpoints, policies, pods, idleSeconds);
       if (json) {
-        System.out.println(dev.tweed.bench.AgentLoadBenchmark.toJson(results).toPrettyString());
+        System.out.println(AgentLoadBenchmark.toJson(results).toPrettyString());
       }
       return results.stream().allMatch(r -> r.error().isEmpty()) ? 0 : 1;
     }
@@ -268,7 +284,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      new dev.tweed.bench.JournalBenchmark(System.out).run(cycles);
+      new JournalBenchmark(System.out).run(cycles);
       return 0;
     }
   }
@@ -293,7 +309,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      new dev.tweed.bench.ObserveBenchmark(System.out).run(seconds, rounds, events);
+      new ObserveBenchmark(System.out).run(seconds, rounds, events);
       return 0;
     }
   }
@@ -331,10 +347,9 @@ public final class BenchCommand {
     @Override
     public Integer call() throws Exception {
       boolean json = output.json();
-      java.io.PrintStream log = json ? System.err : System.out;
+      PrintStream log = json ? System.err : System.out;
       for (Dataplane mode : modes.dataplanes()) {
-        var results =
-            new dev.tweed.bench.ServiceSyncBenchmark(log).run(counts, endpoints, connections, mode);
+        var results = new ServiceSyncBenchmark(log).run(counts, endpoints, connections, mode);
         var first = results.getFirst();
         var last = results.getLast();
         log.printf(
@@ -347,11 +362,10 @@ public final class BenchCommand {
           continue;
         }
         for (int n : counts) {
-          var byWriter = dev.tweed.bench.NftWriterBenchmark.run(n, endpoints, rounds);
+          var byWriter = NftWriterBenchmark.run(n, endpoints, rounds);
           for (var r : byWriter) {
             if (json) {
-              System.out.println(
-                  dev.tweed.model.Json.write(dev.tweed.model.Json.MAPPER.valueToTree(r)));
+              System.out.println(Json.write(Json.MAPPER.valueToTree(r)));
             } else {
               System.out.printf(
                   "nftables N=%-6d writer %-7s full sync %9.1f ms (tweed %4.1f%%), one endpoint"
@@ -393,12 +407,12 @@ public final class BenchCommand {
     @Override
     public Integer call() throws Exception {
       var opts =
-          new org.openjdk.jmh.runner.options.OptionsBuilder()
-              .include(dev.tweed.bench.RuleGenerationBenchmark.class.getName())
+          new OptionsBuilder()
+              .include(RuleGenerationBenchmark.class.getName())
               .param("services", services)
               .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED")
               .build();
-      new org.openjdk.jmh.runner.Runner(opts).run();
+      new Runner(opts).run();
       return 0;
     }
   }
@@ -490,18 +504,18 @@ public final class BenchCommand {
                     + " c}]}\n");
           },
           lab -> {
-            var b = new dev.tweed.bench.BgpConvergenceBenchmark(lab, System.out);
-            var d = dev.tweed.model.BgpConfiguration.defaults();
+            var b = new BgpConvergenceBenchmark(lab, System.out);
+            var d = BgpConfiguration.defaults();
             var holdOnly =
                 b.run(
                     "hold timer only (9 s; no BFD, no graceful restart)",
-                    new dev.tweed.model.BgpConfiguration(
+                    new BgpConfiguration(
                         d.asNumber(), 9, 3, 0, 3, false, d.restartSeconds(), List.of()),
                     rounds);
             var bfdOnly =
                 b.run(
                     "BFD 100 ms x 3, no graceful restart",
-                    new dev.tweed.model.BgpConfiguration(
+                    new BgpConfiguration(
                         d.asNumber(), 9, 3, 100, 3, false, d.restartSeconds(), List.of()),
                     rounds);
             var tweed = b.run("Tweed's defaults (BFD + graceful restart 5 s)", d, rounds);
@@ -537,7 +551,7 @@ public final class BenchCommand {
           "bench-ep",
           lab -> lab.up(LabSpec.of(3).withEtcd(3)),
           lab -> {
-            var b = new dev.tweed.bench.EndpointPropagationBenchmark(lab, System.out);
+            var b = new EndpointPropagationBenchmark(lab, System.out);
             var kernels = b.kernels(rounds);
             var few = b.watchers(3, rounds);
             var many = b.watchers(agents, rounds);

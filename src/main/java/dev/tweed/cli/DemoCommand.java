@@ -4,6 +4,7 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabSpec;
+import dev.tweed.lab.LabStores;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.model.PodResource;
@@ -56,7 +57,7 @@ public final class DemoCommand implements Callable<Integer> {
       return 1;
     }
     List<PodResource> pods = new ArrayList<>();
-    try (Datastore store = dev.tweed.lab.LabStores.open(l.layout())) {
+    try (Datastore store = LabStores.open(l.layout())) {
       for (Entry e : store.list(ResourceKey.kindPrefix(PodResource.KIND)).entries()) {
         pods.add(PodResource.from(e.value()));
       }

@@ -3,9 +3,11 @@ package dev.tweed.cli;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabBpfMaps;
+import dev.tweed.lab.LabStores;
 import dev.tweed.model.Json;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -40,7 +42,7 @@ final class LabBpfCommand implements Callable<Integer> {
       return 2;
     }
     Lab l = LabCommand.requireLab(lab);
-    try (Datastore store = dev.tweed.lab.LabStores.open(l.layout())) {
+    try (Datastore store = LabStores.open(l.layout())) {
       LabBpfMaps maps = new LabBpfMaps(l.layout(), node, store);
       List<?> rows =
           switch (map) {
@@ -101,6 +103,6 @@ final class LabBpfCommand implements Callable<Integer> {
 
   /** {@code tunnelEndpoint} as {@code TUNNEL ENDPOINT}. */
   private static String heading(String camel) {
-    return camel.replaceAll("([a-z])([A-Z])", "$1 $2").toUpperCase(java.util.Locale.ROOT);
+    return camel.replaceAll("([a-z])([A-Z])", "$1 $2").toUpperCase(Locale.ROOT);
   }
 }

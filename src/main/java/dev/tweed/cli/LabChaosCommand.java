@@ -7,6 +7,7 @@ import dev.tweed.lab.chaos.ChaosRun;
 import dev.tweed.lab.chaos.FaultKind;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -73,7 +74,7 @@ final class LabChaosCommand implements Callable<Integer> {
 
   /** {@code 90s}, {@code 10m}, {@code 1h} or {@code 500ms}. */
   static Duration parse(String text) {
-    String t = text.strip().toLowerCase(java.util.Locale.ROOT);
+    String t = text.strip().toLowerCase(Locale.ROOT);
     try {
       if (t.endsWith("ms")) {
         return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));

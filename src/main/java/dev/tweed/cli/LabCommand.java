@@ -5,6 +5,8 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.lab.InvalidResourceException;
 import dev.tweed.lab.Lab;
+import dev.tweed.lab.LabCapture;
+import dev.tweed.lab.LabMetrics;
 import dev.tweed.lab.LabNetconf;
 import dev.tweed.lab.LabResources;
 import dev.tweed.lab.LabSpec;
@@ -107,7 +109,7 @@ public final class LabCommand {
       try {
         l.up(spec);
         if (monitoring) {
-          new dev.tweed.lab.LabMetrics(lab.layout()).startMonitoring();
+          new LabMetrics(lab.layout()).startMonitoring();
           System.out.printf("Prometheus scrapes every agent: tweed lab metrics --query 'up'%n");
         }
       } catch (IllegalStateException alreadyUp) {
@@ -319,13 +321,13 @@ public final class LabCommand {
     @Mixin LabOption lab;
 
     @Option(names = "--out", required = true)
-    java.nio.file.Path out;
+    Path out;
 
     @Override
     public Integer call() throws Exception {
       LabService l = lab.service();
       try (Datastore store = l.store()) {
-        dev.tweed.lab.LabCapture.write(l.layout(), store, out);
+        LabCapture.write(l.layout(), store, out);
       }
       System.out.println("captured lab '" + l.layout().name() + "' into " + out);
       return 0;

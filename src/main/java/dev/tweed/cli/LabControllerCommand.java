@@ -1,10 +1,13 @@
 package dev.tweed.cli;
 
+import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.EndpointSliceController;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabStores;
 import dev.tweed.lab.LoadBalancerRouteController;
 import dev.tweed.lab.NodeLifecycleController;
 import dev.tweed.lab.PodController;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,12 +32,12 @@ public final class LabControllerCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     LabLayout layout = lab.layout();
-    dev.tweed.datastore.Datastore store = dev.tweed.lab.LabStores.open(layout);
+    Datastore store = LabStores.open(layout);
     PodController controller = new PodController(layout, store);
     EndpointSliceController slices = new EndpointSliceController(store);
     LoadBalancerRouteController loadBalancers = new LoadBalancerRouteController(layout, store);
     NodeLifecycleController nodes =
-        new NodeLifecycleController(layout, store, java.time.Duration.ofMillis(nodeGraceMillis));
+        new NodeLifecycleController(layout, store, Duration.ofMillis(nodeGraceMillis));
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(

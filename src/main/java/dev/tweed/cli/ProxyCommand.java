@@ -3,6 +3,7 @@ package dev.tweed.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.lab.LabResources;
+import dev.tweed.model.Cidr;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.NftablesServiceRenderer;
@@ -52,7 +53,7 @@ public final class ProxyCommand {
 
     @Override
     public Integer call() throws Exception {
-      dev.tweed.model.Cidr.parse(clusterCidr);
+      Cidr.parse(clusterCidr);
       List<JsonNode> services = new ArrayList<>();
       List<JsonNode> slices = new ArrayList<>();
       for (ObjectNode o : LabResources.read(file)) {

@@ -1,5 +1,6 @@
 package dev.tweed.cni;
 
+import dev.tweed.model.Json;
 import dev.tweed.sys.NetnsFd;
 import dev.tweed.sys.UnixSocket;
 import java.io.IOException;
@@ -7,8 +8,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,9 +27,7 @@ public final class AgentSocketServer implements AutoCloseable {
   private volatile boolean open = true;
 
   public AgentSocketServer(
-      Path socket,
-      CniPlugin plugin,
-      java.util.function.Function<java.util.Map<String, String>, String> operations) {
+      Path socket, CniPlugin plugin, Function<Map<String, String>, String> operations) {
     try {
       Files.createDirectories(socket.getParent());
       Files.deleteIfExists(socket);
@@ -57,9 +58,7 @@ public final class AgentSocketServer implements AutoCloseable {
   }
 
   private static void serve(
-      UnixSocket c,
-      CniPlugin plugin,
-      java.util.function.Function<java.util.Map<String, String>, String> operations) {
+      UnixSocket c, CniPlugin plugin, Function<Map<String, String>, String> operations) {
     try (c) {
       UnixSocket.Received received = c.receiveAll();
       CniPlugin.Response resp;
@@ -86,12 +85,12 @@ public final class AgentSocketServer implements AutoCloseable {
     try {
       return plugin.handle(CniRequest.parse(req.env(), req.stdin()), ns);
     } catch (CniException e) {
-      return new CniPlugin.Response(1, dev.tweed.model.Json.write(e.toJson(CniVersions.LATEST)));
+      return new CniPlugin.Response(1, Json.write(e.toJson(CniVersions.LATEST)));
     } catch (RuntimeException e) {
       LOG.error("event=cni-internal-error", e);
       return new CniPlugin.Response(
           1,
-          dev.tweed.model.Json.write(
+          Json.write(
               new CniException(CniException.IO_FAILURE, "internal error: " + e.getMessage())
                   .toJson(CniVersions.LATEST)));
     }

@@ -2,14 +2,17 @@ package dev.tweed.cni;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.DatastoreUnavailableException;
 import dev.tweed.datastore.Entry;
 import dev.tweed.ipam.BlockIpam;
 import dev.tweed.ipam.IpamExhaustedException;
 import dev.tweed.ipam.IpamPool;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.Json;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.sys.NetnsFd;
+import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -76,7 +79,7 @@ public final class CniPlugin {
     Response r = handleTimed(req, podNs);
     int code = 0;
     if (r.exitCode() != 0) {
-      code = dev.tweed.model.Json.parse(r.stdout()).path("code").asInt(CniException.IO_FAILURE);
+      code = Json.parse(r.stdout()).path("code").asInt(CniException.IO_FAILURE);
     }
     observer.call(req.command().name(), System.nanoTime() - start, code);
     return r;
@@ -93,7 +96,7 @@ public final class CniPlugin {
           case STATUS -> status();
           case GC -> gc(req);
         };
-      } catch (dev.tweed.datastore.DatastoreUnavailableException e) {
+      } catch (DatastoreUnavailableException e) {
         // The runtime retries a sandbox whose ADD said "try again later"; it must not hang.
         throw new CniException(
             CniException.TRY_AGAIN_LATER, "tweed agent on " + node + ": " + e.getMessage());
@@ -106,16 +109,16 @@ public final class CniPlugin {
           e.code(),
           e.getMessage(),
           e.details());
-      return new Response(1, dev.tweed.model.Json.write(e.toJson(req.cniVersion())));
+      return new Response(1, Json.write(e.toJson(req.cniVersion())));
     }
   }
 
   public static String versionJson() {
-    var n = dev.tweed.model.Json.object();
+    var n = Json.object();
     n.put("cniVersion", CniVersions.LATEST);
     var a = n.putArray("supportedVersions");
     CniVersions.SUPPORTED.forEach(a::add);
-    return dev.tweed.model.Json.write(n);
+    return Json.write(n);
   }
 
   private interface Op {
@@ -134,7 +137,7 @@ public final class CniPlugin {
     }
     NetnsFd opened;
     try {
-      opened = NetnsFd.open(java.nio.file.Path.of(path));
+      opened = NetnsFd.open(Path.of(path));
     } catch (RuntimeException e) {
       throw new CniException(
           CniException.INVALID_ENV, "cannot open CNI_NETNS " + path, e.getMessage());
@@ -182,7 +185,7 @@ public final class CniPlugin {
       if (veth.hostInterfaceExists(ep.hostInterface())) {
         // A repeated ADD for a live attachment describes it again rather than failing.
         return ok(
-            dev.tweed.model.Json.write(
+            Json.write(
                 CniResult.of(
                     req.cniVersion(),
                     new PodAttachment(
@@ -236,7 +239,7 @@ public final class CniPlugin {
         hostIf,
         String.format("%.2f", (tIpam - t0) / 1e6),
         String.format("%.2f", (tDone - tIpam) / 1e6));
-    return ok(dev.tweed.model.Json.write(CniResult.of(req.cniVersion(), att)));
+    return ok(Json.write(CniResult.of(req.cniVersion(), att)));
   }
 
   private Response del(CniRequest req) throws CniException {

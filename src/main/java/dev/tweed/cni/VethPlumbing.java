@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Optional;
@@ -38,7 +39,7 @@ public final class VethPlumbing {
           MessageDigest.getInstance("SHA-256")
               .digest((containerId + "." + ifname).getBytes(StandardCharsets.UTF_8));
       return "tw" + HexFormat.of().formatHex(h).substring(0, 11);
-    } catch (java.security.NoSuchAlgorithmException e) {
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }

@@ -4,10 +4,14 @@ import dev.tweed.sys.Command;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -109,7 +113,7 @@ public final class BirdSupervisor implements AutoCloseable {
     if (changed) {
       Path tmp = config.resolveSibling(config.getFileName() + ".tmp");
       Files.writeString(tmp, conf);
-      Files.move(tmp, config, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      Files.move(tmp, config, StandardCopyOption.ATOMIC_MOVE);
     }
     if (bird != null && !bird.isAlive()) {
       restarts.incrementAndGet();
@@ -147,8 +151,7 @@ public final class BirdSupervisor implements AutoCloseable {
     stopLeftover(config.getParent(), config.getFileName().toString().replace("-bird.conf", ""));
     Files.deleteIfExists(control);
     List<String> argv =
-        new java.util.ArrayList<>(
-            List.of("bird", "-f", "-c", config.toString(), "-s", control.toString()));
+        new ArrayList<>(List.of("bird", "-f", "-c", config.toString(), "-s", control.toString()));
     if (recovering) {
       argv.add("-R");
     }
@@ -183,10 +186,10 @@ public final class BirdSupervisor implements AutoCloseable {
     bird.destroy();
     try {
       bird.onExit().get(5, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       bird.destroyForcibly();
       bird.onExit().completeOnTimeout(bird, 5, TimeUnit.SECONDS).join();
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       LOG.debug("event=bird-exit-unknown error={}", e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

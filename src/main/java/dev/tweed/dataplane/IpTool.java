@@ -6,6 +6,8 @@ import dev.tweed.sys.Command;
 import dev.tweed.sys.CommandFailedException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * iproute2 in the current network namespace, or in the one at {@code netnsPath} through nsenter:
@@ -47,17 +49,17 @@ public final class IpTool {
   }
 
   /** Runs every line even when some fail, returning the failure if any. */
-  public java.util.Optional<CommandFailedException> batchForce(String tool, List<String> lines) {
+  public Optional<CommandFailedException> batchForce(String tool, List<String> lines) {
     if (lines.isEmpty()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     List<String> argv = argv(tool);
     argv.addAll(List.of("-force", "-batch", "-"));
     String input = String.join("\n", lines) + "\n";
-    Command.Result r = Command.exec(argv, input, java.util.Map.of());
+    Command.Result r = Command.exec(argv, input, Map.of());
     return r.ok()
-        ? java.util.Optional.empty()
-        : java.util.Optional.of(new CommandFailedException(argv, input, r.exitCode(), r.stderr()));
+        ? Optional.empty()
+        : Optional.of(new CommandFailedException(argv, input, r.exitCode(), r.stderr()));
   }
 
   public void run(String tool, String... args) {

@@ -5,11 +5,14 @@ import dev.tweed.dataplane.nftnl.NftBatchOrder;
 import dev.tweed.dataplane.nftnl.NftScriptCompiler;
 import dev.tweed.dataplane.nftnl.NftStagedBuild;
 import dev.tweed.sys.Command;
+import dev.tweed.sys.CommandFailedException;
 import dev.tweed.sys.NetworkNamespace;
 import dev.tweed.sys.NfTablesSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,13 +46,9 @@ public sealed interface NftScriptApplier {
       List<String> argv = new ArrayList<>(commandPrefix);
       argv.addAll(List.of("nft", "-f", "-"));
       Command.Result r =
-          Command.exec(
-              argv,
-              script.getBytes(java.nio.charset.StandardCharsets.UTF_8),
-              java.util.Map.of(),
-              timeoutSeconds);
+          Command.exec(argv, script.getBytes(StandardCharsets.UTF_8), Map.of(), timeoutSeconds);
       if (!r.ok()) {
-        throw new dev.tweed.sys.CommandFailedException(argv, script, r.exitCode(), r.stderr());
+        throw new CommandFailedException(argv, script, r.exitCode(), r.stderr());
       }
     }
 

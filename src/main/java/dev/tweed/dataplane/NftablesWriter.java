@@ -1,13 +1,20 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.dataplane.nftnl.NftBatchOrder;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -60,8 +67,7 @@ public final class NftablesWriter {
         prefix,
         nft
             ? byNft
-            : new NftScriptApplier.Netlink(
-                Optional.of(dev.tweed.sys.NetworkNamespace.pathOf(netns)), byNft));
+            : new NftScriptApplier.Netlink(Optional.of(NetworkNamespace.pathOf(netns)), byNft));
   }
 
   private int rewriteInPlaceLines = REWRITE_IN_PLACE_LINES;
@@ -161,7 +167,7 @@ public final class NftablesWriter {
         .ifPresent(lines::add); // the table itself
     lines.addAll(all.script().lines().toList());
     StringBuilder sb = new StringBuilder();
-    dev.tweed.dataplane.nftnl.NftBatchOrder.ordered(lines).forEach(l -> sb.append(l).append('\n'));
+    NftBatchOrder.ordered(lines).forEach(l -> sb.append(l).append('\n'));
     return sb.toString();
   }
 
@@ -219,8 +225,8 @@ public final class NftablesWriter {
   static Repair rewrite(
       NftablesRuleset ruleset, NftListing reference, NftListing current, boolean all) {
     String t = "ip " + ruleset.table();
-    Map<String, String> declarations = new java.util.HashMap<>();
-    Map<String, List<String>> contents = new java.util.HashMap<>();
+    Map<String, String> declarations = new HashMap<>();
+    Map<String, List<String>> contents = new HashMap<>();
     List<String> desired = new ArrayList<>(ruleset.base());
     ruleset.services().values().forEach(desired::addAll);
     for (String l : desired) {
@@ -236,7 +242,7 @@ public final class NftablesWriter {
         default -> contents.computeIfAbsent("elements " + name, k -> new ArrayList<>()).add(l);
       }
     }
-    Set<String> keys = new java.util.TreeSet<>(reference.objects().keySet());
+    Set<String> keys = new TreeSet<>(reference.objects().keySet());
     keys.addAll(current.objects().keySet());
     if (all) {
       // Every object the ruleset declares or writes into (a rule for a chain it does not declare
@@ -260,7 +266,7 @@ public final class NftablesWriter {
     for (String key : keys) {
       String was = reference.objects().get(key);
       String is = current.objects().get(key);
-      if (!all && java.util.Objects.equals(was, is)) {
+      if (!all && Objects.equals(was, is)) {
         continue;
       }
       objects++;
@@ -341,7 +347,7 @@ public final class NftablesWriter {
     }
     // Elements the changed blocks had, by set and key: each is deleted once (a transaction that
     // deletes an element twice is refused), unless an unchanged block still adds it (below).
-    Map<String, String> deletes = new java.util.LinkedHashMap<>();
+    Map<String, String> deletes = new LinkedHashMap<>();
     List<String> flushes = new ArrayList<>();
     List<String> removals = new ArrayList<>();
     List<String> elementAdds = new ArrayList<>();
@@ -477,7 +483,7 @@ public final class NftablesWriter {
 
   /** A block's elements, one each: "FAMILY|TABLE SET ELEMENT". */
   private static Set<String> elementLines(List<String> lines) {
-    Set<String> out = new java.util.LinkedHashSet<>();
+    Set<String> out = new LinkedHashSet<>();
     for (String l : lines) {
       Matcher e = ELEMENT.matcher(l);
       if (e.find()) {

@@ -2,14 +2,18 @@ package dev.tweed.dataplane;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.FdbEntry;
+import dev.tweed.model.Json;
 import dev.tweed.model.Neighbor;
 import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.Route;
 import dev.tweed.model.VxlanDevice;
 import dev.tweed.sys.CommandFailedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,8 +39,7 @@ public final class NodeDataplaneDriver {
    * removed only if {@code desiredIsCurrent} still holds once the kernel has been read, and routes
    * to interfaces that do not exist (yet, or any more) are left for a later pass.
    */
-  public DataplaneDiff reconcile(
-      NodeDataplane want, java.util.function.BooleanSupplier desiredIsCurrent) {
+  public DataplaneDiff reconcile(NodeDataplane want, BooleanSupplier desiredIsCurrent) {
     want.vxlan().ifPresent(this::ensureVxlan);
     String dev = want.vxlan().map(VxlanDevice::name).orElse("");
     List<Route> haveRoutes =
@@ -186,7 +189,7 @@ public final class NodeDataplaneDriver {
   }
 
   private static boolean linkExists(String name) {
-    return java.nio.file.Files.exists(java.nio.file.Path.of("/sys/class/net", name));
+    return Files.exists(Path.of("/sys/class/net", name));
   }
 
   private JsonNode readLink(String name) {
@@ -194,7 +197,7 @@ public final class NodeDataplaneDriver {
       return ip.json("ip", "-d", "link", "show", "dev", name);
     } catch (CommandFailedException e) {
       if (e.stderr().contains("does not exist")) {
-        return dev.tweed.model.Json.MAPPER.createArrayNode();
+        return Json.MAPPER.createArrayNode();
       }
       throw e;
     }

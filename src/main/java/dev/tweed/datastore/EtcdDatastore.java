@@ -9,6 +9,8 @@ import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.common.exception.CompactedException;
+import io.etcd.jetcd.common.exception.ErrorCode;
+import io.etcd.jetcd.common.exception.EtcdException;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.kv.TxnResponse;
 import io.etcd.jetcd.op.Cmp;
@@ -32,6 +34,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLException;
 
 /**
  * The datastore in an etcd cluster. Resources are JSON values under {@value #ROOT} followed by
@@ -119,7 +122,7 @@ public final class EtcdDatastore implements Datastore {
             b ->
                 b.trustManager(t.caFile().toFile())
                     .keyManager(t.certFile().toFile(), t.keyFile().toFile()));
-      } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+      } catch (SSLException | IllegalArgumentException e) {
         throw new IllegalArgumentException(
             "cannot use the etcd TLS files " + t + ": " + e.getMessage(), e);
       }
@@ -152,8 +155,7 @@ public final class EtcdDatastore implements Datastore {
 
   /** Whether etcd refused the call for its client: no role of the user allows it. */
   private static boolean denied(Throwable t) {
-    if (t instanceof io.etcd.jetcd.common.exception.EtcdException x
-        && x.getErrorCode() == io.etcd.jetcd.common.exception.ErrorCode.PERMISSION_DENIED) {
+    if (t instanceof EtcdException x && x.getErrorCode() == ErrorCode.PERMISSION_DENIED) {
       return true;
     }
     return io.grpc.Status.fromThrowable(t).getCode() == io.grpc.Status.Code.PERMISSION_DENIED;

@@ -5,6 +5,7 @@ import dev.tweed.model.Kinds;
 import dev.tweed.model.WorkloadEndpoint;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.auth.Permission;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
@@ -90,7 +91,7 @@ public final class EtcdRoles {
 
   /** The first key after every key that starts with {@code prefix}: etcd's range end. */
   static byte[] prefixEnd(String prefix) {
-    byte[] end = prefix.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] end = prefix.getBytes(StandardCharsets.UTF_8);
     for (int i = end.length - 1; i >= 0; i--) {
       if (end[i] != (byte) 0xff) {
         end[i]++;

@@ -3,11 +3,14 @@ package dev.tweed.ebpf;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 
 /**
  * A BPF map held by descriptor, read and written as raw keys and values through {@code bpf(2)}. One
@@ -29,7 +32,7 @@ public final class BpfMap implements AutoCloseable {
   }
 
   /** A map pinned at {@code path}, opened by its pin. */
-  public static BpfMap pinned(java.nio.file.Path path, int keySize, int valueSize) {
+  public static BpfMap pinned(Path path, int keySize, int valueSize) {
     return new BpfMap(
         path.getFileName().toString(), Libbpf.objGet(path.toString()), keySize, valueSize, true);
   }
@@ -135,7 +138,7 @@ public final class BpfMap implements AutoCloseable {
    * to the next: copy what must outlive it), read {@value #BATCH} at a time with one {@code bpf(2)}
    * call (a hash map: entries written meanwhile may or may not be seen).
    */
-  public void forEachBatched(java.util.function.BiConsumer<MemorySegment, MemorySegment> visit) {
+  public void forEachBatched(BiConsumer<MemorySegment, MemorySegment> visit) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment keys = a.allocate((long) keySize * BATCH, 8);
       MemorySegment values = a.allocate((long) valueSize * BATCH, 8);
@@ -190,7 +193,7 @@ public final class BpfMap implements AutoCloseable {
   public Map<String, byte[]> entries() {
     Map<String, byte[]> out = new LinkedHashMap<>();
     for (byte[] k : keys()) {
-      get(k).ifPresent(v -> out.put(java.util.HexFormat.of().formatHex(k), v));
+      get(k).ifPresent(v -> out.put(HexFormat.of().formatHex(k), v));
     }
     return out;
   }

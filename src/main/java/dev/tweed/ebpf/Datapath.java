@@ -1,5 +1,7 @@
 package dev.tweed.ebpf;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -62,8 +64,8 @@ public final class Datapath implements AutoCloseable {
   public static Datapath load(Path object, Path pinDir, Map<String, Integer> maxEntries) {
     try {
       Files.createDirectories(pinDir);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     Arena arena = Arena.ofShared();
     MemorySegment log = arena.allocate(1 << 20);

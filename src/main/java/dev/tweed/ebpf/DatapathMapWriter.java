@@ -1,8 +1,13 @@
 package dev.tweed.ebpf;
 
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.ToIntFunction;
 
 /**
@@ -18,11 +23,11 @@ public final class DatapathMapWriter {
   /** What was written last (null: unknown, compare with the kernel). */
   private Map<String, EbpfIntent.IpcacheEntry> lastIpcache;
 
-  private java.util.List<EbpfIntent.Endpoint> lastEndpoints;
+  private List<EbpfIntent.Endpoint> lastEndpoints;
   private Map<String, Integer> lastIfindexes;
 
   /** The policy entries written last, by endpoint (null: unknown, compare with the kernel). */
-  private Map<Integer, java.util.List<EbpfIntent.PolicyEntry>> writtenPolicy;
+  private Map<Integer, List<EbpfIntent.PolicyEntry>> writtenPolicy;
 
   public DatapathMapWriter(Datapath d) {
     this.ipcache = new MapSync(d.map(DatapathMaps.IPCACHE));
@@ -41,7 +46,7 @@ public final class DatapathMapWriter {
       EbpfIntent intent, ToIntFunction<String> ifindexOf, String hostVethMac, boolean readKernel) {
     Map<String, byte[][]> wantEndpoints = new TreeMap<>();
     Map<Integer, String> veths = new LinkedHashMap<>();
-    Map<String, Integer> ifindexes = new java.util.HashMap<>();
+    Map<String, Integer> ifindexes = new HashMap<>();
     for (EbpfIntent.Endpoint e : intent.endpoints()) {
       int ifindex = ifindexOf.applyAsInt(e.hostInterface());
       if (ifindex == 0) {
@@ -73,7 +78,7 @@ public final class DatapathMapWriter {
 
   /** The IP cache: by difference with what was written last, or with the kernel when asked. */
   private MapSync.Changes syncIpcache(EbpfIntent intent, boolean readKernel) {
-    Map<String, EbpfIntent.IpcacheEntry> now = new java.util.HashMap<>();
+    Map<String, EbpfIntent.IpcacheEntry> now = new HashMap<>();
     intent.ipcache().forEach(e -> now.put(e.cidr(), e));
     if (readKernel || lastIpcache == null) {
       lastIpcache = null;
@@ -113,29 +118,29 @@ public final class DatapathMapWriter {
    */
   private MapSync.Changes syncPolicy(EbpfIntent intent, boolean readKernel) {
     if (readKernel || writtenPolicy == null) {
-      Map<String, byte[][]> want = new java.util.HashMap<>();
+      Map<String, byte[][]> want = new HashMap<>();
       for (EbpfIntent.PolicyEntry p : intent.policy()) {
         MapSync.put(want, DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
       }
       writtenPolicy = null;
       MapSync.Changes c = policy.sync(want, true);
-      writtenPolicy = new java.util.HashMap<>(intent.policyByEndpoint());
+      writtenPolicy = new HashMap<>(intent.policyByEndpoint());
       return c;
     }
-    Map<Integer, java.util.List<EbpfIntent.PolicyEntry>> before = writtenPolicy;
+    Map<Integer, List<EbpfIntent.PolicyEntry>> before = writtenPolicy;
     writtenPolicy = null; // unknown until this pass completes
     int written = 0;
     int removed = 0;
-    java.util.Set<Integer> ids = new java.util.TreeSet<>(before.keySet());
+    Set<Integer> ids = new TreeSet<>(before.keySet());
     ids.addAll(intent.policyByEndpoint().keySet());
     for (int id : ids) {
-      var old = before.getOrDefault(id, java.util.List.of());
-      var now = intent.policyByEndpoint().getOrDefault(id, java.util.List.of());
+      var old = before.getOrDefault(id, List.of());
+      var now = intent.policyByEndpoint().getOrDefault(id, List.of());
       if (old == now || old.equals(now)) {
         continue;
       }
-      java.util.Set<EbpfIntent.PolicyEntry> keep = new java.util.HashSet<>(now);
-      java.util.Set<EbpfIntent.PolicyEntry> had = new java.util.HashSet<>(old);
+      Set<EbpfIntent.PolicyEntry> keep = new HashSet<>(now);
+      Set<EbpfIntent.PolicyEntry> had = new HashSet<>(old);
       for (EbpfIntent.PolicyEntry p : now) {
         if (!had.contains(p)) {
           policy.map().put(DatapathMaps.policyKey(p), DatapathMaps.POLICY_ALLOW);
@@ -149,7 +154,7 @@ public final class DatapathMapWriter {
         }
       }
     }
-    writtenPolicy = new java.util.HashMap<>(intent.policyByEndpoint());
+    writtenPolicy = new HashMap<>(intent.policyByEndpoint());
     policy.forget();
     return new MapSync.Changes(written, removed);
   }

@@ -1,6 +1,7 @@
 package dev.tweed.ebpf;
 
 import dev.tweed.model.Cidr;
+import dev.tweed.model.Ipv4;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -8,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
+import java.util.List;
 
 /**
  * The byte layouts of the datapath's maps, as {@code tweed-datapath.bpf.c} declares them: host byte
@@ -39,8 +41,8 @@ public final class DatapathMaps {
   static final int CONNTRACK_SIZE = 40;
 
   /** Index i of tw_counts: packets forwarded (0), then drops by reason. */
-  public static final java.util.List<String> COUNT_NAMES =
-      java.util.List.of(
+  public static final List<String> COUNT_NAMES =
+      List.of(
           "forwarded",
           "policy-denied",
           "spoofed-source",
@@ -64,7 +66,7 @@ public final class DatapathMaps {
   }
 
   static byte[] address(String ip) {
-    return java.nio.ByteBuffer.allocate(4).putInt(dev.tweed.model.Ipv4.parse(ip)).array();
+    return ByteBuffer.allocate(4).putInt(Ipv4.parse(ip)).array();
   }
 
   /** The IPv4 address at {@code offset}, in network order as packets and maps hold it. */

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -32,7 +33,7 @@ public final class DatapathObject {
       Path built = dir.resolve(SOURCE);
       if (Files.exists(object)
           && Files.exists(built)
-          && java.util.Arrays.equals(Files.readAllBytes(built), source)) {
+          && Arrays.equals(Files.readAllBytes(built), source)) {
         return object;
       }
       Path src = dir.resolve("." + SOURCE);

@@ -2,12 +2,15 @@ package dev.tweed.ebpf;
 
 import dev.tweed.sys.Libc;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -149,14 +152,12 @@ public final class EbpfDataplane implements AutoCloseable {
    * Writes only the services that changed (empty: removed); {@code all} if a full pass is needed.
    */
   public synchronized LbMapWriter.Result applyServiceChanges(
-      String nodeIp,
-      Map<String, java.util.Optional<LbService>> changes,
-      Map<String, LbService> all) {
+      String nodeIp, Map<String, Optional<LbService>> changes, Map<String, LbService> all) {
     return writeServices(nodeIp, w -> w.writeChanges(changes, all));
   }
 
   private LbMapWriter.Result writeServices(
-      String nodeIp, java.util.function.Function<LbMapWriter, LbMapWriter.Result> write) {
+      String nodeIp, Function<LbMapWriter, LbMapWriter.Result> write) {
     Datapath d = datapath();
     if (!nodeIp.equals(this.nodeIp)) {
       this.nodeIp = nodeIp;
@@ -182,14 +183,14 @@ public final class EbpfDataplane implements AutoCloseable {
   /** The frontends and backends the maps hold now (a previous agent's, after a restart). */
   public synchronized LbMaps.Contents servicesInMaps() {
     Datapath d = datapath();
-    List<LbMaps.FrontendEntry> frontends = new java.util.ArrayList<>();
+    List<LbMaps.FrontendEntry> frontends = new ArrayList<>();
     d.map(LbMaps.FRONTENDS)
         .entries()
-        .forEach((k, v) -> frontends.add(LbMaps.frontend(java.util.HexFormat.of().parseHex(k), v)));
-    List<LbMaps.BackendEntry> backends = new java.util.ArrayList<>();
+        .forEach((k, v) -> frontends.add(LbMaps.frontend(HexFormat.of().parseHex(k), v)));
+    List<LbMaps.BackendEntry> backends = new ArrayList<>();
     d.map(LbMaps.BACKENDS)
         .entries()
-        .forEach((k, v) -> backends.add(LbMaps.backend(java.util.HexFormat.of().parseHex(k), v)));
+        .forEach((k, v) -> backends.add(LbMaps.backend(HexFormat.of().parseHex(k), v)));
     return new LbMaps.Contents(frontends, backends);
   }
 

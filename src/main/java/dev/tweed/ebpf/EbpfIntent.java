@@ -1,9 +1,12 @@
 package dev.tweed.ebpf;
 
+import dev.tweed.model.Cidr;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * What one node's datapath maps must hold, in words: its pods as endpoints, the IP cache (every
@@ -20,15 +23,14 @@ public record EbpfIntent(
     endpoints = endpoints.stream().sorted(Comparator.comparing(Endpoint::pod)).toList();
     ipcache =
         ipcache.stream()
-            .map(e -> Map.entry(dev.tweed.model.Cidr.parse(e.cidr()), e))
+            .map(e -> Map.entry(Cidr.parse(e.cidr()), e))
             .sorted(Map.Entry.comparingByKey())
             .map(Map.Entry::getValue)
             .toList();
     // Each endpoint's list is kept as given (sorted, and shared with the calculator's cache, so a
     // driver can tell an unchanged endpoint by reference).
-    policyByEndpoint =
-        java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(policyByEndpoint));
-    identities = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(identities));
+    policyByEndpoint = Collections.unmodifiableSortedMap(new TreeMap<>(policyByEndpoint));
+    identities = Collections.unmodifiableSortedMap(new TreeMap<>(identities));
   }
 
   /** Every policy entry, by endpoint, then in each endpoint's order. */
@@ -93,7 +95,6 @@ public record EbpfIntent(
   }
 
   public static EbpfIntent empty() {
-    return new EbpfIntent(
-        List.of(), List.of(), new java.util.TreeMap<>(), new java.util.TreeMap<>(Map.of()));
+    return new EbpfIntent(List.of(), List.of(), new TreeMap<>(), new TreeMap<>(Map.of()));
   }
 }

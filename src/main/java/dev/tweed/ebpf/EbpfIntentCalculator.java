@@ -10,11 +10,17 @@ import dev.tweed.model.NodeResource;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyIntent.Match;
 import dev.tweed.policy.PolicyPod;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -161,7 +167,7 @@ public final class EbpfIntentCalculator {
   private Map<String, Cached> cache = new HashMap<>();
 
   /** Each pod's identity labels, by the pod object (unchanged pods are the same objects). */
-  private Map<PolicyPod, List<String>> labelCache = new java.util.IdentityHashMap<>();
+  private Map<PolicyPod, List<String>> labelCache = new IdentityHashMap<>();
 
   private Map<String, Map<String, String>> labelCacheNamespaces = Map.of();
 
@@ -172,11 +178,11 @@ public final class EbpfIntentCalculator {
   public synchronized List<String> labelsOf(
       PolicyPod p, Map<String, Map<String, String>> namespaceLabels) {
     if (namespaceLabels != labelCacheNamespaces && !namespaceLabels.equals(labelCacheNamespaces)) {
-      labelCache = new java.util.IdentityHashMap<>();
+      labelCache = new IdentityHashMap<>();
       labelCacheNamespaces = namespaceLabels;
     }
     if (labelCache.size() > 4 * Math.max(1024, cache.size())) {
-      labelCache = new java.util.IdentityHashMap<>(); // pods come and go: forget the old ones
+      labelCache = new IdentityHashMap<>(); // pods come and go: forget the old ones
     }
     return labelCache.computeIfAbsent(
         p,
@@ -238,8 +244,7 @@ public final class EbpfIntentCalculator {
   /** The sets (by reference) that have a member whose identity changed. */
   private static Set<PolicyIntent.AddressSet> touchedSets(
       List<PolicyIntent.AddressSet> sets, Set<String> changedIps) {
-    Set<PolicyIntent.AddressSet> out =
-        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    Set<PolicyIntent.AddressSet> out = Collections.newSetFromMap(new IdentityHashMap<>());
     if (changedIps.isEmpty()) {
       return out;
     }
@@ -304,7 +309,7 @@ public final class EbpfIntentCalculator {
 
   private static long crc(String s) {
     CRC32 c = new CRC32();
-    c.update(s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    c.update(s.getBytes(StandardCharsets.UTF_8));
     return c.getValue();
   }
 
@@ -342,7 +347,7 @@ public final class EbpfIntentCalculator {
   private record Compiler(
       PolicyIntent.Endpoint endpoint,
       int id,
-      java.util.Collection<IpcacheEntry> ipcache,
+      Collection<IpcacheEntry> ipcache,
       Map<String, Integer> ipIdentity,
       Map<String, PolicyIntent.AddressSet> sets,
       Set<PolicyEntry> out) {
@@ -377,7 +382,7 @@ public final class EbpfIntentCalculator {
       for (String member : set.members()) {
         String ip = member.substring(0, member.indexOf(','));
         String[] protoPort = member.substring(member.indexOf(',') + 1).split(":");
-        int proto = protocol(protoPort[0].toUpperCase(java.util.Locale.ROOT));
+        int proto = protocol(protoPort[0].toUpperCase(Locale.ROOT));
         int port = Integer.parseInt(protoPort[1]);
         if (dir == Direction.INGRESS) {
           if (ip.equals(endpoint.ip())) {
@@ -404,7 +409,7 @@ public final class EbpfIntentCalculator {
         case PolicyIntent.PeerSet s ->
             sets.get(s.set()).members().stream()
                 .map(ipIdentity::get)
-                .filter(java.util.Objects::nonNull)
+                .filter(Objects::nonNull)
                 .forEach(ids::add);
         case PolicyIntent.Block b -> {
           for (IpcacheEntry e : ipcache) {

@@ -3,6 +3,7 @@ package dev.tweed.ebpf;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * One record of {@code tw_events}, as {@code struct flow_event} lays it out: a connection the
@@ -35,8 +36,7 @@ public record FlowEvent(
 
   /** {@code enum program_id}: 0 for none, then the programs in {@link Datapath#PROGRAMS}' order. */
   private static final List<String> PROGRAMS =
-      java.util.stream.Stream.concat(java.util.stream.Stream.of(""), Datapath.PROGRAMS.stream())
-          .toList();
+      Stream.concat(Stream.of(""), Datapath.PROGRAMS.stream()).toList();
 
   private static final List<String> DIRECTIONS = List.of("ingress", "egress", "");
 

@@ -9,6 +9,7 @@ import dev.tweed.model.Kinds;
 import dev.tweed.model.ResourceKey;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,7 +73,7 @@ public final class IdentityAllocator {
     List<List<String>> inOrder =
         wanted.stream()
             .distinct()
-            .sorted(java.util.Comparator.comparing((List<String> l) -> String.join(",", l)))
+            .sorted(Comparator.comparing((List<String> l) -> String.join(",", l)))
             .toList();
     for (List<String> labels : inOrder) {
       if (out.containsKey(labels)) {

@@ -1,6 +1,7 @@
 package dev.tweed.ebpf;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -104,7 +105,7 @@ public final class LbMapWriter {
       want.forEach(
           (k, kv) -> {
             byte[][] o = had.get(k);
-            if (o == null || !java.util.Arrays.equals(o[1], kv[1])) {
+            if (o == null || !Arrays.equals(o[1], kv[1])) {
               puts.put(k, kv);
             }
           });
@@ -146,7 +147,7 @@ public final class LbMapWriter {
       wanted.forEach(
           (k, kv) -> {
             byte[] o = have.get(k);
-            if (o == null || !java.util.Arrays.equals(o, kv[1])) {
+            if (o == null || !Arrays.equals(o, kv[1])) {
               puts.put(prefix + k, kv);
             }
           });

@@ -1,5 +1,6 @@
 package dev.tweed.ebpf;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
@@ -35,7 +36,7 @@ final class MapSync {
     int removed = 0;
     for (var e : desired.entrySet()) {
       byte[] old = have.get(e.getKey());
-      if (old == null || !java.util.Arrays.equals(old, e.getValue()[1])) {
+      if (old == null || !Arrays.equals(old, e.getValue()[1])) {
         map.put(e.getValue()[0], e.getValue()[1]);
         now.put(e.getKey(), e.getValue()[1]);
         puts++;

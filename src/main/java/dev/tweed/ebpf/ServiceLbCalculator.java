@@ -4,7 +4,9 @@ import dev.tweed.proxy.PortPolicy;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -48,7 +50,7 @@ public final class ServiceLbCalculator {
   public void adopt(List<LbMaps.FrontendEntry> frontends, List<LbMaps.BackendEntry> backends) {
     int maxService = 0;
     int maxBackend = 0;
-    Set<Integer> taken = new java.util.HashSet<>();
+    Set<Integer> taken = new HashSet<>();
     for (LbMaps.FrontendEntry f : frontends) {
       if (!f.external()) {
         adoptedServiceIds.put(f.ip() + ":" + f.port() + "/" + f.protocol(), f.service());
@@ -56,7 +58,7 @@ public final class ServiceLbCalculator {
         maxService = Math.max(maxService, f.service());
       }
     }
-    Set<Integer> takenBackends = new java.util.HashSet<>();
+    Set<Integer> takenBackends = new HashSet<>();
     for (LbMaps.BackendEntry b : backends) {
       adoptedBackendIds
           .computeIfAbsent(b.service(), k -> new HashMap<>())
@@ -111,7 +113,7 @@ public final class ServiceLbCalculator {
 
   /** Every service calculated, by key (a view, kept up to date). */
   public Map<String, LbService> services() {
-    return java.util.Collections.unmodifiableMap(current);
+    return Collections.unmodifiableMap(current);
   }
 
   /**

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -70,7 +71,7 @@ public final class BlockIpam {
       taken.add(e.key());
     }
     for (long i = 0; i < pool.blockCount(); i++) {
-      IpamBlock b = new IpamBlock(pool.block(i), node, java.util.Map.of());
+      IpamBlock b = new IpamBlock(pool.block(i), node, Map.of());
       if (!taken.contains(b.key().toString())) {
         store.put(b.key().toString(), b.toJson(), Datastore.ABSENT);
         return b.cidr();

@@ -5,6 +5,7 @@ import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -39,7 +40,7 @@ public final class CniExec {
       JsonNode netconf) {
     List<String> argv =
         new ArrayList<>(List.of("ip", "netns", "exec", nodeNs, binDir + "/tweed-cni"));
-    Map<String, String> env = new java.util.HashMap<>();
+    Map<String, String> env = new HashMap<>();
     env.put("CNI_COMMAND", command);
     env.put("CNI_CONTAINERID", containerId);
     env.put("CNI_NETNS", netns);

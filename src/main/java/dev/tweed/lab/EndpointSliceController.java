@@ -11,9 +11,11 @@ import dev.tweed.model.ResourceKey;
 import dev.tweed.proxy.ServicePortResolver;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,7 +60,7 @@ public final class EndpointSliceController {
   void pass() {
     List<JsonNode> services = values("Service");
     List<PodResource> pods = values("Pod").stream().map(PodResource::from).toList();
-    java.util.Set<String> notReady = new java.util.HashSet<>();
+    Set<String> notReady = new HashSet<>();
     for (JsonNode n : values("Node")) {
       if (!NodeLifecycleController.isReady(n)) {
         notReady.add(n.path("metadata").path("name").asText());
@@ -92,7 +94,7 @@ public final class EndpointSliceController {
 
   /** Pure: the slices that should exist, by datastore key. */
   static Map<String, JsonNode> desiredSlices(List<JsonNode> services, List<PodResource> pods) {
-    return desiredSlices(services, pods, java.util.Set.of());
+    return desiredSlices(services, pods, Set.of());
   }
 
   /**
@@ -100,7 +102,7 @@ public final class EndpointSliceController {
    *     with ready=false, as Kubernetes lists pods whose Ready condition fell with their node's
    */
   static Map<String, JsonNode> desiredSlices(
-      List<JsonNode> services, List<PodResource> pods, java.util.Set<String> notReadyNodes) {
+      List<JsonNode> services, List<PodResource> pods, Set<String> notReadyNodes) {
     Map<String, JsonNode> out = new TreeMap<>();
     for (JsonNode svc : services) {
       JsonNode selector = svc.path("spec").path("selector");
@@ -181,7 +183,7 @@ public final class EndpointSliceController {
       String name,
       List<SlicePort> ports,
       List<PodResource> pods,
-      java.util.Set<String> notReadyNodes) {
+      Set<String> notReadyNodes) {
     ObjectNode s = Json.object();
     s.put("apiVersion", "discovery.k8s.io/v1");
     s.put("kind", "EndpointSlice");

@@ -1,8 +1,11 @@
 package dev.tweed.lab;
 
 import dev.tweed.cni.AgentClient;
+import dev.tweed.dataplane.BirdSupervisor;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.DatastoreKind;
+import dev.tweed.datastore.EtcdDatastore;
+import dev.tweed.datastore.EtcdRoles;
 import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Datapath;
@@ -19,6 +22,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
@@ -143,12 +148,11 @@ public final class Lab {
     }
     try (var root = LabStores.etcdAs(layout, state, EtcdPki.ROOT)) {
       EtcdCluster.awaitHealthy(root, state.etcdMembers(), Duration.ofSeconds(60));
-      String keys = dev.tweed.datastore.EtcdDatastore.ROOT;
-      dev.tweed.datastore.EtcdRoles.enable(
+      String keys = EtcdDatastore.ROOT;
+      EtcdRoles.enable(
           root,
           List.of(
-              dev.tweed.datastore.EtcdRoles.controller(EtcdPki.CONTROLLER, keys),
-              dev.tweed.datastore.EtcdRoles.node(EtcdPki.NODE, keys)));
+              EtcdRoles.controller(EtcdPki.CONTROLLER, keys), EtcdRoles.node(EtcdPki.NODE, keys)));
     }
     out.printf(
         "etcd: %d members on %s, TLS with client certificates (CA %s), authentication on%n",
@@ -351,14 +355,13 @@ public final class Lab {
   public void down() throws IOException {
     String marker = "lab=" + layout.name();
     Optional<LabState> state = LabState.read(layout);
-    java.util.Set<Long> pids =
-        new java.util.TreeSet<>(state.map(s -> s.pids().values()).orElse(List.of()));
+    Set<Long> pids = new TreeSet<>(state.map(s -> s.pids().values()).orElse(List.of()));
     pids.addAll(LabProcesses.findUnrecorded(marker));
     for (long pid : pids) {
       LabProcesses.stop(pid, marker, false);
     }
     // etcd members last: the agents above no longer need them. Found by their data directories.
-    java.util.Set<Long> members = new java.util.TreeSet<>(EtcdCluster.findUnder(layout.dir()));
+    Set<Long> members = new TreeSet<>(EtcdCluster.findUnder(layout.dir()));
     for (long pid : members) {
       EtcdCluster.stopLeftover(pid, layout.dir());
     }
@@ -367,7 +370,7 @@ public final class Lab {
     // BIRD daemons whose agent was killed before it could stop them.
     for (int i = 1; i <= state.map(LabState::nodes).orElse(0); i++) {
       String node = LabLayout.nodeName(i);
-      dev.tweed.dataplane.BirdSupervisor.stopLeftover(layout.agentSocket(node).getParent(), node);
+      BirdSupervisor.stopLeftover(layout.agentSocket(node).getParent(), node);
     }
     List<String> ours =
         Namespaces.list().stream().filter(n -> n.startsWith(layout.prefix())).toList();

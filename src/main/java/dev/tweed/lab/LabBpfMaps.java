@@ -10,6 +10,7 @@ import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
 import dev.tweed.ebpf.LbMaps;
 import dev.tweed.ebpf.LbService;
+import dev.tweed.model.Cidr;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.proxy.ServicePort;
@@ -19,9 +20,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * A node's datapath maps read from their pins and told in words, as {@code cilium map get} and
@@ -126,7 +130,7 @@ public final class LabBpfMaps {
       m.entries()
           .forEach(
               (k, v) -> {
-                var e = DatapathMaps.endpoint(java.util.HexFormat.of().parseHex(k), v);
+                var e = DatapathMaps.endpoint(HexFormat.of().parseHex(k), v);
                 WorkloadEndpoint w = endpointsByIp.get(e.ip());
                 out.add(
                     new EndpointRow(
@@ -148,11 +152,9 @@ public final class LabBpfMaps {
   private List<EbpfIntent.IpcacheEntry> ipcacheEntries() {
     List<EbpfIntent.IpcacheEntry> out = new ArrayList<>();
     try (BpfMap m = open(DatapathMaps.IPCACHE)) {
-      m.entries()
-          .forEach(
-              (k, v) -> out.add(DatapathMaps.ipcache(java.util.HexFormat.of().parseHex(k), v)));
+      m.entries().forEach((k, v) -> out.add(DatapathMaps.ipcache(HexFormat.of().parseHex(k), v)));
     }
-    out.sort(Comparator.comparing(e -> dev.tweed.model.Cidr.parse(e.cidr())));
+    out.sort(Comparator.comparing(e -> Cidr.parse(e.cidr())));
     return out;
   }
 
@@ -178,7 +180,7 @@ public final class LabBpfMaps {
 
   /** The identities this node's maps use, with their labels. */
   public List<IdentityRow> identities() {
-    java.util.TreeSet<Integer> used = new java.util.TreeSet<>(Identities.RESERVED.keySet());
+    TreeSet<Integer> used = new TreeSet<>(Identities.RESERVED.keySet());
     ipcacheEntries().forEach(e -> used.add(e.identity()));
     List<IdentityRow> out = new ArrayList<>();
     for (int id : used) {
@@ -210,7 +212,7 @@ public final class LabBpfMaps {
           new PolicyRow(
               p.endpoint(),
               pods.getOrDefault(p.endpoint(), ""),
-              p.direction().name().toLowerCase(java.util.Locale.ROOT),
+              p.direction().name().toLowerCase(Locale.ROOT),
               p.identity(),
               p.identity() == 0 ? List.of("any") : labels(p.identity()),
               protocol(p.protocol()),
@@ -254,7 +256,7 @@ public final class LabBpfMaps {
       m.entries()
           .forEach(
               (k, v) -> {
-                var e = LbMaps.service(java.util.HexFormat.of().parseHex(k), v);
+                var e = LbMaps.service(HexFormat.of().parseHex(k), v);
                 String scope = e.service() + "/" + e.external();
                 (e.slot() == 0 ? heads : slots)
                     .put(scope + (e.slot() == 0 ? "" : "/" + e.slot()), e);
@@ -266,7 +268,7 @@ public final class LabBpfMaps {
       m.entries()
           .forEach(
               (k, v) -> {
-                var f = LbMaps.frontend(java.util.HexFormat.of().parseHex(k), v);
+                var f = LbMaps.frontend(HexFormat.of().parseHex(k), v);
                 String[] name =
                     frontendNames.getOrDefault(
                         f.ip() + ":" + f.port() + "/" + f.protocol(), new String[] {"", ""});
@@ -344,7 +346,7 @@ public final class LabBpfMaps {
       m.entries()
           .forEach(
               (k, v) -> {
-                var b = LbMaps.backend(java.util.HexFormat.of().parseHex(k), v);
+                var b = LbMaps.backend(HexFormat.of().parseHex(k), v);
                 out.put(b.id(), b);
               });
     }
@@ -370,7 +372,7 @@ public final class LabBpfMaps {
       m.entries()
           .forEach(
               (k, v) -> {
-                var c = DatapathMaps.connection(java.util.HexFormat.of().parseHex(k), v);
+                var c = DatapathMaps.connection(HexFormat.of().parseHex(k), v);
                 out.add(
                     new ConnectionRow(
                         protocol(c.protocol()),

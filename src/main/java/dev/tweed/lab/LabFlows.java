@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
@@ -31,7 +32,7 @@ public final class LabFlows {
     public Filter {
       if (verdict.isPresent()
           && !List.of("FORWARDED", "DROPPED", "REJECTED")
-              .contains(verdict.get().toUpperCase(java.util.Locale.ROOT))) {
+              .contains(verdict.get().toUpperCase(Locale.ROOT))) {
         throw new IllegalArgumentException(
             "verdict must be FORWARDED, DROPPED or REJECTED, got " + verdict.get());
       }

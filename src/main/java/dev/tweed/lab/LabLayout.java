@@ -1,5 +1,6 @@
 package dev.tweed.lab;
 
+import dev.tweed.model.PodResource;
 import java.nio.file.Path;
 
 /**
@@ -43,9 +44,8 @@ public record LabLayout(String name, Path dir) {
   }
 
   /** The network namespace a pod lives in: the one its annotation names, else its default name. */
-  public String netnsOf(dev.tweed.model.PodResource pod) {
-    return pod.annotation(dev.tweed.model.PodResource.NETNS_ANNOTATION)
-        .orElse(podNs(pod.namespace(), pod.name()));
+  public String netnsOf(PodResource pod) {
+    return pod.annotation(PodResource.NETNS_ANNOTATION).orElse(podNs(pod.namespace(), pod.name()));
   }
 
   public String podNs(String namespace, String pod) {

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.LongPredicate;
 
 /**
  * The lab's view of its agents' metrics: one agent's {@code /metrics} as Prometheus scrapes it, and
@@ -150,8 +151,7 @@ public final class LabMetrics {
    */
   public static List<Long> stopPrometheus(LabLayout layout) {
     String config = "--config.file=" + layout.dir().resolve("prometheus").resolve("prometheus.yml");
-    java.util.function.LongPredicate ours =
-        pid -> LabProcesses.argv(pid).map(a -> a.contains(config)).orElse(false);
+    LongPredicate ours = pid -> LabProcesses.argv(pid).map(a -> a.contains(config)).orElse(false);
     List<Long> found = LabProcesses.find(ours);
     for (long pid : found) {
       LabProcesses.stop(pid, ours, false);

@@ -1,12 +1,16 @@
 package dev.tweed.lab;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.LongPredicate;
 
 /**
  * Starts the lab's daemons (agents, the lab controller) as detached JVMs running this same jar, and
@@ -44,7 +48,7 @@ public final class LabProcesses {
       jar =
           Path.of(LabProcesses.class.getProtectionDomain().getCodeSource().getLocation().toURI())
               .toString();
-    } catch (java.net.URISyntaxException e) {
+    } catch (URISyntaxException e) {
       throw new IllegalStateException(e);
     }
     List<String> out =
@@ -88,7 +92,7 @@ public final class LabProcesses {
       ProcessBuilder pb = new ProcessBuilder(argv);
       pb.redirectErrorStream(true);
       pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-      pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       return pb.start().pid();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + String.join(" ", argv), e);
@@ -108,8 +112,7 @@ public final class LabProcesses {
   public static Optional<List<String>> argv(long pid) {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
-      return Optional.of(
-          List.of(new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0")));
+      return Optional.of(List.of(new String(raw, StandardCharsets.UTF_8).split("\0")));
     } catch (IOException e) {
       return Optional.empty();
     }
@@ -135,7 +138,7 @@ public final class LabProcesses {
   }
 
   /** Every process for which {@code ours} holds. */
-  public static List<Long> find(java.util.function.LongPredicate ours) {
+  public static List<Long> find(LongPredicate ours) {
     List<Long> out = new ArrayList<>();
     try (var dirs = Files.list(Path.of("/proc"))) {
       for (Path d : dirs.toList()) {
@@ -156,7 +159,7 @@ public final class LabProcesses {
   }
 
   /** Ends the process if {@code ours} still recognises it: the same steps as above. */
-  public static void stop(long pid, java.util.function.LongPredicate ours, boolean kill) {
+  public static void stop(long pid, LongPredicate ours, boolean kill) {
     if (!ours.test(pid)) {
       return;
     }

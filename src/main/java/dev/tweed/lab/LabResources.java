@@ -1,15 +1,21 @@
 package dev.tweed.lab;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.datastore.ConflictException;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.model.BgpConfiguration;
+import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
+import dev.tweed.policy.InvalidPolicyException;
+import dev.tweed.policy.NetworkPolicyParser;
+import dev.tweed.proxy.ServiceValidator;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -18,6 +24,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -88,7 +95,7 @@ public final class LabResources {
           out.add((ObjectNode) doc);
         }
       }
-    } catch (com.fasterxml.jackson.core.JacksonException e) {
+    } catch (JacksonException e) {
       throw new InvalidResourceException(file.toString(), "(yaml)", e.getOriginalMessage());
     }
     return out;
@@ -241,7 +248,7 @@ public final class LabResources {
     }
     try {
       store.put(key.toString(), next, existing.get().modRevision());
-    } catch (dev.tweed.datastore.ConflictException e) {
+    } catch (ConflictException e) {
       throw new InvalidResourceException(
           describe(o), "metadata", "changed concurrently; apply again");
     }
@@ -295,7 +302,7 @@ public final class LabResources {
           "'"
               + kind
               + "' is not supported by the lab (supported: "
-              + String.join(", ", new java.util.TreeSet<>(KINDS))
+              + String.join(", ", new TreeSet<>(KINDS))
               + ")");
     }
     String name = o.path("metadata").path("name").asText("");
@@ -340,8 +347,8 @@ public final class LabResources {
     }
     if (kind.equals("Service")) {
       try {
-        dev.tweed.proxy.ServiceValidator.validate(o, ServiceAllocator.SERVICE_CIDR);
-      } catch (dev.tweed.proxy.ServiceValidator.Invalid e) {
+        ServiceValidator.validate(o, ServiceAllocator.SERVICE_CIDR);
+      } catch (ServiceValidator.Invalid e) {
         throw new InvalidResourceException(what, e.field, e.getMessage());
       }
     }
@@ -361,8 +368,8 @@ public final class LabResources {
     }
     if (kind.equals("NetworkPolicy")) {
       try {
-        dev.tweed.policy.NetworkPolicyParser.parse(o);
-      } catch (dev.tweed.policy.InvalidPolicyException e) {
+        NetworkPolicyParser.parse(o);
+      } catch (InvalidPolicyException e) {
         throw new InvalidResourceException(what, e.field(), e.getMessage());
       }
     }
@@ -386,7 +393,7 @@ public final class LabResources {
       }
       for (JsonNode a : addrs) {
         try {
-          dev.tweed.model.Ipv4.parse(a.asText());
+          Ipv4.parse(a.asText());
         } catch (IllegalArgumentException e) {
           throw new InvalidResourceException(
               what,

@@ -5,6 +5,7 @@ import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.EtcdDatastore;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.sys.NetworkNamespace;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -16,8 +17,7 @@ public final class LabStores {
   private LabStores() {}
 
   public static Datastore open(LabLayout layout) {
-    return open(
-        layout, LabState.read(layout).orElse(new LabState(LabSpec.of(1), java.util.Map.of())));
+    return open(layout, LabState.read(layout).orElse(new LabState(LabSpec.of(1), Map.of())));
   }
 
   public static Datastore open(LabLayout layout, LabState state) {

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Sends traced packets for real in a lab, with nftables tracing on in every lab namespace, and
@@ -95,7 +96,7 @@ public final class LabTraceVerifier implements AutoCloseable {
       String fromNetns,
       Packet p,
       List<Outcome> outcomes,
-      java.util.function.Function<Outcome, List<Outcome>> replies)
+      Function<Outcome, List<Outcome>> replies)
       throws Exception {
     JourneyCheck.Result r = checkOnce(world, fromNetns, p, outcomes, replies);
     for (int i = 0; i < RESENDS && r.positionsUnread(); i++) {
@@ -116,7 +117,7 @@ public final class LabTraceVerifier implements AutoCloseable {
       String fromNetns,
       Packet p,
       List<Outcome> outcomes,
-      java.util.function.Function<Outcome, List<Outcome>> replies)
+      Function<Outcome, List<Outcome>> replies)
       throws Exception {
     if (!p.proto().equals("tcp") && !p.proto().equals("udp")) {
       throw new IllegalArgumentException(

@@ -1,6 +1,7 @@
 package dev.tweed.lab;
 
 import dev.tweed.sys.Command;
+import dev.tweed.sys.CommandFailedException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +27,7 @@ public final class Namespaces {
   public static void delete(String name) {
     Command.Result r = Command.exec(List.of("ip", "netns", "del", name), "", Map.of());
     if (!r.ok() && !r.stderr().contains("No such file")) {
-      throw new dev.tweed.sys.CommandFailedException(
+      throw new CommandFailedException(
           List.of("ip", "netns", "del", name), "", r.exitCode(), r.stderr());
     }
   }

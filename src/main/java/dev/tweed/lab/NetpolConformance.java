@@ -7,6 +7,8 @@ import dev.tweed.lab.NetpolScenario.Pod;
 import dev.tweed.lab.NetpolScenario.Port;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
+import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -14,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -171,10 +174,7 @@ public final class NetpolConformance {
           try {
             ProbeResult r =
                 ProbeClient.clientIp(
-                    dev.tweed.sys.NetworkNamespace.pathOf(from.netns()),
-                    to.ip(),
-                    port.number(),
-                    PROBE_TIMEOUT);
+                    NetworkNamespace.pathOf(from.netns()), to.ip(), port.number(), PROBE_TIMEOUT);
             seen = r.connected() ? "connected again, server saw " + r.answer() : r.reason();
           } catch (Exception e) {
             seen = "re-probe failed: " + e;
@@ -199,11 +199,11 @@ public final class NetpolConformance {
           for (int n = 1; n <= nodes; n++) {
             String node = LabLayout.nodeName(n);
             String ns = lab.layout().nodeNs(node);
-            dev.tweed.sys.Command.Result r =
-                dev.tweed.sys.Command.exec(
+            Command.Result r =
+                Command.exec(
                     List.of("ip", "netns", "exec", ns, "cat", "/proc/net/nf_conntrack"),
                     "",
-                    java.util.Map.of());
+                    Map.of());
             r.stdout()
                 .lines()
                 .filter(l -> l.contains(a) && l.contains(b))

@@ -16,6 +16,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -245,8 +246,7 @@ public final class PodController implements AutoCloseable {
   }
 
   /** Read-modify-write of a pod's status and metadata, with CAS retries. */
-  private void updateStatus(
-      String key, java.util.function.BiConsumer<ObjectNode, ObjectNode> edit) {
+  private void updateStatus(String key, BiConsumer<ObjectNode, ObjectNode> edit) {
     for (int i = 0; i < 50; i++) {
       var cur = store.get(key);
       if (cur.isEmpty()) {

@@ -2,6 +2,7 @@ package dev.tweed.lab;
 
 import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
@@ -14,6 +15,8 @@ import java.nio.channels.Selector;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** Connects from inside a namespace to a probe server, with real TCP or UDP traffic. */
 public final class ProbeClient {
@@ -77,9 +80,8 @@ public final class ProbeClient {
    * flow, and a policy applied since does not see a new connection. That is how conntrack-based
    * policy works (Calico's too), but a probe must test a new connection.
    */
-  private static final java.util.concurrent.atomic.AtomicInteger NEXT_UDP_PORT =
-      new java.util.concurrent.atomic.AtomicInteger(
-          java.util.concurrent.ThreadLocalRandom.current().nextInt(12000));
+  private static final AtomicInteger NEXT_UDP_PORT =
+      new AtomicInteger(ThreadLocalRandom.current().nextInt(12000));
 
   private static final int UDP_PORT_BASE = 20000;
   private static final int UDP_PORTS = 12000;
@@ -90,7 +92,7 @@ public final class ProbeClient {
       try {
         d.bind(new InetSocketAddress(p));
         return;
-      } catch (java.net.BindException taken) {
+      } catch (BindException taken) {
         // in use in this namespace: the next one
       }
     }

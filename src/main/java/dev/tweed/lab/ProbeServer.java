@@ -4,7 +4,9 @@ import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channel;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -30,7 +32,7 @@ public final class ProbeServer implements AutoCloseable {
   /** A UDP request whose answer is the client's address instead of the pod's name. */
   public static final String CLIENT_IP_REQUEST = "clientip";
 
-  private final List<java.nio.channels.Channel> channels = new ArrayList<>();
+  private final List<Channel> channels = new ArrayList<>();
   private final byte[] answer;
 
   public ProbeServer(Path netns, String identity, List<Port> ports) throws Exception {
@@ -42,7 +44,7 @@ public final class ProbeServer implements AutoCloseable {
             switch (p.protocol()) {
               case "TCP" -> {
                 ServerSocketChannel s = ServerSocketChannel.open();
-                s.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+                s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
                 s.bind(new InetSocketAddress(p.number()), 512);
                 channels.add(s);
               }

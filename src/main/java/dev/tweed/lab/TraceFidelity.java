@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 
@@ -183,7 +184,7 @@ public final class TraceFidelity {
       boolean affinity = spec.path("sessionAffinity").asText().equals("ClientIP");
       String ip = spec.path("clusterIP").asText();
       for (JsonNode port : spec.path("ports")) {
-        String proto = port.path("protocol").asText("TCP").toLowerCase(java.util.Locale.ROOT);
+        String proto = port.path("protocol").asText("TCP").toLowerCase(Locale.ROOT);
         targets.add(new Target(ip, proto, port.path("port").asInt(), affinity));
         if (port.has("nodePort")) {
           for (String node : nodeIps) {

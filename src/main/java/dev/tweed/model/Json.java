@@ -1,5 +1,6 @@
 package dev.tweed.model;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -34,7 +35,7 @@ public final class Json {
   public static JsonNode parse(String text) {
     try {
       return MAPPER.readTree(text);
-    } catch (com.fasterxml.jackson.core.JacksonException e) {
+    } catch (JacksonException e) {
       throw new IllegalArgumentException("invalid JSON: " + e.getOriginalMessage(), e);
     }
   }

@@ -1,5 +1,6 @@
 package dev.tweed.model;
 
+import java.util.Collections;
 import java.util.Optional;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -11,9 +12,9 @@ public record NodeDataplane(
     SortedSet<Neighbor> neighbors,
     SortedSet<FdbEntry> fdb) {
   public NodeDataplane {
-    routes = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(routes));
-    neighbors = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(neighbors));
-    fdb = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(fdb));
+    routes = Collections.unmodifiableSortedSet(new TreeSet<>(routes));
+    neighbors = Collections.unmodifiableSortedSet(new TreeSet<>(neighbors));
+    fdb = Collections.unmodifiableSortedSet(new TreeSet<>(fdb));
   }
 
   /** A stable, line-per-fact rendering for golden tests and for people. */

@@ -4,6 +4,7 @@ import dev.tweed.ebpf.FlowEvent;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
@@ -38,7 +39,7 @@ public final class ConntrackFlows implements AutoCloseable {
               .redirectError(ProcessBuilder.Redirect.DISCARD)
               .start();
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot run conntrack -E (Debian's conntrack)", e);
+      throw new UncheckedIOException("cannot run conntrack -E (Debian's conntrack)", e);
     }
     thread =
         Thread.ofPlatform()

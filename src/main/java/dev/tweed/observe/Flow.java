@@ -1,10 +1,12 @@
 package dev.tweed.observe;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.model.Json;
 import dev.tweed.policy.PolicyAllowers;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -59,7 +61,7 @@ public record Flow(
       case "invalid" -> "INVALID_PACKET_DROPPED";
       case "no-service", "service-rejected" -> "SERVICE_BACKEND_NOT_FOUND";
       case "source-range-denied" -> "DENIED_BY_LB_SRC_RANGE_CHECK";
-      default -> reason.toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+      default -> reason.toUpperCase(Locale.ROOT).replace('-', '_');
     };
   }
 
@@ -73,7 +75,7 @@ public record Flow(
       n.put("drop_reason_desc", hubbleReason(dropReason));
     }
     if (!direction.isEmpty()) {
-      n.put("traffic_direction", direction.toUpperCase(java.util.Locale.ROOT));
+      n.put("traffic_direction", direction.toUpperCase(Locale.ROOT));
     }
     n.putObject("IP").put("source", source.ip()).put("destination", destination.ip());
     if (source.port() != 0 || destination.port() != 0) {
@@ -130,13 +132,13 @@ public record Flow(
   }
 
   /** One line from a flow's JSON, as {@code hubble observe} prints one by default. */
-  public static String compact(com.fasterxml.jackson.databind.JsonNode f) {
+  public static String compact(JsonNode f) {
     StringBuilder sb = new StringBuilder();
     sb.append(f.path("time").asText()).append(' ').append(f.path("node_name").asText());
     sb.append(": ").append(side(f, "source")).append(" -> ").append(side(f, "destination"));
     var l4 = f.path("l4");
     sb.append(' ').append(l4.isObject() && l4.size() > 0 ? l4.fieldNames().next() : "IP");
-    String dir = f.path("traffic_direction").asText("").toLowerCase(java.util.Locale.ROOT);
+    String dir = f.path("traffic_direction").asText("").toLowerCase(Locale.ROOT);
     if (!dir.isEmpty()) {
       sb.append(' ').append(dir);
     }
@@ -179,7 +181,7 @@ public record Flow(
     return sb.toString();
   }
 
-  private static String side(com.fasterxml.jackson.databind.JsonNode f, String which) {
+  private static String side(JsonNode f, String which) {
     var e = f.path(which);
     String who =
         e.has("pod_name")

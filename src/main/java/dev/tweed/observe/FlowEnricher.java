@@ -3,6 +3,7 @@ package dev.tweed.observe;
 import dev.tweed.ebpf.FlowEvent;
 import dev.tweed.policy.PolicyAllowers;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -96,7 +97,7 @@ public final class FlowEnricher {
     if (e.verdict().equals("FORWARDED")) {
       // As policy judged it: the backend and its port, from the (masqueraded) source.
       String from = masqueraded ? e.client() : e.source();
-      allowedBy = new java.util.ArrayList<>();
+      allowedBy = new ArrayList<>();
       allowedBy.addAll(
           c.allowers().allowers(false, from, e.destination(), proto, e.destinationPort()));
       allowedBy.addAll(

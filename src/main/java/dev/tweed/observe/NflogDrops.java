@@ -6,6 +6,7 @@ import dev.tweed.policy.DropLog;
 import dev.tweed.sys.NflogSocket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -19,8 +20,8 @@ import org.slf4j.LoggerFactory;
 public final class NflogDrops implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NflogDrops.class);
 
-  private static final java.util.Map<Integer, String> HOOKS =
-      java.util.Map.of(0, "PREROUTING", 1, "INPUT", 2, "FORWARD", 3, "OUTPUT", 4, "POSTROUTING");
+  private static final Map<Integer, String> HOOKS =
+      Map.of(0, "PREROUTING", 1, "INPUT", 2, "FORWARD", 3, "OUTPUT", 4, "POSTROUTING");
 
   private final NflogSocket socket;
   private final Thread thread;

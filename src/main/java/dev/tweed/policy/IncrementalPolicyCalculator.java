@@ -2,6 +2,8 @@ package dev.tweed.policy;
 
 import dev.tweed.policy.PolicyIntent.AddressSet;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -212,7 +214,7 @@ public final class IncrementalPolicyCalculator {
       endpoints.add(PolicyCalculator.endpoint(pod, in, out));
     }
     List<String> used = new ArrayList<>(usedSet);
-    java.util.Collections.sort(used);
+    Collections.sort(used);
     List<PolicyIntent.CompiledPolicy> out = new ArrayList<>();
     List<AddressSet> sets = new ArrayList<>();
     for (String name : used) {
@@ -224,7 +226,7 @@ public final class IncrementalPolicyCalculator {
     }
     // Set names are unique (each begins with its policy's id): sorting gives the calculator's
     // order.
-    sets.sort(java.util.Comparator.comparing(AddressSet::name));
+    sets.sort(Comparator.comparing(AddressSet::name));
     return new PolicyIntent(endpoints, out, sets);
   }
 }

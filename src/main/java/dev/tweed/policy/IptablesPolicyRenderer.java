@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -98,8 +99,8 @@ public final class IptablesPolicyRenderer {
               s.kind() == AddressSet.Kind.ADDRESSES ? "hash:ip" : "hash:ip,port",
               s.members()));
     }
-    java.util.Set<String> isolatingIn = intent.isolating(true);
-    java.util.Set<String> isolatingOut = intent.isolating(false);
+    Set<String> isolatingIn = intent.isolating(true);
+    Set<String> isolatingOut = intent.isolating(false);
     for (CompiledPolicy p : intent.policies()) {
       if (isolatingIn.contains(p.qualifiedName())) {
         filter.put(

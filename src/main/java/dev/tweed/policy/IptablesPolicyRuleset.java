@@ -1,9 +1,14 @@
 package dev.tweed.policy;
 
+import dev.tweed.rules.IptablesChains;
 import dev.tweed.rules.JumpRule;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Rendered policy rules for iptables mode: Tweed's own chains in the raw and filter tables (chain
@@ -20,14 +25,14 @@ public record IptablesPolicyRuleset(
    */
   public record Ipset(String name, String type, SortedSet<String> entries) {
     public Ipset {
-      entries = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(entries));
+      entries = Collections.unmodifiableSortedSet(new TreeSet<>(entries));
     }
   }
 
   public IptablesPolicyRuleset {
-    raw = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(raw));
-    filter = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(filter));
-    ipsets = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(ipsets));
+    raw = Collections.unmodifiableMap(new LinkedHashMap<>(raw));
+    filter = Collections.unmodifiableMap(new LinkedHashMap<>(filter));
+    ipsets = Collections.unmodifiableMap(new TreeMap<>(ipsets));
     jumps = List.copyOf(jumps);
   }
 
@@ -48,13 +53,13 @@ public record IptablesPolicyRuleset(
       Map<String, List<String>> filterChains,
       List<String> deleteRaw,
       List<String> deleteFilter) {
-    Map<String, Map<String, List<String>>> write = new java.util.LinkedHashMap<>();
+    Map<String, Map<String, List<String>>> write = new LinkedHashMap<>();
     write.put("raw", rawChains);
     write.put("filter", filterChains);
-    Map<String, List<String>> delete = new java.util.LinkedHashMap<>();
+    Map<String, List<String>> delete = new LinkedHashMap<>();
     delete.put("raw", deleteRaw);
     delete.put("filter", deleteFilter);
-    return dev.tweed.rules.IptablesChains.restoreInput(write, delete);
+    return IptablesChains.restoreInput(write, delete);
   }
 
   /** Everything, for people and golden files: ipsets, then the restore input of every chain. */

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Policy intent as one nftables table ({@code ip tweed-policy}) with the same shape as the iptables
@@ -89,8 +90,8 @@ public final class NftablesPolicyRenderer {
     }
     Map<String, AddressSet> sets = new LinkedHashMap<>();
     intent.sets().forEach(s -> sets.put(s.name(), s));
-    java.util.Set<String> isolatingIn = intent.isolating(true);
-    java.util.Set<String> isolatingOut = intent.isolating(false);
+    Set<String> isolatingIn = intent.isolating(true);
+    Set<String> isolatingOut = intent.isolating(false);
     for (CompiledPolicy p : intent.policies()) {
       List<String> b = new ArrayList<>();
       List<String> used = new ArrayList<>();

@@ -5,8 +5,10 @@ import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Which policy rules let a connection through, evaluated over a node's compiled policy the way its
@@ -72,7 +74,7 @@ public final class PolicyAllowers {
   }
 
   private boolean port(PolicyIntent.PortMatch m, String dst, String protocol, int port) {
-    String proto = protocol.toLowerCase(java.util.Locale.ROOT);
+    String proto = protocol.toLowerCase(Locale.ROOT);
     return switch (m) {
       case PolicyIntent.AnyPort a -> true;
       case PolicyIntent.Protocol p -> p.protocol().equalsIgnoreCase(proto);
@@ -82,8 +84,8 @@ public final class PolicyAllowers {
     };
   }
 
-  private java.util.Set<String> members(String set) {
+  private Set<String> members(String set) {
     PolicyIntent.AddressSet s = sets.get(set);
-    return s == null ? java.util.Set.of() : s.members();
+    return s == null ? Set.of() : s.members();
   }
 }

@@ -1,8 +1,12 @@
 package dev.tweed.policy;
 
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * What one node must enforce: for each local pod, the policies that isolate it in each direction
@@ -23,8 +27,8 @@ public record PolicyIntent(
   }
 
   /** The policies that isolate some endpoint in that direction (one pass over the endpoints). */
-  public java.util.Set<String> isolating(boolean ingress) {
-    java.util.Set<String> out = new java.util.HashSet<>();
+  public Set<String> isolating(boolean ingress) {
+    Set<String> out = new HashSet<>();
     for (Endpoint e : endpoints) {
       (ingress ? e.ingressPolicies() : e.egressPolicies()).ifPresent(out::addAll);
     }
@@ -95,7 +99,7 @@ public record PolicyIntent(
     }
 
     public AddressSet {
-      members = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(members));
+      members = Collections.unmodifiableSortedSet(new TreeSet<>(members));
     }
   }
 }

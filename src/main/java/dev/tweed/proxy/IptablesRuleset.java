@@ -1,6 +1,9 @@
 package dev.tweed.proxy;
 
 import dev.tweed.rules.JumpRule;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -32,7 +35,7 @@ public record IptablesRuleset(
   }
 
   public IptablesRuleset {
-    services = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(services));
+    services = Collections.unmodifiableMap(new LinkedHashMap<>(services));
     jumps = List.copyOf(jumps);
   }
 
@@ -40,8 +43,8 @@ public record IptablesRuleset(
   public static IptablesRuleset ofRestoreInput(String input, List<JumpRule> jumps) {
     int nat = input.indexOf("*nat\n");
     String filter = nat < 0 ? input : input.substring(0, nat);
-    java.util.List<String> chains = new java.util.ArrayList<>();
-    java.util.List<String> rules = new java.util.ArrayList<>();
+    List<String> chains = new ArrayList<>();
+    List<String> rules = new ArrayList<>();
     if (nat >= 0) {
       for (String line : input.substring(nat + 5).split("\n")) {
         if (line.startsWith(":")) {

@@ -1,9 +1,12 @@
 package dev.tweed.proxy;
 
+import dev.tweed.model.Cidr;
+import dev.tweed.model.Ipv4;
 import dev.tweed.rules.JumpRule;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -107,8 +110,7 @@ public final class IptablesServiceRenderer {
     List<ServicePort> sorted = new ArrayList<>(ports);
     sorted.sort(
         Comparator.comparing(ServicePort::portNameString).thenComparing(ServicePort::protocol));
-    java.util.LinkedHashMap<String, IptablesRuleset.ChainBlock> blocks =
-        new java.util.LinkedHashMap<>();
+    LinkedHashMap<String, IptablesRuleset.ChainBlock> blocks = new LinkedHashMap<>();
     Map<ServicePort, RenderedPort> nextCache = new HashMap<>();
     for (ServicePort p : sorted) {
       RenderedPort r = cache.get(p);
@@ -405,9 +407,8 @@ public final class IptablesServiceRenderer {
       boolean allowFromNode = false;
       for (String range : p.loadBalancerSourceRanges()) {
         nat.rule(head, "-s", range, "-j", extChain);
-        dev.tweed.model.Cidr cidr = dev.tweed.model.Cidr.parse(range);
-        allowFromNode |=
-            node.nodeIps().stream().anyMatch(ip -> cidr.contains(dev.tweed.model.Ipv4.parse(ip)));
+        Cidr cidr = Cidr.parse(range);
+        allowFromNode |= node.nodeIps().stream().anyMatch(ip -> cidr.contains(Ipv4.parse(ip)));
       }
       if (allowFromNode) {
         for (String ip : p.loadBalancerIps()) {

@@ -1,15 +1,19 @@
 package dev.tweed.proxy;
 
+import dev.tweed.model.Cidr;
+import dev.tweed.model.Ipv4;
 import dev.tweed.rules.NftablesRuleset;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.apache.commons.codec.binary.Base32;
 
 /**
@@ -27,7 +31,7 @@ public final class NftablesServiceRenderer {
   private final String serviceCidr;
 
   /** The last render per port, reused while the port is unchanged; replaced on every render. */
-  private Map<ServicePort, List<String>> cache = new java.util.HashMap<>();
+  private Map<ServicePort, List<String>> cache = new HashMap<>();
 
   public NftablesServiceRenderer(ProxyNode node, String serviceCidr) {
     this.node = node;
@@ -178,7 +182,7 @@ public final class NftablesServiceRenderer {
     }
     sorted.sort(Comparator.comparing(Named::name).thenComparing(Named::protocol));
     Map<String, List<String>> services = new LinkedHashMap<>();
-    Map<ServicePort, List<String>> next = new java.util.HashMap<>();
+    Map<ServicePort, List<String>> next = new HashMap<>();
     for (Named n : sorted) {
       ServicePort p = n.port();
       List<String> lines = cache.get(p);
@@ -289,9 +293,8 @@ public final class NftablesServiceRenderer {
       List<String> allowed = new ArrayList<>(p.loadBalancerSourceRanges());
       boolean fromNode = false;
       for (String r : p.loadBalancerSourceRanges()) {
-        dev.tweed.model.Cidr c = dev.tweed.model.Cidr.parse(r);
-        fromNode |=
-            node.nodeIps().stream().anyMatch(ip -> c.contains(dev.tweed.model.Ipv4.parse(ip)));
+        Cidr c = Cidr.parse(r);
+        fromNode |= node.nodeIps().stream().anyMatch(ip -> c.contains(Ipv4.parse(ip)));
       }
       if (fromNode) {
         allowed.addAll(p.loadBalancerIps());
@@ -420,7 +423,7 @@ public final class NftablesServiceRenderer {
       }
     }
     String vmap =
-        java.util.stream.IntStream.range(0, eps.size())
+        IntStream.range(0, eps.size())
             .mapToObj(i -> i + " : goto " + endpointChain(p, eps.get(i)))
             .collect(Collectors.joining(" , "));
     out.add(

@@ -1,6 +1,7 @@
 package dev.tweed.proxy;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -95,7 +96,7 @@ public record ServicePort(
   }
 
   public String protocolLower() {
-    return protocol.toLowerCase(java.util.Locale.ROOT);
+    return protocol.toLowerCase(Locale.ROOT);
   }
 
   /** NodePort, external IPs or load-balancer IPs: reachable from outside the cluster. */

@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The calculation graph's Service calculator: Services and EndpointSlices in, the service ports of
@@ -51,9 +53,7 @@ public final class ServicePortIndex {
                   .path(ServicePortResolver.SERVICE_NAME_LABEL)
                   .asText());
       sliceOwner.put(sliceKey, owner);
-      slicesByService
-          .computeIfAbsent(owner, k -> new java.util.TreeMap<>())
-          .put(sliceKey, value.get());
+      slicesByService.computeIfAbsent(owner, k -> new TreeMap<>()).put(sliceKey, value.get());
       changed.add(owner);
     }
   }
@@ -74,7 +74,7 @@ public final class ServicePortIndex {
   /** Every Service's ports, by {@code namespace/name} (a full sync); nothing is drained. */
   public Map<String, List<ServicePort>> all() {
     Map<String, List<ServicePort>> out = new LinkedHashMap<>();
-    for (String key : new java.util.TreeSet<>(services.keySet())) {
+    for (String key : new TreeSet<>(services.keySet())) {
       out.put(key, resolve(key));
     }
     return out;

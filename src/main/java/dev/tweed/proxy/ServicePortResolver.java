@@ -3,7 +3,9 @@ package dev.tweed.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -21,7 +23,7 @@ public final class ServicePortResolver {
   public static List<ServicePort> resolve(List<JsonNode> services, List<JsonNode> slices) {
     // Index the slices by the service they belong to once, so that resolving N services with
     // their slices costs O(N), not O(N x slices), on every sync.
-    java.util.Map<String, List<JsonNode>> byService = new java.util.HashMap<>();
+    Map<String, List<JsonNode>> byService = new HashMap<>();
     for (JsonNode s : slices) {
       if ("IPv4".equals(s.path("addressType").asText("IPv4"))) {
         String key =

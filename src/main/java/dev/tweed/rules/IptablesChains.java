@@ -2,8 +2,10 @@ package dev.tweed.rules;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /**
@@ -55,7 +57,7 @@ public final class IptablesChains {
   public static String restoreInput(
       Map<String, Map<String, List<String>>> write, Map<String, List<String>> delete) {
     StringBuilder sb = new StringBuilder();
-    java.util.Set<String> tables = new java.util.LinkedHashSet<>(write.keySet());
+    Set<String> tables = new LinkedHashSet<>(write.keySet());
     tables.addAll(delete.keySet());
     for (String table : tables) {
       Map<String, List<String>> chains = write.getOrDefault(table, Map.of());

@@ -1,5 +1,8 @@
 package dev.tweed.rules;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -11,7 +14,7 @@ import java.util.Map;
 public record NftablesRuleset(String table, List<String> base, Map<String, List<String>> services) {
   public NftablesRuleset {
     base = List.copyOf(base);
-    services = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(services));
+    services = Collections.unmodifiableMap(new LinkedHashMap<>(services));
   }
 
   /** The whole ruleset, as kube-proxy would write it to an empty table. */
@@ -19,7 +22,7 @@ public record NftablesRuleset(String table, List<String> base, Map<String, List<
     StringBuilder sb = new StringBuilder();
     base.forEach(l -> sb.append(l).append('\n'));
     // Every declaration first: a rule of one block may refer to a chain or set of another.
-    List<String> all = new java.util.ArrayList<>();
+    List<String> all = new ArrayList<>();
     services.values().forEach(all::addAll);
     appendBlock(sb, all);
     return sb.toString();

@@ -1,6 +1,8 @@
 package dev.tweed.sys;
 
 import java.io.ByteArrayOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -109,9 +111,9 @@ public final class NetlinkMessage {
    * Visits the answers (NLMSG_ERROR: acknowledgements and errors) among the {@code n} bytes of
    * messages read into {@code in}; false if the visitor stopped.
    */
-  static boolean forEachAnswer(java.lang.foreign.MemorySegment in, long n, AnswerVisitor visitor) {
+  static boolean forEachAnswer(MemorySegment in, long n, AnswerVisitor visitor) {
     ByteBuffer b =
-        ByteBuffer.wrap(in.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE))
+        ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
             .order(ByteOrder.nativeOrder());
     int off = 0;
     while (off + HEADER <= n) {

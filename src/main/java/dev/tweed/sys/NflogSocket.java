@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -91,7 +92,7 @@ public final class NflogSocket implements AutoCloseable {
     if (cmd != null) {
       m.attr(NFULA_CFG_CMD, cmd);
     }
-    mode.ifPresent(v -> m.attr(NFULA_CFG_MODE, java.util.Arrays.copyOf(v, 6)));
+    mode.ifPresent(v -> m.attr(NFULA_CFG_MODE, Arrays.copyOf(v, 6)));
     int mySeq = ++seq;
     byte[] req = m.bytes(mySeq);
     try (Arena a = Arena.ofConfined()) {

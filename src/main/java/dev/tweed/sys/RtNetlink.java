@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.HexFormat;
 import java.util.Optional;
 
@@ -245,7 +246,7 @@ public final class RtNetlink implements AutoCloseable {
       for (; ; ) {
         long n = Libc.read(fd, in);
         ByteBuffer b = ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE));
-        b.order(java.nio.ByteOrder.nativeOrder());
+        b.order(ByteOrder.nativeOrder());
         int off = 0;
         while (off + NetlinkMessage.HEADER <= n) {
           int len = b.getInt(off);
@@ -261,7 +262,7 @@ public final class RtNetlink implements AutoCloseable {
                 throw new NetlinkException(what, -err);
               }
             }
-            return b.slice(off, len).order(java.nio.ByteOrder.nativeOrder());
+            return b.slice(off, len).order(ByteOrder.nativeOrder());
           }
           off += (len + 3) & ~3;
         }

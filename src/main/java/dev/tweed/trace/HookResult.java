@@ -2,6 +2,7 @@ package dev.tweed.trace;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * What a netfilter hook makes of a walk: the walks that go on past it (one per random fork) and the
@@ -21,7 +22,7 @@ record HookResult(List<Walk> continuing, List<Outcome> ended) {
    * The ended journeys, and for every walk that goes on, what {@code next} makes of it: the usual
    * shape of a stage that runs a hook and then carries on.
    */
-  List<Outcome> then(java.util.function.Function<Walk, List<Outcome>> next) {
+  List<Outcome> then(Function<Walk, List<Outcome>> next) {
     List<Outcome> out = new ArrayList<>(ended);
     for (Walk w : continuing) {
       out.addAll(next.apply(w));

@@ -52,15 +52,15 @@ public final class JourneyReport {
   }
 
   /** The reply to {@code o} as a journey of its own, when there is one. */
-  private java.util.Optional<JourneyReport> reply(Outcome o) {
+  private Optional<JourneyReport> reply(Outcome o) {
     List<Outcome> back = replies.apply(o);
     if (back.isEmpty()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     ConntrackEntry server = o.conntrack().getLast();
     Packet t = server.translated();
     Packet r = new Packet(t.dst(), t.src(), t.proto(), t.dport(), t.sport(), 0, 0, 64);
-    return java.util.Optional.of(new JourneyReport(r, labels.apply(server.netns()), back, labels));
+    return Optional.of(new JourneyReport(r, labels.apply(server.netns()), back, labels));
   }
 
   public List<Outcome> outcomes() {

@@ -1,6 +1,8 @@
 package dev.tweed.trace;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.tweed.kernel.NetnsDump;
+import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Reads a network namespace's state with the kernel's own tools ({@code ip -j}, {@code bridge -j},
@@ -42,8 +45,7 @@ public final class NetnsCapture {
   }
 
   /** Maps that hold no state a packet's path depends on: counters and the event ring. */
-  private static final java.util.Set<String> NOT_PATH_STATE =
-      java.util.Set.of("tw_counts", "tw_events");
+  private static final Set<String> NOT_PATH_STATE = Set.of("tw_counts", "tw_events");
 
   /**
    * Every Tweed map under {@code pins} as {@code bpftool -j map dump} prints it, and the moment of
@@ -51,7 +53,7 @@ public final class NetnsCapture {
    * it).
    */
   private static String bpfMaps(Path pins) {
-    var root = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    var root = JsonNodeFactory.instance.objectNode();
     root.put("monotonicNanos", System.nanoTime());
     var maps = root.putObject("maps");
     try (var files = Files.list(pins)) {
@@ -61,7 +63,7 @@ public final class NetnsCapture {
           continue;
         }
         String dump = run(Optional.empty(), "bpftool", "-j", "map", "dump", "pinned", p.toString());
-        maps.set(name, dump.isBlank() ? maps.arrayNode() : dev.tweed.model.Json.parse(dump));
+        maps.set(name, dump.isBlank() ? maps.arrayNode() : Json.parse(dump));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -9,7 +9,10 @@ import dev.tweed.kernel.nftables.NftRuleset;
 import dev.tweed.trace.bpf.BpfState;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * The namespaces a trace can walk through, with what the model derives from each once (parsed rule
@@ -53,7 +56,7 @@ public final class TraceWorld {
   }
 
   @SuppressWarnings("unchecked")
-  private <T> T cached(String key, java.util.function.Supplier<T> make) {
+  private <T> T cached(String key, Supplier<T> make) {
     Object v = cache.get(key);
     if (v == null) {
       v = make.get();
@@ -86,8 +89,8 @@ public final class TraceWorld {
   }
 
   /** The UDP ports VXLAN devices of the world listen on. */
-  public java.util.Set<Integer> vxlanPorts() {
-    java.util.Set<Integer> ports = new java.util.TreeSet<>();
+  public Set<Integer> vxlanPorts() {
+    Set<Integer> ports = new TreeSet<>();
     for (NetnsState s : namespaces.values()) {
       for (Link l : s.links()) {
         l.vxlan().ifPresent(v -> ports.add(v.port()));

@@ -2,6 +2,8 @@ package dev.tweed.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -38,12 +40,12 @@ class CommandTreeTest {
   /** -o means the same everywhere: every command that prints JSON takes it from one mixin. */
   @Test
   void everyOutputOptionIsTheSharedOne() {
-    java.util.List<String> checked = new java.util.ArrayList<>();
+    List<String> checked = new ArrayList<>();
     walk(CommandTree.full(), checked);
     assertThat(checked).contains("get", "status", "probe", "reachability", "observe", "trace");
   }
 
-  private static void walk(CommandLine cl, java.util.List<String> checked) {
+  private static void walk(CommandLine cl, List<String> checked) {
     var spec = cl.getCommandSpec();
     if (spec.findOption("-o") != null) {
       assertThat(spec.mixins().values())

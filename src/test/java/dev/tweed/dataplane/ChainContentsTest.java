@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class ChainContentsTest {
@@ -21,7 +22,7 @@ class ChainContentsTest {
     assertThat(c.toWrite("nat", WANT, Map.of(), false)).isEmpty();
     var changed = Map.of("KUBE-A", List.of("-A KUBE-A -j DROP"), "KUBE-B", WANT.get("KUBE-B"));
     assertThat(c.toWrite("nat", changed, Map.of(), false)).containsOnlyKeys("KUBE-A");
-    assertThat(c.vanished("nat", java.util.Set.of("KUBE-A"))).containsExactly("KUBE-B");
+    assertThat(c.vanished("nat", Set.of("KUBE-A"))).containsExactly("KUBE-B");
   }
 
   @Test

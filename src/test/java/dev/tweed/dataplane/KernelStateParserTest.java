@@ -9,6 +9,7 @@ import dev.tweed.model.Neighbor;
 import dev.tweed.model.Route;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,7 @@ class KernelStateParserTest {
                 .isEmpty())
         .isTrue();
     Route extra = Route.onlink(Cidr.parse("10.244.1.0/26"), "10.244.1.0", "tweed.vxlan");
-    var want = new java.util.HashSet<>(routes);
+    var want = new HashSet<>(routes);
     want.add(extra);
     want.remove(routes.get(0));
     var d = DataplaneDiff.between(want, routes, Set.copyOf(neigh), neigh, Set.copyOf(fdb), fdb);

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Json;
+import java.net.ConnectException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -114,7 +116,7 @@ class StoreSyncerTest {
             public Listing list(String prefix) {
               if (failuresLeft.getAndDecrement() > 0) {
                 throw new DatastoreUnavailableException(
-                    "list", new java.net.ConnectException("connection refused"));
+                    "list", new ConnectException("connection refused"));
               }
               return super.list(prefix);
             }
@@ -131,7 +133,7 @@ class StoreSyncerTest {
     }
   }
 
-  static void await(java.util.function.BooleanSupplier cond) throws InterruptedException {
+  static void await(BooleanSupplier cond) throws InterruptedException {
     long deadline = System.nanoTime() + 10_000_000_000L;
     while (!cond.getAsBoolean()) {
       assertThat(System.nanoTime()).as("condition not met in 10 s").isLessThan(deadline);

@@ -2,7 +2,9 @@ package dev.tweed.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tweed.cli.CommandTree;
 import dev.tweed.cni.CniPlugin;
+import dev.tweed.cni.CniVersions;
 import dev.tweed.datastore.kubernetes.KubernetesKind;
 import dev.tweed.model.Json;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -125,8 +127,7 @@ class DeployManifestsTest {
   void theCniConfigurationIsAConflistThePluginAccepts() throws Exception {
     ConfigMap cm = of(load("configmap.yaml"), ConfigMap.class).getFirst();
     var conflist = Json.parse(cm.getData().get("cni_network_config"));
-    assertThat(conflist.path("cniVersion").asText())
-        .isEqualTo(dev.tweed.cni.CniVersions.CONFIGURED);
+    assertThat(conflist.path("cniVersion").asText()).isEqualTo(CniVersions.CONFIGURED);
     var plugin = conflist.path("plugins").get(0);
     assertThat(plugin.path("type").asText()).isEqualTo("tweed-cni");
     assertThat(CniPlugin.poolOf(plugin).cidr().toString())
@@ -188,10 +189,10 @@ class DeployManifestsTest {
                 })
             .toList();
     assertThat(args).contains("--datastore=kubernetes", "--socket=" + socket);
-    var parsed = dev.tweed.cli.CommandTree.full().parseArgs(args.toArray(String[]::new));
+    var parsed = CommandTree.full().parseArgs(args.toArray(String[]::new));
     assertThat(parsed.subcommand().commandSpec().name()).isEqualTo("agent");
     assertThat(agent.getReadinessProbe().getExec().getCommand()).contains("health", "--ready");
-    dev.tweed.cli.CommandTree.full()
+    CommandTree.full()
         .parseArgs(
             agent.getReadinessProbe().getExec().getCommand().stream()
                 .skip(1)

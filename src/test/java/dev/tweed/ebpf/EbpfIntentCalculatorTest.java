@@ -3,16 +3,23 @@ package dev.tweed.ebpf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.Golden;
+import dev.tweed.lab.LabResources;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
+import dev.tweed.policy.IncrementalPolicyCalculator;
+import dev.tweed.policy.NetworkPolicy;
+import dev.tweed.policy.NetworkPolicyParser;
 import dev.tweed.policy.PolicyFixtures;
 import dev.tweed.policy.PolicyPod;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
@@ -118,28 +125,28 @@ class EbpfIntentCalculatorTest {
   @Test
   void aCalculatorKeptAcrossChangesGivesWhatAFreshOneGives() throws Exception {
     keptEqualsFresh(PolicyFixtures.policies());
-    java.nio.file.Path yaml = java.nio.file.Files.createTempFile("pod-peers", ".yaml");
+    Path yaml = Files.createTempFile("pod-peers", ".yaml");
     try {
-      java.nio.file.Files.writeString(yaml, POD_PEERS_ONLY);
-      List<dev.tweed.policy.NetworkPolicy> podPeers = new ArrayList<>();
-      for (var o : dev.tweed.lab.LabResources.read(yaml)) {
-        podPeers.add(dev.tweed.policy.NetworkPolicyParser.parse(o));
+      Files.writeString(yaml, POD_PEERS_ONLY);
+      List<NetworkPolicy> podPeers = new ArrayList<>();
+      for (var o : LabResources.read(yaml)) {
+        podPeers.add(NetworkPolicyParser.parse(o));
       }
       keptEqualsFresh(podPeers);
     } finally {
-      java.nio.file.Files.delete(yaml);
+      Files.delete(yaml);
     }
   }
 
-  private static void keptEqualsFresh(List<dev.tweed.policy.NetworkPolicy> policies) {
+  private static void keptEqualsFresh(List<NetworkPolicy> policies) {
     for (long seed = 1; seed <= 30; seed++) {
       Random r = new Random(seed);
       EbpfIntentCalculator kept = new EbpfIntentCalculator("node-1");
-      var inc = new dev.tweed.policy.IncrementalPolicyCalculator("node-1");
+      var inc = new IncrementalPolicyCalculator("node-1");
       List<PolicyPod> pods = new ArrayList<>(PolicyFixtures.PODS);
-      pods.forEach(p -> inc.pod(p.qualifiedName(), java.util.Optional.of(p)));
-      PolicyFixtures.NAMESPACES.forEach((n, l) -> inc.namespace(n, java.util.Optional.of(l)));
-      policies.forEach(p -> inc.policy(p.qualifiedName(), java.util.Optional.of(p)));
+      pods.forEach(p -> inc.pod(p.qualifiedName(), Optional.of(p)));
+      PolicyFixtures.NAMESPACES.forEach((n, l) -> inc.namespace(n, Optional.of(l)));
+      policies.forEach(p -> inc.policy(p.qualifiedName(), Optional.of(p)));
       Map<String, String> macs = new HashMap<>();
       pods.forEach(p -> p.ip().ifPresent(ip -> macs.put(ip, "02:00:00:00:00:01")));
       for (int step = 0; step < 25; step++) {
@@ -155,7 +162,7 @@ class EbpfIntentCalculatorTest {
             new PolicyPod(
                 p.namespace(), p.name(), labels, p.ip(), p.node(), p.ports(), p.hostInterface());
         pods.set(i, changed);
-        inc.pod(changed.qualifiedName(), java.util.Optional.of(changed));
+        inc.pod(changed.qualifiedName(), Optional.of(changed));
         var inputs =
             new EbpfIntentCalculator.Inputs(
                 NODES,

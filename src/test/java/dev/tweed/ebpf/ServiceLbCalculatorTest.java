@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -63,7 +64,7 @@ class ServiceLbCalculatorTest {
     assertThat(before.size() - after.size()).isEqualTo(2);
     long changed =
         after.keySet().stream()
-            .filter(k -> !java.util.Arrays.equals(before.get(k)[1], after.get(k)[1]))
+            .filter(k -> !Arrays.equals(before.get(k)[1], after.get(k)[1]))
             .count();
     assertThat(changed).isEqualTo(1);
   }

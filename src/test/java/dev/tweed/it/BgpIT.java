@@ -6,20 +6,30 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.cni.AgentClient;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.LabState;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
+import dev.tweed.lab.service.LabService;
+import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -45,8 +55,7 @@ class BgpIT {
 
   /** For tests of BIRD's supervision, which no datapath changes: one mode runs them. */
   void onlyInTheStandardDataplane() {
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        dataplane().equals("standard"), "independent of the datapath");
+    Assumptions.assumeTrue(dataplane().equals("standard"), "independent of the datapath");
   }
 
   @BeforeAll
@@ -128,7 +137,7 @@ class BgpIT {
     }
     assertThat(tweed.ok("lab", "bgp", "status")).contains("Established").doesNotContain("Active");
     // The web view's topology draws the same sessions: one from each side of every pair.
-    var links = dev.tweed.lab.service.LabService.of(LabLayout.of(tweed.lab())).topology().links();
+    var links = LabService.of(LabLayout.of(tweed.lab())).topology().links();
     assertThat(links).hasSize(6).allMatch(l -> l.kind().equals("bgp"));
     assertThat(links)
         .extracting(l -> l.from() + ">" + l.to() + " " + l.state())
@@ -158,8 +167,8 @@ class BgpIT {
     assertThat(across.path("verify").path("agree").asBoolean()).isTrue();
     assertThat(across.toString()).doesNotContain("vxlan-encap");
     // ...and an unallocated address of the client's own block ends in the node's blackhole.
-    int client = dev.tweed.model.Ipv4.parse(ip("client"));
-    String unallocated = dev.tweed.model.Ipv4.format((client & ~63) + 50);
+    int client = Ipv4.parse(ip("client"));
+    String unallocated = Ipv4.format((client & ~63) + 50);
     JsonNode hole =
         Json.parse(
             tweed.ok(
@@ -230,7 +239,7 @@ class BgpIT {
             return Files.readString(dir.resolve("node-1-bird.conf")).contains("hold time 12;")
                 && Files.readString(LabLayout.of(tweed.lab()).logDir().resolve("node-1-agent.log"))
                     .contains("event=bird-reconfigured");
-          } catch (java.io.IOException e) {
+          } catch (IOException e) {
             return false;
           }
         });
@@ -353,7 +362,7 @@ class BgpIT {
     Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);
     LabLayout layout = lab.layout();
     LabState state = LabState.read(layout).orElseThrow();
-    dev.tweed.lab.LabProcesses.stop(state.pids().get("agent/node-2"), "lab=" + tweed.lab(), false);
+    LabProcesses.stop(state.pids().get("agent/node-2"), "lab=" + tweed.lab(), false);
     Path birdPid = layout.agentSocket("node-2").getParent().resolve("node-2-bird.pid");
     List<String> argv =
         new ArrayList<>(
@@ -412,7 +421,7 @@ class BgpIT {
           .isFalse();
       ProcessHandle secondBird = birdChild(agent);
       agent.destroy(); // SIGTERM
-      assertThat(unshare.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(unshare.waitFor(20, TimeUnit.SECONDS)).isTrue();
       assertThat(secondBird.isAlive()).as("BIRD stopped with its agent").isFalse();
     } finally {
       unshare.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
@@ -434,7 +443,7 @@ class BgpIT {
       tweed.ok("cni-install", bin.toString());
       String conf = tweed.ok("lab", "netconf", "node-2");
       Path netns = holder.path();
-      Map<String, String> env = new java.util.HashMap<>();
+      Map<String, String> env = new HashMap<>();
       env.put("CNI_CONTAINERID", "c-pid1");
       env.put("CNI_NETNS", netns.toString());
       env.put("CNI_IFNAME", "eth0");
@@ -450,8 +459,7 @@ class BgpIT {
         add = Command.exec(shim, conf, env);
       }
       assertThat(add.exitCode()).as(add.stdout()).isZero();
-      String address =
-          dev.tweed.model.Json.parse(add.stdout()).path("ips").get(0).path("address").asText();
+      String address = Json.parse(add.stdout()).path("ips").get(0).path("address").asText();
       assertThat(Command.run(List.of("nsenter", "--net=" + netns, "ip", "-4", "-o", "addr")))
           .contains("inet " + address);
       env.put("CNI_COMMAND", "DEL");
@@ -486,8 +494,8 @@ class BgpIT {
   }
 
   /** The addresses of ready endpoints, whole. */
-  private java.util.Set<String> readyEndpoints() {
-    java.util.Set<String> out = new java.util.TreeSet<>();
+  private Set<String> readyEndpoints() {
+    Set<String> out = new TreeSet<>();
     for (JsonNode s :
         Json.parse(tweed.ok("lab", "get", "endpointslices", "-o", "json")).path("items")) {
       for (JsonNode ep : s.path("endpoints")) {
@@ -501,8 +509,6 @@ class BgpIT {
 
   /** Does a rule dump name {@code ip} as an address (not as the prefix of a longer one)? */
   private static boolean mentions(String rules, String ip) {
-    return java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(ip) + "(?![0-9])")
-        .matcher(rules)
-        .find();
+    return Pattern.compile(Pattern.quote(ip) + "(?![0-9])").matcher(rules).find();
   }
 }

@@ -5,6 +5,7 @@ import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.sys.Command;
+import dev.tweed.sys.Libc;
 import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ final class BpfTestBed implements AutoCloseable {
   /** A veth pair {@code name} / {@code name-peer} in the namespace; the index of {@code name}. */
   int veth(String name) throws Exception {
     ip("link", "add", name, "type", "veth", "peer", "name", name + "-peer");
-    return call(() -> dev.tweed.sys.Libc.ifNameToIndex(name));
+    return call(() -> Libc.ifNameToIndex(name));
   }
 
   <T> T call(Callable<T> work) throws Exception {

@@ -9,19 +9,29 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tweed.ebpf.BpfMap;
 import dev.tweed.ebpf.ConntrackGc;
 import dev.tweed.ebpf.Datapath;
+import dev.tweed.ebpf.DatapathMapWriter;
 import dev.tweed.ebpf.DatapathMaps;
+import dev.tweed.ebpf.EbpfDataplane;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.EbpfIntent.Direction;
+import dev.tweed.ebpf.FlowEvent;
+import dev.tweed.ebpf.FlowEventReader;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.sys.Command;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToIntFunction;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -142,13 +152,13 @@ class DatapathProgramIT {
   void theProgramsReportWhatTheyLetThroughAndWhatTheyDrop() throws Exception {
     inNamespace(
         () -> {
-          var seen = new java.util.concurrent.LinkedBlockingQueue<dev.tweed.ebpf.FlowEvent>();
+          var seen = new LinkedBlockingQueue<FlowEvent>();
           try (Datapath d = load("events", Map.of());
-              var reader = new dev.tweed.ebpf.FlowEventReader(d.eventsFd(), seen::add)) {
+              var reader = new FlowEventReader(d.eventsFd(), seen::add)) {
             d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0);
             d.testRun("from_container", tcp(A, 40002, B, 8008), LO, 0);
-            var allowed = seen.poll(5, java.util.concurrent.TimeUnit.SECONDS);
-            var denied = seen.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+            var allowed = seen.poll(5, TimeUnit.SECONDS);
+            var denied = seen.poll(5, TimeUnit.SECONDS);
             assertThat(allowed).isNotNull();
             assertThat(allowed.verdict()).isEqualTo("FORWARDED");
             assertThat(allowed.program()).isEqualTo("from_container");
@@ -342,7 +352,7 @@ class DatapathProgramIT {
 
   private static int flags(Datapath d, byte[] key) {
     byte[] v = d.map(DatapathMaps.CONNTRACK).get(key).orElseThrow();
-    return ByteBuffer.wrap(v).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(16);
+    return ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getInt(16);
   }
 
   /** A program the verifier refuses: it reads the packet without checking its length. */
@@ -369,12 +379,12 @@ class DatapathProgramIT {
                 new EbpfIntent.Endpoint(
                     A, "x/a", "hostA", "0a:00:00:00:00:0a", 11, 300, false, false)),
             List.of(new EbpfIntent.IpcacheEntry("0.0.0.0/0", Identities.WORLD, "")),
-            new java.util.TreeMap<>(),
-            new java.util.TreeMap<>());
+            new TreeMap<>(),
+            new TreeMap<>());
     inNamespace(
         () -> {
           try (var good =
-              new dev.tweed.ebpf.EbpfDataplane(
+              new EbpfDataplane(
                   bed.object(), pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
             good.apply(intent, true);
           }
@@ -404,10 +414,9 @@ class DatapathProgramIT {
       inNamespace(
           () -> {
             try (var restarted =
-                new dev.tweed.ebpf.EbpfDataplane(
+                new EbpfDataplane(
                     refused, pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
-              org.assertj.core.api.Assertions.assertThatThrownBy(
-                      () -> restarted.apply(intent, true))
+              Assertions.assertThatThrownBy(() -> restarted.apply(intent, true))
                   .hasMessageContaining("bpf_object__load");
               assertThat(restarted.loaded()).isFalse();
               assertThat(restarted.loadError()).contains("invalid access to packet");
@@ -434,7 +443,7 @@ class DatapathProgramIT {
                   bed.object(),
                   bed.bpffs().resolve("refused-write"),
                   Map.of(DatapathMaps.ENDPOINTS, 2))) {
-            var writer = new dev.tweed.ebpf.DatapathMapWriter(d);
+            var writer = new DatapathMapWriter(d);
             var a =
                 new EbpfIntent.Endpoint(
                     A, "x/a", "veth-a", "0a:00:00:00:00:0a", 11, 300, false, false);
@@ -444,11 +453,11 @@ class DatapathProgramIT {
             var e =
                 new EbpfIntent.Endpoint(
                     "10.244.1.12", "x/e", "veth-e", "0a:00:00:00:00:0e", 13, 300, false, false);
-            java.util.function.ToIntFunction<String> ifindex = name -> 100 + name.charAt(5);
+            ToIntFunction<String> ifindex = name -> 100 + name.charAt(5);
             writer.write(intent(List.of(a, c)), ifindex, "ee:ee:ee:ee:ee:ee", false);
             // c goes and e comes: e does not fit (two entries at most), so the pass stops before
             // it removes anything.
-            org.assertj.core.api.Assertions.assertThatThrownBy(
+            Assertions.assertThatThrownBy(
                     () -> writer.write(intent(List.of(a, e)), ifindex, "ee:ee:ee:ee:ee:ee", false))
                 .hasMessageContaining("bpf_map_update_elem");
             BpfMap endpoints = d.map(DatapathMaps.ENDPOINTS);
@@ -464,7 +473,7 @@ class DatapathProgramIT {
     return new EbpfIntent(
         endpoints,
         List.of(new EbpfIntent.IpcacheEntry("0.0.0.0/0", Identities.WORLD, "")),
-        new java.util.TreeMap<>(),
-        new java.util.TreeMap<>());
+        new TreeMap<>(),
+        new TreeMap<>());
   }
 }

@@ -10,11 +10,14 @@ import dev.tweed.lab.EtcdCluster;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
+import dev.tweed.model.Ipv4;
+import dev.tweed.model.ResourceKey;
 import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -107,7 +110,7 @@ class EtcdIpamPropertyIT {
     }
     int total = nodes * claimantsPerNode * addressesEach;
     Map<String, String> assigned = new ConcurrentHashMap<>();
-    List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<String> errors = Collections.synchronizedList(new ArrayList<>());
     AtomicInteger done = new AtomicInteger();
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
@@ -158,12 +161,11 @@ class EtcdIpamPropertyIT {
       // What the store holds agrees: each handle once, each block one owner, nothing extra.
       Map<String, String> stored = new HashMap<>();
       Set<String> blocks = new HashSet<>();
-      for (var e :
-          stores.get(0).list(dev.tweed.model.ResourceKey.kindPrefix(IpamBlock.KIND)).entries()) {
+      for (var e : stores.get(0).list(ResourceKey.kindPrefix(IpamBlock.KIND)).entries()) {
         IpamBlock b = IpamBlock.from(e.value());
         assertThat(blocks.add(b.cidr().toString())).isTrue();
         for (var a : b.allocations().entrySet()) {
-          String addr = dev.tweed.model.Ipv4.format(b.cidr().address(a.getKey()));
+          String addr = Ipv4.format(b.cidr().address(a.getKey()));
           assertThat(stored.put(a.getValue().handle(), addr)).isNull();
         }
       }

@@ -25,6 +25,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
@@ -140,7 +141,7 @@ class EtcdLabIT {
       argv.addAll(List.of("--cert", pki.cert(user).toString(), "--key", pki.key(user).toString()));
     }
     argv.addAll(List.of(args));
-    return Command.exec(argv, "", java.util.Map.of("ETCDCTL_API", "3"));
+    return Command.exec(argv, "", Map.of("ETCDCTL_API", "3"));
   }
 
   /**

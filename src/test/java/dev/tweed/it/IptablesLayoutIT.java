@@ -5,13 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.proxy.IptablesRuleset;
+import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.IptablesServiceRendererTest;
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePort;
 import dev.tweed.rules.JumpRule;
 import dev.tweed.sys.Command;
+import dev.tweed.sys.CommandFailedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -65,7 +72,7 @@ class IptablesLayoutIT {
 
   static List<String> splitQuoted(String s) {
     List<String> out = new ArrayList<>();
-    var m = java.util.regex.Pattern.compile("\"[^\"]*\"|\\S+").matcher(s);
+    var m = Pattern.compile("\"[^\"]*\"|\\S+").matcher(s);
     while (m.find()) {
       out.add(m.group());
     }
@@ -92,7 +99,7 @@ class IptablesLayoutIT {
                 "--node-ip",
                 "192.168.0.2"),
             "",
-            java.util.Map.of());
+            Map.of());
     assertThat(r.exitCode()).as(r.stderr()).isZero();
     // The rendered text carries its jump rules as comments: load it through the same fixture path.
     Files.writeString(
@@ -111,10 +118,8 @@ class IptablesLayoutIT {
   void aResyncDeletesStaleServiceChainsAndAFailedRestoreChangesNothing() throws Exception {
     Namespaces.add(tweedNs);
     var writer = IptablesWriter.inNamespace(tweedNs);
-    var renderer =
-        new dev.tweed.proxy.IptablesServiceRenderer(
-            new dev.tweed.proxy.ProxyNode("test-node", "10.0.0.0/8", List.of()));
-    var all = dev.tweed.proxy.IptablesServiceRendererTest.overall();
+    var renderer = new IptablesServiceRenderer(new ProxyNode("test-node", "10.0.0.0/8", List.of()));
+    var all = IptablesServiceRendererTest.overall();
     writer.apply(renderer.render(all));
     String full = writer.save();
     assertThat(full).contains(":KUBE-SVC-XPGD46QRK7WJZT7O");
@@ -138,7 +143,7 @@ class IptablesLayoutIT {
     try {
       writer.apply(broken);
       throw new AssertionError("a restore referring to a missing chain must fail");
-    } catch (dev.tweed.sys.CommandFailedException expected) {
+    } catch (CommandFailedException expected) {
       assertThat(expected.getMessage()).contains("iptables-restore");
     }
     assertThat(normalised(writer.save())).isEqualTo(normalised(fewer));
@@ -148,14 +153,12 @@ class IptablesLayoutIT {
   void aPartialSyncWritesOnlyTheChangedServiceAndEndsWhereAFullSyncWould() throws Exception {
     Namespaces.add(tweedNs);
     Namespaces.add(kubeNs);
-    var renderer =
-        new dev.tweed.proxy.IptablesServiceRenderer(
-            new dev.tweed.proxy.ProxyNode("test-node", "10.0.0.0/8", List.of()));
-    var all = dev.tweed.proxy.IptablesServiceRendererTest.overall();
+    var renderer = new IptablesServiceRenderer(new ProxyNode("test-node", "10.0.0.0/8", List.of()));
+    var all = IptablesServiceRendererTest.overall();
     var partial = IptablesWriter.inNamespace(tweedNs);
     partial.apply(renderer.render(all));
     // svc4 loses an endpoint; svc1 goes away entirely.
-    List<dev.tweed.proxy.ServicePort> changed = new ArrayList<>();
+    List<ServicePort> changed = new ArrayList<>();
     for (var p : all) {
       if (p.name().equals("svc1")) {
         continue;

@@ -12,6 +12,7 @@ import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeServer;
 import dev.tweed.model.Json;
+import dev.tweed.sys.Command;
 import dev.tweed.sys.NamespaceTcpForwarder;
 import dev.tweed.sys.NetworkNamespace;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -23,8 +24,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -147,7 +152,7 @@ class KubernetesAgentMockApiServerIT {
       }
       api.close();
       try (var files = Files.walk(dir)) {
-        for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
           Files.delete(p);
         }
       }
@@ -194,19 +199,17 @@ class KubernetesAgentMockApiServerIT {
   }
 
   /** Empty when {@code from} connected to ip:port within {@code timeout}, else why not. */
-  static java.util.Optional<String> probe(Pod from, String ip, int port, Duration timeout) {
+  static Optional<String> probe(Pod from, String ip, int port, Duration timeout) {
     try {
       var r = ProbeClient.probe(NetworkNamespace.pathOf(from.netns()), ip, port, "tcp", timeout);
-      return r.connected()
-          ? java.util.Optional.empty()
-          : java.util.Optional.of(ip + ":" + port + " " + r.reason());
+      return r.connected() ? Optional.empty() : Optional.of(ip + ":" + port + " " + r.reason());
     } catch (Exception e) {
-      return java.util.Optional.of(ip + ":" + port + " " + e);
+      return Optional.of(ip + ":" + port + " " + e);
     }
   }
 
   /** What the kernel holds, printed when a wait fails. */
-  static void await(String what, java.util.function.BooleanSupplier cond) {
+  static void await(String what, BooleanSupplier cond) {
     try {
       Tweed.await(what, WAIT, cond);
     } catch (AssertionError e) {
@@ -214,8 +217,7 @@ class KubernetesAgentMockApiServerIT {
       System.out.println("node links:\n" + Tweed.ip(NODE_NS, "-br", "link"));
       System.out.println("pod-a:\n" + Tweed.ip(PREFIX + "pod-a", "-br", "addr"));
       System.out.println("pod-a routes:\n" + Tweed.ip(PREFIX + "pod-a", "route"));
-      System.out.println(
-          dev.tweed.sys.Command.run(List.of("ip", "netns", "exec", NODE_NS, "iptables-save")));
+      System.out.println(Command.run(List.of("ip", "netns", "exec", NODE_NS, "iptables-save")));
       System.out.println("health: " + health());
       throw e;
     }
@@ -225,8 +227,8 @@ class KubernetesAgentMockApiServerIT {
     return k8s.genericKubernetesResources(KubernetesKind.require(kind).context()).list().getItems();
   }
 
-  static java.util.Map<?, ?> specOf(GenericKubernetesResource r) {
-    return (java.util.Map<?, ?>) r.getAdditionalProperties().get("spec");
+  static Map<?, ?> specOf(GenericKubernetesResource r) {
+    return (Map<?, ?>) r.getAdditionalProperties().get("spec");
   }
 
   @Test
@@ -242,8 +244,7 @@ class KubernetesAgentMockApiServerIT {
         .singleElement()
         .satisfies(
             r ->
-                assertThat(
-                        ((java.util.Map<?, ?>) r.getAdditionalProperties().get("spec")).get("node"))
+                assertThat(((Map<?, ?>) r.getAdditionalProperties().get("spec")).get("node"))
                     .isEqualTo("node-1"));
 
     try (var server =

@@ -17,6 +17,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -171,7 +172,7 @@ class LabApiIT {
         .isTrue();
     Tweed.await(
         "a first flow",
-        java.time.Duration.ofSeconds(10),
+        Duration.ofSeconds(10),
         () -> uncheckedGet("api/flows?pod=default/web-1").path("flows").size() > 0);
     JsonNode first = get("api/flows").body();
     String cursor = first.path("cursor").asText();
@@ -184,7 +185,7 @@ class LabApiIT {
         .isTrue();
     Tweed.await(
         "the probe's flow",
-        java.time.Duration.ofSeconds(10),
+        Duration.ofSeconds(10),
         () ->
             uncheckedGet("api/flows?pod=default/web-2&cursor=" + cursor).path("flows").size() > 0);
     JsonNode later = get("api/flows?cursor=" + cursor).body();

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.ebpf.BpfMap;
+import dev.tweed.ebpf.DatapathMaps;
+import dev.tweed.lab.LabBpf;
+import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabProcesses;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.nio.file.Files;
@@ -196,7 +201,7 @@ class LabIT {
     // A foreign route is not Tweed's to remove.
     Tweed.ip(ns, "route", "add", "192.0.2.0/24", "via", "172.31.0.1");
     try {
-      dev.tweed.lab.LabProcesses.sleep(2500);
+      LabProcesses.sleep(2500);
       assertThat(Tweed.ip(ns, "route", "show", "192.0.2.0/24")).contains("192.0.2.0/24");
     } finally {
       Tweed.ip(ns, "route", "del", "192.0.2.0/24");
@@ -221,10 +226,9 @@ class LabIT {
     Tweed.ip(ns, "route", "del", dst);
     Tweed.ip(ns, "route", "del", localPodIp + "/32");
     Command.run(List.of("tc", "-n", ns, "filter", "del", "dev", hostIf, "ingress"));
-    Path pins = dev.tweed.lab.LabBpf.pinDir(dev.tweed.lab.LabLayout.of(tweed.lab()), "node-1");
-    try (var endpoints =
-        dev.tweed.ebpf.BpfMap.pinned(pins.resolve(dev.tweed.ebpf.DatapathMaps.ENDPOINTS), 4, 28)) {
-      byte[] key = dev.tweed.ebpf.DatapathMaps.endpointKey(localPodIp);
+    Path pins = LabBpf.pinDir(LabLayout.of(tweed.lab()), "node-1");
+    try (var endpoints = BpfMap.pinned(pins.resolve(DatapathMaps.ENDPOINTS), 4, 28)) {
+      byte[] key = DatapathMaps.endpointKey(localPodIp);
       assertThat(endpoints.remove(key)).isTrue();
       Tweed.await(
           "drift repaired",

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.sys.Command;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -55,7 +56,7 @@ class LabLifecycleIT {
     // Kill the CLI once agents are being started: namespaces and daemons exist, up never finishes.
     Tweed.await(
         "agents starting",
-        java.time.Duration.ofSeconds(60),
+        Duration.ofSeconds(60),
         () -> Path.of("/run/tweed", tweed.lab(), "logs").toFile().exists() || !up.isAlive());
     up.destroyForcibly();
     up.waitFor(10, TimeUnit.SECONDS);

@@ -1,10 +1,15 @@
 package dev.tweed.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.lab.ProbeResult;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Pods as the lab's tests declare and read them. */
 final class LabPods {
@@ -42,17 +47,15 @@ final class LabPods {
   }
 
   /** Probes every ordered pair over TCP and UDP port 80; returns what failed (empty: all good). */
-  static java.util.List<String> unreachablePairs(java.util.List<JsonNode> pods) throws Exception {
-    java.util.List<String> failures = new java.util.ArrayList<>();
+  static List<String> unreachablePairs(List<JsonNode> pods) throws Exception {
+    List<String> failures = new ArrayList<>();
     for (JsonNode from : pods) {
       for (JsonNode to : pods) {
         if (from == to) {
           continue;
         }
-        for (String proto : java.util.List.of("tcp", "udp")) {
-          dev.tweed.lab.ProbeResult r =
-              dev.tweed.lab.ProbeClient.probe(
-                  netns(from), ip(to), 80, proto, java.time.Duration.ofSeconds(3));
+        for (String proto : List.of("tcp", "udp")) {
+          ProbeResult r = ProbeClient.probe(netns(from), ip(to), 80, proto, Duration.ofSeconds(3));
           if (!r.connected() || !r.answer().equals(name(to))) {
             failures.add(
                 name(from)

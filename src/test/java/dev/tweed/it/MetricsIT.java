@@ -3,6 +3,7 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.model.Json;
@@ -13,16 +14,18 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * Every agent's Prometheus metrics, scraped by a real Prometheus ({@code lab up --monitoring}) and
  * checked by its promtool: every agent up, CNI calls counted, and a drop caused by a NetworkPolicy
  * counted where the datapath dropped it (a rule's counter, or the programs' count).
  */
-@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MetricsIT {
   final Tweed tweed = Tweed.newLab("met" + dataplane().charAt(0) + proxyMode().charAt(0));
 
@@ -53,9 +56,9 @@ class MetricsIT {
     tweed.ok("lab", "down");
     assertThat(tweed.namespaces()).isEmpty();
     assertThat(
-            dev.tweed.lab.LabProcesses.find(
+            LabProcesses.find(
                 pid ->
-                    dev.tweed.lab.LabProcesses.argv(pid)
+                    LabProcesses.argv(pid)
                         .map(a -> String.join(" ", a).contains("/" + tweed.lab() + "/prometheus"))
                         .orElse(false)))
         .as("Prometheus stopped with the lab")
@@ -66,7 +69,7 @@ class MetricsIT {
   Map<String, Double> query(String promql, String label) {
     JsonNode r = Json.parse(tweed.ok("lab", "metrics", "--query", promql));
     assertThat(r.path("status").asText()).isEqualTo("success");
-    Map<String, Double> out = new java.util.TreeMap<>();
+    Map<String, Double> out = new TreeMap<>();
     for (JsonNode v : r.path("data").path("result")) {
       out.put(v.path("metric").path(label).asText(), v.path("value").get(1).asDouble());
     }

@@ -3,6 +3,8 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tweed.bench.ServiceSyncBenchmark;
+import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.dataplane.nftnl.NftBatch;
 import dev.tweed.dataplane.nftnl.NftExpr;
 import dev.tweed.dataplane.nftnl.NftMessages;
@@ -13,13 +15,21 @@ import dev.tweed.dataplane.nftnl.NftMessages.Verdict;
 import dev.tweed.dataplane.nftnl.NftScriptCompiler;
 import dev.tweed.dataplane.nftnl.NftSet;
 import dev.tweed.dataplane.nftnl.NftSet.Type;
+import dev.tweed.dataplane.nftnl.NftStagedBuild;
+import dev.tweed.proxy.NftablesServiceRenderer;
+import dev.tweed.proxy.ProxyNode;
+import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.NetworkNamespace;
 import dev.tweed.sys.NfTablesSocket;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -429,12 +439,11 @@ class NftNetlinkIT {
 
   @Test
   void theProxysRenderedRulesetsWrittenByNetlinkAreWhatNftMakesOfThem() throws Exception {
-    java.nio.file.Path services = java.nio.file.Files.createTempFile("services", ".yaml");
-    java.nio.file.Files.writeString(services, SERVICES);
-    List<java.nio.file.Path> inputs =
-        List.of(Tweed.HOME.resolve("examples/services.yaml"), services);
+    Path services = Files.createTempFile("services", ".yaml");
+    Files.writeString(services, SERVICES);
+    List<Path> inputs = List.of(Tweed.HOME.resolve("examples/services.yaml"), services);
     for (int n = 0; n < inputs.size(); n++) {
-      java.nio.file.Path yaml = inputs.get(n);
+      Path yaml = inputs.get(n);
       String script =
           Tweed.newLab("render")
               .ok(
@@ -464,10 +473,9 @@ class NftNetlinkIT {
   }
 
   /** The policy table's golden script, with the forms a cluster's policies add to it. */
-  private static String policyScript() throws java.io.IOException {
+  private static String policyScript() throws IOException {
     String t = "add rule ip tweed-policy policy-ingress-x/web-ingress ";
-    return java.nio.file.Files.readString(
-            Tweed.HOME.resolve("src/test/resources/golden/policy/nftables.nft"))
+    return Files.readString(Tweed.HOME.resolve("src/test/resources/golden/policy/nftables.nft"))
         + t
         + "ip saddr 10.16.0.0/12 ip saddr != { 10.18.3.0/24, 10.17.0.0/16, 10.17.4.0/24,"
         + " 10.20.0.1/32 } tcp dport 80 meta mark set meta mark | 0x00010000 return\n"
@@ -512,30 +520,24 @@ class NftNetlinkIT {
   @Test
   void aNewTableBuiltInStagesIsTheTableNftBuildsAndARefusedStageLeavesNone() throws Exception {
     var renderer =
-        new dev.tweed.proxy.NftablesServiceRenderer(
-            new dev.tweed.proxy.ProxyNode("bench-node", "10.244.0.0/16", List.of()),
-            "10.96.0.0/16");
-    var rendered = renderer.render(dev.tweed.bench.ServiceSyncBenchmark.services(300, 10, 0));
-    List<NftBatch> stages =
-        dev.tweed.dataplane.nftnl.NftStagedBuild.stages(
-            List.of(rendered.replaceScript().split("\n")));
+        new NftablesServiceRenderer(
+            new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
+    var rendered = renderer.render(ServiceSyncBenchmark.services(300, 10, 0));
+    List<NftBatch> stages = NftStagedBuild.stages(List.of(rendered.replaceScript().split("\n")));
     assertThat(stages).hasSizeGreaterThan(2);
     String byNft = net.add("stagedNft");
     String staged = net.add("staged");
-    dev.tweed.dataplane.NftablesWriter.inNamespace(byNft, true).sync(rendered, true);
-    dev.tweed.dataplane.NftablesWriter.inNamespace(staged, false).sync(rendered, true);
+    NftablesWriter.inNamespace(byNft, true).sync(rendered, true);
+    NftablesWriter.inNamespace(staged, false).sync(rendered, true);
     assertThat(NftablesLayoutIT.normalised(staged)).isEqualTo(NftablesLayoutIT.normalised(byNft));
 
     String refused = net.add("stagedRefused");
-    var blocks = new java.util.LinkedHashMap<>(rendered.services());
+    var blocks = new LinkedHashMap<>(rendered.services());
     blocks.put("zz-late", List.of("add rule ip tweed-proxy no-such-chain-zz accept"));
-    var broken = new dev.tweed.rules.NftablesRuleset(rendered.table(), rendered.base(), blocks);
-    assertThat(
-            dev.tweed.dataplane.nftnl.NftStagedBuild.stages(
-                List.of(broken.replaceScript().split("\n"))))
+    var broken = new NftablesRuleset(rendered.table(), rendered.base(), blocks);
+    assertThat(NftStagedBuild.stages(List.of(broken.replaceScript().split("\n"))))
         .hasSizeGreaterThan(2);
-    assertThatThrownBy(
-            () -> dev.tweed.dataplane.NftablesWriter.inNamespace(refused, false).sync(broken, true))
+    assertThatThrownBy(() -> NftablesWriter.inNamespace(refused, false).sync(broken, true))
         .isInstanceOf(NftBatch.RefusedException.class)
         .hasMessageContaining("no-such-chain-zz");
     assertThat(ScratchNetwork.exec(refused, "", "nft", "list", "tables")).isBlank();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.dataplane.NftablesWriter;
+import dev.tweed.dataplane.nftnl.NftBatch;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Json;
 import dev.tweed.proxy.IptablesServiceRendererTest;
@@ -14,15 +15,19 @@ import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.Command;
+import dev.tweed.sys.CommandFailedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Tweed's nftables table, as the kernel holds it, equals kube-proxy's for the same inputs. */
 class NftablesLayoutIT {
@@ -134,12 +139,12 @@ class NftablesLayoutIT {
    * it for the other, and one that removes both deletes it once (a transaction that deletes an
    * element twice is refused, and with it the whole sync).
    */
-  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
-  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  @ParameterizedTest(name = "by nft: {0}")
+  @ValueSource(booleans = {false, true})
   void portsOfOneServiceShareTheirClusterIpsElement(boolean nft) throws Exception {
     var renderer = scratchNamespaces();
     List<ServicePort.Endpoint> eps =
-        List.of(new ServicePort.Endpoint("10.1.0.5", 8080, java.util.Optional.of("test-node")));
+        List.of(new ServicePort.Endpoint("10.1.0.5", 8080, Optional.of("test-node")));
     ServicePort tcp = ServicePort.clusterIp("ns", "multi", "a", "TCP", "172.30.5.5", 80, eps);
     ServicePort udp = ServicePort.clusterIp("ns", "multi", "b", "UDP", "172.30.5.5", 53, eps);
     NftablesWriter writer = NftablesWriter.inNamespace(tweedNs, nft);
@@ -156,8 +161,8 @@ class NftablesLayoutIT {
   }
 
   /** With either writer: a netlink batch from Java (the proxy's), or {@code nft -f}. */
-  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
-  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  @ParameterizedTest(name = "by nft: {0}")
+  @ValueSource(booleans = {false, true})
   void aPartialSyncEndsWhereAFullSyncWouldAndAFailedOneChangesNothing(boolean nft)
       throws Exception {
     var renderer = scratchNamespaces();
@@ -191,10 +196,10 @@ class NftablesLayoutIT {
     try {
       NftablesWriter.inNamespace(tweedNs, nft).rewritingInPlaceFrom(0).sync(broken, true);
       throw new AssertionError("a transaction with a bad rule must fail");
-    } catch (dev.tweed.sys.CommandFailedException expected) {
+    } catch (CommandFailedException expected) {
       assertThat(nft).isTrue();
       assertThat(expected.getMessage()).contains("nft");
-    } catch (dev.tweed.dataplane.nftnl.NftBatch.RefusedException expected) {
+    } catch (NftBatch.RefusedException expected) {
       assertThat(nft).isFalse();
       assertThat(expected.getMessage())
           .contains("add rule ip tweed-proxy no-such-chain accept: No such file or directory");
@@ -208,8 +213,8 @@ class NftablesLayoutIT {
    * back are put right by the next full sync, which rewrites those four objects only and leaves the
    * table equal to what {@code nft -f} of the whole ruleset makes.
    */
-  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
-  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  @ParameterizedTest(name = "by nft: {0}")
+  @ValueSource(booleans = {false, true})
   void aFullSyncRewritesOnlyWhatDrifted(boolean nft) throws Exception {
     var renderer = scratchNamespaces();
     NftablesRuleset rules = renderer.render(IptablesServiceRendererTest.overall());
@@ -253,8 +258,8 @@ class NftablesLayoutIT {
    * meanwhile; someone added a chain) writes it whole: by netlink in place, chain by chain, which
    * must leave exactly what {@code nft -f} of the ruleset leaves.
    */
-  @org.junit.jupiter.params.ParameterizedTest(name = "by nft: {0}")
-  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  @ParameterizedTest(name = "by nft: {0}")
+  @ValueSource(booleans = {false, true})
   void aRestartedWriterOverAnOldTableLeavesTheTableOfItsRuleset(boolean nft) throws Exception {
     var renderer = scratchNamespaces();
     List<ServicePort> all = IptablesServiceRendererTest.overall();

@@ -16,6 +16,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * {@code tweed lab observe}: real traffic, and the flows the nodes reported for it, in words: a
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * source address (sent by curl from an address the pod does not own): the drop rules' netlink log
  * in the standard datapath, the programs' events in eBPF.
  */
-@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ObserveIT {
   final Tweed tweed = Tweed.newLab("obs" + dataplane().charAt(0) + proxyMode().charAt(0));
   Path client;

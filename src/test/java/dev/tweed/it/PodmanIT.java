@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -82,12 +84,12 @@ class PodmanIT {
         new ProcessBuilder("unshare", "--mount", "--propagation", "slave", "sleep", "3600").start();
     Tweed.await(
         "the runtime's mount namespace",
-        java.time.Duration.ofSeconds(5),
+        Duration.ofSeconds(5),
         () -> {
           try {
             return !Files.readSymbolicLink(Path.of("/proc", "" + runtimeMounts.pid(), "ns/mnt"))
                 .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")));
-          } catch (java.io.IOException e) {
+          } catch (IOException e) {
             return false;
           }
         });

@@ -9,6 +9,7 @@ import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.PolicyFixtures;
 import dev.tweed.sys.Command;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -84,7 +85,7 @@ class PolicyIptablesWriterIT {
     String drifted =
         want.filter().entrySet().stream()
             .filter(e -> !e.getValue().isEmpty())
-            .map(java.util.Map.Entry::getKey)
+            .map(Map.Entry::getKey)
             .findFirst()
             .orElseThrow();
     Command.run(List.of("ip", "netns", "exec", ns, "iptables", "-t", "filter", "-D", drifted, "1"));

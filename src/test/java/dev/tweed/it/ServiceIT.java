@@ -13,14 +13,19 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /** Services in a 3-node lab, with real traffic: ClusterIP, NodePort, no endpoints, affinity. */
-@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
-@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ServiceIT {
   final Tweed tweed = Tweed.newLab(dataplane().equals("ebpf") ? "svcb" : "svc");
   Path client;
@@ -159,7 +164,7 @@ class ServiceIT {
           Duration.ofSeconds(10),
           () -> ShortConnections.connects(client, ip, 9090));
       long retransmitsBefore = synRetransmits(clientNs);
-      java.util.Optional<Duration> took =
+      Optional<Duration> took =
           ShortConnections.sendThenReconnect(
               client, ip, 9090, 47_123, 16 << 20, Duration.ofSeconds(5));
       // The backend's TIME_WAIT refused the first SYN: that is the case under test.
@@ -268,7 +273,7 @@ class ServiceIT {
   }
 
   @Test
-  @org.junit.jupiter.api.Order(Integer.MAX_VALUE) // deletes a backend: runs last
+  @Order(Integer.MAX_VALUE) // deletes a backend: runs last
   void clientIpAffinityKeepsTheBackendAndEndpointChangesFollowPods() throws Exception {
     Path yaml = Files.createTempFile("aff", ".yaml");
     Files.writeString(

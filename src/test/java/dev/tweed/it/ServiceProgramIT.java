@@ -9,17 +9,23 @@ import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.LbMapWriter;
+import dev.tweed.ebpf.LbMaps;
 import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -279,7 +285,7 @@ class ServiceProgramIT {
                 d.testRun("from_container", frame(UDP, A, 40053, "10.96.0.53", 53, 0), podA, 0);
             assertThat(flow(out.packet())).isEqualTo(A + ":40053 > " + B + ":5353");
             // B has nothing on 5353: its kernel answers port unreachable, quoting what it got.
-            byte[] quoted = java.util.Arrays.copyOfRange(out.packet(), 14, 14 + 28);
+            byte[] quoted = Arrays.copyOfRange(out.packet(), 14, 14 + 28);
             var err = d.testRun("from_netdev", icmpUnreachable(B, A, quoted), eth0, 0);
             assertThat(err.verdict()).isEqualTo(TC_ACT_REDIRECT);
             byte[] f = err.packet();
@@ -344,9 +350,9 @@ class ServiceProgramIT {
             assertThat(spread).containsExactlyInAnyOrder(B + ":8080", D + ":8080");
             assertThat(sticky).hasSize(1);
             // Another client gets its own affinity entry.
-            assertThat(d.map(dev.tweed.ebpf.LbMaps.AFFINITY).entries()).hasSize(1);
+            assertThat(d.map(LbMaps.AFFINITY).entries()).hasSize(1);
             d.testRun("from_container", syn(C, 42000, "10.96.0.21", 80), podC, 0);
-            assertThat(d.map(dev.tweed.ebpf.LbMaps.AFFINITY).entries()).hasSize(2);
+            assertThat(d.map(LbMaps.AFFINITY).entries()).hasSize(2);
           }
           return null;
         });
@@ -364,19 +370,19 @@ class ServiceProgramIT {
                       service(
                           "sticky", "10.96.0.22", 0, false, false, Optional.of(30), backends)))) {
             flow(d.testRun("from_container", syn(A, 46000, "10.96.0.22", 80), podA, 0).packet());
-            var map = d.map(dev.tweed.ebpf.LbMaps.AFFINITY);
+            var map = d.map(LbMaps.AFFINITY);
             byte[] key =
                 map.entries().keySet().stream()
                     .map(HexFormat.of()::parseHex)
                     .findFirst()
                     .orElseThrow();
-            var entry = dev.tweed.ebpf.LbMaps.affinity(key, map.get(key).orElseThrow());
-            Map<Integer, String> ids = new java.util.HashMap<>();
-            d.map(dev.tweed.ebpf.LbMaps.BACKENDS)
+            var entry = LbMaps.affinity(key, map.get(key).orElseThrow());
+            Map<Integer, String> ids = new HashMap<>();
+            d.map(LbMaps.BACKENDS)
                 .entries()
                 .forEach(
                     (k, v) -> {
-                      var b = dev.tweed.ebpf.LbMaps.backend(HexFormat.of().parseHex(k), v);
+                      var b = LbMaps.backend(HexFormat.of().parseHex(k), v);
                       ids.put(b.id(), b.ip() + ":" + b.port());
                     });
             int other =
@@ -405,7 +411,7 @@ class ServiceProgramIT {
 
   private static byte[] affinity(int backend, long lastUsedNanos) {
     return ByteBuffer.allocate(16)
-        .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        .order(ByteOrder.LITTLE_ENDIAN)
         .putLong(lastUsedNanos)
         .putInt(backend)
         .putInt(0)
@@ -459,7 +465,7 @@ class ServiceProgramIT {
                           "small",
                           "10.96.0.80",
                           List.of(ep(B, 8080, "node-2"), ep(D, 8080, "node-2")))),
-                  Map.of(dev.tweed.ebpf.LbMaps.BACKENDS, 4))) {
+                  Map.of(LbMaps.BACKENDS, 4))) {
             var calc =
                 new ServiceLbCalculator(new ProxyNode("node-1", "10.244.0.0/16", List.of(NODE_IP)));
             var writer = new LbMapWriter(d);
@@ -476,7 +482,7 @@ class ServiceProgramIT {
                         ep(A, 8080, "node-1"),
                         ep(C, 8080, "node-1"),
                         ep("10.244.1.12", 8080, "node-1")));
-            org.assertj.core.api.Assertions.assertThatThrownBy(
+            Assertions.assertThatThrownBy(
                     () -> writer.write(calc.calculate(List.of(small, big)), false))
                 .isInstanceOf(LbMapWriter.MapFullException.class)
                 .hasMessageContaining("Service default/big/TCP did not fit");
@@ -491,14 +497,10 @@ class ServiceProgramIT {
   }
 
   private static Map<String, Map<String, String>> contents(Datapath d) {
-    Map<String, Map<String, String>> out = new java.util.TreeMap<>();
+    Map<String, Map<String, String>> out = new TreeMap<>();
     for (String m :
-        List.of(
-            dev.tweed.ebpf.LbMaps.FRONTENDS,
-            dev.tweed.ebpf.LbMaps.SERVICES,
-            dev.tweed.ebpf.LbMaps.BACKENDS,
-            dev.tweed.ebpf.LbMaps.SOURCE_RANGES)) {
-      Map<String, String> entries = new java.util.TreeMap<>();
+        List.of(LbMaps.FRONTENDS, LbMaps.SERVICES, LbMaps.BACKENDS, LbMaps.SOURCE_RANGES)) {
+      Map<String, String> entries = new TreeMap<>();
       d.map(m).entries().forEach((k, v) -> entries.put(k, HexFormat.of().formatHex(v)));
       out.put(m, entries);
     }

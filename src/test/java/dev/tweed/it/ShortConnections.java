@@ -7,11 +7,13 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * Short TCP connections from inside a pod, as a busy client makes them: connect, read the answer to
@@ -64,7 +66,7 @@ final class ShortConnections {
             netns,
             () -> {
               ServerSocketChannel s = ServerSocketChannel.open();
-              s.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+              s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
               s.bind(new InetSocketAddress(port), 16);
               return s;
             });
@@ -99,7 +101,7 @@ final class ShortConnections {
    * translated for the new connection to get through. Returns how long the second connect took, or
    * empty if it did not connect within {@code timeout}.
    */
-  static java.util.Optional<Duration> sendThenReconnect(
+  static Optional<Duration> sendThenReconnect(
       Path from, String ip, int port, int localPort, int bytes, Duration timeout) throws Exception {
     return NetworkNamespace.call(
         from,
@@ -119,9 +121,9 @@ final class ShortConnections {
           long t = System.nanoTime();
           try (Socket again = boundTo(localPort)) {
             again.connect(new InetSocketAddress(ip, port), (int) timeout.toMillis());
-            return java.util.Optional.of(Duration.ofNanos(System.nanoTime() - t));
+            return Optional.of(Duration.ofNanos(System.nanoTime() - t));
           } catch (SocketTimeoutException e) {
-            return java.util.Optional.<Duration>empty();
+            return Optional.<Duration>empty();
           }
         });
   }

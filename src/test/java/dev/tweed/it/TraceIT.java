@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -37,7 +38,7 @@ import org.junit.jupiter.api.TestInstance;
 class TraceIT {
   final Tweed tweed = Tweed.newLab("trace");
   TraceWorld world;
-  Map<String, String> podIps = new java.util.TreeMap<>();
+  Map<String, String> podIps = new TreeMap<>();
 
   @BeforeAll
   void up() throws Exception {

@@ -2,12 +2,17 @@ package dev.tweed.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.lab.Namespaces;
+import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BooleanSupplier;
 
 /** Drives the {@code ./tweed} launcher as a user would, against one lab of the test's own. */
 public final class Tweed {
@@ -40,7 +45,7 @@ public final class Tweed {
 
   /** A lab pod's address, as {@code lab get pods} reports it. */
   public String podIp(String name) {
-    for (var p : dev.tweed.model.Json.parse(ok("lab", "get", "pods", "-o", "json")).path("items")) {
+    for (var p : Json.parse(ok("lab", "get", "pods", "-o", "json")).path("items")) {
       if (p.path("metadata").path("name").asText().equals(name)) {
         return p.path("status").path("podIP").asText();
       }
@@ -59,7 +64,7 @@ public final class Tweed {
 
   /** Namespaces of this lab still present. */
   public List<String> namespaces() {
-    return dev.tweed.lab.Namespaces.list().stream().filter(n -> n.startsWith(prefix())).toList();
+    return Namespaces.list().stream().filter(n -> n.startsWith(prefix())).toList();
   }
 
   public String nodeNs(String node) {
@@ -72,8 +77,7 @@ public final class Tweed {
     return Command.run(argv);
   }
 
-  public static void await(
-      String what, java.time.Duration timeout, java.util.function.BooleanSupplier cond) {
+  public static void await(String what, Duration timeout, BooleanSupplier cond) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
@@ -89,9 +93,7 @@ public final class Tweed {
 
   /** Addresses the lab's embedded store has allocated to {@code node}. */
   public int allocationsOn(String node) {
-    try (var store =
-        new dev.tweed.datastore.JournalDatastore(
-            java.nio.file.Path.of("/run/tweed", lab(), "store"))) {
+    try (var store = new JournalDatastore(Path.of("/run/tweed", lab(), "store"))) {
       return store.list("IPAMBlock/").entries().stream()
           .filter(e -> e.value().path("spec").path("node").asText().equals(node))
           .mapToInt(e -> e.value().path("status").path("allocations").size())

@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.NodeResource;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +25,7 @@ class LabResourcesTest {
     store.put("Namespace/default", LabResources.namespace("default"));
   }
 
-  @org.junit.jupiter.api.AfterEach
+  @AfterEach
   void close() {
     store.close();
   }
@@ -167,9 +169,6 @@ class LabResourcesTest {
                 """)));
     assertThat(store.list("BGPConfiguration/").entries())
         .singleElement()
-        .satisfies(
-            e ->
-                assertThat(dev.tweed.model.BgpConfiguration.from(e.value()).holdSeconds())
-                    .isEqualTo(12));
+        .satisfies(e -> assertThat(BgpConfiguration.from(e.value()).holdSeconds()).isEqualTo(12));
   }
 }

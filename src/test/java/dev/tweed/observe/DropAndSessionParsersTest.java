@@ -2,6 +2,7 @@ package dev.tweed.observe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The metrics' readers of kernel counters and BIRD's protocol table, on real outputs. */
@@ -21,7 +22,7 @@ class DropAndSessionParsersTest {
         peer_node_3 BGP        ---        start  2026-11-30 03:00:32  Active        Socket: Connection refused
         """;
     assertThat(BgpSessions.parse(out))
-        .containsExactly(java.util.Map.entry("Active", 1L), java.util.Map.entry("Established", 1L));
+        .containsExactly(Map.entry("Active", 1L), Map.entry("Established", 1L));
   }
 
   @Test

@@ -6,11 +6,12 @@ import dev.tweed.policy.PolicyIntent.AddressSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 class PolicyCalculatorTest {
   private static Map<String, AddressSet> sets(PolicyIntent i) {
-    Map<String, AddressSet> m = new java.util.TreeMap<>();
+    Map<String, AddressSet> m = new TreeMap<>();
     i.sets().forEach(s -> m.put(s.comment(), s));
     return m;
   }

@@ -3,8 +3,11 @@ package dev.tweed.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.Golden;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class NftablesServiceRendererTest {
@@ -62,14 +65,14 @@ class NftablesServiceRendererTest {
             32000,
             List.of(new ServicePort.Endpoint("10.180.0.1", 80, Optional.of("test-node"))));
     String script = new NftablesServiceRenderer(NODE, "172.30.0.0/16").render(List.of(p)).render();
-    java.util.Set<String> declared = new java.util.HashSet<>();
+    Set<String> declared = new HashSet<>();
     for (String line : script.split("\n")) {
       if (line.startsWith("add chain ")) {
         declared.add(line.split(" ")[4]);
       }
     }
     List<String> targets =
-        java.util.Arrays.stream(script.split("\n"))
+        Arrays.stream(script.split("\n"))
             .filter(l -> l.contains(" goto ") && !l.contains("vmap"))
             .map(l -> l.substring(l.indexOf(" goto ") + 6).split(" ")[0])
             .toList();

@@ -8,6 +8,7 @@ import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RoutingTable;
 import java.util.List;
 import java.util.Optional;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -65,7 +66,7 @@ class PathStagesTest {
     assertThat(r.continuing()).hasSize(3);
     assertThat(r.continuing()).allMatch(Walk::dnat);
     assertThat(r.continuing().stream().mapToDouble(Walk::probability).sum())
-        .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+        .isCloseTo(1.0, Offset.offset(1e-9));
     assertThat(r.continuing().get(0).hops())
         .anyMatch(h -> h.step().equals("netfilter") && h.chain().orElse("").startsWith("KUBE-"));
   }

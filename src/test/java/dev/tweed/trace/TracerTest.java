@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -47,8 +48,8 @@ class TracerTest {
             "delivered to default/web-3:8080");
   }
 
-  private static org.assertj.core.data.Offset<Double> within() {
-    return org.assertj.core.data.Offset.offset(1e-6);
+  private static Offset<Double> within() {
+    return Offset.offset(1e-6);
   }
 
   @Test

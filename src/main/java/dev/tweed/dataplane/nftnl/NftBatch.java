@@ -6,6 +6,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +69,7 @@ public final class NftBatch {
               + String.join(
                   "; ",
                   refused.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).toList()));
-      this.refused = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(refused));
+      this.refused = Collections.unmodifiableMap(new LinkedHashMap<>(refused));
     }
 
     /** What each refused change was, and the kernel's reason. */

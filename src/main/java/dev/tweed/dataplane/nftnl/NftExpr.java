@@ -1,6 +1,7 @@
 package dev.tweed.dataplane.nftnl;
 
 import dev.tweed.sys.NetlinkMessage;
+import java.nio.ByteBuffer;
 import java.util.Optional;
 
 /**
@@ -296,7 +297,7 @@ public sealed interface NftExpr {
 
     public void encode(NetlinkMessage m) {
       m.attrString(2, prefix)
-          .attr(1, java.nio.ByteBuffer.allocate(2).putShort((short) group).array())
+          .attr(1, ByteBuffer.allocate(2).putShort((short) group).array())
           .attr(3, NftMessages.be32(snaplen));
     }
   }

@@ -13,8 +13,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -151,8 +154,8 @@ public final class NftScriptCompiler {
           Optional.of(
               new BaseChain(
                   w[0],
-                  Hook.valueOf(w[2].toUpperCase(java.util.Locale.ROOT)),
-                  priority(line, java.util.Arrays.copyOfRange(w, 4, w.length)),
+                  Hook.valueOf(w[2].toUpperCase(Locale.ROOT)),
+                  priority(line, Arrays.copyOfRange(w, 4, w.length)),
                   policy));
     }
     batch.add(line, NftMessages.addChain(t.get(3), t.get(4), base, comment(p)));
@@ -420,7 +423,7 @@ public final class NftScriptCompiler {
       // nft loads only the prefix's bytes and compares them.
       int bytes = c.prefixLength() / 8;
       out.add(new NftExpr.Payload(Base.NETWORK, offset, bytes, 1));
-      byte[] prefix = java.util.Arrays.copyOf(NftScriptCompiler.address(c.base()), bytes);
+      byte[] prefix = Arrays.copyOf(NftScriptCompiler.address(c.base()), bytes);
       out.add(new NftExpr.Cmp(1, not ? Op.NEQ : Op.EQ, prefix));
     }
 
@@ -437,7 +440,7 @@ public final class NftScriptCompiler {
         long first = Integer.toUnsignedLong(c.base());
         ranges.add(new long[] {first, first + (1L << (32 - c.prefixLength())) - 1});
       }
-      ranges.sort(java.util.Comparator.comparingLong(r -> r[0]));
+      ranges.sort(Comparator.comparingLong(r -> r[0]));
       List<long[]> merged = new ArrayList<>();
       for (long[] r : ranges) {
         if (!merged.isEmpty() && r[0] <= merged.getLast()[1] + 1) {
@@ -607,7 +610,7 @@ public final class NftScriptCompiler {
         continue;
       }
       if (k.startsWith("\"")) {
-        fields.add(java.util.Arrays.copyOf(unquote(k).getBytes(StandardCharsets.UTF_8), 16));
+        fields.add(Arrays.copyOf(unquote(k).getBytes(StandardCharsets.UTF_8), 16));
       } else if (k.contains(".")) {
         fields.add(address(k));
       } else if (k.chars().allMatch(Character::isDigit)) {

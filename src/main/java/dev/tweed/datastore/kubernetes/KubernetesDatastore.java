@@ -36,6 +36,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The Kubernetes API as a key-value store, through the generic (dynamic) client: a key {@code
@@ -131,7 +132,7 @@ public final class KubernetesDatastore implements Datastore {
     return new Entry(keyOf(k, r), value, 0, revisionOf(r));
   }
 
-  private <T> T call(String what, java.util.function.Supplier<T> op) {
+  private <T> T call(String what, Supplier<T> op) {
     try {
       return op.get();
     } catch (KubernetesClientException e) {
@@ -250,7 +251,7 @@ public final class KubernetesDatastore implements Datastore {
       }
     }
     // The server checks the precondition again, so a write in between still loses (409).
-    java.util.function.Supplier<List<StatusDetails>> op =
+    Supplier<List<StatusDetails>> op =
         expectedModRevision == ANY
             ? res::delete
             : () -> res.lockResourceVersion(String.valueOf(expectedModRevision)).delete();

@@ -1,7 +1,10 @@
 package dev.tweed.kernel.netfilter;
 
+import dev.tweed.kernel.Link;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
+import dev.tweed.model.Ipv4;
+import java.util.Comparator;
 import java.util.Optional;
 
 /**
@@ -60,14 +63,14 @@ public record PacketContext(
    * the first global address of any device (a host veth has none; the kernel then takes eth0's or
    * another's).
    */
-  public java.util.Optional<String> masqueradeAddress() {
+  public Optional<String> masqueradeAddress() {
     return oif.flatMap(ns::link)
-        .flatMap(dev.tweed.kernel.Link::firstAddress)
+        .flatMap(Link::firstAddress)
         .or(
             () ->
                 ns.links().stream()
                     .filter(l -> !l.isLoopback())
-                    .sorted(java.util.Comparator.comparingInt(dev.tweed.kernel.Link::ifindex))
+                    .sorted(Comparator.comparingInt(Link::ifindex))
                     .flatMap(l -> l.firstAddress().stream())
                     .findFirst());
   }
@@ -75,10 +78,7 @@ public record PacketContext(
   /** Where REDIRECT sends the packet: loopback from a local process, else the input device. */
   public int redirectAddress() {
     return hook.equalsIgnoreCase("OUTPUT")
-        ? dev.tweed.model.Ipv4.parse("127.0.0.1")
-        : iif.flatMap(ns::link)
-            .flatMap(dev.tweed.kernel.Link::firstAddress)
-            .map(dev.tweed.model.Ipv4::parse)
-            .orElse(packet.dst());
+        ? Ipv4.parse("127.0.0.1")
+        : iif.flatMap(ns::link).flatMap(Link::firstAddress).map(Ipv4::parse).orElse(packet.dst());
   }
 }

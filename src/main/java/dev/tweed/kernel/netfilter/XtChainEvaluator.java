@@ -4,6 +4,7 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 
@@ -107,9 +108,7 @@ public final class XtChainEvaluator {
   }
 
   static String fmt(double p) {
-    return String.format(java.util.Locale.ROOT, "%.4f", p)
-        .replaceAll("0+$", "")
-        .replaceAll("\\.$", "");
+    return String.format(Locale.ROOT, "%.4f", p).replaceAll("0+$", "").replaceAll("\\.$", "");
   }
 
   /** Applies a matched rule's target: continues into {@code next}, or ends into {@code ended}. */

@@ -1,5 +1,6 @@
 package dev.tweed.kernel.netfilter;
 
+import dev.tweed.kernel.KernelDumpParser;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
@@ -212,7 +213,7 @@ public final class XtMatchEvaluator {
   }
 
   static long parseNumber(String s) {
-    return dev.tweed.kernel.KernelDumpParser.number(s);
+    return KernelDumpParser.number(s);
   }
 
   private static MatchResult conntrack(XtOption o, PacketContext ctx) {

@@ -14,6 +14,7 @@ import dev.tweed.kernel.nftables.NftRuleset.Rule;
 import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -406,7 +407,7 @@ public final class NftChainEvaluator {
     boolean dst = kind.equals("dnat") || kind.equals("redirect");
     String before = dst ? p.dstEndpoint() : p.srcEndpoint();
     String afterText = dst ? after.dstEndpoint() : after.srcEndpoint();
-    String label = kind.toUpperCase(java.util.Locale.ROOT);
+    String label = kind.toUpperCase(Locale.ROOT);
     PacketContext nc = c.translated(after, dst);
     String where = rule.table() + "/" + rule.chain() + " #" + rule.position();
     return f.with(nc)

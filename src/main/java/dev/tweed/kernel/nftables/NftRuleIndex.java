@@ -1,6 +1,7 @@
 package dev.tweed.kernel.nftables;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +26,7 @@ public final class NftRuleIndex {
           chainKey(r.path("family").asText(), r.path("table").asText(), r.path("chain").asText());
       int pos = counts.merge(chain, 1, Integer::sum);
       positions.put(chain + " " + r.path("handle").asLong(), pos);
-      List<JsonNode> expr = new java.util.ArrayList<>();
+      List<JsonNode> expr = new ArrayList<>();
       r.path("expr").forEach(expr::add);
       texts.put(chain + " " + r.path("handle").asLong(), NftText.rule(expr));
     }

@@ -7,6 +7,7 @@ import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
 import dev.tweed.lab.LabStores;
 import dev.tweed.model.BgpConfiguration;
+import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.proxy.ServicePort;
@@ -14,6 +15,7 @@ import dev.tweed.proxy.ServicePortResolver;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -106,7 +108,7 @@ public final class ChaosRun {
       while (System.nanoTime() < end) {
         if (round.isEmpty()) {
           round.addAll(options.faults());
-          java.util.Collections.shuffle(round, random);
+          Collections.shuffle(round, random);
         }
         FaultKind kind = round.removeFirst();
         Fault f = injector.inject(kind);
@@ -357,7 +359,7 @@ public final class ChaosRun {
       String node = LabLayout.nodeName(i);
       long reconciles = -1;
       while (true) {
-        JsonNode h = lab.agentHealth(node).map(dev.tweed.model.Json::parse).orElse(null);
+        JsonNode h = lab.agentHealth(node).map(Json::parse).orElse(null);
         if (h != null
             && h.path("policyRevision").asLong(-1) >= revision
             && h.path("proxyRevision").asLong(-1) >= revision) {

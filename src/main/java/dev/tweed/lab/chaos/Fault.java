@@ -1,5 +1,7 @@
 package dev.tweed.lab.chaos;
 
+import java.util.Optional;
+
 /**
  * One injected fault: what, on which node or member, and when (System.nanoTime) it began, when it
  * was undone (the link up again, the process started again) and when the lab had recovered (agent
@@ -13,7 +15,7 @@ public record Fault(
     long injectedNanos,
     long restoredNanos,
     long recoveredNanos,
-    java.util.Optional<String> node,
+    Optional<String> node,
     long allowedUntilNanos) {
   public double downSeconds() {
     return (restoredNanos - injectedNanos) / 1e9;

@@ -12,7 +12,9 @@ import dev.tweed.lab.LabStores;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.model.Json;
+import dev.tweed.observe.BgpSessions;
 import dev.tweed.sys.NetworkNamespace;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -73,7 +75,7 @@ final class FaultInjector {
   }
 
   private Fault killBird(String node) {
-    java.nio.file.Path dir = layout.agentSocket(node).getParent();
+    Path dir = layout.agentSocket(node).getParent();
     long pid =
         BirdSupervisor.runningPid(dir, node)
             .orElseThrow(() -> new IllegalStateException("no BIRD running on " + node));
@@ -86,8 +88,8 @@ final class FaultInjector {
       sleep(50);
     }
     long restored = System.nanoTime();
-    java.nio.file.Path control = new BirdSupervisor(dir, node).control();
-    while (!allEstablished(dev.tweed.observe.BgpSessions.read(control))) {
+    Path control = new BirdSupervisor(dir, node).control();
+    while (!allEstablished(BgpSessions.read(control))) {
       checkDeadline(deadline, "BIRD on " + node + " did not establish its sessions again");
       sleep(100);
     }

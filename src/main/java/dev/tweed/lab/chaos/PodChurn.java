@@ -2,6 +2,7 @@ package dev.tweed.lab.chaos;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.lab.InvalidResourceException;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabResources;
 import dev.tweed.lab.LabStores;
@@ -75,15 +76,14 @@ final class PodChurn implements AutoCloseable {
             throw e;
           }
         }
-      } catch (RuntimeException | dev.tweed.lab.InvalidResourceException e) {
+      } catch (RuntimeException | InvalidResourceException e) {
         skipped.add(e.getMessage());
       }
       FaultInjector.sleep(2000 + random.nextInt(2000));
     }
   }
 
-  private void remove(LabResources resources, ChurnedPod p)
-      throws dev.tweed.lab.InvalidResourceException {
+  private void remove(LabResources resources, ChurnedPod p) throws InvalidResourceException {
     resources.delete(List.of(pod(p.name(), p.node())));
     deleted.add(p);
   }

@@ -2,6 +2,7 @@ package dev.tweed.lab.service;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.lab.LabState;
+import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import java.util.ArrayList;
@@ -39,9 +40,7 @@ final class TopologyBuilder {
                         n.name(),
                         n.internalIp(),
                         agents.getOrDefault(
-                            n.name(),
-                            new AgentStatus(
-                                n.name(), false, 0, false, dev.tweed.model.Json.object())),
+                            n.name(), new AgentStatus(n.name(), false, 0, false, Json.object())),
                         views.stream().filter(p -> p.node().equals(n.name())).toList()))
             .toList();
     List<Topology.PodView> unscheduled = views.stream().filter(p -> p.node().isEmpty()).toList();

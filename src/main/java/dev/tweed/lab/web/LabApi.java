@@ -1,5 +1,6 @@
 package dev.tweed.lab.web;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.lab.InvalidResourceException;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
@@ -88,7 +90,7 @@ final class LabApi {
     try {
       var objects = LabResources.read(text, "request body");
       r = route.equals("apply") ? lab.apply(objects, APPLY_WAIT) : lab.delete(objects, APPLY_WAIT);
-    } catch (InvalidResourceException | com.fasterxml.jackson.core.JacksonException e) {
+    } catch (InvalidResourceException | JacksonException e) {
       throw new HttpError(400, e.getMessage() + " (nothing was changed)");
     }
     ObjectNode o = Json.object();
@@ -146,7 +148,7 @@ final class LabApi {
     o.set("flows", Json.MAPPER.valueToTree(page.flows()));
     o.put(
         "cursor",
-        new java.util.TreeMap<>(page.next())
+        new TreeMap<>(page.next())
             .entrySet().stream()
                 .map(e -> e.getKey() + ":" + e.getValue())
                 .collect(Collectors.joining(",")));

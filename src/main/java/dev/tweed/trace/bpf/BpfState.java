@@ -5,6 +5,7 @@ import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.LbMaps;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.Ipv4;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -37,7 +38,7 @@ public record BpfState(
   public record Config(
       int vxlanIfindex, String serviceNet, int serviceMask, boolean bgp, String nodeIp) {
     boolean inServiceNet(int addr) {
-      return serviceMask != 0 && (addr & serviceMask) == dev.tweed.model.Ipv4.parse(serviceNet);
+      return serviceMask != 0 && (addr & serviceMask) == Ipv4.parse(serviceNet);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.tweed.trace.bpf;
 
+import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.EbpfIntent;
 import dev.tweed.ebpf.LbMaps;
@@ -8,7 +9,10 @@ import dev.tweed.kernel.netfilter.NatTranslation;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.Ipv4;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -22,7 +26,7 @@ import java.util.Set;
  * translate the second by the connection they quote).
  */
 public final class TweedPrograms {
-  public static final Set<String> NAMES = Set.copyOf(dev.tweed.ebpf.Datapath.PROGRAMS);
+  public static final Set<String> NAMES = Set.copyOf(Datapath.PROGRAMS);
 
   /** Set on a packet a program redirected, so the egress program of its new device lets it be. */
   public static final long MARK_FORWARDED = 0x00e00000L;
@@ -63,7 +67,7 @@ public final class TweedPrograms {
 
   private final BpfState maps;
   private final Fib fib;
-  private final java.util.Map<String, DatapathMaps.Connection> journey;
+  private final Map<String, DatapathMaps.Connection> journey;
 
   public TweedPrograms(BpfState maps, Fib fib) {
     this(maps, fib, List.of());
@@ -76,7 +80,7 @@ public final class TweedPrograms {
   public TweedPrograms(BpfState maps, Fib fib, List<DatapathMaps.Connection> journey) {
     this.maps = maps;
     this.fib = fib;
-    this.journey = new java.util.HashMap<>();
+    this.journey = new HashMap<>();
     for (DatapathMaps.Connection c : journey) {
       this.journey.put(
           BpfState.tupleKey(
@@ -627,7 +631,7 @@ public final class TweedPrograms {
     Optional<EbpfIntent.IpcacheEntry> e =
         maps.ipcache().stream()
             .filter(x -> Cidr.parse(x.cidr()).contains(addr))
-            .max(java.util.Comparator.comparingInt(x -> Cidr.parse(x.cidr()).prefixLength()));
+            .max(Comparator.comparingInt(x -> Cidr.parse(x.cidr()).prefixLength()));
     r.look(
         "tw_ipcache",
         ip,

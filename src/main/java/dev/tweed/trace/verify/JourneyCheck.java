@@ -5,9 +5,11 @@ import dev.tweed.kernel.nftables.NftTraceEvent;
 import dev.tweed.trace.Hop;
 import dev.tweed.trace.Outcome;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -37,7 +39,7 @@ public final class JourneyCheck {
       Map<String, List<PathStep>> kernel,
       List<String> differences,
       List<String> notes,
-      java.util.Optional<Result> reply,
+      Optional<Result> reply,
       Map<String, List<ProgramStep>> modelPrograms,
       Map<String, List<ProgramStep>> kernelPrograms,
       Set<String> kernelPasses) {
@@ -59,7 +61,7 @@ public final class JourneyCheck {
           kernel,
           List.copyOf(d),
           List.copyOf(n),
-          java.util.Optional.of(r),
+          Optional.of(r),
           modelPrograms,
           kernelPrograms,
           kernelPasses);
@@ -86,7 +88,7 @@ public final class JourneyCheck {
    * the kernel took the model's path: its ICMP rate limit swallowed the error.
    */
   private static boolean rateLimited(Outcome o, String model, String kernel) {
-    String why = o.reason().toLowerCase(java.util.Locale.ROOT);
+    String why = o.reason().toLowerCase(Locale.ROOT);
     return model.equals("rejected")
         && kernel.equals("dropped")
         && why.contains("icmp")
@@ -166,7 +168,7 @@ public final class JourneyCheck {
         // different ones) is tracked or not on its own.
         List<String> outer = outerFlows(o, vxlanPorts);
         for (int mask = 1; mask < (1 << Math.min(outer.size(), 6)); mask++) {
-          Set<String> tracked = new java.util.HashSet<>();
+          Set<String> tracked = new HashSet<>();
           for (int b = 0; b < outer.size(); b++) {
             if ((mask & (1 << b)) != 0) {
               tracked.add(outer.get(b));
@@ -221,7 +223,7 @@ public final class JourneyCheck {
               kernel,
               List.copyOf(diffs),
               List.copyOf(notes),
-              java.util.Optional.empty(),
+              Optional.empty(),
               modelRuns,
               programs.kernel(),
               kernelPath.passes());

@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -205,7 +206,7 @@ public final class KernelTraceRecorder implements AutoCloseable {
     }
     for (Process p : monitors.values()) {
       try {
-        if (!p.waitFor(2, java.util.concurrent.TimeUnit.SECONDS)) {
+        if (!p.waitFor(2, TimeUnit.SECONDS)) {
           p.destroyForcibly();
         }
       } catch (InterruptedException e) {

@@ -8,6 +8,7 @@ import dev.tweed.trace.TraceWorld;
 import dev.tweed.trace.bpf.ProgramRun;
 import dev.tweed.trace.bpf.TcAction;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -82,7 +83,7 @@ public final class ProgramPaths {
                         && e.in().dst() == sent.dst()
                         && e.in().dport() == sent.dport()
                         && e.in().proto().equals(sent.proto()))
-            .min(java.util.Comparator.comparingLong(ProgramEvent::timeNanos))
+            .min(Comparator.comparingLong(ProgramEvent::timeNanos))
             .map(e -> e.in().sport())
             .orElse(sent.sport());
     Set<String> keys = new HashSet<>();
@@ -95,7 +96,7 @@ public final class ProgramPaths {
             .filter(which)
             .map(e -> e.withClientPort(clientPort, sent.sport()))
             .filter(e -> keys.contains(tuple(e.in())))
-            .sorted(java.util.Comparator.comparingLong(ProgramEvent::timeNanos))
+            .sorted(Comparator.comparingLong(ProgramEvent::timeNanos))
             .toList();
     for (ProgramEvent e : sorted) {
       if (done.contains(e.netns())) {

@@ -5,12 +5,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tweed.datastore.ConflictException;
 import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Event;
+import dev.tweed.datastore.WatchBrokenException;
 import dev.tweed.ipam.BlockIpam;
 import dev.tweed.ipam.IpamPool;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.WorkloadEndpoint;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +21,8 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -108,22 +113,21 @@ class KubernetesDatastoreMockApiServerTest {
 
   @Test
   void aWatchDeliversChangesAndReportsA410AsCompacted() throws Exception {
-    var events = new java.util.concurrent.LinkedBlockingQueue<dev.tweed.datastore.Event>();
-    var broken =
-        new java.util.concurrent.LinkedBlockingQueue<dev.tweed.datastore.WatchBrokenException>();
+    var events = new LinkedBlockingQueue<Event>();
+    var broken = new LinkedBlockingQueue<WatchBrokenException>();
     long from = store.currentRevision();
     try (var w = store.watch("IPAMBlock/", from, events::addAll, broken::add)) {
       IpamBlock b = block("node-1");
       long rev = store.put(b.key().toString(), b.toJson(), Datastore.ABSENT);
-      var ev = events.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+      var ev = events.poll(10, TimeUnit.SECONDS);
       assertThat(ev).isNotNull();
-      assertThat(ev.type()).isEqualTo(dev.tweed.datastore.Event.Type.PUT);
+      assertThat(ev.type()).isEqualTo(Event.Type.PUT);
       assertThat(ev.entry().key()).isEqualTo(b.key().toString());
       assertThat(ev.revision()).isEqualTo(rev);
     }
     api.expireNextWatches("/apis/tweed.dev/v1/ipamblocks", 1);
     try (var w = store.watch("IPAMBlock/", from, events::addAll, broken::add)) {
-      var gone = broken.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+      var gone = broken.poll(10, TimeUnit.SECONDS);
       assertThat(gone).isNotNull();
       assertThat(gone.compacted()).isTrue();
     }
@@ -149,7 +153,7 @@ class KubernetesDatastoreMockApiServerTest {
     } finally {
       threads.shutdownNow();
     }
-    Map<String, String> ownerOfBlock = new java.util.HashMap<>();
+    Map<String, String> ownerOfBlock = new HashMap<>();
     for (var e : store.list("IPAMBlock/").entries()) {
       IpamBlock b = IpamBlock.from(e.value());
       assertThat(ownerOfBlock.put(b.cidr().toString(), b.node())).isNull();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.LabState;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,7 +45,7 @@ class ChaosAttributionTest {
   }
 
   static ProbeMesh.Failure lost(ProbeMesh.Path p, long at) {
-    return new ProbeMesh.Failure(p, at, java.time.Instant.EPOCH, "timed out connecting");
+    return new ProbeMesh.Failure(p, at, Instant.EPOCH, "timed out connecting");
   }
 
   @Test

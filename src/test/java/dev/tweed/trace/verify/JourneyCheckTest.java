@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -90,7 +91,7 @@ class JourneyCheckTest {
     RulePositions rewritten =
         (ns, family, table, chain, handle) ->
             chain.equals("KUBE-SERVICES")
-                ? java.util.Optional.empty()
+                ? Optional.empty()
                 : capture.position(ns, family, table, chain, handle);
     JourneyCheck.Result r =
         JourneyCheck.check(model(), events(), rewritten, WORLD.vxlanPorts(), "delivered", n -> n);
@@ -149,7 +150,7 @@ class JourneyCheckTest {
   void anOuterVxlanFlowTheKernelAlreadyTrackedMaySkipTheNatTable() throws IOException {
     Map<String, List<NftTraceEvent>> events = events();
     for (String ns : List.of("tw-vfy-node-1", "tw-vfy-node-2")) {
-      Map<String, Boolean> outer = new java.util.HashMap<>();
+      Map<String, Boolean> outer = new HashMap<>();
       List<NftTraceEvent> kept = new ArrayList<>();
       for (NftTraceEvent e : events.get(ns)) {
         if (e.table().equals(TraceWorld.TRACE_TABLE) && e.header().isPresent()) {

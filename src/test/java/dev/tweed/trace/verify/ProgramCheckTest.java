@@ -7,6 +7,8 @@ import dev.tweed.trace.DumpDirectory;
 import dev.tweed.trace.Outcome;
 import dev.tweed.trace.TraceWorld;
 import dev.tweed.trace.Tracer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,8 +44,8 @@ class ProgramCheckTest {
           current.add(ProgramEvent.decode(f[0], HexFormat.of().parseHex(f[1])));
         }
       }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     return flows;
   }
