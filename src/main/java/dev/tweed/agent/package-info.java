@@ -1,5 +1,6 @@
 /**
- * The node agent: wires datastore syncer, calculation graph and dataplane driver for one node,
- * serves the CNI plugin and health on a local socket.
+ * The node agent: the syncer's updates into the calculation graph, each pass's changes to the
+ * drivers (routes, BIRD, and the node's {@link dev.tweed.agent.NodeDatapath}), health and flows on
+ * request. It knows nothing of CNI: the agent command serves both on one socket.
  */
 package dev.tweed.agent;
