@@ -71,7 +71,7 @@ public final class ServiceSyncBenchmark {
         out.printf(
             "%-8s N=%-6d full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel apply %8.1f ms); "
                 + "one endpoint changed: %6.2f ms (kernel apply %6.2f ms); first connection median %.3f ms p99 %.3f ms%n",
-            mode,
+            mode.id(),
             n,
             r.renderMs() + r.restoreMs(),
             r.renderMs(),

@@ -1,5 +1,7 @@
 package dev.tweed.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.bench.AgentLoadBenchmark;
 import dev.tweed.bench.BgpConvergenceBenchmark;
 import dev.tweed.bench.CniLatencyBenchmark;
@@ -348,13 +350,23 @@ public final class BenchCommand {
     public Integer call() throws Exception {
       boolean json = output.json();
       PrintStream log = json ? System.err : System.out;
+      // With -o json, one document on standard output: every dataplane's figures, and the
+      // nftables writers' side by side; the lines for people go to standard error.
+      ObjectNode doc = Json.object();
+      ArrayNode byDataplane = doc.putArray("services");
+      ArrayNode writers = doc.putArray("nftablesWriters");
       for (Dataplane mode : modes.dataplanes()) {
         var results = new ServiceSyncBenchmark(log).run(counts, endpoints, connections, mode);
+        for (var r : results) {
+          ObjectNode o = Json.MAPPER.valueToTree(r);
+          o.put("mode", mode.id());
+          byDataplane.add(o);
+        }
         var first = results.getFirst();
         var last = results.getLast();
         log.printf(
             "%s first-connection median at N=%d vs N=%d: %.2fx%n",
-            mode,
+            mode.id(),
             last.services(),
             first.services(),
             last.firstConnection().median() / first.firstConnection().median());
@@ -365,7 +377,7 @@ public final class BenchCommand {
           var byWriter = NftWriterBenchmark.run(n, endpoints, rounds);
           for (var r : byWriter) {
             if (json) {
-              System.out.println(Json.write(Json.MAPPER.valueToTree(r)));
+              writers.add(Json.MAPPER.valueToTree(r));
             } else {
               System.out.printf(
                   "nftables N=%-6d writer %-7s full sync %9.1f ms (tweed %4.1f%%), one endpoint"
@@ -392,6 +404,9 @@ public final class BenchCommand {
               nft.serviceAddMs() / netlink.serviceAddMs(),
               nft.serviceRemoveMs() / netlink.serviceRemoveMs());
         }
+      }
+      if (json) {
+        System.out.println(Json.pretty(doc));
       }
       return 0;
     }
