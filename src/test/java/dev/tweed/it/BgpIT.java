@@ -45,7 +45,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BgpIT {
-  final Tweed tweed = Tweed.newLab(dataplane().equals("ebpf") ? "bgpb" : "bgp");
+  /** Made once the instance is whole: its name depends on what a subclass overrides. */
+  Tweed tweed;
+
   final Map<String, JsonNode> pods = new TreeMap<>();
 
   /** The datapath the lab runs; a subclass runs the routing tests on the other one. */
@@ -60,6 +62,7 @@ class BgpIT {
 
   @BeforeAll
   void up() {
+    tweed = Tweed.newLab(dataplane().equals("ebpf") ? "bgpb" : "bgp");
     tweed.ok(
         "lab",
         "up",

@@ -381,6 +381,8 @@ class CniSpecIT {
     Process p = pb.start();
     p.getOutputStream().write(Json.write(netconf).getBytes(StandardCharsets.UTF_8));
     p.getOutputStream().close();
+    // Killed a few milliseconds in, somewhere inside its ADD; GC below must reclaim whatever it
+    // left, whenever exactly that was.
     Thread.sleep(5);
     p.destroyForcibly().waitFor();
     Thread.sleep(1000);

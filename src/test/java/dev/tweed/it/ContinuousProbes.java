@@ -46,6 +46,12 @@ final class ContinuousProbes implements AutoCloseable {
     }
   }
 
+  /** Waits until {@code n} more probes than now have been sent (at most 30 s). */
+  void awaitMoreSent(int n) {
+    int target = sent.get() + n;
+    Tweed.await(n + " more probes", java.time.Duration.ofSeconds(30), () -> sent.get() >= target);
+  }
+
   int sent() {
     return sent.get();
   }

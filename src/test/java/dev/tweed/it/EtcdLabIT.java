@@ -258,6 +258,8 @@ class EtcdLabIT {
     Thread apply =
         Thread.ofPlatform()
             .start(() -> applied.set(tweed.run("lab", "apply", "-f", yaml.toString())));
+    // The apply has started writing (its pods are created one by one over seconds) when the
+    // leader dies; the assertion is that it completes either way, so the exact moment is free.
     Thread.sleep(300);
     tweed.ok("lab", "etcd", "stop", leader, "--kill");
     apply.join();
@@ -334,6 +336,7 @@ class EtcdLabIT {
       assertThat(refused.output().path("code").asInt()).as(refused.describe()).isEqualTo(11);
       assertThat(refused.output().path("msg").asText()).contains("datastore unreachable");
       assertThat(took).as("the ADD answered instead of hanging").isLessThan(Duration.ofSeconds(10));
+      // The outage lasts a few seconds more, so that agents meet it too; nothing is asserted of it.
       Thread.sleep(3000);
       for (int i = 1; i <= 3; i++) {
         tweed.ok("lab", "etcd", "start", LabLayout.etcdMemberName(i));

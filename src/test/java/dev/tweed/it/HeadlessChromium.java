@@ -80,6 +80,7 @@ final class HeadlessChromium implements AutoCloseable {
     // The window's height includes the browser's frame: give the page what it measured and more.
     int h = Math.min(6000, Math.max(700, height.intValue() + 140));
     driver.manage().window().setSize(new Dimension(1500, h));
+    // The resized window is painted before the picture is taken; no assertion depends on it.
     Thread.sleep(300);
     Files.createDirectories(SCREENSHOTS);
     Path file = SCREENSHOTS.resolve(name + ".png");

@@ -8,7 +8,6 @@ import dev.tweed.ebpf.BpfMap;
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.lab.LabBpf;
 import dev.tweed.lab.LabLayout;
-import dev.tweed.lab.LabProcesses;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.nio.file.Files;
@@ -29,7 +28,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LabIT {
-  final Tweed tweed = Tweed.newLab(dataplane().equals("ebpf") ? "itb" : "it");
+  /** Made once the instance is whole: its name depends on what a subclass overrides. */
+  Tweed tweed;
+
   List<JsonNode> pods;
 
   /** The datapath the lab runs; a subclass runs the tests that depend on it in the other one. */
@@ -44,6 +45,7 @@ class LabIT {
 
   @BeforeAll
   void up() throws Exception {
+    tweed = Tweed.newLab(dataplane().equals("ebpf") ? "itb" : "it");
     Path yaml = LabPods.yaml("x", "p", 3, 2, true);
     tweed.ok("lab", "up", "--nodes", "3", "--dataplane", dataplane(), "-f", yaml.toString());
     pods = new ArrayList<>();
@@ -201,7 +203,8 @@ class LabIT {
     // A foreign route is not Tweed's to remove.
     Tweed.ip(ns, "route", "add", "192.0.2.0/24", "via", "172.31.0.1");
     try {
-      LabProcesses.sleep(2500);
+      // Two full passes later the agent has compared the routes with the kernel at least once.
+      tweed.awaitPasses("node-1", 2);
       assertThat(Tweed.ip(ns, "route", "show", "192.0.2.0/24")).contains("192.0.2.0/24");
     } finally {
       Tweed.ip(ns, "route", "del", "192.0.2.0/24");
@@ -260,7 +263,9 @@ class LabIT {
     String before = tweed.ok("lab", "status", "-o", "json");
     tweed.ok("lab", "agent", "restart", "node-1", "--kill");
     tweed.ok("lab", "agent", "restart", "node-2");
-    Thread.sleep(1500);
+    // Traffic goes on until both new agents are ready and have seen more probes through.
+    tweed.awaitAgentsReady();
+    traffic.awaitMoreSent(20);
     traffic.close();
     String after = tweed.ok("lab", "status", "-o", "json");
     assertThat(Json.parse(after).get(0).path("pid").asLong())

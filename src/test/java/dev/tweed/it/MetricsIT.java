@@ -27,7 +27,8 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MetricsIT {
-  final Tweed tweed = Tweed.newLab("met" + dataplane().charAt(0) + proxyMode().charAt(0));
+  /** Made once the instance is whole: its name depends on what a subclass overrides. */
+  Tweed tweed;
 
   String dataplane() {
     return "standard";
@@ -39,6 +40,7 @@ class MetricsIT {
 
   @BeforeAll
   void up() {
+    tweed = Tweed.newLab("met" + dataplane().charAt(0) + proxyMode().charAt(0));
     tweed.ok(
         "lab",
         "up",

@@ -18,6 +18,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -180,6 +182,9 @@ class NetworkPolicyIT {
 
   /** Sends from x/a with source {@code source} to {@code target}:9999; true if it arrived. */
   private boolean sendAndReceive(String source, String target) throws Exception {
+    // The datagrams are sent only once the receiver's socket is bound: "not received" then means
+    // the datapath stopped them, not that nobody was listening yet.
+    CountDownLatch bound = new CountDownLatch(1);
     CompletableFuture<Boolean> received =
         CompletableFuture.supplyAsync(
             () -> {
@@ -188,6 +193,7 @@ class NetworkPolicyIT {
                     netnsOf("z/c"),
                     () -> {
                       try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(9999))) {
+                        bound.countDown();
                         s.setSoTimeout(2000);
                         DatagramPacket p = new DatagramPacket(new byte[64], 64);
                         try {
@@ -202,7 +208,7 @@ class NetworkPolicyIT {
                 throw new IllegalStateException(e);
               }
             });
-    Thread.sleep(300);
+    assertThat(bound.await(10, TimeUnit.SECONDS)).as("the receiver's socket bound").isTrue();
     NetworkNamespace.call(
         netnsOf("x/a"),
         () -> {
@@ -301,7 +307,8 @@ class NetworkPolicyIT {
         .contains("NetworkPolicy x/bad")
         .contains("spec.ingress[0].ports[0].endPort")
         .contains("nothing was applied");
-    Thread.sleep(1500);
+    // Once every agent has programmed all its store holds, a policy applied would be in force.
+    tweed.awaitPoliciesCaughtUp();
     assertThat(connects(netnsOf("y/a"), ipOf("x/a"), 80)).as("x/good was not applied").isTrue();
     assertThat(Command.run(save).replaceAll("(?m)^#.*\n", "").replaceAll("\\[\\d+:\\d+\\]", ""))
         .isEqualTo(before);

@@ -27,7 +27,9 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ObserveIT {
-  final Tweed tweed = Tweed.newLab("obs" + dataplane().charAt(0) + proxyMode().charAt(0));
+  /** Made once the instance is whole: its name depends on what a subclass overrides. */
+  Tweed tweed;
+
   Path client;
 
   String dataplane() {
@@ -40,6 +42,7 @@ class ObserveIT {
 
   @BeforeAll
   void up() {
+    tweed = Tweed.newLab("obs" + dataplane().charAt(0) + proxyMode().charAt(0));
     tweed.ok(
         "lab",
         "up",

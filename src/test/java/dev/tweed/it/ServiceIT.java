@@ -27,7 +27,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ServiceIT {
-  final Tweed tweed = Tweed.newLab(dataplane().equals("ebpf") ? "svcb" : "svc");
+  /** Made once the instance is whole: its name depends on what a subclass overrides. */
+  Tweed tweed;
+
   Path client;
 
   /** The proxy mode the lab runs; a subclass runs every test again in the other one. */
@@ -42,6 +44,7 @@ class ServiceIT {
 
   @BeforeAll
   void up() throws Exception {
+    tweed = Tweed.newLab(dataplane().equals("ebpf") ? "svcb" : "svc");
     tweed.ok(
         "lab",
         "up",
@@ -383,7 +386,9 @@ class ServiceIT {
     var traffic = new ContinuousProbes(paths);
     tweed.ok("lab", "agent", "restart", "node-1", "--kill");
     tweed.ok("lab", "agent", "restart", "node-2");
-    Thread.sleep(1500);
+    // Traffic goes on until both new agents are ready and have seen more probes through.
+    tweed.awaitAgentsReady();
+    traffic.awaitMoreSent(20);
     traffic.close();
     assertThat(traffic.sent()).as("probes sent during the restarts").isGreaterThan(40);
     assertThat(traffic.lost()).as("probes lost during agent restarts").isEmpty();

@@ -2,6 +2,7 @@ package dev.tweed.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.JournalDatastore;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Json;
@@ -89,6 +90,58 @@ public final class Tweed {
         throw new AssertionError(e);
       }
     }
+  }
+
+  /** Each node's agent as {@code lab status -o json} shows it. */
+  public List<JsonNode> agents() {
+    List<JsonNode> out = new ArrayList<>();
+    Json.parse(ok("lab", "status", "-o", "json")).forEach(out::add);
+    return out;
+  }
+
+  /** Reconcile passes {@code node}'s agent has made so far. */
+  public long reconciles(String node) {
+    return agents().stream()
+        .filter(a -> a.path("node").asText().equals(node))
+        .mapToLong(a -> a.path("health").path("reconciles").asLong(-1))
+        .findFirst()
+        .orElse(-1);
+  }
+
+  /**
+   * Waits until {@code node}'s agent has made {@code passes} more passes than now: whatever it
+   * would repair or remove by then, it has (a pass runs at least every second).
+   */
+  public void awaitPasses(String node, int passes) {
+    long target = reconciles(node) + passes;
+    await(
+        passes + " passes of " + node + "'s agent",
+        Duration.ofSeconds(30),
+        () -> reconciles(node) >= target);
+  }
+
+  /** Waits until every agent is ready. */
+  public void awaitAgentsReady() {
+    await(
+        "every agent ready",
+        Duration.ofSeconds(60),
+        () -> agents().stream().allMatch(a -> a.path("ready").asBoolean()));
+  }
+
+  /**
+   * Waits until every agent has programmed its policy from everything its datastore holds now:
+   * after it, a change the store held would be in the kernel, and one it did not never will be.
+   */
+  public void awaitPoliciesCaughtUp() {
+    await(
+        "every agent's policy at its datastore's revision",
+        Duration.ofSeconds(60),
+        () ->
+            agents().stream()
+                .allMatch(
+                    a ->
+                        a.path("health").path("policyRevision").asLong(-1)
+                            >= a.path("health").path("datastoreRevision").asLong()));
   }
 
   /** Addresses the lab's embedded store has allocated to {@code node}. */

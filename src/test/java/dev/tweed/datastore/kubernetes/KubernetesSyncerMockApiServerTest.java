@@ -165,6 +165,8 @@ class KubernetesSyncerMockApiServerTest {
     assertThat(syncer.synced()).isFalse();
     long watchesBefore = api.count("GET /api/v1/pods", true);
     pod("late", "web");
+    // A running informer hands the mock's events on within tens of milliseconds (the other tests
+    // here): ten times that without one is "never", and a closed informer opens no new watch.
     Thread.sleep(500);
     assertThat(mirror.snapshot()).doesNotContainKey("Pod/default/late");
     assertThat(api.count("GET /api/v1/pods", true)).isEqualTo(watchesBefore);
