@@ -32,7 +32,7 @@ public final class Datapath implements AutoCloseable {
           Map.entry(DatapathMaps.ENDPOINTS, new int[] {4, DatapathMaps.ENDPOINT_SIZE}),
           Map.entry(DatapathMaps.IPCACHE, new int[] {8, 8}),
           Map.entry(DatapathMaps.POLICY, new int[] {16, 8}),
-          Map.entry(DatapathMaps.CONNTRACK, new int[] {16, DatapathMaps.CONNTRACK_SIZE}),
+          Map.entry(DatapathMaps.CONNTRACK, new int[] {16, DatapathMaps.CT_ENTRY_SIZE}),
           Map.entry(DatapathMaps.CONFIG, new int[] {4, DatapathMaps.CONFIG_SIZE}),
           Map.entry(DatapathMaps.COUNTS, new int[] {4, 8}),
           Map.entry(LbMaps.FRONTENDS, new int[] {8, 8}),

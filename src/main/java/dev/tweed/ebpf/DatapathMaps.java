@@ -38,7 +38,13 @@ public final class DatapathMaps {
   public static final int CT_CLOSING = 8;
 
   static final int CONFIG_SIZE = 24;
-  static final int CONNTRACK_SIZE = 40;
+  static final int CT_ENTRY_SIZE = 40;
+
+  /**
+   * skb->mark bits: from_container has judged and sent this packet on; the egress hook it meets
+   * next on the node lets it be.
+   */
+  public static final int MARK_FORWARDED = 0x00e00000;
 
   /** Index i of tw_counts: packets forwarded (0), then drops by reason. */
   public static final List<String> COUNT_NAMES =

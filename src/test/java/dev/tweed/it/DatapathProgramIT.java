@@ -45,7 +45,7 @@ class DatapathProgramIT {
   private static final int TC_ACT_OK = 0;
   private static final int TC_ACT_SHOT = 2;
   private static final int TC_ACT_REDIRECT = 7;
-  private static final int MARK_FORWARDED = 0x00e00000;
+  private static final int MARK_FORWARDED = DatapathMaps.MARK_FORWARDED;
   private static final int TCP = 6;
 
   private static final String A = "10.244.1.10"; // local pod, sends on device LO

@@ -618,7 +618,9 @@ class ServiceProgramIT {
             // Sent by the node (its default route leads out of eth0): into C's veth instead.
             var out = d.testRun("to_netdev", syn(NODE_IP, 49000, "10.96.0.60", 80), eth0, 0);
             assertThat(out.verdict()).isEqualTo(TC_ACT_REDIRECT);
-            assertThat(out.mark() & 0x00e00000).as("to_container lets it be").isNotZero();
+            assertThat(out.mark() & DatapathMaps.MARK_FORWARDED)
+                .as("to_container lets it be")
+                .isNotZero();
             assertThat(flow(out.packet())).isEqualTo(NODE_IP + ":49000 > " + C + ":8080");
             // C's answer comes from the ClusterIP, and the node's stack takes it.
             var reply = d.testRun("from_container", ack(C, 8080, NODE_IP, 49000), podC, 0);

@@ -29,7 +29,7 @@ public final class TweedPrograms {
   public static final Set<String> NAMES = Set.copyOf(Datapath.PROGRAMS);
 
   /** Set on a packet a program redirected, so the egress program of its new device lets it be. */
-  public static final long MARK_FORWARDED = 0x00e00000L;
+  private static final long MARK_FORWARDED = DatapathMaps.MARK_FORWARDED;
 
   static final int ID_HOST = 1;
   static final int ID_WORLD = 2;
