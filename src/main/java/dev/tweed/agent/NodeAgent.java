@@ -3,7 +3,6 @@ package dev.tweed.agent;
 import dev.tweed.calc.BirdConfigRenderer;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
-import dev.tweed.calc.NodeDataplaneCalculator;
 import dev.tweed.dataplane.BirdSupervisor;
 import dev.tweed.dataplane.DataplaneDiff;
 import dev.tweed.dataplane.IpTool;
@@ -74,7 +73,6 @@ public final class NodeAgent implements AutoCloseable {
   private final Datastore store;
   private final Syncer syncer;
   private final CalculationGraph graph;
-  private final NodeDataplaneCalculator routeCalc;
 
   /** The syncer's updates not yet given to the graph, coalesced by key. */
   private final UpdateBuffer updates = new UpdateBuffer();
@@ -117,8 +115,7 @@ public final class NodeAgent implements AutoCloseable {
   public NodeAgent(AgentConfig config) {
     this.config = config;
     this.store = Backends.open(config.datastore());
-    this.routeCalc = new NodeDataplaneCalculator(config.nodeName(), !config.bgp(), config.ebpf());
-    this.graph = new CalculationGraph(config.nodeName());
+    this.graph = new CalculationGraph(config.nodeName(), !config.bgp(), config.ebpf());
     this.bird =
         config.bgp()
             ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
@@ -230,7 +227,7 @@ public final class NodeAgent implements AutoCloseable {
     servicesPending |= changes.services();
     policyPending |= changes.policy() || changes.identities();
     if (changes.routes() || routes == null) {
-      routes = routeCalc.calculate(graph.clusterState());
+      routes = graph.routes();
       metrics.programmed("routes", routes.routes().size());
     }
     long t0 = System.nanoTime();

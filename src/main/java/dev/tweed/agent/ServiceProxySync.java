@@ -1,6 +1,5 @@
 package dev.tweed.agent;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.model.ProxyMode;
@@ -9,7 +8,6 @@ import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
-import dev.tweed.proxy.ServicePortResolver;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.CommandFailedException;
 import java.util.List;
@@ -76,11 +74,11 @@ final class ServiceProxySync {
   }
 
   /** Returns true when rules were written. */
-  boolean sync(ProxyNode node, List<JsonNode> services, List<JsonNode> slices) {
+  boolean sync(ProxyNode node, List<ServicePort> resolved) {
     if (!pacer.mayRun()) {
       return false;
     }
-    ports = ServicePortResolver.resolve(services, slices);
+    ports = resolved;
     try {
       boolean wrote =
           switch (mode) {

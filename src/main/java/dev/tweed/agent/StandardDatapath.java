@@ -78,7 +78,7 @@ final class StandardDatapath implements NodeDatapath {
     if (!changed && !proxy.fullSyncDue() && !proxy.retryPending()) {
       return Sync.UP_TO_DATE;
     }
-    proxy.sync(node, graph.services(), graph.slices());
+    proxy.sync(node, graph.servicePorts().ports());
     metrics.programmed("service_ports", proxy.servicePorts());
     flows.services(proxy.ports(), node.nodeIps());
     return Sync.SYNCED;

@@ -5,53 +5,147 @@ import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Kinds;
+import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
-import dev.tweed.policy.IncrementalPolicyCalculator;
 import dev.tweed.policy.InvalidPolicyException;
 import dev.tweed.policy.NetworkPolicyParser;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.ServicePortIndex;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.function.Function;
 
 /**
- * One node's calculation graph, fed resource by resource. The dispatcher hands each update to the
- * calculators that care: nodes, blocks and endpoints to the routes (and BIRD's configuration);
- * services, slices and nodes to the service proxy; pods, endpoints, namespaces and policies to the
- * incremental policy calculator (its label index decides which policies a change touches);
- * identities to the eBPF datapath. {@link #apply} says which drivers have something new, so each
- * runs only when its inputs moved. Pure: no operating system, no clock.
+ * One node's calculation graph, fed resource update by resource update (felix's shape): a
+ * dispatcher hands each update to the calculators registered for its kind, each keeps only what it
+ * reads and says which of its outputs moved; {@link #apply} answers which drivers have new inputs,
+ * so each runs only when those moved. Pure: no operating system, no clock.
+ *
+ * <p>The wiring, in one place:
+ *
+ * <pre>
+ *   Node ───────────────┬─► RouteResolver     ─► routes, VXLAN device, neighbours, FDB
+ *   IPAMBlock ──────────┤                        (a node's share recomputed, not the whole)
+ *   WorkloadEndpoint ───┼─► ClusterInputs     ─► nodes, blocks, endpoints whole: BIRD, eBPF
+ *                       └─► PolicyResolver    ─► pods joined with their endpoints ─┐
+ *   Pod, Namespace, NetworkPolicy ─► PolicyResolver ─► label index ─► policy intent ◄┘
+ *   Service, EndpointSlice ─► ServicePortIndex ─► service ports (only the Services touched)
+ *   BGPConfiguration ─► BIRD;  SecurityIdentity ─► eBPF identities
+ * </pre>
  */
 public final class CalculationGraph {
-  private final String nodeName;
-  private final TreeMap<String, NodeResource> nodes = new TreeMap<>();
-  private final TreeMap<String, IpamBlock> blocks = new TreeMap<>();
-  private final TreeMap<String, WorkloadEndpoint> endpoints = new TreeMap<>();
-  private final Map<String, WorkloadEndpoint> endpointsByPod = new HashMap<>();
-  private final TreeMap<String, PodResource> pods = new TreeMap<>();
-  private final TreeMap<String, JsonNode> services = new TreeMap<>();
-  private final TreeMap<String, JsonNode> slices = new TreeMap<>();
+  private final Dispatcher dispatcher = new Dispatcher();
+  private final RouteResolver routes;
+  private final ClusterInputs cluster = new ClusterInputs();
+  private final PolicyResolver policy;
   private final ServicePortIndex servicePorts = new ServicePortIndex();
   private final TreeMap<String, JsonNode> identities = new TreeMap<>();
-  private final Map<String, Map<String, String>> namespaces = new HashMap<>();
-  private final Map<String, PolicyPod> policyPods = new TreeMap<>();
   private Optional<BgpConfiguration> bgp = Optional.empty();
-  private final IncrementalPolicyCalculator policy;
-  private ClusterState clusterState = new ClusterState(List.of(), List.of(), List.of());
-  private boolean clusterStateStale;
 
+  /** A node routed by a VXLAN overlay, with the standard datapath. */
   public CalculationGraph(String nodeName) {
-    this.nodeName = nodeName;
-    this.policy = new IncrementalPolicyCalculator(nodeName);
+    this(nodeName, true, false);
+  }
+
+  /**
+   * @param overlay false with BGP: remote blocks are BIRD's routes, not the graph's
+   * @param external the eBPF datapath's collect-metadata VXLAN device (see {@link RouteResolver})
+   */
+  public CalculationGraph(String nodeName, boolean overlay, boolean external) {
+    this.routes = new RouteResolver(nodeName, overlay, external);
+    this.policy = new PolicyResolver(nodeName);
+    // Nodes: routes (a remote node's VTEP), BIRD's peers, the proxy's node addresses.
+    dispatcher.on(
+        NodeResource.KIND,
+        (u, c) -> {
+          Optional<NodeResource> n = u.value().map(NodeResource::from);
+          String name = ResourceKey.parse(u.key()).name();
+          routes.node(name, n);
+          cluster.node(u.key(), n);
+          c.routes = c.bgp = c.services = true;
+        });
+    // Blocks: routes to remote pods, BIRD's announcements.
+    dispatcher.on(
+        IpamBlock.KIND,
+        (u, c) -> {
+          Optional<IpamBlock> b = u.value().map(IpamBlock::from);
+          routes.block(u.key(), b);
+          cluster.block(u.key(), b);
+          c.routes = c.bgp = true;
+        });
+    // Endpoints: a local pod's route, and the address and interface policy judges a pod by.
+    dispatcher.on(
+        WorkloadEndpoint.KIND,
+        (u, c) -> {
+          Optional<WorkloadEndpoint> w = u.value().map(WorkloadEndpoint::from);
+          routes.endpoint(u.key(), w);
+          cluster.endpoint(u.key(), w);
+          policy.endpoint(u.key(), w);
+          c.routes = c.policy = true;
+        });
+    dispatcher.on(
+        PodResource.KIND,
+        (u, c) -> {
+          policy.pod(ResourceKey.parse(u.key()).qualifiedName(), u.value().map(PodResource::from));
+          c.policy = true;
+        });
+    dispatcher.on(
+        Kinds.NAMESPACE,
+        (u, c) -> {
+          policy.namespace(
+              ResourceKey.parse(u.key()).name(),
+              u.value().map(v -> PolicyResolver.labels(v.path("metadata").path("labels"))));
+          c.policy = true;
+        });
+    dispatcher.on(
+        Kinds.NETWORK_POLICY,
+        (u, c) -> {
+          String name = ResourceKey.parse(u.key()).qualifiedName();
+          c.policy = true;
+          try {
+            policy.policy(
+                name,
+                u.value().isEmpty()
+                    ? Optional.empty()
+                    : Optional.of(NetworkPolicyParser.parse(u.value().get())));
+          } catch (InvalidPolicyException bad) {
+            // An invalid policy is no policy: the rest of the node keeps working.
+            policy.policy(name, Optional.empty());
+            throw new IllegalArgumentException(bad.getMessage(), bad);
+          }
+        });
+    dispatcher.on(
+        Kinds.SERVICE,
+        (u, c) -> {
+          ResourceKey k = ResourceKey.parse(u.key());
+          servicePorts.service(k.namespace().orElse("default"), k.name(), u.value());
+          c.services = true;
+        });
+    dispatcher.on(
+        Kinds.ENDPOINT_SLICE,
+        (u, c) -> {
+          ResourceKey k = ResourceKey.parse(u.key());
+          servicePorts.slice(k.namespace().orElse("default"), k.name(), u.value());
+          c.services = true;
+        });
+    dispatcher.on(
+        BgpConfiguration.KIND,
+        (u, c) -> {
+          bgp = u.value().map(BgpConfiguration::from);
+          c.bgp = true;
+        });
+    dispatcher.on(
+        Kinds.SECURITY_IDENTITY,
+        (u, c) -> {
+          u.value()
+              .ifPresentOrElse(v -> identities.put(u.key(), v), () -> identities.remove(u.key()));
+          c.identities = true;
+        });
   }
 
   /** Which consumers a batch of updates gave new inputs, and the resources it refused. */
@@ -62,152 +156,36 @@ public final class CalculationGraph {
       boolean policy,
       boolean identities,
       List<String> rejected) {
+    public Changes {
+      rejected = List.copyOf(rejected);
+    }
+
     public boolean any() {
       return routes || bgp || services || policy || identities;
     }
   }
 
   public Changes apply(List<ResourceUpdate> updates) {
-    boolean routes = false;
-    boolean bgpChanged = false;
-    boolean svc = false;
-    boolean pol = false;
-    boolean ids = false;
-    List<String> rejected = new ArrayList<>();
+    ChangeSet changes = new ChangeSet();
     for (ResourceUpdate u : updates) {
-      String kind = u.kind();
       try {
-        switch (kind) {
-          case NodeResource.KIND -> {
-            put(nodes, u, NodeResource::from);
-            routes = bgpChanged = svc = true;
-          }
-          case IpamBlock.KIND -> {
-            put(blocks, u, IpamBlock::from);
-            routes = bgpChanged = true;
-          }
-          case WorkloadEndpoint.KIND -> {
-            WorkloadEndpoint old = endpoints.get(u.key());
-            WorkloadEndpoint now = put(endpoints, u, WorkloadEndpoint::from);
-            if (old != null) {
-              endpointsByPod.remove(old.pod());
-              refreshPolicyPod(old.pod());
-            }
-            if (now != null) {
-              endpointsByPod.put(now.pod(), now);
-              refreshPolicyPod(now.pod());
-            }
-            routes = pol = true;
-          }
-          case PodResource.KIND -> {
-            PodResource old = pods.get(u.key());
-            PodResource now = put(pods, u, PodResource::from);
-            refreshPolicyPod((now != null ? now : old).qualifiedName());
-            pol = true;
-          }
-          case Kinds.SERVICE -> {
-            put(services, u, v -> v);
-            ResourceKey k = ResourceKey.parse(u.key());
-            servicePorts.service(k.namespace().orElse("default"), k.name(), u.value());
-            svc = true;
-          }
-          case Kinds.ENDPOINT_SLICE -> {
-            put(slices, u, v -> v);
-            ResourceKey k = ResourceKey.parse(u.key());
-            servicePorts.slice(k.namespace().orElse("default"), k.name(), u.value());
-            svc = true;
-          }
-          case Kinds.NAMESPACE -> {
-            String name = ResourceKey.parse(u.key()).name();
-            Optional<Map<String, String>> labels =
-                u.value().map(v -> labels(v.path("metadata").path("labels")));
-            labels.ifPresentOrElse(l -> namespaces.put(name, l), () -> namespaces.remove(name));
-            policy.namespace(name, labels);
-            pol = true;
-          }
-          case Kinds.NETWORK_POLICY -> {
-            String name = ResourceKey.parse(u.key()).qualifiedName();
-            policy.policy(
-                name,
-                u.value().isEmpty()
-                    ? Optional.empty()
-                    : Optional.of(NetworkPolicyParser.parse(u.value().get())));
-            pol = true;
-          }
-          case BgpConfiguration.KIND -> {
-            bgp = u.value().map(BgpConfiguration::from);
-            bgpChanged = true;
-          }
-          case Kinds.SECURITY_IDENTITY -> {
-            put(identities, u, v -> v);
-            ids = true;
-          }
-          default -> {}
-        }
-      } catch (InvalidPolicyException | IllegalArgumentException bad) {
+        dispatcher.dispatch(u, changes);
+      } catch (IllegalArgumentException bad) {
         // An invalid object is skipped and reported; the rest of the node keeps working.
-        rejected.add(u.key() + ": " + bad.getMessage());
-        if (kind.equals(Kinds.NETWORK_POLICY)) {
-          policy.policy(ResourceKey.parse(u.key()).qualifiedName(), Optional.empty());
-        }
+        changes.rejected.add(u.key() + ": " + bad.getMessage());
       }
     }
-    clusterStateStale |= routes;
-    return new Changes(routes, bgpChanged, svc, pol, ids, rejected);
+    return changes.done();
   }
 
-  private static <T> T put(TreeMap<String, T> into, ResourceUpdate u, Function<JsonNode, T> parse) {
-    if (u.value().isEmpty()) {
-      into.remove(u.key());
-      return null;
-    }
-    T v = parse.apply(u.value().get());
-    into.put(u.key(), v);
-    return v;
+  /** The node's routes, VXLAN device, neighbours and FDB entries. */
+  public NodeDataplane routes() {
+    return routes.dataplane();
   }
 
-  /** A pod as policy sees it: the endpoint the CNI plugin recorded carries the address first. */
-  private void refreshPolicyPod(String qualifiedName) {
-    PodResource p = pods.get(ResourceKey.kindPrefix(PodResource.KIND) + qualifiedName);
-    if (p == null) {
-      policyPods.remove(qualifiedName);
-      policy.pod(qualifiedName, Optional.empty());
-      return;
-    }
-    Optional<WorkloadEndpoint> ep = Optional.ofNullable(endpointsByPod.get(qualifiedName));
-    PolicyPod pp =
-        new PolicyPod(
-            p.namespace(),
-            p.name(),
-            labels(p.raw().path("metadata").path("labels")),
-            ep.map(WorkloadEndpoint::ip).or(p::podIp),
-            ep.map(WorkloadEndpoint::node).or(p::nodeName),
-            p.ports().stream()
-                .filter(c -> !c.name().isEmpty())
-                .map(c -> new PolicyPod.NamedPort(c.name(), c.containerPort(), c.protocol()))
-                .toList(),
-            ep.filter(w -> w.node().equals(nodeName)).map(WorkloadEndpoint::hostInterface));
-    policyPods.put(qualifiedName, pp);
-    policy.pod(qualifiedName, Optional.of(pp));
-  }
-
-  private static Map<String, String> labels(JsonNode n) {
-    Map<String, String> out = new HashMap<>();
-    n.properties().forEach(l -> out.put(l.getKey(), l.getValue().asText()));
-    return out;
-  }
-
-  /** Nodes, blocks and endpoints, rebuilt only after they changed. */
+  /** Nodes, blocks and endpoints whole, rebuilt only after they changed. */
   public ClusterState clusterState() {
-    if (clusterStateStale) {
-      clusterState =
-          new ClusterState(
-              List.copyOf(nodes.values()),
-              List.copyOf(blocks.values()),
-              List.copyOf(endpoints.values()));
-      clusterStateStale = false;
-    }
-    return clusterState;
+    return cluster.state();
   }
 
   public PolicyIntent policyIntent() {
@@ -215,27 +193,20 @@ public final class CalculationGraph {
   }
 
   public List<PolicyPod> policyPods() {
-    return List.copyOf(policyPods.values());
+    return policy.policyPods();
   }
 
   public Map<String, Map<String, String>> namespaceLabels() {
-    return Map.copyOf(namespaces);
-  }
-
-  public List<JsonNode> services() {
-    return List.copyOf(services.values());
+    return policy.namespaceLabels();
   }
 
   /**
    * Service ports by Service, resolved incrementally: {@link ServicePortIndex#drainChanges} gives
-   * those touched since its last call (one consumer drains it: the eBPF driver's sync).
+   * those touched since its last call (the eBPF datapath's), {@link ServicePortIndex#ports} every
+   * port, resolving only what changed (the proxy's).
    */
   public ServicePortIndex servicePorts() {
     return servicePorts;
-  }
-
-  public List<JsonNode> slices() {
-    return List.copyOf(slices.values());
   }
 
   public List<JsonNode> identities() {
@@ -243,7 +214,7 @@ public final class CalculationGraph {
   }
 
   public List<NodeResource> nodes() {
-    return List.copyOf(nodes.values());
+    return cluster.nodes();
   }
 
   public BgpConfiguration bgp() {

@@ -1,6 +1,8 @@
 package dev.tweed.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -9,7 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * The calculation graph's Service calculator: Services and EndpointSlices in, the service ports of
@@ -21,13 +22,21 @@ public final class ServicePortIndex {
   private final Map<String, JsonNode> services = new HashMap<>();
   private final Map<String, Map<String, JsonNode>> slicesByService = new HashMap<>();
   private final Map<String, String> sliceOwner = new HashMap<>();
+
+  /** Every Service's ports as last resolved, by {@code namespace/name}. */
+  private final Map<String, List<ServicePort>> resolved = new TreeMap<>();
+
+  /** Services whose resolution is out of date. */
+  private final Set<String> stale = new LinkedHashSet<>();
+
+  /** Services touched since the last {@link #drainChanges}. */
   private final Set<String> changed = new LinkedHashSet<>();
 
   /** A Service as the store has it now ({@code namespace/name}), or its removal. */
   public void service(String namespace, String name, Optional<JsonNode> value) {
     String key = namespace + "/" + name;
     value.ifPresentOrElse(v -> services.put(key, v), () -> services.remove(key));
-    changed.add(key);
+    touched(key);
   }
 
   /** An EndpointSlice as the store has it now, or its removal; only IPv4 slices count. */
@@ -40,7 +49,7 @@ public final class ServicePortIndex {
       if (own.isEmpty()) {
         slicesByService.remove(before);
       }
-      changed.add(before);
+      touched(before);
     }
     if (value.isPresent() && "IPv4".equals(value.get().path("addressType").asText("IPv4"))) {
       String owner =
@@ -54,8 +63,25 @@ public final class ServicePortIndex {
                   .asText());
       sliceOwner.put(sliceKey, owner);
       slicesByService.computeIfAbsent(owner, k -> new TreeMap<>()).put(sliceKey, value.get());
-      changed.add(owner);
+      touched(owner);
     }
+  }
+
+  private void touched(String key) {
+    stale.add(key);
+    changed.add(key);
+  }
+
+  /** Resolves what changed since: only those Services. */
+  private void refresh() {
+    for (String key : stale) {
+      if (services.containsKey(key)) {
+        resolved.put(key, resolve(key));
+      } else {
+        resolved.remove(key);
+      }
+    }
+    stale.clear();
   }
 
   /**
@@ -63,28 +89,34 @@ public final class ServicePortIndex {
    * that is gone (or has no port) maps to an empty list.
    */
   public Map<String, List<ServicePort>> drainChanges() {
+    refresh();
     Map<String, List<ServicePort>> out = new LinkedHashMap<>();
     for (String key : changed) {
-      out.put(key, resolve(key));
+      out.put(key, resolved.getOrDefault(key, List.of()));
     }
     changed.clear();
     return out;
   }
 
-  /** Every Service's ports, by {@code namespace/name} (a full sync); nothing is drained. */
+  /**
+   * Every Service's ports, by {@code namespace/name} in name order (a full sync); only the Services
+   * touched since the last call are resolved again, and nothing is drained.
+   */
   public Map<String, List<ServicePort>> all() {
-    Map<String, List<ServicePort>> out = new LinkedHashMap<>();
-    for (String key : new TreeSet<>(services.keySet())) {
-      out.put(key, resolve(key));
-    }
+    refresh();
+    return Collections.unmodifiableMap(new LinkedHashMap<>(resolved));
+  }
+
+  /** Every service port, Services in name order. */
+  public List<ServicePort> ports() {
+    refresh();
+    List<ServicePort> out = new ArrayList<>();
+    resolved.values().forEach(out::addAll);
     return out;
   }
 
   private List<ServicePort> resolve(String key) {
     JsonNode svc = services.get(key);
-    if (svc == null) {
-      return List.of();
-    }
     Map<String, JsonNode> own = slicesByService.getOrDefault(key, Map.of());
     return ServicePortResolver.resolve(svc, List.copyOf(own.values()));
   }

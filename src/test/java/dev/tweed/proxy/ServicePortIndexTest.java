@@ -3,9 +3,13 @@ package dev.tweed.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.model.Json;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Random;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 class ServicePortIndexTest {
@@ -70,5 +74,47 @@ class ServicePortIndexTest {
     index.slice("default", "s1", Optional.of(sl));
     assertThat(index.all().get("default/a"))
         .isEqualTo(ServicePortResolver.resolve(List.of(svc), List.of(sl)));
+  }
+
+  @Test
+  void everyPortKeptCurrentUpdateByUpdateIsWhatResolvingAllGives() {
+    for (long seed = 1; seed <= 20; seed++) {
+      Random r = new Random(seed);
+      ServicePortIndex index = new ServicePortIndex();
+      Map<String, JsonNode> services = new TreeMap<>();
+      Map<String, JsonNode> slices = new TreeMap<>();
+      for (int step = 0; step < 60; step++) {
+        if (r.nextBoolean()) {
+          String name = "svc" + r.nextInt(5);
+          if (r.nextInt(4) == 0) {
+            services.remove(name);
+            index.service("default", name, Optional.empty());
+          } else {
+            JsonNode svc = service(name, "10.96.0." + r.nextInt(200));
+            services.put(name, svc);
+            index.service("default", name, Optional.of(svc));
+          }
+        } else {
+          String name = "slice" + r.nextInt(8);
+          if (r.nextInt(4) == 0) {
+            slices.remove(name);
+            index.slice("default", name, Optional.empty());
+          } else {
+            ObjectNode sl = (ObjectNode) slice("svc" + r.nextInt(5), "10.244.0." + r.nextInt(50));
+            ((ObjectNode) sl.path("metadata")).put("name", name);
+            slices.put(name, sl);
+            index.slice("default", name, Optional.of(sl));
+          }
+        }
+        if (r.nextInt(3) == 0) {
+          index.drainChanges(); // the other consumer's reads change nothing here
+        }
+        assertThat(index.ports())
+            .as("seed %d step %d", seed, step)
+            .isEqualTo(
+                ServicePortResolver.resolve(
+                    List.copyOf(services.values()), List.copyOf(slices.values())));
+      }
+    }
   }
 }
