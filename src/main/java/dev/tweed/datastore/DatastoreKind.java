@@ -6,20 +6,9 @@ import dev.tweed.model.Mode;
  * Where a cluster's state lives: a journal on disk, an etcd cluster, or a Kubernetes API server.
  */
 public enum DatastoreKind implements Mode {
-  EMBEDDED("embedded"),
-  ETCD("etcd"),
-  KUBERNETES("kubernetes");
-
-  private final String id;
-
-  DatastoreKind(String id) {
-    this.id = id;
-  }
-
-  @Override
-  public String id() {
-    return id;
-  }
+  EMBEDDED,
+  ETCD,
+  KUBERNETES;
 
   public static DatastoreKind parse(String text) {
     return Mode.parse(DatastoreKind.class, text);

@@ -5,19 +5,8 @@ package dev.tweed.model;
  * Tweed's tc programs and their maps ({@link #EBPF}, which also replaces the service proxy).
  */
 public enum Datapath implements Mode {
-  STANDARD("standard"),
-  EBPF("ebpf");
-
-  private final String id;
-
-  Datapath(String id) {
-    this.id = id;
-  }
-
-  @Override
-  public String id() {
-    return id;
-  }
+  STANDARD,
+  EBPF;
 
   public static Datapath parse(String text) {
     return Mode.parse(Datapath.class, text);

@@ -1,6 +1,7 @@
 package dev.tweed.model;
 
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
@@ -9,8 +10,10 @@ import java.util.stream.Collectors;
  * strings.
  */
 public interface Mode {
-  /** The name a user types and a state file records. */
-  String id();
+  /** The name a user types and a state file records: the constant's name in lower case. */
+  default String id() {
+    return ((Enum<?>) this).name().toLowerCase(Locale.ROOT);
+  }
 
   /** The constant named {@code text}, or an error that lists the names there are. */
   static <E extends Enum<E> & Mode> E parse(Class<E> type, String text) {

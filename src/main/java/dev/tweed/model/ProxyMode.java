@@ -5,19 +5,8 @@ package dev.tweed.model;
  * layout (with ipsets for policy), or its nftables layout (written by netlink).
  */
 public enum ProxyMode implements Mode {
-  IPTABLES("iptables"),
-  NFTABLES("nftables");
-
-  private final String id;
-
-  ProxyMode(String id) {
-    this.id = id;
-  }
-
-  @Override
-  public String id() {
-    return id;
-  }
+  IPTABLES,
+  NFTABLES;
 
   public static ProxyMode parse(String text) {
     return Mode.parse(ProxyMode.class, text);

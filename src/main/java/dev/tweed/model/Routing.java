@@ -5,19 +5,8 @@ package dev.tweed.model;
  * learns from its BGP peers.
  */
 public enum Routing implements Mode {
-  VXLAN("vxlan"),
-  BGP("bgp");
-
-  private final String id;
-
-  Routing(String id) {
-    this.id = id;
-  }
-
-  @Override
-  public String id() {
-    return id;
-  }
+  VXLAN,
+  BGP;
 
   public static Routing parse(String text) {
     return Mode.parse(Routing.class, text);

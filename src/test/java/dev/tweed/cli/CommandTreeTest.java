@@ -1,7 +1,11 @@
 package dev.tweed.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tweed.model.Datapath;
+import dev.tweed.model.ProxyMode;
+import dev.tweed.model.Routing;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -27,6 +31,20 @@ class CommandTreeTest {
     assertThat(CommandTree.forArgs("lab", "bogus").getSubcommands().get("lab").getSubcommands())
         .as("an unknown subcommand gets every sibling, for picocli's suggestions")
         .containsKeys("get", "status", "up");
+  }
+
+  @Test
+  void modesAreParsedOnceByNameAndAWrongNameIsRefusedWithTheNamesThereAre() {
+    String[] args = {"lab", "up", "--proxy", "nftables", "--routing", "bgp", "--dataplane", "ebpf"};
+    var up = CommandTree.forArgs(args).parseArgs(args).subcommand().subcommand();
+    assertThat((Object) up.matchedOptionValue("--proxy", null)).isEqualTo(ProxyMode.NFTABLES);
+    assertThat((Object) up.matchedOptionValue("--routing", null)).isEqualTo(Routing.BGP);
+    assertThat((Object) up.matchedOptionValue("--dataplane", null)).isEqualTo(Datapath.EBPF);
+    String[] bad = {"agent", "--node", "n", "--proxy-mode", "ipvs"};
+    assertThatThrownBy(() -> CommandTree.forArgs(bad).parseArgs(bad))
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("--proxy-mode")
+        .hasMessageContaining("must be iptables or nftables, got 'ipvs'");
   }
 
   @Test
