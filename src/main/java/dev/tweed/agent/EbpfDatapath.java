@@ -274,7 +274,7 @@ final class EbpfDatapath implements NodeDatapath {
       // The ids already in the maps (a previous agent's) are kept: a restart rewrites nothing.
       lbCalc = new ServiceLbCalculator(node);
       var pinned = driver.servicesInMaps();
-      lbCalc.adopt(pinned.frontends(), pinned.backends());
+      lbCalc.adopt(pinned);
       lbNode = node;
       full = true;
     }

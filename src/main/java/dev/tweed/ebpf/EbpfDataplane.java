@@ -191,7 +191,11 @@ public final class EbpfDataplane implements AutoCloseable {
     d.map(LbMaps.BACKENDS)
         .entries()
         .forEach((k, v) -> backends.add(LbMaps.backend(HexFormat.of().parseHex(k), v)));
-    return new LbMaps.Contents(frontends, backends);
+    List<LbMaps.ServiceEntry> slots = new ArrayList<>();
+    d.map(LbMaps.SERVICES)
+        .entries()
+        .forEach((k, v) -> slots.add(LbMaps.service(HexFormat.of().parseHex(k), v)));
+    return new LbMaps.Contents(frontends, backends, slots);
   }
 
   private void attach(

@@ -144,10 +144,12 @@ public final class LbMaps {
   public static final byte[] SOURCE_ALLOWED = buffer(4).putInt(1).array();
 
   /** What the frontend and backend maps hold. */
-  public record Contents(List<FrontendEntry> frontends, List<BackendEntry> backends) {
+  public record Contents(
+      List<FrontendEntry> frontends, List<BackendEntry> backends, List<ServiceEntry> slots) {
     public Contents {
       frontends = List.copyOf(frontends);
       backends = List.copyOf(backends);
+      slots = List.copyOf(slots);
     }
   }
 

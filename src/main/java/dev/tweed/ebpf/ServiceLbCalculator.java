@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
@@ -41,13 +42,37 @@ public final class ServiceLbCalculator {
 
   private final Map<Integer, Map<String, Integer>> adoptedBackendIds = new HashMap<>();
 
+  /** By service id, then scope (external or not): its backends ({@code ip:port}) by slot. */
+  private final Map<Integer, Map<Boolean, List<String>>> adoptedSlots = new HashMap<>();
+
   /**
-   * Takes the ids a previous agent wrote (its frontends and backends, read from the pinned maps),
-   * so that the same Services and backends get the same numbers again: a restarted agent then
-   * rewrites nothing, and the connections and affinities that name a backend by its id keep it. Ids
-   * that no Service claims by the next full calculation are given out again.
+   * Takes what a previous agent wrote (its frontends, backends and slots, read from the pinned
+   * maps), so that the same Services and backends get the same numbers and slots again: a restarted
+   * agent then rewrites nothing, and the connections and affinities that name a backend by its id
+   * keep it. Ids that no Service claims by the next full calculation are given out again.
    */
-  public void adopt(List<LbMaps.FrontendEntry> frontends, List<LbMaps.BackendEntry> backends) {
+  public void adopt(LbMaps.Contents pinned) {
+    List<LbMaps.FrontendEntry> frontends = pinned.frontends();
+    List<LbMaps.BackendEntry> backends = pinned.backends();
+    Map<Integer, String> backendById = new HashMap<>();
+    backends.forEach(b -> backendById.put(b.id(), b.ip() + ":" + b.port()));
+    // Slot 0 is the scope's header (its count); slots 1.. name a backend each.
+    Map<Integer, Map<Boolean, TreeMap<Integer, String>>> bySlot = new HashMap<>();
+    for (LbMaps.ServiceEntry e : pinned.slots()) {
+      String backend = backendById.get(e.countOrBackend());
+      if (e.slot() > 0 && backend != null) {
+        bySlot
+            .computeIfAbsent(e.service(), k -> new HashMap<>())
+            .computeIfAbsent(e.external(), k -> new TreeMap<>())
+            .put(e.slot(), backend);
+      }
+    }
+    bySlot.forEach(
+        (service, scopes) -> {
+          Map<Boolean, List<String>> ordered = new HashMap<>();
+          scopes.forEach((external, slots) -> ordered.put(external, List.copyOf(slots.values())));
+          adoptedSlots.put(service, ordered);
+        });
     int maxService = 0;
     int maxBackend = 0;
     Set<Integer> taken = new HashSet<>();
@@ -88,6 +113,7 @@ public final class ServiceLbCalculator {
     adoptedServiceIds.clear();
     adoptedBackendIds.values().forEach(m -> freeBackendIds.addAll(m.values()));
     adoptedBackendIds.clear();
+    adoptedSlots.clear();
   }
 
   public ServiceLbCalculator(ProxyNode node) {
@@ -188,9 +214,11 @@ public final class ServiceLbCalculator {
     Optional<LbService.Scope> oldExternal = before.flatMap(b -> b.service().external());
     // Backend ids belong to the service: the same endpoint keeps its id in both scopes.
     Map<String, Integer> ids = new HashMap<>();
+    Map<Boolean, List<String>> adopted = Map.of();
     if (before.isEmpty()) {
       ids.putAll(adoptedBackendIds.getOrDefault(id, Map.of()));
       adoptedBackendIds.remove(id);
+      adopted = Optional.ofNullable(adoptedSlots.remove(id)).orElse(Map.of());
     }
     before.ifPresent(
         b -> {
@@ -204,7 +232,9 @@ public final class ServiceLbCalculator {
         scope(
             p.internalPolicyLocal() ? policy.local() : p.endpoints(),
             policy.hasEndpoints() && !policy.hasInternal(),
-            oldInternal,
+            oldInternal
+                .map(ServiceLbCalculator::slots)
+                .orElse(adopted.getOrDefault(false, List.of())),
             ids,
             used);
     Optional<LbService.Scope> external =
@@ -213,7 +243,9 @@ public final class ServiceLbCalculator {
                 scope(
                     p.externalPolicyLocal() ? policy.local() : p.endpoints(),
                     policy.hasEndpoints() && !policy.hasExternal(),
-                    oldExternal,
+                    oldExternal
+                        .map(ServiceLbCalculator::slots)
+                        .orElse(adopted.getOrDefault(true, List.of())),
                     ids,
                     used))
             : Optional.empty();
@@ -233,20 +265,24 @@ public final class ServiceLbCalculator {
         ranges ? p.loadBalancerSourceRanges() : List.of());
   }
 
+  /** A scope's backends ({@code ip:port}) in slot order. */
+  private static List<String> slots(LbService.Scope s) {
+    return s.backends().stream().map(b -> b.ip() + ":" + b.port()).toList();
+  }
+
   /**
-   * A scope's slots: the backends it had keep their slots, a hole left by one that went is filled
-   * by the last, new ones go at the end.
+   * A scope's slots: the backends it had (calculated before, or adopted from the maps) keep their
+   * slots, a hole left by one that went is filled by the last, new ones go at the end.
    */
   private LbService.Scope scope(
       List<ServicePort.Endpoint> endpoints,
       boolean dropWhenEmpty,
-      Optional<LbService.Scope> before,
+      List<String> before,
       Map<String, Integer> ids,
       Map<String, Integer> used) {
     Map<String, ServicePort.Endpoint> wanted = new LinkedHashMap<>();
     endpoints.forEach(e -> wanted.put(e.ip() + ":" + e.port(), e));
-    List<String> slots = new ArrayList<>();
-    before.ifPresent(s -> s.backends().forEach(b -> slots.add(b.ip() + ":" + b.port())));
+    List<String> slots = new ArrayList<>(before);
     for (int i = 0; i < slots.size(); ) {
       if (wanted.containsKey(slots.get(i))) {
         i++;

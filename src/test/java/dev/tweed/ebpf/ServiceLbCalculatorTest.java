@@ -6,9 +6,11 @@ import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 class ServiceLbCalculatorTest {
@@ -140,10 +142,21 @@ class ServiceLbCalculatorTest {
               endpoints(1 + i % 4)));
     }
     first.calculate(ports.subList(0, 5)); // ids given out, then some freed
+    first.calculate(ports);
+    // A backend leaves s3 and comes back: its slots are no longer in the endpoints' order, which
+    // is the order a fresh calculation would give them.
+    ServicePort s3 = ports.get(3);
+    List<ServicePort> without = new ArrayList<>(ports);
+    without.set(3, s3.withEndpoints(s3.endpoints().subList(1, s3.endpoints().size())));
+    first.calculate(without);
     Map<String, LbService> before = first.calculate(ports);
+    assertThat(before.get("default/s3/UDP").internal().backends().getFirst().ip())
+        .as("s3's first slot after the backend came back")
+        .isNotEqualTo(s3.endpoints().getFirst().ip());
     // What a new agent reads from the pinned maps.
     List<LbMaps.FrontendEntry> frontends = new ArrayList<>();
     List<LbMaps.BackendEntry> backends = new ArrayList<>();
+    List<LbMaps.ServiceEntry> slots = new ArrayList<>();
     for (LbService s : before.values()) {
       LbMapWriter.forEachEntry(
           s,
@@ -152,17 +165,18 @@ class ServiceLbCalculatorTest {
               frontends.add(LbMaps.frontend(k, v));
             } else if (m.equals(LbMaps.BACKENDS)) {
               backends.add(LbMaps.backend(k, v));
+            } else if (m.equals(LbMaps.SERVICES)) {
+              slots.add(LbMaps.service(k, v));
             }
           });
     }
     var second = new ServiceLbCalculator(NODE);
-    second.adopt(frontends, backends);
+    second.adopt(new LbMaps.Contents(frontends, backends, slots));
     Map<String, LbService> after = second.calculate(ports.reversed());
     for (String key : before.keySet()) {
       assertThat(after.get(key).id()).as(key).isEqualTo(before.get(key).id());
-      assertThat(LbMapWriter.entries(after.get(key)).keySet())
-          .as(key)
-          .isEqualTo(LbMapWriter.entries(before.get(key)).keySet());
+      // Every entry, keys and values: the same ids in the same slots, nothing to rewrite.
+      assertThat(hexEntries(after.get(key))).as(key).isEqualTo(hexEntries(before.get(key)));
     }
     // A new service after that takes an id nobody holds.
     var extra = ServicePort.clusterIp("default", "new", "", "TCP", "10.96.2.1", 80, endpoints(2));
@@ -171,5 +185,13 @@ class ServiceLbCalculatorTest {
     Map<String, LbService> withNew = second.calculate(more);
     assertThat(before.values().stream().map(LbService::id))
         .doesNotContain(withNew.get("default/new/TCP").id());
+  }
+
+  private static Map<String, String> hexEntries(LbService s) {
+    Map<String, String> out = new TreeMap<>();
+    LbMapWriter.forEachEntry(
+        s,
+        (m, k, v) -> out.put(m + "/" + HexFormat.of().formatHex(k), HexFormat.of().formatHex(v)));
+    return out;
   }
 }
