@@ -104,7 +104,7 @@ final class EbpfServiceSyncBenchmark {
     return ResourceUpdate.put(key, value);
   }
 
-  private static JsonNode service(int s) {
+  static JsonNode service(int s) {
     ObjectNode svc = Json.object();
     svc.put("kind", "Service");
     svc.putObject("metadata").put("namespace", "bench").put("name", "svc-" + s);
@@ -115,7 +115,7 @@ final class EbpfServiceSyncBenchmark {
   }
 
   /** Service s's slice with endpoints 1..m, less endpoint {@code without} (0: none). */
-  private static JsonNode slice(int s, int m, int without) {
+  static JsonNode slice(int s, int m, int without) {
     ObjectNode slice = Json.object();
     slice.put("kind", "EndpointSlice").put("addressType", "IPv4");
     ObjectNode meta =

@@ -6,6 +6,7 @@ import dev.tweed.bench.AgentLoadBenchmark;
 import dev.tweed.bench.BgpConvergenceBenchmark;
 import dev.tweed.bench.CniLatencyBenchmark;
 import dev.tweed.bench.EndpointPropagationBenchmark;
+import dev.tweed.bench.GraphUpdateBenchmark;
 import dev.tweed.bench.JournalBenchmark;
 import dev.tweed.bench.NftWriterBenchmark;
 import dev.tweed.bench.ObserveBenchmark;
@@ -424,6 +425,32 @@ public final class BenchCommand {
       var opts =
           new OptionsBuilder()
               .include(RuleGenerationBenchmark.class.getName())
+              .param("services", services)
+              .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED")
+              .build();
+      new Runner(opts).run();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "graph",
+      description =
+          "JMH: the calculation graph's cost of one change, from scratch against incremental, in"
+              + " one run: a block at N nodes, an endpoint at S Services.")
+  static final class Graph implements Callable<Integer> {
+    @Option(names = "--nodes", defaultValue = "1000")
+    String nodes;
+
+    @Option(names = "--services", defaultValue = "10000")
+    String services;
+
+    @Override
+    public Integer call() throws Exception {
+      var opts =
+          new OptionsBuilder()
+              .include(GraphUpdateBenchmark.class.getName())
+              .param("nodes", nodes)
               .param("services", services)
               .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED")
               .build();

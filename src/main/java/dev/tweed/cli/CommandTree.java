@@ -83,6 +83,7 @@ public final class CommandTree {
                   BenchCommand.Journal.class,
                   BenchCommand.AgentLoad.class,
                   BenchCommand.Rules.class,
+                  BenchCommand.Graph.class,
                   BenchCommand.Policy.class,
                   BenchCommand.TraceFidelityBench.class,
                   BenchCommand.BgpConvergence.class,
