@@ -120,7 +120,8 @@ public final class LabProcesses {
 
   private static boolean isTweedDaemon(List<String> argv, String labMarker) {
     int m = argv.indexOf("--lab-marker");
-    int jar = argv.indexOf("-jar");
+    // -jar since the jar names its main class; -cp as labs started by earlier versions ran.
+    int jar = argv.contains("-jar") ? argv.indexOf("-jar") : argv.indexOf("-cp");
     return jar >= 0
         && jar + 1 < argv.size()
         && argv.get(jar + 1).endsWith("/" + JAR_NAME)
