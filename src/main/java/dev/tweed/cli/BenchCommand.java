@@ -51,9 +51,13 @@ public final class BenchCommand {
     return inLab("bench", lab -> lab.up(spec), body);
   }
 
-  /** A fresh lab NAME (a leftover one removed first) brought up by {@code up}, always removed. */
+  /**
+   * A fresh lab NAME (a leftover one removed first) brought up by {@code up}, always removed. What
+   * the lab says while it comes and goes is progress, on standard error: standard output is the
+   * benchmark's (its JSON, with -o json).
+   */
   static <T> T inLab(String name, LabUp up, LabBody<T> body) throws Exception {
-    Lab lab = new Lab(LabLayout.of(name), System.out);
+    Lab lab = new Lab(LabLayout.of(name), System.err);
     if (lab.exists()) {
       lab.down();
     }
@@ -106,17 +110,21 @@ public final class BenchCommand {
       var results =
           inBenchLab(
               LabSpec.of(1).withDatapath(dataplane),
-              lab -> new CniLatencyBenchmark(lab, System.out).run(pods, warmup));
+              lab ->
+                  new CniLatencyBenchmark(lab, output.json() ? System.err : System.out)
+                      .run(pods, warmup));
       var tweed = results.get(0);
       var ref = results.get(1);
       var java = results.get(2);
-      System.out.printf(
+      // With -o json standard output holds the JSON alone; the ratios for people go aside.
+      PrintStream text = output.json() ? System.err : System.out;
+      text.printf(
           "ratio tweed/reference: ADD median %.2fx, p99 %.2fx; DEL median %.2fx, p99 %.2fx%n",
           tweed.add().median() / ref.add().median(),
           tweed.add().p99() / ref.add().p99(),
           tweed.del().median() / ref.del().median(),
           tweed.del().p99() / ref.del().p99());
-      System.out.printf(
+      text.printf(
           "ratio java-shim/reference: ADD median %.2fx%n",
           java.add().median() / ref.add().median());
       if (output.json()) {
