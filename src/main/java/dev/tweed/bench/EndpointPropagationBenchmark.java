@@ -77,7 +77,7 @@ public final class EndpointPropagationBenchmark {
   public Result kernels(int rounds) throws Exception {
     LabState state = LabState.read(lab.layout()).orElseThrow();
     List<String> nodes = new ArrayList<>();
-    for (int i = 1; i <= state.nodes(); i++) {
+    for (int i = 1; i <= state.spec().nodes(); i++) {
       nodes.add(LabLayout.nodeName(i));
     }
     List<Double> each = new ArrayList<>();
@@ -106,7 +106,7 @@ public final class EndpointPropagationBenchmark {
       }
     }
     return new Result(
-        state.nodes() + " nodes' kernels (real agents)", Stats.of(each), Stats.of(all));
+        state.spec().nodes() + " nodes' kernels (real agents)", Stats.of(each), Stats.of(all));
   }
 
   private void awaitKernels(List<String> nodes, long revision, long t0, List<Double> latencies)

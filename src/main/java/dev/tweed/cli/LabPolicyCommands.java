@@ -76,7 +76,7 @@ final class LabPolicyCommands {
     @Override
     public Integer call() throws Exception {
       Lab l = LabCommand.requireLab(lab);
-      int nodes = LabState.read(l.layout()).orElseThrow().nodes();
+      int nodes = LabState.read(l.layout()).orElseThrow().spec().nodes();
       Path model = Files.createTempFile("netpol-model", ".yaml");
       try {
         Files.writeString(model, NetpolConformance.modelYaml());

@@ -58,7 +58,7 @@ public final class Lab {
     }
     LabState state = new LabState(spec, Map.of());
     state.write(layout);
-    if (state.ebpf()) {
+    if (state.spec().ebpf()) {
       // The datapath's maps are pinned on a bpffs of the lab's own, gone with lab down.
       LabBpf.mount(layout);
       DatapathObject.build(layout.cniBinDir());
@@ -67,7 +67,7 @@ public final class Lab {
     for (int i = 1; i <= nodes; i++) {
       buildNode(i);
     }
-    if (state.etcd()) {
+    if (state.spec().etcd()) {
       state = startEtcd(state);
     }
     out.printf(
@@ -123,11 +123,11 @@ public final class Lab {
         LabLayout.POD_CIDR,
         LabLayout.BLOCK_SIZE,
         mode,
-        state.ebpf() ? "eBPF datapath" : "standard datapath",
-        state.ebpf()
+        state.spec().ebpf() ? "eBPF datapath" : "standard datapath",
+        state.spec().ebpf()
             ? "Services load-balanced in the programs"
             : spec.proxy().id() + " service proxy",
-        state.etcd()
+        state.spec().etcd()
             ? "state in etcd ("
                 + spec.etcdMembers()
                 + " member"
@@ -137,9 +137,9 @@ public final class Lab {
 
   /** The etcd members: a namespace each on the underlay, started together, awaited healthy. */
   private LabState startEtcd(LabState state) {
-    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.spec().etcdMembers());
     EtcdPki.of(layout).create(cluster.members());
-    for (int i = 1; i <= state.etcdMembers(); i++) {
+    for (int i = 1; i <= state.spec().etcdMembers(); i++) {
       attachToUnderlay(layout.etcdNs(i), LabLayout.etcdMemberName(i), LabLayout.etcdIp(i));
     }
     for (EtcdCluster.Member m : cluster.members()) {
@@ -147,7 +147,7 @@ public final class Lab {
       state.write(layout);
     }
     try (var root = LabStores.etcdAs(layout, state, EtcdPki.ROOT)) {
-      EtcdCluster.awaitHealthy(root, state.etcdMembers(), Duration.ofSeconds(60));
+      EtcdCluster.awaitHealthy(root, state.spec().etcdMembers(), Duration.ofSeconds(60));
       String keys = EtcdDatastore.ROOT;
       EtcdRoles.enable(
           root,
@@ -156,13 +156,15 @@ public final class Lab {
     }
     out.printf(
         "etcd: %d members on %s, TLS with client certificates (CA %s), authentication on%n",
-        state.etcdMembers(), String.join(",", cluster.clientUrls()), EtcdPki.of(layout).ca());
+        state.spec().etcdMembers(),
+        String.join(",", cluster.clientUrls()),
+        EtcdPki.of(layout).ca());
     return state;
   }
 
   /** Stops one etcd member (SIGTERM, or SIGKILL with {@code kill}); its data stays. */
   public LabState stopEtcdMember(LabState state, String member, boolean kill) {
-    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.spec().etcdMembers());
     EtcdCluster.Member m = cluster.member(member);
     cluster.stop(state.pids().getOrDefault("etcd/" + member, 0L), m, kill);
     LabState next = state.withoutPid("etcd/" + member);
@@ -172,7 +174,7 @@ public final class Lab {
 
   /** Starts a stopped etcd member again; it rejoins from its data directory. */
   public LabState startEtcdMember(LabState state, String member) {
-    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.etcdMembers());
+    EtcdCluster cluster = EtcdCluster.ofLab(layout, state.spec().etcdMembers());
     EtcdCluster.Member m = cluster.member(member);
     long old = state.pids().getOrDefault("etcd/" + member, 0L);
     if (cluster.running(old, m)) {
@@ -248,12 +250,13 @@ public final class Lab {
   public LabState startAgent(LabState state, String node) {
     List<String> args = new ArrayList<>(List.of("agent", "--node", node));
     args.addAll(
-        state.etcd()
+        state.spec().etcd()
             ? List.of(
                 "--datastore",
                 DatastoreKind.ETCD.id(),
                 "--etcd-endpoints",
-                String.join(",", EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls()),
+                String.join(
+                    ",", EtcdCluster.ofLab(layout, state.spec().etcdMembers()).clientUrls()),
                 "--etcd-cert-file",
                 EtcdPki.of(layout).cert(EtcdPki.NODE).toString(),
                 "--etcd-key-file",
@@ -270,14 +273,14 @@ public final class Lab {
             "--service-cidr",
             ServiceAllocator.SERVICE_CIDR.toString(),
             "--proxy-mode",
-            state.proxy().id(),
+            state.spec().proxy().id(),
             "--routing",
-            state.routing().id(),
+            state.spec().routing().id(),
             "--lab-marker",
             "lab=" + layout.name(),
             "--metrics-address",
             LabLayout.nodeIp(node) + ":" + LabLayout.METRICS_PORT));
-    if (state.ebpf()) {
+    if (state.spec().ebpf()) {
       args.addAll(
           List.of(
               "--dataplane",
@@ -368,7 +371,7 @@ public final class Lab {
     pids.addAll(members);
     pids.addAll(LabMetrics.stopPrometheus(layout));
     // BIRD daemons whose agent was killed before it could stop them.
-    for (int i = 1; i <= state.map(LabState::nodes).orElse(0); i++) {
+    for (int i = 1; i <= state.map(s -> s.spec().nodes()).orElse(0); i++) {
       String node = LabLayout.nodeName(i);
       BirdSupervisor.stopLeftover(layout.agentSocket(node).getParent(), node);
     }

@@ -121,7 +121,7 @@ public final class LabMetrics {
     LabState state =
         LabState.read(layout)
             .orElseThrow(() -> new IllegalStateException("no lab " + layout.name()));
-    long pid = startPrometheus(state.nodes());
+    long pid = startPrometheus(state.spec().nodes());
     state.withPid("prometheus", pid).write(layout);
     long deadline = System.nanoTime() + 30_000_000_000L;
     while (true) {

@@ -25,42 +25,6 @@ public record LabState(LabSpec spec, Map<String, Long> pids) {
     pids = Map.copyOf(pids);
   }
 
-  public int nodes() {
-    return spec.nodes();
-  }
-
-  public Routing routing() {
-    return spec.routing();
-  }
-
-  public ProxyMode proxy() {
-    return spec.proxy();
-  }
-
-  public DatastoreKind datastore() {
-    return spec.datastore();
-  }
-
-  public int etcdMembers() {
-    return spec.etcdMembers();
-  }
-
-  public Datapath datapath() {
-    return spec.datapath();
-  }
-
-  public boolean ebpf() {
-    return spec.ebpf();
-  }
-
-  public boolean etcd() {
-    return spec.etcd();
-  }
-
-  public boolean bgp() {
-    return spec.bgp();
-  }
-
   public LabState withPid(String role, long pid) {
     TreeMap<String, Long> m = new TreeMap<>(pids);
     m.put(role, pid);

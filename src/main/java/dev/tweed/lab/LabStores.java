@@ -21,7 +21,7 @@ public final class LabStores {
   }
 
   public static Datastore open(LabLayout layout, LabState state) {
-    if (!state.etcd()) {
+    if (!state.spec().etcd()) {
       return new JournalDatastore(layout.storeDir());
     }
     return etcdAs(layout, state, EtcdPki.CONTROLLER);
@@ -30,7 +30,7 @@ public final class LabStores {
   /** The lab's etcd as one of its users ({@link EtcdPki}'s names), with that user's certificate. */
   public static EtcdDatastore etcdAs(LabLayout layout, LabState state, String user) {
     return EtcdDatastore.connect(
-        EtcdCluster.ofLab(layout, state.etcdMembers()).clientUrls(),
+        EtcdCluster.ofLab(layout, state.spec().etcdMembers()).clientUrls(),
         Optional.of(NetworkNamespace.pathOf(layout.routerNs())),
         DatastoreSpec.TIMEOUT,
         Optional.of(EtcdPki.of(layout).client(user)));

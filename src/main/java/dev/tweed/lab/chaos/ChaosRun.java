@@ -98,9 +98,9 @@ public final class ChaosRun {
     long start = System.nanoTime();
     long end = start + options.duration().toNanos();
     ProbeMesh mesh = new ProbeMesh(paths, options.probePause(), options.probeTimeout());
-    PodChurn churn = new PodChurn(layout, random, state.nodes());
+    PodChurn churn = new PodChurn(layout, random, state.spec().nodes());
     // Only the eBPF datapath reports what it drops.
-    DropWatch drops = state.ebpf() ? new DropWatch(layout, state.nodes()) : null;
+    DropWatch drops = state.spec().ebpf() ? new DropWatch(layout, state.spec().nodes()) : null;
     try {
       FaultInjector.sleep(quietGap(random));
       // Kinds come in shuffled rounds: random order, and every kind within each round.
@@ -129,11 +129,11 @@ public final class ChaosRun {
         drops.close();
       }
     }
-    lab.awaitAgentsReady(state.nodes());
+    lab.awaitAgentsReady(state.spec().nodes());
     List<Invariants.Check> checks;
     try (Datastore store = LabStores.open(layout)) {
       awaitChurnGone(store);
-      awaitAgentsCaughtUp(state.nodes(), store.currentRevision());
+      awaitAgentsCaughtUp(state.spec().nodes(), store.currentRevision());
       checks =
           Invariants.check(layout, LabState.read(layout).orElseThrow(), store, churn.deleted());
     }
@@ -147,10 +147,10 @@ public final class ChaosRun {
                         : a.withDrops(drops.near(a.failure(), options.probeTimeout())))
             .toList();
     Map<String, String> setup = new LinkedHashMap<>();
-    setup.put("dataplane", state.datapath().id());
+    setup.put("dataplane", state.spec().datapath().id());
     setup.put("proxy", state.spec().dataplane().id());
-    setup.put("routing", state.routing().id());
-    setup.put("datastore", state.datastore().id());
+    setup.put("routing", state.spec().routing().id());
+    setup.put("datastore", state.spec().datastore().id());
     return new ChaosReport(
         layout.name(),
         options.seed(),
@@ -239,7 +239,7 @@ public final class ChaosRun {
    * without BFD) in a BGP lab; nothing to withdraw in a VXLAN one.
    */
   private static Duration withdrawal(LabState state, Datastore store) {
-    if (!state.bgp()) {
+    if (!state.spec().bgp()) {
       return Duration.ZERO;
     }
     BgpConfiguration bgp =

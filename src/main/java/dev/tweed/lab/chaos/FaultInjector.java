@@ -48,7 +48,7 @@ final class FaultInjector {
 
   Fault inject(FaultKind kind) {
     LabState state = state();
-    String node = LabLayout.nodeName(1 + random.nextInt(state.nodes()));
+    String node = LabLayout.nodeName(1 + random.nextInt(state.spec().nodes()));
     return switch (kind) {
       case AGENT_KILL -> killAgent(state, node);
       case BIRD_KILL -> killBird(node);
@@ -103,7 +103,7 @@ final class FaultInjector {
   }
 
   private Fault killEtcdMember(LabState state) {
-    String member = LabLayout.etcdMemberName(1 + random.nextInt(state.etcdMembers()));
+    String member = LabLayout.etcdMemberName(1 + random.nextInt(state.spec().etcdMembers()));
     long injected = System.nanoTime();
     lab.stopEtcdMember(state, member, true);
     sleep(2000 + random.nextInt(2000));
@@ -115,17 +115,17 @@ final class FaultInjector {
 
   private Fault storeOutage(LabState state) {
     long injected = System.nanoTime();
-    for (int i = 1; i <= state.etcdMembers(); i++) {
+    for (int i = 1; i <= state.spec().etcdMembers(); i++) {
       lab.stopEtcdMember(state(), LabLayout.etcdMemberName(i), true);
     }
     sleep(3000 + random.nextInt(3000));
-    for (int i = 1; i <= state.etcdMembers(); i++) {
+    for (int i = 1; i <= state.spec().etcdMembers(); i++) {
       lab.startEtcdMember(state(), LabLayout.etcdMemberName(i));
     }
     long restored = System.nanoTime();
     awaitEtcdHealthy();
     long deadline = restored + RECOVERY_LIMIT;
-    for (int i = 1; i <= state.nodes(); i++) {
+    for (int i = 1; i <= state.spec().nodes(); i++) {
       String node = LabLayout.nodeName(i);
       while (!lab.agentHealth(node)
           .map(h -> Json.parse(h).path("datastoreReachable").asBoolean())
@@ -135,13 +135,16 @@ final class FaultInjector {
       }
     }
     return done(
-        FaultKind.STORE_OUTAGE, "all " + state.etcdMembers() + " members", injected, restored);
+        FaultKind.STORE_OUTAGE,
+        "all " + state.spec().etcdMembers() + " members",
+        injected,
+        restored);
   }
 
   private void awaitEtcdHealthy() {
     LabState state = state();
     try (EtcdDatastore store = LabStores.etcdAs(layout, state, EtcdPki.CONTROLLER)) {
-      EtcdCluster.awaitHealthy(store, state.etcdMembers(), Duration.ofSeconds(60));
+      EtcdCluster.awaitHealthy(store, state.spec().etcdMembers(), Duration.ofSeconds(60));
     }
   }
 

@@ -32,12 +32,14 @@ public enum FaultKind {
   public Optional<String> unavailableIn(LabState lab) {
     return switch (this) {
       case BIRD_KILL ->
-          lab.bgp()
+          lab.spec().bgp()
               ? Optional.empty()
               : Optional.of(
-                  "the lab routes with " + lab.routing().id() + ", not BGP: no BIRD to kill");
+                  "the lab routes with "
+                      + lab.spec().routing().id()
+                      + ", not BGP: no BIRD to kill");
       case ETCD_KILL, STORE_OUTAGE ->
-          lab.etcd()
+          lab.spec().etcd()
               ? Optional.empty()
               : Optional.of(
                   "the lab keeps its state in the embedded journal (a file the agents read),"

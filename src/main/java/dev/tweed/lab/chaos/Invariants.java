@@ -179,7 +179,7 @@ final class Invariants {
         problems.add("workload endpoint " + w.key() + " of deleted pod " + w.pod());
       }
     }
-    for (int i = 1; i <= state.nodes(); i++) {
+    for (int i = 1; i <= state.spec().nodes(); i++) {
       String node = LabLayout.nodeName(i);
       String ns = layout.nodeNs(node);
       Set<String> wanted = new TreeSet<>();
@@ -204,7 +204,7 @@ final class Invariants {
           problems.add(node + ": a rule names " + ip + ", a deleted pod's address");
         }
       }
-      if (state.ebpf()) {
+      if (state.spec().ebpf()) {
         LabBpfMaps maps = new LabBpfMaps(layout, node, store);
         maps.endpoints().stream()
             .filter(e -> goneIps.contains(e.ip()))

@@ -402,7 +402,7 @@ public final class LabService {
   }
 
   private static List<String> nodes(LabState state) {
-    return IntStream.rangeClosed(1, state.nodes()).mapToObj(LabLayout::nodeName).toList();
+    return IntStream.rangeClosed(1, state.spec().nodes()).mapToObj(LabLayout::nodeName).toList();
   }
 
   /**
@@ -442,9 +442,9 @@ public final class LabService {
   }
 
   private List<BgpSession> bgpSessions(LabState state) {
-    if (!state.bgp()) {
+    if (!state.spec().bgp()) {
       throw new IllegalStateException(
-          "lab '" + layout().name() + "' routes by " + state.routing().id() + ", not BGP");
+          "lab '" + layout().name() + "' routes by " + state.spec().routing().id() + ", not BGP");
     }
     List<BgpSession> out = new ArrayList<>();
     for (String node : nodes(state)) {
@@ -459,7 +459,7 @@ public final class LabService {
   /** The lab's state, which must keep its datastore in etcd. */
   public LabState requireEtcd() {
     LabState state = state();
-    if (!state.etcd()) {
+    if (!state.spec().etcd()) {
       throw new IllegalStateException(
           "lab '" + layout().name() + "' keeps its state in the embedded store, not etcd");
     }
@@ -469,7 +469,7 @@ public final class LabService {
   /** The etcd members, their health and which one leads. */
   public List<EtcdMember> etcdMembers() {
     LabState state = requireEtcd();
-    EtcdCluster cluster = EtcdCluster.ofLab(layout(), state.etcdMembers());
+    EtcdCluster cluster = EtcdCluster.ofLab(layout(), state.spec().etcdMembers());
     try (EtcdDatastore store = (EtcdDatastore) LabStores.open(layout(), state)) {
       List<EtcdDatastore.MemberStatus> status = store.memberStatus();
       // The leader is the member whose own id is the leader id that the healthy members report.
@@ -505,7 +505,7 @@ public final class LabService {
       slices = values(store, "EndpointSlice");
     }
     return new TopologyBuilder(layout().name(), state, status(state))
-        .build(nodes, pods, services, slices, state.bgp() ? bgpSessions(state) : List.of());
+        .build(nodes, pods, services, slices, state.spec().bgp() ? bgpSessions(state) : List.of());
   }
 
   private static List<JsonNode> values(Datastore store, String kind) {

@@ -46,10 +46,10 @@ final class TopologyBuilder {
     List<Topology.PodView> unscheduled = views.stream().filter(p -> p.node().isEmpty()).toList();
     return new Topology(
         lab,
-        state.routing().id(),
-        state.datapath().id(),
+        state.spec().routing().id(),
+        state.spec().datapath().id(),
         state.spec().dataplane().id(),
-        state.datastore().id(),
+        state.spec().datastore().id(),
         nodeViews,
         unscheduled,
         links(nodeViews, sessions),
@@ -68,7 +68,7 @@ final class TopologyBuilder {
 
   private List<Topology.Link> links(List<Topology.NodeView> nodes, List<BgpSession> sessions) {
     List<Topology.Link> out = new ArrayList<>();
-    if (state.bgp()) {
+    if (state.spec().bgp()) {
       for (BgpSession s : sessions) {
         if (!s.peer().equals("-")) {
           out.add(
