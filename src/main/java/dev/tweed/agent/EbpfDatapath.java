@@ -28,7 +28,6 @@ import dev.tweed.proxy.ServicePort;
 import dev.tweed.proxy.ServicePortIndex;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -281,9 +280,7 @@ final class EbpfDatapath implements NodeDatapath {
     String nodeIp = node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst();
     try {
       if (full) {
-        List<ServicePort> all = new ArrayList<>();
-        ports.all().values().forEach(all::addAll);
-        driver.applyServices(nodeIp, lbCalc.calculate(all), true);
+        driver.applyServices(nodeIp, lbCalc.calculate(ports.ports()), true);
       } else {
         driver.applyServiceChanges(nodeIp, lbCalc.update(changes), lbCalc.services());
       }

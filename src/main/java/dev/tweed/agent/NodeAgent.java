@@ -278,10 +278,7 @@ public final class NodeAgent implements AutoCloseable {
   /** Services, when services, slices or nodes changed, or the datapath's own check is due. */
   private NodeDatapath.Sync syncServices(long revision) {
     List<String> nodeIps =
-        graph.nodes().stream()
-            .filter(n -> n.name().equals(config.nodeName()))
-            .map(NodeResource::internalIp)
-            .toList();
+        graph.node(config.nodeName()).map(NodeResource::internalIp).stream().toList();
     boolean changed = servicesPending;
     // Taken now: a write that fails is retried by the datapath, with everything it has.
     servicesPending = false;

@@ -159,10 +159,6 @@ public final class CalculationGraph {
     public Changes {
       rejected = List.copyOf(rejected);
     }
-
-    public boolean any() {
-      return routes || bgp || services || policy || identities;
-    }
   }
 
   public Changes apply(List<ResourceUpdate> updates) {
@@ -213,8 +209,9 @@ public final class CalculationGraph {
     return List.copyOf(identities.values());
   }
 
-  public List<NodeResource> nodes() {
-    return cluster.nodes();
+  /** The node named {@code name}, if the datastore has it. */
+  public Optional<NodeResource> node(String name) {
+    return cluster.node(ResourceKey.cluster(NodeResource.KIND, name).toString());
   }
 
   public BgpConfiguration bgp() {

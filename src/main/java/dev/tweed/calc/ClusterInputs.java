@@ -47,7 +47,8 @@ final class ClusterInputs {
     return state.get();
   }
 
-  List<NodeResource> nodes() {
-    return List.copyOf(nodes.values());
+  /** A node by its resource key. */
+  Optional<NodeResource> node(String key) {
+    return Optional.ofNullable(nodes.get(key));
   }
 }

@@ -2,7 +2,6 @@ package dev.tweed.calc;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.PodResource;
-import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.policy.IncrementalPolicyCalculator;
 import dev.tweed.policy.NetworkPolicy;
@@ -92,11 +91,6 @@ final class PolicyResolver {
     Map<String, String> out = new HashMap<>();
     n.properties().forEach(l -> out.put(l.getKey(), l.getValue().asText()));
     return out;
-  }
-
-  /** The pod a pod resource key names ({@code Pod/ns/name} to {@code ns/name}). */
-  static String podName(String key) {
-    return ResourceKey.parse(key).qualifiedName();
   }
 
   PolicyIntent intent() {

@@ -67,7 +67,7 @@ public final class RouteResolver {
           blocks.put(key, b);
           blocksByNode.computeIfAbsent(b.node(), n -> new TreeSet<>()).add(b.cidr());
         });
-    if (old != null) {
+    if (old != null && !block.map(IpamBlock::node).equals(Optional.of(old.node()))) {
       reshare(old.node());
     }
     block.ifPresent(b -> reshare(b.node()));

@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -77,6 +78,17 @@ public final class BenchCommand {
     if (!r.complete()) {
       throw new IllegalStateException(String.join("; ", r.pending()));
     }
+  }
+
+  /** Runs one JMH benchmark class with these parameters, in a JVM of its own. */
+  static int jmh(Class<?> benchmark, Map<String, String> params) throws RunnerException {
+    var opts =
+        new OptionsBuilder()
+            .include(benchmark.getName())
+            .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED");
+    params.forEach(opts::param);
+    new Runner(opts.build()).run();
+    return 0;
   }
 
   interface LabUp {
@@ -430,14 +442,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      var opts =
-          new OptionsBuilder()
-              .include(RuleGenerationBenchmark.class.getName())
-              .param("services", services)
-              .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED")
-              .build();
-      new Runner(opts).run();
-      return 0;
+      return jmh(RuleGenerationBenchmark.class, Map.of("services", services));
     }
   }
 
@@ -455,15 +460,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      var opts =
-          new OptionsBuilder()
-              .include(GraphUpdateBenchmark.class.getName())
-              .param("nodes", nodes)
-              .param("services", services)
-              .jvmArgsPrepend("--enable-native-access=ALL-UNNAMED")
-              .build();
-      new Runner(opts).run();
-      return 0;
+      return jmh(GraphUpdateBenchmark.class, Map.of("nodes", nodes, "services", services));
     }
   }
 

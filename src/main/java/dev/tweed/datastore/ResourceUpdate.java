@@ -21,10 +21,6 @@ public record ResourceUpdate(
     return of(key, Optional.empty(), Optional.of(value), 0);
   }
 
-  public boolean deleted() {
-    return value.isEmpty();
-  }
-
   /** This change followed by {@code later} on the same key, as one change. */
   ResourceUpdate then(ResourceUpdate later) {
     return new ResourceUpdate(kind, key, old, later.value, Math.max(revision, later.revision));

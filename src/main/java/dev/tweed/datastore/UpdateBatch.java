@@ -11,8 +11,4 @@ public record UpdateBatch(List<ResourceUpdate> updates, long revision, boolean l
   public UpdateBatch {
     updates = List.copyOf(updates);
   }
-
-  public static UpdateBatch empty() {
-    return new UpdateBatch(List.of(), 0, false);
-  }
 }

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -90,8 +91,8 @@ public final class DatapathObject {
     }
   }
 
-  /** clang's command line for the datapath: {@code source} into {@code object}. */
-  public static List<String> compile(Path source, Path object) {
+  /** clang and the flags every use of the sources takes: the BPF target, libbpf's headers. */
+  public static List<String> clang() {
     return List.of(
         "clang",
         "-O2",
@@ -100,11 +101,14 @@ public final class DatapathObject {
         "-Werror",
         "-target",
         "bpf",
-        "-I/usr/include/" + multiarch(),
-        "-c",
-        source.toString(),
-        "-o",
-        object.toString());
+        "-I/usr/include/" + multiarch());
+  }
+
+  /** clang's command line for the datapath: {@code source} into {@code object}. */
+  public static List<String> compile(Path source, Path object) {
+    List<String> argv = new ArrayList<>(clang());
+    argv.addAll(List.of("-c", source.toString(), "-o", object.toString()));
+    return argv;
   }
 
   /** Writes the sources under {@code dir}, as the jar lays them out. */

@@ -76,10 +76,6 @@ public record LabSpec(
     return withDatapath(d.datapath()).withProxy(d.proxyMode());
   }
 
-  public LabSpec withRouteReflectors(int n) {
-    return new LabSpec(nodes, routing, proxy, datapath, n, datastore, etcdMembers);
-  }
-
   /** The cluster's state in an etcd cluster of {@code members} members. */
   public LabSpec withEtcd(int members) {
     return new LabSpec(
@@ -100,6 +96,12 @@ public record LabSpec(
 
   /** The dataplane a report names: ebpf, or the standard datapath's proxy layout. */
   public Dataplane dataplane() {
-    return ebpf() ? Dataplane.EBPF : Dataplane.valueOf(proxy.name());
+    if (ebpf()) {
+      return Dataplane.EBPF;
+    }
+    return switch (proxy) {
+      case IPTABLES -> Dataplane.IPTABLES;
+      case NFTABLES -> Dataplane.NFTABLES;
+    };
   }
 }

@@ -42,10 +42,8 @@ class DatapathLayoutTest {
   static void compile() throws IOException {
     DatapathObject.writeSources(dir, DatapathObject.sources());
     Path source = dir.resolve(DatapathObject.SOURCE);
-    List<String> preprocess = new ArrayList<>(DatapathObject.compile(source, dir.resolve("x")));
-    // Only the macro definitions, after preprocessing: -E -dM instead of -c -o.
-    int c = preprocess.indexOf("-c");
-    preprocess.subList(c, preprocess.size()).clear();
+    // The macro definitions as the compiler sees them, after preprocessing.
+    List<String> preprocess = new ArrayList<>(DatapathObject.clang());
     preprocess.addAll(List.of("-E", "-dM", source.toString()));
     defines = integerDefines(Command.run(preprocess));
     Path object = dir.resolve(DatapathObject.OBJECT);
