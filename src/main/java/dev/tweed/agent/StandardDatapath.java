@@ -2,6 +2,7 @@ package dev.tweed.agent;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
+import dev.tweed.calc.ClusterState;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.observe.AgentMetrics;
@@ -36,6 +37,9 @@ final class StandardDatapath implements NodeDatapath {
 
   /** Addresses of this node's pods (a flow's direction is relative to them). */
   private volatile Set<String> localPods = Set.of();
+
+  /** The cluster state they were taken from: the graph hands out a new one only after a change. */
+  private ClusterState localPodsFrom;
 
   StandardDatapath(AgentConfig config, FlowRecorder flows, AgentMetrics metrics) {
     this.nodeName = config.nodeName();
@@ -91,9 +95,11 @@ final class StandardDatapath implements NodeDatapath {
 
   @Override
   public Sync syncPolicy(CalculationGraph graph, boolean changed, boolean periodic) {
-    if (changed) {
+    ClusterState state = graph.clusterState();
+    if (state != localPodsFrom) {
+      localPodsFrom = state;
       localPods =
-          graph.clusterState().endpoints().stream()
+          state.endpoints().stream()
               .filter(w -> w.node().equals(nodeName))
               .map(WorkloadEndpoint::ip)
               .collect(Collectors.toUnmodifiableSet());

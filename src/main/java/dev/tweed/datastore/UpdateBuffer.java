@@ -19,7 +19,13 @@ public final class UpdateBuffer {
     revision = Math.max(revision, batch.revision());
     listed |= batch.listed();
     for (ResourceUpdate u : batch.updates()) {
-      ResourceUpdate merged = pending.containsKey(u.key()) ? pending.get(u.key()).then(u) : u;
+      ResourceUpdate before = pending.get(u.key());
+      if (before == null) {
+        // A syncer hands on only what changed: a first update needs no comparing.
+        pending.put(u.key(), u);
+        continue;
+      }
+      ResourceUpdate merged = before.then(u);
       if (merged.noChange()) {
         pending.remove(u.key());
       } else {
