@@ -8,9 +8,12 @@ import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
+import dev.tweed.proxy.ServicePortIndex;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.CommandFailedException;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -18,7 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the node's service rules equal to what the renderer makes of the current Services and
- * EndpointSlices: applied when they change, and re-applied every {@link #FULL_SYNC_NANOS} to repair
+ * EndpointSlices: the Services that changed are rendered and written (their blocks alone, and the
+ * shared dispatch chains when those moved), and re-applied every {@link #FULL_SYNC_NANOS} to repair
  * anything changed behind the agent's back. A failed restore leaves the previous rules in place
  * (the kernel commits all or nothing) and is retried on the next pass.
  */
@@ -31,7 +35,6 @@ final class ServiceProxySync {
   private final String serviceCidr;
   private NftablesRuleset lastNft;
   private NftablesServiceRenderer nftRenderer;
-  private ProxyNode nftRenderedFor;
   private IptablesRuleset lastApplied;
   private IptablesServiceRenderer renderer;
   private ProxyNode renderedFor;
@@ -66,26 +69,32 @@ final class ServiceProxySync {
     return pacer.retryPending();
   }
 
-  /** The service ports the last sync rendered (what flows name Services by). */
-  private List<ServicePort> ports = List.of();
-
-  List<ServicePort> ports() {
-    return ports;
-  }
-
-  /** Returns true when rules were written. */
-  boolean sync(ProxyNode node, List<ServicePort> resolved) {
+  /**
+   * Renders and writes the Services that changed in {@code index} since the last sync (every
+   * Service, for a new node), after handing them to {@code taken} ({@code namespace/name} to its
+   * ports now); while backing off after a failure nothing is taken: the changes wait in the index.
+   */
+  void sync(
+      ProxyNode node, ServicePortIndex index, Consumer<Map<String, List<ServicePort>>> taken) {
     if (!pacer.mayRun()) {
-      return false;
+      return;
     }
-    ports = resolved;
+    boolean fresh = !node.equals(renderedFor);
+    if (fresh) {
+      renderedFor = node;
+      renderer = null;
+      nftRenderer = null;
+      index.drainChanges();
+    }
+    Map<String, List<ServicePort>> changes = fresh ? index.all() : index.drainChanges();
+    taken.accept(changes);
     try {
-      boolean wrote =
-          switch (mode) {
-            case NFTABLES -> syncNftables(node, ports);
-            case IPTABLES -> syncIptables(node, ports);
-          };
-      return wrote;
+      switch (mode) {
+        // A new node's renderer knows nothing of the blocks written before: the writer looks at
+        // every chain, as it does for drift.
+        case NFTABLES -> syncNftables(node, changes, fresh || pacer.fullSyncDue());
+        case IPTABLES -> syncIptables(node, changes, fresh || pacer.fullSyncDue());
+      }
     } catch (CommandFailedException e) {
       // The previous rules stay in place meanwhile.
       LOG.warn("event=proxy-sync-retry retry_in_ms={}", pacer.failed());
@@ -93,20 +102,24 @@ final class ServiceProxySync {
     }
   }
 
-  private boolean syncIptables(ProxyNode node, List<ServicePort> ports) {
-    if (renderer == null || !node.equals(renderedFor)) {
+  private void syncIptables(ProxyNode node, Map<String, List<ServicePort>> changes, boolean due) {
+    if (renderer == null) {
       renderer = new IptablesServiceRenderer(node);
-      renderedFor = node;
     }
-    IptablesRuleset rules = renderer.render(ports);
-    boolean due = pacer.fullSyncDue();
-    if (rules.equals(lastApplied) && !due) {
-      return false;
+    var update = renderer.update(changes);
+    IptablesRuleset rules = update.ruleset();
+    boolean same =
+        lastApplied != null
+            && update.changes().isEmpty()
+            && rules.filterTable().equals(lastApplied.filterTable())
+            && rules.natDispatch().equals(lastApplied.natDispatch());
+    if (same && !due) {
+      return;
     }
     long start = System.nanoTime();
     IptablesWriter.SyncStats stats;
     try {
-      stats = writer.sync(rules, due);
+      stats = writer.sync(rules, update.changes(), due);
     } catch (CommandFailedException e) {
       lastApplied = null;
       LOG.warn(
@@ -122,23 +135,21 @@ final class ServiceProxySync {
         stats.servicesWritten(),
         stats.chainsDeleted(),
         (System.nanoTime() - start) / 1_000_000);
-    return true;
   }
 
-  private boolean syncNftables(ProxyNode node, List<ServicePort> ports) {
-    if (nftRenderer == null || !node.equals(nftRenderedFor)) {
+  private void syncNftables(ProxyNode node, Map<String, List<ServicePort>> changes, boolean due) {
+    if (nftRenderer == null) {
       nftRenderer = new NftablesServiceRenderer(node, serviceCidr);
-      nftRenderedFor = node;
     }
-    var rules = nftRenderer.render(ports);
-    boolean due = pacer.fullSyncDue();
-    if (rules.equals(lastNft) && !due) {
-      return false;
+    var update = nftRenderer.update(changes);
+    NftablesRuleset rules = update.ruleset();
+    if (lastNft != null && update.changes().isEmpty() && !due) {
+      return;
     }
     long start = System.nanoTime();
     IptablesWriter.SyncStats stats;
     try {
-      stats = nftWriter.sync(rules, due);
+      stats = nftWriter.sync(rules, update.changes(), due);
     } catch (CommandFailedException e) {
       lastNft = null;
       LOG.warn("event=proxy-sync-failed mode=nftables error=\"{}\"", e.stderr().strip());
@@ -152,7 +163,6 @@ final class ServiceProxySync {
         rules.services().size(),
         stats.servicesWritten(),
         (System.nanoTime() - start) / 1_000_000);
-    return true;
   }
 
   private static String offendingLine(CommandFailedException e) {

@@ -82,9 +82,8 @@ final class StandardDatapath implements NodeDatapath {
     if (!changed && !proxy.fullSyncDue() && !proxy.retryPending()) {
       return Sync.UP_TO_DATE;
     }
-    proxy.sync(node, graph.servicePorts().ports());
+    proxy.sync(node, graph.servicePorts(), changes -> flows.services(changes, node.nodeIps()));
     metrics.programmed("service_ports", proxy.servicePorts());
-    flows.services(proxy.ports(), node.nodeIps());
     return Sync.SYNCED;
   }
 

@@ -1,13 +1,16 @@
 package dev.tweed.dataplane;
 
 import dev.tweed.proxy.IptablesRuleset;
+import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.IptablesChains;
 import dev.tweed.rules.JumpRule;
 import dev.tweed.sys.Command;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -54,8 +57,90 @@ public final class IptablesWriter {
     return sync(ruleset, true);
   }
 
+  /**
+   * Writes what changed since the last sync; with {@code full}, compares everything with the
+   * kernel's chains too.
+   */
   public SyncStats sync(IptablesRuleset ruleset, boolean full) {
-    boolean doFull = full || contents.isEmpty();
+    return write(ruleset, Optional.empty(), full);
+  }
+
+  /**
+   * The same, told which service blocks changed since the last sync: a partial sync then looks at
+   * those blocks alone (and at the shared chains, when their content moved), not at every chain.
+   */
+  public SyncStats sync(
+      IptablesRuleset ruleset,
+      List<BlockChange<IptablesRuleset.ChainBlock>> changes,
+      boolean full) {
+    return write(ruleset, Optional.of(changes), full);
+  }
+
+  private SyncStats write(
+      IptablesRuleset ruleset,
+      Optional<List<BlockChange<IptablesRuleset.ChainBlock>>> changes,
+      boolean full) {
+    boolean compareKernel = full || contents.isEmpty();
+    boolean everyChain = compareKernel || changes.isEmpty();
+    Map<String, Map<String, List<String>>> want =
+        everyChain ? whole(ruleset) : changed(ruleset, changes.get());
+    Map<String, Map<String, List<String>>> write = new LinkedHashMap<>();
+    Map<String, List<String>> delete = new LinkedHashMap<>();
+    for (var t : want.entrySet()) {
+      String table = t.getKey();
+      Map<String, List<String>> kernel =
+          compareKernel
+              ? IptablesChains.parse(
+                  Command.run(argv("iptables-save", "-t", table)),
+                  c -> t.getValue().containsKey(c) || SERVICE_CHAIN.matcher(c).matches())
+              : Map.of();
+      write.put(table, contents.toWrite(table, t.getValue(), kernel, compareKernel));
+      Set<String> gone = new TreeSet<>();
+      if (everyChain) {
+        gone.addAll(contents.vanished(table, t.getValue().keySet()));
+        kernel.keySet().stream().filter(c -> !t.getValue().containsKey(c)).forEach(gone::add);
+      } else if (table.equals("nat")) {
+        gone.addAll(vanishedChains(changes.get(), t.getValue().keySet()));
+      }
+      delete.put(table, List.copyOf(gone));
+    }
+    String input = IptablesChains.restoreInput(write, delete);
+    long start = System.nanoTime();
+    if (!input.isEmpty()) {
+      try {
+        Command.run(argv("iptables-restore", "-w", "--noflush"), input);
+      } catch (RuntimeException e) {
+        contents.clear();
+        lastFilter = "";
+        lastDispatch = null;
+        throw e;
+      }
+    }
+    long restoreNanos = System.nanoTime() - start;
+    if (compareKernel) {
+      ensureJumps(prefix, ruleset.jumps());
+    }
+    want.keySet().forEach(t -> contents.recorded(t, write.get(t), delete.get(t)));
+    lastFilter = ruleset.filterTable();
+    lastDispatch = ruleset.natDispatch();
+    Set<String> natWritten = write.getOrDefault("nat", Map.of()).keySet();
+    var blocks =
+        everyChain
+            ? ruleset.services().values().stream()
+            : changes.get().stream().flatMap(c -> c.after().stream());
+    long services =
+        blocks.filter(b -> b.chainNames().stream().anyMatch(natWritten::contains)).count();
+    int deleted = delete.values().stream().mapToInt(List::size).sum();
+    return new SyncStats(compareKernel, (int) services, deleted, restoreNanos);
+  }
+
+  /** The filter text and nat dispatch chains written last (a failed write forgets them). */
+  private String lastFilter = "";
+
+  private IptablesRuleset.ChainBlock lastDispatch;
+
+  /** Every chain of the ruleset, by table. */
+  private static Map<String, Map<String, List<String>>> whole(IptablesRuleset ruleset) {
     Map<String, Map<String, List<String>>> want = new LinkedHashMap<>();
     want.put("filter", IptablesChains.parse(ruleset.filterTable(), c -> !BUILT_IN.contains(c)));
     Map<String, List<String>> nat =
@@ -67,44 +152,45 @@ public final class IptablesWriter {
         .forEach(b -> nat.putAll(IptablesChains.group(b.chains(), b.rules())));
     nat.keySet().removeAll(BUILT_IN);
     want.put("nat", nat);
+    return want;
+  }
 
-    Map<String, Map<String, List<String>>> write = new LinkedHashMap<>();
-    Map<String, List<String>> delete = new LinkedHashMap<>();
-    for (var t : want.entrySet()) {
-      String table = t.getKey();
-      Map<String, List<String>> kernel =
-          doFull
-              ? IptablesChains.parse(
-                  Command.run(argv("iptables-save", "-t", table)),
-                  c -> t.getValue().containsKey(c) || SERVICE_CHAIN.matcher(c).matches())
-              : Map.of();
-      write.put(table, contents.toWrite(table, t.getValue(), kernel, doFull));
-      Set<String> gone = new TreeSet<>(contents.vanished(table, t.getValue().keySet()));
-      kernel.keySet().stream().filter(c -> !t.getValue().containsKey(c)).forEach(gone::add);
-      delete.put(table, List.copyOf(gone));
+  /**
+   * The chains a partial sync looks at: the filter table and the dispatch chains when they differ
+   * from what was written last, and the chains of the service blocks that changed.
+   */
+  private Map<String, Map<String, List<String>>> changed(
+      IptablesRuleset ruleset, List<BlockChange<IptablesRuleset.ChainBlock>> changes) {
+    Map<String, Map<String, List<String>>> want = new LinkedHashMap<>();
+    if (!ruleset.filterTable().equals(lastFilter)) {
+      want.put("filter", IptablesChains.parse(ruleset.filterTable(), c -> !BUILT_IN.contains(c)));
     }
-    String input = IptablesChains.restoreInput(write, delete);
-    long start = System.nanoTime();
-    if (!input.isEmpty()) {
-      try {
-        Command.run(argv("iptables-restore", "-w", "--noflush"), input);
-      } catch (RuntimeException e) {
-        contents.clear();
-        throw e;
-      }
+    Map<String, List<String>> nat = new LinkedHashMap<>();
+    if (!ruleset.natDispatch().equals(lastDispatch)) {
+      nat.putAll(
+          IptablesChains.group(ruleset.natDispatch().chains(), ruleset.natDispatch().rules()));
     }
-    long restoreNanos = System.nanoTime() - start;
-    if (doFull) {
-      ensureJumps(prefix, ruleset.jumps());
+    for (var c : changes) {
+      c.after().ifPresent(b -> nat.putAll(IptablesChains.group(b.chains(), b.rules())));
     }
-    want.keySet().forEach(t -> contents.recorded(t, write.get(t), delete.get(t)));
-    Set<String> natWritten = write.get("nat").keySet();
-    long services =
-        ruleset.services().values().stream()
-            .filter(b -> b.chainNames().stream().anyMatch(natWritten::contains))
-            .count();
-    int deleted = delete.values().stream().mapToInt(List::size).sum();
-    return new SyncStats(doFull, (int) services, deleted, restoreNanos);
+    nat.keySet().removeAll(BUILT_IN);
+    want.put("nat", nat);
+    return want;
+  }
+
+  /** The chains the changed blocks had and no longer have. */
+  private static Set<String> vanishedChains(
+      List<BlockChange<IptablesRuleset.ChainBlock>> changes, Set<String> written) {
+    Set<String> now = new HashSet<>(written);
+    for (var c : changes) {
+      c.after().ifPresent(b -> now.addAll(b.chainNames()));
+    }
+    Set<String> gone = new TreeSet<>();
+    for (var c : changes) {
+      c.before()
+          .ifPresent(b -> b.chainNames().stream().filter(n -> !now.contains(n)).forEach(gone::add));
+    }
+    return gone;
   }
 
   /** Inserts each jump rule at the top of its built-in chain unless it is there ({@code -C}). */

@@ -1,6 +1,7 @@
 package dev.tweed.dataplane;
 
 import dev.tweed.dataplane.nftnl.NftBatchOrder;
+import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
@@ -86,12 +87,27 @@ public final class NftablesWriter {
     return applier.name();
   }
 
-  /** Returns {services written, transaction nanoseconds}. */
+  /** Writes what changed since the last sync, found by comparing every block with it. */
   public IptablesWriter.SyncStats sync(NftablesRuleset ruleset, boolean full) {
+    return write(ruleset, Optional.empty(), full);
+  }
+
+  /**
+   * Writes what changed since the last sync, told which blocks those are: a partial sync looks at
+   * them alone, not at every block of the table.
+   */
+  public IptablesWriter.SyncStats sync(
+      NftablesRuleset ruleset, List<BlockChange<List<String>>> changes, boolean full) {
+    return write(ruleset, Optional.of(changes), full);
+  }
+
+  private IptablesWriter.SyncStats write(
+      NftablesRuleset ruleset, Optional<List<BlockChange<List<String>>>> changes, boolean full) {
     boolean sameBase = applied.isPresent() && applied.get().base().equals(ruleset.base());
     boolean doFull = full || !sameBase;
     String script;
     int written;
+    boolean partialWrite = false;
     if (doFull && sameBase && applied.get().equals(ruleset)) {
       // A scheduled full sync over the table this writer wrote: what drifted in the kernel is
       // rewritten chain by chain and set by set; replacing the table would renumber every rule
@@ -108,9 +124,16 @@ public final class NftablesWriter {
     } else {
       // A partial sync, or a full one whose changes since the last write are known: they are
       // written as a partial sync writes them; drift is looked for at the next full sync.
-      doFull = false;
+      partialWrite = true;
       StringBuilder sb = new StringBuilder();
-      written = partial(applied.get().services(), ruleset.services(), sb);
+      // A full sync does not trust the changes it is told: it compares every block.
+      List<BlockChange<List<String>>> changed =
+          changes
+              .filter(c -> !doFull)
+              .orElseGet(() -> changes(applied.get().services(), ruleset.services()));
+      // A failed write forgets the table (the next one is whole and counts again), so the counts
+      // are changed in place.
+      written = partial(changed, elementRefs, sb);
       script = sb.toString();
     }
     long start = System.nanoTime();
@@ -133,9 +156,12 @@ public final class NftablesWriter {
       }
     }
     long nanos = System.nanoTime() - start;
+    if (!sameBase) {
+      elementRefs = elementRefs(ruleset);
+    }
     applied = Optional.of(ruleset);
     kernelListing = Optional.empty();
-    return new IptablesWriter.SyncStats(doFull, written, 0, nanos);
+    return new IptablesWriter.SyncStats(doFull && !partialWrite, written, 0, nanos);
   }
 
   /**
@@ -332,29 +358,65 @@ public final class NftablesWriter {
     return out.toString();
   }
 
+  /** The blocks that differ between two renders of the table. */
+  private static List<BlockChange<List<String>>> changes(
+      Map<String, List<String>> before, Map<String, List<String>> after) {
+    List<BlockChange<List<String>>> out = new ArrayList<>();
+    for (var e : before.entrySet()) {
+      List<String> now = after.get(e.getKey());
+      if (!e.getValue().equals(now)) {
+        out.add(new BlockChange<>(e.getKey(), Optional.of(e.getValue()), Optional.ofNullable(now)));
+      }
+    }
+    for (var e : after.entrySet()) {
+      if (!before.containsKey(e.getKey())) {
+        out.add(new BlockChange<>(e.getKey(), Optional.empty(), Optional.of(e.getValue())));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * How many blocks (and skeleton lines) add each element, by {@code SET KEY}: the ports of one
+   * Service share their ClusterIP's element, which a partial sync deletes only when no block adds
+   * it any more. Counted once per whole write and kept up to date by each partial one, so that a
+   * partial sync does not read the other blocks.
+   */
+  private Map<String, Integer> elementRefs = new HashMap<>();
+
+  private static Map<String, Integer> elementRefs(NftablesRuleset ruleset) {
+    Map<String, Integer> refs = new HashMap<>();
+    count(refs, ruleset.base(), 1);
+    ruleset.services().values().forEach(lines -> count(refs, lines, 1));
+    return refs;
+  }
+
+  private static void count(Map<String, Integer> refs, List<String> lines, int delta) {
+    for (String e : elementLines(lines)) {
+      refs.merge(refKey(e), delta, (a, b) -> a + b == 0 ? null : a + b);
+    }
+  }
+
+  /** "FAMILY|TABLE SET ELEMENT" to "SET KEY". */
+  private static String refKey(String elementLine) {
+    String[] w = elementLine.split(" ", 3);
+    return w[1] + " " + key(w[2]);
+  }
+
   private static int partial(
-      Map<String, List<String>> before, Map<String, List<String>> after, StringBuilder sb) {
-    Set<String> changed = new HashSet<>();
-    for (String k : before.keySet()) {
-      if (!before.get(k).equals(after.get(k))) {
-        changed.add(k);
-      }
-    }
-    for (String k : after.keySet()) {
-      if (!before.containsKey(k)) {
-        changed.add(k);
-      }
-    }
-    // Elements the changed blocks had, by set and key: each is deleted once (a transaction that
-    // deletes an element twice is refused), unless an unchanged block still adds it (below).
+      List<BlockChange<List<String>>> changes, Map<String, Integer> refs, StringBuilder sb) {
+    // The elements the changed blocks had are no longer counted; one that no other block adds is
+    // deleted (once: a transaction that deletes an element twice is refused), and added again
+    // below if a changed block still has it.
+    changes.forEach(c -> c.before().ifPresent(lines -> count(refs, lines, -1)));
     Map<String, String> deletes = new LinkedHashMap<>();
     List<String> flushes = new ArrayList<>();
     List<String> removals = new ArrayList<>();
     List<String> elementAdds = new ArrayList<>();
-    Set<String> rewritten = new HashSet<>();
-    for (String k : changed) {
-      List<String> old = before.getOrDefault(k, List.of());
-      List<String> now = after.getOrDefault(k, List.of());
+    List<String> written = new ArrayList<>();
+    for (BlockChange<List<String>> c : changes) {
+      List<String> old = c.before().orElse(List.of());
+      List<String> now = c.after().orElse(List.of());
       if (!old.isEmpty() && !now.isEmpty() && withoutElements(old).equals(withoutElements(now))) {
         // Only elements changed (a pod relabelled changes the members of a policy's sets): they
         // are changed alone. The kernel then validates no chain, as it must after a rule is added.
@@ -363,7 +425,7 @@ public final class NftablesWriter {
         for (String e : oldElements) {
           if (!newElements.contains(e)) {
             String[] w = e.split(" ", 3); // table family, table name + set, element
-            deleteElement(deletes, w[0], w[1], w[2]);
+            deleteElement(deletes, refs, w[0], w[1], w[2]);
           }
         }
         for (String e : newElements) {
@@ -375,7 +437,7 @@ public final class NftablesWriter {
         }
         continue;
       }
-      rewritten.add(k);
+      written.addAll(now);
       Set<String> newDecls = new HashSet<>();
       for (String l : now) {
         Matcher d = DECLARATION.matcher(l);
@@ -387,7 +449,7 @@ public final class NftablesWriter {
         Matcher e = ELEMENT.matcher(l);
         if (e.find()) {
           for (String element : elements(e.group(3))) {
-            deleteElement(deletes, e.group(1).replace(' ', '|'), e.group(2), element);
+            deleteElement(deletes, refs, e.group(1).replace(' ', '|'), e.group(2), element);
           }
           continue;
         }
@@ -404,30 +466,7 @@ public final class NftablesWriter {
         }
       }
     }
-    // An element that an unchanged block still adds stays: the ports of one Service share their
-    // ClusterIP's element. Only element lines that contain a key to be deleted are parsed: at
-    // 10,000 services the blocks hold some 400,000 lines, and parsing them all took tens of
-    // milliseconds of every partial sync.
-    List<String> keys =
-        deletes.keySet().stream().map(k -> k.substring(k.indexOf(' ') + 1)).distinct().toList();
-    if (!keys.isEmpty()) {
-      after.forEach(
-          (k, lines) -> {
-            if (!changed.contains(k)) {
-              for (String l : lines) {
-                if (!l.startsWith("add element ") || keys.stream().noneMatch(l::contains)) {
-                  continue;
-                }
-                Matcher e = ELEMENT.matcher(l);
-                if (e.find()) {
-                  for (String element : elements(e.group(3))) {
-                    deletes.remove(e.group(2) + " " + key(element));
-                  }
-                }
-              }
-            }
-          });
-    }
+    changes.forEach(c -> c.after().ifPresent(lines -> count(refs, lines, 1)));
     deletes.values().forEach(l -> sb.append(l).append('\n'));
     flushes.forEach(l -> sb.append(l).append('\n'));
     // Chains before sets: a flushed chain no longer refers to an affinity set.
@@ -439,15 +478,9 @@ public final class NftablesWriter {
         .forEach(l -> sb.append(l).append('\n'));
     // Declarations of every changed block first: a rule in one block may jump to a chain that
     // another block declares.
-    List<String> written = new ArrayList<>();
-    for (String k : rewritten) {
-      if (after.containsKey(k)) {
-        written.addAll(after.get(k));
-      }
-    }
     written.addAll(elementAdds);
     NftablesRuleset.appendBlock(sb, written);
-    return changed.size();
+    return changes.size();
   }
 
   /**
@@ -470,7 +503,14 @@ public final class NftablesWriter {
   }
 
   private static void deleteElement(
-      Map<String, String> deletes, String table, String set, String element) {
+      Map<String, String> deletes,
+      Map<String, Integer> refs,
+      String table,
+      String set,
+      String element) {
+    if (refs.containsKey(set + " " + key(element))) {
+      return; // another block still adds it
+    }
     deletes.putIfAbsent(
         set + " " + key(element),
         "delete element " + table.replace('|', ' ') + " " + set + " { " + key(element) + " }");

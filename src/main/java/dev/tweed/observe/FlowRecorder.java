@@ -9,8 +9,10 @@ import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.ServicePort;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -72,8 +74,49 @@ public final class FlowRecorder {
     }
   }
 
-  /** The proxy's service ports, named at their ClusterIPs, NodePorts and external addresses. */
-  public void services(List<ServicePort> ports, List<String> nodeIps) {
+  /** The proxy's service ports by Service, as last named. */
+  private final Map<String, List<ServicePort>> portsByService = new HashMap<>();
+
+  /** Each Service's frontends, named: a change renames only its own Service's. */
+  private final Map<String, Map<String, String>> frontendsByService = new HashMap<>();
+
+  private List<String> namedNodeIps = List.of();
+
+  /**
+   * The proxy's service ports, named at their ClusterIPs, NodePorts and external addresses: the
+   * Services that changed ({@code namespace/name} to its ports now, none when it is gone). An
+   * endpoint change moves no frontend and so renames nothing.
+   */
+  public void services(Map<String, List<ServicePort>> changes, List<String> nodeIps) {
+    boolean nodeMoved = !nodeIps.equals(namedNodeIps);
+    namedNodeIps = List.copyOf(nodeIps);
+    changes.forEach(
+        (k, ports) -> {
+          if (ports.isEmpty()) {
+            portsByService.remove(k);
+          } else {
+            portsByService.put(k, ports);
+          }
+        });
+    Set<String> rename = new HashSet<>(changes.keySet());
+    if (nodeMoved) {
+      rename.addAll(portsByService.keySet());
+    }
+    boolean moved = false;
+    for (String k : rename) {
+      Map<String, String> now = frontends(portsByService.getOrDefault(k, List.of()), nodeIps);
+      Map<String, String> was =
+          now.isEmpty() ? frontendsByService.remove(k) : frontendsByService.put(k, now);
+      moved |= !now.equals(was == null ? Map.of() : was);
+    }
+    if (moved) {
+      Map<String, String> out = new HashMap<>();
+      frontendsByService.values().forEach(out::putAll);
+      services(out);
+    }
+  }
+
+  private static Map<String, String> frontends(List<ServicePort> ports, List<String> nodeIps) {
     Map<String, String> out = new HashMap<>();
     for (ServicePort p : ports) {
       int proto =
@@ -90,7 +133,7 @@ public final class FlowRecorder {
       p.externalIps().forEach(ip -> out.put(ip + ":" + p.port() + "/" + proto, name));
       p.loadBalancerIps().forEach(ip -> out.put(ip + ":" + p.port() + "/" + proto, name));
     }
-    services(out);
+    return out;
   }
 
   /** The eBPF datapath's services, named at each of their frontends. */

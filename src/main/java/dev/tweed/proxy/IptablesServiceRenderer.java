@@ -2,10 +2,9 @@ package dev.tweed.proxy;
 
 import dev.tweed.model.Cidr;
 import dev.tweed.model.Ipv4;
+import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.JumpRule;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -27,15 +26,16 @@ public final class IptablesServiceRenderer {
   static final String MARK = "0x4000";
   private final ProxyNode node;
 
-  /** What one service port renders to; reused while the port's inputs stay equal. */
+  /** What one service port renders to: its rules in the shared chains, and its own chains. */
   private record RenderedPort(
       List<String> filterRules, List<String> dispatchRules, IptablesRuleset.ChainBlock block) {}
 
-  /**
-   * The last render's output per port: a sync after one endpoint change renders one port, as
-   * kube-proxy's partial syncs skip unchanged services. Replaced, not grown, on every render.
-   */
-  private Map<ServicePort, RenderedPort> cache = new HashMap<>();
+  private final RenderedPorts<RenderedPort> ports = new RenderedPorts<>(this::renderPort);
+
+  /** The filter table and the nat dispatch chains as last assembled from every port. */
+  private String filterTable;
+
+  private IptablesRuleset.ChainBlock natDispatch;
 
   public IptablesServiceRenderer(ProxyNode node) {
     this.node = node;
@@ -82,7 +82,46 @@ public final class IptablesServiceRenderer {
     return text.contains(" ") ? "\"" + text + "\"" : text;
   }
 
-  public IptablesRuleset render(List<ServicePort> ports) {
+  /** The rules of exactly these ports (a whole render: ports rendered before and absent go). */
+  public IptablesRuleset render(List<ServicePort> all) {
+    return update(ports.replacing(all)).ruleset();
+  }
+
+  /** The rules after these Services changed, and the service blocks that changed with them. */
+  public RulesetUpdate<IptablesRuleset, IptablesRuleset.ChainBlock> update(
+      Map<String, List<ServicePort>> changes) {
+    List<BlockChange<RenderedPort>> changed = ports.apply(changes);
+    // The shared chains hold a rule or two of every port: assembled again only when one of
+    // those changed (a Service added or removed, endpoints gone or back), not on every change.
+    boolean shared =
+        filterTable == null
+            || changed.stream()
+                .anyMatch(
+                    c ->
+                        !c.before()
+                                .map(RenderedPort::filterRules)
+                                .equals(c.after().map(RenderedPort::filterRules))
+                            || !c.before()
+                                .map(RenderedPort::dispatchRules)
+                                .equals(c.after().map(RenderedPort::dispatchRules)));
+    if (shared) {
+      assembleShared();
+    }
+    Map<String, IptablesRuleset.ChainBlock> blocks = new LinkedHashMap<>();
+    ports.blocks().forEach((k, v) -> blocks.put(k, v.block()));
+    List<BlockChange<IptablesRuleset.ChainBlock>> blockChanges = new ArrayList<>(changed.size());
+    for (BlockChange<RenderedPort> c : changed) {
+      var before = c.before().map(RenderedPort::block);
+      var after = c.after().map(RenderedPort::block);
+      if (!before.equals(after)) {
+        blockChanges.add(new BlockChange<>(c.block(), before, after));
+      }
+    }
+    return new RulesetUpdate<>(
+        new IptablesRuleset(filterTable, natDispatch, blocks, jumpRules()), blockChanges);
+  }
+
+  private void assembleShared() {
     Table filter = new Table();
     Table nat = new Table();
     for (String c :
@@ -106,32 +145,10 @@ public final class IptablesServiceRenderer {
     filter.chain("KUBE-FIREWALL");
     filter.rule(
         "-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
-
-    List<ServicePort> sorted = new ArrayList<>(ports);
-    sorted.sort(
-        Comparator.comparing(ServicePort::portNameString).thenComparing(ServicePort::protocol));
-    LinkedHashMap<String, IptablesRuleset.ChainBlock> blocks = new LinkedHashMap<>();
-    Map<ServicePort, RenderedPort> nextCache = new HashMap<>();
-    for (ServicePort p : sorted) {
-      RenderedPort r = cache.get(p);
-      if (r == null) {
-        Table portFilter = new Table();
-        Table dispatch = new Table();
-        ServiceNat block = new ServiceNat(dispatch);
-        renderPort(p, portFilter, block);
-        r =
-            new RenderedPort(
-                List.copyOf(portFilter.rules),
-                List.copyOf(dispatch.rules),
-                new IptablesRuleset.ChainBlock(block.chains, block.rules));
-      }
-      nextCache.put(p, r);
+    for (RenderedPort r : ports.outputs()) {
       filter.rules.addAll(r.filterRules());
       nat.rules.addAll(r.dispatchRules());
-      blocks.put(p.portNameString() + "/" + p.protocolLower(), r.block());
     }
-    cache = nextCache;
-
     nat.rule(
         "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS");
     filter.rule("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP");
@@ -149,8 +166,8 @@ public final class IptablesServiceRenderer {
     filter.chains.forEach(l -> sb.append(l).append('\n'));
     filter.rules.forEach(l -> sb.append(l).append('\n'));
     sb.append("COMMIT\n");
-    return new IptablesRuleset(
-        sb.toString(), new IptablesRuleset.ChainBlock(nat.chains, nat.rules), blocks, jumpRules());
+    filterTable = sb.toString();
+    natDispatch = new IptablesRuleset.ChainBlock(nat.chains, nat.rules);
   }
 
   /** kube-proxy's jump rules, in the order they end up after each was inserted at the top. */
@@ -214,7 +231,10 @@ public final class IptablesServiceRenderer {
     return new JumpRule(table, chain, args);
   }
 
-  private void renderPort(ServicePort p, Table filter, ServiceNat nat) {
+  private RenderedPort renderPort(ServicePort p) {
+    Table filter = new Table();
+    Table dispatch = new Table();
+    ServiceNat nat = new ServiceNat(dispatch);
     String proto = p.protocolLower();
     String name = p.portNameString();
     String dport = String.valueOf(p.port());
@@ -445,6 +465,10 @@ public final class IptablesServiceRenderer {
           "-j DNAT --to-destination",
           ep.toString());
     }
+    return new RenderedPort(
+        List.copyOf(filter.rules),
+        List.copyOf(dispatch.rules),
+        new IptablesRuleset.ChainBlock(nat.chains, nat.rules));
   }
 
   /** kube-proxy's rule for traffic to one address and port of a service: comment, match, jump. */

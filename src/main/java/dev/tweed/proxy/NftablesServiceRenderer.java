@@ -2,14 +2,12 @@ package dev.tweed.proxy;
 
 import dev.tweed.model.Cidr;
 import dev.tweed.model.Ipv4;
+import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -30,12 +28,17 @@ public final class NftablesServiceRenderer {
   private final ProxyNode node;
   private final String serviceCidr;
 
-  /** The last render per port, reused while the port is unchanged; replaced on every render. */
-  private Map<ServicePort, List<String>> cache = new HashMap<>();
+  private static final String T = "ip " + TABLE;
+  private final RenderedPorts<List<String>> ports =
+      new RenderedPorts<>(p -> List.copyOf(renderPort(T, p)));
+
+  /** The table's skeleton: the same for every render of this node. */
+  private final List<String> base;
 
   public NftablesServiceRenderer(ProxyNode node, String serviceCidr) {
     this.node = node;
     this.serviceCidr = serviceCidr;
+    this.base = List.copyOf(base());
   }
 
   /** kube-proxy's hashAndTruncate: 8 characters of base32 SHA-256, a dash, then the name. */
@@ -82,8 +85,20 @@ public final class NftablesServiceRenderer {
     return "affinity-" + hashed(endpointBase(p, e));
   }
 
-  public NftablesRuleset render(List<ServicePort> ports) {
-    String t = "ip " + TABLE;
+  /** The rules of exactly these ports (a whole render: ports rendered before and absent go). */
+  public NftablesRuleset render(List<ServicePort> all) {
+    return update(ports.replacing(all)).ruleset();
+  }
+
+  /** The rules after these Services changed, and the service blocks that changed with them. */
+  public RulesetUpdate<NftablesRuleset, List<String>> update(
+      Map<String, List<ServicePort>> changes) {
+    List<BlockChange<List<String>>> changed = ports.apply(changes);
+    return new RulesetUpdate<>(new NftablesRuleset(TABLE, base, ports.blocks()), changed);
+  }
+
+  private List<String> base() {
+    String t = T;
     List<String> base =
         new ArrayList<>(
             List.of(
@@ -173,27 +188,7 @@ public final class NftablesServiceRenderer {
             + t
             + " service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services");
 
-    // Each port's name is made once: a comparator that made it per comparison spent tens of
-    // milliseconds at 10,000 ports, on every sync.
-    record Named(String name, String protocol, ServicePort port) {}
-    List<Named> sorted = new ArrayList<>(ports.size());
-    for (ServicePort p : ports) {
-      sorted.add(new Named(p.portNameString(), p.protocol(), p));
-    }
-    sorted.sort(Comparator.comparing(Named::name).thenComparing(Named::protocol));
-    Map<String, List<String>> services = new LinkedHashMap<>();
-    Map<ServicePort, List<String>> next = new HashMap<>();
-    for (Named n : sorted) {
-      ServicePort p = n.port();
-      List<String> lines = cache.get(p);
-      if (lines == null) {
-        lines = List.copyOf(renderPort(t, p));
-      }
-      next.put(p, lines);
-      services.put(n.name() + "/" + p.protocolLower(), lines);
-    }
-    cache = next;
-    return new NftablesRuleset(TABLE, base, services);
+    return base;
   }
 
   private List<String> renderPort(String t, ServicePort p) {

@@ -8,6 +8,7 @@ import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.IptablesServiceRendererTest;
 import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.RandomServices;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.rules.JumpRule;
 import dev.tweed.sys.Command;
@@ -17,10 +18,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Tweed's rendered rules, loaded into a scratch namespace and read back with iptables-save, equal
@@ -175,5 +180,59 @@ class IptablesLayoutIT {
     IptablesWriter.inNamespace(kubeNs).apply(renderer.render(changed));
     assertThat(normalised(partial.save()))
         .isEqualTo(normalised(IptablesWriter.inNamespace(kubeNs).save()));
+  }
+
+  /**
+   * Services changed one at a time at random, each rendered and written as the agent does (the
+   * changed blocks alone; one sync in five a full one): after every change the namespace holds what
+   * a whole write of the same Services into a fresh namespace holds.
+   */
+  @ParameterizedTest(name = "seed {0}")
+  @ValueSource(longs = {1, 2})
+  void servicesChangedOneAtATimeLeaveWhatAWholeWriteLeaves(long seed) {
+    Random random = new Random(seed);
+    ProxyNode node = new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11"));
+    var renderer = new IptablesServiceRenderer(node);
+    TreeMap<String, List<ServicePort>> services = new TreeMap<>();
+    for (int i = 0; i < 12; i++) {
+      services.put("svc" + i, RandomServices.service(random, i));
+    }
+    Namespaces.add(tweedNs);
+    var writer = IptablesWriter.inNamespace(tweedNs);
+    writer.apply(renderer.render(RandomServices.ports(services)));
+    for (int step = 0; step < 20; step++) {
+      String changed = RandomServices.changeOne(random, services);
+      var update =
+          renderer.update(
+              Map.of(changed, services.getOrDefault(RandomServices.name(changed), List.of())));
+      var stats = writer.sync(update.ruleset(), update.changes(), random.nextInt(5) == 0);
+      if (!stats.full()) {
+        assertThat(stats.servicesWritten()).isLessThanOrEqualTo(update.changes().size());
+      }
+      Namespaces.delete(kubeNs);
+      Namespaces.add(kubeNs);
+      var whole = IptablesWriter.inNamespace(kubeNs);
+      whole.apply(new IptablesServiceRenderer(node).render(RandomServices.ports(services)));
+      assertThat(byChain(writer.save()))
+          .as("seed %d, after change %d", seed, step)
+          .isEqualTo(byChain(whole.save()));
+    }
+  }
+
+  /** A save's chains by table and name, each with its rules in order (chain order aside). */
+  static Map<String, List<String>> byChain(String save) {
+    Map<String, List<String>> out = new TreeMap<>();
+    String table = "";
+    for (String line : normalised(save).split("\n")) {
+      if (line.startsWith("*")) {
+        table = line.substring(1);
+      } else if (line.startsWith(":")) {
+        out.putIfAbsent(table + " " + line.substring(1, line.indexOf(' ')), new ArrayList<>());
+      } else if (line.startsWith("-A ")) {
+        String chain = line.substring(3, line.indexOf(' ', 3));
+        out.computeIfAbsent(table + " " + chain, c -> new ArrayList<>()).add(line);
+      }
+    }
+    return out;
   }
 }

@@ -11,7 +11,9 @@ import dev.tweed.policy.NftablesPolicyRenderer;
 import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.RandomServices;
 import dev.tweed.proxy.ServicePort;
+import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,10 +27,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The netlink writer against {@code nft -f}, over random Services, endpoints and policies and
- * random sequences of changes: after every change, the table the netlink writer's syncs (partial,
- * full, or a restarted writer's first) have left equals the table {@code nft -f} of the whole
- * rendered ruleset makes in a fresh namespace. Each seed is one sequence; a failure names its seed
- * and step.
+ * random sequences of changes (Services one at a time, as the agent renders and writes them): after
+ * every change, the table the netlink writer's syncs (partial, full, or a restarted writer's first)
+ * have left equals the table {@code nft -f} of the whole rendered ruleset makes in a fresh
+ * namespace. Each seed is one sequence; a failure names its seed and step.
  */
 class NftWriterEquivalenceIT {
   private static final int STEPS = 25;
@@ -50,30 +52,18 @@ class NftWriterEquivalenceIT {
             new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11")), "10.96.0.0/16");
     TreeMap<String, List<ServicePort>> services = new TreeMap<>();
     for (int i = 0; i < 12; i++) {
-      services.put("svc" + i, service(random, i));
+      services.put("svc" + i, RandomServices.service(random, i));
     }
     Namespaces.add(NETLINK_NS);
     NftablesWriter netlink = NftablesWriter.inNamespace(NETLINK_NS, false);
-    netlink.sync(renderer.render(ports(services)), true);
+    netlink.sync(renderer.render(RandomServices.ports(services)), true);
     for (int step = 0; step < STEPS; step++) {
-      String name = "svc" + random.nextInt(16);
-      switch (random.nextInt(4)) {
-        case 0 -> services.remove(name);
-        case 1 -> services.put(name, service(random, Integer.parseInt(name.substring(3))));
-        default -> {
-          List<ServicePort> ps = services.get(name);
-          if (ps != null) {
-            List<ServicePort> changed = new ArrayList<>();
-            for (ServicePort p : ps) {
-              changed.add(random.nextBoolean() ? p.withEndpoints(endpoints(random)) : p);
-            }
-            services.put(name, changed);
-          }
-        }
-      }
-      NftablesRuleset rendered = renderer.render(ports(services));
-      netlink = sync(netlink, rendered, random);
-      assertSameTable(rendered, "tweed-proxy", seed, step);
+      String changed = RandomServices.changeOne(random, services);
+      var update =
+          renderer.update(
+              Map.of(changed, services.getOrDefault(RandomServices.name(changed), List.of())));
+      netlink = sync(netlink, update.ruleset(), Optional.of(update.changes()), random);
+      assertSameTable(update.ruleset(), "tweed-proxy", seed, step);
     }
   }
 
@@ -115,7 +105,7 @@ class NftWriterEquivalenceIT {
                 "ns" + random.nextInt(3), Optional.of(Map.of("team", "t" + random.nextInt(2))));
       }
       NftablesRuleset rendered = renderer.render(graph.intent());
-      netlink = sync(netlink, rendered, random);
+      netlink = sync(netlink, rendered, Optional.empty(), random);
       assertSameTable(rendered, NftablesPolicyRenderer.TABLE, seed, step);
     }
   }
@@ -124,7 +114,11 @@ class NftWriterEquivalenceIT {
    * A partial sync, a scheduled full one, or (one in five) a new writer's first sync over the
    * table, as after the agent restarted: it rewrites the table in place.
    */
-  private static NftablesWriter sync(NftablesWriter writer, NftablesRuleset rendered, Random r) {
+  private static NftablesWriter sync(
+      NftablesWriter writer,
+      NftablesRuleset rendered,
+      Optional<List<BlockChange<List<String>>>> changes,
+      Random r) {
     return switch (r.nextInt(5)) {
       case 0 -> {
         NftablesWriter restarted =
@@ -133,11 +127,13 @@ class NftWriterEquivalenceIT {
         yield restarted;
       }
       case 1 -> {
-        writer.sync(rendered, true);
+        changes.ifPresentOrElse(
+            c -> writer.sync(rendered, c, true), () -> writer.sync(rendered, true));
         yield writer;
       }
       default -> {
-        writer.sync(rendered, false);
+        changes.ifPresentOrElse(
+            c -> writer.sync(rendered, c, false), () -> writer.sync(rendered, false));
         yield writer;
       }
     };
@@ -151,53 +147,6 @@ class NftWriterEquivalenceIT {
     assertThat(NftablesLayoutIT.normalised(NETLINK_NS, table))
         .as("seed %d, after change %d", seed, step)
         .isEqualTo(NftablesLayoutIT.normalised(NFT_NS, table));
-  }
-
-  private static List<ServicePort> ports(TreeMap<String, List<ServicePort>> services) {
-    return services.values().stream().flatMap(List::stream).toList();
-  }
-
-  /** One to two ports of every kind the proxy renders, with zero to four endpoints each. */
-  private static List<ServicePort> service(Random r, int i) {
-    String clusterIp = "10.96.0." + (10 + i);
-    boolean nodePort = r.nextInt(3) == 0;
-    boolean lb = r.nextInt(4) == 0;
-    boolean local = (nodePort || lb) && r.nextBoolean();
-    List<ServicePort> out = new ArrayList<>();
-    int portCount = 1 + r.nextInt(2);
-    for (int p = 0; p < portCount; p++) {
-      String protocol = List.of("TCP", "TCP", "UDP", "SCTP").get(r.nextInt(4));
-      out.add(
-          new ServicePort(
-              "ns" + (i % 3),
-              "svc" + i,
-              portCount == 1 ? "" : "p" + p,
-              protocol,
-              clusterIp,
-              80 + p,
-              nodePort || lb ? 30000 + i * 2 + p : 0,
-              r.nextInt(5) == 0 ? List.of("192.0.2." + (i + 1)) : List.of(),
-              lb ? List.of("198.51.100." + (i + 1)) : List.of(),
-              lb && r.nextBoolean() ? List.of("203.0.113.0/24") : List.of(),
-              r.nextInt(4) == 0 ? Optional.of(60 + r.nextInt(600)) : Optional.empty(),
-              local,
-              r.nextInt(6) == 0,
-              local ? 32000 + i : 0,
-              endpoints(r)));
-    }
-    return out;
-  }
-
-  private static List<ServicePort.Endpoint> endpoints(Random r) {
-    List<ServicePort.Endpoint> out = new ArrayList<>();
-    int n = r.nextInt(5);
-    for (int e = 0; e < n; e++) {
-      String ip = "10.244." + r.nextInt(3) + "." + (2 + r.nextInt(30));
-      if (out.stream().noneMatch(x -> x.ip().equals(ip))) {
-        out.add(new ServicePort.Endpoint(ip, 8080, Optional.of("node-" + (1 + r.nextInt(3)))));
-      }
-    }
-    return out;
   }
 
   private static PolicyPod pod(Random r, int i) {
