@@ -91,10 +91,12 @@ final class EbpfServiceSyncBenchmark {
         (t2 - t1) / 1e6,
         Stats.of(total).median(),
         Stats.of(kernel).median(),
+        null,
+        null,
         first);
   }
 
-  private static ResourceUpdate update(String kind, JsonNode value) {
+  static ResourceUpdate update(String kind, JsonNode value) {
     String key =
         kind
             + "/"

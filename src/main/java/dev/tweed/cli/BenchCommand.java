@@ -365,6 +365,13 @@ public final class BenchCommand {
         description = "nftables: syncs per case and writer, of which the median is reported.")
     int rounds;
 
+    @Option(
+        names = "--no-writer-comparison",
+        description =
+            "nftables: skip the netlink writer against nft -f (at 10,000 services nft -f takes"
+                + " minutes).")
+    boolean noWriterComparison;
+
     @Mixin OutputOption output;
 
     @Override
@@ -391,7 +398,7 @@ public final class BenchCommand {
             last.services(),
             first.services(),
             last.firstConnection().median() / first.firstConnection().median());
-        if (mode != Dataplane.NFTABLES) {
+        if (mode != Dataplane.NFTABLES || noWriterComparison) {
           continue;
         }
         for (int n : counts) {
