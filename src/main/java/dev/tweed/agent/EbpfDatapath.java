@@ -253,9 +253,14 @@ final class EbpfDatapath implements NodeDatapath {
     }
   }
 
-  /** True when the service maps are due a comparison with the kernel (drift repair). */
+  /**
+   * True when the service maps are due a comparison with the kernel (drift repair). Maps have no
+   * generation to say cheaply that nothing moved, and the service maps grow with the cluster
+   * (130,000 entries at 10,000 Services), so they are read back only at the full comparison's long
+   * period; the endpoint and policy maps, which grow with the node, every few seconds.
+   */
   private boolean servicesCheckDue() {
-    return servicePacer.fullSyncDue() || servicePacer.retryPending();
+    return servicePacer.fullCompareDue() || servicePacer.retryPending();
   }
 
   /**
@@ -268,7 +273,7 @@ final class EbpfDatapath implements NodeDatapath {
     }
     // The changes are taken now: a pass that fails is followed by a full one.
     Map<String, List<ServicePort>> changes = ports.drainChanges();
-    boolean full = servicePacer.fullSyncDue() || servicePacer.retryPending();
+    boolean full = servicesCheckDue();
     if (lbCalc == null || !node.equals(lbNode)) {
       // The ids already in the maps (a previous agent's) are kept: a restart rewrites nothing.
       lbCalc = new ServiceLbCalculator(node);

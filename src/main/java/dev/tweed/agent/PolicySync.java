@@ -1,6 +1,7 @@
 package dev.tweed.agent;
 
 import dev.tweed.dataplane.PolicyDataplane;
+import dev.tweed.dataplane.RulesetGeneration;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.sys.CommandFailedException;
@@ -10,23 +11,27 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the node's policy rules equal to the rendering of the current policy intent, in the same
  * mode as the service proxy (iptables rules and ipsets, or the {@code tweed-policy} nftables
- * table): written when the intent changes, only the changed chains and set elements, and whole
- * every 30 s to repair drift. A failed write leaves the previous rules in place.
+ * table): written when the intent changes, only the changed chains and set elements, and compared
+ * with the kernel to repair drift when a drift check finds that something else wrote rules (see
+ * {@link RulesetGeneration}) or the periodic full comparison is due. A failed write leaves the
+ * previous rules in place.
  */
 final class PolicySync<R> {
   private static final Logger LOG = LoggerFactory.getLogger(PolicySync.class);
   private final ProxyMode mode;
   private final PolicyDataplane<R> dataplane;
   private final SyncPacer pacer = new SyncPacer();
+  private final RulesetGeneration generation;
   private R lastApplied;
 
-  private PolicySync(ProxyMode mode, PolicyDataplane<R> dataplane) {
+  private PolicySync(ProxyMode mode, PolicyDataplane<R> dataplane, RulesetGeneration generation) {
     this.mode = mode;
     this.dataplane = dataplane;
+    this.generation = generation;
   }
 
-  static PolicySync<?> here(ProxyMode mode) {
-    return new PolicySync<>(mode, PolicyDataplane.here(mode));
+  static PolicySync<?> here(ProxyMode mode, RulesetGeneration generation) {
+    return new PolicySync<>(mode, PolicyDataplane.here(mode), generation);
   }
 
   boolean fullSyncDue() {
@@ -42,12 +47,28 @@ final class PolicySync<R> {
     return pacer.mayRun();
   }
 
+  /**
+   * True when the kernel is to be compared with the rendered rules now: a drift check is due and
+   * the full comparison is due too, or something not the agent's moved the ruleset generation, or
+   * part of the rules lives outside nf_tables (ipsets), where no generation says it did not move.
+   */
+  private boolean compareDue() {
+    if (!pacer.fullSyncDue()) {
+      return false;
+    }
+    if (pacer.fullCompareDue() || !dataplane.allInNfTables() || generation.touchedByOthers()) {
+      return true;
+    }
+    pacer.checked();
+    return false;
+  }
+
   /** Returns true when rules were written. */
   boolean sync(PolicyIntent intent) {
     if (!pacer.mayRun()) {
       return false;
     }
-    boolean due = pacer.fullSyncDue();
+    boolean due = compareDue();
     long start = System.nanoTime();
     try {
       R rules = dataplane.render(intent);
@@ -55,6 +76,7 @@ final class PolicySync<R> {
         return false;
       }
       boolean full = dataplane.write(rules, due);
+      generation.ownWrite();
       lastApplied = rules;
       pacer.succeeded(full);
       LOG.info(

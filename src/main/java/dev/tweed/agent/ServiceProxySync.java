@@ -2,6 +2,7 @@ package dev.tweed.agent;
 
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.dataplane.NftablesWriter;
+import dev.tweed.dataplane.RulesetGeneration;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
@@ -39,13 +40,16 @@ final class ServiceProxySync {
   private IptablesServiceRenderer renderer;
   private ProxyNode renderedFor;
   private final SyncPacer pacer = new SyncPacer();
+  private final RulesetGeneration generation;
 
   /**
    * @param mode kube-proxy's iptables layout or its nftables layout
    * @param serviceCidr the ClusterIP range; nftables mode drops traffic to unallocated ones
+   * @param generation the namespace's ruleset generation, which every writer of the agent notes
    */
-  ServiceProxySync(ProxyMode mode, String serviceCidr) {
+  ServiceProxySync(ProxyMode mode, String serviceCidr, RulesetGeneration generation) {
     this.mode = mode;
+    this.generation = generation;
     this.serviceCidr = serviceCidr;
     this.writer = IptablesWriter.here();
     this.nftWriter = NftablesWriter.here();
@@ -92,8 +96,8 @@ final class ServiceProxySync {
       switch (mode) {
         // A new node's renderer knows nothing of the blocks written before: the writer looks at
         // every chain, as it does for drift.
-        case NFTABLES -> syncNftables(node, changes, fresh || pacer.fullSyncDue());
-        case IPTABLES -> syncIptables(node, changes, fresh || pacer.fullSyncDue());
+        case NFTABLES -> syncNftables(node, changes, fresh || compareDue());
+        case IPTABLES -> syncIptables(node, changes, fresh || compareDue());
       }
     } catch (CommandFailedException e) {
       // The previous rules stay in place meanwhile.
@@ -120,6 +124,7 @@ final class ServiceProxySync {
     IptablesWriter.SyncStats stats;
     try {
       stats = writer.sync(rules, update.changes(), due);
+      generation.ownWrite();
     } catch (CommandFailedException e) {
       lastApplied = null;
       LOG.warn(
@@ -150,6 +155,7 @@ final class ServiceProxySync {
     IptablesWriter.SyncStats stats;
     try {
       stats = nftWriter.sync(rules, update.changes(), due);
+      generation.ownWrite();
     } catch (CommandFailedException e) {
       lastNft = null;
       LOG.warn("event=proxy-sync-failed mode=nftables error=\"{}\"", e.stderr().strip());
@@ -163,6 +169,23 @@ final class ServiceProxySync {
         rules.services().size(),
         stats.servicesWritten(),
         (System.nanoTime() - start) / 1_000_000);
+  }
+
+  /**
+   * True when the kernel's rules are to be compared with the rendered ones now: a drift check is
+   * due and either the full comparison is due too or a transaction not the agent's moved the
+   * ruleset generation since its last write. A check that finds the generation unmoved costs one
+   * netlink request, not a listing of the table.
+   */
+  private boolean compareDue() {
+    if (!pacer.fullSyncDue()) {
+      return false;
+    }
+    if (pacer.fullCompareDue() || generation.touchedByOthers()) {
+      return true;
+    }
+    pacer.checked();
+    return false;
   }
 
   private static String offendingLine(CommandFailedException e) {

@@ -3,6 +3,7 @@ package dev.tweed.agent;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
+import dev.tweed.dataplane.RulesetGeneration;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.observe.AgentMetrics;
@@ -44,8 +45,11 @@ final class StandardDatapath implements NodeDatapath {
   StandardDatapath(AgentConfig config, FlowRecorder flows, AgentMetrics metrics) {
     this.nodeName = config.nodeName();
     this.mode = config.proxyMode();
-    this.proxy = new ServiceProxySync(mode, config.serviceCidr());
-    this.policy = PolicySync.here(mode);
+    // One generation for both writers: each notes its own transactions, so neither takes the
+    // other's for someone else's.
+    RulesetGeneration generation = new RulesetGeneration();
+    this.proxy = new ServiceProxySync(mode, config.serviceCidr(), generation);
+    this.policy = PolicySync.here(mode, generation);
     this.flows = flows;
     this.metrics = metrics;
     AgentMetricsBinding.drops(metrics, () -> NetfilterDrops.read(mode));

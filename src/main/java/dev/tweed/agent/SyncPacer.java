@@ -1,19 +1,29 @@
 package dev.tweed.agent;
 
 /**
- * When a rule sync must run although its inputs did not change: the periodic full sync that repairs
- * drift, and retries after a failure, backed off exponentially (1 s, 2 s, ... 30 s) so that rules
- * the kernel keeps refusing do not turn into a write every pass.
+ * When a sync must run although its inputs did not change: the periodic drift check (every 30 s,
+ * cheap where the kernel can say cheaply that nothing moved), the full comparison with the kernel
+ * that runs whatever such a check says (every 10 minutes), and retries after a failure, backed off
+ * exponentially (1 s, 2 s, ... 30 s) so that rules the kernel keeps refusing do not turn into a
+ * write every pass.
  */
 final class SyncPacer {
-  private static final long FULL_SYNC_NANOS = 30_000_000_000L;
+  private static final long DRIFT_CHECK_NANOS = 30_000_000_000L;
+  private static final long FULL_COMPARE_NANOS = 600_000_000_000L;
   private static final long MAX_BACKOFF_NANOS = 30_000_000_000L;
-  private long lastFullSync;
+  private long lastCheck;
+  private long lastFullCompare;
   private int failures;
   private long retryNotBefore;
 
+  /** True when the kernel is due a drift check. */
   boolean fullSyncDue() {
-    return lastFullSync == 0 || System.nanoTime() - lastFullSync > FULL_SYNC_NANOS;
+    return lastCheck == 0 || System.nanoTime() - lastCheck > DRIFT_CHECK_NANOS;
+  }
+
+  /** True when the kernel is due a full comparison, whatever a cheap check says. */
+  boolean fullCompareDue() {
+    return lastFullCompare == 0 || System.nanoTime() - lastFullCompare > FULL_COMPARE_NANOS;
   }
 
   boolean retryPending() {
@@ -25,10 +35,16 @@ final class SyncPacer {
     return System.nanoTime() >= retryNotBefore;
   }
 
+  /** A drift check found, cheaply, that nothing moved: the next is due a period later. */
+  void checked() {
+    lastCheck = System.nanoTime();
+  }
+
   void succeeded(boolean full) {
     failures = 0;
     if (full) {
-      lastFullSync = System.nanoTime();
+      lastCheck = System.nanoTime();
+      lastFullCompare = lastCheck;
     }
   }
 

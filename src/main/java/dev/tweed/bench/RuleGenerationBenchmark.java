@@ -5,6 +5,7 @@ import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -20,7 +21,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Rule generation alone (no kernel) for N services with 10 endpoints each: a full render from a
- * cold renderer, and the render after one endpoint changed, which reuses every other port.
+ * cold renderer; the whole render after one endpoint changed, which reuses every other port; and
+ * the update with that one Service alone, as the agent renders a change.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -73,5 +75,23 @@ public class RuleGenerationBenchmark {
   public Object nftablesOneEndpointChanged() {
     flip = !flip;
     return warmNftables.render(flip ? oneChanged : ports);
+  }
+
+  /** The agent's way: the one Service that changed, as the calculation graph hands it on. */
+  @Benchmark
+  public Object iptablesOneServiceUpdated() {
+    flip = !flip;
+    return warmIptables.update(lastService(flip ? oneChanged : ports));
+  }
+
+  @Benchmark
+  public Object nftablesOneServiceUpdated() {
+    flip = !flip;
+    return warmNftables.update(lastService(flip ? oneChanged : ports));
+  }
+
+  private static Map<String, List<ServicePort>> lastService(List<ServicePort> all) {
+    ServicePort last = all.getLast();
+    return Map.of(last.namespace() + "/" + last.name(), List.of(last));
   }
 }

@@ -20,6 +20,12 @@ public sealed interface PolicyDataplane<R> {
   /** Writes a ruleset this dataplane rendered; returns whether the write was a full one. */
   boolean write(R rendered, boolean full);
 
+  /**
+   * True when every rule and set this dataplane writes is nf_tables state, which a {@link
+   * RulesetGeneration} watches; ipsets are not.
+   */
+  boolean allInNfTables();
+
   /** In the caller's namespace: the agent's. The nftables table is written by netlink batches. */
   static PolicyDataplane<?> here(ProxyMode mode) {
     return switch (mode) {
@@ -50,6 +56,11 @@ public sealed interface PolicyDataplane<R> {
     public boolean write(IptablesPolicyRuleset rendered, boolean full) {
       return writer.sync(rendered, full).full();
     }
+
+    @Override
+    public boolean allInNfTables() {
+      return false;
+    }
   }
 
   /** The tweed-policy nftables table. */
@@ -64,6 +75,11 @@ public sealed interface PolicyDataplane<R> {
     @Override
     public boolean write(NftablesRuleset rendered, boolean full) {
       return writer.sync(rendered, full).full();
+    }
+
+    @Override
+    public boolean allInNfTables() {
+      return true;
     }
   }
 }

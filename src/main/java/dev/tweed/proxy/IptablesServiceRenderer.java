@@ -5,7 +5,6 @@ import dev.tweed.model.Ipv4;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.JumpRule;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -107,8 +106,6 @@ public final class IptablesServiceRenderer {
     if (shared) {
       assembleShared();
     }
-    Map<String, IptablesRuleset.ChainBlock> blocks = new LinkedHashMap<>();
-    ports.blocks().forEach((k, v) -> blocks.put(k, v.block()));
     List<BlockChange<IptablesRuleset.ChainBlock>> blockChanges = new ArrayList<>(changed.size());
     for (BlockChange<RenderedPort> c : changed) {
       var before = c.before().map(RenderedPort::block);
@@ -118,7 +115,8 @@ public final class IptablesServiceRenderer {
       }
     }
     return new RulesetUpdate<>(
-        new IptablesRuleset(filterTable, natDispatch, blocks, jumpRules()), blockChanges);
+        new IptablesRuleset(filterTable, natDispatch, ports.blocks(RenderedPort::block), JUMPS),
+        blockChanges);
   }
 
   private void assembleShared() {
@@ -169,6 +167,8 @@ public final class IptablesServiceRenderer {
     filterTable = sb.toString();
     natDispatch = new IptablesRuleset.ChainBlock(nat.chains, nat.rules);
   }
+
+  private static final List<JumpRule> JUMPS = jumpRules();
 
   /** kube-proxy's jump rules, in the order they end up after each was inserted at the top. */
   static List<JumpRule> jumpRules() {

@@ -94,7 +94,8 @@ public final class NftablesServiceRenderer {
   public RulesetUpdate<NftablesRuleset, List<String>> update(
       Map<String, List<ServicePort>> changes) {
     List<BlockChange<List<String>>> changed = ports.apply(changes);
-    return new RulesetUpdate<>(new NftablesRuleset(TABLE, base, ports.blocks()), changed);
+    return new RulesetUpdate<>(
+        new NftablesRuleset(TABLE, base, ports.blocks(lines -> lines)), changed);
   }
 
   private List<String> base() {

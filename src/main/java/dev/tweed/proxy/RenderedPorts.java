@@ -106,10 +106,10 @@ final class RenderedPorts<R> {
     return changed;
   }
 
-  /** Every port's output by block name, in kube-proxy's order. */
-  SequencedMap<String, R> blocks() {
-    SequencedMap<String, R> out = new LinkedHashMap<>();
-    byPort.values().forEach(v -> out.put(v.block(), v.output()));
+  /** Every port's output by block name, in kube-proxy's order: a new map, the caller's to keep. */
+  <T> SequencedMap<String, T> blocks(Function<R, T> part) {
+    SequencedMap<String, T> out = LinkedHashMap.newLinkedHashMap(byPort.size());
+    byPort.values().forEach(v -> out.put(v.block(), part.apply(v.output())));
     return out;
   }
 

@@ -3,6 +3,8 @@ package dev.tweed.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -104,6 +106,58 @@ public final class NfTablesSocket implements AutoCloseable {
       }
     }
     return new Answers(refused);
+  }
+
+  private static final int NFNL_SUBSYS_NFTABLES = 10;
+  private static final int NFT_MSG_NEWGEN = 15;
+  private static final int NFT_MSG_GETGEN = 16;
+  private static final int NFTA_GEN_ID = 1;
+  private static final int NLM_F_REQUEST = 1;
+
+  /**
+   * The ruleset generation of the socket's namespace: nf_tables numbers every transaction it
+   * commits (nft's, iptables-nft's, any writer's), so an unchanged number means an unchanged
+   * ruleset. One request and one answer; no table is listed.
+   */
+  public long generation() {
+    byte[] request =
+        new NetlinkMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST)
+            .family(NetlinkMessage.buffer(4).put((byte) 0).put((byte) 0).putShort((short) 0).flip())
+            .bytes(1);
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment out = a.allocate(request.length);
+      MemorySegment.copy(request, 0, out, ValueLayout.JAVA_BYTE, 0, request.length);
+      Libc.write(fd, out);
+      MemorySegment in = a.allocate(8192);
+      long n = Libc.readOrErrno(fd, in);
+      if (n < 0) {
+        throw new IllegalStateException("no answer to NFT_MSG_GETGEN: " + reason((int) -n));
+      }
+      ByteBuffer b =
+          ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
+              .order(ByteOrder.nativeOrder());
+      int type = b.getShort(4) & 0xffff;
+      if (type == NetlinkMessage.NLMSG_ERROR) {
+        throw new IllegalStateException(
+            "NFT_MSG_GETGEN refused: " + reason(-b.getInt(NetlinkMessage.HEADER)));
+      }
+      if (type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+        throw new IllegalStateException("unexpected answer to NFT_MSG_GETGEN: type " + type);
+      }
+      int len = Math.min(b.getInt(0), (int) n);
+      int off = NetlinkMessage.HEADER + 4; // the nfgenmsg
+      while (off + 4 <= len) {
+        int attrLen = b.getShort(off) & 0xffff;
+        if (attrLen < 4) {
+          break;
+        }
+        if ((b.getShort(off + 2) & 0x7fff) == NFTA_GEN_ID) {
+          return Integer.toUnsignedLong(b.order(ByteOrder.BIG_ENDIAN).getInt(off + 4));
+        }
+        off += (attrLen + 3) & ~3;
+      }
+      throw new IllegalStateException("NFT_MSG_NEWGEN without NFTA_GEN_ID");
+    }
   }
 
   private void ensureBuffers(int bytes) {
