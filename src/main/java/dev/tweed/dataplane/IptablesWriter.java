@@ -34,7 +34,10 @@ public final class IptablesWriter {
   private final List<String> prefix;
   private final ChainContents contents = new ChainContents();
 
-  /** What one sync did. */
+  /**
+   * What one sync did; {@code restoreNanos} is the time spent waiting for the kernel (the restore
+   * tool's whole run, or the netlink commits), the rest of a sync being Tweed's own.
+   */
   public record SyncStats(
       boolean full, int servicesWritten, int chainsDeleted, long restoreNanos) {}
 

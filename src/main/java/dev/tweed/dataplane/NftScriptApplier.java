@@ -23,8 +23,12 @@ import org.slf4j.LoggerFactory;
  * cost), or as a netlink batch written from Java, which sends only the change.
  */
 public sealed interface NftScriptApplier {
-  /** Applies {@code script} whole or not at all; throws if the kernel refused it. */
-  void apply(String script);
+  /**
+   * Applies {@code script} whole or not at all; throws if the kernel refused it. Returns the
+   * nanoseconds spent waiting for the kernel (for {@code nft -f}, the whole run of nft; by netlink,
+   * the commits alone, not the compiling and encoding before them).
+   */
+  long apply(String script);
 
   /** "nft" or "netlink", as benchmarks report the writer. */
   String name();
@@ -42,7 +46,8 @@ public sealed interface NftScriptApplier {
       this(commandPrefix, 120);
     }
 
-    public void apply(String script) {
+    public long apply(String script) {
+      long start = System.nanoTime();
       List<String> argv = new ArrayList<>(commandPrefix);
       argv.addAll(List.of("nft", "-f", "-"));
       Command.Result r =
@@ -50,6 +55,7 @@ public sealed interface NftScriptApplier {
       if (!r.ok()) {
         throw new CommandFailedException(argv, script, r.exitCode(), r.stderr());
       }
+      return System.nanoTime() - start;
     }
 
     public String name() {
@@ -65,7 +71,7 @@ public sealed interface NftScriptApplier {
   record Netlink(Optional<Path> netns, Nft fallback) implements NftScriptApplier {
     private static final Logger LOG = LoggerFactory.getLogger(NftScriptApplier.class);
 
-    public void apply(String script) {
+    public long apply(String script) {
       List<String> lines = new ArrayList<>();
       for (String l : script.split("\n")) {
         if (!l.isBlank()) {
@@ -78,22 +84,28 @@ public sealed interface NftScriptApplier {
       try {
         NftBatch create = replaces ? NftScriptCompiler.createTable(lines.getFirst()) : null;
         NftBatch whole = replaces ? null : NftScriptCompiler.compile(script);
+        long[] kernel = {0};
         inNamespace(
             () -> {
               try (NfTablesSocket s = NfTablesSocket.open()) {
+                long start = System.nanoTime();
                 if (whole != null) {
                   whole.commit(s);
                 } else if (create.commitUnlessExisting(s)) {
                   build(s, lines.getFirst(), lines);
                 } else {
-                  NftScriptCompiler.compile(script).commit(s);
+                  NftBatch replace = NftScriptCompiler.compile(script);
+                  start = System.nanoTime();
+                  replace.commit(s);
                 }
+                kernel[0] = System.nanoTime() - start;
               }
             });
+        return kernel[0];
       } catch (NftScriptCompiler.UnsupportedLineException e) {
         // Nothing was committed but, perhaps, the new table's empty shell, which nft replaces.
         LOG.warn("event=nft-netlink-fallback reason=\"{}\"", e.getMessage());
-        fallback.apply(script);
+        return fallback.apply(script);
       }
     }
 

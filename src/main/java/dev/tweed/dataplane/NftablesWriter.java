@@ -136,10 +136,10 @@ public final class NftablesWriter {
       written = partial(changed, elementRefs, sb);
       script = sb.toString();
     }
-    long start = System.nanoTime();
+    long nanos = 0;
     if (!script.isEmpty()) {
       try {
-        applier.apply(script);
+        nanos = applier.apply(script);
       } catch (RuntimeException e) {
         if (!script.startsWith("add table ") || script.equals(ruleset.replaceScript())) {
           applied = Optional.empty();
@@ -148,14 +148,13 @@ public final class NftablesWriter {
         // A table rewritten in place that the kernel refused (one of another layout): replaced.
         LOG.warn("event=nft-rewrite-refused action=replace-table reason=\"{}\"", e.getMessage());
         try {
-          applier.apply(ruleset.replaceScript());
+          nanos += applier.apply(ruleset.replaceScript());
         } catch (RuntimeException again) {
           applied = Optional.empty();
           throw again;
         }
       }
     }
-    long nanos = System.nanoTime() - start;
     if (!sameBase) {
       elementRefs = elementRefs(ruleset);
     }
