@@ -3,12 +3,14 @@ package dev.tweed.calc;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.model.BgpConfiguration;
+import dev.tweed.model.EndpointSliceResource;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Kinds;
 import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
+import dev.tweed.model.ServiceResource;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.policy.InvalidPolicyException;
 import dev.tweed.policy.NetworkPolicyParser;
@@ -120,17 +122,21 @@ public final class CalculationGraph {
           }
         });
     dispatcher.on(
-        Kinds.SERVICE,
+        ServiceResource.KIND,
         (u, c) -> {
           ResourceKey k = ResourceKey.parse(u.key());
-          servicePorts.service(k.namespace().orElse("default"), k.name(), u.value());
+          servicePorts.service(
+              k.namespace().orElse("default"), k.name(), u.value().map(ServiceResource::from));
           c.services = true;
         });
     dispatcher.on(
-        Kinds.ENDPOINT_SLICE,
+        EndpointSliceResource.KIND,
         (u, c) -> {
           ResourceKey k = ResourceKey.parse(u.key());
-          servicePorts.slice(k.namespace().orElse("default"), k.name(), u.value());
+          servicePorts.slice(
+              k.namespace().orElse("default"),
+              k.name(),
+              u.value().map(EndpointSliceResource::from));
           c.services = true;
         });
     dispatcher.on(

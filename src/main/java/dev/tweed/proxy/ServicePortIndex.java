@@ -1,6 +1,7 @@
 package dev.tweed.proxy;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.EndpointSliceResource;
+import dev.tweed.model.ServiceResource;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -19,8 +20,8 @@ import java.util.TreeMap;
  * not 10,000.
  */
 public final class ServicePortIndex {
-  private final Map<String, JsonNode> services = new HashMap<>();
-  private final Map<String, Map<String, JsonNode>> slicesByService = new HashMap<>();
+  private final Map<String, ServiceResource> services = new HashMap<>();
+  private final Map<String, Map<String, EndpointSliceResource>> slicesByService = new HashMap<>();
   private final Map<String, String> sliceOwner = new HashMap<>();
 
   /** Every Service's ports as last resolved, by {@code namespace/name}. */
@@ -33,34 +34,26 @@ public final class ServicePortIndex {
   private final Set<String> changed = new LinkedHashSet<>();
 
   /** A Service as the store has it now ({@code namespace/name}), or its removal. */
-  public void service(String namespace, String name, Optional<JsonNode> value) {
+  public void service(String namespace, String name, Optional<ServiceResource> value) {
     String key = namespace + "/" + name;
     value.ifPresentOrElse(v -> services.put(key, v), () -> services.remove(key));
     touched(key);
   }
 
   /** An EndpointSlice as the store has it now, or its removal; only IPv4 slices count. */
-  public void slice(String namespace, String name, Optional<JsonNode> value) {
+  public void slice(String namespace, String name, Optional<EndpointSliceResource> value) {
     String sliceKey = namespace + "/" + name;
     String before = sliceOwner.remove(sliceKey);
     if (before != null) {
-      Map<String, JsonNode> own = slicesByService.get(before);
+      Map<String, EndpointSliceResource> own = slicesByService.get(before);
       own.remove(sliceKey);
       if (own.isEmpty()) {
         slicesByService.remove(before);
       }
       touched(before);
     }
-    if (value.isPresent() && "IPv4".equals(value.get().path("addressType").asText("IPv4"))) {
-      String owner =
-          ServicePortResolver.key(
-              value.get().path("metadata"),
-              value
-                  .get()
-                  .path("metadata")
-                  .path("labels")
-                  .path(ServicePortResolver.SERVICE_NAME_LABEL)
-                  .asText());
+    if (value.isPresent() && ServicePortResolver.counts(value.get())) {
+      String owner = value.get().serviceKey();
       sliceOwner.put(sliceKey, owner);
       slicesByService.computeIfAbsent(owner, k -> new TreeMap<>()).put(sliceKey, value.get());
       touched(owner);
@@ -116,8 +109,8 @@ public final class ServicePortIndex {
   }
 
   private List<ServicePort> resolve(String key) {
-    JsonNode svc = services.get(key);
-    Map<String, JsonNode> own = slicesByService.getOrDefault(key, Map.of());
+    ServiceResource svc = services.get(key);
+    Map<String, EndpointSliceResource> own = slicesByService.getOrDefault(key, Map.of());
     return ServicePortResolver.resolve(svc, List.copyOf(own.values()));
   }
 }

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.model.EndpointSliceResource;
 import dev.tweed.model.Json;
+import dev.tweed.model.ServiceResource;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,19 +42,22 @@ class ServicePortIndexTest {
   @Test
   void onlyTheServicesAnUpdateTouchedAreResolvedAgain() {
     ServicePortIndex index = new ServicePortIndex();
-    index.service("default", "a", Optional.of(service("a", "10.96.0.1")));
-    index.service("default", "b", Optional.of(service("b", "10.96.0.2")));
-    index.slice("default", "s1", Optional.of(slice("a", "10.244.0.1")));
+    index.service("default", "a", Optional.of(ServiceResource.from(service("a", "10.96.0.1"))));
+    index.service("default", "b", Optional.of(ServiceResource.from(service("b", "10.96.0.2"))));
+    index.slice("default", "s1", Optional.of(EndpointSliceResource.from(slice("a", "10.244.0.1"))));
     assertThat(index.drainChanges()).containsOnlyKeys("default/a", "default/b");
     assertThat(index.drainChanges()).isEmpty();
 
-    index.slice("default", "s1", Optional.of(slice("a", "10.244.0.1", "10.244.0.2")));
+    index.slice(
+        "default",
+        "s1",
+        Optional.of(EndpointSliceResource.from(slice("a", "10.244.0.1", "10.244.0.2"))));
     var changes = index.drainChanges();
     assertThat(changes).containsOnlyKeys("default/a");
     assertThat(changes.get("default/a").getFirst().endpoints()).hasSize(2);
 
     // A slice relabelled to another Service changes both.
-    index.slice("default", "s1", Optional.of(slice("b", "10.244.0.3")));
+    index.slice("default", "s1", Optional.of(EndpointSliceResource.from(slice("b", "10.244.0.3"))));
     changes = index.drainChanges();
     assertThat(changes).containsOnlyKeys("default/a", "default/b");
     assertThat(changes.get("default/a").getFirst().endpoints()).isEmpty();
@@ -70,8 +75,8 @@ class ServicePortIndexTest {
     ServicePortIndex index = new ServicePortIndex();
     JsonNode svc = service("a", "10.96.0.1");
     JsonNode sl = slice("a", "10.244.0.1", "10.244.0.2");
-    index.service("default", "a", Optional.of(svc));
-    index.slice("default", "s1", Optional.of(sl));
+    index.service("default", "a", Optional.of(ServiceResource.from(svc)));
+    index.slice("default", "s1", Optional.of(EndpointSliceResource.from(sl)));
     assertThat(index.all().get("default/a"))
         .isEqualTo(ServicePortResolver.resolve(List.of(svc), List.of(sl)));
   }
@@ -92,7 +97,7 @@ class ServicePortIndexTest {
           } else {
             JsonNode svc = service(name, "10.96.0." + r.nextInt(200));
             services.put(name, svc);
-            index.service("default", name, Optional.of(svc));
+            index.service("default", name, Optional.of(ServiceResource.from(svc)));
           }
         } else {
           String name = "slice" + r.nextInt(8);
@@ -103,7 +108,7 @@ class ServicePortIndexTest {
             ObjectNode sl = (ObjectNode) slice("svc" + r.nextInt(5), "10.244.0." + r.nextInt(50));
             ((ObjectNode) sl.path("metadata")).put("name", name);
             slices.put(name, sl);
-            index.slice("default", name, Optional.of(sl));
+            index.slice("default", name, Optional.of(EndpointSliceResource.from(sl)));
           }
         }
         if (r.nextInt(3) == 0) {
