@@ -62,7 +62,11 @@ final class EbpfDatapath implements NodeDatapath {
   private volatile int services;
   private final SyncPacer servicePacer = new SyncPacer();
 
-  /** How often the maps' contents are read back to find drift. */
+  /**
+   * How often a quiet node's hooks and maps are compared with the kernel to find drift: a question
+   * per hook (two per local pod) and a read of every endpoint, ipcache and policy entry. Asked
+   * every second, the hooks alone cost a loaded node (1,000 pods) a tenth of a core.
+   */
   private static final long MAP_CHECK_NANOS = 5_000_000_000L;
 
   private long lastMapCheck = System.nanoTime() - MAP_CHECK_NANOS;
@@ -164,9 +168,9 @@ final class EbpfDatapath implements NodeDatapath {
   @Override
   public Sync syncPolicy(CalculationGraph graph, boolean changed, boolean periodic) {
     if (!changed) {
-      // Nothing new to calculate: the periodic pass only checks the kernel against what was
-      // written last (hooks, and every few seconds the maps).
-      if (!periodic) {
+      // Nothing new to calculate: every few seconds a periodic pass checks the kernel against
+      // what was written last (hooks and maps).
+      if (!periodic || System.nanoTime() - lastMapCheck <= MAP_CHECK_NANOS) {
         return Sync.UP_TO_DATE;
       }
       verify();
@@ -305,7 +309,7 @@ final class EbpfDatapath implements NodeDatapath {
 
   private void write(EbpfIntent intent, boolean verifyAttachments) {
     // Reading every map entry back costs a syscall each: the maps are compared with the kernel
-    // every few seconds, the hooks (one question each) on every periodic pass.
+    // every few seconds, the hooks (one question each) on periodic passes.
     long now = System.nanoTime();
     boolean readMaps = verifyAttachments && now - lastMapCheck > MAP_CHECK_NANOS;
     driver.apply(intent, verifyAttachments, readMaps);
