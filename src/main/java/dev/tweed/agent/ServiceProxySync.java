@@ -52,7 +52,7 @@ final class ServiceProxySync {
     this.generation = generation;
     this.serviceCidr = serviceCidr;
     this.writer = IptablesWriter.here();
-    this.nftWriter = NftablesWriter.here();
+    this.nftWriter = NftablesWriter.here().blocksStandAlone();
   }
 
   /** The service ports in the rules written last. */

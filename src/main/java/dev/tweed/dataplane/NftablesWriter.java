@@ -105,8 +105,8 @@ public final class NftablesWriter {
       NftablesRuleset ruleset, Optional<List<BlockChange<List<String>>>> changes, boolean full) {
     boolean sameBase = applied.isPresent() && applied.get().base().equals(ruleset.base());
     boolean doFull = full || !sameBase;
-    String script;
-    int written;
+    int written = 0;
+    long nanos = 0;
     boolean partialWrite = false;
     if (doFull && sameBase && applied.get().equals(ruleset)) {
       // A scheduled full sync over the table this writer wrote: what drifted in the kernel is
@@ -116,43 +116,31 @@ public final class NftablesWriter {
       if (repair.isEmpty()) {
         return new IptablesWriter.SyncStats(true, 0, 0, 0);
       }
-      script = repair.get().script();
+      nanos = commit(ruleset, repair.get().script());
       written = repair.get().objects();
     } else if (doFull && !sameBase) {
-      script = writeWhole(ruleset);
+      nanos = commit(ruleset, writeWhole(ruleset));
       written = ruleset.services().size();
     } else {
       // A partial sync, or a full one whose changes since the last write are known: they are
       // written as a partial sync writes them; drift is looked for at the next full sync.
       partialWrite = true;
-      StringBuilder sb = new StringBuilder();
       // A full sync does not trust the changes it is told: it compares every block.
       List<BlockChange<List<String>>> changed =
           changes
               .filter(c -> !doFull)
               .orElseGet(() -> changes(applied.get().services(), ruleset.services()));
-      // A failed write forgets the table (the next one is whole and counts again), so the counts
-      // are changed in place.
-      written = partial(changed, elementRefs, sb);
-      script = sb.toString();
-    }
-    long nanos = 0;
-    if (!script.isEmpty()) {
-      try {
-        nanos = applier.apply(script);
-      } catch (RuntimeException e) {
-        if (!script.startsWith("add table ") || script.equals(ruleset.replaceScript())) {
-          applied = Optional.empty();
-          throw e;
-        }
-        // A table rewritten in place that the kernel refused (one of another layout): replaced.
-        LOG.warn("event=nft-rewrite-refused action=replace-table reason=\"{}\"", e.getMessage());
-        try {
-          nanos += applier.apply(ruleset.replaceScript());
-        } catch (RuntimeException again) {
-          applied = Optional.empty();
-          throw again;
-        }
+      // Where blocks stand alone, many at once (an agent starting on a cluster, a namespace of
+      // Services created) are committed PARTIAL_BLOCKS at a time: each transaction holds whole
+      // blocks, so each is consistent, and neither the script, its batch nor the kernel's walk of
+      // the transaction grows with the cluster. A failed write forgets the table (the next one is
+      // whole and counts again), so the element counts are changed in place.
+      int step = blocksPerTransaction > 0 ? blocksPerTransaction : Math.max(1, changed.size());
+      for (int from = 0; from < changed.size(); from += step) {
+        StringBuilder sb = new StringBuilder();
+        written +=
+            partial(changed.subList(from, Math.min(changed.size(), from + step)), elementRefs, sb);
+        nanos += commit(ruleset, sb.toString());
       }
     }
     if (!sameBase) {
@@ -161,6 +149,52 @@ public final class NftablesWriter {
     applied = Optional.of(ruleset);
     kernelListing = Optional.empty();
     return new IptablesWriter.SyncStats(doFull && !partialWrite, written, 0, nanos);
+  }
+
+  /** Blocks a partial sync commits in one transaction at most, where blocks stand alone. */
+  static final int PARTIAL_BLOCKS = 1_000;
+
+  private int blocksPerTransaction;
+
+  /**
+   * Declares that no block of this writer's table refers to another block's chains or sets (the
+   * proxy's service ports do not; the policy table's endpoints jump to its policies' chains), so
+   * that a partial sync of many blocks may be committed in several transactions.
+   */
+  public NftablesWriter blocksStandAlone() {
+    return blocksStandAlone(PARTIAL_BLOCKS);
+  }
+
+  /** The same, committing {@code perTransaction} blocks at a time (tests use a few). */
+  public NftablesWriter blocksStandAlone(int perTransaction) {
+    this.blocksPerTransaction = perTransaction;
+    return this;
+  }
+
+  /**
+   * Applies one script of a sync; returns the kernel's nanoseconds. A refused one forgets the
+   * table, so that the next sync writes it whole.
+   */
+  private long commit(NftablesRuleset ruleset, String script) {
+    if (script.isEmpty()) {
+      return 0;
+    }
+    try {
+      return applier.apply(script);
+    } catch (RuntimeException e) {
+      if (!script.startsWith("add table ") || script.equals(ruleset.replaceScript())) {
+        applied = Optional.empty();
+        throw e;
+      }
+      // A table rewritten in place that the kernel refused (one of another layout): replaced.
+      LOG.warn("event=nft-rewrite-refused action=replace-table reason=\"{}\"", e.getMessage());
+      try {
+        return applier.apply(ruleset.replaceScript());
+      } catch (RuntimeException again) {
+        applied = Optional.empty();
+        throw again;
+      }
+    }
   }
 
   /**
