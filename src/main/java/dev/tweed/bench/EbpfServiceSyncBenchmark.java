@@ -93,6 +93,7 @@ final class EbpfServiceSyncBenchmark {
         Stats.of(kernel).median(),
         null,
         null,
+        null,
         first);
   }
 

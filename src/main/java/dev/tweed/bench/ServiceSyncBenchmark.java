@@ -48,6 +48,7 @@ public final class ServiceSyncBenchmark {
       double partialRestoreMs,
       Double wholePathMs,
       Double wholePathRestoreMs,
+      Double fullCompareMs,
       Stats firstConnection) {
     public double tweedShare() {
       return renderMs / (renderMs + restoreMs);
@@ -91,7 +92,7 @@ public final class ServiceSyncBenchmark {
         out.printf(
             "%-8s N=%-6d full sync %8.1f ms (tweed %6.1f ms = %4.1f%%, kernel apply %8.1f ms); "
                 + "one endpoint changed: %6.2f ms (kernel apply %6.2f ms, tweed %5.2f ms%s);"
-                + " first connection median %.3f ms p99 %.3f ms%n",
+                + "%s first connection median %.3f ms p99 %.3f ms%n",
             mode.id(),
             n,
             r.renderMs() + r.restoreMs(),
@@ -104,6 +105,9 @@ public final class ServiceSyncBenchmark {
             r.wholePathTweedMs() == null
                 ? ""
                 : String.format("; whole-ruleset path tweed %.2f ms", r.wholePathTweedMs()),
+            r.fullCompareMs() == null
+                ? ""
+                : String.format(" full comparison with the kernel %.0f ms;", r.fullCompareMs()),
             r.firstConnection().median(),
             r.firstConnection().p99());
       } finally {
@@ -165,6 +169,9 @@ public final class ServiceSyncBenchmark {
 
     /** Renders every port and lets the writer compare every block (the whole-ruleset path). */
     IptablesWriter.SyncStats whole(List<ServicePort> all);
+
+    /** A full comparison with the kernel, as a drift check that found the ruleset moved runs. */
+    IptablesWriter.SyncStats compare();
   }
 
   private static RuleProxy nftables(String ns) {
@@ -181,6 +188,10 @@ public final class ServiceSyncBenchmark {
       public IptablesWriter.SyncStats whole(List<ServicePort> all) {
         return writer.sync(renderer.render(all), false);
       }
+
+      public IptablesWriter.SyncStats compare() {
+        return writer.sync(renderer.update(Map.of()).ruleset(), true);
+      }
     };
   }
 
@@ -195,6 +206,10 @@ public final class ServiceSyncBenchmark {
 
       public IptablesWriter.SyncStats whole(List<ServicePort> all) {
         return writer.sync(renderer.render(all), false);
+      }
+
+      public IptablesWriter.SyncStats compare() {
+        return writer.sync(renderer.update(Map.of()).ruleset(), true);
       }
     };
   }
@@ -279,6 +294,11 @@ public final class ServiceSyncBenchmark {
       (whole ? wholeTotal : total).add((c1 - c0) / 1e6);
       (whole ? wholeKernel : kernel).add(st.restoreNanos() / 1e6);
     }
+    // Two comparisons: the first after a write reads the kernel's normal form as the reference.
+    proxy.compare();
+    long f0 = System.nanoTime();
+    proxy.compare();
+    double compareMs = (System.nanoTime() - f0) / 1e6;
     String lastIp = EbpfServiceSyncBenchmark.service(n - 1).path("spec").path("clusterIP").asText();
     return new Result(
         n,
@@ -289,6 +309,7 @@ public final class ServiceSyncBenchmark {
         Stats.of(kernel).median(),
         Stats.of(wholeTotal).median(),
         Stats.of(wholeKernel).median(),
+        compareMs,
         firstConnections(ns, lastIp, connections));
   }
 
