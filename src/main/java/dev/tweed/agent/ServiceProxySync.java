@@ -99,8 +99,9 @@ final class ServiceProxySync {
         case NFTABLES -> syncNftables(node, changes, fresh || compareDue());
         case IPTABLES -> syncIptables(node, changes, fresh || compareDue());
       }
-    } catch (CommandFailedException e) {
-      // The previous rules stay in place meanwhile.
+    } catch (RuntimeException e) {
+      // The previous rules stay in place meanwhile; the changes taken are in the renderer, and
+      // the writer, having forgotten the table, writes it whole on the retry.
       LOG.warn("event=proxy-sync-retry retry_in_ms={}", pacer.failed());
       throw e;
     }
@@ -130,6 +131,10 @@ final class ServiceProxySync {
       LOG.warn(
           "event=proxy-sync-failed line=\"{}\" error=\"{}\"", offendingLine(e), e.stderr().strip());
       throw e;
+    } catch (RuntimeException e) {
+      lastApplied = null;
+      LOG.warn("event=proxy-sync-failed error=\"{}\"", e.getMessage());
+      throw e;
     }
     lastApplied = rules;
     pacer.succeeded(stats.full());
@@ -156,9 +161,12 @@ final class ServiceProxySync {
     try {
       stats = nftWriter.sync(rules, update.changes(), due);
       generation.ownWrite();
-    } catch (CommandFailedException e) {
+    } catch (RuntimeException e) {
+      // A refused batch or a failed nft run: the next pass writes again, whatever it is told.
       lastNft = null;
-      LOG.warn("event=proxy-sync-failed mode=nftables error=\"{}\"", e.stderr().strip());
+      LOG.warn(
+          "event=proxy-sync-failed mode=nftables error=\"{}\"",
+          e instanceof CommandFailedException c ? c.stderr().strip() : e.getMessage());
       throw e;
     }
     lastNft = rules;
