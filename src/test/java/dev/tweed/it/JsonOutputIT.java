@@ -43,8 +43,7 @@ class JsonOutputIT {
               "lab probe",
               Invocation.of("lab", "probe", "--from", "default/client", "--to", "default/web-1")),
           Map.entry(
-              "lab policy reachability",
-              Invocation.of("lab", "policy", "reachability", "--namespaces", "default")),
+              "lab reachability", Invocation.of("lab", "reachability", "--namespaces", "default")),
           Map.entry("lab observe", new Invocation(List.of("lab", "observe", "--last", "5"), true)),
           Map.entry("lab bpf", Invocation.of("lab", "bpf", "node-1", "services")),
           Map.entry("lab etcd status", Invocation.of("lab", "etcd", "status")),
