@@ -11,6 +11,7 @@ import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.proxy.ProxyNode;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,15 +31,16 @@ final class EbpfServiceSyncBenchmark {
 
   private EbpfServiceSyncBenchmark() {}
 
-  static ServiceSyncBenchmark.Result measure(String ns, int n, int endpoints, int connections)
-      throws Exception {
+  /** Progress lines go to {@code log} (standard error when standard output carries JSON). */
+  static ServiceSyncBenchmark.Result measure(
+      String ns, int n, int endpoints, int connections, PrintStream log) throws Exception {
     try (BenchDatapath bench = new BenchDatapath(ns)) {
-      return sync(bench.datapath, ns, bench.client, n, endpoints, connections);
+      return sync(bench.datapath, ns, bench.client, n, endpoints, connections, log);
     }
   }
 
   private static ServiceSyncBenchmark.Result sync(
-      Datapath d, String ns, String client, int n, int endpoints, int connections)
+      Datapath d, String ns, String client, int n, int endpoints, int connections, PrintStream log)
       throws Exception {
     CalculationGraph graph = new CalculationGraph("bench-node");
     List<ResourceUpdate> all = new ArrayList<>();
@@ -79,7 +81,7 @@ final class EbpfServiceSyncBenchmark {
             "one endpoint change touched " + r.services() + " services");
       }
     }
-    System.out.printf(
+    log.printf(
         "ebpf     N=%-6d one endpoint changed: %d map writes at most; median of %d changes%n",
         n, writes, CHANGES);
     String lastIp = service(n - 1).path("spec").path("clusterIP").asText();

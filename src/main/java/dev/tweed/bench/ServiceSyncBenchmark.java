@@ -84,7 +84,7 @@ public final class ServiceSyncBenchmark {
         results.add(
             switch (mode) {
               case NFTABLES -> measureRules(ns, nftables(ns), n, endpoints, connections);
-              case EBPF -> EbpfServiceSyncBenchmark.measure(ns, n, endpoints, connections);
+              case EBPF -> EbpfServiceSyncBenchmark.measure(ns, n, endpoints, connections, out);
               case IPTABLES ->
                   measureRules(ns, iptables(iptablesWriter(ns, n)), n, endpoints, connections);
             });
