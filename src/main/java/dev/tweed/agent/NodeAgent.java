@@ -89,7 +89,8 @@ public final class NodeAgent implements AutoCloseable {
 
   private boolean policyPending = true;
 
-  private final NodeDataplaneDriver routeDriver = new NodeDataplaneDriver(IpTool.here());
+  private final NodeDataplaneDriver routeDriver =
+      new NodeDataplaneDriver(IpTool.here()).watchingKernel();
   private final Optional<BirdSupervisor> bird;
   private final NodeDatapath datapath;
   private final AgentMetrics metrics = new AgentMetrics();
@@ -359,6 +360,7 @@ public final class NodeAgent implements AutoCloseable {
     // BIRD's kernel routes persist when it stops, so routes stay while the agent restarts.
     bird.ifPresent(BirdSupervisor::close);
     datapath.close();
+    routeDriver.close();
     metricsServer.ifPresent(MetricsServer::close);
     syncer.close();
     store.close();

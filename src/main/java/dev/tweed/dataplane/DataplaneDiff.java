@@ -17,6 +17,10 @@ public record DataplaneDiff(
     List<FdbEntry> addFdb,
     List<FdbEntry> delFdb) {
 
+  /** Nothing to change. */
+  public static final DataplaneDiff NONE =
+      new DataplaneDiff(List.of(), List.of(), List.of(), List.of(), List.of(), List.of());
+
   public static DataplaneDiff between(
       Set<Route> wantRoutes,
       Collection<Route> haveRoutes,

@@ -8,11 +8,13 @@ import dev.tweed.model.NodeDataplane;
 import dev.tweed.model.Route;
 import dev.tweed.model.VxlanDevice;
 import dev.tweed.sys.CommandFailedException;
+import dev.tweed.sys.RtNetlinkMonitor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,12 +23,42 @@ import org.slf4j.LoggerFactory;
  * Converges the node's namespace to a {@link NodeDataplane}: the VXLAN device, Tweed's routes
  * (protocol 97), and the tunnel's neighbour and FDB entries. Reads first, applies only the diff.
  */
-public final class NodeDataplaneDriver {
+public final class NodeDataplaneDriver implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NodeDataplaneDriver.class);
+
+  /** How often the kernel is read whatever the notifications say (a safety net). */
+  private static final long FULL_READ_NANOS = 60_000_000_000L;
+
   private final IpTool ip;
+
+  /** Set by the kernel's notifications; cleared right before the kernel is read. */
+  private final AtomicBoolean kernelMoved = new AtomicBoolean(true);
+
+  private Optional<RtNetlinkMonitor> monitor = Optional.empty();
+
+  /** The desired state of the last pass that read the kernel and left nothing for later. */
+  private NodeDataplane settledOn;
+
+  private long lastRead;
 
   public NodeDataplaneDriver(IpTool ip) {
     this.ip = ip;
+  }
+
+  /**
+   * Reads the kernel only when it may have moved: rtnetlink's notifications of the caller's
+   * namespace (the one {@code ip} works in) say when a link, address, route or neighbour changed,
+   * so a quiet node's pass runs no {@code ip} at all, where it ran five every second; the kernel is
+   * read every minute regardless. Without the notifications (the socket refused), every pass reads,
+   * as before.
+   */
+  public NodeDataplaneDriver watchingKernel() {
+    try {
+      monitor = Optional.of(RtNetlinkMonitor.start(() -> kernelMoved.set(true)));
+    } catch (RuntimeException e) {
+      LOG.warn("event=rtnetlink-monitor-unavailable error=\"{}\"", e.getMessage());
+    }
+    return this;
   }
 
   /** One reconcile pass with a desired state known to be current; returns what it changed. */
@@ -40,6 +72,17 @@ public final class NodeDataplaneDriver {
    * to interfaces that do not exist (yet, or any more) are left for a later pass.
    */
   public DataplaneDiff reconcile(NodeDataplane want, BooleanSupplier desiredIsCurrent) {
+    long now = System.nanoTime();
+    if (monitor.isPresent()
+        && want == settledOn
+        && !kernelMoved.get()
+        && now - lastRead < FULL_READ_NANOS) {
+      return DataplaneDiff.NONE;
+    }
+    // Cleared before reading: a change while the kernel is read marks it again.
+    kernelMoved.set(false);
+    lastRead = now;
+    settledOn = null;
     want.vxlan().ifPresent(this::ensureVxlan);
     String dev = want.vxlan().map(VxlanDevice::name).orElse("");
     List<Route> haveRoutes =
@@ -57,7 +100,7 @@ public final class NodeDataplaneDriver {
         DataplaneDiff.between(
             want.routes(), haveRoutes, want.neighbors(), haveNeigh, want.fdb(), haveFdb);
     boolean current = desiredIsCurrent.getAsBoolean();
-    diff =
+    DataplaneDiff doable =
         new DataplaneDiff(
             diff.addRoutes().stream().filter(r -> linkExists(r.device())).toList(),
             diff.delRoutes().stream().filter(r -> current || r.device().equals(dev)).toList(),
@@ -65,8 +108,13 @@ public final class NodeDataplaneDriver {
             diff.delNeighbors(),
             diff.addFdb(),
             diff.delFdb());
-    apply(diff);
-    return diff;
+    apply(doable);
+    // What was left for a later pass (a route to a link not there yet, a pod route the store may
+    // still want) keeps the next pass reading.
+    if (doable.size() == diff.size()) {
+      settledOn = want;
+    }
+    return doable;
   }
 
   private void apply(DataplaneDiff d) {
@@ -201,5 +249,10 @@ public final class NodeDataplaneDriver {
       }
       throw e;
     }
+  }
+
+  @Override
+  public void close() {
+    monitor.ifPresent(RtNetlinkMonitor::close);
   }
 }

@@ -182,6 +182,24 @@ public final class Libc {
     return fd;
   }
 
+  /**
+   * A netlink socket of {@code protocol} in the calling thread's network namespace that receives
+   * the kernel's notifications to the multicast {@code groups} (a bit mask), and nothing else.
+   */
+  static int netlinkSubscriber(int protocol, int groups) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment local = a.allocate(12);
+      local.set(ValueLayout.JAVA_SHORT, 0, (short) AF_NETLINK);
+      local.set(ValueLayout.JAVA_INT, 8, groups);
+      bind(fd, local);
+    } catch (RuntimeException e) {
+      close(fd);
+      throw e;
+    }
+    return fd;
+  }
+
   static long write(int fd, MemorySegment buf) {
     return call("write", st -> (long) WRITE.invokeExact(st, fd, buf, buf.byteSize()));
   }

@@ -1,0 +1,85 @@
+package dev.tweed.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Calls back when the kernel announces a change to links, addresses, routes or neighbours (the
+ * bridge's FDB included) in the network namespace of the thread that starts it: rtnetlink's
+ * multicast groups, read by a daemon thread. A callback may stand for several changes; when the
+ * kernel drops notifications (the socket's buffer overran) it calls back too, so a listener that
+ * re-reads the kernel on each call misses nothing.
+ */
+public final class RtNetlinkMonitor implements AutoCloseable {
+  private static final int NETLINK_ROUTE = 0;
+  private static final int RTMGRP_LINK = 0x1;
+  private static final int RTMGRP_NEIGH = 0x4;
+  private static final int RTMGRP_IPV4_IFADDR = 0x10;
+  private static final int RTMGRP_IPV4_ROUTE = 0x40;
+  private static final int SOL_SOCKET = 1;
+  private static final int SO_RCVTIMEO = 20;
+
+  private final int fd;
+  private final Thread reader;
+  private volatile boolean closed;
+
+  private RtNetlinkMonitor(int fd, Runnable changed) {
+    this.fd = fd;
+    this.reader =
+        Thread.ofPlatform().daemon().name("rtnetlink-monitor").unstarted(() -> read(changed));
+  }
+
+  /** Starts watching the calling thread's namespace. */
+  public static RtNetlinkMonitor start(Runnable changed) {
+    int fd =
+        Libc.netlinkSubscriber(
+            NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE);
+    try (Arena a = Arena.ofConfined()) {
+      // A read wakes at least once a second, so that closing ends the thread.
+      MemorySegment timeout = a.allocate(16);
+      timeout.set(ValueLayout.JAVA_LONG, 0, 1);
+      Libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout);
+    } catch (RuntimeException e) {
+      Libc.close(fd);
+      throw e;
+    }
+    RtNetlinkMonitor m = new RtNetlinkMonitor(fd, changed);
+    m.reader.start();
+    return m;
+  }
+
+  private void read(Runnable changed) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment in = a.allocate(1 << 16);
+      while (!closed) {
+        long n;
+        try {
+          n = Libc.readOrErrno(fd, in);
+        } catch (RuntimeException e) {
+          if (closed) {
+            return;
+          }
+          changed.run(); // whatever went wrong, the kernel is to be read again
+          continue;
+        }
+        if (n == -Libc.EAGAIN) {
+          continue; // the once-a-second wake-up
+        }
+        // A notification, or -ENOBUFS: some were lost.
+        changed.run();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      reader.join(2_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    Libc.close(fd);
+  }
+}
