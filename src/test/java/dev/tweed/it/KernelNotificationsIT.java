@@ -31,7 +31,19 @@ class KernelNotificationsIT {
     try (RtNetlinkMonitor monitor =
         NetworkNamespace.call(
             NetworkNamespace.pathOf(NS), () -> RtNetlinkMonitor.start(calls::incrementAndGet))) {
-      changeAndAwait(calls, "link", "ip", "link", "add", "tw-dummy0", "type", "dummy");
+      changeAndAwait(
+          calls,
+          "link",
+          "ip",
+          "link",
+          "add",
+          "tw-dummy0",
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "tw-dummy1");
+      ip("link", "set", "tw-dummy1", "up");
       ip("link", "set", "tw-dummy0", "up");
       changeAndAwait(calls, "address", "ip", "addr", "add", "192.0.2.1/24", "dev", "tw-dummy0");
       changeAndAwait(
