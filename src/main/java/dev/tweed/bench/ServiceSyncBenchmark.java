@@ -11,7 +11,9 @@ import dev.tweed.model.Ipv4;
 import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.RulesetUpdate;
 import dev.tweed.proxy.ServicePort;
+import dev.tweed.rules.BlockChange;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -22,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * Service sync cost at scale, in iptables, nftables or eBPF mode (the last in {@link
@@ -174,44 +178,45 @@ public final class ServiceSyncBenchmark {
     IptablesWriter.SyncStats compare();
   }
 
+  /** A writer's sync told the changed blocks, as the agent calls it. */
+  private interface SyncChanges<S, R> {
+    IptablesWriter.SyncStats sync(S ruleset, List<BlockChange<R>> changes, boolean full);
+  }
+
+  /** A renderer and its writer, driven as the agent drives them or whole. */
+  private static <S, R> RuleProxy ruleProxy(
+      Function<Map<String, List<ServicePort>>, RulesetUpdate<S, R>> update,
+      Function<List<ServicePort>, S> render,
+      SyncChanges<S, R> syncChanges,
+      BiFunction<S, Boolean, IptablesWriter.SyncStats> sync) {
+    return new RuleProxy() {
+      public IptablesWriter.SyncStats changed(Map<String, List<ServicePort>> changes) {
+        var u = update.apply(changes);
+        return syncChanges.sync(u.ruleset(), u.changes(), false);
+      }
+
+      public IptablesWriter.SyncStats whole(List<ServicePort> all) {
+        return sync.apply(render.apply(all), false);
+      }
+
+      public IptablesWriter.SyncStats compare() {
+        return sync.apply(update.apply(Map.of()).ruleset(), true);
+      }
+    };
+  }
+
   private static RuleProxy nftables(String ns) {
     var renderer =
         new NftablesServiceRenderer(
             new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
-    var writer = NftablesWriter.inNamespace(ns, false);
-    return new RuleProxy() {
-      public IptablesWriter.SyncStats changed(Map<String, List<ServicePort>> changes) {
-        var update = renderer.update(changes);
-        return writer.sync(update.ruleset(), update.changes(), false);
-      }
-
-      public IptablesWriter.SyncStats whole(List<ServicePort> all) {
-        return writer.sync(renderer.render(all), false);
-      }
-
-      public IptablesWriter.SyncStats compare() {
-        return writer.sync(renderer.update(Map.of()).ruleset(), true);
-      }
-    };
+    var writer = NftablesWriter.inNamespace(ns, false).blocksStandAlone();
+    return ruleProxy(renderer::update, renderer::render, writer::sync, writer::sync);
   }
 
   private static RuleProxy iptables(IptablesWriter writer) {
     var renderer =
         new IptablesServiceRenderer(new ProxyNode("bench-node", "10.244.0.0/16", List.of()));
-    return new RuleProxy() {
-      public IptablesWriter.SyncStats changed(Map<String, List<ServicePort>> changes) {
-        var update = renderer.update(changes);
-        return writer.sync(update.ruleset(), update.changes(), false);
-      }
-
-      public IptablesWriter.SyncStats whole(List<ServicePort> all) {
-        return writer.sync(renderer.render(all), false);
-      }
-
-      public IptablesWriter.SyncStats compare() {
-        return writer.sync(renderer.update(Map.of()).ruleset(), true);
-      }
-    };
+    return ruleProxy(renderer::update, renderer::render, writer::sync, writer::sync);
   }
 
   /**
