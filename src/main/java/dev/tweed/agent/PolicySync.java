@@ -47,28 +47,14 @@ final class PolicySync<R> {
     return pacer.mayRun();
   }
 
-  /**
-   * True when the kernel is to be compared with the rendered rules now: a drift check is due and
-   * the full comparison is due too, or something not the agent's moved the ruleset generation, or
-   * part of the rules lives outside nf_tables (ipsets), where no generation says it did not move.
-   */
-  private boolean compareDue() {
-    if (!pacer.fullSyncDue()) {
-      return false;
-    }
-    if (pacer.fullCompareDue() || !dataplane.allInNfTables() || generation.touchedByOthers()) {
-      return true;
-    }
-    pacer.checked();
-    return false;
-  }
-
   /** Returns true when rules were written. */
   boolean sync(PolicyIntent intent) {
     if (!pacer.mayRun()) {
       return false;
     }
-    boolean due = compareDue();
+    // ipsets are not nf_tables state: no generation says they did not move.
+    boolean due =
+        pacer.compareDue(() -> !dataplane.allInNfTables() || generation.touchedByOthers());
     long start = System.nanoTime();
     try {
       R rules = dataplane.render(intent);

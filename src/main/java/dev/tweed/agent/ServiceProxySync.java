@@ -92,12 +92,15 @@ final class ServiceProxySync {
     }
     Map<String, List<ServicePort>> changes = fresh ? index.all() : index.drainChanges();
     taken.accept(changes);
+    // Drift: compared when another writer moved the ruleset generation since the agent's last
+    // write (one netlink request, no listing), or when the full comparison is due.
+    boolean compare = fresh || pacer.compareDue(generation::touchedByOthers);
     try {
       switch (mode) {
         // A new node's renderer knows nothing of the blocks written before: the writer looks at
         // every chain, as it does for drift.
-        case NFTABLES -> syncNftables(node, changes, fresh || compareDue());
-        case IPTABLES -> syncIptables(node, changes, fresh || compareDue());
+        case NFTABLES -> syncNftables(node, changes, compare);
+        case IPTABLES -> syncIptables(node, changes, compare);
       }
     } catch (RuntimeException e) {
       // The previous rules stay in place meanwhile; the changes taken are in the renderer, and
@@ -177,23 +180,6 @@ final class ServiceProxySync {
         rules.services().size(),
         stats.servicesWritten(),
         (System.nanoTime() - start) / 1_000_000);
-  }
-
-  /**
-   * True when the kernel's rules are to be compared with the rendered ones now: a drift check is
-   * due and either the full comparison is due too or a transaction not the agent's moved the
-   * ruleset generation since its last write. A check that finds the generation unmoved costs one
-   * netlink request, not a listing of the table.
-   */
-  private boolean compareDue() {
-    if (!pacer.fullSyncDue()) {
-      return false;
-    }
-    if (pacer.fullCompareDue() || generation.touchedByOthers()) {
-      return true;
-    }
-    pacer.checked();
-    return false;
   }
 
   private static String offendingLine(CommandFailedException e) {

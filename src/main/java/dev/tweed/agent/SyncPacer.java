@@ -1,5 +1,7 @@
 package dev.tweed.agent;
 
+import java.util.function.BooleanSupplier;
+
 /**
  * When a sync must run although its inputs did not change: the periodic drift check (every 30 s,
  * cheap where the kernel can say cheaply that nothing moved), the full comparison with the kernel
@@ -35,9 +37,20 @@ final class SyncPacer {
     return System.nanoTime() >= retryNotBefore;
   }
 
-  /** A drift check found, cheaply, that nothing moved: the next is due a period later. */
-  void checked() {
+  /**
+   * True when the kernel is to be compared with what was written, now: a drift check is due and
+   * either the full comparison is due too or {@code kernelMayHaveMoved} says so. A check that
+   * finds, cheaply, that nothing moved counts as done: the next is due a period later.
+   */
+  boolean compareDue(BooleanSupplier kernelMayHaveMoved) {
+    if (!fullSyncDue()) {
+      return false;
+    }
+    if (fullCompareDue() || kernelMayHaveMoved.getAsBoolean()) {
+      return true;
+    }
     lastCheck = System.nanoTime();
+    return false;
   }
 
   void succeeded(boolean full) {

@@ -54,7 +54,7 @@ public final class NodeDataplaneDriver implements AutoCloseable {
    */
   public NodeDataplaneDriver watchingKernel() {
     try {
-      monitor = Optional.of(RtNetlinkMonitor.start(() -> kernelMoved.set(true)));
+      monitor = Optional.of(RtNetlinkMonitor.start(type -> kernelMoved.set(true)));
     } catch (RuntimeException e) {
       LOG.warn("event=rtnetlink-monitor-unavailable error=\"{}\"", e.getMessage());
     }

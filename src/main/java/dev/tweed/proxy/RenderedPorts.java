@@ -118,11 +118,6 @@ final class RenderedPorts<R> {
     return () -> byPort.values().stream().map(Rendered::output).iterator();
   }
 
-  /** How many ports. */
-  int size() {
-    return byPort.size();
-  }
-
   private static String serviceKey(ServicePort p) {
     return p.namespace() + "/" + p.name();
   }

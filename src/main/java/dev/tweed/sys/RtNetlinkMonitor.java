@@ -3,13 +3,15 @@ package dev.tweed.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.IntConsumer;
 
 /**
  * Calls back when the kernel announces a change to links, addresses, routes or neighbours (the
  * bridge's FDB included) in the network namespace of the thread that starts it: rtnetlink's
- * multicast groups, read by a daemon thread. A callback may stand for several changes; when the
- * kernel drops notifications (the socket's buffer overran) it calls back too, so a listener that
- * re-reads the kernel on each call misses nothing.
+ * multicast groups, read by a daemon thread. The callback gets each notification's message type
+ * ({@code RTM_NEWLINK}, {@code RTM_NEWROUTE}, ...), or {@link #LOST} when the kernel dropped some
+ * (the socket's buffer overran), so a listener that re-reads the kernel on each call misses
+ * nothing.
  */
 public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int NETLINK_ROUTE = 0;
@@ -20,18 +22,21 @@ public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int SOL_SOCKET = 1;
   private static final int SO_RCVTIMEO = 20;
 
+  /** What the callback gets when notifications were lost. */
+  public static final int LOST = -1;
+
   private final int fd;
   private final Thread reader;
   private volatile boolean closed;
 
-  private RtNetlinkMonitor(int fd, Runnable changed) {
+  private RtNetlinkMonitor(int fd, IntConsumer changed) {
     this.fd = fd;
     this.reader =
         Thread.ofPlatform().daemon().name("rtnetlink-monitor").unstarted(() -> read(changed));
   }
 
   /** Starts watching the calling thread's namespace. */
-  public static RtNetlinkMonitor start(Runnable changed) {
+  public static RtNetlinkMonitor start(IntConsumer changed) {
     int fd =
         Libc.netlinkSubscriber(
             NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE);
@@ -49,7 +54,7 @@ public final class RtNetlinkMonitor implements AutoCloseable {
     return m;
   }
 
-  private void read(Runnable changed) {
+  private void read(IntConsumer changed) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment in = a.allocate(1 << 16);
       while (!closed) {
@@ -60,14 +65,25 @@ public final class RtNetlinkMonitor implements AutoCloseable {
           if (closed) {
             return;
           }
-          changed.run(); // whatever went wrong, the kernel is to be read again
+          changed.accept(LOST); // whatever went wrong, the kernel is to be read again
           continue;
         }
         if (n == -Libc.EAGAIN) {
           continue; // the once-a-second wake-up
         }
-        // A notification, or -ENOBUFS: some were lost.
-        changed.run();
+        if (n < 0) {
+          changed.accept(LOST); // -ENOBUFS
+          continue;
+        }
+        // One datagram may carry several messages, each a header and its body.
+        for (long off = 0; off + 16 <= n; ) {
+          int len = in.get(ValueLayout.JAVA_INT_UNALIGNED, off);
+          if (len < 16) {
+            break;
+          }
+          changed.accept(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 4) & 0xffff);
+          off += (len + 3) & ~3;
+        }
       }
     }
   }

@@ -3,6 +3,7 @@ package dev.tweed.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.rules.BlockChange;
+import dev.tweed.rules.NftablesRuleset;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,9 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,42 +31,48 @@ class IncrementalRenderTest {
   @ParameterizedTest(name = "seed {0}")
   @ValueSource(longs = {1, 2, 3, 4, 5})
   void iptablesRulesetAfterEachChangeIsTheWholeRender(long seed) {
-    Random random = new Random(seed);
-    TreeMap<String, List<ServicePort>> services = services(random);
-    var renderer = new IptablesServiceRenderer(NODE);
-    IptablesRuleset before = renderer.render(RandomServices.ports(services));
-    for (int step = 0; step < 200; step++) {
-      String changed = RandomServices.changeOne(random, services);
-      var update =
-          renderer.update(
-              Map.of(changed, services.getOrDefault(RandomServices.name(changed), List.of())));
-      IptablesRuleset whole =
-          new IptablesServiceRenderer(NODE).render(RandomServices.ports(services));
-      assertThat(update.ruleset()).as("seed %d step %d", seed, step).isEqualTo(whole);
-      assertThat(changedBlocks(update.changes(), before.services(), whole.services()))
-          .as("seed %d step %d", seed, step)
-          .isTrue();
-      before = whole;
-    }
+    everyChangeIsTheWholeRender(
+        seed,
+        () -> new IptablesServiceRenderer(NODE),
+        IptablesServiceRenderer::render,
+        IptablesServiceRenderer::update,
+        IptablesRuleset::services);
   }
 
   @ParameterizedTest(name = "seed {0}")
   @ValueSource(longs = {1, 2, 3, 4, 5})
   void nftablesRulesetAfterEachChangeIsTheWholeRender(long seed) {
+    everyChangeIsTheWholeRender(
+        seed,
+        () -> new NftablesServiceRenderer(NODE, "10.96.0.0/16"),
+        NftablesServiceRenderer::render,
+        NftablesServiceRenderer::update,
+        NftablesRuleset::services);
+  }
+
+  /**
+   * 200 random changes, one Service each, fed to one renderer; after each, its ruleset equals a
+   * fresh renderer's whole render, and its changes are the blocks that differ from the one before.
+   */
+  private static <T, S, R> void everyChangeIsTheWholeRender(
+      long seed,
+      Supplier<T> renderer,
+      BiFunction<T, List<ServicePort>, S> render,
+      BiFunction<T, Map<String, List<ServicePort>>, RulesetUpdate<S, R>> update,
+      Function<S, Map<String, R>> blocks) {
     Random random = new Random(seed);
     TreeMap<String, List<ServicePort>> services = services(random);
-    var renderer = new NftablesServiceRenderer(NODE, "10.96.0.0/16");
-    var before = renderer.render(RandomServices.ports(services));
+    T incremental = renderer.get();
+    S before = render.apply(incremental, RandomServices.ports(services));
     for (int step = 0; step < 200; step++) {
       String changed = RandomServices.changeOne(random, services);
-      var update =
-          renderer.update(
+      var u =
+          update.apply(
+              incremental,
               Map.of(changed, services.getOrDefault(RandomServices.name(changed), List.of())));
-      var whole =
-          new NftablesServiceRenderer(NODE, "10.96.0.0/16").render(RandomServices.ports(services));
-      assertThat(update.ruleset()).as("seed %d step %d", seed, step).isEqualTo(whole);
-      assertThat(update.ruleset().render()).isEqualTo(whole.render());
-      assertThat(changedBlocks(update.changes(), before.services(), whole.services()))
+      S whole = render.apply(renderer.get(), RandomServices.ports(services));
+      assertThat(u.ruleset()).as("seed %d step %d", seed, step).isEqualTo(whole);
+      assertThat(changedBlocks(u.changes(), blocks.apply(before), blocks.apply(whole)))
           .as("seed %d step %d", seed, step)
           .isTrue();
       before = whole;
