@@ -88,6 +88,12 @@ public final class BpfMap implements AutoCloseable {
   }
 
   private static final int BATCH = 4096;
+  private static final int EINVAL = 22;
+  private static final int EOPNOTSUPP = 95;
+  private static final int ENOTSUPP = 524;
+
+  /** False once the kernel refused a batch lookup on this map. */
+  private boolean batchLookup = true;
 
   /** The kernel refused entry {@code index} of a {@link #putAll}; those before it are written. */
   public static final class RefusedEntryException extends RuntimeException {
@@ -142,9 +148,10 @@ public final class BpfMap implements AutoCloseable {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment keys = a.allocate((long) keySize * BATCH, 8);
       MemorySegment values = a.allocate((long) valueSize * BATCH, 8);
-      // A hash map's position is a bucket number: 4 bytes, whatever the key's size.
-      MemorySegment in = a.allocate(8, 8);
-      MemorySegment out = a.allocate(8, 8);
+      // A hash map's position is a bucket number (4 bytes); other maps' (the kernel's generic
+      // batch walk, LPM tries and arrays) is the last key read.
+      MemorySegment in = a.allocate(Math.max(8, keySize), 8);
+      MemorySegment out = a.allocate(Math.max(8, keySize), 8);
       MemorySegment count = a.allocate(ValueLayout.JAVA_INT);
       boolean first = true;
       boolean more = true;
@@ -192,6 +199,25 @@ public final class BpfMap implements AutoCloseable {
    */
   public Map<String, byte[]> entries() {
     Map<String, byte[]> out = new LinkedHashMap<>();
+    if (batchLookup) {
+      // One bpf(2) call per BATCH entries instead of two per entry: a drift check of a map of
+      // 30,000 entries costs a few milliseconds, not 60,000 system calls.
+      try {
+        forEachBatched(
+            (k, v) ->
+                out.put(
+                    HexFormat.of().formatHex(k.toArray(ValueLayout.JAVA_BYTE)),
+                    v.toArray(ValueLayout.JAVA_BYTE)));
+        return out;
+      } catch (Libbpf.BpfException e) {
+        if (e.errno() != EINVAL && e.errno() != ENOTSUPP && e.errno() != EOPNOTSUPP) {
+          throw e;
+        }
+        // A kernel without batch lookups for this map type: entry by entry from now on.
+        batchLookup = false;
+        out.clear();
+      }
+    }
     for (byte[] k : keys()) {
       get(k).ifPresent(v -> out.put(HexFormat.of().formatHex(k), v));
     }
