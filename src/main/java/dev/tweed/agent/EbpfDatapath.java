@@ -26,6 +26,7 @@ import dev.tweed.policy.PolicyPod;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.proxy.ServicePortIndex;
+import dev.tweed.sys.RtNetlinkMonitor;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -35,6 +36,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,13 +65,34 @@ final class EbpfDatapath implements NodeDatapath {
   private final SyncPacer servicePacer = new SyncPacer();
 
   /**
-   * How often a quiet node's hooks and maps are compared with the kernel to find drift: a question
-   * per hook (two per local pod) and a read of every endpoint, ipcache and policy entry. Asked
-   * every second, the hooks alone cost a loaded node (1,000 pods) a tenth of a core.
+   * How often a quiet node's endpoint map (one entry per local pod) is compared with the kernel to
+   * find drift, and its hooks too when the kernel announced a tc change since the last check.
    */
   private static final long MAP_CHECK_NANOS = 5_000_000_000L;
 
   private long lastMapCheck = System.nanoTime() - MAP_CHECK_NANOS;
+
+  /**
+   * How often the IP cache and policy maps, which grow with the cluster and its policies (29,000
+   * entries at 1,000 pods and 1,000 policies), are compared with the kernel, as the rule modes'
+   * drift checks run: a batch read and a diff of every entry each time.
+   */
+  private static final long POLICY_MAP_CHECK_NANOS = 30_000_000_000L;
+
+  private long lastPolicyMapCheck = System.nanoTime() - POLICY_MAP_CHECK_NANOS;
+
+  /**
+   * How often every hook is asked for its program whatever the kernel announced: a question per
+   * hook, two per local pod (asked every second, the hooks alone cost a node of 1,000 pods a tenth
+   * of a core). In between they are asked only after a tc notification: someone (the agent
+   * included) added or removed a qdisc or a filter.
+   */
+  private static final long HOOK_CHECK_NANOS = 600_000_000_000L;
+
+  private long lastHookCheck = System.nanoTime() - HOOK_CHECK_NANOS;
+  private final AtomicBoolean tcMoved = new AtomicBoolean(true);
+  private final RtNetlinkMonitor tcMonitor =
+      RtNetlinkMonitor.trafficControl(t -> tcMoved.set(true));
 
   /** How often ended and idle connections are removed from the conntrack map. */
   private static final Duration CONNTRACK_GC_EVERY = Duration.ofSeconds(5);
@@ -307,14 +330,23 @@ final class EbpfDatapath implements NodeDatapath {
     write(last, true);
   }
 
-  private void write(EbpfIntent intent, boolean verifyAttachments) {
-    // Reading every map entry back costs a syscall each: the maps are compared with the kernel
-    // every few seconds, the hooks (one question each) on periodic passes.
+  private void write(EbpfIntent intent, boolean periodic) {
     long now = System.nanoTime();
-    boolean readMaps = verifyAttachments && now - lastMapCheck > MAP_CHECK_NANOS;
-    driver.apply(intent, verifyAttachments, readMaps);
-    if (readMaps) {
+    boolean readEndpoints = periodic && now - lastMapCheck > MAP_CHECK_NANOS;
+    boolean readPolicyMaps = periodic && now - lastPolicyMapCheck > POLICY_MAP_CHECK_NANOS;
+    // The flag is cleared before the hooks are asked: a change announced while they are is seen
+    // by the next check.
+    boolean verifyHooks =
+        readEndpoints && (now - lastHookCheck > HOOK_CHECK_NANOS || tcMoved.getAndSet(false));
+    driver.apply(intent, verifyHooks, readEndpoints, readPolicyMaps);
+    if (readEndpoints) {
       lastMapCheck = now;
+    }
+    if (readPolicyMaps) {
+      lastPolicyMapCheck = now;
+    }
+    if (verifyHooks && now - lastHookCheck > HOOK_CHECK_NANOS) {
+      lastHookCheck = now;
     }
   }
 
@@ -352,6 +384,7 @@ final class EbpfDatapath implements NodeDatapath {
 
   @Override
   public void close() {
+    tcMonitor.close();
     conntrackGc.shutdownNow();
     try {
       conntrackGc.awaitTermination(10, TimeUnit.SECONDS);

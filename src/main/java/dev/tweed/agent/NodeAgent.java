@@ -3,6 +3,7 @@ package dev.tweed.agent;
 import dev.tweed.calc.BirdConfigRenderer;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
+import dev.tweed.calc.EventSequencer;
 import dev.tweed.dataplane.BirdSupervisor;
 import dev.tweed.dataplane.DataplaneDiff;
 import dev.tweed.dataplane.IpTool;
@@ -47,9 +48,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One node's agent: the syncer's updates go into the calculation graph, and each pass hands what
- * changed to the drivers (routes, BIRD, and the node's {@link NodeDatapath}), which converge the
- * kernel to it. Passes run when changes settle and periodically; the periodic ones repair drift
- * made behind the agent's back.
+ * changed, ordered by the {@link EventSequencer}, to the drivers (routes, BIRD, and the node's
+ * {@link NodeDatapath}), which converge the kernel to it. Passes run when changes settle and
+ * periodically; the periodic ones repair drift made behind the agent's back.
  */
 public final class NodeAgent implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NodeAgent.class);
@@ -84,10 +85,8 @@ public final class NodeAgent implements AutoCloseable {
 
   private String birdConfig;
 
-  /** Inputs changed that the datapath has not written yet. */
-  private boolean servicesPending = true;
-
-  private boolean policyPending = true;
+  /** The graph's changes not yet flushed to the drivers, and the order they are flushed in. */
+  private final EventSequencer sequencer = new EventSequencer();
 
   private final NodeDataplaneDriver routeDriver =
       new NodeDataplaneDriver(IpTool.here()).watchingKernel();
@@ -225,38 +224,68 @@ public final class NodeAgent implements AutoCloseable {
     long revision = batch.revision();
     CalculationGraph.Changes changes = graph.apply(batch.updates());
     changes.rejected().forEach(r -> LOG.warn("event=invalid-resource {}", r));
-    servicesPending |= changes.services();
-    policyPending |= changes.policy() || changes.identities();
-    if (changes.routes() || routes == null) {
+    sequencer.add(changes);
+    sequencer.flush((step, changed) -> apply(step, changed, revision, periodic));
+    reconciles.incrementAndGet();
+    lastReconcile.set(Instant.now());
+  }
+
+  /** One of the sequencer's steps; false when it could not run yet (it stays pending). */
+  private boolean apply(
+      EventSequencer.Step step, boolean changed, long revision, boolean periodic) {
+    return switch (step) {
+      case ROUTES -> {
+        syncRoutes(changed, revision);
+        yield true;
+      }
+      case BGP -> {
+        if (bird.isPresent()) {
+          long start = System.nanoTime();
+          syncBird(changed);
+          metrics.synced("bird", System.nanoTime() - start);
+        }
+        yield true;
+      }
+      case SERVICES -> {
+        timed(datapath.servicesPart(), () -> syncServices(revision, changed));
+        yield true;
+      }
+      case POLICY -> {
+        NodeDatapath.Sync done =
+            timed(datapath.policyPart(), () -> syncPolicy(revision, changed, periodic));
+        yield done != NodeDatapath.Sync.DEFERRED;
+      }
+    };
+  }
+
+  /**
+   * Routes: recalculated when the graph's changed; the driver runs on every pass and decides itself
+   * when to read the kernel.
+   */
+  private void syncRoutes(boolean changed, long revision) {
+    if (changed || routes == null) {
       routes = graph.routes();
       metrics.programmed("routes", routes.routes().size());
     }
-    long t0 = System.nanoTime();
+    long start = System.nanoTime();
     // CNI calls run concurrently and record a pod's endpoint before adding its route. A route
     // the kernel shows that this (older) snapshot lacks may belong to such a call: while the
     // store has moved on (or cannot be asked), pod routes are not removed; the next pass decides.
     DataplaneDiff diff = routeDriver.reconcile(routes, () -> syncer.unchangedSince(revision));
-    long t1 = System.nanoTime();
-    metrics.synced("routes", t1 - t0);
-    if (bird.isPresent()) {
-      syncBird(changes.bgp());
-      metrics.synced("bird", System.nanoTime() - t1);
-    }
-    timed(datapath.servicesPart(), () -> syncServices(revision));
-    timed(datapath.policyPart(), () -> syncPolicy(revision, periodic));
-    reconciles.incrementAndGet();
+    metrics.synced("routes", System.nanoTime() - start);
     if (!diff.isEmpty()) {
       repairs.addAndGet(diff.size());
     }
-    lastReconcile.set(Instant.now());
   }
 
   /** Runs a sync and, when it did something, records how long it took. */
-  private void timed(String part, Supplier<NodeDatapath.Sync> sync) {
+  private NodeDatapath.Sync timed(String part, Supplier<NodeDatapath.Sync> sync) {
     long start = System.nanoTime();
-    if (sync.get() == NodeDatapath.Sync.SYNCED) {
+    NodeDatapath.Sync done = sync.get();
+    if (done == NodeDatapath.Sync.SYNCED) {
       metrics.synced(part, System.nanoTime() - start);
     }
+    return done;
   }
 
   /**
@@ -277,12 +306,9 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /** Services, when services, slices or nodes changed, or the datapath's own check is due. */
-  private NodeDatapath.Sync syncServices(long revision) {
+  private NodeDatapath.Sync syncServices(long revision, boolean changed) {
     List<String> nodeIps =
         graph.node(config.nodeName()).map(NodeResource::internalIp).stream().toList();
-    boolean changed = servicesPending;
-    // Taken now: a write that fails is retried by the datapath, with everything it has.
-    servicesPending = false;
     NodeDatapath.Sync done =
         datapath.syncServices(
             new ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps), graph, changed);
@@ -296,13 +322,12 @@ public final class NodeAgent implements AutoCloseable {
    * leaves the change pending, and the revision where it was: it is what the lab waits on before it
    * probes.
    */
-  private NodeDatapath.Sync syncPolicy(long revision, boolean periodic) {
-    if (policyPending) {
+  private NodeDatapath.Sync syncPolicy(long revision, boolean changed, boolean periodic) {
+    if (changed) {
       flows.pods(graph.policyIntent(), graph.policyPods(), graph.namespaceLabels());
     }
-    NodeDatapath.Sync done = datapath.syncPolicy(graph, policyPending, periodic);
+    NodeDatapath.Sync done = datapath.syncPolicy(graph, changed, periodic);
     if (done != NodeDatapath.Sync.DEFERRED) {
-      policyPending = false;
       policyRevision = revision;
     }
     return done;

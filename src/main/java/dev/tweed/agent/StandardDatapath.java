@@ -115,8 +115,8 @@ final class StandardDatapath implements NodeDatapath {
     if (!policy.mayRun()) {
       return Sync.DEFERRED;
     }
+    policy.sync(graph::policyIntent, changed);
     PolicyIntent intent = graph.policyIntent();
-    policy.sync(intent);
     metrics.programmed("policy_endpoints", intent.endpoints().size());
     metrics.programmed("policy_address_sets", intent.sets().size());
     return Sync.SYNCED;

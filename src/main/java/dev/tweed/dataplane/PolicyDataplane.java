@@ -21,10 +21,11 @@ public sealed interface PolicyDataplane<R> {
   boolean write(R rendered, boolean full);
 
   /**
-   * True when every rule and set this dataplane writes is nf_tables state, which a {@link
-   * RulesetGeneration} watches; ipsets are not.
+   * True when something else may have changed what this dataplane wrote since its last write:
+   * nf_tables state by {@code generation}; ipsets, which no generation covers, by each set's number
+   * of members.
    */
-  boolean allInNfTables();
+  boolean kernelMayHaveMoved(RulesetGeneration generation);
 
   /** In the caller's namespace: the agent's. The nftables table is written by netlink batches. */
   static PolicyDataplane<?> here(ProxyMode mode) {
@@ -58,8 +59,8 @@ public sealed interface PolicyDataplane<R> {
     }
 
     @Override
-    public boolean allInNfTables() {
-      return false;
+    public boolean kernelMayHaveMoved(RulesetGeneration generation) {
+      return generation.touchedByOthers() || writer.setSizesMoved();
     }
   }
 
@@ -78,8 +79,8 @@ public sealed interface PolicyDataplane<R> {
     }
 
     @Override
-    public boolean allInNfTables() {
-      return true;
+    public boolean kernelMayHaveMoved(RulesetGeneration generation) {
+      return generation.touchedByOthers();
     }
   }
 }

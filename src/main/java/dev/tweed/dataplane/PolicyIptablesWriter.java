@@ -129,6 +129,32 @@ public final class PolicyIptablesWriter {
         System.nanoTime() - start);
   }
 
+  /**
+   * True when the kernel's Tweed sets differ from the ones last written in name or number of
+   * members, read from a terse listing ({@code ipset list -t}: headers, no members) instead of
+   * every member. A member swapped for another, the count unchanged, waits for the full comparison.
+   */
+  public boolean setSizesMoved() {
+    if (applied.isEmpty()) {
+      return true;
+    }
+    Map<String, Integer> kernel = new HashMap<>();
+    String name = null;
+    for (String line : Command.run(argv("ipset", "list", "-t")).split("\n")) {
+      if (line.startsWith("Name: ")) {
+        name = line.substring(6).strip();
+      } else if (line.startsWith("Number of entries: ") && name != null) {
+        if (name.startsWith("tw-")) {
+          kernel.put(name, Integer.parseInt(line.substring(19).strip()));
+        }
+        name = null;
+      }
+    }
+    Map<String, Integer> written = new HashMap<>();
+    applied.get().ipsets().forEach((n, s) -> written.put(n, s.entries().size()));
+    return !kernel.equals(written);
+  }
+
   /** An ipset entry without its options ({@code nomatch}), as {@code ipset del} wants it. */
   private static String key(String entry) {
     int sp = entry.indexOf(' ');

@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * go unnoticed this way, which is why the periodic full comparison stays, at a much longer period.
  *
  * <p>ipset contents are not nf_tables state and move no generation: the iptables policy writer's
- * sets are compared at every drift check.
+ * drift check counts each set's members instead (see {@link PolicyIptablesWriter#setSizesMoved}).
  */
 public final class RulesetGeneration {
   private static final Logger LOG = LoggerFactory.getLogger(RulesetGeneration.class);

@@ -44,6 +44,21 @@ public final class DatapathMapWriter {
    */
   public Result write(
       EbpfIntent intent, ToIntFunction<String> ifindexOf, String hostVethMac, boolean readKernel) {
+    return write(intent, ifindexOf, hostVethMac, readKernel, readKernel);
+  }
+
+  /**
+   * As above, comparing the endpoint map with the kernel when {@code readEndpoints} and the IP
+   * cache and policy maps (which grow with the cluster and the policies) when {@code
+   * readPolicyMaps}.
+   */
+  public Result write(
+      EbpfIntent intent,
+      ToIntFunction<String> ifindexOf,
+      String hostVethMac,
+      boolean readEndpoints,
+      boolean readPolicyMaps) {
+    boolean readKernel = readEndpoints;
     Map<String, byte[][]> wantEndpoints = new TreeMap<>();
     Map<Integer, String> veths = new LinkedHashMap<>();
     Map<String, Integer> ifindexes = new HashMap<>();
@@ -55,7 +70,8 @@ public final class DatapathMapWriter {
       veths.put(ifindex, e.hostInterface());
       ifindexes.put(e.hostInterface(), ifindex);
     }
-    MapSync.Changes c = syncIpcache(intent, readKernel).plus(syncPolicy(intent, readKernel));
+    MapSync.Changes c =
+        syncIpcache(intent, readPolicyMaps).plus(syncPolicy(intent, readPolicyMaps));
     if (readKernel
         || !intent.endpoints().equals(lastEndpoints)
         || !ifindexes.equals(lastIfindexes)) {

@@ -101,11 +101,20 @@ public final class EbpfDataplane implements AutoCloseable {
    */
   public synchronized DatapathMapWriter.Result apply(
       EbpfIntent intent, boolean verifyAttachments, boolean readMaps) {
+    return apply(intent, verifyAttachments, readMaps, readMaps);
+  }
+
+  /**
+   * As above; {@code readEndpoints} compares the endpoint map with the kernel, {@code
+   * readPolicyMaps} the IP cache and policy maps.
+   */
+  public synchronized DatapathMapWriter.Result apply(
+      EbpfIntent intent, boolean verifyAttachments, boolean readEndpoints, boolean readPolicyMaps) {
     Datapath d = datapath();
     int vxlanIndex = writeConfig(d);
 
     DatapathMapWriter.Result written =
-        writer.write(intent, Libc::ifNameToIndex, hostVethMac, readMaps);
+        writer.write(intent, Libc::ifNameToIndex, hostVethMac, readEndpoints, readPolicyMaps);
     Map<Integer, String> veths = written.veths();
     Set<String> hooks = new HashSet<>();
     veths.forEach(

@@ -7,16 +7,17 @@ import java.util.function.IntConsumer;
 
 /**
  * Calls back when the kernel announces a change to links, addresses, routes or neighbours (the
- * bridge's FDB included) in the network namespace of the thread that starts it: rtnetlink's
- * multicast groups, read by a daemon thread. The callback gets each notification's message type
- * ({@code RTM_NEWLINK}, {@code RTM_NEWROUTE}, ...), or {@link #LOST} when the kernel dropped some
- * (the socket's buffer overran), so a listener that re-reads the kernel on each call misses
- * nothing.
+ * bridge's FDB included), or to traffic control (qdiscs and filters, where the eBPF datapath's
+ * programs hang), in the network namespace of the thread that starts it: rtnetlink's multicast
+ * groups, read by a daemon thread. The callback gets each notification's message type ({@code
+ * RTM_NEWLINK}, {@code RTM_NEWROUTE}, ...), or {@link #LOST} when the kernel dropped some (the
+ * socket's buffer overran), so a listener that re-reads the kernel on each call misses nothing.
  */
 public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int NETLINK_ROUTE = 0;
   private static final int RTMGRP_LINK = 0x1;
   private static final int RTMGRP_NEIGH = 0x4;
+  private static final int RTMGRP_TC = 0x8;
   private static final int RTMGRP_IPV4_IFADDR = 0x10;
   private static final int RTMGRP_IPV4_ROUTE = 0x40;
   private static final int SOL_SOCKET = 1;
@@ -35,11 +36,18 @@ public final class RtNetlinkMonitor implements AutoCloseable {
         Thread.ofPlatform().daemon().name("rtnetlink-monitor").unstarted(() -> read(changed));
   }
 
-  /** Starts watching the calling thread's namespace. */
+  /** Starts watching links, addresses, routes and neighbours in the calling thread's namespace. */
   public static RtNetlinkMonitor start(IntConsumer changed) {
-    int fd =
-        Libc.netlinkSubscriber(
-            NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE);
+    return start(RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, changed);
+  }
+
+  /** Starts watching qdiscs and tc filters in the calling thread's namespace. */
+  public static RtNetlinkMonitor trafficControl(IntConsumer changed) {
+    return start(RTMGRP_TC, changed);
+  }
+
+  private static RtNetlinkMonitor start(int groups, IntConsumer changed) {
+    int fd = Libc.netlinkSubscriber(NETLINK_ROUTE, groups);
     try (Arena a = Arena.ofConfined()) {
       // A read wakes at least once a second, so that closing ends the thread.
       MemorySegment timeout = a.allocate(16);

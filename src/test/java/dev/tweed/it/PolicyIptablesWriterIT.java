@@ -8,6 +8,7 @@ import dev.tweed.policy.IptablesPolicyRenderer;
 import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.PolicyFixtures;
 import dev.tweed.sys.Command;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -51,6 +52,44 @@ class PolicyIptablesWriterIT {
         new PolicyIptablesWriter(List.of("ip", "netns", "exec", ns)).sync(want, false);
     assertThat(restarted.setChanges()).isZero();
     assertThat(ipsetSave()).isEqualTo(afterFirst);
+  }
+
+  /**
+   * The drift check between full comparisons counts each set's members: a member added or removed
+   * behind the writer's back, or a set destroyed, is seen; the writer's own sets are not.
+   */
+  @Test
+  void setSizesSeeAMemberAddedOrRemovedBehindTheWritersBack() throws Exception {
+    Namespaces.add(ns);
+    PolicyIptablesWriter writer = new PolicyIptablesWriter(List.of("ip", "netns", "exec", ns));
+    assertThat(writer.setSizesMoved()).as("before the first write").isTrue();
+    IptablesPolicyRuleset want = new IptablesPolicyRenderer().render(PolicyFixtures.intent());
+    writer.sync(want, false);
+    assertThat(writer.setSizesMoved()).as("right after the writer's own write").isFalse();
+
+    IptablesPolicyRuleset.Ipset set =
+        want.ipsets().values().stream()
+            .filter(s -> !s.entries().isEmpty())
+            .findFirst()
+            .orElseThrow();
+    List<String> ipset = List.of("ip", "netns", "exec", ns, "ipset");
+    String member = set.type().equals("hash:net") ? "192.0.2.0/28" : "192.0.2.1";
+    Command.run(concat(ipset, "add", set.name(), member));
+    assertThat(writer.setSizesMoved()).as("a member added").isTrue();
+    Command.run(concat(ipset, "del", set.name(), member));
+    assertThat(writer.setSizesMoved()).as("the same member removed again").isFalse();
+
+    writer.sync(want, true);
+    Command.run(concat(ipset, "flush", set.name()));
+    assertThat(writer.setSizesMoved()).as("a set flushed").isTrue();
+    writer.sync(want, true);
+    assertThat(writer.setSizesMoved()).as("after the repairing full sync").isFalse();
+  }
+
+  private static List<String> concat(List<String> head, String... tail) {
+    List<String> out = new ArrayList<>(head);
+    out.addAll(List.of(tail));
+    return out;
   }
 
   private String ruleHandles() {
