@@ -130,6 +130,58 @@ public final class NetlinkMessage {
     return true;
   }
 
+  /**
+   * The message numbered {@code seq} among the {@code n} bytes of messages read into {@code in}
+   * (kernel byte order, positioned at its header), or null when none of them is.
+   */
+  static ByteBuffer withSeq(MemorySegment in, long n, int seq) {
+    ByteBuffer b =
+        ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
+            .order(ByteOrder.nativeOrder());
+    int off = 0;
+    while (off + HEADER <= n) {
+      int len = b.getInt(off);
+      if (len < HEADER) {
+        break;
+      }
+      if (b.getInt(off + 8) == seq) {
+        return b.slice(off, Math.min(len, (int) n - off)).order(ByteOrder.nativeOrder());
+      }
+      off += (len + 3) & ~3;
+    }
+    return null;
+  }
+
+  /** A message's type. */
+  static int type(ByteBuffer message) {
+    return message.getShort(4) & 0xffff;
+  }
+
+  /** The errno of a message that is an error answer; 0 for an acknowledgement or data. */
+  static int errno(ByteBuffer message) {
+    return type(message) == NLMSG_ERROR ? -message.getInt(HEADER) : 0;
+  }
+
+  /**
+   * The value of the first attribute of type {@code attrType} after a message's fixed header of
+   * {@code fixedHeader} bytes, or null.
+   */
+  static ByteBuffer attribute(ByteBuffer message, int fixedHeader, int attrType) {
+    int len = Math.min(message.getInt(0), message.limit());
+    int off = HEADER + fixedHeader;
+    while (off + 4 <= len) {
+      int attrLen = message.getShort(off) & 0xffff;
+      if (attrLen < 4) {
+        break;
+      }
+      if ((message.getShort(off + 2) & 0x7fff) == attrType) {
+        return message.slice(off + 4, attrLen - 4);
+      }
+      off += (attrLen + 3) & ~3;
+    }
+    return null;
+  }
+
   /** A buffer in the kernel's byte order for a fixed header or a value. */
   public static ByteBuffer buffer(int size) {
     return ByteBuffer.allocate(size).order(ByteOrder.nativeOrder());

@@ -133,30 +133,24 @@ public final class NfTablesSocket implements AutoCloseable {
       if (n < 0) {
         throw new IllegalStateException("no answer to NFT_MSG_GETGEN: " + reason((int) -n));
       }
-      ByteBuffer b =
-          ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
-              .order(ByteOrder.nativeOrder());
-      int type = b.getShort(4) & 0xffff;
-      if (type == NetlinkMessage.NLMSG_ERROR) {
+      ByteBuffer m = NetlinkMessage.withSeq(in, n, 1);
+      if (m == null) {
+        throw new IllegalStateException("no answer to NFT_MSG_GETGEN");
+      }
+      if (NetlinkMessage.errno(m) != 0) {
         throw new IllegalStateException(
-            "NFT_MSG_GETGEN refused: " + reason(-b.getInt(NetlinkMessage.HEADER)));
+            "NFT_MSG_GETGEN refused: " + reason(NetlinkMessage.errno(m)));
       }
-      if (type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
-        throw new IllegalStateException("unexpected answer to NFT_MSG_GETGEN: type " + type);
+      if (NetlinkMessage.type(m) != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+        throw new IllegalStateException(
+            "unexpected answer to NFT_MSG_GETGEN: type " + NetlinkMessage.type(m));
       }
-      int len = Math.min(b.getInt(0), (int) n);
-      int off = NetlinkMessage.HEADER + 4; // the nfgenmsg
-      while (off + 4 <= len) {
-        int attrLen = b.getShort(off) & 0xffff;
-        if (attrLen < 4) {
-          break;
-        }
-        if ((b.getShort(off + 2) & 0x7fff) == NFTA_GEN_ID) {
-          return Integer.toUnsignedLong(b.order(ByteOrder.BIG_ENDIAN).getInt(off + 4));
-        }
-        off += (attrLen + 3) & ~3;
+      // After the nfgenmsg (4 bytes), the generation, in network byte order.
+      ByteBuffer id = NetlinkMessage.attribute(m, 4, NFTA_GEN_ID);
+      if (id == null) {
+        throw new IllegalStateException("NFT_MSG_NEWGEN without NFTA_GEN_ID");
       }
-      throw new IllegalStateException("NFT_MSG_NEWGEN without NFTA_GEN_ID");
+      return Integer.toUnsignedLong(id.order(ByteOrder.BIG_ENDIAN).getInt(0));
     }
   }
 

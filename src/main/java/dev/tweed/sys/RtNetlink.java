@@ -6,7 +6,6 @@ import java.lang.foreign.ValueLayout;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.HexFormat;
 import java.util.Optional;
 
@@ -18,7 +17,6 @@ import java.util.Optional;
  */
 public final class RtNetlink implements AutoCloseable {
   private static final int NETLINK_ROUTE = 0;
-  private static final int NLMSG_ERROR = 2;
   private static final int NLM_F_REQUEST = 0x1;
   private static final int NLM_F_ACK = 0x4;
   private static final int NLM_F_REPLACE = 0x100;
@@ -244,27 +242,12 @@ public final class RtNetlink implements AutoCloseable {
       Libc.write(fd, out);
       MemorySegment in = a.allocate(32 * 1024);
       for (; ; ) {
-        long n = Libc.read(fd, in);
-        ByteBuffer b = ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE));
-        b.order(ByteOrder.nativeOrder());
-        int off = 0;
-        while (off + NetlinkMessage.HEADER <= n) {
-          int len = b.getInt(off);
-          int type = b.getShort(off + 4) & 0xffff;
-          int gotSeq = b.getInt(off + 8);
-          if (len < NetlinkMessage.HEADER) {
-            break;
+        ByteBuffer answer = NetlinkMessage.withSeq(in, Libc.read(fd, in), mySeq);
+        if (answer != null) {
+          if (NetlinkMessage.errno(answer) != 0) {
+            throw new NetlinkException(what, NetlinkMessage.errno(answer));
           }
-          if (gotSeq == mySeq) {
-            if (type == NLMSG_ERROR) {
-              int err = b.getInt(off + NetlinkMessage.HEADER);
-              if (err != 0) {
-                throw new NetlinkException(what, -err);
-              }
-            }
-            return b.slice(off, len).order(ByteOrder.nativeOrder());
-          }
-          off += (len + 3) & ~3;
+          return answer;
         }
       }
     }
