@@ -29,6 +29,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 
@@ -51,8 +52,20 @@ public final class AgentLoadBenchmark {
     this.out = out;
   }
 
-  /** A JVM configuration to run the agent with. */
-  public record JvmSettings(String name, List<String> flags) {}
+  /**
+   * A JVM configuration to run the agent with, and the build it runs: this one, or another's jar
+   * (the baseline of a before/after comparison in one run).
+   */
+  public record JvmSettings(String name, List<String> flags, Optional<Path> jar) {
+    public JvmSettings(String name, List<String> flags) {
+      this(name, flags, Optional.empty());
+    }
+
+    List<String> command() {
+      return jar.map(j -> LabProcesses.javaCommand(flags, j))
+          .orElseGet(() -> LabProcesses.javaCommand(flags));
+    }
+  }
 
   /** The lab's settings, and the JVM's defaults (G1, C1 and C2, a quarter of memory as heap). */
   public static final List<JvmSettings> SETTINGS =
@@ -72,6 +85,8 @@ public final class AgentLoadBenchmark {
       double peakRssMiB,
       double loadedRssMiB,
       double loadedIdleCpuPercent,
+      double podAddMedianMs,
+      double podAddP99Ms,
       String error) {}
 
   public List<Result> run(
@@ -81,7 +96,8 @@ public final class AgentLoadBenchmark {
       int endpoints,
       int policies,
       int pods,
-      int idleSeconds)
+      int idleSeconds,
+      int podAdds)
       throws Exception {
     out.printf(
         "agent load: %d services x %d endpoints, %d policies, %d local pods; idle windows %d s%n",
@@ -89,12 +105,12 @@ public final class AgentLoadBenchmark {
     List<Result> results = new ArrayList<>();
     for (Dataplane mode : modes) {
       for (JvmSettings jvm : settings) {
-        Result r = once(mode, jvm, services, endpoints, policies, pods, idleSeconds);
+        Result r = once(mode, jvm, services, endpoints, policies, pods, idleSeconds, podAdds);
         results.add(r);
         out.printf(
             Locale.ROOT,
             "%-9s %-13s start %.1fs  idle %.0f MiB %.1f%%  program %.1fs %.1f cpu-s peak %.0f MiB"
-                + "  loaded %.0f MiB %.1f%% %s%n",
+                + "  loaded %.0f MiB %.1f%%  pod added p50 %.1f ms p99 %.1f ms %s%n",
             r.mode(),
             r.jvm(),
             r.startSeconds(),
@@ -105,6 +121,8 @@ public final class AgentLoadBenchmark {
             r.peakRssMiB(),
             r.loadedRssMiB(),
             r.loadedIdleCpuPercent(),
+            r.podAddMedianMs(),
+            r.podAddP99Ms(),
             r.error());
       }
     }
@@ -147,7 +165,8 @@ public final class AgentLoadBenchmark {
       int endpoints,
       int policies,
       int pods,
-      int idleSeconds)
+      int idleSeconds,
+      int podAdds)
       throws Exception {
     LabLayout layout = LabLayout.of("benchagent");
     String ns = layout.nodeNs(NODE);
@@ -206,7 +225,7 @@ public final class AgentLoadBenchmark {
       }
       Files.createDirectories(layout.agentSocket(NODE).getParent());
       Files.createDirectories(layout.cniBinDir());
-      List<String> command = new ArrayList<>(LabProcesses.javaCommand(jvm.flags()));
+      List<String> command = new ArrayList<>(jvm.command());
       command.addAll(args);
       long started = System.nanoTime();
       pid =
@@ -239,6 +258,10 @@ public final class AgentLoadBenchmark {
       LabProcesses.sleep(3000);
       Window loaded =
           alive && error.isEmpty() ? Window.measure(pid, idleSeconds) : new Window(0, Double.NaN);
+      Stats podAdd =
+          alive && error.isEmpty() && podAdds > 0
+              ? podAdds(layout, storeDir, pid, podAdds)
+              : new Stats(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
       return new Result(
           mode.id(),
           jvm.name(),
@@ -250,6 +273,8 @@ public final class AgentLoadBenchmark {
           Math.max(peak[0], loaded.rssKiB()) / 1024.0,
           loaded.rssKiB() / 1024.0,
           loaded.cpuPercent(),
+          podAdd.median(),
+          podAdd.p99(),
           error.orElse(""));
     } finally {
       if (pid > 0) {
@@ -357,6 +382,66 @@ public final class AgentLoadBenchmark {
 
   static String podIp(int i) {
     return Ipv4.format(Ipv4.parse("10.244.0.0") + 2 + i);
+  }
+
+  private static final String PEER = "bench-peer";
+
+  /**
+   * Pods added on another node one at a time, each timed from its write to the store until the
+   * agent reports that its policy rules (or maps) reflect that write: the new pod's address joins
+   * the address sets of the policies whose peers select it.
+   */
+  private static Stats podAdds(LabLayout layout, Path storeDir, long pid, int count) {
+    List<Double> ms = new ArrayList<>();
+    try (Datastore store = new JournalDatastore(storeDir)) {
+      for (int k = 0; k < count; k++) {
+        long start = System.nanoTime();
+        long revision = writePod(store, k);
+        while (true) {
+          if (!LabProcesses.isRunning(pid)) {
+            throw new IllegalStateException("the agent exited while pods were added");
+          }
+          try {
+            var h = Json.parse(AgentClient.health(layout.agentSocket(NODE)));
+            if (h.path("policyRevision").asLong(-1) >= revision) {
+              break;
+            }
+          } catch (IOException | IllegalArgumentException e) {
+            // busy; ask again
+          }
+          if (System.nanoTime() - start > 60_000_000_000L) {
+            throw new IllegalStateException("pod " + k + " not programmed within 60 s");
+          }
+          LockSupport.parkNanos(500_000);
+        }
+        ms.add((System.nanoTime() - start) / 1e6);
+      }
+    }
+    return Stats.of(ms);
+  }
+
+  /** A running pod on the peer node, labelled as the load's pods are; returns the revision. */
+  private static long writePod(Datastore store, int k) {
+    String ns = "ns-" + k % NAMESPACES;
+    String name = "added-" + k;
+    String ip = Ipv4.format(Ipv4.parse("10.244.64.2") + k);
+    ObjectNode p = resource("v1", "Pod", ns, name);
+    p.with("metadata").putObject("labels").put("app", "app-" + k % APPS).put("tier", "t" + k % 3);
+    p.putObject("spec").put("nodeName", PEER).putArray("containers").addObject().put("name", "c");
+    p.putObject("status").put("phase", "Running").put("podIP", ip);
+    store.put(ResourceKey.namespaced("Pod", ns, name).toString(), p);
+    WorkloadEndpoint w =
+        new WorkloadEndpoint(
+            PEER,
+            "a" + k,
+            "eth0",
+            "/run/netns/none",
+            "twa" + k,
+            ip,
+            "ee:ee:ee:00:00:02",
+            ns + "/" + name);
+    store.put(w.key().toString(), w.toJson());
+    return store.currentRevision();
   }
 
   /** Writes the load; returns the store's revision after the last write. */

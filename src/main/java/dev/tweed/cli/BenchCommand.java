@@ -17,6 +17,7 @@ import dev.tweed.bench.ThroughputBenchmark;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabProcesses;
 import dev.tweed.lab.LabResources;
 import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.LabStores;
@@ -30,11 +31,14 @@ import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.Routing;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -275,6 +279,21 @@ public final class BenchCommand {
         description = "Run the agent with these JVM flags instead (named custom), e.g. -Xmx256m.")
     List<String> jvmFlags;
 
+    @Option(
+        names = "--pod-adds",
+        defaultValue = "100",
+        description =
+            "Pods added one at a time after the loaded idle window, each timed from its"
+                + " write to the store until the agent has programmed it (0: none).")
+    int podAdds;
+
+    @Option(
+        names = "--baseline-jar",
+        description =
+            "Also run each case with the agent of this jar (another build, named"
+                + " baseline), with the lab's settings, before this build's.")
+    Path baselineJar;
+
     @Mixin OutputOption output;
 
     @Override
@@ -282,13 +301,30 @@ public final class BenchCommand {
       boolean json = output.json();
       var bench = new AgentLoadBenchmark(json ? System.err : System.out);
       var settings =
-          jvmFlags != null
-              ? List.of(new AgentLoadBenchmark.JvmSettings("custom", jvmFlags))
-              : AgentLoadBenchmark.SETTINGS.stream()
-                  .filter(x -> jvm.equals("all") || x.name().equals(jvm))
-                  .toList();
+          new ArrayList<>(
+              jvmFlags != null
+                  ? List.of(new AgentLoadBenchmark.JvmSettings("custom", jvmFlags))
+                  : AgentLoadBenchmark.SETTINGS.stream()
+                      .filter(x -> jvm.equals("all") || x.name().equals(jvm))
+                      .toList());
+      if (baselineJar != null) {
+        if (!Files.isRegularFile(baselineJar)) {
+          throw new IllegalArgumentException("--baseline-jar: no file " + baselineJar);
+        }
+        settings.addFirst(
+            new AgentLoadBenchmark.JvmSettings(
+                "baseline", LabProcesses.AGENT_JVM, Optional.of(baselineJar)));
+      }
       var results =
-          bench.run(modes.dataplanes(), settings, services, endpoints, policies, pods, idleSeconds);
+          bench.run(
+              modes.dataplanes(),
+              settings,
+              services,
+              endpoints,
+              policies,
+              pods,
+              idleSeconds,
+              podAdds);
       if (json) {
         System.out.println(AgentLoadBenchmark.toJson(results).toPrettyString());
       }

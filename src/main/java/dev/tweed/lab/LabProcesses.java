@@ -42,15 +42,19 @@ public final class LabProcesses {
 
   /** The java binary and the jar this JVM runs from, with {@code jvmSettings}. */
   public static List<String> javaCommand(List<String> jvmSettings) {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    String jar;
     try {
-      jar =
-          Path.of(LabProcesses.class.getProtectionDomain().getCodeSource().getLocation().toURI())
-              .toString();
+      return javaCommand(
+          jvmSettings,
+          Path.of(LabProcesses.class.getProtectionDomain().getCodeSource().getLocation().toURI()));
     } catch (URISyntaxException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** The java binary and {@code tweedJar} (another build, a benchmark's baseline). */
+  public static List<String> javaCommand(List<String> jvmSettings, Path tweedJar) {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    String jar = tweedJar.toAbsolutePath().toString();
     List<String> out =
         new ArrayList<>(
             List.of(

@@ -72,7 +72,9 @@ class JsonOutputIT {
                   "--pods",
                   "2",
                   "--idle-seconds",
-                  "1")),
+                  "1",
+                  "--pod-adds",
+                  "3")),
           Map.entry(
               "bench services",
               Invocation.of(
