@@ -126,7 +126,23 @@ public final class AgentLoadBenchmark {
             r.error());
       }
     }
-    for (Dataplane mode : settings.size() < 2 ? List.<Dataplane>of() : modes) {
+    boolean both = has(settings, "lab") && has(settings, "jvm-defaults");
+    for (Dataplane mode : has(settings, "baseline") && has(settings, "lab") ? modes : List.of()) {
+      Result before = find(results, mode, "baseline");
+      Result after = find(results, mode, "lab");
+      out.printf(
+          Locale.ROOT,
+          "%-9s this build / baseline: empty idle CPU %.2fx, loaded idle CPU %.2fx, programming"
+              + " time %.2fx, peak RSS %.2fx, pod added p50 %.2fx, p99 %.2fx%n",
+          mode.id(),
+          after.idleCpuPercent() / before.idleCpuPercent(),
+          after.loadedIdleCpuPercent() / before.loadedIdleCpuPercent(),
+          after.programSeconds() / before.programSeconds(),
+          after.peakRssMiB() / before.peakRssMiB(),
+          after.podAddMedianMs() / before.podAddMedianMs(),
+          after.podAddP99Ms() / before.podAddP99Ms());
+    }
+    for (Dataplane mode : both ? modes : List.<Dataplane>of()) {
       Result lab = find(results, mode, "lab");
       Result def = find(results, mode, "jvm-defaults");
       out.printf(
@@ -141,6 +157,10 @@ public final class AgentLoadBenchmark {
           lab.programSeconds() / def.programSeconds());
     }
     return results;
+  }
+
+  private static boolean has(List<JvmSettings> settings, String name) {
+    return settings.stream().anyMatch(x -> x.name().equals(name));
   }
 
   private static Result find(List<Result> rs, Dataplane mode, String jvm) {
