@@ -127,7 +127,8 @@ public final class AgentLoadBenchmark {
       }
     }
     boolean both = has(settings, "lab") && has(settings, "jvm-defaults");
-    for (Dataplane mode : has(settings, "baseline") && has(settings, "lab") ? modes : List.of()) {
+    for (Dataplane mode :
+        has(settings, "baseline") && has(settings, "lab") ? modes : List.<Dataplane>of()) {
       Result before = find(results, mode, "baseline");
       Result after = find(results, mode, "lab");
       out.printf(

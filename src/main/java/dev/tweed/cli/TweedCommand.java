@@ -7,6 +7,8 @@ import picocli.CommandLine.Command;
 @Command(
     name = "tweed",
     mixinStandardHelpOptions = true,
+    // -h/--help (and -V) on every command, not only on tweed itself.
+    scope = CommandLine.ScopeType.INHERIT,
     version = "tweed 0.1.0",
     description = "A Kubernetes pod network with a lab that runs it on one machine.")
 public final class TweedCommand {
