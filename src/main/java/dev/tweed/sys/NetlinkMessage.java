@@ -7,7 +7,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Builds one netlink message: the header, a fixed family header, then attributes (rtattr), nested
@@ -112,22 +115,8 @@ public final class NetlinkMessage {
    * messages read into {@code in}; false if the visitor stopped.
    */
   static boolean forEachAnswer(MemorySegment in, long n, AnswerVisitor visitor) {
-    ByteBuffer b =
-        ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
-            .order(ByteOrder.nativeOrder());
-    int off = 0;
-    while (off + HEADER <= n) {
-      int len = b.getInt(off);
-      if (len < HEADER) {
-        break;
-      }
-      if ((b.getShort(off + 4) & 0xffff) == NLMSG_ERROR
-          && !visitor.answer(b.getInt(off + 8), -b.getInt(off + HEADER))) {
-        return false;
-      }
-      off += (len + 3) & ~3;
-    }
-    return true;
+    return messages(in, n)
+        .allMatch(m -> type(m) != NLMSG_ERROR || visitor.answer(m.getInt(8), errno(m)));
   }
 
   /**
@@ -135,21 +124,25 @@ public final class NetlinkMessage {
    * (kernel byte order, positioned at its header), or null when none of them is.
    */
   static ByteBuffer withSeq(MemorySegment in, long n, int seq) {
+    return messages(in, n).filter(m -> m.getInt(8) == seq).findFirst().orElse(null);
+  }
+
+  /** The messages among the {@code n} bytes read into {@code in}, each a buffer of its own. */
+  private static Stream<ByteBuffer> messages(MemorySegment in, long n) {
     ByteBuffer b =
         ByteBuffer.wrap(in.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE))
             .order(ByteOrder.nativeOrder());
+    List<ByteBuffer> out = new ArrayList<>();
     int off = 0;
     while (off + HEADER <= n) {
       int len = b.getInt(off);
       if (len < HEADER) {
         break;
       }
-      if (b.getInt(off + 8) == seq) {
-        return b.slice(off, Math.min(len, (int) n - off)).order(ByteOrder.nativeOrder());
-      }
+      out.add(b.slice(off, Math.min(len, (int) n - off)).order(ByteOrder.nativeOrder()));
       off += (len + 3) & ~3;
     }
-    return null;
+    return out.stream();
   }
 
   /** A message's type. */
