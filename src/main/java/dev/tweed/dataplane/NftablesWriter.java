@@ -3,6 +3,8 @@ package dev.tweed.dataplane;
 import dev.tweed.dataplane.nftnl.NftBatchOrder;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
+import dev.tweed.rules.nft.NftCommand;
+import dev.tweed.rules.nft.NftElement;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
 import java.util.ArrayList;
@@ -11,13 +13,12 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Applies a rendered nftables ruleset (the service proxy's or the policy's table) in one
@@ -33,26 +34,21 @@ import java.util.regex.Pattern;
 public final class NftablesWriter {
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(NftablesWriter.class);
-  private static final Pattern ELEMENT =
-      Pattern.compile("^add element (\\S+ \\S+) (\\S+) \\{ (.*) \\}$");
-  private static final Pattern DECLARATION = Pattern.compile("^add (chain|set) (\\S+ \\S+) (\\S+)");
   private final List<String> prefix;
-  private final NftScriptApplier applier;
+  private final NftApplier applier;
   private Optional<NftablesRuleset> applied = Optional.empty();
 
   /** The table as a full sync listed it after the last write: the reference for drift. */
   private Optional<String> kernelListing = Optional.empty();
 
-  private NftablesWriter(List<String> commandPrefix, NftScriptApplier applier) {
+  private NftablesWriter(List<String> commandPrefix, NftApplier applier) {
     this.prefix = List.copyOf(commandPrefix);
     this.applier = applier;
   }
 
   /** In the caller's namespace, writing by netlink batches. */
   public static NftablesWriter here() {
-    return new NftablesWriter(
-        List.of(),
-        new NftScriptApplier.Netlink(Optional.empty(), new NftScriptApplier.Nft(List.of())));
+    return new NftablesWriter(List.of(), new NftApplier.Netlink(Optional.empty()));
   }
 
   /** In {@code netns}, writing by netlink batches or, with {@code nft}, by {@code nft -f}. */
@@ -63,12 +59,11 @@ public final class NftablesWriter {
   /** The same, {@code nft -f} given {@code nftTimeoutSeconds} (benchmarks at 10,000 services). */
   public static NftablesWriter inNamespace(String netns, boolean nft, long nftTimeoutSeconds) {
     List<String> prefix = List.of("ip", "netns", "exec", netns);
-    NftScriptApplier.Nft byNft = new NftScriptApplier.Nft(prefix, nftTimeoutSeconds);
     return new NftablesWriter(
         prefix,
         nft
-            ? byNft
-            : new NftScriptApplier.Netlink(Optional.of(NetworkNamespace.pathOf(netns)), byNft));
+            ? new NftApplier.Nft(prefix, nftTimeoutSeconds)
+            : new NftApplier.Netlink(Optional.of(NetworkNamespace.pathOf(netns))));
   }
 
   private int rewriteInPlaceLines = REWRITE_IN_PLACE_LINES;
@@ -97,12 +92,14 @@ public final class NftablesWriter {
    * them alone, not at every block of the table.
    */
   public IptablesWriter.SyncStats sync(
-      NftablesRuleset ruleset, List<BlockChange<List<String>>> changes, boolean full) {
+      NftablesRuleset ruleset, List<BlockChange<List<NftCommand>>> changes, boolean full) {
     return write(ruleset, Optional.of(changes), full);
   }
 
   private IptablesWriter.SyncStats write(
-      NftablesRuleset ruleset, Optional<List<BlockChange<List<String>>>> changes, boolean full) {
+      NftablesRuleset ruleset,
+      Optional<List<BlockChange<List<NftCommand>>>> changes,
+      boolean full) {
     boolean sameBase = applied.isPresent() && applied.get().base().equals(ruleset.base());
     boolean doFull = full || !sameBase;
     int written = 0;
@@ -116,7 +113,7 @@ public final class NftablesWriter {
       if (repair.isEmpty()) {
         return new IptablesWriter.SyncStats(true, 0, 0, 0);
       }
-      nanos = commit(ruleset, repair.get().script());
+      nanos = commit(ruleset, repair.get().commands());
       written = repair.get().objects();
     } else if (doFull && !sameBase) {
       nanos = commit(ruleset, writeWhole(ruleset));
@@ -126,7 +123,7 @@ public final class NftablesWriter {
       // written as a partial sync writes them; drift is looked for at the next full sync.
       partialWrite = true;
       // A full sync does not trust the changes it is told: it compares every block.
-      List<BlockChange<List<String>>> changed =
+      List<BlockChange<List<NftCommand>>> changed =
           changes
               .filter(c -> !doFull)
               .orElseGet(() -> changes(applied.get().services(), ruleset.services()));
@@ -137,10 +134,13 @@ public final class NftablesWriter {
       // whole and counts again), so the element counts are changed in place.
       int step = blocksPerTransaction > 0 ? blocksPerTransaction : Math.max(1, changed.size());
       for (int from = 0; from < changed.size(); from += step) {
-        StringBuilder sb = new StringBuilder();
+        List<NftCommand> transaction = new ArrayList<>();
         written +=
-            partial(changed.subList(from, Math.min(changed.size(), from + step)), elementRefs, sb);
-        nanos += commit(ruleset, sb.toString());
+            partial(
+                changed.subList(from, Math.min(changed.size(), from + step)),
+                elementRefs,
+                transaction);
+        nanos += commit(ruleset, transaction);
       }
     }
     if (!sameBase) {
@@ -172,24 +172,25 @@ public final class NftablesWriter {
   }
 
   /**
-   * Applies one script of a sync; returns the kernel's nanoseconds. A refused one forgets the
+   * Applies one transaction of a sync; returns the kernel's nanoseconds. A refused one forgets the
    * table, so that the next sync writes it whole.
    */
-  private long commit(NftablesRuleset ruleset, String script) {
-    if (script.isEmpty()) {
+  private long commit(NftablesRuleset ruleset, List<NftCommand> commands) {
+    if (commands.isEmpty()) {
       return 0;
     }
     try {
-      return applier.apply(script);
+      return applier.apply(commands);
     } catch (RuntimeException e) {
-      if (!script.startsWith("add table ") || script.equals(ruleset.replaceScript())) {
+      if (!(commands.getFirst() instanceof NftCommand.AddTable)
+          || commands.equals(ruleset.replaceCommands())) {
         applied = Optional.empty();
         throw e;
       }
       // A table rewritten in place that the kernel refused (one of another layout): replaced.
       LOG.warn("event=nft-rewrite-refused action=replace-table reason=\"{}\"", e.getMessage());
       try {
-        return applier.apply(ruleset.replaceScript());
+        return applier.apply(ruleset.replaceCommands());
       } catch (RuntimeException again) {
         applied = Optional.empty();
         throw again;
@@ -205,29 +206,27 @@ public final class NftablesWriter {
    * rules in the transaction before the first new rule, and the kernel walks them all for each
    * anonymous set bound or unbound (minutes at 10,000 services).
    */
-  private String writeWhole(NftablesRuleset ruleset) {
+  private List<NftCommand> writeWhole(NftablesRuleset ruleset) {
     int size = ruleset.base().size();
-    for (List<String> block : ruleset.services().values()) {
+    for (List<NftCommand> block : ruleset.services().values()) {
       size += block.size();
     }
     if (!applier.name().equals("netlink") || size < rewriteInPlaceLines) {
-      return ruleset.replaceScript();
+      return ruleset.replaceCommands();
     }
     Optional<String> listing = listing(ruleset);
     if (listing.isEmpty()) {
-      return ruleset.replaceScript();
+      return ruleset.replaceCommands();
     }
     NftListing current = NftListing.parse(listing.get());
     Repair all = rewrite(ruleset, new NftListing(Map.of("table", "")), current, true);
-    List<String> lines = new ArrayList<>();
+    List<NftCommand> commands = new ArrayList<>();
     ruleset.base().stream()
-        .filter(l -> l.startsWith("add table "))
+        .filter(c -> c instanceof NftCommand.AddTable)
         .findFirst()
-        .ifPresent(lines::add); // the table itself
-    lines.addAll(all.script().lines().toList());
-    StringBuilder sb = new StringBuilder();
-    NftBatchOrder.ordered(lines).forEach(l -> sb.append(l).append('\n'));
-    return sb.toString();
+        .ifPresent(commands::add); // the table itself
+    commands.addAll(all.commands());
+    return NftBatchOrder.ordered(commands);
   }
 
   /**
@@ -244,8 +243,8 @@ public final class NftablesWriter {
     return r.ok() ? Optional.of(r.stdout()) : Optional.empty();
   }
 
-  /** A script that rewrites what drifted, and how many chains and sets it rewrites. */
-  record Repair(String script, int objects) {}
+  /** The commands that rewrite what drifted, and how many chains and sets they rewrite. */
+  record Repair(List<NftCommand> commands, int objects) {}
 
   /**
    * What to write so that the kernel's table is again what the first full sync after the last write
@@ -256,7 +255,7 @@ public final class NftablesWriter {
   private Optional<Repair> repair(NftablesRuleset ruleset) {
     Optional<String> listing = listing(ruleset);
     if (listing.isEmpty()) {
-      return Optional.of(new Repair(ruleset.replaceScript(), ruleset.services().size()));
+      return Optional.of(new Repair(ruleset.replaceCommands(), ruleset.services().size()));
     }
     String now = withoutDynamicElements(listing.get());
     if (kernelListing.isEmpty()) {
@@ -269,13 +268,10 @@ public final class NftablesWriter {
     NftListing reference = NftListing.parse(kernelListing.get());
     NftListing current = NftListing.parse(now);
     if (!reference.objects().get("table").equals(current.objects().get("table"))) {
-      return Optional.of(new Repair(ruleset.replaceScript(), ruleset.services().size()));
+      return Optional.of(new Repair(ruleset.replaceCommands(), ruleset.services().size()));
     }
     return Optional.of(rewrite(ruleset, reference, current, false));
   }
-
-  private static final Pattern OBJECT_LINE =
-      Pattern.compile("^add (chain|set|map|rule|element) \\S+ \\S+ (\\S+)");
 
   /**
    * The chains and sets of {@code current} that differ from {@code reference} (with {@code all},
@@ -283,22 +279,21 @@ public final class NftablesWriter {
    */
   static Repair rewrite(
       NftablesRuleset ruleset, NftListing reference, NftListing current, boolean all) {
-    String t = "ip " + ruleset.table();
-    Map<String, String> declarations = new HashMap<>();
-    Map<String, List<String>> contents = new HashMap<>();
-    List<String> desired = new ArrayList<>(ruleset.base());
+    String t = ruleset.table();
+    Map<String, NftCommand> declarations = new HashMap<>();
+    Map<String, List<NftCommand>> contents = new HashMap<>();
+    List<NftCommand> desired = new ArrayList<>(ruleset.base());
     ruleset.services().values().forEach(desired::addAll);
-    for (String l : desired) {
-      Matcher m = OBJECT_LINE.matcher(l);
-      if (!m.find()) {
-        continue;
-      }
-      String what = m.group(1);
-      String name = m.group(2);
-      switch (what) {
-        case "chain", "set", "map" -> declarations.putIfAbsent(what + " " + name, l);
-        case "rule" -> contents.computeIfAbsent("chain " + name, k -> new ArrayList<>()).add(l);
-        default -> contents.computeIfAbsent("elements " + name, k -> new ArrayList<>()).add(l);
+    for (NftCommand c : desired) {
+      switch (c) {
+        case NftCommand.AddChain a -> declarations.putIfAbsent("chain " + a.name(), a);
+        case NftCommand.AddSet a ->
+            declarations.putIfAbsent((a.verdictMap() ? "map " : "set ") + a.name(), a);
+        case NftCommand.AddRule r ->
+            contents.computeIfAbsent("chain " + r.chain(), k -> new ArrayList<>()).add(r);
+        case NftCommand.Elements e when !e.delete() ->
+            contents.computeIfAbsent("elements " + e.set(), k -> new ArrayList<>()).add(e);
+        default -> {}
       }
     }
     Set<String> keys = new TreeSet<>(reference.objects().keySet());
@@ -316,11 +311,11 @@ public final class NftablesWriter {
       }
     }
     keys.remove("table");
-    List<String> declare = new ArrayList<>();
-    List<String> flush = new ArrayList<>();
-    List<String> write = new ArrayList<>();
-    List<String> deleteChains = new ArrayList<>();
-    List<String> deleteSets = new ArrayList<>();
+    List<NftCommand> declare = new ArrayList<>();
+    List<NftCommand> flush = new ArrayList<>();
+    List<NftCommand> write = new ArrayList<>();
+    List<NftCommand> deleteChains = new ArrayList<>();
+    List<NftCommand> deleteSets = new ArrayList<>();
     int objects = 0;
     for (String key : keys) {
       String was = reference.objects().get(key);
@@ -330,37 +325,40 @@ public final class NftablesWriter {
       }
       objects++;
       String[] kn = key.split(" ", 2);
-      String of = kn[0].equals("chain") ? key : "elements " + kn[1];
+      NftCommand.Kind kind = NftCommand.Kind.valueOf(kn[0].toUpperCase(Locale.ROOT));
+      String of = kind == NftCommand.Kind.CHAIN ? key : "elements " + kn[1];
       if (!declarations.containsKey(key) && !contents.containsKey(of)) {
         // Not Tweed's: emptied first, removed once nothing of the table refers to it.
-        if (kn[0].equals("chain")) {
-          flush.add("flush chain " + t + " " + kn[1]);
-          deleteChains.add("delete chain " + t + " " + kn[1]);
+        if (kind == NftCommand.Kind.CHAIN) {
+          flush.add(new NftCommand.Flush(kind, t, kn[1]));
+          deleteChains.add(new NftCommand.Delete(kind, t, kn[1]));
         } else {
-          deleteSets.add("delete " + kn[0] + " " + t + " " + kn[1]);
+          deleteSets.add(new NftCommand.Delete(kind, t, kn[1]));
         }
         continue;
       }
-      String declaration = declarations.get(key);
-      if (is == null || (declaration != null && (!chain(key) || baseChain(declaration)))) {
+      NftCommand declaration = declarations.get(key);
+      if (is == null
+          || declaration instanceof NftCommand.AddSet
+          || declaration instanceof NftCommand.AddChain c && c.hook().isPresent()) {
         // Missing, or a set, map or base chain that exists: declared again, so that a base
         // chain's policy is put back, and one whose type, hook or priority changed is refused by
         // the kernel (and, writing the table whole, the table replaced) instead of left as it
         // was. A regular chain has nothing to differ in but its rules.
         if (declaration != null) {
-          declare.add(withPolicy(declaration));
+          declare.add(declaration instanceof NftCommand.AddChain c ? c.withPolicy() : declaration);
         }
       }
       if (is != null) {
-        flush.add("flush " + kn[0] + " " + t + " " + kn[1]);
+        flush.add(new NftCommand.Flush(kind, t, kn[1]));
       }
       write.addAll(contents.getOrDefault(of, List.of()));
     }
-    StringBuilder sb = new StringBuilder();
-    for (List<String> part : List.of(declare, flush, write, deleteChains, deleteSets)) {
-      part.forEach(l -> sb.append(l).append('\n'));
+    List<NftCommand> out = new ArrayList<>();
+    for (List<NftCommand> part : List.of(declare, flush, write, deleteChains, deleteSets)) {
+      out.addAll(part);
     }
-    return new Repair(sb.toString(), objects);
+    return new Repair(out, objects);
   }
 
   /**
@@ -392,11 +390,11 @@ public final class NftablesWriter {
   }
 
   /** The blocks that differ between two renders of the table. */
-  private static List<BlockChange<List<String>>> changes(
-      Map<String, List<String>> before, Map<String, List<String>> after) {
-    List<BlockChange<List<String>>> out = new ArrayList<>();
+  private static List<BlockChange<List<NftCommand>>> changes(
+      Map<String, List<NftCommand>> before, Map<String, List<NftCommand>> after) {
+    List<BlockChange<List<NftCommand>>> out = new ArrayList<>();
     for (var e : before.entrySet()) {
-      List<String> now = after.get(e.getKey());
+      List<NftCommand> now = after.get(e.getKey());
       if (!e.getValue().equals(now)) {
         out.add(new BlockChange<>(e.getKey(), Optional.of(e.getValue()), Optional.ofNullable(now)));
       }
@@ -420,185 +418,148 @@ public final class NftablesWriter {
   private static Map<String, Integer> elementRefs(NftablesRuleset ruleset) {
     Map<String, Integer> refs = new HashMap<>();
     count(refs, ruleset.base(), 1);
-    ruleset.services().values().forEach(lines -> count(refs, lines, 1));
+    ruleset.services().values().forEach(commands -> count(refs, commands, 1));
     return refs;
   }
 
-  private static void count(Map<String, Integer> refs, List<String> lines, int delta) {
-    for (String e : elementLines(lines)) {
-      refs.merge(refKey(e), delta, (a, b) -> a + b == 0 ? null : a + b);
+  private static void count(Map<String, Integer> refs, List<NftCommand> commands, int delta) {
+    for (SetElement e : elements(commands)) {
+      refs.merge(e.refKey(), delta, (a, b) -> a + b == 0 ? null : a + b);
     }
   }
 
-  /** "FAMILY|TABLE SET ELEMENT" to "SET KEY". */
-  private static String refKey(String elementLine) {
-    String[] w = elementLine.split(" ", 3);
-    return w[1] + " " + key(w[2]);
+  /** One element of one of the table's sets or maps. */
+  private record SetElement(String table, String set, NftElement element) {
+    /** "SET KEY": what the element counts are kept by. */
+    String refKey() {
+      return set + " " + element.keyScript();
+    }
+
+    NftCommand add() {
+      return new NftCommand.Elements(false, table, set, List.of(element));
+    }
+
+    NftCommand delete() {
+      return new NftCommand.Elements(true, table, set, List.of(element));
+    }
   }
 
   private static int partial(
-      List<BlockChange<List<String>>> changes, Map<String, Integer> refs, StringBuilder sb) {
+      List<BlockChange<List<NftCommand>>> changes,
+      Map<String, Integer> refs,
+      List<NftCommand> out) {
     // The elements the changed blocks had are no longer counted; one that no other block adds is
     // deleted (once: a transaction that deletes an element twice is refused), and added again
     // below if a changed block still has it.
-    changes.forEach(c -> c.before().ifPresent(lines -> count(refs, lines, -1)));
-    Map<String, String> deletes = new LinkedHashMap<>();
-    List<String> flushes = new ArrayList<>();
-    List<String> removals = new ArrayList<>();
-    List<String> elementAdds = new ArrayList<>();
-    List<String> written = new ArrayList<>();
-    for (BlockChange<List<String>> c : changes) {
-      List<String> old = c.before().orElse(List.of());
-      List<String> now = c.after().orElse(List.of());
+    changes.forEach(c -> c.before().ifPresent(commands -> count(refs, commands, -1)));
+    Map<String, NftCommand> deletes = new LinkedHashMap<>();
+    List<NftCommand> flushes = new ArrayList<>();
+    List<NftCommand> removeChains = new ArrayList<>();
+    List<NftCommand> removeSets = new ArrayList<>();
+    List<NftCommand> elementAdds = new ArrayList<>();
+    List<NftCommand> written = new ArrayList<>();
+    for (BlockChange<List<NftCommand>> c : changes) {
+      List<NftCommand> old = c.before().orElse(List.of());
+      List<NftCommand> now = c.after().orElse(List.of());
       if (!old.isEmpty() && !now.isEmpty() && withoutElements(old).equals(withoutElements(now))) {
         // Only elements changed (a pod relabelled changes the members of a policy's sets): they
         // are changed alone. The kernel then validates no chain, as it must after a rule is added.
-        Set<String> oldElements = elementLines(old);
-        Set<String> newElements = elementLines(now);
-        for (String e : oldElements) {
+        Set<SetElement> oldElements = elements(old);
+        Set<SetElement> newElements = elements(now);
+        for (SetElement e : oldElements) {
           if (!newElements.contains(e)) {
-            String[] w = e.split(" ", 3); // table family, table name + set, element
-            deleteElement(deletes, refs, w[0], w[1], w[2]);
+            deleteElement(deletes, refs, e);
           }
         }
-        for (String e : newElements) {
+        for (SetElement e : newElements) {
           if (!oldElements.contains(e)) {
-            String[] w = e.split(" ", 3);
-            elementAdds.add(
-                "add element " + w[0].replace('|', ' ') + " " + w[1] + " { " + w[2] + " }");
+            elementAdds.add(e.add());
           }
         }
         continue;
       }
       written.addAll(now);
-      Set<String> newDecls = new HashSet<>();
-      for (String l : now) {
-        Matcher d = DECLARATION.matcher(l);
-        if (d.find()) {
-          newDecls.add(d.group(1) + " " + d.group(3));
-        }
+      Set<String> newDeclarations = new HashSet<>();
+      for (NftCommand n : now) {
+        declared(n).ifPresent(newDeclarations::add);
       }
-      for (String l : old) {
-        Matcher e = ELEMENT.matcher(l);
-        if (e.find()) {
-          for (String element : elements(e.group(3))) {
-            deleteElement(deletes, refs, e.group(1).replace(' ', '|'), e.group(2), element);
+      for (NftCommand o : old) {
+        switch (o) {
+          case NftCommand.Elements e when !e.delete() ->
+              e.elements()
+                  .forEach(
+                      x -> deleteElement(deletes, refs, new SetElement(e.table(), e.set(), x)));
+          case NftCommand.AddChain a -> {
+            flushes.add(new NftCommand.Flush(NftCommand.Kind.CHAIN, a.table(), a.name()));
+            if (!newDeclarations.contains(declared(a).orElseThrow())) {
+              removeChains.add(new NftCommand.Delete(NftCommand.Kind.CHAIN, a.table(), a.name()));
+            }
           }
-          continue;
-        }
-        Matcher d = DECLARATION.matcher(l);
-        if (d.find()) {
-          String what = d.group(1);
-          String name = d.group(3);
-          if (what.equals("chain")) {
-            flushes.add("flush chain " + d.group(2) + " " + name);
+          case NftCommand.AddSet a -> {
+            if (!newDeclarations.contains(declared(a).orElseThrow())) {
+              removeSets.add(
+                  new NftCommand.Delete(
+                      a.verdictMap() ? NftCommand.Kind.MAP : NftCommand.Kind.SET,
+                      a.table(),
+                      a.name()));
+            }
           }
-          if (!newDecls.contains(what + " " + name)) {
-            removals.add("delete " + what + " " + d.group(2) + " " + name);
-          }
+          default -> {}
         }
       }
     }
-    changes.forEach(c -> c.after().ifPresent(lines -> count(refs, lines, 1)));
-    deletes.values().forEach(l -> sb.append(l).append('\n'));
-    flushes.forEach(l -> sb.append(l).append('\n'));
+    changes.forEach(c -> c.after().ifPresent(commands -> count(refs, commands, 1)));
+    out.addAll(deletes.values());
+    out.addAll(flushes);
     // Chains before sets: a flushed chain no longer refers to an affinity set.
-    removals.stream()
-        .filter(l -> l.startsWith("delete chain"))
-        .forEach(l -> sb.append(l).append('\n'));
-    removals.stream()
-        .filter(l -> l.startsWith("delete set"))
-        .forEach(l -> sb.append(l).append('\n'));
+    out.addAll(removeChains);
+    out.addAll(removeSets);
     // Declarations of every changed block first: a rule in one block may jump to a chain that
     // another block declares.
     written.addAll(elementAdds);
-    NftablesRuleset.appendBlock(sb, written);
+    out.addAll(NftablesRuleset.declarationsFirst(written));
     return changes.size();
   }
 
-  /**
-   * A base chain's declaration with its policy said: nft leaves an existing chain's policy alone
-   * when the declaration does not name one, and the default (accept) is what Tweed's chains have.
-   */
-  static String withPolicy(String declaration) {
-    if (!baseChain(declaration) || declaration.contains(" policy ")) {
-      return declaration;
-    }
-    return declaration.replaceFirst(" ; }$", " ; policy accept ; }");
-  }
-
-  private static boolean baseChain(String declaration) {
-    return declaration.startsWith("add chain ") && declaration.contains(" hook ");
-  }
-
-  private static boolean chain(String key) {
-    return key.startsWith("chain ");
+  /** "chain NAME" or "set NAME" for a command that declares one. */
+  private static Optional<String> declared(NftCommand c) {
+    return switch (c) {
+      case NftCommand.AddChain a -> Optional.of("chain " + a.name());
+      case NftCommand.AddSet a -> Optional.of("set " + a.name());
+      default -> Optional.empty();
+    };
   }
 
   private static void deleteElement(
-      Map<String, String> deletes,
-      Map<String, Integer> refs,
-      String table,
-      String set,
-      String element) {
-    if (refs.containsKey(set + " " + key(element))) {
+      Map<String, NftCommand> deletes, Map<String, Integer> refs, SetElement e) {
+    if (refs.containsKey(e.refKey())) {
       return; // another block still adds it
     }
     deletes.putIfAbsent(
-        set + " " + key(element),
-        "delete element " + table.replace('|', ' ') + " " + set + " { " + key(element) + " }");
+        e.refKey(),
+        new NftCommand.Elements(
+            true,
+            e.table(),
+            e.set(),
+            List.of(NftElement.of(e.element().key().toArray(NftElement.Field[]::new)))));
   }
 
-  /** A block's lines other than its elements. */
-  private static List<String> withoutElements(List<String> lines) {
-    return lines.stream().filter(l -> !ELEMENT.matcher(l).find()).toList();
+  /** A block's commands other than its elements. */
+  private static List<NftCommand> withoutElements(List<NftCommand> commands) {
+    return commands.stream().filter(c -> !(c instanceof NftCommand.Elements)).toList();
   }
 
-  /** A block's elements, one each: "FAMILY|TABLE SET ELEMENT". */
-  private static Set<String> elementLines(List<String> lines) {
-    Set<String> out = new LinkedHashSet<>();
-    for (String l : lines) {
-      Matcher e = ELEMENT.matcher(l);
-      if (e.find()) {
-        for (String element : elements(e.group(3))) {
-          out.add(e.group(1).replace(' ', '|') + " " + e.group(2) + " " + element);
+  /** A block's elements, one each. */
+  private static Set<SetElement> elements(List<NftCommand> commands) {
+    Set<SetElement> out = new LinkedHashSet<>();
+    for (NftCommand c : commands) {
+      if (c instanceof NftCommand.Elements e && !e.delete()) {
+        for (NftElement x : e.elements()) {
+          out.add(new SetElement(e.table(), e.set(), x));
         }
       }
     }
     return out;
-  }
-
-  /** The elements of an {@code add element}'s braces: split at commas outside quotes. */
-  static List<String> elements(String list) {
-    List<String> out = new ArrayList<>();
-    StringBuilder cur = new StringBuilder();
-    boolean quoted = false;
-    for (char c : list.toCharArray()) {
-      if (c == '"') {
-        quoted = !quoted;
-      }
-      if (c == ',' && !quoted) {
-        out.add(cur.toString().strip());
-        cur.setLength(0);
-      } else {
-        cur.append(c);
-      }
-    }
-    if (!cur.toString().isBlank()) {
-      out.add(cur.toString().strip());
-    }
-    return out;
-  }
-
-  /** The key of a set or map element: without its verdict and comment. */
-  static String key(String element) {
-    String k = element;
-    int verdict = k.indexOf(" : ");
-    if (verdict >= 0) {
-      k = k.substring(0, verdict);
-    }
-    int comment = k.indexOf(" comment ");
-    return comment >= 0 ? k.substring(0, comment) : k;
   }
 
   private List<String> argv(String... cmd) {

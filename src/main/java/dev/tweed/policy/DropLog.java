@@ -1,5 +1,6 @@
 package dev.tweed.policy;
 
+import dev.tweed.rules.nft.NftStatement;
 import java.util.Optional;
 
 /**
@@ -38,13 +39,8 @@ public final class DropLog {
   }
 
   /** The nftables statement that logs a drop (before the rule's {@code drop}). */
-  public static String nftablesStatement(String reason, String direction) {
-    return "log prefix \""
-        + prefix(reason, direction)
-        + "\" group "
-        + GROUP
-        + " snaplen "
-        + SNAPLEN;
+  public static NftStatement.Log nftablesStatement(String reason, String direction) {
+    return new NftStatement.Log(prefix(reason, direction), GROUP, SNAPLEN);
   }
 
   public static Optional<Reason> parse(String prefix) {

@@ -5,10 +5,38 @@ import dev.tweed.policy.PolicyIntent.CompiledPolicy;
 import dev.tweed.policy.PolicyIntent.Endpoint;
 import dev.tweed.policy.PolicyIntent.Match;
 import dev.tweed.rules.NftablesRuleset;
+import dev.tweed.rules.nft.NftCommand;
+import dev.tweed.rules.nft.NftCommand.AddChain;
+import dev.tweed.rules.nft.NftCommand.AddRule;
+import dev.tweed.rules.nft.NftCommand.AddSet;
+import dev.tweed.rules.nft.NftCommand.AddTable;
+import dev.tweed.rules.nft.NftCommand.Elements;
+import dev.tweed.rules.nft.NftCommand.Hook;
+import dev.tweed.rules.nft.NftElement;
+import dev.tweed.rules.nft.NftStatement;
+import dev.tweed.rules.nft.NftStatement.Address;
+import dev.tweed.rules.nft.NftStatement.AddressIn;
+import dev.tweed.rules.nft.NftStatement.AddressIs;
+import dev.tweed.rules.nft.NftStatement.Counter;
+import dev.tweed.rules.nft.NftStatement.CtState;
+import dev.tweed.rules.nft.NftStatement.DestinationPort;
+import dev.tweed.rules.nft.NftStatement.DestinationServiceIn;
+import dev.tweed.rules.nft.NftStatement.InSet;
+import dev.tweed.rules.nft.NftStatement.InterfaceIn;
+import dev.tweed.rules.nft.NftStatement.InterfaceSourceIn;
+import dev.tweed.rules.nft.NftStatement.L4Protocol;
+import dev.tweed.rules.nft.NftStatement.MarkIs;
+import dev.tweed.rules.nft.NftStatement.MarkOperation;
+import dev.tweed.rules.nft.NftStatement.MarkSyntax;
+import dev.tweed.rules.nft.NftStatement.SetMark;
+import dev.tweed.rules.nft.NftStatement.Verdict;
+import dev.tweed.rules.nft.NftStatement.Vmap;
+import dev.tweed.rules.nft.NftVerdict;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -25,66 +53,70 @@ import java.util.Set;
  */
 public final class NftablesPolicyRenderer {
   public static final String TABLE = "tweed-policy";
-  private static final String T = "ip " + TABLE;
+  private static final String T = TABLE;
   private static final String ACCEPT_BIT = "0x00010000";
 
-  public NftablesRuleset render(PolicyIntent intent) {
-    List<String> base = new ArrayList<>();
-    base.add("add table " + T);
-    base.add(
-        "add chain "
-            + T
-            + " prerouting { type filter hook prerouting priority raw ; policy accept ; }");
-    base.add(
-        "add chain "
-            + T
-            + " forward { type filter hook forward priority filter - 5 ; policy accept ; }");
-    base.add("add set " + T + " endpoint-interfaces { type ifname ; }");
-    base.add("add set " + T + " endpoint-addresses { type ifname . ipv4_addr ; }");
-    base.add("add map " + T + " from-endpoints { type ifname : verdict ; }");
-    base.add("add map " + T + " to-endpoints { type ifname : verdict ; }");
-    base.add(
-        "add rule "
-            + T
-            + " prerouting iifname @endpoint-interfaces iifname . ip saddr != @endpoint-addresses"
-            + " counter "
-            + DropLog.nftablesStatement("spoofed-source", "egress")
-            + " drop comment \"anti-spoofing: a pod sends from its own address only\"");
-    base.add(
-        "add rule "
-            + T
-            + " forward ct state established,related accept comment \"replies and allowed"
-            + " connections\"");
-    base.add("add rule " + T + " forward iifname vmap @from-endpoints");
-    base.add("add rule " + T + " forward oifname vmap @to-endpoints");
+  private static AddRule rule(String chain, NftStatement... statements) {
+    return AddRule.of(T, chain, statements);
+  }
 
-    Map<String, List<String>> blocks = new LinkedHashMap<>();
+  private static final Verdict DROP = new Verdict(NftVerdict.DROP);
+
+  public NftablesRuleset render(PolicyIntent intent) {
+    List<NftCommand> base = new ArrayList<>();
+    base.add(new AddTable(T, Optional.empty()));
+    base.add(
+        AddChain.base(
+            T, "prerouting", new Hook("filter", "prerouting", "raw", Optional.of("accept"))));
+    base.add(
+        AddChain.base(
+            T, "forward", new Hook("filter", "forward", "filter - 5", Optional.of("accept"))));
+    base.add(AddSet.of(T, "endpoint-interfaces", List.of("ifname"), null));
+    base.add(AddSet.of(T, "endpoint-addresses", List.of("ifname", "ipv4_addr"), null));
+    base.add(AddSet.verdictMap(T, "from-endpoints", List.of("ifname"), null));
+    base.add(AddSet.verdictMap(T, "to-endpoints", List.of("ifname"), null));
+    base.add(
+        rule(
+                "prerouting",
+                new InterfaceIn(true, new InSet("endpoint-interfaces", false)),
+                new InterfaceSourceIn(new InSet("endpoint-addresses", true)),
+                new Counter(),
+                DropLog.nftablesStatement("spoofed-source", "egress"),
+                DROP)
+            .commented("anti-spoofing: a pod sends from its own address only"));
+    base.add(
+        rule(
+                "forward",
+                new CtState(List.of("established", "related")),
+                new Verdict(NftVerdict.ACCEPT))
+            .commented("replies and allowed connections"));
+    base.add(rule("forward", new InterfaceIn(true, new Vmap("from-endpoints"))));
+    base.add(rule("forward", new InterfaceIn(false, new Vmap("to-endpoints"))));
+
+    Map<String, List<NftCommand>> blocks = new LinkedHashMap<>();
     for (Endpoint e : intent.endpoints()) {
-      List<String> b = new ArrayList<>();
+      List<NftCommand> b = new ArrayList<>();
       String iface = e.hostInterface();
-      b.add("add element " + T + " endpoint-interfaces { \"" + iface + "\" }");
-      b.add("add element " + T + " endpoint-addresses { \"" + iface + "\" . " + e.ip() + " }");
+      NftElement.Interface name = new NftElement.Interface(iface);
+      b.add(Elements.add(T, "endpoint-interfaces", NftElement.of(name)));
+      b.add(
+          Elements.add(
+              T, "endpoint-addresses", NftElement.of(name, new NftElement.Address(e.ip()))));
       if (e.egressPolicies().isPresent()) {
         endpointChain(b, "endpoint-egress-" + iface, e, e.egressPolicies().get(), "egress");
         b.add(
-            "add element "
-                + T
-                + " from-endpoints { \""
-                + iface
-                + "\" : jump endpoint-egress-"
-                + iface
-                + " }");
+            Elements.add(
+                T,
+                "from-endpoints",
+                NftElement.mapping(NftVerdict.jump("endpoint-egress-" + iface), name)));
       }
       if (e.ingressPolicies().isPresent()) {
         endpointChain(b, "endpoint-ingress-" + iface, e, e.ingressPolicies().get(), "ingress");
         b.add(
-            "add element "
-                + T
-                + " to-endpoints { \""
-                + iface
-                + "\" : jump endpoint-ingress-"
-                + iface
-                + " }");
+            Elements.add(
+                T,
+                "to-endpoints",
+                NftElement.mapping(NftVerdict.jump("endpoint-ingress-" + iface), name)));
       }
       blocks.put("endpoint " + e.pod(), b);
     }
@@ -93,7 +125,7 @@ public final class NftablesPolicyRenderer {
     Set<String> isolatingIn = intent.isolating(true);
     Set<String> isolatingOut = intent.isolating(false);
     for (CompiledPolicy p : intent.policies()) {
-      List<String> b = new ArrayList<>();
+      List<NftCommand> b = new ArrayList<>();
       List<String> used = new ArrayList<>();
       if (isolatingIn.contains(p.qualifiedName())) {
         policyChain(b, "policy-ingress-" + p.qualifiedName(), p, p.ingress(), true, used);
@@ -103,29 +135,21 @@ public final class NftablesPolicyRenderer {
       }
       for (String name : used) {
         AddressSet s = sets.get(name);
-        String type =
-            s.kind() == AddressSet.Kind.ADDRESSES
-                ? "ipv4_addr"
-                : "ipv4_addr . inet_proto . inet_service";
+        boolean addresses = s.kind() == AddressSet.Kind.ADDRESSES;
         b.add(
-            "add set "
-                + T
-                + " "
-                + name
-                + " { type "
-                + type
-                + " ; comment \""
-                + s.comment().replace("\"", "'")
-                + "\" ; }");
+            AddSet.of(
+                T,
+                name,
+                addresses
+                    ? List.of("ipv4_addr")
+                    : List.of("ipv4_addr", "inet_proto", "inet_service"),
+                s.comment().replace("\"", "'")));
         if (!s.members().isEmpty()) {
-          List<String> members = new ArrayList<>();
+          List<NftElement> members = new ArrayList<>();
           for (String m : s.members()) {
-            members.add(
-                s.kind() == AddressSet.Kind.ADDRESSES
-                    ? m
-                    : m.replace(",", " . ").replace(":", " . "));
+            members.add(addresses ? NftElement.of(new NftElement.Address(m)) : namedPort(m));
           }
-          b.add("add element " + T + " " + name + " { " + String.join(", ", members) + " }");
+          b.add(new Elements(false, T, name, members));
         }
       }
       blocks.put("policy " + p.qualifiedName(), b);
@@ -133,81 +157,79 @@ public final class NftablesPolicyRenderer {
     return new NftablesRuleset(TABLE, base, blocks);
   }
 
+  /** A named port's member, {@code IP,PROTOCOL:PORT}, as a key of address, protocol and port. */
+  private static NftElement namedPort(String member) {
+    String[] ip = member.split(",", 2);
+    String[] port = ip[1].split(":", 2);
+    return NftElement.of(
+        new NftElement.Address(ip[0]),
+        new NftElement.Protocol(port[0]),
+        new NftElement.Port(Integer.parseInt(port[1])));
+  }
+
   private static void endpointChain(
-      List<String> b, String chain, Endpoint e, List<String> policies, String direction) {
-    String r = "add rule " + T + " " + chain + " ";
-    b.add("add chain " + T + " " + chain);
-    b.add(r + "ct state invalid drop");
-    b.add(r + "meta mark set meta mark & 0xfffeffff");
+      List<NftCommand> b, String chain, Endpoint e, List<String> policies, String direction) {
+    b.add(AddChain.regular(T, chain));
+    b.add(rule(chain, new CtState(List.of("invalid")), DROP));
+    b.add(rule(chain, new SetMark(MarkSyntax.META, MarkOperation.AND, "0xfffeffff")));
     for (String p : policies) {
-      b.add(r + "jump policy-" + direction + "-" + p);
-      b.add(r + "meta mark & " + ACCEPT_BIT + " == " + ACCEPT_BIT + " return");
+      b.add(rule(chain, new Verdict(NftVerdict.jump("policy-" + direction + "-" + p))));
+      b.add(
+          rule(
+              chain,
+              new MarkIs(MarkSyntax.META, ACCEPT_BIT, ACCEPT_BIT),
+              new Verdict(NftVerdict.RETURN)));
     }
     b.add(
-        r
-            + "counter "
-            + DropLog.nftablesStatement("policy-denied", direction)
-            + " drop comment \"no "
-            + direction
-            + " policy of "
-            + e.pod()
-            + " allows this\"");
+        rule(chain, new Counter(), DropLog.nftablesStatement("policy-denied", direction), DROP)
+            .commented("no " + direction + " policy of " + e.pod() + " allows this"));
   }
 
   private static void policyChain(
-      List<String> b,
+      List<NftCommand> b,
       String chain,
       CompiledPolicy p,
       List<Match> matches,
       boolean ingress,
       List<String> usedSets) {
-    b.add("add chain " + T + " " + chain);
-    String addr = ingress ? "ip saddr " : "ip daddr ";
+    b.add(AddChain.regular(T, chain));
+    Address addr = ingress ? Address.SADDR : Address.DADDR;
     for (Match m : matches) {
-      StringBuilder r = new StringBuilder("add rule ").append(T).append(' ').append(chain);
+      List<NftStatement> r = new ArrayList<>();
       switch (m.peer()) {
         case PolicyIntent.AnyPeer a -> {}
         case PolicyIntent.PeerSet s -> {
-          r.append(' ').append(addr).append('@').append(s.set());
+          r.add(new AddressIn(addr, new InSet(s.set(), false)));
           use(usedSets, s.set());
         }
         case PolicyIntent.Block bl -> {
           if (!bl.cidr().endsWith("/0")) {
-            r.append(' ').append(addr).append(bl.cidr());
+            r.add(AddressIs.of(addr, bl.cidr()));
           }
           if (!bl.except().isEmpty()) {
-            r.append(' ')
-                .append(addr)
-                .append("!= { ")
-                .append(String.join(", ", bl.except()))
-                .append(" }");
+            r.add(new AddressIs(addr, true, bl.except(), true));
           }
         }
       }
       switch (m.port()) {
         case PolicyIntent.AnyPort a -> {}
-        case PolicyIntent.Protocol pr ->
-            r.append(" meta l4proto ").append(pr.protocol().toLowerCase());
-        case PolicyIntent.PortRange pr -> {
-          r.append(' ').append(pr.protocol().toLowerCase()).append(" dport ").append(pr.from());
-          if (pr.to() != pr.from()) {
-            r.append('-').append(pr.to());
-          }
-        }
+        case PolicyIntent.Protocol pr -> r.add(new L4Protocol(pr.protocol().toLowerCase()));
+        case PolicyIntent.PortRange pr ->
+            r.add(new DestinationPort(pr.protocol().toLowerCase(), pr.from(), pr.to()));
         case PolicyIntent.NamedPortSet n -> {
-          r.append(" ip daddr . meta l4proto . th dport @").append(n.set());
+          r.add(new DestinationServiceIn(new InSet(n.set(), false)));
           use(usedSets, n.set());
         }
       }
-      r.append(" meta mark set meta mark | ")
-          .append(ACCEPT_BIT)
-          .append(" return comment \"")
-          .append(p.qualifiedName())
-          .append(ingress ? " ingress" : " egress")
-          .append(" rule ")
-          .append(m.rule())
-          .append('"');
-      b.add(r.toString());
+      r.add(new SetMark(MarkSyntax.META, MarkOperation.OR, ACCEPT_BIT));
+      r.add(new Verdict(NftVerdict.RETURN));
+      b.add(
+          new AddRule(
+              T,
+              chain,
+              r,
+              Optional.of(
+                  p.qualifiedName() + (ingress ? " ingress" : " egress") + " rule " + m.rule())));
     }
   }
 

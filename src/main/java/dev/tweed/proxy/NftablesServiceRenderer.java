@@ -4,14 +4,43 @@ import dev.tweed.model.Cidr;
 import dev.tweed.model.Ipv4;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
+import dev.tweed.rules.nft.NftCommand;
+import dev.tweed.rules.nft.NftCommand.AddChain;
+import dev.tweed.rules.nft.NftCommand.AddRule;
+import dev.tweed.rules.nft.NftCommand.AddSet;
+import dev.tweed.rules.nft.NftCommand.AddTable;
+import dev.tweed.rules.nft.NftCommand.Elements;
+import dev.tweed.rules.nft.NftCommand.Hook;
+import dev.tweed.rules.nft.NftElement;
+import dev.tweed.rules.nft.NftStatement;
+import dev.tweed.rules.nft.NftStatement.AddSourceTo;
+import dev.tweed.rules.nft.NftStatement.Address;
+import dev.tweed.rules.nft.NftStatement.AddressIn;
+import dev.tweed.rules.nft.NftStatement.AddressIs;
+import dev.tweed.rules.nft.NftStatement.CtState;
+import dev.tweed.rules.nft.NftStatement.DestinationServiceIn;
+import dev.tweed.rules.nft.NftStatement.Dnat;
+import dev.tweed.rules.nft.NftStatement.InSet;
+import dev.tweed.rules.nft.NftStatement.L4Protocol;
+import dev.tweed.rules.nft.NftStatement.MarkIs;
+import dev.tweed.rules.nft.NftStatement.MarkOperation;
+import dev.tweed.rules.nft.NftStatement.MarkSyntax;
+import dev.tweed.rules.nft.NftStatement.MasqueradeFullyRandom;
+import dev.tweed.rules.nft.NftStatement.RandomVerdict;
+import dev.tweed.rules.nft.NftStatement.Reject;
+import dev.tweed.rules.nft.NftStatement.ServicePortIn;
+import dev.tweed.rules.nft.NftStatement.SetMark;
+import dev.tweed.rules.nft.NftStatement.SourceIsLocal;
+import dev.tweed.rules.nft.NftStatement.Verdict;
+import dev.tweed.rules.nft.NftStatement.Vmap;
+import dev.tweed.rules.nft.NftVerdict;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
+import java.util.Optional;
 import org.apache.commons.codec.binary.Base32;
 
 /**
@@ -28,12 +57,11 @@ public final class NftablesServiceRenderer {
   private final ProxyNode node;
   private final String serviceCidr;
 
-  private static final String T = "ip " + TABLE;
-  private final RenderedPorts<List<String>> ports =
-      new RenderedPorts<>(p -> List.copyOf(renderPort(T, p)));
+  private final RenderedPorts<List<NftCommand>> ports =
+      new RenderedPorts<>(p -> List.copyOf(renderPort(p)));
 
   /** The table's skeleton: the same for every render of this node. */
-  private final List<String> base;
+  private final List<NftCommand> base;
 
   public NftablesServiceRenderer(ProxyNode node, String serviceCidr) {
     this.node = node;
@@ -91,109 +119,161 @@ public final class NftablesServiceRenderer {
   }
 
   /** The rules after these Services changed, and the service blocks that changed with them. */
-  public RulesetUpdate<NftablesRuleset, List<String>> update(
+  public RulesetUpdate<NftablesRuleset, List<NftCommand>> update(
       Map<String, List<ServicePort>> changes) {
-    List<BlockChange<List<String>>> changed = ports.apply(changes);
+    List<BlockChange<List<NftCommand>>> changed = ports.apply(changes);
     return new RulesetUpdate<>(
         new NftablesRuleset(TABLE, base, ports.blocks(lines -> lines)), changed);
   }
 
-  private List<String> base() {
-    String t = T;
-    List<String> base =
+  private static final String T = TABLE;
+
+  private static AddChain chain(String name) {
+    return AddChain.regular(T, name);
+  }
+
+  private static AddChain hooked(String name, String type, String hook, int priority) {
+    return AddChain.base(
+        T, name, new Hook(type, hook, Integer.toString(priority), Optional.empty()));
+  }
+
+  private static AddRule rule(String chain, NftStatement... statements) {
+    return AddRule.of(T, chain, statements);
+  }
+
+  private static Verdict jump(String chain) {
+    return new Verdict(NftVerdict.jump(chain));
+  }
+
+  private static Verdict goTo(String chain) {
+    return new Verdict(NftVerdict.goTo(chain));
+  }
+
+  private static final CtState NEW = new CtState(List.of("new"));
+  private static final List<String> SERVICE_KEY =
+      List.of("ipv4_addr", "inet_proto", "inet_service");
+  private static final List<String> NODEPORT_KEY = List.of("inet_proto", "inet_service");
+
+  private List<NftCommand> base() {
+    List<NftCommand> base =
         new ArrayList<>(
             List.of(
-                "add table " + t + " { comment \"rules for kube-proxy\" ; }",
-                "add set "
-                    + t
-                    + " cluster-ips { type ipv4_addr ; comment \"Active ClusterIPs\" ; }",
-                "add set "
-                    + t
-                    + " nodeport-ips { type ipv4_addr ; comment \"IPs that accept NodePort traffic\" ; }",
-                "add map "
-                    + t
-                    + " firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment \"destinations that are subject to LoadBalancerSourceRanges\" ; }",
-                "add map "
-                    + t
-                    + " no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment \"vmap to drop or reject packets to service nodeports with no endpoints\" ; }",
-                "add map "
-                    + t
-                    + " no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment \"vmap to drop or reject packets to services with no endpoints\" ; }",
-                "add map "
-                    + t
-                    + " service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment \"ClusterIP, ExternalIP and LoadBalancer IP traffic\" ; }",
-                "add map "
-                    + t
-                    + " service-nodeports { type inet_proto . inet_service : verdict ; comment \"NodePort traffic\" ; }",
-                "add chain " + t + " cluster-ips-check",
-                "add chain "
-                    + t
-                    + " filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }",
-                "add chain "
-                    + t
-                    + " filter-output-pre-dnat { type filter hook output priority -110 ; }",
-                "add chain " + t + " filter-forward { type filter hook forward priority 0 ; }",
-                "add chain " + t + " filter-input { type filter hook input priority 0 ; }",
-                "add chain " + t + " filter-output { type filter hook output priority 0 ; }",
-                "add chain " + t + " firewall-check",
-                "add chain " + t + " mark-for-masquerade",
-                "add chain " + t + " masquerading",
-                "add chain " + t + " nat-output { type nat hook output priority -100 ; }",
-                "add chain " + t + " nat-postrouting { type nat hook postrouting priority 100 ; }",
-                "add chain " + t + " nat-prerouting { type nat hook prerouting priority -100 ; }",
-                "add chain " + t + " nodeport-endpoints-check",
-                "add chain "
-                    + t
-                    + " reject-chain { comment \"helper for @no-endpoint-services / @no-endpoint-nodeports\" ; }",
-                "add chain " + t + " services",
-                "add chain " + t + " service-endpoints-check",
-                "add rule "
-                    + t
-                    + " cluster-ips-check ip daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"",
-                "add rule "
-                    + t
-                    + " cluster-ips-check ip daddr { "
-                    + serviceCidr
-                    + " } drop comment \"Drop traffic to unallocated ClusterIPs\"",
-                "add rule " + t + " filter-prerouting-pre-dnat ct state new jump firewall-check",
-                "add rule " + t + " filter-forward ct state new jump service-endpoints-check",
-                "add rule " + t + " filter-forward ct state new jump cluster-ips-check",
-                "add rule " + t + " filter-input ct state new jump nodeport-endpoints-check",
-                "add rule " + t + " filter-input ct state new jump service-endpoints-check",
-                "add rule " + t + " filter-output ct state new jump service-endpoints-check",
-                "add rule " + t + " filter-output-pre-dnat ct state new jump firewall-check",
-                "add rule " + t + " filter-output ct state new jump cluster-ips-check",
-                "add rule "
-                    + t
-                    + " firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips",
-                "add rule " + t + " mark-for-masquerade mark set mark or 0x4000",
-                "add rule " + t + " masquerading mark and 0x4000 == 0 return",
-                "add rule " + t + " masquerading mark set mark xor 0x4000",
-                "add rule " + t + " masquerading masquerade fully-random",
-                "add rule " + t + " nat-output jump services",
-                "add rule " + t + " nat-postrouting jump masquerading",
-                "add rule " + t + " nat-prerouting jump services",
-                "add rule "
-                    + t
-                    + " nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
-                "add rule " + t + " reject-chain reject",
-                "add rule " + t + " services ip daddr . meta l4proto . th dport vmap @service-ips",
-                "add rule "
-                    + t
-                    + " services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports"));
+                new AddTable(T, Optional.of("rules for kube-proxy")),
+                AddSet.of(T, "cluster-ips", List.of("ipv4_addr"), "Active ClusterIPs"),
+                AddSet.of(
+                    T, "nodeport-ips", List.of("ipv4_addr"), "IPs that accept NodePort traffic"),
+                AddSet.verdictMap(
+                    T,
+                    "firewall-ips",
+                    SERVICE_KEY,
+                    "destinations that are subject to LoadBalancerSourceRanges"),
+                AddSet.verdictMap(
+                    T,
+                    "no-endpoint-nodeports",
+                    NODEPORT_KEY,
+                    "vmap to drop or reject packets to service nodeports with no endpoints"),
+                AddSet.verdictMap(
+                    T,
+                    "no-endpoint-services",
+                    SERVICE_KEY,
+                    "vmap to drop or reject packets to services with no endpoints"),
+                AddSet.verdictMap(
+                    T,
+                    "service-ips",
+                    SERVICE_KEY,
+                    "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
+                AddSet.verdictMap(T, "service-nodeports", NODEPORT_KEY, "NodePort traffic"),
+                chain("cluster-ips-check"),
+                hooked("filter-prerouting-pre-dnat", "filter", "prerouting", -110),
+                hooked("filter-output-pre-dnat", "filter", "output", -110),
+                hooked("filter-forward", "filter", "forward", 0),
+                hooked("filter-input", "filter", "input", 0),
+                hooked("filter-output", "filter", "output", 0),
+                chain("firewall-check"),
+                chain("mark-for-masquerade"),
+                chain("masquerading"),
+                hooked("nat-output", "nat", "output", -100),
+                hooked("nat-postrouting", "nat", "postrouting", 100),
+                hooked("nat-prerouting", "nat", "prerouting", -100),
+                chain("nodeport-endpoints-check"),
+                new AddChain(
+                    T,
+                    "reject-chain",
+                    Optional.empty(),
+                    Optional.of("helper for @no-endpoint-services / @no-endpoint-nodeports")),
+                chain("services"),
+                chain("service-endpoints-check"),
+                rule(
+                        "cluster-ips-check",
+                        new AddressIn(Address.DADDR, new InSet("cluster-ips", false)),
+                        new Reject())
+                    .commented("Reject traffic to invalid ports of ClusterIPs"),
+                rule(
+                        "cluster-ips-check",
+                        new AddressIs(Address.DADDR, false, List.of(serviceCidr), true),
+                        new Verdict(NftVerdict.DROP))
+                    .commented("Drop traffic to unallocated ClusterIPs"),
+                rule("filter-prerouting-pre-dnat", NEW, jump("firewall-check")),
+                rule("filter-forward", NEW, jump("service-endpoints-check")),
+                rule("filter-forward", NEW, jump("cluster-ips-check")),
+                rule("filter-input", NEW, jump("nodeport-endpoints-check")),
+                rule("filter-input", NEW, jump("service-endpoints-check")),
+                rule("filter-output", NEW, jump("service-endpoints-check")),
+                rule("filter-output-pre-dnat", NEW, jump("firewall-check")),
+                rule("filter-output", NEW, jump("cluster-ips-check")),
+                rule("firewall-check", new DestinationServiceIn(new Vmap("firewall-ips"))),
+                rule(
+                    "mark-for-masquerade",
+                    new SetMark(MarkSyntax.SHORT, MarkOperation.OR, MASQUERADE_BIT)),
+                rule(
+                    "masquerading",
+                    new MarkIs(MarkSyntax.SHORT, MASQUERADE_BIT, "0"),
+                    new Verdict(NftVerdict.RETURN)),
+                rule(
+                    "masquerading",
+                    new SetMark(MarkSyntax.SHORT, MarkOperation.XOR, MASQUERADE_BIT)),
+                rule("masquerading", new MasqueradeFullyRandom()),
+                rule("nat-output", jump("services")),
+                rule("nat-postrouting", jump("masquerading")),
+                rule("nat-prerouting", jump("services")),
+                rule(
+                    "nodeport-endpoints-check",
+                    new AddressIn(Address.DADDR, new InSet("nodeport-ips", false)),
+                    new ServicePortIn(new Vmap("no-endpoint-nodeports"))),
+                rule("reject-chain", new Reject()),
+                rule("services", new DestinationServiceIn(new Vmap("service-ips"))),
+                rule(
+                    "services",
+                    new AddressIn(Address.DADDR, new InSet("nodeport-ips", false)),
+                    new ServicePortIn(new Vmap("service-nodeports")))));
     for (String ip : node.nodeIps()) {
-      base.add("add element " + t + " nodeport-ips { " + ip + " }");
+      base.add(Elements.add(T, "nodeport-ips", NftElement.of(new NftElement.Address(ip))));
     }
     base.add(
-        "add rule "
-            + t
-            + " service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services");
-
+        rule(
+            "service-endpoints-check", new DestinationServiceIn(new Vmap("no-endpoint-services"))));
     return base;
   }
 
-  private List<String> renderPort(String t, ServicePort p) {
-    List<String> out = new ArrayList<>();
+  private static final String MASQUERADE_BIT = "0x4000";
+
+  /** A Service's address, protocol and port: the key of the service maps. */
+  private static NftElement.Field[] serviceKey(String ip, ServicePort p) {
+    return new NftElement.Field[] {
+      new NftElement.Address(ip),
+      new NftElement.Protocol(p.protocolLower()),
+      new NftElement.Port(p.port())
+    };
+  }
+
+  private static NftElement.Field[] nodePortKey(ServicePort p) {
+    return new NftElement.Field[] {
+      new NftElement.Protocol(p.protocolLower()), new NftElement.Port(p.nodePort())
+    };
+  }
+
+  private List<NftCommand> renderPort(ServicePort p) {
+    List<NftCommand> out = new ArrayList<>();
     String proto = p.protocolLower();
     String name = p.portNameString();
     PortPolicy policy = PortPolicy.of(p, node.nodeName());
@@ -210,82 +290,57 @@ public final class NftablesServiceRenderer {
     String fwChain = firewallChain(p);
     String internalChain = p.internalPolicyLocal() ? locChain : svcChain;
     String externalPolicyChain = p.externalPolicyLocal() ? locChain : svcChain;
-    String noEndpointVerdict = hasEndpoints ? "drop" : "goto reject-chain";
-    String key = " . " + proto + " . " + p.port();
+    NftVerdict noEndpointVerdict = hasEndpoints ? NftVerdict.DROP : NftVerdict.goTo("reject-chain");
 
     if (p.affinityTimeoutSeconds().isPresent()) {
       for (ServicePort.Endpoint e : policy.reachable()) {
         out.add(
-            "add set "
-                + t
-                + " "
-                + affinitySet(p, e)
-                + " { type ipv4_addr ; flags dynamic,timeout ; timeout "
-                + p.affinityTimeoutSeconds().get()
-                + "s ; }");
+            new AddSet(
+                T,
+                affinitySet(p, e),
+                List.of("ipv4_addr"),
+                false,
+                true,
+                Optional.of((long) p.affinityTimeoutSeconds().get()),
+                Optional.empty()));
       }
     }
     if (!cluster.isEmpty()) {
-      policyChain(out, t, p, svcChain, cluster, hasInternal && !p.internalPolicyLocal());
+      policyChain(out, p, svcChain, cluster, hasInternal && !p.internalPolicyLocal());
     }
     if (!localUsed.isEmpty()) {
-      policyChain(out, t, p, locChain, localUsed, hasInternal && p.internalPolicyLocal());
+      policyChain(out, p, locChain, localUsed, hasInternal && p.internalPolicyLocal());
     }
     if (usesExt) {
-      out.add("add chain " + t + " " + extChain);
+      out.add(chain(extChain));
       if (!p.externalPolicyLocal()) {
-        out.add("add rule " + t + " " + extChain + " jump mark-for-masquerade");
+        out.add(rule(extChain, jump("mark-for-masquerade")));
       } else {
         out.add(
-            "add rule "
-                + t
-                + " "
-                + extChain
-                + " ip saddr "
-                + node.clusterCidr()
-                + " goto "
-                + svcChain
-                + " comment \"short-circuit pod traffic\"");
+            rule(extChain, AddressIs.of(Address.SADDR, node.clusterCidr()), goTo(svcChain))
+                .commented("short-circuit pod traffic"));
         out.add(
-            "add rule "
-                + t
-                + " "
-                + extChain
-                + " fib saddr type local jump mark-for-masquerade comment \"masquerade local traffic\"");
+            rule(extChain, new SourceIsLocal(), jump("mark-for-masquerade"))
+                .commented("masquerade local traffic"));
         out.add(
-            "add rule "
-                + t
-                + " "
-                + extChain
-                + " fib saddr type local goto "
-                + svcChain
-                + " comment \"short-circuit local traffic\"");
+            rule(extChain, new SourceIsLocal(), goTo(svcChain))
+                .commented("short-circuit local traffic"));
       }
       if (hasExternal) {
-        out.add("add rule " + t + " " + extChain + " goto " + externalPolicyChain);
+        out.add(rule(extChain, goTo(externalPolicyChain)));
       }
     }
     for (ServicePort.Endpoint e : policy.reachable()) {
       String ep = endpointChain(p, e);
-      out.add("add chain " + t + " " + ep);
-      out.add("add rule " + t + " " + ep + " ip saddr " + e.ip() + " jump mark-for-masquerade");
+      out.add(chain(ep));
+      out.add(rule(ep, AddressIs.of(Address.SADDR, e.ip()), jump("mark-for-masquerade")));
       if (p.affinityTimeoutSeconds().isPresent()) {
-        out.add("add rule " + t + " " + ep + " update @" + affinitySet(p, e) + " { ip saddr }");
+        out.add(rule(ep, new AddSourceTo(affinitySet(p, e))));
       }
-      out.add(
-          "add rule "
-              + t
-              + " "
-              + ep
-              + " meta l4proto "
-              + proto
-              + " dnat to "
-              + e.ip()
-              + ":"
-              + e.port());
+      out.add(rule(ep, new L4Protocol(proto), new Dnat(e.ip(), e.port())));
     }
     if (usesFw) {
-      out.add("add chain " + t + " " + fwChain);
+      out.add(chain(fwChain));
       List<String> allowed = new ArrayList<>(p.loadBalancerSourceRanges());
       boolean fromNode = false;
       for (String r : p.loadBalancerSourceRanges()) {
@@ -296,141 +351,107 @@ public final class NftablesServiceRenderer {
         allowed.addAll(p.loadBalancerIps());
       }
       out.add(
-          "add rule "
-              + t
-              + " "
-              + fwChain
-              + " ip saddr != { "
-              + String.join(", ", allowed)
-              + " } drop");
+          rule(
+              fwChain,
+              new AddressIs(Address.SADDR, true, allowed, true),
+              new Verdict(NftVerdict.DROP)));
     }
 
-    out.add("add element " + t + " cluster-ips { " + p.clusterIp() + " }");
+    out.add(Elements.add(T, "cluster-ips", NftElement.of(new NftElement.Address(p.clusterIp()))));
     if (hasInternal) {
       out.add(
-          "add element "
-              + t
-              + " service-ips { "
-              + p.clusterIp()
-              + key
-              + " : goto "
-              + internalChain
-              + " }");
+          Elements.add(
+              T,
+              "service-ips",
+              NftElement.mapping(NftVerdict.goTo(internalChain), serviceKey(p.clusterIp(), p))));
     } else {
       out.add(
-          "add element "
-              + t
-              + " no-endpoint-services { "
-              + p.clusterIp()
-              + key
-              + " comment \""
-              + name
-              + "\" : "
-              + noEndpointVerdict
-              + " }");
+          Elements.add(
+              T,
+              "no-endpoint-services",
+              new NftElement(
+                  List.of(serviceKey(p.clusterIp(), p)),
+                  Optional.of(name),
+                  Optional.of(noEndpointVerdict))));
     }
     List<String> external = new ArrayList<>(p.externalIps());
     external.addAll(p.loadBalancerIps());
     for (String ip : external) {
       if (usesExt) {
-        out.add("add element " + t + " service-ips { " + ip + key + " : goto " + extChain + " }");
+        out.add(
+            Elements.add(
+                T,
+                "service-ips",
+                NftElement.mapping(NftVerdict.goTo(extChain), serviceKey(ip, p))));
       }
     }
     if (p.nodePort() != 0 && usesExt) {
       out.add(
-          "add element "
-              + t
-              + " service-nodeports { "
-              + proto
-              + " . "
-              + p.nodePort()
-              + " : goto "
-              + extChain
-              + " }");
+          Elements.add(
+              T,
+              "service-nodeports",
+              NftElement.mapping(NftVerdict.goTo(extChain), nodePortKey(p))));
     }
     if (usesFw) {
       for (String ip : p.loadBalancerIps()) {
-        out.add("add element " + t + " firewall-ips { " + ip + key + " : goto " + fwChain + " }");
+        out.add(
+            Elements.add(
+                T,
+                "firewall-ips",
+                NftElement.mapping(NftVerdict.goTo(fwChain), serviceKey(ip, p))));
       }
     }
     if (!hasExternal) {
       if (p.nodePort() != 0) {
         out.add(
-            "add element "
-                + t
-                + " no-endpoint-nodeports { "
-                + proto
-                + " . "
-                + p.nodePort()
-                + " comment \""
-                + name
-                + "\" : "
-                + noEndpointVerdict
-                + " }");
+            Elements.add(
+                T,
+                "no-endpoint-nodeports",
+                new NftElement(
+                    List.of(nodePortKey(p)), Optional.of(name), Optional.of(noEndpointVerdict))));
       }
       for (String ip : external) {
         out.add(
-            "add element "
-                + t
-                + " no-endpoint-services { "
-                + ip
-                + key
-                + " comment \""
-                + name
-                + "\" : "
-                + noEndpointVerdict
-                + " }");
+            Elements.add(
+                T,
+                "no-endpoint-services",
+                new NftElement(
+                    List.of(serviceKey(ip, p)),
+                    Optional.of(name),
+                    Optional.of(noEndpointVerdict))));
       }
     }
     return out;
   }
 
   private void policyChain(
-      List<String> out,
-      String t,
+      List<NftCommand> out,
       ServicePort p,
       String chain,
       List<ServicePort.Endpoint> eps,
       boolean masqueradeOffCluster) {
-    out.add("add chain " + t + " " + chain);
+    out.add(chain(chain));
     if (masqueradeOffCluster) {
       out.add(
-          "add rule "
-              + t
-              + " "
-              + chain
-              + " ip daddr "
-              + p.clusterIp()
-              + " ip saddr != "
-              + node.clusterCidr()
-              + " jump mark-for-masquerade");
+          rule(
+              chain,
+              AddressIs.of(Address.DADDR, p.clusterIp()),
+              new AddressIs(Address.SADDR, true, List.of(node.clusterCidr()), false),
+              jump("mark-for-masquerade")));
     }
     if (p.affinityTimeoutSeconds().isPresent()) {
       for (ServicePort.Endpoint e : eps) {
         out.add(
-            "add rule "
-                + t
-                + " "
-                + chain
-                + " ip saddr @"
-                + affinitySet(p, e)
-                + " goto "
-                + endpointChain(p, e));
+            rule(
+                chain,
+                new AddressIn(Address.SADDR, new InSet(affinitySet(p, e), false)),
+                goTo(endpointChain(p, e))));
       }
     }
-    String vmap =
-        IntStream.range(0, eps.size())
-            .mapToObj(i -> i + " : goto " + endpointChain(p, eps.get(i)))
-            .collect(Collectors.joining(" , "));
     out.add(
-        "add rule "
-            + t
-            + " "
-            + chain
-            + " numgen random mod "
-            + eps.size()
-            + " vmap { "
-            + vmap
-            + " }");
+        rule(
+            chain,
+            new RandomVerdict(
+                eps.stream().map(e -> NftVerdict.goTo(endpointChain(p, e))).toList())));
   }
 }

@@ -1,16 +1,20 @@
 package dev.tweed.rules;
 
+import dev.tweed.rules.nft.NftCommand;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A rendered nftables ruleset: the table's fixed skeleton (sets, verdict maps, base chains) and,
- * per service port, its chains and the map elements that lead to them. The text is an {@code nft
- * -f} script in the form of kube-proxy's nftables transactions.
+ * per service port (or policy endpoint), its chains and the elements that lead to them, as
+ * commands. {@link #render} prints them as an {@code nft -f} script in the form of kube-proxy's
+ * nftables transactions.
  */
-public record NftablesRuleset(String table, List<String> base, Map<String, List<String>> services) {
+public record NftablesRuleset(
+    String table, List<NftCommand> base, Map<String, List<NftCommand>> services) {
   /**
    * {@code services} is taken over, not copied (a render at 10,000 Services would copy 10,000
    * entries on every change): the caller hands over a map it no longer changes.
@@ -20,33 +24,59 @@ public record NftablesRuleset(String table, List<String> base, Map<String, List<
     services = Collections.unmodifiableMap(services);
   }
 
-  /** The whole ruleset, as kube-proxy would write it to an empty table. */
-  public String render() {
-    StringBuilder sb = new StringBuilder();
-    base.forEach(l -> sb.append(l).append('\n'));
+  /** The whole ruleset's commands, as kube-proxy would write them to an empty table. */
+  public List<NftCommand> commands() {
+    List<NftCommand> out = new ArrayList<>(base);
     // Every declaration first: a rule of one block may refer to a chain or set of another.
-    List<String> all = new ArrayList<>();
+    List<NftCommand> all = new ArrayList<>();
     services.values().forEach(all::addAll);
-    appendBlock(sb, all);
-    return sb.toString();
+    out.addAll(declarationsFirst(all));
+    return out;
   }
 
-  /** A service's chains and sets are declared before its rules, which may jump to any of them. */
-  public static void appendBlock(StringBuilder sb, List<String> lines) {
-    for (String l : lines) {
-      if (l.startsWith("add chain ") || l.startsWith("add set ")) {
-        sb.append(l).append('\n');
-      }
-    }
-    for (String l : lines) {
-      if (!l.startsWith("add chain ") && !l.startsWith("add set ")) {
-        sb.append(l).append('\n');
-      }
-    }
+  /** The whole ruleset as a script. */
+  public String render() {
+    return script(commands());
   }
 
-  /** A script that replaces the table whole in one transaction. */
+  /** A block's chains and sets first: its rules (and other blocks') may jump to any of them. */
+  public static List<NftCommand> declarationsFirst(List<NftCommand> commands) {
+    List<NftCommand> out = new ArrayList<>(commands.size());
+    for (NftCommand c : commands) {
+      if (declaration(c)) {
+        out.add(c);
+      }
+    }
+    for (NftCommand c : commands) {
+      if (!declaration(c)) {
+        out.add(c);
+      }
+    }
+    return out;
+  }
+
+  private static boolean declaration(NftCommand c) {
+    return c instanceof NftCommand.AddChain || c instanceof NftCommand.AddSet s && !s.verdictMap();
+  }
+
+  /** The commands that replace the table whole in one transaction. */
+  public List<NftCommand> replaceCommands() {
+    List<NftCommand> out = new ArrayList<>();
+    out.add(new NftCommand.AddTable(table, Optional.empty()));
+    out.add(new NftCommand.DeleteTable(table));
+    out.addAll(commands());
+    return out;
+  }
+
+  /** The same, as a script. */
   public String replaceScript() {
-    return "add table ip " + table + "\ndelete table ip " + table + "\n" + render();
+    return script(replaceCommands());
+  }
+
+  /** Commands as script lines. */
+  public static String script(List<? extends NftCommand> commands) {
+    StringBuilder sb = new StringBuilder();
+    commands.forEach(c -> sb.append(c.script()).append('\n'));
+    return sb.toString();
   }
 }

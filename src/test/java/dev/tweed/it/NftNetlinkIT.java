@@ -3,26 +3,42 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.bench.ServiceSyncBenchmark;
 import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.dataplane.nftnl.NftBatch;
+import dev.tweed.dataplane.nftnl.NftEncoder;
 import dev.tweed.dataplane.nftnl.NftExpr;
 import dev.tweed.dataplane.nftnl.NftMessages;
 import dev.tweed.dataplane.nftnl.NftMessages.BaseChain;
 import dev.tweed.dataplane.nftnl.NftMessages.Element;
 import dev.tweed.dataplane.nftnl.NftMessages.Hook;
 import dev.tweed.dataplane.nftnl.NftMessages.Verdict;
-import dev.tweed.dataplane.nftnl.NftScriptCompiler;
 import dev.tweed.dataplane.nftnl.NftSet;
 import dev.tweed.dataplane.nftnl.NftSet.Type;
 import dev.tweed.dataplane.nftnl.NftStagedBuild;
+import dev.tweed.lab.LabResources;
+import dev.tweed.policy.NftablesPolicyRenderer;
+import dev.tweed.policy.PolicyFixtures;
 import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
+import dev.tweed.proxy.ServicePortResolver;
 import dev.tweed.rules.NftablesRuleset;
+import dev.tweed.rules.nft.NftCommand;
+import dev.tweed.rules.nft.NftCommand.AddRule;
+import dev.tweed.rules.nft.NftStatement;
+import dev.tweed.rules.nft.NftStatement.Address;
+import dev.tweed.rules.nft.NftStatement.AddressIs;
+import dev.tweed.rules.nft.NftStatement.DestinationPort;
+import dev.tweed.rules.nft.NftStatement.L4Protocol;
+import dev.tweed.rules.nft.NftStatement.MarkOperation;
+import dev.tweed.rules.nft.NftStatement.MarkSyntax;
+import dev.tweed.rules.nft.NftStatement.SetMark;
+import dev.tweed.rules.nft.NftVerdict;
 import dev.tweed.sys.NetworkNamespace;
 import dev.tweed.sys.NfTablesSocket;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -459,11 +475,15 @@ class NftNetlinkIT {
                   "10.244.0.0/16",
                   "--node-ip",
                   "172.31.0.11");
+      // The same ruleset rendered here: the script tweed prints is its commands printed, and the
+      // netlink writer encodes the commands themselves.
+      NftablesRuleset rendered = render(yaml);
+      assertThat(rendered.render()).isEqualTo(script);
       String name = "render" + n;
       String byNft = net.add(name + "Nft");
       String byNetlink = net.add(name + "Nl");
       ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
-      commit(byNetlink, NftScriptCompiler.compile(script));
+      commit(byNetlink, NftEncoder.encode(rendered.commands()));
       String listing = listProxyTable(byNft);
       assertThat(listProxyTable(byNetlink)).as(yaml.toString()).isEqualTo(listing);
       if (yaml.equals(services)) {
@@ -472,31 +492,85 @@ class NftNetlinkIT {
     }
   }
 
-  /** The policy table's golden script, with the forms a cluster's policies add to it. */
-  private static String policyScript() throws IOException {
-    String t = "add rule ip tweed-policy policy-ingress-x/web-ingress ";
-    return Files.readString(Tweed.HOME.resolve("src/test/resources/golden/policy/nftables.nft"))
-        + t
-        + "ip saddr 10.16.0.0/12 ip saddr != { 10.18.3.0/24, 10.17.0.0/16, 10.17.4.0/24,"
-        + " 10.20.0.1/32 } tcp dport 80 meta mark set meta mark | 0x00010000 return\n"
-        + t
-        + "ip saddr != { 0.0.0.0/8, 10.0.0.0/8, 255.255.255.0/24 } sctp dport 9000-9100"
-        + " meta mark set meta mark | 0x00010000 return\n"
-        + t
-        + "ip daddr != { 10.17.0.0/16, 10.18.3.0/24 } meta l4proto udp meta mark set meta mark |"
-        + " 0x00010000 return\n"
-        + t
-        + "ip saddr 10.1.2.3 ip saddr != { 10.1.2.3/32 } udp dport 53 meta mark set meta mark |"
-        + " 0x00010000 return\n";
+  private static NftablesRuleset render(Path yaml) throws Exception {
+    List<JsonNode> services = new ArrayList<>();
+    List<JsonNode> slices = new ArrayList<>();
+    for (ObjectNode o : LabResources.read(yaml)) {
+      switch (o.path("kind").asText()) {
+        case "Service" -> services.add(o);
+        case "EndpointSlice" -> slices.add(o);
+        default -> {}
+      }
+    }
+    return new NftablesServiceRenderer(
+            new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11")), "10.96.0.0/16")
+        .render(ServicePortResolver.resolve(services, slices));
+  }
+
+  /**
+   * The policy table of the golden test's cluster, with the forms other policies add to it: CIDRs
+   * with exceptions, port ranges, a protocol alone, a single-address exception.
+   */
+  private static List<NftCommand> policyCommands() throws Exception {
+    String chain = "policy-ingress-x/web-ingress";
+    NftStatement accept = new SetMark(MarkSyntax.META, MarkOperation.OR, "0x00010000");
+    NftStatement ret = new NftStatement.Verdict(NftVerdict.RETURN);
+    List<NftCommand> out =
+        new ArrayList<>(new NftablesPolicyRenderer().render(PolicyFixtures.intent()).commands());
+    out.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            AddressIs.of(Address.SADDR, "10.16.0.0/12"),
+            new AddressIs(
+                Address.SADDR,
+                true,
+                List.of("10.18.3.0/24", "10.17.0.0/16", "10.17.4.0/24", "10.20.0.1/32"),
+                true),
+            new DestinationPort("tcp", 80, 80),
+            accept,
+            ret));
+    out.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            new AddressIs(
+                Address.SADDR, true, List.of("0.0.0.0/8", "10.0.0.0/8", "255.255.255.0/24"), true),
+            new DestinationPort("sctp", 9000, 9100),
+            accept,
+            ret));
+    out.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            new AddressIs(Address.DADDR, true, List.of("10.17.0.0/16", "10.18.3.0/24"), true),
+            new L4Protocol("udp"),
+            accept,
+            ret));
+    out.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            AddressIs.of(Address.SADDR, "10.1.2.3"),
+            new AddressIs(Address.SADDR, true, List.of("10.1.2.3/32"), true),
+            new DestinationPort("udp", 53, 53),
+            accept,
+            ret));
+    return out;
   }
 
   @Test
   void thePolicysMessagesAreTheOnesNftSendsAndLeaveTheTableNftLeaves() throws Exception {
-    String script = policyScript();
+    List<NftCommand> commands = policyCommands();
+    String script = NftablesRuleset.script(commands);
+    assertThat(script)
+        .contains(
+            "ip saddr != { 0.0.0.0/8, 10.0.0.0/8, 255.255.255.0/24 } sctp dport 9000-9100 meta mark"
+                + " set meta mark | 0x00010000 return");
     String ns = net.add("policyMnl");
     String dump = ScratchNetwork.exec(ns, script, "nft", "--debug=mnl", "-f", "-");
     List<byte[]> nfts = batchMessages(dump);
-    List<byte[]> ours = messages(NftScriptCompiler.compile(script).bytes());
+    List<byte[]> ours = messages(NftEncoder.encode(commands).bytes());
     assertThat(ours).hasSameSizeAs(nfts);
     for (int i = 0; i < ours.size(); i++) {
       assertThat(HexFormat.of().formatHex(withoutFlags(ours.get(i))))
@@ -506,7 +580,7 @@ class NftNetlinkIT {
     String byNft = net.add("policyNft");
     String byNetlink = net.add("policyNl");
     ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
-    commit(byNetlink, NftScriptCompiler.compile(script));
+    commit(byNetlink, NftEncoder.encode(commands));
     String listing = listPolicyTable(byNft);
     assertThat(listPolicyTable(byNetlink)).isEqualTo(listing);
     assertThat(listing).contains("\"log\"", "\"counter\"", "\"prefix\"", "\"range\"");
@@ -523,7 +597,7 @@ class NftNetlinkIT {
         new NftablesServiceRenderer(
             new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
     var rendered = renderer.render(ServiceSyncBenchmark.services(300, 10, 0));
-    List<NftBatch> stages = NftStagedBuild.stages(List.of(rendered.replaceScript().split("\n")));
+    List<NftBatch> stages = NftStagedBuild.stages(rendered.replaceCommands());
     assertThat(stages).hasSizeGreaterThan(2);
     String byNft = net.add("stagedNft");
     String staged = net.add("staged");
@@ -533,10 +607,13 @@ class NftNetlinkIT {
 
     String refused = net.add("stagedRefused");
     var blocks = new LinkedHashMap<>(rendered.services());
-    blocks.put("zz-late", List.of("add rule ip tweed-proxy no-such-chain-zz accept"));
+    blocks.put(
+        "zz-late",
+        List.of(
+            AddRule.of(
+                "tweed-proxy", "no-such-chain-zz", new NftStatement.Verdict(NftVerdict.ACCEPT))));
     var broken = new NftablesRuleset(rendered.table(), rendered.base(), blocks);
-    assertThat(NftStagedBuild.stages(List.of(broken.replaceScript().split("\n"))))
-        .hasSizeGreaterThan(2);
+    assertThat(NftStagedBuild.stages(broken.replaceCommands())).hasSizeGreaterThan(2);
     assertThatThrownBy(() -> NftablesWriter.inNamespace(refused, false).sync(broken, true))
         .isInstanceOf(NftBatch.RefusedException.class)
         .hasMessageContaining("no-such-chain-zz");

@@ -15,6 +15,7 @@ import dev.tweed.proxy.RandomServices;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
+import dev.tweed.rules.nft.NftCommand;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -119,7 +120,7 @@ class NftWriterEquivalenceIT {
   private static NftablesWriter sync(
       NftablesWriter writer,
       NftablesRuleset rendered,
-      Optional<List<BlockChange<List<String>>>> changes,
+      Optional<List<BlockChange<List<NftCommand>>>> changes,
       Random r) {
     return switch (r.nextInt(5)) {
       case 0 -> {

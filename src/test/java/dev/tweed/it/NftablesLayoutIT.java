@@ -14,6 +14,9 @@ import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePort;
 import dev.tweed.rules.NftablesRuleset;
+import dev.tweed.rules.nft.NftCommand;
+import dev.tweed.rules.nft.NftStatement;
+import dev.tweed.rules.nft.NftVerdict;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.CommandFailedException;
 import java.nio.file.Files;
@@ -192,7 +195,13 @@ class NftablesLayoutIT {
         new NftablesRuleset(
             next.table(),
             next.base(),
-            Map.of("bad", List.of("add rule ip tweed-proxy no-such-chain accept")));
+            Map.of(
+                "bad",
+                List.of(
+                    NftCommand.AddRule.of(
+                        "tweed-proxy",
+                        "no-such-chain",
+                        new NftStatement.Verdict(NftVerdict.ACCEPT)))));
     try {
       NftablesWriter.inNamespace(tweedNs, nft).rewritingInPlaceFrom(0).sync(broken, true);
       throw new AssertionError("a transaction with a bad rule must fail");

@@ -11,19 +11,27 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * nf_tables changes committed together: the kernel applies all of them or none. Each change keeps a
  * description of what it does, so that a refusal names the object the kernel refused.
  */
 public final class NftBatch {
-  private record Change(String what, NetlinkMessage message) {}
+  /** A change and what it does, said only if the kernel refuses it. */
+  private record Change(Supplier<String> what, NetlinkMessage message) {}
 
   private final List<Change> changes = new ArrayList<>();
   private int nextSetId = 1;
 
   /** Adds a change; {@code what} says what it does ("add set ip t s"). */
   public NftBatch add(String what, NetlinkMessage message) {
+    changes.add(new Change(() -> what, message));
+    return this;
+  }
+
+  /** Adds a change whose description is made only if the kernel refuses it. */
+  public NftBatch add(Supplier<String> what, NetlinkMessage message) {
     changes.add(new Change(what, message));
     return this;
   }
@@ -116,7 +124,8 @@ public final class NftBatch {
         .forEach(
             (seq, errno) ->
                 refused.put(
-                    "#" + seq + " " + changes.get(seq - 1).what(), NfTablesSocket.reason(errno)));
+                    "#" + seq + " " + changes.get(seq - 1).what().get(),
+                    NfTablesSocket.reason(errno)));
     throw new RefusedException(refused);
   }
 }

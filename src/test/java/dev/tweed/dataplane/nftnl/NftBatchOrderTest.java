@@ -2,7 +2,25 @@ package dev.tweed.dataplane.nftnl;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tweed.rules.nft.NftCommand;
+import dev.tweed.rules.nft.NftCommand.AddChain;
+import dev.tweed.rules.nft.NftCommand.AddRule;
+import dev.tweed.rules.nft.NftCommand.AddSet;
+import dev.tweed.rules.nft.NftCommand.AddTable;
+import dev.tweed.rules.nft.NftCommand.DeleteTable;
+import dev.tweed.rules.nft.NftCommand.Elements;
+import dev.tweed.rules.nft.NftCommand.Flush;
+import dev.tweed.rules.nft.NftElement;
+import dev.tweed.rules.nft.NftStatement;
+import dev.tweed.rules.nft.NftStatement.Address;
+import dev.tweed.rules.nft.NftStatement.AddressIs;
+import dev.tweed.rules.nft.NftStatement.MarkOperation;
+import dev.tweed.rules.nft.NftStatement.MarkSyntax;
+import dev.tweed.rules.nft.NftStatement.RandomVerdict;
+import dev.tweed.rules.nft.NftStatement.SetMark;
+import dev.tweed.rules.nft.NftVerdict;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class NftBatchOrderTest {
@@ -10,27 +28,51 @@ class NftBatchOrderTest {
 
   @Test
   void rulesBindingAnonymousSetsComeFirstAfterWhatTheyNeed() {
-    List<String> script =
+    List<NftCommand> commands =
         List.of(
-            "add table " + T,
-            "delete table " + T,
-            "add table " + T,
-            "add chain " + T + " mark-for-masquerade",
-            "add rule " + T + " mark-for-masquerade mark set mark or 0x4000",
-            "add map "
-                + T
-                + " service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }",
-            "add chain " + T + " endpoint-a",
-            "add rule " + T + " endpoint-a ip saddr 10.0.0.1 jump mark-for-masquerade",
-            "add chain " + T + " endpoint-b",
-            "add chain " + T + " service-x",
-            "add rule " + T + " service-x ip saddr != 10.0.0.0/8 jump mark-for-masquerade",
-            "add rule "
-                + T
-                + " service-x numgen random mod 2 vmap { 0 : goto endpoint-a , 1 : goto endpoint-b }",
-            "add element " + T + " service-ips { 10.96.0.1 . tcp . 80 : goto service-x }",
-            "add rule " + T + " endpoint-b ip saddr 10.0.0.2 jump mark-for-masquerade");
-    List<String> ordered = NftBatchOrder.of(script);
+            new AddTable("t", Optional.empty()),
+            new DeleteTable("t"),
+            new AddTable("t", Optional.empty()),
+            AddChain.regular("t", "mark-for-masquerade"),
+            AddRule.of(
+                "t",
+                "mark-for-masquerade",
+                new SetMark(MarkSyntax.SHORT, MarkOperation.OR, "0x4000")),
+            AddSet.verdictMap(
+                "t", "service-ips", List.of("ipv4_addr", "inet_proto", "inet_service"), null),
+            AddChain.regular("t", "endpoint-a"),
+            AddRule.of(
+                "t",
+                "endpoint-a",
+                AddressIs.of(Address.SADDR, "10.0.0.1"),
+                jump("mark-for-masquerade")),
+            AddChain.regular("t", "endpoint-b"),
+            AddChain.regular("t", "service-x"),
+            AddRule.of(
+                "t",
+                "service-x",
+                new AddressIs(Address.SADDR, true, List.of("10.0.0.0/8"), false),
+                jump("mark-for-masquerade")),
+            AddRule.of(
+                "t",
+                "service-x",
+                new RandomVerdict(
+                    List.of(NftVerdict.goTo("endpoint-a"), NftVerdict.goTo("endpoint-b")))),
+            Elements.add(
+                "t",
+                "service-ips",
+                NftElement.mapping(
+                    NftVerdict.goTo("service-x"),
+                    new NftElement.Address("10.96.0.1"),
+                    new NftElement.Protocol("tcp"),
+                    new NftElement.Port(80))),
+            AddRule.of(
+                "t",
+                "endpoint-b",
+                AddressIs.of(Address.SADDR, "10.0.0.2"),
+                jump("mark-for-masquerade")));
+    List<String> script = commands.stream().map(NftCommand::script).toList();
+    List<String> ordered = NftBatchOrder.of(commands).stream().map(NftCommand::script).toList();
     assertThat(ordered).containsExactlyInAnyOrderElementsOf(script);
     assertThat(ordered.subList(0, 4))
         .containsExactly(
@@ -63,11 +105,16 @@ class NftBatchOrderTest {
 
   @Test
   void aScriptThatDoesNotReplaceATableKeepsItsOrder() {
-    List<String> partial =
+    List<NftCommand> partial =
         List.of(
-            "flush chain " + T + " service-x",
-            "add rule " + T + " service-x numgen random mod 1 vmap { 0 : goto endpoint-a }");
+            new Flush(NftCommand.Kind.CHAIN, "t", "service-x"),
+            AddRule.of(
+                "t", "service-x", new RandomVerdict(List.of(NftVerdict.goTo("endpoint-a")))));
     assertThat(NftBatchOrder.of(partial)).isSameAs(partial);
+  }
+
+  private static NftStatement jump(String chain) {
+    return new NftStatement.Verdict(NftVerdict.jump(chain));
   }
 
   private static int indexOfContaining(List<String> lines, String part) {

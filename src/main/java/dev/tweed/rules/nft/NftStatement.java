@@ -1,0 +1,238 @@
+package dev.tweed.rules.nft;
+
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * One statement of a rule: a match or an action, printed as nft prints it. These are the forms
+ * Tweed's renderers write, each of which the netlink writer encodes as nft does.
+ */
+public sealed interface NftStatement {
+  String script();
+
+  /** Which address of the IPv4 header a match reads. */
+  enum Address {
+    SADDR,
+    DADDR;
+
+    String script() {
+      return this == SADDR ? "ip saddr" : "ip daddr";
+    }
+  }
+
+  /** What a key is looked up in: a named set (or its complement), or a named verdict map. */
+  sealed interface Lookup {
+    String script();
+  }
+
+  /** {@code [!=] @set}. */
+  record InSet(String set, boolean not) implements Lookup {
+    public String script() {
+      return (not ? "!= @" : "@") + set;
+    }
+  }
+
+  /** {@code vmap @map}. */
+  record Vmap(String map) implements Lookup {
+    public String script() {
+      return "vmap @" + map;
+    }
+  }
+
+  /**
+   * {@code ip saddr|daddr [!=] VALUE} or {@code [!=] { VALUE, ... }}: addresses and CIDRs; braced,
+   * the values form an anonymous set (one braced value is still compared as a prefix).
+   */
+  record AddressIs(Address address, boolean not, List<String> values, boolean braced)
+      implements NftStatement {
+    public AddressIs {
+      values = List.copyOf(values);
+      if (values.isEmpty() || (!braced && values.size() > 1)) {
+        throw new IllegalArgumentException("addresses " + values + (braced ? " braced" : ""));
+      }
+    }
+
+    public static AddressIs of(Address address, String value) {
+      return new AddressIs(address, false, List.of(value), false);
+    }
+
+    public String script() {
+      return address.script()
+          + (not ? " != " : " ")
+          + (braced ? "{ " + String.join(", ", values) + " }" : values.getFirst());
+    }
+  }
+
+  /** {@code ip saddr|daddr [!=] @set}. */
+  record AddressIn(Address address, InSet set) implements NftStatement {
+    public String script() {
+      return address.script() + " " + set.script();
+    }
+  }
+
+  /** {@code ip daddr . meta l4proto . th dport} looked up: a Service's address, protocol, port. */
+  record DestinationServiceIn(Lookup lookup) implements NftStatement {
+    public String script() {
+      return "ip daddr . meta l4proto . th dport " + lookup.script();
+    }
+  }
+
+  /** {@code meta l4proto . th dport} looked up: a NodePort's protocol and port. */
+  record ServicePortIn(Lookup lookup) implements NftStatement {
+    public String script() {
+      return "meta l4proto . th dport " + lookup.script();
+    }
+  }
+
+  /** {@code iifname|oifname} looked up. */
+  record InterfaceIn(boolean input, Lookup lookup) implements NftStatement {
+    public String script() {
+      return (input ? "iifname " : "oifname ") + lookup.script();
+    }
+  }
+
+  /** {@code iifname . ip saddr} looked up: a packet's interface and source together. */
+  record InterfaceSourceIn(Lookup lookup) implements NftStatement {
+    public String script() {
+      return "iifname . ip saddr " + lookup.script();
+    }
+  }
+
+  /** {@code ct state STATE,...}: any of the connection tracking states. */
+  record CtState(List<String> states) implements NftStatement {
+    public CtState {
+      states = List.copyOf(states);
+    }
+
+    public String script() {
+      return "ct state " + String.join(",", states);
+    }
+  }
+
+  /** {@code meta l4proto PROTOCOL}. */
+  record L4Protocol(String protocol) implements NftStatement {
+    public String script() {
+      return "meta l4proto " + protocol;
+    }
+  }
+
+  /** {@code PROTOCOL dport FROM[-TO]}. */
+  record DestinationPort(String protocol, int from, int to) implements NftStatement {
+    public String script() {
+      return protocol + " dport " + from + (to == from ? "" : "-" + to);
+    }
+  }
+
+  /** {@code fib saddr type local}: the source is one of this host's addresses. */
+  record SourceIsLocal() implements NftStatement {
+    public String script() {
+      return "fib saddr type local";
+    }
+  }
+
+  /**
+   * How a rule spells the packet mark: kube-proxy's short form ({@code mark and 0x4000 == 0},
+   * {@code mark set mark or 0x4000}) or the meta form ({@code meta mark & ...}).
+   */
+  enum MarkSyntax {
+    SHORT,
+    META
+  }
+
+  /** {@code mark and BITS == VALUE} / {@code meta mark & BITS == VALUE}; values as written. */
+  record MarkIs(MarkSyntax syntax, String bits, String value) implements NftStatement {
+    public String script() {
+      return (syntax == MarkSyntax.SHORT ? "mark and " : "meta mark & ") + bits + " == " + value;
+    }
+  }
+
+  /** A bitwise operation on the mark. */
+  enum MarkOperation {
+    AND,
+    OR,
+    XOR
+  }
+
+  /** {@code mark set mark or|xor BITS} / {@code meta mark set meta mark &|| BITS}. */
+  record SetMark(MarkSyntax syntax, MarkOperation operation, String bits) implements NftStatement {
+    public SetMark {
+      if (syntax == MarkSyntax.SHORT && operation == MarkOperation.AND
+          || syntax == MarkSyntax.META && operation == MarkOperation.XOR) {
+        throw new IllegalArgumentException(syntax + " mark " + operation);
+      }
+    }
+
+    public String script() {
+      return syntax == MarkSyntax.SHORT
+          ? "mark set mark " + operation.name().toLowerCase() + " " + bits
+          : "meta mark set meta mark " + (operation == MarkOperation.AND ? "&" : "|") + " " + bits;
+    }
+  }
+
+  /** {@code counter}. */
+  record Counter() implements NftStatement {
+    public String script() {
+      return "counter";
+    }
+  }
+
+  /** {@code log prefix "..." group G snaplen S}: the packet to an NFLOG group. */
+  record Log(String prefix, int group, int snaplen) implements NftStatement {
+    public String script() {
+      return "log prefix \"" + prefix + "\" group " + group + " snaplen " + snaplen;
+    }
+  }
+
+  /** {@code dnat to IP:PORT} (after a {@code meta l4proto} match, which nft requires). */
+  record Dnat(String ip, int port) implements NftStatement {
+    public String script() {
+      return "dnat to " + ip + ":" + port;
+    }
+  }
+
+  /** {@code masquerade fully-random}. */
+  record MasqueradeFullyRandom() implements NftStatement {
+    public String script() {
+      return "masquerade fully-random";
+    }
+  }
+
+  /** {@code update @set { ip saddr }}: the source added to a dynamic set (ClientIP affinity). */
+  record AddSourceTo(String set) implements NftStatement {
+    public String script() {
+      return "update @" + set + " { ip saddr }";
+    }
+  }
+
+  /** {@code numgen random mod N vmap { 0 : V0 , 1 : V1 ... }}: one of N verdicts at random. */
+  record RandomVerdict(List<NftVerdict> verdicts) implements NftStatement {
+    public RandomVerdict {
+      verdicts = List.copyOf(verdicts);
+    }
+
+    public String script() {
+      return "numgen random mod "
+          + verdicts.size()
+          + " vmap { "
+          + IntStream.range(0, verdicts.size())
+              .mapToObj(i -> i + " : " + verdicts.get(i).script())
+              .collect(Collectors.joining(" , "))
+          + " }";
+    }
+  }
+
+  /** {@code reject}. */
+  record Reject() implements NftStatement {
+    public String script() {
+      return "reject";
+    }
+  }
+
+  /** A verdict ending the rule. */
+  record Verdict(NftVerdict verdict) implements NftStatement {
+    public String script() {
+      return verdict.script();
+    }
+  }
+}
