@@ -12,6 +12,7 @@ import java.util.function.IntConsumer;
  * groups, read by a daemon thread. The callback gets each notification's message type ({@code
  * RTM_NEWLINK}, {@code RTM_NEWROUTE}, ...), or {@link #LOST} when the kernel dropped some (the
  * socket's buffer overran), so a listener that re-reads the kernel on each call misses nothing.
+ * IPv6 notifications are left out.
  */
 public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int NETLINK_ROUTE = 0;
@@ -21,6 +22,7 @@ public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int RTMGRP_IPV4_IFADDR = 0x10;
   private static final int RTMGRP_IPV4_ROUTE = 0x40;
   private static final int SOL_SOCKET = 1;
+  private static final int AF_INET6 = 10;
   private static final int SO_RCVTIMEO = 20;
 
   /** What the callback gets when notifications were lost. */
@@ -89,7 +91,14 @@ public final class RtNetlinkMonitor implements AutoCloseable {
           if (len < 16) {
             break;
           }
-          changed.accept(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 4) & 0xffff);
+          // Every rtnetlink message body starts with its address family. IPv6 ones are not
+          // passed on: Tweed programs IPv4 alone, and the neighbour discovery of every pod's veth
+          // (multicast neighbours created and collected) would otherwise wake the listener
+          // every few seconds on a node of 1,000 pods.
+          int family = len > 16 ? in.get(ValueLayout.JAVA_BYTE, off + 16) & 0xff : 0;
+          if (family != AF_INET6) {
+            changed.accept(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 4) & 0xffff);
+          }
           off += (len + 3) & ~3;
         }
       }
