@@ -1,7 +1,5 @@
 package dev.tweed.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.lab.LabResources;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.ProxyMode;
@@ -54,16 +52,7 @@ public final class ProxyCommand {
     @Override
     public Integer call() throws Exception {
       Cidr.parse(clusterCidr);
-      List<JsonNode> services = new ArrayList<>();
-      List<JsonNode> slices = new ArrayList<>();
-      for (ObjectNode o : LabResources.read(file)) {
-        switch (o.path("kind").asText()) {
-          case "Service" -> services.add(o);
-          case "EndpointSlice" -> slices.add(o);
-          default -> {}
-        }
-      }
-      var ports = ServicePortResolver.resolve(services, slices);
+      var ports = ServicePortResolver.resolveResources(LabResources.read(file));
       ProxyNode node = new ProxyNode(nodeName, clusterCidr, nodeIps);
       System.out.print(
           switch (mode) {

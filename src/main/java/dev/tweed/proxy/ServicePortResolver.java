@@ -21,6 +21,22 @@ public final class ServicePortResolver {
   private ServicePortResolver() {}
 
   /** Every port of {@code services}, as Kubernetes stores them (a file, a listing). */
+  /**
+   * The service ports of the Services and EndpointSlices among {@code resources} (others ignored).
+   */
+  public static List<ServicePort> resolveResources(List<? extends JsonNode> resources) {
+    List<JsonNode> services = new ArrayList<>();
+    List<JsonNode> slices = new ArrayList<>();
+    for (JsonNode o : resources) {
+      switch (o.path("kind").asText()) {
+        case "Service" -> services.add(o);
+        case "EndpointSlice" -> slices.add(o);
+        default -> {}
+      }
+    }
+    return resolve(services, slices);
+  }
+
   public static List<ServicePort> resolve(List<JsonNode> services, List<JsonNode> slices) {
     // Index the slices by the service they belong to once, so that resolving N services with
     // their slices costs O(N), not O(N x slices).

@@ -3,8 +3,6 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.bench.ServiceSyncBenchmark;
 import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.dataplane.nftnl.NftBatch;
@@ -493,18 +491,9 @@ class NftNetlinkIT {
   }
 
   private static NftablesRuleset render(Path yaml) throws Exception {
-    List<JsonNode> services = new ArrayList<>();
-    List<JsonNode> slices = new ArrayList<>();
-    for (ObjectNode o : LabResources.read(yaml)) {
-      switch (o.path("kind").asText()) {
-        case "Service" -> services.add(o);
-        case "EndpointSlice" -> slices.add(o);
-        default -> {}
-      }
-    }
     return new NftablesServiceRenderer(
             new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11")), "10.96.0.0/16")
-        .render(ServicePortResolver.resolve(services, slices));
+        .render(ServicePortResolver.resolveResources(LabResources.read(yaml)));
   }
 
   /**
