@@ -42,6 +42,13 @@ public final class IncrementalPolicyCalculator {
 
   private final Set<String> changedPolicies = new HashSet<>();
 
+  /**
+   * The intent as last assembled, until a pod, namespace or policy changes (null: to assemble): the
+   * agent asks for it several times a pass (policy writer, metrics, flow naming), and at 1,000 pods
+   * and 1,000 policies assembling it is not free.
+   */
+  private PolicyIntent intent;
+
   public IncrementalPolicyCalculator(String nodeName) {
     this.nodeName = nodeName;
   }
@@ -53,6 +60,7 @@ public final class IncrementalPolicyCalculator {
     if (Objects.equals(old, now)) {
       return;
     }
+    intent = null;
     if (now == null) {
       pods.remove(qualifiedName);
     } else {
@@ -84,6 +92,7 @@ public final class IncrementalPolicyCalculator {
     if (Objects.equals(old, labels.orElse(null))) {
       return;
     }
+    intent = null;
     labels.ifPresentOrElse(
         l -> rawNamespaces.put(name, Map.copyOf(l)), () -> rawNamespaces.remove(name));
     nsLabels = PolicyCalculator.withNameLabels(rawNamespaces);
@@ -101,6 +110,7 @@ public final class IncrementalPolicyCalculator {
     if (Objects.equals(old, policy.orElse(null))) {
       return;
     }
+    intent = null;
     invalidate(qualifiedName);
     dependOnAllPods.remove(qualifiedName);
     if (policy.isEmpty()) {
@@ -185,6 +195,13 @@ public final class IncrementalPolicyCalculator {
 
   /** The node's policy intent for the resources as they stand. */
   public PolicyIntent intent() {
+    if (intent == null) {
+      intent = assemble();
+    }
+    return intent;
+  }
+
+  private PolicyIntent assemble() {
     List<PolicyPod> addressed = new ArrayList<>();
     List<PolicyPod> local = new ArrayList<>();
     for (PolicyPod p : pods.values()) {
