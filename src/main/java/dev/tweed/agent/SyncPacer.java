@@ -7,7 +7,7 @@ import java.util.function.BooleanSupplier;
  * cheap where the kernel can say cheaply that nothing moved), the full comparison with the kernel
  * that runs whatever such a check says (every hour: the drift checks see another writer's changes;
  * the full comparison is for what they cannot see, such as a write racing the agent's own, and at
- * 10,000 Services in nftables mode it takes some 20 s), and retries after a failure, backed off
+ * 10,000 Services in nftables mode it took 20 to 34 s), and retries after a failure, backed off
  * exponentially (1 s, 2 s, ... 30 s) so that rules the kernel keeps refusing do not turn into a
  * write every pass.
  */

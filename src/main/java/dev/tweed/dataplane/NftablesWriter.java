@@ -439,8 +439,13 @@ public final class NftablesWriter {
       return new NftCommand.Elements(false, table, set, List.of(element));
     }
 
+    /** The element's removal, named by its key alone, as {@code delete element} takes it. */
     NftCommand delete() {
-      return new NftCommand.Elements(true, table, set, List.of(element));
+      return new NftCommand.Elements(
+          true,
+          table,
+          set,
+          List.of(new NftElement(element.key(), Optional.empty(), Optional.empty())));
     }
   }
 
@@ -535,13 +540,7 @@ public final class NftablesWriter {
     if (refs.containsKey(e.refKey())) {
       return; // another block still adds it
     }
-    deletes.putIfAbsent(
-        e.refKey(),
-        new NftCommand.Elements(
-            true,
-            e.table(),
-            e.set(),
-            List.of(NftElement.of(e.element().key().toArray(NftElement.Field[]::new)))));
+    deletes.putIfAbsent(e.refKey(), e.delete());
   }
 
   /** A block's commands other than its elements. */

@@ -58,7 +58,6 @@ public final class DatapathMapWriter {
       String hostVethMac,
       boolean readEndpoints,
       boolean readPolicyMaps) {
-    boolean readKernel = readEndpoints;
     Map<String, byte[][]> wantEndpoints = new TreeMap<>();
     Map<Integer, String> veths = new LinkedHashMap<>();
     Map<String, Integer> ifindexes = new HashMap<>();
@@ -72,7 +71,7 @@ public final class DatapathMapWriter {
     }
     MapSync.Changes c =
         syncIpcache(intent, readPolicyMaps).plus(syncPolicy(intent, readPolicyMaps));
-    if (readKernel
+    if (readEndpoints
         || !intent.endpoints().equals(lastEndpoints)
         || !ifindexes.equals(lastIfindexes)) {
       lastEndpoints = null;
@@ -85,7 +84,7 @@ public final class DatapathMapWriter {
               DatapathMaps.endpointValue(e, ifindex, hostVethMac));
         }
       }
-      c = c.plus(endpoints.sync(wantEndpoints, readKernel));
+      c = c.plus(endpoints.sync(wantEndpoints, readEndpoints));
       lastEndpoints = intent.endpoints();
       lastIfindexes = ifindexes;
     }

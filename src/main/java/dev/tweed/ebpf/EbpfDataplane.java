@@ -92,16 +92,7 @@ public final class EbpfDataplane implements AutoCloseable {
    * whether each hook still runs Tweed's filter, repairing what changed behind its back.
    */
   public synchronized DatapathMapWriter.Result apply(EbpfIntent intent, boolean verifyAttachments) {
-    return apply(intent, verifyAttachments, verifyAttachments);
-  }
-
-  /**
-   * As above; {@code readMaps} compares with the maps' contents (a read of every entry), apart from
-   * {@code verifyAttachments}, a question per hook.
-   */
-  public synchronized DatapathMapWriter.Result apply(
-      EbpfIntent intent, boolean verifyAttachments, boolean readMaps) {
-    return apply(intent, verifyAttachments, readMaps, readMaps);
+    return apply(intent, verifyAttachments, verifyAttachments, verifyAttachments);
   }
 
   /**

@@ -93,8 +93,8 @@ public final class RtNetlinkMonitor implements AutoCloseable {
           }
           // Every rtnetlink message body starts with its address family. IPv6 ones are not
           // passed on: Tweed programs IPv4 alone, and the neighbour discovery of every pod's veth
-          // (multicast neighbours created and collected) would otherwise wake the listener
-          // every few seconds on a node of 1,000 pods.
+          // (multicast neighbours created and collected, a stream of them on a node of 1,000
+          // pods) would otherwise keep waking the listener.
           int family = len > 16 ? in.get(ValueLayout.JAVA_BYTE, off + 16) & 0xff : 0;
           if (family != AF_INET6) {
             changed.accept(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 4) & 0xffff);
