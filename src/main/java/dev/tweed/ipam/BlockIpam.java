@@ -5,7 +5,6 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
-import dev.tweed.model.Ipv4;
 import dev.tweed.model.ResourceKey;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -43,7 +42,7 @@ public final class BlockIpam {
         IpamBlock b = IpamBlock.from(e.value());
         Optional<Integer> held = b.indexOfHandle(handle);
         if (held.isPresent()) {
-          return new Assignment(Ipv4.format(b.cidr().address(held.get())), b.cidr());
+          return new Assignment(b.cidr().address(held.get()).toString(), b.cidr());
         }
       }
       try {
@@ -53,7 +52,7 @@ public final class BlockIpam {
           if (free.isPresent()) {
             IpamBlock next = b.with(free.get(), new IpamBlock.Allocation(handle, pod));
             store.put(e.key(), next.toJson(), e.modRevision());
-            return new Assignment(Ipv4.format(b.cidr().address(free.get())), b.cidr());
+            return new Assignment(b.cidr().address(free.get()).toString(), b.cidr());
           }
         }
         claimBlock();
@@ -97,7 +96,7 @@ public final class BlockIpam {
           for (var a : b.allocations().entrySet()) {
             if (shouldRelease.test(a.getValue().handle())) {
               next = next.without(a.getKey());
-              released.add(Ipv4.format(b.cidr().address(a.getKey())));
+              released.add(b.cidr().address(a.getKey()).toString());
             }
           }
           if (next != b) {

@@ -70,7 +70,7 @@ public final class KernelDumpParser {
       if (dst.contains(":")) {
         continue;
       }
-      Cidr cidr = dst.equals("default") ? new Cidr(0, 0) : Cidr.parse(dst);
+      Cidr cidr = dst.equals("default") ? Cidr.v4(0, 0) : Cidr.parse(dst);
       List<RouteEntry.Nexthop> nexthops = new ArrayList<>();
       if (r.has("nexthops")) {
         for (JsonNode n : r.path("nexthops")) {

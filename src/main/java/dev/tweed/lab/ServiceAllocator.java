@@ -56,8 +56,8 @@ final class ServiceAllocator {
     if (ip.isEmpty()) {
       // .1 is kept for the API server's own Service, as Kubernetes keeps it.
       for (long i = 10; i < SERVICE_CIDR.size() - 1; i++) {
-        if (!clusterIps.contains(SERVICE_CIDR.address(i))) {
-          spec.put("clusterIP", Ipv4.format(SERVICE_CIDR.address(i)));
+        if (!clusterIps.contains(SERVICE_CIDR.address(i).v4())) {
+          spec.put("clusterIP", SERVICE_CIDR.address(i).toString());
           break;
         }
       }

@@ -22,7 +22,7 @@ public record IpamBlock(Cidr cidr, String node, Map<Integer, Allocation> allocat
   }
 
   public static String nameOf(Cidr cidr) {
-    return cidr.toString().replace('.', '-').replace('/', '-');
+    return cidr.toString().replace('.', '-').replace(':', '-').replace('/', '-');
   }
 
   public ResourceKey key() {
@@ -66,7 +66,7 @@ public record IpamBlock(Cidr cidr, String node, Map<Integer, Allocation> allocat
         .forEach(
             e ->
                 m.put(
-                    Ipv4.parse(e.getKey()) - cidr.base(),
+                    (int) IpAddress.parse(e.getKey()).minus(cidr.base()),
                     new Allocation(
                         e.getValue().path("handle").asText(), e.getValue().path("pod").asText())));
     return new IpamBlock(cidr, n.path("spec").path("node").asText(), m);
@@ -83,7 +83,7 @@ public record IpamBlock(Cidr cidr, String node, Map<Integer, Allocation> allocat
         .forEach(
             (i, a) ->
                 allocs
-                    .putObject(Ipv4.format(cidr.address(i)))
+                    .putObject(cidr.address(i).toString())
                     .put("handle", a.handle())
                     .put("pod", a.pod()));
     return n;

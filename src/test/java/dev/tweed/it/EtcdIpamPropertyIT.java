@@ -10,7 +10,6 @@ import dev.tweed.lab.EtcdCluster;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.Cidr;
 import dev.tweed.model.IpamBlock;
-import dev.tweed.model.Ipv4;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Files;
@@ -165,7 +164,7 @@ class EtcdIpamPropertyIT {
         IpamBlock b = IpamBlock.from(e.value());
         assertThat(blocks.add(b.cidr().toString())).isTrue();
         for (var a : b.allocations().entrySet()) {
-          String addr = Ipv4.format(b.cidr().address(a.getKey()));
+          String addr = b.cidr().address(a.getKey()).toString();
           assertThat(stored.put(a.getValue().handle(), addr)).isNull();
         }
       }

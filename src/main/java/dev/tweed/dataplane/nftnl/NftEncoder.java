@@ -315,13 +315,13 @@ public final class NftEncoder {
       out.add(new NftExpr.Payload(Base.NETWORK, offset, 4, 1));
       int mask = (int) (0xffffffffL << (32 - c.prefixLength()));
       out.add(new NftExpr.Bitwise(1, 1, address(mask), new byte[4]));
-      out.add(new NftExpr.Cmp(1, op, address(c.base())));
+      out.add(new NftExpr.Cmp(1, op, address(c.v4Base())));
       return;
     }
     // nft loads only the prefix's bytes and compares them.
     int bytes = c.prefixLength() / 8;
     out.add(new NftExpr.Payload(Base.NETWORK, offset, bytes, 1));
-    out.add(new NftExpr.Cmp(1, op, Arrays.copyOf(address(c.base()), bytes)));
+    out.add(new NftExpr.Cmp(1, op, Arrays.copyOf(address(c.v4Base()), bytes)));
   }
 
   /**
@@ -335,7 +335,7 @@ public final class NftEncoder {
     List<long[]> ranges = new ArrayList<>();
     for (String s : cidrs) {
       Cidr c = Cidr.parse(s.contains("/") ? s : s + "/32");
-      long first = Integer.toUnsignedLong(c.base());
+      long first = Integer.toUnsignedLong(c.v4Base());
       ranges.add(new long[] {first, first + (1L << (32 - c.prefixLength())) - 1});
     }
     ranges.sort(Comparator.comparingLong(r -> r[0]));

@@ -7,7 +7,6 @@ import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabState;
 import dev.tweed.lab.ReachabilityProbe;
 import dev.tweed.model.IpamBlock;
-import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
@@ -87,7 +86,7 @@ final class Invariants {
       b.allocations()
           .forEach(
               (index, a) -> {
-                String ip = Ipv4.format(b.cidr().address(index));
+                String ip = b.cidr().address(index).toString();
                 String other = allocated.putIfAbsent(ip, a.pod());
                 if (other != null) {
                   problems.add(ip + " is allocated twice: to " + other + " and to " + a.pod());
@@ -119,7 +118,7 @@ final class Invariants {
               (index, a) -> {
                 if (!live.contains(a.pod())) {
                   problems.add(
-                      Ipv4.format(b.cidr().address(index))
+                      b.cidr().address(index).toString()
                           + " in block "
                           + b.cidr()
                           + " is allocated to "
