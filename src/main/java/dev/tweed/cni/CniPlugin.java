@@ -13,7 +13,9 @@ import dev.tweed.model.ResourceKey;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.sys.NetnsFd;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
@@ -174,7 +176,7 @@ public final class CniPlugin {
           CniException.TRY_AGAIN_LATER,
           "tweed agent on " + node + " is not ready: " + notReady.get());
     }
-    IpamPool pool = poolOf(req.config());
+    List<IpamPool> pools = poolsOf(req.config());
     int mtu = req.config().path("mtu").asInt(1450);
     String netns = req.netns().orElseThrow();
     String epKey = endpointKey(req);
@@ -194,17 +196,11 @@ public final class CniPlugin {
                         ep.ifname(),
                         ep.mac(),
                         ep.netns(),
-                        ep.ip()))));
+                        ep.ips()))));
       }
-      teardown(req.handle(), ep, pool);
+      teardown(req.handle(), ep, pools);
     }
-    BlockIpam ipam = new BlockIpam(store, pool, node);
-    BlockIpam.Assignment a;
-    try {
-      a = ipam.assign(req.handle(), req.podRef());
-    } catch (IpamExhaustedException e) {
-      throw new CniException(CniException.IPAM_EXHAUSTED, e.getMessage());
-    }
+    List<String> ips = assign(req, pools);
     String hostIf = VethPlumbing.hostInterfaceName(req.containerId(), req.ifname());
     // The endpoint is recorded before the route exists, so the agent never sees Tweed's route
     // without the endpoint that explains it (and would otherwise remove it as drift).
@@ -212,21 +208,14 @@ public final class CniPlugin {
     String podMac = VethPlumbing.randomMac();
     WorkloadEndpoint ep =
         new WorkloadEndpoint(
-            node,
-            req.containerId(),
-            req.ifname(),
-            netns,
-            hostIf,
-            a.address(),
-            podMac,
-            req.podRef());
+            node, req.containerId(), req.ifname(), netns, hostIf, ips, podMac, req.podRef());
     store.put(epKey, ep.toJson());
     PodAttachment att;
     try {
-      att = veth.attach(req.containerId(), req.ifname(), netns, podNs, a.address(), podMac);
+      att = veth.attach(req.containerId(), req.ifname(), netns, podNs, ips, podMac);
     } catch (CniException | RuntimeException e) {
       store.delete(epKey);
-      ipam.release(req.handle());
+      release(req.handle(), pools);
       throw e;
     }
     long tDone = System.nanoTime();
@@ -235,31 +224,60 @@ public final class CniPlugin {
         req.containerId(),
         req.ifname(),
         req.podRef(),
-        a.address(),
+        String.join(",", ips),
         hostIf,
         String.format("%.2f", (tIpam - t0) / 1e6),
         String.format("%.2f", (tDone - tIpam) / 1e6));
     return ok(Json.write(CniResult.of(req.cniVersion(), att)));
   }
 
+  /**
+   * One address from each pool, in the pools' (the cluster's family) order. When a family is
+   * exhausted, the addresses already taken from the others are released before the ADD fails: a pod
+   * never holds half of its addresses.
+   */
+  private List<String> assign(CniRequest req, List<IpamPool> pools) throws CniException {
+    List<String> ips = new ArrayList<>();
+    for (IpamPool pool : pools) {
+      try {
+        ips.add(new BlockIpam(store, pool, node).assign(req.handle(), req.podRef()).address());
+      } catch (IpamExhaustedException e) {
+        release(req.handle(), pools);
+        throw new CniException(
+            CniException.IPAM_EXHAUSTED,
+            pool.family().apiName() + " pool exhausted: " + e.getMessage());
+      } catch (RuntimeException e) {
+        release(req.handle(), pools);
+        throw e;
+      }
+    }
+    return ips;
+  }
+
+  private void release(String handle, List<IpamPool> pools) {
+    for (IpamPool pool : pools) {
+      new BlockIpam(store, pool, node).release(handle);
+    }
+  }
+
   private Response del(CniRequest req) throws CniException {
-    IpamPool pool = poolOf(req.config());
+    List<IpamPool> pools = poolsOf(req.config());
     Optional<Entry> existing = store.get(endpointKey(req));
     if (existing.isPresent()) {
-      teardown(req.handle(), WorkloadEndpoint.from(existing.get().value()), pool);
+      teardown(req.handle(), WorkloadEndpoint.from(existing.get().value()), pools);
     } else {
       // An ADD cut short may have left an allocation or a veth without its endpoint record.
       new VethPlumbing(1500)
           .detach(VethPlumbing.hostInterfaceName(req.containerId(), req.ifname()));
-      new BlockIpam(store, pool, node).release(req.handle());
+      release(req.handle(), pools);
     }
     LOG.info("event=cni-del container={} ifname={}", req.containerId(), req.ifname());
     return ok("");
   }
 
-  private void teardown(String handle, WorkloadEndpoint ep, IpamPool pool) {
+  private void teardown(String handle, WorkloadEndpoint ep, List<IpamPool> pools) {
     new VethPlumbing(1500).detach(ep.hostInterface());
-    new BlockIpam(store, pool, node).release(handle);
+    release(handle, pools);
     store.delete(ep.key().toString());
   }
 
@@ -278,16 +296,18 @@ public final class CniPlugin {
     }
     JsonNode prev = req.config().path("prevResult");
     if (!prev.isMissingNode()) {
-      String want = ep.ip() + "/32";
-      boolean listed = false;
-      for (JsonNode ip : prev.path("ips")) {
-        listed |= want.equals(ip.path("address").asText());
-      }
-      if (!listed) {
-        throw new CniException(CniException.CHECK_FAILED, "prevResult does not list " + want);
+      for (String address : ep.ips()) {
+        String want = PodAttachment.hostPrefix(address);
+        boolean listed = false;
+        for (JsonNode ip : prev.path("ips")) {
+          listed |= sameAddress(want, ip.path("address").asText());
+        }
+        if (!listed) {
+          throw new CniException(CniException.CHECK_FAILED, "prevResult does not list " + want);
+        }
       }
     }
-    veth.check(podNs, req.ifname(), ep.ip());
+    veth.check(podNs, req.ifname(), ep.ips());
     return ok("");
   }
 
@@ -311,19 +331,22 @@ public final class CniPlugin {
     for (JsonNode a : valid) {
       keep.add(a.path("containerID").asText() + "." + a.path("ifname").asText());
     }
-    IpamPool pool = poolOf(req.config());
+    List<IpamPool> pools = poolsOf(req.config());
     int removed = 0;
     for (Entry e :
         store.list(ResourceKey.kindPrefix(WorkloadEndpoint.KIND) + node + ".").entries()) {
       WorkloadEndpoint ep = WorkloadEndpoint.from(e.value());
       String handle = ep.containerId() + "." + ep.ifname();
       if (!keep.contains(handle)) {
-        teardown(handle, ep, pool);
+        teardown(handle, ep, pools);
         removed++;
       }
     }
-    var released = new BlockIpam(store, pool, node).releaseWhere(h -> !keep.contains(h));
-    LOG.info("event=cni-gc endpoints_removed={} addresses_released={}", removed, released.size());
+    int released = 0;
+    for (IpamPool pool : pools) {
+      released += new BlockIpam(store, pool, node).releaseWhere(h -> !keep.contains(h)).size();
+    }
+    LOG.info("event=cni-gc endpoints_removed={} addresses_released={}", removed, released);
     return ok("");
   }
 
@@ -333,11 +356,46 @@ public final class CniPlugin {
         .toString();
   }
 
-  public static IpamPool poolOf(JsonNode config) throws CniException {
+  /** Two spellings of one prefix ({@code fd00::0:1/128}, {@code fd00::1/128}) are the same. */
+  private static boolean sameAddress(String a, String b) {
+    try {
+      return Cidr.parse(a).equals(Cidr.parse(b));
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The pools to assign from, one per family in the cluster's order: {@code ipam.pools} (a list of
+   * {@code {"cidr": ..., "blockSize": ...}}), or the single {@code ipam.pool}; 10.244.0.0/16 when
+   * neither is given.
+   */
+  public static List<IpamPool> poolsOf(JsonNode config) throws CniException {
     JsonNode ipam = config.path("ipam");
     try {
-      return new IpamPool(
-          Cidr.parse(ipam.path("pool").asText("10.244.0.0/16")), ipam.path("blockSize").asInt(26));
+      List<IpamPool> pools = new ArrayList<>();
+      if (ipam.has("pools")) {
+        if (!ipam.path("pools").isArray() || ipam.path("pools").isEmpty()) {
+          throw new IllegalArgumentException("ipam.pools must be a non-empty list");
+        }
+        for (JsonNode p : ipam.path("pools")) {
+          Cidr cidr = Cidr.parseStrict(p.path("cidr").asText());
+          pools.add(
+              p.has("blockSize")
+                  ? new IpamPool(cidr, p.path("blockSize").asInt())
+                  : IpamPool.withDefaultBlocks(cidr));
+        }
+      } else {
+        pools.add(
+            new IpamPool(
+                Cidr.parse(ipam.path("pool").asText("10.244.0.0/16")),
+                ipam.path("blockSize").asInt(IpamPool.DEFAULT_V4_BLOCK)));
+      }
+      if (pools.size() > 2
+          || pools.stream().map(IpamPool::family).distinct().count() < pools.size()) {
+        throw new IllegalArgumentException("ipam.pools takes at most one pool per family");
+      }
+      return List.copyOf(pools);
     } catch (IllegalArgumentException e) {
       throw new CniException(
           CniException.INVALID_CONFIG, "invalid ipam configuration: " + e.getMessage());

@@ -111,11 +111,19 @@ public final class BlockIpam {
     throw new IllegalStateException("IPAM release did not converge");
   }
 
-  /** This node's blocks in claim order (ascending address: claims always take the lowest). */
+  /**
+   * This node's blocks of this pool in claim order (ascending address: claims always take the
+   * lowest); the node's blocks of the other family's pool are another {@code BlockIpam}'s.
+   */
   public List<Entry> nodeBlocks() {
     return store.list(ResourceKey.kindPrefix(IpamBlock.KIND)).entries().stream()
         .filter(e -> node.equals(e.value().path("spec").path("node").asText()))
-        .sorted(Comparator.comparing(e -> Cidr.parse(e.value().path("spec").path("cidr").asText())))
+        .filter(e -> pool.cidr().covers(cidrOf(e)))
+        .sorted(Comparator.comparing(BlockIpam::cidrOf))
         .toList();
+  }
+
+  private static Cidr cidrOf(Entry e) {
+    return Cidr.parse(e.value().path("spec").path("cidr").asText());
   }
 }

@@ -2,10 +2,13 @@ package dev.tweed.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * A pod's attachment to its node, written by the CNI plugin: which container and interface, which
- * host-side veth, which address. The node's agent routes to it.
+ * host-side veth, which addresses (one per family, in the cluster's family order, as a pod's {@code
+ * status.podIPs}). The node's agent routes to them.
  */
 public record WorkloadEndpoint(
     String node,
@@ -13,7 +16,7 @@ public record WorkloadEndpoint(
     String ifname,
     String netns,
     String hostInterface,
-    String ip,
+    List<String> ips,
     String mac,
     String pod) {
   public static final String KIND = "WorkloadEndpoint";
@@ -24,6 +27,36 @@ public record WorkloadEndpoint(
    */
   public static final String HOST_MAC = "ee:ee:ee:ee:ee:ee";
 
+  public WorkloadEndpoint {
+    ips = List.copyOf(ips);
+    if (ips.isEmpty()) {
+      throw new IllegalArgumentException("a workload endpoint has at least one address");
+    }
+  }
+
+  /** An endpoint with one address. */
+  public WorkloadEndpoint(
+      String node,
+      String containerId,
+      String ifname,
+      String netns,
+      String hostInterface,
+      String ip,
+      String mac,
+      String pod) {
+    this(node, containerId, ifname, netns, hostInterface, List.of(ip), mac, pod);
+  }
+
+  /** The primary address (the first family's), as a pod's {@code status.podIP}. */
+  public String ip() {
+    return ips.getFirst();
+  }
+
+  /** The address of {@code family}, if the pod has one. */
+  public Optional<String> ip(IpFamily family) {
+    return ips.stream().filter(a -> IpFamily.of(a) == family).findFirst();
+  }
+
   public static String nameOf(String node, String containerId, String ifname) {
     return node + "." + containerId + "." + ifname;
   }
@@ -33,7 +66,14 @@ public record WorkloadEndpoint(
   }
 
   public static WorkloadEndpoint from(JsonNode n) {
-    return Json.convert(n.path("spec"), WorkloadEndpoint.class);
+    JsonNode spec = n.path("spec");
+    if (!spec.has("ips") && spec.has("ip")) {
+      // Written before endpoints had an address per family.
+      ObjectNode upgraded = spec.deepCopy();
+      upgraded.putArray("ips").add(spec.path("ip").asText());
+      spec = upgraded;
+    }
+    return Json.convert(spec, WorkloadEndpoint.class);
   }
 
   public ObjectNode toJson() {

@@ -3,7 +3,6 @@ package dev.tweed.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.HexFormat;
@@ -42,6 +41,9 @@ public final class RtNetlink implements AutoCloseable {
   private static final int RTA_GATEWAY = 5;
   private static final int AF_UNSPEC = 0;
   private static final int AF_INET = 2;
+  private static final int AF_INET6 = 10;
+  private static final int IFA_FLAGS = 8;
+  private static final int IFA_F_NODAD = 0x02;
   private static final int IFF_UP = 1;
   private static final int RT_TABLE_MAIN = 254;
   private static final int RTN_UNICAST = 1;
@@ -84,14 +86,14 @@ public final class RtNetlink implements AutoCloseable {
   }
 
   /**
-   * Creates a veth pair: {@code name} here and up, {@code peerName} in {@code peerNs}, down. MACs
-   * are {@code aa:bb:...} text.
+   * Creates a veth pair, both ends down: {@code name} here, {@code peerName} in {@code peerNs}.
+   * MACs are {@code aa:bb:...} text.
    */
   public void createVethPair(
       String name, String mac, int mtu, String peerName, String peerMac, NetnsFd peerNs) {
     NetlinkMessage m =
         new NetlinkMessage(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
-            .family(ifinfomsg(0, IFF_UP, IFF_UP))
+            .family(ifinfomsg(0, 0, 0))
             .attrString(IFLA_IFNAME, name)
             .attr(IFLA_ADDRESS, mac(mac))
             .attrInt(IFLA_MTU, mtu)
@@ -163,12 +165,16 @@ public final class RtNetlink implements AutoCloseable {
     }
   }
 
-  /** Adds {@code address/prefix} to a link (scope global). */
+  /**
+   * Adds {@code address/prefix} of either family to a link (scope global). An IPv6 address skips
+   * duplicate address detection: the address is the pod's own, and DAD would hold it tentative
+   * (unusable) for a second or more after every ADD.
+   */
   public void addAddress(int index, String address, int prefix) {
-    byte[] a = ipv4(address);
+    byte[] a = address(address);
     ByteBuffer h =
         NetlinkMessage.buffer(8)
-            .put((byte) AF_INET)
+            .put(family(a))
             .put((byte) prefix)
             .put((byte) 0)
             .put((byte) SCOPE_UNIVERSE)
@@ -179,12 +185,13 @@ public final class RtNetlink implements AutoCloseable {
         new NetlinkMessage(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
             .family(h)
             .attr(IFA_LOCAL, a)
-            .attr(IFA_ADDRESS, a));
+            .attr(IFA_ADDRESS, a)
+            .attrInt(IFA_FLAGS, a.length == 16 ? IFA_F_NODAD : 0));
   }
 
   /**
    * Adds (or with {@code replace}, replaces) a main-table unicast route {@code dst/dstLen} out of
-   * link {@code oif}, via {@code gateway} if given.
+   * link {@code oif}, via {@code gateway} if given; the family is {@code dst}'s.
    */
   public void addRoute(
       boolean replace,
@@ -194,9 +201,10 @@ public final class RtNetlink implements AutoCloseable {
       int oif,
       int scope,
       int protocol) {
+    byte[] d = address(dst);
     ByteBuffer h =
         NetlinkMessage.buffer(12)
-            .put((byte) AF_INET)
+            .put(family(d))
             .put((byte) dstLen)
             .put((byte) 0)
             .put((byte) 0)
@@ -209,9 +217,9 @@ public final class RtNetlink implements AutoCloseable {
     int flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
     NetlinkMessage m = new NetlinkMessage(RTM_NEWROUTE, flags).family(h);
     if (dstLen > 0) {
-      m.attr(RTA_DST, ipv4(dst));
+      m.attr(RTA_DST, d);
     }
-    gateway.ifPresent(g -> m.attr(RTA_GATEWAY, ipv4(g)));
+    gateway.ifPresent(g -> m.attr(RTA_GATEWAY, address(g)));
     m.attrInt(RTA_OIF, oif);
     exchange(
         "add route "
@@ -268,15 +276,16 @@ public final class RtNetlink implements AutoCloseable {
     return HexFormat.ofDelimiter(":").parseHex(text);
   }
 
-  private static byte[] ipv4(String address) {
+  /** 4 or 16 bytes; never a name lookup. */
+  private static byte[] address(String address) {
     try {
-      InetAddress a = InetAddress.ofLiteral(address);
-      if (!(a instanceof Inet4Address)) {
-        throw new IllegalArgumentException("not an IPv4 address: " + address);
-      }
-      return a.getAddress();
+      return InetAddress.ofLiteral(address).getAddress();
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("not an IPv4 address: " + address, e);
+      throw new IllegalArgumentException("not an IP address: " + address, e);
     }
+  }
+
+  private static byte family(byte[] address) {
+    return (byte) (address.length == 16 ? AF_INET6 : AF_INET);
   }
 }

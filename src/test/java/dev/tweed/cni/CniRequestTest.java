@@ -3,8 +3,10 @@ package dev.tweed.cni;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tweed.model.Json;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.assertj.core.api.ThrowableAssert;
 import org.junit.jupiter.api.Test;
@@ -43,7 +45,10 @@ class CniRequestTest {
     assertThat(r.handle()).isEqualTo("abc123.eth0");
     assertThat(r.podRef()).isEqualTo("default/web");
     assertThat(r.netns()).contains("/run/netns/x");
-    assertThat(CniPlugin.poolOf(r.config()).blockPrefixLength()).isEqualTo(26);
+    assertThat(CniPlugin.poolsOf(r.config()))
+        .singleElement()
+        .extracting(p -> p.blockPrefixLength())
+        .isEqualTo(26);
   }
 
   @Test
@@ -111,6 +116,46 @@ class CniRequestTest {
   }
 
   @Test
+  void aDualStackResultListsOneAddressPerFamilyWithItsGatewayAndDefaultRoute() {
+    var a =
+        new PodAttachment(
+            "tw0",
+            PodAttachment.HOST_MAC,
+            "eth0",
+            "02:11:22:33:44:55",
+            "/run/netns/p",
+            List.of("fd00:10:244::5", "10.244.0.5"));
+    var r = CniResult.of("1.1.0", a);
+    assertThat(r.path("ips").get(0).path("address").asText()).isEqualTo("fd00:10:244::5/128");
+    assertThat(r.path("ips").get(0).path("gateway").asText())
+        .isEqualTo("fe80::ecee:eeff:feee:eeee");
+    assertThat(r.path("ips").get(0).path("interface").asInt()).isEqualTo(1);
+    assertThat(r.path("ips").get(1).path("address").asText()).isEqualTo("10.244.0.5/32");
+    assertThat(r.path("routes").get(0).path("dst").asText()).isEqualTo("::/0");
+    assertThat(r.path("routes").get(1).path("gw").asText()).isEqualTo("169.254.1.1");
+    assertThat(CniResult.of("0.4.0", a).path("ips").get(0).path("version").asText()).isEqualTo("6");
+  }
+
+  @Test
+  void poolsAreOnePerFamilyWithoutHostBits() throws Exception {
+    var two =
+        CniPlugin.poolsOf(
+            Json.parse(
+                "{\"ipam\":{\"pools\":[{\"cidr\":\"10.244.0.0/16\"},{\"cidr\":\"fd00:10:244::/56\"}]}}"));
+    assertThat(two).extracting(p -> p.blockPrefixLength()).containsExactly(26, 122);
+    for (String bad :
+        List.of(
+            "{\"ipam\":{\"pools\":[{\"cidr\":\"fd00::/56\"},{\"cidr\":\"fd01::/56\"}]}}",
+            "{\"ipam\":{\"pools\":[{\"cidr\":\"fd00::1/56\"}]}}",
+            "{\"ipam\":{\"pools\":[]}}",
+            "{\"ipam\":{\"pools\":[{\"cidr\":\"fd00::/56\",\"blockSize\":64}]}}"))
+      assertThatThrownBy(() -> CniPlugin.poolsOf(Json.parse(bad)))
+          .isInstanceOf(CniException.class)
+          .extracting(e -> ((CniException) e).code())
+          .isEqualTo(CniException.INVALID_CONFIG);
+  }
+
+  @Test
   void resultFollowsTheRequestedVersion() {
     var a =
         new PodAttachment(
@@ -119,7 +164,7 @@ class CniRequestTest {
             "eth0",
             "02:11:22:33:44:55",
             "/run/netns/p",
-            "10.244.0.5");
+            List.of("10.244.0.5"));
     var v1 = CniResult.of("1.1.0", a);
     assertThat(v1.path("ips").get(0).path("address").asText()).isEqualTo("10.244.0.5/32");
     assertThat(v1.path("ips").get(0).path("interface").asInt()).isEqualTo(1);

@@ -130,7 +130,7 @@ class DeployManifestsTest {
     assertThat(conflist.path("cniVersion").asText()).isEqualTo(CniVersions.CONFIGURED);
     var plugin = conflist.path("plugins").get(0);
     assertThat(plugin.path("type").asText()).isEqualTo("tweed-cni");
-    assertThat(CniPlugin.poolOf(plugin).cidr().toString())
+    assertThat(CniPlugin.poolsOf(plugin).getFirst().cidr().toString())
         .isEqualTo(cm.getData().get("cluster_cidr"));
   }
 
