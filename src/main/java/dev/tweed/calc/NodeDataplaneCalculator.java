@@ -2,6 +2,7 @@ package dev.tweed.calc;
 
 import dev.tweed.model.Cidr;
 import dev.tweed.model.FdbEntry;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Neighbor;
 import dev.tweed.model.NodeDataplane;
@@ -9,26 +10,36 @@ import dev.tweed.model.NodeResource;
 import dev.tweed.model.Route;
 import dev.tweed.model.VxlanDevice;
 import dev.tweed.model.WorkloadEndpoint;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
  * Turns the cluster's nodes, IPAM blocks and this node's workload endpoints into the node's desired
- * dataplane: the VXLAN device, a /32 route per local pod, and per remote block a route via the
- * remote VTEP with the neighbour and FDB entries that resolve it (Flannel's VXLAN model, with
- * Calico's per-block routes).
+ * dataplane: per pod family a VXLAN device over the underlay of that family (Calico's {@code
+ * vxlan.calico} and {@code vxlan-v6.calico}), a host route per local pod address, and per remote
+ * block a route via the remote VTEP with the neighbour and FDB entries that resolve it (Flannel's
+ * VXLAN model, with Calico's per-block routes).
  */
 public final class NodeDataplaneCalculator {
   public static final String VXLAN_DEVICE = "tweed.vxlan";
+  public static final String VXLAN6_DEVICE = "tweed.vxlan6";
   public static final int VNI = 4096;
+  public static final int VNI6 = 4098;
   public static final int VXLAN_PORT = 4789;
 
-  /** 1500 on the underlay less the 50 bytes of outer Ethernet/IP/UDP/VXLAN headers. */
+  /** 1500 on the underlay less the 50 bytes of outer Ethernet/IPv4/UDP/VXLAN headers. */
   public static final int VXLAN_MTU = 1450;
+
+  /** 1500 less 70: an outer IPv6 header is 20 bytes longer than an IPv4 one. */
+  public static final int VXLAN6_MTU = 1430;
 
   private final String nodeName;
   private final boolean overlay;
   private final boolean external;
+  private final Set<IpFamily> families;
 
   /** A VXLAN overlay node. */
   public NodeDataplaneCalculator(String nodeName) {
@@ -42,15 +53,40 @@ public final class NodeDataplaneCalculator {
     this(nodeName, overlay, false);
   }
 
+  public NodeDataplaneCalculator(String nodeName, boolean overlay, boolean external) {
+    this(nodeName, overlay, external, Set.of(IpFamily.IPV4));
+  }
+
   /**
    * @param external with the eBPF datapath: a collect-metadata VXLAN device whose programs choose
    *     each packet's remote node, so remote blocks are routed straight into it, without VTEP
    *     addresses, neighbours or FDB entries
+   * @param families the cluster's pod families: a tunnel for each the node has an underlay address
+   *     of
    */
-  public NodeDataplaneCalculator(String nodeName, boolean overlay, boolean external) {
+  public NodeDataplaneCalculator(
+      String nodeName, boolean overlay, boolean external, Set<IpFamily> families) {
     this.nodeName = nodeName;
     this.overlay = overlay;
     this.external = external;
+    this.families = Set.copyOf(families);
+  }
+
+  public static String device(IpFamily family) {
+    return family == IpFamily.IPV4 ? VXLAN_DEVICE : VXLAN6_DEVICE;
+  }
+
+  public static int vni(IpFamily family) {
+    return family == IpFamily.IPV4 ? VNI : VNI6;
+  }
+
+  public static int mtu(IpFamily family) {
+    return family == IpFamily.IPV4 ? VXLAN_MTU : VXLAN6_MTU;
+  }
+
+  /** The MTU pods get: the smallest of their families' tunnels, so that none has to fragment. */
+  public static int podMtu(Set<IpFamily> families) {
+    return families.stream().mapToInt(NodeDataplaneCalculator::mtu).min().orElse(VXLAN_MTU);
   }
 
   public NodeDataplane calculate(ClusterState state) {
@@ -60,7 +96,9 @@ public final class NodeDataplaneCalculator {
 
     for (WorkloadEndpoint ep : state.endpoints()) {
       if (ep.node().equals(nodeName)) {
-        routes.add(Route.direct(Cidr.parse(ep.ip()), ep.hostInterface()));
+        for (String ip : ep.ips()) {
+          routes.add(Route.direct(Cidr.parse(ip), ep.hostInterface()));
+        }
       }
     }
 
@@ -69,52 +107,56 @@ public final class NodeDataplaneCalculator {
     if (self.isEmpty() || !overlay) {
       return new NodeDataplane(Optional.empty(), routes, neighbors, fdb);
     }
-    if (external) {
-      for (IpamBlock b : state.blocks()) {
-        if (!b.node().equals(nodeName)) {
-          routes.add(Route.direct(b.cidr(), VXLAN_DEVICE));
-        }
+    List<VxlanDevice> tunnels = new ArrayList<>();
+    for (IpFamily family : new TreeSet<>(families)) {
+      Optional<String> underlay = self.get().internalIp(family);
+      if (underlay.isEmpty() || (external && family != IpFamily.IPV4)) {
+        continue;
       }
-      VxlanDevice dev =
+      String dev = device(family);
+      if (external) {
+        for (IpamBlock b : state.blocks()) {
+          if (!b.node().equals(nodeName) && b.cidr().family() == family) {
+            routes.add(Route.direct(b.cidr(), dev));
+          }
+        }
+        tunnels.add(
+            new VxlanDevice(
+                dev,
+                0,
+                underlay.get(),
+                VXLAN_PORT,
+                VtepIdentity.mac(nodeName, family),
+                mtu(family),
+                "",
+                true));
+        continue;
+      }
+      tunnels.add(
           new VxlanDevice(
-              VXLAN_DEVICE,
-              0,
-              self.get().internalIp(),
+              dev,
+              vni(family),
+              underlay.get(),
               VXLAN_PORT,
-              VtepIdentity.mac(nodeName),
-              VXLAN_MTU,
-              "",
-              true);
-      return new NodeDataplane(Optional.of(dev), routes, neighbors, fdb);
-    }
-    Optional<String> selfVtep = VtepIdentity.address(nodeName, state.blocks());
-    VxlanDevice vxlan =
-        new VxlanDevice(
-            VXLAN_DEVICE,
-            VNI,
-            self.get().internalIp(),
-            VXLAN_PORT,
-            VtepIdentity.mac(nodeName),
-            VXLAN_MTU,
-            selfVtep.orElse(""));
-
-    for (NodeResource remote : state.nodes()) {
-      if (remote.name().equals(nodeName)) {
-        continue;
-      }
-      Optional<String> vtep = VtepIdentity.address(remote.name(), state.blocks());
-      if (vtep.isEmpty()) {
-        continue;
-      }
-      String mac = VtepIdentity.mac(remote.name());
-      neighbors.add(new Neighbor(vtep.get(), mac, VXLAN_DEVICE));
-      fdb.add(new FdbEntry(mac, VXLAN_DEVICE, remote.internalIp()));
-      for (IpamBlock b : state.blocks()) {
-        if (b.node().equals(remote.name())) {
-          routes.add(Route.onlink(b.cidr(), vtep.get(), VXLAN_DEVICE));
+              VtepIdentity.mac(nodeName, family),
+              mtu(family),
+              VtepIdentity.address(nodeName, family, state.blocks()).orElse("")));
+      for (NodeResource remote : state.nodes()) {
+        Optional<String> vtep = VtepIdentity.address(remote.name(), family, state.blocks());
+        Optional<String> remoteUnderlay = remote.internalIp(family);
+        if (remote.name().equals(nodeName) || vtep.isEmpty() || remoteUnderlay.isEmpty()) {
+          continue;
+        }
+        String mac = VtepIdentity.mac(remote.name(), family);
+        neighbors.add(new Neighbor(vtep.get(), mac, dev));
+        fdb.add(new FdbEntry(mac, dev, remoteUnderlay.get()));
+        for (IpamBlock b : state.blocks()) {
+          if (b.node().equals(remote.name()) && b.cidr().family() == family) {
+            routes.add(Route.onlink(b.cidr(), vtep.get(), dev));
+          }
         }
       }
     }
-    return new NodeDataplane(Optional.of(vxlan), routes, neighbors, fdb);
+    return new NodeDataplane(tunnels, routes, neighbors, fdb);
   }
 }

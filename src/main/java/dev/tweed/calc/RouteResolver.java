@@ -2,6 +2,7 @@ package dev.tweed.calc;
 
 import dev.tweed.model.Cidr;
 import dev.tweed.model.FdbEntry;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Neighbor;
 import dev.tweed.model.NodeDataplane;
@@ -9,32 +10,36 @@ import dev.tweed.model.NodeResource;
 import dev.tweed.model.Route;
 import dev.tweed.model.VxlanDevice;
 import dev.tweed.model.WorkloadEndpoint;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The node's routes, kept current update by update (felix's route resolver): a local pod's /32
- * route from its endpoint; per remote node, the routes to its blocks with the neighbour and FDB
- * entries that resolve them. An update recomputes only what it touches: an endpoint its route, a
- * block or a node that node's share. It gives what {@link NodeDataplaneCalculator} gives from
- * scratch for the same resources (a property test holds it to that).
+ * The node's routes, kept current update by update (felix's route resolver): a local pod's host
+ * routes (/32, /128) from its endpoint; per remote node and family, the routes to its blocks with
+ * the neighbour and FDB entries that resolve them. An update recomputes only what it touches: an
+ * endpoint its route, a block or a node that node's share. It gives what {@link
+ * NodeDataplaneCalculator} gives from scratch for the same resources (a property test holds it to
+ * that).
  */
 public final class RouteResolver {
   private final String self;
   private final boolean overlay;
   private final boolean external;
+  private final TreeSet<IpFamily> families;
 
   private final Map<String, NodeResource> nodes = new HashMap<>();
   private final Map<String, IpamBlock> blocks = new HashMap<>();
   private final Map<String, TreeSet<Cidr>> blocksByNode = new HashMap<>();
-  private final Map<String, Route> localRoutes = new HashMap<>();
+  private final Map<String, List<Route>> localRoutes = new HashMap<>();
 
-  /** What each remote node adds: the routes to its blocks, and how its VTEP is reached. */
-  private record Share(List<Route> routes, Optional<Neighbor> neighbor, Optional<FdbEntry> fdb) {
-    static final Share NONE = new Share(List.of(), Optional.empty(), Optional.empty());
+  /** What each remote node adds: the routes to its blocks, and how its VTEPs are reached. */
+  private record Share(List<Route> routes, List<Neighbor> neighbors, List<FdbEntry> fdb) {
+    static final Share NONE = new Share(List.of(), List.of(), List.of());
   }
 
   private final Map<String, Share> shares = new HashMap<>();
@@ -42,9 +47,15 @@ public final class RouteResolver {
 
   /** As {@link NodeDataplaneCalculator#NodeDataplaneCalculator(String, boolean, boolean)}. */
   public RouteResolver(String self, boolean overlay, boolean external) {
+    this(self, overlay, external, Set.of(IpFamily.IPV4));
+  }
+
+  /** As {@link NodeDataplaneCalculator#NodeDataplaneCalculator(String, boolean, boolean, Set)}. */
+  public RouteResolver(String self, boolean overlay, boolean external, Set<IpFamily> families) {
     this.self = self;
     this.overlay = overlay;
     this.external = external;
+    this.families = new TreeSet<>(families);
   }
 
   public void node(String name, Optional<NodeResource> node) {
@@ -75,11 +86,16 @@ public final class RouteResolver {
 
   /** A workload endpoint by its resource key: a route when it is this node's. */
   public void endpoint(String key, Optional<WorkloadEndpoint> endpoint) {
-    Optional<Route> route =
+    Optional<List<Route>> route =
         endpoint
             .filter(w -> w.node().equals(self))
-            .map(w -> Route.direct(Cidr.parse(w.ip()), w.hostInterface()));
-    Route before = route.isPresent() ? localRoutes.put(key, route.get()) : localRoutes.remove(key);
+            .map(
+                w ->
+                    w.ips().stream()
+                        .map(ip -> Route.direct(Cidr.parse(ip), w.hostInterface()))
+                        .toList());
+    List<Route> before =
+        route.isPresent() ? localRoutes.put(key, route.get()) : localRoutes.remove(key);
     if (!route.equals(Optional.ofNullable(before))) {
       last = Optional.empty();
     }
@@ -99,22 +115,34 @@ public final class RouteResolver {
       // The programs choose each packet's remote node: every remote block straight into the
       // device, whether or not its node is known.
       return new Share(
-          held.stream().map(c -> Route.direct(c, NodeDataplaneCalculator.VXLAN_DEVICE)).toList(),
-          Optional.empty(),
-          Optional.empty());
+          held.stream()
+              .filter(c -> c.family() == IpFamily.IPV4 && families.contains(IpFamily.IPV4))
+              .map(c -> Route.direct(c, NodeDataplaneCalculator.VXLAN_DEVICE))
+              .toList(),
+          List.of(),
+          List.of());
     }
     NodeResource n = nodes.get(node);
     if (n == null) {
       return Share.NONE;
     }
-    String vtep = held.first().baseAddress();
-    String mac = VtepIdentity.mac(node);
-    return new Share(
-        held.stream()
-            .map(c -> Route.onlink(c, vtep, NodeDataplaneCalculator.VXLAN_DEVICE))
-            .toList(),
-        Optional.of(new Neighbor(vtep, mac, NodeDataplaneCalculator.VXLAN_DEVICE)),
-        Optional.of(new FdbEntry(mac, NodeDataplaneCalculator.VXLAN_DEVICE, n.internalIp())));
+    List<Route> routes = new ArrayList<>();
+    List<Neighbor> neighbors = new ArrayList<>();
+    List<FdbEntry> fdb = new ArrayList<>();
+    for (IpFamily family : families) {
+      List<Cidr> ofFamily = held.stream().filter(c -> c.family() == family).toList();
+      Optional<String> underlay = n.internalIp(family);
+      if (ofFamily.isEmpty() || underlay.isEmpty()) {
+        continue;
+      }
+      String dev = NodeDataplaneCalculator.device(family);
+      String vtep = ofFamily.getFirst().baseAddress();
+      String mac = VtepIdentity.mac(node, family);
+      ofFamily.forEach(c -> routes.add(Route.onlink(c, vtep, dev)));
+      neighbors.add(new Neighbor(vtep, mac, dev));
+      fdb.add(new FdbEntry(mac, dev, underlay.get()));
+    }
+    return new Share(routes, neighbors, fdb);
   }
 
   /** The node's desired routes, neighbours, FDB entries and VXLAN device, now. */
@@ -126,7 +154,8 @@ public final class RouteResolver {
   }
 
   private NodeDataplane assemble() {
-    TreeSet<Route> routes = new TreeSet<>(localRoutes.values());
+    TreeSet<Route> routes = new TreeSet<>();
+    localRoutes.values().forEach(routes::addAll);
     TreeSet<Neighbor> neighbors = new TreeSet<>();
     TreeSet<FdbEntry> fdb = new TreeSet<>();
     NodeResource me = nodes.get(self);
@@ -134,32 +163,53 @@ public final class RouteResolver {
       return new NodeDataplane(Optional.empty(), routes, neighbors, fdb);
     }
     for (Share s : shares.values()) {
-      routes.addAll(s.routes());
-      s.neighbor().ifPresent(neighbors::add);
-      s.fdb().ifPresent(fdb::add);
+      for (Route r : s.routes()) {
+        // A remote block routed into a tunnel this node cannot have (no underlay address of the
+        // family here) would only be refused by the kernel.
+        if (me.internalIp(r.destination().family()).isPresent()) {
+          routes.add(r);
+        }
+      }
+      s.neighbors().stream()
+          .filter(x -> me.internalIp(IpFamily.of(x.address())).isPresent())
+          .forEach(neighbors::add);
+      s.fdb().stream()
+          .filter(x -> me.internalIp(IpFamily.of(x.dst())).isPresent())
+          .forEach(fdb::add);
     }
-    String mac = VtepIdentity.mac(self);
-    VxlanDevice device =
-        external
-            ? new VxlanDevice(
-                NodeDataplaneCalculator.VXLAN_DEVICE,
-                0,
-                me.internalIp(),
-                NodeDataplaneCalculator.VXLAN_PORT,
-                mac,
-                NodeDataplaneCalculator.VXLAN_MTU,
-                "",
-                true)
-            : new VxlanDevice(
-                NodeDataplaneCalculator.VXLAN_DEVICE,
-                NodeDataplaneCalculator.VNI,
-                me.internalIp(),
-                NodeDataplaneCalculator.VXLAN_PORT,
-                mac,
-                NodeDataplaneCalculator.VXLAN_MTU,
-                Optional.ofNullable(blocksByNode.get(self))
-                    .map(b -> b.first().baseAddress())
-                    .orElse(""));
-    return new NodeDataplane(Optional.of(device), routes, neighbors, fdb);
+    List<VxlanDevice> tunnels = new ArrayList<>();
+    for (IpFamily family : families) {
+      Optional<String> underlay = me.internalIp(family);
+      if (underlay.isEmpty() || (external && family != IpFamily.IPV4)) {
+        continue;
+      }
+      String dev = NodeDataplaneCalculator.device(family);
+      String mac = VtepIdentity.mac(self, family);
+      tunnels.add(
+          external
+              ? new VxlanDevice(
+                  dev,
+                  0,
+                  underlay.get(),
+                  NodeDataplaneCalculator.VXLAN_PORT,
+                  mac,
+                  NodeDataplaneCalculator.mtu(family),
+                  "",
+                  true)
+              : new VxlanDevice(
+                  dev,
+                  NodeDataplaneCalculator.vni(family),
+                  underlay.get(),
+                  NodeDataplaneCalculator.VXLAN_PORT,
+                  mac,
+                  NodeDataplaneCalculator.mtu(family),
+                  Optional.ofNullable(blocksByNode.get(self)).stream()
+                      .flatMap(TreeSet::stream)
+                      .filter(c -> c.family() == family)
+                      .findFirst()
+                      .map(Cidr::baseAddress)
+                      .orElse("")));
+    }
+    return new NodeDataplane(tunnels, routes, neighbors, fdb);
   }
 }

@@ -2,6 +2,8 @@ package dev.tweed.dataplane;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.FdbEntry;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.Neighbor;
 import dev.tweed.model.NodeDataplane;
@@ -12,8 +14,10 @@ import dev.tweed.sys.RtNetlinkMonitor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -40,6 +44,9 @@ public final class NodeDataplaneDriver implements AutoCloseable {
   private NodeDataplane settledOn;
 
   private long lastRead;
+
+  /** Whether the last read found IPv6 routes of Tweed's (so the next reads them again). */
+  private boolean ipv6Seen;
 
   public NodeDataplaneDriver(IpTool ip) {
     this.ip = ip;
@@ -83,18 +90,30 @@ public final class NodeDataplaneDriver implements AutoCloseable {
     kernelMoved.set(false);
     lastRead = now;
     settledOn = null;
-    want.vxlan().ifPresent(this::ensureVxlan);
-    String dev = want.vxlan().map(VxlanDevice::name).orElse("");
+    want.tunnels().forEach(this::ensureVxlan);
+    Set<String> tunnels = new HashSet<>();
+    want.tunnels().forEach(t -> tunnels.add(t.name()));
     List<Route> haveRoutes =
-        KernelStateParser.routes(
-            ip.json("ip", "route", "show", "proto", String.valueOf(Route.PROTOCOL)));
-    List<Neighbor> haveNeigh = List.of();
-    List<FdbEntry> haveFdb = List.of();
-    if (!dev.isEmpty()) {
-      haveNeigh =
+        new ArrayList<>(
+            KernelStateParser.routes(
+                ip.json("ip", "route", "show", "proto", String.valueOf(Route.PROTOCOL))));
+    // `ip route` lists one family; IPv6 routes are read while there are (or were) any.
+    boolean v6 =
+        ipv6Seen || want.routes().stream().anyMatch(r -> r.destination().family() == IpFamily.IPV6);
+    if (v6) {
+      List<Route> v6Routes =
+          KernelStateParser.routes(
+              ip.json("ip", "-6", "route", "show", "proto", String.valueOf(Route.PROTOCOL)));
+      haveRoutes.addAll(v6Routes);
+      ipv6Seen = !v6Routes.isEmpty();
+    }
+    List<Neighbor> haveNeigh = new ArrayList<>();
+    List<FdbEntry> haveFdb = new ArrayList<>();
+    for (String dev : tunnels) {
+      haveNeigh.addAll(
           KernelStateParser.neighbors(
-              ip.json("ip", "neigh", "show", "dev", dev, "nud", "permanent"), dev);
-      haveFdb = KernelStateParser.fdb(ip.json("bridge", "fdb", "show", "dev", dev), dev);
+              ip.json("ip", "neigh", "show", "dev", dev, "nud", "permanent"), dev));
+      haveFdb.addAll(KernelStateParser.fdb(ip.json("bridge", "fdb", "show", "dev", dev), dev));
     }
     DataplaneDiff diff =
         DataplaneDiff.between(
@@ -103,7 +122,7 @@ public final class NodeDataplaneDriver implements AutoCloseable {
     DataplaneDiff doable =
         new DataplaneDiff(
             diff.addRoutes().stream().filter(r -> linkExists(r.device())).toList(),
-            diff.delRoutes().stream().filter(r -> current || r.device().equals(dev)).toList(),
+            diff.delRoutes().stream().filter(r -> current || tunnels.contains(r.device())).toList(),
             diff.addNeighbors(),
             diff.delNeighbors(),
             diff.addFdb(),
@@ -179,7 +198,8 @@ public final class NodeDataplaneDriver implements AutoCloseable {
       boolean same =
           data.path("external").asBoolean() == v.external()
               && (v.external() || data.path("id").asInt() == v.vni())
-              && v.localIp().equals(data.path("local").asText())
+              && v.localIp()
+                  .equals(data.path(v.family() == IpFamily.IPV4 ? "local" : "local6").asText())
               && data.path("port").asInt() == v.port();
       if (!same) {
         LOG.warn("event=vxlan-recreate reason=parameters-changed device={}", v.name());
@@ -229,11 +249,16 @@ public final class NodeDataplaneDriver implements AutoCloseable {
     }
     JsonNode addrs = ip.json("ip", "addr", "show", "dev", v.name());
     for (JsonNode a : addrs.path(0).path("addr_info")) {
-      if (v.address().equals(a.path("local").asText())) {
+      if (IpAddress.parse(v.address()).equals(IpAddress.parse(a.path("local").asText("0.0.0.0")))) {
         return;
       }
     }
-    ip.run("ip", "addr", "replace", v.address() + "/32", "dev", v.name());
+    if (v.family() == IpFamily.IPV4) {
+      ip.run("ip", "addr", "replace", v.address() + "/32", "dev", v.name());
+    } else {
+      // No duplicate address detection: the address is derived from a block this node holds.
+      ip.run("ip", "addr", "replace", v.address() + "/128", "dev", v.name(), "nodad");
+    }
   }
 
   private static boolean linkExists(String name) {

@@ -4,6 +4,8 @@ package dev.tweed.model;
 public record FdbEntry(String mac, String device, String dst) implements Comparable<FdbEntry> {
   @Override
   public int compareTo(FdbEntry o) {
-    return mac.compareTo(o.mac);
+    int c = mac.compareTo(o.mac);
+    c = c != 0 ? c : device.compareTo(o.device);
+    return c != 0 ? c : dst.compareTo(o.dst);
   }
 }

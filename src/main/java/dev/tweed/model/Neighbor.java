@@ -1,9 +1,13 @@
 package dev.tweed.model;
 
-/** A permanent neighbour (ARP) entry: the remote VTEP's address resolved to its MAC. */
+/**
+ * A permanent neighbour entry (ARP for IPv4, NDP for IPv6): the remote VTEP's address resolved to
+ * its MAC.
+ */
 public record Neighbor(String address, String mac, String device) implements Comparable<Neighbor> {
   @Override
   public int compareTo(Neighbor o) {
-    return Integer.compareUnsigned(Ipv4.parse(address), Ipv4.parse(o.address));
+    int c = IpAddress.parse(address).compareTo(IpAddress.parse(o.address));
+    return c != 0 ? c : device.compareTo(o.device);
   }
 }

@@ -18,4 +18,9 @@ public record VxlanDevice(
       String name, int vni, String localIp, int port, String mac, int mtu, String address) {
     this(name, vni, localIp, port, mac, mtu, address, false);
   }
+
+  /** The family of its underlay, which is the family of the pods it carries. */
+  public IpFamily family() {
+    return IpFamily.of(localIp);
+  }
 }

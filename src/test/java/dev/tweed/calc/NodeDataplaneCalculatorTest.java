@@ -70,13 +70,13 @@ class NodeDataplaneCalculatorTest {
     var dp = new NodeDataplaneCalculator("node-1").calculate(s);
     assertThat(dp.routes()).isEmpty();
     assertThat(dp.fdb()).isEmpty();
-    assertThat(dp.vxlan()).get().extracting(v -> v.address()).isEqualTo("10.244.0.0");
+    assertThat(dp.tunnels()).singleElement().extracting(v -> v.address()).isEqualTo("10.244.0.0");
   }
 
   @Test
   void unknownNodeGetsOnlyItsLocalRoutes() {
     var dp = new NodeDataplaneCalculator("node-9").calculate(THREE_NODES);
-    assertThat(dp.vxlan()).isEmpty();
+    assertThat(dp.tunnels()).isEmpty();
     assertThat(dp.routes()).isEmpty();
   }
 

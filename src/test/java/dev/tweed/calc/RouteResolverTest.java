@@ -3,6 +3,7 @@ package dev.tweed.calc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
@@ -21,16 +23,27 @@ import org.junit.jupiter.api.Test;
 class RouteResolverTest {
   private static final List<String> NODES = List.of("node-1", "node-2", "node-3", "node-4");
 
-  record Mode(boolean overlay, boolean external) {}
+  record Mode(boolean overlay, boolean external, Set<IpFamily> families) {}
 
   @Test
   void incrementalEqualsFromScratchAfterEveryChange() {
-    for (Mode mode : List.of(new Mode(true, false), new Mode(false, false), new Mode(true, true))) {
+    Set<IpFamily> v4 = Set.of(IpFamily.IPV4);
+    Set<IpFamily> dual = Set.of(IpFamily.IPV4, IpFamily.IPV6);
+    for (Mode mode :
+        List.of(
+            new Mode(true, false, v4),
+            new Mode(false, false, v4),
+            new Mode(true, true, v4),
+            new Mode(true, false, dual),
+            new Mode(false, false, dual),
+            new Mode(true, true, dual),
+            new Mode(true, false, Set.of(IpFamily.IPV6)))) {
       for (long seed = 1; seed <= 30; seed++) {
         Random r = new Random(seed);
-        RouteResolver inc = new RouteResolver("node-1", mode.overlay(), mode.external());
+        RouteResolver inc =
+            new RouteResolver("node-1", mode.overlay(), mode.external(), mode.families());
         NodeDataplaneCalculator scratch =
-            new NodeDataplaneCalculator("node-1", mode.overlay(), mode.external());
+            new NodeDataplaneCalculator("node-1", mode.overlay(), mode.external(), mode.families());
         Map<String, NodeResource> nodes = new TreeMap<>();
         Map<String, IpamBlock> blocks = new TreeMap<>();
         Map<String, WorkloadEndpoint> endpoints = new TreeMap<>();
@@ -42,15 +55,27 @@ class RouteResolverTest {
                 nodes.remove(name);
                 inc.node(name, Optional.empty());
               } else {
-                NodeResource n = new NodeResource(name, "172.31.0." + (10 + r.nextInt(20)));
+                // Single-stack IPv4 or IPv6 and dual-stack nodes, as a mixed underlay has them.
+                String v4ip = "172.31.0." + (10 + r.nextInt(20));
+                String v6ip = "fd00:172:31::" + (10 + r.nextInt(20));
+                NodeResource n =
+                    switch (r.nextInt(3)) {
+                      case 0 -> new NodeResource(name, v4ip);
+                      case 1 -> new NodeResource(name, v6ip);
+                      default -> new NodeResource(name, List.of(v4ip, v6ip));
+                    };
                 nodes.put(name, n);
                 inc.node(name, Optional.of(n));
               }
             }
             case 1 -> {
-              int i = r.nextInt(8);
-              Cidr cidr = Cidr.parse("10.244.0." + (i * 64 % 256) + "/26");
-              cidr = i >= 4 ? Cidr.parse("10.244.1." + ((i - 4) * 64) + "/26") : cidr;
+              int i = r.nextInt(12);
+              Cidr cidr =
+                  i < 4
+                      ? Cidr.parse("10.244.0." + (i * 64) + "/26")
+                      : i < 8
+                          ? Cidr.parse("10.244.1." + ((i - 4) * 64) + "/26")
+                          : Cidr.parse("fd00:10:244::" + ((i - 8) * 40) + "/122");
               String key = "IPAMBlock/b" + i;
               if (r.nextInt(4) == 0) {
                 blocks.remove(key);
@@ -74,7 +99,10 @@ class RouteResolverTest {
                         "eth0",
                         "/var/run/netns/x",
                         "tw" + r.nextInt(5),
-                        "10.244.2." + r.nextInt(20),
+                        r.nextBoolean()
+                            ? List.of("10.244.2." + r.nextInt(20))
+                            : List.of(
+                                "10.244.2." + r.nextInt(20), "fd00:10:244:2::" + r.nextInt(20)),
                         "aa:bb:cc:dd:ee:0" + r.nextInt(10),
                         "default/p" + r.nextInt(10));
                 endpoints.put(key, w);
