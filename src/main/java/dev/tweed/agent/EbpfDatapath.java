@@ -114,7 +114,7 @@ final class EbpfDatapath implements NodeDatapath {
             object,
             config.bpfPinDir(),
             config.bgp(),
-            config.serviceCidr(),
+            config.serviceCidrs().cidrs().getFirst().toString(),
             config.bgp() ? "" : NodeDataplaneCalculator.VXLAN_DEVICE,
             "eth0",
             WorkloadEndpoint.HOST_MAC);

@@ -16,6 +16,7 @@ import dev.tweed.datastore.UpdateBuffer;
 import dev.tweed.datastore.backends.Backends;
 import dev.tweed.ebpf.IdentityAllocator;
 import dev.tweed.model.BgpConfiguration;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Json;
 import dev.tweed.model.Kinds;
@@ -115,7 +116,8 @@ public final class NodeAgent implements AutoCloseable {
   public NodeAgent(AgentConfig config) {
     this.config = config;
     this.store = Backends.open(config.datastore());
-    this.graph = new CalculationGraph(config.nodeName(), !config.bgp(), config.ebpf());
+    this.graph =
+        new CalculationGraph(config.nodeName(), !config.bgp(), config.ebpf(), config.families());
     this.bird =
         config.bgp()
             ? Optional.of(new BirdSupervisor(config.socket().getParent(), config.nodeName()))
@@ -133,6 +135,11 @@ public final class NodeAgent implements AutoCloseable {
 
   public void run() throws IOException {
     Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1");
+    if (config.families().contains(IpFamily.IPV6)) {
+      // A router in IPv6 is one with forwarding on for all interfaces; it then also ignores
+      // router advertisements, which a node with static routes wants anyway.
+      Files.writeString(Path.of("/proc/sys/net/ipv6/conf/all/forwarding"), "1");
+    }
     // NodePorts answer on localhost too, as kube-proxy's default has them (KUBE-FIREWALL guards
     // it).
     Files.writeString(Path.of("/proc/sys/net/ipv4/conf/all/route_localnet"), "1");
@@ -311,7 +318,10 @@ public final class NodeAgent implements AutoCloseable {
         graph.node(config.nodeName()).map(NodeResource::internalIp).stream().toList();
     NodeDatapath.Sync done =
         datapath.syncServices(
-            new ProxyNode(config.nodeName(), config.clusterCidr(), nodeIps), graph, changed);
+            new ProxyNode(
+                config.nodeName(), config.clusterCidrs().cidrs().getFirst().toString(), nodeIps),
+            graph,
+            changed);
     proxyRevision = revision;
     return done;
   }

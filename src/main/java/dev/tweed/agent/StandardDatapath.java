@@ -48,7 +48,8 @@ final class StandardDatapath implements NodeDatapath {
     // One generation for both writers: each notes its own transactions, so neither takes the
     // other's for someone else's.
     RulesetGeneration generation = new RulesetGeneration();
-    this.proxy = new ServiceProxySync(mode, config.serviceCidr(), generation);
+    this.proxy =
+        new ServiceProxySync(mode, config.serviceCidrs().cidrs().getFirst().toString(), generation);
     this.policy = PolicySync.here(mode, generation);
     this.flows = flows;
     this.metrics = metrics;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.EndpointSliceResource;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.Kinds;
 import dev.tweed.model.NodeDataplane;
@@ -20,6 +21,7 @@ import dev.tweed.proxy.ServicePortIndex;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -59,7 +61,15 @@ public final class CalculationGraph {
    * @param external the eBPF datapath's collect-metadata VXLAN device (see {@link RouteResolver})
    */
   public CalculationGraph(String nodeName, boolean overlay, boolean external) {
-    this.routes = new RouteResolver(nodeName, overlay, external);
+    this(nodeName, overlay, external, Set.of(IpFamily.IPV4));
+  }
+
+  /**
+   * @param families the cluster's pod families (a tunnel and routes for each)
+   */
+  public CalculationGraph(
+      String nodeName, boolean overlay, boolean external, Set<IpFamily> families) {
+    this.routes = new RouteResolver(nodeName, overlay, external, families);
     this.policy = new PolicyResolver(nodeName);
     // Nodes: routes (a remote node's VTEP), BIRD's peers, the proxy's node addresses.
     dispatcher.on(

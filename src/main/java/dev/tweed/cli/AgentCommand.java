@@ -8,6 +8,7 @@ import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.datastore.DatastoreSpec;
 import dev.tweed.datastore.EtcdTls;
 import dev.tweed.model.Datapath;
+import dev.tweed.model.FamilyCidrs;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.Routing;
 import java.nio.file.Path;
@@ -74,10 +75,20 @@ public final class AgentCommand implements Callable<Integer> {
       description = "Drift-repair interval (e.g. 1s, 500ms).")
   String resync;
 
-  @Option(names = "--cluster-cidr", defaultValue = "10.244.0.0/16", description = "Pod CIDR.")
+  @Option(
+      names = "--cluster-cidr",
+      defaultValue = "10.244.0.0/16",
+      description =
+          "Pod CIDRs, one per family in the cluster's order (dual-stack:"
+              + " 10.244.0.0/16,fd00:10:244::/56).")
   String clusterCidr;
 
-  @Option(names = "--service-cidr", defaultValue = "10.96.0.0/16", description = "ClusterIP range.")
+  @Option(
+      names = "--service-cidr",
+      defaultValue = "10.96.0.0/16",
+      description =
+          "ClusterIP ranges, one per family in the same order (dual-stack:"
+              + " 10.96.0.0/16,fd00:10:96::/112).")
   String serviceCidr;
 
   @Option(names = "--proxy-mode", defaultValue = "iptables", description = "iptables | nftables")
@@ -118,6 +129,14 @@ public final class AgentCommand implements Callable<Integer> {
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
+  private FamilyCidrs cidrs(String option, String text) {
+    try {
+      return FamilyCidrs.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(option + ": " + e.getMessage());
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     Duration interval =
@@ -136,8 +155,8 @@ public final class AgentCommand implements Callable<Integer> {
                     Optional.ofNullable(kubeconfig)),
                 socket,
                 interval,
-                clusterCidr,
-                serviceCidr,
+                cidrs("--cluster-cidr", clusterCidr),
+                cidrs("--service-cidr", serviceCidr),
                 proxyMode,
                 routing,
                 dataplane,

@@ -2,6 +2,8 @@ package dev.tweed.cli;
 
 import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.model.Datapath;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.Routing;
 import java.util.List;
@@ -110,7 +112,9 @@ public final class CommandTree {
     return cl.registerConverter(Datapath.class, Datapath::parse)
         .registerConverter(ProxyMode.class, ProxyMode::parse)
         .registerConverter(Routing.class, Routing::parse)
-        .registerConverter(DatastoreKind.class, DatastoreKind::parse);
+        .registerConverter(DatastoreKind.class, DatastoreKind::parse)
+        .registerConverter(IpFamilies.class, IpFamilies::parse)
+        .registerConverter(IpFamily.class, IpFamily::parse);
   }
 
   private static CommandLine build(Class<?> command, Optional<List<String>> args) {

@@ -16,6 +16,8 @@ import dev.tweed.lab.service.LabService;
 import dev.tweed.lab.service.ProbeAnswer;
 import dev.tweed.lab.service.ProbeRequest;
 import dev.tweed.model.Datapath;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.Routing;
@@ -23,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -85,6 +88,14 @@ public final class LabCommand {
     Integer etcdMembers;
 
     @Option(
+        names = "--ip-family",
+        defaultValue = "ipv4",
+        description =
+            "The cluster's IP families: ipv4 | ipv6 | dual (IPv4 first). The underlay is"
+                + " dual-stack in ipv6 and dual labs.")
+    IpFamilies ipFamily;
+
+    @Option(
         names = {"-f", "--filename"},
         description = "Resources to apply once the lab is up.")
     Path file;
@@ -105,7 +116,8 @@ public final class LabCommand {
       int members = etcdMembers != null ? etcdMembers : datastore == DatastoreKind.ETCD ? 3 : 0;
       // A bad combination is refused before anything is built.
       LabSpec spec =
-          new LabSpec(nodes, routing, proxy, dataplane, routeReflectors, datastore, members);
+          new LabSpec(
+              nodes, routing, proxy, dataplane, routeReflectors, datastore, members, ipFamily);
       try {
         l.up(spec);
         if (monitoring) {
@@ -414,8 +426,9 @@ public final class LabCommand {
       System.out.println(
           Json.pretty(
               conflist
-                  ? LabNetconf.conflistForNode(l.layout(), node)
-                  : LabNetconf.forNode(l.layout(), node)));
+                  ? LabNetconf.conflistForNode(
+                      l.layout(), node, service.state().spec().ipFamilies())
+                  : LabNetconf.forNode(l.layout(), node, service.state().spec().ipFamilies())));
       return 0;
     }
   }
@@ -444,12 +457,25 @@ public final class LabCommand {
         description = "Print the source address the answering pod saw (UDP).")
     boolean clientIp;
 
+    @Option(
+        names = "--family",
+        paramLabel = "4|6",
+        description = "Reach the pod at its IPv4 or IPv6 address (default: its primary one).")
+    IpFamily family;
+
     @Mixin OutputOption output;
 
     @Override
     public Integer call() throws Exception {
       ProbeRequest request =
-          new ProbeRequest(from, to, port, proto, Duration.ofMillis(timeoutMillis), clientIp);
+          new ProbeRequest(
+              from,
+              to,
+              port,
+              proto,
+              Duration.ofMillis(timeoutMillis),
+              clientIp,
+              Optional.ofNullable(family));
       boolean json = output.json();
       ProbeAnswer a = lab.service().probe(request);
       ProbeResult r = a.result();

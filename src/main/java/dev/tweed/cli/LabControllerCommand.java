@@ -3,10 +3,12 @@ package dev.tweed.cli;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.EndpointSliceController;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.LabState;
 import dev.tweed.lab.LabStores;
 import dev.tweed.lab.LoadBalancerRouteController;
 import dev.tweed.lab.NodeLifecycleController;
 import dev.tweed.lab.PodController;
+import dev.tweed.model.IpFamilies;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,7 +35,11 @@ public final class LabControllerCommand implements Callable<Integer> {
   public Integer call() {
     LabLayout layout = lab.layout();
     Datastore store = LabStores.open(layout);
-    PodController controller = new PodController(layout, store);
+    PodController controller =
+        new PodController(
+            layout,
+            store,
+            LabState.read(layout).map(st -> st.spec().ipFamilies()).orElse(IpFamilies.IPV4));
     EndpointSliceController slices = new EndpointSliceController(store);
     LoadBalancerRouteController loadBalancers = new LoadBalancerRouteController(layout, store);
     NodeLifecycleController nodes =

@@ -5,8 +5,10 @@ import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabState;
 import dev.tweed.lab.LabStores;
 import dev.tweed.lab.NetpolConformance;
+import dev.tweed.lab.service.LabService;
 import dev.tweed.lab.service.ReachabilityAnswer;
 import dev.tweed.lab.service.ReachabilityRequest;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,19 +44,35 @@ final class LabPolicyCommands {
     @Option(names = "--timeout", defaultValue = "2000", description = "Milliseconds per probe.")
     long timeoutMillis;
 
+    @Option(
+        names = "--family",
+        paramLabel = "4|6|both",
+        description =
+            "Probe pods at their IPv4 or IPv6 addresses, or both (a matrix each); default: the"
+                + " lab's primary family.")
+    String family;
+
     @Mixin OutputOption output;
 
     @Override
     public Integer call() throws Exception {
+      LabService service = lab.service();
+      List<IpFamily> families =
+          family == null
+              ? List.of()
+              : family.equals("both")
+                  ? service.state().spec().ipFamilies().families()
+                  : List.of(IpFamily.parse(family));
       ReachabilityRequest request =
           new ReachabilityRequest(
               namespaces == null ? Set.of() : Set.copyOf(namespaces),
               port,
               proto,
-              Duration.ofMillis(timeoutMillis));
+              Duration.ofMillis(timeoutMillis),
+              families);
       boolean json = output.json();
-      ReachabilityAnswer a = lab.service().reachability(request);
-      System.out.print(json ? Json.write(a.toJson()) + "\n" : a.matrix().render());
+      ReachabilityAnswer a = service.reachability(request);
+      System.out.print(json ? Json.write(a.toJson()) + "\n" : a.render());
       return 0;
     }
   }

@@ -63,9 +63,10 @@ public final class Lab {
       LabBpf.mount(layout);
       DatapathObject.build(layout.cniBinDir());
     }
-    buildFabric();
+    boolean v6 = LabLayout.dualStackUnderlay(spec.ipFamilies());
+    buildFabric(v6);
     for (int i = 1; i <= nodes; i++) {
-      buildNode(i);
+      buildNode(i, v6);
     }
     if (state.spec().etcd()) {
       state = startEtcd(state);
@@ -76,10 +77,16 @@ public final class Lab {
         LabLayout.UNDERLAY_PREFIX_LENGTH,
         LabLayout.ROUTER_IP,
         nodes);
+    if (v6) {
+      out.printf(
+          "underlay %s/%d: router %s%n",
+          LabLayout.UNDERLAY6_PREFIX, LabLayout.UNDERLAY6_PREFIX_LENGTH, LabLayout.ROUTER_IP6);
+    }
     CniInstaller.install(layout.cniBinDir());
     try (Datastore store = LabStores.open(layout, state)) {
       for (int i = 1; i <= nodes; i++) {
-        NodeResource n = new NodeResource(LabLayout.nodeName(i), LabLayout.nodeIp(i));
+        String name = LabLayout.nodeName(i);
+        NodeResource n = new NodeResource(name, LabLayout.nodeIps(name, spec.ipFamilies()));
         store.put(n.key().toString(), n.toJson());
       }
       store.put(
@@ -118,10 +125,13 @@ public final class Lab {
                   + ")";
         };
     out.printf(
-        "agents ready on %d nodes; pod CIDR %s in /%d blocks, %s, %s, %s, %s%n",
+        "agents ready on %d nodes; %s, %s, %s, %s, %s%n",
         nodes,
-        LabLayout.POD_CIDR,
-        LabLayout.BLOCK_SIZE,
+        String.join(
+            " and ",
+            LabLayout.podCidrs(spec.ipFamilies()).cidrs().stream()
+                .map(c -> "pod CIDR " + c + " in /" + LabLayout.blockSize(c.family()) + " blocks")
+                .toList()),
         mode,
         state.spec().ebpf() ? "eBPF datapath" : "standard datapath",
         state.spec().ebpf()
@@ -185,7 +195,7 @@ public final class Lab {
     return next;
   }
 
-  private void buildFabric() {
+  private void buildFabric(boolean v6) {
     Namespaces.add(layout.fabricNs());
     Namespaces.batch(
         layout.fabricNs(),
@@ -195,13 +205,32 @@ public final class Lab {
             "link set " + LabLayout.BRIDGE + " up"));
     attachToUnderlay(layout.routerNs(), "router", LabLayout.ROUTER_IP);
     Namespaces.sysctl(layout.routerNs(), "net.ipv4.ip_forward", "1");
+    if (v6) {
+      addUnderlay6(layout.routerNs(), LabLayout.ROUTER_IP6);
+      Namespaces.sysctl(layout.routerNs(), "net.ipv6.conf.all.forwarding", "1");
+    }
   }
 
-  private void buildNode(int i) {
+  private void buildNode(int i, boolean v6) {
     String node = LabLayout.nodeName(i);
     String ns = layout.nodeNs(node);
     attachToUnderlay(ns, node, LabLayout.nodeIp(i));
     Namespaces.batch(ns, List.of("route add default via " + LabLayout.ROUTER_IP));
+    if (v6) {
+      addUnderlay6(ns, LabLayout.nodeIp6(i));
+      Namespaces.batch(ns, List.of("route add ::/0 via " + LabLayout.ROUTER_IP6));
+    }
+  }
+
+  /**
+   * The underlay's IPv6 address of a namespace already on it; without duplicate address detection,
+   * which would keep the address tentative (unusable) for the first second of a lab that builds
+   * every address itself.
+   */
+  private static void addUnderlay6(String ns, String ip) {
+    Namespaces.batch(
+        ns,
+        List.of("addr add " + ip + "/" + LabLayout.UNDERLAY6_PREFIX_LENGTH + " dev eth0 nodad"));
   }
 
   /**
@@ -242,6 +271,10 @@ public final class Lab {
     Namespaces.batch(
         layout.nodeNs(node),
         List.of("link set eth0 up", "route replace default via " + LabLayout.ROUTER_IP));
+    if (LabLayout.dualStackUnderlay(state.spec().ipFamilies())) {
+      Namespaces.batch(
+          layout.nodeNs(node), List.of("route replace ::/0 via " + LabLayout.ROUTER_IP6));
+    }
     LabState next = startAgent(state, node);
     awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
     return next;
@@ -269,9 +302,9 @@ public final class Lab {
             "--socket",
             layout.agentSocket(node).toString(),
             "--cluster-cidr",
-            LabLayout.POD_CIDR,
+            LabLayout.podCidrs(state.spec().ipFamilies()).toString(),
             "--service-cidr",
-            ServiceAllocator.SERVICE_CIDR.toString(),
+            LabLayout.serviceCidrs(state.spec().ipFamilies()).toString(),
             "--proxy-mode",
             state.spec().proxy().id(),
             "--routing",

@@ -1,7 +1,12 @@
 package dev.tweed.lab;
 
+import dev.tweed.model.Cidr;
+import dev.tweed.model.FamilyCidrs;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.PodResource;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Names and places of one lab. Every namespace starts with {@code tw-<lab>-} so that nothing
@@ -13,6 +18,19 @@ public record LabLayout(String name, Path dir) {
   public static final int UNDERLAY_PREFIX_LENGTH = 24;
   public static final String POD_CIDR = "10.244.0.0/16";
   public static final int BLOCK_SIZE = 26;
+
+  /** The underlay's IPv6 prefix in ipv6 and dual labs (the IPv4 one stays: it is dual-stack). */
+  public static final String UNDERLAY6_PREFIX = "fd00:172:31::";
+
+  public static final String ROUTER_IP6 = UNDERLAY6_PREFIX + "1";
+  public static final int UNDERLAY6_PREFIX_LENGTH = 64;
+  public static final String POD_CIDR6 = "fd00:10:244::/56";
+  public static final int BLOCK_SIZE6 = 122;
+  public static final String SERVICE_CIDR = "10.96.0.0/16";
+
+  /** As kind's default IPv6 Service range. */
+  public static final String SERVICE_CIDR6 = "fd00:10:96::/112";
+
   public static final String BRIDGE = "br0";
 
   public static LabLayout of(String name) {
@@ -58,7 +76,54 @@ public record LabLayout(String name, Path dir) {
 
   /** A node's underlay address by its name ({@code node-3}). */
   public static String nodeIp(String node) {
-    return nodeIp(Integer.parseInt(node.substring(node.lastIndexOf('-') + 1)));
+    return nodeIp(nodeIndex(node));
+  }
+
+  /** Node {@code i}'s IPv6 underlay address: the same digits as its IPv4 one ({@code ::11}). */
+  public static String nodeIp6(int i) {
+    return UNDERLAY6_PREFIX + (10 + i);
+  }
+
+  public static String nodeIp6(String node) {
+    return nodeIp6(nodeIndex(node));
+  }
+
+  private static int nodeIndex(String node) {
+    return Integer.parseInt(node.substring(node.lastIndexOf('-') + 1));
+  }
+
+  /** Whether the lab's underlay carries IPv6 as well as IPv4. */
+  public static boolean dualStackUnderlay(IpFamilies families) {
+    return families != IpFamilies.IPV4;
+  }
+
+  /** A node's underlay addresses, the cluster's primary family first (its InternalIPs). */
+  public static List<String> nodeIps(String node, IpFamilies families) {
+    return switch (families) {
+      case IPV4 -> List.of(nodeIp(node));
+      case IPV6 -> List.of(nodeIp6(node), nodeIp(node));
+      case DUAL -> List.of(nodeIp(node), nodeIp6(node));
+    };
+  }
+
+  /** The pod CIDRs of a lab of {@code families}, in its family order. */
+  public static FamilyCidrs podCidrs(IpFamilies families) {
+    return cidrs(families, POD_CIDR, POD_CIDR6);
+  }
+
+  /** The ClusterIP ranges of a lab of {@code families}, in its family order. */
+  public static FamilyCidrs serviceCidrs(IpFamilies families) {
+    return cidrs(families, SERVICE_CIDR, SERVICE_CIDR6);
+  }
+
+  private static FamilyCidrs cidrs(IpFamilies families, String v4, String v6) {
+    return new FamilyCidrs(
+        families.families().stream().map(f -> Cidr.parse(f == IpFamily.IPV4 ? v4 : v6)).toList());
+  }
+
+  /** The IPAM block size of a family's pool. */
+  public static int blockSize(IpFamily family) {
+    return family == IpFamily.IPV4 ? BLOCK_SIZE : BLOCK_SIZE6;
   }
 
   /** Where each agent serves its metrics on its node's address (felix's Prometheus port). */

@@ -3,6 +3,7 @@ package dev.tweed.lab;
 import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.model.Datapath;
 import dev.tweed.model.Dataplane;
+import dev.tweed.model.IpFamilies;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.Routing;
 
@@ -10,7 +11,8 @@ import dev.tweed.model.Routing;
  * What {@code lab up} builds: how many nodes, how they reach each other's pods ({@link Routing},
  * with the first {@code routeReflectors} nodes reflecting BGP routes, 0 for a full mesh), the
  * datapath and its proxy layout, and where the cluster's state lives (the embedded journal, or an
- * etcd cluster of {@code etcdMembers} members on the underlay). Checked whole when made.
+ * etcd cluster of {@code etcdMembers} members on the underlay), and the cluster's IP families.
+ * Checked whole when made.
  */
 public record LabSpec(
     int nodes,
@@ -19,11 +21,29 @@ public record LabSpec(
     Datapath datapath,
     int routeReflectors,
     DatastoreKind datastore,
-    int etcdMembers) {
+    int etcdMembers,
+    IpFamilies ipFamilies) {
   public static final int MAX_NODES = 200;
   public static final int MAX_ETCD_MEMBERS = 7;
 
+  public LabSpec(
+      int nodes,
+      Routing routing,
+      ProxyMode proxy,
+      Datapath datapath,
+      int routeReflectors,
+      DatastoreKind datastore,
+      int etcdMembers) {
+    this(nodes, routing, proxy, datapath, routeReflectors, datastore, etcdMembers, IpFamilies.IPV4);
+  }
+
   public LabSpec {
+    if (datapath == Datapath.EBPF && ipFamilies != IpFamilies.IPV4) {
+      throw new IllegalArgumentException(
+          "--ip-family "
+              + ipFamilies.id()
+              + " needs the standard dataplane: the eBPF programs carry IPv4 only");
+    }
     if (nodes < 1 || nodes > MAX_NODES) {
       throw new IllegalArgumentException("--nodes must be between 1 and " + MAX_NODES);
     }
@@ -60,15 +80,18 @@ public record LabSpec(
   }
 
   public LabSpec withRouting(Routing r) {
-    return new LabSpec(nodes, r, proxy, datapath, routeReflectors, datastore, etcdMembers);
+    return new LabSpec(
+        nodes, r, proxy, datapath, routeReflectors, datastore, etcdMembers, ipFamilies);
   }
 
   public LabSpec withProxy(ProxyMode p) {
-    return new LabSpec(nodes, routing, p, datapath, routeReflectors, datastore, etcdMembers);
+    return new LabSpec(
+        nodes, routing, p, datapath, routeReflectors, datastore, etcdMembers, ipFamilies);
   }
 
   public LabSpec withDatapath(Datapath d) {
-    return new LabSpec(nodes, routing, proxy, d, routeReflectors, datastore, etcdMembers);
+    return new LabSpec(
+        nodes, routing, proxy, d, routeReflectors, datastore, etcdMembers, ipFamilies);
   }
 
   /** One of the three dataplanes: its datapath and the proxy layout that goes with it. */
@@ -79,7 +102,12 @@ public record LabSpec(
   /** The cluster's state in an etcd cluster of {@code members} members. */
   public LabSpec withEtcd(int members) {
     return new LabSpec(
-        nodes, routing, proxy, datapath, routeReflectors, DatastoreKind.ETCD, members);
+        nodes, routing, proxy, datapath, routeReflectors, DatastoreKind.ETCD, members, ipFamilies);
+  }
+
+  /** The cluster's IP families: IPv4, IPv6 or both. */
+  public LabSpec withIpFamilies(IpFamilies f) {
+    return new LabSpec(nodes, routing, proxy, datapath, routeReflectors, datastore, etcdMembers, f);
   }
 
   public boolean ebpf() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.DatastoreKind;
 import dev.tweed.model.Datapath;
+import dev.tweed.model.IpFamilies;
 import dev.tweed.model.Json;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.model.Routing;
@@ -54,7 +55,8 @@ public record LabState(LabSpec spec, Map<String, Long> pids) {
                   Datapath.parse(n.path("dataplane").asText("standard")),
                   n.path("routeReflectors").asInt(0),
                   DatastoreKind.parse(n.path("datastore").asText("embedded")),
-                  n.path("etcdMembers").asInt(0)),
+                  n.path("etcdMembers").asInt(0),
+                  IpFamilies.parse(n.path("ipFamily").asText("ipv4"))),
               pids));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + layout.stateFile(), e);
@@ -70,6 +72,7 @@ public record LabState(LabSpec spec, Map<String, Long> pids) {
     n.put("etcdMembers", spec.etcdMembers());
     n.put("dataplane", spec.datapath().id());
     n.put("routeReflectors", spec.routeReflectors());
+    n.put("ipFamily", spec.ipFamilies().id());
     ObjectNode p = n.putObject("pids");
     pids.forEach(p::put);
     try {

@@ -1,13 +1,17 @@
 package dev.tweed.lab;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.ConflictException;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
+import dev.tweed.model.IpFamilies;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.sys.NetworkNamespace;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -34,10 +38,12 @@ public final class PodController implements AutoCloseable {
   private final Map<String, ProbeServer> probes = new ConcurrentHashMap<>();
   private final Map<String, Long> retryAfter = new ConcurrentHashMap<>();
   private final ControllerLoop loop;
+  private final IpFamilies families;
 
-  public PodController(LabLayout layout, Datastore store) {
+  public PodController(LabLayout layout, Datastore store, IpFamilies families) {
     this.layout = layout;
     this.store = store;
+    this.families = families;
     this.loop =
         new ControllerLoop(
             "pods", store, List.of(ResourceKey.kindPrefix(PodResource.KIND)), this::pass);
@@ -150,7 +156,7 @@ public final class PodController implements AutoCloseable {
                   + pod.name()
                   + ";K8S_POD_INFRA_CONTAINER_ID="
                   + containerId,
-              LabNetconf.forNode(layout, node));
+              LabNetconf.forNode(layout, node, families));
       if (!out.ok()) {
         retryAfter.put(key, System.currentTimeMillis() + 2000);
         LOG.warn(
@@ -165,19 +171,30 @@ public final class PodController implements AutoCloseable {
                     .put("message", "network setup failed: " + out.describe()));
         return;
       }
-      String cidr = out.output().path("ips").path(0).path("address").asText();
-      String ip = cidr.substring(0, cidr.indexOf('/'));
+      List<String> ips = new ArrayList<>();
+      for (JsonNode a : out.output().path("ips")) {
+        String cidr = a.path("address").asText();
+        ips.add(cidr.substring(0, cidr.indexOf('/')));
+      }
+      String ip = ips.getFirst();
       startProbe(key, pod, netnsName);
       updateStatus(
           key,
           (s, meta) -> {
             s.put("phase", "Running").put("podIP", ip).put("hostIP", hostIp(node));
+            // The API's podIPs: one per family, the primary first, as the CNI result lists them.
+            ArrayNode podIps = s.putArray("podIPs");
+            ips.forEach(a -> podIps.addObject().put("ip", a));
             s.remove("message");
             meta.withObject("annotations")
                 .put(PodResource.NETNS_ANNOTATION, netnsName)
                 .put(PodResource.CONTAINER_ID_ANNOTATION, containerId);
           });
-      LOG.info("event=pod-running pod={} node={} ip={}", pod.qualifiedName(), node, ip);
+      LOG.info(
+          "event=pod-running pod={} node={} ips={}",
+          pod.qualifiedName(),
+          node,
+          String.join(",", ips));
     } else {
       startProbe(key, pod, netnsName);
     }
@@ -230,7 +247,7 @@ public final class PodController implements AutoCloseable {
               NetworkNamespace.pathOf(netnsName).toString(),
               "eth0",
               "K8S_POD_NAMESPACE=" + pod.namespace() + ";K8S_POD_NAME=" + pod.name(),
-              LabNetconf.forNode(layout, node));
+              LabNetconf.forNode(layout, node, families));
       if (!out.ok()) {
         LOG.warn(
             "event=pod-network-teardown-failed pod={} error=\"{}\"",

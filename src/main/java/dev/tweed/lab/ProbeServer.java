@@ -1,5 +1,6 @@
 package dev.tweed.lab;
 
+import dev.tweed.model.IpAddress;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -21,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * A pod's probe server, in the spirit of agnhost netexec: on each declared port it answers TCP
  * connections and UDP datagrams with the pod's {@code namespace/name}. The sockets are opened
  * inside the pod's namespace, so one process serves every pod of the lab. A UDP datagram that says
- * {@value #CLIENT_IP_REQUEST} is answered with the source address the pod saw.
+ * {@value #CLIENT_IP_REQUEST} is answered with the source address the pod saw. Each socket is the
+ * JDK's dual-stack one: it answers on the pod's IPv4 and IPv6 addresses alike.
  */
 public final class ProbeServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProbeServer.class);
@@ -100,7 +102,7 @@ public final class ProbeServer implements AutoCloseable {
         // "clientip" asks for the source address as this pod saw it (agnhost's /clientip).
         byte[] reply =
             request.startsWith(CLIENT_IP_REQUEST)
-                ? (((InetSocketAddress) from).getAddress().getHostAddress() + "\n")
+                ? (IpAddress.fromBytes(((InetSocketAddress) from).getAddress().getAddress()) + "\n")
                     .getBytes(StandardCharsets.UTF_8)
                 : answer;
         d.send(ByteBuffer.wrap(reply), from);

@@ -15,6 +15,7 @@ public record PodResource(
     boolean deleting,
     String phase,
     Optional<String> podIp,
+    List<String> podIps,
     JsonNode raw) {
   public static final String KIND = "Pod";
   public static final String NETNS_ANNOTATION = "tweed.dev/netns";
@@ -44,7 +45,25 @@ public record PodResource(
         meta.hasNonNull("deletionTimestamp"),
         n.path("status").path("phase").asText("Pending"),
         text(n.path("status").path("podIP")),
+        podIps(n.path("status")),
         n);
+  }
+
+  /** {@code status.podIPs}, or the lone {@code status.podIP} of a pod written without them. */
+  private static List<String> podIps(JsonNode status) {
+    List<String> ips = new ArrayList<>();
+    for (JsonNode p : status.path("podIPs")) {
+      text(p.path("ip")).ifPresent(ips::add);
+    }
+    if (ips.isEmpty()) {
+      text(status.path("podIP")).ifPresent(ips::add);
+    }
+    return List.copyOf(ips);
+  }
+
+  /** The pod's address of {@code family}, if it has one. */
+  public Optional<String> podIp(IpFamily family) {
+    return podIps.stream().filter(a -> IpFamily.of(a) == family).findFirst();
   }
 
   private static Optional<String> text(JsonNode n) {

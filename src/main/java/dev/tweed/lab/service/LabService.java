@@ -21,6 +21,8 @@ import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
 import dev.tweed.lab.ReachabilityMatrix;
 import dev.tweed.lab.ReachabilityProbe;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
@@ -286,7 +288,7 @@ public final class LabService {
     String ip;
     try (Datastore store = store()) {
       fromNs = r.from().equals("router") ? layout().routerNs() : netnsOf(store, r.from());
-      ip = r.to().contains("/") ? pod(store, r.to()).podIp().orElseThrow() : ipv4(r.to(), "to");
+      ip = r.to().contains("/") ? podAddress(pod(store, r.to()), r.family()) : address(r.to(), r);
     }
     ProbeResult result =
         r.clientIp()
@@ -296,15 +298,53 @@ public final class LabService {
     return new ProbeAnswer(r, ip, result);
   }
 
-  /** Every ordered pair of running pods probed at once, with each pod's isolating policies. */
+  /** A pod's address of {@code family}, or its primary one. */
+  private static String podAddress(PodResource p, Optional<IpFamily> family) {
+    if (family.isEmpty()) {
+      return p.podIp().orElseThrow();
+    }
+    return p.podIp(family.get())
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "pod " + p.qualifiedName() + " has no " + family.get().apiName() + " address"));
+  }
+
+  /**
+   * Every ordered pair of running pods probed at once, per family asked for, with each pod's
+   * isolating policies.
+   */
   public ReachabilityAnswer reachability(ReachabilityRequest r) throws Exception {
+    List<IpFamily> families =
+        r.families().isEmpty() ? List.of(state().spec().ipFamilies().primary()) : r.families();
+    for (IpFamily f : families) {
+      if (!state().spec().ipFamilies().has(f)) {
+        throw new IllegalArgumentException(
+            "the lab has no "
+                + f.apiName()
+                + " (lab up --ip-family "
+                + state().spec().ipFamilies().id()
+                + ")");
+      }
+    }
+    Map<IpFamily, ReachabilityMatrix> matrices = new LinkedHashMap<>();
+    List<PodIsolation> isolation = List.of();
+    for (IpFamily f : families) {
+      ReachabilityAnswer one = reachability(r, f);
+      matrices.put(f, one.matrix());
+      isolation = one.isolation();
+    }
+    return new ReachabilityAnswer(r, matrices, isolation);
+  }
+
+  private ReachabilityAnswer reachability(ReachabilityRequest r, IpFamily family) throws Exception {
     List<ReachabilityProbe.Target> targets = new ArrayList<>();
     List<PodResource> pods = new ArrayList<>();
     List<NetworkPolicy> policies;
     try (Datastore store = store()) {
       for (Entry e : store.list(ResourceKey.kindPrefix(PodResource.KIND)).entries()) {
         PodResource p = PodResource.from(e.value());
-        if (!"Running".equals(p.phase()) || p.podIp().isEmpty() || p.deleting()) {
+        if (!"Running".equals(p.phase()) || p.podIp(family).isEmpty() || p.deleting()) {
           continue;
         }
         if (!r.namespaces().isEmpty() && !r.namespaces().contains(p.namespace())) {
@@ -312,7 +352,8 @@ public final class LabService {
         }
         pods.add(p);
         targets.add(
-            new ReachabilityProbe.Target(p.qualifiedName(), layout().netnsOf(p), p.podIp().get()));
+            new ReachabilityProbe.Target(
+                p.qualifiedName(), layout().netnsOf(p), p.podIp(family).get()));
       }
       policies = policies(store);
     }
@@ -320,7 +361,7 @@ public final class LabService {
     pods.sort(Comparator.comparing(PodResource::qualifiedName));
     ReachabilityMatrix m = ReachabilityProbe.probe(targets, r.port(), r.proto(), r.timeout());
     List<PodIsolation> isolation = pods.stream().map(p -> isolation(p, policies)).toList();
-    return new ReachabilityAnswer(r, m, isolation);
+    return new ReachabilityAnswer(r, Map.of(family, m), isolation);
   }
 
   private static List<NetworkPolicy> policies(Datastore store) {
@@ -519,6 +560,22 @@ public final class LabService {
       throw new IllegalArgumentException(
           field + " must be NAMESPACE/POD or an IPv4 address, got '" + s + "'");
     }
+  }
+
+  /** An address to probe, of the family asked for if one was. */
+  private static String address(String s, ProbeRequest r) {
+    IpAddress a;
+    try {
+      a = IpAddress.parse(s);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "to must be NAMESPACE/POD or an IP address, got '" + s + "'");
+    }
+    if (r.family().isPresent() && r.family().get() != a.family()) {
+      throw new IllegalArgumentException(
+          "to " + s + " is not an " + r.family().get().apiName() + " address");
+    }
+    return a.toString();
   }
 
   /** Labels of a pod as a map, for callers that show them. */

@@ -10,6 +10,7 @@ import dev.tweed.lab.service.LabService;
 import dev.tweed.lab.service.ProbeRequest;
 import dev.tweed.lab.service.ReachabilityRequest;
 import dev.tweed.lab.service.TraceRequest;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -106,10 +107,11 @@ final class LabApi {
         q.integer("port", 80),
         q.get("proto").orElse("tcp"),
         Duration.ofMillis(q.integer("timeout", 2000)),
-        q.flag("clientIp"));
+        q.flag("clientIp"),
+        q.get("family").map(IpFamily::parse));
   }
 
-  private static ReachabilityRequest reachability(Query q) {
+  private ReachabilityRequest reachability(Query q) {
     Set<String> namespaces =
         q.get("namespaces")
             .map(s -> Arrays.stream(s.split(",")).map(String::strip).collect(Collectors.toSet()))
@@ -118,7 +120,14 @@ final class LabApi {
         namespaces,
         q.integer("port", 80),
         q.get("proto").orElse("tcp"),
-        Duration.ofMillis(q.integer("timeout", 1000)));
+        Duration.ofMillis(q.integer("timeout", 1000)),
+        q.get("family")
+            .map(
+                f ->
+                    f.equals("both")
+                        ? lab.state().spec().ipFamilies().families()
+                        : List.of(IpFamily.parse(f)))
+            .orElse(List.of()));
   }
 
   private static TraceRequest trace(Query q) {
