@@ -303,7 +303,8 @@ public final class NodeAgent implements AutoCloseable {
     if (changed || birdConfig == null) {
       ClusterState state = graph.clusterState();
       birdConfig =
-          BirdConfigRenderer.render(config.nodeName(), state.nodes(), state.blocks(), graph.bgp());
+          BirdConfigRenderer.render(
+              config.nodeName(), state.nodes(), state.blocks(), graph.bgp(), config.families());
     }
     try {
       bird.orElseThrow().apply(birdConfig);

@@ -6,11 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tweed.Golden;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** Golden files of the BIRD configuration a node's agent renders (golden/bird/). */
@@ -35,6 +37,35 @@ class BirdConfigRendererTest {
     Golden.assertMatches("bird/full-mesh-node-1.conf", conf);
     assertThat(conf).contains("route 10.244.0.0/26 blackhole;", "route 10.244.0.128/26 blackhole;");
     assertThat(conf).doesNotContain("10.244.0.64/26");
+  }
+
+  @Test
+  void aDualStackNodeAnnouncesIpv6BlocksOverIpv6Sessions() throws IOException {
+    List<NodeResource> nodes =
+        List.of(
+            new NodeResource("node-1", List.of("172.31.0.11", "fd00:172:31::11")),
+            new NodeResource("node-2", List.of("172.31.0.12", "fd00:172:31::12")),
+            new NodeResource("node-3", "172.31.0.13"));
+    List<IpamBlock> blocks = new java.util.ArrayList<>(BLOCKS);
+    blocks.add(new IpamBlock(Cidr.parse("fd00:10:244::/122"), "node-1", Map.of()));
+    blocks.add(new IpamBlock(Cidr.parse("fd00:10:244::40/122"), "node-2", Map.of()));
+    String conf =
+        BirdConfigRenderer.render(
+            "node-1",
+            nodes,
+            blocks,
+            BgpConfiguration.defaults(),
+            Set.of(IpFamily.IPV4, IpFamily.IPV6));
+    Golden.assertMatches("bird/dual-stack-node-1.conf", conf);
+    assertThat(conf)
+        .contains(
+            "protocol static blocks6 {\n  ipv6;\n  route fd00:10:244::/122 blackhole;",
+            "protocol bgp peer_node_2_v6 {",
+            "neighbor fd00:172:31::12 as")
+        .doesNotContain("fd00:10:244::40/122", "peer_node_3_v6");
+    // An IPv6-only node still has a 32-bit router id.
+    assertThat(BirdConfigRenderer.routerId(new NodeResource("node-9", "fd00:172:31::19")))
+        .matches("\\d+\\.\\d+\\.\\d+\\.\\d+");
   }
 
   @Test
