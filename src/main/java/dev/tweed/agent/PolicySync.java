@@ -2,6 +2,7 @@ package dev.tweed.agent;
 
 import dev.tweed.dataplane.PolicyDataplane;
 import dev.tweed.dataplane.RulesetGeneration;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.sys.CommandFailedException;
@@ -31,8 +32,9 @@ final class PolicySync<R> {
     this.generation = generation;
   }
 
-  static PolicySync<?> here(ProxyMode mode, RulesetGeneration generation) {
-    return new PolicySync<>(mode, PolicyDataplane.here(mode), generation);
+  /** The rules of {@code family}, in the agent's namespace. */
+  static PolicySync<?> here(ProxyMode mode, IpFamily family, RulesetGeneration generation) {
+    return new PolicySync<>(mode, PolicyDataplane.here(mode, family), generation);
   }
 
   boolean fullSyncDue() {
@@ -73,8 +75,9 @@ final class PolicySync<R> {
       lastApplied = rules;
       pacer.succeeded(full);
       LOG.info(
-          "event=policy-synced mode={} full={} endpoints={} policies={} millis={}",
+          "event=policy-synced mode={} family={} full={} endpoints={} policies={} millis={}",
           mode.id(),
+          dataplane.family().number(),
           full,
           intent.endpoints().size(),
           intent.policies().size(),

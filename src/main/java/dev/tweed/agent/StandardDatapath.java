@@ -5,7 +5,6 @@ import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.dataplane.RulesetGeneration;
 import dev.tweed.model.ProxyMode;
-import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.observe.AgentMetrics;
 import dev.tweed.observe.AgentMetricsBinding;
 import dev.tweed.observe.ConntrackFlows;
@@ -14,6 +13,7 @@ import dev.tweed.observe.NetfilterDrops;
 import dev.tweed.observe.NflogDrops;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.proxy.ProxyNode;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -29,7 +29,10 @@ final class StandardDatapath implements NodeDatapath {
   private final String nodeName;
   private final ProxyMode mode;
   private final ServiceProxySync proxy;
-  private final PolicySync<?> policy;
+
+  /** One per family of the cluster: kube-proxy's and felix's layout, a table set per family. */
+  private final List<PolicySync<?>> policies;
+
   private final FlowRecorder flows;
   private final AgentMetrics metrics;
   private Optional<ConntrackFlows> conntrackFlows = Optional.empty();
@@ -50,7 +53,10 @@ final class StandardDatapath implements NodeDatapath {
     RulesetGeneration generation = new RulesetGeneration();
     this.proxy =
         new ServiceProxySync(mode, config.serviceCidrs().cidrs().getFirst().toString(), generation);
-    this.policy = PolicySync.here(mode, generation);
+    this.policies =
+        config.clusterCidrs().families().stream()
+            .<PolicySync<?>>map(f -> PolicySync.here(mode, f, generation))
+            .toList();
     this.flows = flows;
     this.metrics = metrics;
     AgentMetricsBinding.drops(metrics, () -> NetfilterDrops.read(mode));
@@ -105,18 +111,20 @@ final class StandardDatapath implements NodeDatapath {
       localPods =
           state.endpoints().stream()
               .filter(w -> w.node().equals(nodeName))
-              .map(WorkloadEndpoint::ip)
+              .flatMap(w -> w.ips().stream())
               .collect(Collectors.toUnmodifiableSet());
     }
-    if (!changed && !policy.fullSyncDue() && !policy.retryPending()) {
+    if (!changed && policies.stream().noneMatch(p -> p.fullSyncDue() || p.retryPending())) {
       return Sync.UP_TO_DATE;
     }
     // While backing off after a failure nothing is written, so the revision must not advance:
     // it is what the lab waits on before it probes.
-    if (!policy.mayRun()) {
+    if (policies.stream().anyMatch(p -> !p.mayRun())) {
       return Sync.DEFERRED;
     }
-    policy.sync(graph::policyIntent, changed);
+    for (PolicySync<?> policy : policies) {
+      policy.sync(graph::policyIntent, changed);
+    }
     PolicyIntent intent = graph.policyIntent();
     metrics.programmed("policy_endpoints", intent.endpoints().size());
     metrics.programmed("policy_address_sets", intent.sets().size());

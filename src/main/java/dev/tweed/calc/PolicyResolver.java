@@ -76,7 +76,7 @@ final class PolicyResolver {
             p.namespace(),
             p.name(),
             labels(p.raw().path("metadata").path("labels")),
-            ep.map(WorkloadEndpoint::ip).or(p::podIp),
+            ep.map(WorkloadEndpoint::ips).orElse(p.podIps()),
             ep.map(WorkloadEndpoint::node).or(p::nodeName),
             p.ports().stream()
                 .filter(c -> !c.name().isEmpty())

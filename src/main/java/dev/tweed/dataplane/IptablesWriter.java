@@ -1,5 +1,6 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.IptablesChains;
@@ -198,17 +199,27 @@ public final class IptablesWriter {
 
   /** Inserts each jump rule at the top of its built-in chain unless it is there ({@code -C}). */
   static void ensureJumps(List<String> prefix, List<JumpRule> jumps) {
+    ensureJumps(prefix, IpFamily.IPV4, jumps);
+  }
+
+  /** The same with {@code family}'s tool. */
+  static void ensureJumps(List<String> prefix, IpFamily family, List<JumpRule> jumps) {
     for (JumpRule j : jumps) {
       List<String> check = new ArrayList<>(prefix);
-      check.addAll(List.of("iptables", "-w", "-t", j.table(), "-C", j.chain()));
+      check.addAll(List.of(tool(family, "iptables"), "-w", "-t", j.table(), "-C", j.chain()));
       check.addAll(unquote(j.args()));
       if (!Command.exec(check, "", Map.of()).ok()) {
         List<String> insert = new ArrayList<>(prefix);
-        insert.addAll(List.of("iptables", "-w", "-t", j.table(), "-I", j.chain()));
+        insert.addAll(List.of(tool(family, "iptables"), "-w", "-t", j.table(), "-I", j.chain()));
         insert.addAll(unquote(j.args()));
         Command.run(insert);
       }
     }
+  }
+
+  /** {@code iptables}, {@code iptables-save}, ... or their IPv6 counterparts ({@code ip6...}). */
+  static String tool(IpFamily family, String iptablesTool) {
+    return family == IpFamily.IPV4 ? iptablesTool : "ip6" + iptablesTool.substring(2);
   }
 
   /** iptables-save of the namespace, for tests and for people. */

@@ -1,5 +1,6 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.policy.IptablesPolicyRenderer;
 import dev.tweed.policy.IptablesPolicyRuleset;
@@ -14,7 +15,10 @@ import java.util.List;
  * equal renders mean nothing to write.
  */
 public sealed interface PolicyDataplane<R> {
-  /** The ruleset for {@code intent}, not yet written. */
+  /** The family whose rules it writes. */
+  IpFamily family();
+
+  /** The ruleset for this family's part of {@code intent}, not yet written. */
   R render(PolicyIntent intent);
 
   /** Writes a ruleset this dataplane rendered; returns whether the write was a full one. */
@@ -29,9 +33,23 @@ public sealed interface PolicyDataplane<R> {
 
   /** In the caller's namespace: the agent's. The nftables table is written by netlink batches. */
   static PolicyDataplane<?> here(ProxyMode mode) {
+    return here(mode, IpFamily.IPV4);
+  }
+
+  /**
+   * {@code family}'s rules in the caller's namespace. nftables mode writes the {@code ip} table
+   * only: its IPv6 ({@code ip6}) table is not written yet, so an IPv6 cluster refuses that mode.
+   */
+  static PolicyDataplane<?> here(ProxyMode mode, IpFamily family) {
     return switch (mode) {
-      case IPTABLES -> new Iptables(new PolicyIptablesWriter(List.of()));
-      case NFTABLES -> new Nftables(NftablesWriter.here());
+      case IPTABLES -> new Iptables(family, new PolicyIptablesWriter(List.of(), family));
+      case NFTABLES -> {
+        if (family != IpFamily.IPV4) {
+          throw new IllegalArgumentException(
+              "nftables mode enforces IPv4 policy only; use --proxy-mode iptables with IPv6");
+        }
+        yield new Nftables(NftablesWriter.here());
+      }
     };
   }
 
@@ -39,18 +57,20 @@ public sealed interface PolicyDataplane<R> {
   static PolicyDataplane<?> inNamespace(ProxyMode mode, String netns, boolean nft) {
     return switch (mode) {
       case IPTABLES ->
-          new Iptables(new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns)));
+          new Iptables(
+              IpFamily.IPV4, new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns)));
       case NFTABLES -> new Nftables(NftablesWriter.inNamespace(netns, nft));
     };
   }
 
-  /** iptables rules and ipsets. */
-  record Iptables(PolicyIptablesWriter writer) implements PolicyDataplane<IptablesPolicyRuleset> {
+  /** iptables (or ip6tables) rules and ipsets. */
+  record Iptables(IpFamily family, PolicyIptablesWriter writer)
+      implements PolicyDataplane<IptablesPolicyRuleset> {
     private static final IptablesPolicyRenderer RENDERER = new IptablesPolicyRenderer();
 
     @Override
     public IptablesPolicyRuleset render(PolicyIntent intent) {
-      return RENDERER.render(intent);
+      return RENDERER.render(intent, family);
     }
 
     @Override
@@ -69,8 +89,13 @@ public sealed interface PolicyDataplane<R> {
     private static final NftablesPolicyRenderer RENDERER = new NftablesPolicyRenderer();
 
     @Override
+    public IpFamily family() {
+      return IpFamily.IPV4;
+    }
+
+    @Override
     public NftablesRuleset render(PolicyIntent intent) {
-      return RENDERER.render(intent);
+      return RENDERER.render(intent.forFamily(IpFamily.IPV4));
     }
 
     @Override

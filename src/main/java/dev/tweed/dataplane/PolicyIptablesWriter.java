@@ -1,5 +1,6 @@
 package dev.tweed.dataplane;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.policy.IptablesPolicyRuleset;
 import dev.tweed.policy.IptablesPolicyRuleset.Ipset;
 import dev.tweed.rules.IptablesChains;
@@ -23,11 +24,13 @@ import java.util.stream.Collectors;
  * kernel holds: missing or drifted chains are written again, unchanged ones left alone (their rule
  * handles stay), leftover {@code tweed-*} chains and {@code tw-*} sets are removed, and the jumps
  * from the built-in chains are ensured. If the restore fails, the ipset changes are undone, so the
- * kernel is left as it was.
+ * kernel is left as it was. One writer per family: IPv6's writes with {@code ip6tables-restore} and
+ * owns the {@code tw6-*} sets.
  */
 public final class PolicyIptablesWriter {
-  private static final Pattern SET_LINE =
-      Pattern.compile("^(create|add) (tw-\\S+) (.*)$", Pattern.MULTILINE);
+  private final Pattern setLine;
+  private final String setPrefix;
+  private final IpFamily family;
   private final List<String> prefix;
   private Optional<IptablesPolicyRuleset> applied = Optional.empty();
   private final ChainContents contents = new ChainContents();
@@ -36,7 +39,16 @@ public final class PolicyIptablesWriter {
   public record SyncStats(boolean full, int chainsWritten, int setChanges, long nanos) {}
 
   public PolicyIptablesWriter(List<String> commandPrefix) {
+    this(commandPrefix, IpFamily.IPV4);
+  }
+
+  public PolicyIptablesWriter(List<String> commandPrefix, IpFamily family) {
     this.prefix = List.copyOf(commandPrefix);
+    this.family = family;
+    this.setPrefix = family == IpFamily.IPV4 ? "tw-" : "tw6-";
+    this.setLine =
+        Pattern.compile(
+            "^(create|add) (" + Pattern.quote(setPrefix) + "\\S+) (.*)$", Pattern.MULTILINE);
   }
 
   public SyncStats sync(IptablesPolicyRuleset want, boolean full) {
@@ -71,7 +83,9 @@ public final class PolicyIptablesWriter {
             .append(s.name())
             .append(' ')
             .append(s.type())
-            .append(" family inet\n");
+            .append(" family ")
+            .append(want.ipsetFamily())
+            .append('\n');
         undo.append("destroy ").append(s.name()).append('\n');
         s.entries()
             .forEach(
@@ -103,7 +117,8 @@ public final class PolicyIptablesWriter {
     String input = want.restoreInput(rawWrite, filterWrite, rawDelete, filterDelete);
     if (!input.isEmpty()) {
       try {
-        Command.run(argv("iptables-restore", "-w", "--noflush"), input);
+        Command.run(
+            argv(IptablesWriter.tool(family, "iptables-restore"), "-w", "--noflush"), input);
       } catch (RuntimeException e) {
         applied = Optional.empty();
         contents.clear();
@@ -114,7 +129,7 @@ public final class PolicyIptablesWriter {
       }
     }
     if (doFull) {
-      IptablesWriter.ensureJumps(prefix, want.jumps());
+      IptablesWriter.ensureJumps(prefix, family, want.jumps());
     }
     for (String name : destroy) {
       Command.exec(argv("ipset", "destroy", name), "", Map.of());
@@ -144,7 +159,7 @@ public final class PolicyIptablesWriter {
       if (line.startsWith("Name: ")) {
         name = line.substring(6).strip();
       } else if (line.startsWith("Number of entries: ") && name != null) {
-        if (name.startsWith("tw-")) {
+        if (name.startsWith(setPrefix)) {
           kernel.put(name, Integer.parseInt(line.substring(19).strip()));
         }
         name = null;
@@ -168,13 +183,14 @@ public final class PolicyIptablesWriter {
   /** Our chains in the kernel, with their rules as the kernel prints them. */
   private Map<String, List<String>> kernelChains(String table) {
     return IptablesChains.parse(
-        Command.run(argv("iptables-save", "-t", table)), c -> c.startsWith("tweed-"));
+        Command.run(argv(IptablesWriter.tool(family, "iptables-save"), "-t", table)),
+        c -> c.startsWith("tweed-"));
   }
 
   private Map<String, Ipset> kernelSets() {
     Map<String, String> types = new HashMap<>();
     Map<String, Set<String>> entries = new HashMap<>();
-    Matcher m = SET_LINE.matcher(Command.run(argv("ipset", "save")));
+    Matcher m = setLine.matcher(Command.run(argv("ipset", "save")));
     while (m.find()) {
       if (m.group(1).equals("create")) {
         types.put(m.group(2), m.group(3).split(" ")[0]);
@@ -209,7 +225,9 @@ public final class PolicyIptablesWriter {
     }
     int sp = entry.indexOf(' ');
     String addr = sp < 0 ? entry : entry.substring(0, sp);
-    return addr.contains("/") ? entry : addr + "/32" + (sp < 0 ? "" : entry.substring(sp));
+    return addr.contains("/")
+        ? entry
+        : addr + "/" + IpFamily.of(addr).bits() + (sp < 0 ? "" : entry.substring(sp));
   }
 
   private List<String> argv(String... cmd) {

@@ -1,5 +1,6 @@
 package dev.tweed.policy;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.policy.IptablesPolicyRuleset.Ipset;
 import dev.tweed.policy.PolicyIntent.AddressSet;
 import dev.tweed.policy.PolicyIntent.CompiledPolicy;
@@ -25,6 +26,10 @@ import java.util.TreeSet;
  */
 public final class IptablesPolicyRenderer {
   public static final String ACCEPT_MARK = "0x10000/0x10000";
+
+  /** Neighbour discovery a pod sends: router and neighbour solicitations, neighbour adverts. */
+  private static final List<Integer> NDP_FROM_PODS = List.of(133, 135, 136);
+
   static final String PREROUTING = "tweed-PREROUTING";
   static final String FORWARD = "tweed-FORWARD";
   static final String FROM_DISPATCH = "tweed-from-wl-dispatch";
@@ -41,7 +46,21 @@ public final class IptablesPolicyRenderer {
               "FORWARD",
               List.of("-m", "comment", "--comment", "\"tweed network policy\"", "-j", FORWARD)));
 
+  /** The IPv4 rules. */
   public IptablesPolicyRuleset render(PolicyIntent intent) {
+    return render(intent, IpFamily.IPV4);
+  }
+
+  /**
+   * The rules of one family, from its part of {@code intent} ({@link PolicyIntent#forFamily}). In
+   * IPv6, neighbour discovery (ICMPv6 133-136) passes anti-spoofing (a pod solicits from its
+   * link-local address, or from :: while it checks for duplicates) except router advertisements,
+   * which a pod has no business sending; and it is accepted before any policy, so that no policy
+   * can cut a pod off its gateway.
+   */
+  public IptablesPolicyRuleset render(PolicyIntent whole, IpFamily family) {
+    PolicyIntent intent = whole.forFamily(family);
+    boolean v6 = family == IpFamily.IPV6;
     Map<String, List<String>> raw = new LinkedHashMap<>();
     Map<String, List<String>> filter = new LinkedHashMap<>();
     List<String> antiSpoof = new ArrayList<>();
@@ -50,6 +69,25 @@ public final class IptablesPolicyRenderer {
     Map<String, List<String>> endpointChains = new TreeMap<>();
     for (Endpoint e : intent.endpoints()) {
       String iface = e.hostInterface();
+      if (v6) {
+        antiSpoof.add(
+            "-A "
+                + PREROUTING
+                + " -i "
+                + iface
+                + " -p ipv6-icmp -m icmp6 --icmpv6-type 134 -m comment --comment"
+                + " \"no router advertisements from pods\" -j DROP");
+        for (int type : NDP_FROM_PODS) {
+          antiSpoof.add(
+              "-A "
+                  + PREROUTING
+                  + " -i "
+                  + iface
+                  + " -p ipv6-icmp -m icmp6 --icmpv6-type "
+                  + type
+                  + " -j RETURN");
+        }
+      }
       String spoofed =
           "-A "
               + PREROUTING
@@ -57,7 +95,9 @@ public final class IptablesPolicyRenderer {
               + iface
               + " ! -s "
               + e.ip()
-              + "/32 -m comment --comment \"anti-spoofing: only "
+              + "/"
+              + family.bits()
+              + " -m comment --comment \"anti-spoofing: only "
               + e.pod()
               + " may send from "
               + iface
@@ -78,15 +118,25 @@ public final class IptablesPolicyRenderer {
       }
     }
     raw.put(PREROUTING, antiSpoof);
-    filter.put(
-        FORWARD,
-        List.of(
+    List<String> forward = new ArrayList<>();
+    forward.add(
+        "-A "
+            + FORWARD
+            + " -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment"
+            + " \"replies and allowed connections\" -j RETURN");
+    if (v6) {
+      for (int type : List.of(133, 134, 135, 136)) {
+        forward.add(
             "-A "
                 + FORWARD
-                + " -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment"
-                + " \"replies and allowed connections\" -j RETURN",
-            "-A " + FORWARD + " -j " + FROM_DISPATCH,
-            "-A " + FORWARD + " -j " + TO_DISPATCH));
+                + " -p ipv6-icmp -m icmp6 --icmpv6-type "
+                + type
+                + " -m comment --comment \"neighbour discovery\" -j RETURN");
+      }
+    }
+    forward.add("-A " + FORWARD + " -j " + FROM_DISPATCH);
+    forward.add("-A " + FORWARD + " -j " + TO_DISPATCH);
+    filter.put(FORWARD, forward);
     filter.put(FROM_DISPATCH, from);
     filter.put(TO_DISPATCH, to);
     filter.putAll(endpointChains);
@@ -111,7 +161,7 @@ public final class IptablesPolicyRenderer {
             "tweed-po-" + p.id(), policyChain("tweed-po-" + p.id(), p, p.egress(), false, ipsets));
       }
     }
-    return new IptablesPolicyRuleset(raw, filter, ipsets, JUMPS);
+    return new IptablesPolicyRuleset(family, raw, filter, ipsets, JUMPS);
   }
 
   private static List<String> endpointChain(
@@ -200,13 +250,16 @@ public final class IptablesPolicyRenderer {
   /**
    * An ipBlock with exceptions as a hash:net set: the exceptions are {@code nomatch} entries, which
    * win over the wider block because the set matches the most specific entry. hash:net cannot hold
-   * a /0, so 0.0.0.0/0 is two /1s.
+   * a /0, so 0.0.0.0/0 is two /1s (and ::/0 too).
    */
   private static Ipset blockSet(PolicyIntent.Block b) {
     TreeSet<String> entries = new TreeSet<>();
-    if (b.cidr().endsWith("/0")) {
+    if (b.cidr().equals("0.0.0.0/0")) {
       entries.add("0.0.0.0/1");
       entries.add("128.0.0.0/1");
+    } else if (b.cidr().equals("::/0")) {
+      entries.add("::/1");
+      entries.add("8000::/1");
     } else {
       entries.add(b.cidr());
     }

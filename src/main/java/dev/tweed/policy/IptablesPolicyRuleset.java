@@ -1,5 +1,6 @@
 package dev.tweed.policy;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.IptablesChains;
 import dev.tweed.rules.JumpRule;
 import java.util.Collections;
@@ -11,10 +12,12 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * Rendered policy rules for iptables mode: Tweed's own chains in the raw and filter tables (chain
- * name to its {@code -A} lines), the ipsets they match, and the jumps from the built-in chains.
+ * Rendered policy rules for iptables mode in one family (iptables or ip6tables): Tweed's own chains
+ * in the raw and filter tables (chain name to its {@code -A} lines), the ipsets they match (of that
+ * family), and the jumps from the built-in chains.
  */
 public record IptablesPolicyRuleset(
+    IpFamily family,
     Map<String, List<String>> raw,
     Map<String, List<String>> filter,
     Map<String, Ipset> ipsets,
@@ -36,11 +39,22 @@ public record IptablesPolicyRuleset(
     jumps = List.copyOf(jumps);
   }
 
+  /** ipset's name of the family: {@code inet} or {@code inet6}. */
+  public String ipsetFamily() {
+    return family == IpFamily.IPV4 ? "inet" : "inet6";
+  }
+
   /** {@code ipset restore} input that creates every set from scratch. */
   public String ipsetRestoreInput() {
     StringBuilder sb = new StringBuilder();
     for (Ipset s : ipsets.values()) {
-      sb.append("create ").append(s.name()).append(' ').append(s.type()).append(" family inet\n");
+      sb.append("create ")
+          .append(s.name())
+          .append(' ')
+          .append(s.type())
+          .append(" family ")
+          .append(ipsetFamily())
+          .append('\n');
       s.entries()
           .forEach(e -> sb.append("add ").append(s.name()).append(' ').append(e).append('\n'));
     }
@@ -76,7 +90,10 @@ public record IptablesPolicyRuleset(
                 .append(' ')
                 .append(String.join(" ", j.args()))
                 .append("; "));
-    sb.append("\n# iptables-restore --noflush\n");
+    sb.append(
+        family == IpFamily.IPV4
+            ? "\n# iptables-restore --noflush\n"
+            : "\n# ip6tables-restore --noflush\n");
     sb.append(restoreInput(raw, filter, List.of(), List.of()));
     return sb.toString();
   }

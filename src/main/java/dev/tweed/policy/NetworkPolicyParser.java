@@ -2,6 +2,7 @@ package dev.tweed.policy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpAddress;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -104,7 +105,7 @@ public final class NetworkPolicyParser {
       for (int i = 0; i < ex.size(); i++) {
         String f = field + ".ipBlock.except[" + i + "]";
         Cidr e = cidr(ex.get(i).asText(""), f);
-        if (e.prefixLength() <= cidr.prefixLength() || !cidr.contains(e.base())) {
+        if (e.prefixLength() <= cidr.prefixLength() || !cidr.covers(e)) {
           throw new InvalidPolicyException(f, "must be a strict subset of " + cidr);
         }
         except.add(e.toString());
@@ -130,11 +131,19 @@ public final class NetworkPolicyParser {
     if (!text.contains("/")) {
       throw new InvalidPolicyException(field, "'" + text + "' is not a CIDR (address/length)");
     }
+    Cidr c;
     try {
-      return Cidr.parse(text);
+      c = Cidr.parse(text);
     } catch (IllegalArgumentException e) {
-      throw new InvalidPolicyException(field, "'" + text + "' is not an IPv4 CIDR");
+      throw new InvalidPolicyException(field, "'" + text + "' is not an IPv4 or IPv6 CIDR");
     }
+    // As the API server's strict CIDR validation: 10.0.0.1/8 or fd00::1/64 most likely mean
+    // something other than the network they would be read as.
+    if (!IpAddress.parse(text.substring(0, text.indexOf('/'))).equals(c.base())) {
+      throw new InvalidPolicyException(
+          field, "'" + text + "' has host bits set: the network is " + c);
+    }
+    return c;
   }
 
   private static NetworkPolicy.PolicyPort port(JsonNode p, String field)

@@ -1,7 +1,7 @@
 package dev.tweed.policy;
 
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,7 +25,7 @@ public final class PolicyAllowers {
   private final Map<String, PolicyIntent.AddressSet> sets = new HashMap<>();
 
   public PolicyAllowers(PolicyIntent intent) {
-    intent.endpoints().forEach(e -> endpointsByIp.put(e.ip(), e));
+    intent.endpoints().forEach(e -> e.ips().forEach(ip -> endpointsByIp.put(ip, e)));
     intent.policies().forEach(p -> policies.put(p.qualifiedName(), p));
     intent.sets().forEach(s -> sets.put(s.name(), s));
   }
@@ -68,8 +68,8 @@ public final class PolicyAllowers {
       case PolicyIntent.AnyPeer a -> true;
       case PolicyIntent.PeerSet s -> members(s.set()).contains(ip);
       case PolicyIntent.Block b ->
-          Cidr.parse(b.cidr()).contains(Ipv4.parse(ip))
-              && b.except().stream().noneMatch(x -> Cidr.parse(x).contains(Ipv4.parse(ip)));
+          Cidr.parse(b.cidr()).contains(IpAddress.parse(ip))
+              && b.except().stream().noneMatch(x -> Cidr.parse(x).contains(IpAddress.parse(ip)));
     };
   }
 

@@ -98,7 +98,7 @@ public final class PolicyCalculator {
     return new PolicyIntent.Endpoint(
         pod.qualifiedName(),
         pod.hostInterface().get(),
-        pod.ip().get(),
+        pod.ips(),
         in.isEmpty() ? Optional.empty() : Optional.of(in),
         out.isEmpty() ? Optional.empty() : Optional.of(out));
   }
@@ -230,7 +230,10 @@ public final class PolicyCalculator {
       for (PolicyPod d : destinations) {
         d.resolve(portName, port.protocol())
             .ifPresent(
-                n -> members.add(d.ip().get() + "," + port.protocol().toLowerCase() + ":" + n));
+                n ->
+                    d.ips()
+                        .forEach(
+                            ip -> members.add(ip + "," + port.protocol().toLowerCase() + ":" + n)));
       }
       sets.put(
           setName,
@@ -251,7 +254,7 @@ public final class PolicyCalculator {
             new PolicyIntent.Block(b.cidr(), b.except(), setName + "b");
         case NetworkPolicy.PodPeer pp -> {
           TreeSet<String> members = new TreeSet<>();
-          pods.stream().filter(selector(pp)).forEach(p -> members.add(p.ip().get()));
+          pods.stream().filter(selector(pp)).forEach(p -> members.addAll(p.ips()));
           sets.put(
               setName,
               new AddressSet(

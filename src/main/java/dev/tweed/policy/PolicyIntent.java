@@ -1,5 +1,8 @@
 package dev.tweed.policy;
 
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -35,13 +38,100 @@ public record PolicyIntent(
     return out;
   }
 
-  /** A local pod's veth and address, and the policies (by qualified name) that isolate it. */
+  /**
+   * The intent for one family, as its own table enforces it (kube-proxy's and felix's way: one
+   * ruleset per family, the same structure in each): endpoints at their address of the family
+   * (those without one left out), sets with that family's members only, and ipBlocks of the other
+   * family dropped, so that a rule whose only peers are of the other family allows nothing here.
+   * IPv6 sets are renamed {@code tw6-...}: iptables' ipsets are one namespace for both families.
+   */
+  public PolicyIntent forFamily(IpFamily family) {
+    List<Endpoint> eps = new ArrayList<>();
+    for (Endpoint e : endpoints) {
+      e.ips().stream()
+          .filter(a -> IpFamily.of(a) == family)
+          .findFirst()
+          .ifPresent(
+              a ->
+                  eps.add(
+                      new Endpoint(
+                          e.pod(),
+                          e.hostInterface(),
+                          List.of(a),
+                          e.ingressPolicies(),
+                          e.egressPolicies())));
+    }
+    List<CompiledPolicy> ps = new ArrayList<>();
+    for (CompiledPolicy p : policies) {
+      ps.add(
+          new CompiledPolicy(
+              p.qualifiedName(),
+              p.id(),
+              matchesOf(p.ingress(), family),
+              matchesOf(p.egress(), family)));
+    }
+    List<AddressSet> ss = new ArrayList<>();
+    for (AddressSet s : sets) {
+      TreeSet<String> members = new TreeSet<>();
+      for (String m : s.members()) {
+        int comma = m.indexOf(',');
+        if (IpFamily.of(comma < 0 ? m : m.substring(0, comma)) == family) {
+          members.add(m);
+        }
+      }
+      ss.add(new AddressSet(setName(s.name(), family), s.kind(), members, s.comment()));
+    }
+    return new PolicyIntent(eps, ps, ss);
+  }
+
+  private static List<Match> matchesOf(List<Match> matches, IpFamily family) {
+    List<Match> out = new ArrayList<>();
+    for (Match m : matches) {
+      PeerMatch peer =
+          switch (m.peer()) {
+            case AnyPeer a -> a;
+            case PeerSet s -> new PeerSet(setName(s.set(), family));
+            case Block b -> {
+              if (Cidr.parse(b.cidr()).family() != family) {
+                yield null;
+              }
+              yield new Block(b.cidr(), b.except(), setName(b.set(), family));
+            }
+          };
+      PortMatch port =
+          m.port() instanceof NamedPortSet n
+              ? new NamedPortSet(setName(n.set(), family))
+              : m.port();
+      if (peer != null) {
+        out.add(new Match(m.rule(), peer, port));
+      }
+    }
+    return out;
+  }
+
+  private static String setName(String name, IpFamily family) {
+    return family == IpFamily.IPV4 || !name.startsWith("tw-") ? name : "tw6-" + name.substring(3);
+  }
+
+  /**
+   * A local pod's veth and addresses, and the policies (by qualified name) that isolate it. Within
+   * one family's intent the endpoint has that family's address alone.
+   */
   public record Endpoint(
       String pod,
       String hostInterface,
-      String ip,
+      List<String> ips,
       Optional<List<String>> ingressPolicies,
-      Optional<List<String>> egressPolicies) {}
+      Optional<List<String>> egressPolicies) {
+    public Endpoint {
+      ips = List.copyOf(ips);
+    }
+
+    /** The primary address: the family's own in one family's intent. */
+    public String ip() {
+      return ips.getFirst();
+    }
+  }
 
   /** A policy as matches; a packet allowed by any match of any rule is allowed by the policy. */
   public record CompiledPolicy(

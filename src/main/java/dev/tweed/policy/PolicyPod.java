@@ -5,23 +5,42 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What policy needs of a pod: where it lives, its labels, its address, its named container ports,
- * and, for a pod on this node, the host side of its veth.
+ * What policy needs of a pod: where it lives, its labels, its addresses (one per family, none
+ * before it has any), its named container ports, and, for a pod on this node, the host side of its
+ * veth.
  */
 public record PolicyPod(
     String namespace,
     String name,
     Map<String, String> labels,
-    Optional<String> ip,
+    List<String> ips,
     Optional<String> node,
     List<NamedPort> ports,
     Optional<String> hostInterface) {
+
+  /** A pod with at most one address. */
+  public PolicyPod(
+      String namespace,
+      String name,
+      Map<String, String> labels,
+      Optional<String> ip,
+      Optional<String> node,
+      List<NamedPort> ports,
+      Optional<String> hostInterface) {
+    this(namespace, name, labels, ip.stream().toList(), node, ports, hostInterface);
+  }
+
+  /** The primary address, if the pod has one yet. */
+  public Optional<String> ip() {
+    return ips.stream().findFirst();
+  }
 
   /** A declared container port. */
   public record NamedPort(String name, int port, String protocol) {}
 
   public PolicyPod {
     labels = Map.copyOf(labels);
+    ips = List.copyOf(ips);
     ports = List.copyOf(ports);
   }
 

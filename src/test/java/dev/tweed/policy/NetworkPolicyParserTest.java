@@ -87,6 +87,10 @@ class NetworkPolicyParserTest {
             + "|spec.ingress[0].ports[0].port|not a valid port number or name",
         "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]}"
             + "|spec.egress[0].to[0].ipBlock.except[0]|strict subset of 10.0.0.0/8",
+        "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: fd00:10::1/64}}]}]}"
+            + "|spec.egress[0].to[0].ipBlock.cidr|has host bits set: the network is fd00:10::/64",
+        "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: fd00::/8, except: [10.0.0.0/9]}}]}]}"
+            + "|spec.egress[0].to[0].ipBlock.except[0]|must be a strict subset of fd00::/8",
         "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.1}}]}]}"
             + "|spec.egress[0].to[0].ipBlock.cidr|is not a CIDR",
         "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]}"

@@ -93,6 +93,31 @@ public final class PolicyFixtures {
     return out;
   }
 
+  /** The same pods with an IPv6 address each beside the IPv4 one (10.244.0.66: fd00:10:244::42). */
+  public static List<PolicyPod> dualStackPods() {
+    return PODS.stream()
+        .map(
+            p ->
+                new PolicyPod(
+                    p.namespace(),
+                    p.name(),
+                    p.labels(),
+                    p.ip()
+                        .map(
+                            ip ->
+                                List.of(
+                                    ip,
+                                    "fd00:10:244::"
+                                        + Integer.toHexString(
+                                            Integer.parseInt(
+                                                ip.substring(ip.lastIndexOf('.') + 1)))))
+                        .orElse(List.of()),
+                    p.node(),
+                    p.ports(),
+                    p.hostInterface()))
+        .toList();
+  }
+
   public static PolicyIntent intent() throws Exception {
     return new PolicyCalculator("node-1").calculate(PODS, NAMESPACES, policies());
   }

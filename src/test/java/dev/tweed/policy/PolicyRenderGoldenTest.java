@@ -3,6 +3,10 @@ package dev.tweed.policy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.Golden;
+import dev.tweed.lab.LabResources;
+import dev.tweed.model.IpFamily;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class PolicyRenderGoldenTest {
@@ -11,6 +15,63 @@ class PolicyRenderGoldenTest {
     Golden.assertMatches(
         "policy/iptables.txt",
         new IptablesPolicyRenderer().render(PolicyFixtures.intent()).render());
+  }
+
+  @Test
+  void aDualStackNodeWritesTheSameIpv4RulesAndTheirIpv6Twin() throws Exception {
+    List<NetworkPolicy> policies = new ArrayList<>(PolicyFixtures.policies());
+    PolicyIntent dual =
+        new PolicyCalculator("node-1")
+            .calculate(PolicyFixtures.dualStackPods(), PolicyFixtures.NAMESPACES, policies);
+    IptablesPolicyRenderer r = new IptablesPolicyRenderer();
+    // Adding IPv6 addresses changes nothing in the IPv4 table.
+    assertThat(r.render(dual, IpFamily.IPV4).render())
+        .isEqualTo(r.render(PolicyFixtures.intent()).render());
+    Golden.assertMatches("policy/ip6tables.txt", r.render(dual, IpFamily.IPV6).render());
+  }
+
+  @Test
+  void ipBlocksApplyInTheirOwnFamilyOnly() throws Exception {
+    NetworkPolicy p =
+        NetworkPolicyParser.parse(
+            LabResources.read(
+                    """
+                    apiVersion: networking.k8s.io/v1
+                    kind: NetworkPolicy
+                    metadata: {name: blocks, namespace: x}
+                    spec:
+                      podSelector: {matchLabels: {app: web}}
+                      ingress:
+                      - from: [{ipBlock: {cidr: 10.0.0.0/8}}]
+                      - from: [{ipBlock: {cidr: "fd00:10::/32", except: ["fd00:10:244::/48"]}}]
+                    """,
+                    "test")
+                .getFirst());
+    PolicyIntent dual =
+        new PolicyCalculator("node-1")
+            .calculate(PolicyFixtures.dualStackPods(), PolicyFixtures.NAMESPACES, List.of(p));
+    IptablesPolicyRenderer r = new IptablesPolicyRenderer();
+    String v4 =
+        String.join(
+            "\n",
+            r.render(dual, IpFamily.IPV4)
+                .filter()
+                .get("tweed-pi-" + PolicyCalculator.id("x/blocks")));
+    String v6 =
+        String.join(
+            "\n",
+            r.render(dual, IpFamily.IPV6)
+                .filter()
+                .get("tweed-pi-" + PolicyCalculator.id("x/blocks")));
+    assertThat(v4).contains("-s 10.0.0.0/8").doesNotContain("fd00");
+    assertThat(v6).contains("-m set --match-set tw6-").doesNotContain("10.0.0.0/8");
+    var sets = r.render(dual, IpFamily.IPV6).ipsets();
+    assertThat(sets.values())
+        .anySatisfy(
+            s ->
+                assertThat(s.entries())
+                    .containsExactly("fd00:10:244::/48 nomatch", "fd00:10::/32"));
+    assertThat(r.render(dual, IpFamily.IPV6).ipsetRestoreInput()).contains("family inet6");
   }
 
   @Test
