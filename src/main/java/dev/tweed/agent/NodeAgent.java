@@ -316,7 +316,7 @@ public final class NodeAgent implements AutoCloseable {
   /** Services, when services, slices or nodes changed, or the datapath's own check is due. */
   private NodeDatapath.Sync syncServices(long revision, boolean changed) {
     List<String> nodeIps =
-        graph.node(config.nodeName()).map(NodeResource::internalIp).stream().toList();
+        graph.node(config.nodeName()).map(NodeResource::internalIps).orElse(List.of());
     NodeDatapath.Sync done =
         datapath.syncServices(
             new ProxyNode(

@@ -3,6 +3,8 @@ package dev.tweed.agent;
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.dataplane.RulesetGeneration;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
@@ -34,6 +36,7 @@ final class ServiceProxySync {
   private final NftablesWriter nftWriter;
   private final ProxyMode mode;
   private final String serviceCidr;
+  private final IpFamily family;
   private NftablesRuleset lastNft;
   private NftablesServiceRenderer nftRenderer;
   private IptablesRuleset lastApplied;
@@ -51,7 +54,12 @@ final class ServiceProxySync {
     this.mode = mode;
     this.generation = generation;
     this.serviceCidr = serviceCidr;
-    this.writer = IptablesWriter.here();
+    this.family = Cidr.parse(serviceCidr).family();
+    if (mode == ProxyMode.NFTABLES && family != IpFamily.IPV4) {
+      throw new IllegalArgumentException(
+          "the nftables layout writes no ip6 table yet; use --proxy-mode iptables with IPv6");
+    }
+    this.writer = IptablesWriter.here(family);
     this.nftWriter = NftablesWriter.here().blocksStandAlone();
   }
 
@@ -142,7 +150,9 @@ final class ServiceProxySync {
     lastApplied = rules;
     pacer.succeeded(stats.full());
     LOG.info(
-        "event=proxy-synced full={} service_ports={} written={} chains_deleted={} millis={}",
+        "event=proxy-synced family={} full={} service_ports={} written={} chains_deleted={}"
+            + " millis={}",
+        family.number(),
         stats.full(),
         rules.services().size(),
         stats.servicesWritten(),

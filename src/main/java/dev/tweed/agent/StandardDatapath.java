@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.calc.ClusterState;
 import dev.tweed.dataplane.RulesetGeneration;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.observe.AgentMetrics;
 import dev.tweed.observe.AgentMetricsBinding;
@@ -14,8 +16,10 @@ import dev.tweed.observe.NflogDrops;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.proxy.ProxyNode;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +32,14 @@ final class StandardDatapath implements NodeDatapath {
   private static final Logger LOG = LoggerFactory.getLogger(StandardDatapath.class);
   private final String nodeName;
   private final ProxyMode mode;
-  private final ServiceProxySync proxy;
+
+  /**
+   * kube-proxy's meta-proxier: a proxier per family of the cluster, each writing its family's
+   * tables from the Services that have a clusterIP of it and the slices of its address type.
+   */
+  private final Map<IpFamily, ServiceProxySync> proxies = new TreeMap<>();
+
+  private final AgentConfig config;
 
   /** One per family of the cluster: kube-proxy's and felix's layout, a table set per family. */
   private final List<PolicySync<?>> policies;
@@ -51,8 +62,10 @@ final class StandardDatapath implements NodeDatapath {
     // One generation for both writers: each notes its own transactions, so neither takes the
     // other's for someone else's.
     RulesetGeneration generation = new RulesetGeneration();
-    this.proxy =
-        new ServiceProxySync(mode, config.serviceCidrs().cidrs().getFirst().toString(), generation);
+    this.config = config;
+    for (Cidr range : config.serviceCidrs().cidrs()) {
+      proxies.put(range.family(), new ServiceProxySync(mode, range.toString(), generation));
+    }
     this.policies =
         config.clusterCidrs().families().stream()
             .<PolicySync<?>>map(f -> PolicySync.here(mode, f, generation))
@@ -90,17 +103,33 @@ final class StandardDatapath implements NodeDatapath {
 
   @Override
   public Sync syncServices(ProxyNode node, CalculationGraph graph, boolean changed) {
-    if (!changed && !proxy.fullSyncDue() && !proxy.retryPending()) {
+    if (!changed && proxies.values().stream().noneMatch(p -> p.fullSyncDue() || p.retryPending())) {
       return Sync.UP_TO_DATE;
     }
-    proxy.sync(node, graph.servicePorts(), changes -> flows.services(changes, node.nodeIps()));
-    metrics.programmed("service_ports", proxy.servicePorts());
+    for (var e : proxies.entrySet()) {
+      IpFamily family = e.getKey();
+      Optional<Cidr> pods = config.clusterCidrs().of(family);
+      if (pods.isEmpty()) {
+        continue; // a Service range without pods of its family: nothing to proxy to
+      }
+      ProxyNode ofFamily =
+          new ProxyNode(
+              node.nodeName(),
+              pods.get().toString(),
+              node.nodeIps().stream().filter(ip -> IpFamily.of(ip) == family).toList());
+      e.getValue()
+          .sync(
+              ofFamily,
+              graph.servicePorts(family),
+              changes -> flows.services(changes, ofFamily.nodeIps()));
+    }
+    metrics.programmed("service_ports", servicePorts());
     return Sync.SYNCED;
   }
 
   @Override
   public int servicePorts() {
-    return proxy.servicePorts();
+    return proxies.values().stream().mapToInt(ServiceProxySync::servicePorts).sum();
   }
 
   @Override

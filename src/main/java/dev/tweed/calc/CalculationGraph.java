@@ -47,7 +47,10 @@ public final class CalculationGraph {
   private final RouteResolver routes;
   private final ClusterInputs cluster = new ClusterInputs();
   private final PolicyResolver policy;
-  private final ServicePortIndex servicePorts = new ServicePortIndex();
+
+  /** One per family of the cluster, in the order IPv4, IPv6: each feeds its family's proxier. */
+  private final Map<IpFamily, ServicePortIndex> servicePorts = new TreeMap<>();
+
   private final TreeMap<String, JsonNode> identities = new TreeMap<>();
   private Optional<BgpConfiguration> bgp = Optional.empty();
 
@@ -70,6 +73,9 @@ public final class CalculationGraph {
   public CalculationGraph(
       String nodeName, boolean overlay, boolean external, Set<IpFamily> families) {
     this.routes = new RouteResolver(nodeName, overlay, external, families);
+    for (IpFamily f : families) {
+      servicePorts.put(f, new ServicePortIndex(f));
+    }
     this.policy = new PolicyResolver(nodeName);
     // Nodes: routes (a remote node's VTEP), BIRD's peers, the proxy's node addresses.
     dispatcher.on(
@@ -135,18 +141,20 @@ public final class CalculationGraph {
         ServiceResource.KIND,
         (u, c) -> {
           ResourceKey k = ResourceKey.parse(u.key());
-          servicePorts.service(
-              k.namespace().orElse("default"), k.name(), u.value().map(ServiceResource::from));
+          Optional<ServiceResource> svc = u.value().map(ServiceResource::from);
+          servicePorts
+              .values()
+              .forEach(i -> i.service(k.namespace().orElse("default"), k.name(), svc));
           c.services = true;
         });
     dispatcher.on(
         EndpointSliceResource.KIND,
         (u, c) -> {
           ResourceKey k = ResourceKey.parse(u.key());
-          servicePorts.slice(
-              k.namespace().orElse("default"),
-              k.name(),
-              u.value().map(EndpointSliceResource::from));
+          Optional<EndpointSliceResource> slice = u.value().map(EndpointSliceResource::from);
+          servicePorts
+              .values()
+              .forEach(i -> i.slice(k.namespace().orElse("default"), k.name(), slice));
           c.services = true;
         });
     dispatcher.on(
@@ -218,7 +226,16 @@ public final class CalculationGraph {
    * port, resolving only what changed (the proxy's).
    */
   public ServicePortIndex servicePorts() {
-    return servicePorts;
+    return servicePorts.values().iterator().next();
+  }
+
+  /** The service ports of one family of the cluster. */
+  public ServicePortIndex servicePorts(IpFamily family) {
+    ServicePortIndex i = servicePorts.get(family);
+    if (i == null) {
+      throw new IllegalArgumentException("the cluster has no " + family.apiName());
+    }
+    return i;
   }
 
   public List<JsonNode> identities() {

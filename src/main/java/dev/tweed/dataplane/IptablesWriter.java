@@ -42,13 +42,26 @@ public final class IptablesWriter {
   public record SyncStats(
       boolean full, int servicesWritten, int chainsDeleted, long restoreNanos) {}
 
+  /** Whose tables: {@code iptables}' or {@code ip6tables}'. */
+  private final IpFamily family;
+
   public IptablesWriter(List<String> commandPrefix) {
+    this(commandPrefix, IpFamily.IPV4);
+  }
+
+  public IptablesWriter(List<String> commandPrefix, IpFamily family) {
     this.prefix = List.copyOf(commandPrefix);
+    this.family = family;
   }
 
   /** Writes into the namespace this process runs in. */
   public static IptablesWriter here() {
     return new IptablesWriter(List.of());
+  }
+
+  /** Writes {@code family}'s tables ({@code ip6tables-restore} for IPv6) of this namespace. */
+  public static IptablesWriter here(IpFamily family) {
+    return new IptablesWriter(List.of(), family);
   }
 
   /** Writes into a named namespace. */
@@ -95,7 +108,7 @@ public final class IptablesWriter {
       Map<String, List<String>> kernel =
           compareKernel
               ? IptablesChains.parse(
-                  Command.run(argv("iptables-save", "-t", table)),
+                  Command.run(argv(tool(family, "iptables-save"), "-t", table)),
                   c -> t.getValue().containsKey(c) || SERVICE_CHAIN.matcher(c).matches())
               : Map.of();
       write.put(table, contents.toWrite(table, t.getValue(), kernel, compareKernel));
@@ -112,7 +125,7 @@ public final class IptablesWriter {
     long start = System.nanoTime();
     if (!input.isEmpty()) {
       try {
-        Command.run(argv("iptables-restore", "-w", "--noflush"), input);
+        Command.run(argv(tool(family, "iptables-restore"), "-w", "--noflush"), input);
       } catch (RuntimeException e) {
         contents.clear();
         lastFilter = "";
@@ -122,7 +135,7 @@ public final class IptablesWriter {
     }
     long restoreNanos = System.nanoTime() - start;
     if (compareKernel) {
-      ensureJumps(prefix, ruleset.jumps());
+      ensureJumps(prefix, family, ruleset.jumps());
     }
     want.keySet().forEach(t -> contents.recorded(t, write.get(t), delete.get(t)));
     lastFilter = ruleset.filterTable();
@@ -224,7 +237,7 @@ public final class IptablesWriter {
 
   /** iptables-save of the namespace, for tests and for people. */
   public String save() {
-    return Command.run(argv("iptables-save"));
+    return Command.run(argv(tool(family, "iptables-save")));
   }
 
   /** Arguments as rendered carry shell-style quotes around comments; exec wants them bare. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
@@ -23,8 +24,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The lab's endpointslice controller: for every Service with a selector, the running pods it
  * selects become endpoints, grouped into one slice per distinct set of resolved target ports (a
- * named targetPort may resolve differently per pod), as Kubernetes' controller does. Slices of
- * Services without a selector are the user's and left alone.
+ * named targetPort may resolve differently per pod) and per address type: a dual-stack Service has
+ * IPv4 and IPv6 slices, each listing the pods' addresses of its family, as Kubernetes' controller
+ * does. Slices of Services without a selector are the user's and left alone.
  */
 public final class EndpointSliceController {
   private static final Logger LOG = LoggerFactory.getLogger(EndpointSliceController.class);
@@ -113,23 +115,40 @@ public final class EndpointSliceController {
       }
       String ns = svc.path("metadata").path("namespace").asText("default");
       String name = svc.path("metadata").path("name").asText();
-      Map<List<SlicePort>, List<PodResource>> groups =
-          new TreeMap<>(Comparator.comparing(Object::toString));
-      for (PodResource pod : pods) {
-        if (pod.namespace().equals(ns) && selects(selector, pod) && ready(pod)) {
-          groups.computeIfAbsent(resolvePorts(svc, pod), k -> new ArrayList<>()).add(pod);
+      for (IpFamily family : families(svc)) {
+        Map<List<SlicePort>, List<PodResource>> groups =
+            new TreeMap<>(Comparator.comparing(Object::toString));
+        for (PodResource pod : pods) {
+          if (pod.namespace().equals(ns)
+              && selects(selector, pod)
+              && ready(pod)
+              && pod.podIp(family).isPresent()) {
+            groups.computeIfAbsent(resolvePorts(svc, pod), k -> new ArrayList<>()).add(pod);
+          }
+        }
+        if (groups.isEmpty()) {
+          groups.put(resolvePorts(svc, null), List.of());
+        }
+        for (var g : groups.entrySet()) {
+          // IPv4 slices keep the names they had before there were IPv6 ones.
+          String key = g.getKey().toString() + (family == IpFamily.IPV4 ? "" : "/IPv6");
+          String sliceName = name + "-" + Integer.toHexString(key.hashCode() & 0xfffffff);
+          out.put(
+              ResourceKey.namespaced("EndpointSlice", ns, sliceName).toString(),
+              slice(ns, name, sliceName, family, g.getKey(), g.getValue(), notReadyNodes));
         }
       }
-      if (groups.isEmpty()) {
-        groups.put(resolvePorts(svc, null), List.of());
-      }
-      for (var g : groups.entrySet()) {
-        String sliceName =
-            name + "-" + Integer.toHexString(g.getKey().toString().hashCode() & 0xfffffff);
-        out.put(
-            ResourceKey.namespaced("EndpointSlice", ns, sliceName).toString(),
-            slice(ns, name, sliceName, g.getKey(), g.getValue(), notReadyNodes));
-      }
+    }
+    return out;
+  }
+
+  /** The Service's families: its ipFamilies, else its clusterIP's, else IPv4. */
+  static List<IpFamily> families(JsonNode svc) {
+    List<IpFamily> out = new ArrayList<>();
+    svc.path("spec").path("ipFamilies").forEach(f -> out.add(IpFamily.parse(f.asText())));
+    if (out.isEmpty()) {
+      String ip = svc.path("spec").path("clusterIP").asText("");
+      out.add(ip.isEmpty() || ip.equals("None") ? IpFamily.IPV4 : IpFamily.of(ip));
     }
     return out;
   }
@@ -181,6 +200,7 @@ public final class EndpointSliceController {
       String ns,
       String svc,
       String name,
+      IpFamily family,
       List<SlicePort> ports,
       List<PodResource> pods,
       Set<String> notReadyNodes) {
@@ -192,13 +212,13 @@ public final class EndpointSliceController {
     meta.putObject("labels")
         .put(ServicePortResolver.SERVICE_NAME_LABEL, svc)
         .put(MANAGED_BY_LABEL, MANAGED_BY);
-    s.put("addressType", "IPv4");
+    s.put("addressType", family.apiName());
     ArrayNode eps = s.putArray("endpoints");
     List<PodResource> sorted = new ArrayList<>(pods);
-    sorted.sort(Comparator.comparing(p -> p.podIp().orElse("")));
+    sorted.sort(Comparator.comparing(p -> p.podIp(family).orElse("")));
     for (PodResource p : sorted) {
       ObjectNode ep = eps.addObject();
-      ep.putArray("addresses").add(p.podIp().orElseThrow());
+      ep.putArray("addresses").add(p.podIp(family).orElseThrow());
       boolean ready = p.nodeName().map(n -> !notReadyNodes.contains(n)).orElse(true);
       ep.putObject("conditions")
           .put("ready", ready)

@@ -8,7 +8,10 @@ import dev.tweed.datastore.ConflictException;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.model.BgpConfiguration;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.FamilyCidrs;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
@@ -46,8 +49,24 @@ public final class LabResources {
   private static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
   private final Datastore store;
 
+  /** The cluster's Service ranges, one per family: what Services are checked and given. */
+  private final FamilyCidrs serviceCidrs;
+
+  /** The resources of an IPv4 cluster. */
   public LabResources(Datastore store) {
+    this(store, FamilyCidrs.of(ServiceAllocator.SERVICE_CIDR));
+  }
+
+  public LabResources(Datastore store, FamilyCidrs serviceCidrs) {
     this.store = store;
+    this.serviceCidrs = serviceCidrs;
+  }
+
+  /** The resources of the lab at {@code layout}, in its IP families. */
+  public static LabResources of(Datastore store, LabLayout layout) {
+    IpFamilies families =
+        LabState.read(layout).map(s -> s.spec().ipFamilies()).orElse(IpFamilies.IPV4);
+    return new LabResources(store, LabLayout.serviceCidrs(families));
   }
 
   public static ObjectNode namespace(String name) {
@@ -128,7 +147,7 @@ public final class LabResources {
     }
     Set<String> seen = new HashSet<>();
     for (ObjectNode o : objects) {
-      validate(o, namespaces, nodes);
+      validate(o, namespaces, nodes, serviceCidrs);
       if (!seen.add(keyOf(o).toString())) {
         throw new InvalidResourceException(
             describe(o), "metadata.name", "appears twice in the input");
@@ -158,7 +177,7 @@ public final class LabResources {
         store.list(ResourceKey.kindPrefix("Service")).entries().stream()
             .filter(e -> !updated.contains(e.key()))
             .toList();
-    ServiceAllocator allocator = new ServiceAllocator(others, Optional.empty());
+    ServiceAllocator allocator = new ServiceAllocator(others, Optional.empty(), serviceCidrs);
     List<ObjectNode> out = new ArrayList<>();
     for (ObjectNode o : objects) {
       ObjectNode p = o.deepCopy();
@@ -186,6 +205,13 @@ public final class LabResources {
           describe(svc), "spec.clusterIP", "field is immutable (is " + have + ")");
     }
     spec.put("clusterIP", have);
+    // The family fields settled at creation stay unless given again (the API server lets a
+    // Service move between single- and dual-stack; the lab keeps them as they were).
+    for (String f : List.of("clusterIPs", "ipFamilies", "ipFamilyPolicy")) {
+      if (!spec.has(f) && curSpec.has(f)) {
+        spec.set(f, curSpec.get(f).deepCopy());
+      }
+    }
     JsonNode curPorts = curSpec.path("ports");
     JsonNode ports = spec.path("ports");
     for (int i = 0; i < ports.size() && i < curPorts.size(); i++) {
@@ -290,6 +316,12 @@ public final class LabResources {
 
   static void validate(JsonNode o, Set<String> namespaces, Set<String> nodes)
       throws InvalidResourceException {
+    validate(o, namespaces, nodes, FamilyCidrs.of(ServiceAllocator.SERVICE_CIDR));
+  }
+
+  static void validate(
+      JsonNode o, Set<String> namespaces, Set<String> nodes, FamilyCidrs serviceCidrs)
+      throws InvalidResourceException {
     String what = describe(o);
     String kind = o.path("kind").asText("");
     if (kind.isEmpty()) {
@@ -347,7 +379,7 @@ public final class LabResources {
     }
     if (kind.equals("Service")) {
       try {
-        ServiceValidator.validate(o, ServiceAllocator.SERVICE_CIDR);
+        ServiceValidator.validate(o, serviceCidrs);
       } catch (ServiceValidator.Invalid e) {
         throw new InvalidResourceException(what, e.field, e.getMessage());
       }
@@ -377,9 +409,12 @@ public final class LabResources {
 
   private static void validateEndpointSlice(String what, JsonNode o)
       throws InvalidResourceException {
-    if (!"IPv4".equals(o.path("addressType").asText(""))) {
-      throw new InvalidResourceException(what, "addressType", "must be IPv4 in the lab");
+    String type = o.path("addressType").asText("");
+    if (!type.equals("IPv4") && !type.equals("IPv6")) {
+      throw new InvalidResourceException(
+          what, "addressType", "must be IPv4 or IPv6 in the lab (FQDN is not served)");
     }
+    IpFamily family = IpFamily.parse(type);
     if (o.path("metadata").path("labels").path("kubernetes.io/service-name").asText("").isEmpty()) {
       throw new InvalidResourceException(
           what, "metadata.labels", "kubernetes.io/service-name is required");
@@ -392,13 +427,17 @@ public final class LabResources {
             what, "endpoints[" + i + "].addresses", "at least one address is required");
       }
       for (JsonNode a : addrs) {
+        boolean ok;
         try {
-          Ipv4.parse(a.asText());
+          ok = IpAddress.parse(a.asText()).family() == family;
         } catch (IllegalArgumentException e) {
+          ok = false;
+        }
+        if (!ok) {
           throw new InvalidResourceException(
               what,
               "endpoints[" + i + "].addresses",
-              "'" + a.asText() + "' is not an IPv4 address");
+              "'" + a.asText() + "' is not an " + type + " address (addressType " + type + ")");
         }
       }
     }

@@ -109,7 +109,7 @@ public final class NetpolConformance {
         s.policies().isBlank()
             ? List.of()
             : LabResources.read(substitute(s.policies(), pods), s.name());
-    LabResources resources = new LabResources(store);
+    LabResources resources = LabResources.of(store, lab.layout());
     List<String> problems = new ArrayList<>();
     try {
       if (!policies.isEmpty()) {

@@ -10,6 +10,8 @@ import java.util.Optional;
  * enters the calculation graph. Defaults are the API server's (type ClusterIP, protocol TCP,
  * ClientIP affinity for 10,800 s).
  *
+ * @param clusterIp the primary clusterIP ({@code clusterIPs[0]}), "" or "None" without one
+ * @param clusterIps one per family of the Service, in its {@code ipFamilies} order
  * @param loadBalancerIps the addresses in status.loadBalancer.ingress (LoadBalancer type only)
  * @param affinityTimeoutSeconds present when sessionAffinity is ClientIP
  */
@@ -18,6 +20,7 @@ public record ServiceResource(
     String name,
     String type,
     String clusterIp,
+    List<String> clusterIps,
     List<String> externalIps,
     List<String> loadBalancerIps,
     List<String> loadBalancerSourceRanges,
@@ -33,6 +36,7 @@ public record ServiceResource(
   public record Port(String name, String protocol, int port, int nodePort) {}
 
   public ServiceResource {
+    clusterIps = List.copyOf(clusterIps);
     externalIps = List.copyOf(externalIps);
     loadBalancerIps = List.copyOf(loadBalancerIps);
     loadBalancerSourceRanges = List.copyOf(loadBalancerSourceRanges);
@@ -60,11 +64,17 @@ public record ServiceResource(
               p.path("port").asInt(),
               p.path("nodePort").asInt(0)));
     }
+    String clusterIp = spec.path("clusterIP").asText("");
+    List<String> clusterIps = texts(spec.path("clusterIPs"));
+    if (clusterIps.isEmpty() && !clusterIp.isEmpty() && !clusterIp.equals("None")) {
+      clusterIps = List.of(clusterIp); // written before Services had clusterIPs
+    }
     return new ServiceResource(
         meta.path("namespace").asText("default"),
         meta.path("name").asText(),
         type,
-        spec.path("clusterIP").asText(""),
+        clusterIp,
+        clusterIps.stream().filter(a -> !a.equals("None")).toList(),
         texts(spec.path("externalIPs")),
         lbIps,
         // kube-proxy tolerates whitespace around source ranges.
@@ -80,6 +90,37 @@ public record ServiceResource(
         spec.path("internalTrafficPolicy").asText("Cluster"),
         spec.path("healthCheckNodePort").asInt(0),
         ports);
+  }
+
+  /**
+   * The Service as one family's proxier sees it (kube-proxy's meta-proxier hands each family only
+   * what is its): the clusterIP of that family, and the external and load-balancer addresses and
+   * source ranges of that family. Empty when the Service has no clusterIP of the family.
+   */
+  public Optional<ServiceResource> forFamily(IpFamily family) {
+    Optional<String> ip = clusterIps.stream().filter(a -> IpFamily.of(a) == family).findFirst();
+    if (ip.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new ServiceResource(
+            namespace,
+            name,
+            type,
+            ip.get(),
+            List.of(ip.get()),
+            ofFamily(externalIps, family),
+            ofFamily(loadBalancerIps, family),
+            ofFamily(loadBalancerSourceRanges, family),
+            affinityTimeoutSeconds,
+            externalTrafficPolicy,
+            internalTrafficPolicy,
+            healthCheckNodePort,
+            ports));
+  }
+
+  private static List<String> ofFamily(List<String> addresses, IpFamily family) {
+    return addresses.stream().filter(a -> IpFamily.of(a) == family).toList();
   }
 
   /** {@code namespace/name}: how a Service and the slices that belong to it are matched. */

@@ -1,7 +1,8 @@
 package dev.tweed.proxy;
 
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.JumpRule;
 import java.util.ArrayList;
@@ -141,8 +142,12 @@ public final class IptablesServiceRenderer {
         "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully");
     nat.rule("-A KUBE-MARK-MASQ -j MARK --or-mark " + MARK);
     filter.chain("KUBE-FIREWALL");
-    filter.rule(
-        "-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
+    if (node.family() == IpFamily.IPV4) {
+      // Localhost NodePorts exist in IPv4 only (route_localnet has no IPv6 counterpart), and so
+      // does this guard, as in kube-proxy.
+      filter.rule(
+          "-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
+    }
     for (RenderedPort r : ports.outputs()) {
       filter.rules.addAll(r.filterRules());
       nat.rules.addAll(r.dispatchRules());
@@ -428,7 +433,7 @@ public final class IptablesServiceRenderer {
       for (String range : p.loadBalancerSourceRanges()) {
         nat.rule(head, "-s", range, "-j", extChain);
         Cidr cidr = Cidr.parse(range);
-        allowFromNode |= node.nodeIps().stream().anyMatch(ip -> cidr.contains(Ipv4.parse(ip)));
+        allowFromNode |= node.nodeIps().stream().anyMatch(ip -> cidr.contains(IpAddress.parse(ip)));
       }
       if (allowFromNode) {
         for (String ip : p.loadBalancerIps()) {

@@ -1,6 +1,7 @@
 package dev.tweed.proxy;
 
 import dev.tweed.model.EndpointSliceResource;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ServiceResource;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -17,9 +18,24 @@ import java.util.TreeMap;
  * The calculation graph's Service calculator: Services and EndpointSlices in, the service ports of
  * each Service out, resolved again only for the Services an update touched (the Service itself, or
  * a slice that belongs or belonged to it). A change to one of 10,000 Services is one resolution,
- * not 10,000.
+ * not 10,000. One index per family: each feeds that family's proxier.
  */
 public final class ServicePortIndex {
+  private final IpFamily family;
+
+  /** The IPv4 index. */
+  public ServicePortIndex() {
+    this(IpFamily.IPV4);
+  }
+
+  public ServicePortIndex(IpFamily family) {
+    this.family = family;
+  }
+
+  public IpFamily family() {
+    return family;
+  }
+
   private final Map<String, ServiceResource> services = new HashMap<>();
   private final Map<String, Map<String, EndpointSliceResource>> slicesByService = new HashMap<>();
   private final Map<String, String> sliceOwner = new HashMap<>();
@@ -40,7 +56,7 @@ public final class ServicePortIndex {
     touched(key);
   }
 
-  /** An EndpointSlice as the store has it now, or its removal; only IPv4 slices count. */
+  /** An EndpointSlice as the store has it now, or its removal; only this family's slices count. */
   public void slice(String namespace, String name, Optional<EndpointSliceResource> value) {
     String sliceKey = namespace + "/" + name;
     String before = sliceOwner.remove(sliceKey);
@@ -52,7 +68,7 @@ public final class ServicePortIndex {
       }
       touched(before);
     }
-    if (value.isPresent() && ServicePortResolver.counts(value.get())) {
+    if (value.isPresent() && ServicePortResolver.counts(value.get(), family)) {
       String owner = value.get().serviceKey();
       sliceOwner.put(sliceKey, owner);
       slicesByService.computeIfAbsent(owner, k -> new TreeMap<>()).put(sliceKey, value.get());
@@ -111,6 +127,6 @@ public final class ServicePortIndex {
   private List<ServicePort> resolve(String key) {
     ServiceResource svc = services.get(key);
     Map<String, EndpointSliceResource> own = slicesByService.getOrDefault(key, Map.of());
-    return ServicePortResolver.resolve(svc, List.copyOf(own.values()));
+    return ServicePortResolver.resolve(svc, List.copyOf(own.values()), family);
   }
 }

@@ -2,7 +2,8 @@ package dev.tweed.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.FamilyCidrs;
+import dev.tweed.model.IpAddress;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -23,7 +24,7 @@ public final class ServiceValidator {
   public static final class Invalid extends Exception {
     public final String field;
 
-    Invalid(String field, String problem) {
+    public Invalid(String field, String problem) {
       super(problem);
       this.field = field;
     }
@@ -31,7 +32,13 @@ public final class ServiceValidator {
 
   private ServiceValidator() {}
 
+  /** Checks {@code svc} for a single-stack cluster whose ClusterIPs are {@code serviceCidr}. */
   public static void validate(JsonNode svc, Cidr serviceCidr) throws Invalid {
+    validate(svc, FamilyCidrs.of(serviceCidr));
+  }
+
+  /** Checks {@code svc} for a cluster with a Service range per family in {@code serviceCidrs}. */
+  public static void validate(JsonNode svc, FamilyCidrs serviceCidrs) throws Invalid {
     JsonNode spec = svc.path("spec");
     String type = spec.path("type").asText("ClusterIP");
     if (!TYPES.contains(type)) {
@@ -88,16 +95,9 @@ public final class ServiceValidator {
         }
       }
     }
-    String clusterIp = spec.path("clusterIP").asText("");
-    if (!clusterIp.isEmpty() && !clusterIp.equals("None")) {
-      int ip = ipv4(clusterIp, "spec.clusterIP");
-      if (!serviceCidr.contains(ip)) {
-        throw new Invalid(
-            "spec.clusterIP", clusterIp + " is not in the service CIDR " + serviceCidr);
-      }
-    }
+    ServiceIpFamilies.of(svc, serviceCidrs);
     for (JsonNode ip : spec.path("externalIPs")) {
-      ipv4(ip.asText(), "spec.externalIPs");
+      address(ip.asText(), "spec.externalIPs");
     }
     for (JsonNode r : spec.path("loadBalancerSourceRanges")) {
       try {
@@ -108,7 +108,7 @@ public final class ServiceValidator {
     }
     for (JsonNode ing : svc.path("status").path("loadBalancer").path("ingress")) {
       if (ing.has("ip")) {
-        ipv4(ing.path("ip").asText(), "status.loadBalancer.ingress.ip");
+        address(ing.path("ip").asText(), "status.loadBalancer.ingress.ip");
       }
     }
     String affinity = spec.path("sessionAffinity").asText("None");
@@ -139,11 +139,11 @@ public final class ServiceValidator {
     return n.asInt();
   }
 
-  private static int ipv4(String text, String field) throws Invalid {
+  private static IpAddress address(String text, String field) throws Invalid {
     try {
-      return Ipv4.parse(text);
+      return IpAddress.parse(text);
     } catch (IllegalArgumentException e) {
-      throw new Invalid(field, "'" + text + "' is not an IPv4 address");
+      throw new Invalid(field, "'" + text + "' is not an IP address");
     }
   }
 }

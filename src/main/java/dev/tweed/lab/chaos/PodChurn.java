@@ -52,7 +52,7 @@ final class PodChurn implements AutoCloseable {
     int n = 0;
     while (!stop.get()) {
       try (Datastore store = LabStores.open(layout)) {
-        LabResources resources = new LabResources(store);
+        LabResources resources = LabResources.of(store, layout);
         String node = LabLayout.nodeName(1 + random.nextInt(nodes));
         String name = PREFIX + (++n);
         resources.apply(List.of(pod(name, node)));
@@ -133,7 +133,7 @@ final class PodChurn implements AutoCloseable {
     stop.set(true);
     thread.join();
     try (Datastore store = LabStores.open(layout)) {
-      LabResources resources = new LabResources(store);
+      LabResources resources = LabResources.of(store, layout);
       synchronized (live) {
         while (!live.isEmpty()) {
           remove(resources, live.poll());

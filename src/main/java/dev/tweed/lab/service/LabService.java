@@ -159,7 +159,7 @@ public final class LabService {
   public ChangeResult apply(List<ObjectNode> objects, Duration wait)
       throws InvalidResourceException {
     try (Datastore store = store()) {
-      List<String> results = new LabResources(store).apply(objects);
+      List<String> results = LabResources.of(store, layout()).apply(objects);
       List<String> pods = podKeys(objects);
       List<String> pending =
           wait.isZero() ? List.of() : awaitPods(store, pods, wait, PodWait.RUNNING);
@@ -171,7 +171,7 @@ public final class LabService {
   public ChangeResult delete(List<ObjectNode> objects, Duration wait)
       throws InvalidResourceException {
     try (Datastore store = store()) {
-      List<String> results = new LabResources(store).delete(objects);
+      List<String> results = LabResources.of(store, layout()).delete(objects);
       List<String> pending = awaitPods(store, podKeys(objects), wait, PodWait.GONE);
       return new ChangeResult(results, pending);
     }
