@@ -30,9 +30,13 @@ public record ServicePort(
 
   /** A ready backend: address and target port, and the node it runs on. */
   public record Endpoint(String ip, int port, Optional<String> nodeName) {
+    /**
+     * {@code ip:port}, an IPv6 address in brackets ({@code [fd00::5]:8080}) as Go's JoinHostPort
+     * writes it: what DNAT takes, and what kube-proxy hashes into an endpoint chain's name.
+     */
     @Override
     public String toString() {
-      return ip + ":" + port;
+      return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + port;
     }
   }
 
