@@ -8,6 +8,8 @@ import dev.tweed.ebpf.BpfMap;
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.lab.LabBpf;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import java.nio.file.Files;
@@ -38,6 +40,15 @@ class LabIT {
     return "standard";
   }
 
+  /** The lab's IP families; a subclass runs every test again in a dual-stack lab. */
+  String ipFamily() {
+    return "ipv4";
+  }
+
+  List<IpFamily> families() {
+    return IpFamilies.parse(ipFamily()).families();
+  }
+
   /** For tests of what no datapath changes (the store, the CLI): run in one mode only. */
   void onlyInTheStandardDataplane() {
     Assumptions.assumeTrue(dataplane().equals("standard"), "independent of the datapath");
@@ -45,9 +56,20 @@ class LabIT {
 
   @BeforeAll
   void up() throws Exception {
-    tweed = Tweed.newLab(dataplane().equals("ebpf") ? "itb" : "it");
+    tweed =
+        Tweed.newLab(dataplane().equals("ebpf") ? "itb" : ipFamily().equals("ipv4") ? "it" : "it6");
     Path yaml = LabPods.yaml("x", "p", 3, 2, true);
-    tweed.ok("lab", "up", "--nodes", "3", "--dataplane", dataplane(), "-f", yaml.toString());
+    tweed.ok(
+        "lab",
+        "up",
+        "--nodes",
+        "3",
+        "--dataplane",
+        dataplane(),
+        "--ip-family",
+        ipFamily(),
+        "-f",
+        yaml.toString());
     pods = new ArrayList<>();
     Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items").forEach(pods::add);
   }
@@ -81,30 +103,42 @@ class LabIT {
     assertThat(pods).hasSize(6);
     for (JsonNode p : pods) {
       assertThat(p.path("status").path("phase").asText()).isEqualTo("Running");
-      assertThat(ip(p)).startsWith("10.244.");
+      assertThat(p.path("status").path("podIPs"))
+          .as("podIPs, one per family in the lab's order")
+          .hasSize(families().size());
+      assertThat(ip(p)).isEqualTo(LabPods.ip(p, families().getFirst()));
       String node = p.path("spec").path("nodeName").asText();
-      String routes = Tweed.ip(tweed.nodeNs(node), "route", "show", ip(p));
-      assertThat(routes)
-          .as("a /32 route to the pod on its node")
-          .contains("proto 97")
-          .contains("scope link");
-      String podAddr =
-          Command.run(
-              List.of(
-                  "ip",
-                  "-n",
-                  netns(p).getFileName().toString(),
-                  "-4",
-                  "-o",
-                  "addr",
-                  "show",
-                  "dev",
-                  "eth0"));
-      assertThat(podAddr).contains(ip(p) + "/32");
-      String podRoute =
-          Command.run(
-              List.of("ip", "-n", netns(p).getFileName().toString(), "route", "show", "default"));
-      assertThat(podRoute).contains("via 169.254.1.1");
+      for (IpFamily f : families()) {
+        boolean v4 = f == IpFamily.IPV4;
+        String addr = LabPods.ip(p, f);
+        assertThat(addr).startsWith(v4 ? "10.244." : "fd00:10:244:");
+        String routes = Tweed.ip(tweed.nodeNs(node), v4 ? "-4" : "-6", "route", "show", addr);
+        assertThat(routes).as("a host route to the pod on its node").contains("proto 97");
+        String podAddr =
+            Command.run(
+                List.of(
+                    "ip",
+                    "-n",
+                    netns(p).getFileName().toString(),
+                    v4 ? "-4" : "-6",
+                    "-o",
+                    "addr",
+                    "show",
+                    "dev",
+                    "eth0"));
+        assertThat(podAddr).contains(addr + (v4 ? "/32" : "/128"));
+        String podRoute =
+            Command.run(
+                List.of(
+                    "ip",
+                    "-n",
+                    netns(p).getFileName().toString(),
+                    v4 ? "-4" : "-6",
+                    "route",
+                    "show",
+                    "default"));
+        assertThat(podRoute).contains(v4 ? "via 169.254.1.1" : "via fe80::ecee:eeff:feee:eeee");
+      }
     }
   }
 
@@ -112,7 +146,9 @@ class LabIT {
   @Order(2)
   void everyPodReachesEveryOtherPodOverTcpAndUdp() throws Exception {
     assertThat(pods).hasSize(6);
-    assertThat(LabPods.unreachablePairs(pods)).as("of 60 probes").isEmpty();
+    for (IpFamily f : families()) {
+      assertThat(LabPods.unreachablePairs(pods, f)).as("of 60 %s probes", f.apiName()).isEmpty();
+    }
   }
 
   @Test
@@ -154,24 +190,44 @@ class LabIT {
       deletedRoutesProgramsAndMapEntriesComeBack();
       return;
     }
+    for (IpFamily f : families()) {
+      deletedTunnelStateComesBack(f);
+    }
+    // A foreign route is not Tweed's to remove.
+    String ns = tweed.nodeNs("node-1");
+    Tweed.ip(ns, "route", "add", "192.0.2.0/24", "via", "172.31.0.1");
+    try {
+      // Two full passes later the agent has compared the routes with the kernel at least once.
+      tweed.awaitPasses("node-1", 2);
+      assertThat(Tweed.ip(ns, "route", "show", "192.0.2.0/24")).contains("192.0.2.0/24");
+    } finally {
+      Tweed.ip(ns, "route", "del", "192.0.2.0/24");
+    }
+  }
+
+  /** One family's remote block route, local pod route, FDB and neighbour entry, deleted. */
+  private void deletedTunnelStateComesBack(IpFamily f) {
+    boolean v4 = f == IpFamily.IPV4;
+    String dev = v4 ? "tweed.vxlan" : "tweed.vxlan6";
+    String fam = v4 ? "-4" : "-6";
     String ns = tweed.nodeNs("node-1");
     String remoteBlockRoute =
-        Tweed.ip(ns, "route", "show", "dev", "tweed.vxlan")
+        Tweed.ip(ns, fam, "route", "show", "dev", dev)
             .lines()
-            .filter(l -> l.contains("/26"))
+            .filter(l -> l.contains(v4 ? "/26" : "/122"))
             .findFirst()
             .orElseThrow();
     String dst = remoteBlockRoute.split(" ")[0];
-    String localPodIp = ip(pod("x/p11"));
+    String localPodIp = LabPods.ip(pod("x/p11"), f);
     String fdb =
-        Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan"))
+        Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", dev))
             .lines()
             .filter(l -> l.contains("dst"))
             .findFirst()
             .orElseThrow();
     String mac = fdb.split(" ")[0];
-    Tweed.ip(ns, "route", "del", dst);
-    Tweed.ip(ns, "route", "del", localPodIp + "/32");
+    Tweed.ip(ns, fam, "route", "del", dst);
+    Tweed.ip(ns, fam, "route", "del", localPodIp + (v4 ? "/32" : "/128"));
     Command.run(
         List.of(
             "bridge",
@@ -181,34 +237,25 @@ class LabIT {
             "del",
             mac,
             "dev",
-            "tweed.vxlan",
+            dev,
             "dst",
             fdb.split("dst ")[1].split(" ")[0]));
     String neighIp =
-        Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan")
+        Tweed.ip(ns, fam, "neigh", "show", "dev", dev)
             .lines()
+            .filter(l -> l.contains("PERMANENT"))
             .findFirst()
             .orElseThrow()
             .split(" ")[0];
-    Tweed.ip(ns, "neigh", "del", neighIp, "dev", "tweed.vxlan");
+    Tweed.ip(ns, "neigh", "del", neighIp, "dev", dev);
     Tweed.await(
-        "drift repaired",
+        f.apiName() + " drift repaired",
         Duration.ofSeconds(5),
         () ->
-            Tweed.ip(ns, "route", "show", dst).contains("tweed.vxlan")
-                && Tweed.ip(ns, "route", "show", localPodIp).contains("proto 97")
-                && Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", "tweed.vxlan"))
-                    .contains(mac)
-                && Tweed.ip(ns, "neigh", "show", "dev", "tweed.vxlan").contains(neighIp));
-    // A foreign route is not Tweed's to remove.
-    Tweed.ip(ns, "route", "add", "192.0.2.0/24", "via", "172.31.0.1");
-    try {
-      // Two full passes later the agent has compared the routes with the kernel at least once.
-      tweed.awaitPasses("node-1", 2);
-      assertThat(Tweed.ip(ns, "route", "show", "192.0.2.0/24")).contains("192.0.2.0/24");
-    } finally {
-      Tweed.ip(ns, "route", "del", "192.0.2.0/24");
-    }
+            Tweed.ip(ns, fam, "route", "show", dst).contains(dev)
+                && Tweed.ip(ns, fam, "route", "show", localPodIp).contains("proto 97")
+                && Command.run(List.of("bridge", "-n", ns, "fdb", "show", "dev", dev)).contains(mac)
+                && Tweed.ip(ns, fam, "neigh", "show", "dev", dev).contains(neighIp));
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.tweed.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
+import dev.tweed.model.IpFamily;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -48,6 +49,11 @@ final class LabPods {
 
   /** Probes every ordered pair over TCP and UDP port 80; returns what failed (empty: all good). */
   static List<String> unreachablePairs(List<JsonNode> pods) throws Exception {
+    return unreachablePairs(pods, IpFamily.IPV4);
+  }
+
+  /** The same at the pods' addresses of {@code family}. */
+  static List<String> unreachablePairs(List<JsonNode> pods, IpFamily family) throws Exception {
     List<String> failures = new ArrayList<>();
     for (JsonNode from : pods) {
       for (JsonNode to : pods) {
@@ -55,7 +61,8 @@ final class LabPods {
           continue;
         }
         for (String proto : List.of("tcp", "udp")) {
-          ProbeResult r = ProbeClient.probe(netns(from), ip(to), 80, proto, Duration.ofSeconds(3));
+          ProbeResult r =
+              ProbeClient.probe(netns(from), ip(to, family), 80, proto, Duration.ofSeconds(3));
           if (!r.connected() || !r.answer().equals(name(to))) {
             failures.add(
                 name(from)
@@ -63,7 +70,9 @@ final class LabPods {
                     + name(to)
                     + " "
                     + proto
-                    + ": "
+                    + " ("
+                    + family.apiName()
+                    + "): "
                     + (r.connected() ? r.answer() : r.reason()));
           }
         }
@@ -79,6 +88,19 @@ final class LabPods {
 
   static String ip(JsonNode pod) {
     return pod.path("status").path("podIP").asText();
+  }
+
+  /** The pod's address of {@code family}, from {@code status.podIPs}. */
+  static String ip(JsonNode pod, IpFamily family) {
+    for (JsonNode a : pod.path("status").path("podIPs")) {
+      if (IpFamily.of(a.path("ip").asText()) == family) {
+        return a.path("ip").asText();
+      }
+    }
+    if (family == IpFamily.IPV4 && !pod.path("status").has("podIPs")) {
+      return ip(pod);
+    }
+    throw new AssertionError(name(pod) + " has no " + family.apiName() + " address");
   }
 
   static String name(JsonNode pod) {
