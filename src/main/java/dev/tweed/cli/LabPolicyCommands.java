@@ -91,10 +91,30 @@ final class LabPolicyCommands {
     @Option(names = "--scenario", description = "Only scenarios whose name contains this.")
     String scenario;
 
+    @Option(
+        names = "--family",
+        paramLabel = "4|6|both",
+        description =
+            "Probe (and write the scenarios' ipBlocks) in IPv4, IPv6 or each in turn; default:"
+                + " the lab's primary family.")
+    String family;
+
     @Override
     public Integer call() throws Exception {
       Lab l = LabCommand.requireLab(lab);
-      int nodes = LabState.read(l.layout()).orElseThrow().spec().nodes();
+      LabState state = LabState.read(l.layout()).orElseThrow();
+      int nodes = state.spec().nodes();
+      List<IpFamily> families =
+          family == null
+              ? List.of(state.spec().ipFamilies().primary())
+              : family.equals("both")
+                  ? state.spec().ipFamilies().families()
+                  : List.of(IpFamily.parse(family));
+      for (IpFamily f : families) {
+        if (!state.spec().ipFamilies().has(f)) {
+          throw new IllegalArgumentException("the lab has no " + f.apiName());
+        }
+      }
       Path model = Files.createTempFile("netpol-model", ".yaml");
       try {
         Files.writeString(model, NetpolConformance.modelYaml());
@@ -104,11 +124,18 @@ final class LabPolicyCommands {
       } finally {
         Files.deleteIfExists(model);
       }
+      boolean ok = true;
       try (Datastore store = LabStores.open(l.layout())) {
-        boolean ok =
-            new NetpolConformance(l, store, nodes, System.out).run(Optional.ofNullable(scenario));
-        return ok ? 0 : 1;
+        for (IpFamily f : families) {
+          if (families.size() > 1) {
+            System.out.println(f.apiName() + ":");
+          }
+          ok &=
+              new NetpolConformance(l, store, nodes, System.out, f)
+                  .run(Optional.ofNullable(scenario));
+        }
       }
+      return ok ? 0 : 1;
     }
   }
 }

@@ -5,6 +5,7 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.lab.NetpolScenario.Pod;
 import dev.tweed.lab.NetpolScenario.Port;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.sys.Command;
@@ -32,7 +33,10 @@ import java.util.regex.Pattern;
 public final class NetpolConformance {
   public static final List<Port> PORTS =
       List.of(new Port("tcp", 80), new Port("tcp", 81), new Port("udp", 80));
-  private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([a-z]+/[a-z]+)\\}");
+
+  /** {@code ${ns/pod}}: a pod's address; {@code ${host}}, {@code ${pods}}, {@code ${any}}. */
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([a-z]+(?:/[a-z]+)?)\\}");
+
   private static final Duration PROBE_TIMEOUT = Duration.ofMillis(2000);
   private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(30);
   private final Lab lab;
@@ -40,11 +44,23 @@ public final class NetpolConformance {
   private final int nodes;
   private final PrintStream out;
 
+  /** The family whose addresses are probed and written into the scenarios' ipBlocks. */
+  private final IpFamily family;
+
   public NetpolConformance(Lab lab, Datastore store, int nodes, PrintStream out) {
+    this(lab, store, nodes, out, IpFamily.IPV4);
+  }
+
+  /**
+   * The suite in {@code family}: pods probed at their addresses of it, and the ipBlocks of the
+   * scenarios written in it (as the upstream e2e suite runs in an IPv6 cluster).
+   */
+  public NetpolConformance(Lab lab, Datastore store, int nodes, PrintStream out, IpFamily family) {
     this.lab = lab;
     this.store = store;
     this.nodes = nodes;
     this.out = out;
+    this.family = family;
   }
 
   /** The model's namespaces and pods, as YAML. */
@@ -70,9 +86,11 @@ public final class NetpolConformance {
             new ReachabilityProbe.Target(
                 p.qualifiedName(),
                 lab.layout().netnsOf(p),
-                p.podIp()
+                p.podIp(family)
                     .orElseThrow(
-                        () -> new IllegalStateException(p.qualifiedName() + " has no IP"))));
+                        () ->
+                            new IllegalStateException(
+                                p.qualifiedName() + " has no " + family.apiName() + " IP"))));
       }
     }
     return out;
@@ -108,7 +126,7 @@ public final class NetpolConformance {
     List<ObjectNode> policies =
         s.policies().isBlank()
             ? List.of()
-            : LabResources.read(substitute(s.policies(), pods), s.name());
+            : LabResources.read(substitute(s.policies(), pods, family), s.name());
     LabResources resources = LabResources.of(store, lab.layout());
     List<String> problems = new ArrayList<>();
     try {
@@ -234,18 +252,25 @@ public final class NetpolConformance {
     return new Pod(p[0], p[1]);
   }
 
-  static String substitute(String yaml, List<ReachabilityProbe.Target> pods) {
+  static String substitute(String yaml, List<ReachabilityProbe.Target> pods, IpFamily family) {
     Matcher m = PLACEHOLDER.matcher(yaml);
     StringBuilder sb = new StringBuilder();
+    boolean v4 = family == IpFamily.IPV4;
     while (m.find()) {
       String ref = m.group(1);
-      String ip =
-          pods.stream()
-              .filter(t -> t.name().equals(ref))
-              .findFirst()
-              .orElseThrow(() -> new IllegalArgumentException("no pod " + ref))
-              .ip();
-      m.appendReplacement(sb, ip);
+      String value =
+          switch (ref) {
+            case "host" -> String.valueOf(family.bits());
+            case "pods" -> v4 ? LabLayout.POD_CIDR : LabLayout.POD_CIDR6;
+            case "any" -> v4 ? "0.0.0.0/0" : "::/0";
+            default ->
+                pods.stream()
+                    .filter(t -> t.name().equals(ref))
+                    .findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no pod " + ref))
+                    .ip();
+          };
+      m.appendReplacement(sb, Matcher.quoteReplacement(value));
     }
     m.appendTail(sb);
     return sb.toString();

@@ -250,7 +250,7 @@ public final class NetpolScenarios {
             policy(
                 "x",
                 "a-from-ip",
-                "podSelector: {matchLabels: {pod: a}}\ningress:\n- from:\n  - ipBlock: {cidr: ${y/b}/32}"),
+                "podSelector: {matchLabels: {pod: a}}\ningress:\n- from:\n  - ipBlock: {cidr: \"${y/b}/${host}\"}"),
             (f, t, p) -> !t.is("x/a") || f.is("y/b")),
         new NetpolScenario(
             "ipBlock with except",
@@ -261,7 +261,7 @@ public final class NetpolScenarios {
                 podSelector: {matchLabels: {pod: a}}
                 ingress:
                 - from:
-                  - ipBlock: {cidr: 10.244.0.0/16, except: [${y/b}/32]}"""),
+                  - ipBlock: {cidr: "${pods}", except: ["${y/b}/${host}"]}"""),
             (f, t, p) -> !t.is("x/a") || !f.is("y/b")),
         new NetpolScenario(
             "ipBlock 0.0.0.0/0 with except",
@@ -272,7 +272,7 @@ public final class NetpolScenarios {
                 podSelector: {matchLabels: {pod: a}}
                 ingress:
                 - from:
-                  - ipBlock: {cidr: 0.0.0.0/0, except: [${z/c}/32, ${y/a}/32]}"""),
+                  - ipBlock: {cidr: "${any}", except: ["${z/c}/${host}", "${y/a}/${host}"]}"""),
             (f, t, p) -> !t.is("x/a") || !(f.is("z/c") || f.is("y/a"))),
         new NetpolScenario(
             "egress to pods in the own namespace",
@@ -296,7 +296,7 @@ public final class NetpolScenarios {
                 policyTypes: [Egress]
                 egress:
                 - to:
-                  - ipBlock: {cidr: 10.244.0.0/16, except: [${z/a}/32]}"""),
+                  - ipBlock: {cidr: "${pods}", except: ["${z/a}/${host}"]}"""),
             (f, t, p) -> !f.is("x/a") || !t.is("z/a")),
         new NetpolScenario(
             "egress to a named port, resolved on each destination pod",

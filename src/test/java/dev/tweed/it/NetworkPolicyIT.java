@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.lab.NetpolConformance;
 import dev.tweed.lab.ProbeClient;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
@@ -35,12 +37,23 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NetworkPolicyIT {
-  final Tweed tweed = Tweed.newLab("np");
+  /** Made once the instance is whole: its name depends on what a subclass overrides. */
+  Tweed tweed;
+
   private Path scratch;
 
   /** The proxy (and policy) mode the lab runs; a subclass runs every test in the other one. */
   String proxyMode() {
     return "iptables";
+  }
+
+  /** The lab's IP families; a subclass runs every test again in a dual-stack lab. */
+  String ipFamily() {
+    return "ipv4";
+  }
+
+  List<IpFamily> families() {
+    return IpFamilies.parse(ipFamily()).families();
   }
 
   /** The datapath the lab runs: standard (policy in netfilter), or ebpf (policy in programs). */
@@ -50,6 +63,7 @@ class NetworkPolicyIT {
 
   @BeforeAll
   void up() throws Exception {
+    tweed = Tweed.newLab(ipFamily().equals("ipv4") ? "np" : "np6");
     scratch = Files.createTempDirectory("netpol-it");
     Path model = scratch.resolve("model.yaml");
     Files.writeString(model, NetpolConformance.modelYaml());
@@ -60,6 +74,8 @@ class NetworkPolicyIT {
         proxyMode(),
         "--dataplane",
         dataplane(),
+        "--ip-family",
+        ipFamily(),
         "--nodes",
         "3",
         "-f",
@@ -110,6 +126,10 @@ class NetworkPolicyIT {
     return pod(ref).path("status").path("podIP").asText();
   }
 
+  private String ipOf(String ref, IpFamily f) {
+    return LabPods.ip(pod(ref), f);
+  }
+
   private Path netnsOf(String ref) {
     return NetworkNamespace.pathOf(tweed.prefix() + "pod-" + ref.replace('/', '-'));
   }
@@ -134,8 +154,10 @@ class NetworkPolicyIT {
   @Test
   @Order(1)
   void theConformanceSuitePassesWithRealTraffic() {
-    String out = tweed.ok("lab", "conformance", "netpol");
-    assertThat(out).contains("40 passed, 0 failed").doesNotContain("FAIL");
+    for (IpFamily f : families()) {
+      String out = tweed.ok("lab", "conformance", "netpol", "--family", String.valueOf(f.number()));
+      assertThat(out).as(f.apiName()).contains("40 passed, 0 failed").doesNotContain("FAIL");
+    }
   }
 
   @Test
@@ -165,18 +187,21 @@ class NetworkPolicyIT {
   @Test
   @Order(3)
   void aPodForgingAnotherPodsAddressIsStopped() throws Exception {
-    String forged = ipOf("y/b");
-    String target = ipOf("z/c");
-    // The pod takes another pod's address as its own (as a pod with NET_ADMIN could) and sends
-    // from it.
-    String podNs = netnsOf("x/a").getFileName().toString();
-    Tweed.ip(podNs, "addr", "add", forged + "/32", "dev", "eth0");
-    // Control: the same datagram from x/a's own address arrives.
-    assertThat(sendAndReceive(ipOf("x/a"), target)).isTrue();
-    try {
-      assertThat(sendAndReceive(forged, target)).isFalse();
-    } finally {
-      Tweed.ip(podNs, "addr", "del", forged + "/32", "dev", "eth0");
+    for (IpFamily f : families()) {
+      String host = "/" + f.bits();
+      String forged = ipOf("y/b", f);
+      String target = ipOf("z/c", f);
+      // The pod takes another pod's address as its own (as a pod with NET_ADMIN could) and sends
+      // from it.
+      String podNs = netnsOf("x/a").getFileName().toString();
+      Tweed.ip(podNs, "addr", "add", forged + host, "dev", "eth0", "nodad");
+      // Control: the same datagram from x/a's own address arrives.
+      assertThat(sendAndReceive(ipOf("x/a", f), target)).as(f.apiName()).isTrue();
+      try {
+        assertThat(sendAndReceive(forged, target)).as(f.apiName()).isFalse();
+      } finally {
+        Tweed.ip(podNs, "addr", "del", forged + host, "dev", "eth0");
+      }
     }
   }
 

@@ -3,8 +3,11 @@ package dev.tweed.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
@@ -37,6 +40,20 @@ class ServiceIT {
     return "iptables";
   }
 
+  /** The lab's IP families; a subclass runs every test again in a dual-stack lab. */
+  String ipFamily() {
+    return "ipv4";
+  }
+
+  List<IpFamily> families() {
+    return IpFamilies.parse(ipFamily()).families();
+  }
+
+  /** A node's underlay address of a family (node-2: 172.31.0.12 or fd00:172:31::12). */
+  static String nodeIp(String node, IpFamily f) {
+    return f == IpFamily.IPV4 ? LabLayout.nodeIp(node) : LabLayout.nodeIp6(node);
+  }
+
   /** The datapath under the proxy: the eBPF programs hand Service traffic to the stack. */
   String dataplane() {
     return "standard";
@@ -44,7 +61,9 @@ class ServiceIT {
 
   @BeforeAll
   void up() throws Exception {
-    tweed = Tweed.newLab(dataplane().equals("ebpf") ? "svcb" : "svc");
+    tweed =
+        Tweed.newLab(
+            dataplane().equals("ebpf") ? "svcb" : ipFamily().equals("ipv4") ? "svc" : "svc6");
     tweed.ok(
         "lab",
         "up",
@@ -52,6 +71,8 @@ class ServiceIT {
         proxyMode(),
         "--dataplane",
         dataplane(),
+        "--ip-family",
+        ipFamily(),
         "--nodes",
         "3",
         "-f",
@@ -103,11 +124,16 @@ class ServiceIT {
 
   @Test
   void clusterIpSpreadsOverEveryBackendOnEveryNode() throws Exception {
-    String ip = service("web").path("spec").path("clusterIP").asText();
-    assertThat(ip).startsWith("10.96.");
-    awaitConnect(ip, 80);
-    assertThat(answers(client, ip, 80, 50))
-        .containsExactlyInAnyOrder("default/web-1", "default/web-2", "default/web-3");
+    JsonNode spec = service("web").path("spec");
+    assertThat(spec.path("clusterIP").asText()).startsWith("10.96.");
+    assertThat(spec.path("clusterIPs")).as("one per family").hasSize(families().size());
+    for (JsonNode n : spec.path("clusterIPs")) {
+      String ip = n.asText();
+      awaitConnect(ip, 80);
+      assertThat(answers(client, ip, 80, 50))
+          .as("through " + ip)
+          .containsExactlyInAnyOrder("default/web-1", "default/web-2", "default/web-3");
+    }
   }
 
   @Test
@@ -204,10 +230,13 @@ class ServiceIT {
   @Test
   void nodePortAnswersFromOutsideTheClusterOnEveryNode() throws Exception {
     Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
-    for (String nodeIp : List.of("172.31.0.11", "172.31.0.12", "172.31.0.13")) {
-      ProbeResult r = ProbeClient.probe(router, nodeIp, 30080, "tcp", Duration.ofSeconds(3));
-      assertThat(r.connected()).as(nodeIp + ": " + r.reason()).isTrue();
-      assertThat(r.answer()).startsWith("default/web-");
+    for (IpFamily f : families()) {
+      for (String node : List.of("node-1", "node-2", "node-3")) {
+        String nodeIp = nodeIp(node, f);
+        ProbeResult r = ProbeClient.probe(router, nodeIp, 30080, "tcp", Duration.ofSeconds(3));
+        assertThat(r.connected()).as(nodeIp + ": " + r.reason()).isTrue();
+        assertThat(r.answer()).startsWith("default/web-");
+      }
     }
   }
 
@@ -236,19 +265,37 @@ class ServiceIT {
       assertThat(table).contains("numgen random mod 3 vmap");
       return;
     }
-    String save =
-        Command.run(
-            List.of("ip", "netns", "exec", tweed.nodeNs("node-2"), "iptables-save", "-t", "nat"));
-    String clusterIp = service("web").path("spec").path("clusterIP").asText();
-    assertThat(save)
-        .contains(
-            "-A KUBE-SERVICES -d "
-                + clusterIp
-                + "/32 -p tcp -m comment --comment \"default/web:http cluster IP\"");
-    assertThat(save)
-        .contains(
-            "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
-    assertThat(save).contains("--probability 0.33333333349");
+    // kube-proxy's dual-stack layout: the same chains in each family's tables.
+    for (JsonNode n : service("web").path("spec").path("clusterIPs")) {
+      String clusterIp = n.asText();
+      boolean v4 = IpFamily.of(clusterIp) == IpFamily.IPV4;
+      String save =
+          Command.run(
+              List.of(
+                  "ip",
+                  "netns",
+                  "exec",
+                  tweed.nodeNs("node-2"),
+                  v4 ? "iptables-save" : "ip6tables-save",
+                  "-t",
+                  "nat"));
+      assertThat(save)
+          .contains(
+              "-A KUBE-SERVICES -d "
+                  + clusterIp
+                  + (v4 ? "/32" : "/128")
+                  + " -p tcp -m comment --comment \"default/web:http cluster IP\"");
+      assertThat(save)
+          .contains(
+              "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j"
+                  + " KUBE-SERVICES");
+      assertThat(save).contains("--probability 0.33333333349");
+      if (!v4) {
+        assertThat(save)
+            .as("IPv6 DNAT targets are bracketed")
+            .containsPattern("--to-destination \\[fd00:10:244:[0-9a-f:]+\\]:8080");
+      }
+    }
   }
 
   /** eBPF: the programs load-balance; neither iptables nor nft holds a service rule. */
@@ -673,7 +720,36 @@ class ServiceIT {
         yaml,
         "kind: Service\nmetadata: {name: bad}\nspec: {clusterIP: 192.168.1.1, ports: [{port: 80}]}\n");
     assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
-        .contains("spec.clusterIP: 192.168.1.1 is not in the service CIDR");
+        .contains("spec.clusterIPs[0]: 192.168.1.1 is not in the service CIDR");
+    // The IP family fields, refused as the API server refuses them.
+    Files.writeString(
+        yaml,
+        "kind: Service\nmetadata: {name: bad}\nspec: {ipFamilies: [IPv4, IPv6, IPv4],"
+            + " ports: [{port: 80}]}\n");
+    assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
+        .contains("spec.ipFamilies: may hold at most two families");
+    Files.writeString(
+        yaml,
+        "kind: Service\nmetadata: {name: bad}\nspec: {ipFamilies: [IPv6], clusterIPs:"
+            + " [10.96.0.200], ports: [{port: 80}]}\n");
+    assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
+        .contains("spec.clusterIPs[0]: expected an IPv6 address as spec.ipFamilies[0] says");
+    if (families().size() == 1) {
+      Files.writeString(
+          yaml,
+          "kind: Service\nmetadata: {name: bad}\nspec: {ipFamilyPolicy: RequireDualStack,"
+              + " ports: [{port: 80}]}\n");
+      assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
+          .contains(
+              "spec.ipFamilyPolicy: RequireDualStack: this cluster is not configured for"
+                  + " dual-stack");
+      Files.writeString(
+          yaml,
+          "kind: Service\nmetadata: {name: bad}\nspec: {ipFamilies: [IPv6], ports: [{port:"
+              + " 80}]}\n");
+      assertThat(tweed.run("lab", "apply", "-f", yaml.toString()).stderr())
+          .contains("spec.ipFamilies[0]: IPv6 is not configured on this cluster");
+    }
     Files.writeString(
         yaml,
         "kind: Service\nmetadata: {name: bad}\nspec: {type: NodePort, ports: [{port: 80, nodePort: 30080}]}\n");
