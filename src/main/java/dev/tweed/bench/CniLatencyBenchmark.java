@@ -1,12 +1,14 @@
 package dev.tweed.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.lab.CniInstaller;
 import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.LabNetconf;
 import dev.tweed.lab.Namespaces;
+import dev.tweed.model.IpFamilies;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
@@ -44,6 +46,14 @@ public final class CniLatencyBenchmark {
   public record Result(String name, Stats add, Stats del) {}
 
   public List<Result> run(int pods, int warmup) throws Exception {
+    return run(pods, warmup, false);
+  }
+
+  /**
+   * @param dualStack also the dual-stack configuration (an address from each family's pool) in the
+   *     same lab, against the IPv4 one, and the reference plugins with an IPv4 and an IPv6 range
+   */
+  public List<Result> run(int pods, int warmup, boolean dualStack) throws Exception {
     if (!Files.isExecutable(REFERENCE_DIR.resolve("bridge"))) {
       throw new IllegalStateException(
           "the reference plugins are missing: install Debian's containernetworking-plugins");
@@ -66,10 +76,23 @@ public final class CniLatencyBenchmark {
     ipam.put("type", "host-local").put("dataDir", layout.dir().resolve("host-local").toString());
     ipam.putArray("ranges").addArray().addObject().put("subnet", "10.88.0.0/16");
     List<Subject> subjects =
-        List.of(
-            new Subject("tweed (native shim)", nativeDir, "tweed-cni", tweedConf),
-            new Subject("reference bridge+host-local", REFERENCE_DIR, "bridge", refConf),
-            new Subject("tweed (java shim)", javaDir, "tweed-cni", tweedConf));
+        new ArrayList<>(
+            List.of(
+                new Subject("tweed (native shim)", nativeDir, "tweed-cni", tweedConf),
+                new Subject("reference bridge+host-local", REFERENCE_DIR, "bridge", refConf),
+                new Subject("tweed (java shim)", javaDir, "tweed-cni", tweedConf)));
+    if (dualStack) {
+      ObjectNode dualConf = LabNetconf.forNode(layout, "node-1", IpFamilies.DUAL);
+      ObjectNode refDual = refConf.deepCopy();
+      refDual.put("bridge", "cni1");
+      ObjectNode dualIpam = refDual.withObject("ipam");
+      dualIpam.put("dataDir", layout.dir().resolve("host-local-dual").toString());
+      ArrayNode ranges = dualIpam.putArray("ranges");
+      ranges.addArray().addObject().put("subnet", "10.89.0.0/16");
+      ranges.addArray().addObject().put("subnet", "fd00:89::/64");
+      subjects.add(new Subject("tweed dual-stack (native shim)", nativeDir, "tweed-cni", dualConf));
+      subjects.add(new Subject("reference, two ranges", REFERENCE_DIR, "bridge", refDual));
+    }
     List<Result> results = new ArrayList<>();
     for (Subject s : subjects) {
       results.add(measure(s, pods, warmup));
@@ -119,7 +142,12 @@ public final class CniLatencyBenchmark {
 
   private Result measure(Subject s, int pods, int warmup) throws Exception {
     LabLayout layout = lab.layout();
-    String tag = s.binDir().getFileName().toString().replaceAll("[^a-z0-9]", "");
+    String tag =
+        s.binDir().getFileName().toString().replaceAll("[^a-z0-9]", "")
+            + (s.netconf().path("ipam").has("pools")
+                    || s.netconf().path("ipam").path("ranges").size() > 1
+                ? "d"
+                : "");
     List<String> sandboxes = new ArrayList<>();
     for (int i = 0; i < pods + warmup; i++) {
       String ns = layout.prefix() + "b" + tag + "-" + i;

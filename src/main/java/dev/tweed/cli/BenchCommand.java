@@ -27,6 +27,7 @@ import dev.tweed.lab.service.LabService;
 import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Datapath;
 import dev.tweed.model.Dataplane;
+import dev.tweed.model.IpFamilies;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.Routing;
@@ -121,14 +122,23 @@ public final class BenchCommand {
         description = "The lab's datapath: standard | ebpf")
     Datapath dataplane;
 
+    @Option(
+        names = "--dual-stack",
+        description =
+            "Run in a dual-stack lab and also measure ADD with an address from each family,"
+                + " against the IPv4 configuration and the reference plugins with two ranges.")
+    boolean dualStack;
+
     @Override
     public Integer call() throws Exception {
       var results =
           inBenchLab(
-              LabSpec.of(1).withDatapath(dataplane),
+              LabSpec.of(1)
+                  .withDatapath(dataplane)
+                  .withIpFamilies(dualStack ? IpFamilies.DUAL : IpFamilies.IPV4),
               lab ->
                   new CniLatencyBenchmark(lab, output.json() ? System.err : System.out)
-                      .run(pods, warmup));
+                      .run(pods, warmup, dualStack));
       var tweed = results.get(0);
       var ref = results.get(1);
       var java = results.get(2);
@@ -143,6 +153,20 @@ public final class BenchCommand {
       text.printf(
           "ratio java-shim/reference: ADD median %.2fx%n",
           java.add().median() / ref.add().median());
+      if (dualStack) {
+        var dual = results.get(3);
+        var refDual = results.get(4);
+        text.printf(
+            "ratio tweed dual-stack/IPv4: ADD median %.2fx, p99 %.2fx; DEL median %.2fx%n",
+            dual.add().median() / tweed.add().median(),
+            dual.add().p99() / tweed.add().p99(),
+            dual.del().median() / tweed.del().median());
+        text.printf(
+            "ratio reference two ranges/one: ADD median %.2fx; tweed dual/reference two ranges:"
+                + " ADD median %.2fx%n",
+            refDual.add().median() / ref.add().median(),
+            dual.add().median() / refDual.add().median());
+      }
       if (output.json()) {
         System.out.println(Json.pretty(results));
       }

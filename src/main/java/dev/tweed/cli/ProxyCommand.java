@@ -2,6 +2,8 @@ package dev.tweed.cli;
 
 import dev.tweed.lab.LabResources;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.FamilyCidrs;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.NftablesServiceRenderer;
@@ -10,6 +12,7 @@ import dev.tweed.proxy.ServicePortResolver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -34,7 +37,9 @@ public final class ProxyCommand {
     @Option(
         names = "--cluster-cidr",
         required = true,
-        description = "Pod CIDR: traffic from outside it is masqueraded.")
+        description =
+            "Pod CIDRs, one per family (10.244.0.0/16,fd00:10:244::/56): traffic from outside"
+                + " them is masqueraded. With two, both families' rules are printed, IPv4 first.")
     String clusterCidr;
 
     @Option(names = "--node-ip", description = "The node's addresses (repeatable).")
@@ -51,14 +56,30 @@ public final class ProxyCommand {
 
     @Override
     public Integer call() throws Exception {
-      Cidr.parse(clusterCidr);
-      var ports = ServicePortResolver.resolveResources(LabResources.read(file));
-      ProxyNode node = new ProxyNode(nodeName, clusterCidr, nodeIps);
-      System.out.print(
-          switch (mode) {
-            case NFTABLES -> new NftablesServiceRenderer(node, serviceCidr).render(ports).render();
-            case IPTABLES -> new IptablesServiceRenderer(node).render(ports).render();
-          });
+      FamilyCidrs pods = FamilyCidrs.parse(clusterCidr);
+      var resources = LabResources.read(file);
+      for (Cidr c : new TreeSet<>(pods.cidrs())) {
+        IpFamily family = c.family();
+        if (pods.dualStack()) {
+          System.out.println(family == IpFamily.IPV4 ? "# IPv4 (iptables)" : "# IPv6 (ip6tables)");
+        }
+        if (mode == ProxyMode.NFTABLES && family != IpFamily.IPV4) {
+          throw new IllegalArgumentException(
+              "the nftables layout writes no ip6 table yet: render IPv6 with --mode iptables");
+        }
+        var ports = ServicePortResolver.resolveResources(resources, family);
+        ProxyNode node =
+            new ProxyNode(
+                nodeName,
+                c.toString(),
+                nodeIps.stream().filter(ip -> IpFamily.of(ip) == family).toList());
+        System.out.print(
+            switch (mode) {
+              case NFTABLES ->
+                  new NftablesServiceRenderer(node, serviceCidr).render(ports).render();
+              case IPTABLES -> new IptablesServiceRenderer(node).render(ports).render();
+            });
+      }
       return 0;
     }
   }

@@ -65,6 +65,11 @@ public final class IptablesWriter {
   }
 
   /** Writes into a named namespace. */
+  /** Writes {@code family}'s tables in {@code netns}. */
+  public static IptablesWriter inNamespace(String netns, IpFamily family) {
+    return new IptablesWriter(List.of("ip", "netns", "exec", netns), family);
+  }
+
   public static IptablesWriter inNamespace(String netns) {
     return new IptablesWriter(List.of("ip", "netns", "exec", netns));
   }

@@ -28,6 +28,12 @@ public final class ServicePortResolver {
    * The service ports of the Services and EndpointSlices among {@code resources} (others ignored).
    */
   public static List<ServicePort> resolveResources(List<? extends JsonNode> resources) {
+    return resolveResources(resources, IpFamily.IPV4);
+  }
+
+  /** The same in {@code family}. */
+  public static List<ServicePort> resolveResources(
+      List<? extends JsonNode> resources, IpFamily family) {
     List<JsonNode> services = new ArrayList<>();
     List<JsonNode> slices = new ArrayList<>();
     for (JsonNode o : resources) {
@@ -37,7 +43,7 @@ public final class ServicePortResolver {
         default -> {}
       }
     }
-    return resolve(services, slices);
+    return resolve(services, slices, family);
   }
 
   public static List<ServicePort> resolve(List<JsonNode> services, List<JsonNode> slices) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.dataplane.IptablesWriter;
 import dev.tweed.lab.Namespaces;
+import dev.tweed.model.IpFamily;
 import dev.tweed.proxy.IptablesRuleset;
 import dev.tweed.proxy.IptablesServiceRenderer;
 import dev.tweed.proxy.IptablesServiceRendererTest;
@@ -25,7 +26,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Tweed's rendered rules, loaded into a scratch namespace and read back with iptables-save, equal
@@ -187,21 +188,24 @@ class IptablesLayoutIT {
    * changed blocks alone; one sync in five a full one): after every change the namespace holds what
    * a whole write of the same Services into a fresh namespace holds.
    */
-  @ParameterizedTest(name = "seed {0}")
-  @ValueSource(longs = {1, 2})
-  void servicesChangedOneAtATimeLeaveWhatAWholeWriteLeaves(long seed) {
+  @ParameterizedTest(name = "seed {0}, {1}")
+  @CsvSource({"1, IPV4", "2, IPV4", "3, IPV6"})
+  void servicesChangedOneAtATimeLeaveWhatAWholeWriteLeaves(long seed, IpFamily family) {
     Random random = new Random(seed);
-    ProxyNode node = new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11"));
+    ProxyNode node =
+        family == IpFamily.IPV4
+            ? new ProxyNode("node-1", "10.244.0.0/16", List.of("172.31.0.11"))
+            : new ProxyNode("node-1", "fd00:10:244::/56", List.of("fd00:172:31::11"));
     var renderer = new IptablesServiceRenderer(node);
     TreeMap<String, List<ServicePort>> services = new TreeMap<>();
     for (int i = 0; i < 12; i++) {
-      services.put("svc" + i, RandomServices.service(random, i));
+      services.put("svc" + i, RandomServices.service(random, i, family));
     }
     Namespaces.add(tweedNs);
-    var writer = IptablesWriter.inNamespace(tweedNs);
+    var writer = IptablesWriter.inNamespace(tweedNs, family);
     writer.apply(renderer.render(RandomServices.ports(services)));
     for (int step = 0; step < 20; step++) {
-      String changed = RandomServices.changeOne(random, services);
+      String changed = RandomServices.changeOne(random, services, family);
       var update =
           renderer.update(
               Map.of(changed, services.getOrDefault(RandomServices.name(changed), List.of())));
@@ -211,7 +215,7 @@ class IptablesLayoutIT {
       }
       Namespaces.delete(kubeNs);
       Namespaces.add(kubeNs);
-      var whole = IptablesWriter.inNamespace(kubeNs);
+      var whole = IptablesWriter.inNamespace(kubeNs, family);
       whole.apply(new IptablesServiceRenderer(node).render(RandomServices.ports(services)));
       assertThat(byChain(writer.save()))
           .as("seed %d, after change %d", seed, step)

@@ -17,6 +17,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * Tweed's plugin driven by a container runtime nobody here wrote: Debian's podman (CNI backend,
@@ -24,15 +25,26 @@ import org.junit.jupiter.api.Test;
  * network namespaces are bind mounts in that mount namespace, which the agent cannot see: the shim
  * must hand the namespace over itself.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class PodmanIT {
-  static final Tweed tweed = Tweed.newLab("podman");
-  static Path work;
-  static Process runtimeMounts;
-  static String podIp;
+  Tweed tweed;
+  Path work;
+  Process runtimeMounts;
+  String podIp;
+
+  /** The lab's IP families; a subclass runs the test again in an IPv6-only lab. */
+  String ipFamily() {
+    return "ipv4";
+  }
+
+  boolean v6() {
+    return ipFamily().equals("ipv6");
+  }
 
   @BeforeAll
-  static void up() throws Exception {
-    tweed.ok("lab", "up", "--nodes", "2");
+  void up() throws Exception {
+    tweed = Tweed.newLab(v6() ? "podman6" : "podman");
+    tweed.ok("lab", "up", "--nodes", "2", "--ip-family", ipFamily());
     Path pod = Files.createTempFile("tw-podman", ".yaml");
     Files.writeString(
         pod,
@@ -97,7 +109,7 @@ class PodmanIT {
   }
 
   @AfterAll
-  static void down() throws Exception {
+  void down() throws Exception {
     try {
       if (runtimeMounts != null) {
         podman("rm", "-a", "-f", "-t", "0");
@@ -118,7 +130,7 @@ class PodmanIT {
   }
 
   /** podman as a runtime runs on node-1: its mount namespace, the node's network namespace. */
-  static Command.Result podmanResult(String... args) {
+  Command.Result podmanResult(String... args) {
     List<String> argv =
         new ArrayList<>(
             List.of(
@@ -140,20 +152,20 @@ class PodmanIT {
         120);
   }
 
-  static String podman(String... args) {
+  String podman(String... args) {
     Command.Result r = podmanResult(args);
     assertThat(r.exitCode()).as("podman %s: %s", String.join(" ", args), r.stderr()).isZero();
     return r.stdout().strip();
   }
 
-  static int allocationsOnNode1() {
+  int allocationsOnNode1() {
     return tweed.allocationsOn("node-1");
   }
 
   @Test
   void aContainerOfARealRuntimeInItsOwnMountNamespaceJoinsTheClusterNetwork() throws Exception {
     String linksBefore = Tweed.ip(tweed.nodeNs("node-1"), "-o", "link", "show");
-    String routesBefore = Tweed.ip(tweed.nodeNs("node-1"), "route", "show");
+    String routesBefore = Tweed.ip(tweed.nodeNs("node-1"), v6() ? "-6" : "-4", "route", "show");
     int allocationsBefore = allocationsOnNode1();
 
     podman(
@@ -194,9 +206,22 @@ class PodmanIT {
                 .ok())
         .as("the runtime's namespace mount %s is invisible outside its mount namespace", sandbox)
         .isFalse();
-    String addr = podman("exec", "c1", "ip", "-4", "-o", "addr", "show", "eth0");
-    assertThat(addr).containsPattern("inet 10\\.244\\.\\d+\\.\\d+/32");
-    String containerIp = addr.replaceAll("(?s).*inet (10\\.244\\.\\d+\\.\\d+)/32.*", "$1");
+    String addr =
+        podman(
+            "exec",
+            "c1",
+            "ip",
+            v6() ? "-6" : "-4",
+            "-o",
+            "addr",
+            "show",
+            "eth0",
+            "scope",
+            "global");
+    String pattern =
+        v6() ? "inet6 (fd00:10:244:[0-9a-f:]+)/128" : "inet (10\\.244\\.\\d+\\.\\d+)/32";
+    assertThat(addr).containsPattern(pattern);
+    String containerIp = addr.replaceAll("(?s).*" + pattern + ".*", "$1");
     assertThat(allocationsOnNode1()).isEqualTo(allocationsBefore + 1);
 
     // Container on node-1 to the pod on node-2, and back.
@@ -218,7 +243,8 @@ class PodmanIT {
 
     podman("rm", "-f", "-t", "0", "c1");
     assertThat(Tweed.ip(tweed.nodeNs("node-1"), "-o", "link", "show")).isEqualTo(linksBefore);
-    assertThat(Tweed.ip(tweed.nodeNs("node-1"), "route", "show")).isEqualTo(routesBefore);
+    assertThat(Tweed.ip(tweed.nodeNs("node-1"), v6() ? "-6" : "-4", "route", "show"))
+        .isEqualTo(routesBefore);
     assertThat(allocationsOnNode1()).isEqualTo(allocationsBefore);
   }
 }
