@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.bench.AgentLoadBenchmark;
 import dev.tweed.bench.BgpConvergenceBenchmark;
 import dev.tweed.bench.CniLatencyBenchmark;
+import dev.tweed.bench.DualStackServiceSyncBenchmark;
 import dev.tweed.bench.EndpointPropagationBenchmark;
 import dev.tweed.bench.GraphUpdateBenchmark;
 import dev.tweed.bench.JournalBenchmark;
@@ -13,6 +14,7 @@ import dev.tweed.bench.ObserveBenchmark;
 import dev.tweed.bench.PolicySyncBenchmark;
 import dev.tweed.bench.RuleGenerationBenchmark;
 import dev.tweed.bench.ServiceSyncBenchmark;
+import dev.tweed.bench.Stats;
 import dev.tweed.bench.ThroughputBenchmark;
 import dev.tweed.datastore.Datastore;
 import dev.tweed.lab.Lab;
@@ -28,6 +30,7 @@ import dev.tweed.model.BgpConfiguration;
 import dev.tweed.model.Datapath;
 import dev.tweed.model.Dataplane;
 import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.Routing;
@@ -175,11 +178,40 @@ public final class BenchCommand {
   }
 
   @Command(
+      name = "services-dual-stack",
+      description =
+          "One endpoint change at N dual-stack Services (a proxier per family, iptables and"
+              + " ip6tables) against N single-stack ones, in one run.")
+  static final class ServicesDualStack implements Callable<Integer> {
+    @Option(names = "--services", defaultValue = "1000")
+    int services;
+
+    @Option(names = "--endpoints-per-service", defaultValue = "10")
+    int endpoints;
+
+    @Override
+    public Integer call() throws Exception {
+      new DualStackServiceSyncBenchmark(System.out).run(services, endpoints);
+      return 0;
+    }
+  }
+
+  @Command(
       name = "throughput",
       description = "Pod-to-pod TCP throughput across nodes against a bare veth pair.")
   static final class Throughput implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "5")
     int seconds;
+
+    @Option(
+        names = "--dual-stack",
+        description =
+            "In dual-stack labs (VXLAN, then BGP): pod-to-pod over IPv6 against IPv4 between the"
+                + " same pods, alternating; with VXLAN also IPv6 carried by the IPv4 tunnel.")
+    boolean dualStack;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "With --dual-stack.")
+    int rounds;
 
     /** Each datapath the run compares: routing and dataplane, and how the report names it. */
     record Setup(Routing routing, Datapath datapath, String name) {}
@@ -194,6 +226,9 @@ public final class BenchCommand {
     @Override
     public Integer call() throws Exception {
       ThroughputBenchmark b = new ThroughputBenchmark(LabLayout.of("bench"), System.out);
+      if (dualStack) {
+        return dualStack(b);
+      }
       double veth = b.bareVeth(seconds);
       b.report("bare veth pair (baseline)", veth);
       Map<String, Double> results = new LinkedHashMap<>();
@@ -225,6 +260,59 @@ public final class BenchCommand {
                   "ratio %s: %.2f of a bare veth pair, %.2f of node to node%n",
                   name, gbps / veth, gbps / underlay[0]));
       return 0;
+    }
+
+    /**
+     * IPv6 against IPv4 between the same two pods, in alternation (this machine's runs drift over
+     * minutes); with VXLAN, a third path: IPv6 pods carried by the IPv4 tunnel (Cilium's way), set
+     * up beside the agent's routes for the two pods alone.
+     */
+    private int dualStack(ThroughputBenchmark b) throws Exception {
+      for (Routing routing : List.of(Routing.VXLAN, Routing.BGP)) {
+        inBenchLab(
+            LabSpec.of(2).withRouting(routing).withIpFamilies(IpFamilies.DUAL),
+            lab -> {
+              podToPod(lab, b, 1); // creates the pods; the figure is not used
+              PodResource client = benchPod(lab, "client");
+              PodResource server = benchPod(lab, "server");
+              String serverNs = server.annotation(PodResource.NETNS_ANNOTATION).orElseThrow();
+              String clientNs = client.annotation(PodResource.NETNS_ANNOTATION).orElseThrow();
+              String v4 = server.podIp(IpFamily.IPV4).orElseThrow();
+              String v6 = server.podIp(IpFamily.IPV6).orElseThrow();
+              List<Double> four = new ArrayList<>();
+              List<Double> six = new ArrayList<>();
+              List<Double> sixOverFour = new ArrayList<>();
+              for (int r = 0; r < rounds; r++) {
+                four.add(b.iperf(serverNs, v4, clientNs, seconds));
+                six.add(b.iperf(serverNs, v6, clientNs, seconds));
+                if (routing == Routing.VXLAN) {
+                  try (var tunnel = b.ipv6OverIpv4Tunnel(lab.layout(), client, server)) {
+                    sixOverFour.add(b.iperf(serverNs, v6, clientNs, seconds));
+                  }
+                }
+              }
+              double m4 = Stats.of(four).median();
+              double m6 = Stats.of(six).median();
+              String name = routing == Routing.VXLAN ? "VXLAN" : "BGP";
+              b.report("pod node-1 -> pod node-2, IPv4, " + name, m4);
+              b.report("pod node-1 -> pod node-2, IPv6, " + name, m6);
+              System.out.printf("ratio IPv6/IPv4, %s: %.3f%n", name, m6 / m4);
+              if (!sixOverFour.isEmpty()) {
+                double m64 = Stats.of(sixOverFour).median();
+                b.report("pod node-1 -> pod node-2, IPv6 in the IPv4 tunnel", m64);
+                System.out.printf(
+                    "ratio IPv6 in the IPv4 tunnel / IPv6 in the IPv6 tunnel: %.3f%n", m64 / m6);
+              }
+              return null;
+            });
+      }
+      return 0;
+    }
+
+    private static PodResource benchPod(Lab lab, String name) {
+      try (Datastore store = LabStores.open(lab.layout())) {
+        return PodResource.from(store.get("Pod/default/" + name).orElseThrow().value());
+      }
     }
 
     private static double podToPod(Lab lab, ThroughputBenchmark b, int seconds) throws Exception {

@@ -80,6 +80,7 @@ public final class CommandTree {
               List.of(
                   BenchCommand.Cni.class,
                   BenchCommand.Throughput.class,
+                  BenchCommand.ServicesDualStack.class,
                   BenchCommand.Services.class,
                   BenchCommand.Observe.class,
                   BenchCommand.Journal.class,

@@ -257,7 +257,9 @@ public final class NodeDataplaneDriver implements AutoCloseable {
       ip.run("ip", "addr", "replace", v.address() + "/32", "dev", v.name());
     } else {
       // No duplicate address detection: the address is derived from a block this node holds.
-      ip.run("ip", "addr", "replace", v.address() + "/128", "dev", v.name(), "nodad");
+      // No prefix route either: IPv6 would add one even for a /128, which IPv4's /32 does not.
+      ip.run(
+          "ip", "addr", "replace", v.address() + "/128", "dev", v.name(), "nodad", "noprefixroute");
     }
   }
 

@@ -190,7 +190,9 @@ public record Flow(
     var l4 = f.path("l4");
     if (l4.isObject() && l4.size() > 0) {
       int port = l4.elements().next().path(which + "_port").asInt();
-      return port == 0 ? who : who + ":" + port;
+      // An IPv6 address with a port in brackets, as Hubble prints it.
+      String host = !e.has("pod_name") && who.indexOf(':') >= 0 ? "[" + who + "]" : who;
+      return port == 0 ? who : host + ":" + port;
     }
     return who;
   }

@@ -77,7 +77,12 @@ public final class FlowEnricher {
           Optional.ofNullable(
               c.servicesByFrontend()
                   .get(e.frontend() + ":" + e.frontendPort() + "/" + e.protocol()));
-      backend = Optional.of(e.destination() + ":" + e.destinationPort());
+      // ip:port, an IPv6 address in brackets (as the backend's endpoint string is written).
+      backend =
+          Optional.of(
+              (e.destination().indexOf(':') >= 0 ? "[" + e.destination() + "]" : e.destination())
+                  + ":"
+                  + e.destinationPort());
     } else if (e.verdict().equals("REJECTED")) {
       service =
           Optional.ofNullable(

@@ -47,8 +47,9 @@ public final class FlowRecorder {
       PolicyIntent intent, List<PolicyPod> pods, Map<String, Map<String, String>> namespaces) {
     Map<String, FlowEnricher.PodRef> byIp = new HashMap<>();
     for (PolicyPod p : pods) {
-      p.ip()
-          .ifPresent(
+      // Every address of a pod names it: a dual-stack pod's flows are its own in either family.
+      p.ips()
+          .forEach(
               ip ->
                   byIp.put(
                       ip,

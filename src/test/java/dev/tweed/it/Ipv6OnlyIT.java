@@ -43,12 +43,12 @@ class Ipv6OnlyIT {
         apiVersion: v1
         kind: Pod
         metadata: {name: web-1, labels: {app: web}}
-        spec: {nodeName: node-1, containers: [{name: web, ports: [{name: http, containerPort: 8080}]}]}
+        spec: {nodeName: node-1, containers: [{name: web, ports: [{name: http, containerPort: 8080}, {containerPort: 80}, {containerPort: 80, protocol: UDP}]}]}
         ---
         apiVersion: v1
         kind: Pod
         metadata: {name: web-2, labels: {app: web}}
-        spec: {nodeName: node-2, containers: [{name: web, ports: [{name: http, containerPort: 8080}]}]}
+        spec: {nodeName: node-2, containers: [{name: web, ports: [{name: http, containerPort: 8080}, {containerPort: 80}, {containerPort: 80, protocol: UDP}]}]}
         ---
         apiVersion: v1
         kind: Pod

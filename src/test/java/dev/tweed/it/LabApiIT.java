@@ -155,7 +155,7 @@ class LabApiIT {
 
     Reply matrix = get("api/reachability?port=80&namespaces=default");
     assertThat(fields(matrix.body()))
-        .containsExactly("pods", "matrix", "port", "protocol", "isolation");
+        .containsExactly("pods", "matrix", "family", "port", "protocol", "isolation");
     assertThat(matrix.body().path("pods").toString())
         .isEqualTo("[\"default/client\",\"default/web-1\",\"default/web-2\"]");
     assertThat(matrix.body().path("matrix").toString()).isEqualTo("[[1,1,1],[1,1,1],[1,1,1]]");
