@@ -49,6 +49,14 @@ class LabIT {
     return IpFamilies.parse(ipFamily()).families();
   }
 
+  /**
+   * In a dual-stack lab, a test whose traffic is IPv4 alone (single-stack Services, the CLI) adds
+   * nothing to the IPv4 run of the same class: it is skipped there, to keep the suite's time.
+   */
+  void coveredByTheIpv4Run() {
+    Assumptions.assumeTrue(families().size() == 1, "the IPv4 run covers it");
+  }
+
   /** For tests of what no datapath changes (the store, the CLI): run in one mode only. */
   void onlyInTheStandardDataplane() {
     Assumptions.assumeTrue(dataplane().equals("standard"), "independent of the datapath");
@@ -154,6 +162,7 @@ class LabIT {
   @Test
   @Order(3)
   void probeCommandReportsTheAnsweringPodOrWhyNot() {
+    coveredByTheIpv4Run();
     String out = tweed.ok("lab", "probe", "--from", "x/p11", "--to", "x/p31", "--port", "8080");
     assertThat(out.strip()).isEqualTo("x/p31");
     var refused = tweed.run("lab", "probe", "--from", "x/p11", "--to", "x/p31", "--port", "81");
@@ -300,10 +309,16 @@ class LabIT {
     JsonNode b = pod("x/p21");
     List<ContinuousProbes.Path4> paths = new ArrayList<>();
     for (JsonNode[] pair : new JsonNode[][] {{a, b}, {b, a}}) {
-      for (String proto : List.of("tcp", "udp")) {
-        paths.add(
-            new ContinuousProbes.Path4(
-                name(pair[0]) + "->" + name(pair[1]), netns(pair[0]), ip(pair[1]), 80, proto));
+      for (IpFamily f : families()) {
+        for (String proto : List.of("tcp", "udp")) {
+          paths.add(
+              new ContinuousProbes.Path4(
+                  name(pair[0]) + "->" + name(pair[1]) + " " + f.apiName(),
+                  netns(pair[0]),
+                  LabPods.ip(pair[1], f),
+                  80,
+                  proto));
+        }
       }
     }
     var traffic = new ContinuousProbes(paths);
@@ -325,6 +340,7 @@ class LabIT {
   @Test
   @Order(6)
   void deletingAPodRemovesItsVethRouteAndAddress() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("gone", ".yaml");
     Files.writeString(
         yaml,
@@ -360,6 +376,7 @@ class LabIT {
   @Test
   @Order(7)
   void invalidResourcesAreRejectedWholeWithTheObjectAndFieldNamed() throws Exception {
+    coveredByTheIpv4Run();
     onlyInTheStandardDataplane();
     Path yaml = Files.createTempFile("bad", ".yaml");
     Files.writeString(
@@ -375,6 +392,7 @@ class LabIT {
   @Test
   @Order(8)
   void aSecondLabUpIsRefusedAndTheNodesAreListed() {
+    coveredByTheIpv4Run();
     onlyInTheStandardDataplane();
     var r = tweed.run("lab", "up");
     assertThat(r.exitCode()).isNotZero();

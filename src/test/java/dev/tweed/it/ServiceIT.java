@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -86,6 +87,14 @@ class ServiceIT {
     assertThat(tweed.namespaces()).isEmpty();
   }
 
+  /**
+   * In a dual-stack lab, a test whose traffic is IPv4 alone (single-stack Services, the CLI) adds
+   * nothing to the IPv4 run of the same class: it is skipped there, to keep the suite's time.
+   */
+  void coveredByTheIpv4Run() {
+    Assumptions.assumeTrue(families().size() == 1, "the IPv4 run covers it");
+  }
+
   JsonNode service(String name) {
     for (JsonNode s : Json.parse(tweed.ok("lab", "get", "services", "-o", "json")).path("items")) {
       if (s.path("metadata").path("name").asText().equals(name)) {
@@ -138,6 +147,7 @@ class ServiceIT {
 
   @Test
   void aBurstOfShortConnectionsThroughAClusterIpLosesNone() throws Exception {
+    coveredByTheIpv4Run();
     String ip = service("web").path("spec").path("clusterIP").asText();
     awaitConnect(ip, 80);
     ShortConnections.Burst b =
@@ -180,6 +190,7 @@ class ServiceIT {
 
   @Test
   void aClientReusingAPortItsBackendHoldsInTimeWaitConnectsAgain() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = podWithService("reader", 9090);
     Path readerNs = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-reader");
     String clientNs = tweed.prefix() + "pod-default-client";
@@ -220,6 +231,7 @@ class ServiceIT {
 
   @Test
   void aServiceWithoutEndpointsRefusesAtOnce() throws Exception {
+    coveredByTheIpv4Run();
     String ip = service("nobody").path("spec").path("clusterIP").asText();
     ProbeResult r = ProbeClient.probe(client, ip, 80, "tcp", Duration.ofSeconds(3));
     assertThat(r.connected()).isFalse();
@@ -325,6 +337,7 @@ class ServiceIT {
   @Test
   @Order(Integer.MAX_VALUE) // deletes a backend: runs last
   void clientIpAffinityKeepsTheBackendAndEndpointChangesFollowPods() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("aff", ".yaml");
     Files.writeString(
         yaml,
@@ -363,6 +376,7 @@ class ServiceIT {
 
   @Test
   void loadBalancerIpsReachBackendsAndLocalPolicyKeepsTheClientAddress() throws Exception {
+    coveredByTheIpv4Run();
     tweed.ok("lab", "apply", "-f", Tweed.HOME.resolve("examples/loadbalancer.yaml").toString());
     Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
     Tweed.await(
@@ -397,6 +411,7 @@ class ServiceIT {
 
   @Test
   void externalIpsReachTheBackendsFromOutside() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("extip", ".yaml");
     Files.writeString(
         yaml,
@@ -418,6 +433,7 @@ class ServiceIT {
 
   @Test
   void restartingAgentsUnderServiceTrafficLosesNoProbe() throws Exception {
+    coveredByTheIpv4Run();
     String web = service("web").path("spec").path("clusterIP").asText();
     Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
     List<ContinuousProbes.Path4> paths =
@@ -447,6 +463,7 @@ class ServiceIT {
 
   @Test
   void loadBalancerSourceRangesAdmitOnlyTheirSources() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("ranges", ".yaml");
     Files.writeString(
         yaml,
@@ -481,6 +498,7 @@ class ServiceIT {
 
   @Test
   void aServiceWithoutSelectorUsesTheEndpointSlicesTheUserApplies() throws Exception {
+    coveredByTheIpv4Run();
     String web1 = null;
     for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
       if (p.path("metadata").path("name").asText().equals("web-1")) {
@@ -512,6 +530,7 @@ class ServiceIT {
 
   @Test
   void severalPortsOverTcpAndUdpReachTheirTargetPorts() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("dns", ".yaml");
     Files.writeString(
         yaml,
@@ -556,6 +575,7 @@ class ServiceIT {
 
   @Test
   void aUdpBackendWithNothingListeningRefusesThroughTheService() throws Exception {
+    coveredByTheIpv4Run();
     String web1 = podIp("web-1");
     Path yaml = Files.createTempFile("deaf", ".yaml");
     Files.writeString(
@@ -597,6 +617,7 @@ class ServiceIT {
 
   @Test
   void endpointsThatAreNotReadyLeaveTheRotation() throws Exception {
+    coveredByTheIpv4Run();
     String web1 = podIp("web-1");
     String web2 = podIp("web-2");
     String slice =
@@ -633,6 +654,7 @@ class ServiceIT {
 
   @Test
   void aPodReachesItselfThroughItsService() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("hairpin", ".yaml");
     Files.writeString(
         yaml,
@@ -671,6 +693,7 @@ class ServiceIT {
 
   @Test
   void internalTrafficPolicyLocalKeepsTrafficOnTheClientsNode() throws Exception {
+    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("itp", ".yaml");
     Files.writeString(
         yaml,
