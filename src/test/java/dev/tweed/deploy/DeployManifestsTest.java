@@ -7,6 +7,7 @@ import dev.tweed.cni.CniPlugin;
 import dev.tweed.cni.CniVersions;
 import dev.tweed.datastore.kubernetes.KubernetesKind;
 import dev.tweed.model.Json;
+import dev.tweed.model.WorkloadEndpoint;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -21,6 +22,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -82,6 +84,45 @@ class DeployManifestsTest {
       assertThat(crd.getSpec().getVersions())
           .allSatisfy(v -> assertThat(v.getSubresources()).isNull());
     }
+  }
+
+  /**
+   * What the agent writes fits the schema the API server prunes by: every field of a workload
+   * endpoint's spec is declared (an undeclared one would be dropped on write), and every required
+   * one is written.
+   */
+  @Test
+  void aWorkloadEndpointAsWrittenFitsItsSchema() throws Exception {
+    var crd =
+        of(load("crds.yaml"), CustomResourceDefinition.class).stream()
+            .filter(c -> c.getSpec().getNames().getKind().equals(WorkloadEndpoint.KIND))
+            .findFirst()
+            .orElseThrow();
+    var spec =
+        crd.getSpec()
+            .getVersions()
+            .getFirst()
+            .getSchema()
+            .getOpenAPIV3Schema()
+            .getProperties()
+            .get("spec");
+    var written =
+        new WorkloadEndpoint(
+                "node-1",
+                "c1",
+                "eth0",
+                "/run/netns/p",
+                "tw0",
+                List.of("10.244.0.5", "fd00:10:244::5"),
+                "02:00:00:00:00:01",
+                "default/p")
+            .toJson()
+            .path("spec");
+    List<String> fields = new ArrayList<>();
+    written.fieldNames().forEachRemaining(fields::add);
+    assertThat(spec.getProperties().keySet()).containsExactlyInAnyOrderElementsOf(fields);
+    assertThat(fields).containsAll(spec.getRequired());
+    assertThat(spec.getProperties().get("ips").getType()).isEqualTo("array");
   }
 
   @Test
