@@ -694,12 +694,20 @@ public final class BenchCommand {
     @Option(names = "--rounds", defaultValue = "3", description = "Stops and starts per setting.")
     int rounds;
 
+    @Option(
+        names = "--dual-stack",
+        description = "In a dual-stack lab: the IPv6 routes timed beside the IPv4 ones.")
+    boolean dualStack;
+
     @Override
     public Integer call() throws Exception {
       return inLab(
           "bench-bgp",
           lab -> {
-            lab.up(LabSpec.of(3).withRouting(Routing.BGP));
+            lab.up(
+                LabSpec.of(3)
+                    .withRouting(Routing.BGP)
+                    .withIpFamilies(dualStack ? IpFamilies.DUAL : IpFamilies.IPV4));
             apply(
                 lab,
                 "kind: Pod\nmetadata: {name: p3}\nspec: {nodeName: node-3, containers: [{name:"
@@ -728,6 +736,11 @@ public final class BenchCommand {
                   r.withdrawnMs(),
                   r.withdrawnMs() / holdOnly.withdrawnMs(),
                   r.reconvergedMs());
+              if (dualStack) {
+                System.out.printf(
+                    "%-50s IPv6 withdrawn: median %6.0f ms (%.2fx IPv4's); back: median %5.0f ms%n",
+                    "", r.withdrawn6Ms(), r.withdrawn6Ms() / r.withdrawnMs(), r.reconverged6Ms());
+              }
             }
             return 0;
           });
