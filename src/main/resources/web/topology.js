@@ -106,7 +106,7 @@ function nodeBox(n, x, y, t) {
     for (const p of pods) {
       const labels = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(', ');
       g.append(svg('g', { class: `pod ${p.phase === 'Running' ? '' : 'pending'}`, dataset: { pod: `${p.namespace}/${p.name}` } },
-        svg('title', {}, `${p.namespace}/${p.name}\n${p.ip || 'no address'} · ${p.phase}\nlabels: ${labels || 'none'}`),
+        svg('title', {}, `${p.namespace}/${p.name}\n${(p.ips && p.ips.length ? p.ips.join(', ') : p.ip) || 'no address'} · ${p.phase}\nlabels: ${labels || 'none'}`),
         svg('rect', { x: x + 10, y: py, width: NODE_W - 20, height: POD_H, rx: 5 }),
         svg('text', { x: x + 20, y: py + 16, class: 'pod-name' }, p.name),
         svg('text', { x: x + NODE_W - 20, y: py + 16, 'text-anchor': 'end', class: 'mono' }, p.ip || p.phase),

@@ -114,6 +114,8 @@ class LabApiIT {
     assertThat(node1.path("pods").findValuesAsText("name")).containsExactly("client", "web-1");
     assertThat(node1.path("pods").get(1).path("labels").path("app").asText()).isEqualTo("web");
     assertThat(node1.path("pods").get(1).path("ip").asText()).isEqualTo(tweed.podIp("web-1"));
+    assertThat(node1.path("pods").get(1).path("ips").toString())
+        .isEqualTo("[\"" + tweed.podIp("web-1") + "\"]");
     JsonNode link = t.path("links").get(0);
     assertThat(link.path("kind").asText()).isEqualTo("vxlan");
     assertThat(link.path("state").asText()).isEqualTo("up");

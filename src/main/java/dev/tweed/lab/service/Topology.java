@@ -23,12 +23,16 @@ public record Topology(
   /** A node, its agent and the pods it runs. */
   public record NodeView(String name, String internalIp, AgentStatus agent, List<PodView> pods) {}
 
-  /** A pod: where it runs, its address ("" before it has one), its phase and labels. */
+  /**
+   * A pod: where it runs, its primary address ("" before it has one) and all of them (one per
+   * family), its phase and labels.
+   */
   public record PodView(
       String namespace,
       String name,
       String node,
       String ip,
+      List<String> ips,
       String phase,
       Map<String, String> labels) {}
 

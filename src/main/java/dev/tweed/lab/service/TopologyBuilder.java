@@ -62,6 +62,7 @@ final class TopologyBuilder {
         p.name(),
         p.nodeName().orElse(""),
         p.podIp().orElse(""),
+        p.podIps(),
         p.deleting() ? "Terminating" : p.phase(),
         LabService.labels(p));
   }
