@@ -12,7 +12,8 @@ import java.util.function.IntConsumer;
  * groups, read by a daemon thread. The callback gets each notification's message type ({@code
  * RTM_NEWLINK}, {@code RTM_NEWROUTE}, ...), or {@link #LOST} when the kernel dropped some (the
  * socket's buffer overran), so a listener that re-reads the kernel on each call misses nothing.
- * IPv6 notifications are left out.
+ * IPv6 neighbours are passed on only when permanent (the kind Tweed writes): every pod's veth runs
+ * neighbour discovery, whose entries come and go all the time.
  */
 public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int NETLINK_ROUTE = 0;
@@ -21,6 +22,11 @@ public final class RtNetlinkMonitor implements AutoCloseable {
   private static final int RTMGRP_TC = 0x8;
   private static final int RTMGRP_IPV4_IFADDR = 0x10;
   private static final int RTMGRP_IPV4_ROUTE = 0x40;
+  private static final int RTMGRP_IPV6_IFADDR = 0x100;
+  private static final int RTMGRP_IPV6_ROUTE = 0x400;
+  private static final int RTM_NEWNEIGH = 28;
+  private static final int RTM_DELNEIGH = 29;
+  private static final int NUD_PERMANENT = 0x80;
   private static final int SOL_SOCKET = 1;
   private static final int AF_INET6 = 10;
   private static final int SO_RCVTIMEO = 20;
@@ -40,7 +46,14 @@ public final class RtNetlinkMonitor implements AutoCloseable {
 
   /** Starts watching links, addresses, routes and neighbours in the calling thread's namespace. */
   public static RtNetlinkMonitor start(IntConsumer changed) {
-    return start(RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, changed);
+    return start(
+        RTMGRP_LINK
+            | RTMGRP_NEIGH
+            | RTMGRP_IPV4_IFADDR
+            | RTMGRP_IPV4_ROUTE
+            | RTMGRP_IPV6_IFADDR
+            | RTMGRP_IPV6_ROUTE,
+        changed);
   }
 
   /** Starts watching qdiscs and tc filters in the calling thread's namespace. */
@@ -91,13 +104,17 @@ public final class RtNetlinkMonitor implements AutoCloseable {
           if (len < 16) {
             break;
           }
-          // Every rtnetlink message body starts with its address family. IPv6 ones are not
-          // passed on: Tweed programs IPv4 alone, and the neighbour discovery of every pod's veth
+          // Every rtnetlink message body starts with its address family. IPv6 neighbours that
+          // are not permanent are not passed on: the neighbour discovery of every pod's veth
           // (multicast neighbours created and collected, a stream of them on a node of 1,000
-          // pods) would otherwise keep waking the listener.
+          // pods) would otherwise keep waking the listener, and Tweed writes permanent ones only.
+          int type = in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 4) & 0xffff;
           int family = len > 16 ? in.get(ValueLayout.JAVA_BYTE, off + 16) & 0xff : 0;
-          if (family != AF_INET6) {
-            changed.accept(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 4) & 0xffff);
+          boolean neighbour = type == RTM_NEWNEIGH || type == RTM_DELNEIGH;
+          // ndmsg: family, two pads, ifindex, then the state (u16) at byte 8 of the body.
+          int state = len >= 16 + 10 ? in.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 24) : 0;
+          if (family != AF_INET6 || !neighbour || (state & NUD_PERMANENT) != 0) {
+            changed.accept(type);
           }
           off += (len + 3) & ~3;
         }

@@ -1,5 +1,7 @@
 package dev.tweed.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.tweed.lab.Namespaces;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.NetworkNamespace;
@@ -57,6 +59,48 @@ class KernelNotificationsIT {
           "nud",
           "permanent");
       changeAndAwait(seen, RTM_NEWADDR, "addr", "add", "192.0.2.1/24", "dev", "tw-veth0");
+      // IPv6: routes and permanent neighbours are announced...
+      changeAndAwait(
+          seen,
+          RTM_NEWROUTE,
+          "-6",
+          "route",
+          "add",
+          "2001:db8:1::/64",
+          "dev",
+          "tw-veth0",
+          "proto",
+          "97");
+      changeAndAwait(
+          seen,
+          RTM_NEWNEIGH,
+          "-6",
+          "neigh",
+          "add",
+          "2001:db8:1::3",
+          "lladdr",
+          "02:00:00:00:00:04",
+          "dev",
+          "tw-veth0",
+          "nud",
+          "permanent");
+      // ...neighbour discovery's own entries are not: a stale one added, then a route as a
+      // marker; the marker's notification comes after the neighbour's on the same socket.
+      seen.remove(RTM_NEWNEIGH);
+      run(
+          "-6",
+          "neigh",
+          "add",
+          "2001:db8:1::4",
+          "lladdr",
+          "02:00:00:00:00:05",
+          "dev",
+          "tw-veth0",
+          "nud",
+          "stale");
+      changeAndAwait(
+          seen, RTM_NEWROUTE, "route", "add", "198.51.101.0/24", "dev", "tw-veth0", "proto", "97");
+      assertThat(seen).doesNotContain(RTM_NEWNEIGH);
     }
   }
 
