@@ -298,6 +298,17 @@ public final class LabService {
     return new ProbeAnswer(r, ip, result);
   }
 
+  /** The address a journey starts or ends at: the model follows IPv4 packets only yet. */
+  private static String traceAddress(PodResource p) {
+    return p.podIp(IpFamily.IPV4)
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "pod "
+                        + p.qualifiedName()
+                        + " has no IPv4 address: the trace follows IPv4 packets only yet"));
+  }
+
   /** A pod's address of {@code family}, or its primary one. */
   private static String podAddress(PodResource p, Optional<IpFamily> family) {
     if (family.isEmpty()) {
@@ -404,11 +415,10 @@ public final class LabService {
     try (Datastore store = store()) {
       PodResource from = pod(store, r.from());
       start = layout().netnsOf(from);
-      String dst =
-          r.to().contains("/") ? pod(store, r.to()).podIp().orElseThrow() : ipv4(r.to(), "to");
+      String dst = r.to().contains("/") ? traceAddress(pod(store, r.to())) : ipv4(r.to(), "to");
       packet =
           Packet.of(
-              from.podIp().orElseThrow(),
+              traceAddress(from),
               dst,
               r.proto(),
               r.sport(),
