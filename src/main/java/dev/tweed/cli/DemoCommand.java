@@ -7,6 +7,8 @@ import dev.tweed.lab.LabSpec;
 import dev.tweed.lab.LabStores;
 import dev.tweed.lab.ProbeClient;
 import dev.tweed.lab.ProbeResult;
+import dev.tweed.model.IpFamilies;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
 import dev.tweed.sys.NetworkNamespace;
@@ -32,6 +34,12 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Pods to run (default: examples/demo.yaml).")
   Path file;
 
+  @Option(
+      names = "--ip-family",
+      defaultValue = "ipv4",
+      description = "ipv4 | ipv6 | dual: with dual, every pair is probed in both families.")
+  IpFamilies ipFamily;
+
   @Override
   public Integer call() throws Exception {
     if (file == null) {
@@ -47,7 +55,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
     System.out.println("== building a 3-node lab (namespaces " + lab.layout().prefix() + "*)");
     try {
-      l.up(LabSpec.of(3));
+      l.up(LabSpec.of(3).withIpFamilies(ipFamily));
     } catch (Exception e) {
       l.down();
       throw e;
@@ -63,13 +71,17 @@ public final class DemoCommand implements Callable<Integer> {
       }
     }
     List<String[]> rows = new ArrayList<>();
-    rows.add(new String[] {"POD", "NODE", "IP"});
+    rows.add(new String[] {"POD", "NODE", "IPS"});
     pods.forEach(
         p ->
             rows.add(
-                new String[] {p.qualifiedName(), p.nodeName().orElse(""), p.podIp().orElse("")}));
+                new String[] {
+                  p.qualifiedName(), p.nodeName().orElse(""), String.join(",", p.podIps())
+                }));
     Tables.print(rows);
-    System.out.println("== probing every pod from every pod (TCP 80 and UDP 80, real packets)");
+    System.out.println(
+        "== probing every pod from every pod (TCP 80 and UDP 80, real packets"
+            + (ipFamily.families().size() > 1 ? ", at both addresses)" : ")"));
     int ok = 0;
     int total = 0;
     int crossNode = 0;
@@ -80,27 +92,30 @@ public final class DemoCommand implements Callable<Integer> {
           continue;
         }
         for (String proto : List.of("tcp", "udp")) {
-          ProbeResult r =
-              ProbeClient.probe(
-                  NetworkNamespace.pathOf(ns),
-                  to.podIp().orElseThrow(),
-                  80,
+          for (IpFamily family : ipFamily.families()) {
+            ProbeResult r =
+                ProbeClient.probe(
+                    NetworkNamespace.pathOf(ns),
+                    to.podIp(family).orElseThrow(),
+                    80,
+                    proto,
+                    Duration.ofSeconds(2));
+            total++;
+            boolean right = r.connected() && r.answer().equals(to.qualifiedName());
+            if (right) {
+              ok++;
+              if (!from.nodeName().equals(to.nodeName())) {
+                crossNode++;
+              }
+            } else {
+              System.out.printf(
+                  "  FAIL %s -> %s %s %s: %s%n",
+                  from.qualifiedName(),
+                  to.qualifiedName(),
                   proto,
-                  Duration.ofSeconds(2));
-          total++;
-          boolean right = r.connected() && r.answer().equals(to.qualifiedName());
-          if (right) {
-            ok++;
-            if (!from.nodeName().equals(to.nodeName())) {
-              crossNode++;
+                  family.apiName(),
+                  r.connected() ? "answered " + r.answer() : r.reason());
             }
-          } else {
-            System.out.printf(
-                "  FAIL %s -> %s %s: %s%n",
-                from.qualifiedName(),
-                to.qualifiedName(),
-                proto,
-                r.connected() ? "answered " + r.answer() : r.reason());
           }
         }
       }
