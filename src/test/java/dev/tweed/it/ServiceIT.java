@@ -18,6 +18,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -237,6 +238,54 @@ class ServiceIT {
     assertThat(r.connected()).isFalse();
     assertThat(r.reason()).isEqualTo("refused");
     assertThat(r.millis()).isLessThan(1000);
+  }
+
+  /** A dual-stack lab's IPv6 Service connection is a flow like any other, its pods named. */
+  @Test
+  void anIpv6ServiceConnectionIsObservedWithItsPodsAndBackend() throws Exception {
+    Assumptions.assumeTrue(families().contains(IpFamily.IPV6), "an IPv6 lab's");
+    assumeStandardDatapath();
+    String ip =
+        StreamSupport.stream(service("web").path("spec").path("clusterIPs").spliterator(), false)
+            .map(JsonNode::asText)
+            .filter(a -> IpFamily.of(a) == IpFamily.IPV6)
+            .findFirst()
+            .orElseThrow();
+    awaitConnect(ip, 80);
+    ProbeResult r = ProbeClient.probe(client, ip, 80, "tcp", Duration.ofSeconds(3));
+    assertThat(r.connected()).isTrue();
+    String clientIp6 = LabPods.ip(podJson("client"), IpFamily.IPV6);
+    Tweed.await(
+        "the IPv6 flow reported",
+        Duration.ofSeconds(10),
+        () -> ipv6ServiceFlow(clientIp6).isPresent());
+    JsonNode f = ipv6ServiceFlow(clientIp6).orElseThrow();
+    assertThat(f.path("source").path("pod_name").asText()).isEqualTo("client");
+    assertThat(f.path("destination").path("pod_name").asText()).startsWith("web-");
+    assertThat(f.path("destination_service").path("name").asText()).isEqualTo("web");
+    assertThat(f.path("backend").asText()).matches("\\[fd00:10:244:[0-9a-f:]+\\]:8080");
+  }
+
+  private java.util.Optional<JsonNode> ipv6ServiceFlow(String clientIp6) {
+    String out = tweed.ok("lab", "observe", "-o", "json", "--to-service", "default/web");
+    return out.lines()
+        .filter(l -> !l.isBlank())
+        .map(Json::parse)
+        .filter(f -> f.path("IP").path("source").asText().equals(clientIp6))
+        .reduce((a, b) -> b);
+  }
+
+  private JsonNode podJson(String name) {
+    for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
+      if (p.path("metadata").path("name").asText().equals(name)) {
+        return p;
+      }
+    }
+    throw new AssertionError("no pod " + name);
+  }
+
+  private void assumeStandardDatapath() {
+    Assumptions.assumeTrue(dataplane().equals("standard"), "the standard datapath's flows");
   }
 
   @Test
