@@ -14,9 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -92,6 +92,12 @@ final class LabPolicyCommands {
     String scenario;
 
     @Option(
+        names = "--match",
+        paramLabel = "REGEX",
+        description = "Only scenarios whose name this regular expression finds something in.")
+    String match;
+
+    @Option(
         names = "--family",
         paramLabel = "4|6|both",
         description =
@@ -130,9 +136,13 @@ final class LabPolicyCommands {
           if (families.size() > 1) {
             System.out.println(f.apiName() + ":");
           }
+          Pattern regex = Pattern.compile(match == null ? "" : match);
           ok &=
               new NetpolConformance(l, store, nodes, System.out, f)
-                  .run(Optional.ofNullable(scenario));
+                  .run(
+                      name ->
+                          (scenario == null || name.contains(scenario))
+                              && regex.matcher(name).find());
         }
       }
       return ok ? 0 : 1;

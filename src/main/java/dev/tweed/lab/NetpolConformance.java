@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -98,11 +99,16 @@ public final class NetpolConformance {
 
   /** Runs every scenario whose name contains {@code filter}; true when all pass. */
   public boolean run(Optional<String> filter) throws Exception {
+    return run(name -> filter.map(name::contains).orElse(true));
+  }
+
+  /** Runs every scenario whose name {@code selected} accepts; true when all pass. */
+  public boolean run(Predicate<String> selected) throws Exception {
     List<ReachabilityProbe.Target> pods = targets();
     int passed = 0;
     int failed = 0;
     for (NetpolScenario s : NetpolScenarios.all()) {
-      if (filter.isPresent() && !s.name().contains(filter.get())) {
+      if (!selected.test(s.name())) {
         continue;
       }
       long start = System.nanoTime();
