@@ -238,8 +238,8 @@ class KubernetesAgentMockApiServerIT {
     assertThat(a.ip()).isNotEqualTo(b.ip());
     // The CNI call's state is in the API as Tweed's custom resources.
     assertThat(custom("WorkloadEndpoint"))
-        .extracting(r -> String.valueOf(specOf(r).get("ip")))
-        .containsExactlyInAnyOrder(a.ip(), b.ip());
+        .extracting(r -> String.valueOf(specOf(r).get("ips")))
+        .containsExactlyInAnyOrder("[" + a.ip() + "]", "[" + b.ip() + "]");
     assertThat(custom("IPAMBlock"))
         .singleElement()
         .satisfies(
