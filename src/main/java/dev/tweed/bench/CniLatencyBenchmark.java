@@ -90,6 +90,9 @@ public final class CniLatencyBenchmark {
       ArrayNode ranges = dualIpam.putArray("ranges");
       ranges.addArray().addObject().put("subnet", "10.89.0.0/16");
       ranges.addArray().addObject().put("subnet", "fd00:89::/64");
+      // IPv4 again right before dual-stack: both with the agent as warm, in turn.
+      subjects.add(
+          new Subject("tweed IPv4 again (native shim)", nativeDir, "tweed-cni", tweedConf));
       subjects.add(new Subject("tweed dual-stack (native shim)", nativeDir, "tweed-cni", dualConf));
       subjects.add(new Subject("reference, two ranges", REFERENCE_DIR, "bridge", refDual));
     }
@@ -147,7 +150,7 @@ public final class CniLatencyBenchmark {
             + (s.netconf().path("ipam").has("pools")
                     || s.netconf().path("ipam").path("ranges").size() > 1
                 ? "d"
-                : "");
+                : s.name().contains("again") ? "a" : "");
     List<String> sandboxes = new ArrayList<>();
     for (int i = 0; i < pods + warmup; i++) {
       String ns = layout.prefix() + "b" + tag + "-" + i;
