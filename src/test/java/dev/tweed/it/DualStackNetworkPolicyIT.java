@@ -1,9 +1,9 @@
 package dev.tweed.it;
 
 /**
- * Every NetworkPolicy test again in a dual-stack lab: the conformance suite in IPv6 (its ipBlocks
- * written in IPv6; the IPv4 run is {@link NetworkPolicyIT}'s), anti-spoofing in both families, one
- * policy enforced in both tables.
+ * The NetworkPolicy tests that differ by family, in a dual-stack lab: 14 conformance scenarios at
+ * the pods' IPv6 addresses (ipBlocks written in IPv6, named ports, deny-all; the IPv4 run of all 40
+ * is {@link NetworkPolicyIT}'s) and anti-spoofing in both families.
  */
 class DualStackNetworkPolicyIT extends NetworkPolicyIT {
   @Override
