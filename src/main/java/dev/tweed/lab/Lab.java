@@ -268,6 +268,12 @@ public final class Lab {
 
   /** Brings a stopped node back: its link, its default route, its agent. */
   public LabState startNode(LabState state, String node) {
+    long running = state.pids().getOrDefault("agent/" + node, 0L);
+    if (running != 0 && LabProcesses.isOurs(running, "lab=" + layout.name())) {
+      // A second agent would fail on the node's metrics port while the first ran on unrecorded.
+      throw new IllegalStateException(
+          "node " + node + " is running (agent pid " + running + "); stop it first");
+    }
     Namespaces.batch(
         layout.nodeNs(node),
         List.of("link set eth0 up", "route replace default via " + LabLayout.ROUTER_IP));
