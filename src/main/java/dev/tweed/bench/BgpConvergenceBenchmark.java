@@ -43,9 +43,15 @@ public final class BgpConvergenceBenchmark {
       double withdrawn6Ms,
       double reconverged6Ms) {}
 
+  /** Read once: the lab's families do not change under the benchmark. */
   private boolean dualStack() {
-    return LabState.read(lab.layout()).orElseThrow().spec().ipFamilies() == IpFamilies.DUAL;
+    if (dualStack == null) {
+      dualStack = LabState.read(lab.layout()).orElseThrow().spec().ipFamilies() == IpFamilies.DUAL;
+    }
+    return dualStack;
   }
+
+  private Boolean dualStack;
 
   public Result run(String setting, BgpConfiguration bgp, int rounds) throws Exception {
     try (Datastore store = LabStores.open(lab.layout())) {

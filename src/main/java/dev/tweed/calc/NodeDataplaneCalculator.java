@@ -89,6 +89,26 @@ public final class NodeDataplaneCalculator {
     return families.stream().mapToInt(NodeDataplaneCalculator::mtu).min().orElse(VXLAN_MTU);
   }
 
+  /**
+   * A node's tunnel of {@code family}, over its underlay address of that family (none without one,
+   * and none but IPv4 for the eBPF datapath's collect-metadata device, which carries IPv4 only);
+   * {@code vtep} is its address ("" until the node holds a block of the family).
+   */
+  static Optional<VxlanDevice> tunnel(
+      NodeResource node, IpFamily family, boolean external, String vtep) {
+    Optional<String> underlay = node.internalIp(family);
+    if (underlay.isEmpty() || (external && family != IpFamily.IPV4)) {
+      return Optional.empty();
+    }
+    String mac = VtepIdentity.mac(node.name(), family);
+    return Optional.of(
+        external
+            ? new VxlanDevice(
+                device(family), 0, underlay.get(), VXLAN_PORT, mac, mtu(family), "", true)
+            : new VxlanDevice(
+                device(family), vni(family), underlay.get(), VXLAN_PORT, mac, mtu(family), vtep));
+  }
+
   public NodeDataplane calculate(ClusterState state) {
     TreeSet<Route> routes = new TreeSet<>();
     TreeSet<Neighbor> neighbors = new TreeSet<>();
@@ -109,10 +129,16 @@ public final class NodeDataplaneCalculator {
     }
     List<VxlanDevice> tunnels = new ArrayList<>();
     for (IpFamily family : new TreeSet<>(families)) {
-      Optional<String> underlay = self.get().internalIp(family);
-      if (underlay.isEmpty() || (external && family != IpFamily.IPV4)) {
+      Optional<VxlanDevice> tunnel =
+          tunnel(
+              self.get(),
+              family,
+              external,
+              VtepIdentity.address(nodeName, family, state.blocks()).orElse(""));
+      if (tunnel.isEmpty()) {
         continue;
       }
+      tunnels.add(tunnel.get());
       String dev = device(family);
       if (external) {
         for (IpamBlock b : state.blocks()) {
@@ -120,27 +146,8 @@ public final class NodeDataplaneCalculator {
             routes.add(Route.direct(b.cidr(), dev));
           }
         }
-        tunnels.add(
-            new VxlanDevice(
-                dev,
-                0,
-                underlay.get(),
-                VXLAN_PORT,
-                VtepIdentity.mac(nodeName, family),
-                mtu(family),
-                "",
-                true));
         continue;
       }
-      tunnels.add(
-          new VxlanDevice(
-              dev,
-              vni(family),
-              underlay.get(),
-              VXLAN_PORT,
-              VtepIdentity.mac(nodeName, family),
-              mtu(family),
-              VtepIdentity.address(nodeName, family, state.blocks()).orElse("")));
       for (NodeResource remote : state.nodes()) {
         Optional<String> vtep = VtepIdentity.address(remote.name(), family, state.blocks());
         Optional<String> remoteUnderlay = remote.internalIp(family);

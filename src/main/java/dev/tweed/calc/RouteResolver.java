@@ -179,36 +179,17 @@ public final class RouteResolver {
     }
     List<VxlanDevice> tunnels = new ArrayList<>();
     for (IpFamily family : families) {
-      Optional<String> underlay = me.internalIp(family);
-      if (underlay.isEmpty() || (external && family != IpFamily.IPV4)) {
-        continue;
-      }
-      String dev = NodeDataplaneCalculator.device(family);
-      String mac = VtepIdentity.mac(self, family);
-      tunnels.add(
-          external
-              ? new VxlanDevice(
-                  dev,
-                  0,
-                  underlay.get(),
-                  NodeDataplaneCalculator.VXLAN_PORT,
-                  mac,
-                  NodeDataplaneCalculator.mtu(family),
-                  "",
-                  true)
-              : new VxlanDevice(
-                  dev,
-                  NodeDataplaneCalculator.vni(family),
-                  underlay.get(),
-                  NodeDataplaneCalculator.VXLAN_PORT,
-                  mac,
-                  NodeDataplaneCalculator.mtu(family),
-                  Optional.ofNullable(blocksByNode.get(self)).stream()
-                      .flatMap(TreeSet::stream)
-                      .filter(c -> c.family() == family)
-                      .findFirst()
-                      .map(Cidr::baseAddress)
-                      .orElse("")));
+      NodeDataplaneCalculator.tunnel(
+              me,
+              family,
+              external,
+              Optional.ofNullable(blocksByNode.get(self)).stream()
+                  .flatMap(TreeSet::stream)
+                  .filter(c -> c.family() == family)
+                  .findFirst()
+                  .map(Cidr::baseAddress)
+                  .orElse(""))
+          .ifPresent(tunnels::add);
     }
     return new NodeDataplane(tunnels, routes, neighbors, fdb);
   }

@@ -274,22 +274,7 @@ public final class Lab {
       throw new IllegalStateException(
           "node " + node + " is running (agent pid " + running + "); stop it first");
     }
-    Namespaces.batch(
-        layout.nodeNs(node),
-        List.of("link set eth0 up", "route replace default via " + LabLayout.ROUTER_IP));
-    if (LabLayout.dualStackUnderlay(state.spec().ipFamilies())) {
-      // A link that went down lost its IPv6 addresses (keep_addr_on_down is 0), as a machine's
-      // would; its network configuration puts them back when the link returns.
-      Namespaces.batch(
-          layout.nodeNs(node),
-          List.of(
-              "addr replace "
-                  + LabLayout.nodeIp6(node)
-                  + "/"
-                  + LabLayout.UNDERLAY6_PREFIX_LENGTH
-                  + " dev eth0 nodad",
-              "route replace ::/0 via " + LabLayout.ROUTER_IP6));
-    }
+    Namespaces.batch(layout.nodeNs(node), LabLayout.linkBackUp(node, state.spec().ipFamilies()));
     LabState next = startAgent(state, node);
     awaitAgentReady(node, System.nanoTime() + 60_000_000_000L);
     return next;

@@ -6,6 +6,7 @@ import dev.tweed.model.IpFamilies;
 import dev.tweed.model.IpFamily;
 import dev.tweed.model.PodResource;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -95,6 +96,22 @@ public record LabLayout(String name, Path dir) {
   /** Whether the lab's underlay carries IPv6 as well as IPv4. */
   public static boolean dualStackUnderlay(IpFamilies families) {
     return families != IpFamilies.IPV4;
+  }
+
+  /**
+   * What brings a node's underlay link back after it went down: the link, its IPv6 address (IPv6
+   * addresses go with a link that goes down, as a machine's would, and its network configuration
+   * puts them back) and a default route per family; {@code ip -batch} lines.
+   */
+  public static List<String> linkBackUp(String node, IpFamilies families) {
+    List<String> lines =
+        new ArrayList<>(List.of("link set eth0 up", "route replace default via " + ROUTER_IP));
+    if (dualStackUnderlay(families)) {
+      lines.add(
+          "addr replace " + nodeIp6(node) + "/" + UNDERLAY6_PREFIX_LENGTH + " dev eth0 nodad");
+      lines.add("route replace ::/0 via " + ROUTER_IP6);
+    }
+    return lines;
   }
 
   /** A node's underlay addresses, the cluster's primary family first (its InternalIPs). */

@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -95,11 +94,6 @@ public final class NetpolConformance {
       }
     }
     return out;
-  }
-
-  /** Runs every scenario whose name contains {@code filter}; true when all pass. */
-  public boolean run(Optional<String> filter) throws Exception {
-    return run(name -> filter.map(name::contains).orElse(true));
   }
 
   /** Runs every scenario whose name {@code selected} accepts; true when all pass. */

@@ -8,6 +8,7 @@ import dev.tweed.model.Cidr;
 import dev.tweed.model.FamilyCidrs;
 import dev.tweed.model.IpAddress;
 import dev.tweed.model.IpFamily;
+import dev.tweed.model.ServiceResource;
 import dev.tweed.proxy.ServiceIpFamilies;
 import dev.tweed.proxy.ServiceValidator;
 import java.util.ArrayList;
@@ -43,16 +44,7 @@ final class ServiceAllocator {
   }
 
   private void take(JsonNode svc) {
-    List<String> ips = new ArrayList<>();
-    svc.path("spec").path("clusterIPs").forEach(n -> ips.add(n.asText()));
-    if (ips.isEmpty()) {
-      ips.add(svc.path("spec").path("clusterIP").asText(""));
-    }
-    for (String ip : ips) {
-      if (!ip.isEmpty() && !ip.equals("None")) {
-        clusterIps.add(IpAddress.parse(ip));
-      }
-    }
+    ServiceResource.from(svc).clusterIps().forEach(ip -> clusterIps.add(IpAddress.parse(ip)));
     for (JsonNode p : svc.path("spec").path("ports")) {
       if (p.path("nodePort").asInt() != 0) {
         nodePorts.add(p.path("nodePort").asInt());

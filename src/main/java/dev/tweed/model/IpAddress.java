@@ -34,6 +34,15 @@ public record IpAddress(IpFamily family, long high, long low) implements Compara
     return fromBytes(b);
   }
 
+  /**
+   * {@code ip:port}, an IPv6 address in brackets ({@code [fd00::5]:8080}), as Go's JoinHostPort
+   * writes it: what DNAT takes, what kube-proxy hashes into an endpoint chain's name, and how
+   * Hubble prints an endpoint.
+   */
+  public static String hostPort(String ip, int port) {
+    return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + port;
+  }
+
   /** 4 or 16 network-order bytes. */
   public static IpAddress fromBytes(byte[] b) {
     if (b.length == 4) {

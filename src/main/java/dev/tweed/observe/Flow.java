@@ -2,6 +2,7 @@ package dev.tweed.observe;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tweed.model.IpAddress;
 import dev.tweed.model.Json;
 import dev.tweed.policy.PolicyAllowers;
 import java.time.Instant;
@@ -190,9 +191,7 @@ public record Flow(
     var l4 = f.path("l4");
     if (l4.isObject() && l4.size() > 0) {
       int port = l4.elements().next().path(which + "_port").asInt();
-      // An IPv6 address with a port in brackets, as Hubble prints it.
-      String host = !e.has("pod_name") && who.indexOf(':') >= 0 ? "[" + who + "]" : who;
-      return port == 0 ? who : host + ":" + port;
+      return port == 0 ? who : IpAddress.hostPort(who, port);
     }
     return who;
   }

@@ -1,6 +1,7 @@
 package dev.tweed.observe;
 
 import dev.tweed.ebpf.FlowEvent;
+import dev.tweed.model.IpAddress;
 import dev.tweed.policy.PolicyAllowers;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -77,12 +78,7 @@ public final class FlowEnricher {
           Optional.ofNullable(
               c.servicesByFrontend()
                   .get(e.frontend() + ":" + e.frontendPort() + "/" + e.protocol()));
-      // ip:port, an IPv6 address in brackets (as the backend's endpoint string is written).
-      backend =
-          Optional.of(
-              (e.destination().indexOf(':') >= 0 ? "[" + e.destination() + "]" : e.destination())
-                  + ":"
-                  + e.destinationPort());
+      backend = Optional.of(IpAddress.hostPort(e.destination(), e.destinationPort()));
     } else if (e.verdict().equals("REJECTED")) {
       service =
           Optional.ofNullable(

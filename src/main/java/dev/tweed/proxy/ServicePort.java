@@ -1,5 +1,6 @@
 package dev.tweed.proxy;
 
+import dev.tweed.model.IpAddress;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -30,13 +31,10 @@ public record ServicePort(
 
   /** A ready backend: address and target port, and the node it runs on. */
   public record Endpoint(String ip, int port, Optional<String> nodeName) {
-    /**
-     * {@code ip:port}, an IPv6 address in brackets ({@code [fd00::5]:8080}) as Go's JoinHostPort
-     * writes it: what DNAT takes, and what kube-proxy hashes into an endpoint chain's name.
-     */
+    /** {@link IpAddress#hostPort}: what DNAT takes and kube-proxy hashes into chain names. */
     @Override
     public String toString() {
-      return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + port;
+      return IpAddress.hostPort(ip, port);
     }
   }
 

@@ -32,11 +32,6 @@ public final class ServiceValidator {
 
   private ServiceValidator() {}
 
-  /** Checks {@code svc} for a single-stack cluster whose ClusterIPs are {@code serviceCidr}. */
-  public static void validate(JsonNode svc, Cidr serviceCidr) throws Invalid {
-    validate(svc, FamilyCidrs.of(serviceCidr));
-  }
-
   /** Checks {@code svc} for a cluster with a Service range per family in {@code serviceCidrs}. */
   public static void validate(JsonNode svc, FamilyCidrs serviceCidrs) throws Invalid {
     JsonNode spec = svc.path("spec");

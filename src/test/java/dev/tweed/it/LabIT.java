@@ -122,29 +122,11 @@ class LabIT {
         assertThat(addr).startsWith(v4 ? "10.244." : "fd00:10:244:");
         String routes = Tweed.ip(tweed.nodeNs(node), v4 ? "-4" : "-6", "route", "show", addr);
         assertThat(routes).as("a host route to the pod on its node").contains("proto 97");
-        String podAddr =
-            Command.run(
-                List.of(
-                    "ip",
-                    "-n",
-                    netns(p).getFileName().toString(),
-                    v4 ? "-4" : "-6",
-                    "-o",
-                    "addr",
-                    "show",
-                    "dev",
-                    "eth0"));
+        String podNs = netns(p).getFileName().toString();
+        String fam = v4 ? "-4" : "-6";
+        String podAddr = Tweed.ip(podNs, fam, "-o", "addr", "show", "dev", "eth0");
         assertThat(podAddr).contains(addr + (v4 ? "/32" : "/128"));
-        String podRoute =
-            Command.run(
-                List.of(
-                    "ip",
-                    "-n",
-                    netns(p).getFileName().toString(),
-                    v4 ? "-4" : "-6",
-                    "route",
-                    "show",
-                    "default"));
+        String podRoute = Tweed.ip(podNs, fam, "route", "show", "default");
         assertThat(podRoute).contains(v4 ? "via 169.254.1.1" : "via fe80::ecee:eeff:feee:eeee");
       }
     }

@@ -16,7 +16,6 @@ import dev.tweed.observe.BgpSessions;
 import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -153,20 +152,7 @@ final class FaultInjector {
     long injected = System.nanoTime();
     Namespaces.batch(layout.nodeNs(node), List.of("link set eth0 down"));
     sleep(2000 + random.nextInt(3000));
-    List<String> back =
-        new ArrayList<>(
-            List.of("link set eth0 up", "route replace default via " + LabLayout.ROUTER_IP));
-    if (LabLayout.dualStackUnderlay(state().spec().ipFamilies())) {
-      // The link's IPv6 addresses went with it: put back, as the node's configuration would.
-      back.add(
-          "addr replace "
-              + LabLayout.nodeIp6(node)
-              + "/"
-              + LabLayout.UNDERLAY6_PREFIX_LENGTH
-              + " dev eth0 nodad");
-      back.add("route replace ::/0 via " + LabLayout.ROUTER_IP6);
-    }
-    Namespaces.batch(layout.nodeNs(node), back);
+    Namespaces.batch(layout.nodeNs(node), LabLayout.linkBackUp(node, state().spec().ipFamilies()));
     long restored = System.nanoTime();
     long deadline = restored + RECOVERY_LIMIT;
     while (!nodeAnswers(node)) {

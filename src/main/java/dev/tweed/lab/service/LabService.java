@@ -22,6 +22,7 @@ import dev.tweed.lab.ProbeResult;
 import dev.tweed.lab.ReachabilityMatrix;
 import dev.tweed.lab.ReachabilityProbe;
 import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamilies;
 import dev.tweed.model.IpFamily;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
@@ -326,16 +327,12 @@ public final class LabService {
    * isolating policies.
    */
   public ReachabilityAnswer reachability(ReachabilityRequest r) throws Exception {
-    List<IpFamily> families =
-        r.families().isEmpty() ? List.of(state().spec().ipFamilies().primary()) : r.families();
+    IpFamilies ofLab = state().spec().ipFamilies();
+    List<IpFamily> families = r.families().isEmpty() ? List.of(ofLab.primary()) : r.families();
     for (IpFamily f : families) {
-      if (!state().spec().ipFamilies().has(f)) {
+      if (!ofLab.has(f)) {
         throw new IllegalArgumentException(
-            "the lab has no "
-                + f.apiName()
-                + " (lab up --ip-family "
-                + state().spec().ipFamilies().id()
-                + ")");
+            "the lab has no " + f.apiName() + " (lab up --ip-family " + ofLab.id() + ")");
       }
     }
     Map<IpFamily, ReachabilityMatrix> matrices = new LinkedHashMap<>();
