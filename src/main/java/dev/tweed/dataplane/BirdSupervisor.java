@@ -169,7 +169,13 @@ public final class BirdSupervisor implements AutoCloseable {
     Command.Result r =
         Command.exec(List.of("birdc", "-s", control.toString(), "configure"), "", Map.of());
     String out = r.stdout();
-    if (!r.ok() || !(out.contains("Reconfigured") || out.contains("Reconfiguration in progress"))) {
+    // Accepted: done, in progress, or queued behind a reconfiguration still in progress (BIRD
+    // applies the queued one when that ends; a session restart under a graceful-restart recovery
+    // can hold one for seconds).
+    if (!r.ok()
+        || !(out.contains("Reconfigured")
+            || out.contains("Reconfiguration in progress")
+            || out.contains("queueing new config"))) {
       // BIRD keeps its old configuration when the new one does not parse: say so, loudly.
       throw new IllegalStateException(
           "birdc configure failed: " + (out + " " + r.stderr()).strip().replace('\n', ' '));

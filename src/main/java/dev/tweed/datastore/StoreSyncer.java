@@ -113,6 +113,11 @@ public final class StoreSyncer implements Syncer {
         cache.clear();
         cache.putAll(fresh);
         revision.set(Math.max(revision.get(), all.revision()));
+        // The listing goes on before the watch starts: a store may hand a new watch the events it
+        // missed on this thread, inside watch() (the journal does), and the listener must see
+        // them after the listing. The other way round, an update buffer merged a key's listed
+        // value with its next change into "no change" and dropped the key.
+        listener.accept(new UpdateBatch(updates, revision.get(), true));
         closeWatch();
         watch =
             store.watch(
@@ -126,9 +131,8 @@ public final class StoreSyncer implements Syncer {
                       broken.getMessage());
                   relistInBackground(broken.compacted() ? "compacted" : "watch-ended");
                 });
-        // Inside the lock: batches reach the listener in the order they changed the cache. Before
-        // synced is said: whoever sees it synced finds the listing handed on.
-        listener.accept(new UpdateBatch(updates, revision.get(), true));
+        // Inside the lock: batches reach the listener in the order they changed the cache. After
+        // the listing: whoever sees it synced finds the listing handed on.
         synced = true;
       }
       LOG.info(

@@ -342,10 +342,19 @@ public final class Lab {
   public void awaitAgentReady(String node, long deadlineNanos) {
     while (!agentReady(node)) {
       if (System.nanoTime() > deadlineNanos) {
+        // The agent's own reason, when it answers at all, says more than its log's name.
+        String why =
+            agentHealth(node)
+                .map(h -> Json.parse(h).path("lastError").asText())
+                .filter(e -> !e.isEmpty())
+                .map(e -> " (" + e + ")")
+                .orElse("");
         throw new IllegalStateException(
             "agent on "
                 + node
-                + " did not become ready; see "
+                + " did not become ready"
+                + why
+                + "; see "
                 + layout.logDir().resolve(node + "-agent.log"));
       }
       LabProcesses.sleep(50);

@@ -105,6 +105,46 @@ class StoreSyncerTest {
     }
   }
 
+  /**
+   * The journal hands a new watch the events it missed on the caller's thread, before {@code watch}
+   * returns: a write landing between the syncer's list and its watch arrives that way. The listing
+   * must still reach the listener first; handed on after that event, it made an update buffer merge
+   * the two into "no change" and drop the key (an agent restarted while the lab marked its node
+   * Ready never saw its own Node).
+   */
+  @Test
+  void aWriteBetweenTheListAndTheWatchReachesTheListenerAfterTheListing() throws Exception {
+    try (var journal = new JournalDatastore(dir)) {
+      journal.put("Node/node-3", Json.parse("{\"ready\":false}"));
+      var store =
+          new CompactingStoreDouble(journal, () -> {}) {
+            @Override
+            public AutoCloseable watch(
+                String prefix,
+                long afterRevision,
+                Consumer<List<Event>> onEvents,
+                Consumer<WatchBrokenException> onBroken) {
+              journal.put("Node/node-3", Json.parse("{\"ready\":true}"));
+              return journal.watch(prefix, afterRevision, onEvents, onBroken);
+            }
+          };
+      var buffer = new UpdateBuffer();
+      try (var syncer = new StoreSyncer(store, List.of("Node/"), buffer::add)) {
+        syncer.start();
+        UpdateBatch pending = buffer.drain();
+        assertThat(pending.updates())
+            .singleElement()
+            .satisfies(
+                u -> {
+                  assertThat(u.key()).isEqualTo("Node/node-3");
+                  assertThat(u.old()).isEmpty();
+                  assertThat(u.value()).contains(Json.parse("{\"ready\":true}"));
+                });
+        assertThat(pending.revision()).isEqualTo(journal.currentRevision());
+      }
+    }
+  }
+
   @Test
   void anUnreachableStoreAtStartIsListedOnceItAnswers() throws Exception {
     try (var writer = new JournalDatastore(dir)) {

@@ -252,7 +252,8 @@ class BgpIT {
     Tweed.await(
         "sessions established again",
         Duration.ofSeconds(30),
-        () -> tweed.run("lab", "bgp", "status").exitCode() == 0);
+        () -> tweed.run("lab", "bgp", "status").exitCode() == 0,
+        () -> tweed.run("lab", "bgp", "status").stdout() + tweed.run("lab", "status").stdout());
   }
 
   @Test

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /** Drives the {@code ./tweed} launcher as a user would, against one lab of the test's own. */
 public final class Tweed {
@@ -79,10 +80,25 @@ public final class Tweed {
   }
 
   public static void await(String what, Duration timeout, BooleanSupplier cond) {
+    await(what, timeout, cond, () -> "");
+  }
+
+  /**
+   * As {@link #await(String, Duration, BooleanSupplier)}; a timeout also says what {@code state}
+   * sees.
+   */
+  public static void await(
+      String what, Duration timeout, BooleanSupplier cond, Supplier<String> state) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+        String seen = state.get();
+        throw new AssertionError(
+            "timed out after "
+                + timeout
+                + " waiting for "
+                + what
+                + (seen.isEmpty() ? "" : "; " + seen.strip().replace('\n', ' ')));
       }
       try {
         Thread.sleep(100);
