@@ -237,21 +237,23 @@ public final class CniPlugin {
    * never holds half of its addresses.
    */
   private List<String> assign(CniRequest req, List<IpamPool> pools) throws CniException {
-    List<String> ips = new ArrayList<>();
-    for (IpamPool pool : pools) {
-      try {
-        ips.add(new BlockIpam(store, pool, node).assign(req.handle(), req.podRef()).address());
-      } catch (IpamExhaustedException e) {
-        release(req.handle(), pools);
-        throw new CniException(
-            CniException.IPAM_EXHAUSTED,
-            pool.family().apiName() + " pool exhausted: " + e.getMessage());
-      } catch (RuntimeException e) {
-        release(req.handle(), pools);
-        throw e;
-      }
+    try {
+      return BlockIpam.assignAll(
+              store,
+              pools.stream().map(pool -> new BlockIpam(store, pool, node)).toList(),
+              req.handle(),
+              req.podRef())
+          .stream()
+          .map(BlockIpam.Assignment::address)
+          .toList();
+    } catch (IpamExhaustedException e) {
+      // Nothing of the handle's was written; a retried ADD may hold addresses of an earlier try.
+      release(req.handle(), pools);
+      throw new CniException(CniException.IPAM_EXHAUSTED, e.getMessage());
+    } catch (RuntimeException e) {
+      release(req.handle(), pools);
+      throw e;
     }
-    return ips;
   }
 
   private void release(String handle, List<IpamPool> pools) {

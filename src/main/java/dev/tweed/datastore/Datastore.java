@@ -29,6 +29,23 @@ public interface Datastore extends AutoCloseable {
    */
   long put(String key, JsonNode value, long expectedModRevision) throws ConflictException;
 
+  /** One conditional write of {@link #putAll}. */
+  record Put(String key, JsonNode value, long expectedModRevision) {}
+
+  /**
+   * Writes every one of {@code puts} if each key's mod revision is the one expected, or none of
+   * them ({@link ConflictException} names a key that had moved); returns the revision of the last
+   * write. The default writes them one after the other, which is what a store without multi-key
+   * transactions can offer: it stops at the first conflict, with the writes before it made.
+   */
+  default long putAll(List<Put> puts) throws ConflictException {
+    long revision = 0;
+    for (Put p : puts) {
+      revision = put(p.key(), p.value(), p.expectedModRevision());
+    }
+    return revision;
+  }
+
   /** Deletes if present and matching; returns the revision, or 0 when there was nothing. */
   long delete(String key, long expectedModRevision) throws ConflictException;
 

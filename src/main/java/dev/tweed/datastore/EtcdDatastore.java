@@ -217,6 +217,52 @@ public final class EtcdDatastore implements Datastore {
     return transact(key, k, expectedModRevision, put, "put " + key);
   }
 
+  /** One etcd transaction: every comparison, then every put, or the keys read back to say why. */
+  @Override
+  public long putAll(List<Put> puts) throws ConflictException {
+    List<Cmp> cmps = new ArrayList<>();
+    List<Op> writes = new ArrayList<>();
+    List<Op> reads = new ArrayList<>();
+    for (Put p : puts) {
+      ByteSequence k = bytes(root + p.key());
+      if (p.expectedModRevision() != ANY) {
+        cmps.add(
+            p.expectedModRevision() == ABSENT
+                ? new Cmp(k, Cmp.Op.EQUAL, CmpTarget.createRevision(0))
+                : new Cmp(k, Cmp.Op.EQUAL, CmpTarget.modRevision(p.expectedModRevision())));
+      }
+      writes.add(Op.put(k, bytes(Json.write(p.value())), PutOption.DEFAULT));
+      reads.add(Op.get(k, GetOption.DEFAULT));
+    }
+    String what = "put " + puts.stream().map(Put::key).toList();
+    TxnResponse r =
+        await(
+            client
+                .getKVClient()
+                .txn()
+                .If(cmps.toArray(Cmp[]::new))
+                .Then(writes.toArray(Op[]::new))
+                .Else(reads.toArray(Op[]::new))
+                .commit(),
+            what);
+    if (!r.isSucceeded()) {
+      // The first key whose revision is not the one expected.
+      for (int i = 0; i < puts.size(); i++) {
+        Put p = puts.get(i);
+        long actual =
+            r.getGetResponses().get(i).getKvs().stream()
+                .mapToLong(KeyValue::getModRevision)
+                .findFirst()
+                .orElse(0);
+        if (p.expectedModRevision() != ANY && actual != p.expectedModRevision()) {
+          throw new ConflictException(p.key(), p.expectedModRevision(), actual);
+        }
+      }
+      throw new ConflictException(puts.getFirst().key(), puts.getFirst().expectedModRevision(), -1);
+    }
+    return r.getHeader().getRevision();
+  }
+
   @Override
   public long delete(String key, long expectedModRevision) throws ConflictException {
     ByteSequence k = bytes(root + key);

@@ -177,31 +177,71 @@ public final class JournalDatastore implements Datastore {
     try (FileLock ignored = lockFile.lock()) {
       catchUp();
       Entry current = state.get(key);
-      long actual = current == null ? 0 : current.modRevision();
-      if (expected != ANY && expected != actual) {
-        throw new ConflictException(key, expected, actual);
-      }
+      check(key, expected);
       if (value.isEmpty() && current == null) {
         return 0;
       }
-      ObjectNode line = Json.object();
-      line.put("rev", revision + 1);
-      line.put("key", key);
-      value.ifPresent(v -> line.set("value", v));
-      byte[] bytes = (Json.write(line) + "\n").getBytes(StandardCharsets.UTF_8);
-      long end = journal.size();
-      journal.write(ByteBuffer.wrap(bytes), end);
-      journal.force(false);
-      catchUp();
-      if (records >= compactAfter && records > 2L * state.size()) {
-        compact();
-      }
-      return revision;
+      return append(List.of(record(revision + 1, key, value)));
     } catch (IOException e) {
       throw new UncheckedIOException("datastore write failed for " + key, e);
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Every condition checked under the lock, then one append of a record per key (each its own
+   * revision, as consecutive writes would have) and one fsync for them all.
+   */
+  @Override
+  public long putAll(List<Put> puts) throws ConflictException {
+    lock.lock();
+    try (FileLock ignored = lockFile.lock()) {
+      catchUp();
+      for (Put p : puts) {
+        check(p.key(), p.expectedModRevision());
+      }
+      List<ObjectNode> records = new ArrayList<>();
+      for (Put p : puts) {
+        records.add(record(revision + 1 + records.size(), p.key(), Optional.of(p.value())));
+      }
+      return append(records);
+    } catch (IOException e) {
+      throw new UncheckedIOException("datastore write failed for " + puts.size() + " keys", e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void check(String key, long expected) throws ConflictException {
+    Entry current = state.get(key);
+    long actual = current == null ? 0 : current.modRevision();
+    if (expected != ANY && expected != actual) {
+      throw new ConflictException(key, expected, actual);
+    }
+  }
+
+  private static ObjectNode record(long rev, String key, Optional<JsonNode> value) {
+    ObjectNode line = Json.object();
+    line.put("rev", rev);
+    line.put("key", key);
+    value.ifPresent(v -> line.set("value", v));
+    return line;
+  }
+
+  /** Under both locks: the records written in one go, made durable, read back. */
+  private long append(List<ObjectNode> records) throws IOException {
+    StringBuilder text = new StringBuilder();
+    records.forEach(r -> text.append(Json.write(r)).append('\n'));
+    byte[] bytes = text.toString().getBytes(StandardCharsets.UTF_8);
+    long end = journal.size();
+    journal.write(ByteBuffer.wrap(bytes), end);
+    journal.force(false);
+    catchUp();
+    if (this.records >= compactAfter && this.records > 2L * state.size()) {
+      compact();
+    }
+    return revision;
   }
 
   private void openJournal() throws IOException {

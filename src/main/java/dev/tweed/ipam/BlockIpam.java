@@ -36,28 +36,68 @@ public final class BlockIpam {
   public record Assignment(String address, Cidr block) {}
 
   public Assignment assign(String handle, String pod) throws IpamExhaustedException {
+    return assignAll(store, List.of(this), handle, pod).getFirst();
+  }
+
+  /**
+   * An address for {@code handle} from each of {@code ipams} (one per family), written together:
+   * the blocks that change are compare-and-swapped in one {@link Datastore#putAll} (one journal
+   * append, one etcd transaction), so a dual-stack ADD costs one durable write, not one per family.
+   * Either family exhausted throws before anything of the handle's is written.
+   */
+  public static List<Assignment> assignAll(
+      Datastore store, List<BlockIpam> ipams, String handle, String pod)
+      throws IpamExhaustedException {
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      List<Planned> plans = new ArrayList<>();
+      for (BlockIpam ipam : ipams) {
+        plans.add(ipam.plan(handle, pod));
+      }
+      List<Datastore.Put> writes = plans.stream().flatMap(p -> p.write().stream()).toList();
+      try {
+        if (!writes.isEmpty()) {
+          store.putAll(writes);
+        }
+        return plans.stream().map(Planned::assignment).toList();
+      } catch (ConflictException lost) {
+        // Another claimant changed a block first: read again and retry.
+      }
+    }
+    throw new IllegalStateException("IPAM did not converge after " + MAX_ATTEMPTS + " attempts");
+  }
+
+  /** An address and the write that takes it (none when the handle holds it already). */
+  private record Planned(Assignment assignment, Optional<Datastore.Put> write) {}
+
+  /**
+   * The address the handle holds in this pool, or the first free one of this node's blocks as a
+   * conditional write, claiming a new block first when none has room.
+   */
+  private Planned plan(String handle, String pod) throws IpamExhaustedException {
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       List<Entry> mine = nodeBlocks();
       for (Entry e : mine) {
         IpamBlock b = IpamBlock.from(e.value());
         Optional<Integer> held = b.indexOfHandle(handle);
         if (held.isPresent()) {
-          return new Assignment(b.cidr().address(held.get()).toString(), b.cidr());
+          return new Planned(
+              new Assignment(b.cidr().address(held.get()).toString(), b.cidr()), Optional.empty());
+        }
+      }
+      for (Entry e : mine) {
+        IpamBlock b = IpamBlock.from(e.value());
+        Optional<Integer> free = b.firstFree();
+        if (free.isPresent()) {
+          IpamBlock next = b.with(free.get(), new IpamBlock.Allocation(handle, pod));
+          return new Planned(
+              new Assignment(b.cidr().address(free.get()).toString(), b.cidr()),
+              Optional.of(new Datastore.Put(e.key(), next.toJson(), e.modRevision())));
         }
       }
       try {
-        for (Entry e : mine) {
-          IpamBlock b = IpamBlock.from(e.value());
-          Optional<Integer> free = b.firstFree();
-          if (free.isPresent()) {
-            IpamBlock next = b.with(free.get(), new IpamBlock.Allocation(handle, pod));
-            store.put(e.key(), next.toJson(), e.modRevision());
-            return new Assignment(b.cidr().address(free.get()).toString(), b.cidr());
-          }
-        }
         claimBlock();
       } catch (ConflictException lost) {
-        // Another claimant changed the block first: read again and retry.
+        // Another node claimed that block first: read again and retry.
       }
     }
     throw new IllegalStateException("IPAM did not converge after " + MAX_ATTEMPTS + " attempts");
@@ -77,7 +117,11 @@ public final class BlockIpam {
       }
     }
     throw new IpamExhaustedException(
-        "no free block of /" + pool.blockPrefixLength() + " in " + pool.cidr());
+        pool.family().apiName()
+            + " pool exhausted: no free block of /"
+            + pool.blockPrefixLength()
+            + " in "
+            + pool.cidr());
   }
 
   /** Releases every address held by {@code handle}; returns the addresses released. */

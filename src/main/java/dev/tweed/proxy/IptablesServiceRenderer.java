@@ -152,8 +152,12 @@ public final class IptablesServiceRenderer {
       filter.rules.addAll(r.filterRules());
       nat.rules.addAll(r.dispatchRules());
     }
+    // In IPv6, kube-proxy keeps ::1 out of NodePorts: they never work on localhost there (no
+    // route_localnet), and a packet trying logs a kernel warning.
     nat.rule(
-        "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS");
+        "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL "
+            + (node.family() == IpFamily.IPV6 ? "! -d ::1/128 " : "")
+            + "-j KUBE-NODEPORTS");
     filter.rule("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP");
     filter.rule(
         "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark "

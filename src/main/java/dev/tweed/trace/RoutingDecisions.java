@@ -60,33 +60,45 @@ final class RoutingDecisions {
                       + rd.route().map(RouteEntry::text).orElse(rd.outcome())));
       case "unreachable" ->
           Optional.of(
-              endings.end(
-                  w,
-                  "rejected",
-                  "unreachable route in "
-                      + who
-                      + (local
-                          ? ": the sender gets EHOSTUNREACH"
-                          : ": ICMP host unreachable sent back")));
+              local
+                  ? endings.end(
+                      w,
+                      "rejected",
+                      "unreachable route in " + who + ": the sender gets EHOSTUNREACH")
+                  : icmpUnreachable(w, "unreachable route in " + who, "host unreachable"));
       case "prohibit" ->
           Optional.of(
               endings.end(
                   w,
                   "rejected",
                   "prohibit route in " + who + ": ICMP administratively prohibited"));
-      default ->
-          Optional.of(
-              endings.end(
-                  w,
-                  "rejected",
-                  "no route to "
-                      + w.packet().dstIp()
-                      + " in "
-                      + who
-                      + (local
-                          ? ": the sender gets ENETUNREACH"
-                          : ": ICMP net unreachable sent back")));
+      default -> {
+        String where = "no route to " + w.packet().dstIp() + " in " + who;
+        yield Optional.of(
+            local
+                ? endings.end(w, "rejected", where + ": the sender gets ENETUNREACH")
+                : icmpUnreachable(w, where, "net unreachable"));
+      }
     };
+  }
+
+  /**
+   * A router's ICMP net or host unreachable. A connecting TCP socket fails on it; a UDP socket
+   * ignores it: to Linux these are soft errors (not fatal in its {@code icmp_err_convert}, RFC
+   * 1122's "soft" errors), which a UDP socket reports only with {@code IP_RECVERR}. Its sender
+   * times out.
+   */
+  private Outcome icmpUnreachable(Walk w, String where, String error) {
+    if (w.packet().proto().equals("udp")) {
+      return endings.end(
+          w,
+          "dropped",
+          where
+              + ": ICMP "
+              + error
+              + " sent back, which a UDP socket ignores (a soft error): the sender times out");
+    }
+    return endings.end(w, "rejected", where + ": ICMP " + error + " sent back");
   }
 
   static String outIface(RouteDecision rd) {

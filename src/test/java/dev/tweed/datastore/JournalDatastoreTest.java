@@ -55,6 +55,38 @@ class JournalDatastoreTest {
   }
 
   @Test
+  void severalKeysAreWrittenAllOrNone() throws Exception {
+    try (var a = new JournalDatastore(dir);
+        var b = new JournalDatastore(dir)) {
+      long x = a.put("k/x", Json.parse("1"), Datastore.ABSENT);
+      long y = a.put("k/y", Json.parse("1"), Datastore.ABSENT);
+      b.put("k/y", Json.parse("2"), y);
+      // y moved: neither is written.
+      assertThatThrownBy(
+              () ->
+                  a.putAll(
+                      List.of(
+                          new Datastore.Put("k/x", Json.parse("3"), x),
+                          new Datastore.Put("k/y", Json.parse("3"), y))))
+          .isInstanceOf(ConflictException.class)
+          .hasMessageContaining("k/y");
+      assertThat(a.get("k/x").orElseThrow().value().asInt()).isEqualTo(1);
+      long y2 = a.get("k/y").orElseThrow().modRevision();
+      long last =
+          a.putAll(
+              List.of(
+                  new Datastore.Put("k/x", Json.parse("3"), x),
+                  new Datastore.Put("k/y", Json.parse("3"), y2),
+                  new Datastore.Put("k/z", Json.parse("3"), Datastore.ABSENT)));
+      // A revision per key, as three writes would have had; the other instance sees them all.
+      assertThat(b.get("k/x").orElseThrow().modRevision()).isEqualTo(last - 2);
+      assertThat(b.get("k/y").orElseThrow().modRevision()).isEqualTo(last - 1);
+      assertThat(b.get("k/z").orElseThrow().modRevision()).isEqualTo(last);
+      assertThat(b.currentRevision()).isEqualTo(last);
+    }
+  }
+
+  @Test
   void stateSurvivesReopening() throws Exception {
     try (var a = new JournalDatastore(dir)) {
       a.put("k/x", Json.parse("1"));

@@ -79,6 +79,29 @@ class BlockIpamTest {
   }
 
   @Test
+  void aDualStackAssignmentTakesBothAddressesOrNeither() throws Exception {
+    try (var store = new JournalDatastore(dir)) {
+      var v4 = new BlockIpam(store, POOL, "n");
+      // One /126 block in the IPv6 pool: three addresses.
+      var v6 = new BlockIpam(store, new IpamPool(Cidr.parse("fd00::/126"), 126), "n");
+      var both = List.of(v4, v6);
+      var first = BlockIpam.assignAll(store, both, "a.eth0", "a");
+      assertThat(first).extracting(BlockIpam.Assignment::address).hasSize(2);
+      // Asked again for the same handle, the same addresses and no write.
+      long before = store.currentRevision();
+      assertThat(BlockIpam.assignAll(store, both, "a.eth0", "a")).isEqualTo(first);
+      assertThat(store.currentRevision()).isEqualTo(before);
+      BlockIpam.assignAll(store, both, "b.eth0", "b");
+      BlockIpam.assignAll(store, both, "c.eth0", "c");
+      // The IPv6 pool is full: the fourth pod gets no IPv4 address either.
+      assertThatThrownBy(() -> BlockIpam.assignAll(store, both, "d.eth0", "d"))
+          .isInstanceOf(IpamExhaustedException.class)
+          .hasMessageContaining("IPv6 pool exhausted");
+      assertThat(v4.release("d.eth0")).isEmpty();
+    }
+  }
+
+  @Test
   void allocationsSurviveReopeningTheStore() throws Exception {
     String a;
     try (var store = new JournalDatastore(dir)) {

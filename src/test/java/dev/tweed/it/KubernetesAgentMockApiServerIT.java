@@ -38,7 +38,9 @@ import org.junit.jupiter.api.Test;
  * The real agent, CNI plugin and kernel with {@code --datastore kubernetes}, against fabric8's mock
  * API server in CRUD mode (no real API server runs here). The mock listens on the host's loopback;
  * a forwarder gives the node's namespace a loopback port that reaches it, and closing that
- * forwarder is how the test takes the API server away from the agent.
+ * forwarder is how the test takes the API server away from the agent. The cluster is dual-stack, so
+ * that both families' fields come from the API as it writes them: the Node's two InternalIPs, the
+ * Service's {@code clusterIPs}, an EndpointSlice per {@code addressType}.
  */
 class KubernetesAgentMockApiServerIT {
   static final String PREFIX =
@@ -73,10 +75,12 @@ class KubernetesAgentMockApiServerIT {
             "link add eth0 type veth peer name eth0-peer",
             "link set eth0-peer up",
             "addr add 192.168.77.11/24 dev eth0",
+            "addr add fd00:77::11/64 dev eth0 nodad",
             "link set eth0 up",
             // Proxy ARP answers the pods' gateway (169.254.1.1) only for a routable address,
             // as on a real node with its default route.
-            "route add default via 192.168.77.1 dev eth0"));
+            "route add default via 192.168.77.1 dev eth0",
+            "-6 route add default via fd00:77::1 dev eth0"));
     forwarder = openApi();
     Files.writeString(
         dir.resolve("kubeconfig"),
@@ -90,7 +94,7 @@ class KubernetesAgentMockApiServerIT {
         """
             .formatted(api.port()));
     api.createNamespace("default");
-    api.createNode("node-1", "192.168.77.11");
+    api.createNode("node-1", "192.168.77.11", "fd00:77::11");
     Path log = dir.resolve("agent.log");
     agent =
         new ProcessBuilder(
@@ -106,6 +110,10 @@ class KubernetesAgentMockApiServerIT {
                 dir.resolve("kubeconfig").toString(),
                 "--node",
                 "node-1",
+                "--cluster-cidr",
+                "10.244.0.0/16,fd00:10:244::/56",
+                "--service-cidr",
+                "10.96.0.0/16,fd00:10:96::/112",
                 "--socket",
                 dir.resolve("agent.sock").toString())
             .redirectErrorStream(true)
@@ -117,11 +125,10 @@ class KubernetesAgentMockApiServerIT {
     netconf = Json.object();
     netconf.put("cniVersion", "1.1.0").put("name", "tweed").put("type", "tweed-cni");
     netconf.put("agentSocket", dir.resolve("agent.sock").toString());
-    netconf
-        .putObject("ipam")
-        .put("type", "tweed-ipam")
-        .put("pool", "10.244.0.0/16")
-        .put("blockSize", 26);
+    ObjectNode ipam = netconf.putObject("ipam").put("type", "tweed-ipam");
+    ipam.putArray("pools")
+        .add(Json.object().put("cidr", "10.244.0.0/16").put("blockSize", 26))
+        .add(Json.object().put("cidr", "fd00:10:244::/56").put("blockSize", 122));
     await("the agent to be ready", () -> health().path("ready").asBoolean());
   }
 
@@ -167,7 +174,16 @@ class KubernetesAgentMockApiServerIT {
     }
   }
 
-  record Pod(String name, String netns, String containerId, String ip) {}
+  /** A pod and its addresses, IPv4 then IPv6 (the cluster's order). */
+  record Pod(String name, String netns, String containerId, List<String> ips) {
+    String ip() {
+      return ips.getFirst();
+    }
+
+    String ip6() {
+      return ips.getLast();
+    }
+  }
 
   static CniExec.Outcome cni(String command, String name) {
     return CniExec.call(
@@ -190,8 +206,17 @@ class KubernetesAgentMockApiServerIT {
     }
     CniExec.Outcome out = cni("ADD", name);
     assertThat(out.ok()).as("CNI ADD %s: %s", name, out.describe()).isTrue();
-    String ip = out.output().path("ips").get(0).path("address").asText().replace("/32", "");
-    return new Pod(name, netns, "c-" + name, ip);
+    List<String> ips = new ArrayList<>();
+    for (JsonNode ip : out.output().path("ips")) {
+      String address = ip.path("address").asText();
+      ips.add(address.substring(0, address.indexOf('/')));
+    }
+    assertThat(ips).as("an address per family").hasSize(2);
+    return new Pod(name, netns, "c-" + name, ips);
+  }
+
+  static boolean reachesAll(Pod from, List<String> ips, int port) {
+    return ips.stream().allMatch(ip -> reaches(from, ip, port));
   }
 
   static boolean reaches(Pod from, String ip, int port) {
@@ -218,6 +243,7 @@ class KubernetesAgentMockApiServerIT {
       System.out.println("pod-a:\n" + Tweed.ip(PREFIX + "pod-a", "-br", "addr"));
       System.out.println("pod-a routes:\n" + Tweed.ip(PREFIX + "pod-a", "route"));
       System.out.println(Command.run(List.of("ip", "netns", "exec", NODE_NS, "iptables-save")));
+      System.out.println(Command.run(List.of("ip", "netns", "exec", NODE_NS, "ip6tables-save")));
       System.out.println("health: " + health());
       throw e;
     }
@@ -235,14 +261,16 @@ class KubernetesAgentMockApiServerIT {
   void podsServicesPoliciesAndAnApiOutageWithTheKubernetesDatastore() throws Exception {
     Pod a = pod("a");
     Pod b = pod("b");
-    assertThat(a.ip()).isNotEqualTo(b.ip());
-    // The CNI call's state is in the API as Tweed's custom resources.
+    assertThat(a.ips()).doesNotContainAnyElementsOf(b.ips());
+    // The CNI call's state is in the API as Tweed's custom resources: both families.
     assertThat(custom("WorkloadEndpoint"))
         .extracting(r -> String.valueOf(specOf(r).get("ips")))
-        .containsExactlyInAnyOrder("[" + a.ip() + "]", "[" + b.ip() + "]");
+        .containsExactlyInAnyOrder(
+            "[" + a.ip() + ", " + a.ip6() + "]", "[" + b.ip() + ", " + b.ip6() + "]");
     assertThat(custom("IPAMBlock"))
-        .singleElement()
-        .satisfies(
+        .as("a block per family")
+        .hasSize(2)
+        .allSatisfy(
             r ->
                 assertThat(((Map<?, ?>) r.getAdditionalProperties().get("spec")).get("node"))
                     .isEqualTo("node-1"));
@@ -252,18 +280,24 @@ class KubernetesAgentMockApiServerIT {
             NetworkNamespace.pathOf(b.netns()),
             "b",
             List.of(new ProbeServer.Port(8080, "TCP"), new ProbeServer.Port(DIRECT, "TCP")))) {
-      await("a reaches b", () -> reaches(a, b.ip(), DIRECT));
+      await("a reaches b in both families", () -> reachesAll(a, b.ips(), DIRECT));
 
-      // A Service and its EndpointSlice, written to the API, become the proxy's rules.
-      api.createService("web", "10.96.0.50", 80, 8080);
+      // A dual-stack Service and its EndpointSlice per family, written to the API, become each
+      // family's proxy rules.
+      api.createService("web", List.of("10.96.0.50", "fd00:10:96::50"), 80, 8080);
       api.createSlice("web-x1", "web", b.ip(), "node-1", 8080);
-      await("a reaches the Service", () -> reaches(a, "10.96.0.50", 80));
+      api.createSlice("web-x2", "web", b.ip6(), "node-1", 8080);
+      await(
+          "a reaches both of the Service's clusterIPs",
+          () -> reachesAll(a, List.of("10.96.0.50", "fd00:10:96::50"), 80));
 
-      // A NetworkPolicy from the API isolates b; deleting it opens b again.
+      // A NetworkPolicy from the API isolates b in both families; deleting it opens b again.
       api.createIsolation("isolate-b", "b");
-      await("the policy to refuse a -> b", () -> !reaches(a, b.ip(), DIRECT));
+      await(
+          "the policy to refuse a -> b in both families",
+          () -> b.ips().stream().noneMatch(ip -> reaches(a, ip, DIRECT)));
       k8s.network().v1().networkPolicies().inNamespace("default").withName("isolate-b").delete();
-      await("a to reach b again", () -> reaches(a, b.ip(), DIRECT));
+      await("a to reach b again", () -> reachesAll(a, b.ips(), DIRECT));
 
       // The API server goes away: traffic goes on, the agent says it is not ready, and a new
       // pod fails with a clear error instead of hanging.

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.Golden;
 import dev.tweed.lab.LabResources;
+import dev.tweed.model.IpFamily;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,6 +54,57 @@ public class IptablesServiceRendererTest {
   void overallRulesetMatchesGolden() throws Exception {
     String got = new IptablesServiceRenderer(NODE).render(overall()).render();
     Golden.assertMatches("proxy/overall-iptables.txt", got);
+  }
+
+  /**
+   * An IPv6 proxier writes ip6tables with kube-proxy's IPv6 shapes: the same chain names (hashed
+   * from the same Service port and endpoint strings, the endpoint bracketed), bracketed DNAT
+   * targets, no localhost guard in KUBE-FIREWALL, and ::1 kept out of NodePorts.
+   */
+  @Test
+  void anIpv6ProxierWritesKubeProxysIpv6Shapes() throws Exception {
+    String yaml =
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: svc1, namespace: ns1}
+        spec:
+          type: NodePort
+          ipFamilies: [IPv6]
+          clusterIP: fd00:10:96::41
+          clusterIPs: [fd00:10:96::41]
+          ports: [{name: p80, port: 80, targetPort: 80, nodePort: 3001, protocol: TCP}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: svc1-x, namespace: ns1, labels: {kubernetes.io/service-name: svc1}}
+        addressType: IPv6
+        endpoints: [{addresses: ["fd00:10:180::1"], conditions: {ready: true}}]
+        ports: [{name: p80, port: 80, protocol: TCP}]
+        """;
+    List<ServicePort> ports =
+        ServicePortResolver.resolveResources(LabResources.read(yaml, "ipv6.yaml"), IpFamily.IPV6);
+    String got =
+        new IptablesServiceRenderer(
+                new ProxyNode("test-node", "fd00:10::/64", List.of("fd00:192:168::2")))
+            .render(ports)
+            .render();
+    assertThat(got)
+        .contains(
+            "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must"
+                + " be the last rule in this chain\" -m addrtype --dst-type LOCAL ! -d ::1/128 -j"
+                + " KUBE-NODEPORTS")
+        .contains("-d fd00:10:96::41 --dport 80")
+        .contains("-j DNAT --to-destination [fd00:10:180::1]:80")
+        .contains("! -s fd00:10::/64 -j KUBE-MARK-MASQ")
+        .doesNotContain("127.0.0.0/8");
+    ServicePort svc1 = ports.getFirst();
+    String sep =
+        ChainNames.endpoint(svc1, new ServicePort.Endpoint("fd00:10:180::1", 80, Optional.empty()));
+    assertThat(got)
+        .contains("-A " + ChainNames.serviceCluster(svc1) + " ")
+        .contains("-A " + ChainNames.external(svc1) + " ")
+        .contains("-A " + sep + " ");
   }
 
   @Test

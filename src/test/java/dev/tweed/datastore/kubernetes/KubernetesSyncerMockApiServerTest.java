@@ -48,7 +48,7 @@ class KubernetesSyncerMockApiServerTest {
     api.createNode("node-1", "192.168.0.11");
     api.createNamespace("default");
     pod("web-1", "web");
-    api.createService("web", "10.96.0.10", 80, 8080);
+    api.createService("web", List.of("10.96.0.10"), 80, 8080);
     api.createSlice("web-abc", "web", "10.244.0.2", "node-1", 8080);
     api.createIsolation("deny", "web");
     IpamBlock b = new IpamBlock(Cidr.parse("10.244.0.0/26"), "node-1", Map.of());

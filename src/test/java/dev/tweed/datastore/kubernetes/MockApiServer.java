@@ -104,23 +104,13 @@ public final class MockApiServer implements AutoCloseable {
     goneWatches.computeIfAbsent(path, p -> new AtomicInteger()).addAndGet(n);
   }
 
-  /** A Node as kubelet registers it: a name and its InternalIP. */
-  public void createNode(String name, String internalIp) {
-    client
-        .nodes()
-        .resource(
-            new NodeBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .endMetadata()
-                .withNewStatus()
-                .addNewAddress()
-                .withType("InternalIP")
-                .withAddress(internalIp)
-                .endAddress()
-                .endStatus()
-                .build())
-        .create();
+  /** A Node as kubelet registers it: a name and its InternalIP of each family. */
+  public void createNode(String name, String... internalIps) {
+    var status = new NodeBuilder().withNewMetadata().withName(name).endMetadata().withNewStatus();
+    for (String ip : internalIps) {
+      status = status.addNewAddress().withType("InternalIP").withAddress(ip).endAddress();
+    }
+    client.nodes().resource(status.endStatus().build()).create();
   }
 
   public void createNamespace(String name) {
@@ -149,8 +139,12 @@ public final class MockApiServer implements AutoCloseable {
         .createOr(p -> p.update());
   }
 
-  /** A ClusterIP Service in "default" with one TCP port named http. */
-  public void createService(String name, String clusterIp, int port, int targetPort) {
+  /**
+   * A ClusterIP Service in "default" with one TCP port named http, as the API server stores it
+   * after allocation: its clusterIPs (one per family, the first also {@code clusterIP}), their
+   * families, and RequireDualStack when there are two.
+   */
+  public void createService(String name, List<String> clusterIps, int port, int targetPort) {
     client
         .services()
         .inNamespace("default")
@@ -160,7 +154,11 @@ public final class MockApiServer implements AutoCloseable {
                 .withName(name)
                 .endMetadata()
                 .withNewSpec()
-                .withClusterIP(clusterIp)
+                .withClusterIP(clusterIps.getFirst())
+                .withClusterIPs(clusterIps)
+                .withIpFamilies(
+                    clusterIps.stream().map(ip -> ip.contains(":") ? "IPv6" : "IPv4").toList())
+                .withIpFamilyPolicy(clusterIps.size() > 1 ? "RequireDualStack" : "SingleStack")
                 .addNewPort()
                 .withName("http")
                 .withProtocol("TCP")
@@ -172,7 +170,7 @@ public final class MockApiServer implements AutoCloseable {
         .create();
   }
 
-  /** The Service's EndpointSlice: one ready endpoint on NODE, port http. */
+  /** The Service's EndpointSlice of IP's family: one ready endpoint on NODE, port http. */
   public void createSlice(String name, String service, String ip, String node, int port) {
     client
         .discovery()
@@ -185,7 +183,7 @@ public final class MockApiServer implements AutoCloseable {
                 .withName(name)
                 .addToLabels("kubernetes.io/service-name", service)
                 .endMetadata()
-                .withAddressType("IPv4")
+                .withAddressType(ip.contains(":") ? "IPv6" : "IPv4")
                 .addNewEndpoint()
                 .withAddresses(ip)
                 .withNodeName(node)
