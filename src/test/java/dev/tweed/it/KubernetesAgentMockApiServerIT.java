@@ -80,7 +80,7 @@ class KubernetesAgentMockApiServerIT {
             // Proxy ARP answers the pods' gateway (169.254.1.1) only for a routable address,
             // as on a real node with its default route.
             "route add default via 192.168.77.1 dev eth0",
-            "-6 route add default via fd00:77::1 dev eth0"));
+            "route add ::/0 via fd00:77::1 dev eth0"));
     forwarder = openApi();
     Files.writeString(
         dir.resolve("kubeconfig"),
