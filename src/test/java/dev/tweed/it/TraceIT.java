@@ -95,22 +95,32 @@ class TraceIT {
     }
     List<String> disagreements = new ArrayList<>();
     int delivered = 0;
-    // Four at a time: every ICMP error the kernel sends, in any namespace, spends the machine's
-    // one global budget (icmp_msgs_burst, 50, refilled at 1,000 a second), and a burst of refusals
-    // from sixteen probes at once exhausted it: errors went unsent, by chance, which no journey
-    // can know (see the trace's page, "How it is checked").
-    try (ExecutorService pool = Executors.newFixedThreadPool(4)) {
+    // Probes start 25 ms apart: every ICMP error the kernel sends, in any namespace, spends the
+    // machine's one global budget (icmp_msgs_burst, 50), which is refilled only after a pause of
+    // 20 ms (then at 1,000 a second). Refusals closer together than that exhausted it, and errors
+    // went unsent by chance, which no journey can know (see the trace's page).
+    Object pace = new Object();
+    long[] nextStart = {0};
+    try (ExecutorService pool = Executors.newFixedThreadPool(8)) {
       List<Future<ProbeResult>> real = new ArrayList<>();
       for (Flow f : flows) {
         real.add(
             pool.submit(
-                () ->
-                    ProbeClient.probe(
-                        NetworkNamespace.pathOf(tweed.prefix() + "pod-default-" + f.from()),
-                        f.dst(),
-                        f.port(),
-                        f.proto(),
-                        Duration.ofSeconds(2))));
+                () -> {
+                  synchronized (pace) {
+                    long wait = nextStart[0] - System.nanoTime();
+                    if (wait > 0) {
+                      Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    }
+                    nextStart[0] = System.nanoTime() + 25_000_000L;
+                  }
+                  return ProbeClient.probe(
+                      NetworkNamespace.pathOf(tweed.prefix() + "pod-default-" + f.from()),
+                      f.dst(),
+                      f.port(),
+                      f.proto(),
+                      Duration.ofSeconds(2));
+                }));
       }
       for (int i = 0; i < flows.size(); i++) {
         Flow f = flows.get(i);
