@@ -206,9 +206,9 @@ public final class Lab {
     attachToUnderlay(layout.routerNs(), "router", LabLayout.ROUTER_IP);
     Namespaces.sysctl(layout.routerNs(), "net.ipv4.ip_forward", "1");
     // The router, the lab's "outside", answers every packet it cannot deliver with its ICMP
-    // error. A kernel rate-limits them per destination (a burst of 6, then one a second): which
-    // probe's error is sent would depend on the pace of the probes before, which no journey can
-    // know.
+    // error. A kernel rate-limits them per destination (a burst of 6, then one a second), and
+    // with NAT-outgoing every pod of a node is one destination to it: which probe's error is sent
+    // would depend on the pace of the probes before, which no journey can know.
     Namespaces.sysctl(layout.routerNs(), "net.ipv4.icmp_ratelimit", "0");
     if (v6) {
       addUnderlay6(layout.routerNs(), LabLayout.ROUTER_IP6);
