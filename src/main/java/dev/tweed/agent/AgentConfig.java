@@ -17,7 +17,8 @@ import java.util.Set;
  * is masqueraded), how pods on other nodes are reached ({@link Routing}), which datapath carries
  * pods' packets ({@link Datapath}; the eBPF one's maps pinned under {@code bpfPinDir}, on a bpffs)
  * and in which layout the standard one writes netfilter ({@link ProxyMode}); and where it serves
- * Prometheus metrics ({@code host:port}, empty for nowhere).
+ * Prometheus metrics ({@code host:port}, empty for nowhere); and whether pods' traffic to outside
+ * the pod CIDR leaves with the node's address ({@code natOutgoing}, Calico's pool setting).
  */
 public record AgentConfig(
     String nodeName,
@@ -31,7 +32,8 @@ public record AgentConfig(
     Datapath datapath,
     Optional<Path> bpfObject,
     Path bpfPinDir,
-    String metricsAddress) {
+    String metricsAddress,
+    boolean natOutgoing) {
 
   public boolean ebpf() {
     return datapath == Datapath.EBPF;

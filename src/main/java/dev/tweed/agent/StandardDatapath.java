@@ -41,6 +41,8 @@ final class StandardDatapath implements NodeDatapath {
 
   private final AgentConfig config;
 
+  private final Optional<NatOutgoingSync> natOutgoing;
+
   /** One per family of the cluster: kube-proxy's and felix's layout, a table set per family. */
   private final List<PolicySync<?>> policies;
 
@@ -70,6 +72,10 @@ final class StandardDatapath implements NodeDatapath {
         config.clusterCidrs().families().stream()
             .<PolicySync<?>>map(f -> PolicySync.here(mode, f, generation))
             .toList();
+    this.natOutgoing =
+        config.natOutgoing()
+            ? Optional.of(new NatOutgoingSync(mode, config.clusterCidrs()))
+            : Optional.empty();
     this.flows = flows;
     this.metrics = metrics;
     AgentMetricsBinding.drops(metrics, () -> NetfilterDrops.read(mode));
@@ -103,6 +109,9 @@ final class StandardDatapath implements NodeDatapath {
 
   @Override
   public Sync syncServices(ProxyNode node, CalculationGraph graph, boolean changed) {
+    // NAT-outgoing shares the nat table and the proxy's cadence of comparing with the kernel.
+    boolean fullDue = proxies.values().stream().anyMatch(ServiceProxySync::fullSyncDue);
+    natOutgoing.ifPresent(n -> n.sync(fullDue));
     if (!changed && proxies.values().stream().noneMatch(p -> p.fullSyncDue() || p.retryPending())) {
       return Sync.UP_TO_DATE;
     }

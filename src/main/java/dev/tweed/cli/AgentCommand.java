@@ -126,6 +126,17 @@ public final class AgentCommand implements Callable<Integer> {
               + " serves them; empty (the default) serves none.")
   String metricsAddress;
 
+  @Option(
+      names = "--nat-outgoing",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "Pods' traffic to addresses outside the pod CIDRs leaves with the node's address of its"
+              + " family (Calico's natOutgoing; default on, --no-nat-outgoing where pod addresses"
+              + " are routable outside the cluster). Standard datapath.")
+  boolean natOutgoing;
+
   @Option(names = "--lab-marker", hidden = true, description = "Tags the process for lab down.")
   String labMarker;
 
@@ -162,7 +173,8 @@ public final class AgentCommand implements Callable<Integer> {
                 dataplane,
                 Optional.ofNullable(bpfObject),
                 bpfPinDir,
-                metricsAddress));
+                metricsAddress,
+                natOutgoing));
     // The agent's socket serves CNI calls (which wait until the agent is ready) and its health
     // and flows; the agent itself knows nothing of CNI.
     CniPlugin plugin =

@@ -8,10 +8,14 @@ import dev.tweed.ebpf.BpfMap;
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.lab.LabBpf;
 import dev.tweed.lab.LabLayout;
+import dev.tweed.lab.ProbeClient;
+import dev.tweed.lab.ProbeResult;
+import dev.tweed.lab.ProbeServer;
 import dev.tweed.model.IpFamilies;
 import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
+import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -138,6 +142,42 @@ class LabIT {
     assertThat(pods).hasSize(6);
     for (IpFamily f : families()) {
       assertThat(LabPods.unreachablePairs(pods, f)).as("of 60 %s probes", f.apiName()).isEmpty();
+    }
+  }
+
+  /**
+   * NAT-outgoing: to the router, outside the pod CIDR, a pod's packets leave with its node's
+   * address of the family (the router has no route to the pods, so an answer proves it); to another
+   * pod they keep the pod's own.
+   */
+  @Test
+  @Order(2)
+  void podsReachOutsideWithTheirNodesAddressAndEachOtherWithTheirOwn() throws Exception {
+    onlyInTheStandardDataplane(); // the eBPF datapath has no NAT-outgoing yet
+    JsonNode from = pods.getFirst();
+    String node = from.path("spec").path("nodeName").asText();
+    JsonNode to =
+        pods.stream()
+            .filter(p -> !p.path("spec").path("nodeName").asText().equals(node))
+            .findFirst()
+            .orElseThrow();
+    List<String> nodeIps = LabLayout.nodeIps(node, IpFamilies.parse(ipFamily()));
+    try (ProbeServer router =
+        new ProbeServer(
+            NetworkNamespace.pathOf(tweed.prefix() + "router"),
+            "router",
+            List.of(new ProbeServer.Port(9999, "UDP")))) {
+      for (IpFamily f : families()) {
+        String routerIp = f == IpFamily.IPV4 ? LabLayout.ROUTER_IP : LabLayout.ROUTER_IP6;
+        String nodeIp = nodeIps.stream().filter(a -> IpFamily.of(a) == f).findFirst().orElseThrow();
+        ProbeResult out = ProbeClient.clientIp(netns(from), routerIp, 9999, Duration.ofSeconds(2));
+        assertThat(out.answer().strip()).as(f.apiName() + " to the router").isEqualTo(nodeIp);
+        ProbeResult across =
+            ProbeClient.clientIp(netns(from), LabPods.ip(to, f), 80, Duration.ofSeconds(2));
+        assertThat(across.answer().strip())
+            .as(f.apiName() + " to a pod on another node")
+            .isEqualTo(LabPods.ip(from, f));
+      }
     }
   }
 
