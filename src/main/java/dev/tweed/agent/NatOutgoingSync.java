@@ -2,10 +2,10 @@ package dev.tweed.agent;
 
 import dev.tweed.dataplane.NatOutgoingWriter;
 import dev.tweed.dataplane.NftablesWriter;
-import dev.tweed.model.Cidr;
 import dev.tweed.model.FamilyCidrs;
 import dev.tweed.model.ProxyMode;
 import dev.tweed.rules.NatOutgoing;
+import dev.tweed.rules.NftablesRuleset;
 import java.util.List;
 
 /**
@@ -14,33 +14,36 @@ import java.util.List;
  * first sync, compared with the kernel at each full one.
  */
 final class NatOutgoingSync {
-  private final ProxyMode mode;
-  private final List<NatOutgoing> rules;
-  private final List<NatOutgoingWriter> iptables;
-  private final NftablesWriter nftables;
+  /** One write per family, each comparing its rules with the kernel's. */
+  private final List<Runnable> writes;
+
   private boolean written;
 
   NatOutgoingSync(ProxyMode mode, FamilyCidrs pods) {
-    this.mode = mode;
-    this.rules = pods.cidrs().stream().map(NatOutgoing::new).toList();
-    this.iptables =
+    NftablesWriter nft = mode == ProxyMode.NFTABLES ? NftablesWriter.here() : null;
+    this.writes =
         pods.cidrs().stream()
-            .map(Cidr::family)
-            .map(f -> new NatOutgoingWriter(List.of(), f))
+            .map(NatOutgoing::new)
+            .map(
+                rules ->
+                    switch (mode) {
+                      case IPTABLES -> {
+                        NatOutgoingWriter w = new NatOutgoingWriter(List.of(), rules.family());
+                        yield (Runnable) () -> w.sync(rules);
+                      }
+                      case NFTABLES -> {
+                        NftablesRuleset table = rules.nftables();
+                        yield (Runnable) () -> nft.sync(table, true);
+                      }
+                    })
             .toList();
-    this.nftables = mode == ProxyMode.NFTABLES ? NftablesWriter.here() : null;
   }
 
   void sync(boolean full) {
     if (written && !full) {
       return;
     }
-    for (int i = 0; i < rules.size(); i++) {
-      switch (mode) {
-        case IPTABLES -> iptables.get(i).sync(rules.get(i), true);
-        case NFTABLES -> nftables.sync(rules.get(i).nftables(), true);
-      }
-    }
+    writes.forEach(Runnable::run);
     written = true;
   }
 }

@@ -226,10 +226,7 @@ public final class EtcdDatastore implements Datastore {
     for (Put p : puts) {
       ByteSequence k = bytes(root + p.key());
       if (p.expectedModRevision() != ANY) {
-        cmps.add(
-            p.expectedModRevision() == ABSENT
-                ? new Cmp(k, Cmp.Op.EQUAL, CmpTarget.createRevision(0))
-                : new Cmp(k, Cmp.Op.EQUAL, CmpTarget.modRevision(p.expectedModRevision())));
+        cmps.add(condition(k, p.expectedModRevision()));
       }
       writes.add(Op.put(k, bytes(Json.write(p.value())), PutOption.DEFAULT));
       reads.add(Op.get(k, GetOption.DEFAULT));
@@ -280,13 +277,15 @@ public final class EtcdDatastore implements Datastore {
       TxnResponse r = await(client.getKVClient().txn().Then(op).commit(), what);
       return r.getHeader().getRevision();
     }
-    Cmp cmp =
-        expected == ABSENT
-            ? new Cmp(k, Cmp.Op.EQUAL, CmpTarget.createRevision(0))
-            : new Cmp(k, Cmp.Op.EQUAL, CmpTarget.modRevision(expected));
     TxnResponse r =
         await(
-            client.getKVClient().txn().If(cmp).Then(op).Else(Op.get(k, GetOption.DEFAULT)).commit(),
+            client
+                .getKVClient()
+                .txn()
+                .If(condition(k, expected))
+                .Then(op)
+                .Else(Op.get(k, GetOption.DEFAULT))
+                .commit(),
             what);
     if (!r.isSucceeded()) {
       long actual =
@@ -298,6 +297,13 @@ public final class EtcdDatastore implements Datastore {
       throw new ConflictException(key, expected, actual);
     }
     return r.getHeader().getRevision();
+  }
+
+  /** The key absent ({@link #ABSENT}), or at the given mod revision. */
+  private static Cmp condition(ByteSequence k, long expected) {
+    return expected == ABSENT
+        ? new Cmp(k, Cmp.Op.EQUAL, CmpTarget.createRevision(0))
+        : new Cmp(k, Cmp.Op.EQUAL, CmpTarget.modRevision(expected));
   }
 
   @Override
