@@ -10,8 +10,8 @@ import java.util.List;
 
 /**
  * NAT-outgoing for each family of the cluster, in the proxy mode's tables (iptables/ip6tables, or
- * nftables' own {@code tweed-nat} table). Its rules follow from the pod CIDRs alone: written at the
- * first sync, compared with the kernel at each full one.
+ * nftables' own {@code tweed-nat} table, {@code ip} and {@code ip6}). Its rules follow from the pod
+ * CIDRs alone: written at the first sync, compared with the kernel at each full one.
  */
 final class NatOutgoingSync {
   /** One write per family, each comparing its rules with the kernel's. */
@@ -20,7 +20,6 @@ final class NatOutgoingSync {
   private boolean written;
 
   NatOutgoingSync(ProxyMode mode, FamilyCidrs pods) {
-    NftablesWriter nft = mode == ProxyMode.NFTABLES ? NftablesWriter.here() : null;
     this.writes =
         pods.cidrs().stream()
             .map(NatOutgoing::new)
@@ -32,6 +31,8 @@ final class NatOutgoingSync {
                         yield (Runnable) () -> w.sync(rules);
                       }
                       case NFTABLES -> {
+                        // A writer per table: each remembers the one it wrote.
+                        NftablesWriter nft = NftablesWriter.here();
                         NftablesRuleset table = rules.nftables();
                         yield (Runnable) () -> nft.sync(table, true);
                       }

@@ -55,10 +55,6 @@ final class ServiceProxySync {
     this.generation = generation;
     this.serviceCidr = serviceCidr;
     this.family = Cidr.parse(serviceCidr).family();
-    if (mode == ProxyMode.NFTABLES && family != IpFamily.IPV4) {
-      throw new IllegalArgumentException(
-          "the nftables layout writes no ip6 table yet; use --proxy-mode iptables with IPv6");
-    }
     this.writer = IptablesWriter.here(family);
     this.nftWriter = NftablesWriter.here().blocksStandAlone();
   }

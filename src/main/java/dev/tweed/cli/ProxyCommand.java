@@ -50,22 +50,28 @@ public final class ProxyCommand {
 
     @Option(
         names = "--service-cidr",
-        defaultValue = "10.96.0.0/16",
-        description = "ClusterIP range (nftables drops traffic to unallocated ones).")
+        defaultValue = "10.96.0.0/16,fd00:10:96::/112",
+        description =
+            "ClusterIP ranges, one per family (nftables drops traffic to unallocated ones).")
     String serviceCidr;
 
     @Override
     public Integer call() throws Exception {
       FamilyCidrs pods = FamilyCidrs.parse(clusterCidr);
+      FamilyCidrs services = FamilyCidrs.parse(serviceCidr);
       var resources = LabResources.read(file);
       for (Cidr c : new TreeSet<>(pods.cidrs())) {
         IpFamily family = c.family();
         if (pods.dualStack()) {
-          System.out.println(family == IpFamily.IPV4 ? "# IPv4 (iptables)" : "# IPv6 (ip6tables)");
-        }
-        if (mode == ProxyMode.NFTABLES && family != IpFamily.IPV4) {
-          throw new IllegalArgumentException(
-              "the nftables layout writes no ip6 table yet: render IPv6 with --mode iptables");
+          System.out.println(
+              "# "
+                  + family.apiName()
+                  + " ("
+                  + switch (mode) {
+                    case IPTABLES -> family == IpFamily.IPV4 ? "iptables" : "ip6tables";
+                    case NFTABLES -> family == IpFamily.IPV4 ? "ip table" : "ip6 table";
+                  }
+                  + ")");
         }
         var ports = ServicePortResolver.resolveResources(resources, family);
         ProxyNode node =
@@ -76,7 +82,17 @@ public final class ProxyCommand {
         System.out.print(
             switch (mode) {
               case NFTABLES ->
-                  new NftablesServiceRenderer(node, serviceCidr).render(ports).render();
+                  new NftablesServiceRenderer(
+                          node,
+                          services
+                              .of(family)
+                              .orElseThrow(
+                                  () ->
+                                      new IllegalArgumentException(
+                                          "--service-cidr has no " + family.apiName() + " range"))
+                              .toString())
+                      .render(ports)
+                      .render();
               case IPTABLES -> new IptablesServiceRenderer(node).render(ports).render();
             });
       }

@@ -4,6 +4,7 @@ import dev.tweed.dataplane.nftnl.NftBatch;
 import dev.tweed.dataplane.nftnl.NftBatchOrder;
 import dev.tweed.dataplane.nftnl.NftEncoder;
 import dev.tweed.dataplane.nftnl.NftStagedBuild;
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.rules.nft.NftCommand;
 import dev.tweed.sys.Command;
@@ -25,11 +26,11 @@ import java.util.Optional;
  */
 public sealed interface NftApplier {
   /**
-   * Applies {@code commands} whole or not at all; throws if the kernel refused them. Returns the
-   * nanoseconds spent waiting for the kernel (for {@code nft -f}, the whole run of nft; by netlink,
-   * the commits alone, not the encoding before them).
+   * Applies {@code commands} on {@code family}'s tables whole or not at all; throws if the kernel
+   * refused them. Returns the nanoseconds spent waiting for the kernel (for {@code nft -f}, the
+   * whole run of nft; by netlink, the commits alone, not the encoding before them).
    */
-  long apply(List<NftCommand> commands);
+  long apply(IpFamily family, List<NftCommand> commands);
 
   /** "nft" or "netlink", as benchmarks report the writer. */
   String name();
@@ -47,9 +48,9 @@ public sealed interface NftApplier {
       this(commandPrefix, 120);
     }
 
-    public long apply(List<NftCommand> commands) {
+    public long apply(IpFamily family, List<NftCommand> commands) {
       long start = System.nanoTime();
-      String script = NftablesRuleset.script(commands);
+      String script = NftablesRuleset.script(family, commands);
       List<String> argv = new ArrayList<>(commandPrefix);
       argv.addAll(List.of("nft", "-f", "-"));
       Command.Result r =
@@ -67,12 +68,12 @@ public sealed interface NftApplier {
 
   /** A netlink batch, in {@code netns} (or the caller's namespace). */
   record Netlink(Optional<Path> netns) implements NftApplier {
-    public long apply(List<NftCommand> commands) {
+    public long apply(IpFamily family, List<NftCommand> commands) {
       // Commands that replace a table: when the table does not exist, it is built in stages
       // (NftStagedBuild); when it does, replaced in one batch.
       boolean replaces = NftBatchOrder.replacesTable(commands);
       NftCommand.AddTable table = replaces ? (NftCommand.AddTable) commands.getFirst() : null;
-      NftBatch whole = replaces ? null : NftEncoder.encode(commands);
+      NftBatch whole = replaces ? null : NftEncoder.encode(family, commands);
       long[] kernel = {0};
       inNamespace(
           () -> {
@@ -80,10 +81,10 @@ public sealed interface NftApplier {
               long start = System.nanoTime();
               if (whole != null) {
                 whole.commit(s);
-              } else if (NftEncoder.createTable(table).commitUnlessExisting(s)) {
-                build(s, table, commands);
+              } else if (NftEncoder.createTable(family, table).commitUnlessExisting(s)) {
+                build(s, family, table, commands);
               } else {
-                NftBatch replace = NftEncoder.encode(NftBatchOrder.ordered(commands));
+                NftBatch replace = NftEncoder.encode(family, NftBatchOrder.ordered(commands));
                 start = System.nanoTime();
                 replace.commit(s);
               }
@@ -94,14 +95,15 @@ public sealed interface NftApplier {
     }
 
     /** The stages of a new table; if one is refused, the table is deleted again. */
-    private static void build(NfTablesSocket s, NftCommand.AddTable table, List<NftCommand> all) {
+    private static void build(
+        NfTablesSocket s, IpFamily family, NftCommand.AddTable table, List<NftCommand> all) {
       try {
-        for (NftBatch stage : NftStagedBuild.stages(all)) {
+        for (NftBatch stage : NftStagedBuild.stages(family, all)) {
           stage.commit(s);
         }
       } catch (RuntimeException e) {
         try {
-          NftEncoder.encode(List.of(new NftCommand.DeleteTable(table.table()))).commit(s);
+          NftEncoder.encode(family, List.of(new NftCommand.DeleteTable(table.table()))).commit(s);
         } catch (RuntimeException cleanup) {
           e.addSuppressed(cleanup);
         }

@@ -180,7 +180,7 @@ public final class NftablesWriter {
       return 0;
     }
     try {
-      return applier.apply(commands);
+      return applier.apply(ruleset.family(), commands);
     } catch (RuntimeException e) {
       if (!(commands.getFirst() instanceof NftCommand.AddTable)
           || commands.equals(ruleset.replaceCommands())) {
@@ -190,7 +190,7 @@ public final class NftablesWriter {
       // A table rewritten in place that the kernel refused (one of another layout): replaced.
       LOG.warn("event=nft-rewrite-refused action=replace-table reason=\"{}\"", e.getMessage());
       try {
-        return applier.apply(ruleset.replaceCommands());
+        return applier.apply(ruleset.family(), ruleset.replaceCommands());
       } catch (RuntimeException again) {
         applied = Optional.empty();
         throw again;
@@ -239,7 +239,11 @@ public final class NftablesWriter {
   /** The kernel's listing of the ruleset's table (stateless), or empty if it has none. */
   private Optional<String> listing(NftablesRuleset ruleset) {
     Command.Result r =
-        Command.exec(argv("nft", "-s", "list", "table", "ip", ruleset.table()), "", Map.of());
+        Command.exec(
+            argv(
+                "nft", "-s", "list", "table", NftCommand.family(ruleset.family()), ruleset.table()),
+            "",
+            Map.of());
     return r.ok() ? Optional.of(r.stdout()) : Optional.empty();
   }
 

@@ -37,19 +37,13 @@ public sealed interface PolicyDataplane<R> {
   }
 
   /**
-   * {@code family}'s rules in the caller's namespace. nftables mode writes the {@code ip} table
-   * only: its IPv6 ({@code ip6}) table is not written yet, so an IPv6 cluster refuses that mode.
+   * {@code family}'s rules in the caller's namespace: iptables or ip6tables, or the {@code ip} or
+   * {@code ip6} table.
    */
   static PolicyDataplane<?> here(ProxyMode mode, IpFamily family) {
     return switch (mode) {
       case IPTABLES -> new Iptables(family, new PolicyIptablesWriter(List.of(), family));
-      case NFTABLES -> {
-        if (family != IpFamily.IPV4) {
-          throw new IllegalArgumentException(
-              "nftables mode enforces IPv4 policy only; use --proxy-mode iptables with IPv6");
-        }
-        yield new Nftables(NftablesWriter.here());
-      }
+      case NFTABLES -> new Nftables(family, NftablesWriter.here());
     };
   }
 
@@ -59,7 +53,7 @@ public sealed interface PolicyDataplane<R> {
       case IPTABLES ->
           new Iptables(
               IpFamily.IPV4, new PolicyIptablesWriter(List.of("ip", "netns", "exec", netns)));
-      case NFTABLES -> new Nftables(NftablesWriter.inNamespace(netns, nft));
+      case NFTABLES -> new Nftables(IpFamily.IPV4, NftablesWriter.inNamespace(netns, nft));
     };
   }
 
@@ -84,18 +78,14 @@ public sealed interface PolicyDataplane<R> {
     }
   }
 
-  /** The tweed-policy nftables table. */
-  record Nftables(NftablesWriter writer) implements PolicyDataplane<NftablesRuleset> {
+  /** The tweed-policy nftables table of a family. */
+  record Nftables(IpFamily family, NftablesWriter writer)
+      implements PolicyDataplane<NftablesRuleset> {
     private static final NftablesPolicyRenderer RENDERER = new NftablesPolicyRenderer();
 
     @Override
-    public IpFamily family() {
-      return IpFamily.IPV4;
-    }
-
-    @Override
     public NftablesRuleset render(PolicyIntent intent) {
-      return RENDERER.render(intent.forFamily(IpFamily.IPV4));
+      return RENDERER.render(intent, family);
     }
 
     @Override

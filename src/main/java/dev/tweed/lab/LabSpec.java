@@ -38,12 +38,6 @@ public record LabSpec(
   }
 
   public LabSpec {
-    if (proxy == ProxyMode.NFTABLES && ipFamilies != IpFamilies.IPV4) {
-      throw new IllegalArgumentException(
-          "--ip-family "
-              + ipFamilies.id()
-              + " needs --proxy iptables: the nftables layout writes no ip6 table yet");
-    }
     if (datapath == Datapath.EBPF && ipFamilies != IpFamilies.IPV4) {
       throw new IllegalArgumentException(
           "--ip-family "

@@ -1,5 +1,6 @@
 package dev.tweed.policy;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.policy.PolicyIntent.AddressSet;
 import dev.tweed.policy.PolicyIntent.CompiledPolicy;
 import dev.tweed.policy.PolicyIntent.Endpoint;
@@ -21,6 +22,7 @@ import dev.tweed.rules.nft.NftStatement.Counter;
 import dev.tweed.rules.nft.NftStatement.CtState;
 import dev.tweed.rules.nft.NftStatement.DestinationPort;
 import dev.tweed.rules.nft.NftStatement.DestinationServiceIn;
+import dev.tweed.rules.nft.NftStatement.Icmpv6Type;
 import dev.tweed.rules.nft.NftStatement.InSet;
 import dev.tweed.rules.nft.NftStatement.InterfaceIn;
 import dev.tweed.rules.nft.NftStatement.InterfaceSourceIn;
@@ -40,11 +42,15 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Policy intent as one nftables table ({@code ip tweed-policy}) with the same shape as the iptables
- * layout: verdict maps keyed on the interface lead to per-endpoint chains ({@code
- * endpoint-ingress-IFACE}, {@code endpoint-egress-IFACE}), which call per-policy chains ({@code
- * policy-ingress-NS/NAME}, {@code policy-egress-NS/NAME}) matching named sets. Anti-spoofing is one
- * lookup of (interface, source address) in a set at raw priority.
+ * Policy intent as one nftables table per family ({@code ip tweed-policy}, {@code ip6
+ * tweed-policy}) with the same shape as the iptables layout: verdict maps keyed on the interface
+ * lead to per-endpoint chains ({@code endpoint-ingress-IFACE}, {@code endpoint-egress-IFACE}),
+ * which call per-policy chains ({@code policy-ingress-NS/NAME}, {@code policy-egress-NS/NAME})
+ * matching named sets. Anti-spoofing is one lookup of (interface, source address) in a set at raw
+ * priority. In IPv6, neighbour discovery passes anti-spoofing (a pod solicits from its link-local
+ * address, or from :: while it checks for duplicates) except router advertisements, which a pod has
+ * no business sending, and is accepted before any policy, so that no policy can cut a pod off its
+ * gateway: as the ip6tables layout does.
  *
  * <p>The forward chain runs at {@code filter - 5}, just before the service proxy's filter chains
  * (priority 0, kube-proxy's layout), as the policy rules come first in iptables mode. Two base
@@ -61,8 +67,18 @@ public final class NftablesPolicyRenderer {
   }
 
   private static final Verdict DROP = new Verdict(NftVerdict.DROP);
+  private static final Verdict ACCEPT = new Verdict(NftVerdict.ACCEPT);
 
+  /** The IPv4 table. */
   public NftablesRuleset render(PolicyIntent intent) {
+    return render(intent, IpFamily.IPV4);
+  }
+
+  /** {@code family}'s table, from its part of {@code whole} ({@link PolicyIntent#forFamily}). */
+  public NftablesRuleset render(PolicyIntent whole, IpFamily family) {
+    PolicyIntent intent = whole.forFamily(family);
+    boolean v6 = family == IpFamily.IPV6;
+    String address = AddSet.addressType(family);
     List<NftCommand> base = new ArrayList<>();
     base.add(new AddTable(T, Optional.empty()));
     base.add(
@@ -72,13 +88,22 @@ public final class NftablesPolicyRenderer {
         AddChain.base(
             T, "forward", new Hook("filter", "forward", "filter - 5", Optional.of("accept"))));
     base.add(AddSet.of(T, "endpoint-interfaces", List.of("ifname"), null));
-    base.add(AddSet.of(T, "endpoint-addresses", List.of("ifname", "ipv4_addr"), null));
+    base.add(AddSet.of(T, "endpoint-addresses", List.of("ifname", address), null));
     base.add(AddSet.verdictMap(T, "from-endpoints", List.of("ifname"), null));
     base.add(AddSet.verdictMap(T, "to-endpoints", List.of("ifname"), null));
+    InterfaceIn fromEndpoint = new InterfaceIn(true, new InSet("endpoint-interfaces", false));
+    if (v6) {
+      base.add(
+          rule("prerouting", fromEndpoint, Icmpv6Type.of(134), DROP)
+              .commented("no router advertisements from pods"));
+      for (int type : List.of(133, 135, 136)) {
+        base.add(rule("prerouting", fromEndpoint, Icmpv6Type.of(type), ACCEPT));
+      }
+    }
     base.add(
         rule(
                 "prerouting",
-                new InterfaceIn(true, new InSet("endpoint-interfaces", false)),
+                fromEndpoint,
                 new InterfaceSourceIn(new InSet("endpoint-addresses", true)),
                 new Counter(),
                 DropLog.nftablesStatement("spoofed-source", "egress"),
@@ -90,6 +115,11 @@ public final class NftablesPolicyRenderer {
                 new CtState(List.of("established", "related")),
                 new Verdict(NftVerdict.ACCEPT))
             .commented("replies and allowed connections"));
+    if (v6) {
+      for (int type : List.of(133, 134, 135, 136)) {
+        base.add(rule("forward", Icmpv6Type.of(type), ACCEPT).commented("neighbour discovery"));
+      }
+    }
     base.add(rule("forward", new InterfaceIn(true, new Vmap("from-endpoints"))));
     base.add(rule("forward", new InterfaceIn(false, new Vmap("to-endpoints"))));
 
@@ -140,9 +170,7 @@ public final class NftablesPolicyRenderer {
             AddSet.of(
                 T,
                 name,
-                addresses
-                    ? List.of("ipv4_addr")
-                    : List.of("ipv4_addr", "inet_proto", "inet_service"),
+                addresses ? List.of(address) : List.of(address, "inet_proto", "inet_service"),
                 s.comment().replace("\"", "'")));
         if (!s.members().isEmpty()) {
           List<NftElement> members = new ArrayList<>();
@@ -154,7 +182,7 @@ public final class NftablesPolicyRenderer {
       }
       blocks.put("policy " + p.qualifiedName(), b);
     }
-    return new NftablesRuleset(TABLE, base, blocks);
+    return new NftablesRuleset(family, TABLE, base, blocks);
   }
 
   /** A named port's member, {@code IP,PROTOCOL:PORT}, as a key of address, protocol and port. */

@@ -1,7 +1,8 @@
 package dev.tweed.proxy;
 
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.BlockChange;
 import dev.tweed.rules.NftablesRuleset;
 import dev.tweed.rules.nft.NftCommand;
@@ -57,6 +58,9 @@ public final class NftablesServiceRenderer {
   private final ProxyNode node;
   private final String serviceCidr;
 
+  /** The family of the service range: the table is {@code ip} or {@code ip6}, as kube-proxy's. */
+  private final IpFamily family;
+
   private final RenderedPorts<List<NftCommand>> ports =
       new RenderedPorts<>(p -> List.copyOf(renderPort(p)));
 
@@ -66,6 +70,7 @@ public final class NftablesServiceRenderer {
   public NftablesServiceRenderer(ProxyNode node, String serviceCidr) {
     this.node = node;
     this.serviceCidr = serviceCidr;
+    this.family = Cidr.parse(serviceCidr).family();
     this.base = List.copyOf(base());
   }
 
@@ -85,8 +90,12 @@ public final class NftablesServiceRenderer {
     return p.namespace() + "/" + p.name() + "/" + p.protocolLower() + "/" + p.portName();
   }
 
+  /**
+   * kube-proxy's endpoint part of a chain name: an IPv6 address's colons, which nft does not take
+   * in a name, become dots ({@code __fd00.10.244..5/8080}), as kube-proxy writes them.
+   */
   static String endpointBase(ServicePort p, ServicePort.Endpoint e) {
-    return base(p) + "__" + e.ip() + "/" + e.port();
+    return base(p) + "__" + e.ip().replace(':', '.') + "/" + e.port();
   }
 
   public static String serviceChain(ServicePort p) {
@@ -123,7 +132,7 @@ public final class NftablesServiceRenderer {
       Map<String, List<ServicePort>> changes) {
     List<BlockChange<List<NftCommand>>> changed = ports.apply(changes);
     return new RulesetUpdate<>(
-        new NftablesRuleset(TABLE, base, ports.blocks(lines -> lines)), changed);
+        new NftablesRuleset(family, TABLE, base, ports.blocks(lines -> lines)), changed);
   }
 
   private static final String T = TABLE;
@@ -150,22 +159,21 @@ public final class NftablesServiceRenderer {
   }
 
   private static final CtState NEW = new CtState(List.of("new"));
-  private static final List<String> SERVICE_KEY =
-      List.of("ipv4_addr", "inet_proto", "inet_service");
   private static final List<String> NODEPORT_KEY = List.of("inet_proto", "inet_service");
 
   private List<NftCommand> base() {
+    String address = AddSet.addressType(family);
+    List<String> serviceKey = List.of(address, "inet_proto", "inet_service");
     List<NftCommand> base =
         new ArrayList<>(
             List.of(
                 new AddTable(T, Optional.of("rules for kube-proxy")),
-                AddSet.of(T, "cluster-ips", List.of("ipv4_addr"), "Active ClusterIPs"),
-                AddSet.of(
-                    T, "nodeport-ips", List.of("ipv4_addr"), "IPs that accept NodePort traffic"),
+                AddSet.of(T, "cluster-ips", List.of(address), "Active ClusterIPs"),
+                AddSet.of(T, "nodeport-ips", List.of(address), "IPs that accept NodePort traffic"),
                 AddSet.verdictMap(
                     T,
                     "firewall-ips",
-                    SERVICE_KEY,
+                    serviceKey,
                     "destinations that are subject to LoadBalancerSourceRanges"),
                 AddSet.verdictMap(
                     T,
@@ -175,12 +183,12 @@ public final class NftablesServiceRenderer {
                 AddSet.verdictMap(
                     T,
                     "no-endpoint-services",
-                    SERVICE_KEY,
+                    serviceKey,
                     "vmap to drop or reject packets to services with no endpoints"),
                 AddSet.verdictMap(
                     T,
                     "service-ips",
-                    SERVICE_KEY,
+                    serviceKey,
                     "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
                 AddSet.verdictMap(T, "service-nodeports", NODEPORT_KEY, "NodePort traffic"),
                 chain("cluster-ips-check"),
@@ -298,7 +306,7 @@ public final class NftablesServiceRenderer {
             new AddSet(
                 T,
                 affinitySet(p, e),
-                List.of("ipv4_addr"),
+                List.of(AddSet.addressType(family)),
                 false,
                 true,
                 Optional.of((long) p.affinityTimeoutSeconds().get()),
@@ -345,7 +353,10 @@ public final class NftablesServiceRenderer {
       boolean fromNode = false;
       for (String r : p.loadBalancerSourceRanges()) {
         Cidr c = Cidr.parse(r);
-        fromNode |= node.nodeIps().stream().anyMatch(ip -> c.contains(Ipv4.parse(ip)));
+        fromNode |=
+            node.nodeIps().stream()
+                .map(IpAddress::parse)
+                .anyMatch(ip -> ip.family() == c.family() && c.contains(ip));
       }
       if (fromNode) {
         allowed.addAll(p.loadBalancerIps());

@@ -61,9 +61,6 @@ public record NatOutgoing(Cidr pods) {
 
   /** The same as its own nftables table of the family ({@code ip} or {@code ip6}). */
   public NftablesRuleset nftables() {
-    if (family() != IpFamily.IPV4) {
-      throw new IllegalArgumentException("nftables mode writes IPv4 tables only");
-    }
     List<NftCommand> base =
         List.of(
             new AddTable(NFT_TABLE, Optional.empty()),
@@ -78,6 +75,6 @@ public record NatOutgoing(Cidr pods) {
                     new AddressIs(Address.DADDR, true, List.of(pods.toString()), false),
                     new MasqueradeFullyRandom())
                 .commented(COMMENT));
-    return new NftablesRuleset(NFT_TABLE, base, Map.of());
+    return new NftablesRuleset(family(), NFT_TABLE, base, Map.of());
   }
 }

@@ -1,5 +1,6 @@
 package dev.tweed.rules;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.nft.NftCommand;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -10,11 +11,12 @@ import java.util.Optional;
 /**
  * A rendered nftables ruleset: the table's fixed skeleton (sets, verdict maps, base chains) and,
  * per service port (or policy endpoint), its chains and the elements that lead to them, as
- * commands. {@link #render} prints them as an {@code nft -f} script in the form of kube-proxy's
- * nftables transactions.
+ * commands, in a table of one family ({@code ip} or {@code ip6}: kube-proxy writes one table per
+ * family, not an {@code inet} one). {@link #render} prints them as an {@code nft -f} script in the
+ * form of kube-proxy's nftables transactions.
  */
 public record NftablesRuleset(
-    String table, List<NftCommand> base, Map<String, List<NftCommand>> services) {
+    IpFamily family, String table, List<NftCommand> base, Map<String, List<NftCommand>> services) {
   /**
    * {@code services} is taken over, not copied (a render at 10,000 Services would copy 10,000
    * entries on every change): the caller hands over a map it no longer changes.
@@ -36,7 +38,7 @@ public record NftablesRuleset(
 
   /** The whole ruleset as a script. */
   public String render() {
-    return script(commands());
+    return script(family, commands());
   }
 
   /** A block's chains and sets first: its rules (and other blocks') may jump to any of them. */
@@ -70,13 +72,13 @@ public record NftablesRuleset(
 
   /** The same, as a script. */
   public String replaceScript() {
-    return script(replaceCommands());
+    return script(family, replaceCommands());
   }
 
-  /** Commands as script lines. */
-  public static String script(List<? extends NftCommand> commands) {
+  /** Commands on {@code family}'s tables as script lines. */
+  public static String script(IpFamily family, List<? extends NftCommand> commands) {
     StringBuilder sb = new StringBuilder();
-    commands.forEach(c -> sb.append(c.script()).append('\n'));
+    commands.forEach(c -> sb.append(c.script(family)).append('\n'));
     return sb.toString();
   }
 }

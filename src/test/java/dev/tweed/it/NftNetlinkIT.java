@@ -17,9 +17,13 @@ import dev.tweed.dataplane.nftnl.NftSet;
 import dev.tweed.dataplane.nftnl.NftSet.Type;
 import dev.tweed.dataplane.nftnl.NftStagedBuild;
 import dev.tweed.lab.LabResources;
+import dev.tweed.model.IpFamily;
 import dev.tweed.policy.NftablesPolicyRenderer;
+import dev.tweed.policy.PolicyCalculator;
 import dev.tweed.policy.PolicyFixtures;
+import dev.tweed.policy.PolicyIntent;
 import dev.tweed.proxy.NftablesServiceRenderer;
+import dev.tweed.proxy.NftablesServiceRendererTest;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.proxy.ServicePortResolver;
 import dev.tweed.rules.NftablesRuleset;
@@ -81,11 +85,14 @@ class NftNetlinkIT {
 
   private static NftBatch batch() {
     NftBatch b = new NftBatch();
-    b.add("add table", NftMessages.addTable(TABLE, Optional.of("rules for kube-proxy")));
+    b.add(
+        "add table",
+        NftMessages.addTable(IpFamily.IPV4, TABLE, Optional.of("rules for kube-proxy")));
     int clusterIps = b.newSetId();
     b.add(
         "add set cluster-ips",
         NftMessages.addSet(
+            IpFamily.IPV4,
             TABLE,
             new NftSet(
                 "cluster-ips",
@@ -99,6 +106,7 @@ class NftNetlinkIT {
     b.add(
         "add map service-ips",
         NftMessages.addSet(
+            IpFamily.IPV4,
             TABLE,
             new NftSet(
                 "service-ips",
@@ -112,6 +120,7 @@ class NftNetlinkIT {
     b.add(
         "add map service-nodeports",
         NftMessages.addSet(
+            IpFamily.IPV4,
             TABLE,
             new NftSet(
                 "service-nodeports",
@@ -125,6 +134,7 @@ class NftNetlinkIT {
     b.add(
         "add set affinity-a",
         NftMessages.addSet(
+            IpFamily.IPV4,
             TABLE,
             new NftSet(
                 "affinity-a",
@@ -134,18 +144,27 @@ class NftNetlinkIT {
                 Optional.of(10800L),
                 Optional.empty()),
             affinity));
-    b.add("add chain services", NftMessages.addChain(TABLE, "services", Optional.empty()));
+    b.add(
+        "add chain services",
+        NftMessages.addChain(IpFamily.IPV4, TABLE, "services", Optional.empty()));
     b.add(
         "add chain nat-prerouting",
         NftMessages.addChain(
-            TABLE, "nat-prerouting", Optional.of(new BaseChain("nat", Hook.PREROUTING, -100))));
+            IpFamily.IPV4,
+            TABLE,
+            "nat-prerouting",
+            Optional.of(new BaseChain("nat", Hook.PREROUTING, -100))));
     b.add(
         "add chain filter-forward",
         NftMessages.addChain(
-            TABLE, "filter-forward", Optional.of(new BaseChain("filter", Hook.FORWARD, 0))));
+            IpFamily.IPV4,
+            TABLE,
+            "filter-forward",
+            Optional.of(new BaseChain("filter", Hook.FORWARD, 0))));
     b.add(
         "add element cluster-ips",
         NftMessages.elements(
+            IpFamily.IPV4,
             TABLE,
             "cluster-ips",
             Optional.of(clusterIps),
@@ -154,6 +173,7 @@ class NftNetlinkIT {
     b.add(
         "add element service-ips",
         NftMessages.elements(
+            IpFamily.IPV4,
             TABLE,
             "service-ips",
             Optional.of(serviceIps),
@@ -165,6 +185,7 @@ class NftNetlinkIT {
     b.add(
         "add element service-nodeports",
         NftMessages.elements(
+            IpFamily.IPV4,
             TABLE,
             "service-nodeports",
             Optional.of(nodePorts),
@@ -205,12 +226,15 @@ class NftNetlinkIT {
   private static NftBatch rules() {
     NftBatch b = new NftBatch();
     for (String c : List.of("ep-a", "ep-b", "dispatch", "checks", "mark-it")) {
-      b.add("add chain " + c, NftMessages.addChain(TABLE, c, Optional.empty()));
+      b.add("add chain " + c, NftMessages.addChain(IpFamily.IPV4, TABLE, c, Optional.empty()));
     }
     b.add(
         "add chain nat-postrouting",
         NftMessages.addChain(
-            TABLE, "nat-postrouting", Optional.of(new BaseChain("nat", Hook.POSTROUTING, 100))));
+            IpFamily.IPV4,
+            TABLE,
+            "nat-postrouting",
+            Optional.of(new BaseChain("nat", Hook.POSTROUTING, 100))));
     rule(b, "nat-prerouting", List.of(NftExpr.Verdict.jump("dispatch")));
     rule(
         b,
@@ -231,12 +255,13 @@ class NftNetlinkIT {
     b.add(
         "reject rule",
         NftMessages.addRule(
+            IpFamily.IPV4,
             TABLE,
             "checks",
             List.of(
                 new NftExpr.Payload(NftExpr.Base.NETWORK, 16, 4, 1),
                 new NftExpr.Lookup("cluster-ips", Optional.empty(), 1, Optional.empty(), false),
-                new NftExpr.Reject()),
+                new NftExpr.Reject(3)),
             Optional.of("Reject it")));
     rule(
         b,
@@ -260,10 +285,11 @@ class NftNetlinkIT {
             new NftExpr.Lookup("affinity-a", Optional.empty(), 1, Optional.empty(), false),
             NftExpr.Verdict.goTo("ep-a")));
     int anon = b.newSetId();
-    b.add("anonymous map", NftMessages.addAnonymousVerdictMap(TABLE, anon, 2));
+    b.add("anonymous map", NftMessages.addAnonymousVerdictMap(IpFamily.IPV4, TABLE, anon, 2));
     b.add(
         "anonymous map's elements",
         NftMessages.elements(
+            IpFamily.IPV4,
             TABLE,
             NftMessages.ANONYMOUS_MAP,
             Optional.of(anon),
@@ -292,7 +318,7 @@ class NftNetlinkIT {
             new NftExpr.Cmp(1, NftExpr.Op.EQ, new byte[] {6}),
             new NftExpr.Immediate(1, ip(10, 244, 1, 5)),
             new NftExpr.Immediate(2, port(8080)),
-            new NftExpr.Dnat(1, 2)));
+            new NftExpr.Dnat(2, 1, 2)));
     rule(
         b,
         "ep-b",
@@ -307,7 +333,9 @@ class NftNetlinkIT {
   }
 
   private static void rule(NftBatch b, String chain, List<NftExpr> expressions) {
-    b.add("rule in " + chain, NftMessages.addRule(TABLE, chain, expressions, Optional.empty()));
+    b.add(
+        "rule in " + chain,
+        NftMessages.addRule(IpFamily.IPV4, TABLE, chain, expressions, Optional.empty()));
   }
 
   private static byte[] host32(int v) {
@@ -481,7 +509,7 @@ class NftNetlinkIT {
       String byNft = net.add(name + "Nft");
       String byNetlink = net.add(name + "Nl");
       ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
-      commit(byNetlink, NftEncoder.encode(rendered.commands()));
+      commit(byNetlink, NftEncoder.encode(IpFamily.IPV4, rendered.commands()));
       String listing = listProxyTable(byNft);
       assertThat(listProxyTable(byNetlink)).as(yaml.toString()).isEqualTo(listing);
       if (yaml.equals(services)) {
@@ -551,7 +579,7 @@ class NftNetlinkIT {
   @Test
   void thePolicysMessagesAreTheOnesNftSendsAndLeaveTheTableNftLeaves() throws Exception {
     List<NftCommand> commands = policyCommands();
-    String script = NftablesRuleset.script(commands);
+    String script = NftablesRuleset.script(IpFamily.IPV4, commands);
     assertThat(script)
         .contains(
             "ip saddr != { 0.0.0.0/8, 10.0.0.0/8, 255.255.255.0/24 } sctp dport 9000-9100 meta mark"
@@ -559,7 +587,7 @@ class NftNetlinkIT {
     String ns = net.add("policyMnl");
     String dump = ScratchNetwork.exec(ns, script, "nft", "--debug=mnl", "-f", "-");
     List<byte[]> nfts = batchMessages(dump);
-    List<byte[]> ours = messages(NftEncoder.encode(commands).bytes());
+    List<byte[]> ours = messages(NftEncoder.encode(IpFamily.IPV4, commands).bytes());
     assertThat(ours).hasSameSizeAs(nfts);
     for (int i = 0; i < ours.size(); i++) {
       assertThat(HexFormat.of().formatHex(withoutFlags(ours.get(i))))
@@ -569,10 +597,100 @@ class NftNetlinkIT {
     String byNft = net.add("policyNft");
     String byNetlink = net.add("policyNl");
     ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
-    commit(byNetlink, NftEncoder.encode(commands));
+    commit(byNetlink, NftEncoder.encode(IpFamily.IPV4, commands));
     String listing = listPolicyTable(byNft);
     assertThat(listPolicyTable(byNetlink)).isEqualTo(listing);
     assertThat(listing).contains("\"log\"", "\"counter\"", "\"prefix\"", "\"range\"");
+  }
+
+  /**
+   * The ip6 tables: the proxy's for IPv6 Services of every kind, and the policy's with the forms
+   * policies add (IPv6 CIDRs with exceptions, prefixes not on a byte boundary, neighbour
+   * discovery): the writer's messages are the ones nft sends for the same script, byte for byte,
+   * and the tables they leave are the ones nft leaves.
+   */
+  @Test
+  void ip6TablesAreWhatNftMakesOfTheSameScript() throws Exception {
+    NftablesRuleset proxy = NftablesServiceRendererTest.ipv6Ruleset();
+    // As for IPv4, the proxy's table is compared as the kernel holds it: nft describes its
+    // anonymous verdict maps (numgen) in user data of its own, which the kernel only stores.
+    String proxyListing =
+        assertSameAsNft("proxy6", IpFamily.IPV6, proxy.commands(), "tweed-proxy", false);
+    assertThat(proxyListing).contains("\"numgen\"", "\"dnat\"", "\"update\"", "\"ip6\"");
+    List<NftCommand> policy = new ArrayList<>();
+    PolicyIntent dual =
+        new PolicyCalculator("node-1")
+            .calculate(
+                PolicyFixtures.dualStackPods(),
+                PolicyFixtures.NAMESPACES,
+                PolicyFixtures.policies());
+    policy.addAll(new NftablesPolicyRenderer().render(dual, IpFamily.IPV6).commands());
+    String chain = "policy-ingress-x/web-ingress";
+    NftStatement accept = new SetMark(MarkSyntax.META, MarkOperation.OR, "0x00010000");
+    NftStatement ret = new NftStatement.Verdict(NftVerdict.RETURN);
+    policy.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            AddressIs.of(Address.SADDR, "fd00:10::/30"),
+            new AddressIs(
+                Address.SADDR,
+                true,
+                List.of("fd00:10:244::/48", "fd00:10:1::/122", "fd00:10:2::1/128"),
+                true),
+            new DestinationPort("tcp", 80, 80),
+            accept,
+            ret));
+    policy.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            new AddressIs(Address.SADDR, true, List.of("::/8", "ff00::/8"), true),
+            new DestinationPort("sctp", 9000, 9100),
+            accept,
+            ret));
+    policy.add(
+        AddRule.of(
+            "tweed-policy",
+            chain,
+            AddressIs.of(Address.DADDR, "2001:db8::5"),
+            new L4Protocol("udp"),
+            accept,
+            ret));
+    String listing = assertSameAsNft("policy6", IpFamily.IPV6, policy, "tweed-policy", true);
+    assertThat(listing).contains("\"icmpv6\"", "\"nd-router-advert\"", "\"ip6\"");
+  }
+
+  /**
+   * {@code commands}' batch against nft's for their script: (with {@code messages}) the same
+   * messages, and the same table left behind; returns nft's listing of the table.
+   */
+  private String assertSameAsNft(
+      String name, IpFamily family, List<NftCommand> commands, String table, boolean messages)
+      throws Exception {
+    String script = NftablesRuleset.script(family, commands);
+    if (messages) {
+      String dump =
+          ScratchNetwork.exec(net.add(name + "Mnl"), script, "nft", "--debug=mnl", "-f", "-");
+      List<byte[]> nfts = batchMessages(dump);
+      List<byte[]> ours = messages(NftEncoder.encode(family, commands).bytes());
+      assertThat(ours).as(name).hasSameSizeAs(nfts);
+      for (int i = 0; i < ours.size(); i++) {
+        assertThat(HexFormat.of().formatHex(withoutFlags(ours.get(i))))
+            .as("%s message %d", name, i)
+            .isEqualTo(HexFormat.of().formatHex(withoutFlags(nfts.get(i))));
+      }
+    }
+    String byNft = net.add(name + "Nft");
+    String byNetlink = net.add(name + "Nl");
+    ScratchNetwork.exec(byNft, script, "nft", "-f", "-");
+    commit(byNetlink, NftEncoder.encode(family, commands));
+    String word = NftCommand.family(family);
+    String listing = ScratchNetwork.exec(byNft, "", "nft", "-j", "list", "table", word, table);
+    assertThat(ScratchNetwork.exec(byNetlink, "", "nft", "-j", "list", "table", word, table))
+        .as(name)
+        .isEqualTo(listing);
+    return listing;
   }
 
   /**
@@ -586,7 +704,7 @@ class NftNetlinkIT {
         new NftablesServiceRenderer(
             new ProxyNode("bench-node", "10.244.0.0/16", List.of()), "10.96.0.0/16");
     var rendered = renderer.render(ServiceSyncBenchmark.services(300, 10, 0));
-    List<NftBatch> stages = NftStagedBuild.stages(rendered.replaceCommands());
+    List<NftBatch> stages = NftStagedBuild.stages(IpFamily.IPV4, rendered.replaceCommands());
     assertThat(stages).hasSizeGreaterThan(2);
     String byNft = net.add("stagedNft");
     String staged = net.add("staged");
@@ -601,8 +719,9 @@ class NftNetlinkIT {
         List.of(
             AddRule.of(
                 "tweed-proxy", "no-such-chain-zz", new NftStatement.Verdict(NftVerdict.ACCEPT))));
-    var broken = new NftablesRuleset(rendered.table(), rendered.base(), blocks);
-    assertThat(NftStagedBuild.stages(broken.replaceCommands())).hasSizeGreaterThan(2);
+    var broken = new NftablesRuleset(rendered.family(), rendered.table(), rendered.base(), blocks);
+    assertThat(NftStagedBuild.stages(IpFamily.IPV4, broken.replaceCommands()))
+        .hasSizeGreaterThan(2);
     assertThatThrownBy(() -> NftablesWriter.inNamespace(refused, false).sync(broken, true))
         .isInstanceOf(NftBatch.RefusedException.class)
         .hasMessageContaining("no-such-chain-zz");
@@ -623,17 +742,20 @@ class NftNetlinkIT {
     commit(ns, batch());
     String before = listTable(ns);
     NftBatch bad = new NftBatch();
-    bad.add("add chain extra", NftMessages.addChain(TABLE, "extra", Optional.empty()));
+    bad.add(
+        "add chain extra", NftMessages.addChain(IpFamily.IPV4, TABLE, "extra", Optional.empty()));
     bad.add(
         "add element to set nowhere",
         NftMessages.elements(
+            IpFamily.IPV4,
             TABLE,
             "nowhere",
             Optional.empty(),
             List.of(new Element(List.of(ip(10, 96, 0, 11)), Optional.empty())),
             false));
     // A change after the refused one: the kernel still answers the batch's last message.
-    bad.add("add chain extra2", NftMessages.addChain(TABLE, "extra2", Optional.empty()));
+    bad.add(
+        "add chain extra2", NftMessages.addChain(IpFamily.IPV4, TABLE, "extra2", Optional.empty()));
     assertThatThrownBy(() -> commit(ns, bad))
         .isInstanceOf(NftBatch.RefusedException.class)
         .hasMessageContaining("add element to set nowhere: No such file or directory")

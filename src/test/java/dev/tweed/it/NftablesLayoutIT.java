@@ -193,6 +193,7 @@ class NftablesLayoutIT {
 
     NftablesRuleset broken =
         new NftablesRuleset(
+            next.family(),
             next.table(),
             next.base(),
             Map.of(

@@ -82,6 +82,38 @@ class PolicyRenderGoldenTest {
   }
 
   @Test
+  void aDualStackNodeWritesTheSameIpTableAndItsIp6Twin() throws Exception {
+    PolicyIntent dual =
+        new PolicyCalculator("node-1")
+            .calculate(
+                PolicyFixtures.dualStackPods(),
+                PolicyFixtures.NAMESPACES,
+                PolicyFixtures.policies());
+    NftablesPolicyRenderer r = new NftablesPolicyRenderer();
+    assertThat(r.render(dual, IpFamily.IPV4).render())
+        .isEqualTo(r.render(PolicyFixtures.intent()).render());
+    String v6 = r.render(dual, IpFamily.IPV6).render();
+    Golden.assertMatches("policy/nftables6.nft", v6);
+    assertThat(v6.lines()).allMatch(l -> l.split(" ")[2].equals("ip6"));
+    // Neighbour discovery before anti-spoofing and before any policy; no router adverts from pods.
+    List<String> lines = v6.lines().toList();
+    int spoof = indexOf(lines, "anti-spoofing");
+    assertThat(indexOf(lines, "icmpv6 type nd-router-advert drop")).isLessThan(spoof);
+    assertThat(indexOf(lines, "icmpv6 type nd-neighbor-solicit accept")).isLessThan(spoof);
+    assertThat(indexOf(lines, "forward icmpv6 type nd-neighbor-advert accept"))
+        .isLessThan(indexOf(lines, "vmap @from-endpoints"));
+  }
+
+  private static int indexOf(List<String> lines, String part) {
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).contains(part)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no line with " + part);
+  }
+
+  @Test
   void aNodeWithoutSelectedPodsCarriesNoPolicyChains() throws Exception {
     PolicyIntent intent =
         new PolicyCalculator("node-3")

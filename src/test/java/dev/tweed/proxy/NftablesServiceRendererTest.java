@@ -3,6 +3,10 @@ package dev.tweed.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tweed.Golden;
+import dev.tweed.lab.LabResources;
+import dev.tweed.model.IpFamily;
+import dev.tweed.rules.NftablesRuleset;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -10,7 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-class NftablesServiceRendererTest {
+public class NftablesServiceRendererTest {
   static final ProxyNode NODE = new ProxyNode("test-node", "10.0.0.0/8", List.of("192.168.0.2"));
 
   static ServicePort port(String ns, String name) {
@@ -38,6 +42,46 @@ class NftablesServiceRendererTest {
             .render(IptablesServiceRendererTest.overall())
             .render();
     Golden.assertMatches("proxy/overall-nftables.nft", got);
+  }
+
+  /** An IPv6 node's table of IPv6 Services: kube-proxy's ip6 table, the same chains and maps. */
+  public static NftablesRuleset ipv6Ruleset() throws Exception {
+    List<ServicePort> ports =
+        ServicePortResolver.resolveResources(
+            LabResources.read(Path.of("src/test/resources/proxy/services-ipv6.yaml")),
+            IpFamily.IPV6);
+    return new NftablesServiceRenderer(
+            new ProxyNode("node-1", "fd00:10:244::/56", List.of("fd00:31::11")), "fd00:10:96::/112")
+        .render(ports);
+  }
+
+  @Test
+  void anIpv6ProxierWritesAnIp6TableOfKubeProxysShape() throws Exception {
+    NftablesRuleset rules = ipv6Ruleset();
+    assertThat(rules.family()).isEqualTo(IpFamily.IPV6);
+    String got = rules.render();
+    assertThat(got)
+        .startsWith("add table ip6 tweed-proxy { comment \"rules for kube-proxy\" ; }")
+        .contains(
+            "add map ip6 tweed-proxy service-ips { type ipv6_addr . inet_proto . inet_service :"
+                + " verdict ;")
+        .contains(
+            "add rule ip6 tweed-proxy services ip6 daddr . meta l4proto . th dport vmap"
+                + " @service-ips")
+        .contains("add element ip6 tweed-proxy nodeport-ips { fd00:31::11 }")
+        .contains("ip6 daddr { fd00:10:96::/112 } drop")
+        .contains("meta l4proto tcp dnat to [fd00:10:244::5]:8080")
+        .contains("update @affinity-")
+        .contains("{ ip6 saddr }")
+        .contains("ip6 saddr != { 2001:db8:113::/48, fd00:31::/64, 2001:db8:2::10 } drop")
+        .contains("add element ip6 tweed-proxy no-endpoint-services { fd00:10:96::23 . tcp . 80");
+    // Every line is of the ip6 table and names no IPv4 address.
+    assertThat(got.lines()).allMatch(l -> l.split(" ")[2].equals("ip6"));
+    assertThat(got).doesNotContainPattern("(?<![\\w.])\\d+\\.\\d+\\.\\d+\\.\\d+(?![\\w.])");
+    // nft takes no colon in a name: kube-proxy writes the address's colons as dots.
+    assertThat(got)
+        .contains("-default/sticky/tcp/http__fd00.10.244..5/8080")
+        .doesNotContainPattern("add chain [^\\n]*:");
   }
 
   /**

@@ -1,7 +1,6 @@
 package dev.tweed.rules;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tweed.model.Cidr;
 import java.util.List;
@@ -29,7 +28,10 @@ class NatOutgoingTest {
         .contains("table ip tweed-nat")
         .contains("type nat hook postrouting priority srcnat")
         .contains("ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade fully-random");
-    assertThatThrownBy(() -> new NatOutgoing(Cidr.parse("fd00:10:244::/56")).nftables())
-        .hasMessageContaining("IPv4");
+    assertThat(new NatOutgoing(Cidr.parse("fd00:10:244::/56")).nftables().render())
+        .contains("add table ip6 tweed-nat")
+        .contains(
+            "add rule ip6 tweed-nat postrouting ip6 saddr fd00:10:244::/56"
+                + " ip6 daddr != fd00:10:244::/56 masquerade fully-random");
   }
 }

@@ -8,11 +8,13 @@ import dev.tweed.dataplane.nftnl.NftMessages.Element;
 import dev.tweed.dataplane.nftnl.NftMessages.Hook;
 import dev.tweed.dataplane.nftnl.NftMessages.Interval;
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.nft.NftCommand;
 import dev.tweed.rules.nft.NftElement;
 import dev.tweed.rules.nft.NftStatement;
 import dev.tweed.rules.nft.NftVerdict;
+import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -33,14 +35,19 @@ import java.util.Optional;
 public final class NftEncoder {
   private final NftBatch batch = new NftBatch();
 
+  /** The family of the tables the commands act on: what their network header fields read. */
+  private final IpFamily family;
+
   /** Sets created in this batch, by name: elements and lookups refer to them by id. */
   private final Map<String, Integer> newSets = new HashMap<>();
 
-  private NftEncoder() {}
+  private NftEncoder(IpFamily family) {
+    this.family = family;
+  }
 
-  /** The batch of {@code commands}, in their order. */
-  public static NftBatch encode(List<? extends NftCommand> commands) {
-    NftEncoder e = new NftEncoder();
+  /** The batch of {@code commands} on {@code family}'s tables, in their order. */
+  public static NftBatch encode(IpFamily family, List<? extends NftCommand> commands) {
+    NftEncoder e = new NftEncoder(family);
     for (NftCommand c : commands) {
       e.command(c);
     }
@@ -51,21 +58,25 @@ public final class NftEncoder {
    * The batch that creates {@code table} only if it does not exist: the kernel refuses it (EEXIST)
    * otherwise.
    */
-  public static NftBatch createTable(NftCommand.AddTable table) {
+  public static NftBatch createTable(IpFamily family, NftCommand.AddTable table) {
     NftBatch b = new NftBatch();
-    b.add(table::script, NftMessages.addTable(table.table(), table.comment(), true));
+    b.add(
+        () -> table.script(family),
+        NftMessages.addTable(family, table.table(), table.comment(), true));
     return b;
   }
 
   private void command(NftCommand c) {
     String t = c.table();
     switch (c) {
-      case NftCommand.AddTable a -> batch.add(a::script, NftMessages.addTable(t, a.comment()));
-      case NftCommand.DeleteTable d -> batch.add(d::script, NftMessages.deleteTable(t));
+      case NftCommand.AddTable a ->
+          batch.add(script(a), NftMessages.addTable(family, t, a.comment()));
+      case NftCommand.DeleteTable d -> batch.add(script(d), NftMessages.deleteTable(family, t));
       case NftCommand.AddChain a ->
           batch.add(
-              a::script,
-              NftMessages.addChain(t, a.name(), a.hook().map(NftEncoder::baseChain), a.comment()));
+              script(a),
+              NftMessages.addChain(
+                  family, t, a.name(), a.hook().map(NftEncoder::baseChain), a.comment()));
       case NftCommand.AddSet a -> {
         NftSet set =
             new NftSet(
@@ -77,37 +88,43 @@ public final class NftEncoder {
                 a.comment());
         int id = batch.newSetId();
         newSets.put(a.name(), id);
-        batch.add(a::script, NftMessages.addSet(t, set, id));
+        batch.add(script(a), NftMessages.addSet(family, t, set, id));
       }
       case NftCommand.AddRule r -> {
         List<NftExpr> exprs = new ArrayList<>();
         for (NftStatement s : r.statements()) {
           statement(r, s, exprs);
         }
-        batch.add(r::script, NftMessages.addRule(t, r.chain(), exprs, r.comment()));
+        batch.add(script(r), NftMessages.addRule(family, t, r.chain(), exprs, r.comment()));
       }
       case NftCommand.Elements e ->
           batch.add(
-              e::script,
+              script(e),
               NftMessages.elements(
+                  family,
                   t,
                   e.set(),
                   Optional.ofNullable(newSets.get(e.set())),
-                  e.elements().stream().map(NftEncoder::element).toList(),
+                  e.elements().stream().map(this::element).toList(),
                   e.delete()));
       case NftCommand.Flush f ->
           batch.add(
-              f::script,
+              script(f),
               f.kind() == NftCommand.Kind.CHAIN
-                  ? NftMessages.flushChain(t, f.name())
-                  : NftMessages.flushSet(t, f.name()));
+                  ? NftMessages.flushChain(family, t, f.name())
+                  : NftMessages.flushSet(family, t, f.name()));
       case NftCommand.Delete d ->
           batch.add(
-              d::script,
+              script(d),
               d.kind() == NftCommand.Kind.CHAIN
-                  ? NftMessages.deleteChain(t, d.name())
-                  : NftMessages.deleteSet(t, d.name()));
+                  ? NftMessages.deleteChain(family, t, d.name())
+                  : NftMessages.deleteSet(family, t, d.name()));
     }
+  }
+
+  /** A command's script line, printed only when a refusal names it. */
+  private java.util.function.Supplier<String> script(NftCommand c) {
+    return () -> c.script(family);
   }
 
   private static BaseChain baseChain(NftCommand.Hook h) {
@@ -152,6 +169,7 @@ public final class NftEncoder {
   private static NftSet.Type type(String name) {
     return switch (name) {
       case "ipv4_addr" -> NftSet.Type.IPV4_ADDR;
+      case "ipv6_addr" -> NftSet.Type.IPV6_ADDR;
       case "inet_proto" -> NftSet.Type.INET_PROTO;
       case "inet_service" -> NftSet.Type.INET_SERVICE;
       case "ifname" -> NftSet.Type.IFNAME;
@@ -163,9 +181,12 @@ public final class NftEncoder {
   private void statement(NftCommand.AddRule rule, NftStatement s, List<NftExpr> out) {
     switch (s) {
       case NftStatement.DestinationServiceIn d -> {
-        out.add(new NftExpr.Payload(Base.NETWORK, 16, 4, 1));
-        out.add(new NftExpr.Meta(MetaKey.L4PROTO, 9));
-        out.add(new NftExpr.Payload(Base.TRANSPORT, 2, 2, 10));
+        // A concatenation, field after field: the address (4 bytes or 16), the protocol and the
+        // port after it.
+        int after = addressLength() / 4;
+        out.add(addressLoad(NftStatement.Address.DADDR, 1));
+        out.add(new NftExpr.Meta(MetaKey.L4PROTO, register(after)));
+        out.add(new NftExpr.Payload(Base.TRANSPORT, 2, 2, register(after + 1)));
         lookup(d.lookup(), out);
       }
       case NftStatement.ServicePortIn p -> {
@@ -176,7 +197,7 @@ public final class NftEncoder {
       case NftStatement.InterfaceSourceIn i -> {
         // The name takes the 16-byte register 1, the address the next one.
         out.add(new NftExpr.Meta(MetaKey.IIFNAME, 1));
-        out.add(new NftExpr.Payload(Base.NETWORK, 12, 4, 2));
+        out.add(addressLoad(NftStatement.Address.SADDR, 2));
         lookup(i.lookup(), out);
       }
       case NftStatement.InterfaceIn i -> {
@@ -210,7 +231,7 @@ public final class NftEncoder {
         }
       }
       case NftStatement.AddressIn a -> {
-        out.add(new NftExpr.Payload(Base.NETWORK, offset(a.address()), 4, 1));
+        out.add(addressLoad(a.address(), 1));
         lookup(a.set(), out);
       }
       case NftStatement.AddressIs a -> addressIs(rule, a, out);
@@ -231,6 +252,15 @@ public final class NftEncoder {
         out.add(new NftExpr.Bitwise(1, 1, host32(bits), host32(0)));
         out.add(new NftExpr.Cmp(1, Op.NEQ, host32(0)));
       }
+      case NftStatement.Icmpv6Type i -> {
+        if (family != IpFamily.IPV6) {
+          throw new IllegalArgumentException("icmpv6 in an IPv4 table: " + rule.script(family));
+        }
+        out.add(new NftExpr.Meta(MetaKey.L4PROTO, 1));
+        out.add(new NftExpr.Cmp(1, Op.EQ, new byte[] {58}));
+        out.add(new NftExpr.Payload(Base.TRANSPORT, 0, 1, 1));
+        out.add(new NftExpr.Cmp(1, Op.EQ, new byte[] {(byte) i.number()}));
+      }
       case NftStatement.L4Protocol p -> {
         out.add(new NftExpr.Meta(MetaKey.L4PROTO, 1));
         out.add(new NftExpr.Cmp(1, Op.EQ, new byte[] {(byte) protocol(p.protocol())}));
@@ -240,17 +270,17 @@ public final class NftEncoder {
         out.add(new NftExpr.Cmp(1, Op.EQ, host32(2))); // RTN_LOCAL
       }
       case NftStatement.Dnat d -> {
-        out.add(new NftExpr.Immediate(1, address(Ipv4.parse(d.ip()))));
+        out.add(new NftExpr.Immediate(1, address(d.ip())));
         out.add(new NftExpr.Immediate(2, be16(d.port())));
-        out.add(new NftExpr.Dnat(1, 2));
+        out.add(new NftExpr.Dnat(NftMessages.nfproto(family), 1, 2));
       }
       case NftStatement.MasqueradeFullyRandom m -> out.add(new NftExpr.MasqueradeFullyRandom());
       case NftStatement.AddSourceTo u -> {
-        out.add(new NftExpr.Payload(Base.NETWORK, 12, 4, 1));
+        out.add(addressLoad(NftStatement.Address.SADDR, 1));
         out.add(new NftExpr.SetUpdate(u.set(), 1));
       }
       case NftStatement.RandomVerdict r -> randomVerdict(rule, r, out);
-      case NftStatement.Reject r -> out.add(new NftExpr.Reject());
+      case NftStatement.Reject r -> out.add(new NftExpr.Reject(family == IpFamily.IPV4 ? 3 : 4));
       case NftStatement.Verdict v -> out.add(verdict(v.verdict()));
     }
   }
@@ -275,8 +305,40 @@ public final class NftEncoder {
     };
   }
 
-  private static int offset(NftStatement.Address a) {
-    return a == NftStatement.Address.DADDR ? 16 : 12;
+  /** Where the family's network header holds an address: IPv4's at 12 and 16, IPv6's at 8, 24. */
+  private int offset(NftStatement.Address a) {
+    if (family == IpFamily.IPV4) {
+      return a == NftStatement.Address.DADDR ? 16 : 12;
+    }
+    return a == NftStatement.Address.DADDR ? 24 : 8;
+  }
+
+  /**
+   * The register that holds a concatenation's data from its {@code word}th 4-byte word on, as nft
+   * numbers it: a 16-byte register's number (1 to 4) where the word starts one, a 4-byte register's
+   * (8 to 23) elsewhere.
+   */
+  private static int register(int word) {
+    return word % 4 == 0 ? 1 + word / 4 : 8 + word;
+  }
+
+  private int addressLength() {
+    return family.bits() / 8;
+  }
+
+  /** The whole address loaded into {@code register}. */
+  private NftExpr addressLoad(NftStatement.Address a, int register) {
+    return new NftExpr.Payload(Base.NETWORK, offset(a), addressLength(), register);
+  }
+
+  /** An address of the table's family in network byte order; another family's is refused. */
+  private byte[] address(String ip) {
+    IpAddress a = IpAddress.parse(ip);
+    if (a.family() != family) {
+      throw new IllegalArgumentException(
+          "an " + a.family().apiName() + " address in an " + family.apiName() + " table: " + ip);
+    }
+    return a.bytes();
   }
 
   /** A lookup of the key loaded into register 1 in a named set or verdict map. */
@@ -299,84 +361,110 @@ public final class NftEncoder {
 
   /** {@code ip saddr|daddr [!=] VALUE}, or several CIDRs as an anonymous interval set. */
   private void addressIs(NftCommand.AddRule rule, NftStatement.AddressIs a, List<NftExpr> out) {
-    int offset = offset(a.address());
     if (a.values().size() > 1) {
-      addressIntervals(rule, offset, a.values(), a.not(), out);
+      addressIntervals(rule, a.address(), a.values(), a.not(), out);
       return;
     }
-    String v = a.values().getFirst();
-    Cidr c = Cidr.parse(v.contains("/") ? v : v + "/32");
+    Cidr c = cidr(a.values().getFirst());
     if (c.prefixLength() == 0) {
-      throw new IllegalArgumentException("prefix /0 in " + rule.script());
+      throw new IllegalArgumentException("prefix /0 in " + rule.script(family));
     }
     Op op = a.not() ? Op.NEQ : Op.EQ;
+    byte[] base = address(c.baseAddress());
     if (c.prefixLength() % 8 != 0) {
       // nft loads the address whole, masks it and compares.
-      out.add(new NftExpr.Payload(Base.NETWORK, offset, 4, 1));
-      int mask = (int) (0xffffffffL << (32 - c.prefixLength()));
-      out.add(new NftExpr.Bitwise(1, 1, address(mask), new byte[4]));
-      out.add(new NftExpr.Cmp(1, op, address(c.v4Base())));
+      out.add(addressLoad(a.address(), 1));
+      out.add(new NftExpr.Bitwise(1, 1, mask(c.prefixLength()), new byte[base.length]));
+      out.add(new NftExpr.Cmp(1, op, base));
       return;
     }
     // nft loads only the prefix's bytes and compares them.
     int bytes = c.prefixLength() / 8;
-    out.add(new NftExpr.Payload(Base.NETWORK, offset, bytes, 1));
-    out.add(new NftExpr.Cmp(1, op, Arrays.copyOf(address(c.v4Base()), bytes)));
+    out.add(new NftExpr.Payload(Base.NETWORK, offset(a.address()), bytes, 1));
+    out.add(new NftExpr.Cmp(1, op, Arrays.copyOf(base, bytes)));
+  }
+
+  /** A CIDR or an address (a host prefix) of the table's family. */
+  private Cidr cidr(String value) {
+    Cidr c = Cidr.parse(value.contains("/") ? value : value + "/" + family.bits());
+    address(c.baseAddress()); // of the table's family
+    return c;
+  }
+
+  /** The network mask of a prefix, as many bytes as the family's addresses. */
+  private byte[] mask(int prefixLength) {
+    byte[] m = new byte[addressLength()];
+    for (int i = 0; i < prefixLength; i++) {
+      m[i / 8] |= (byte) (0x80 >>> (i % 8));
+    }
+    return m;
   }
 
   /**
    * Several CIDRs: an anonymous interval set, as nft writes it. The ranges are merged and sorted;
    * each starts with its first address and ends with an interval-end element at the address after
-   * its last (none after 255.255.255.255), and a leading end at 0.0.0.0 closes the gap before the
-   * first range.
+   * its last (none after the family's last address), and a leading end at the family's first
+   * address closes the gap before the first range.
    */
   private void addressIntervals(
-      NftCommand.AddRule rule, int offset, List<String> cidrs, boolean not, List<NftExpr> out) {
-    List<long[]> ranges = new ArrayList<>();
+      NftCommand.AddRule rule,
+      NftStatement.Address field,
+      List<String> cidrs,
+      boolean not,
+      List<NftExpr> out) {
+    BigInteger last = BigInteger.ONE.shiftLeft(family.bits()).subtract(BigInteger.ONE);
+    List<BigInteger[]> ranges = new ArrayList<>();
     for (String s : cidrs) {
-      Cidr c = Cidr.parse(s.contains("/") ? s : s + "/32");
-      long first = Integer.toUnsignedLong(c.v4Base());
-      ranges.add(new long[] {first, first + (1L << (32 - c.prefixLength())) - 1});
+      Cidr c = cidr(s);
+      BigInteger first = new BigInteger(1, address(c.baseAddress()));
+      BigInteger size = BigInteger.ONE.shiftLeft(family.bits() - c.prefixLength());
+      ranges.add(new BigInteger[] {first, first.add(size).subtract(BigInteger.ONE)});
     }
-    ranges.sort(Comparator.comparingLong(r -> r[0]));
-    List<long[]> merged = new ArrayList<>();
-    for (long[] r : ranges) {
-      if (!merged.isEmpty() && r[0] <= merged.getLast()[1] + 1) {
-        merged.getLast()[1] = Math.max(merged.getLast()[1], r[1]);
+    ranges.sort(Comparator.comparing(r -> r[0]));
+    List<BigInteger[]> merged = new ArrayList<>();
+    for (BigInteger[] r : ranges) {
+      if (!merged.isEmpty() && r[0].compareTo(merged.getLast()[1].add(BigInteger.ONE)) <= 0) {
+        merged.getLast()[1] = merged.getLast()[1].max(r[1]);
       } else {
         merged.add(r);
       }
     }
     List<Element> elements = new ArrayList<>();
-    if (merged.getFirst()[0] != 0) {
-      elements.add(interval(0, Interval.END));
+    if (merged.getFirst()[0].signum() != 0) {
+      elements.add(interval(BigInteger.ZERO, Interval.END));
     }
-    for (long[] r : merged) {
-      if (r[1] == 0xffffffffL) {
+    for (BigInteger[] r : merged) {
+      if (r[1].equals(last)) {
         elements.add(interval(r[0], Interval.OPEN));
       } else {
         elements.add(interval(r[0], Interval.START));
-        elements.add(interval(r[1] + 1, Interval.END));
+        elements.add(interval(r[1].add(BigInteger.ONE), Interval.END));
       }
     }
     // nft's size counts the end an open range has not got.
     int size = elements.size() + (elements.getLast().interval() == Interval.OPEN ? 1 : 0);
     int id = batch.newSetId();
-    boolean source = offset == 12;
+    boolean source = field == NftStatement.Address.SADDR;
     String table = rule.table();
     batch.add(
-        () -> rule.script() + " (its set)",
-        NftMessages.addAnonymousAddressIntervals(table, id, size, source));
+        () -> rule.script(family) + " (its set)",
+        NftMessages.addAnonymousAddressIntervals(family, table, id, size, source));
     batch.add(
-        () -> rule.script() + " (its set's elements)",
-        NftMessages.elements(table, NftMessages.ANONYMOUS_SET, Optional.of(id), elements, false));
-    out.add(new NftExpr.Payload(Base.NETWORK, offset, 4, 1));
+        () -> rule.script(family) + " (its set's elements)",
+        NftMessages.elements(
+            family, table, NftMessages.ANONYMOUS_SET, Optional.of(id), elements, false));
+    out.add(addressLoad(field, 1));
     out.add(
         new NftExpr.Lookup(NftMessages.ANONYMOUS_SET, Optional.of(id), 1, Optional.empty(), not));
   }
 
-  private static Element interval(long address, Interval kind) {
-    return new Element(List.of(address((int) address)), Optional.empty(), Optional.empty(), kind);
+  /** An interval element at {@code address}, as many bytes as the family's addresses. */
+  private Element interval(BigInteger address, Interval kind) {
+    byte[] raw = address.toByteArray();
+    byte[] bytes = new byte[addressLength()];
+    int n = Math.min(raw.length, bytes.length);
+    System.arraycopy(raw, raw.length - n, bytes, bytes.length - n, n);
+    return new Element(List.of(bytes), Optional.empty(), Optional.empty(), kind);
   }
 
   private static void markSet(int mask, int xor, List<NftExpr> out) {
@@ -396,22 +484,23 @@ public final class NftEncoder {
     int id = batch.newSetId();
     String table = rule.table();
     batch.add(
-        () -> rule.script() + " (its map)",
-        NftMessages.addAnonymousVerdictMap(table, id, elements.size()));
+        () -> rule.script(family) + " (its map)",
+        NftMessages.addAnonymousVerdictMap(family, table, id, elements.size()));
     batch.add(
-        () -> rule.script() + " (its map's elements)",
-        NftMessages.elements(table, NftMessages.ANONYMOUS_MAP, Optional.of(id), elements, false));
+        () -> rule.script(family) + " (its map's elements)",
+        NftMessages.elements(
+            family, table, NftMessages.ANONYMOUS_MAP, Optional.of(id), elements, false));
     out.add(new NftExpr.RandomNumber(1, r.verdicts().size()));
     out.add(
         new NftExpr.Lookup(NftMessages.ANONYMOUS_MAP, Optional.of(id), 1, Optional.of(0), false));
   }
 
-  private static Element element(NftElement e) {
+  private Element element(NftElement e) {
     List<byte[]> fields = new ArrayList<>();
     for (NftElement.Field f : e.key()) {
       fields.add(
           switch (f) {
-            case NftElement.Address a -> address(Ipv4.parse(a.ip()));
+            case NftElement.Address a -> address(a.ip());
             case NftElement.Protocol p -> new byte[] {(byte) protocol(p.name())};
             case NftElement.Port p -> be16(p.port());
             case NftElement.Interface i ->
@@ -433,10 +522,6 @@ public final class NftEncoder {
       case "sctp" -> 132;
       default -> throw new IllegalArgumentException("protocol " + name);
     };
-  }
-
-  private static byte[] address(int a) {
-    return ByteBuffer.allocate(4).order(ByteOrder.BIG_ENDIAN).putInt(a).array();
   }
 
   private static byte[] be16(int v) {

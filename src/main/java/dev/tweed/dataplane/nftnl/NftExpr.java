@@ -201,14 +201,17 @@ public sealed interface NftExpr {
     }
   }
 
-  /** Rejects with an ICMP port unreachable (type 0, code 3), as nft's plain {@code reject}. */
-  record Reject() implements NftExpr {
+  /**
+   * Rejects with the family's port unreachable (type 0, NFT_REJECT_ICMP_UNREACH, with {@code code}:
+   * ICMP's 3 or ICMPv6's 4), as nft's plain {@code reject} in an {@code ip} or {@code ip6} table.
+   */
+  record Reject(int code) implements NftExpr {
     public String name() {
       return "reject";
     }
 
     public void encode(NetlinkMessage m) {
-      m.attr(1, NftMessages.be32(0)).attr(2, new byte[] {3});
+      m.attr(1, NftMessages.be32(0)).attr(2, new byte[] {(byte) code});
     }
   }
 
@@ -238,17 +241,17 @@ public sealed interface NftExpr {
   }
 
   /**
-   * Destination NAT to the address in {@code addrReg} and the port in {@code portReg} (IPv4; the
-   * port given: NF_NAT_RANGE_PROTO_SPECIFIED).
+   * Destination NAT to the address in {@code addrReg} and the port in {@code portReg}, of the
+   * netfilter family {@code nfproto} (the port given: NF_NAT_RANGE_PROTO_SPECIFIED).
    */
-  record Dnat(int addrReg, int portReg) implements NftExpr {
+  record Dnat(int nfproto, int addrReg, int portReg) implements NftExpr {
     public String name() {
       return "nat";
     }
 
     public void encode(NetlinkMessage m) {
       m.attr(1, NftMessages.be32(1))
-          .attr(2, NftMessages.be32(NftMessages.NFPROTO_IPV4))
+          .attr(2, NftMessages.be32(nfproto))
           .attr(3, NftMessages.be32(addrReg))
           .attr(5, NftMessages.be32(portReg))
           .attr(7, NftMessages.be32(0x2));

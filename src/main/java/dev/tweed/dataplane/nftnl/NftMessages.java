@@ -1,5 +1,6 @@
 package dev.tweed.dataplane.nftnl;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.sys.NetlinkMessage;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -21,6 +22,12 @@ public final class NftMessages {
   static final int NFNL_MSG_BATCH_BEGIN = 16;
   static final int NFNL_MSG_BATCH_END = 17;
   static final int NFPROTO_IPV4 = 2;
+  static final int NFPROTO_IPV6 = 10;
+
+  /** The netfilter family number of a family's tables. */
+  static int nfproto(IpFamily family) {
+    return family == IpFamily.IPV4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+  }
 
   static final int NFT_MSG_NEWTABLE = 0;
   static final int NFT_MSG_DELTABLE = 2;
@@ -156,10 +163,10 @@ public final class NftMessages {
   private static final int UDATA_SET_ELEM_FLAGS = 1;
   private static final int UDATA_SET_ELEM_COMMENT = 0;
 
-  static NetlinkMessage message(int nftMsg, int flags) {
+  static NetlinkMessage message(IpFamily family, int nftMsg, int flags) {
     return new NetlinkMessage(
             (NFNL_SUBSYS_NFTABLES << 8) | nftMsg, NLM_F_REQUEST | NLM_F_ACK | flags)
-        .family(nfgenmsg(NFPROTO_IPV4, 0));
+        .family(nfgenmsg(nfproto(family), 0));
   }
 
   /** The batch's first and last messages. */
@@ -173,14 +180,15 @@ public final class NftMessages {
     return b.flip();
   }
 
-  public static NetlinkMessage addTable(String table, Optional<String> comment) {
-    return addTable(table, comment, false);
+  public static NetlinkMessage addTable(IpFamily family, String table, Optional<String> comment) {
+    return addTable(family, table, comment, false);
   }
 
   /** The table; with {@code exclusive}, refused (EEXIST) if it exists already. */
-  public static NetlinkMessage addTable(String table, Optional<String> comment, boolean exclusive) {
+  public static NetlinkMessage addTable(
+      IpFamily family, String table, Optional<String> comment, boolean exclusive) {
     NetlinkMessage m =
-        message(NFT_MSG_NEWTABLE, NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0))
+        message(family, NFT_MSG_NEWTABLE, NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0))
             .attrString(NFTA_TABLE_NAME, table)
             .attr(NFTA_TABLE_FLAGS, be32(0));
     comment.ifPresent(
@@ -188,21 +196,26 @@ public final class NftMessages {
     return m;
   }
 
-  public static NetlinkMessage deleteTable(String table) {
-    return message(NFT_MSG_DELTABLE, 0).attrString(NFTA_TABLE_NAME, table);
+  public static NetlinkMessage deleteTable(IpFamily family, String table) {
+    return message(family, NFT_MSG_DELTABLE, 0).attrString(NFTA_TABLE_NAME, table);
   }
 
-  public static NetlinkMessage addChain(String table, String chain, Optional<BaseChain> base) {
-    return addChain(table, chain, base, Optional.empty());
+  public static NetlinkMessage addChain(
+      IpFamily family, String table, String chain, Optional<BaseChain> base) {
+    return addChain(family, table, chain, base, Optional.empty());
   }
 
   private static final int NFTA_CHAIN_USERDATA = 12;
   private static final int UDATA_CHAIN_COMMENT = 0;
 
   public static NetlinkMessage addChain(
-      String table, String chain, Optional<BaseChain> base, Optional<String> comment) {
+      IpFamily family,
+      String table,
+      String chain,
+      Optional<BaseChain> base,
+      Optional<String> comment) {
     NetlinkMessage m =
-        message(NFT_MSG_NEWCHAIN, NLM_F_CREATE)
+        message(family, NFT_MSG_NEWCHAIN, NLM_F_CREATE)
             .attrString(NFTA_CHAIN_TABLE, table)
             .attrString(NFTA_CHAIN_NAME, chain);
     base.ifPresent(
@@ -222,40 +235,41 @@ public final class NftMessages {
   private static final int NFT_MSG_DELRULE = 8;
 
   /** Every rule of a chain removed (a rule deletion without a handle). */
-  public static NetlinkMessage flushChain(String table, String chain) {
-    return named(NFT_MSG_DELRULE, NFTA_RULE_TABLE, table, NFTA_RULE_CHAIN, chain);
+  public static NetlinkMessage flushChain(IpFamily family, String table, String chain) {
+    return named(family, NFT_MSG_DELRULE, NFTA_RULE_TABLE, table, NFTA_RULE_CHAIN, chain);
   }
 
-  public static NetlinkMessage deleteSet(String table, String set) {
-    return named(NFT_MSG_DELSET, NFTA_SET_TABLE, table, NFTA_SET_NAME, set);
+  public static NetlinkMessage deleteSet(IpFamily family, String table, String set) {
+    return named(family, NFT_MSG_DELSET, NFTA_SET_TABLE, table, NFTA_SET_NAME, set);
   }
 
   /** Every element of a set or map removed (an element deletion without elements). */
-  public static NetlinkMessage flushSet(String table, String set) {
-    return named(NFT_MSG_DELSETELEM, NFTA_SET_ELEM_LIST_SET, set, NFTA_SET_ELEM_LIST_TABLE, table);
+  public static NetlinkMessage flushSet(IpFamily family, String table, String set) {
+    return named(
+        family, NFT_MSG_DELSETELEM, NFTA_SET_ELEM_LIST_SET, set, NFTA_SET_ELEM_LIST_TABLE, table);
   }
 
-  public static NetlinkMessage deleteChain(String table, String chain) {
-    return named(NFT_MSG_DELCHAIN, NFTA_CHAIN_TABLE, table, NFTA_CHAIN_NAME, chain);
+  public static NetlinkMessage deleteChain(IpFamily family, String table, String chain) {
+    return named(family, NFT_MSG_DELCHAIN, NFTA_CHAIN_TABLE, table, NFTA_CHAIN_NAME, chain);
   }
 
   /** A message of two string attributes, in nft's order: what it acts on, named. */
   private static NetlinkMessage named(
-      int msg, int firstAttr, String first, int secondAttr, String second) {
-    return message(msg, 0).attrString(firstAttr, first).attrString(secondAttr, second);
+      IpFamily family, int msg, int firstAttr, String first, int secondAttr, String second) {
+    return message(family, msg, 0).attrString(firstAttr, first).attrString(secondAttr, second);
   }
 
   /**
    * A named set or map. {@code id} names it within the batch, so elements added in the same batch
    * can refer to it before the kernel has it.
    */
-  public static NetlinkMessage addSet(String table, NftSet set, int id) {
+  public static NetlinkMessage addSet(IpFamily family, String table, NftSet set, int id) {
     int flags =
         (set.verdictMap() ? NFT_SET_MAP : 0)
             | (set.timeoutSeconds().isPresent() ? NFT_SET_TIMEOUT : 0)
             | (set.dynamic() ? NFT_SET_EVAL : 0);
     NetlinkMessage m =
-        message(NFT_MSG_NEWSET, NLM_F_CREATE)
+        message(family, NFT_MSG_NEWSET, NLM_F_CREATE)
             .attrString(NFTA_SET_TABLE, table)
             .attrString(NFTA_SET_NAME, set.name())
             .attr(NFTA_SET_FLAGS, be32(flags))
@@ -307,9 +321,14 @@ public final class NftMessages {
    * when it was created in the same batch.
    */
   public static NetlinkMessage elements(
-      String table, String set, Optional<Integer> setId, List<Element> elements, boolean delete) {
+      IpFamily family,
+      String table,
+      String set,
+      Optional<Integer> setId,
+      List<Element> elements,
+      boolean delete) {
     NetlinkMessage m =
-        message(delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, delete ? 0 : NLM_F_CREATE)
+        message(family, delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, delete ? 0 : NLM_F_CREATE)
             .attrString(NFTA_SET_ELEM_LIST_TABLE, table)
             .attrString(NFTA_SET_ELEM_LIST_SET, set);
     setId.ifPresent(id -> m.attr(NFTA_SET_ELEM_LIST_SET_ID, be32(id)));
@@ -359,9 +378,13 @@ public final class NftMessages {
 
   /** A rule appended to a chain: its expressions in order, and a comment. */
   public static NetlinkMessage addRule(
-      String table, String chain, List<NftExpr> expressions, Optional<String> comment) {
+      IpFamily family,
+      String table,
+      String chain,
+      List<NftExpr> expressions,
+      Optional<String> comment) {
     NetlinkMessage m =
-        message(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND)
+        message(family, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND)
             .attrString(NFTA_RULE_TABLE, table)
             .attrString(NFTA_RULE_CHAIN, chain)
             .begin(NFTA_RULE_EXPRESSIONS | NLA_F_NESTED);
@@ -391,8 +414,9 @@ public final class NftMessages {
    * }}), keyed by a 4-byte integer; its elements follow with {@link #elements} and the rule's
    * lookup refers to it by {@code id}.
    */
-  public static NetlinkMessage addAnonymousVerdictMap(String table, int id, int size) {
-    return message(NFT_MSG_NEWSET, NLM_F_CREATE)
+  public static NetlinkMessage addAnonymousVerdictMap(
+      IpFamily family, String table, int id, int size) {
+    return message(family, NFT_MSG_NEWSET, NLM_F_CREATE)
         .attrString(NFTA_SET_TABLE, table)
         .attrString(NFTA_SET_NAME, ANONYMOUS_MAP)
         .attr(NFTA_SET_FLAGS, be32(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP))
@@ -414,28 +438,30 @@ public final class NftMessages {
   private static final int UDATA_SET_MERGE_ELEMENTS = 2;
 
   /**
-   * The anonymous interval set of IPv4 ranges of one rule ({@code ip saddr != { 10.0.0.0/8,
+   * The anonymous interval set of address ranges of one rule ({@code ip saddr != { 10.0.0.0/8,
    * 192.168.1.0/24 }}), holding {@code size} elements (starts and interval ends), with nft's record
    * of the {@code ip saddr} ({@code source}) or {@code ip daddr} expression it is matched against.
    */
   public static NetlinkMessage addAnonymousAddressIntervals(
-      String table, int id, int size, boolean source) {
+      IpFamily family, String table, int id, int size, boolean source) {
     ByteArrayOutputStream u = new ByteArrayOutputStream();
     u.writeBytes(udata(UDATA_SET_KEYBYTEORDER, le32(2)).toByteArray());
     u.writeBytes(udata(UDATA_SET_MERGE_ELEMENTS, le32(1)).toByteArray());
     ByteArrayOutputStream payload = new ByteArrayOutputStream();
-    payload.writeBytes(udata(0, le32(12)).toByteArray()); // the ip header's description
-    payload.writeBytes(udata(1, le32(source ? 11 : 12)).toByteArray()); // saddr or daddr
+    // nft's description of the header (ip, ip6) and of its field (saddr, daddr).
+    boolean v4 = family == IpFamily.IPV4;
+    payload.writeBytes(udata(0, le32(v4 ? 12 : 13)).toByteArray());
+    payload.writeBytes(udata(1, le32(v4 ? (source ? 11 : 12) : (source ? 8 : 9))).toByteArray());
     ByteArrayOutputStream typeof = new ByteArrayOutputStream();
     typeof.writeBytes(udata(0, le32(7)).toByteArray()); // a payload expression
     typeof.writeBytes(udata(1, payload.toByteArray()).toByteArray());
     u.writeBytes(udata(UDATA_SET_KEY_TYPEOF, typeof.toByteArray()).toByteArray());
-    return message(NFT_MSG_NEWSET, NLM_F_CREATE)
+    return message(family, NFT_MSG_NEWSET, NLM_F_CREATE)
         .attrString(NFTA_SET_TABLE, table)
         .attrString(NFTA_SET_NAME, ANONYMOUS_SET)
         .attr(NFTA_SET_FLAGS, be32(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL))
-        .attr(NFTA_SET_KEY_TYPE, be32(NftSet.Type.IPV4_ADDR.id()))
-        .attr(NFTA_SET_KEY_LEN, be32(4))
+        .attr(NFTA_SET_KEY_TYPE, be32((v4 ? NftSet.Type.IPV4_ADDR : NftSet.Type.IPV6_ADDR).id()))
+        .attr(NFTA_SET_KEY_LEN, be32(v4 ? 4 : 16))
         .attr(NFTA_SET_ID, be32(id))
         .begin(NFTA_SET_DESC | NLA_F_NESTED)
         .attr(NFTA_SET_DESC_SIZE, be32(size))

@@ -28,6 +28,7 @@ public record NftSet(
    */
   public enum Type {
     IPV4_ADDR(7, 4, 2),
+    IPV6_ADDR(8, 16, 2),
     INET_PROTO(12, 1, 2),
     INET_SERVICE(13, 2, 2),
     /** An interface name: 16 bytes, zero-padded, in host byte order as nft records it. */

@@ -1,5 +1,6 @@
 package dev.tweed.dataplane.nftnl;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.nft.NftCommand;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -21,11 +22,11 @@ public final class NftStagedBuild {
   private NftStagedBuild() {}
 
   /**
-   * The stages after the table's creation, for commands that replace a table ({@link
-   * NftBatchOrder#replacesTable}) when that table does not exist: the unhooked objects in stages of
-   * {@link #STAGE_COMMANDS}, then the base chains with their rules.
+   * The stages after the table's creation, for commands that replace a table of {@code family}
+   * ({@link NftBatchOrder#replacesTable}) when that table does not exist: the unhooked objects in
+   * stages of {@link #STAGE_COMMANDS}, then the base chains with their rules.
    */
-  public static List<NftBatch> stages(List<NftCommand> replace) {
+  public static List<NftBatch> stages(IpFamily family, List<NftCommand> replace) {
     List<NftCommand> body = new ArrayList<>();
     List<NftCommand> hooked = new ArrayList<>();
     Set<String> baseChains = new HashSet<>();
@@ -48,9 +49,9 @@ public final class NftStagedBuild {
     for (int from = 0; from < ordered.size(); from += STAGE_COMMANDS) {
       out.add(
           NftEncoder.encode(
-              ordered.subList(from, Math.min(ordered.size(), from + STAGE_COMMANDS))));
+              family, ordered.subList(from, Math.min(ordered.size(), from + STAGE_COMMANDS))));
     }
-    out.add(NftEncoder.encode(hooked));
+    out.add(NftEncoder.encode(family, hooked));
     return out;
   }
 }

@@ -1,29 +1,41 @@
 package dev.tweed.rules.nft;
 
+import dev.tweed.model.IpFamily;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * One command of an nftables transaction on a table of family {@code ip}, as a value. {@link
- * #script} prints it as a line of an {@code nft -f} script.
+ * One command of an nftables transaction, as a value. A command names its table, not the table's
+ * family: a transaction acts on one family's tables ({@code ip} or {@code ip6}), as an nft script's
+ * {@code table ip6 T { ... }} block does, and the same commands serve either family. {@link
+ * #script} prints it as a line of an {@code nft -f} script for the family.
  */
 public sealed interface NftCommand {
   String table();
 
-  String script();
+  String script(IpFamily family);
+
+  /** nft's name of a family of tables: {@code ip} or {@code ip6}. */
+  static String family(IpFamily family) {
+    return family == IpFamily.IPV4 ? "ip" : "ip6";
+  }
 
   /** {@code add table ip T [{ comment "..." ; }]}. */
   record AddTable(String table, Optional<String> comment) implements NftCommand {
-    public String script() {
-      return "add table ip " + table + comment.map(c -> " { comment \"" + c + "\" ; }").orElse("");
+    public String script(IpFamily family) {
+      return "add table "
+          + family(family)
+          + " "
+          + table
+          + comment.map(c -> " { comment \"" + c + "\" ; }").orElse("");
     }
   }
 
   /** {@code delete table ip T}. */
   record DeleteTable(String table) implements NftCommand {
-    public String script() {
-      return "delete table ip " + table;
+    public String script(IpFamily family) {
+      return "delete table " + family(family) + " " + table;
     }
   }
 
@@ -72,13 +84,19 @@ public sealed interface NftCommand {
           .orElse(this);
     }
 
-    public String script() {
+    public String script(IpFamily family) {
       String props =
           hook.map(Hook::script).orElse("")
               + comment
                   .map(c -> (hook.isPresent() ? " " : "") + "comment \"" + c + "\" ;")
                   .orElse("");
-      return "add chain ip " + table + " " + name + (props.isEmpty() ? "" : " { " + props + " }");
+      return "add chain "
+          + family(family)
+          + " "
+          + table
+          + " "
+          + name
+          + (props.isEmpty() ? "" : " { " + props + " }");
     }
   }
 
@@ -99,6 +117,11 @@ public sealed interface NftCommand {
       keyTypes = List.copyOf(keyTypes);
     }
 
+    /** nft's type of a family's addresses: {@code ipv4_addr} or {@code ipv6_addr}. */
+    public static String addressType(IpFamily family) {
+      return family == IpFamily.IPV4 ? "ipv4_addr" : "ipv6_addr";
+    }
+
     public static AddSet of(String table, String name, List<String> keyTypes, String comment) {
       return new AddSet(
           table, name, keyTypes, false, false, Optional.empty(), Optional.ofNullable(comment));
@@ -110,8 +133,10 @@ public sealed interface NftCommand {
           table, name, keyTypes, true, false, Optional.empty(), Optional.ofNullable(comment));
     }
 
-    public String script() {
-      return (verdictMap ? "add map ip " : "add set ip ")
+    public String script(IpFamily family) {
+      return (verdictMap ? "add map " : "add set ")
+          + family(family)
+          + " "
           + table
           + " "
           + name
@@ -142,13 +167,15 @@ public sealed interface NftCommand {
       return new AddRule(table, chain, statements, Optional.of(text));
     }
 
-    public String script() {
-      return "add rule ip "
+    public String script(IpFamily family) {
+      return "add rule "
+          + family(family)
+          + " "
           + table
           + " "
           + chain
           + " "
-          + statements.stream().map(NftStatement::script).collect(Collectors.joining(" "))
+          + statements.stream().map(st -> st.script(family)).collect(Collectors.joining(" "))
           + comment.map(c -> " comment \"" + c + "\"").orElse("");
     }
   }
@@ -167,8 +194,10 @@ public sealed interface NftCommand {
       return new Elements(false, table, set, List.of(elements));
     }
 
-    public String script() {
-      return (delete ? "delete element ip " : "add element ip ")
+    public String script(IpFamily family) {
+      return (delete ? "delete element " : "add element ")
+          + family(family)
+          + " "
           + table
           + " "
           + set
@@ -193,15 +222,15 @@ public sealed interface NftCommand {
 
   /** {@code flush chain|set|map ip T NAME}: its rules or elements removed. */
   record Flush(Kind kind, String table, String name) implements NftCommand {
-    public String script() {
-      return "flush " + kind.word() + " ip " + table + " " + name;
+    public String script(IpFamily family) {
+      return "flush " + kind.word() + " " + family(family) + " " + table + " " + name;
     }
   }
 
   /** {@code delete chain|set|map ip T NAME}. */
   record Delete(Kind kind, String table, String name) implements NftCommand {
-    public String script() {
-      return "delete " + kind.word() + " ip " + table + " " + name;
+    public String script(IpFamily family) {
+      return "delete " + kind.word() + " " + family(family) + " " + table + " " + name;
     }
   }
 }

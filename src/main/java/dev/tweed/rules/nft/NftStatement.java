@@ -1,5 +1,6 @@
 package dev.tweed.rules.nft;
 
+import dev.tweed.model.IpFamily;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -9,16 +10,26 @@ import java.util.stream.IntStream;
  * Tweed's renderers write, each of which the netlink writer encodes as nft does.
  */
 public sealed interface NftStatement {
-  String script();
+  /**
+   * The statement as nft prints it in a table of {@code family}: a statement's addresses are read
+   * from the network header of its table's family ({@code ip saddr} in an {@code ip} table, {@code
+   * ip6 saddr} in an {@code ip6} one), so one statement serves both families' tables.
+   */
+  String script(IpFamily family);
 
-  /** Which address of the IPv4 header a match reads. */
+  /** Which address of the network header a match reads. */
   enum Address {
     SADDR,
     DADDR;
 
-    String script() {
-      return this == SADDR ? "ip saddr" : "ip daddr";
+    String script(IpFamily family) {
+      return header(family) + (this == SADDR ? " saddr" : " daddr");
     }
+  }
+
+  /** nft's name of a family's network header: {@code ip} or {@code ip6}. */
+  static String header(IpFamily family) {
+    return family == IpFamily.IPV4 ? "ip" : "ip6";
   }
 
   /** What a key is looked up in: a named set (or its complement), or a named verdict map. */
@@ -57,8 +68,8 @@ public sealed interface NftStatement {
       return new AddressIs(address, false, List.of(value), false);
     }
 
-    public String script() {
-      return address.script()
+    public String script(IpFamily family) {
+      return address.script(family)
           + (not ? " != " : " ")
           + (braced ? "{ " + String.join(", ", values) + " }" : values.getFirst());
     }
@@ -66,36 +77,36 @@ public sealed interface NftStatement {
 
   /** {@code ip saddr|daddr [!=] @set}. */
   record AddressIn(Address address, InSet set) implements NftStatement {
-    public String script() {
-      return address.script() + " " + set.script();
+    public String script(IpFamily family) {
+      return address.script(family) + " " + set.script();
     }
   }
 
   /** {@code ip daddr . meta l4proto . th dport} looked up: a Service's address, protocol, port. */
   record DestinationServiceIn(Lookup lookup) implements NftStatement {
-    public String script() {
-      return "ip daddr . meta l4proto . th dport " + lookup.script();
+    public String script(IpFamily family) {
+      return header(family) + " daddr . meta l4proto . th dport " + lookup.script();
     }
   }
 
   /** {@code meta l4proto . th dport} looked up: a NodePort's protocol and port. */
   record ServicePortIn(Lookup lookup) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "meta l4proto . th dport " + lookup.script();
     }
   }
 
   /** {@code iifname|oifname} looked up. */
   record InterfaceIn(boolean input, Lookup lookup) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return (input ? "iifname " : "oifname ") + lookup.script();
     }
   }
 
   /** {@code iifname . ip saddr} looked up: a packet's interface and source together. */
   record InterfaceSourceIn(Lookup lookup) implements NftStatement {
-    public String script() {
-      return "iifname . ip saddr " + lookup.script();
+    public String script(IpFamily family) {
+      return "iifname . " + header(family) + " saddr " + lookup.script();
     }
   }
 
@@ -105,28 +116,66 @@ public sealed interface NftStatement {
       states = List.copyOf(states);
     }
 
-    public String script() {
+    public String script(IpFamily family) {
       return "ct state " + String.join(",", states);
+    }
+  }
+
+  /**
+   * {@code icmpv6 type NAME}: one ICMPv6 message type, by nft's name for it (neighbour discovery's
+   * {@code nd-router-solicit}, {@code nd-router-advert}, {@code nd-neighbor-solicit}, {@code
+   * nd-neighbor-advert}).
+   */
+  record Icmpv6Type(String type) implements NftStatement {
+    /** nft's names of neighbour discovery's ICMPv6 types, by number (133 to 136). */
+    public static final java.util.Map<Integer, String> NEIGHBOUR_DISCOVERY =
+        java.util.Map.of(
+            133, "nd-router-solicit",
+            134, "nd-router-advert",
+            135, "nd-neighbor-solicit",
+            136, "nd-neighbor-advert");
+
+    public Icmpv6Type {
+      if (!NEIGHBOUR_DISCOVERY.containsValue(type)) {
+        throw new IllegalArgumentException("ICMPv6 type " + type);
+      }
+    }
+
+    public static Icmpv6Type of(int number) {
+      return new Icmpv6Type(NEIGHBOUR_DISCOVERY.get(number));
+    }
+
+    /** The type's number. */
+    public int number() {
+      return NEIGHBOUR_DISCOVERY.entrySet().stream()
+          .filter(e -> e.getValue().equals(type))
+          .findFirst()
+          .orElseThrow()
+          .getKey();
+    }
+
+    public String script(IpFamily family) {
+      return "icmpv6 type " + type;
     }
   }
 
   /** {@code meta l4proto PROTOCOL}. */
   record L4Protocol(String protocol) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "meta l4proto " + protocol;
     }
   }
 
   /** {@code PROTOCOL dport FROM[-TO]}. */
   record DestinationPort(String protocol, int from, int to) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return protocol + " dport " + from + (to == from ? "" : "-" + to);
     }
   }
 
   /** {@code fib saddr type local}: the source is one of this host's addresses. */
   record SourceIsLocal() implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "fib saddr type local";
     }
   }
@@ -142,7 +191,7 @@ public sealed interface NftStatement {
 
   /** {@code mark and BITS == VALUE} / {@code meta mark & BITS == VALUE}; values as written. */
   record MarkIs(MarkSyntax syntax, String bits, String value) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return (syntax == MarkSyntax.SHORT ? "mark and " : "meta mark & ") + bits + " == " + value;
     }
   }
@@ -163,7 +212,7 @@ public sealed interface NftStatement {
       }
     }
 
-    public String script() {
+    public String script(IpFamily family) {
       return syntax == MarkSyntax.SHORT
           ? "mark set mark " + operation.name().toLowerCase() + " " + bits
           : "meta mark set meta mark " + (operation == MarkOperation.AND ? "&" : "|") + " " + bits;
@@ -172,36 +221,39 @@ public sealed interface NftStatement {
 
   /** {@code counter}. */
   record Counter() implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "counter";
     }
   }
 
   /** {@code log prefix "..." group G snaplen S}: the packet to an NFLOG group. */
   record Log(String prefix, int group, int snaplen) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "log prefix \"" + prefix + "\" group " + group + " snaplen " + snaplen;
     }
   }
 
-  /** {@code dnat to IP:PORT} (after a {@code meta l4proto} match, which nft requires). */
+  /**
+   * {@code dnat to IP:PORT}, an IPv6 address in brackets (after a {@code meta l4proto} match, which
+   * nft requires).
+   */
   record Dnat(String ip, int port) implements NftStatement {
-    public String script() {
-      return "dnat to " + ip + ":" + port;
+    public String script(IpFamily family) {
+      return "dnat to " + (IpFamily.of(ip) == IpFamily.IPV6 ? "[" + ip + "]" : ip) + ":" + port;
     }
   }
 
   /** {@code masquerade fully-random}. */
   record MasqueradeFullyRandom() implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "masquerade fully-random";
     }
   }
 
   /** {@code update @set { ip saddr }}: the source added to a dynamic set (ClientIP affinity). */
   record AddSourceTo(String set) implements NftStatement {
-    public String script() {
-      return "update @" + set + " { ip saddr }";
+    public String script(IpFamily family) {
+      return "update @" + set + " { " + header(family) + " saddr }";
     }
   }
 
@@ -211,7 +263,7 @@ public sealed interface NftStatement {
       verdicts = List.copyOf(verdicts);
     }
 
-    public String script() {
+    public String script(IpFamily family) {
       return "numgen random mod "
           + verdicts.size()
           + " vmap { "
@@ -224,14 +276,14 @@ public sealed interface NftStatement {
 
   /** {@code reject}. */
   record Reject() implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return "reject";
     }
   }
 
   /** A verdict ending the rule. */
   record Verdict(NftVerdict verdict) implements NftStatement {
-    public String script() {
+    public String script(IpFamily family) {
       return verdict.script();
     }
   }

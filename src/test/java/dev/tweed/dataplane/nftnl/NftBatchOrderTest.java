@@ -2,6 +2,7 @@ package dev.tweed.dataplane.nftnl;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tweed.model.IpFamily;
 import dev.tweed.rules.nft.NftCommand;
 import dev.tweed.rules.nft.NftCommand.AddChain;
 import dev.tweed.rules.nft.NftCommand.AddRule;
@@ -71,8 +72,9 @@ class NftBatchOrderTest {
                 "endpoint-b",
                 AddressIs.of(Address.SADDR, "10.0.0.2"),
                 jump("mark-for-masquerade")));
-    List<String> script = commands.stream().map(NftCommand::script).toList();
-    List<String> ordered = NftBatchOrder.of(commands).stream().map(NftCommand::script).toList();
+    List<String> script = commands.stream().map(c -> c.script(IpFamily.IPV4)).toList();
+    List<String> ordered =
+        NftBatchOrder.of(commands).stream().map(c -> c.script(IpFamily.IPV4)).toList();
     assertThat(ordered).containsExactlyInAnyOrderElementsOf(script);
     assertThat(ordered.subList(0, 4))
         .containsExactly(
