@@ -236,7 +236,7 @@ public final class IptablesWriter {
   }
 
   /** {@code iptables}, {@code iptables-save}, ... or their IPv6 counterparts ({@code ip6...}). */
-  static String tool(IpFamily family, String iptablesTool) {
+  public static String tool(IpFamily family, String iptablesTool) {
     return family == IpFamily.IPV4 ? iptablesTool : "ip6" + iptablesTool.substring(2);
   }
 

@@ -1,8 +1,11 @@
 package dev.tweed.observe;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.ProxyMode;
+import dev.tweed.rules.nft.NftCommand;
 import dev.tweed.sys.Command;
 import java.util.List;
 import java.util.Map;
@@ -21,16 +24,35 @@ public final class NetfilterDrops {
 
   private NetfilterDrops() {}
 
-  /** Reads the counters in the calling process's namespace; {@code mode} iptables or nftables. */
+  /**
+   * Reads the counters in the calling process's namespace, both families' summed; {@code mode}
+   * iptables or nftables. A family the node does not run has no table and counts nothing.
+   */
   public static Map<String, Long> read(ProxyMode mode) {
-    if (mode == ProxyMode.NFTABLES) {
-      Command.Result r =
-          Command.exec(List.of("nft", "-j", "list", "table", "ip", "tweed-policy"), "", Map.of());
-      return r.ok() ? fromNftJson(r.stdout()) : new TreeMap<>();
+    Map<String, Long> out = zeros();
+    for (IpFamily family : IpFamily.values()) {
+      Map<String, Long> counted =
+          switch (mode) {
+            case NFTABLES -> {
+              Command.Result r =
+                  Command.exec(
+                      List.of(
+                          "nft", "-j", "list", "table", NftCommand.family(family), "tweed-policy"),
+                      "",
+                      Map.of());
+              yield r.ok() ? fromNftJson(r.stdout()) : Map.of();
+            }
+            case IPTABLES -> {
+              // Every table: the anti-spoofing drops are in raw, the policy's in filter.
+              Command.Result r =
+                  Command.exec(
+                      List.of(IptablesWriter.tool(family, "iptables-save"), "-c"), "", Map.of());
+              yield r.ok() ? fromIptablesSave(r.stdout()) : Map.of();
+            }
+          };
+      counted.forEach((reason, n) -> out.merge(reason, n, Long::sum));
     }
-    // Every table: the anti-spoofing drops are in raw, the policy's in filter.
-    Command.Result r = Command.exec(List.of("iptables-save", "-c"), "", Map.of());
-    return r.ok() ? fromIptablesSave(r.stdout()) : new TreeMap<>();
+    return out;
   }
 
   /** Sums the packet counters of the DROP rules in Tweed's chains by reason. */
@@ -77,7 +99,8 @@ public final class NetfilterDrops {
   }
 
   private static String reason(String rule) {
-    if (rule.contains("anti-spoofing")) {
+    // A pod sending router advertisements passes itself off as its gateway.
+    if (rule.contains("anti-spoofing") || rule.contains("router advertisements")) {
       return "spoofed-source";
     }
     if (rule.contains("INVALID") || rule.contains("invalid")) {

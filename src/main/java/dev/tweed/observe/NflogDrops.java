@@ -2,10 +2,12 @@ package dev.tweed.observe;
 
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.FlowEvent;
+import dev.tweed.model.IpAddress;
 import dev.tweed.policy.DropLog;
 import dev.tweed.sys.NflogSocket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -60,22 +62,43 @@ public final class NflogDrops implements AutoCloseable {
     return lost;
   }
 
-  /** The flow a logged packet stands for, if a Tweed drop rule logged it. */
+  /**
+   * The flow a logged packet stands for, if a Tweed drop rule logged it: an IPv4 or an IPv6 packet
+   * (the ports of an IPv6 one read where no extension header comes first).
+   */
   static Optional<FlowEvent> event(NflogSocket.Logged l, long monotonicNanos) {
     Optional<DropLog.Reason> why = DropLog.parse(l.prefix());
     byte[] p = l.payload();
-    if (why.isEmpty() || p.length < 20 || (p[0] >> 4) != 4) {
+    if (why.isEmpty() || p.length < 20) {
       return Optional.empty();
     }
     ByteBuffer b = ByteBuffer.wrap(p).order(ByteOrder.BIG_ENDIAN);
-    int ihl = (p[0] & 0x0f) * 4;
-    int proto = p[9] & 0xff;
-    boolean fragment = (b.getShort(6) & 0x1fff) != 0;
+    int version = (p[0] >> 4) & 0x0f;
+    int l4;
+    int proto;
+    boolean fragment;
+    String src;
+    String dst;
+    if (version == 4) {
+      l4 = (p[0] & 0x0f) * 4;
+      proto = p[9] & 0xff;
+      fragment = (b.getShort(6) & 0x1fff) != 0;
+      src = DatapathMaps.address(p, 12);
+      dst = DatapathMaps.address(p, 16);
+    } else if (version == 6 && p.length >= 40) {
+      l4 = 40;
+      proto = p[6] & 0xff;
+      fragment = false; // a fragment header is an extension header: no ports read
+      src = IpAddress.fromBytes(Arrays.copyOfRange(p, 8, 24)).toString();
+      dst = IpAddress.fromBytes(Arrays.copyOfRange(p, 24, 40)).toString();
+    } else {
+      return Optional.empty();
+    }
     int sport = 0;
     int dport = 0;
-    if ((proto == 6 || proto == 17) && !fragment && p.length >= ihl + 4) {
-      sport = b.getShort(ihl) & 0xffff;
-      dport = b.getShort(ihl + 2) & 0xffff;
+    if ((proto == 6 || proto == 17) && !fragment && p.length >= l4 + 4) {
+      sport = b.getShort(l4) & 0xffff;
+      dport = b.getShort(l4 + 2) & 0xffff;
     }
     return Optional.of(
         new FlowEvent(
@@ -86,9 +109,9 @@ public final class NflogDrops implements AutoCloseable {
             "netfilter " + HOOKS.getOrDefault(l.hook(), "hook " + l.hook()),
             why.get().direction(),
             proto,
-            DatapathMaps.address(p, 12),
+            src,
             sport,
-            DatapathMaps.address(p, 16),
+            dst,
             dport,
             false,
             "0.0.0.0",

@@ -27,8 +27,13 @@ import java.util.TreeSet;
 public final class IptablesPolicyRenderer {
   public static final String ACCEPT_MARK = "0x10000/0x10000";
 
-  /** Neighbour discovery a pod sends: router and neighbour solicitations, neighbour adverts. */
-  private static final List<Integer> NDP_FROM_PODS = List.of(133, 135, 136);
+  /**
+   * The link's ICMPv6 control messages a pod sends from its link-local address (or ::): router and
+   * neighbour solicitations, neighbour adverts, and multicast listener discovery (the kernel
+   * reports its groups when an interface comes up); none of them leaves the pod's link.
+   */
+  public static final List<Integer> LINK_CONTROL_FROM_PODS =
+      List.of(130, 131, 132, 133, 135, 136, 143);
 
   static final String PREROUTING = "tweed-PREROUTING";
   static final String FORWARD = "tweed-FORWARD";
@@ -53,10 +58,10 @@ public final class IptablesPolicyRenderer {
 
   /**
    * The rules of one family, from its part of {@code intent} ({@link PolicyIntent#forFamily}). In
-   * IPv6, neighbour discovery (ICMPv6 133-136) passes anti-spoofing (a pod solicits from its
-   * link-local address, or from :: while it checks for duplicates) except router advertisements,
-   * which a pod has no business sending; and it is accepted before any policy, so that no policy
-   * can cut a pod off its gateway.
+   * IPv6, neighbour discovery (ICMPv6 133-136) and multicast listener discovery pass anti-spoofing
+   * (a pod solicits and reports from its link-local address, or from :: while it checks for
+   * duplicates) except router advertisements, which a pod has no business sending; and it is
+   * accepted before any policy, so that no policy can cut a pod off its gateway.
    */
   public IptablesPolicyRuleset render(PolicyIntent whole, IpFamily family) {
     PolicyIntent intent = whole.forFamily(family);
@@ -77,7 +82,7 @@ public final class IptablesPolicyRenderer {
                 + iface
                 + " -p ipv6-icmp -m icmp6 --icmpv6-type 134 -m comment --comment"
                 + " \"no router advertisements from pods\" -j DROP");
-        for (int type : NDP_FROM_PODS) {
+        for (int type : LINK_CONTROL_FROM_PODS) {
           antiSpoof.add(
               "-A "
                   + PREROUTING

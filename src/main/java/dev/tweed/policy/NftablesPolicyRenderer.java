@@ -47,10 +47,11 @@ import java.util.Set;
  * lead to per-endpoint chains ({@code endpoint-ingress-IFACE}, {@code endpoint-egress-IFACE}),
  * which call per-policy chains ({@code policy-ingress-NS/NAME}, {@code policy-egress-NS/NAME})
  * matching named sets. Anti-spoofing is one lookup of (interface, source address) in a set at raw
- * priority. In IPv6, neighbour discovery passes anti-spoofing (a pod solicits from its link-local
- * address, or from :: while it checks for duplicates) except router advertisements, which a pod has
- * no business sending, and is accepted before any policy, so that no policy can cut a pod off its
- * gateway: as the ip6tables layout does.
+ * priority. In IPv6, neighbour discovery and multicast listener discovery pass anti-spoofing (a pod
+ * solicits and reports from its link-local address, or from :: while it checks for duplicates)
+ * except router advertisements, which a pod has no business sending, and neighbour discovery is
+ * accepted before any policy, so that no policy can cut a pod off its gateway: as the ip6tables
+ * layout does.
  *
  * <p>The forward chain runs at {@code filter - 5}, just before the service proxy's filter chains
  * (priority 0, kube-proxy's layout), as the policy rules come first in iptables mode. Two base
@@ -96,7 +97,7 @@ public final class NftablesPolicyRenderer {
       base.add(
           rule("prerouting", fromEndpoint, Icmpv6Type.of(134), DROP)
               .commented("no router advertisements from pods"));
-      for (int type : List.of(133, 135, 136)) {
+      for (int type : IptablesPolicyRenderer.LINK_CONTROL_FROM_PODS) {
         base.add(rule("prerouting", fromEndpoint, Icmpv6Type.of(type), ACCEPT));
       }
     }

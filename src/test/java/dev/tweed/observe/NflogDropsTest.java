@@ -34,6 +34,28 @@ class NflogDropsTest {
     assertThat(e.ifindex()).isEqualTo(5);
   }
 
+  /** IPv6 TCP [fd00:10:244::43]:32768 > [fd00:10:244::3]:8080, SYN. */
+  static final byte[] SYN6 =
+      HexFormat.of()
+          .parseHex(
+              "6000000000140640"
+                  + "fd000010024400000000000000000043"
+                  + "fd000010024400000000000000000003"
+                  + "80001f9000000001000000005002200000000000");
+
+  @Test
+  void anIpv6PolicyDropBecomesADeniedFlowToo() {
+    NflogSocket.Logged l =
+        new NflogSocket.Logged(DropLog.prefix("policy-denied", "ingress"), 2, 0, 5, 7, SYN6);
+    FlowEvent e = NflogDrops.event(l, 42).orElseThrow();
+    assertThat(e.source()).isEqualTo("fd00:10:244::43");
+    assertThat(e.sourcePort()).isEqualTo(32768);
+    assertThat(e.destination()).isEqualTo("fd00:10:244::3");
+    assertThat(e.destinationPort()).isEqualTo(8080);
+    assertThat(e.protocol()).isEqualTo(6);
+    assertThat(e.reason()).isEqualTo("policy-denied");
+  }
+
   @Test
   void packetsOthersLoggedAreNoFlowsOfOurs() {
     assertThat(NflogDrops.event(new NflogSocket.Logged("other:x", 0, 0, 1, 0, SYN), 0)).isEmpty();

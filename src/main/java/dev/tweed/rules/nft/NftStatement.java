@@ -122,32 +122,38 @@ public sealed interface NftStatement {
   }
 
   /**
-   * {@code icmpv6 type NAME}: one ICMPv6 message type, by nft's name for it (neighbour discovery's
-   * {@code nd-router-solicit}, {@code nd-router-advert}, {@code nd-neighbor-solicit}, {@code
+   * {@code icmpv6 type NAME}: one of the link's ICMPv6 control messages, by nft's name for it:
+   * multicast listener discovery ({@code mld-listener-query}, {@code mld-listener-report}, {@code
+   * mld-listener-done}, {@code mld2-listener-report}) and neighbour discovery ({@code
+   * nd-router-solicit}, {@code nd-router-advert}, {@code nd-neighbor-solicit}, {@code
    * nd-neighbor-advert}).
    */
   record Icmpv6Type(String type) implements NftStatement {
-    /** nft's names of neighbour discovery's ICMPv6 types, by number (133 to 136). */
-    public static final java.util.Map<Integer, String> NEIGHBOUR_DISCOVERY =
+    /** nft's names of the link's control message types, by number. */
+    public static final java.util.Map<Integer, String> LINK_CONTROL =
         java.util.Map.of(
+            130, "mld-listener-query",
+            131, "mld-listener-report",
+            132, "mld-listener-done",
             133, "nd-router-solicit",
             134, "nd-router-advert",
             135, "nd-neighbor-solicit",
-            136, "nd-neighbor-advert");
+            136, "nd-neighbor-advert",
+            143, "mld2-listener-report");
 
     public Icmpv6Type {
-      if (!NEIGHBOUR_DISCOVERY.containsValue(type)) {
+      if (!LINK_CONTROL.containsValue(type)) {
         throw new IllegalArgumentException("ICMPv6 type " + type);
       }
     }
 
     public static Icmpv6Type of(int number) {
-      return new Icmpv6Type(NEIGHBOUR_DISCOVERY.get(number));
+      return new Icmpv6Type(LINK_CONTROL.get(number));
     }
 
     /** The type's number. */
     public int number() {
-      return NEIGHBOUR_DISCOVERY.entrySet().stream()
+      return LINK_CONTROL.entrySet().stream()
           .filter(e -> e.getValue().equals(type))
           .findFirst()
           .orElseThrow()
