@@ -4,11 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.calc.CalculationGraph;
 import dev.tweed.dataplane.IptablesWriter;
+import dev.tweed.dataplane.NftablesWriter;
 import dev.tweed.datastore.ResourceUpdate;
 import dev.tweed.lab.Namespaces;
 import dev.tweed.model.IpAddress;
 import dev.tweed.model.IpFamily;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.proxy.IptablesServiceRenderer;
+import dev.tweed.proxy.NftablesServiceRenderer;
 import dev.tweed.proxy.ProxyNode;
 import dev.tweed.sys.NetworkNamespace;
 import java.io.PrintStream;
@@ -21,15 +24,18 @@ import java.util.Set;
 /**
  * One endpoint change at N dual-stack Services against N single-stack ones, in one run and one
  * scratch namespace each, the agent's way: the calculation graph with a Service index per family,
- * and a proxier per family (iptables and ip6tables) that syncs what its index drained. A dual-stack
- * change touches one family's slice: the other proxier finds nothing to write.
+ * and a proxier per family (iptables and ip6tables, or the {@code ip} and {@code ip6} nftables
+ * tables written by netlink) that syncs what its index drained. A dual-stack change touches one
+ * family's slice: the other proxier finds nothing to write.
  */
 public final class DualStackServiceSyncBenchmark {
   private static final int CHANGES = 21;
   private final PrintStream out;
+  private final ProxyMode mode;
 
-  public DualStackServiceSyncBenchmark(PrintStream out) {
+  public DualStackServiceSyncBenchmark(PrintStream out, ProxyMode mode) {
     this.out = out;
+    this.mode = mode;
   }
 
   /** Median milliseconds of one change, single-stack and dual-stack. */
@@ -39,14 +45,27 @@ public final class DualStackServiceSyncBenchmark {
     }
   }
 
-  public Result run(int services, int endpoints) throws Exception {
-    double single = measure(services, endpoints, List.of(IpFamily.IPV4));
-    double dual = measure(services, endpoints, List.of(IpFamily.IPV4, IpFamily.IPV6));
+  /**
+   * {@code rounds} rounds, single-stack and dual-stack in alternation (so that a slow spell of the
+   * machine falls on both), each a median of its changes; the result is the rounds' medians.
+   */
+  public Result run(int services, int endpoints, int rounds) throws Exception {
+    List<Double> singles = new ArrayList<>();
+    List<Double> duals = new ArrayList<>();
+    for (int round = 0; round < rounds; round++) {
+      singles.add(measure(services, endpoints, List.of(IpFamily.IPV4)));
+      duals.add(measure(services, endpoints, List.of(IpFamily.IPV4, IpFamily.IPV6)));
+      out.printf(
+          "round %d: single-stack %.2f ms, dual-stack %.2f ms%n",
+          round + 1, singles.getLast(), duals.getLast());
+    }
+    double single = Stats.of(singles).median();
+    double dual = Stats.of(duals).median();
     Result r = new Result(services, single, dual);
     out.printf(
-        "%d Services x %d endpoints: one endpoint change, single-stack %.2f ms, dual-stack %.2f ms"
-            + " (ratio %.2fx)%n",
-        services, endpoints, single, dual, r.ratio());
+        "%s, %d Services x %d endpoints: one endpoint change, single-stack %.2f ms, dual-stack"
+            + " %.2f ms (ratio %.2fx)%n",
+        mode.id(), services, endpoints, single, dual, r.ratio());
     return r;
   }
 
@@ -62,14 +81,29 @@ public final class DualStackServiceSyncBenchmark {
     }
   }
 
-  private record Proxier(IpFamily family, IptablesServiceRenderer renderer, IptablesWriter writer) {
-    void sync(CalculationGraph graph, boolean full) {
-      var changes = graph.servicePorts(family).drainChanges();
-      var u = renderer.update(changes);
+  /** One family's proxier: what its index drained, rendered and written. */
+  private interface Proxier {
+    void sync(CalculationGraph graph, boolean full);
+  }
+
+  private record Iptables(IpFamily family, IptablesServiceRenderer renderer, IptablesWriter writer)
+      implements Proxier {
+    public void sync(CalculationGraph graph, boolean full) {
+      var u = renderer.update(graph.servicePorts(family).drainChanges());
       if (full) {
         writer.apply(u.ruleset());
       } else if (!u.changes().isEmpty()) {
         writer.sync(u.ruleset(), u.changes(), false);
+      }
+    }
+  }
+
+  private record Nftables(IpFamily family, NftablesServiceRenderer renderer, NftablesWriter writer)
+      implements Proxier {
+    public void sync(CalculationGraph graph, boolean full) {
+      var u = renderer.update(graph.servicePorts(family).drainChanges());
+      if (full || !u.changes().isEmpty()) {
+        writer.sync(u.ruleset(), u.changes(), full);
       }
     }
   }
@@ -86,13 +120,21 @@ public final class DualStackServiceSyncBenchmark {
     graph.apply(all);
     Map<IpFamily, Proxier> proxiers = new LinkedHashMap<>();
     for (IpFamily f : families) {
-      String pods = f == IpFamily.IPV4 ? "10.244.0.0/16" : "fd00:10:244::/56";
+      ProxyNode node =
+          new ProxyNode(
+              "bench-node", f == IpFamily.IPV4 ? "10.244.0.0/16" : "fd00:10:244::/56", List.of());
+      String serviceCidr = f == IpFamily.IPV4 ? "10.96.0.0/16" : "fd00:10:96::/112";
       proxiers.put(
           f,
-          new Proxier(
-              f,
-              new IptablesServiceRenderer(new ProxyNode("bench-node", pods, List.of())),
-              IptablesWriter.here(f)));
+          switch (mode) {
+            case IPTABLES ->
+                new Iptables(f, new IptablesServiceRenderer(node), IptablesWriter.here(f));
+            case NFTABLES ->
+                new Nftables(
+                    f,
+                    new NftablesServiceRenderer(node, serviceCidr),
+                    NftablesWriter.here().blocksStandAlone());
+          });
     }
     proxiers.values().forEach(p -> p.sync(graph, true));
     List<Double> ms = new ArrayList<>();

@@ -33,6 +33,7 @@ import dev.tweed.model.IpFamilies;
 import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.PodResource;
+import dev.tweed.model.ProxyMode;
 import dev.tweed.model.Routing;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -182,9 +183,16 @@ public final class BenchCommand {
   @Command(
       name = "services-dual-stack",
       description =
-          "One endpoint change at N dual-stack Services (a proxier per family, iptables and"
-              + " ip6tables) against N single-stack ones, in one run.")
+          "One endpoint change at N dual-stack Services (a proxier per family: iptables and"
+              + " ip6tables, or nftables' ip and ip6 tables) against N single-stack ones, in one"
+              + " run.")
   static final class ServicesDualStack implements Callable<Integer> {
+    @Option(names = "--mode", defaultValue = "iptables", description = "iptables | nftables")
+    ProxyMode mode;
+
+    @Option(names = "--rounds", defaultValue = "5")
+    int rounds;
+
     @Option(names = "--services", defaultValue = "1000")
     int services;
 
@@ -193,7 +201,7 @@ public final class BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-      new DualStackServiceSyncBenchmark(System.out).run(services, endpoints);
+      new DualStackServiceSyncBenchmark(System.out, mode).run(services, endpoints, rounds);
       return 0;
     }
   }
