@@ -85,6 +85,85 @@ public class NftablesServiceRendererTest {
   }
 
   /**
+   * kube-proxy's own IPv6 expectation (its nftables tests' IPv6 NodePort case): the same chain
+   * names and hashes over the endpoint written with dots, the same rules for the endpoints, the
+   * random choice between them and the maps' elements. (kube-proxy's newer base chains differ from
+   * the layout Tweed follows; those lines are not compared.)
+   */
+  @Test
+  void kubeProxysIpv6NodePortExpectations() throws Exception {
+    String yaml =
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: svc1, namespace: ns1}
+        spec:
+          type: NodePort
+          ipFamilies: [IPv6]
+          clusterIP: fd00:172:30::41
+          clusterIPs: [fd00:172:30::41]
+          ports: [{name: p80, port: 80, targetPort: 80, nodePort: 3001, protocol: TCP}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: svc1-x, namespace: ns1, labels: {kubernetes.io/service-name: svc1}}
+        addressType: IPv6
+        endpoints:
+        - {addresses: ["fd00:10:180::1"], conditions: {ready: true}}
+        - {addresses: ["fd00:10:180::2:1"], conditions: {ready: true}}
+        ports: [{name: p80, port: 80, protocol: TCP}]
+        """;
+    List<ServicePort> ports =
+        ServicePortResolver.resolveResources(LabResources.read(yaml, "ipv6.yaml"), IpFamily.IPV6);
+    String got =
+        new NftablesServiceRenderer(
+                new ProxyNode("test-node", "fd00:10::/64", List.of("2001:db8::1", "2001:db8:1::2")),
+                "fd00:10:96::/112")
+            .render(ports)
+            .render()
+            .replace(" tweed-proxy ", " kube-proxy ");
+    String one = "endpoint-ZVRFLKHO-ns1/svc1/tcp/p80__fd00.10.180..1/80";
+    String two = "endpoint-2CRNCTTE-ns1/svc1/tcp/p80__fd00.10.180..2.1/80";
+    assertThat(got.lines())
+        .contains(
+            "add chain ip6 kube-proxy " + one,
+            "add chain ip6 kube-proxy " + two,
+            "add chain ip6 kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80",
+            "add chain ip6 kube-proxy external-ULMVA6XW-ns1/svc1/tcp/p80",
+            "add rule ip6 kube-proxy cluster-ips-check ip6 daddr @cluster-ips reject comment"
+                + " \"Reject traffic to invalid ports of ClusterIPs\"",
+            "add rule ip6 kube-proxy cluster-ips-check ip6 daddr { fd00:10:96::/112 } drop comment"
+                + " \"Drop traffic to unallocated ClusterIPs\"",
+            "add rule ip6 kube-proxy "
+                + two
+                + " ip6 saddr fd00:10:180::2:1 jump mark-for-masquerade",
+            "add rule ip6 kube-proxy " + two + " meta l4proto tcp dnat to [fd00:10:180::2:1]:80",
+            "add rule ip6 kube-proxy " + one + " ip6 saddr fd00:10:180::1 jump mark-for-masquerade",
+            "add rule ip6 kube-proxy " + one + " meta l4proto tcp dnat to [fd00:10:180::1]:80",
+            "add rule ip6 kube-proxy external-ULMVA6XW-ns1/svc1/tcp/p80 jump mark-for-masquerade",
+            "add rule ip6 kube-proxy external-ULMVA6XW-ns1/svc1/tcp/p80 goto"
+                + " service-ULMVA6XW-ns1/svc1/tcp/p80",
+            "add rule ip6 kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 2 vmap { 0 :"
+                + " goto "
+                + one
+                + " , 1 : goto "
+                + two
+                + " }",
+            "add rule ip6 kube-proxy firewall-check ip6 daddr . meta l4proto . th dport vmap"
+                + " @firewall-ips",
+            "add rule ip6 kube-proxy services ip6 daddr . meta l4proto . th dport vmap @service-ips",
+            "add rule ip6 kube-proxy services ip6 daddr @nodeport-ips meta l4proto . th dport vmap"
+                + " @service-nodeports",
+            "add element ip6 kube-proxy cluster-ips { fd00:172:30::41 }",
+            "add element ip6 kube-proxy nodeport-ips { 2001:db8::1 }",
+            "add element ip6 kube-proxy nodeport-ips { 2001:db8:1::2 }",
+            "add element ip6 kube-proxy service-ips { fd00:172:30::41 . tcp . 80 : goto"
+                + " service-ULMVA6XW-ns1/svc1/tcp/p80 }",
+            "add element ip6 kube-proxy service-nodeports { tcp . 3001 : goto"
+                + " external-ULMVA6XW-ns1/svc1/tcp/p80 }");
+  }
+
+  /**
    * A NodePort with both traffic policies Local still has its Cluster chain: its external chain
    * short-circuits pod and node traffic to it (kube-proxy's UsesClusterEndpoints). Without it the
    * rendered table refers to a chain it never declares, and the kernel refuses every sync.
