@@ -19,7 +19,6 @@ import dev.tweed.dataplane.nftnl.NftStagedBuild;
 import dev.tweed.lab.LabResources;
 import dev.tweed.model.IpFamily;
 import dev.tweed.policy.NftablesPolicyRenderer;
-import dev.tweed.policy.PolicyCalculator;
 import dev.tweed.policy.PolicyFixtures;
 import dev.tweed.policy.PolicyIntent;
 import dev.tweed.proxy.NftablesServiceRenderer;
@@ -618,12 +617,7 @@ class NftNetlinkIT {
         assertSameAsNft("proxy6", IpFamily.IPV6, proxy.commands(), "tweed-proxy", false);
     assertThat(proxyListing).contains("\"numgen\"", "\"dnat\"", "\"update\"", "\"ip6\"");
     List<NftCommand> policy = new ArrayList<>();
-    PolicyIntent dual =
-        new PolicyCalculator("node-1")
-            .calculate(
-                PolicyFixtures.dualStackPods(),
-                PolicyFixtures.NAMESPACES,
-                PolicyFixtures.policies());
+    PolicyIntent dual = PolicyFixtures.dualStackIntent();
     policy.addAll(new NftablesPolicyRenderer().render(dual, IpFamily.IPV6).commands());
     String chain = "policy-ingress-x/web-ingress";
     NftStatement accept = new SetMark(MarkSyntax.META, MarkOperation.OR, "0x00010000");

@@ -18,6 +18,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -308,38 +309,56 @@ class ServiceIT {
       return;
     }
     if (proxyMode().equals("nftables")) {
-      String table =
-          Command.run(
-              List.of(
-                  "ip",
-                  "netns",
-                  "exec",
-                  tweed.nodeNs("node-2"),
-                  "nft",
-                  "list",
-                  "table",
-                  "ip",
-                  "tweed-proxy"));
-      String clusterIp = service("web").path("spec").path("clusterIP").asText();
-      assertThat(table).contains("chain service-").contains("default/web/tcp/http");
-      assertThat(table).contains(clusterIp + " . tcp . 80 : goto service-");
-      assertThat(table).contains("numgen random mod 3 vmap");
+      // kube-proxy's dual-stack layout: a table per family, ip and ip6, each with its clusterIP.
+      for (JsonNode n : service("web").path("spec").path("clusterIPs")) {
+        String clusterIp = n.asText();
+        String family = IpFamily.of(clusterIp) == IpFamily.IPV4 ? "ip" : "ip6";
+        Supplier<String> table =
+            () ->
+                Command.run(
+                    List.of(
+                        "ip",
+                        "netns",
+                        "exec",
+                        tweed.nodeNs("node-2"),
+                        "nft",
+                        "list",
+                        "table",
+                        family,
+                        "tweed-proxy"));
+        // The three endpoints reach node-2's table within the agent's next passes.
+        Tweed.await(
+            family + " tweed-proxy leads " + clusterIp + " to its three endpoints",
+            Duration.ofSeconds(10),
+            () -> table.get().contains("numgen random mod 3 vmap"));
+        assertThat(table.get())
+            .contains("chain service-")
+            .contains("default/web/tcp/http")
+            .contains(clusterIp + " . tcp . 80 : goto service-");
+      }
       return;
     }
     // kube-proxy's dual-stack layout: the same chains in each family's tables.
     for (JsonNode n : service("web").path("spec").path("clusterIPs")) {
       String clusterIp = n.asText();
       boolean v4 = IpFamily.of(clusterIp) == IpFamily.IPV4;
-      String save =
-          Command.run(
-              List.of(
-                  "ip",
-                  "netns",
-                  "exec",
-                  tweed.nodeNs("node-2"),
-                  v4 ? "iptables-save" : "ip6tables-save",
-                  "-t",
-                  "nat"));
+      Supplier<String> saved =
+          () ->
+              Command.run(
+                  List.of(
+                      "ip",
+                      "netns",
+                      "exec",
+                      tweed.nodeNs("node-2"),
+                      v4 ? "iptables-save" : "ip6tables-save",
+                      "-t",
+                      "nat"));
+      // The three endpoints reach node-2's rules within the agent's next passes.
+      Tweed.await(
+          clusterIp + " leads to three endpoints on node-2",
+          Duration.ofSeconds(10),
+          () -> saved.get().contains("--probability 0.33333333349"));
+      String save = saved.get();
       assertThat(save)
           .contains(
               "-A KUBE-SERVICES -d "

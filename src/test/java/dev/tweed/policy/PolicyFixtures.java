@@ -121,4 +121,9 @@ public final class PolicyFixtures {
   public static PolicyIntent intent() throws Exception {
     return new PolicyCalculator("node-1").calculate(PODS, NAMESPACES, policies());
   }
+
+  /** The same cluster with an IPv6 address beside each pod's IPv4 one. */
+  public static PolicyIntent dualStackIntent() throws Exception {
+    return new PolicyCalculator("node-1").calculate(dualStackPods(), NAMESPACES, policies());
+  }
 }

@@ -83,12 +83,7 @@ class PolicyRenderGoldenTest {
 
   @Test
   void aDualStackNodeWritesTheSameIpTableAndItsIp6Twin() throws Exception {
-    PolicyIntent dual =
-        new PolicyCalculator("node-1")
-            .calculate(
-                PolicyFixtures.dualStackPods(),
-                PolicyFixtures.NAMESPACES,
-                PolicyFixtures.policies());
+    PolicyIntent dual = PolicyFixtures.dualStackIntent();
     NftablesPolicyRenderer r = new NftablesPolicyRenderer();
     assertThat(r.render(dual, IpFamily.IPV4).render())
         .isEqualTo(r.render(PolicyFixtures.intent()).render());

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.Golden;
 import dev.tweed.lab.LabResources;
-import dev.tweed.model.IpFamily;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,27 +62,7 @@ public class IptablesServiceRendererTest {
    */
   @Test
   void anIpv6ProxierWritesKubeProxysIpv6Shapes() throws Exception {
-    String yaml =
-        """
-        apiVersion: v1
-        kind: Service
-        metadata: {name: svc1, namespace: ns1}
-        spec:
-          type: NodePort
-          ipFamilies: [IPv6]
-          clusterIP: fd00:10:96::41
-          clusterIPs: [fd00:10:96::41]
-          ports: [{name: p80, port: 80, targetPort: 80, nodePort: 3001, protocol: TCP}]
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: {name: svc1-x, namespace: ns1, labels: {kubernetes.io/service-name: svc1}}
-        addressType: IPv6
-        endpoints: [{addresses: ["fd00:10:180::1"], conditions: {ready: true}}]
-        ports: [{name: p80, port: 80, protocol: TCP}]
-        """;
-    List<ServicePort> ports =
-        ServicePortResolver.resolveResources(LabResources.read(yaml, "ipv6.yaml"), IpFamily.IPV6);
+    List<ServicePort> ports = NftablesServiceRendererTest.kubeProxyIpv6NodePort();
     String got =
         new IptablesServiceRenderer(
                 new ProxyNode("test-node", "fd00:10::/64", List.of("fd00:192:168::2")))
@@ -94,7 +73,7 @@ public class IptablesServiceRendererTest {
             "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must"
                 + " be the last rule in this chain\" -m addrtype --dst-type LOCAL ! -d ::1/128 -j"
                 + " KUBE-NODEPORTS")
-        .contains("-d fd00:10:96::41 --dport 80")
+        .contains("-d fd00:172:30::41 --dport 80")
         .contains("-j DNAT --to-destination [fd00:10:180::1]:80")
         .contains("! -s fd00:10::/64 -j KUBE-MARK-MASQ")
         .doesNotContain("127.0.0.0/8");

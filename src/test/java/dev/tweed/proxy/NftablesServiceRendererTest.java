@@ -84,6 +84,13 @@ public class NftablesServiceRendererTest {
         .doesNotContainPattern("add chain [^\\n]*:");
   }
 
+  /** kube-proxy's IPv6 NodePort test case, resolved for the IPv6 proxier. */
+  static List<ServicePort> kubeProxyIpv6NodePort() throws Exception {
+    return ServicePortResolver.resolveResources(
+        LabResources.read(Path.of("src/test/resources/proxy/kube-proxy-ipv6-nodeport.yaml")),
+        IpFamily.IPV6);
+  }
+
   /**
    * kube-proxy's own IPv6 expectation (its nftables tests' IPv6 NodePort case): the same chain
    * names and hashes over the endpoint written with dots, the same rules for the endpoints, the
@@ -92,29 +99,7 @@ public class NftablesServiceRendererTest {
    */
   @Test
   void kubeProxysIpv6NodePortExpectations() throws Exception {
-    String yaml =
-        """
-        apiVersion: v1
-        kind: Service
-        metadata: {name: svc1, namespace: ns1}
-        spec:
-          type: NodePort
-          ipFamilies: [IPv6]
-          clusterIP: fd00:172:30::41
-          clusterIPs: [fd00:172:30::41]
-          ports: [{name: p80, port: 80, targetPort: 80, nodePort: 3001, protocol: TCP}]
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: {name: svc1-x, namespace: ns1, labels: {kubernetes.io/service-name: svc1}}
-        addressType: IPv6
-        endpoints:
-        - {addresses: ["fd00:10:180::1"], conditions: {ready: true}}
-        - {addresses: ["fd00:10:180::2:1"], conditions: {ready: true}}
-        ports: [{name: p80, port: 80, protocol: TCP}]
-        """;
-    List<ServicePort> ports =
-        ServicePortResolver.resolveResources(LabResources.read(yaml, "ipv6.yaml"), IpFamily.IPV6);
+    List<ServicePort> ports = kubeProxyIpv6NodePort();
     String got =
         new NftablesServiceRenderer(
                 new ProxyNode("test-node", "fd00:10::/64", List.of("2001:db8::1", "2001:db8:1::2")),
