@@ -2,6 +2,7 @@ package dev.tweed.kernel;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,7 +29,8 @@ public final class KernelDumpParser {
       l.path("flags").forEach(f -> flags.add(f.asText()));
       List<Link.IfAddress> addrs = new ArrayList<>();
       for (JsonNode a : l.path("addr_info")) {
-        if (a.path("family").asText().equals("inet")) {
+        String family = a.path("family").asText();
+        if (family.equals("inet") || family.equals("inet6")) {
           addrs.add(new Link.IfAddress(a.path("local").asText(), a.path("prefixlen").asInt()));
         }
       }
@@ -63,14 +65,18 @@ public final class KernelDumpParser {
     return List.copyOf(out);
   }
 
-  public static List<RouteEntry> routes(JsonNode routeJson) {
+  /** Routes of {@code family}, as {@code ip -4|-6 -j route show table all} prints them. */
+  public static List<RouteEntry> routes(JsonNode routeJson, IpFamily family) {
     List<RouteEntry> out = new ArrayList<>();
     for (JsonNode r : routeJson) {
       String dst = r.path("dst").asText();
-      if (dst.contains(":")) {
+      if (!dst.equals("default") && IpFamily.of(dst) != family) {
         continue;
       }
-      Cidr cidr = dst.equals("default") ? Cidr.v4(0, 0) : Cidr.parse(dst);
+      Cidr cidr =
+          dst.equals("default")
+              ? Cidr.any(family)
+              : Cidr.parse(dst.contains("/") ? dst : dst + "/" + family.bits());
       List<RouteEntry.Nexthop> nexthops = new ArrayList<>();
       if (r.has("nexthops")) {
         for (JsonNode n : r.path("nexthops")) {
@@ -147,7 +153,8 @@ public final class KernelDumpParser {
     return sb.toString();
   }
 
-  public static List<RoutingRule> rules(JsonNode ruleJson) {
+  /** Rules of {@code family}, as {@code ip -4|-6 -j rule} prints them. */
+  public static List<RoutingRule> rules(JsonNode ruleJson, IpFamily family) {
     List<RoutingRule> out = new ArrayList<>();
     for (JsonNode r : ruleJson) {
       Optional<Cidr> src = prefix(r, "src", "srclen");
@@ -172,6 +179,7 @@ public final class KernelDumpParser {
           action.equals("lookup") ? " lookup " + r.path("table").asText("main") : " " + action);
       out.add(
           new RoutingRule(
+              family,
               r.path("priority").asInt(),
               r.path("not").asBoolean(false),
               src,
@@ -195,15 +203,12 @@ public final class KernelDumpParser {
     if (v.contains("/")) {
       return Optional.of(Cidr.parse(v));
     }
-    return Optional.of(Cidr.parse(v + "/" + r.path(lenField).asInt(32)));
+    return Optional.of(Cidr.parse(v + "/" + r.path(lenField).asInt(IpFamily.of(v).bits())));
   }
 
   public static List<NeighbourEntry> neighbours(JsonNode neighJson, boolean proxy) {
     List<NeighbourEntry> out = new ArrayList<>();
     for (JsonNode n : neighJson) {
-      if (n.path("dst").asText("").contains(":")) {
-        continue;
-      }
       List<String> state = new ArrayList<>();
       n.path("state").forEach(s -> state.add(s.asText()));
       out.add(

@@ -1,5 +1,6 @@
 package dev.tweed.kernel;
 
+import dev.tweed.model.IpFamily;
 import java.util.List;
 import java.util.Optional;
 
@@ -51,7 +52,15 @@ public record Link(
     return kind.equals("loopback");
   }
 
-  public Optional<String> firstAddress() {
-    return addresses.stream().map(IfAddress::address).findFirst();
+  /**
+   * The first address of {@code family} that a packet leaving here may carry as its source: in
+   * IPv6, not a link-local one (fe80::/10 is no source for a routed packet).
+   */
+  public Optional<String> firstAddress(IpFamily family) {
+    return addresses.stream()
+        .map(IfAddress::address)
+        .filter(a -> IpFamily.of(a) == family)
+        .filter(a -> !a.toLowerCase(java.util.Locale.ROOT).startsWith("fe80:"))
+        .findFirst();
   }
 }

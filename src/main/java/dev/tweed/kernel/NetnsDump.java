@@ -2,6 +2,7 @@ package dev.tweed.kernel;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -9,19 +10,23 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The files of a captured namespace (what {@code tweed capture} writes, one per tool), and their
- * parsing into a {@link NetnsState}. A missing file means the tool was absent or had nothing to
- * say, as on a host without nftables or ipset.
+ * The files of a captured namespace (what {@code tweed capture} writes, one per tool and family),
+ * and their parsing into a {@link NetnsState}. A missing file means the tool was absent or had
+ * nothing to say, as on a host without nftables or ipset.
  */
 public final class NetnsDump {
   public static final String NAME = "netns.txt";
   public static final String ADDR = "addr.json";
   public static final String ROUTE = "route.json";
+  public static final String ROUTE6 = "route6.json";
   public static final String RULE = "rule.json";
+  public static final String RULE6 = "rule6.json";
   public static final String NEIGH = "neigh.json";
+  public static final String NEIGH6 = "neigh6.json";
   public static final String NEIGH_PROXY = "neigh-proxy.json";
   public static final String FDB = "fdb.json";
   public static final String IPTABLES = "iptables-save.txt";
+  public static final String IP6TABLES = "ip6tables-save.txt";
   public static final String IPSET = "ipset-save.txt";
   public static final String NFT = "nft.json";
   public static final String SYSCTL = "sysctl.txt";
@@ -37,11 +42,15 @@ public final class NetnsDump {
           NAME,
           ADDR,
           ROUTE,
+          ROUTE6,
           RULE,
+          RULE6,
           NEIGH,
+          NEIGH6,
           NEIGH_PROXY,
           FDB,
           IPTABLES,
+          IP6TABLES,
           IPSET,
           NFT,
           SYSCTL,
@@ -56,15 +65,23 @@ public final class NetnsDump {
   public static NetnsState parse(Map<String, String> files) {
     List<NeighbourEntry> neigh =
         new ArrayList<>(KernelDumpParser.neighbours(json(files, NEIGH), false));
+    neigh.addAll(KernelDumpParser.neighbours(json(files, NEIGH6), false));
     neigh.addAll(KernelDumpParser.neighbours(json(files, NEIGH_PROXY), true));
+    List<RouteEntry> routes =
+        new ArrayList<>(KernelDumpParser.routes(json(files, ROUTE), IpFamily.IPV4));
+    routes.addAll(KernelDumpParser.routes(json(files, ROUTE6), IpFamily.IPV6));
+    List<RoutingRule> rules =
+        new ArrayList<>(KernelDumpParser.rules(json(files, RULE), IpFamily.IPV4));
+    rules.addAll(KernelDumpParser.rules(json(files, RULE6), IpFamily.IPV6));
     return new NetnsState(
         files.getOrDefault(NAME, "").strip(),
         KernelDumpParser.links(json(files, ADDR)),
-        KernelDumpParser.routes(json(files, ROUTE)),
-        KernelDumpParser.rules(json(files, RULE)),
+        List.copyOf(routes),
+        List.copyOf(rules),
         List.copyOf(neigh),
         KernelDumpParser.fdb(json(files, FDB)),
         files.getOrDefault(IPTABLES, ""),
+        files.getOrDefault(IP6TABLES, ""),
         files.getOrDefault(IPSET, ""),
         json(files, NFT),
         KernelDumpParser.sysctls(files.getOrDefault(SYSCTL, "")),

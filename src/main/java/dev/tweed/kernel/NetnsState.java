@@ -1,6 +1,7 @@
 package dev.tweed.kernel;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.IpFamily;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -9,6 +10,7 @@ import java.util.Optional;
  * Everything the packet path of one network namespace depends on, taken at one moment.
  *
  * @param iptablesSave {@code iptables-save} output, parsed by the netfilter model
+ * @param ip6tablesSave {@code ip6tables-save} output: the tables IPv6 packets traverse
  * @param ipsetSave {@code ipset save} output
  * @param nftRuleset {@code nft -j list ruleset} output
  * @param sysctls net.* sysctls by their dotted name
@@ -27,6 +29,7 @@ public record NetnsState(
     List<NeighbourEntry> neighbours,
     List<BridgeFdbEntry> fdb,
     String iptablesSave,
+    String ip6tablesSave,
     String ipsetSave,
     JsonNode nftRuleset,
     Map<String, String> sysctls,
@@ -69,9 +72,16 @@ public record NetnsState(
         .map(s -> Integer.parseInt(s.strip()));
   }
 
-  public boolean forwarding() {
-    return Optional.ofNullable(sysctls.get("net.ipv4.ip_forward"))
-        .map(s -> s.strip().equals("1"))
-        .orElse(false);
+  /**
+   * Whether the namespace forwards packets of {@code family} (ip_forward, or IPv6's forwarding).
+   */
+  public boolean forwarding(IpFamily family) {
+    String key = family == IpFamily.IPV4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
+    return Optional.ofNullable(sysctls.get(key)).map(s -> s.strip().equals("1")).orElse(false);
+  }
+
+  /** The iptables rules of {@code family}: iptables-save's or ip6tables-save's. */
+  public String iptablesSave(IpFamily family) {
+    return family == IpFamily.IPV4 ? iptablesSave : ip6tablesSave;
   }
 }

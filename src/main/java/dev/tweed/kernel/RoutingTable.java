@@ -1,5 +1,7 @@
 package dev.tweed.kernel;
 
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -20,11 +22,13 @@ public final class RoutingTable {
    * @param oif the interface a socket is bound to, if it is
    */
   public static RouteDecision decide(
-      NetnsState ns, int src, int dst, long mark, String iif, Optional<String> oif) {
+      NetnsState ns, IpAddress src, IpAddress dst, long mark, String iif, Optional<String> oif) {
+    IpFamily family = dst.family();
+    List<RoutingRule> ofFamily = ns.rules().stream().filter(r -> r.family() == family).toList();
     List<RoutingRule> rules =
-        ns.rules().isEmpty()
-            ? DEFAULT_RULES
-            : ns.rules().stream().sorted(Comparator.comparingInt(RoutingRule::priority)).toList();
+        ofFamily.isEmpty()
+            ? defaultRules(family)
+            : ofFamily.stream().sorted(Comparator.comparingInt(RoutingRule::priority)).toList();
     for (RoutingRule r : rules) {
       if (!selects(r, src, dst, mark, iif, oif)) {
         continue;
@@ -48,7 +52,7 @@ public final class RoutingTable {
   }
 
   private static boolean selects(
-      RoutingRule r, int src, int dst, long mark, String iif, Optional<String> oif) {
+      RoutingRule r, IpAddress src, IpAddress dst, long mark, String iif, Optional<String> oif) {
     boolean m =
         r.src().map(c -> c.contains(src)).orElse(true)
             && r.dst().map(c -> c.contains(dst)).orElse(true)
@@ -59,7 +63,7 @@ public final class RoutingTable {
   }
 
   /** The longest prefix containing {@code dst} in one table; then the lowest metric. */
-  public static Optional<RouteEntry> longestMatch(NetnsState ns, String table, int dst) {
+  public static Optional<RouteEntry> longestMatch(NetnsState ns, String table, IpAddress dst) {
     return ns.routes().stream()
         .filter(r -> r.table().equals(table) && r.dst().contains(dst))
         .filter(r -> !r.type().equals("multicast"))
@@ -68,11 +72,17 @@ public final class RoutingTable {
                 .thenComparing(Comparator.comparingInt(RouteEntry::metric).reversed()));
   }
 
-  private static final List<RoutingRule> DEFAULT_RULES =
-      List.of(rule(0, "local"), rule(32766, "main"), rule(32767, "default"));
+  /** The kernel's rules of a namespace nobody changed: local, main (and IPv4's default). */
+  private static List<RoutingRule> defaultRules(IpFamily family) {
+    return family == IpFamily.IPV4
+        ? List.of(
+            rule(family, 0, "local"), rule(family, 32766, "main"), rule(family, 32767, "default"))
+        : List.of(rule(family, 0, "local"), rule(family, 32766, "main"));
+  }
 
-  private static RoutingRule rule(int prio, String table) {
+  private static RoutingRule rule(IpFamily family, int prio, String table) {
     return new RoutingRule(
+        family,
         prio,
         false,
         Optional.empty(),

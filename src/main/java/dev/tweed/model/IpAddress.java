@@ -14,6 +14,11 @@ public record IpAddress(IpFamily family, long high, long low) implements Compara
     }
   }
 
+  /** The family's unspecified address (0.0.0.0 or ::): no particular source. */
+  public static IpAddress unspecified(IpFamily family) {
+    return new IpAddress(family, 0, 0);
+  }
+
   public static IpAddress v4(int address) {
     return new IpAddress(IpFamily.IPV4, 0, Integer.toUnsignedLong(address));
   }

@@ -58,7 +58,7 @@ final class BridgeCrossing {
             Optional.empty())
         .then(
             a -> {
-              if (a.packet().dst() != in.packet().dst()) {
+              if (!a.packet().dst().equals(in.packet().dst())) {
                 a =
                     a.uncertain(
                         "br_netfilter: a bridged packet DNATed in PREROUTING is routed again by"

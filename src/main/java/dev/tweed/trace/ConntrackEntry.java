@@ -13,18 +13,18 @@ public record ConntrackEntry(String netns, Packet original, Packet translated) {
   boolean isReply(String ns, Packet p) {
     return netns.equals(ns)
         && p.proto().equals(translated.proto())
-        && p.src() == translated.dst()
-        && p.dst() == translated.src()
+        && p.src().equals(translated.dst())
+        && p.dst().equals(translated.src())
         && (!p.hasPorts() || (p.sport() == translated.dport() && p.dport() == translated.sport()));
   }
 
   /** The reply's source rewritten back (un-DNAT): what the sender first addressed. */
   boolean dnat() {
-    return original.dst() != translated.dst() || original.dport() != translated.dport();
+    return !original.dst().equals(translated.dst()) || original.dport() != translated.dport();
   }
 
   /** The reply's destination rewritten back (un-SNAT): the sender's own address. */
   boolean snat() {
-    return original.src() != translated.src() || original.sport() != translated.sport();
+    return !original.src().equals(translated.src()) || original.sport() != translated.sport();
   }
 }

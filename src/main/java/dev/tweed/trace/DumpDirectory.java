@@ -60,6 +60,7 @@ public final class DumpDirectory {
         s.neighbours(),
         s.fdb(),
         s.iptablesSave(),
+        s.ip6tablesSave(),
         s.ipsetSave(),
         s.nftRuleset(),
         s.sysctls(),

@@ -4,6 +4,7 @@ import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RoutingTable;
+import dev.tweed.model.IpAddress;
 import java.util.Optional;
 
 /**
@@ -62,7 +63,9 @@ final class Endings {
       NetnsState ns = world.netns(at).orElseThrow();
       Packet p = w.packet();
       boolean sender = ns.owner(p.srcIp()).isPresent();
-      RouteDecision back = RoutingTable.decide(ns, 0, p.src(), 0, "lo", Optional.empty());
+      RouteDecision back =
+          RoutingTable.decide(
+              ns, IpAddress.unspecified(p.family()), p.src(), 0, "lo", Optional.empty());
       boolean routable =
           back.found()
               && (back.route().get().isUnicast() || back.route().get().type().equals("local"));

@@ -6,6 +6,7 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
+import dev.tweed.model.IpFamily;
 import dev.tweed.trace.bpf.TcAction;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,7 +69,7 @@ final class IpStack {
 
   private List<Outcome> afterOutput(NetnsState ns, Walk a, RouteDecision rd, Packet p) {
     RouteDecision rd2 = rd;
-    if (a.packet().dst() != p.dst() || a.packet().mark() != p.mark()) {
+    if (!a.packet().dst().equals(p.dst()) || a.packet().mark() != p.mark()) {
       // The kernel routes again after OUTPUT changed the destination or the mark.
       rd2 =
           RoutingTable.decide(
@@ -148,12 +149,16 @@ final class IpStack {
   }
 
   private List<Outcome> forward(NetnsState ns, Walk w, String iif, RouteDecision rd) {
-    if (!ns.forwarding()) {
+    if (!ns.forwarding(w.packet().family())) {
+      String sysctl =
+          w.packet().family() == IpFamily.IPV4
+              ? "net.ipv4.ip_forward=0"
+              : "net.ipv6.conf.all.forwarding=0";
       return List.of(
           endings.end(
-              w.hop(Hop.of(ns.name(), "drop", Optional.of(iif), "net.ipv4.ip_forward=0")),
+              w.hop(Hop.of(ns.name(), "drop", Optional.of(iif), sysctl)),
               "dropped",
-              "forwarding is off in " + world.label(ns.name()) + " (net.ipv4.ip_forward=0)"));
+              "forwarding is off in " + world.label(ns.name()) + " (" + sysctl + ")"));
     }
     Optional<Outcome> rp = routing.rpFilter(ns, w, iif);
     if (rp.isPresent()) {

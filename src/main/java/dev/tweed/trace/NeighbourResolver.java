@@ -5,14 +5,16 @@ import dev.tweed.kernel.NeighbourEntry;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RoutingTable;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * The MAC a packet is sent to: the neighbour table's entry, or whoever on the link would answer the
- * ARP request (the address's owner, or a namespace answering by proxy-ARP).
+ * ARP request or, in IPv6, the neighbour solicitation (the address's owner, or a namespace
+ * answering by proxy-ARP; IPv6 needs no proxy: a pod's gateway is its host's link-local address).
  */
 final class NeighbourResolver {
   private final TraceWorld world;
@@ -53,18 +55,26 @@ final class NeighbourResolver {
           other.neighbours().stream()
               .anyMatch(n -> n.proxy() && n.address().equals(nextHop) && n.dev().equals(l.name()));
       boolean proxyArp =
-          Math.max(
-                  other.confAll("proxy_arp").orElse(0), other.conf(l.name(), "proxy_arp").orElse(0))
-              > 0;
+          IpFamily.of(nextHop) == IpFamily.IPV4
+              && Math.max(
+                      other.confAll("proxy_arp").orElse(0),
+                      other.conf(l.name(), "proxy_arp").orElse(0))
+                  > 0;
       if (proxyEntry || proxyArp) {
         RouteDecision via =
-            RoutingTable.decide(other, 0, Ipv4.parse(nextHop), 0, l.name(), Optional.empty());
+            RoutingTable.decide(
+                other,
+                IpAddress.unspecified(IpFamily.of(nextHop)),
+                IpAddress.parse(nextHop),
+                0,
+                l.name(),
+                Optional.empty());
         boolean elsewhere =
             via.found()
                 && (via.route().get().isUnicast() || via.route().get().type().equals("local"))
                 && via.route().get().nexthops().stream()
                     .noneMatch(n -> n.dev().map(l.name()::equals).orElse(false));
-        if (proxyEntry || (elsewhere && other.forwarding())) {
+        if (proxyEntry || (elsewhere && other.forwarding(IpFamily.of(nextHop)))) {
           return Optional.of(arpAnswer(nextHop, e, " by proxy-ARP"));
         }
       }
@@ -76,7 +86,7 @@ final class NeighbourResolver {
     Link l = e.link();
     return new Resolved(
         l.mac(),
-        "ARP for "
+        (IpFamily.of(nextHop) == IpFamily.IPV4 ? "ARP for " : "neighbour solicitation for ")
             + nextHop
             + ": "
             + world.label(e.netns())

@@ -24,6 +24,7 @@ public final class NetnsCapture {
   private static final String SYSCTLS =
       "^net\\.(ipv4\\.(ip_forward|icmp_echo_ignore_all|conf\\..*\\.(rp_filter|proxy_arp|"
           + "send_redirects|forwarding|accept_local|route_localnet|arp_ignore|accept_redirects))"
+          + "|ipv6\\.conf\\..*\\.(forwarding|disable_ipv6|accept_ra|proxy_ndp)"
           + "|bridge\\..*)$";
 
   private NetnsCapture() {}
@@ -76,11 +77,15 @@ public final class NetnsCapture {
     files.put(NetnsDump.NAME, netns.orElse("host") + "\n");
     files.put(NetnsDump.ADDR, run(netns, "ip", "-j", "-d", "addr", "show"));
     files.put(NetnsDump.ROUTE, run(netns, "ip", "-4", "-j", "route", "show", "table", "all"));
+    files.put(NetnsDump.ROUTE6, run(netns, "ip", "-6", "-j", "route", "show", "table", "all"));
     files.put(NetnsDump.RULE, run(netns, "ip", "-4", "-j", "rule", "show"));
+    files.put(NetnsDump.RULE6, run(netns, "ip", "-6", "-j", "rule", "show"));
     files.put(NetnsDump.NEIGH, run(netns, "ip", "-4", "-j", "neigh", "show"));
+    files.put(NetnsDump.NEIGH6, run(netns, "ip", "-6", "-j", "neigh", "show"));
     files.put(NetnsDump.NEIGH_PROXY, run(netns, "ip", "-4", "-j", "neigh", "show", "proxy"));
     files.put(NetnsDump.FDB, run(netns, "bridge", "-j", "fdb", "show"));
     files.put(NetnsDump.IPTABLES, run(netns, "iptables-save"));
+    files.put(NetnsDump.IP6TABLES, run(netns, "ip6tables-save"));
     files.put(NetnsDump.IPSET, run(netns, "ipset", "save"));
     files.put(NetnsDump.NFT, run(netns, "nft", "-j", "list", "ruleset"));
     files.put(NetnsDump.SYSCTL, run(netns, "sysctl", "-a", "-r", SYSCTLS));

@@ -7,7 +7,7 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
 import dev.tweed.trace.bpf.TcAction;
 import java.util.List;
 import java.util.Optional;
@@ -107,17 +107,18 @@ final class VxlanTunnel {
   /** The outer UDP packet, sent by the node's own stack. */
   private List<Outcome> send(NetnsState ns, Walk w, Link vx, String remote, int vni, String why) {
     Link.Vxlan info = vx.vxlan().get();
-    int local =
+    // The underlay's family is the remote's: an IPv6 pod's packet crosses tweed.vxlan6 over IPv6.
+    IpAddress to = IpAddress.parse(remote);
+    IpAddress any = IpAddress.unspecified(to.family());
+    IpAddress local =
         info.local()
-            .map(Ipv4::parse)
+            .map(IpAddress::parse)
             .orElseGet(
                 () -> {
-                  RouteDecision r =
-                      RoutingTable.decide(ns, 0, Ipv4.parse(remote), 0, "lo", Optional.empty());
-                  return r.route().flatMap(RouteEntry::prefsrc).map(Ipv4::parse).orElse(0);
+                  RouteDecision r = RoutingTable.decide(ns, any, to, 0, "lo", Optional.empty());
+                  return r.route().flatMap(RouteEntry::prefsrc).map(IpAddress::parse).orElse(any);
                 });
-    Packet outer =
-        new Packet(local, Ipv4.parse(remote), "udp", 0, info.port(), w.packet().mark(), 0, 64);
+    Packet outer = new Packet(local, to, "udp", 0, info.port(), w.packet().mark(), 0, 64);
     Walk e =
         w.hop(
                 Hop.of(
@@ -126,7 +127,7 @@ final class VxlanTunnel {
                     Optional.of(vx.name()),
                     why
                         + "; encapsulated in UDP "
-                        + Ipv4.format(local)
+                        + local
                         + " > "
                         + remote
                         + ":"

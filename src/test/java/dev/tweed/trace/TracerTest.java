@@ -7,6 +7,7 @@ import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.IptablesSaveParser;
 import dev.tweed.kernel.netfilter.XtTable;
+import dev.tweed.model.IpFamily;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -178,7 +179,7 @@ class TracerTest {
     assertThat(node1.routes()).anyMatch(r -> r.table().equals("local") && r.type().equals("local"));
     assertThat(node1.fdb()).anyMatch(f -> f.dev().equals("tweed.vxlan") && f.dst().isPresent());
     assertThat(node1.link("tweed.vxlan").orElseThrow().vxlan().orElseThrow().vni()).isEqualTo(4096);
-    assertThat(node1.forwarding()).isTrue();
+    assertThat(node1.forwarding(IpFamily.IPV4)).isTrue();
     assertThat(node1.netnsIds()).isNotEmpty();
   }
 

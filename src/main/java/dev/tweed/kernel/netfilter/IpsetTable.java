@@ -2,6 +2,7 @@ package dev.tweed.kernel.netfilter;
 
 import dev.tweed.kernel.Packet;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -80,8 +81,11 @@ public final class IpsetTable {
         boolean src = dir.equals("src");
         switch (typeDims[i]) {
           case "ip", "net" -> {
-            int addr = src ? p.src() : p.dst();
-            all = Cidr.parse(parts[i].contains("/") ? parts[i] : parts[i] + "/32").contains(addr);
+            IpAddress addr = src ? p.src() : p.dst();
+            all =
+                Cidr.parse(
+                        parts[i].contains("/") ? parts[i] : parts[i] + "/" + addr.family().bits())
+                    .contains(addr);
           }
           case "port" -> all = portMatches(parts[i], p, src);
           default -> {

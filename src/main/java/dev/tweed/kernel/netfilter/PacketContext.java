@@ -3,7 +3,8 @@ package dev.tweed.kernel.netfilter;
 import dev.tweed.kernel.Link;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.Comparator;
 import java.util.Optional;
 
@@ -65,20 +66,24 @@ public record PacketContext(
    */
   public Optional<String> masqueradeAddress() {
     return oif.flatMap(ns::link)
-        .flatMap(Link::firstAddress)
+        .flatMap(l -> l.firstAddress(packet.family()))
         .or(
             () ->
                 ns.links().stream()
                     .filter(l -> !l.isLoopback())
                     .sorted(Comparator.comparingInt(Link::ifindex))
-                    .flatMap(l -> l.firstAddress().stream())
+                    .flatMap(l -> l.firstAddress(packet.family()).stream())
                     .findFirst());
   }
 
   /** Where REDIRECT sends the packet: loopback from a local process, else the input device. */
-  public int redirectAddress() {
+  public IpAddress redirectAddress() {
+    boolean v4 = packet.family() == IpFamily.IPV4;
     return hook.equalsIgnoreCase("OUTPUT")
-        ? Ipv4.parse("127.0.0.1")
-        : iif.flatMap(ns::link).flatMap(Link::firstAddress).map(Ipv4::parse).orElse(packet.dst());
+        ? IpAddress.parse(v4 ? "127.0.0.1" : "::1")
+        : iif.flatMap(ns::link)
+            .flatMap(l -> l.firstAddress(packet.family()))
+            .map(IpAddress::parse)
+            .orElse(packet.dst());
   }
 }

@@ -1,7 +1,7 @@
 package dev.tweed.kernel.netfilter;
 
 import dev.tweed.kernel.Packet;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -274,7 +274,7 @@ public final class XtChainEvaluator {
         after = p.withDst(e.addr(), e.port());
       }
       case "REDIRECT" -> {
-        int addr = c.redirectAddress();
+        IpAddress addr = c.redirectAddress();
         Optional<Integer> port =
             t.option("--to-ports").map(o -> Integer.parseInt(o.arg().split("-")[0]));
         after = p.withDst(addr, port);
@@ -288,7 +288,7 @@ public final class XtChainEvaluator {
       }
       default -> {
         Optional<String> addr = c.masqueradeAddress();
-        after = p.withSrc(addr.map(Ipv4::parse).orElse(p.src()), Optional.empty());
+        after = p.withSrc(addr.map(IpAddress::parse).orElse(p.src()), Optional.empty());
         if (addr.isEmpty()) {
           f = f.uncertain("MASQUERADE: the outgoing interface has no address");
         }
@@ -316,18 +316,29 @@ public final class XtChainEvaluator {
     ended.add(new Ended(done, XtVerdict.ACCEPT, Optional.of(rule), Optional.empty()));
   }
 
-  private record Endpoint(int addr, Optional<Integer> port) {}
+  private record Endpoint(IpAddress addr, Optional<Integer> port) {}
 
-  /** "10.0.0.1", "10.0.0.1:80", "10.0.0.1-10.0.0.3:80-90", ":80": the first of any range. */
-  private static Endpoint endpoint(String spec, int keep) {
+  /**
+   * "10.0.0.1", "10.0.0.1:80", "10.0.0.1-10.0.0.3:80-90", ":80", "[fd00::5]:80", "fd00::5": the
+   * first of any range.
+   */
+  private static Endpoint endpoint(String spec, IpAddress keep) {
     String addrPart = spec;
     Optional<Integer> port = Optional.empty();
-    int colon = spec.indexOf(':');
-    if (colon >= 0) {
-      addrPart = spec.substring(0, colon);
-      port = Optional.of(Integer.parseInt(spec.substring(colon + 1).split("-")[0]));
+    if (spec.startsWith("[")) {
+      int close = spec.indexOf(']');
+      addrPart = spec.substring(1, close);
+      if (close + 1 < spec.length() && spec.charAt(close + 1) == ':') {
+        port = Optional.of(Integer.parseInt(spec.substring(close + 2).split("-")[0]));
+      }
+    } else if (spec.indexOf(':') == spec.lastIndexOf(':')) {
+      int colon = spec.indexOf(':');
+      if (colon >= 0) {
+        addrPart = spec.substring(0, colon);
+        port = Optional.of(Integer.parseInt(spec.substring(colon + 1).split("-")[0]));
+      }
     }
-    int addr = addrPart.isEmpty() ? keep : Ipv4.parse(addrPart.split("-")[0]);
+    IpAddress addr = addrPart.isEmpty() ? keep : IpAddress.parse(addrPart.split("-")[0]);
     return new Endpoint(addr, port);
   }
 }

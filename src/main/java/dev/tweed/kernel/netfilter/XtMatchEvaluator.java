@@ -6,7 +6,8 @@ import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -57,7 +58,7 @@ public final class XtMatchEvaluator {
   }
 
   private static final List<String> KNOWN_WITHOUT_OPTIONS =
-      List.of("comment", "tcp", "udp", "sctp", "icmp", "conntrack", "state", "limit");
+      List.of("comment", "tcp", "udp", "sctp", "icmp", "icmp6", "conntrack", "state", "limit");
 
   private static MatchResult unknownModule(String module) {
     return new MatchResult.Unknown(
@@ -75,6 +76,7 @@ public final class XtMatchEvaluator {
       case "comment" -> MatchResult.YES;
       case "tcp", "udp", "sctp" -> ports(module, o, p);
       case "icmp" -> icmp(o, p);
+      case "icmp6" -> icmp6(o, p);
       case "multiport" -> multiport(o, p);
       case "mark" -> markMatch(o, p.mark());
       case "connmark" -> markMatch(o, p.ctMark());
@@ -120,8 +122,9 @@ public final class XtMatchEvaluator {
     };
   }
 
+  /** A CIDR, or an address as its host prefix (/32 or /128). */
   static Cidr cidr(String s) {
-    return Cidr.parse(s.contains("/") ? s : s + "/32");
+    return Cidr.parse(s.contains("/") ? s : s + "/" + IpFamily.of(s).bits());
   }
 
   /** iptables interface names: a trailing '+' matches any suffix. */
@@ -132,7 +135,19 @@ public final class XtMatchEvaluator {
   }
 
   private static final Map<String, String> PROTO_NUMBERS =
-      Map.of("6", "tcp", "17", "udp", "1", "icmp", "132", "sctp");
+      Map.of(
+          "6",
+          "tcp",
+          "17",
+          "udp",
+          "1",
+          "icmp",
+          "132",
+          "sctp",
+          "58",
+          "icmpv6",
+          "ipv6-icmp",
+          "icmpv6");
 
   static boolean protoMatches(String want, String proto) {
     String w = want.toLowerCase(Locale.ROOT);
@@ -186,6 +201,20 @@ public final class XtMatchEvaluator {
             || t.equals("8")
             || t.equals("8/0")
             || t.equals("ping");
+    return bool(echo, o);
+  }
+
+  private static MatchResult icmp6(XtOption o, Packet p) {
+    if (!p.proto().equals("icmpv6")) {
+      return MatchResult.NO;
+    }
+    if (!o.name().equals("--icmpv6-type")) {
+      return unknownOption("icmp6", o);
+    }
+    String t = o.arg();
+    // The traced ICMPv6 packet is an echo request (type 128, code 0).
+    boolean echo =
+        t.equals("any") || t.equals("echo-request") || t.equals("128") || t.equals("128/0");
     return bool(echo, o);
   }
 
@@ -273,16 +302,29 @@ public final class XtMatchEvaluator {
    * The address type as the kernel's {@code inet_addr_type} sees it: the type of the route for it
    * in the local table (LOCAL, BROADCAST), else UNICAST; class D is MULTICAST.
    */
-  public static String addressType(PacketContext ctx, int addr, Optional<String> limitIface) {
-    if ((addr & 0xf0000000) == 0xe0000000) {
-      return "MULTICAST";
+  public static String addressType(
+      PacketContext ctx, IpAddress address, Optional<String> limitIface) {
+    if (address.family() == IpFamily.IPV6) {
+      // ipv6_addr_type: ff00::/8 is multicast, :: unspecified; IPv6 has no broadcast.
+      if ((address.high() >>> 56) == 0xff) {
+        return "MULTICAST";
+      }
+      if (address.high() == 0 && address.low() == 0) {
+        return "UNSPEC";
+      }
+    } else {
+      int addr = address.v4();
+      if ((addr & 0xf0000000) == 0xe0000000) {
+        return "MULTICAST";
+      }
+      if (addr == 0xffffffff) {
+        return "BROADCAST";
+      }
+      if (addr == 0) {
+        return "UNSPEC";
+      }
     }
-    if (addr == 0xffffffff) {
-      return "BROADCAST";
-    }
-    if (addr == 0) {
-      return "UNSPEC";
-    }
+    IpAddress addr = address;
     Optional<RouteEntry> r = RoutingTable.longestMatch(ctx.ns(), "local", addr);
     if (r.isPresent() && (r.get().type().equals("local") || r.get().type().equals("broadcast"))) {
       if (limitIface.isPresent()
@@ -331,7 +373,7 @@ public final class XtMatchEvaluator {
           yield new MatchResult.Unknown(
               "cannot evaluate -m recent --name " + name + ": its list was not captured");
         }
-        String addr = Ipv4.format(dest ? ctx.packet().dst() : ctx.packet().src());
+        String addr = (dest ? ctx.packet().dst() : ctx.packet().src()).toString();
         yield bool(list.contains(addr), o);
       }
       default -> unknownOption("recent", o);
@@ -371,15 +413,15 @@ public final class XtMatchEvaluator {
 
   private static MatchResult iprange(XtOption o, Packet p) {
     String[] r = o.arg().split("-");
-    int lo = Ipv4.parse(r[0]);
-    int hi = Ipv4.parse(r[1]);
-    int a =
+    IpAddress lo = IpAddress.parse(r[0]);
+    IpAddress hi = IpAddress.parse(r[1]);
+    IpAddress a =
         switch (o.name()) {
           case "--src-range" -> p.src();
           case "--dst-range" -> p.dst();
-          default -> 0;
+          default -> lo;
         };
-    return bool(Integer.compareUnsigned(a, lo) >= 0 && Integer.compareUnsigned(a, hi) <= 0, o);
+    return bool(a.family() == lo.family() && a.compareTo(lo) >= 0 && a.compareTo(hi) <= 0, o);
   }
 
   /** Calico's raw-table check: a route back to the source leaves by the input interface. */

@@ -11,7 +11,7 @@ import dev.tweed.kernel.netfilter.XtStep;
 import dev.tweed.kernel.netfilter.XtVerdict;
 import dev.tweed.kernel.nftables.NftRuleset.Chain;
 import dev.tweed.kernel.nftables.NftRuleset.Rule;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -396,10 +396,11 @@ public final class NftChainEvaluator {
     Packet after;
     Optional<String> note = Optional.empty();
     switch (kind) {
-      case "dnat" -> after = p.withDst(Ipv4.parse(v.path("addr").asText()), port);
-      case "snat" -> after = p.withSrc(Ipv4.parse(v.path("addr").asText()), port);
+      case "dnat" -> after = p.withDst(IpAddress.parse(v.path("addr").asText()), port);
+      case "snat" -> after = p.withSrc(IpAddress.parse(v.path("addr").asText()), port);
       case "redirect" -> after = p.withDst(c.redirectAddress(), port);
-      default -> after = p.withSrc(c.masqueradeAddress().map(Ipv4::parse).orElse(p.src()), port);
+      default ->
+          after = p.withSrc(c.masqueradeAddress().map(IpAddress::parse).orElse(p.src()), port);
     }
     if (v.path("flags").toString().contains("random")) {
       note = Optional.of("source port randomised");

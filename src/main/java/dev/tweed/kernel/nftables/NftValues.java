@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.PacketContext;
 import dev.tweed.kernel.netfilter.XtMatchEvaluator;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -16,14 +18,31 @@ import java.util.Set;
  * What nftables expressions read from a packet, and how a value compares with the right-hand side
  * of a match (a literal, a prefix, a range, an anonymous or named set).
  *
- * <p>Values are {@code Long} (addresses, ports, protocol numbers, marks), {@code String} (interface
- * names, address types), {@code Set<String>} (conntrack state bits) and {@code List}
- * (concatenations). An expression that does not apply to the packet (a TCP port of a UDP packet)
- * has no value, and every match on it fails, as in the kernel.
+ * <p>Values are {@link IpAddress} (addresses of either family), {@code Long} (ports, protocol and
+ * ICMP type numbers, marks), {@code String} (interface names, address types), {@code Set<String>}
+ * (conntrack state bits) and {@code List} (concatenations). An expression that does not apply to
+ * the packet (a TCP port of a UDP packet) has no value, and every match on it fails, as in the
+ * kernel.
  */
 final class NftValues {
   private static final Map<String, Long> PROTOCOLS =
-      Map.of("icmp", 1L, "tcp", 6L, "udp", 17L, "sctp", 132L, "ipv4", 2L, "ip", 0x0800L);
+      Map.of(
+          "icmp", 1L, "tcp", 6L, "udp", 17L, "sctp", 132L, "icmpv6", 58L, "ipv4", 2L, "ipv6", 10L,
+          "ip", 0x0800L, "ip6", 0x86ddL);
+
+  /** ICMPv6 types by nft's names (the link's control messages, and echo). */
+  private static final Map<String, Long> ICMPV6_TYPES =
+      Map.of(
+          "echo-request", 128L,
+          "echo-reply", 129L,
+          "mld-listener-query", 130L,
+          "mld-listener-report", 131L,
+          "mld-listener-done", 132L,
+          "nd-router-solicit", 133L,
+          "nd-router-advert", 134L,
+          "nd-neighbor-solicit", 135L,
+          "nd-neighbor-advert", 136L,
+          "mld2-listener-report", 143L);
 
   private NftValues() {}
 
@@ -49,8 +68,8 @@ final class NftValues {
       case "meta" ->
           switch (v.path("key").asText()) {
             case "l4proto" -> Optional.of(PROTOCOLS.getOrDefault(p.proto(), -1L));
-            case "nfproto" -> Optional.of(2L);
-            case "protocol" -> Optional.of(0x0800L);
+            case "nfproto" -> Optional.of(p.family() == IpFamily.IPV4 ? 2L : 10L);
+            case "protocol" -> Optional.of(p.family() == IpFamily.IPV4 ? 0x0800L : 0x86ddL);
             case "mark" -> Optional.of(p.mark());
             case "iifname" -> Optional.of(c.iif().orElse(""));
             case "oifname" -> Optional.of(c.oif().orElse(""));
@@ -78,7 +97,7 @@ final class NftValues {
           throw new Unknown("fib " + v.path("result").asText());
         }
         String flags = v.path("flags").toString();
-        int addr = flags.contains("saddr") ? p.src() : p.dst();
+        IpAddress addr = flags.contains("saddr") ? p.src() : p.dst();
         Optional<String> limit = flags.contains("iif") ? c.iif() : Optional.empty();
         yield Optional.of(XtMatchEvaluator.addressType(c, addr, limit).toLowerCase(Locale.ROOT));
       }
@@ -114,12 +133,27 @@ final class NftValues {
 
   private static Optional<Object> payload(String proto, String field, Packet p) {
     switch (proto) {
-      case "ip" -> {
+      case "ip", "ip6" -> {
+        // A header of the other family is not there (in an inet table nft checks the family).
+        if ((p.family() == IpFamily.IPV4) != proto.equals("ip")) {
+          return Optional.empty();
+        }
         return switch (field) {
-          case "saddr" -> Optional.of(Integer.toUnsignedLong(p.src()));
-          case "daddr" -> Optional.of(Integer.toUnsignedLong(p.dst()));
-          case "protocol" -> Optional.of(PROTOCOLS.getOrDefault(p.proto(), -1L));
-          default -> throw new Unknown("ip " + field);
+          case "saddr" -> Optional.of(p.src());
+          case "daddr" -> Optional.of(p.dst());
+          case "protocol", "nexthdr" -> Optional.of(PROTOCOLS.getOrDefault(p.proto(), -1L));
+          default -> throw new Unknown(proto + " " + field);
+        };
+      }
+      case "icmpv6", "icmp" -> {
+        // The traced ICMP packet is an echo request: ICMP's type 8, ICMPv6's 128.
+        if (!p.proto().equals(proto)) {
+          return Optional.empty();
+        }
+        return switch (field) {
+          case "type" -> Optional.of(proto.equals("icmp") ? 8L : 128L);
+          case "code" -> Optional.of(0L);
+          default -> throw new Unknown(proto + " " + field);
         };
       }
       case "th", "tcp", "udp", "sctp" -> {
@@ -136,17 +170,26 @@ final class NftValues {
     }
   }
 
-  /** A literal read in the type of {@code like}: an address, a number, a protocol name. */
+  /** A literal read in the type of {@code like}: an address of like's family. */
+  static IpAddress address(JsonNode x, IpAddress like) {
+    IpAddress a = IpAddress.parse(x.asText());
+    if (a.family() != like.family()) {
+      throw new Unknown("an " + a.family().apiName() + " address against " + like);
+    }
+    return a;
+  }
+
+  /** A literal read in the type of {@code like}: a number, a protocol or ICMPv6 type name. */
   static long literal(JsonNode x, Object like) {
     if (x.isNumber()) {
       return x.asLong();
     }
     String s = x.asText();
-    if (s.matches("\\d+\\.\\d+\\.\\d+\\.\\d+")) {
-      return Integer.toUnsignedLong(Ipv4.parse(s));
-    }
     if (PROTOCOLS.containsKey(s)) {
       return PROTOCOLS.get(s);
+    }
+    if (ICMPV6_TYPES.containsKey(s)) {
+      return ICMPV6_TYPES.get(s);
     }
     if (s.startsWith("0x")) {
       return Long.parseLong(s.substring(2), 16);
@@ -169,12 +212,13 @@ final class NftValues {
           return element(v, x.path("val"));
         }
         case "prefix" -> {
-          long addr = literal(x.path("addr"), v);
-          int len = x.path("len").asInt();
-          long mask = len == 0 ? 0 : (0xffffffffL << (32 - len)) & 0xffffffffL;
-          return v instanceof Long l && (l & mask) == (addr & mask);
+          return v instanceof IpAddress a
+              && Cidr.parse(address(x.path("addr"), a) + "/" + x.path("len").asInt()).contains(a);
         }
         case "range" -> {
+          if (v instanceof IpAddress a) {
+            return a.compareTo(address(x.get(0), a)) >= 0 && a.compareTo(address(x.get(1), a)) <= 0;
+          }
           return v instanceof Long l && l >= literal(x.get(0), v) && l <= literal(x.get(1), v);
         }
         case "concat" -> {
@@ -199,6 +243,9 @@ final class NftValues {
       return want.endsWith("*")
           ? s.startsWith(want.substring(0, want.length() - 1))
           : s.equals(want);
+    }
+    if (v instanceof IpAddress a) {
+      return a.equals(address(el, a));
     }
     return v instanceof Long l && l == literal(el, v);
   }

@@ -7,7 +7,8 @@ import dev.tweed.ebpf.LbMaps;
 import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.netfilter.NatTranslation;
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -397,8 +398,8 @@ public final class TweedPrograms {
     Packet before = r.p;
     r.p =
         r.p
-            .withSrc(Ipv4.parse(t.address()), Optional.of(t.port()))
-            .withDst(Ipv4.parse(t.other()), Optional.of(t.otherPort()));
+            .withSrc(IpAddress.parse(t.address()), Optional.of(t.port()))
+            .withDst(IpAddress.parse(t.other()), Optional.of(t.otherPort()));
     r.nat.add(
         new NatTranslation(
             "reverse",
@@ -575,13 +576,13 @@ public final class TweedPrograms {
     r.created.add(
         connection(
             before, false, new DatapathMaps.Translation("service", baddr, bport, snat, sport)));
-    r.p = r.p.withDst(Ipv4.parse(baddr), Optional.of(bport));
+    r.p = r.p.withDst(IpAddress.parse(baddr), Optional.of(bport));
     r.nat.add(
         new NatTranslation(
             "DNAT", before.dstEndpoint(), r.p.dstEndpoint(), "bpf " + r.in.at().program()));
     if (!snat.equals(before.srcIp()) || sport != before.sport()) {
       Packet b2 = r.p;
-      r.p = r.p.withSrc(Ipv4.parse(snat), Optional.of(sport));
+      r.p = r.p.withSrc(IpAddress.parse(snat), Optional.of(sport));
       r.nat.add(
           new NatTranslation(
               "SNAT", b2.srcEndpoint(), r.p.srcEndpoint(), "bpf " + r.in.at().program()));
@@ -601,7 +602,9 @@ public final class TweedPrograms {
   }
 
   private boolean toServiceNet(Run r) {
-    return maps.config().map(c -> c.inServiceNet(r.p.dst())).orElse(false);
+    // The programs carry IPv4 only (IPv6 frames go to the stack before any lookup).
+    return r.p.family() == IpFamily.IPV4
+        && maps.config().map(c -> c.inServiceNet(r.p.dst().v4())).orElse(false);
   }
 
   // ---- lookups --------------------------------------------------------------------------------
@@ -627,7 +630,7 @@ public final class TweedPrograms {
 
   /** The longest prefix of tw_ipcache holding {@code ip}. */
   private Optional<EbpfIntent.IpcacheEntry> ipcache(Run r, String ip) {
-    int addr = Ipv4.parse(ip);
+    IpAddress addr = IpAddress.parse(ip);
     Optional<EbpfIntent.IpcacheEntry> e =
         maps.ipcache().stream()
             .filter(x -> Cidr.parse(x.cidr()).contains(addr))

@@ -2,6 +2,7 @@ package dev.tweed.trace.verify;
 
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.kernel.Packet;
+import dev.tweed.model.IpAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -122,8 +123,8 @@ public record ProgramEvent(
           default -> String.valueOf(b[off + 12] & 0xff);
         };
     return new Packet(
-        be.getInt(off),
-        be.getInt(off + 4),
+        IpAddress.v4(be.getInt(off)),
+        IpAddress.v4(be.getInt(off + 4)),
         proto,
         be.getShort(off + 8) & 0xffff,
         be.getShort(off + 10) & 0xffff,
@@ -132,7 +133,7 @@ public record ProgramEvent(
         64);
   }
 
-  /** The tuple as {@code tw_trace}'s key: {@code struct ct_key}. */
+  /** The tuple as {@code tw_trace}'s key: {@code struct ct_key} (the programs' IPv4 tuples). */
   public static byte[] key(Packet p) {
     int proto =
         switch (p.proto()) {
@@ -142,7 +143,8 @@ public record ProgramEvent(
           default -> 0;
         };
     ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.BIG_ENDIAN);
-    b.putInt(p.src()).putInt(p.dst()).putShort((short) p.sport()).putShort((short) p.dport());
+    b.putInt(p.src().v4()).putInt(p.dst().v4());
+    b.putShort((short) p.sport()).putShort((short) p.dport());
     return b.put((byte) proto).array();
   }
 }

@@ -79,8 +79,8 @@ public final class ProgramPaths {
         events.stream()
             .filter(
                 e ->
-                    e.in().src() == sent.src()
-                        && e.in().dst() == sent.dst()
+                    e.in().src().equals(sent.src())
+                        && e.in().dst().equals(sent.dst())
                         && e.in().dport() == sent.dport()
                         && e.in().proto().equals(sent.proto()))
             .min(Comparator.comparingLong(ProgramEvent::timeNanos))
