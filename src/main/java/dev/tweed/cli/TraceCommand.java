@@ -4,7 +4,8 @@ import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
 import dev.tweed.lab.service.TraceAnswer;
 import dev.tweed.lab.service.TraceRequest;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.trace.DumpDirectory;
 import dev.tweed.trace.JourneyReport;
@@ -39,6 +40,12 @@ final class TraceCommand implements Callable<Integer> {
 
   @Option(names = "--proto", defaultValue = "tcp", description = "tcp | udp | icmp")
   String proto;
+
+  @Option(
+      names = "--family",
+      paramLabel = "4|6",
+      description = "Between the pods' IPv4 or IPv6 addresses (default: the primary family).")
+  String family;
 
   @Option(
       names = "--sport",
@@ -83,7 +90,15 @@ final class TraceCommand implements Callable<Integer> {
           lab.service()
               .trace(
                   new TraceRequest(
-                      from, to, port, proto, sport, Optional.ofNullable(pick), reply, verify));
+                      from,
+                      to,
+                      port,
+                      proto,
+                      sport,
+                      Optional.ofNullable(pick),
+                      reply,
+                      verify,
+                      Optional.ofNullable(family).map(IpFamily::parse)));
       System.out.print(json ? Json.write(a.toJson()) + "\n" : a.toText());
       return a.agrees() ? 0 : 1;
     }
@@ -95,7 +110,18 @@ final class TraceCommand implements Callable<Integer> {
     }
     TraceWorld world = DumpDirectory.load(dump);
     String src = ip(from, "--from");
-    Packet packet = Packet.of(src, ip(to, "--to"), proto, sport, proto.equals("icmp") ? 0 : port);
+    String dst = ip(to, "--to");
+    if (IpFamily.of(src) != IpFamily.of(dst)) {
+      throw new IllegalArgumentException(
+          "--from " + src + " and --to " + dst + " differ in family");
+    }
+    Packet packet =
+        Packet.of(
+            src,
+            dst,
+            Packet.protocol(proto, IpFamily.of(src)),
+            sport,
+            proto.equals("icmp") ? 0 : port);
     String start = startNetns(world, src);
     String fromLabel = in != null ? in + " of " + world.label(start) : src;
     Tracer tracer = new Tracer(world);
@@ -114,9 +140,9 @@ final class TraceCommand implements Callable<Integer> {
 
   private static String ip(String s, String option) {
     try {
-      return Ipv4.format(Ipv4.parse(s));
+      return IpAddress.parse(s).toString();
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(option + " must be an IPv4 address here, got '" + s + "'");
+      throw new IllegalArgumentException(option + " must be an IP address here, got '" + s + "'");
     }
   }
 

@@ -41,7 +41,8 @@ public final class KernelDumpParser {
             Optional.of(
                 new Link.Vxlan(
                     d.path("id").asInt(),
-                    text(d, "local"),
+                    // ip names an IPv6 tunnel end local6.
+                    text(d, "local").or(() -> text(d, "local6")),
                     d.path("port").asInt(4789),
                     text(d, "link"),
                     d.path("external").asBoolean(false)));
@@ -266,21 +267,23 @@ public final class KernelDumpParser {
         continue;
       }
       String addr = local.substring(0, colon);
-      if (addr.startsWith("[") || addr.contains(":")) {
-        // An IPv6 socket; "[::]" also takes IPv4 unless bindv6only, as the JDK's sockets do.
-        if (!addr.equals("[::]") && !addr.equals("*")) {
-          continue;
-        }
-        addr = "0.0.0.0";
-      }
       int pct = addr.indexOf('%');
       if (pct >= 0) {
         addr = addr.substring(0, pct);
       }
+      if (addr.startsWith("[")) {
+        addr = addr.substring(1, addr.length() - (addr.endsWith("]") ? 1 : 0));
+      }
+      int port;
       try {
-        out.add(new Listener(f[0], addr, Integer.parseInt(local.substring(colon + 1))));
+        port = Integer.parseInt(local.substring(colon + 1));
       } catch (NumberFormatException e) {
-        // "*" ports: nothing to accept.
+        continue; // "*" ports: nothing to accept.
+      }
+      out.add(new Listener(f[0], addr, port));
+      if (addr.equals("::")) {
+        // "[::]" also takes IPv4 unless bindv6only, as the JDK's sockets do.
+        out.add(new Listener(f[0], "0.0.0.0", port));
       }
     }
     return List.copyOf(out);

@@ -29,6 +29,11 @@ public record Packet(
     }
   }
 
+  /** A protocol as a user names it (tcp, udp, icmp) for a packet of {@code family}. */
+  public static String protocol(String proto, IpFamily family) {
+    return proto.equals("icmp") && family == IpFamily.IPV6 ? "icmpv6" : proto;
+  }
+
   public static Packet of(String src, String dst, String proto, int sport, int dport) {
     return new Packet(IpAddress.parse(src), IpAddress.parse(dst), proto, sport, dport, 0, 0, 64);
   }
@@ -63,6 +68,10 @@ public record Packet(
 
   public Packet decrementTtl() {
     return new Packet(src, dst, proto, sport, dport, mark, ctMark, ttl - 1);
+  }
+
+  public boolean isIcmp() {
+    return proto.equals("icmp") || proto.equals("icmpv6");
   }
 
   public boolean hasPorts() {

@@ -8,6 +8,7 @@ import dev.tweed.kernel.netfilter.XtStep;
 import dev.tweed.kernel.netfilter.XtTable;
 import dev.tweed.kernel.nftables.NftChainEvaluator;
 import dev.tweed.kernel.nftables.NftRuleset;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -66,9 +67,10 @@ final class NetfilterHooks {
       boolean natDecided,
       Optional<String> physIn,
       Optional<String> physOut) {
-    Map<String, XtTable> tables = world.iptables(ns.name());
+    IpFamily family = w.packet().family();
+    Map<String, XtTable> tables = world.iptables(ns.name(), family);
     NftRuleset nft = world.nftables(ns.name());
-    List<HookUnit> units = hookUnits(ns, hook, tables, nft);
+    List<HookUnit> units = hookUnits(family, hook, tables, nft);
     for (int i = 1; i < units.size(); i++) {
       HookUnit a = units.get(i - 1);
       HookUnit b = units.get(i);
@@ -176,7 +178,11 @@ final class NetfilterHooks {
                                 .map(r -> r.chain() + " rule " + r.position())
                                 .orElse(hook)
                             + " with "
-                            + x.rejectWith().orElse("icmp-port-unreachable"),
+                            + x.rejectWith()
+                                .orElse(
+                                    family == IpFamily.IPV4
+                                        ? "icmp-port-unreachable"
+                                        : "icmp6-port-unreachable"),
                         x.deciding().map(r -> r.text()),
                         Optional.empty()));
             case ACCEPT, RETURN -> next.add(b);
@@ -223,8 +229,14 @@ final class NetfilterHooks {
     };
   }
 
+  /**
+   * The base chains a packet of {@code family} passes on {@code hook}: iptables' or ip6tables'
+   * tables (as iptables-nft lists them, in the {@code ip} or {@code ip6} family), and nftables' own
+   * base chains of that family and of {@code inet}.
+   */
   private static List<HookUnit> hookUnits(
-      NetnsState ns, String hook, Map<String, XtTable> tables, NftRuleset nft) {
+      IpFamily family, String hook, Map<String, XtTable> tables, NftRuleset nft) {
+    String own = family == IpFamily.IPV4 ? "ip" : "ip6";
     List<HookUnit> units = new ArrayList<>();
     for (String tname : HOOK_TABLES.get(hook)) {
       XtTable table = tables.get(tname);
@@ -237,11 +249,11 @@ final class NetfilterHooks {
                 Optional.empty(),
                 tname.equals("nat"),
                 iptablesPriority(tname, hook),
-                nft.tableOrder("ip", tname)));
+                nft.tableOrder(own, tname)));
       }
     }
-    for (NftRuleset.Chain c : nft.baseChains(hook)) {
-      boolean iptablesOwn = c.family().equals("ip") && tables.containsKey(c.table());
+    for (NftRuleset.Chain c : nft.baseChains(hook, family)) {
+      boolean iptablesOwn = c.family().equals(own) && tables.containsKey(c.table());
       if (iptablesOwn || c.table().equals(TraceWorld.TRACE_TABLE)) {
         continue;
       }

@@ -3,6 +3,7 @@ package dev.tweed.trace;
 import dev.tweed.kernel.Link;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
+import dev.tweed.model.IpFamily;
 import java.util.List;
 import java.util.Optional;
 
@@ -50,7 +51,7 @@ final class SocketDelivery {
       }
     }
     String who = world.label(ns.name());
-    if (p.proto().equals("icmp")) {
+    if (p.proto().equals("icmp") || p.proto().equals("icmpv6")) {
       return List.of(
           endings.end(
               w.hop(
@@ -80,7 +81,9 @@ final class SocketDelivery {
                 + p.proto()
                 + " port "
                 + p.dport()
-                + ": the kernel answers ICMP port unreachable";
+                + (p.family() == IpFamily.IPV4
+                    ? ": the kernel answers ICMP port unreachable"
+                    : ": the kernel answers ICMPv6 port unreachable");
     return List.of(
         endings.end(
             w.hop(Hop.of(ns.name(), "reject", Optional.of(iif), answer)),

@@ -6,6 +6,7 @@ import dev.tweed.kernel.netfilter.IpsetTable;
 import dev.tweed.kernel.netfilter.IptablesSaveParser;
 import dev.tweed.kernel.netfilter.XtTable;
 import dev.tweed.kernel.nftables.NftRuleset;
+import dev.tweed.model.IpFamily;
 import dev.tweed.trace.bpf.BpfState;
 import java.util.Map;
 import java.util.Optional;
@@ -65,9 +66,11 @@ public final class TraceWorld {
     return (T) v;
   }
 
-  public Map<String, XtTable> iptables(String netns) {
+  /** The iptables (IPv4) or ip6tables (IPv6) tables of {@code netns}. */
+  public Map<String, XtTable> iptables(String netns, IpFamily family) {
     return cached(
-        "ipt:" + netns, () -> IptablesSaveParser.parse(namespaces.get(netns).iptablesSave()));
+        "ipt" + family.number() + ":" + netns,
+        () -> IptablesSaveParser.parse(namespaces.get(netns).iptablesSave(family)));
   }
 
   public IpsetTable ipsets(String netns) {

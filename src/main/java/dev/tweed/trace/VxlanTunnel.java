@@ -115,8 +115,20 @@ final class VxlanTunnel {
             .map(IpAddress::parse)
             .orElseGet(
                 () -> {
+                  // The route's preferred source, else (IPv6 routes seldom name one) the first
+                  // address of the family on the way out, as the kernel's source selection.
                   RouteDecision r = RoutingTable.decide(ns, any, to, 0, "lo", Optional.empty());
-                  return r.route().flatMap(RouteEntry::prefsrc).map(IpAddress::parse).orElse(any);
+                  return r.route()
+                      .flatMap(RouteEntry::prefsrc)
+                      .or(
+                          () ->
+                              r.route()
+                                  .flatMap(x -> x.nexthops().stream().findFirst())
+                                  .flatMap(RouteEntry.Nexthop::dev)
+                                  .flatMap(ns::link)
+                                  .flatMap(l -> l.firstAddress(to.family())))
+                      .map(IpAddress::parse)
+                      .orElse(any);
                 });
     Packet outer = new Packet(local, to, "udp", 0, info.port(), w.packet().mark(), 0, 64);
     Walk e =
@@ -129,9 +141,7 @@ final class VxlanTunnel {
                         + "; encapsulated in UDP "
                         + local
                         + " > "
-                        + remote
-                        + ":"
-                        + info.port()
+                        + IpAddress.hostPort(remote, info.port())
                         + " (VNI "
                         + vni
                         + ", source port a hash of the inner flow)"))

@@ -1,6 +1,7 @@
 package dev.tweed.kernel.nftables;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -132,10 +133,16 @@ public final class NftRuleset {
     return family + " " + table + " " + name;
   }
 
-  /** Base chains on {@code hook} (any case), in the order the kernel runs them (priority). */
-  public List<Chain> baseChains(String hook) {
+  /**
+   * Base chains on {@code hook} (any case) that a packet of {@code family} passes (its family's
+   * tables, {@code ip} or {@code ip6}, and {@code inet} ones), in the order the kernel runs them
+   * (priority).
+   */
+  public List<Chain> baseChains(String hook, IpFamily family) {
     String h = hook.toLowerCase(Locale.ROOT);
+    String own = family == IpFamily.IPV4 ? "ip" : "ip6";
     return chains.values().stream()
+        .filter(c -> c.family().equals(own) || c.family().equals("inet"))
         .filter(c -> c.hook().map(h::equals).orElse(false))
         .sorted(Comparator.comparingInt(Chain::prio))
         .toList();

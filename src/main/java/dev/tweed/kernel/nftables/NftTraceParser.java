@@ -19,9 +19,9 @@ public final class NftTraceParser {
   /** iptables-nft rules carry counters; their values say nothing about the path. */
   private static final Pattern COUNTER = Pattern.compile("\\s*counter packets \\d+ bytes \\d+");
 
-  private static final Pattern SADDR = Pattern.compile("\\bip saddr (\\S+)");
-  private static final Pattern DADDR = Pattern.compile("\\bip daddr (\\S+)");
-  private static final Pattern PROTOCOL = Pattern.compile("\\bip protocol (\\S+)");
+  private static final Pattern SADDR = Pattern.compile("\\bip6? saddr (\\S+)");
+  private static final Pattern DADDR = Pattern.compile("\\bip6? daddr (\\S+)");
+  private static final Pattern PROTOCOL = Pattern.compile("\\b(?:ip protocol|ip6 nexthdr) (\\S+)");
   private static final Pattern PORTS =
       Pattern.compile("\\b(tcp|udp|sctp) sport (\\d+) \\1 dport (\\d+)");
 
@@ -121,6 +121,9 @@ public final class NftTraceParser {
     }
     if (s.contains("icmp type ")) {
       return Optional.of(new Header(src.group(1), dst.group(1), "icmp", 0, 0));
+    }
+    if (s.contains("icmpv6 type ")) {
+      return Optional.of(new Header(src.group(1), dst.group(1), "icmpv6", 0, 0));
     }
     Matcher proto = PROTOCOL.matcher(s);
     return Optional.of(

@@ -24,7 +24,6 @@ import dev.tweed.lab.ReachabilityProbe;
 import dev.tweed.model.IpAddress;
 import dev.tweed.model.IpFamilies;
 import dev.tweed.model.IpFamily;
-import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
@@ -300,14 +299,17 @@ public final class LabService {
   }
 
   /** The address a journey starts or ends at: the model follows IPv4 packets only yet. */
-  private static String traceAddress(PodResource p) {
-    return p.podIp(IpFamily.IPV4)
+  /** A pod's address of {@code family}, or its primary one. */
+  private static String traceAddress(PodResource p, Optional<IpFamily> family) {
+    if (family.isEmpty()) {
+      return p.podIp()
+          .orElseThrow(() -> new IllegalArgumentException(p.qualifiedName() + " has no address"));
+    }
+    return p.podIp(family.get())
         .orElseThrow(
             () ->
                 new IllegalArgumentException(
-                    "pod "
-                        + p.qualifiedName()
-                        + " has no IPv4 address: the trace follows IPv4 packets only yet"));
+                    "pod " + p.qualifiedName() + " has no " + family.get().apiName() + " address"));
   }
 
   /** A pod's address of {@code family}, or its primary one. */
@@ -412,12 +414,21 @@ public final class LabService {
     try (Datastore store = store()) {
       PodResource from = pod(store, r.from());
       start = layout().netnsOf(from);
-      String dst = r.to().contains("/") ? traceAddress(pod(store, r.to())) : ipv4(r.to(), "to");
+      Optional<IpFamily> family = r.family();
+      if (!r.to().contains("/")) {
+        IpFamily of = IpFamily.of(address(r.to(), r.family()));
+        family = Optional.of(of);
+      }
+      String dst =
+          r.to().contains("/")
+              ? traceAddress(pod(store, r.to()), family)
+              : address(r.to(), r.family());
+      String src = traceAddress(from, Optional.of(IpFamily.of(dst)));
       packet =
           Packet.of(
-              traceAddress(from),
+              src,
               dst,
-              r.proto(),
+              Packet.protocol(r.proto(), IpFamily.of(dst)),
               r.sport(),
               r.proto().equals("icmp") ? 0 : r.port());
       world = LabCapture.world(layout(), store);
@@ -560,17 +571,13 @@ public final class LabService {
     return store.list(ResourceKey.kindPrefix(kind)).entries().stream().map(Entry::value).toList();
   }
 
-  private static String ipv4(String s, String field) {
-    try {
-      return Ipv4.format(Ipv4.parse(s));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          field + " must be NAMESPACE/POD or an IPv4 address, got '" + s + "'");
-    }
-  }
-
   /** An address to probe, of the family asked for if one was. */
   private static String address(String s, ProbeRequest r) {
+    return address(s, r.family());
+  }
+
+  /** An address, of {@code family} if one is asked for. */
+  private static String address(String s, Optional<IpFamily> family) {
     IpAddress a;
     try {
       a = IpAddress.parse(s);
@@ -578,9 +585,9 @@ public final class LabService {
       throw new IllegalArgumentException(
           "to must be NAMESPACE/POD or an IP address, got '" + s + "'");
     }
-    if (r.family().isPresent() && r.family().get() != a.family()) {
+    if (family.isPresent() && family.get() != a.family()) {
       throw new IllegalArgumentException(
-          "to " + s + " is not an " + r.family().get().apiName() + " address");
+          "to " + s + " is not an " + family.get().apiName() + " address");
     }
     return a.toString();
   }

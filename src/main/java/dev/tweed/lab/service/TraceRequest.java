@@ -1,12 +1,15 @@
 package dev.tweed.lab.service;
 
+import dev.tweed.model.IpFamily;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * The journey of one packet from a pod to a pod ({@code NS/POD}) or an address. {@code pick}
  * follows one branch of the random forks, {@code reply} follows the answers back, {@code verify}
- * also sends the packet for real and compares the kernel's path with the model's.
+ * also sends the packet for real and compares the kernel's path with the model's. {@code family}
+ * says which address of the pods the packet goes between (default: the address's family, else the
+ * pods' primary one).
  */
 public record TraceRequest(
     String from,
@@ -16,7 +19,20 @@ public record TraceRequest(
     int sport,
     Optional<Integer> pick,
     boolean reply,
-    boolean verify) {
+    boolean verify,
+    Optional<IpFamily> family) {
+  public TraceRequest(
+      String from,
+      String to,
+      int port,
+      String proto,
+      int sport,
+      Optional<Integer> pick,
+      boolean reply,
+      boolean verify) {
+    this(from, to, port, proto, sport, pick, reply, verify, Optional.empty());
+  }
+
   public TraceRequest {
     Protocols.require(proto, List.of("tcp", "udp", "icmp"), "proto");
     if (!proto.equals("icmp")) {

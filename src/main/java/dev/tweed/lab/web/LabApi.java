@@ -139,7 +139,8 @@ final class LabApi {
         q.integer("sport", 40000),
         q.get("pick").map(p -> q.integer("pick", 1)),
         q.flag("reply"),
-        q.flag("verify"));
+        q.flag("verify"),
+        q.get("family").map(IpFamily::parse));
   }
 
   /** {@code cursor} is {@code node-1:12,node-2:7}, as the previous page's {@code cursor} said. */

@@ -22,9 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Records what the kernel's nftables does with every IPv4 packet in a set of namespaces: a table
- * {@value TraceWorld#TRACE_TABLE} whose chains run before every other (priority -350, ahead of raw)
- * sets {@code meta nftrace}, and one {@code nft -a monitor trace} per namespace reads the events.
+ * Records what the kernel's nftables does with every IPv4 and IPv6 packet in a set of namespaces:
+ * an {@code inet} table {@value TraceWorld#TRACE_TABLE} whose chains run before every other
+ * (priority -350, ahead of raw) sets {@code meta nftrace}, and one {@code nft -a monitor trace} per
+ * namespace reads the events.
  *
  * <p>The mark is set in every namespace because the kernel clears it whenever a packet crosses into
  * another namespace (veth) or is encapsulated. iptables-nft rules are nftables rules, so the trace
@@ -39,7 +40,7 @@ public final class KernelTraceRecorder implements AutoCloseable {
 
   private static final String TABLE =
       """
-      table ip %1$s {
+      table inet %1$s {
         chain prerouting { type filter hook prerouting priority -350; policy accept; meta nftrace set 1; }
         chain output { type filter hook output priority -350; policy accept; meta nftrace set 1; }
       }
@@ -74,7 +75,8 @@ public final class KernelTraceRecorder implements AutoCloseable {
   }
 
   private void installTable(String ns) {
-    String reset = "add table ip %1$s\ndelete table ip %1$s\n".formatted(TraceWorld.TRACE_TABLE);
+    String reset =
+        "add table inet %1$s\ndelete table inet %1$s\n".formatted(TraceWorld.TRACE_TABLE);
     Command.run(List.of("ip", "netns", "exec", ns, "nft", "-f", "-"), reset + TABLE);
   }
 
@@ -224,7 +226,7 @@ public final class KernelTraceRecorder implements AutoCloseable {
                   "nft",
                   "delete",
                   "table",
-                  "ip",
+                  "inet",
                   TraceWorld.TRACE_TABLE),
               "",
               Map.of());
