@@ -59,7 +59,11 @@ public record NatOutgoing(Cidr pods) {
     return nat;
   }
 
-  /** The same as its own nftables table of the family ({@code ip} or {@code ip6}). */
+  /**
+   * The same as its own nftables table of the family ({@code ip} or {@code ip6}). Its chain runs
+   * just after the proxy's masquerading (srcnat, 100): two NAT chains at one priority run in the
+   * order their hooks were registered, which no listing shows.
+   */
   public NftablesRuleset nftables() {
     List<NftCommand> base =
         List.of(
@@ -67,7 +71,7 @@ public record NatOutgoing(Cidr pods) {
             AddChain.base(
                 NFT_TABLE,
                 "postrouting",
-                new Hook("nat", "postrouting", "srcnat", Optional.of("accept"))),
+                new Hook("nat", "postrouting", "srcnat + 10", Optional.of("accept"))),
             AddRule.of(
                     NFT_TABLE,
                     "postrouting",

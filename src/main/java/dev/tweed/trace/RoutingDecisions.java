@@ -5,6 +5,7 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.kernel.RouteDecision;
 import dev.tweed.kernel.RouteEntry;
 import dev.tweed.kernel.RoutingTable;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -89,16 +90,25 @@ final class RoutingDecisions {
    * times out.
    */
   private Outcome icmpUnreachable(Walk w, String where, String error) {
+    if (w.packet().family() == IpFamily.IPV6) {
+      // ICMPv6 destination unreachable, with its code's name: no route, or address unreachable.
+      error =
+          "destination unreachable ("
+              + (error.startsWith("net") ? "no route" : "address unreachable")
+              + ")";
+    }
+    String icmp = w.packet().family() == IpFamily.IPV4 ? "ICMP " : "ICMPv6 ";
     if (w.packet().proto().equals("udp")) {
       return endings.end(
           w,
           "dropped",
           where
-              + ": ICMP "
+              + ": "
+              + icmp
               + error
               + " sent back, which a UDP socket ignores (a soft error): the sender times out");
     }
-    return endings.end(w, "rejected", where + ": ICMP " + error + " sent back");
+    return endings.end(w, "rejected", where + ": " + icmp + error + " sent back");
   }
 
   static String outIface(RouteDecision rd) {

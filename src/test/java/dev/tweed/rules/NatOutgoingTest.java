@@ -26,7 +26,7 @@ class NatOutgoingTest {
   void nftablesModeHasItsOwnNatTable() {
     assertThat(new NatOutgoing(Cidr.parse("10.244.0.0/16")).nftables().render())
         .contains("table ip tweed-nat")
-        .contains("type nat hook postrouting priority srcnat")
+        .contains("type nat hook postrouting priority srcnat + 10")
         .contains("ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade fully-random");
     assertThat(new NatOutgoing(Cidr.parse("fd00:10:244::/56")).nftables().render())
         .contains("add table ip6 tweed-nat")

@@ -2,6 +2,7 @@ package dev.tweed.kernel.netfilter;
 
 import dev.tweed.kernel.Packet;
 import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -136,7 +137,13 @@ public final class XtChainEvaluator {
                   Optional.of(rule),
                   Optional.empty()));
       case "REJECT" -> {
-        String with = t.option("--reject-with").map(XtOption::arg).orElse("icmp-port-unreachable");
+        String with =
+            t.option("--reject-with")
+                .map(XtOption::arg)
+                .orElse(
+                    f.ctx().packet().family() == IpFamily.IPV4
+                        ? "icmp-port-unreachable"
+                        : "icmp6-port-unreachable");
         ended.add(
             new Ended(
                 f.step(step(table, rule, "REJECT with " + with)),

@@ -12,6 +12,7 @@ import dev.tweed.kernel.netfilter.XtVerdict;
 import dev.tweed.kernel.nftables.NftRuleset.Chain;
 import dev.tweed.kernel.nftables.NftRuleset.Rule;
 import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -145,7 +146,7 @@ public final class NftChainEvaluator {
             return;
           }
           case "reject" -> {
-            String with = rejectWith(v);
+            String with = rejectWith(v, f.ctx().packet().family());
             ended.add(
                 new Ended(
                     f.step(step(rule, "reject with " + with)),
@@ -265,15 +266,17 @@ public final class NftChainEvaluator {
     return f.with(c.withPacket(after));
   }
 
-  private static String rejectWith(JsonNode v) {
+  /** How a reject answers, named as iptables and ip6tables name it. */
+  private static String rejectWith(JsonNode v, IpFamily family) {
     if (v == null || v.isNull() || v.isMissingNode() || !v.has("type")) {
-      return "icmp-port-unreachable";
+      return family == IpFamily.IPV4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
     }
     String type = v.path("type").asText();
     if (type.equals("tcp reset")) {
       return "tcp-reset";
     }
-    return "icmp-" + v.path("expr").asText("port-unreachable");
+    // ip6tables' names: icmp6-port-unreachable, icmp6-adm-prohibited, ...
+    return (type.equals("icmpv6") ? "icmp6-" : "icmp-") + v.path("expr").asText("port-unreachable");
   }
 
   /** A jump or goto statement (also a verdict map's data). */

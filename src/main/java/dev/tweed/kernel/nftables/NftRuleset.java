@@ -56,7 +56,7 @@ public final class NftRuleset {
     Map<String, List<Rule>> rules = new LinkedHashMap<>();
     for (JsonNode item : ruleset.path("nftables")) {
       JsonNode rule = item.path("rule");
-      if (!rule.isMissingNode() && ipv4(rule)) {
+      if (!rule.isMissingNode() && ofIpFamily(rule)) {
         String key =
             key(
                 rule.path("family").asText(),
@@ -83,7 +83,7 @@ public final class NftRuleset {
             t.path("family").asText() + " " + t.path("name").asText(), r.tableOrder.size());
       }
       JsonNode c = item.path("chain");
-      if (!c.isMissingNode() && ipv4(c)) {
+      if (!c.isMissingNode() && ofIpFamily(c)) {
         String family = c.path("family").asText();
         String table = c.path("table").asText();
         String name = c.path("name").asText();
@@ -102,7 +102,7 @@ public final class NftRuleset {
       }
       for (String kind : List.of("set", "map")) {
         JsonNode s = item.path(kind);
-        if (s.isMissingNode() || !ipv4(s)) {
+        if (s.isMissingNode() || !ofIpFamily(s)) {
           continue;
         }
         List<JsonNode> keys = new ArrayList<>();
@@ -124,9 +124,10 @@ public final class NftRuleset {
     return r;
   }
 
-  private static boolean ipv4(JsonNode o) {
+  /** An object of a table IP packets pass: ip, ip6 or inet (not arp, bridge or netdev). */
+  private static boolean ofIpFamily(JsonNode o) {
     String f = o.path("family").asText();
-    return f.equals("ip") || f.equals("inet");
+    return f.equals("ip") || f.equals("ip6") || f.equals("inet");
   }
 
   private static String key(String family, String table, String name) {

@@ -194,8 +194,9 @@ public final class JourneyCheck {
         if (rateLimited(o, modelVerdict, kernelVerdict) && diffs.isEmpty()) {
           notes.add(
               "the refusal is an ICMP error, and the kernel rate-limits ICMP errors per peer"
-                  + " (net.ipv4.icmp_ratelimit, a burst of 6 then one a second): the sender heard"
-                  + " nothing");
+                  + " (net.ipv4.icmp_ratelimit, net.ipv6.icmp.ratelimit: a burst of 6 then one a"
+                  + " second) and per host (net.ipv4.icmp_msgs_per_sec, both families): the sender"
+                  + " heard nothing");
         } else {
           diffs.add(
               "verdict: the model says "
