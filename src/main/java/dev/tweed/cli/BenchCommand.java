@@ -650,6 +650,14 @@ public final class BenchCommand {
 
     @Mixin DataplanesOption modes;
 
+    @Option(
+        names = "--ip-family",
+        defaultValue = "ipv4",
+        description =
+            "ipv4 | ipv6 | dual: the standard datapath's labs (flows of every family the lab has);"
+                + " eBPF labs stay IPv4.")
+    IpFamilies ipFamily;
+
     @Override
     public Integer call() throws Exception {
       int agreed = 0;
@@ -664,17 +672,18 @@ public final class BenchCommand {
         // Labs take the chosen dataplanes in turn.
         List<Dataplane> chosen = modes.dataplanes();
         Dataplane labMode = chosen.get(k % chosen.size());
+        IpFamilies families = labMode == Dataplane.EBPF ? IpFamilies.IPV4 : ipFamily;
         TraceFidelity.Report r =
             inBenchLab(
-                LabSpec.of(nodes).withDataplane(labMode),
+                LabSpec.of(nodes).withDataplane(labMode).withIpFamilies(families),
                 lab -> {
-                  apply(lab, RandomLabResources.yaml(labSeed, nodes));
+                  apply(lab, RandomLabResources.yaml(labSeed, nodes, families == IpFamilies.DUAL));
                   TraceFidelity.settle(lab, nodes);
                   return TraceFidelity.run(lab, labSeed, n, System.out);
                 });
         System.out.printf(
-            "lab %d (seed %d, %d nodes, %s): %s%n",
-            k + 1, labSeed, nodes, labMode.id(), r.summary());
+            "lab %d (seed %d, %d nodes, %s, %s): %s%n",
+            k + 1, labSeed, nodes, labMode.id(), families.id(), r.summary());
         r.disagreements().forEach(d -> System.out.println("  differs: " + d));
         System.out.printf("  replies compared apart: %d differ%n", r.replyDisagreements().size());
         r.replyDisagreements().forEach(d -> System.out.println("  reply differs: " + d));

@@ -5,6 +5,7 @@ import dev.tweed.datastore.Datastore;
 import dev.tweed.datastore.Entry;
 import dev.tweed.kernel.NetnsState;
 import dev.tweed.kernel.Packet;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.PodResource;
 import dev.tweed.model.ResourceKey;
@@ -30,8 +31,9 @@ import java.util.Random;
  * delivered flow is compared too and its differences reported apart.
  *
  * <p>Flows go from random pods to pods, Service ports (right and wrong ones), node ports, node
- * addresses, unallocated pod addresses and the router, over TCP and UDP. Between flows the model
- * re-reads what flows change in the kernel: the {@code recent} lists of ClientIP affinity.
+ * addresses, unallocated pod addresses and the router, over TCP and UDP, in every family of the lab
+ * (a flow leaves from its pod's address of the target's family). Between flows the model re-reads
+ * what flows change in the kernel: the {@code recent} lists of ClientIP affinity.
  */
 public final class TraceFidelity {
   private static final Duration TIMEOUT = Duration.ofMillis(300);
@@ -50,6 +52,7 @@ public final class TraceFidelity {
       int flows,
       int agreed,
       Map<String, Integer> verdicts,
+      Map<IpFamily, Integer> families,
       long rules,
       long programRuns,
       List<String> disagreements,
@@ -60,9 +63,18 @@ public final class TraceFidelity {
     /** The report in one line, as the bench and the tests print it. */
     public String summary() {
       return String.format(
-          "%d/%d flows agree, kernel verdicts %s, %d rules and %d program runs compared, %d sent"
-              + " again (a chain rewritten under the packet), %.1f s",
-          agreed, flows, verdicts, rules, programRuns, retried, seconds);
+          "%d/%d flows agree (%s), kernel verdicts %s, %d rules and %d program runs compared, %d"
+              + " sent again (a chain rewritten under the packet), %.1f s",
+          agreed,
+          flows,
+          families.entrySet().stream()
+              .map(e -> e.getValue() + " " + e.getKey().apiName())
+              .collect(java.util.stream.Collectors.joining(", ")),
+          verdicts,
+          rules,
+          programRuns,
+          retried,
+          seconds);
     }
   }
 
@@ -78,6 +90,8 @@ public final class TraceFidelity {
       flows = flows(layout, store, seed, count);
     }
     Map<String, Integer> verdicts = new LinkedHashMap<>();
+    Map<IpFamily, Integer> families = new java.util.TreeMap<>();
+    flows.forEach(f -> families.merge(f.packet().family(), 1, Integer::sum));
     List<String> disagreements = new ArrayList<>();
     long rules = 0;
     long programRuns = 0;
@@ -121,6 +135,7 @@ public final class TraceFidelity {
         flows.size(),
         agreed,
         verdicts,
+        families,
         rules,
         programRuns,
         List.copyOf(disagreements),
@@ -170,46 +185,63 @@ public final class TraceFidelity {
         continue;
       }
       pods.add(p);
-      for (int port : List.of(80, 8080, 9999)) {
-        targets.add(new Target(p.podIp().get(), "tcp", port, false));
+      for (String ip : p.podIps()) {
+        for (int port : List.of(80, 8080, 9999)) {
+          targets.add(new Target(ip, "tcp", port, false));
+        }
+        targets.add(new Target(ip, "udp", 53, false));
       }
-      targets.add(new Target(p.podIp().get(), "udp", 53, false));
     }
     List<String> nodeIps = new ArrayList<>();
     for (Entry e : store.list(ResourceKey.kindPrefix(NodeResource.KIND)).entries()) {
-      nodeIps.add(NodeResource.from(e.value()).internalIp());
+      nodeIps.addAll(NodeResource.from(e.value()).internalIps());
     }
     for (Entry e : store.list(ResourceKey.kindPrefix("Service")).entries()) {
       JsonNode spec = e.value().path("spec");
       boolean affinity = spec.path("sessionAffinity").asText().equals("ClientIP");
-      String ip = spec.path("clusterIP").asText();
-      for (JsonNode port : spec.path("ports")) {
-        String proto = port.path("protocol").asText("TCP").toLowerCase(Locale.ROOT);
-        targets.add(new Target(ip, proto, port.path("port").asInt(), affinity));
-        if (port.has("nodePort")) {
-          for (String node : nodeIps) {
-            targets.add(new Target(node, proto, port.path("nodePort").asInt(), affinity));
+      List<String> clusterIps = new ArrayList<>();
+      spec.path("clusterIPs").forEach(ip -> clusterIps.add(ip.asText()));
+      if (clusterIps.isEmpty()) {
+        clusterIps.add(spec.path("clusterIP").asText());
+      }
+      for (String ip : clusterIps) {
+        IpFamily family = IpFamily.of(ip);
+        for (JsonNode port : spec.path("ports")) {
+          String proto = port.path("protocol").asText("TCP").toLowerCase(Locale.ROOT);
+          targets.add(new Target(ip, proto, port.path("port").asInt(), affinity));
+          if (port.has("nodePort")) {
+            for (String node : nodeIps) {
+              if (IpFamily.of(node) == family) {
+                targets.add(new Target(node, proto, port.path("nodePort").asInt(), affinity));
+              }
+            }
           }
         }
+        targets.add(new Target(ip, "tcp", 9999, false));
       }
-      targets.add(new Target(ip, "tcp", 9999, false));
     }
     for (String node : nodeIps) {
       targets.add(new Target(node, "tcp", 22, false));
     }
     targets.add(new Target("10.244.0.50", "tcp", 80, false));
     targets.add(new Target(LabLayout.ROUTER_IP, "udp", 53, false));
+    if (pods.stream().anyMatch(p -> p.podIp(IpFamily.IPV6).isPresent())) {
+      targets.add(new Target("fd00:10:244::32", "tcp", 80, false));
+      targets.add(new Target(LabLayout.ROUTER_IP6, "udp", 53, false));
+    }
     Random rnd = new Random(seed);
     List<Flow> flows = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       PodResource from = pods.get(rnd.nextInt(pods.size()));
       Target t = targets.get(rnd.nextInt(targets.size()));
       String proto = rnd.nextInt(8) == 0 ? (t.proto().equals("tcp") ? "udp" : "tcp") : t.proto();
+      // From the pod's address of the target's family (every pod has one of each in a dual lab).
+      String src = from.podIp(IpFamily.of(t.ip())).orElse(from.podIp().get());
       flows.add(
           new Flow(
               from.qualifiedName(),
               layout.netnsOf(from),
-              Packet.of(from.podIp().get(), t.ip(), proto, 40000 + i % 20000, t.port()),
+              Packet.of(src, t.ip(), proto, 40000 + i % 20000, t.port()),
               t.affinity()));
     }
     return flows;

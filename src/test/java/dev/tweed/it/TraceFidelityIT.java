@@ -6,6 +6,7 @@ import dev.tweed.lab.Lab;
 import dev.tweed.lab.LabLayout;
 import dev.tweed.lab.RandomLabResources;
 import dev.tweed.lab.TraceFidelity;
+import dev.tweed.model.IpFamily;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -14,27 +15,29 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The model against the kernel on 750 random flows over random labs (topology, pods, Services,
  * NetworkPolicies from a seed; the service proxy and policy in iptables or nftables, or the eBPF
- * datapath): for every flow, the rules the kernel's nftables trace shows matched, namespace by
- * namespace, the runs Tweed's tc programs report, and the verdict the sender saw, must be the
- * model's, and for every delivered flow its reply's too. Volume is the benchmark's ({@code tweed
- * bench trace}): here, enough flows per lab to cover every verdict.
+ * datapath; IPv4, or dual-stack with flows of both families): for every flow, the rules the
+ * kernel's nftables trace shows matched, namespace by namespace, the runs Tweed's tc programs
+ * report, and the verdict the sender saw, must be the model's, and for every delivered flow its
+ * reply's too. Volume is the benchmark's ({@code tweed bench trace}): here, enough flows per lab to
+ * cover every verdict.
  */
 class TraceFidelityIT {
 
-  @ParameterizedTest(name = "seed {0}, {1} nodes, {2}")
+  @ParameterizedTest(name = "seed {0}, {1} nodes, {2}, {3}")
   @CsvSource({
-    "11, 3, iptables, 200",
-    "12, 2, nftables, 200",
-    "13, 3, nftables, 150",
-    "14, 3, ebpf, 200"
+    "11, 3, iptables, dual, 200",
+    "12, 2, nftables, ipv4, 200",
+    "13, 3, nftables, dual, 150",
+    "14, 3, ebpf, ipv4, 200"
   })
-  void everyFlowTakesTheModelsPathAndVerdict(long seed, int nodes, String mode, int flows)
-      throws Exception {
+  void everyFlowTakesTheModelsPathAndVerdict(
+      long seed, int nodes, String mode, String ipFamily, int flows) throws Exception {
     boolean ebpf = mode.equals("ebpf");
     Tweed tweed = Tweed.newLab("fid" + seed);
     Path yaml = Files.createTempFile("random-lab", ".yaml");
     try {
-      Files.writeString(yaml, RandomLabResources.yaml(seed, nodes));
+      boolean dual = ipFamily.equals("dual");
+      Files.writeString(yaml, RandomLabResources.yaml(seed, nodes, dual));
       tweed.ok(
           "lab",
           "up",
@@ -42,6 +45,8 @@ class TraceFidelityIT {
           String.valueOf(nodes),
           ebpf ? "--dataplane" : "--proxy",
           ebpf ? "ebpf" : mode,
+          "--ip-family",
+          ipFamily,
           "-f",
           yaml.toString());
       Lab lab = new Lab(LabLayout.of(tweed.lab()), System.out);
@@ -49,6 +54,9 @@ class TraceFidelityIT {
       TraceFidelity.Report r = TraceFidelity.run(lab, seed, flows, System.out);
       System.out.printf("seed %d: %s%n", seed, r.summary());
       r.replyDisagreements().forEach(d -> System.out.println("reply differs: " + d));
+      if (dual) {
+        assertThat(r.families()).as("flows of each family").containsOnlyKeys(IpFamily.values());
+      }
       assertThat(r.disagreements()).as("flows where model and kernel differ").isEmpty();
       assertThat(r.replyDisagreements())
           .as("delivered flows whose reply differs from the model's")

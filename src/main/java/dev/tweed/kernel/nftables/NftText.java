@@ -47,7 +47,9 @@ public final class NftText {
       case "dnat", "snat" ->
           e.getKey()
               + " to "
-              + v.path("addr").asText()
+              + (v.has("port") && v.path("addr").asText().contains(":")
+                  ? "[" + v.path("addr").asText() + "]" // an IPv6 address before its port
+                  : v.path("addr").asText())
               + (v.has("port") ? ":" + v.path("port").asText() : "");
       case "masquerade", "redirect" ->
           e.getKey()
