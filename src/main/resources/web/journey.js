@@ -11,6 +11,8 @@ export function render(main, params) {
     el('label', {}, 'port ', el('input', { name: 'port', type: 'number', min: 1, max: 65535, value: params.get('port') || '80' })),
     el('label', {}, 'protocol ', el('select', { name: 'proto' },
       ['tcp', 'udp', 'icmp'].map((p) => el('option', { value: p, selected: params.get('proto') === p }, p)))),
+    el('label', {}, 'family ', el('select', { name: 'family', id: 'journey-family' },
+      [['', 'primary'], ['4', 'IPv4'], ['6', 'IPv6']].map(([v, t]) => el('option', { value: v, selected: (params.get('family') || '') === v }, t)))),
     el('label', {}, el('input', { type: 'checkbox', name: 'reply', id: 'journey-reply-on', checked: params.get('reply') === 'true' }), ' the reply too'),
     el('label', {}, el('input', { type: 'checkbox', name: 'verify', id: 'journey-verify', checked: params.get('verify') === 'true' }), ' verify in the kernel'),
     el('button', { type: 'submit', id: 'journey-trace' }, 'Trace'));
@@ -25,7 +27,7 @@ export function render(main, params) {
 
   async function trace() {
     const f = Object.fromEntries(new FormData(form));
-    const q = query({ from: f.from, to: f.to, port: f.port, proto: f.proto, reply: f.reply ? 'true' : '', verify: f.verify ? 'true' : '' });
+    const q = query({ from: f.from, to: f.to, port: f.port, proto: f.proto, family: f.family, reply: f.reply ? 'true' : '', verify: f.verify ? 'true' : '' });
     history.replaceState(null, '', '/journey?' + q);
     out.replaceChildren(el('p', { class: 'muted' }, f.verify ? 'tracing, and sending the packet for real…' : 'tracing…'));
     try {

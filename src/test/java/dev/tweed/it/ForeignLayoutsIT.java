@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Hosts programmed by others, rebuilt in scratch namespaces with the same devices and the rules
  * those tools write (loaded with iptables-restore, read back with the real tools): a Docker host
- * two Flannel nodes and a Calico node. Each flow is traced by the model and sent for real; the
- * model's verdict must be the expected one and its rule path the kernel's.
+ * (in IPv4 and in IPv6), two Flannel nodes and a Calico node. Each flow is traced by the model and
+ * sent for real; the model's verdict must be the expected one and its rule path the kernel's.
  */
 class ForeignLayoutsIT {
 
@@ -172,6 +172,108 @@ class ForeignLayoutsIT {
       -A DOCKER-ISOLATION-STAGE-2 -o br-net -j DROP
       -A DOCKER-ISOLATION-STAGE-2 -j RETURN
       -A DOCKER-USER -s 172.17.0.3/32 ! -d 172.17.0.0/16 -j DROP
+      -A DOCKER-USER -j RETURN
+      COMMIT
+      """;
+
+  /**
+   * The same Docker host in IPv6 ({@code --ipv6 --fixed-cidr-v6 fd00:dead::/64 --ip6tables}): the
+   * rules dockerd writes with ip6tables for the default bridge, a port published from c1, the
+   * bridge's global address as the containers' gateway, and the host's own address on the outside.
+   */
+  @Test
+  void anIpv6DockerHost() throws Exception {
+    try (ScratchNetwork net = new ScratchNetwork("dk6")) {
+      String host = net.add("host");
+      String ext = net.add("ext");
+      String c1 = net.add("c1");
+      String c2 = net.add("c2");
+      ip(host, "link", "add", "docker0", "type", "bridge");
+      ip(host, "addr", "add", "fd00:dead::1/64", "dev", "docker0", "nodad");
+      ip(host, "link", "set", "docker0", "up");
+      int n = 0;
+      for (String[] c :
+          List.of(new String[] {c1, "fd00:dead::2/64"}, new String[] {c2, "fd00:dead::3/64"})) {
+        String hostSide = "veth" + n++;
+        veth(host, hostSide, c[0], "eth0");
+        ip(host, "link", "set", hostSide, "master", "docker0");
+        ip(c[0], "addr", "add", c[1], "dev", "eth0", "nodad");
+        ip(c[0], "-6", "route", "add", "default", "via", "fd00:dead::1");
+      }
+      veth(host, "eth0", ext, "eth0");
+      ip(host, "addr", "add", "2001:db8:9::1/64", "dev", "eth0", "nodad");
+      ip(ext, "addr", "add", "2001:db8:9::2/64", "dev", "eth0", "nodad");
+      sysctl(host, "net.ipv6.conf.all.forwarding=1");
+      exec(host, DOCKER6_RULES, "ip6tables-restore");
+      awaitLinkLocalAddresses(net);
+      List<ProbeServer> servers =
+          List.of(serve(net, "c1", 80), serve(net, "c2", 80), serve(net, "ext", 80));
+      check(
+          net,
+          List.of(
+              // a published port: DNAT in DOCKER, accepted by the DOCKER filter chain
+              new Flow("ext", "2001:db8:9::2", "2001:db8:9::1", "tcp", 8080, "delivered"),
+              // not published
+              new Flow("ext", "2001:db8:9::2", "2001:db8:9::1", "tcp", 9090, "rejected"),
+              // containers reach the outside, masqueraded to the host's address
+              new Flow("c1", "fd00:dead::2", "2001:db8:9::2", "tcp", 80, "delivered"),
+              new Flow("c1", "fd00:dead::2", "2001:db8:9::2", "udp", 53, "delivered"),
+              // the host itself: nothing listens
+              new Flow("c1", "fd00:dead::2", "fd00:dead::1", "tcp", 22, "rejected"),
+              // DOCKER-USER is consulted first
+              new Flow("c2", "fd00:dead::3", "2001:db8:9::2", "tcp", 80, "dropped")),
+          servers);
+    }
+  }
+
+  /**
+   * Waits until no address of the network is tentative: an interface's link-local address (the
+   * source of its neighbour solicitations) is usable only once duplicate address detection ends.
+   */
+  private static void awaitLinkLocalAddresses(ScratchNetwork net) {
+    Tweed.await(
+        "no tentative IPv6 address",
+        java.time.Duration.ofSeconds(10),
+        () ->
+            net.namespaces().stream()
+                .allMatch(ns -> exec(ns, "", "ip", "-6", "addr", "show", "tentative").isBlank()));
+  }
+
+  static final String DOCKER6_RULES =
+      """
+      *nat
+      :PREROUTING ACCEPT [0:0]
+      :INPUT ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :POSTROUTING ACCEPT [0:0]
+      :DOCKER - [0:0]
+      -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+      -A OUTPUT ! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER
+      -A POSTROUTING -s fd00:dead::/64 ! -o docker0 -j MASQUERADE
+      -A POSTROUTING -s fd00:dead::2/128 -d fd00:dead::2/128 -p tcp -m tcp --dport 80 -j MASQUERADE
+      -A DOCKER -i docker0 -j RETURN
+      -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:dead::2]:80
+      COMMIT
+      *filter
+      :INPUT ACCEPT [0:0]
+      :FORWARD DROP [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :DOCKER - [0:0]
+      :DOCKER-ISOLATION-STAGE-1 - [0:0]
+      :DOCKER-ISOLATION-STAGE-2 - [0:0]
+      :DOCKER-USER - [0:0]
+      -A FORWARD -j DOCKER-USER
+      -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+      -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+      -A FORWARD -o docker0 -j DOCKER
+      -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+      -A FORWARD -i docker0 -o docker0 -j ACCEPT
+      -A DOCKER -d fd00:dead::2/128 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+      -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+      -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+      -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+      -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+      -A DOCKER-USER -s fd00:dead::3/128 ! -d fd00:dead::/64 -j DROP
       -A DOCKER-USER -j RETURN
       COMMIT
       """;

@@ -227,7 +227,9 @@ class LabApiIT {
         400,
         "port must be 1-65535");
     assertError(get("api/trace?from=client&to=default/web-1"), 400, "expected NAMESPACE/POD");
-    assertError(get("api/trace?from=default/client&to=not-an-ip"), 400, "IPv4 address");
+    assertError(get("api/trace?from=default/client&to=not-an-ip"), 400, "an IP address");
+    assertError(
+        get("api/trace?from=default/client&to=10.244.0.1&family=6"), 400, "not an IPv6 address");
     assertError(get("api/flows?verdict=MAYBE"), 400, "verdict must be");
     assertError(get("api/flows?since=forever"), 400, "since wants");
     assertError(get("api/flows?cursor=garbage"), 400, "cursor must look like");
