@@ -8,7 +8,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs a controller's level-triggered pass whenever the watched kinds change, and once a second
- * regardless, so a pass that failed or found work unfinished is retried.
+ * regardless, so a pass that failed or found work unfinished is retried. A datastore that does not
+ * answer when the loop starts (an etcd cluster still electing its leader) delays the watches, not
+ * the controller: they are set up again on every pass until they are.
  */
 final class ControllerLoop {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerLoop.class);
@@ -29,12 +31,12 @@ final class ControllerLoop {
 
   void run() {
     List<AutoCloseable> watches = new ArrayList<>();
-    long rev = store.currentRevision();
-    for (String p : prefixes) {
-      watches.add(store.watch(p, rev, ev -> poke()));
-    }
+    boolean watching = false;
     try {
       while (running) {
+        if (!watching) {
+          watching = watch(watches);
+        }
         dirty = false;
         try {
           pass.run();
@@ -50,14 +52,37 @@ final class ControllerLoop {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
-      for (AutoCloseable w : watches) {
-        try {
-          w.close();
-        } catch (Exception ignored) {
-          // Local watches close without failing.
-        }
+      close(watches);
+    }
+  }
+
+  /**
+   * Watches every prefix from the current revision; returns whether it could (on failure none is
+   * left open, to be tried again).
+   */
+  private boolean watch(List<AutoCloseable> watches) {
+    try {
+      long rev = store.currentRevision();
+      for (String p : prefixes) {
+        watches.add(store.watch(p, rev, ev -> poke()));
+      }
+      return true;
+    } catch (RuntimeException e) {
+      close(watches);
+      LOG.warn("event=controller-watch-failed controller={} error=\"{}\"", name, e.toString());
+      return false;
+    }
+  }
+
+  private static void close(List<AutoCloseable> watches) {
+    for (AutoCloseable w : watches) {
+      try {
+        w.close();
+      } catch (Exception ignored) {
+        // A watch that cannot close has nothing left to deliver.
       }
     }
+    watches.clear();
   }
 
   void poke() {

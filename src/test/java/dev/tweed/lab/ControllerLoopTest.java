@@ -1,0 +1,108 @@
+package dev.tweed.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.datastore.ConflictException;
+import dev.tweed.datastore.Datastore;
+import dev.tweed.datastore.Entry;
+import dev.tweed.datastore.Event;
+import dev.tweed.datastore.JournalDatastore;
+import dev.tweed.datastore.Listing;
+import dev.tweed.datastore.WatchBrokenException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ControllerLoopTest {
+  @TempDir Path dir;
+
+  /**
+   * A journal that does not answer its first questions about revisions, as an etcd cluster still
+   * electing its leader when a lab's controller starts: a double for what a journal never does.
+   */
+  static final class StoreNotAnsweringAtFirst implements Datastore {
+    final JournalDatastore journal;
+    final AtomicInteger refusals;
+
+    StoreNotAnsweringAtFirst(JournalDatastore journal, int refusals) {
+      this.journal = journal;
+      this.refusals = new AtomicInteger(refusals);
+    }
+
+    final AtomicInteger answered = new AtomicInteger();
+
+    @Override
+    public long currentRevision() {
+      if (refusals.getAndDecrement() > 0) {
+        throw new IllegalStateException("etcd: no leader");
+      }
+      answered.incrementAndGet();
+      return journal.currentRevision();
+    }
+
+    int currentRevisionCallsAnswered() {
+      return answered.get();
+    }
+
+    @Override
+    public AutoCloseable watch(
+        String prefix,
+        long afterRevision,
+        Consumer<List<Event>> onEvents,
+        Consumer<WatchBrokenException> onBroken) {
+      return journal.watch(prefix, afterRevision, onEvents, onBroken);
+    }
+
+    @Override
+    public Listing list(String prefix) {
+      return journal.list(prefix);
+    }
+
+    @Override
+    public Optional<Entry> get(String key) {
+      return journal.get(key);
+    }
+
+    @Override
+    public long put(String key, JsonNode value, long expected) throws ConflictException {
+      return journal.put(key, value, expected);
+    }
+
+    @Override
+    public long delete(String key, long expected) throws ConflictException {
+      return journal.delete(key, expected);
+    }
+
+    @Override
+    public void close() {
+      journal.close();
+    }
+  }
+
+  @Test
+  void aStoreThatDoesNotAnswerAtFirstDelaysTheWatchNotTheController() throws Exception {
+    try (JournalDatastore journal = new JournalDatastore(dir)) {
+      StoreNotAnsweringAtFirst store = new StoreNotAnsweringAtFirst(journal, 2);
+      Semaphore passes = new Semaphore(0);
+      ControllerLoop loop = new ControllerLoop("test", store, List.of("Pod/"), passes::release);
+      Thread t = Thread.ofPlatform().name("controller-loop-test").start(loop::run);
+      try {
+        // Passes go on, once a second, while the store does not answer.
+        assertThat(passes.tryAcquire(3, 5, TimeUnit.SECONDS)).isTrue();
+        assertThat(t.isAlive()).isTrue();
+        // And the watch was set up once the store answered.
+        assertThat(store.currentRevisionCallsAnswered()).isPositive();
+      } finally {
+        loop.stop();
+        t.join(5000);
+      }
+    }
+  }
+}
