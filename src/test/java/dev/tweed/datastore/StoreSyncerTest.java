@@ -2,12 +2,10 @@ package dev.tweed.datastore;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.model.Json;
 import java.net.ConnectException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -22,13 +20,12 @@ class StoreSyncerTest {
    * compacted: a double for the one event a journal never produces. Writes made between the
    * syncer's first list and the break are what a compaction would have hidden.
    */
-  static class CompactingStoreDouble implements Datastore {
-    final JournalDatastore journal;
+  static class CompactingStoreDouble extends JournalBackedDouble {
     final AtomicInteger watches = new AtomicInteger();
     final Runnable beforeBreak;
 
     CompactingStoreDouble(JournalDatastore journal, Runnable beforeBreak) {
-      this.journal = journal;
+      super(journal);
       this.beforeBreak = beforeBreak;
     }
 
@@ -45,36 +42,6 @@ class StoreSyncerTest {
         return () -> {};
       }
       return journal.watch(prefix, afterRevision, onEvents, onBroken);
-    }
-
-    @Override
-    public Listing list(String prefix) {
-      return journal.list(prefix);
-    }
-
-    @Override
-    public long currentRevision() {
-      return journal.currentRevision();
-    }
-
-    @Override
-    public Optional<Entry> get(String key) {
-      return journal.get(key);
-    }
-
-    @Override
-    public long put(String key, JsonNode value, long expected) throws ConflictException {
-      return journal.put(key, value, expected);
-    }
-
-    @Override
-    public long delete(String key, long expected) throws ConflictException {
-      return journal.delete(key, expected);
-    }
-
-    @Override
-    public void close() {
-      journal.close();
     }
   }
 

@@ -2,21 +2,13 @@ package dev.tweed.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.tweed.datastore.ConflictException;
-import dev.tweed.datastore.Datastore;
-import dev.tweed.datastore.Entry;
-import dev.tweed.datastore.Event;
+import dev.tweed.datastore.JournalBackedDouble;
 import dev.tweed.datastore.JournalDatastore;
-import dev.tweed.datastore.Listing;
-import dev.tweed.datastore.WatchBrokenException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,16 +19,14 @@ class ControllerLoopTest {
    * A journal that does not answer its first questions about revisions, as an etcd cluster still
    * electing its leader when a lab's controller starts: a double for what a journal never does.
    */
-  static final class StoreNotAnsweringAtFirst implements Datastore {
-    final JournalDatastore journal;
+  static final class StoreNotAnsweringAtFirst extends JournalBackedDouble {
     final AtomicInteger refusals;
+    final AtomicInteger answered = new AtomicInteger();
 
     StoreNotAnsweringAtFirst(JournalDatastore journal, int refusals) {
-      this.journal = journal;
+      super(journal);
       this.refusals = new AtomicInteger(refusals);
     }
-
-    final AtomicInteger answered = new AtomicInteger();
 
     @Override
     public long currentRevision() {
@@ -49,40 +39,6 @@ class ControllerLoopTest {
 
     int currentRevisionCallsAnswered() {
       return answered.get();
-    }
-
-    @Override
-    public AutoCloseable watch(
-        String prefix,
-        long afterRevision,
-        Consumer<List<Event>> onEvents,
-        Consumer<WatchBrokenException> onBroken) {
-      return journal.watch(prefix, afterRevision, onEvents, onBroken);
-    }
-
-    @Override
-    public Listing list(String prefix) {
-      return journal.list(prefix);
-    }
-
-    @Override
-    public Optional<Entry> get(String key) {
-      return journal.get(key);
-    }
-
-    @Override
-    public long put(String key, JsonNode value, long expected) throws ConflictException {
-      return journal.put(key, value, expected);
-    }
-
-    @Override
-    public long delete(String key, long expected) throws ConflictException {
-      return journal.delete(key, expected);
-    }
-
-    @Override
-    public void close() {
-      journal.close();
     }
   }
 
