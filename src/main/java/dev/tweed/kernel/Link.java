@@ -2,6 +2,7 @@ package dev.tweed.kernel;
 
 import dev.tweed.model.IpFamily;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -60,7 +61,7 @@ public record Link(
     return addresses.stream()
         .map(IfAddress::address)
         .filter(a -> IpFamily.of(a) == family)
-        .filter(a -> !a.toLowerCase(java.util.Locale.ROOT).startsWith("fe80:"))
+        .filter(a -> !a.toLowerCase(Locale.ROOT).startsWith("fe80:"))
         .findFirst();
   }
 }

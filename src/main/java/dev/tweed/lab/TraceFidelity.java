@@ -21,6 +21,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 /**
  * The model against the kernel on random flows in a running lab: each flow is traced by the model,
@@ -69,7 +71,7 @@ public final class TraceFidelity {
           flows,
           families.entrySet().stream()
               .map(e -> e.getValue() + " " + e.getKey().apiName())
-              .collect(java.util.stream.Collectors.joining(", ")),
+              .collect(Collectors.joining(", ")),
           verdicts,
           rules,
           programRuns,
@@ -90,7 +92,7 @@ public final class TraceFidelity {
       flows = flows(layout, store, seed, count);
     }
     Map<String, Integer> verdicts = new LinkedHashMap<>();
-    Map<IpFamily, Integer> families = new java.util.TreeMap<>();
+    Map<IpFamily, Integer> families = new TreeMap<>();
     flows.forEach(f -> families.merge(f.packet().family(), 1, Integer::sum));
     List<String> disagreements = new ArrayList<>();
     long rules = 0;

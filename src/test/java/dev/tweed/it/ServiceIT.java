@@ -14,11 +14,11 @@ import dev.tweed.sys.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Supplier;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -267,7 +267,7 @@ class ServiceIT {
     assertThat(f.path("backend").asText()).matches("\\[fd00:10:244:[0-9a-f:]+\\]:8080");
   }
 
-  private java.util.Optional<JsonNode> ipv6ServiceFlow(String clientIp6) {
+  private Optional<JsonNode> ipv6ServiceFlow(String clientIp6) {
     String out = tweed.ok("lab", "observe", "-o", "json", "--to-service", "default/web");
     return out.lines()
         .filter(l -> !l.isBlank())
@@ -308,57 +308,27 @@ class ServiceIT {
       assertNoServiceRulesButTheServiceInTheMaps();
       return;
     }
-    if (proxyMode().equals("nftables")) {
-      // kube-proxy's dual-stack layout: a table per family, ip and ip6, each with its clusterIP.
-      for (JsonNode n : service("web").path("spec").path("clusterIPs")) {
-        String clusterIp = n.asText();
-        String family = IpFamily.of(clusterIp) == IpFamily.IPV4 ? "ip" : "ip6";
-        Supplier<String> table =
-            () ->
-                Command.run(
-                    List.of(
-                        "ip",
-                        "netns",
-                        "exec",
-                        tweed.nodeNs("node-2"),
-                        "nft",
-                        "list",
-                        "table",
-                        family,
-                        "tweed-proxy"));
-        // The three endpoints reach node-2's table within the agent's next passes.
-        Tweed.await(
-            family + " tweed-proxy leads " + clusterIp + " to its three endpoints",
-            Duration.ofSeconds(10),
-            () -> table.get().contains("numgen random mod 3 vmap"));
-        assertThat(table.get())
-            .contains("chain service-")
-            .contains("default/web/tcp/http")
-            .contains(clusterIp + " . tcp . 80 : goto service-");
-      }
-      return;
-    }
-    // kube-proxy's dual-stack layout: the same chains in each family's tables.
+    boolean nft = proxyMode().equals("nftables");
+    // kube-proxy's dual-stack layout: the same chains in each family's tables (an nftables table
+    // per family, ip and ip6, or iptables' and ip6tables' nat tables).
     for (JsonNode n : service("web").path("spec").path("clusterIPs")) {
       String clusterIp = n.asText();
-      boolean v4 = IpFamily.of(clusterIp) == IpFamily.IPV4;
-      Supplier<String> saved =
-          () ->
-              Command.run(
-                  List.of(
-                      "ip",
-                      "netns",
-                      "exec",
-                      tweed.nodeNs("node-2"),
-                      v4 ? "iptables-save" : "ip6tables-save",
-                      "-t",
-                      "nat"));
+      IpFamily family = IpFamily.of(clusterIp);
+      boolean v4 = family == IpFamily.IPV4;
+      String threeEndpoints = nft ? "numgen random mod 3 vmap" : "--probability 0.33333333349";
       // The three endpoints reach node-2's rules within the agent's next passes.
       Tweed.await(
           clusterIp + " leads to three endpoints on node-2",
           Duration.ofSeconds(10),
-          () -> saved.get().contains("--probability 0.33333333349"));
-      String save = saved.get();
+          () -> node2ServiceRules(family).contains(threeEndpoints));
+      String save = node2ServiceRules(family);
+      if (nft) {
+        assertThat(save)
+            .contains("chain service-")
+            .contains("default/web/tcp/http")
+            .contains(clusterIp + " . tcp . 80 : goto service-");
+        continue;
+      }
       assertThat(save)
           .contains(
               "-A KUBE-SERVICES -d "
@@ -376,6 +346,17 @@ class ServiceIT {
             .containsPattern("--to-destination \\[fd00:10:244:[0-9a-f:]+\\]:8080");
       }
     }
+  }
+
+  /** node-2's service rules of a family: its nftables table, or the nat table of ip(6)tables. */
+  private String node2ServiceRules(IpFamily family) {
+    boolean v4 = family == IpFamily.IPV4;
+    List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", tweed.nodeNs("node-2")));
+    argv.addAll(
+        proxyMode().equals("nftables")
+            ? List.of("nft", "list", "table", v4 ? "ip" : "ip6", "tweed-proxy")
+            : List.of(v4 ? "iptables-save" : "ip6tables-save", "-t", "nat"));
+    return Command.run(argv);
   }
 
   /** eBPF: the programs load-balance; neither iptables nor nft holds a service rule. */

@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Encodes nftables commands into one netlink batch: the same objects and rules nft makes of the
@@ -123,7 +124,7 @@ public final class NftEncoder {
   }
 
   /** A command's script line, printed only when a refusal names it. */
-  private java.util.function.Supplier<String> script(NftCommand c) {
+  private Supplier<String> script(NftCommand c) {
     return () -> c.script(family);
   }
 

@@ -21,18 +21,6 @@ public record TraceRequest(
     boolean reply,
     boolean verify,
     Optional<IpFamily> family) {
-  public TraceRequest(
-      String from,
-      String to,
-      int port,
-      String proto,
-      int sport,
-      Optional<Integer> pick,
-      boolean reply,
-      boolean verify) {
-    this(from, to, port, proto, sport, pick, reply, verify, Optional.empty());
-  }
-
   public TraceRequest {
     Protocols.require(proto, List.of("tcp", "udp", "icmp"), "proto");
     if (!proto.equals("icmp")) {
@@ -48,6 +36,7 @@ public record TraceRequest(
 
   /** A plain journey: source port 40000, every branch, no reply, no verification. */
   public static TraceRequest of(String from, String to, int port, String proto) {
-    return new TraceRequest(from, to, port, proto, 40000, Optional.empty(), false, false);
+    return new TraceRequest(
+        from, to, port, proto, 40000, Optional.empty(), false, false, Optional.empty());
   }
 }

@@ -2,6 +2,7 @@ package dev.tweed.rules.nft;
 
 import dev.tweed.model.IpFamily;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
@@ -130,8 +131,8 @@ public sealed interface NftStatement {
    */
   record Icmpv6Type(String type) implements NftStatement {
     /** nft's names of the link's control message types, by number. */
-    public static final java.util.Map<Integer, String> LINK_CONTROL =
-        java.util.Map.of(
+    public static final Map<Integer, String> LINK_CONTROL =
+        Map.of(
             130, "mld-listener-query",
             131, "mld-listener-report",
             132, "mld-listener-done",

@@ -28,13 +28,20 @@ class LabRequestsTest {
     assertThatThrownBy(() -> new ReachabilityRequest(Set.of(), 80, "tcp", Duration.ZERO))
         .hasMessage("timeout must be positive");
     assertThatThrownBy(
-            () -> new TraceRequest("a/b", "c/d", 80, "icmp", 1, Optional.empty(), false, true))
+            () ->
+                new TraceRequest(
+                    "a/b", "c/d", 80, "icmp", 1, Optional.empty(), false, true, Optional.empty()))
         .hasMessage("verify sends TCP and UDP packets only");
     assertThatThrownBy(
-            () -> new TraceRequest("a/b", "c/d", 80, "tcp", 1, Optional.of(0), false, false))
+            () ->
+                new TraceRequest(
+                    "a/b", "c/d", 80, "tcp", 1, Optional.of(0), false, false, Optional.empty()))
         .hasMessage("pick counts branches from 1, got 0");
     // ICMP has no port: whatever the form held is ignored.
-    assertThat(new TraceRequest("a/b", "c/d", 0, "icmp", 1, Optional.empty(), false, false).port())
+    assertThat(
+            new TraceRequest(
+                    "a/b", "c/d", 0, "icmp", 1, Optional.empty(), false, false, Optional.empty())
+                .port())
         .isZero();
   }
 
