@@ -26,30 +26,68 @@
  *
  * Connections are tracked here (this kernel offers no conntrack helpers to BPF). A connection
  * that passed through the kernel's stack (STACK) keeps doing so in both directions.
+ *
+ * Both families are served by the same logic, compiled once for each (lib/family.h) over each
+ * family's maps; neighbour discovery and MLD are left to the stack.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/packet.h"
 #include "lib/events.h"
-#include "lib/conntrack.h"
-#include "lib/policy.h"
 #include "lib/config.h"
-#include "lib/deliver.h"
+#include "lib/policy.h"
 #include "lib/nat.h"
+#include "lib/ipv4.h"
+#include "lib/ipv6.h"
+
+/* The programs' logic, once per family (lib/family.h): IPv4, then IPv6. */
+#define FAMILY 4
+#include "lib/family.h"
+#include "lib/lookup.h"
+#include "lib/conntrack.h"
+#include "lib/deliver.h"
 #include "lib/lb.h"
 #include "lib/trace.h"
-
-/* The programs, by attachment point. */
 #include "lxc.h"
 #include "remote.h"
+#include "lib/family_end.h"
 
+#define FAMILY 6
+#include "lib/family.h"
+#include "lib/lookup.h"
+#include "lib/conntrack.h"
+#include "lib/deliver.h"
+#include "lib/lb.h"
+#include "lib/trace.h"
+#include "lxc.h"
+#include "remote.h"
+#include "lib/family_end.h"
+
+/* A program: its family's body for an IPv4 or IPv6 frame, traced when asked; any other frame
+ * (ARP) is the stack's. Each family's run is a function of its own (a BPF-to-BPF call, __noinline),
+ * and so is its body, so that stacks are per family: IPv6's larger tuples do not add to IPv4's
+ * frame, and the two families' frames are never on the stack together. */
 #define TRACED_PROGRAM(name, id)                                                                   \
+	static __noinline int name##_traced4(struct __sk_buff *skb)                                \
+	{                                                                                          \
+		struct trace_start4 *t = trace_begin4(skb);                                        \
+		int rc = name##_body4(skb);                                                       \
+		return t ? trace_end4(skb, t, id, rc) : rc;                                       \
+	}                                                                                          \
+	static __noinline int name##_traced6(struct __sk_buff *skb)                                \
+	{                                                                                          \
+		struct trace_start6 *t = trace_begin6(skb);                                        \
+		int rc = name##_body6(skb);                                                       \
+		return t ? trace_end6(skb, t, id, rc) : rc;                                       \
+	}                                                                                          \
 	SEC("tc")                                                                                  \
 	int name(struct __sk_buff *skb)                                                            \
 	{                                                                                          \
-		struct trace_start t;                                                              \
-		trace_begin(skb, &t);                                                              \
-		return trace_end(skb, &t, id, name##_body(skb));                                   \
+		if (skb->protocol == bpf_htons(ETH_P_IP))                                          \
+			return name##_traced4(skb);                                                \
+		if (skb->protocol == bpf_htons(ETH_P_IPV6))                                        \
+			return name##_traced6(skb);                                                \
+		return TC_ACT_OK;                                                                  \
 	}
 
 TRACED_PROGRAM(from_container, PROG_FROM_CONTAINER)

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
 /*
- * Kernel and libbpf headers, and the constants every part shares: identities, endpoint
- * flags, directions, conntrack flags, configuration bits, the skb mark, drop reasons.
+ * Kernel and libbpf headers, and the constants every part shares: the IPv6 address, identities,
+ * endpoint flags, directions, conntrack flags, configuration bits, the skb mark, drop reasons.
  */
 #pragma once
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/icmpv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <linux/pkt_cls.h>
@@ -16,6 +19,7 @@
 #include <bpf/bpf_endian.h>
 
 #define AF_INET 2
+#define AF_INET6 10
 #define ICMP_ECHOREPLY 0
 #define ICMP_ECHO 8
 #define PACKET_HOST 0 /* linux/if_packet.h */
@@ -27,6 +31,13 @@ struct icmp_echo {
 	__sum16 checksum;
 	__be16 id;
 	__be16 sequence;
+};
+
+/* An IPv6 address, as packets and maps hold it (network order). 4-byte aligned, so that it
+ * follows an LPM key's 4-byte prefix length directly, as the trie requires. */
+union v6addr {
+	__u8 b[16];
+	__be32 w[4];
 };
 
 /* Reserved identities, as Cilium numbers them; pods get 256 and up, CIDRs 1<<24 and up. */

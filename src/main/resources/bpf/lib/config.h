@@ -11,3 +11,9 @@ static __always_inline struct config *config(void)
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&tw_config, &zero);
 }
+
+static __always_inline struct config6 *config6(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&tw_config6, &zero);
+}

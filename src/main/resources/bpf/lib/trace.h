@@ -1,84 +1,63 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
 /*
- * Tracing for trace --verify: each program's run noted as a trace event, by connection.
+ * (Per family, see family.h.) Tracing for trace --verify: each program's run noted as a trace
+ * event, by connection.
  */
-#pragma once
 
-#include "events.h"
-#include "conntrack.h"
-
-/* The packet's addresses and ports, read whatever a program did to its header. 0: not IPv4. */
-static __always_inline int trace_tuple(struct __sk_buff *skb, struct ct_key *k)
-{
-	struct iphdr ip;
-	__builtin_memset(k, 0, sizeof(*k));
-	if (skb->protocol != bpf_htons(ETH_P_IP) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
-		return 0;
-	k->saddr = ip.saddr;
-	k->daddr = ip.daddr;
-	k->protocol = ip.protocol;
-	if ((ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) &&
-	    !(ip.frag_off & bpf_htons(0x1fff))) {
-		__be16 ports[2];
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4, ports, sizeof(ports)) == 0) {
-			k->sport = ports[0];
-			k->dport = ports[1];
-		}
-	}
-	return 1;
-}
-
-/* A traced packet's tuple as the program received it; trace_id 0: not traced. */
-struct trace_start {
-	struct ct_key in;
+/* A traced packet's tuple as the program received it, and room for the tuples trace_end writes:
+ * kept in the scratch map (SCRATCH_TRACE), off the stack the program's body needs. */
+struct F(trace_start) {
+	CT_KEY key;
+	CT_KEY out;
+	CT_KEY r;
+	struct trace_tuple in;
 	__u32 trace_id;
 	__u32 tcp_flags;
 };
 
-static __always_inline void trace_begin(struct __sk_buff *skb, struct trace_start *t)
+/* The packet's trace state when it is traced; NULL (the usual case: one array read) when not. */
+static __always_inline struct F(trace_start) *F(trace_begin)(struct __sk_buff *skb)
 {
 	__u32 zero = 0;
-	t->trace_id = 0;
 	__u32 *on = bpf_map_lookup_elem(&tw_trace_on, &zero);
-	if (!on || !*on || !trace_tuple(skb, &t->in))
-		return;
-	__u32 *id = bpf_map_lookup_elem(&tw_trace, &t->in);
+	if (!on || !*on)
+		return 0;
+	struct F(trace_start) *t = scratch(SCRATCH_TRACE, sizeof(*t));
+	if (!t || !F(trace_tuple)(skb, &t->in, &t->key))
+		return 0;
+	__u32 *id = bpf_map_lookup_elem(&MAP_TRACE, &t->key);
 	if (!id) {
 		/* The tracer knows every port of the flow but the client's own: it names the
 		 * requests with source port 0 and the replies with destination port 0. */
-		struct ct_key w = t->in;
-		w.sport = 0;
-		id = bpf_map_lookup_elem(&tw_trace, &w);
+		t->out = t->key;
+		t->out.sport = 0;
+		id = bpf_map_lookup_elem(&MAP_TRACE, &t->out);
 		if (!id) {
-			w = t->in;
-			w.dport = 0;
-			id = bpf_map_lookup_elem(&tw_trace, &w);
+			t->out = t->key;
+			t->out.dport = 0;
+			id = bpf_map_lookup_elem(&MAP_TRACE, &t->out);
 		}
 	}
 	if (!id)
-		return;
+		return 0;
 	t->trace_id = *id;
 	t->tcp_flags = 0;
-	if (t->in.protocol == IPPROTO_TCP) {
-		struct iphdr ip;
+	if (t->key.protocol == IPPROTO_TCP) {
 		__u8 flags = 0;
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) == 0 &&
-		    bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4 + 13, &flags, 1) == 0)
+		if (bpf_skb_load_bytes(skb, F(trace_l4_)(skb) + 13, &flags, 1) == 0)
 			t->tcp_flags = flags;
 	}
 	skb->cb[CB_KIND] = TK_NONE;
 	skb->cb[CB_TARGET] = 0;
 	skb->cb[CB_REASON] = 0;
 	skb->cb[CB_TUNNEL] = 0;
+	return t;
 }
 
 /* Reports the run; a translated packet's new tuple (and both replies') is traced from now on. */
-static __always_inline int trace_end(struct __sk_buff *skb, struct trace_start *t, __u32 program,
-				     int rc)
+static __always_inline int F(trace_end)(struct __sk_buff *skb, struct F(trace_start) *t,
+					__u32 program, int rc)
 {
-	if (!t->trace_id)
-		return rc;
 	struct trace_event *e = bpf_ringbuf_reserve(&tw_trace_events, sizeof(*e), 0);
 	if (!e)
 		return rc;
@@ -95,17 +74,18 @@ static __always_inline int trace_end(struct __sk_buff *skb, struct trace_start *
 	e->program = program;
 	e->tcp_flags = t->tcp_flags;
 	e->in = t->in;
-	if (!trace_tuple(skb, &e->out))
+	if (!F(trace_tuple)(skb, &e->out, &t->out)) {
 		e->out = t->in;
-	struct ct_key out = e->out, r;
+		t->out = t->key;
+	}
 	bpf_ringbuf_submit(e, 0);
-	if (out.saddr != t->in.saddr || out.daddr != t->in.daddr || out.sport != t->in.sport ||
-	    out.dport != t->in.dport) {
-		bpf_map_update_elem(&tw_trace, &out, &t->trace_id, BPF_ANY);
-		reverse(&out, &r);
-		bpf_map_update_elem(&tw_trace, &r, &t->trace_id, BPF_ANY);
-		reverse(&t->in, &r);
-		bpf_map_update_elem(&tw_trace, &r, &t->trace_id, BPF_ANY);
+	if (!ADDR_EQ(t->out.saddr, t->key.saddr) || !ADDR_EQ(t->out.daddr, t->key.daddr) ||
+	    t->out.sport != t->key.sport || t->out.dport != t->key.dport) {
+		bpf_map_update_elem(&MAP_TRACE, &t->out, &t->trace_id, BPF_ANY);
+		F(reverse)(&t->out, &t->r);
+		bpf_map_update_elem(&MAP_TRACE, &t->r, &t->trace_id, BPF_ANY);
+		F(reverse)(&t->key, &t->r);
+		bpf_map_update_elem(&MAP_TRACE, &t->r, &t->trace_id, BPF_ANY);
 	}
 	return rc;
 }

@@ -15,7 +15,11 @@ import dev.tweed.ebpf.EbpfIntentCalculator;
 import dev.tweed.ebpf.FlowEventReader;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
+import dev.tweed.ebpf.LbService;
 import dev.tweed.ebpf.ServiceLbCalculator;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.FamilyCidrs;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.Json;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.observe.AgentMetrics;
@@ -29,6 +33,9 @@ import dev.tweed.proxy.ServicePortIndex;
 import dev.tweed.sys.RtNetlinkMonitor;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,8 +66,12 @@ final class EbpfDatapath implements NodeDatapath {
 
   private final AgentMetrics metrics;
   private FlowEventReader events;
-  private ServiceLbCalculator lbCalc;
-  private ProxyNode lbNode;
+
+  /** Each family's Services are load-balanced from its own maps, as its own proxier would. */
+  private final Map<IpFamily, ServiceLbCalculator> lbCalcs = new EnumMap<>(IpFamily.class);
+
+  private final Map<IpFamily, ProxyNode> lbNodes = new EnumMap<>(IpFamily.class);
+  private final FamilyCidrs clusterCidrs;
   private volatile int services;
   private final SyncPacer servicePacer = new SyncPacer();
 
@@ -107,6 +118,7 @@ final class EbpfDatapath implements NodeDatapath {
     this.nodeName = config.nodeName();
     this.identities = new IdentityAllocator(store);
     this.calc = new EbpfIntentCalculator(config.nodeName());
+    this.clusterCidrs = config.clusterCidrs();
     Path object =
         config.bpfObject().orElseGet(() -> DatapathObject.build(config.socket().getParent()));
     this.driver =
@@ -114,7 +126,7 @@ final class EbpfDatapath implements NodeDatapath {
             object,
             config.bpfPinDir(),
             config.bgp(),
-            config.serviceCidrs().cidrs().getFirst().toString(),
+            config.serviceCidrs().cidrs().stream().map(Cidr::toString).toList(),
             config.bgp() ? "" : NodeDataplaneCalculator.VXLAN_DEVICE,
             "eth0",
             WorkloadEndpoint.HOST_MAC);
@@ -183,7 +195,7 @@ final class EbpfDatapath implements NodeDatapath {
     if (!changed && !servicesCheckDue()) {
       return Sync.UP_TO_DATE;
     }
-    syncServices(node, graph.servicePorts());
+    syncServices(node, graph);
     metrics.programmed("service_ports", services);
     return Sync.SYNCED;
   }
@@ -266,7 +278,7 @@ final class EbpfDatapath implements NodeDatapath {
     Map<String, String> macs = new HashMap<>();
     for (WorkloadEndpoint w : state.endpoints()) {
       if (w.node().equals(nodeName)) {
-        macs.put(w.ip(), w.mac());
+        w.ips().forEach(ip -> macs.put(ip, w.mac()));
       }
     }
     EbpfIntent intent =
@@ -291,38 +303,54 @@ final class EbpfDatapath implements NodeDatapath {
   }
 
   /**
-   * Services load-balanced by the programs: the service ports' frontends and backends written to
-   * the maps, only what changed unless the periodic comparison with the kernel is due.
+   * Services load-balanced by the programs: each family's service ports' frontends and backends
+   * written to its maps, only what changed unless the periodic comparison with the kernel is due.
    */
-  private void syncServices(ProxyNode node, ServicePortIndex ports) {
+  private void syncServices(ProxyNode node, CalculationGraph graph) {
     if (!servicePacer.mayRun()) {
       return;
     }
-    // The changes are taken now: a pass that fails is followed by a full one.
-    Map<String, List<ServicePort>> changes = ports.drainChanges();
     boolean full = servicesCheckDue();
-    if (lbCalc == null || !node.equals(lbNode)) {
-      // The ids already in the maps (a previous agent's) are kept: a restart rewrites nothing.
-      lbCalc = new ServiceLbCalculator(node);
-      var pinned = driver.servicesInMaps();
-      lbCalc.adopt(pinned);
-      lbNode = node;
-      full = true;
-    }
-    String nodeIp = node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst();
+    List<LbService> all = new ArrayList<>();
     try {
-      if (full) {
-        driver.applyServices(nodeIp, lbCalc.calculate(ports.ports()), true);
-      } else {
-        driver.applyServiceChanges(nodeIp, lbCalc.update(changes), lbCalc.services());
+      for (IpFamily family : clusterCidrs.families()) {
+        ProxyNode ofFamily =
+            new ProxyNode(
+                node.nodeName(),
+                clusterCidrs.of(family).orElseThrow().toString(),
+                node.nodeIps().stream().filter(ip -> IpFamily.of(ip) == family).toList());
+        all.addAll(syncServices(family, ofFamily, graph.servicePorts(family), full));
       }
     } catch (RuntimeException e) {
       servicePacer.failed();
       throw e;
     }
     servicePacer.succeeded(full);
-    services = lbCalc.services().size();
-    flows.services(lbCalc.services().values());
+    services = all.size();
+    flows.services(all);
+  }
+
+  /** One family's services; what its maps now hold. */
+  private Collection<LbService> syncServices(
+      IpFamily family, ProxyNode node, ServicePortIndex ports, boolean full) {
+    // The changes are taken now: a pass that fails is followed by a full one.
+    Map<String, List<ServicePort>> changes = ports.drainChanges();
+    ServiceLbCalculator lbCalc = lbCalcs.get(family);
+    if (lbCalc == null || !node.equals(lbNodes.get(family))) {
+      // The ids already in the maps (a previous agent's) are kept: a restart rewrites nothing.
+      lbCalc = new ServiceLbCalculator(node);
+      lbCalc.adopt(driver.servicesInMaps(family));
+      lbCalcs.put(family, lbCalc);
+      lbNodes.put(family, node);
+      full = true;
+    }
+    String nodeIp = node.nodeIps().isEmpty() ? "" : node.nodeIps().getFirst();
+    if (full) {
+      driver.applyServices(family, nodeIp, lbCalc.calculate(ports.ports()), true);
+    } else {
+      driver.applyServiceChanges(family, nodeIp, lbCalc.update(changes), lbCalc.services());
+    }
+    return lbCalc.services().values();
   }
 
   /** The periodic check with nothing new: the last intent against the kernel. */

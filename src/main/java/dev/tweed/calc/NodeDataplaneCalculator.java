@@ -91,8 +91,9 @@ public final class NodeDataplaneCalculator {
 
   /**
    * A node's tunnel of {@code family}, over its underlay address of that family (none without one,
-   * and none but IPv4 for the eBPF datapath's collect-metadata device, which carries IPv4 only);
-   * {@code vtep} is its address ("" until the node holds a block of the family).
+   * and none but IPv4 for the eBPF datapath's collect-metadata device, which carries both families'
+   * pods over the IPv4 underlay); {@code vtep} is its address ("" until the node holds a block of
+   * the family).
    */
   static Optional<VxlanDevice> tunnel(
       NodeResource node, IpFamily family, boolean external, String vtep) {
@@ -128,6 +129,19 @@ public final class NodeDataplaneCalculator {
       return new NodeDataplane(Optional.empty(), routes, neighbors, fdb);
     }
     List<VxlanDevice> tunnels = new ArrayList<>();
+    if (external) {
+      // One collect-metadata device over the IPv4 underlay carries both families: the programs
+      // set each packet's remote end, IPv6 pods' packets included.
+      tunnel(self.get(), IpFamily.IPV4, true, "").ifPresent(tunnels::add);
+      if (!tunnels.isEmpty()) {
+        for (IpamBlock b : state.blocks()) {
+          if (!b.node().equals(nodeName) && families.contains(b.cidr().family())) {
+            routes.add(Route.direct(b.cidr(), VXLAN_DEVICE));
+          }
+        }
+      }
+      return new NodeDataplane(tunnels, routes, neighbors, fdb);
+    }
     for (IpFamily family : new TreeSet<>(families)) {
       Optional<VxlanDevice> tunnel =
           tunnel(
@@ -140,14 +154,6 @@ public final class NodeDataplaneCalculator {
       }
       tunnels.add(tunnel.get());
       String dev = device(family);
-      if (external) {
-        for (IpamBlock b : state.blocks()) {
-          if (!b.node().equals(nodeName) && b.cidr().family() == family) {
-            routes.add(Route.direct(b.cidr(), dev));
-          }
-        }
-        continue;
-      }
       for (NodeResource remote : state.nodes()) {
         Optional<String> vtep = VtepIdentity.address(remote.name(), family, state.blocks());
         Optional<String> remoteUnderlay = remote.internalIp(family);

@@ -1,5 +1,6 @@
 package dev.tweed.ebpf;
 
+import dev.tweed.model.IpFamily;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -39,7 +40,21 @@ public final class Datapath implements AutoCloseable {
           Map.entry(LbMaps.SERVICES, new int[] {8, 12}),
           Map.entry(LbMaps.BACKENDS, new int[] {4, 12}),
           Map.entry(LbMaps.AFFINITY, new int[] {8, 16}),
-          Map.entry(LbMaps.SOURCE_RANGES, new int[] {12, 4}));
+          Map.entry(LbMaps.SOURCE_RANGES, new int[] {12, 4}),
+          // IPv6: the maps keyed or valued by an address, one per family (DatapathMaps.of).
+          Map.entry(v6(DatapathMaps.ENDPOINTS), new int[] {16, DatapathMaps.ENDPOINT_SIZE}),
+          Map.entry(v6(DatapathMaps.IPCACHE), new int[] {20, 8}),
+          Map.entry(v6(DatapathMaps.CONNTRACK), new int[] {40, DatapathMaps.CT6_ENTRY_SIZE}),
+          Map.entry(DatapathMaps.CONFIG6, new int[] {4, DatapathMaps.CONFIG6_SIZE}),
+          Map.entry(v6(LbMaps.FRONTENDS), new int[] {20, 8}),
+          Map.entry(v6(LbMaps.SERVICES), new int[] {8, 12}),
+          Map.entry(v6(LbMaps.BACKENDS), new int[] {4, 24}),
+          Map.entry(v6(LbMaps.AFFINITY), new int[] {20, 16}),
+          Map.entry(v6(LbMaps.SOURCE_RANGES), new int[] {24, 4}));
+
+  private static String v6(String map) {
+    return DatapathMaps.of(map, IpFamily.IPV6);
+  }
 
   private final Arena arena;
   private final MemorySegment object;

@@ -1,5 +1,7 @@
 package dev.tweed.ebpf;
 
+import dev.tweed.model.IpFamily;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -13,12 +15,13 @@ import java.util.function.ToIntFunction;
 /**
  * Writes an intent into a loaded datapath's maps by difference: the IP cache and policy first,
  * endpoints last (an endpoint's entry is what makes the programs enforce for it, so it appears only
- * once what it refers to is in place).
+ * once what it refers to is in place). Endpoints and the IP cache go to their address family's map;
+ * the policy map is shared.
  */
 public final class DatapathMapWriter {
-  private final MapSync ipcache;
+  private final Map<IpFamily, MapSync> ipcache = new EnumMap<>(IpFamily.class);
   private final MapSync policy;
-  private final MapSync endpoints;
+  private final Map<IpFamily, MapSync> endpoints = new EnumMap<>(IpFamily.class);
 
   /** What was written last (null: unknown, compare with the kernel). */
   private Map<String, EbpfIntent.IpcacheEntry> lastIpcache;
@@ -30,9 +33,11 @@ public final class DatapathMapWriter {
   private Map<Integer, List<EbpfIntent.PolicyEntry>> writtenPolicy;
 
   public DatapathMapWriter(Datapath d) {
-    this.ipcache = new MapSync(d.map(DatapathMaps.IPCACHE));
+    for (IpFamily f : IpFamily.values()) {
+      ipcache.put(f, new MapSync(d.map(DatapathMaps.of(DatapathMaps.IPCACHE, f))));
+      endpoints.put(f, new MapSync(d.map(DatapathMaps.of(DatapathMaps.ENDPOINTS, f))));
+    }
     this.policy = new MapSync(d.map(DatapathMaps.POLICY));
-    this.endpoints = new MapSync(d.map(DatapathMaps.ENDPOINTS));
   }
 
   /** What a pass wrote, and the host veths (by ifindex) of the endpoints it wrote. */
@@ -58,7 +63,7 @@ public final class DatapathMapWriter {
       String hostVethMac,
       boolean readEndpoints,
       boolean readPolicyMaps) {
-    Map<String, byte[][]> wantEndpoints = new TreeMap<>();
+    Map<IpFamily, Map<String, byte[][]>> wantEndpoints = byFamily();
     Map<Integer, String> veths = new LinkedHashMap<>();
     Map<String, Integer> ifindexes = new HashMap<>();
     for (EbpfIntent.Endpoint e : intent.endpoints()) {
@@ -79,12 +84,14 @@ public final class DatapathMapWriter {
         Integer ifindex = ifindexes.get(e.hostInterface());
         if (ifindex != null) {
           MapSync.put(
-              wantEndpoints,
+              wantEndpoints.get(IpFamily.of(e.ip())),
               DatapathMaps.endpointKey(e.ip()),
               DatapathMaps.endpointValue(e, ifindex, hostVethMac));
         }
       }
-      c = c.plus(endpoints.sync(wantEndpoints, readEndpoints));
+      for (IpFamily f : IpFamily.values()) {
+        c = c.plus(endpoints.get(f).sync(wantEndpoints.get(f), readEndpoints));
+      }
       lastEndpoints = intent.endpoints();
       lastIfindexes = ifindexes;
     }
@@ -97,11 +104,17 @@ public final class DatapathMapWriter {
     intent.ipcache().forEach(e -> now.put(e.cidr(), e));
     if (readKernel || lastIpcache == null) {
       lastIpcache = null;
-      Map<String, byte[][]> want = new TreeMap<>();
+      Map<IpFamily, Map<String, byte[][]>> want = byFamily();
       for (EbpfIntent.IpcacheEntry e : intent.ipcache()) {
-        MapSync.put(want, DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
+        MapSync.put(
+            want.get(family(e.cidr())),
+            DatapathMaps.ipcacheKey(e.cidr()),
+            DatapathMaps.ipcacheValue(e));
       }
-      MapSync.Changes c = ipcache.sync(want, true);
+      MapSync.Changes c = new MapSync.Changes(0, 0);
+      for (IpFamily f : IpFamily.values()) {
+        c = c.plus(ipcache.get(f).sync(want.get(f), true));
+      }
       lastIpcache = now;
       return c;
     }
@@ -111,19 +124,34 @@ public final class DatapathMapWriter {
     int removed = 0;
     for (EbpfIntent.IpcacheEntry e : intent.ipcache()) {
       if (!e.equals(before.get(e.cidr()))) {
-        ipcache.map().put(DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
+        ipcache
+            .get(family(e.cidr()))
+            .map()
+            .put(DatapathMaps.ipcacheKey(e.cidr()), DatapathMaps.ipcacheValue(e));
         written++;
       }
     }
     for (String cidr : before.keySet()) {
       if (!now.containsKey(cidr)) {
-        ipcache.map().remove(DatapathMaps.ipcacheKey(cidr));
+        ipcache.get(family(cidr)).map().remove(DatapathMaps.ipcacheKey(cidr));
         removed++;
       }
     }
-    ipcache.forget();
+    ipcache.values().forEach(MapSync::forget);
     lastIpcache = now;
     return new MapSync.Changes(written, removed);
+  }
+
+  private static Map<IpFamily, Map<String, byte[][]>> byFamily() {
+    Map<IpFamily, Map<String, byte[][]>> out = new EnumMap<>(IpFamily.class);
+    for (IpFamily f : IpFamily.values()) {
+      out.put(f, new TreeMap<>());
+    }
+    return out;
+  }
+
+  private static IpFamily family(String cidr) {
+    return IpFamily.of(cidr.substring(0, cidr.indexOf('/')));
   }
 
   /**

@@ -1,13 +1,15 @@
 package dev.tweed.ebpf;
 
 import dev.tweed.model.Cidr;
-import dev.tweed.model.Ipv4;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 
@@ -24,6 +26,7 @@ public final class DatapathMaps {
   public static final String CONFIG = "tw_config";
   public static final String COUNTS = "tw_counts";
   public static final String EVENTS = "tw_events";
+  public static final String CONFIG6 = "tw_config6";
 
   static final int ENDPOINT_SIZE = 28;
   static final int EP_INGRESS_ISOLATED = 1;
@@ -38,7 +41,9 @@ public final class DatapathMaps {
   public static final int CT_CLOSING = 8;
 
   static final int CONFIG_SIZE = 24;
+  static final int CONFIG6_SIZE = 48;
   static final int CT_ENTRY_SIZE = 40;
+  static final int CT6_ENTRY_SIZE = 64;
 
   /**
    * skb->mark bits: from_container has judged and sent this packet on; the egress hook it meets
@@ -71,19 +76,30 @@ public final class DatapathMaps {
     return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  /**
+   * A map of the family: the maps keyed by an address come one per family, as the programs declare
+   * them ({@code tw_ct}/{@code tw_ct6}, {@code tw_lb_frontends}/{@code tw_lb6_frontends}).
+   */
+  public static String of(String ipv4Map, IpFamily family) {
+    if (family == IpFamily.IPV4) {
+      return ipv4Map;
+    }
+    return ipv4Map.startsWith("tw_lb_") ? "tw_lb6_" + ipv4Map.substring(6) : ipv4Map + "6";
+  }
+
+  /** An address in network order: 4 bytes for IPv4, 16 for IPv6. */
   static byte[] address(String ip) {
-    return ByteBuffer.allocate(4).putInt(Ipv4.parse(ip)).array();
+    return IpAddress.parse(ip).bytes();
   }
 
   /** The IPv4 address at {@code offset}, in network order as packets and maps hold it. */
   public static String address(byte[] b, int offset) {
-    return (b[offset] & 0xff)
-        + "."
-        + (b[offset + 1] & 0xff)
-        + "."
-        + (b[offset + 2] & 0xff)
-        + "."
-        + (b[offset + 3] & 0xff);
+    return address(b, offset, 4);
+  }
+
+  /** The address of {@code length} bytes (4: IPv4, 16: IPv6) at {@code offset}. */
+  public static String address(byte[] b, int offset, int length) {
+    return IpAddress.fromBytes(Arrays.copyOfRange(b, offset, offset + length)).toString();
   }
 
   static byte[] mac(String mac) {
@@ -120,13 +136,14 @@ public final class DatapathMaps {
       String nodeMac) {}
 
   public static EndpointValue endpoint(byte[] key, byte[] v) {
+    // The key is the address: 4 bytes in tw_endpoints, 16 in tw_endpoints6.
     ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
     int ifindex = b.getInt();
     int id = b.getInt();
     int identity = b.getInt();
     int flags = b.getInt();
     return new EndpointValue(
-        address(key, 0),
+        address(key, 0, key.length),
         ifindex,
         id,
         identity,
@@ -138,7 +155,8 @@ public final class DatapathMaps {
 
   public static byte[] ipcacheKey(String cidr) {
     Cidr c = Cidr.parse(cidr);
-    return buffer(8).putInt(c.prefixLength()).put(address(c.baseAddress())).array();
+    byte[] a = c.base().bytes();
+    return buffer(4 + a.length).putInt(c.prefixLength()).put(a).array();
   }
 
   public static byte[] ipcacheValue(EbpfIntent.IpcacheEntry e) {
@@ -152,7 +170,9 @@ public final class DatapathMaps {
     int identity = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getInt();
     String tunnel = address(v, 4);
     return new EbpfIntent.IpcacheEntry(
-        address(key, 4) + "/" + prefix, identity, tunnel.equals("0.0.0.0") ? "" : tunnel);
+        address(key, 4, key.length - 4) + "/" + prefix,
+        identity,
+        tunnel.equals("0.0.0.0") ? "" : tunnel);
   }
 
   public static byte[] policyKey(EbpfIntent.PolicyEntry p) {
@@ -203,6 +223,31 @@ public final class DatapathMaps {
     return b.array();
   }
 
+  /**
+   * tw_config6: the IPv6 service network and the node's IPv6 address (either "" for none: the
+   * programs then see no IPv6 Service network, or masquerade no IPv6 traffic).
+   */
+  public static byte[] config6(String serviceCidr, String nodeIp) {
+    ByteBuffer b = buffer(CONFIG6_SIZE);
+    if (serviceCidr.isEmpty()) {
+      b.put(new byte[32]);
+    } else {
+      Cidr c = Cidr.parse(serviceCidr);
+      b.put(c.base().bytes());
+      b.put(mask6(c));
+    }
+    b.put(nodeIp.isEmpty() ? new byte[16] : address(nodeIp));
+    return b.array();
+  }
+
+  private static byte[] mask6(Cidr c) {
+    byte[] m = new byte[16];
+    for (int i = 0; i < c.prefixLength(); i++) {
+      m[i / 8] |= (byte) (0x80 >>> (i % 8));
+    }
+    return m;
+  }
+
   /** A tracked connection as the map holds it. */
   public record Connection(
       String source,
@@ -236,35 +281,42 @@ public final class DatapathMaps {
 
   public static byte[] connectionKey(
       String source, int sourcePort, String destination, int destinationPort, int protocol) {
-    ByteBuffer b = buffer(16).put(address(source)).put(address(destination));
+    byte[] s = address(source);
+    ByteBuffer b = buffer(2 * s.length + 8).put(s).put(address(destination));
     b.order(ByteOrder.BIG_ENDIAN).putShort((short) sourcePort).putShort((short) destinationPort);
     return b.put((byte) protocol).array();
   }
 
+  /** A tw_ct (16-byte key) or tw_ct6 (40-byte key) entry. */
   public static Connection connection(byte[] key, byte[] v) {
+    int a = (key.length - 8) / 2;
     ByteBuffer k = ByteBuffer.wrap(key).order(ByteOrder.BIG_ENDIAN);
     ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
     return new Connection(
-        address(key, 0),
-        k.getShort(8) & 0xffff,
-        address(key, 4),
-        k.getShort(10) & 0xffff,
-        key[12] & 0xff,
+        address(key, 0, a),
+        k.getShort(2 * a) & 0xffff,
+        address(key, a, a),
+        k.getShort(2 * a + 2) & 0xffff,
+        key[2 * a + 4] & 0xff,
         b.getLong(0),
         b.getLong(8),
         (b.getInt(16) & CT_STACK) != 0,
         (b.getInt(16) & CT_CLOSING) != 0,
-        translation(b.getInt(16), v));
+        translation(b.getInt(16), v, a));
   }
 
-  private static Translation translation(int flags, byte[] v) {
+  private static Translation translation(int flags, byte[] v, int a) {
     ByteBuffer n = ByteBuffer.wrap(v).order(ByteOrder.BIG_ENDIAN);
     String kind = (flags & CT_SVC) != 0 ? "service" : (flags & CT_REVNAT) != 0 ? "reply" : "";
     if (kind.isEmpty()) {
       return Translation.NONE;
     }
     return new Translation(
-        kind, address(v, 24), n.getShort(32) & 0xffff, address(v, 28), n.getShort(34) & 0xffff);
+        kind,
+        address(v, 24, a),
+        n.getShort(24 + 2 * a) & 0xffff,
+        address(v, 24 + a, a),
+        n.getShort(26 + 2 * a) & 0xffff);
   }
 
   /** Sums a per-CPU counter value (8 bytes a CPU). */

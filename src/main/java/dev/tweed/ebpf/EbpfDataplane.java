@@ -1,8 +1,11 @@
 package dev.tweed.ebpf;
 
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import dev.tweed.sys.Libc;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -29,15 +32,18 @@ public final class EbpfDataplane implements AutoCloseable {
   private final Path object;
   private final Path pinDir;
   private final boolean bgp;
-  private final String serviceCidr;
+
+  /** The Service network of each family the cluster has. */
+  private final Map<IpFamily, String> serviceCidrs = new EnumMap<>(IpFamily.class);
+
   private final String vxlanDevice;
   private final String uplink;
   private Datapath datapath;
   private DatapathMapWriter writer;
-  private LbMapWriter lbWriter;
+  private final Map<IpFamily, LbMapWriter> lbWriters = new EnumMap<>(IpFamily.class);
 
-  /** The node's address: masqueraded Service traffic leaves with it as its source. */
-  private String nodeIp = "";
+  /** The node's address per family: masqueraded Service traffic leaves with it as its source. */
+  private final Map<IpFamily, String> nodeIps = new EnumMap<>(IpFamily.class);
 
   private final Set<String> attached = new HashSet<>();
   private volatile String loadError = "";
@@ -46,14 +52,14 @@ public final class EbpfDataplane implements AutoCloseable {
       Path object,
       Path pinDir,
       boolean bgp,
-      String serviceCidr,
+      List<String> serviceCidrs,
       String vxlanDevice,
       String uplink,
       String hostVethMac) {
     this.object = object;
     this.pinDir = pinDir;
     this.bgp = bgp;
-    this.serviceCidr = serviceCidr;
+    serviceCidrs.forEach(c -> this.serviceCidrs.put(Cidr.parse(c).family(), c));
     this.vxlanDevice = vxlanDevice;
     this.uplink = uplink;
     this.hostVethMac = hostVethMac;
@@ -73,7 +79,9 @@ public final class EbpfDataplane implements AutoCloseable {
       try {
         datapath = Datapath.load(object, pinDir, Map.of());
         writer = new DatapathMapWriter(datapath);
-        lbWriter = new LbMapWriter(datapath);
+        for (IpFamily f : IpFamily.values()) {
+          lbWriters.put(f, new LbMapWriter(datapath, f));
+        }
         loadError = "";
         attached.clear();
         LOG.info("event=ebpf-loaded object={} pins={}", object, pinDir);
@@ -135,7 +143,19 @@ public final class EbpfDataplane implements AutoCloseable {
   private int writeConfig(Datapath d) {
     int vxlanIndex = vxlanDevice.isEmpty() ? 0 : Libc.ifNameToIndex(vxlanDevice);
     d.map(DatapathMaps.CONFIG)
-        .put(DatapathMaps.index(0), DatapathMaps.config(vxlanIndex, serviceCidr, bgp, nodeIp));
+        .put(
+            DatapathMaps.index(0),
+            DatapathMaps.config(
+                vxlanIndex,
+                serviceCidrs.getOrDefault(IpFamily.IPV4, ""),
+                bgp,
+                nodeIps.getOrDefault(IpFamily.IPV4, "")));
+    d.map(DatapathMaps.CONFIG6)
+        .put(
+            DatapathMaps.index(0),
+            DatapathMaps.config6(
+                serviceCidrs.getOrDefault(IpFamily.IPV6, ""),
+                nodeIps.getOrDefault(IpFamily.IPV6, "")));
     return vxlanIndex;
   }
 
@@ -144,29 +164,33 @@ public final class EbpfDataplane implements AutoCloseable {
    * last, or with the maps' contents when {@code readKernel} (drift repair).
    */
   public synchronized LbMapWriter.Result applyServices(
-      String nodeIp, Map<String, LbService> services, boolean readKernel) {
-    return writeServices(nodeIp, w -> w.write(services, readKernel));
+      IpFamily family, String nodeIp, Map<String, LbService> services, boolean readKernel) {
+    return writeServices(family, nodeIp, w -> w.write(services, readKernel));
   }
 
   /**
    * Writes only the services that changed (empty: removed); {@code all} if a full pass is needed.
    */
   public synchronized LbMapWriter.Result applyServiceChanges(
-      String nodeIp, Map<String, Optional<LbService>> changes, Map<String, LbService> all) {
-    return writeServices(nodeIp, w -> w.writeChanges(changes, all));
+      IpFamily family,
+      String nodeIp,
+      Map<String, Optional<LbService>> changes,
+      Map<String, LbService> all) {
+    return writeServices(family, nodeIp, w -> w.writeChanges(changes, all));
   }
 
   private LbMapWriter.Result writeServices(
-      String nodeIp, Function<LbMapWriter, LbMapWriter.Result> write) {
+      IpFamily family, String nodeIp, Function<LbMapWriter, LbMapWriter.Result> write) {
     Datapath d = datapath();
-    if (!nodeIp.equals(this.nodeIp)) {
-      this.nodeIp = nodeIp;
+    if (!nodeIp.equals(nodeIps.getOrDefault(family, ""))) {
+      nodeIps.put(family, nodeIp);
       writeConfig(d);
     }
-    LbMapWriter.Result r = write.apply(lbWriter);
+    LbMapWriter.Result r = write.apply(lbWriters.get(family));
     if (r.written() + r.removed() > 0) {
       LOG.info(
-          "event=ebpf-services-synced changed={} written={} removed={} bpf_micros={}",
+          "event=ebpf-services-synced family={} changed={} written={} removed={} bpf_micros={}",
+          family.number(),
           r.services(),
           r.written(),
           r.removed(),
@@ -181,18 +205,18 @@ public final class EbpfDataplane implements AutoCloseable {
   }
 
   /** The frontends and backends the maps hold now (a previous agent's, after a restart). */
-  public synchronized LbMaps.Contents servicesInMaps() {
+  public synchronized LbMaps.Contents servicesInMaps(IpFamily family) {
     Datapath d = datapath();
     List<LbMaps.FrontendEntry> frontends = new ArrayList<>();
-    d.map(LbMaps.FRONTENDS)
+    d.map(DatapathMaps.of(LbMaps.FRONTENDS, family))
         .entries()
         .forEach((k, v) -> frontends.add(LbMaps.frontend(HexFormat.of().parseHex(k), v)));
     List<LbMaps.BackendEntry> backends = new ArrayList<>();
-    d.map(LbMaps.BACKENDS)
+    d.map(DatapathMaps.of(LbMaps.BACKENDS, family))
         .entries()
         .forEach((k, v) -> backends.add(LbMaps.backend(HexFormat.of().parseHex(k), v)));
     List<LbMaps.ServiceEntry> slots = new ArrayList<>();
-    d.map(LbMaps.SERVICES)
+    d.map(DatapathMaps.of(LbMaps.SERVICES, family))
         .entries()
         .forEach((k, v) -> slots.add(LbMaps.service(HexFormat.of().parseHex(k), v)));
     return new LbMaps.Contents(frontends, backends, slots);
@@ -239,14 +263,23 @@ public final class EbpfDataplane implements AutoCloseable {
    * not wait for it; the caller stops calling it before {@link #close}.
    */
   public Optional<ConntrackGc.Result> collectConntrack(ConntrackGc.Lifetimes lifetimes) {
-    BpfMap ct;
+    List<BpfMap> maps = new ArrayList<>();
     synchronized (this) {
       if (datapath == null) {
         return Optional.empty();
       }
-      ct = datapath.map(DatapathMaps.CONNTRACK);
+      for (IpFamily f : IpFamily.values()) {
+        maps.add(datapath.map(DatapathMaps.of(DatapathMaps.CONNTRACK, f)));
+      }
     }
-    return Optional.of(new ConntrackGc(ct, lifetimes).collect(System.nanoTime()));
+    ConntrackGc.Result sum = new ConntrackGc.Result(0, 0, 0);
+    for (BpfMap ct : maps) {
+      ConntrackGc.Result r = new ConntrackGc(ct, lifetimes).collect(System.nanoTime());
+      sum =
+          new ConntrackGc.Result(
+              sum.scanned() + r.scanned(), sum.removed() + r.removed(), sum.micros() + r.micros());
+    }
+    return Optional.of(sum);
   }
 
   @Override

@@ -5,6 +5,8 @@ import dev.tweed.ebpf.EbpfIntent.Endpoint;
 import dev.tweed.ebpf.EbpfIntent.IpcacheEntry;
 import dev.tweed.ebpf.EbpfIntent.PolicyEntry;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.IpamBlock;
 import dev.tweed.model.NodeResource;
 import dev.tweed.policy.PolicyIntent;
@@ -51,12 +53,22 @@ public final class EbpfIntentCalculator {
       PolicyIntent policy) {}
 
   public synchronized EbpfIntent calculate(Inputs in) {
+    // The tunnel's far end: the underlay is IPv4, whatever the pods' families.
     Map<String, String> nodeIps = new HashMap<>();
-    in.nodes().forEach(n -> nodeIps.put(n.name(), n.internalIp()));
+    in.nodes()
+        .forEach(
+            n ->
+                n.internalIps().stream()
+                    .filter(ip -> IpFamily.of(ip) == IpFamily.IPV4)
+                    .findFirst()
+                    .ifPresent(ip -> nodeIps.put(n.name(), ip)));
     TreeMap<Integer, List<String>> identities = new TreeMap<>(Identities.RESERVED);
 
     Map<String, IpcacheEntry> ipcache = new TreeMap<>();
-    ipcache.put("0.0.0.0/0", new IpcacheEntry("0.0.0.0/0", Identities.WORLD, ""));
+    for (IpFamily f : IpFamily.values()) {
+      String any = Cidr.any(f).toString();
+      ipcache.put(any, new IpcacheEntry(any, Identities.WORLD, ""));
+    }
     for (IpamBlock b : in.blocks()) {
       String node = nodeIps.get(b.node());
       if (!b.node().equals(nodeName) && node != null) {
@@ -66,28 +78,33 @@ public final class EbpfIntentCalculator {
       }
     }
     for (NodeResource n : in.nodes()) {
-      String c = n.internalIp() + "/32";
       int id = n.name().equals(nodeName) ? Identities.HOST : Identities.REMOTE_NODE;
-      ipcache.put(c, new IpcacheEntry(c, id, ""));
+      for (String ip : n.internalIps()) {
+        String c = host(ip);
+        ipcache.put(c, new IpcacheEntry(c, id, ""));
+      }
     }
     Map<String, Integer> podIdentity = new HashMap<>();
     Map<String, Integer> ipIdentity = new HashMap<>();
     for (PolicyPod p : in.pods()) {
       List<String> labels = labelsOf(p, in.namespaceLabels());
       Integer id = in.identities().get(labels);
-      if (id == null || p.ip().isEmpty()) {
+      if (id == null || p.ips().isEmpty()) {
         continue;
       }
       identities.put(id, labels);
       podIdentity.put(p.qualifiedName(), id);
-      ipIdentity.put(p.ip().get(), id);
-      String c = p.ip().get() + "/32";
       String tunnel =
           p.node()
               .filter(n -> !n.equals(nodeName))
               .map(n -> nodeIps.getOrDefault(n, ""))
               .orElse("");
-      ipcache.put(c, new IpcacheEntry(c, id, tunnel));
+      // Both of a dual-stack pod's addresses carry its one identity.
+      for (String ip : p.ips()) {
+        ipIdentity.put(ip, id);
+        String c = host(ip);
+        ipcache.put(c, new IpcacheEntry(c, id, tunnel));
+      }
     }
     addBlockCidrs(in.policy(), ipcache, identities);
 
@@ -112,16 +129,19 @@ public final class EbpfIntentCalculator {
         continue;
       }
       int id = endpointIds.get(e.pod());
-      endpoints.add(
-          new Endpoint(
-              e.ip(),
-              e.pod(),
-              e.hostInterface(),
-              mac,
-              id,
-              identity,
-              e.ingressPolicies().isPresent(),
-              e.egressPolicies().isPresent()));
+      // An entry per address, in its family's map: one endpoint id, one identity.
+      for (String ip : e.ips()) {
+        endpoints.add(
+            new Endpoint(
+                ip,
+                e.pod(),
+                e.hostInterface(),
+                mac,
+                id,
+                identity,
+                e.ingressPolicies().isPresent(),
+                e.egressPolicies().isPresent()));
+      }
       List<PolicyIntent.CompiledPolicy> in0 =
           e.ingressPolicies().orElse(List.of()).stream().map(policies::get).toList();
       List<PolicyIntent.CompiledPolicy> out0 =
@@ -287,6 +307,11 @@ public final class EbpfIntentCalculator {
     }
   }
 
+  /** An address's host prefix: /32 or /128. */
+  private static String host(String ip) {
+    return Cidr.host(IpAddress.parse(ip)).toString();
+  }
+
   /**
    * Endpoint ids that stay the same while the pod lives (a hash of its name), distinct on the node.
    */
@@ -385,7 +410,7 @@ public final class EbpfIntentCalculator {
         int proto = protocol(protoPort[0].toUpperCase(Locale.ROOT));
         int port = Integer.parseInt(protoPort[1]);
         if (dir == Direction.INGRESS) {
-          if (ip.equals(endpoint.ip())) {
+          if (endpoint.ips().contains(ip)) {
             peers(peer).forEach(p -> emit(dir, p, proto, port, 16));
           }
         } else if (admits(peer, ip) && ipIdentity.containsKey(ip)) {

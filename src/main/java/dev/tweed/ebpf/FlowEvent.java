@@ -31,7 +31,7 @@ public record FlowEvent(
     int frontendPort,
     String client,
     int clientPort) {
-  public static final int SIZE = 48;
+  public static final int SIZE = 104;
   private static final List<String> VERDICTS = List.of("", "FORWARDED", "DROPPED", "REJECTED");
 
   /** {@code enum program_id}: 0 for none, then the programs in {@link Datapath#PROGRAMS}' order. */
@@ -48,6 +48,8 @@ public record FlowEvent(
     ByteBuffer n = ByteBuffer.wrap(b).order(ByteOrder.BIG_ENDIAN);
     int verdict = h.getInt(8);
     int reason = h.getInt(12);
+    // An IPv4 address is in the first 4 bytes of its 16-byte field.
+    int a = b[24] == 6 ? 16 : 4;
     return new FlowEvent(
         h.getLong(0),
         verdict < VERDICTS.size() ? VERDICTS.get(verdict) : "UNKNOWN",
@@ -56,15 +58,15 @@ public record FlowEvent(
         (b[20] & 0xff) < PROGRAMS.size() ? PROGRAMS.get(b[20] & 0xff) : "",
         (b[21] & 0xff) < DIRECTIONS.size() ? DIRECTIONS.get(b[21] & 0xff) : "",
         b[22] & 0xff,
-        DatapathMaps.address(b, 24),
-        n.getShort(32) & 0xffff,
-        DatapathMaps.address(b, 28),
-        n.getShort(34) & 0xffff,
+        DatapathMaps.address(b, 32, a),
+        n.getShort(26) & 0xffff,
+        DatapathMaps.address(b, 48, a),
+        n.getShort(28) & 0xffff,
         b[23] != 0,
-        DatapathMaps.address(b, 36),
-        n.getShort(44) & 0xffff,
-        DatapathMaps.address(b, 40),
-        n.getShort(46) & 0xffff);
+        DatapathMaps.address(b, 64, a),
+        n.getShort(30) & 0xffff,
+        DatapathMaps.address(b, 80, a),
+        n.getShort(96) & 0xffff);
   }
 
   /** The datapath's reason for a drop, as its counters name it. */

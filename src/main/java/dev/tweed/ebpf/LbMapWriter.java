@@ -1,5 +1,6 @@
 package dev.tweed.ebpf;
 
+import dev.tweed.model.IpFamily;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -29,9 +30,15 @@ public final class LbMapWriter {
   private static final List<String> WRITE_ORDER =
       List.of(LbMaps.BACKENDS, LbMaps.SERVICES, LbMaps.SOURCE_RANGES, LbMaps.FRONTENDS);
 
+  /** The IPv4 maps' writer. */
   public LbMapWriter(Datapath d) {
+    this(d, IpFamily.IPV4);
+  }
+
+  /** The writer of one family's maps (a dual-stack Service's ports are a service in each). */
+  public LbMapWriter(Datapath d, IpFamily family) {
     for (String m : WRITE_ORDER) {
-      maps.put(m, d.map(m));
+      maps.put(m, d.map(DatapathMaps.of(m, family)));
     }
   }
 

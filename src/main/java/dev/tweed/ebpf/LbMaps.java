@@ -8,7 +8,9 @@ import java.util.List;
 /**
  * The byte layouts of the load-balancing maps as {@code tweed-datapath.bpf.c} declares them (host
  * order for numbers, network order for addresses and ports): encoders for the agent, decoders for
- * {@code tweed lab bpf services|backends}.
+ * {@code tweed lab bpf services|backends}. The maps keyed or valued by an address come one per
+ * family ({@link DatapathMaps#of}); their layouts differ only in the address's length, which the
+ * encoders take from the address and the decoders from the entry's size.
  */
 public final class LbMaps {
   public static final String FRONTENDS = "tw_lb_frontends";
@@ -29,7 +31,8 @@ public final class LbMaps {
   }
 
   public static byte[] frontendKey(String ip, int port, int protocol) {
-    ByteBuffer b = buffer(8).put(DatapathMaps.address(ip));
+    byte[] a = DatapathMaps.address(ip);
+    ByteBuffer b = buffer(a.length + 4).put(a);
     b.order(ByteOrder.BIG_ENDIAN).putShort((short) port);
     return b.put((byte) protocol).put((byte) 0).array();
   }
@@ -56,10 +59,11 @@ public final class LbMaps {
     ByteBuffer k = ByteBuffer.wrap(key).order(ByteOrder.BIG_ENDIAN);
     ByteBuffer v = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
     int flags = v.getInt(4);
+    int a = key.length - 4;
     return new FrontendEntry(
-        DatapathMaps.address(key, 0),
-        k.getShort(4) & 0xffff,
-        key[6] & 0xff,
+        DatapathMaps.address(key, 0, a),
+        k.getShort(a) & 0xffff,
+        key[a + 2] & 0xff,
         v.getInt(0),
         (flags & FE_EXTERNAL) != 0,
         (flags & FE_MASQUERADE) != 0,
@@ -114,7 +118,8 @@ public final class LbMaps {
   }
 
   public static byte[] backendValue(int service, LbService.Backend b, int protocol) {
-    ByteBuffer v = buffer(12).put(DatapathMaps.address(b.ip()));
+    byte[] a = DatapathMaps.address(b.ip());
+    ByteBuffer v = buffer(a.length + 8).put(a);
     v.order(ByteOrder.BIG_ENDIAN).putShort((short) b.port()).order(ByteOrder.LITTLE_ENDIAN);
     return v.put((byte) protocol).put((byte) 0).putInt(service).array();
   }
@@ -124,21 +129,19 @@ public final class LbMaps {
 
   public static BackendEntry backend(byte[] key, byte[] value) {
     ByteBuffer v = ByteBuffer.wrap(value).order(ByteOrder.BIG_ENDIAN);
+    int a = value.length - 8;
     return new BackendEntry(
         ByteBuffer.wrap(key).order(ByteOrder.LITTLE_ENDIAN).getInt(0),
-        DatapathMaps.address(value, 0),
-        v.getShort(4) & 0xffff,
-        value[6] & 0xff,
-        ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getInt(8));
+        DatapathMaps.address(value, 0, a),
+        v.getShort(a) & 0xffff,
+        value[a + 2] & 0xff,
+        ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getInt(a + 4));
   }
 
   public static byte[] sourceRangeKey(int service, String cidr) {
     Cidr c = Cidr.parse(cidr);
-    return buffer(12)
-        .putInt(32 + c.prefixLength())
-        .putInt(service)
-        .put(DatapathMaps.address(c.baseAddress()))
-        .array();
+    byte[] a = c.base().bytes();
+    return buffer(8 + a.length).putInt(32 + c.prefixLength()).putInt(service).put(a).array();
   }
 
   public static final byte[] SOURCE_ALLOWED = buffer(4).putInt(1).array();
@@ -159,6 +162,8 @@ public final class LbMaps {
   public static AffinityEntry affinity(byte[] key, byte[] value) {
     ByteBuffer k = ByteBuffer.wrap(key).order(ByteOrder.LITTLE_ENDIAN);
     ByteBuffer v = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
-    return new AffinityEntry(DatapathMaps.address(key, 0), k.getInt(4), v.getInt(8), v.getLong(0));
+    int a = key.length - 4;
+    return new AffinityEntry(
+        DatapathMaps.address(key, 0, a), k.getInt(a), v.getInt(8), v.getLong(0));
   }
 }

@@ -11,6 +11,8 @@ import dev.tweed.ebpf.IdentityAllocator;
 import dev.tweed.ebpf.LbMaps;
 import dev.tweed.ebpf.LbService;
 import dev.tweed.model.Cidr;
+import dev.tweed.model.IpAddress;
+import dev.tweed.model.IpFamily;
 import dev.tweed.model.NodeResource;
 import dev.tweed.model.WorkloadEndpoint;
 import dev.tweed.proxy.ServicePort;
@@ -26,6 +28,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.BiConsumer;
 
 /**
  * A node's datapath maps read from their pins and told in words, as {@code cilium map get} and
@@ -48,11 +51,11 @@ public final class LabBpfMaps {
     }
     for (var e : store.list(WorkloadEndpoint.KIND + "/").entries()) {
       WorkloadEndpoint w = WorkloadEndpoint.from(e.value());
-      endpointsByIp.put(w.ip(), w);
+      w.ips().forEach(ip -> endpointsByIp.put(ip, w));
     }
     for (var e : store.list(NodeResource.KIND + "/").entries()) {
       NodeResource n = NodeResource.from(e.value());
-      nodesByIp.put(n.internalIp(), n.name());
+      n.internalIps().forEach(ip -> nodesByIp.put(ip, n.name()));
     }
     List<JsonNode> ids = new ArrayList<>();
     store.list(IdentityAllocator.KIND + "/").entries().forEach(e -> ids.add(e.value()));
@@ -70,7 +73,11 @@ public final class LabBpfMaps {
     List<JsonNode> slices = new ArrayList<>();
     store.list("Service/").entries().forEach(e -> services.add(e.value()));
     store.list("EndpointSlice/").entries().forEach(e -> slices.add(e.value()));
-    for (ServicePort p : ServicePortResolver.resolve(services, slices)) {
+    List<ServicePort> ports = new ArrayList<>();
+    for (IpFamily f : IpFamily.values()) {
+      ports.addAll(ServicePortResolver.resolve(services, slices, f));
+    }
+    for (ServicePort p : ports) {
       if (!p.protocol().equals("TCP") && !p.protocol().equals("UDP")) {
         continue;
       }
@@ -104,6 +111,22 @@ public final class LabBpfMaps {
     return BpfMap.pinned(pins.resolve(name), sizes[0], sizes[1]);
   }
 
+  /** The families whose maps the node's datapath pinned (an older datapath has IPv4's only). */
+  private List<IpFamily> families() {
+    return Files.exists(pins.resolve(DatapathMaps.of(DatapathMaps.ENDPOINTS, IpFamily.IPV6)))
+        ? List.of(IpFamily.IPV4, IpFamily.IPV6)
+        : List.of(IpFamily.IPV4);
+  }
+
+  /** Every entry of a map, in each family's map of it. */
+  private void forEachEntry(String ipv4Map, BiConsumer<byte[], byte[]> action) {
+    for (IpFamily f : families()) {
+      try (BpfMap m = open(DatapathMaps.of(ipv4Map, f))) {
+        m.entries().forEach((k, v) -> action.accept(HexFormat.of().parseHex(k), v));
+      }
+    }
+  }
+
   private String pod(String ip) {
     WorkloadEndpoint w = endpointsByIp.get(ip);
     return w == null ? "" : w.pod();
@@ -126,34 +149,30 @@ public final class LabBpfMaps {
 
   public List<EndpointRow> endpoints() {
     List<EndpointRow> out = new ArrayList<>();
-    try (BpfMap m = open(DatapathMaps.ENDPOINTS)) {
-      m.entries()
-          .forEach(
-              (k, v) -> {
-                var e = DatapathMaps.endpoint(HexFormat.of().parseHex(k), v);
-                WorkloadEndpoint w = endpointsByIp.get(e.ip());
-                out.add(
-                    new EndpointRow(
-                        e.id(),
-                        w == null ? "" : w.pod(),
-                        e.ip(),
-                        w == null ? "" : w.hostInterface(),
-                        e.ifindex(),
-                        e.identity(),
-                        e.ingressIsolated(),
-                        e.egressIsolated(),
-                        e.mac()));
-              });
-    }
-    out.sort(Comparator.comparingInt(EndpointRow::id));
+    forEachEntry(
+        DatapathMaps.ENDPOINTS,
+        (k, v) -> {
+          var e = DatapathMaps.endpoint(k, v);
+          WorkloadEndpoint w = endpointsByIp.get(e.ip());
+          out.add(
+              new EndpointRow(
+                  e.id(),
+                  w == null ? "" : w.pod(),
+                  e.ip(),
+                  w == null ? "" : w.hostInterface(),
+                  e.ifindex(),
+                  e.identity(),
+                  e.ingressIsolated(),
+                  e.egressIsolated(),
+                  e.mac()));
+        });
+    out.sort(Comparator.comparingInt(EndpointRow::id).thenComparing(EndpointRow::ip));
     return out;
   }
 
   private List<EbpfIntent.IpcacheEntry> ipcacheEntries() {
     List<EbpfIntent.IpcacheEntry> out = new ArrayList<>();
-    try (BpfMap m = open(DatapathMaps.IPCACHE)) {
-      m.entries().forEach((k, v) -> out.add(DatapathMaps.ipcache(HexFormat.of().parseHex(k), v)));
-    }
+    forEachEntry(DatapathMaps.IPCACHE, (k, v) -> out.add(DatapathMaps.ipcache(k, v)));
     out.sort(Comparator.comparing(e -> Cidr.parse(e.cidr())));
     return out;
   }
@@ -164,7 +183,8 @@ public final class LabBpfMaps {
   public List<IpcacheRow> ipcache() {
     List<IpcacheRow> out = new ArrayList<>();
     for (EbpfIntent.IpcacheEntry e : ipcacheEntries()) {
-      String ip = e.cidr().endsWith("/32") ? e.cidr().substring(0, e.cidr().length() - 3) : "";
+      Cidr c = Cidr.parse(e.cidr());
+      String ip = c.isHost() ? c.baseAddress() : "";
       String owner =
           !pod(ip).isEmpty()
               ? pod(ip)
@@ -249,10 +269,18 @@ public final class LabBpfMaps {
       String whenEmpty,
       List<String> backends) {}
 
+  /** Each family's services (a dual-stack Service's port is a service in each). */
   public List<ServiceRow> services() {
+    List<ServiceRow> out = new ArrayList<>();
+    families().forEach(f -> out.addAll(services(f)));
+    out.sort(Comparator.comparing(ServiceRow::service).thenComparing(ServiceRow::frontend));
+    return out;
+  }
+
+  private List<ServiceRow> services(IpFamily family) {
     Map<String, LbMaps.ServiceEntry> heads = new HashMap<>();
     Map<String, LbMaps.ServiceEntry> slots = new HashMap<>();
-    try (BpfMap m = open(LbMaps.SERVICES)) {
+    try (BpfMap m = open(DatapathMaps.of(LbMaps.SERVICES, family))) {
       m.entries()
           .forEach(
               (k, v) -> {
@@ -262,9 +290,9 @@ public final class LabBpfMaps {
                     .put(scope + (e.slot() == 0 ? "" : "/" + e.slot()), e);
               });
     }
-    Map<Integer, LbMaps.BackendEntry> backends = backendEntries();
+    Map<Integer, LbMaps.BackendEntry> backends = backendEntries(family);
     List<ServiceRow> out = new ArrayList<>();
-    try (BpfMap m = open(LbMaps.FRONTENDS)) {
+    try (BpfMap m = open(DatapathMaps.of(LbMaps.FRONTENDS, family))) {
       m.entries()
           .forEach(
               (k, v) -> {
@@ -290,7 +318,7 @@ public final class LabBpfMaps {
                 out.add(
                     new ServiceRow(
                         name[0],
-                        f.ip() + ":" + f.port(),
+                        IpAddress.hostPort(f.ip(), f.port()),
                         protocol(f.protocol()),
                         name[1],
                         f.service(),
@@ -302,7 +330,6 @@ public final class LabBpfMaps {
                         bs));
               });
     }
-    out.sort(Comparator.comparing(ServiceRow::service).thenComparing(ServiceRow::frontend));
     return out;
   }
 
@@ -317,10 +344,16 @@ public final class LabBpfMaps {
       String state) {}
 
   public List<BackendRow> backends() {
-    Map<Integer, String> serviceNames = new HashMap<>();
-    services().forEach(r -> serviceNames.putIfAbsent(r.id(), r.service()));
     List<BackendRow> out = new ArrayList<>();
-    backendEntries()
+    families().forEach(f -> out.addAll(backends(f)));
+    return out;
+  }
+
+  private List<BackendRow> backends(IpFamily family) {
+    Map<Integer, String> serviceNames = new HashMap<>();
+    services(family).forEach(r -> serviceNames.putIfAbsent(r.id(), r.service()));
+    List<BackendRow> out = new ArrayList<>();
+    backendEntries(family)
         .values()
         .forEach(
             b -> {
@@ -340,9 +373,9 @@ public final class LabBpfMaps {
     return out;
   }
 
-  private Map<Integer, LbMaps.BackendEntry> backendEntries() {
+  private Map<Integer, LbMaps.BackendEntry> backendEntries(IpFamily family) {
     Map<Integer, LbMaps.BackendEntry> out = new TreeMap<>();
-    try (BpfMap m = open(LbMaps.BACKENDS)) {
+    try (BpfMap m = open(DatapathMaps.of(LbMaps.BACKENDS, family))) {
       m.entries()
           .forEach(
               (k, v) -> {
@@ -368,25 +401,23 @@ public final class LabBpfMaps {
   public List<ConnectionRow> conntrack() {
     List<ConnectionRow> out = new ArrayList<>();
     long now = System.nanoTime(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns
-    try (BpfMap m = open(DatapathMaps.CONNTRACK)) {
-      m.entries()
-          .forEach(
-              (k, v) -> {
-                var c = DatapathMaps.connection(HexFormat.of().parseHex(k), v);
-                out.add(
-                    new ConnectionRow(
-                        protocol(c.protocol()),
-                        c.source(),
-                        c.sourcePort(),
-                        c.destination(),
-                        c.destinationPort(),
-                        Math.max(0, (now - c.createdNanos()) / 1_000_000_000L),
-                        Math.max(0, (now - c.lastSeenNanos()) / 1_000_000_000L),
-                        c.throughStack(),
-                        c.closing(),
-                        c.translation().toString()));
-              });
-    }
+    forEachEntry(
+        DatapathMaps.CONNTRACK,
+        (k, v) -> {
+          var c = DatapathMaps.connection(k, v);
+          out.add(
+              new ConnectionRow(
+                  protocol(c.protocol()),
+                  c.source(),
+                  c.sourcePort(),
+                  c.destination(),
+                  c.destinationPort(),
+                  Math.max(0, (now - c.createdNanos()) / 1_000_000_000L),
+                  Math.max(0, (now - c.lastSeenNanos()) / 1_000_000_000L),
+                  c.throughStack(),
+                  c.closing(),
+                  c.translation().toString()));
+        });
     out.sort(
         Comparator.comparing(ConnectionRow::source)
             .thenComparing(ConnectionRow::destination)

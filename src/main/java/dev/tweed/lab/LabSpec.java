@@ -38,12 +38,6 @@ public record LabSpec(
   }
 
   public LabSpec {
-    if (datapath == Datapath.EBPF && ipFamilies != IpFamilies.IPV4) {
-      throw new IllegalArgumentException(
-          "--ip-family "
-              + ipFamilies.id()
-              + " needs the standard dataplane: the eBPF programs carry IPv4 only");
-    }
     if (nodes < 1 || nodes > MAX_NODES) {
       throw new IllegalArgumentException("--nodes must be between 1 and " + MAX_NODES);
     }

@@ -4,6 +4,8 @@ import dev.tweed.ebpf.Datapath;
 import dev.tweed.ebpf.DatapathMaps;
 import dev.tweed.ebpf.DatapathObject;
 import dev.tweed.ebpf.EbpfIntent;
+import dev.tweed.model.Cidr;
+import dev.tweed.model.IpFamily;
 import dev.tweed.sys.Command;
 import dev.tweed.sys.Libc;
 import dev.tweed.sys.NetworkNamespace;
@@ -83,7 +85,8 @@ final class BpfTestBed implements AutoCloseable {
       boolean out,
       String mac) {
     var e = new EbpfIntent.Endpoint(ip, "pod", "veth", mac, id, identity, in, out);
-    d.map(DatapathMaps.ENDPOINTS)
+    // In its family's map, as the agent writes it.
+    d.map(DatapathMaps.of(DatapathMaps.ENDPOINTS, IpFamily.of(ip)))
         .put(
             DatapathMaps.endpointKey(ip),
             DatapathMaps.endpointValue(e, ifindex, "ee:ee:ee:ee:ee:ee"));
@@ -91,7 +94,8 @@ final class BpfTestBed implements AutoCloseable {
 
   static void ipcache(Datapath d, String cidr, int identity, String tunnel) {
     var e = new EbpfIntent.IpcacheEntry(cidr, identity, tunnel);
-    d.map(DatapathMaps.IPCACHE).put(DatapathMaps.ipcacheKey(cidr), DatapathMaps.ipcacheValue(e));
+    d.map(DatapathMaps.of(DatapathMaps.IPCACHE, Cidr.parse(cidr).family()))
+        .put(DatapathMaps.ipcacheKey(cidr), DatapathMaps.ipcacheValue(e));
   }
 
   static void policy(Datapath d, EbpfIntent.PolicyEntry p) {

@@ -17,6 +17,7 @@ import dev.tweed.ebpf.EbpfIntent.Direction;
 import dev.tweed.ebpf.FlowEvent;
 import dev.tweed.ebpf.FlowEventReader;
 import dev.tweed.ebpf.Identities;
+import dev.tweed.model.IpFamily;
 import dev.tweed.sys.Command;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -35,6 +36,8 @@ import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The datapath's programs run by the kernel's own test runner (BPF_PROG_TEST_RUN): crafted packets
@@ -50,10 +53,55 @@ class DatapathProgramIT {
 
   private static final String A = "10.244.1.10"; // local pod, sends on device LO
   private static final String C = "10.244.1.11"; // local pod on device podC
-  private static final String B = "10.244.2.20"; // remote pod, identity 400
-  private static final String D = "10.244.2.21"; // remote pod, identity 500
-  private static final String NODE2 = "192.168.0.12";
+  private static final String NODE2 = "192.168.0.12"; // the remote pods' node (IPv4 underlay)
   private static final int LO = 1;
+
+  /**
+   * One family's addresses: local pods a (on LO) and c (on podC), remote pods b (identity 400) and
+   * d (500), an address of the Service range without a Service, one of the world, and an address of
+   * the pod range that no pod has.
+   */
+  record Pods(
+      IpFamily family,
+      String a,
+      String c,
+      String b,
+      String d,
+      String service,
+      String world,
+      String stranger) {
+    String host(String ip) {
+      return ip + "/" + family.bits();
+    }
+  }
+
+  static final Map<IpFamily, Pods> PODS =
+      Map.of(
+          IpFamily.IPV4,
+          new Pods(
+              IpFamily.IPV4,
+              A,
+              C,
+              "10.244.2.20",
+              "10.244.2.21",
+              "10.96.0.10",
+              "8.8.8.8",
+              "10.244.1.99"),
+          IpFamily.IPV6,
+          new Pods(
+              IpFamily.IPV6,
+              "fd00:10:244:1::a",
+              "fd00:10:244:1::b",
+              "fd00:10:244:2::14",
+              "fd00:10:244:2::15",
+              "fd00:10:96::a",
+              "2001:db8::8",
+              "fd00:10:244:1::63"));
+
+  /** The conntrack map of the family. */
+  private static String ct(IpFamily family) {
+    return DatapathMaps.of(DatapathMaps.CONNTRACK, family);
+  }
 
   private static BpfTestBed bed;
   private static int podC;
@@ -75,23 +123,36 @@ class DatapathProgramIT {
     return bed.call(work);
   }
 
-  /** A fresh load with its own pins (so tests do not share maps), with the two pods and policy. */
+  /**
+   * A fresh load with its own pins (so tests do not share maps), with the pods of both families and
+   * the policy.
+   */
   private static Datapath load(String pins, Map<String, Integer> sizes) {
     Datapath d = bed.load(pins, sizes);
-    endpoint(d, A, LO, 11, 300, true, true, "0a:00:00:00:00:0a");
-    endpoint(d, C, podC, 12, 300, false, false, "0a:00:00:00:00:0c");
     ipcache(d, "0.0.0.0/0", Identities.WORLD, "");
-    ipcache(d, A + "/32", 300, "");
-    ipcache(d, C + "/32", 300, "");
-    ipcache(d, B + "/32", 400, NODE2);
-    ipcache(d, D + "/32", 500, NODE2);
+    ipcache(d, "::/0", Identities.WORLD, "");
+    for (Pods p : PODS.values()) {
+      endpoint(d, p.a(), LO, 11, 300, true, true, "0a:00:00:00:00:0a");
+      endpoint(d, p.c(), podC, 12, 300, false, false, "0a:00:00:00:00:0c");
+      ipcache(d, p.host(p.a()), 300, "");
+      ipcache(d, p.host(p.c()), 300, "");
+      ipcache(d, p.host(p.b()), 400, NODE2);
+      ipcache(d, p.host(p.d()), 500, NODE2);
+    }
     // A may reach identity 400 on TCP 8000-8007 (one /13 prefix of the port).
     policy(d, new EbpfIntent.PolicyEntry(11, Direction.EGRESS, 400, TCP, 8000, 13, ""));
     // A accepts identity 300 on every port.
     policy(d, new EbpfIntent.PolicyEntry(11, Direction.INGRESS, 300, 0, 0, 0, ""));
     d.map(DatapathMaps.CONFIG)
         .put(DatapathMaps.index(0), DatapathMaps.config(77, "10.96.0.0/16", false, "192.168.0.11"));
+    d.map(DatapathMaps.CONFIG6)
+        .put(DatapathMaps.index(0), DatapathMaps.config6("fd00:10:96::/112", "fd00:192:168::11"));
     return d;
+  }
+
+  /** A load of its own for one family's run of a test. */
+  private static Datapath load(String pins, IpFamily family, Map<String, Integer> sizes) {
+    return load(pins + family.number(), sizes);
   }
 
   /** An Ethernet frame with an IPv4 TCP SYN (checksums are not what the programs look at). */
@@ -105,42 +166,25 @@ class DatapathProgramIT {
   }
 
   static byte[] tcp(String src, int sport, String dst, int dport, int flags) {
-    ByteBuffer b = ByteBuffer.allocate(14 + 20 + 20);
-    b.put(HexFormat.ofDelimiter(":").parseHex("ee:ee:ee:ee:ee:ee"));
-    b.put(HexFormat.ofDelimiter(":").parseHex("0a:00:00:00:00:0a"));
-    b.putShort((short) 0x0800);
-    b.put((byte) 0x45).put((byte) 0).putShort((short) 40).putShort((short) 1).putShort((short) 0);
-    b.put((byte) 64).put((byte) TCP).putShort((short) 0);
-    b.put(ip(src)).put(ip(dst));
-    b.putShort((short) sport).putShort((short) dport).putInt(1).putInt(0);
-    b.put((byte) 0x50).put((byte) flags).putShort((short) 65535).putInt(0);
-    return b.array();
+    return Frames.tcp(src, sport, dst, dport, flags);
   }
 
-  private static byte[] ip(String a) {
-    String[] p = a.split("\\.");
-    return new byte[] {
-      (byte) Integer.parseInt(p[0]),
-      (byte) Integer.parseInt(p[1]),
-      (byte) Integer.parseInt(p[2]),
-      (byte) Integer.parseInt(p[3])
-    };
-  }
-
-  @Test
-  void egressPolicyAllowsByIdentityAndPortRangeAndEncapsulates() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void egressPolicyAllowsByIdentityAndPortRangeAndEncapsulates(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("policy", Map.of())) {
-            var allowed = d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0);
+          try (Datapath d = load("policy", family, Map.of())) {
+            var allowed = d.testRun("from_container", tcp(p.a(), 40000, p.b(), 8005), LO, 0);
             assertThat(allowed.verdict()).isEqualTo(TC_ACT_REDIRECT);
             assertThat(allowed.mark() & MARK_FORWARDED).isEqualTo(MARK_FORWARDED);
-            assertThat(d.testRun("from_container", tcp(A, 40001, B, 8007), LO, 0).verdict())
+            assertThat(d.testRun("from_container", tcp(p.a(), 40001, p.b(), 8007), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
             // Just past the range, and the right port to another identity: denied and counted.
-            assertThat(d.testRun("from_container", tcp(A, 40002, B, 8008), LO, 0).verdict())
+            assertThat(d.testRun("from_container", tcp(p.a(), 40002, p.b(), 8008), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            assertThat(d.testRun("from_container", tcp(A, 40003, D, 8005), LO, 0).verdict())
+            assertThat(d.testRun("from_container", tcp(p.a(), 40003, p.d(), 8005), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
             assertThat(count(d, "policy-denied")).isEqualTo(2);
           }
@@ -148,15 +192,17 @@ class DatapathProgramIT {
         });
   }
 
-  @Test
-  void theProgramsReportWhatTheyLetThroughAndWhatTheyDrop() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void theProgramsReportWhatTheyLetThroughAndWhatTheyDrop(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
           var seen = new LinkedBlockingQueue<FlowEvent>();
-          try (Datapath d = load("events", Map.of());
+          try (Datapath d = load("events", family, Map.of());
               var reader = new FlowEventReader(d.eventsFd(), seen::add)) {
-            d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0);
-            d.testRun("from_container", tcp(A, 40002, B, 8008), LO, 0);
+            d.testRun("from_container", tcp(p.a(), 40000, p.b(), 8005), LO, 0);
+            d.testRun("from_container", tcp(p.a(), 40002, p.b(), 8008), LO, 0);
             var allowed = seen.poll(5, TimeUnit.SECONDS);
             var denied = seen.poll(5, TimeUnit.SECONDS);
             assertThat(allowed).isNotNull();
@@ -171,7 +217,7 @@ class DatapathProgramIT {
                         + allowed.destination()
                         + ":"
                         + allowed.destinationPort())
-                .isEqualTo(A + ":40000 > " + B + ":8005");
+                .isEqualTo(p.a() + ":40000 > " + p.b() + ":8005");
             assertThat(allowed.protocol()).isEqualTo(TCP);
             assertThat(denied).isNotNull();
             assertThat(denied.verdict()).isEqualTo("DROPPED");
@@ -183,15 +229,18 @@ class DatapathProgramIT {
         });
   }
 
-  @Test
-  void spoofedSourceIsDropped() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void spoofedSourceIsDropped(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("spoof", Map.of())) {
-            // C's address sent from A's device; and an address no pod has.
-            assertThat(d.testRun("from_container", tcp(C, 1, B, 8005), LO, 0).verdict())
+          try (Datapath d = load("spoof", family, Map.of())) {
+            // p.c()'s address sent from p.a()'s device; and an address no pod has.
+            assertThat(d.testRun("from_container", tcp(p.c(), 1, p.b(), 8005), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            assertThat(d.testRun("from_container", tcp("10.244.1.99", 1, B, 8005), LO, 0).verdict())
+            assertThat(
+                    d.testRun("from_container", tcp(p.stranger(), 1, p.b(), 8005), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
             assertThat(count(d, "spoofed-source")).isEqualTo(2);
           }
@@ -199,17 +248,20 @@ class DatapathProgramIT {
         });
   }
 
-  @Test
-  void localDeliveryRewritesTheFrameForThePeer() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void localDeliveryRewritesTheFrameForThePeer(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("local", Map.of())) {
-            // A's egress policy allows only identity 400: a local pod of 300 is denied...
-            assertThat(d.testRun("from_container", tcp(A, 1000, C, 80), LO, 0).verdict())
+          try (Datapath d = load("local", family, Map.of())) {
+            // p.a()'s egress policy allows only identity 400: a local pod of 300 is denied...
+            assertThat(d.testRun("from_container", tcp(p.a(), 1000, p.c(), 80), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            // ...while C (not isolated) reaches A, which accepts 300: delivered to A's interface.
-            ipcache(d, "10.244.1.11/32", 300, "");
-            var r = d.testRun("from_container", tcp(C, 1000, A, 80), podC, 0);
+            // ...while p.c() (not isolated) reaches p.a(), which accepts 300: delivered to p.a()'s
+            // interface.
+            ipcache(d, p.host(p.c()), 300, "");
+            var r = d.testRun("from_container", tcp(p.c(), 1000, p.a(), 80), podC, 0);
             assertThat(r.verdict()).isEqualTo(TC_ACT_REDIRECT);
             assertThat(HexFormat.of().formatHex(r.packet(), 0, 12))
                 .isEqualTo("0a000000000a" + "eeeeeeeeeeee");
@@ -218,26 +270,28 @@ class DatapathProgramIT {
         });
   }
 
-  @Test
-  void repliesPassWhereNewConnectionsDoNot() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void repliesPassWhereNewConnectionsDoNot(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("reply", Map.of())) {
-            // A accepts nothing from identity 400: B's packets are denied...
-            assertThat(d.testRun("from_overlay", ack(B, 8005, A, 40000), LO, 0).verdict())
+          try (Datapath d = load("reply", family, Map.of())) {
+            // p.a() accepts nothing from identity 400: p.b()'s packets are denied...
+            assertThat(d.testRun("from_overlay", ack(p.b(), 8005, p.a(), 40000), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            // ...but once A opened the connection, B's replies are delivered.
-            assertThat(d.testRun("from_container", tcp(A, 40000, B, 8005), LO, 0).verdict())
+            // ...but once p.a() opened the connection, p.b()'s replies are delivered.
+            assertThat(d.testRun("from_container", tcp(p.a(), 40000, p.b(), 8005), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
-            assertThat(d.testRun("from_overlay", ack(B, 8005, A, 40000), LO, 0).verdict())
+            assertThat(d.testRun("from_overlay", ack(p.b(), 8005, p.a(), 40000), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
-            // A SYN from B with the same ports is a new connection, judged by the policy.
-            assertThat(d.testRun("from_overlay", tcp(B, 8005, A, 40000), LO, 0).verdict())
+            // p.a() SYN from p.b() with the same ports is a new connection, judged by the policy.
+            assertThat(d.testRun("from_overlay", tcp(p.b(), 8005, p.a(), 40000), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            byte[] key = DatapathMaps.connectionKey(A, 40000, B, 8005, TCP);
-            var ct = d.map(DatapathMaps.CONNTRACK).get(key).orElseThrow();
+            byte[] key = DatapathMaps.connectionKey(p.a(), 40000, p.b(), 8005, TCP);
+            var ct = d.map(ct(family)).get(key).orElseThrow();
             var c = DatapathMaps.connection(key, ct);
-            assertThat(c.source()).isEqualTo(A);
+            assertThat(c.source()).isEqualTo(p.a());
             assertThat(c.destinationPort()).isEqualTo(8005);
             assertThat(c.throughStack()).isFalse();
           }
@@ -245,38 +299,46 @@ class DatapathProgramIT {
         });
   }
 
-  @Test
-  void anAddressOfTheServiceRangeWithoutAServiceIsDropped() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void anAddressOfTheServiceRangeWithoutAServiceIsDropped(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("service", Map.of())) {
+          try (Datapath d = load("service", family, Map.of())) {
             // No frontend for it: no rule anywhere would take it, so it goes nowhere.
-            assertThat(d.testRun("from_container", tcp(A, 5000, "10.96.0.10", 80), LO, 0).verdict())
+            assertThat(
+                    d.testRun("from_container", tcp(p.a(), 5000, p.service(), 80), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
             assertThat(count(d, "no-service")).isEqualTo(1);
-            assertThat(d.testRun("from_container", tcp(A, 5000, "8.8.8.8", 80), LO, 0).verdict())
+            assertThat(
+                    d.testRun("from_container", tcp(p.a(), 5000, p.world(), 80), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
           }
           return null;
         });
   }
 
-  @Test
-  void aFullConntrackTableEvictsTheLeastRecentlyUsed() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void aFullConntrackTableEvictsTheLeastRecentlyUsed(IpFamily family) throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("full", Map.of(DatapathMaps.CONNTRACK, 64))) {
+          try (Datapath d = load("full", family, Map.of(ct(family), 64))) {
             for (int port = 1; port <= 512; port++) {
-              assertThat(d.testRun("from_container", tcp(A, port, B, 8000), LO, 0).verdict())
+              assertThat(
+                      d.testRun("from_container", tcp(p.a(), port, p.b(), 8000), LO, 0).verdict())
                   .isEqualTo(TC_ACT_REDIRECT);
             }
-            BpfMap ct = d.map(DatapathMaps.CONNTRACK);
+            BpfMap ct = d.map(ct(family));
             assertThat(ct.keys().size()).isLessThanOrEqualTo(64);
-            // The oldest connection is gone: its reply now counts as a new connection to A, which
-            // A's ingress policy does not allow. The newest is still tracked.
-            assertThat(d.testRun("from_overlay", ack(B, 8000, A, 1), LO, 0).verdict())
+            // The oldest connection is gone: its reply now counts as a new connection to p.a(),
+            // which
+            // p.a()'s ingress policy does not allow. The newest is still tracked.
+            assertThat(d.testRun("from_overlay", ack(p.b(), 8000, p.a(), 1), LO, 0).verdict())
                 .isEqualTo(TC_ACT_SHOT);
-            assertThat(d.testRun("from_overlay", ack(B, 8000, A, 512), LO, 0).verdict())
+            assertThat(d.testRun("from_overlay", ack(p.b(), 8000, p.a(), 512), LO, 0).verdict())
                 .isEqualTo(TC_ACT_REDIRECT);
           }
           return null;
@@ -284,74 +346,80 @@ class DatapathProgramIT {
   }
 
   /**
-   * Opens connection {@code idle} from A to B and leaves it idle, then opens and closes {@code
-   * churn} others (FIN both ways), collecting ended connections every 64 when {@code collect}. True
-   * when B's next packet on the idle connection still passes: A's ingress policy would refuse it as
-   * a new connection, so it passes only if its entry survived.
+   * Opens connection {@code idle} from p.a() to p.b() and leaves it idle, then opens and closes
+   * {@code churn} others (FIN both ways), collecting ended connections every 64 when {@code
+   * collect}. True when p.b()'s next packet on the idle connection still passes: p.a()'s ingress
+   * policy would refuse it as a new connection, so it passes only if its entry survived.
    */
-  private static boolean idleSurvivesChurn(Datapath d, int churn, boolean collect) {
+  private static boolean idleSurvivesChurn(Pods p, Datapath d, int churn, boolean collect) {
     var gc =
         new ConntrackGc(
-            d.map(DatapathMaps.CONNTRACK),
+            d.map(ct(p.family())),
             new ConntrackGc.Lifetimes(Duration.ZERO, Duration.ofHours(1), Duration.ofHours(1)));
     int idle = 1;
-    assertThat(d.testRun("from_container", tcp(A, idle, B, 8000), LO, 0).verdict())
+    assertThat(d.testRun("from_container", tcp(p.a(), idle, p.b(), 8000), LO, 0).verdict())
         .isEqualTo(TC_ACT_REDIRECT);
-    assertThat(d.testRun("from_overlay", ack(B, 8000, A, idle), LO, 0).verdict())
+    assertThat(d.testRun("from_overlay", ack(p.b(), 8000, p.a(), idle), LO, 0).verdict())
         .isEqualTo(TC_ACT_REDIRECT);
     for (int i = 0; i < churn; i++) {
       int port = 1000 + i;
-      assertThat(d.testRun("from_container", tcp(A, port, B, 8000), LO, 0).verdict())
+      assertThat(d.testRun("from_container", tcp(p.a(), port, p.b(), 8000), LO, 0).verdict())
           .isEqualTo(TC_ACT_REDIRECT);
-      d.testRun("from_container", tcp(A, port, B, 8000, 0x11), LO, 0); // FIN, ACK
-      d.testRun("from_overlay", tcp(B, 8000, A, port, 0x11), LO, 0);
+      d.testRun("from_container", tcp(p.a(), port, p.b(), 8000, 0x11), LO, 0); // FIN, ACK
+      d.testRun("from_overlay", tcp(p.b(), 8000, p.a(), port, 0x11), LO, 0);
       if (collect && i % 64 == 63) {
         gc.collect(System.nanoTime());
       }
     }
-    return d.testRun("from_overlay", ack(B, 8000, A, idle), LO, 0).verdict() == TC_ACT_REDIRECT;
+    return d.testRun("from_overlay", ack(p.b(), 8000, p.a(), idle), LO, 0).verdict()
+        == TC_ACT_REDIRECT;
   }
 
-  @Test
-  void endedConnectionsAreCollectedSoAFullTableNeverEvictsAnIdleLiveOne() throws Exception {
+  @ParameterizedTest
+  @EnumSource(IpFamily.class)
+  void endedConnectionsAreCollectedSoAFullTableNeverEvictsAnIdleLiveOne(IpFamily family)
+      throws Exception {
+    Pods p = PODS.get(family);
     inNamespace(
         () -> {
-          try (Datapath d = load("gc-off", Map.of(DatapathMaps.CONNTRACK, 1024))) {
+          try (Datapath d = load("gc-off", family, Map.of(ct(family), 1024))) {
             // Without collection, 4 tables' worth of short connections evict the idle one.
-            assertThat(idleSurvivesChurn(d, 4096, false)).isFalse();
+            assertThat(idleSurvivesChurn(p, d, 4096, false)).isFalse();
           }
-          try (Datapath d = load("gc-on", Map.of(DatapathMaps.CONNTRACK, 1024))) {
-            // A FIN marks its connection as ending; a SYN on the same ports starts it again.
-            d.testRun("from_container", tcp(A, 7, B, 8000), LO, 0);
-            d.testRun("from_container", tcp(A, 7, B, 8000, 0x11), LO, 0);
-            byte[] key = DatapathMaps.connectionKey(A, 7, B, 8000, TCP);
-            assertThat(flags(d, key) & DatapathMaps.CT_CLOSING).isNotZero();
-            d.testRun("from_container", tcp(A, 7, B, 8000), LO, 0);
-            assertThat(flags(d, key) & DatapathMaps.CT_CLOSING).isZero();
-            d.testRun("from_container", tcp(A, 7, B, 8000, 0x04), LO, 0); // RST
-            assertThat(flags(d, key) & DatapathMaps.CT_CLOSING).isNotZero();
+          try (Datapath d = load("gc-on", family, Map.of(ct(family), 1024))) {
+            // p.a() FIN marks its connection as ending; a SYN on the same ports starts it again.
+            d.testRun("from_container", tcp(p.a(), 7, p.b(), 8000), LO, 0);
+            d.testRun("from_container", tcp(p.a(), 7, p.b(), 8000, 0x11), LO, 0);
+            byte[] key = DatapathMaps.connectionKey(p.a(), 7, p.b(), 8000, TCP);
+            assertThat(flags(d, family, key) & DatapathMaps.CT_CLOSING).isNotZero();
+            d.testRun("from_container", tcp(p.a(), 7, p.b(), 8000), LO, 0);
+            assertThat(flags(d, family, key) & DatapathMaps.CT_CLOSING).isZero();
+            d.testRun("from_container", tcp(p.a(), 7, p.b(), 8000, 0x04), LO, 0); // RST
+            assertThat(flags(d, family, key) & DatapathMaps.CT_CLOSING).isNotZero();
 
-            assertThat(idleSurvivesChurn(d, 4096, true)).isTrue();
+            assertThat(idleSurvivesChurn(p, d, 4096, true)).isTrue();
             // What is left: the idle connection, and what ended since the last collection.
-            assertThat(d.map(DatapathMaps.CONNTRACK).keys().size()).isLessThanOrEqualTo(1 + 64);
+            assertThat(d.map(ct(family)).keys().size()).isLessThanOrEqualTo(1 + 64);
             var r =
                 new ConntrackGc(
-                        d.map(DatapathMaps.CONNTRACK),
+                        d.map(ct(family)),
                         new ConntrackGc.Lifetimes(
                             Duration.ZERO, Duration.ofHours(1), Duration.ofHours(1)))
                     .collect(System.nanoTime());
             assertThat(r.removed()).isEqualTo(r.scanned() - 1);
-            assertThat(d.map(DatapathMaps.CONNTRACK).keys())
+            assertThat(d.map(ct(family)).keys())
                 .singleElement()
                 .satisfies(
-                    k -> assertThat(k).isEqualTo(DatapathMaps.connectionKey(A, 1, B, 8000, TCP)));
+                    k ->
+                        assertThat(k)
+                            .isEqualTo(DatapathMaps.connectionKey(p.a(), 1, p.b(), 8000, TCP)));
           }
           return null;
         });
   }
 
-  private static int flags(Datapath d, byte[] key) {
-    byte[] v = d.map(DatapathMaps.CONNTRACK).get(key).orElseThrow();
+  private static int flags(Datapath d, IpFamily family, byte[] key) {
+    byte[] v = d.map(ct(family)).get(key).orElseThrow();
     return ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getInt(16);
   }
 
@@ -385,7 +453,13 @@ class DatapathProgramIT {
         () -> {
           try (var good =
               new EbpfDataplane(
-                  bed.object(), pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
+                  bed.object(),
+                  pins,
+                  false,
+                  List.of("10.96.0.0/16"),
+                  "",
+                  "eth0",
+                  "ee:ee:ee:ee:ee:ee")) {
             good.apply(intent, true);
           }
           return null;
@@ -415,7 +489,13 @@ class DatapathProgramIT {
           () -> {
             try (var restarted =
                 new EbpfDataplane(
-                    refused, pins, false, "10.96.0.0/16", "", "eth0", "ee:ee:ee:ee:ee:ee")) {
+                    refused,
+                    pins,
+                    false,
+                    List.of("10.96.0.0/16"),
+                    "",
+                    "eth0",
+                    "ee:ee:ee:ee:ee:ee")) {
               Assertions.assertThatThrownBy(() -> restarted.apply(intent, true))
                   .hasMessageContaining("bpf_object__load");
               assertThat(restarted.loaded()).isFalse();

@@ -5,6 +5,7 @@ import dev.tweed.kernel.Packet;
 import dev.tweed.model.IpAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * One run of a Tweed program over a traced packet, as the program reported it to {@code
@@ -35,7 +36,7 @@ public record ProgramEvent(
     int tcpFlags,
     Packet in,
     Packet out) {
-  public static final int SIZE = 80;
+  public static final int SIZE = 128;
   static final int TC_ACT_OK = 0;
   static final int TC_ACT_SHOT = 2;
   static final int TC_ACT_REDIRECT = 7;
@@ -110,41 +111,48 @@ public record ProgramEvent(
         le.getInt(36) & 0xffffffffL,
         le.getInt(44),
         tuple(b, 48),
-        tuple(b, 64));
+        tuple(b, 88));
   }
 
+  /** A {@code struct trace_tuple}: either family, an IPv4 address in its field's first bytes. */
   private static Packet tuple(byte[] b, int off) {
     ByteBuffer be = ByteBuffer.wrap(b).order(ByteOrder.BIG_ENDIAN);
-    String proto =
-        switch (b[off + 12] & 0xff) {
-          case 6 -> "tcp";
-          case 17 -> "udp";
-          case 1 -> "icmp";
-          default -> String.valueOf(b[off + 12] & 0xff);
-        };
+    int a = b[off + 37] == 6 ? 16 : 4;
     return new Packet(
-        IpAddress.v4(be.getInt(off)),
-        IpAddress.v4(be.getInt(off + 4)),
-        proto,
-        be.getShort(off + 8) & 0xffff,
-        be.getShort(off + 10) & 0xffff,
+        IpAddress.fromBytes(Arrays.copyOfRange(b, off, off + a)),
+        IpAddress.fromBytes(Arrays.copyOfRange(b, off + 16, off + 16 + a)),
+        protocolName(b[off + 36] & 0xff),
+        be.getShort(off + 32) & 0xffff,
+        be.getShort(off + 34) & 0xffff,
         0,
         0,
         64);
   }
 
-  /** The tuple as {@code tw_trace}'s key: {@code struct ct_key} (the programs' IPv4 tuples). */
+  private static String protocolName(int number) {
+    return switch (number) {
+      case 6 -> "tcp";
+      case 17 -> "udp";
+      case 1 -> "icmp";
+      case 58 -> "icmpv6";
+      default -> String.valueOf(number);
+    };
+  }
+
+  /**
+   * The tuple as its family's trace map keys it ({@code tw_trace}: {@code struct ct_key}; {@code
+   * tw_trace6}: {@code struct ct6_key}): the conntrack key's layout.
+   */
   public static byte[] key(Packet p) {
     int proto =
         switch (p.proto()) {
           case "tcp" -> 6;
           case "udp" -> 17;
           case "icmp" -> 1;
+          case "icmpv6" -> 58;
           default -> 0;
         };
-    ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.BIG_ENDIAN);
-    b.putInt(p.src().v4()).putInt(p.dst().v4());
-    b.putShort((short) p.sport()).putShort((short) p.dport());
-    return b.put((byte) proto).array();
+    return DatapathMaps.connectionKey(
+        p.src().toString(), p.sport(), p.dst().toString(), p.dport(), proto);
   }
 }

@@ -3,6 +3,7 @@ package dev.tweed.trace.verify;
 import dev.tweed.ebpf.BpfMap;
 import dev.tweed.ebpf.RingBufferReader;
 import dev.tweed.kernel.Packet;
+import dev.tweed.model.IpFamily;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +26,12 @@ import java.util.Optional;
 public final class ProgramTraceRecorder implements AutoCloseable {
   private static final byte[] ZERO = ByteBuffer.allocate(4).array();
 
-  private record Node(BpfMap on, BpfMap trace, RingBufferReader events) {}
+  /** A node's switch, its trace map of each family, and its events. */
+  private record Node(BpfMap on, Map<IpFamily, BpfMap> traces, RingBufferReader events) {
+    BpfMap trace(Packet p) {
+      return traces.get(p.src().family());
+    }
+  }
 
   private final Map<String, Node> nodes = new LinkedHashMap<>();
   private final List<ProgramEvent> events = new ArrayList<>();
@@ -50,7 +57,11 @@ public final class ProgramTraceRecorder implements AutoCloseable {
         }
         String netns = e.getKey();
         BpfMap on = BpfMap.pinned(dir.resolve("tw_trace_on"), 4, 4);
-        BpfMap trace = BpfMap.pinned(dir.resolve("tw_trace"), 16, 4);
+        Map<IpFamily, BpfMap> trace = new EnumMap<>(IpFamily.class);
+        trace.put(IpFamily.IPV4, BpfMap.pinned(dir.resolve("tw_trace"), 16, 4));
+        if (Files.exists(dir.resolve("tw_trace6"))) {
+          trace.put(IpFamily.IPV6, BpfMap.pinned(dir.resolve("tw_trace6"), 40, 4));
+        }
         RingBufferReader reader =
             RingBufferReader.pinned(
                 dir.resolve("tw_trace_events"), bytes -> r.add(ProgramEvent.decode(netns, bytes)));
@@ -78,9 +89,9 @@ public final class ProgramTraceRecorder implements AutoCloseable {
       for (Packet p : packets) {
         // The client's port is the kernel's choice: requests are named without their source
         // port, replies without their destination port.
-        n.trace().put(ProgramEvent.key(p.withSrc(p.src(), Optional.of(0))), value);
+        n.trace(p).put(ProgramEvent.key(p.withSrc(p.src(), Optional.of(0))), value);
         Packet back = new Packet(p.dst(), p.src(), p.proto(), p.dport(), 0, 0, 0, 64);
-        n.trace().put(ProgramEvent.key(back), value);
+        n.trace(p).put(ProgramEvent.key(back), value);
       }
       n.on().put(ZERO, ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(1).array());
     }
@@ -114,8 +125,10 @@ public final class ProgramTraceRecorder implements AutoCloseable {
   public void disarm() {
     for (Node n : nodes.values()) {
       n.on().put(ZERO, ZERO);
-      for (byte[] k : n.trace().keys()) {
-        n.trace().remove(k);
+      for (BpfMap trace : n.traces().values()) {
+        for (byte[] k : trace.keys()) {
+          trace.remove(k);
+        }
       }
     }
   }
@@ -126,15 +139,17 @@ public final class ProgramTraceRecorder implements AutoCloseable {
     for (Node n : nodes.values()) {
       try {
         n.on().put(ZERO, ZERO);
-        for (byte[] k : n.trace().keys()) {
-          n.trace().remove(k);
+        for (BpfMap trace : n.traces().values()) {
+          for (byte[] k : trace.keys()) {
+            trace.remove(k);
+          }
         }
       } catch (RuntimeException e) {
         first = first == null ? e : first;
       } finally {
         n.events().close();
         n.on().close();
-        n.trace().close();
+        n.traces().values().forEach(BpfMap::close);
       }
     }
     nodes.clear();
