@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tweed.kernel.Packet;
+import dev.tweed.model.IpFamily;
 import dev.tweed.trace.bpf.MapLookup;
 import dev.tweed.trace.bpf.ProgramRun;
 import dev.tweed.trace.bpf.TcAction;
@@ -49,7 +50,7 @@ class EbpfJourneyTest {
         .hasValueSatisfying(a -> assertThat(a.program()).isEqualTo("to_overlay"));
     assertThat(node1.endpoints()).containsKey(CLIENT);
     assertThat(node1.config())
-        .hasValueSatisfying(c -> assertThat(c.nodeIp()).isEqualTo("172.31.0.11"));
+        .hasValueSatisfying(c -> assertThat(c.nodeIp(IpFamily.IPV4)).isEqualTo("172.31.0.11"));
     assertThat(WORLD.bpf(CLIENT_NS).present()).isFalse();
   }
 

@@ -22,9 +22,11 @@ import java.util.Set;
  * semantics of {@code tweed-datapath.bpf.c}, decision by decision, in the same order, each lookup
  * recorded. Where the program draws a random backend the run forks, one run per slot.
  *
- * <p>The model covers IPv4 TCP, UDP and ICMP echo, first packets of a connection (a TCP SYN) and
- * later ones; it does not model fragments or ICMP errors (the programs pass the first unchanged and
- * translate the second by the connection they quote).
+ * <p>The model covers TCP, UDP and ICMP echo in both families (each over its family's maps, as the
+ * programs are compiled once per family), first packets of a connection (a TCP SYN) and later ones;
+ * it does not model fragments or ICMP errors (the programs pass the first unchanged and translate
+ * the second by the connection they quote). Neighbour discovery and MLD are the stack's: the
+ * programs pass them before any lookup.
  */
 public final class TweedPrograms {
   public static final Set<String> NAMES = Set.copyOf(Datapath.PROGRAMS);
@@ -38,6 +40,19 @@ public final class TweedPrograms {
   private static final int TCP = 6;
   private static final int UDP = 17;
   private static final int ICMP = 1;
+  private static final int ICMPV6 = 58;
+
+  /** The maps the programs keep one of per family (tw_ct, tw_ct6): lookups name the packet's. */
+  private static final Set<String> PER_FAMILY =
+      Set.of(
+          DatapathMaps.CONNTRACK,
+          DatapathMaps.ENDPOINTS,
+          DatapathMaps.IPCACHE,
+          LbMaps.FRONTENDS,
+          LbMaps.SERVICES,
+          LbMaps.BACKENDS,
+          LbMaps.AFFINITY,
+          LbMaps.SOURCE_RANGES);
 
   /** The node's routing as {@code bpf_fib_lookup} sees it. */
   public interface Fib {
@@ -447,7 +462,9 @@ public final class TweedPrograms {
       // The connection's earlier packets chose a backend: it keeps it while it still serves.
       DatapathMaps.Translation t = known.translation();
       LbMaps.BackendEntry b =
-          maps.backends().values().stream()
+          maps.backends().entrySet().stream()
+              .filter(x -> x.getKey().startsWith(r.p.family().number() + ":"))
+              .map(Map.Entry::getValue)
               .filter(x -> x.ip().equals(t.address()) && x.port() == t.port())
               .filter(x -> x.service() == fe.service())
               .findFirst()
@@ -464,7 +481,8 @@ public final class TweedPrograms {
   }
 
   private List<Run> pick(Run r, LbMaps.FrontendEntry fe) {
-    String headKey = BpfState.serviceKey(fe.service(), fe.external(), 0);
+    IpFamily family = r.p.family();
+    String headKey = BpfState.serviceKey(family, fe.service(), fe.external(), 0);
     LbMaps.ServiceEntry head = maps.services().get(headKey);
     r.look(
         "tw_lb_services",
@@ -489,7 +507,8 @@ public final class TweedPrograms {
               .filter(x -> x.client().equals(r.p.srcIp()) && x.service() == fe.service())
               .findFirst();
       boolean fresh = a.isPresent() && maps.monotonicNanos() - a.get().lastUsedNanos() <= timeout;
-      LbMaps.BackendEntry b = a.map(x -> maps.backends().get(x.backend())).orElse(null);
+      LbMaps.BackendEntry b =
+          a.map(x -> maps.backends().get(BpfState.backendKey(family, x.backend()))).orElse(null);
       r.look(
           "tw_lb_affinity",
           r.p.srcIp() + " service " + fe.service(),
@@ -501,7 +520,7 @@ public final class TweedPrograms {
     List<Run> out = new ArrayList<>();
     for (int slot = 1; slot <= n; slot++) {
       Run b = n == 1 ? r : r.copy();
-      String slotKey = BpfState.serviceKey(fe.service(), fe.external(), slot);
+      String slotKey = BpfState.serviceKey(family, fe.service(), fe.external(), slot);
       LbMaps.ServiceEntry s = maps.services().get(slotKey);
       b.look("tw_lb_services", slotKey, s == null ? "none" : "backend " + s.countOrBackend());
       if (n > 1) {
@@ -509,7 +528,8 @@ public final class TweedPrograms {
         b.choice =
             Optional.of("slot " + slot + " of " + n + " (bpf_get_prandom_u32() % " + n + ")");
       }
-      LbMaps.BackendEntry be = s == null ? null : maps.backends().get(s.countOrBackend());
+      LbMaps.BackendEntry be =
+          s == null ? null : maps.backends().get(BpfState.backendKey(family, s.countOrBackend()));
       if (s != null) {
         b.look(
             "tw_lb_backends",
@@ -525,10 +545,9 @@ public final class TweedPrograms {
     String snat = r.p.srcIp();
     int sport = r.p.sport();
     Optional<BpfState.Config> cfg = maps.config();
-    if (cfg.isPresent()
-        && !cfg.get().nodeIp().isEmpty()
-        && (fe.masquerade() || b.ip().equals(r.p.srcIp()))) {
-      snat = cfg.get().nodeIp();
+    String nodeIp = cfg.map(c -> c.nodeIp(r.p.family())).orElse("");
+    if (!nodeIp.isEmpty() && (fe.masquerade() || b.ip().equals(r.p.srcIp()))) {
+      snat = nodeIp;
       Optional<Integer> port = snatPort(r, snat, b.ip(), b.port());
       if (port.isEmpty()) {
         return r.lb(Lb.DROP);
@@ -562,6 +581,7 @@ public final class TweedPrograms {
           case "tcp" -> TCP;
           case "udp" -> UDP;
           case "icmp" -> ICMP;
+          case "icmpv6" -> ICMPV6;
           default -> 0;
         };
     return new DatapathMaps.Connection(
@@ -602,9 +622,7 @@ public final class TweedPrograms {
   }
 
   private boolean toServiceNet(Run r) {
-    // The programs carry IPv4 only (IPv6 frames go to the stack before any lookup).
-    return r.p.family() == IpFamily.IPV4
-        && maps.config().map(c -> c.inServiceNet(r.p.dst().v4())).orElse(false);
+    return maps.config().map(c -> c.inServiceNet(r.p.dst())).orElse(false);
   }
 
   // ---- lookups --------------------------------------------------------------------------------
@@ -803,12 +821,14 @@ public final class TweedPrograms {
         case "tcp" -> TCP;
         case "udp" -> UDP;
         case "icmp" -> ICMP;
+        case "icmpv6" -> ICMPV6;
         default -> 0;
       };
     }
 
     void look(String map, String key, String result) {
-      lookups.add(new MapLookup(map, key, result));
+      String named = PER_FAMILY.contains(map) ? DatapathMaps.of(map, p.family()) : map;
+      lookups.add(new MapLookup(named, key, result));
     }
 
     Run lb(Lb v) {
