@@ -3,6 +3,7 @@ package dev.tweed.ebpf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tweed.model.IpAddress;
 import dev.tweed.model.Ipv4;
 import dev.tweed.model.Json;
 import dev.tweed.sys.Command;
@@ -224,6 +225,72 @@ class DatapathLayoutTest {
             "protocol", "06",
             "flags", "00",
             "service", le32(42)));
+  }
+
+  /** The IPv6 maps' keys and values: the same encoders, 16-byte addresses where the C has them. */
+  @Test
+  void theJavaEncodersPutEveryIpv6MemberWhereTheStructHasIt() {
+    assertLayout(
+        "ipcache6_key",
+        DatapathMaps.ipcacheKey("fd00:10:244:1::/122"),
+        Map.of("prefixlen", le32(122), "addr", ip6("fd00:10:244:1::")));
+    assertLayout(
+        "config6",
+        DatapathMaps.config6("fd00:10:96::/112", "fd00:172:31::11"),
+        Map.of(
+            "service_net", ip6("fd00:10:96::"),
+            "service_mask", "ffffffffffffffffffffffffffff0000",
+            "node_ip", ip6("fd00:172:31::11")));
+    assertLayout(
+        "ct6_key",
+        DatapathMaps.connectionKey("fd00:10:244:1::5", 40000, "fd00:10:96::a", 80, 6),
+        Map.of(
+            "saddr", ip6("fd00:10:244:1::5"),
+            "daddr", ip6("fd00:10:96::a"),
+            "sport", be16(40000),
+            "dport", be16(80),
+            "protocol", "06"));
+    assertLayout(
+        "lb6_frontend_key",
+        LbMaps.frontendKey("fd00:10:96::a", 80, 17),
+        Map.of("addr", ip6("fd00:10:96::a"), "port", be16(80), "protocol", "11"));
+    assertLayout(
+        "lb6_backend",
+        LbMaps.backendValue(42, new LbService.Backend(7, "fd00:10:244:1::5", 8080, "node-1"), 6),
+        Map.of(
+            "addr", ip6("fd00:10:244:1::5"),
+            "port", be16(8080),
+            "protocol", "06",
+            "flags", "00",
+            "service", le32(42)));
+    assertLayout(
+        "lb6_source_key",
+        LbMaps.sourceRangeKey(42, "fd00:172:31::/48"),
+        Map.of(
+            "prefixlen", le32(32 + 48),
+            "service", le32(42),
+            "addr", ip6("fd00:172:31::")));
+    Map<String, String> members = new LinkedHashMap<>();
+    members.put("created_ns", le64(1_000_000_007L));
+    members.put("last_seen_ns", le64(2_000_000_011L));
+    members.put("flags", le32(DatapathMaps.CT_REVNAT));
+    members.put("backend", le32(0));
+    members.put("nat_addr", ip6("fd00:10:96::a"));
+    members.put("orig_addr", ip6("fd00:10:244:1::5"));
+    members.put("nat_port", be16(80));
+    members.put("orig_port", be16(40001));
+    var c =
+        DatapathMaps.connection(
+            DatapathMaps.connectionKey("fd00:10:244:2::9", 8080, "fd00:10:244:1::5", 40001, 6),
+            encode("ct6_entry", members));
+    assertThat(c.source()).isEqualTo("fd00:10:244:2::9");
+    assertThat(c.translation())
+        .isEqualTo(
+            new DatapathMaps.Translation("reply", "fd00:10:96::a", 80, "fd00:10:244:1::5", 40001));
+  }
+
+  private static String ip6(String a) {
+    return HexFormat.of().formatHex(IpAddress.parse(a).bytes());
   }
 
   /**
