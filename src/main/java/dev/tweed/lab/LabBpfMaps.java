@@ -310,9 +310,7 @@ public final class LabBpfMaps {
                   bs.add(
                       b == null
                           ? "(slot " + i + " missing)"
-                          : b.ip()
-                              + ":"
-                              + b.port()
+                          : IpAddress.hostPort(b.ip(), b.port())
                               + (pod(b.ip()).isEmpty() ? "" : " (" + pod(b.ip()) + ")"));
                 }
                 out.add(
@@ -361,7 +359,7 @@ public final class LabBpfMaps {
               out.add(
                   new BackendRow(
                       b.id(),
-                      b.ip() + ":" + b.port(),
+                      IpAddress.hostPort(b.ip(), b.port()),
                       protocol(b.protocol()),
                       w == null ? "" : w.pod(),
                       w == null ? nodesByIp.getOrDefault(b.ip(), "") : w.node(),
