@@ -30,11 +30,8 @@ static __always_inline int nat_rewrite4(struct __sk_buff *skb, struct packet *p,
 		    bpf_skb_store_bytes(skb, ETH_HLEN + (dst_side ? 16 : 12), &addr, 4, 0))
 			return -1;
 	}
-	if (old_port != port) {
-		if (bpf_l4_csum_replace(skb, csum, old_port, port, mangled | 2) ||
-		    bpf_skb_store_bytes(skb, l4 + (dst_side ? 2 : 0), &port, 2, 0))
-			return -1;
-	}
+	if (port_rewrite(skb, csum, l4 + (dst_side ? 2 : 0), old_port, port, mangled))
+		return -1;
 	if (dst_side) {
 		p->tuple.daddr = addr;
 		p->tuple.dport = port;

@@ -62,11 +62,8 @@ static __always_inline int nat_rewrite6(struct __sk_buff *skb, struct packet6 *p
 	if (addr6_rewrite(skb, csum, ETH_HLEN + (dst_side ? 24 : 8), old_addr, addr,
 			  BPF_F_PSEUDO_HDR | mangled))
 		return -1;
-	if (old_port != port) {
-		if (bpf_l4_csum_replace(skb, csum, old_port, port, mangled | 2) ||
-		    bpf_skb_store_bytes(skb, p->l4 + (dst_side ? 2 : 0), &port, 2, 0))
-			return -1;
-	}
+	if (port_rewrite(skb, csum, p->l4 + (dst_side ? 2 : 0), old_port, port, mangled))
+		return -1;
 	if (dst_side) {
 		p->tuple.daddr = addr;
 		p->tuple.dport = port;

@@ -29,6 +29,18 @@ static __always_inline int icmp_rewrite(struct __sk_buff *skb, __u32 csum, __u32
 	return 0;
 }
 
+/* A transport port at off replaced, the transport checksum at csum following it. */
+static __always_inline int port_rewrite(struct __sk_buff *skb, __u32 csum, __u32 off,
+					__be16 from, __be16 to, __u64 mangled)
+{
+	if (from == to)
+		return 0;
+	if (bpf_l4_csum_replace(skb, csum, from, to, mangled | 2) ||
+	    bpf_skb_store_bytes(skb, off, &to, 2, 0))
+		return -1;
+	return 0;
+}
+
 enum reject_to {
 	REJECT_TO_PEER,   /* a pod's host veth: into the pod */
 	REJECT_BACK_OUT,  /* eth0 ingress: out again, to the sender */

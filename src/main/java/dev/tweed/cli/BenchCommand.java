@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tweed.bench.AgentLoadBenchmark;
 import dev.tweed.bench.BgpConvergenceBenchmark;
 import dev.tweed.bench.CniLatencyBenchmark;
+import dev.tweed.bench.DatapathPacketBenchmark;
 import dev.tweed.bench.DualStackServiceSyncBenchmark;
 import dev.tweed.bench.EndpointPropagationBenchmark;
 import dev.tweed.bench.GraphUpdateBenchmark;
@@ -491,6 +492,25 @@ public final class BenchCommand {
     @Override
     public Integer call() throws Exception {
       new ObserveBenchmark(System.out).run(seconds, rounds, events);
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "datapath",
+      description =
+          "What a packet costs the eBPF programs in each family: from_container on an established"
+              + " connection to a remote pod, IPv4 and IPv6 alternated (BPF_PROG_TEST_RUN).")
+  static final class DatapathPackets implements Callable<Integer> {
+    @Option(names = "--packets", defaultValue = "1000000", description = "Packets a run.")
+    int packets;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "Runs of each family (medians).")
+    int rounds;
+
+    @Override
+    public Integer call() throws Exception {
+      new DatapathPacketBenchmark(System.out).run(packets, rounds);
       return 0;
     }
   }

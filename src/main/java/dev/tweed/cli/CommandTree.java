@@ -83,6 +83,7 @@ public final class CommandTree {
                   BenchCommand.ServicesDualStack.class,
                   BenchCommand.Services.class,
                   BenchCommand.Observe.class,
+                  BenchCommand.DatapathPackets.class,
                   BenchCommand.Journal.class,
                   BenchCommand.AgentLoad.class,
                   BenchCommand.Rules.class,
