@@ -15,6 +15,7 @@ import dev.tweed.ebpf.EbpfIntentCalculator;
 import dev.tweed.ebpf.FlowEventReader;
 import dev.tweed.ebpf.Identities;
 import dev.tweed.ebpf.IdentityAllocator;
+import dev.tweed.ebpf.IdentityCollector;
 import dev.tweed.ebpf.LbService;
 import dev.tweed.ebpf.ServiceLbCalculator;
 import dev.tweed.model.Cidr;
@@ -57,6 +58,7 @@ final class EbpfDatapath implements NodeDatapath {
   private static final Logger LOG = LoggerFactory.getLogger(EbpfDatapath.class);
   private final String nodeName;
   private final IdentityAllocator identities;
+  private final IdentityCollector identityCollector;
   private final EbpfIntentCalculator calc;
   private final EbpfDataplane driver;
   private volatile EbpfIntent last = EbpfIntent.empty();
@@ -117,6 +119,7 @@ final class EbpfDatapath implements NodeDatapath {
     this.metrics = metrics;
     this.nodeName = config.nodeName();
     this.identities = new IdentityAllocator(store);
+    this.identityCollector = new IdentityCollector(store, IdentityCollector.DEFAULT_GRACE);
     this.calc = new EbpfIntentCalculator(config.nodeName());
     this.clusterCidrs = config.clusterCidrs();
     Path object =
@@ -275,6 +278,9 @@ final class EbpfDatapath implements NodeDatapath {
             .toList();
     Map<List<String>, Integer> ids =
         identities.ensure(wanted, IdentityAllocator.read(identityObjects));
+    identityCollector
+        .collect(identityObjects, wanted, System.nanoTime())
+        .forEach(id -> LOG.info("event=identity-collected node={} identity={}", nodeName, id));
     Map<String, String> macs = new HashMap<>();
     for (WorkloadEndpoint w : state.endpoints()) {
       if (w.node().equals(nodeName)) {

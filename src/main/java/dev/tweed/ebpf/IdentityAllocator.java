@@ -13,6 +13,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 
 /**
@@ -48,17 +49,25 @@ public final class IdentityAllocator {
   public static Map<List<String>, Integer> read(Collection<JsonNode> identities) {
     Map<List<String>, Integer> out = new HashMap<>();
     for (JsonNode n : identities) {
-      int id;
-      try {
-        id = Integer.parseInt(n.path("metadata").path("name").asText());
-      } catch (NumberFormatException e) {
-        continue;
-      }
-      List<String> labels = new ArrayList<>();
-      n.path("spec").path("labels").forEach(l -> labels.add(l.asText()));
-      out.merge(labels, id, Math::min);
+      number(n).ifPresent(id -> out.merge(labels(n), id, Math::min));
     }
     return out;
+  }
+
+  /** An identity object's number, empty when its name is not one. */
+  static Optional<Integer> number(JsonNode identity) {
+    try {
+      return Optional.of(Integer.parseInt(identity.path("metadata").path("name").asText()));
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** An identity object's label set. */
+  static List<String> labels(JsonNode identity) {
+    List<String> labels = new ArrayList<>();
+    identity.path("spec").path("labels").forEach(l -> labels.add(l.asText()));
+    return labels;
   }
 
   /**
