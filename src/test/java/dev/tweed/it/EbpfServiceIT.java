@@ -16,23 +16,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every Service test again with the eBPF datapath, whose programs load-balance Services in place of
- * the proxy's rules: the same traffic, the same answers, and no service rule in iptables or nft.
- * The lab is dual-stack: the tests of IPv4 alone run in it too (this is the datapath's one Service
- * run), and dual-stack Services answer at their IPv6 clusterIPs and node ports from the IPv6 maps.
+ * the proxy's rules: the same traffic, the same answers, and no service rule in iptables or nft;
+ * dual-stack Services answer at their IPv6 clusterIPs and node ports from the IPv6 maps.
  */
 class EbpfServiceIT extends ServiceIT {
   @Override
   String dataplane() {
     return "ebpf";
   }
-
-  @Override
-  String ipFamily() {
-    return "dual";
-  }
-
-  @Override
-  void coveredByTheIpv4Run() {}
 
   /** node-1's conntrack entries from {@code ip} to port {@code port}. */
   private List<JsonNode> connections(String ip, int port) {

@@ -24,7 +24,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -48,29 +47,16 @@ class NetworkPolicyIT {
     return "iptables";
   }
 
-  /** The lab's IP families; a subclass runs every test again in a dual-stack lab. */
+  /**
+   * The lab's IP families: dual-stack, so that one run of each datapath's suite covers IPv4 (the
+   * primary family) and IPv6 alike; IPv4-only labs are the other suites'.
+   */
   String ipFamily() {
-    return "ipv4";
+    return "dual";
   }
 
   List<IpFamily> families() {
     return IpFamilies.parse(ipFamily()).families();
-  }
-
-  /**
-   * In a dual-stack lab, a test whose traffic is IPv4 alone (single-stack Services, the CLI) adds
-   * nothing to the IPv4 run of the same class: it is skipped there, to keep the suite's time.
-   */
-  void coveredByTheIpv4Run() {
-    Assumptions.assumeTrue(!ipv4RunElsewhere(), "the IPv4 run covers it");
-  }
-
-  /**
-   * Whether another class runs this datapath's tests in an IPv4 lab: so a dual-stack run does only
-   * what differs by family. A datapath with one run, dual-stack, does it all there.
-   */
-  boolean ipv4RunElsewhere() {
-    return families().size() == 2;
   }
 
   /** The datapath the lab runs: standard (policy in netfilter), or ebpf (policy in programs). */
@@ -171,16 +157,13 @@ class NetworkPolicyIT {
   @Test
   @Order(1)
   void theConformanceSuitePassesWithRealTraffic() {
-    if (!ipv4RunElsewhere()) {
-      String out = tweed.ok("lab", "conformance", "netpol");
-      assertThat(out).contains("40 passed, 0 failed").doesNotContain("FAIL");
-    }
+    String all = tweed.ok("lab", "conformance", "netpol");
+    assertThat(all).contains("40 passed, 0 failed").doesNotContain("FAIL");
     if (families().size() == 2) {
-      // In a dual-stack lab the suite runs in IPv6 on the scenarios that differ by family most
-      // (ipBlocks written in IPv6, named ports resolved per address, deny-all, a combined
-      // selector): its IPv4 run is the IPv4 class's in the same datapath, or the one above, and
-      // the whole suite is the longest test there is (`lab conformance netpol --family 6` runs
-      // all 40).
+      // In a dual-stack lab the suite runs again in IPv6 on the scenarios that differ by family
+      // most (ipBlocks written in IPv6, named ports resolved per address, deny-all, a combined
+      // selector): the whole suite is the longest test there is (`lab conformance netpol
+      // --family 6` runs all 40).
       String out =
           tweed.ok(
               "lab",
@@ -197,7 +180,6 @@ class NetworkPolicyIT {
   @Test
   @Order(2)
   void reachabilityPrintsTheMatrixAsJson() {
-    coveredByTheIpv4Run();
     JsonNode m =
         Json.parse(
             tweed.ok(
@@ -286,7 +268,6 @@ class NetworkPolicyIT {
   @Test
   @Order(4)
   void thePodsOwnNodeReachesItThroughDenyAll() throws Exception {
-    coveredByTheIpv4Run();
     apply(
         "policy.yaml",
         """
@@ -303,7 +284,6 @@ class NetworkPolicyIT {
   @Test
   @Order(5)
   void serviceTrafficIsFilteredAfterDnatByBackendPodAndPort() throws Exception {
-    coveredByTheIpv4Run();
     apply(
         "service.yaml",
         """
@@ -343,7 +323,6 @@ class NetworkPolicyIT {
   @Test
   @Order(6)
   void anInvalidPolicyIsRejectedAndChangesNothing() throws Exception {
-    coveredByTheIpv4Run();
     String node = pod("x/a").path("spec").path("nodeName").asText();
     List<String> save = List.of("ip", "netns", "exec", tweed.nodeNs(node), "iptables-save");
     String before =
@@ -380,7 +359,6 @@ class NetworkPolicyIT {
   @Test
   @Order(7)
   void policyLivesInTheDataplaneTheLabRuns() throws Exception {
-    coveredByTheIpv4Run();
     apply(
         "policy.yaml",
         """
@@ -413,7 +391,6 @@ class NetworkPolicyIT {
   @Test
   @Order(8)
   void anEstablishedFlowOutlivesAPolicyThatWouldRefuseItAnew() throws Exception {
-    coveredByTheIpv4Run();
     String target = ipOf("x/a");
     try (DatagramSocket flow =
         NetworkNamespace.call(netnsOf("y/a"), () -> new DatagramSocket(new InetSocketAddress(0)))) {

@@ -43,9 +43,12 @@ class ServiceIT {
     return "iptables";
   }
 
-  /** The lab's IP families; a subclass runs every test again in a dual-stack lab. */
+  /**
+   * The lab's IP families: dual-stack, so that one run of each datapath's suite covers IPv4 (the
+   * primary family) and IPv6 alike; IPv4-only labs are the other suites'.
+   */
   String ipFamily() {
-    return "ipv4";
+    return "dual";
   }
 
   List<IpFamily> families() {
@@ -87,14 +90,6 @@ class ServiceIT {
   void down() {
     tweed.ok("lab", "down");
     assertThat(tweed.namespaces()).isEmpty();
-  }
-
-  /**
-   * In a dual-stack lab, a test whose traffic is IPv4 alone (single-stack Services, the CLI) adds
-   * nothing to the IPv4 run of the same class: it is skipped there, to keep the suite's time.
-   */
-  void coveredByTheIpv4Run() {
-    Assumptions.assumeTrue(families().size() == 1, "the IPv4 run covers it");
   }
 
   JsonNode service(String name) {
@@ -149,7 +144,6 @@ class ServiceIT {
 
   @Test
   void aBurstOfShortConnectionsThroughAClusterIpLosesNone() throws Exception {
-    coveredByTheIpv4Run();
     String ip = service("web").path("spec").path("clusterIP").asText();
     awaitConnect(ip, 80);
     ShortConnections.Burst b =
@@ -192,7 +186,6 @@ class ServiceIT {
 
   @Test
   void aClientReusingAPortItsBackendHoldsInTimeWaitConnectsAgain() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = podWithService("reader", 9090);
     Path readerNs = NetworkNamespace.pathOf(tweed.prefix() + "pod-default-reader");
     String clientNs = tweed.prefix() + "pod-default-client";
@@ -233,7 +226,6 @@ class ServiceIT {
 
   @Test
   void aServiceWithoutEndpointsRefusesAtOnce() throws Exception {
-    coveredByTheIpv4Run();
     String ip = service("nobody").path("spec").path("clusterIP").asText();
     ProbeResult r = ProbeClient.probe(client, ip, 80, "tcp", Duration.ofSeconds(3));
     assertThat(r.connected()).isFalse();
@@ -386,7 +378,6 @@ class ServiceIT {
   @Test
   @Order(Integer.MAX_VALUE) // deletes a backend: runs last
   void clientIpAffinityKeepsTheBackendAndEndpointChangesFollowPods() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("aff", ".yaml");
     Files.writeString(
         yaml,
@@ -425,7 +416,6 @@ class ServiceIT {
 
   @Test
   void loadBalancerIpsReachBackendsAndLocalPolicyKeepsTheClientAddress() throws Exception {
-    coveredByTheIpv4Run();
     tweed.ok("lab", "apply", "-f", Tweed.HOME.resolve("examples/loadbalancer.yaml").toString());
     Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
     Tweed.await(
@@ -460,7 +450,6 @@ class ServiceIT {
 
   @Test
   void externalIpsReachTheBackendsFromOutside() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("extip", ".yaml");
     Files.writeString(
         yaml,
@@ -482,7 +471,6 @@ class ServiceIT {
 
   @Test
   void restartingAgentsUnderServiceTrafficLosesNoProbe() throws Exception {
-    coveredByTheIpv4Run();
     String web = service("web").path("spec").path("clusterIP").asText();
     Path router = NetworkNamespace.pathOf(tweed.prefix() + "router");
     List<ContinuousProbes.Path4> paths =
@@ -512,7 +500,6 @@ class ServiceIT {
 
   @Test
   void loadBalancerSourceRangesAdmitOnlyTheirSources() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("ranges", ".yaml");
     Files.writeString(
         yaml,
@@ -547,7 +534,6 @@ class ServiceIT {
 
   @Test
   void aServiceWithoutSelectorUsesTheEndpointSlicesTheUserApplies() throws Exception {
-    coveredByTheIpv4Run();
     String web1 = null;
     for (JsonNode p : Json.parse(tweed.ok("lab", "get", "pods", "-o", "json")).path("items")) {
       if (p.path("metadata").path("name").asText().equals("web-1")) {
@@ -579,7 +565,6 @@ class ServiceIT {
 
   @Test
   void severalPortsOverTcpAndUdpReachTheirTargetPorts() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("dns", ".yaml");
     Files.writeString(
         yaml,
@@ -624,7 +609,6 @@ class ServiceIT {
 
   @Test
   void aUdpBackendWithNothingListeningRefusesThroughTheService() throws Exception {
-    coveredByTheIpv4Run();
     String web1 = podIp("web-1");
     Path yaml = Files.createTempFile("deaf", ".yaml");
     Files.writeString(
@@ -666,7 +650,6 @@ class ServiceIT {
 
   @Test
   void endpointsThatAreNotReadyLeaveTheRotation() throws Exception {
-    coveredByTheIpv4Run();
     String web1 = podIp("web-1");
     String web2 = podIp("web-2");
     String slice =
@@ -703,7 +686,6 @@ class ServiceIT {
 
   @Test
   void aPodReachesItselfThroughItsService() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("hairpin", ".yaml");
     Files.writeString(
         yaml,
@@ -742,7 +724,6 @@ class ServiceIT {
 
   @Test
   void internalTrafficPolicyLocalKeepsTrafficOnTheClientsNode() throws Exception {
-    coveredByTheIpv4Run();
     Path yaml = Files.createTempFile("itp", ".yaml");
     Files.writeString(
         yaml,
