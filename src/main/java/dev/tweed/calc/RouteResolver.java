@@ -113,10 +113,11 @@ public final class RouteResolver {
     }
     if (external) {
       // The programs choose each packet's remote node: every remote block straight into the
-      // device, whether or not its node is known.
+      // device, whether or not its node is known; IPv6 blocks too (the device carries both
+      // families over the IPv4 underlay).
       return new Share(
           held.stream()
-              .filter(c -> c.family() == IpFamily.IPV4 && families.contains(IpFamily.IPV4))
+              .filter(c -> families.contains(c.family()))
               .map(c -> Route.direct(c, NodeDataplaneCalculator.VXLAN_DEVICE))
               .toList(),
           List.of(),
@@ -165,8 +166,9 @@ public final class RouteResolver {
     for (Share s : shares.values()) {
       for (Route r : s.routes()) {
         // A remote block routed into a tunnel this node cannot have (no underlay address of the
-        // family here) would only be refused by the kernel.
-        if (me.internalIp(r.destination().family()).isPresent()) {
+        // tunnel's family here) would only be refused by the kernel.
+        IpFamily underlay = external ? IpFamily.IPV4 : r.destination().family();
+        if (me.internalIp(underlay).isPresent()) {
           routes.add(r);
         }
       }
@@ -178,6 +180,10 @@ public final class RouteResolver {
           .forEach(fdb::add);
     }
     List<VxlanDevice> tunnels = new ArrayList<>();
+    if (external) {
+      NodeDataplaneCalculator.tunnel(me, IpFamily.IPV4, true, "").ifPresent(tunnels::add);
+      return new NodeDataplane(tunnels, routes, neighbors, fdb);
+    }
     for (IpFamily family : families) {
       NodeDataplaneCalculator.tunnel(
               me,

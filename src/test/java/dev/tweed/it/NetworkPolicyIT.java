@@ -372,6 +372,7 @@ class NetworkPolicyIT {
     String ns = tweed.nodeNs(node);
     String rules =
         Command.run(List.of("ip", "netns", "exec", ns, "iptables-save"))
+            + Command.run(List.of("ip", "netns", "exec", ns, "ip6tables-save"))
             + Command.run(List.of("ip", "netns", "exec", ns, "nft", "list", "ruleset"));
     String programs = Command.run(List.of("ip", "netns", "exec", ns, "bpftool", "net", "show"));
     if (dataplane().equals("ebpf")) {
