@@ -14,8 +14,6 @@ struct packet {
 	__u8 tcp_close;  /* FIN or RST: a connection ending */
 	__u8 ihl;        /* IP header length in 32-bit words */
 	__u8 fragment;   /* a later fragment: no ports */
-	__u8 pad;
-	__u16 l4;        /* where the transport header starts, from the frame's start */
 };
 
 struct packet6 {
@@ -26,7 +24,7 @@ struct packet6 {
 	__u8 pad;
 	__u8 fragment;
 	__u8 pad2;
-	__u16 l4; /* past the extension headers */
+	__u16 l4; /* where the transport header starts, past the extension headers */
 };
 
 /* The translation a Service gave a packet, for the conntrack entry of its new connection. */
@@ -98,7 +96,6 @@ static __always_inline int parse4(struct __sk_buff *skb, struct packet *p)
 	p->tuple.daddr = ip->daddr;
 	p->tuple.protocol = ip->protocol;
 	p->ihl = ip->ihl;
-	p->l4 = ETH_HLEN + ip->ihl * 4;
 	/* A later fragment carries no ports: it is matched by addresses and protocol only. */
 	if (ip->frag_off & bpf_htons(0x1fff)) {
 		p->fragment = 1;
